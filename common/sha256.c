@@ -1,0 +1,87 @@
+/* SHA256 through OpenSSL's EVP interface (see wf_common.h). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <openssl/evp.h>
+
+#include "wf_common.h"
+
+struct wf_sha256 {
+    EVP_MD_CTX *md;
+};
+
+static void to_hex(const unsigned char *d, unsigned n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (unsigned i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+wf_sha256 *wf_sha256_new(void)
+{
+    wf_sha256 *h = wf_xmalloc(sizeof(*h));
+
+    h->md = EVP_MD_CTX_new();
+    if (h->md == NULL || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+        fprintf(stderr, "wfengine: OpenSSL cannot initialise SHA256\n");
+        abort();
+    }
+    return h;
+}
+
+void wf_sha256_update(wf_sha256 *h, const void *data, size_t len)
+{
+    EVP_DigestUpdate(h->md, data, len);
+}
+
+void wf_sha256_final_hex(wf_sha256 *h, char out[WF_SHA256_HEX_LEN + 1])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+
+    EVP_DigestFinal_ex(h->md, d, &n);
+    to_hex(d, n, out);
+    EVP_MD_CTX_free(h->md);
+    free(h);
+}
+
+void wf_sha256_hex(const void *data, size_t len, char out[WF_SHA256_HEX_LEN + 1])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+
+    if (EVP_Digest(data, len, d, &n, EVP_sha256(), NULL) != 1) {
+        fprintf(stderr, "wfengine: OpenSSL SHA256 failed\n");
+        abort();
+    }
+    to_hex(d, n, out);
+}
+
+int wf_sha256_file_hex(const char *path, char out[WF_SHA256_HEX_LEN + 1])
+{
+    FILE *f = fopen(path, "rb");
+    wf_sha256 *h;
+    char buf[65536];
+    size_t n;
+    int saved;
+
+    if (f == NULL)
+        return WF_EIO;
+    h = wf_sha256_new();
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        wf_sha256_update(h, buf, n);
+    if (ferror(f)) {
+        saved = errno;
+        fclose(f);
+        wf_sha256_final_hex(h, out);
+        errno = saved;
+        return WF_EIO;
+    }
+    fclose(f);
+    wf_sha256_final_hex(h, out);
+    return WF_OK;
+}

@@ -1,0 +1,189 @@
+/*
+ * wf_common.h: the ground every wfengine module stands on.
+ *
+ * - Error codes from one table (WF_ERRNO_MAP) and wf_strerror().
+ * - wf_error: a user-facing error with a source name, a 1-based line and column and a
+ *   message, printed as "file:line:col: message" plus the source line and a caret.
+ * - wf_errlist: the errors of one file, so that a loader can report all of them at once.
+ * - wf_strbuf: a growable NUL-terminated string.
+ * - Durations ("500ms", "30s", "5m", "1h", plain seconds) and SHA256 (OpenSSL EVP).
+ *
+ * Memory: out of memory is not an error code anywhere in wfengine. Every allocation goes
+ * through wf_xmalloc and friends, which print a message and abort() when the system has no
+ * memory left. Callers never check for NULL from them.
+ *
+ * Thread safety: every function here is safe to call from any thread on distinct objects;
+ * none of them has global mutable state.
+ */
+#ifndef WF_COMMON_H
+#define WF_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* X(name, value, text): the one table of error codes. WF_OK is 0, errors are negative. */
+#define WF_ERRNO_MAP(X)                                                                            \
+    X(OK, 0, "success")                                                                            \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ESYNTAX, -2, "syntax error")                                                                 \
+    X(ETYPE, -3, "type error")                                                                     \
+    X(EMISSING, -4, "missing key or index")                                                        \
+    X(EUNKNOWN, -5, "unknown name")                                                                \
+    X(EARITY, -6, "wrong number of arguments")                                                     \
+    X(ECYCLE, -7, "dependency cycle")                                                              \
+    X(EIO, -8, "input/output error")                                                               \
+    X(EEXIST, -9, "already exists")                                                                \
+    X(ENOENT, -10, "not found")                                                                    \
+    X(ERANGE, -11, "value out of range")                                                           \
+    X(ESTORE, -12, "store error")                                                                  \
+    X(ECANCELLED, -13, "cancelled")                                                                \
+    X(ETIMEOUT, -14, "timed out")                                                                  \
+    X(EEXEC, -15, "cannot execute")                                                                \
+    X(EFAILED, -16, "failed")
+
+enum {
+#define WF_ERRNO_ENUM(name, value, text) WF_##name = value,
+    WF_ERRNO_MAP(WF_ERRNO_ENUM)
+#undef WF_ERRNO_ENUM
+};
+
+/* The text of an error code; "unknown error" for a code not in the table. Never NULL. */
+const char *wf_strerror(int code);
+
+/* The name of an error code ("EINVAL"), for tests and logs. Never NULL. */
+const char *wf_errname(int code);
+
+/* ---- allocation --------------------------------------------------------------------- */
+
+/* Like malloc/calloc/realloc/strdup/strndup, but abort() with a message on out of memory.
+ * wf_xmalloc(0) returns a unique pointer that must be freed. */
+void *wf_xmalloc(size_t n);
+void *wf_xcalloc(size_t count, size_t size);
+void *wf_xrealloc(void *p, size_t n);
+char *wf_xstrdup(const char *s);
+char *wf_xstrndup(const char *s, size_t n);
+/* printf into a new string (owned by the caller). */
+char *wf_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *wf_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* ---- string builder ----------------------------------------------------------------- */
+
+/* A growable string, always NUL-terminated once anything was appended (buf is NULL before).
+ * Embed it: wf_strbuf sb = WF_STRBUF_INIT; ...; wf_strbuf_release(&sb). */
+typedef struct wf_strbuf {
+    char *buf;
+    size_t len;
+    size_t cap;
+} wf_strbuf;
+
+#define WF_STRBUF_INIT {NULL, 0, 0}
+
+void wf_strbuf_init(wf_strbuf *sb);
+/* Frees the buffer and leaves sb empty and reusable. */
+void wf_strbuf_release(wf_strbuf *sb);
+/* Sets len to 0, keeps the buffer (for reuse on hot paths). */
+void wf_strbuf_reset(wf_strbuf *sb);
+/* Ensures room for n more bytes plus the NUL. */
+void wf_strbuf_grow(wf_strbuf *sb, size_t n);
+void wf_strbuf_add(wf_strbuf *sb, const void *data, size_t n);
+void wf_strbuf_adds(wf_strbuf *sb, const char *s);
+void wf_strbuf_addc(wf_strbuf *sb, char c);
+void wf_strbuf_addf(wf_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void wf_strbuf_vaddf(wf_strbuf *sb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* The contents (never NULL: "" when empty). Borrowed, valid until the next change. */
+const char *wf_strbuf_str(const wf_strbuf *sb);
+/* Takes the buffer out (owned by the caller, never NULL) and leaves sb empty. */
+char *wf_strbuf_detach(wf_strbuf *sb, size_t *len);
+
+/* ---- user-facing errors ------------------------------------------------------------- */
+
+/* An error a user can act on. line/column are 1-based; 0 means unknown (then they are not
+ * printed). All strings are owned by the error. Embed it and wf_error_init() it; a function
+ * that fails fills it with wf_error_set(). */
+typedef struct wf_error {
+    int code;          /* WF_E*, WF_OK when no error is set */
+    char *source;      /* file name or "<string>"; NULL when not tied to a source */
+    int line, column;  /* 1-based position in the source, 0 if unknown */
+    char *message;     /* what is wrong and what would be right */
+    char *source_line; /* the text of that line, for the caret; may be NULL */
+} wf_error;
+
+void wf_error_init(wf_error *err);
+/* Frees the strings and resets err to "no error". */
+void wf_error_release(wf_error *err);
+/* Replaces whatever err held. source may be NULL. err may be NULL (then nothing happens). */
+void wf_error_set(wf_error *err, int code, const char *source, int line, int column,
+                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Sets source_line to the line'th line (1-based) of text; does nothing if text is NULL or
+ * has fewer lines. */
+void wf_error_set_source_line(wf_error *err, const char *text, size_t text_len);
+/* Moves src into dst (dst is released first); src is left empty. */
+void wf_error_move(wf_error *dst, wf_error *src);
+/* Writes "source:line:col: message\n" and, when source_line is known, the line and a caret
+ * under the column. Tabs in the line are kept so that the caret lines up in a terminal. */
+void wf_error_print(FILE *out, const wf_error *err);
+/* The first line only ("source:line:col: message"), appended to sb. */
+void wf_error_format(wf_strbuf *sb, const wf_error *err);
+
+/* A list of errors, in the order they were added. */
+typedef struct wf_errlist {
+    wf_error *items;
+    size_t len, cap;
+} wf_errlist;
+
+void wf_errlist_init(wf_errlist *l);
+void wf_errlist_release(wf_errlist *l);
+/* Appends a new error and returns it for filling (borrowed, valid until the next add). */
+wf_error *wf_errlist_add(wf_errlist *l);
+/* Sorts by line then column (stable), so that a file's errors print top to bottom. */
+void wf_errlist_sort(wf_errlist *l);
+
+/* ---- durations ---------------------------------------------------------------------- */
+
+/* Parses "500ms", "30s", "5m", "1h", "1.5s" or a plain number of seconds ("10", "0.25") into
+ * milliseconds. Leading/trailing spaces are ignored. Negative, empty, overflowing and
+ * malformed values fail with WF_EINVAL; then, if msg is not NULL, *msg is set to an owned
+ * message that says what is accepted. */
+int wf_duration_parse(const char *s, int64_t *out_ms, char **msg);
+/* Formats ms the way a user would write it ("1.5s", "250ms", "2m5s"); appends to sb. */
+void wf_duration_format(wf_strbuf *sb, int64_t ms);
+
+/* ---- SHA256 ------------------------------------------------------------------------- */
+
+#define WF_SHA256_HEX_LEN 64
+
+/* out receives 64 lowercase hex digits and a NUL. */
+void wf_sha256_hex(const void *data, size_t len, char out[WF_SHA256_HEX_LEN + 1]);
+
+/* Incremental hashing (for files and composite keys). */
+typedef struct wf_sha256 wf_sha256;
+wf_sha256 *wf_sha256_new(void);
+void wf_sha256_update(wf_sha256 *h, const void *data, size_t len);
+/* Writes the hex digest and frees h. */
+void wf_sha256_final_hex(wf_sha256 *h, char out[WF_SHA256_HEX_LEN + 1]);
+/* Hashes a file's content. Returns WF_OK, or WF_EIO (errno kept) when it cannot be read. */
+int wf_sha256_file_hex(const char *path, char out[WF_SHA256_HEX_LEN + 1]);
+
+/* ---- time --------------------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in nanoseconds / milliseconds. */
+int64_t wf_now_ns(void);
+int64_t wf_now_ms(void);
+/* Wall clock in milliseconds since the epoch. */
+int64_t wf_wall_ms(void);
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+/* Levenshtein distance between a and b, capped at max+1 (cheap for "did you mean"). */
+size_t wf_edit_distance(const char *a, const char *b, size_t max);
+/* The candidate closest to word (distance ≤ max(2, len/3)), or NULL. candidates ends with
+ * NULL. */
+const char *wf_closest(const char *word, const char *const *candidates);
+
+#define WF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

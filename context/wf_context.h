@@ -1,0 +1,157 @@
+/*
+ * wf_context.h: task results, the shared results map, and the immutable evaluation context.
+ *
+ * A run publishes each task's final result once into a wf_results map; templates read results
+ * through a wf_ctx. Every object here is reference counted with C11 atomics (relaxed increment,
+ * acq_rel decrement), immutable once shared, and safe to read from any number of threads.
+ *
+ * json-c and threads: json-c's own reference counts are not atomic, and its serializer
+ * (json_object_to_json_string*, and json_object_get_string on a non-string) caches text inside
+ * the object, which is a write. So a json_object reachable from a published result, or from a
+ * context, is strictly read-only: never json_object_get/put it, never serialize it with
+ * json-c's writer. Copy it with wf_json_copy() and print it with wf_json_write(), which only
+ * read. Values handed to the constructors below are taken over ("_take") and must not be
+ * shared with anything else.
+ */
+#ifndef WF_CONTEXT_H
+#define WF_CONTEXT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "wf_common.h"
+
+/* ---- statuses ----------------------------------------------------------------------- */
+
+typedef enum wf_status {
+    WF_STATUS_PENDING = 0,
+    WF_STATUS_RUNNING,
+    WF_STATUS_SUCCEEDED,
+    WF_STATUS_FAILED,
+    WF_STATUS_SKIPPED,
+    WF_STATUS_CANCELLED,
+} wf_status;
+
+/* "pending", "running", "succeeded", "failed", "skipped", "cancelled". Never NULL. */
+const char *wf_status_name(wf_status s);
+
+/* ---- results ------------------------------------------------------------------------ */
+
+/* The final result of a task (or, inside the engine, of one item). Built by one thread, then
+ * published; from then on no field changes until the last reference goes away. */
+typedef struct wf_result {
+    atomic_uint refs;     /* managed by wf_result_ref/unref */
+    wf_status status;     /* SUCCEEDED, FAILED, SKIPPED or CANCELLED once published */
+    bool ignored_failure; /* FAILED under continue-on-error: counts as success for dependents */
+    int exit_code;        /* process exit code, 128+N for signal N; -1 when there is none */
+    json_object *value;   /* the result; NULL is JSON null. Owned. */
+    char *stdout_text;    /* captured stdout (may be capped); NULL if none. Owned. */
+    char *stderr_text;    /* captured stderr; NULL if none. Owned. */
+    char *error;          /* why it failed, for the user; NULL if it did not. Owned. */
+    char stdout_ref[WF_SHA256_HEX_LEN + 1]; /* content hash of the stored stdout, or "" */
+    char stderr_ref[WF_SHA256_HEX_LEN + 1]; /* content hash of the stored stderr, or "" */
+    size_t n_items;         /* with-items: number of items, else 0 */
+    wf_status *item_status; /* with-items: status per item, in item order. Owned. */
+} wf_result;
+
+/* A new result with one reference, taking ownership of value (may be NULL). All other fields
+ * start empty (exit_code -1); fill them before publishing. */
+wf_result *wf_result_new(wf_status status, json_object *value_take);
+/* Adds a reference. Returns r. Thread-safe. */
+wf_result *wf_result_ref(wf_result *r);
+/* Drops a reference; the last one frees everything. NULL is fine. Thread-safe. */
+void wf_result_unref(wf_result *r);
+/* True when dependents treat the result as a success (succeeded, or an ignored failure). */
+bool wf_result_ok(const wf_result *r);
+
+/* ---- the results map ---------------------------------------------------------------- */
+
+/* A concurrent map from a name to a published wf_result, split into a power-of-two number of
+ * stripes, each with its own lock and buckets (a key's stripe is hash & (stripes - 1)).
+ * Entries are written once and never changed or removed while the map lives, so the pointer
+ * wf_results_get() returns stays valid as long as the map does. Lookups take one stripe's
+ * read lock; publishing takes one stripe's write lock. */
+typedef struct wf_results wf_results;
+
+/* A new, empty map with at least `stripes` stripes (rounded up to a power of two; 0 picks a
+ * default of 64). Each stripe starts small and grows as entries arrive. */
+wf_results *wf_results_new(unsigned stripes);
+wf_results *wf_results_ref(wf_results *m);
+void wf_results_unref(wf_results *m);
+/* Publishes r under name (copied); the map takes one reference to r. Returns WF_OK, or
+ * WF_EEXIST if name was already published (the map is unchanged and r's reference is not
+ * taken). Thread-safe. */
+int wf_results_publish(wf_results *m, const char *name, wf_result *r);
+/* The result published under name, or NULL. Borrowed: valid while the map lives.
+ * Thread-safe; O(1) expected. */
+const wf_result *wf_results_get(const wf_results *m, const char *name);
+/* Same, for a name that is not NUL-terminated. */
+const wf_result *wf_results_getn(const wf_results *m, const char *name, size_t len);
+/* How many entries are published. Thread-safe (a snapshot). */
+size_t wf_results_count(const wf_results *m);
+/* The number of stripes (a power of two). */
+unsigned wf_results_stripes(const wf_results *m);
+
+/* ---- contexts ----------------------------------------------------------------------- */
+
+/* What a template sees: the workflow's inputs, vars, env, the results map and the vars that
+ * tasks published, the workflow's name and run id, and for with-items the current item and
+ * index. Immutable and refcounted. Deriving an item context (wf_ctx_with_item) costs one
+ * allocation and one atomic increment, whatever the maps hold. */
+typedef struct wf_ctx wf_ctx;
+
+typedef struct wf_ctx_init {
+    json_object *inputs;        /* object; taken over (NULL: empty) */
+    json_object *vars;          /* object; taken over (NULL: empty) */
+    json_object *env;           /* object of strings; taken over (NULL: empty) */
+    wf_results *results;        /* task results; a reference is taken (NULL: a new map) */
+    wf_results *published_vars; /* vars published by tasks (value = the var's value); a
+                                   reference is taken (NULL: a new map) */
+    const char *workflow_name;  /* copied; NULL: "" */
+    const char *run_id;         /* copied; NULL: "" */
+} wf_ctx_init;
+
+/* The root context of a run. Never NULL. */
+wf_ctx *wf_ctx_new(const wf_ctx_init *init);
+/* A context like base but with item and index set. item is borrowed: it must stay alive and
+ * unchanged as long as the new context does (the engine keeps the item list alive for the
+ * whole task). O(1). Thread-safe. */
+wf_ctx *wf_ctx_with_item(const wf_ctx *base, const json_object *item, int64_t index);
+/* A context like base with vars replaced by vars_take (for `vars:` evaluated in order, and
+ * for tasks that see published vars). O(1). */
+wf_ctx *wf_ctx_with_vars(const wf_ctx *base, json_object *vars_take);
+wf_ctx *wf_ctx_ref(wf_ctx *c);
+void wf_ctx_unref(wf_ctx *c);
+
+/* Accessors. Everything returned is borrowed, read-only, valid while the context lives. */
+const json_object *wf_ctx_inputs(const wf_ctx *c);
+const json_object *wf_ctx_vars(const wf_ctx *c);
+const json_object *wf_ctx_env(const wf_ctx *c);
+wf_results *wf_ctx_results(const wf_ctx *c);
+wf_results *wf_ctx_published_vars(const wf_ctx *c);
+const char *wf_ctx_workflow_name(const wf_ctx *c);
+const char *wf_ctx_run_id(const wf_ctx *c);
+/* True when the context has an item; then *item (may be JSON null, i.e. NULL) and *index are
+ * set. */
+bool wf_ctx_item(const wf_ctx *c, const json_object **item, int64_t *index);
+
+/* ---- read-only JSON helpers --------------------------------------------------------- */
+
+/* Appends v as compact JSON (no spaces, keys in insertion order, NULL as null). Doubles are
+ * written in the shortest form that reads back to the same value ("0.1", "1e+100", "2.0" is
+ * written "2.0" so that it stays a decimal). Only reads v: safe on shared values. */
+void wf_json_write(wf_strbuf *sb, const json_object *v);
+/* Appends the shortest round-trip text of d ("0.5", "1e-07"; integral values get ".0"). */
+void wf_json_write_double(wf_strbuf *sb, double d);
+/* A deep copy that shares nothing with v (NULL for NULL). Only reads v. */
+json_object *wf_json_copy(const json_object *v);
+/* Deep equality with number rules of the template language (1 == 1.0). */
+bool wf_json_equal(const json_object *a, const json_object *b);
+/* The json-c type name a user understands: "null", "boolean", "integer", "number",
+ * "string", "list", "object". */
+const char *wf_json_type_name(const json_object *v);
+
+#endif

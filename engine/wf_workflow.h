@@ -1,0 +1,213 @@
+/*
+ * wf_workflow.h: the workflow model, the YAML loader that builds it, and input binding.
+ * (Internal to the engine: embedders use include/wfengine.h.)
+ *
+ * A wf_workflow is immutable once loaded: every template is compiled, task defaults are folded
+ * into each task, and the dependency graph (deps and dependents, as task indices) is built and
+ * checked for unknown names and cycles. Any number of runs may share one wf_workflow, from any
+ * thread, as long as it outlives them.
+ *
+ * Errors: loading collects every error of the file into a wf_errlist (each with the file name,
+ * 1-based line and column, the source line and a message that says what would be right), in
+ * file order, and returns WF_EINVAL if there were any. Nothing is half-loaded: on failure *out
+ * is NULL.
+ */
+#ifndef WF_WORKFLOW_H
+#define WF_WORKFLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "wf_common.h"
+#include "wf_context.h"
+#include "wf_template.h"
+
+typedef struct wf_mark {
+    int line, column; /* 1-based position in the workflow file; 0 if unknown */
+} wf_mark;
+
+/* ---- value trees: YAML values whose strings may be templates ------------------------ */
+
+typedef enum wf_vnode_kind {
+    WF_VNODE_CONST,    /* a value with no template inside: `constant` (NULL is null) */
+    WF_VNODE_TEMPLATE, /* a string with << >>: `tpl` */
+    WF_VNODE_LIST,     /* children[0..n) */
+    WF_VNODE_MAP,      /* keys[i] -> children[i], in file order */
+} wf_vnode_kind;
+
+typedef struct wf_vnode {
+    wf_vnode_kind kind;
+    wf_mark mark;
+    json_object *constant; /* CONST: owned, read-only */
+    wf_tpl *tpl;           /* TEMPLATE: owned */
+    size_t n;
+    char **keys;                /* MAP: owned */
+    struct wf_vnode **children; /* LIST and MAP: owned */
+} wf_vnode;
+
+/* Evaluates the tree against ctx into a fresh json value (owned, NULL for null; shares
+ * nothing with the tree or ctx). On failure returns the template's error code with err set
+ * (position inside the template; the caller adds task and item). Thread-safe. */
+int wf_vnode_eval(const wf_vnode *n, const wf_ctx *ctx, json_object **out, wf_error *err);
+void wf_vnode_free(wf_vnode *n);
+
+/* ---- the model ---------------------------------------------------------------------- */
+
+typedef enum wf_input_type {
+    WF_INPUT_ANY = 0,
+    WF_INPUT_STRING,
+    WF_INPUT_INTEGER,
+    WF_INPUT_NUMBER,
+    WF_INPUT_BOOLEAN,
+    WF_INPUT_ARRAY,
+    WF_INPUT_OBJECT,
+} wf_input_type;
+
+typedef struct wf_input_spec {
+    char *name;
+    wf_mark mark;
+    wf_input_type type;
+    bool has_default;
+    json_object *default_value; /* owned; may be NULL (null) even when has_default */
+    bool secret;
+    json_object *enum_values; /* owned list, or NULL */
+    char *description;        /* may be NULL */
+} wf_input_spec;
+
+typedef enum wf_output_mode { WF_OUTPUT_TEXT = 0, WF_OUTPUT_JSON, WF_OUTPUT_LINES } wf_output_mode;
+
+typedef enum wf_backoff {
+    WF_BACKOFF_CONSTANT = 0,
+    WF_BACKOFF_LINEAR,
+    WF_BACKOFF_EXPONENTIAL,
+} wf_backoff;
+
+typedef struct wf_retry {
+    int count;            /* extra attempts after the first; 0 = no retry */
+    int64_t delay_ms;     /* delay before the first retry */
+    wf_backoff backoff;   /* constant: delay; linear: delay*k; exponential: delay*2^(k-1) */
+    int64_t max_delay_ms; /* cap on the delay; 0 = no cap */
+} wf_retry;
+
+typedef struct wf_named_tpl {
+    char *name;
+    wf_mark mark;
+    wf_tpl *tpl; /* owned */
+} wf_named_tpl;
+
+typedef struct wf_named_vnode {
+    char *name;
+    wf_mark mark;
+    wf_vnode *value; /* owned */
+} wf_named_vnode;
+
+typedef enum wf_items_kind { WF_ITEMS_NONE = 0, WF_ITEMS_LIST, WF_ITEMS_MATRIX } wf_items_kind;
+
+typedef enum wf_executor_kind { WF_EXECUTOR_LOCAL = 0, WF_EXECUTOR_SLURM } wf_executor_kind;
+
+typedef struct wf_task {
+    char *name;
+    wf_mark mark; /* of the task's key */
+    size_t index; /* position in the file (display order) */
+    char *description;
+
+    /* What it does: exactly one of run (string), run_argv (list) and action. */
+    wf_tpl *run;        /* compiled with WF_TPL_SHELL */
+    wf_tpl **run_argv;  /* each element one argument, not quoted, not split */
+    size_t run_argc;
+    char *action;       /* "core.echo", "ns.name" */
+    wf_vnode *input;    /* the action's input map, or NULL */
+    wf_mark run_mark;   /* of the run/action value */
+
+    /* with-items */
+    wf_items_kind items_kind;
+    wf_vnode *items;          /* LIST: a literal list (may hold templates) or one template */
+    wf_named_vnode *matrix;   /* MATRIX: key -> list value, in file order */
+    size_t n_matrix;
+    wf_vnode *matrix_include; /* list of objects, or NULL */
+    wf_vnode *matrix_exclude; /* list of objects, or NULL */
+    wf_mark items_mark;
+    int concurrency; /* items of this task at once; 0 = only the global limit */
+    int batch_size;  /* 0 = no batching */
+    bool fail_fast;
+
+    /* Conditions and error handling */
+    wf_tpl *when;          /* WF_TPL_EXPR, or NULL */
+    bool when_uses_status; /* when calls always()/status()/failed()/...: it alone decides */
+    wf_retry retry;
+    int64_t timeout_ms; /* per attempt; 0 = none */
+    bool continue_on_error;
+
+    /* Process settings (run tasks). Defaults are already folded in. */
+    wf_output_mode output;
+    wf_named_tpl *env; /* task env (after workflow defaults.env), in file order */
+    size_t n_env;
+    wf_tpl *workdir; /* or NULL */
+    wf_tpl *shell;   /* or NULL: /bin/sh -c */
+
+    wf_named_tpl *publish; /* var -> template, evaluated after success */
+    size_t n_publish;
+
+    /* cache: (used by the store) */
+    bool cache;
+    wf_tpl *cache_key;  /* or NULL */
+    char **cache_sources; /* globs */
+    size_t n_cache_sources;
+
+    wf_executor_kind executor;
+    wf_vnode *slurm; /* slurm options map, or NULL */
+
+    /* The graph: indices into wf_workflow.tasks, sorted, no duplicates. */
+    size_t *deps;
+    size_t n_deps;
+    size_t *dependents;
+    size_t n_dependents;
+} wf_task;
+
+typedef struct wf_workflow {
+    char *path;        /* as given; "<string>" for a string */
+    char *name;        /* `name`, or the file name without extension */
+    char *description; /* may be NULL */
+    char *source;      /* the file's text (owned), for error carets */
+    size_t source_len;
+    char sha256[WF_SHA256_HEX_LEN + 1]; /* of the file's bytes */
+
+    wf_input_spec *inputs;
+    size_t n_inputs;
+    wf_named_vnode *vars; /* in file order: each may read inputs, env and earlier vars */
+    size_t n_vars;
+    wf_named_tpl *env; /* workflow env, in file order */
+    size_t n_env;
+    int concurrency; /* 0 = the number of CPUs */
+    bool fail_fast;
+
+    wf_task *tasks; /* in file order */
+    size_t n_tasks;
+    size_t *topo_order; /* task indices in a dependency order (for display and checks) */
+
+    wf_named_vnode *outputs;
+    size_t n_outputs;
+} wf_workflow;
+
+/* Loads and validates a workflow file. See the header comment for errors; also WF_EIO (one
+ * error naming the path and the cause) when the file cannot be read. */
+int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs);
+/* The same for text in memory; name is used in error messages and as the default name. */
+int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_workflow **out,
+                            wf_errlist *errs);
+void wf_workflow_free(wf_workflow *wf);
+
+/* Index of the task called name, or -1. */
+long wf_workflow_task_index(const wf_workflow *wf, const char *name);
+
+/* Binds inputs: given is an object of name -> value (NULL: none). With from_strings, string
+ * values are converted to the declared type (`-i n=3` is 3 for type integer; array/object
+ * parse JSON; boolean takes true/false). Defaults fill what is not given; unknown names,
+ * missing required inputs, values of the wrong type and values outside `enum` are errors
+ * (one per input, naming it). On success *out is a new object (owned). */
+int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, bool from_strings,
+                            json_object **out, wf_errlist *errs);
+
+#endif
