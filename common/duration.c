@@ -60,10 +60,20 @@ void wf_duration_format(wf_strbuf *sb, int64_t ms)
     if (ms < 1000) {
         wf_strbuf_addf(sb, "%lldms", (long long)ms);
     } else if (ms < 60 * 1000) {
-        if (ms % 1000 == 0)
+        if (ms % 1000 == 0) {
             wf_strbuf_addf(sb, "%llds", (long long)(ms / 1000));
-        else
-            wf_strbuf_addf(sb, "%.1fs", (double)ms / 1000.0);
+        } else {
+            /* Exact milliseconds without trailing zeros: "%.1f" printed 59999 as "60.0s"
+             * and 1250 as "1.2s". */
+            long long frac = ms % 1000;
+            int digits = 3;
+
+            while (frac % 10 == 0) {
+                frac /= 10;
+                digits--;
+            }
+            wf_strbuf_addf(sb, "%lld.%0*llds", (long long)(ms / 1000), digits, frac);
+        }
     } else if (ms < 3600 * 1000) {
         wf_strbuf_addf(sb, "%lldm%llds", (long long)(ms / 60000), (long long)(ms % 60000 / 1000));
     } else {
