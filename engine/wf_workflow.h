@@ -186,6 +186,7 @@ typedef struct wf_workflow {
     wf_task *tasks; /* in file order */
     size_t n_tasks;
     size_t *topo_order; /* task indices in a dependency order (for display and checks) */
+    size_t *by_name;    /* task indices sorted by name (internal: wf_workflow_task_index) */
 
     wf_named_vnode *outputs;
     size_t n_outputs;
@@ -209,5 +210,10 @@ long wf_workflow_task_index(const wf_workflow *wf, const char *name);
  * (one per input, naming it). On success *out is a new object (owned). */
 int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, bool from_strings,
                             json_object **out, wf_errlist *errs);
+
+/* Reads a JSON or YAML file (YAML 1.2 core schema, like workflow files) into a value, for
+ * `--inputs FILE`. On failure returns WF_EIO (unreadable) or WF_EINVAL (syntax) with errors
+ * (file:line:col) appended to errs, and *out is NULL. */
+int wf_yaml_load_value_file(const char *path, json_object **out, wf_errlist *errs);
 
 #endif

@@ -1,0 +1,114 @@
+/* wfengine: the command line (spec/cli.md, docs/cli.md). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "wf_workflow.h"
+
+static const char usage[] =
+    "usage: wfengine COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  run FILE [-i NAME=VALUE]... [--inputs FILE] [-j N] [--fail-fast] [--dry-run] [--json]\n"
+    "           [-q|-v]             run a workflow\n"
+    "  validate FILE...             check workflow files; every error as FILE:LINE:COL\n"
+    "  graph FILE [--format dot|mermaid]\n"
+    "                               print the task graph\n"
+    "  version                      print the version\n"
+    "  help [COMMAND]               this text, or a command's help\n"
+    "\n"
+    "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error,\n"
+    "130 stopped by SIGINT/SIGTERM.\n"
+    "\n"
+    "Examples:\n"
+    "  wfengine run workflows/hello.yaml\n"
+    "  wfengine run workflows/health-check.yaml -i region=eu-west-1 -j 4\n"
+    "  wfengine validate workflows/*.yaml\n"
+    "  wfengine graph workflows/matrix-build.yaml --format mermaid\n";
+
+void wf_cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("wfengine: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void wf_cli_print_errors(const wf_errlist *errs)
+{
+    for (size_t i = 0; i < errs->len; i++)
+        wf_error_print(stderr, &errs->items[i]);
+}
+
+wf_workflow *wf_cli_load(const char *path)
+{
+    wf_workflow *wf = NULL;
+    wf_errlist errs;
+
+    wf_errlist_init(&errs);
+    if (wf_workflow_load_file(path, &wf, &errs) != WF_OK) {
+        wf_cli_print_errors(&errs);
+        if (errs.len > 1)
+            fprintf(stderr, "%s: %zu errors\n", path, errs.len);
+        wf = NULL;
+    }
+    wf_errlist_release(&errs);
+    return wf;
+}
+
+bool wf_cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (cmd == NULL) {
+        fputs(usage, stderr);
+        return WF_EXIT_USAGE;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("wfengine %s\n", WF_VERSION);
+        return WF_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || wf_cli_is_help(cmd)) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            char *sub[] = { argv[2], (char *)"--help", NULL };
+
+            if (strcmp(argv[2], "run") == 0)
+                return wf_cli_run(2, sub);
+            if (strcmp(argv[2], "validate") == 0)
+                return wf_cli_validate(2, sub);
+            if (strcmp(argv[2], "graph") == 0)
+                return wf_cli_graph(2, sub);
+            wf_cli_errorf("no help for unknown command '%s'", argv[2]);
+            return WF_EXIT_USAGE;
+        }
+        fputs(usage, stdout);
+        return WF_EXIT_OK;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return wf_cli_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return wf_cli_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "graph") == 0)
+        return wf_cli_graph(argc - 1, argv + 1);
+    {
+        static const char *const commands[] = { "run", "validate", "graph", "version", "help",
+                                                NULL };
+        const char *near = wf_closest(cmd, commands);
+
+        if (near != NULL)
+            wf_cli_errorf("unknown command '%s'; did you mean '%s'? (see wfengine help)", cmd,
+                          near);
+        else
+            wf_cli_errorf("unknown command '%s' (see wfengine help)", cmd);
+    }
+    return WF_EXIT_USAGE;
+}

@@ -1,0 +1,449 @@
+/* wfengine run FILE: run a workflow, print progress on stderr and results on stdout. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "wf_workflow.h"
+
+static const char help[] =
+    "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [-j N]\n"
+    "                    [--fail-fast] [--dry-run] [--json] [-q|-v]\n"
+    "\n"
+    "Runs the workflow in FILE. Progress goes to stderr, one line per event; with --json the\n"
+    "result document (run_id, status, tasks, outputs) goes to stdout, for a failed run too.\n"
+    "\n"
+    "Options:\n"
+    "  -i, --input NAME=VALUE  set an input (converted to its declared type)\n"
+    "  --inputs FILE           read inputs from a JSON or YAML object\n"
+    "  -j, --jobs N            run at most N units at once (default: the workflow's\n"
+    "                          `concurrency`, else the number of CPUs)\n"
+    "  --fail-fast             on the first failure start nothing new and stop what runs\n"
+    "  --dry-run               validate and print the plan; run nothing\n"
+    "  --json                  print the result document on stdout\n"
+    "  -q, --quiet             print only failures and the summary\n"
+    "  -v, --verbose           also print when each unit starts, and stderr of failures in full\n"
+    "\n"
+    "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error (nothing ran),\n"
+    "130 stopped by SIGINT/SIGTERM (running children were ended).\n"
+    "\n"
+    "Examples:\n"
+    "  wfengine run workflows/hello.yaml\n"
+    "  wfengine run workflows/health-check.yaml -i region=eu-west-1 -j 4 --json\n";
+
+typedef struct run_cli {
+    const char *file;
+    json_object *inputs; /* name -> string from -i, or typed from --inputs */
+    bool inputs_typed;
+    int jobs;
+    bool fail_fast, dry_run, json, quiet, verbose;
+    int64_t start_ms;
+} run_cli;
+
+/* ---- progress -------------------------------------------------------------------------- */
+
+static void unit_name(wf_strbuf *sb, const wf_event *ev)
+{
+    wf_strbuf_adds(sb, ev->task ? ev->task : "");
+    if (ev->index >= 0)
+        wf_strbuf_addf(sb, "[%lld]", (long long)ev->index);
+}
+
+/* The last `max` lines of text, each indented. */
+static void add_tail(wf_strbuf *sb, const char *text, int max)
+{
+    size_t len = strlen(text);
+    const char *start = text + len;
+    int lines = 0;
+
+    while (len > 0 && text[len - 1] == '\n')
+        len--;
+    start = text + len;
+    while (start > text && lines < max) {
+        start--;
+        if (*start == '\n' && ++lines == max) {
+            start++;
+            break;
+        }
+    }
+    if (start > text)
+        wf_strbuf_adds(sb, "      ...\n");
+    for (const char *p = start; p < text + len;) {
+        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        const char *end = nl ? nl : text + len;
+
+        wf_strbuf_adds(sb, "      | ");
+        wf_strbuf_add(sb, p, (size_t)(end - p));
+        wf_strbuf_addc(sb, '\n');
+        p = nl ? nl + 1 : end;
+    }
+}
+
+static void on_event(const wf_event *ev, void *user)
+{
+    run_cli *cli = user;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    double t = (double)(wf_now_ms() - cli->start_ms) / 1000.0;
+
+    wf_strbuf_addf(&sb, "[%7.2fs] ", t);
+    switch (ev->kind) {
+    case WF_EVENT_RUN_START:
+        if (cli->quiet)
+            goto out;
+        wf_strbuf_addf(&sb, "run %s\n", ev->message);
+        break;
+    case WF_EVENT_TASK_START:
+        if (cli->quiet)
+            goto out;
+        wf_strbuf_addf(&sb, "%s: %zu item%s\n", ev->task, ev->n_items,
+                       ev->n_items == 1 ? "" : "s");
+        break;
+    case WF_EVENT_UNIT_START:
+        if (!cli->verbose)
+            goto out;
+        wf_strbuf_adds(&sb, "start    ");
+        unit_name(&sb, ev);
+        if (ev->attempt > 1)
+            wf_strbuf_addf(&sb, " (attempt %d/%d)", ev->attempt, ev->max_attempts);
+        wf_strbuf_addc(&sb, '\n');
+        break;
+    case WF_EVENT_UNIT_RETRY:
+        wf_strbuf_adds(&sb, "retry    ");
+        unit_name(&sb, ev);
+        wf_strbuf_addf(&sb, ": %s; attempt %d/%d in ", ev->message ? ev->message : "failed",
+                       ev->attempt + 1, ev->max_attempts);
+        wf_duration_format(&sb, ev->delay_ms);
+        wf_strbuf_addc(&sb, '\n');
+        break;
+    case WF_EVENT_UNIT_END:
+        if (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_SKIPPED) {
+            if (cli->quiet || ev->index < 0)
+                goto out; /* a plain task's end is reported by TASK_END */
+            wf_strbuf_adds(&sb, ev->status == WF_STATUS_SUCCEEDED ? "ok       " : "skipped  ");
+            unit_name(&sb, ev);
+            wf_strbuf_adds(&sb, " (");
+            wf_duration_format(&sb, ev->duration_ms);
+            wf_strbuf_adds(&sb, ")\n");
+            break;
+        }
+        if (ev->status == WF_STATUS_CANCELLED && ev->index < 0)
+            goto out;
+        wf_strbuf_adds(&sb, ev->status == WF_STATUS_FAILED ? "FAILED   " : "cancelled ");
+        unit_name(&sb, ev);
+        if (ev->message)
+            wf_strbuf_addf(&sb, ": %s", ev->message);
+        wf_strbuf_addc(&sb, '\n');
+        if (ev->status == WF_STATUS_FAILED && ev->stderr_text && ev->stderr_text[0])
+            add_tail(&sb, ev->stderr_text, cli->verbose ? 1000000 : 10);
+        break;
+    case WF_EVENT_TASK_END:
+        if (cli->quiet && ev->status != WF_STATUS_FAILED)
+            goto out;
+        if (ev->status == WF_STATUS_FAILED && ev->n_items == 0 && ev->message == NULL)
+            goto out;
+        switch (ev->status) {
+        case WF_STATUS_SUCCEEDED:
+            wf_strbuf_adds(&sb, "ok       ");
+            break;
+        case WF_STATUS_FAILED:
+            wf_strbuf_adds(&sb, "FAILED   ");
+            break;
+        case WF_STATUS_SKIPPED:
+            wf_strbuf_adds(&sb, "skipped  ");
+            break;
+        default:
+            wf_strbuf_adds(&sb, "cancelled ");
+            break;
+        }
+        wf_strbuf_adds(&sb, ev->task);
+        if (ev->n_items > 0)
+            wf_strbuf_addf(&sb, " (%zu items)", ev->n_items);
+        if (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_FAILED) {
+            wf_strbuf_adds(&sb, " in ");
+            wf_duration_format(&sb, ev->duration_ms);
+        }
+        if (ev->message)
+            wf_strbuf_addf(&sb, ": %s", ev->message);
+        wf_strbuf_addc(&sb, '\n');
+        break;
+    case WF_EVENT_LOG:
+        if (cli->quiet)
+            goto out;
+        wf_strbuf_addf(&sb, "%s: %s\n", ev->task, ev->message);
+        break;
+    case WF_EVENT_WARNING:
+        wf_strbuf_addf(&sb, "warning: %s\n", ev->message);
+        break;
+    case WF_EVENT_RUN_END:
+        wf_strbuf_addf(&sb, "%s in ", wf_status_name(ev->status));
+        wf_duration_format(&sb, ev->duration_ms);
+        wf_strbuf_addf(&sb, " (%zu unit%s)\n", ev->units_done, ev->units_done == 1 ? "" : "s");
+        break;
+    }
+    fputs(wf_strbuf_str(&sb), stderr);
+out:
+    wf_strbuf_release(&sb);
+}
+
+/* ---- signals --------------------------------------------------------------------------- */
+
+typedef struct signal_watch {
+    wf_run *run;
+    sigset_t set;
+    int got;
+} signal_watch;
+
+/* SIGINT and SIGTERM are blocked in every thread; this one waits for them and asks the run
+ * to stop (wf_run_cancel is not async-signal-safe, so no handler calls it). */
+static void *signal_main(void *arg)
+{
+    signal_watch *w = arg;
+    int sig = 0;
+
+    while (sigwait(&w->set, &sig) != 0) {
+    }
+    if (sig == SIGUSR1)
+        return NULL; /* the run ended: the main thread wakes us to exit */
+    w->got = sig;
+    fprintf(stderr, "wfengine: %s: stopping (ending running tasks)\n",
+            sig == SIGINT ? "interrupted" : "terminated");
+    wf_run_cancel(w->run);
+    return NULL;
+}
+
+/* ---- inputs ---------------------------------------------------------------------------- */
+
+static int add_input(run_cli *cli, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char *name;
+
+    if (eq == NULL || eq == arg) {
+        wf_cli_errorf("run: -i takes NAME=VALUE (got '%s')", arg);
+        return WF_EINVAL;
+    }
+    if (cli->inputs_typed) {
+        wf_cli_errorf("run: use either -i or --inputs, not both");
+        return WF_EINVAL;
+    }
+    name = wf_xstrndup(arg, (size_t)(eq - arg));
+    json_object_object_add(cli->inputs, name, json_object_new_string(eq + 1));
+    free(name);
+    return WF_OK;
+}
+
+static int read_inputs_file(run_cli *cli, const char *path)
+{
+    json_object *obj = NULL;
+    wf_errlist errs;
+
+    if (json_object_object_length(cli->inputs) > 0) {
+        wf_cli_errorf("run: use either -i or --inputs, not both");
+        return WF_EINVAL;
+    }
+    wf_errlist_init(&errs);
+    if (wf_yaml_load_value_file(path, &obj, &errs) != WF_OK) {
+        wf_cli_print_errors(&errs);
+        wf_errlist_release(&errs);
+        return WF_EINVAL;
+    }
+    wf_errlist_release(&errs);
+    if (!json_object_is_type(obj, json_type_object)) {
+        wf_cli_errorf("run: --inputs %s: expected an object of input names to values, got %s",
+                      path, wf_json_type_name(obj));
+        json_object_put(obj);
+        return WF_EINVAL;
+    }
+    json_object_put(cli->inputs);
+    cli->inputs = obj;
+    cli->inputs_typed = true;
+    return WF_OK;
+}
+
+/* ---- dry run --------------------------------------------------------------------------- */
+
+static void print_plan(const wf_workflow *wf)
+{
+    printf("workflow %s (%zu tasks)\n", wf->name, wf->n_tasks);
+    for (size_t i = 0; i < wf->n_tasks; i++) {
+        const wf_task *task = &wf->tasks[wf->topo_order[i]];
+
+        printf("  %s", task->name);
+        if (task->n_deps > 0) {
+            printf("  (after");
+            for (size_t d = 0; d < task->n_deps; d++)
+                printf("%s %s", d ? "," : "", wf->tasks[task->deps[d]].name);
+            printf(")");
+        }
+        printf("\n");
+        if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_LIST)
+            printf("    with-items: %zu items\n", task->items->n);
+        else if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_TEMPLATE)
+            printf("    with-items: %s (known when it runs)\n", wf_tpl_source(task->items->tpl));
+        else if (task->items_kind == WF_ITEMS_MATRIX)
+            printf("    with-items: matrix of %zu keys\n", task->n_matrix);
+        if (task->when != NULL)
+            printf("    when: %s\n", wf_tpl_source(task->when));
+        if (task->run != NULL)
+            printf("    run: %s\n", wf_tpl_source(task->run));
+        else if (task->run_argv != NULL) {
+            printf("    run:");
+            for (size_t a = 0; a < task->run_argc; a++)
+                printf(" [%s]", wf_tpl_source(task->run_argv[a]));
+            printf("\n");
+        } else {
+            printf("    action: %s\n", task->action);
+        }
+    }
+}
+
+/* ---- the command ----------------------------------------------------------------------- */
+
+static int parse_args(run_cli *cli, int argc, char **argv)
+{
+    const char *missing_for = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (val == NULL)
+            missing_for = a;
+
+        if (wf_cli_is_help(a)) {
+            fputs(help, stdout);
+            return 1;
+        } else if (strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0) {
+            if (val == NULL || add_input(cli, val) != WF_OK)
+                goto missing;
+            i++;
+        } else if (strncmp(a, "-i", 2) == 0 && a[2] != '\0') {
+            if (add_input(cli, a + 2) != WF_OK)
+                return -1;
+        } else if (strcmp(a, "--inputs") == 0) {
+            if (val == NULL || read_inputs_file(cli, val) != WF_OK)
+                goto missing;
+            i++;
+        } else if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0 ||
+                   (strncmp(a, "-j", 2) == 0 && a[2] != '\0')) {
+            const char *num = a[1] == 'j' && a[2] != '\0' ? a + 2 : val;
+            char *end = NULL;
+            long n = num ? strtol(num, &end, 10) : 0;
+
+            if (num == NULL || *end != '\0' || n < 1 || n > 100000) {
+                wf_cli_errorf("run: -j takes a number of units from 1 to 100000 (got '%s')",
+                              num ? num : "");
+                return -1;
+            }
+            cli->jobs = (int)n;
+            if (num == val)
+                i++;
+        } else if (strcmp(a, "--fail-fast") == 0) {
+            cli->fail_fast = true;
+        } else if (strcmp(a, "--dry-run") == 0) {
+            cli->dry_run = true;
+        } else if (strcmp(a, "--json") == 0) {
+            cli->json = true;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            cli->quiet = true;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            cli->verbose = true;
+        } else if (strcmp(a, "--no-store") == 0) {
+            /* Runs are not recorded yet: --no-store is what every run does. */
+        } else if (a[0] == '-' && a[1] != '\0') {
+            wf_cli_errorf("run: unknown option '%s' (see wfengine run --help)", a);
+            return -1;
+        } else if (cli->file == NULL) {
+            cli->file = a;
+        } else {
+            wf_cli_errorf("run: one workflow file at a time ('%s' is extra)", a);
+            return -1;
+        }
+    }
+    if (cli->file == NULL) {
+        fputs(help, stderr);
+        return -1;
+    }
+    return 0;
+missing:
+    if (missing_for != NULL)
+        wf_cli_errorf("run: %s needs a value", missing_for);
+    return -1;
+}
+
+int wf_cli_run(int argc, char **argv)
+{
+    run_cli cli = { 0 };
+    wf_engine *engine = NULL;
+    wf_workflow *wf = NULL;
+    wf_run *run = NULL;
+    wf_errlist errs;
+    wf_run_options opts = { 0 };
+    signal_watch watch = { 0 };
+    pthread_t sig_thread;
+    bool sig_started = false;
+    int status = WF_EXIT_USAGE, rc;
+    wf_status st;
+
+    wf_errlist_init(&errs);
+    cli.inputs = json_object_new_object();
+    rc = parse_args(&cli, argc, argv);
+    if (rc != 0) {
+        status = rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
+        goto out;
+    }
+    wf = wf_cli_load(cli.file);
+    if (wf == NULL)
+        goto out;
+    if (cli.dry_run) {
+        print_plan(wf);
+        status = WF_EXIT_OK;
+        goto out;
+    }
+    /* Block the stop signals before any thread exists, so that all inherit the mask and only
+     * the watcher receives them. */
+    sigemptyset(&watch.set);
+    sigaddset(&watch.set, SIGINT);
+    sigaddset(&watch.set, SIGTERM);
+    sigaddset(&watch.set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
+    engine = wf_engine_new(NULL);
+    cli.start_ms = wf_now_ms();
+    opts.inputs = cli.inputs;
+    opts.inputs_from_strings = !cli.inputs_typed;
+    opts.concurrency = cli.jobs;
+    opts.fail_fast = cli.fail_fast;
+    opts.on_event = on_event;
+    opts.user = &cli;
+    if (wf_run_start(engine, wf, &opts, &run, &errs) != WF_OK) {
+        wf_cli_print_errors(&errs);
+        goto out;
+    }
+    watch.run = run;
+    sig_started = pthread_create(&sig_thread, NULL, signal_main, &watch) == 0;
+    st = wf_run_wait(run);
+    if (sig_started) {
+        pthread_kill(sig_thread, SIGUSR1);
+        pthread_join(sig_thread, NULL);
+    }
+    if (cli.json) {
+        json_object *doc = wf_run_result_json(run);
+
+        puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(doc);
+    }
+    status = st == WF_STATUS_SUCCEEDED ? WF_EXIT_OK
+             : watch.got != 0          ? WF_EXIT_SIGNAL
+             : st == WF_STATUS_CANCELLED ? WF_EXIT_SIGNAL
+                                         : WF_EXIT_FAILED;
+out:
+    wf_run_free(run);
+    wf_workflow_free(wf);
+    wf_engine_free(engine);
+    json_object_put(cli.inputs);
+    wf_errlist_release(&errs);
+    return status;
+}

@@ -1,0 +1,153 @@
+/*
+ * engine_internal.h: the engine's private structures shared by engine.c (engine and action
+ * registry), run.c (the scheduler), unit.c (what a worker does with one unit) and actions.c.
+ *
+ * Ownership of run state: the scheduler thread owns every field of wf_run below the
+ * "scheduler-owned" line; workers read only the immutable parts (workflow, contexts, rendered
+ * env, task item lists, which are never changed while units run) and talk back through the
+ * completion queue.
+ */
+#ifndef WF_ENGINE_INTERNAL_H
+#define WF_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "wf_workflow.h"
+#include "wfengine.h"
+
+typedef struct wf_action_entry {
+    char *name;
+    wf_action_fn fn;
+    void *user;
+} wf_action_entry;
+
+struct wf_engine {
+    wf_engine_options opts;
+    wf_action_entry *actions;
+    size_t n_actions, cap_actions;
+};
+
+/* The registered action called name, or NULL. */
+const wf_action_entry *wf__engine_find_action(const wf_engine *e, const char *name);
+/* Registers an action in the reserved core namespace (for actions.c). */
+int wf__engine_add_core_action(wf_engine *e, const char *name, wf_action_fn fn);
+/* Registers core.noop, core.echo, core.fail, core.sleep and core.value. */
+void wf__actions_register_core(wf_engine *e);
+
+/* One unit of work: a task attempt, or an item (or batch) attempt. Kept small: the item is
+ * not copied, it is found by index in the task's item list. */
+typedef struct wf_unit {
+    uint32_t attempt;  /* attempts started so far */
+    uint8_t status;    /* wf_status */
+    int32_t exit_code; /* of the last attempt, -1 if none */
+    int64_t start_ms, end_ms;
+} wf_unit;
+
+/* A job handed to a worker, and the completion it sends back. */
+typedef struct wf_job {
+    uint32_t task;
+    uint32_t unit;
+    uint32_t attempt;
+} wf_job;
+
+typedef struct wf_completion {
+    wf_job job;
+    wf_status status; /* SUCCEEDED, FAILED, SKIPPED (item `when` false) or CANCELLED */
+    bool timed_out;
+    int exit_code;
+    json_object *value; /* owned */
+    char *out, *err;    /* captured stdout/stderr (owned, may be NULL) */
+    char *error;        /* owned, may be NULL */
+    char *log;          /* action log text (owned, may be NULL) */
+    int64_t start_ms, end_ms;
+} wf_completion;
+
+typedef struct wf_task_state {
+    wf_status status;
+    uint32_t pending_deps;
+    bool ready_queued; /* in the ready list */
+    bool started;
+    bool stop_items;   /* task fail-fast tripped: start no new items */
+    wf_ctx *ctx;       /* the task's context (vars as published so far) */
+    json_object *items; /* with-items: the expanded list (owned; read by workers) */
+    size_t n_units;
+    wf_unit *units;
+    size_t next_unit;  /* first unit never started */
+    uint32_t *retry_fifo; /* units whose retry delay has passed */
+    size_t retry_head, retry_len, retry_cap;
+    size_t running, ended;
+    size_t waiting_retry; /* units waiting for their retry delay */
+    json_object **values; /* value per unit (owned until the task ends) */
+    char **item_errors;   /* with-items: error per failed unit, allocated on first failure */
+    char *plain_out, *plain_err; /* a plain task's captured stdout/stderr */
+    char *error;          /* why the task failed/skipped (owned) */
+    int64_t start_ms, end_ms;
+    wf_result *result;    /* published result (a reference) */
+} wf_task_state;
+
+typedef struct wf_timer {
+    int64_t due_ms;
+    wf_job job;
+} wf_timer;
+
+struct wf_run {
+    wf_engine *engine;
+    const wf_workflow *wf;
+    wf_run_options opts;
+    char run_id[64];
+    int concurrency;
+    wf_ctx *root;         /* inputs, vars, env, results */
+    char **envp;          /* inherited environment + workflow env, NULL-terminated (owned) */
+    json_object *env_json; /* the same as an object (owned by root's context copy) */
+    bool fail_fast;       /* workflow fail-fast (file or options) */
+    size_t n_envp;
+    json_object *outputs; /* after the run */
+    int64_t start_ms, start_wall_ms, end_ms;
+
+    /* Threads. */
+    pthread_t scheduler;
+    pthread_t *workers;
+    size_t n_workers;
+    int cancel_pipe[2]; /* readable end polled by every process and action */
+    atomic_bool cancel_requested;
+
+    /* Jobs (scheduler -> workers) and completions (workers -> scheduler). */
+    pthread_mutex_t lock;
+    pthread_cond_t jobs_cond; /* workers wait for jobs */
+    pthread_cond_t done_cond; /* the scheduler waits for completions, cancel or timers */
+    wf_job *jobs;
+    size_t jobs_head, jobs_len, jobs_cap;
+    wf_completion *done;
+    size_t done_len, done_cap;
+    bool shutting_down;
+
+    /* ---- scheduler-owned ---- */
+    wf_task_state *tasks;
+    uint32_t *ready; /* FIFO of task indices with units to start */
+    size_t ready_head, ready_len, ready_cap;
+    wf_timer *timers; /* min-heap by due_ms */
+    size_t n_timers, cap_timers;
+    uint32_t *settle;    /* tasks whose dependencies all ended, to be handled */
+    size_t n_settle;
+    size_t running;      /* units handed to workers and not yet completed */
+    size_t tasks_ended;
+    size_t units_done, units_total;
+    bool stopping;       /* cancel or workflow fail-fast: start nothing new */
+    bool failfast_tripped;
+    wf_status status;
+};
+
+/* Runs one job on a worker thread and fills c (which the caller has zeroed, with c->job
+ * set). Never fails: problems become a FAILED completion with an error message. */
+void wf__unit_execute(wf_run *r, const wf_job *job, wf_completion *c);
+
+/* Expands a matrix (cartesian product, first key outermost; exclude then include) into a
+ * list of objects. */
+int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err);
+
+/* Turns captured stdout into a result per the task's output mode. On bad JSON returns
+ * WF_EINVAL with *error set to a message quoting the start of stdout. */
+int wf__output_convert(wf_output_mode mode, const char *out, json_object **value, char **error);
+
+#endif

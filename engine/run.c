@@ -1,0 +1,1169 @@
+/*
+ * Runs: start, the scheduler thread, the worker pool, cancellation and the result document.
+ *
+ * One scheduler thread owns all scheduling state (task states, units, the ready list, retry
+ * timers): no lock protects it because no other thread touches it. Workers take jobs from one
+ * queue and put completions on another; both queues share one mutex, held only to move a few
+ * pointers. A completed edge costs O(1): a dependent's pending counter is decremented, and it
+ * joins the ready list when the counter reaches zero. Nothing scans all tasks or all units.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine_internal.h"
+
+extern char **environ;
+
+/* ---- events -------------------------------------------------------------------------- */
+
+static void emit(wf_run *r, wf_event *ev)
+{
+    if (r->opts.on_event == NULL)
+        return;
+    ev->units_done = r->units_done;
+    ev->units_total = r->units_total;
+    r->opts.on_event(ev, r->opts.user);
+}
+
+static void emit_simple(wf_run *r, wf_event_kind kind, const char *task, const char *message)
+{
+    wf_event ev = { .kind = kind, .task = task, .index = -1, .exit_code = -1, .message = message };
+
+    emit(r, &ev);
+}
+
+/* ---- small queues -------------------------------------------------------------------- */
+
+static void ready_push(wf_run *r, uint32_t t)
+{
+    if (r->tasks[t].ready_queued)
+        return;
+    if (r->ready_len == r->ready_cap) {
+        size_t cap = r->ready_cap ? r->ready_cap * 2 : 64;
+        uint32_t *q = wf_xmalloc(cap * sizeof(*q));
+
+        for (size_t i = 0; i < r->ready_len; i++)
+            q[i] = r->ready[(r->ready_head + i) % r->ready_cap];
+        free(r->ready);
+        r->ready = q;
+        r->ready_head = 0;
+        r->ready_cap = cap;
+    }
+    r->ready[(r->ready_head + r->ready_len) % r->ready_cap] = t;
+    r->ready_len++;
+    r->tasks[t].ready_queued = true;
+}
+
+static uint32_t ready_pop(wf_run *r)
+{
+    uint32_t t = r->ready[r->ready_head];
+
+    r->ready_head = (r->ready_head + 1) % r->ready_cap;
+    r->ready_len--;
+    r->tasks[t].ready_queued = false;
+    return t;
+}
+
+static void retry_push(wf_task_state *ts, uint32_t unit)
+{
+    if (ts->retry_len == ts->retry_cap) {
+        size_t cap = ts->retry_cap ? ts->retry_cap * 2 : 8;
+        uint32_t *q = wf_xmalloc(cap * sizeof(*q));
+
+        for (size_t i = 0; i < ts->retry_len; i++)
+            q[i] = ts->retry_fifo[(ts->retry_head + i) % ts->retry_cap];
+        free(ts->retry_fifo);
+        ts->retry_fifo = q;
+        ts->retry_head = 0;
+        ts->retry_cap = cap;
+    }
+    ts->retry_fifo[(ts->retry_head + ts->retry_len) % ts->retry_cap] = unit;
+    ts->retry_len++;
+}
+
+static uint32_t retry_pop(wf_task_state *ts)
+{
+    uint32_t u = ts->retry_fifo[ts->retry_head];
+
+    ts->retry_head = (ts->retry_head + 1) % ts->retry_cap;
+    ts->retry_len--;
+    return u;
+}
+
+/* Retry timers: a binary min-heap on due_ms. */
+static void timer_push(wf_run *r, int64_t due, wf_job job)
+{
+    size_t i;
+
+    if (r->n_timers == r->cap_timers) {
+        r->cap_timers = r->cap_timers ? r->cap_timers * 2 : 16;
+        r->timers = wf_xrealloc(r->timers, r->cap_timers * sizeof(*r->timers));
+    }
+    i = r->n_timers++;
+    while (i > 0 && r->timers[(i - 1) / 2].due_ms > due) {
+        r->timers[i] = r->timers[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    r->timers[i].due_ms = due;
+    r->timers[i].job = job;
+}
+
+static wf_timer timer_pop(wf_run *r)
+{
+    wf_timer top = r->timers[0], last = r->timers[--r->n_timers];
+    size_t i = 0;
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+
+        if (c >= r->n_timers)
+            break;
+        if (c + 1 < r->n_timers && r->timers[c + 1].due_ms < r->timers[c].due_ms)
+            c++;
+        if (r->timers[c].due_ms >= last.due_ms)
+            break;
+        r->timers[i] = r->timers[c];
+        i = c;
+    }
+    if (r->n_timers > 0)
+        r->timers[i] = last;
+    return top;
+}
+
+/* ---- task life cycle ----------------------------------------------------------------- */
+
+static void task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take);
+
+/* Sets stopping: nothing new starts; running processes and actions see the cancel pipe. */
+static void begin_stop(wf_run *r)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    if (write(r->cancel_pipe[1], "x", 1) < 0) {
+        /* The pipe cannot be full (one byte is ever written); nothing more to do. */
+    }
+}
+
+static int64_t retry_delay(const wf_retry *rt, uint32_t retry_number)
+{
+    double d = (double)rt->delay_ms;
+
+    if (rt->backoff == WF_BACKOFF_LINEAR)
+        d *= retry_number;
+    else if (rt->backoff == WF_BACKOFF_EXPONENTIAL)
+        d *= (double)(1ull << (retry_number - 1 > 40 ? 40 : retry_number - 1));
+    if (rt->max_delay_ms > 0 && d > (double)rt->max_delay_ms)
+        d = (double)rt->max_delay_ms;
+    return d > 9e15 ? (int64_t)9e15 : (int64_t)d;
+}
+
+static bool has_startable(const wf_run *r, const wf_task_state *ts)
+{
+    if (r->stopping || ts->stop_items)
+        return false;
+    return ts->retry_len > 0 || ts->next_unit < ts->n_units;
+}
+
+static bool task_at_limit(const wf_run *r, uint32_t t)
+{
+    int limit = r->wf->tasks[t].concurrency;
+
+    return limit > 0 && r->tasks[t].running >= (size_t)limit;
+}
+
+/* Ends the task if nothing of it runs, waits or can start any more. */
+static void task_maybe_finish(wf_run *r, uint32_t t)
+{
+    wf_task_state *ts = &r->tasks[t];
+    const wf_task *task = &r->wf->tasks[t];
+    bool any_failed = false, any_cancelled = false;
+
+    if (ts->status != WF_STATUS_RUNNING || ts->running > 0 || ts->waiting_retry > 0 ||
+        has_startable(r, ts))
+        return;
+    for (size_t i = 0; i < ts->n_units; i++) {
+        wf_unit *u = &ts->units[i];
+
+        if (u->status == WF_STATUS_PENDING || u->status == WF_STATUS_RUNNING) {
+            u->status = WF_STATUS_CANCELLED;
+            ts->ended++;
+            r->units_done++;
+        }
+        any_failed |= u->status == WF_STATUS_FAILED;
+        any_cancelled |= u->status == WF_STATUS_CANCELLED;
+    }
+    if (task->items_kind == WF_ITEMS_NONE)
+        task_finish(r, t, (wf_status)ts->units[0].status, NULL);
+    else
+        task_finish(r, t,
+                    any_failed ? WF_STATUS_FAILED
+                               : (any_cancelled ? WF_STATUS_CANCELLED : WF_STATUS_SUCCEEDED),
+                    NULL);
+}
+
+/* Creates n units for the task and queues it. */
+static void task_add_units(wf_run *r, uint32_t t, size_t n)
+{
+    wf_task_state *ts = &r->tasks[t];
+
+    ts->n_units = n;
+    ts->units = wf_xcalloc(n ? n : 1, sizeof(*ts->units));
+    ts->values = wf_xcalloc(n ? n : 1, sizeof(*ts->values));
+    for (size_t i = 0; i < n; i++)
+        ts->units[i].exit_code = -1;
+    r->units_total += n;
+    ready_push(r, t);
+}
+
+/* Evaluates the task's item list: a literal or template list, or a matrix. */
+static int expand_items(wf_run *r, uint32_t t, json_object **out, char **error)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    wf_error err;
+    json_object *list = NULL;
+    int rc;
+
+    wf_error_init(&err);
+    if (task->items_kind == WF_ITEMS_MATRIX)
+        rc = wf__matrix_expand(task, ts->ctx, &list, &err);
+    else
+        rc = wf_vnode_eval(task->items, ts->ctx, &list, &err);
+    if (rc != WF_OK) {
+        *error = wf_xasprintf("with-items: %s", err.message ? err.message : wf_strerror(rc));
+        wf_error_release(&err);
+        return rc;
+    }
+    if (!json_object_is_type(list, json_type_array)) {
+        const char *src = task->items->kind == WF_VNODE_TEMPLATE
+                              ? wf_tpl_source(task->items->tpl)
+                              : "the with-items value";
+
+        *error = wf_xasprintf("with-items: '%s' gave %s, not a list", src,
+                              wf_json_type_name(list));
+        json_object_put(list);
+        return WF_ETYPE;
+    }
+    if (task->batch_size > 0) {
+        size_t n = json_object_array_length(list);
+        json_object *batches = json_object_new_array_ext((int)((n + task->batch_size - 1) /
+                                                               task->batch_size));
+
+        for (size_t i = 0; i < n; i += (size_t)task->batch_size) {
+            json_object *b = json_object_new_array();
+
+            for (size_t j = i; j < n && j < i + (size_t)task->batch_size; j++)
+                json_object_array_add(b, json_object_get(json_object_array_get_idx(list, j)));
+            json_object_array_add(batches, b);
+        }
+        json_object_put(list);
+        list = batches;
+    }
+    *out = list;
+    return WF_OK;
+}
+
+/* Why the task is skipped because of its dependencies, or NULL. */
+static char *dependency_problem(wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+
+    for (size_t i = 0; i < task->n_deps; i++) {
+        const wf_task_state *d = &r->tasks[task->deps[i]];
+
+        if (!wf_result_ok(d->result))
+            return wf_xasprintf("dependency '%s' %s", r->wf->tasks[task->deps[i]].name,
+                                wf_status_name(d->status));
+    }
+    return NULL;
+}
+
+/* A task whose dependencies have all ended: skip it, or expand it and queue its units. */
+static void task_ready(wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    char *why = NULL;
+    wf_error err;
+
+    ts->status = WF_STATUS_RUNNING;
+    ts->start_ms = wf_now_ms();
+    ts->ctx = wf_ctx_ref(r->root);
+    if (r->stopping) {
+        task_finish(r, t, WF_STATUS_CANCELLED,
+                    wf_xstrdup(r->failfast_tripped ? "not started: fail-fast" : "not started: the run was stopped"));
+        return;
+    }
+    why = dependency_problem(r, t);
+    if (why != NULL && !task->when_uses_status) {
+        task_finish(r, t, WF_STATUS_SKIPPED, why);
+        return;
+    }
+    free(why);
+    wf_error_init(&err);
+    if (task->when != NULL && task->items_kind == WF_ITEMS_NONE) {
+        bool yes = false;
+        int rc = wf_tpl_eval_bool(task->when, ts->ctx, &yes, &err);
+
+        if (rc != WF_OK) {
+            task_finish(r, t, WF_STATUS_FAILED,
+                        wf_xasprintf("when: %s", err.message ? err.message : wf_strerror(rc)));
+            wf_error_release(&err);
+            return;
+        }
+        if (!yes) {
+            task_finish(r, t, WF_STATUS_SKIPPED, wf_xstrdup("when was false"));
+            return;
+        }
+    }
+    if (task->items_kind == WF_ITEMS_NONE) {
+        task_add_units(r, t, 1);
+    } else {
+        char *error = NULL;
+        wf_event ev = { .kind = WF_EVENT_TASK_START, .task = task->name, .index = -1 };
+
+        if (expand_items(r, t, &ts->items, &error) != WF_OK) {
+            task_finish(r, t, WF_STATUS_FAILED, error);
+            return;
+        }
+        ev.n_items = json_object_array_length(ts->items);
+        emit(r, &ev);
+        if (ev.n_items == 0) {
+            task_finish(r, t, WF_STATUS_SUCCEEDED, NULL);
+            return;
+        }
+        task_add_units(r, t, ev.n_items);
+    }
+}
+
+/* Evaluates the task's publish map into the published vars. */
+static void publish_vars(wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_results *vars = wf_ctx_published_vars(r->root);
+
+    for (size_t i = 0; i < task->n_publish; i++) {
+        json_object *v = NULL;
+        wf_error err;
+        wf_result *res;
+        int rc;
+
+        wf_error_init(&err);
+        rc = wf_tpl_eval(task->publish[i].tpl, r->tasks[t].ctx, &v, &err);
+        if (rc != WF_OK) {
+            char *msg = wf_xasprintf("%s: publish %s: %s", task->name, task->publish[i].name,
+                                     err.message ? err.message : wf_strerror(rc));
+
+            emit_simple(r, WF_EVENT_WARNING, task->name, msg);
+            free(msg);
+            wf_error_release(&err);
+            continue;
+        }
+        res = wf_result_new(WF_STATUS_SUCCEEDED, v);
+        if (wf_results_publish(vars, task->publish[i].name, res) != WF_OK) {
+            char *msg = wf_xasprintf("%s: var '%s' was already published; keeping the first value",
+                                     task->name, task->publish[i].name);
+
+            emit_simple(r, WF_EVENT_WARNING, task->name, msg);
+            free(msg);
+        }
+        wf_result_unref(res);
+    }
+}
+
+static void task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    wf_result *res;
+    json_object *value = NULL;
+    wf_event ev = { .kind = WF_EVENT_TASK_END, .task = task->name, .index = -1 };
+
+    if (ts->ctx == NULL)
+        ts->ctx = wf_ctx_ref(r->root);
+    ts->status = status;
+    ts->end_ms = wf_now_ms();
+    if (ts->start_ms == 0)
+        ts->start_ms = ts->end_ms;
+    free(ts->error);
+    ts->error = error_take;
+    if (task->items_kind != WF_ITEMS_NONE && status != WF_STATUS_SKIPPED &&
+        (ts->items != NULL || status == WF_STATUS_SUCCEEDED)) {
+        /* The list of item results in item order, null where an item did not succeed. */
+        value = json_object_new_array_ext((int)ts->n_units);
+        for (size_t i = 0; i < ts->n_units; i++) {
+            json_object_array_add(value, ts->values[i]);
+            ts->values[i] = NULL;
+        }
+    } else if (task->items_kind == WF_ITEMS_NONE && status == WF_STATUS_SUCCEEDED) {
+        value = ts->values ? ts->values[0] : NULL;
+        if (ts->values)
+            ts->values[0] = NULL;
+    }
+    res = wf_result_new(status, value);
+    res->ignored_failure = status == WF_STATUS_FAILED && task->continue_on_error;
+    if (ts->error != NULL)
+        res->error = wf_xstrdup(ts->error);
+    if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
+        res->exit_code = ts->units[0].exit_code;
+        res->stdout_text = ts->plain_out;
+        res->stderr_text = ts->plain_err;
+        ts->plain_out = ts->plain_err = NULL;
+    } else if (task->items_kind != WF_ITEMS_NONE) {
+        res->n_items = ts->n_units;
+        res->item_status = wf_xmalloc((ts->n_units ? ts->n_units : 1) * sizeof(wf_status));
+        for (size_t i = 0; i < ts->n_units; i++)
+            res->item_status[i] = (wf_status)ts->units[i].status;
+    }
+    ts->result = res;
+    wf_results_publish(wf_ctx_results(r->root), task->name, res);
+    if (status == WF_STATUS_SUCCEEDED)
+        publish_vars(r, t);
+    r->tasks_ended++;
+    ev.status = status;
+    ev.duration_ms = ts->end_ms - ts->start_ms;
+    ev.message = ts->error;
+    ev.n_items = task->items_kind != WF_ITEMS_NONE ? ts->n_units : 0;
+    emit(r, &ev);
+    if (status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
+        !r->failfast_tripped) {
+        r->failfast_tripped = true;
+        begin_stop(r);
+    }
+    /* O(1) per edge: dependents whose last dependency this was become ready. */
+    for (size_t i = 0; i < task->n_dependents; i++) {
+        uint32_t d = (uint32_t)task->dependents[i];
+
+        if (--r->tasks[d].pending_deps == 0)
+            r->settle[r->n_settle++] = d;
+    }
+}
+
+/* Handles tasks that became ready, iteratively (a long chain of skips must not recurse). */
+static void settle(wf_run *r)
+{
+    while (r->n_settle > 0)
+        task_ready(r, r->settle[--r->n_settle]);
+}
+
+/* ---- dispatch and completions -------------------------------------------------------- */
+
+static void push_jobs(wf_run *r, const wf_job *jobs, size_t n)
+{
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&r->lock);
+    if (r->jobs_len + n > r->jobs_cap) {
+        size_t cap = r->jobs_cap ? r->jobs_cap : 64;
+        wf_job *q;
+
+        while (cap < r->jobs_len + n)
+            cap *= 2;
+        q = wf_xmalloc(cap * sizeof(*q));
+        for (size_t i = 0; i < r->jobs_len; i++)
+            q[i] = r->jobs[(r->jobs_head + i) % (r->jobs_cap ? r->jobs_cap : 1)];
+        free(r->jobs);
+        r->jobs = q;
+        r->jobs_head = 0;
+        r->jobs_cap = cap;
+    }
+    for (size_t i = 0; i < n; i++)
+        r->jobs[(r->jobs_head + r->jobs_len + i) % r->jobs_cap] = jobs[i];
+    r->jobs_len += n;
+    if (n == 1)
+        pthread_cond_signal(&r->jobs_cond);
+    else
+        pthread_cond_broadcast(&r->jobs_cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void dispatch(wf_run *r)
+{
+    wf_job batch[64];
+    size_t n = 0;
+
+    while (!r->stopping && r->running < (size_t)r->concurrency && r->ready_len > 0) {
+        uint32_t t = ready_pop(r), u;
+        wf_task_state *ts = &r->tasks[t];
+        const wf_task *task = &r->wf->tasks[t];
+        wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
+
+        if (!has_startable(r, ts) || task_at_limit(r, t))
+            continue; /* re-queued when one of its units completes */
+        u = ts->retry_len > 0 ? retry_pop(ts) : (uint32_t)ts->next_unit++;
+        ts->units[u].attempt++;
+        ts->units[u].status = WF_STATUS_RUNNING;
+        if (ts->units[u].start_ms == 0)
+            ts->units[u].start_ms = wf_now_ms();
+        ts->running++;
+        r->running++;
+        batch[n].task = t;
+        batch[n].unit = u;
+        batch[n].attempt = ts->units[u].attempt;
+        n++;
+        ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)u : -1;
+        ev.attempt = (int)ts->units[u].attempt;
+        ev.max_attempts = task->retry.count + 1;
+        emit(r, &ev);
+        /* Round-robin: a task with more to start goes to the back of the line. */
+        if (has_startable(r, ts) && !task_at_limit(r, t))
+            ready_push(r, t);
+        if (n == WF_ARRAY_LEN(batch)) {
+            push_jobs(r, batch, n);
+            n = 0;
+        }
+    }
+    push_jobs(r, batch, n);
+}
+
+static void complete(wf_run *r, wf_completion *c)
+{
+    uint32_t t = c->job.task, idx = c->job.unit;
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    wf_unit *u = &ts->units[idx];
+    bool items = task->items_kind != WF_ITEMS_NONE;
+    wf_event ev = { .task = task->name, .index = items ? (int64_t)idx : -1 };
+
+    ts->running--;
+    r->running--;
+    u->exit_code = c->exit_code;
+    ev.attempt = (int)u->attempt;
+    ev.max_attempts = task->retry.count + 1;
+    ev.exit_code = c->exit_code;
+    if (c->log != NULL)
+        emit_simple(r, WF_EVENT_LOG, task->name, c->log);
+    if (c->status == WF_STATUS_FAILED && !r->stopping && u->attempt <= (uint32_t)task->retry.count) {
+        int64_t delay = retry_delay(&task->retry, u->attempt);
+
+        u->status = WF_STATUS_PENDING;
+        ts->waiting_retry++;
+        timer_push(r, wf_now_ms() + delay, c->job);
+        ev.kind = WF_EVENT_UNIT_RETRY;
+        ev.delay_ms = delay;
+        ev.status = WF_STATUS_FAILED;
+        ev.message = c->error;
+        emit(r, &ev);
+        json_object_put(c->value);
+        goto out;
+    }
+    u->status = (uint8_t)c->status;
+    u->end_ms = c->end_ms;
+    ts->ended++;
+    r->units_done++;
+    if (c->status == WF_STATUS_SUCCEEDED) {
+        ts->values[idx] = c->value;
+    } else {
+        json_object_put(c->value);
+        if (c->error != NULL) {
+            if (!items) {
+                free(ts->error);
+                ts->error = c->error;
+            } else {
+                if (ts->item_errors == NULL)
+                    ts->item_errors = wf_xcalloc(ts->n_units, sizeof(char *));
+                ts->item_errors[idx] = c->error;
+            }
+            c->error = NULL;
+        }
+    }
+    if (!items) {
+        ts->plain_out = c->out;
+        ts->plain_err = c->err;
+        c->out = c->err = NULL;
+    }
+    ev.kind = WF_EVENT_UNIT_END;
+    ev.status = c->status;
+    ev.duration_ms = c->end_ms - c->start_ms;
+    ev.message = items && ts->item_errors ? ts->item_errors[idx] : (items ? NULL : ts->error);
+    ev.stderr_text = items ? c->err : ts->plain_err;
+    emit(r, &ev);
+    if (c->status == WF_STATUS_FAILED && items && task->fail_fast)
+        ts->stop_items = true;
+    if (c->status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
+        !r->failfast_tripped) {
+        r->failfast_tripped = true;
+        begin_stop(r);
+    }
+out:
+    free(c->out);
+    free(c->err);
+    free(c->error);
+    free(c->log);
+    if (has_startable(r, ts) && !task_at_limit(r, t))
+        ready_push(r, t);
+    task_maybe_finish(r, t);
+}
+
+/* After a stop: drop pending retries (those units end as cancelled) and end the tasks that
+ * have nothing running. */
+static void drain_after_stop(wf_run *r)
+{
+    while (r->n_timers > 0) {
+        wf_timer tm = timer_pop(r);
+
+        r->tasks[tm.job.task].waiting_retry--;
+    }
+    while (r->ready_len > 0) {
+        uint32_t t = ready_pop(r);
+
+        task_maybe_finish(r, t);
+    }
+    for (size_t t = 0; t < r->wf->n_tasks; t++)
+        task_maybe_finish(r, (uint32_t)t);
+}
+
+static void fire_timers(wf_run *r, int64_t now)
+{
+    while (r->n_timers > 0 && r->timers[0].due_ms <= now) {
+        wf_timer tm = timer_pop(r);
+        wf_task_state *ts = &r->tasks[tm.job.task];
+
+        ts->waiting_retry--;
+        retry_push(ts, tm.job.unit);
+        if (!task_at_limit(r, tm.job.task))
+            ready_push(r, tm.job.task);
+    }
+}
+
+/* ---- the result ---------------------------------------------------------------------- */
+
+static void render_outputs(wf_run *r)
+{
+    r->outputs = json_object_new_object();
+    for (size_t i = 0; i < r->wf->n_outputs; i++) {
+        const wf_named_vnode *o = &r->wf->outputs[i];
+        json_object *v = NULL;
+        wf_error err;
+        int rc;
+
+        wf_error_init(&err);
+        rc = wf_vnode_eval(o->value, r->root, &v, &err);
+        if (rc != WF_OK) {
+            char *msg = wf_xasprintf("output '%s' is null: %s", o->name,
+                                     err.message ? err.message : wf_strerror(rc));
+
+            emit_simple(r, WF_EVENT_WARNING, NULL, msg);
+            free(msg);
+            wf_error_release(&err);
+            v = NULL;
+        }
+        json_object_object_add(r->outputs, o->name, v);
+    }
+}
+
+static wf_status final_status(const wf_run *r)
+{
+    if (atomic_load(&r->cancel_requested))
+        return WF_STATUS_CANCELLED;
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        const wf_task_state *ts = &r->tasks[t];
+
+        if (ts->status == WF_STATUS_FAILED && !r->wf->tasks[t].continue_on_error)
+            return WF_STATUS_FAILED;
+        if (ts->status == WF_STATUS_CANCELLED && r->failfast_tripped)
+            return WF_STATUS_FAILED;
+    }
+    return WF_STATUS_SUCCEEDED;
+}
+
+/* ---- threads ------------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    wf_run *r = arg;
+    wf_completion c;
+    bool have = false;
+
+    for (;;) {
+        wf_job job;
+
+        pthread_mutex_lock(&r->lock);
+        if (have) {
+            /* Hand the completion back and take the next job under one lock. */
+            if (r->done_len == r->done_cap) {
+                r->done_cap = r->done_cap ? r->done_cap * 2 : 64;
+                r->done = wf_xrealloc(r->done, r->done_cap * sizeof(*r->done));
+            }
+            r->done[r->done_len++] = c;
+            if (r->done_len == 1)
+                pthread_cond_signal(&r->done_cond);
+            have = false;
+        }
+        while (r->jobs_len == 0 && !r->shutting_down)
+            pthread_cond_wait(&r->jobs_cond, &r->lock);
+        if (r->jobs_len == 0) {
+            pthread_mutex_unlock(&r->lock);
+            return NULL;
+        }
+        job = r->jobs[r->jobs_head];
+        r->jobs_head = (r->jobs_head + 1) % r->jobs_cap;
+        r->jobs_len--;
+        pthread_mutex_unlock(&r->lock);
+
+        memset(&c, 0, sizeof(c));
+        c.job = job;
+        wf__unit_execute(r, &job, &c);
+        have = true;
+    }
+}
+
+static void *scheduler_main(void *arg)
+{
+    wf_run *r = arg;
+    wf_completion *batch = NULL;
+    size_t batch_cap = 0;
+    wf_event ev = { .kind = WF_EVENT_RUN_START, .index = -1, .message = r->run_id };
+
+    emit(r, &ev);
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        if (r->tasks[t].pending_deps == 0)
+            r->settle[r->n_settle++] = (uint32_t)t;
+    }
+    /* Tasks become ready in file order. */
+    for (size_t i = 0, j = r->n_settle; i < j / 2; i++) {
+        uint32_t tmp = r->settle[i];
+
+        r->settle[i] = r->settle[j - 1 - i];
+        r->settle[j - 1 - i] = tmp;
+    }
+    settle(r);
+    while (r->tasks_ended < r->wf->n_tasks) {
+        size_t n;
+
+        dispatch(r);
+        if (r->tasks_ended == r->wf->n_tasks)
+            break;
+        pthread_mutex_lock(&r->lock);
+        while (r->done_len == 0 && !(atomic_load(&r->cancel_requested) && !r->stopping)) {
+            if (r->n_timers > 0) {
+                int64_t due = r->timers[0].due_ms;
+                struct timespec ts;
+
+                if (due <= wf_now_ms())
+                    break;
+                ts.tv_sec = (time_t)(due / 1000);
+                ts.tv_nsec = (long)(due % 1000) * 1000000;
+                pthread_cond_timedwait(&r->done_cond, &r->lock, &ts);
+            } else {
+                pthread_cond_wait(&r->done_cond, &r->lock);
+            }
+        }
+        /* Swap the completion buffer out so workers can keep adding while we handle it. */
+        n = r->done_len;
+        if (n > 0) {
+            wf_completion *tmp = r->done;
+            size_t cap = r->done_cap;
+
+            r->done = batch;
+            r->done_cap = batch_cap;
+            batch = tmp;
+            batch_cap = cap;
+            r->done_len = 0;
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (atomic_load(&r->cancel_requested))
+            begin_stop(r);
+        for (size_t i = 0; i < n; i++)
+            complete(r, &batch[i]);
+        fire_timers(r, wf_now_ms());
+        if (r->stopping)
+            drain_after_stop(r);
+        settle(r);
+    }
+    free(batch);
+    r->end_ms = wf_now_ms();
+    render_outputs(r);
+    r->status = final_status(r);
+    ev.kind = WF_EVENT_RUN_END;
+    ev.status = r->status;
+    ev.duration_ms = r->end_ms - r->start_ms;
+    ev.message = NULL;
+    emit(r, &ev);
+    pthread_mutex_lock(&r->lock);
+    r->shutting_down = true;
+    pthread_cond_broadcast(&r->jobs_cond);
+    pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; i < r->n_workers; i++)
+        pthread_join(r->workers[i], NULL);
+    return NULL;
+}
+
+/* ---- start ---------------------------------------------------------------------------- */
+
+static void make_run_id(char *out, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    unsigned char rnd[3] = { 0 };
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        if (read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
+            rnd[0] = (unsigned char)getpid();
+        close(fd);
+    }
+    gmtime_r(&now, &tm);
+    snprintf(out, n, "%04d%02d%02d-%02d%02d%02d-%02x%02x%02x", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd[0], rnd[1], rnd[2]);
+}
+
+static void errlist_add_at(wf_errlist *errs, const wf_workflow *wf, wf_mark m, int code,
+                           const char *msg)
+{
+    wf_error *e = wf_errlist_add(errs);
+
+    wf_error_set(e, code, wf->path, m.line, m.column, "%s", msg);
+    wf_error_set_source_line(e, wf->source, wf->source_len);
+}
+
+/* The process environment plus the workflow's env, as a JSON object (for env.NAME) and as
+ * an envp array (for processes). */
+static int build_env(wf_run *r, json_object *inputs, wf_errlist *errs)
+{
+    const wf_workflow *wf = r->wf;
+    json_object *env = json_object_new_object();
+    wf_ctx_init init = { 0 };
+    wf_ctx *ctx;
+    size_t n = 0;
+    int rc = WF_OK;
+
+    for (char **e = environ; *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        char *name;
+
+        if (eq == NULL)
+            continue;
+        name = wf_xstrndup(*e, (size_t)(eq - *e));
+        json_object_object_add(env, name, json_object_new_string(eq + 1));
+        free(name);
+    }
+    init.inputs = wf_json_copy(inputs);
+    init.env = wf_json_copy(env);
+    init.workflow_name = wf->name;
+    init.run_id = r->run_id;
+    ctx = wf_ctx_new(&init);
+    for (size_t i = 0; i < wf->n_env; i++) {
+        wf_strbuf sb = WF_STRBUF_INIT;
+        wf_error err;
+
+        wf_error_init(&err);
+        if (wf_tpl_render(wf->env[i].tpl, ctx, &sb, &err) != WF_OK) {
+            char *msg = wf_xasprintf("env %s: %s", wf->env[i].name, err.message);
+
+            errlist_add_at(errs, wf, wf->env[i].mark, err.code, msg);
+            free(msg);
+            rc = WF_EINVAL;
+        } else {
+            json_object_object_add(env, wf->env[i].name, json_object_new_string(sb.buf ? sb.buf : ""));
+        }
+        wf_strbuf_release(&sb);
+        wf_error_release(&err);
+    }
+    wf_ctx_unref(ctx);
+    n = (size_t)json_object_object_length(env);
+    r->envp = wf_xcalloc(n + 1, sizeof(char *));
+    r->n_envp = 0;
+    json_object_object_foreach(env, k, v)
+    {
+        r->envp[r->n_envp++] = wf_xasprintf("%s=%s", k, json_object_get_string(v));
+    }
+    r->env_json = env;
+    return rc;
+}
+
+/* Evaluates vars in file order; each sees inputs, env and the vars before it. */
+static int build_root(wf_run *r, json_object *inputs, wf_errlist *errs)
+{
+    const wf_workflow *wf = r->wf;
+    json_object *vars = json_object_new_object();
+    wf_ctx_init init = { 0 };
+    int rc = WF_OK;
+
+    init.inputs = inputs;
+    init.env = wf_json_copy(r->env_json);
+    init.vars = wf_json_copy(vars);
+    init.workflow_name = wf->name;
+    init.run_id = r->run_id;
+    r->root = wf_ctx_new(&init);
+    for (size_t i = 0; i < wf->n_vars; i++) {
+        json_object *v = NULL;
+        wf_error err;
+        wf_ctx *next;
+
+        wf_error_init(&err);
+        if (wf_vnode_eval(wf->vars[i].value, r->root, &v, &err) != WF_OK) {
+            char *msg = wf_xasprintf("vars.%s: %s", wf->vars[i].name,
+                                     err.message ? err.message : wf_strerror(err.code));
+            wf_mark m = wf->vars[i].value->mark;
+
+            errlist_add_at(errs, wf, m.line ? m : wf->vars[i].mark, err.code, msg);
+            free(msg);
+            wf_error_release(&err);
+            rc = WF_EINVAL;
+            continue;
+        }
+        json_object_object_add(vars, wf->vars[i].name, v);
+        next = wf_ctx_with_vars(r->root, wf_json_copy(vars));
+        wf_ctx_unref(r->root);
+        r->root = next;
+    }
+    json_object_put(vars);
+    return rc;
+}
+
+static int check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *errs)
+{
+    int rc = WF_OK;
+
+    for (size_t t = 0; t < wf->n_tasks; t++) {
+        const wf_task *task = &wf->tasks[t];
+
+        if (task->action != NULL && wf__engine_find_action(e, task->action) == NULL) {
+            char *msg = wf_xasprintf("task '%s': unknown action '%s'%s", task->name,
+                                     task->action,
+                                     strncmp(task->action, "core.", 5) == 0
+                                         ? " (the built-in actions are core.noop, core.echo, "
+                                           "core.fail, core.sleep and core.value)"
+                                         : " (an embedding program must register it)");
+
+            errlist_add_at(errs, wf, task->run_mark.line ? task->run_mark : task->mark,
+                           WF_EUNKNOWN, msg);
+            free(msg);
+            rc = WF_EINVAL;
+        }
+    }
+    return rc;
+}
+
+static long cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n > 0 ? n : 1;
+}
+
+void wf_run_free(wf_run *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t t = 0; r->tasks != NULL && t < r->wf->n_tasks; t++) {
+        wf_task_state *ts = &r->tasks[t];
+
+        for (size_t i = 0; ts->values != NULL && i < ts->n_units; i++)
+            json_object_put(ts->values[i]);
+        for (size_t i = 0; ts->item_errors != NULL && i < ts->n_units; i++)
+            free(ts->item_errors[i]);
+        free(ts->item_errors);
+        free(ts->values);
+        free(ts->units);
+        free(ts->retry_fifo);
+        free(ts->error);
+        free(ts->plain_out);
+        free(ts->plain_err);
+        json_object_put(ts->items);
+        wf_ctx_unref(ts->ctx);
+        wf_result_unref(ts->result);
+    }
+    free(r->tasks);
+    for (size_t i = 0; r->envp != NULL && i < r->n_envp; i++)
+        free(r->envp[i]);
+    free(r->envp);
+    json_object_put(r->env_json);
+    json_object_put(r->outputs);
+    wf_ctx_unref(r->root);
+    free(r->workers);
+    free(r->jobs);
+    free(r->done);
+    free(r->ready);
+    free(r->timers);
+    free(r->settle);
+    if (r->cancel_pipe[0] >= 0) {
+        close(r->cancel_pipe[0]);
+        close(r->cancel_pipe[1]);
+    }
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->jobs_cond);
+    pthread_cond_destroy(&r->done_cond);
+    free(r);
+}
+
+int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, wf_run **out,
+                 wf_errlist *errs)
+{
+    wf_run *r = wf_xcalloc(1, sizeof(*r));
+    json_object *inputs = NULL;
+    pthread_condattr_t cattr;
+    size_t n_workers;
+    bool bad_inputs, bad_actions;
+
+    *out = NULL;
+    r->engine = e;
+    r->wf = wf;
+    if (opts != NULL)
+        r->opts = *opts;
+    r->cancel_pipe[0] = r->cancel_pipe[1] = -1;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->done_cond, &cattr);
+    pthread_condattr_destroy(&cattr);
+    pthread_cond_init(&r->jobs_cond, NULL);
+    if (r->opts.run_id != NULL)
+        snprintf(r->run_id, sizeof(r->run_id), "%s", r->opts.run_id);
+    else
+        make_run_id(r->run_id, sizeof(r->run_id));
+    r->opts.run_id = NULL;
+
+    /* Both checks run so that every problem is reported at once. */
+    bad_inputs = wf_workflow_bind_inputs(wf, r->opts.inputs, r->opts.inputs_from_strings, &inputs,
+                                         errs) != WF_OK;
+    bad_actions = check_actions(e, wf, errs) != WF_OK;
+    if (bad_inputs || bad_actions) {
+        json_object_put(inputs);
+        wf_run_free(r);
+        return WF_EINVAL;
+    }
+    r->opts.inputs = NULL;
+    if (build_env(r, inputs, errs) != WF_OK || build_root(r, inputs, errs) != WF_OK) {
+        if (r->root == NULL)
+            json_object_put(inputs);
+        wf_run_free(r);
+        return WF_EINVAL;
+    }
+    if (pipe(r->cancel_pipe) != 0) {
+        wf_error_set(wf_errlist_add(errs), WF_EIO, NULL, 0, 0, "cannot create a pipe: %s",
+                     strerror(errno));
+        wf_run_free(r);
+        return WF_EIO;
+    }
+    fcntl(r->cancel_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(r->cancel_pipe[1], F_SETFD, FD_CLOEXEC);
+
+    r->concurrency = r->opts.concurrency > 0 ? r->opts.concurrency
+                     : wf->concurrency > 0   ? wf->concurrency
+                                             : (int)cpu_count();
+    r->fail_fast = wf->fail_fast || r->opts.fail_fast;
+    r->tasks = wf_xcalloc(wf->n_tasks ? wf->n_tasks : 1, sizeof(*r->tasks));
+    r->settle = wf_xmalloc((wf->n_tasks ? wf->n_tasks : 1) * sizeof(*r->settle));
+    for (size_t t = 0; t < wf->n_tasks; t++)
+        r->tasks[t].pending_deps = (uint32_t)wf->tasks[t].n_deps;
+    r->start_ms = wf_now_ms();
+    r->start_wall_ms = wf_wall_ms();
+
+    /* Workers: as many as units may run at once (capped: beyond that, a unit waits for a
+     * free worker, which only matters for runs of thousands of sleeping processes). */
+    n_workers = (size_t)r->concurrency > 1024 ? 1024 : (size_t)r->concurrency;
+    r->workers = wf_xcalloc(n_workers, sizeof(*r->workers));
+    for (size_t i = 0; i < n_workers; i++) {
+        if (pthread_create(&r->workers[i], NULL, worker_main, r) != 0)
+            break;
+        r->n_workers++;
+    }
+    if (r->n_workers == 0 || pthread_create(&r->scheduler, NULL, scheduler_main, r) != 0) {
+        pthread_mutex_lock(&r->lock);
+        r->shutting_down = true;
+        pthread_cond_broadcast(&r->jobs_cond);
+        pthread_mutex_unlock(&r->lock);
+        for (size_t i = 0; i < r->n_workers; i++)
+            pthread_join(r->workers[i], NULL);
+        wf_error_set(wf_errlist_add(errs), WF_EIO, NULL, 0, 0, "cannot start threads");
+        wf_run_free(r);
+        return WF_EIO;
+    }
+    if ((size_t)r->concurrency > n_workers)
+        r->concurrency = (int)n_workers;
+    *out = r;
+    return WF_OK;
+}
+
+wf_status wf_run_wait(wf_run *r)
+{
+    pthread_join(r->scheduler, NULL);
+    return r->status;
+}
+
+void wf_run_cancel(wf_run *r)
+{
+    atomic_store(&r->cancel_requested, true);
+    pthread_mutex_lock(&r->lock);
+    pthread_cond_signal(&r->done_cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+const char *wf_run_id(const wf_run *r)
+{
+    return r->run_id;
+}
+
+const json_object *wf_run_outputs(const wf_run *r)
+{
+    return r->outputs;
+}
+
+static json_object *unit_json(const wf_unit *u, int64_t index, const char *error)
+{
+    json_object *o = json_object_new_object();
+
+    if (index >= 0)
+        json_object_object_add(o, "index", json_object_new_int64(index));
+    json_object_object_add(o, "status", json_object_new_string(wf_status_name(u->status)));
+    json_object_object_add(o, "attempts", json_object_new_int((int)u->attempt));
+    json_object_object_add(o, "exit_code",
+                           u->exit_code >= 0 ? json_object_new_int(u->exit_code) : NULL);
+    json_object_object_add(o, "duration_ms",
+                           u->end_ms >= u->start_ms && u->start_ms > 0
+                               ? json_object_new_int64(u->end_ms - u->start_ms)
+                               : NULL);
+    if (error != NULL)
+        json_object_object_add(o, "error", json_object_new_string(error));
+    return o;
+}
+
+json_object *wf_run_result_json(const wf_run *r)
+{
+    json_object *doc = json_object_new_object(), *tasks = json_object_new_object();
+
+    json_object_object_add(doc, "run_id", json_object_new_string(r->run_id));
+    json_object_object_add(doc, "workflow", json_object_new_string(r->wf->name));
+    json_object_object_add(doc, "status", json_object_new_string(wf_status_name(r->status)));
+    json_object_object_add(doc, "duration_ms", json_object_new_int64(r->end_ms - r->start_ms));
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        const wf_task *task = &r->wf->tasks[t];
+        const wf_task_state *ts = &r->tasks[t];
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "status", json_object_new_string(wf_status_name(ts->status)));
+        if (task->continue_on_error && ts->status == WF_STATUS_FAILED)
+            json_object_object_add(o, "continue_on_error", json_object_new_boolean(1));
+        json_object_object_add(o, "duration_ms", json_object_new_int64(ts->end_ms - ts->start_ms));
+        if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
+            json_object_object_add(o, "attempts", json_object_new_int((int)ts->units[0].attempt));
+            json_object_object_add(o, "exit_code", ts->units[0].exit_code >= 0
+                                                       ? json_object_new_int(ts->units[0].exit_code)
+                                                       : NULL);
+        }
+        if (ts->error != NULL)
+            json_object_object_add(o, "error", json_object_new_string(ts->error));
+        json_object_object_add(o, "result",
+                               ts->result ? wf_json_copy(ts->result->value) : NULL);
+        if (task->items_kind != WF_ITEMS_NONE) {
+            json_object *items = json_object_new_array_ext((int)ts->n_units);
+
+            for (size_t i = 0; i < ts->n_units; i++)
+                json_object_array_add(items,
+                                      unit_json(&ts->units[i], (int64_t)i,
+                                                ts->item_errors ? ts->item_errors[i] : NULL));
+            json_object_object_add(o, "items", items);
+        }
+        json_object_object_add(tasks, task->name, o);
+    }
+    json_object_object_add(doc, "tasks", tasks);
+    json_object_object_add(doc, "outputs", r->outputs ? wf_json_copy(r->outputs) : NULL);
+    return doc;
+}

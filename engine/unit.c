@@ -1,0 +1,449 @@
+/*
+ * What a worker does with one unit: derive the item context, check the item's `when`, render
+ * the command or the action input, run it, and turn stdout into the result.
+ *
+ * Everything read here is immutable while units run (the workflow, the task's context and
+ * item list, the run's environment); everything written is the completion, which the worker
+ * owns until it hands it back.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "wf_proc.h"
+
+/* Words that /bin/sh handles itself (builtins and keywords, or programs whose builtin
+ * behaves differently from the binary): a simple command starting with one of them still
+ * goes through the shell so that it means exactly what it would have meant there. */
+static const char *const shell_words[] = {
+    ".",       ":",      "[",      "alias",  "bg",     "break",  "case",  "cd",    "command",
+    "continue", "do",    "done",   "echo",   "elif",   "else",   "esac",  "eval",  "exec",
+    "exit",    "export", "false",  "fc",     "fg",     "fi",     "for",   "getopts", "hash",
+    "if",      "in",     "jobs",   "kill",   "local",  "printf", "pwd",   "read",  "readonly",
+    "return",  "set",    "shift",  "test",   "then",   "times",  "trap",  "true",  "type",
+    "ulimit",  "umask",  "unalias", "unset", "until",  "wait",   "while", "{",     "}",
+    "!",       NULL,
+};
+
+static bool is_shell_word(const char *w)
+{
+    for (size_t i = 0; shell_words[i] != NULL; i++) {
+        if (strcmp(w, shell_words[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void fail(wf_completion *c, const char *what, const wf_error *err)
+{
+    c->status = WF_STATUS_FAILED;
+    c->error = wf_xasprintf("%s: %s", what, err->message ? err->message : wf_strerror(err->code));
+}
+
+/* Splits a rendered `shell` setting into words; a one-word shell gets "-c". */
+static size_t shell_argv(const char *shell, char **words, size_t max)
+{
+    size_t n = 0;
+    char *copy = wf_xstrdup(shell), *save = NULL;
+
+    for (char *w = strtok_r(copy, " \t", &save); w != NULL && n + 3 < max;
+         w = strtok_r(NULL, " \t", &save))
+        words[n++] = wf_xstrdup(w);
+    free(copy);
+    if (n == 1)
+        words[n++] = wf_xstrdup("-c");
+    return n;
+}
+
+/* Builds argv for a run task. Returns NULL (with c failed) on a template error. */
+static char **build_argv(wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_completion *c)
+{
+    wf_error err;
+    char **argv = NULL;
+
+    wf_error_init(&err);
+    if (task->run_argv != NULL) {
+        argv = wf_xcalloc(task->run_argc + 1, sizeof(char *));
+        for (size_t i = 0; i < task->run_argc; i++) {
+            wf_strbuf sb = WF_STRBUF_INIT;
+
+            if (wf_tpl_render(task->run_argv[i], ctx, &sb, &err) != WF_OK) {
+                wf_strbuf_release(&sb);
+                fail(c, "run", &err);
+                wf_tpl_argv_free(argv);
+                argv = NULL;
+                goto out;
+            }
+            argv[i] = wf_strbuf_detach(&sb, NULL);
+        }
+        goto out;
+    }
+    if (task->shell == NULL && wf_tpl_is_simple_command(task->run)) {
+        if (wf_tpl_render_argv(task->run, ctx, &argv, &err) != WF_OK) {
+            fail(c, "run", &err);
+            argv = NULL;
+            goto out;
+        }
+        /* Exec directly unless the shell would treat the first word itself. */
+        if (argv[0] != NULL && !is_shell_word(argv[0]))
+            goto out;
+        wf_tpl_argv_free(argv);
+        argv = NULL;
+    }
+    {
+        wf_strbuf script = WF_STRBUF_INIT, shell = WF_STRBUF_INIT;
+        char *words[16];
+        size_t n;
+
+        if (wf_tpl_render(task->run, ctx, &script, &err) != WF_OK) {
+            fail(c, "run", &err);
+            wf_strbuf_release(&script);
+            goto out;
+        }
+        if (task->shell != NULL) {
+            if (wf_tpl_render(task->shell, ctx, &shell, &err) != WF_OK) {
+                fail(c, "shell", &err);
+                wf_strbuf_release(&script);
+                wf_strbuf_release(&shell);
+                goto out;
+            }
+            n = shell_argv(wf_strbuf_str(&shell), words, WF_ARRAY_LEN(words));
+        } else {
+            words[0] = wf_xstrdup("/bin/sh");
+            words[1] = wf_xstrdup("-c");
+            n = 2;
+        }
+        if (n == 0) {
+            words[0] = wf_xstrdup("/bin/sh");
+            words[1] = wf_xstrdup("-c");
+            n = 2;
+        }
+        argv = wf_xcalloc(n + 2, sizeof(char *));
+        memcpy(argv, words, n * sizeof(char *));
+        argv[n] = wf_strbuf_detach(&script, NULL);
+        wf_strbuf_release(&shell);
+    }
+out:
+    (void)r;
+    wf_error_release(&err);
+    return argv;
+}
+
+/* The child's environment: the run's (inherited + workflow env), the task's env, and the
+ * WF_* variables. A later entry for the same name replaces an earlier one. */
+static char **build_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
+                         wf_completion *c)
+{
+    size_t cap = r->n_envp + task->n_env + 5, n = 0;
+    char **envp = wf_xcalloc(cap, sizeof(char *));
+    const json_object *item = NULL;
+    int64_t index = -1;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_error err;
+
+    wf_error_init(&err);
+    for (size_t i = 0; i < r->n_envp; i++)
+        envp[n++] = wf_xstrdup(r->envp[i]);
+    for (size_t i = 0; i < task->n_env; i++) {
+        wf_strbuf_reset(&sb);
+        wf_strbuf_addf(&sb, "%s=", task->env[i].name);
+        if (wf_tpl_render(task->env[i].tpl, ctx, &sb, &err) != WF_OK) {
+            char *what = wf_xasprintf("env %s", task->env[i].name);
+
+            fail(c, what, &err);
+            free(what);
+            goto fail;
+        }
+        envp[n++] = wf_xstrdup(wf_strbuf_str(&sb));
+    }
+    envp[n++] = wf_xasprintf("WF_RUN_ID=%s", r->run_id);
+    envp[n++] = wf_xasprintf("WF_TASK=%s", task->name);
+    if (wf_ctx_item(ctx, &item, &index)) {
+        envp[n++] = wf_xasprintf("WF_INDEX=%lld", (long long)job->unit);
+        wf_strbuf_reset(&sb);
+        wf_strbuf_adds(&sb, "WF_ITEM=");
+        wf_json_write(&sb, item);
+        envp[n++] = wf_xstrdup(wf_strbuf_str(&sb));
+    }
+    envp[n] = NULL;
+    /* Drop earlier duplicates so that the last definition of a name wins. */
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(envp[i], '=');
+        size_t klen = eq ? (size_t)(eq - envp[i]) : strlen(envp[i]);
+
+        for (size_t j = i + 1; j < n; j++) {
+            if (strncmp(envp[i], envp[j], klen) == 0 && envp[j][klen] == '=') {
+                free(envp[i]);
+                envp[i] = NULL;
+                break;
+            }
+        }
+    }
+    {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            if (envp[i] != NULL)
+                envp[k++] = envp[i];
+        }
+        envp[k] = NULL;
+    }
+    wf_strbuf_release(&sb);
+    return envp;
+fail:
+    for (size_t i = 0; i < n; i++)
+        free(envp[i]);
+    free(envp);
+    wf_strbuf_release(&sb);
+    wf_error_release(&err);
+    return NULL;
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+int wf__output_convert(wf_output_mode mode, const char *out, json_object **value, char **error)
+{
+    size_t len = out ? strlen(out) : 0;
+
+    *value = NULL;
+    if (mode == WF_OUTPUT_TEXT) {
+        if (len > 0 && out[len - 1] == '\n')
+            len--;
+        if (len > 0 && out[len - 1] == '\r')
+            len--;
+        *value = json_object_new_string_len(out ? out : "", (int)len);
+        return WF_OK;
+    }
+    if (mode == WF_OUTPUT_LINES) {
+        json_object *list = json_object_new_array();
+        const char *p = out ? out : "", *end = p + len;
+
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *stop = nl ? nl : end;
+            size_t n = (size_t)(stop - p);
+
+            if (n > 0 && p[n - 1] == '\r')
+                n--;
+            json_object_array_add(list, json_object_new_string_len(p, (int)n));
+            p = nl ? nl + 1 : end;
+        }
+        *value = list;
+        return WF_OK;
+    }
+    {
+        struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+        json_object *v = NULL;
+        enum json_tokener_error jerr;
+        size_t off = 0, i;
+
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        v = json_tokener_parse_ex(tok, out ? out : "", (int)len);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_continue) {
+            /* The text ended inside a value: try to finish it (a bare number like "3"). */
+            json_object_put(v);
+            v = json_tokener_parse_ex(tok, "", 1);
+            jerr = json_tokener_get_error(tok);
+        }
+        off = tok->char_offset;
+        json_tokener_free(tok);
+        for (i = off; jerr == json_tokener_success && i < len; i++) {
+            if (out[i] != ' ' && out[i] != '\n' && out[i] != '\t' && out[i] != '\r' &&
+                out[i] != '\0') {
+                jerr = json_tokener_error_parse_unexpected;
+                break;
+            }
+        }
+        if (jerr != json_tokener_success || len == 0) {
+            wf_strbuf sb = WF_STRBUF_INIT;
+            size_t show = len > 80 ? 80 : len;
+
+            json_object_put(v);
+            wf_strbuf_addf(&sb, "output: json: stdout is not valid JSON (%s); it starts with: ",
+                           len == 0 ? "it is empty" : json_tokener_error_desc(jerr));
+            wf_strbuf_addc(&sb, '\'');
+            for (size_t k = 0; k < show; k++)
+                wf_strbuf_addc(&sb, out[k] == '\n' ? ' ' : out[k]);
+            wf_strbuf_adds(&sb, len > show ? "...'" : "'");
+            *error = wf_strbuf_detach(&sb, NULL);
+            return WF_EINVAL;
+        }
+        *value = v;
+        return WF_OK;
+    }
+}
+
+static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
+                        wf_completion *c)
+{
+    char **argv = build_argv(r, task, ctx, c);
+    char **envp = NULL;
+    wf_strbuf workdir = WF_STRBUF_INIT;
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+    wf_error err;
+    int rc;
+
+    wf_error_init(&err);
+    memset(&res, 0, sizeof(res));
+    if (argv == NULL)
+        goto out;
+    envp = build_envp(r, task, ctx, job, c);
+    if (envp == NULL)
+        goto out;
+    if (task->workdir != NULL && wf_tpl_render(task->workdir, ctx, &workdir, &err) != WF_OK) {
+        fail(c, "workdir", &err);
+        goto out;
+    }
+    spec.argv = (const char *const *)argv;
+    spec.envp = (const char *const *)envp;
+    spec.workdir = task->workdir ? wf_strbuf_str(&workdir) : NULL;
+    spec.timeout_ms = task->timeout_ms;
+    spec.kill_grace_ms = r->engine->opts.kill_grace_ms;
+    spec.stdout_cap = r->engine->opts.stdout_cap;
+    spec.stderr_cap = r->engine->opts.stderr_cap;
+    spec.cancel_fd = r->cancel_pipe[0];
+    rc = wf_proc_run(&spec, &res);
+    c->start_ms = res.start_ms ? res.start_ms : c->start_ms;
+    c->end_ms = res.end_ms ? res.end_ms : wf_now_ms();
+    c->exit_code = res.exit_code;
+    c->out = res.out.data;
+    c->err = res.err.data;
+    res.out.data = res.err.data = NULL;
+    if (rc == WF_ECANCELLED) {
+        c->status = WF_STATUS_CANCELLED;
+        c->error = wf_xstrdup("cancelled");
+    } else if (rc == WF_ETIMEOUT) {
+        c->status = WF_STATUS_FAILED;
+        c->timed_out = true;
+        c->error = wf_xasprintf("timed out after %lldms (exit code %d)",
+                                (long long)task->timeout_ms, res.exit_code);
+    } else if (rc != WF_OK) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xstrdup(res.error ? res.error : wf_strerror(rc));
+    } else if (res.exit_code != 0) {
+        c->status = WF_STATUS_FAILED;
+        if (res.term_signal > 0)
+            c->error = wf_xasprintf("killed by signal %d (exit code %d)", res.term_signal,
+                                    res.exit_code);
+        else
+            c->error = wf_xasprintf("exit code %d", res.exit_code);
+    } else {
+        char *error = NULL;
+
+        if (res.out.truncated) {
+            c->status = task->output == WF_OUTPUT_TEXT ? WF_STATUS_SUCCEEDED : WF_STATUS_FAILED;
+            if (c->status == WF_STATUS_FAILED) {
+                c->error = wf_xasprintf("stdout is larger than the %zu bytes kept, so it cannot "
+                                        "be parsed as output: %s",
+                                        spec.stdout_cap,
+                                        task->output == WF_OUTPUT_JSON ? "json" : "lines");
+                goto out;
+            }
+        }
+        if (wf__output_convert(task->output, c->out, &c->value, &error) != WF_OK) {
+            c->status = WF_STATUS_FAILED;
+            c->error = error;
+        } else {
+            c->status = WF_STATUS_SUCCEEDED;
+        }
+    }
+out:
+    wf_proc_result_release(&res);
+    wf_strbuf_release(&workdir);
+    wf_error_release(&err);
+    free_strv(argv);
+    free_strv(envp);
+}
+
+static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
+                       wf_completion *c)
+{
+    const wf_action_entry *a = wf__engine_find_action(r->engine, task->action);
+    json_object *input = NULL;
+    wf_action_call call = { 0 };
+    wf_action_reply reply = { 0 };
+    wf_error err;
+    int rc;
+
+    wf_error_init(&err);
+    if (task->input != NULL && wf_vnode_eval(task->input, ctx, &input, &err) != WF_OK) {
+        fail(c, "input", &err);
+        wf_error_release(&err);
+        return;
+    }
+    call.action = task->action;
+    call.task = task->name;
+    call.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)job->unit : -1;
+    call.attempt = (int)job->attempt;
+    call.run_id = r->run_id;
+    call.input = input;
+    call.deadline_ms = task->timeout_ms > 0 ? c->start_ms + task->timeout_ms : 0;
+    call.cancel_fd = r->cancel_pipe[0];
+    rc = a->fn(&call, &reply, a->user);
+    c->end_ms = wf_now_ms();
+    c->log = reply.log;
+    if (reply.log != NULL)
+        c->out = wf_xstrdup(reply.log);
+    if (rc == WF_OK) {
+        c->status = WF_STATUS_SUCCEEDED;
+        c->value = reply.result;
+        free(reply.error);
+    } else {
+        json_object_put(reply.result);
+        c->status = reply.cancelled ? WF_STATUS_CANCELLED : WF_STATUS_FAILED;
+        c->timed_out = reply.timed_out;
+        c->error = reply.error ? reply.error : wf_xstrdup(wf_strerror(rc));
+    }
+    json_object_put(input);
+}
+
+void wf__unit_execute(wf_run *r, const wf_job *job, wf_completion *c)
+{
+    const wf_task *task = &r->wf->tasks[job->task];
+    const wf_task_state *ts = &r->tasks[job->task];
+    wf_ctx *ctx;
+    wf_error err;
+
+    c->start_ms = wf_now_ms();
+    c->exit_code = -1;
+    wf_error_init(&err);
+    if (ts->items != NULL)
+        ctx = wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, job->unit),
+                               (int64_t)job->unit);
+    else
+        ctx = wf_ctx_ref(ts->ctx);
+    if (atomic_load(&r->cancel_requested)) {
+        c->status = WF_STATUS_CANCELLED;
+        c->error = wf_xstrdup("cancelled");
+        goto out;
+    }
+    if (ts->items != NULL && task->when != NULL) {
+        bool yes = false;
+
+        if (wf_tpl_eval_bool(task->when, ctx, &yes, &err) != WF_OK) {
+            fail(c, "when", &err);
+            goto out;
+        }
+        if (!yes) {
+            c->status = WF_STATUS_SKIPPED;
+            goto out;
+        }
+    }
+    if (task->action != NULL)
+        run_action(r, task, ctx, job, c);
+    else
+        run_process(r, task, ctx, job, c);
+out:
+    if (c->end_ms == 0)
+        c->end_ms = wf_now_ms();
+    wf_error_release(&err);
+    wf_ctx_unref(ctx);
+}

@@ -1,0 +1,169 @@
+/*
+ * wfengine.h: the embedding API. The wfengine command line is built on this header alone, so
+ * whatever the CLI can do, an embedding program can do.
+ *
+ * Life cycle: create an engine (wf_engine_new), register your actions, load workflows
+ * (wf_workflow_load_file/_string), start runs (wf_run_start), wait for them (wf_run_wait),
+ * read the result (wf_run_result_json), free the run, then the workflow, then the engine.
+ * A workflow must outlive its runs; an engine must outlive its workflows' runs.
+ *
+ * Threads: each run has one scheduler thread and a pool of worker threads (as many as the run's
+ * concurrency). Event callbacks are called on the scheduler thread, one at a time, in order.
+ * Action callbacks are called on worker threads, possibly several at once (also for the same
+ * action), so they must be thread-safe. wf_run_cancel may be called from any thread, but not
+ * from a signal handler: block the signals and sigwait() in a thread of your own, as the CLI
+ * does. The process must ignore or block SIGPIPE (wf_engine_new blocks it in the calling
+ * thread; threads created later inherit that).
+ *
+ * Errors: functions return WF_OK (0) or a negative WF_E* code (see wf_strerror); those that
+ * take a wf_error fill it with a message for the user. Out of memory aborts.
+ *
+ * JSON: values are json-c objects. Values handed to you are borrowed and read-only (they may
+ * be shared with other threads: do not json_object_get/put them, do not serialize them with
+ * json_object_to_json_string, which writes a cache into the object). Values you return are
+ * taken over by the engine and must not be shared with anything else.
+ */
+#ifndef WFENGINE_H
+#define WFENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "wf_common.h"
+#include "wf_context.h"
+
+typedef struct wf_engine wf_engine;
+typedef struct wf_workflow wf_workflow;
+typedef struct wf_run wf_run;
+
+/* ---- the engine ---------------------------------------------------------------------- */
+
+typedef struct wf_engine_options {
+    /* Grace period between SIGTERM and SIGKILL when a process is stopped; 0: 5 s. */
+    int64_t kill_grace_ms;
+    /* Cap on the stdout / stderr kept per unit, in bytes; 0: 64 MiB / 16 MiB. */
+    size_t stdout_cap, stderr_cap;
+} wf_engine_options;
+
+/* A new engine with the built-in actions (core.noop, core.echo, core.fail, core.sleep,
+ * core.value) registered. opts may be NULL for defaults. Never NULL. */
+wf_engine *wf_engine_new(const wf_engine_options *opts);
+/* Frees the engine. Every run started on it must have been freed. NULL is fine. */
+void wf_engine_free(wf_engine *e);
+
+/* ---- actions ------------------------------------------------------------------------- */
+
+/* What an action is called with. All borrowed, valid during the call. */
+typedef struct wf_action_call {
+    const char *action;       /* "ns.name" */
+    const char *task;         /* the task's name */
+    int64_t index;            /* the item's index, or -1 for a task without with-items */
+    int attempt;              /* 1 for the first attempt */
+    const char *run_id;       /* the run's id */
+    const json_object *input; /* the rendered input (an object, or NULL when none) */
+    int64_t deadline_ms;      /* wf_now_ms() time at which the attempt times out, or 0 */
+    int cancel_fd;            /* becomes readable when the unit must stop (poll it) */
+} wf_action_call;
+
+/* What an action answers. The engine owns what is put here after the call returns. */
+typedef struct wf_action_reply {
+    json_object *result; /* the result (NULL is JSON null), taken over */
+    char *error;         /* on failure: what went wrong (malloc'd; may stay NULL) */
+    char *log;           /* text to show and keep as the unit's stdout (malloc'd), or NULL */
+    bool timed_out;      /* set when the action stopped because deadline_ms passed */
+    bool cancelled;      /* set when the action stopped because cancel_fd was readable */
+} wf_action_reply;
+
+/* An action: returns WF_OK on success; any other code fails the unit (with reply->error as
+ * the message). Called on worker threads, possibly concurrently: must be thread-safe. */
+typedef int (*wf_action_fn)(const wf_action_call *call, wf_action_reply *reply, void *user);
+
+/* Registers an action under name ("ns.name": letters, digits, _ and -, one dot at least;
+ * the "core." namespace is reserved). Returns WF_OK, WF_EINVAL for a bad name, or WF_EEXIST.
+ * Register actions before loading workflows that use them: the loader checks action names
+ * against the engine the workflow is run on when the run starts (an unknown action is an
+ * error before anything runs). Not thread-safe with runs in progress. */
+int wf_engine_register_action(wf_engine *e, const char *name, wf_action_fn fn, void *user);
+
+/* ---- workflows ------------------------------------------------------------------------ */
+
+/* Loads and validates a workflow (every error of the file is appended to errs, each as
+ * file:line:col with a message). Returns WF_OK with an owned *out, WF_EINVAL when the file
+ * has errors, WF_EIO when it cannot be read. Thread-safe. */
+int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs);
+int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_workflow **out,
+                            wf_errlist *errs);
+void wf_workflow_free(wf_workflow *wf);
+
+/* ---- runs ---------------------------------------------------------------------------- */
+
+typedef enum wf_event_kind {
+    WF_EVENT_RUN_START,  /* message: the run id */
+    WF_EVENT_TASK_START, /* a task began (n_items set for with-items once expanded) */
+    WF_EVENT_UNIT_START, /* a unit (task or item attempt) started */
+    WF_EVENT_UNIT_RETRY, /* a unit failed and will be retried after delay_ms */
+    WF_EVENT_UNIT_END,   /* a unit ended for good: status, exit_code, message (error) */
+    WF_EVENT_TASK_END,   /* a task ended: status, message (error or skip reason) */
+    WF_EVENT_LOG,        /* message: text an action logged (core.echo) */
+    WF_EVENT_WARNING,    /* message: something the user should know (an output is null) */
+    WF_EVENT_RUN_END,    /* status: the run's */
+} wf_event_kind;
+
+typedef struct wf_event {
+    wf_event_kind kind;
+    const char *task;   /* NULL for run events */
+    int64_t index;      /* item index, or -1 */
+    int attempt;        /* 1-based; 0 when not about a unit */
+    int max_attempts;   /* attempts allowed (1 + retries) */
+    wf_status status;   /* UNIT_END, TASK_END, RUN_END */
+    int exit_code;      /* UNIT_END: the process's, or -1 */
+    int64_t duration_ms;/* UNIT_END, TASK_END, RUN_END */
+    int64_t delay_ms;   /* UNIT_RETRY */
+    size_t n_items;     /* TASK_START of a with-items task: its number of units */
+    size_t units_done, units_total; /* progress: units ended / known so far in the run */
+    const char *message; /* borrowed, may be NULL */
+    const char *stderr_text; /* UNIT_END of a process: what it wrote to stderr, or NULL */
+} wf_event;
+
+/* Called on the run's scheduler thread, one event at a time. Must not block for long: the
+ * run waits while it runs. The event and its strings are valid during the call only. */
+typedef void (*wf_event_fn)(const wf_event *ev, void *user);
+
+typedef struct wf_run_options {
+    /* Inputs by name: typed values (from_strings false) or strings to convert to the declared
+     * types (from_strings true, as `-i name=value`). Borrowed; NULL: none. */
+    const json_object *inputs;
+    bool inputs_from_strings;
+    int concurrency;  /* units at once; 0: the workflow's `concurrency`, else the CPU count */
+    bool fail_fast;   /* force workflow fail-fast on */
+    const char *run_id; /* NULL: a new id (time and random) */
+    wf_event_fn on_event;
+    void *user;
+} wf_run_options;
+
+/* Binds the inputs, computes vars and env, and starts the run on its own threads. On a bad
+ * input (missing, wrong type, not in enum, unknown name) or an unknown action, returns
+ * WF_EINVAL with every problem appended to errs and nothing started. */
+int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, wf_run **out,
+                 wf_errlist *errs);
+/* Waits until the run has ended and returns its status: WF_STATUS_SUCCEEDED, FAILED or
+ * CANCELLED. Call it once, from one thread. */
+wf_status wf_run_wait(wf_run *r);
+/* Asks the run to stop: nothing new starts, running processes get SIGTERM then SIGKILL,
+ * running units and everything not started end as cancelled. Returns at once. Thread-safe;
+ * calling it again is harmless. */
+void wf_run_cancel(wf_run *r);
+/* The run's id (borrowed, valid while r lives). */
+const char *wf_run_id(const wf_run *r);
+/* After wf_run_wait: the result document (owned by the caller): {"run_id", "workflow",
+ * "status", "duration_ms", "tasks": {NAME: {"status", "attempts", "exit_code", "duration_ms",
+ * "error", "result", "items": [...]}}, "outputs": {...}}. docs/cli.md describes it. */
+json_object *wf_run_result_json(const wf_run *r);
+/* After wf_run_wait: the workflow outputs (borrowed, read-only; an object). */
+const json_object *wf_run_outputs(const wf_run *r);
+/* Frees a run that has been waited for. NULL is fine. */
+void wf_run_free(wf_run *r);
+
+#endif

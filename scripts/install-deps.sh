@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing wfengine needs, from Debian's packages. Does nothing when
+# everything is there already (so the test command stays fast on a prepared machine).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libyaml-dev libjson-c-dev libsqlite3-dev libssl-dev
+      check clang libclang-rt-14-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The command line: usage errors, validation, inputs, dry run, graph, version, exit statuses.
+. "$(dirname "$0")/lib.sh"
+
+run_wf version
+expect_rc "version" 0
+expect_in "version prints the version" out.txt "wfengine "
+run_wf --help
+expect_rc "--help" 0
+expect_in "help lists run" out.txt "run FILE"
+for c in run validate graph; do
+    run_wf "$c" --help
+    expect_rc "$c --help" 0
+    expect_in "$c --help has examples" out.txt "Example"
+done
+run_wf rnu x.yaml
+expect_rc "unknown command" 2
+expect_in "unknown command suggests" err.txt "did you mean 'run'?"
+run_wf run
+expect_rc "run without a file" 2
+run_wf run x.yaml --bogus
+expect_rc "unknown option" 2
+expect_in "unknown option named" err.txt "'--bogus'"
+run_wf run missing-file.yaml
+expect_rc "missing file" 2
+expect_in "missing file named" err.txt "missing-file.yaml"
+
+cat > bad.yaml <<'Y'
+version: 1
+tasks:
+  a:
+    run: echo hi
+    with_items: [1, 2]
+  b:
+    needs: [nope]
+    run: echo << task.a.x
+Y
+run_wf validate bad.yaml
+expect_rc "validate finds errors" 2
+expect_in "unknown key with position and suggestion" err.txt "bad.yaml:5:5:"
+expect_in "did you mean" err.txt "did you mean 'with-items'?"
+expect_in "unknown needs named" err.txt "nope"
+expect_in "caret under the column" err.txt "^"
+run_wf run bad.yaml
+expect_rc "run refuses an invalid file" 2
+
+cat > inputs.yaml <<'Y'
+version: 1
+inputs:
+  n: {type: integer}
+  flag: {type: boolean, default: false}
+  list: {type: array, default: []}
+  token: {type: string, secret: true, default: s3cret}
+tasks:
+  show:
+    action: core.value
+    input:
+      value: {n: "<< inputs.n >>", flag: "<< inputs.flag >>", list: "<< inputs.list >>", sum: "<< inputs.n + 1 >>"}
+outputs:
+  v: << task.show >>
+Y
+run_wf run inputs.yaml
+expect_rc "a required input missing" 2
+expect_in "the missing input is named" err.txt "'n'"
+run_wf run inputs.yaml -i n=abc
+expect_rc "an input of the wrong type" 2
+expect_in "the bad input is named" err.txt "'n'"
+run_wf run inputs.yaml -i n=41 -i flag=true -i 'list=[1,"a"]' --json
+expect_rc "typed inputs from -i" 0
+expect_json "inputs converted" 'd["outputs"]["v"]' '{"flag": true, "list": [1, "a"], "n": 41, "sum": 42}'
+echo '{"n": 5, "list": [3]}' > in.json
+run_wf run inputs.yaml --inputs in.json --json
+expect_rc "--inputs json" 0
+expect_json "--inputs json values" 'd["outputs"]["v"]["n"], d["outputs"]["v"]["list"]' '[5, [3]]'
+printf 'n: 7\nflag: true\n' > in.yaml
+run_wf run inputs.yaml --inputs in.yaml --json
+expect_rc "--inputs yaml" 0
+expect_json "--inputs yaml values" 'd["outputs"]["v"]["n"], d["outputs"]["v"]["flag"]' '[7, true]'
+run_wf run inputs.yaml -i nope=1 -i n=1
+expect_rc "an unknown input" 2
+
+run_wf run inputs.yaml -i n=1 --dry-run
+expect_rc "dry run" 0
+expect_in "dry run prints the plan" out.txt "show"
+run_wf run "$WF_SOURCE_DIR/workflows/fanout-json.yaml" --dry-run
+expect_in "dry run shows dependencies" out.txt "(after numbers)"
+
+run_wf graph "$WF_SOURCE_DIR/workflows/fanout-json.yaml"
+expect_rc "graph dot" 0
+expect_in "dot edge" out.txt '"numbers" -> "square"'
+if command -v dot >/dev/null; then
+    if dot -Tsvg out.txt >/dev/null 2>&1; then pass "Graphviz accepts the dot"; else fail "dot -Tsvg rejected the graph"; fi
+fi
+run_wf graph "$WF_SOURCE_DIR/workflows/fanout-json.yaml" --format mermaid
+expect_in "mermaid" out.txt "flowchart LR"
+run_wf graph "$WF_SOURCE_DIR/workflows/fanout-json.yaml" --format png
+expect_rc "unknown graph format" 2
+
+run_wf run inputs.yaml -i n=1 -j 0
+expect_rc "-j 0 refused" 2
+done_testing

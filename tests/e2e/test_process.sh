@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Processes: shell quoting of template values (no injection), direct exec, env, workdir,
+# output modes, timeouts that leave no process behind.
+. "$(dirname "$0")/lib.sh"
+
+cat > inject.yaml <<'Y'
+version: 1
+tasks:
+  evil:
+    with-items: ["; touch pwned1", "$(touch pwned2)", "`touch pwned3`", "a'b\"c", "x && touch pwned4", "line1\nline2"]
+    run: printf '%s|' << item >>
+  list:
+    action: core.value
+    input: {value: ["two words", "*", "$HOME"]}
+  words:
+    run: printf '[%s]' << task.list >>
+  rawed:
+    run: echo << "hi there; echo raw-ran" | raw >>
+Y
+run_wf run inject.yaml --json
+expect_rc "hostile items run as data" 0
+for i in 1 2 3 4; do
+    if [ -e pwned$i ]; then fail "injection $i executed"; else pass "injection $i stayed data"; fi
+done
+expect_json "items arrive verbatim" 'd["tasks"]["evil"]["result"]' \
+    '["; touch pwned1|", "$(touch pwned2)|", "`touch pwned3`|", "a'"'"'b\"c|", "x && touch pwned4|", "line1\nline2|"]'
+expect_json "a list becomes several words" 'd["tasks"]["words"]["result"]' '"[two words][*][$HOME]"'
+expect_json "raw opts out of quoting" 'd["tasks"]["rawed"]["result"]' '"hi there\nraw-ran"'
+
+mkdir -p sub
+cat > env.yaml <<'Y'
+version: 1
+env:
+  GREETING: hello-<< inputs.name >>
+inputs:
+  name: {type: string, default: x}
+tasks:
+  show:
+    with-items: [{"a": 1}]
+    env: {EXTRA: "<< item.a >>"}
+    workdir: sub
+    run: echo "$GREETING $EXTRA $WF_TASK $WF_INDEX $WF_ITEM $(basename "$PWD")"
+  runid:
+    run: ["sh", "-c", "test -n \"$WF_RUN_ID\" && echo ok"]
+  json:
+    output: json
+    run: echo '{"a": [1, 2.5, "x"]}'
+  lines:
+    output: lines
+    run: printf 'a\nb\n\nc\n'
+  direct:
+    run: printf %s-%s << inputs.name >> direct
+Y
+run_wf run env.yaml --json
+expect_rc "env/workdir/output workflow" 0
+expect_json "env, WF_* and workdir" 'd["tasks"]["show"]["result"]' '["hello-x 1 show 0 {\"a\":1} sub"]'
+expect_json "WF_RUN_ID set, list form" 'd["tasks"]["runid"]["result"]' '"ok"'
+expect_json "output json" 'd["tasks"]["json"]["result"]' '{"a": [1, 2.5, "x"]}'
+expect_json "output lines" 'd["tasks"]["lines"]["result"]' '["a", "b", "", "c"]'
+expect_json "simple command exec'd directly" 'd["tasks"]["direct"]["result"]' '"x-direct"'
+
+cat > badjson.yaml <<'Y'
+version: 1
+tasks:
+  bad:
+    output: json
+    run: echo 'not json {'
+Y
+run_wf run badjson.yaml
+expect_rc "bad JSON output fails the run" 1
+expect_in "the error quotes stdout" err.txt "not valid JSON"
+expect_in "the error quotes stdout (text)" err.txt "'not json {"
+
+cat > timeout.yaml <<'Y'
+version: 1
+tasks:
+  slow:
+    timeout: 300ms
+    run: sleep 30 & echo $! > grandchild.pid; sleep 30
+Y
+start=$(date +%s)
+run_wf run timeout.yaml --json
+end=$(date +%s)
+expect_rc "a timeout fails the run" 1
+expect_json "the task failed" 'd["tasks"]["slow"]["status"]' '"failed"'
+expect_in "timeout reported" err.txt "timed out"
+if [ $((end - start)) -lt 10 ]; then pass "timeout is prompt"; else fail "timeout took $((end - start))s"; fi
+gc=$(cat grandchild.pid)
+if kill -0 "$gc" 2>/dev/null; then fail "grandchild $gc survived the timeout"; kill -9 "$gc"; else pass "no grandchild survives a timeout"; fi
+
+cat > notfound.yaml <<'Y'
+version: 1
+tasks:
+  missing:
+    run: no-such-command-wf --flag
+Y
+run_wf run notfound.yaml --json
+expect_rc "a missing command fails" 1
+expect_json "exit code 127" 'd["tasks"]["missing"]["exit_code"]' '127'
+done_testing

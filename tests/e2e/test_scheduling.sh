@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Scheduling rules seen from outside: concurrency limits are never exceeded, fail-fast stops
+# new work, the results keep item order whatever the finishing order, and large fan-outs
+# complete (nothing quadratic).
+. "$(dirname "$0")/lib.sh"
+
+cat > limits.yaml <<'Y'
+version: 1
+concurrency: 4
+tasks:
+  limited:
+    with-items: << range(12) >>
+    concurrency: 2
+    run: mkdir lock-$WF_INDEX; n=$(ls -d lock-* | wc -l); echo $n >> seen.txt; sleep 0.05; rmdir lock-$WF_INDEX
+Y
+run_wf run limits.yaml
+expect_rc "per-task limit workflow" 0
+max=$(sort -n seen.txt | tail -n 1)
+if [ "$max" -le 2 ]; then pass "per-task concurrency 2 never exceeded (max $max)"; else fail "per-task limit exceeded: $max"; fi
+
+cat > order.yaml <<'Y'
+version: 1
+tasks:
+  slow_first:
+    with-items: [5, 4, 3, 2, 1, 0]
+    output: json
+    run: sleep 0.0<< item >>; echo << item >>
+Y
+run_wf run order.yaml -j 6 --json
+expect_json "results in item order, not finishing order" 'd["tasks"]["slow_first"]["result"]' '[5, 4, 3, 2, 1, 0]'
+
+cat > failfast.yaml <<'Y'
+version: 1
+tasks:
+  items:
+    with-items: << range(20) >>
+    fail-fast: true
+    concurrency: 1
+    run: echo << item >> >> ran.txt; test << item >> -ne 2
+  other:
+    run: sleep 0.2; echo other
+Y
+run_wf run failfast.yaml --json
+expect_rc "task fail-fast run fails" 1
+if [ "$(wc -l < ran.txt)" -eq 3 ]; then pass "task fail-fast: no new items after the failure"; else fail "task fail-fast ran $(wc -l < ran.txt) items"; fi
+expect_json "other tasks still run without workflow fail-fast" 'd["tasks"]["other"]["status"]' '"succeeded"'
+rm -f ran.txt
+cat > wff.yaml <<'Y'
+version: 1
+fail-fast: true
+tasks:
+  bad:
+    run: exit 1
+  slow:
+    run: sleep 20
+  later:
+    needs: [slow]
+    run: touch later-ran
+Y
+start=$(date +%s)
+run_wf run wff.yaml --json
+end=$(date +%s)
+expect_rc "workflow fail-fast fails" 1
+expect_json "the running task is stopped" 'd["tasks"]["slow"]["status"]' '"cancelled"'
+if [ $((end - start)) -lt 10 ]; then pass "fail-fast stops running tasks promptly"; else fail "fail-fast took $((end - start))s"; fi
+if [ -e later-ran ]; then fail "fail-fast: a new task started"; else pass "fail-fast: nothing new started"; fi
+
+cat > big.yaml <<'Y'
+version: 1
+tasks:
+  noop:
+    with-items: << range(100000) >>
+    action: core.noop
+  count:
+    action: core.value
+    input: {value: "<< task.noop | length >>"}
+Y
+run_wf run big.yaml -q --json
+expect_rc "100,000-item with-items of core.noop" 0
+expect_json "all 100,000 results" 'd["tasks"]["count"]["result"]' '100000'
+
+cat > shell10k.yaml <<'Y'
+version: 1
+tasks:
+  cmds:
+    with-items: << range(10000) >>
+    output: json
+    run: echo << item >> > /dev/null; echo << item >>
+Y
+run_wf run shell10k.yaml -q -j 2 --json
+expect_rc "10,000 shell commands" 0
+expect_json "10,000 results in order" 'd["tasks"]["cmds"]["result"] == list(range(10000))' 'true'
+done_testing

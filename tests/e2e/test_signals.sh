@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SIGINT and SIGTERM: nothing new starts, running children are ended, units are recorded as
+# cancelled, exit status 130, and no process of the run is left.
+. "$(dirname "$0")/lib.sh"
+
+cat > long.yaml <<'Y'
+version: 1
+concurrency: 2
+tasks:
+  sleepers:
+    with-items: [1, 2, 3, 4, 5, 6]
+    run: echo $$ >> pids.txt; sleep 30
+  after:
+    needs: [sleepers]
+    run: touch after-ran
+Y
+for sig in INT TERM; do
+    rm -f pids.txt after-ran
+    set +e
+    "$WFENGINE" run long.yaml --json >out.txt 2>err.txt &
+    pid=$!
+    for _ in $(seq 100); do [ -s pids.txt ] && [ "$(wc -l < pids.txt)" -ge 2 ] && break; sleep 0.1; done
+    kill -"$sig" "$pid"
+    wait "$pid"
+    rc=$?
+    set -e
+    expect_rc "SIG$sig stops the run" 130
+    expect_json "SIG$sig: status cancelled" 'd["status"]' '"cancelled"'
+    expect_json "SIG$sig: items cancelled, none started after" \
+        'sorted(set(i["status"] for i in d["tasks"]["sleepers"]["items"]))' '["cancelled"]'
+    if [ -e after-ran ]; then fail "SIG$sig: a dependent ran"; else pass "SIG$sig: nothing new started"; fi
+    started=$(wc -l < pids.txt)
+    if [ "$started" -eq 2 ]; then pass "SIG$sig: only the running units had started"; else fail "SIG$sig: $started units started"; fi
+    alive=0
+    while read -r p; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done < pids.txt
+    if [ "$alive" -eq 0 ]; then pass "SIG$sig: no child left"; else fail "SIG$sig: $alive children left"; fi
+done
+
+cat > sleepaction.yaml <<'Y'
+version: 1
+tasks:
+  nap:
+    action: core.sleep
+    input: {seconds: 30}
+Y
+set +e
+"$WFENGINE" run sleepaction.yaml >out.txt 2>err.txt &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+set -e
+expect_rc "SIGINT ends an in-process core.sleep" 130
+done_testing
