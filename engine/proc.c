@@ -1,0 +1,629 @@
+/* Running one child process to completion (see wf_proc.h). */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np, _addclosefrom_np */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wf_proc.h"
+
+extern char **environ;
+
+/* Bytes asked of read() at a time; a pipe holds 64 KiB by default. */
+#define READ_CHUNK 65536
+/* Reads per stream per wakeup: enough to empty a full pipe, few enough that a child flooding
+ * one stream cannot keep the other stream, the timers or the cancel fd waiting long. */
+#define READS_PER_WAKEUP 16
+/* Without a pidfd, the only sign of a child that exited while a grandchild keeps the pipes
+ * open is its status: check it this often. */
+#define NO_PIDFD_TICK_MS 50
+/* execvp's search path when the environment has no PATH. */
+#define DEFAULT_PATH "/bin:/usr/bin"
+
+typedef struct stream {
+    int fd; /* our read end, -1 once at end-of-file or given up */
+    wf_strbuf buf;
+    size_t cap;
+    bool truncated;
+} stream;
+
+typedef struct runner {
+    pid_t pid;
+    int pidfd;     /* -1 if the kernel has no pidfd_open: then we poll on a tick */
+    int cancel_fd; /* -1 once it fired, or when there is none */
+    int64_t grace_ms;
+    int64_t timeout_at;  /* 0 = no timeout */
+    int64_t kill_at;     /* when SIGKILL follows SIGTERM; meaningful once terminating */
+    int64_t drain_until; /* after the reap: the last moment we wait for end-of-file */
+    bool terminating;    /* SIGTERM was sent */
+    bool killed;         /* SIGKILL was sent */
+    bool reaped;
+    stream out, err;
+} runner;
+
+void wf_proc_spec_init(wf_proc_spec *spec)
+{
+    wf_proc_spec init = WF_PROC_SPEC_INIT;
+
+    *spec = init;
+}
+
+static void result_init(wf_proc_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->exit_code = -1;
+    res->pid = -1;
+}
+
+void wf_proc_result_release(wf_proc_result *res)
+{
+    if (res == NULL)
+        return;
+    free(res->out.data);
+    free(res->err.data);
+    free(res->error);
+    result_init(res);
+}
+
+/* Records why nothing could be run. The text also becomes the child's stderr, so that the
+ * user reading a failed task's stderr sees the reason where a shell would have put it. */
+static void fail(wf_proc_result *res, int exit_code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(wf_proc_result *res, int exit_code, const char *fmt, ...)
+{
+    va_list ap;
+
+    free(res->error);
+    va_start(ap, fmt);
+    res->error = wf_xvasprintf(fmt, ap);
+    va_end(ap);
+    res->exit_code = exit_code;
+    free(res->err.data);
+    res->err.data = wf_xasprintf("wfengine: %s\n", res->error);
+    res->err.len = strlen(res->err.data);
+    res->err.truncated = false;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        /* Linux closes the descriptor even when close() reports EINTR: never retry. */
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* Moves fd to 3 or above. If the engine runs with stdin/stdout/stderr closed, pipe2() can
+ * hand out 0, 1 or 2, and then the child's dup2 onto 0..2 would clobber one pipe with the
+ * other (or keep close-on-exec set on a dup2 onto itself). Returns -1 with errno set. */
+static int above_stdio(int fd)
+{
+    int moved;
+
+    if (fd > 2)
+        return fd;
+    moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return moved;
+}
+
+/* A pipe with both ends close-on-exec and above stdio, the read end non-blocking (so that we
+ * can empty it without ever blocking; the child's write end stays blocking). */
+static int make_pipe(int fds[2])
+{
+    int saved;
+
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    fds[0] = above_stdio(fds[0]);
+    if (fds[0] < 0)
+        goto fail;
+    fds[1] = above_stdio(fds[1]);
+    if (fds[1] < 0)
+        goto fail;
+    if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0)
+        goto fail;
+    return 0;
+
+fail:
+    saved = errno;
+    close_fd(&fds[0]);
+    close_fd(&fds[1]);
+    errno = saved;
+    return -1;
+}
+
+/* 0 if path is an executable regular file (for us: access() uses the real ids, which are the
+ * effective ones in a non-setuid engine); else an errno, EISDIR for a directory. */
+static int check_executable(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        return errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    if (access(path, X_OK) != 0)
+        return errno;
+    return 0;
+}
+
+static const char *env_path(const char *const *envp)
+{
+    for (; *envp != NULL; envp++) {
+        if (strncmp(*envp, "PATH=", 5) == 0)
+            return *envp + 5;
+    }
+    return DEFAULT_PATH;
+}
+
+/* The path the child is exec'd with. A relative one is resolved by the kernel after the
+ * child's chdir, so we check "workdir/path" here but exec "path": both mean the same file. */
+static char *checked_path(const char *path, const char *workdir)
+{
+    if (path[0] == '/' || workdir == NULL)
+        return wf_xstrdup(path);
+    return wf_xasprintf("%s/%s", workdir, path);
+}
+
+/* Finds what to exec for argv[0], the way execvp would in the child: a name with a '/' is used
+ * as it is, otherwise each entry of the child's PATH is tried in turn (an empty entry is the
+ * current directory) and directories are skipped. Returns the path (owned), or NULL after
+ * fail() with 127 (not found) or 126 (found only without execute permission). */
+static char *resolve(const char *name, const char *const *envp, const char *workdir,
+                     wf_proc_result *res)
+{
+    const char *p;
+    bool denied = false;
+
+    if (strchr(name, '/') != NULL) {
+        char *check = checked_path(name, workdir);
+        int e = check_executable(check);
+
+        free(check);
+        if (e == 0)
+            return wf_xstrdup(name);
+        if (e == ENOENT || e == ENOTDIR)
+            fail(res, WF_PROC_EXIT_NOT_FOUND, "%s: %s", name, strerror(e));
+        else
+            fail(res, WF_PROC_EXIT_CANNOT_EXEC, "%s: %s", name, strerror(e));
+        return NULL;
+    }
+    if (name[0] != '\0') {
+        p = env_path(envp);
+        for (;;) {
+            const char *end = strchr(p, ':');
+            size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+            char *cand = n > 0 ? wf_xasprintf("%.*s/%s", (int)n, p, name) : wf_xstrdup(name);
+            char *check = checked_path(cand, workdir);
+            int e = check_executable(check);
+
+            free(check);
+            if (e == 0)
+                return cand;
+            free(cand);
+            if (e == EACCES)
+                denied = true;
+            if (end == NULL)
+                break;
+            p = end + 1;
+        }
+    }
+    if (denied)
+        fail(res, WF_PROC_EXIT_CANNOT_EXEC, "%s: %s", name, strerror(EACCES));
+    else
+        fail(res, WF_PROC_EXIT_NOT_FOUND, "%s: command not found", name);
+    return NULL;
+}
+
+/* Checks the workdir from here, so that a bad one gets its own message and exit code rather
+ * than an errno from posix_spawn that could as well be about the executable. */
+static bool workdir_usable(const char *workdir, wf_proc_result *res)
+{
+    struct stat st;
+    int e = 0;
+
+    if (stat(workdir, &st) != 0)
+        e = errno;
+    else if (!S_ISDIR(st.st_mode))
+        e = ENOTDIR;
+    else if (access(workdir, X_OK) != 0)
+        e = errno;
+    if (e == 0)
+        return true;
+    fail(res, WF_PROC_EXIT_SETUP, "cannot change directory to '%s': %s", workdir, strerror(e));
+    return false;
+}
+
+/* Signals the child's whole process group. ESRCH (nobody left) is the expected outcome late
+ * in a run, not an error. Only called while the leader is alive or a zombie: its pid, hence
+ * the group id, cannot have been reused by then. */
+static void signal_group(pid_t pgid, int sig)
+{
+    kill(-pgid, sig);
+}
+
+static void terminate(runner *r, int64_t now)
+{
+    signal_group(r->pid, SIGTERM);
+    /* A stopped process only acts on SIGTERM once continued. */
+    signal_group(r->pid, SIGCONT);
+    r->terminating = true;
+    r->kill_at = now + r->grace_ms;
+}
+
+/* Empties what the pipe holds now (up to READS_PER_WAKEUP reads), keeping up to the cap. */
+static void drain(stream *s)
+{
+    char scratch[8192];
+
+    for (int i = 0; i < READS_PER_WAKEUP && s->fd >= 0; i++) {
+        char *dst = scratch;
+        size_t room = sizeof(scratch);
+        ssize_t n;
+
+        if (s->buf.len < s->cap) {
+            room = s->cap - s->buf.len < READ_CHUNK ? s->cap - s->buf.len : READ_CHUNK;
+            wf_strbuf_grow(&s->buf, room);
+            dst = s->buf.buf + s->buf.len;
+            /* Terminated now, for when the read brings nothing (end-of-file). */
+            *dst = '\0';
+        }
+        n = read(s->fd, dst, room);
+        if (n > 0) {
+            if (dst == scratch) {
+                s->truncated = true;
+            } else {
+                s->buf.len += (size_t)n;
+                s->buf.buf[s->buf.len] = '\0';
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        /* End-of-file, or an error a pipe cannot really give: either way this stream is
+         * finished, and closing it is what lets the wait end. */
+        close_fd(&s->fd);
+    }
+}
+
+static void stream_finish(stream *s, wf_proc_output *o)
+{
+    close_fd(&s->fd);
+    o->data = wf_strbuf_detach(&s->buf, &o->len);
+    o->truncated = s->truncated;
+}
+
+static pid_t waitpid_retry(pid_t pid, int *status)
+{
+    pid_t got;
+
+    do {
+        got = waitpid(pid, status, 0);
+    } while (got < 0 && errno == EINTR);
+    return got;
+}
+
+static void record_status(wf_proc_result *res, int status)
+{
+    if (WIFEXITED(status)) {
+        res->exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        res->term_signal = WTERMSIG(status);
+        res->exit_code = 128 + res->term_signal;
+    }
+}
+
+/* If the child has exited: kills what is left of its group, then reaps it. The order matters:
+ * while the child is an unreaped zombie its pid cannot be reused, so the group we kill is
+ * surely ours. Returns WF_OK (reaped or still running) or WF_EIO (status lost). */
+static int try_reap(runner *r, wf_proc_result *res)
+{
+    siginfo_t si;
+    int status = 0;
+    int e;
+
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
+        if (errno == EINTR)
+            return WF_OK;
+        goto lost;
+    }
+    if (si.si_pid != r->pid)
+        return WF_OK;
+    signal_group(r->pid, SIGKILL);
+    if (waitpid_retry(r->pid, &status) != r->pid)
+        goto lost;
+    record_status(res, status);
+    r->reaped = true;
+    res->end_ms = wf_now_ms();
+    r->drain_until = res->end_ms + r->grace_ms;
+    return WF_OK;
+
+lost:
+    /* Someone else reaped our child (SIGCHLD ignored, or a wait for any child elsewhere).
+     * Its pid may already belong to another process, so we must not signal the group. */
+    e = errno;
+    free(res->error);
+    res->error = wf_xasprintf("lost the exit status of pid %ld: %s (is SIGCHLD ignored?)",
+                              (long)r->pid, strerror(e));
+    res->exit_code = -1;
+    r->reaped = true;
+    res->end_ms = wf_now_ms();
+    r->drain_until = res->end_ms + r->grace_ms;
+    return WF_EIO;
+}
+
+/* The next moment a timer is due (0 for none), given the state. */
+static int64_t next_deadline(const runner *r)
+{
+    if (r->reaped)
+        return r->drain_until;
+    if (r->terminating)
+        return r->killed ? 0 : r->kill_at;
+    return r->timeout_at;
+}
+
+/* Waits for the child to end and its output to be read, acting on the timeout and the
+ * cancel fd on the way. Returns WF_OK, WF_ETIMEOUT, WF_ECANCELLED or WF_EIO. */
+static int wait_child(runner *r, wf_proc_result *res)
+{
+    int rc = WF_OK;
+
+    for (;;) {
+        struct pollfd pfd[4];
+        int64_t now = wf_now_ms();
+        int64_t deadline;
+        int timeout = -1;
+        int n;
+
+        if (r->reaped) {
+            if (r->out.fd < 0 && r->err.fd < 0)
+                break;
+            if (now >= r->drain_until)
+                break; /* Something outside the group holds the pipes: stop waiting. */
+        } else if (!r->terminating && r->timeout_at != 0 && now >= r->timeout_at) {
+            res->timed_out = true;
+            terminate(r, now);
+        } else if (r->terminating && !r->killed && now >= r->kill_at) {
+            signal_group(r->pid, SIGKILL);
+            r->killed = true;
+        }
+
+        deadline = next_deadline(r);
+        if (deadline != 0)
+            timeout = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
+        if (timeout < 0 && deadline != 0)
+            timeout = 0;
+        if (!r->reaped && r->pidfd < 0 && (timeout < 0 || timeout > NO_PIDFD_TICK_MS))
+            timeout = NO_PIDFD_TICK_MS;
+
+        pfd[0] = (struct pollfd){ .fd = r->out.fd, .events = POLLIN };
+        pfd[1] = (struct pollfd){ .fd = r->err.fd, .events = POLLIN };
+        pfd[2] = (struct pollfd){ .fd = r->reaped ? -1 : r->pidfd, .events = POLLIN };
+        pfd[3] = (struct pollfd){ .fd = r->reaped || r->terminating ? -1 : r->cancel_fd,
+                                  .events = POLLIN };
+        n = poll(pfd, 4, timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            free(res->error);
+            res->error = wf_xasprintf("poll: %s", strerror(errno));
+            rc = WF_EIO;
+            break;
+        }
+        if (pfd[0].revents != 0)
+            drain(&r->out);
+        if (pfd[1].revents != 0)
+            drain(&r->err);
+        if (pfd[3].revents != 0) {
+            res->cancelled = true;
+            r->cancel_fd = -1;
+            terminate(r, wf_now_ms());
+        }
+        if (!r->reaped && (pfd[2].revents != 0 || r->pidfd < 0)) {
+            rc = try_reap(r, res);
+            if (rc != WF_OK)
+                break;
+        }
+    }
+
+    if (!r->reaped) {
+        /* Only after a failure of poll: do not leave the child behind. */
+        int status = 0;
+
+        signal_group(r->pid, SIGKILL);
+        if (waitpid_retry(r->pid, &status) == r->pid)
+            record_status(res, status);
+        r->reaped = true;
+        res->end_ms = wf_now_ms();
+    }
+    if (rc == WF_OK && res->timed_out)
+        rc = WF_ETIMEOUT;
+    else if (rc == WF_OK && res->cancelled)
+        rc = WF_ECANCELLED;
+    return rc;
+}
+
+/* Spawns the child with its pipes; on success the parent's copies of the child's ends are
+ * still open (the caller closes them). Returns 0 or an errno from posix_spawn. */
+static int spawn(const char *path, const wf_proc_spec *spec, const char *const *envp, int devnull,
+                 int out_w, int err_w, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    int e;
+
+    e = posix_spawn_file_actions_init(&fa);
+    if (e != 0)
+        return e;
+    e = posix_spawnattr_init(&attr);
+    if (e != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return e;
+    }
+    sigemptyset(&none);
+    sigfillset(&all);
+    /* The chdir comes first so that a relative argv[0] resolves in the workdir, as checked
+     * by resolve(); the closefrom keeps every other engine descriptor out of the task. */
+    if (spec->workdir != NULL)
+        e = posix_spawn_file_actions_addchdir_np(&fa, spec->workdir);
+    if (e == 0)
+        e = posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+    if (e == 0)
+        e = posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+    if (e == 0)
+        e = posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+    if (e == 0)
+        e = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (e == 0)
+        e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                POSIX_SPAWN_SETSIGDEF);
+    if (e == 0)
+        e = posix_spawnattr_setpgroup(&attr, 0);
+    if (e == 0)
+        e = posix_spawnattr_setsigmask(&attr, &none);
+    if (e == 0)
+        e = posix_spawnattr_setsigdefault(&attr, &all);
+    /* posix_spawn does not modify argv and envp; its prototype predates const. */
+    if (e == 0)
+        e = posix_spawn(pid, path, &fa, &attr, (char *const *)spec->argv, (char *const *)envp);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return e;
+}
+
+int wf_proc_run(const wf_proc_spec *spec, wf_proc_result *res)
+{
+    const char *const *envp;
+    char *path = NULL;
+    int devnull = -1, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
+    runner r;
+    int rc = WF_OK;
+    int e;
+
+    result_init(res);
+    memset(&r, 0, sizeof(r));
+    r.pid = -1;
+    r.pidfd = -1;
+    r.cancel_fd = -1;
+    r.out.fd = r.err.fd = -1;
+    wf_strbuf_init(&r.out.buf);
+    wf_strbuf_init(&r.err.buf);
+    res->start_ms = res->end_ms = wf_now_ms();
+
+    if (spec == NULL || spec->argv == NULL || spec->argv[0] == NULL) {
+        res->error = wf_xstrdup("no command to run");
+        rc = WF_EINVAL;
+        goto out;
+    }
+    envp = spec->envp != NULL ? spec->envp : (const char *const *)environ;
+    r.grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : WF_PROC_DEFAULT_KILL_GRACE_MS;
+    r.out.cap = spec->stdout_cap > 0 ? spec->stdout_cap : WF_PROC_DEFAULT_STDOUT_CAP;
+    r.err.cap = spec->stderr_cap > 0 ? spec->stderr_cap : WF_PROC_DEFAULT_STDERR_CAP;
+
+    if (spec->cancel_fd >= 0) {
+        struct pollfd c = { .fd = spec->cancel_fd, .events = POLLIN };
+
+        if (poll(&c, 1, 0) < 0) {
+            res->error = wf_xasprintf("poll: %s", strerror(errno));
+            rc = WF_EIO;
+            goto out;
+        }
+        if (c.revents & POLLNVAL) {
+            res->error = wf_xasprintf("cancel fd %d is not open", spec->cancel_fd);
+            rc = WF_EINVAL;
+            goto out;
+        }
+        if (c.revents != 0) {
+            /* Asked to stop before anything ran: start nothing. */
+            res->cancelled = true;
+            rc = WF_ECANCELLED;
+            goto out;
+        }
+        r.cancel_fd = spec->cancel_fd;
+    }
+
+    if (spec->workdir != NULL && !workdir_usable(spec->workdir, res)) {
+        rc = WF_EEXEC;
+        goto out;
+    }
+    path = resolve(spec->argv[0], envp, spec->workdir, res);
+    if (path == NULL) {
+        rc = WF_EEXEC;
+        goto out;
+    }
+
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0)
+        devnull = above_stdio(devnull);
+    if (devnull < 0) {
+        res->error = wf_xasprintf("cannot open /dev/null: %s", strerror(errno));
+        rc = WF_EIO;
+        goto out;
+    }
+    if (make_pipe(out_p) != 0 || make_pipe(err_p) != 0) {
+        res->error = wf_xasprintf("cannot create a pipe: %s", strerror(errno));
+        rc = WF_EIO;
+        goto out;
+    }
+
+    res->start_ms = wf_now_ms();
+    e = spawn(path, spec, envp, devnull, out_p[1], err_p[1], &r.pid);
+    if (e != 0) {
+        r.pid = -1;
+        fail(res, e == ENOENT || e == ENOTDIR ? WF_PROC_EXIT_NOT_FOUND : WF_PROC_EXIT_CANNOT_EXEC,
+             "%s: %s", spec->argv[0], strerror(e));
+        res->end_ms = wf_now_ms();
+        rc = WF_EEXEC;
+        goto out;
+    }
+    res->pid = r.pid;
+    /* Only the child may hold the write ends, or end-of-file would never come. */
+    close_fd(&out_p[1]);
+    close_fd(&err_p[1]);
+    close_fd(&devnull);
+    r.out.fd = out_p[0];
+    r.err.fd = err_p[0];
+    out_p[0] = err_p[0] = -1;
+    if (spec->timeout_ms > 0)
+        r.timeout_at = res->start_ms + spec->timeout_ms;
+    /* A pidfd tells us the child exited even while a grandchild holds the pipes open.
+     * pidfds are always close-on-exec. */
+    r.pidfd = (int)syscall(SYS_pidfd_open, r.pid, 0);
+    rc = wait_child(&r, res);
+
+out:
+    close_fd(&r.pidfd);
+    close_fd(&err_p[0]);
+    close_fd(&err_p[1]);
+    close_fd(&out_p[0]);
+    close_fd(&out_p[1]);
+    close_fd(&devnull);
+    free(path);
+    if (res->out.data == NULL)
+        stream_finish(&r.out, &res->out);
+    else
+        close_fd(&r.out.fd);
+    if (res->err.data == NULL)
+        stream_finish(&r.err, &res->err);
+    else
+        close_fd(&r.err.fd);
+    wf_strbuf_release(&r.out.buf);
+    wf_strbuf_release(&r.err.buf);
+    return rc;
+}

@@ -1,0 +1,153 @@
+/*
+ * wf_proc.h: run one child process to completion and capture what it wrote.
+ * (Internal to the engine: the local executor's worker threads call it.)
+ *
+ * One call of wf_proc_run() spawns one child with posix_spawn, waits for it while reading its
+ * stdout and stderr, enforces a timeout and a cancel fd, and returns its exit status and
+ * output. It blocks the calling thread for the child's whole life; the scheduler runs several
+ * of them at once, one per worker thread.
+ *
+ * What the child gets (spec/workflow-format.md, "Process environment of a run task"):
+ * - argv as given. argv[0] without a '/' is looked up in the PATH of the child's environment
+ *   (spec->envp), not the engine's; when envp has no PATH, "/bin:/usr/bin" (as execvp does).
+ *   Relative PATH entries and a relative argv[0] are taken relative to the workdir.
+ * - exactly envp as its environment (the caller builds the full array).
+ * - stdin from /dev/null; stdout and stderr to two pipes read by the engine; no other file
+ *   descriptor of the engine (everything from fd 3 up is closed in the child, so a
+ *   descriptor another module forgot to mark close-on-exec does not leak into tasks).
+ * - its own process group (pgid = pid), so that a timeout or a cancel can signal the child
+ *   and everything it started.
+ * - an empty signal mask and every signal at its default disposition, whatever the engine
+ *   blocked or ignored (workers block signals; the engine ignores SIGPIPE).
+ *
+ * Ending: on timeout or cancel the group gets SIGTERM (and SIGCONT, so that a stopped
+ * process sees it), then SIGKILL after kill_grace_ms if the child is still alive. Whenever
+ * the child ends, by itself or not, the rest of its process group gets SIGKILL: a task
+ * cannot leave processes running behind it (`sleep 100 &` dies with the task). Processes
+ * that left the group (setsid, setpgid) are out of reach; if they still hold stdout or
+ * stderr, the engine reads for at most kill_grace_ms more after the child ended, then
+ * closes its ends and returns.
+ *
+ * Output: each stream is kept up to its cap; the rest is read and thrown away (so the child
+ * never blocks on a full pipe) and the stream is marked truncated. Memory per stream is
+ * bounded by about twice its cap (the buffer grows by doubling).
+ *
+ * Requirements on the rest of the process (the engine's main):
+ * - SIGCHLD must not be ignored (SIG_IGN makes the kernel reap children before we can read
+ *   their status) and nothing may call wait(), waitpid(-1, ...) or waitid(P_ALL, ...): this
+ *   module reaps its own child by pid and never touches other threads' children. It installs
+ *   no signal handlers and never needs one.
+ * - SIGPIPE: wf_proc_run only reads from pipes, so it cannot raise SIGPIPE itself. The engine
+ *   still has to ignore SIGPIPE (or block it in every thread) for its other writers (stdout
+ *   to a closed pager, sockets); children get the default disposition back either way.
+ *
+ * Thread safety: wf_proc_run may be called from any number of threads at once. It has no
+ * global state; it keeps every descriptor close-on-exec, so a spawn in another thread never
+ * inherits this call's pipes (which would hold them open and delay end-of-file).
+ *
+ * Linux only: posix_spawn file actions from glibc >= 2.34 (chdir, closefrom) and pidfd_open
+ * (Linux >= 5.3; without it the wait falls back to checking the child every 50 ms).
+ */
+#ifndef WF_PROC_H
+#define WF_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wf_common.h"
+
+/* Defaults used when the corresponding spec field is 0. */
+#define WF_PROC_DEFAULT_KILL_GRACE_MS 5000
+#define WF_PROC_DEFAULT_STDOUT_CAP    ((size_t)64 << 20) /* 64 MiB */
+#define WF_PROC_DEFAULT_STDERR_CAP    ((size_t)1 << 20)  /* 1 MiB */
+
+/* Exit codes of a child that could not be started (the shell's conventions, and env(1)'s
+ * 125 for "the runner itself failed"). */
+#define WF_PROC_EXIT_NOT_FOUND   127 /* no such command or file */
+#define WF_PROC_EXIT_CANNOT_EXEC 126 /* found, but not executable (permissions, format) */
+#define WF_PROC_EXIT_SETUP       125 /* the workdir is unusable; nothing was run */
+
+/* What to run. All pointers are borrowed for the duration of the call only.
+ * Start from WF_PROC_SPEC_INIT (or wf_proc_spec_init): it sets cancel_fd to -1, because a
+ * zeroed spec would watch fd 0. Every other field's zero means its default. */
+typedef struct wf_proc_spec {
+    const char *const *argv; /* required, NULL-terminated, argv[0] non-NULL */
+    const char *const *envp; /* NULL-terminated; NULL = the engine's own environ */
+    const char *workdir;     /* NULL = the engine's current directory */
+    int64_t timeout_ms;      /* 0 = no timeout; counted from the spawn */
+    int64_t kill_grace_ms;   /* SIGTERM..SIGKILL delay; 0 = WF_PROC_DEFAULT_KILL_GRACE_MS */
+    size_t stdout_cap;       /* bytes kept; 0 = WF_PROC_DEFAULT_STDOUT_CAP; SIZE_MAX = all */
+    size_t stderr_cap;       /* bytes kept; 0 = WF_PROC_DEFAULT_STDERR_CAP; SIZE_MAX = all */
+    /* -1 = none. Otherwise a descriptor owned by the caller (eventfd, or a pipe's read end)
+     * that becomes readable, or hangs up, to ask for the child to stop. It is only polled,
+     * never read or closed, so one descriptor can cancel many runs at once; it must stay
+     * open until wf_proc_run returns. */
+    int cancel_fd;
+} wf_proc_spec;
+
+#define WF_PROC_SPEC_INIT                \
+    {                                    \
+        NULL, NULL, NULL, 0, 0, 0, 0, -1 \
+    }
+
+void wf_proc_spec_init(wf_proc_spec *spec);
+
+/* One captured stream. data is owned by the result, NUL-terminated and never NULL once
+ * wf_proc_run has returned (it may contain NULs of its own: use len). */
+typedef struct wf_proc_output {
+    char *data;
+    size_t len;
+    bool truncated; /* the stream was longer than its cap; len == cap */
+} wf_proc_output;
+
+typedef struct wf_proc_result {
+    /* The exit status (0..255); 128+N when killed by signal N; 125/126/127 when the child
+     * could not be started (see WF_PROC_EXIT_*); -1 when no child was started for another
+     * reason (invalid spec, cancelled before the start, system failure). */
+    int exit_code;
+    int term_signal;          /* N when killed by signal N, else 0 */
+    bool timed_out;           /* the timeout fired while the child was alive */
+    bool cancelled;           /* the cancel fd fired first (then timed_out is false) */
+    wf_proc_output out, err;  /* stdout and stderr */
+    int64_t start_ms, end_ms; /* wf_now_ms() at the spawn and when the child was reaped */
+    pid_t pid;                /* also the pgid; -1 when no child was started */
+    /* Owned; NULL unless wf_proc_run returned WF_EEXEC, WF_EINVAL or WF_EIO. Says what went
+     * wrong, e.g. "nosuch: command not found", "cannot change directory to '/nope': No such
+     * file or directory". With WF_EEXEC the same text, prefixed with "wfengine: " and
+     * followed by a newline, is also err.data, so that a task's stderr says why it failed. */
+    char *error;
+} wf_proc_result;
+
+/* Frees the strings and resets res to the state wf_proc_run starts from. Accepts NULL. */
+void wf_proc_result_release(wf_proc_result *res);
+
+/*
+ * Runs spec->argv and waits until it has ended and its output has been read.
+ *
+ * res is always filled (it is initialised first, so its previous content is NOT freed:
+ * release it before reusing it) and must be released with wf_proc_result_release(),
+ * whatever the return value. Returns:
+ * - WF_OK: the child ran and ended by itself; exit_code/term_signal say how (a non-zero exit
+ *   or a death by signal is still WF_OK: judging it is the caller's business).
+ * - WF_ETIMEOUT: the timeout fired; the group was terminated as described above. exit_code
+ *   is whatever the child ended with (143 after SIGTERM, 137 after SIGKILL, or its own code
+ *   if it handled SIGTERM).
+ * - WF_ECANCELLED: the cancel fd fired; as for a timeout. If it was readable before the
+ *   call, nothing is started (pid -1, exit_code -1).
+ * - WF_EEXEC: the child could not be started: command not found (127), not executable or
+ *   not an executable format (126), unusable workdir (125), or posix_spawn failed (126;
+ *   127 for ENOENT/ENOTDIR, a file that vanished after the check).
+ *   res->error says why; err.data holds the same message for the task's stderr.
+ * - WF_EINVAL: argv is NULL or empty, or cancel_fd is not an open descriptor. Nothing runs.
+ * - WF_EIO: the system refused a resource (pipes, /dev/null, poll, no fds left) or the
+ *   child's status was lost (SIGCHLD ignored). res->error says which. If a child had been
+ *   started, its group has been killed and the child reaped.
+ *
+ * Blocks the calling thread; uses no CPU while waiting (poll on the pipes, a pidfd and the
+ * cancel fd). Safe to call from many threads at once.
+ */
+int wf_proc_run(const wf_proc_spec *spec, wf_proc_result *res);
+
+#endif

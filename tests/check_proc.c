@@ -1,0 +1,768 @@
+/* Tests for engine/proc.c: running one child process (wf_proc.h). Timeouts and graces are
+ * short (hundreds of milliseconds) so that the whole suite stays fast. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "wf_proc.h"
+
+/* Runs argv with the given spec (argv replaces spec->argv). */
+static int run(wf_proc_spec *spec, const char *const *argv, wf_proc_result *res)
+{
+    spec->argv = argv;
+    return wf_proc_run(spec, res);
+}
+
+/* Runs `sh -c script` with default settings and the given timeout. */
+static int run_sh(const char *script, int64_t timeout_ms, wf_proc_result *res)
+{
+    const char *argv[] = { "/bin/sh", "-c", script, NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+
+    spec.timeout_ms = timeout_ms;
+    return run(&spec, argv, res);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        continue;
+}
+
+/* True when pid is gone or a zombie: a killed orphan is reparented to PID 1, which may be
+ * slow to reap it (or never do so in a container), so "zombie" counts as dead. */
+static bool pid_dead(pid_t pid)
+{
+    char path[64], buf[512];
+    const char *paren;
+    FILE *f;
+    size_t n;
+
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return true;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return true;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    paren = strrchr(buf, ')');
+    return paren == NULL || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X';
+}
+
+/* SIGKILL takes effect asynchronously: give a killed process a moment to become a zombie. */
+static bool wait_dead(pid_t pid, long ms)
+{
+    for (long waited = 0; waited < ms; waited += 10) {
+        if (pid_dead(pid))
+            return true;
+        sleep_ms(10);
+    }
+    return pid_dead(pid);
+}
+
+/* True while a live (non-zombie) process is in process group pgid: read from /proc, because
+ * kill(-pgid, 0) also succeeds for a group of zombies. */
+static bool group_alive(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    bool alive = false;
+
+    ck_assert_ptr_nonnull(d);
+    for (e = readdir(d); e != NULL && !alive; e = readdir(d)) {
+        char path[300], buf[512], state;
+        const char *paren;
+        long ppid, pgrp;
+        FILE *f;
+        size_t n;
+
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        paren = strrchr(buf, ')');
+        if (paren == NULL || sscanf(paren + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
+            continue;
+        alive = pgrp == (long)pgid && state != 'Z' && state != 'X';
+    }
+    closedir(d);
+    return alive;
+}
+
+static bool wait_group_dead(pid_t pgid, long ms)
+{
+    for (long waited = 0; waited < ms; waited += 10) {
+        if (!group_alive(pgid))
+            return true;
+        sleep_ms(10);
+    }
+    return !group_alive(pgid);
+}
+
+static char *make_tmpdir(void)
+{
+    char tmpl[] = "/tmp/wfproc-XXXXXX";
+
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    return wf_xstrdup(tmpl);
+}
+
+/* pwd prints the physical path, which may differ from a path through a symlink. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+static char *write_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+    char *path = wf_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    ck_assert_int_eq(chmod(path, mode), 0);
+    return path;
+}
+
+/* ---- exit status ------------------------------------------------------------------ */
+
+static const struct {
+    const char *script;
+    int exit_code;
+} exit_cases[] = { { "exit 0", 0 }, { "exit 3", 3 }, { "exit 255", 255 }, { "true", 0 } };
+
+START_TEST(test_exit_codes)
+{
+    wf_proc_result res;
+
+    ck_assert_int_eq(run_sh(exit_cases[_i].script, 0, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, exit_cases[_i].exit_code);
+    ck_assert_int_eq(res.term_signal, 0);
+    ck_assert(!res.timed_out && !res.cancelled);
+    ck_assert_ptr_null(res.error);
+    ck_assert_int_gt(res.pid, 0);
+    ck_assert_int_ge(res.end_ms, res.start_ms);
+    ck_assert_str_eq(res.out.data, "");
+    ck_assert_str_eq(res.err.data, "");
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+START_TEST(test_signal_death)
+{
+    wf_proc_result res;
+
+    ck_assert_int_eq(run_sh("kill -9 $$", 0, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 137);
+    ck_assert_int_eq(res.term_signal, SIGKILL);
+    ck_assert(!res.timed_out);
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* The engine blocks signals in worker threads and ignores SIGPIPE; the child must start with
+ * an empty mask and default dispositions anyway. */
+START_TEST(test_signals_reset_in_child)
+{
+    sigset_t all, old;
+    struct sigaction ign, oldpipe;
+    wf_proc_result res;
+
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    ck_assert_int_eq(sigaction(SIGPIPE, &ign, &oldpipe), 0);
+    sigfillset(&all);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &all, &old), 0);
+
+    ck_assert_int_eq(run_sh("kill -PIPE $$; echo survived", 5000, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 128 + SIGPIPE);
+    ck_assert_str_eq(res.out.data, "");
+    wf_proc_result_release(&res);
+    ck_assert_int_eq(run_sh("kill -TERM $$; echo survived", 5000, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 128 + SIGTERM);
+    wf_proc_result_release(&res);
+
+    ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+    ck_assert_int_eq(sigaction(SIGPIPE, &oldpipe, NULL), 0);
+}
+END_TEST
+
+/* ---- output ------------------------------------------------------------------------ */
+
+START_TEST(test_streams_separate)
+{
+    wf_proc_result res;
+
+    ck_assert_int_eq(run_sh("echo out; echo err >&2; printf more", 0, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert_str_eq(res.out.data, "out\nmore");
+    ck_assert_uint_eq(res.out.len, 8);
+    ck_assert_str_eq(res.err.data, "err\n");
+    ck_assert(!res.out.truncated && !res.err.truncated);
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* 10 MiB on both streams at once: a reader that waited on one stream would deadlock. */
+START_TEST(test_large_both_streams)
+{
+    const char *argv[] = { "/bin/sh", "-c",
+                           "head -c 10485760 /dev/zero & head -c 10485760 /dev/zero >&2; wait",
+                           NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    spec.timeout_ms = 20000;
+    spec.stdout_cap = 16 << 20;
+    spec.stderr_cap = 16 << 20;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert_uint_eq(res.out.len, 10485760);
+    ck_assert_uint_eq(res.err.len, 10485760);
+    ck_assert(!res.out.truncated && !res.err.truncated);
+    ck_assert_int_eq(res.out.data[res.out.len], '\0');
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+START_TEST(test_cap_truncates)
+{
+    const char *argv[] = { "/bin/sh", "-c",
+                           "head -c 1048576 /dev/zero; head -c 100000 /dev/zero >&2; echo done",
+                           NULL };
+    const char *exact[] = { "printf", "abc", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    spec.timeout_ms = 10000;
+    spec.stdout_cap = 1000;
+    spec.stderr_cap = 10;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
+    /* The excess was drained: the child was never blocked and finished normally. */
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert(!res.timed_out);
+    ck_assert_uint_eq(res.out.len, 1000);
+    ck_assert(res.out.truncated);
+    ck_assert_uint_eq(res.err.len, 10);
+    ck_assert(res.err.truncated);
+    ck_assert_int_eq(res.out.data[1000], '\0');
+    wf_proc_result_release(&res);
+
+    /* Exactly the cap is not truncated. */
+    spec.stdout_cap = 3;
+    ck_assert_int_eq(run(&spec, exact, &res), WF_OK);
+    ck_assert_str_eq(res.out.data, "abc");
+    ck_assert(!res.out.truncated);
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+START_TEST(test_stdin_is_dev_null)
+{
+    const char *argv[] = { "cat", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    spec.timeout_ms = 5000;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert(!res.timed_out);
+    ck_assert_str_eq(res.out.data, "");
+    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* ---- environment, PATH, workdir ---------------------------------------------------- */
+
+START_TEST(test_env_passed)
+{
+    const char *argv[] = { "env", NULL };
+    const char *envp[] = { "FOO=bar baz", "PATH=/usr/bin:/bin", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    spec.envp = envp;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    /* Exactly envp: nothing of the engine's environment. */
+    ck_assert_str_eq(res.out.data, "FOO=bar baz\nPATH=/usr/bin:/bin\n");
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* argv[0] is looked up in the child's PATH, not the engine's. */
+START_TEST(test_path_of_child_env)
+{
+    char *dir = make_tmpdir();
+    char *tool = write_file(dir, "wf-test-tool", "#!/bin/sh\necho tool \"$1\"\n", 0755);
+    char *pathvar = wf_xasprintf("PATH=/nonexistent::%s", dir);
+    const char *argv[] = { "wf-test-tool", "x", NULL };
+    const char *nothing[] = { "true", NULL };
+    const char *envp[] = { pathvar, NULL };
+    const char *nopath[] = { "PATH=/nonexistent", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    spec.envp = envp;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert_str_eq(res.out.data, "tool x\n");
+    wf_proc_result_release(&res);
+
+    spec.envp = nopath;
+    ck_assert_int_eq(run(&spec, nothing, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, 127);
+    wf_proc_result_release(&res);
+
+    unlink(tool);
+    rmdir(dir);
+    free(pathvar);
+    free(tool);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_workdir)
+{
+    char *dir = make_tmpdir();
+    char *script = write_file(dir, "here.sh", "#!/bin/sh\necho here\n", 0755);
+    const char *pwd[] = { "pwd", NULL };
+    const char *rel[] = { "./here.sh", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    spec.workdir = dir;
+    ck_assert_int_eq(run(&spec, pwd, &res), WF_OK);
+    ck_assert_uint_gt(res.out.len, 1);
+    ck_assert_int_eq(res.out.data[res.out.len - 1], '\n');
+    res.out.data[res.out.len - 1] = '\0';
+    ck_assert(same_file(res.out.data, dir));
+    wf_proc_result_release(&res);
+
+    /* A relative command is relative to the workdir. */
+    ck_assert_int_eq(run(&spec, rel, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert_str_eq(res.out.data, "here\n");
+    wf_proc_result_release(&res);
+
+    /* A file is not a directory. */
+    spec.workdir = script;
+    ck_assert_int_eq(run(&spec, pwd, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, WF_PROC_EXIT_SETUP);
+    ck_assert_ptr_nonnull(strstr(res.error, "Not a directory"));
+    wf_proc_result_release(&res);
+
+    unlink(script);
+    rmdir(dir);
+    free(script);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_missing_workdir)
+{
+    const char *argv[] = { "true", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    spec.workdir = "/nonexistent-wf-dir";
+    ck_assert_int_eq(run(&spec, argv, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, WF_PROC_EXIT_SETUP);
+    ck_assert_int_eq(res.pid, -1);
+    ck_assert_str_eq(res.error,
+                     "cannot change directory to '/nonexistent-wf-dir': No such file or directory");
+    ck_assert_str_eq(res.err.data, "wfengine: cannot change directory to '/nonexistent-wf-dir': "
+                                   "No such file or directory\n");
+    ck_assert_str_eq(res.out.data, "");
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* ---- commands that cannot run ------------------------------------------------------ */
+
+START_TEST(test_command_not_found)
+{
+    const char *argv[] = { "wf-no-such-command", "arg", NULL };
+    const char *empty[] = { "", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    ck_assert_int_eq(run(&spec, argv, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, 127);
+    ck_assert_int_eq(res.pid, -1);
+    ck_assert_str_eq(res.error, "wf-no-such-command: command not found");
+    ck_assert_str_eq(res.err.data, "wfengine: wf-no-such-command: command not found\n");
+    ck_assert_str_eq(res.out.data, "");
+    wf_proc_result_release(&res);
+
+    ck_assert_int_eq(run(&spec, empty, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, 127);
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+START_TEST(test_not_executable)
+{
+    char *dir = make_tmpdir();
+    char *plain = write_file(dir, "plain", "echo hi\n", 0644);
+    char *noformat = write_file(dir, "noformat", "echo hi\n", 0755);
+    char *msg = NULL;
+    const char *argv[] = { plain, NULL };
+    const char *dirv[] = { dir, NULL };
+    const char *fmtv[] = { noformat, NULL };
+    const char *missing[] = { "/nonexistent-wf-dir/cmd", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    /* No x bit: refused even for root (root needs at least one x bit to execute). */
+    ck_assert_int_eq(run(&spec, argv, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, 126);
+    msg = wf_xasprintf("%s: Permission denied", plain);
+    ck_assert_str_eq(res.error, msg);
+    free(msg);
+    wf_proc_result_release(&res);
+
+    ck_assert_int_eq(run(&spec, dirv, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, 126);
+    ck_assert_ptr_nonnull(strstr(res.error, "Is a directory"));
+    wf_proc_result_release(&res);
+
+    /* Executable bit but no #! and not ELF: posix_spawn itself refuses (ENOEXEC). */
+    ck_assert_int_eq(run(&spec, fmtv, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, 126);
+    ck_assert_ptr_nonnull(strstr(res.error, "Exec format error"));
+    wf_proc_result_release(&res);
+
+    ck_assert_int_eq(run(&spec, missing, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, 127);
+    ck_assert_str_eq(res.error, "/nonexistent-wf-dir/cmd: No such file or directory");
+    wf_proc_result_release(&res);
+
+    unlink(plain);
+    unlink(noformat);
+    rmdir(dir);
+    free(plain);
+    free(noformat);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_invalid_spec)
+{
+    const char *empty[] = { NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    ck_assert_int_eq(wf_proc_run(&spec, &res), WF_EINVAL);
+    ck_assert_str_eq(res.out.data, "");
+    ck_assert_str_eq(res.err.data, "");
+    ck_assert_int_eq(res.exit_code, -1);
+    wf_proc_result_release(&res);
+    ck_assert_int_eq(run(&spec, empty, &res), WF_EINVAL);
+    wf_proc_result_release(&res);
+    wf_proc_result_release(NULL);
+}
+END_TEST
+
+/* ---- timeout, grace, no orphans ---------------------------------------------------- */
+
+static pid_t first_pid(const char *out)
+{
+    long v = strtol(out, NULL, 10);
+
+    ck_assert_int_gt(v, 1);
+    return (pid_t)v;
+}
+
+START_TEST(test_timeout_kills_group)
+{
+    const char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!; sleep 100", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+    pid_t grandchild;
+
+    spec.timeout_ms = 200;
+    spec.kill_grace_ms = 2000;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_ETIMEOUT);
+    ck_assert(res.timed_out);
+    ck_assert(!res.cancelled);
+    ck_assert_int_eq(res.exit_code, 128 + SIGTERM);
+    ck_assert_int_eq(res.term_signal, SIGTERM);
+    ck_assert_int_ge(res.end_ms - res.start_ms, 200);
+    ck_assert_int_lt(res.end_ms - res.start_ms, 1500);
+    grandchild = first_pid(res.out.data);
+    ck_assert(wait_dead(grandchild, 2000));
+    ck_assert(wait_dead(res.pid, 2000));
+    ck_assert(wait_group_dead(res.pid, 2000));
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* A child that exits normally takes its background processes with it, and we do not wait
+ * for them to close the pipes. */
+START_TEST(test_no_orphans_after_exit)
+{
+    wf_proc_result res;
+    pid_t grandchild;
+
+    ck_assert_int_eq(run_sh("sleep 100 & echo $!", 10000, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert(!res.timed_out);
+    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
+    grandchild = first_pid(res.out.data);
+    ck_assert(wait_dead(grandchild, 2000));
+    ck_assert(wait_group_dead(res.pid, 2000));
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+START_TEST(test_sigterm_ignored_gets_sigkill)
+{
+    const char *argv[] = { "/bin/sh", "-c", "trap '' TERM; sleep 100", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+    int64_t t0 = wf_now_ms();
+
+    spec.timeout_ms = 300;
+    spec.kill_grace_ms = 200;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_ETIMEOUT);
+    ck_assert(res.timed_out);
+    ck_assert_int_eq(res.exit_code, 137);
+    ck_assert_int_eq(res.term_signal, SIGKILL);
+    ck_assert_int_ge(wf_now_ms() - t0, 500);
+    ck_assert_int_lt(wf_now_ms() - t0, 3000);
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* SIGTERM comes first: a child that handles it ends on its own terms, long before the
+ * (default, 5 s) grace. */
+START_TEST(test_sigterm_handled)
+{
+    wf_proc_result res;
+
+    ck_assert_int_eq(run_sh("trap 'exit 7' TERM; sleep 100 & wait", 200, &res), WF_ETIMEOUT);
+    ck_assert(res.timed_out);
+    ck_assert_int_eq(res.exit_code, 7);
+    ck_assert_int_eq(res.term_signal, 0);
+    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* A process that left the group (setsid) and keeps stdout open is out of reach; the run must
+ * still end, after the grace. The shell waits until the escapee has left (it writes its pid
+ * only after setsid), or the group kill could catch it first. */
+START_TEST(test_escaped_grandchild_bounded)
+{
+    const char *argv[] = { "/bin/sh", "-c",
+                           "setsid sh -c 'echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 100' &"
+                           " while [ ! -e pid ]; do sleep 0.01; done; cat pid",
+                           NULL };
+    char *dir = make_tmpdir();
+    char *pidfile = wf_xasprintf("%s/pid", dir);
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+    pid_t escaped;
+    int64_t t0;
+
+    spec.workdir = dir;
+    spec.timeout_ms = 5000;
+    spec.kill_grace_ms = 200;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
+    t0 = res.end_ms; /* the child's end: from here only the grace */
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert_int_ge(wf_now_ms() - t0, 150);
+    ck_assert_int_lt(wf_now_ms() - t0, 2000);
+    escaped = first_pid(res.out.data);
+    ck_assert(!pid_dead(escaped));
+    kill(escaped, SIGKILL);
+    ck_assert(wait_dead(escaped, 2000));
+    wf_proc_result_release(&res);
+
+    unlink(pidfile);
+    rmdir(dir);
+    free(pidfile);
+    free(dir);
+}
+END_TEST
+
+/* ---- cancel ------------------------------------------------------------------------ */
+
+static void *cancel_later(void *arg)
+{
+    int fd = *(int *)arg;
+
+    sleep_ms(100);
+    ck_assert_int_eq(write(fd, "x", 1), 1);
+    return NULL;
+}
+
+START_TEST(test_cancel_mid_run)
+{
+    const char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!; sleep 100", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+    pthread_t th;
+    int fds[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    spec.cancel_fd = fds[0];
+    spec.timeout_ms = 10000;
+    spec.kill_grace_ms = 2000;
+    ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &fds[1]), 0);
+    ck_assert_int_eq(run(&spec, argv, &res), WF_ECANCELLED);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert(res.cancelled);
+    ck_assert(!res.timed_out);
+    ck_assert_int_eq(res.exit_code, 128 + SIGTERM);
+    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
+    ck_assert(wait_dead(first_pid(res.out.data), 2000));
+    ck_assert(wait_group_dead(res.pid, 2000));
+    wf_proc_result_release(&res);
+
+    /* Already readable: nothing is started. The fd was only polled, not read. */
+    ck_assert_int_eq(run(&spec, argv, &res), WF_ECANCELLED);
+    ck_assert(res.cancelled);
+    ck_assert_int_eq(res.pid, -1);
+    ck_assert_int_eq(res.exit_code, -1);
+    wf_proc_result_release(&res);
+
+    close(fds[0]);
+    close(fds[1]);
+    /* A closed descriptor is a caller bug, reported before anything runs. */
+    ck_assert_int_eq(run(&spec, argv, &res), WF_EINVAL);
+    ck_assert_int_eq(res.pid, -1);
+    wf_proc_result_release(&res);
+}
+END_TEST
+
+/* ---- threads ----------------------------------------------------------------------- */
+
+#define THREADS         4
+#define RUNS_PER_THREAD 50
+
+static void *run_many(void *arg)
+{
+    long t = (long)(intptr_t)arg;
+    long failures = 0;
+
+    for (int i = 0; i < RUNS_PER_THREAD; i++) {
+        char word[32], expect[40];
+        const char *argv[] = { "echo", word, NULL };
+        wf_proc_spec spec = WF_PROC_SPEC_INIT;
+        wf_proc_result res;
+
+        snprintf(word, sizeof(word), "t%ld-%d", t, i);
+        snprintf(expect, sizeof(expect), "%s\n", word);
+        spec.argv = argv;
+        spec.timeout_ms = 10000;
+        if (wf_proc_run(&spec, &res) != WF_OK || res.exit_code != 0 ||
+            strcmp(res.out.data, expect) != 0 || res.err.len != 0)
+            failures++;
+        wf_proc_result_release(&res);
+    }
+    return (void *)(intptr_t)failures;
+}
+
+START_TEST(test_concurrent_runs)
+{
+    pthread_t th[THREADS];
+
+    for (long t = 0; t < THREADS; t++)
+        ck_assert_int_eq(pthread_create(&th[t], NULL, run_many, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < THREADS; t++) {
+        void *failures = NULL;
+
+        ck_assert_int_eq(pthread_join(th[t], &failures), 0);
+        ck_assert_int_eq((long)(intptr_t)failures, 0);
+    }
+}
+END_TEST
+
+static Suite *proc_suite(void)
+{
+    Suite *s = suite_create("proc");
+    TCase *tc;
+
+    tc = tcase_create("status");
+    tcase_add_loop_test(tc, test_exit_codes, 0, (int)WF_ARRAY_LEN(exit_cases));
+    tcase_add_test(tc, test_signal_death);
+    tcase_add_test(tc, test_signals_reset_in_child);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("output");
+    tcase_add_test(tc, test_streams_separate);
+    tcase_add_test(tc, test_large_both_streams);
+    tcase_add_test(tc, test_cap_truncates);
+    tcase_add_test(tc, test_stdin_is_dev_null);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("environment");
+    tcase_add_test(tc, test_env_passed);
+    tcase_add_test(tc, test_path_of_child_env);
+    tcase_add_test(tc, test_workdir);
+    tcase_add_test(tc, test_missing_workdir);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("cannot_run");
+    tcase_add_test(tc, test_command_not_found);
+    tcase_add_test(tc, test_not_executable);
+    tcase_add_test(tc, test_invalid_spec);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("termination");
+    tcase_add_test(tc, test_timeout_kills_group);
+    tcase_add_test(tc, test_no_orphans_after_exit);
+    tcase_add_test(tc, test_sigterm_ignored_gets_sigkill);
+    tcase_add_test(tc, test_sigterm_handled);
+    tcase_add_test(tc, test_escaped_grandchild_bounded);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("cancel");
+    tcase_add_test(tc, test_cancel_mid_run);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("threads");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_concurrent_runs);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(proc_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
