@@ -141,7 +141,8 @@ static void on_event(const wf_event *ev, void *user)
     case WF_EVENT_TASK_END:
         if (cli->quiet && ev->status != WF_STATUS_FAILED)
             goto out;
-        if (ev->status == WF_STATUS_FAILED && ev->n_items == 0 && ev->message == NULL)
+        /* A plain task that ran and failed was reported with its unit (and its stderr). */
+        if (ev->status == WF_STATUS_FAILED && ev->n_items == 0 && ev->attempt > 0)
             goto out;
         switch (ev->status) {
         case WF_STATUS_SUCCEEDED:
@@ -174,7 +175,10 @@ static void on_event(const wf_event *ev, void *user)
         wf_strbuf_addf(&sb, "%s: %s\n", ev->task, ev->message);
         break;
     case WF_EVENT_WARNING:
-        wf_strbuf_addf(&sb, "warning: %s\n", ev->message);
+        if (ev->task != NULL)
+            wf_strbuf_addf(&sb, "warning: %s: %s\n", ev->task, ev->message);
+        else
+            wf_strbuf_addf(&sb, "warning: %s\n", ev->message);
         break;
     case WF_EVENT_RUN_END:
         wf_strbuf_addf(&sb, "%s in ", wf_status_name(ev->status));

@@ -20,13 +20,106 @@ extern char **environ;
 
 /* ---- events -------------------------------------------------------------------------- */
 
+/* ---- secrets -------------------------------------------------------------------------- */
+
+/* Values of `secret: true` inputs shorter than this are not masked: masking "a" or "1" would
+ * garble every line without protecting anything. */
+#define MIN_SECRET_LEN 3
+
+static void collect_secrets(wf_run *r, const json_object *inputs)
+{
+    const wf_workflow *wf = r->wf;
+
+    for (size_t i = 0; i < wf->n_inputs; i++) {
+        json_object *v = NULL;
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        if (!wf->inputs[i].secret ||
+            !json_object_object_get_ex((json_object *)inputs, wf->inputs[i].name, &v) || v == NULL)
+            continue;
+        wf_tpl_text_form(&sb, v);
+        if (sb.len < MIN_SECRET_LEN) {
+            wf_strbuf_release(&sb);
+            continue;
+        }
+        r->secrets = wf_xrealloc(r->secrets, (r->n_secrets + 1) * sizeof(char *));
+        r->secrets[r->n_secrets++] = wf_strbuf_detach(&sb, NULL);
+    }
+}
+
+/* text with every secret replaced by ***, or NULL when it holds none. */
+static char *mask(const wf_run *r, const char *text)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    bool found = false;
+
+    if (text == NULL || r->n_secrets == 0)
+        return NULL;
+    wf_strbuf_adds(&sb, text);
+    for (size_t i = 0; i < r->n_secrets; i++) {
+        size_t slen = strlen(r->secrets[i]);
+        char *hit = strstr(sb.buf, r->secrets[i]);
+
+        while (hit != NULL) {
+            wf_strbuf out = WF_STRBUF_INIT;
+
+            found = true;
+            wf_strbuf_add(&out, sb.buf, (size_t)(hit - sb.buf));
+            wf_strbuf_adds(&out, "***");
+            wf_strbuf_adds(&out, hit + slen);
+            wf_strbuf_release(&sb);
+            sb = out;
+            hit = strstr(sb.buf, r->secrets[i]);
+        }
+    }
+    if (!found) {
+        wf_strbuf_release(&sb);
+        return NULL;
+    }
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+/* Masks every string inside v in place (v is owned by the caller and not shared). */
+static void mask_json(const wf_run *r, json_object *v)
+{
+    if (r->n_secrets == 0 || v == NULL)
+        return;
+    if (json_object_is_type(v, json_type_string)) {
+        char *m = mask(r, json_object_get_string(v));
+
+        if (m != NULL) {
+            json_object_set_string(v, m);
+            free(m);
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            mask_json(r, json_object_array_get_idx(v, i));
+    } else if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, key, child)
+        {
+            (void)key;
+            mask_json(r, child);
+        }
+    }
+}
+
 static void emit(wf_run *r, wf_event *ev)
 {
+    char *message, *err_text;
+
     if (r->opts.on_event == NULL)
         return;
     ev->units_done = r->units_done;
     ev->units_total = r->units_total;
+    message = mask(r, ev->message);
+    err_text = mask(r, ev->stderr_text);
+    if (message != NULL)
+        ev->message = message;
+    if (err_text != NULL)
+        ev->stderr_text = err_text;
     r->opts.on_event(ev, r->opts.user);
+    free(message);
+    free(err_text);
 }
 
 static void emit_simple(wf_run *r, wf_event_kind kind, const char *task, const char *message)
@@ -356,7 +449,7 @@ static void publish_vars(wf_run *r, uint32_t t)
         wf_error_init(&err);
         rc = wf_tpl_eval(task->publish[i].tpl, r->tasks[t].ctx, &v, &err);
         if (rc != WF_OK) {
-            char *msg = wf_xasprintf("%s: publish %s: %s", task->name, task->publish[i].name,
+            char *msg = wf_xasprintf("publish %s: %s", task->publish[i].name,
                                      err.message ? err.message : wf_strerror(rc));
 
             emit_simple(r, WF_EVENT_WARNING, task->name, msg);
@@ -366,8 +459,8 @@ static void publish_vars(wf_run *r, uint32_t t)
         }
         res = wf_result_new(WF_STATUS_SUCCEEDED, v);
         if (wf_results_publish(vars, task->publish[i].name, res) != WF_OK) {
-            char *msg = wf_xasprintf("%s: var '%s' was already published; keeping the first value",
-                                     task->name, task->publish[i].name);
+            char *msg = wf_xasprintf("var '%s' was already published; keeping the first value",
+                                     task->publish[i].name);
 
             emit_simple(r, WF_EVENT_WARNING, task->name, msg);
             free(msg);
@@ -390,8 +483,10 @@ static void task_finish(wf_run *r, uint32_t t, wf_status status, char *error_tak
     ts->end_ms = wf_now_ms();
     if (ts->start_ms == 0)
         ts->start_ms = ts->end_ms;
-    free(ts->error);
-    ts->error = error_take;
+    if (error_take != NULL) {
+        free(ts->error);
+        ts->error = error_take;
+    }
     if (task->items_kind != WF_ITEMS_NONE && status != WF_STATUS_SKIPPED &&
         (ts->items != NULL || status == WF_STATUS_SUCCEEDED)) {
         /* The list of item results in item order, null where an item did not succeed. */
@@ -429,6 +524,7 @@ static void task_finish(wf_run *r, uint32_t t, wf_status status, char *error_tak
     ev.duration_ms = ts->end_ms - ts->start_ms;
     ev.message = ts->error;
     ev.n_items = task->items_kind != WF_ITEMS_NONE ? ts->n_units : 0;
+    ev.attempt = task->items_kind == WF_ITEMS_NONE && ts->n_units == 1 ? (int)ts->units[0].attempt : 0;
     emit(r, &ev);
     if (status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
         !r->failfast_tripped) {
@@ -722,6 +818,11 @@ static void *scheduler_main(void *arg)
 
     emit(r, &ev);
     for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        if (r->wf->tasks[t].cache)
+            emit_simple(r, WF_EVENT_WARNING, r->wf->tasks[t].name,
+                        "cache: is not used yet (runs are not recorded); the task runs");
+    }
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
         if (r->tasks[t].pending_deps == 0)
             r->settle[r->n_settle++] = (uint32_t)t;
     }
@@ -937,6 +1038,15 @@ static int check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *
             free(msg);
             rc = WF_EINVAL;
         }
+        if (task->executor == WF_EXECUTOR_SLURM) {
+            char *msg = wf_xasprintf("task '%s': the slurm executor is not available in this "
+                                     "version of wfengine; use executor: local",
+                                     task->name);
+
+            errlist_add_at(errs, wf, task->mark, WF_EINVAL, msg);
+            free(msg);
+            rc = WF_EINVAL;
+        }
     }
     return rc;
 }
@@ -983,6 +1093,9 @@ void wf_run_free(wf_run *r)
     free(r->ready);
     free(r->timers);
     free(r->settle);
+    for (size_t i = 0; i < r->n_secrets; i++)
+        free(r->secrets[i]);
+    free(r->secrets);
     if (r->cancel_pipe[0] >= 0) {
         close(r->cancel_pipe[0]);
         close(r->cancel_pipe[1]);
@@ -1030,6 +1143,7 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
         return WF_EINVAL;
     }
     r->opts.inputs = NULL;
+    collect_secrets(r, inputs);
     if (build_env(r, inputs, errs) != WF_OK || build_root(r, inputs, errs) != WF_OK) {
         if (r->root == NULL)
             json_object_put(inputs);
@@ -1165,5 +1279,6 @@ json_object *wf_run_result_json(const wf_run *r)
     }
     json_object_object_add(doc, "tasks", tasks);
     json_object_object_add(doc, "outputs", r->outputs ? wf_json_copy(r->outputs) : NULL);
+    mask_json(r, doc);
     return doc;
 }

@@ -115,7 +115,8 @@ typedef struct wf_event {
     wf_event_kind kind;
     const char *task;   /* NULL for run events */
     int64_t index;      /* item index, or -1 */
-    int attempt;        /* 1-based; 0 when not about a unit */
+    int attempt;        /* 1-based; 0 when not about a unit. TASK_END of a task without
+                           with-items: the attempts its unit made (0: it never ran) */
     int max_attempts;   /* attempts allowed (1 + retries) */
     wf_status status;   /* UNIT_END, TASK_END, RUN_END */
     int exit_code;      /* UNIT_END: the process's, or -1 */

@@ -50,8 +50,10 @@ typedef enum wf_tpl_kind {
 
 /* Compiles src[0..len) (len may be (size_t)-1 for a NUL-terminated string). On success
  * returns WF_OK and an owned *out. On failure returns WF_ESYNTAX (lexer/parser), WF_EUNKNOWN
- * (unknown filter, function or root name) or WF_EARITY (wrong number of arguments), sets
- * *out to NULL and fills err with the position of the offending character. Thread-safe. */
+ * (unknown filter, function or root name) or WF_EARITY (wrong number of arguments), or the
+ * error evaluation would give for a sub-expression made only of constants (`"a" + 1`,
+ * `1 / 0`), sets *out to NULL and fills err with the position of the offending character.
+ * Thread-safe. */
 int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err);
 void wf_tpl_free(wf_tpl *t);
 
@@ -119,8 +121,9 @@ void wf_tpl_argv_free(char **argv);
 /* ---- text helpers ------------------------------------------------------------------- */
 
 /* Appends s shell-quoted as one word for /bin/sh: unchanged when it has only safe characters
- * (letters, digits, - _ . / : , + @ % ^ =), otherwise in single quotes with ' written as
- * '\''; the empty string becomes ''. */
+ * (letters, digits, - _ . / : , + @ % ^ =) and does not look like an assignment (NAME=...,
+ * which would not be a command word), otherwise in single quotes with ' written as '\'';
+ * the empty string becomes ''. */
 void wf_shell_quote(wf_strbuf *out, const char *s, size_t len);
 
 /* Appends the text form of v (interpolation rules: strings as they are, numbers shortest,

@@ -48,6 +48,14 @@ expect_json() {
     if [ "$got" = "$3" ]; then pass "$1"; else fail "$1: $2 = $got, want $3"; fi
 }
 
+# alive PID: the process exists and is not a zombie (PID 1 here may be slow to reap orphans).
+alive() {
+    [ -r "/proc/$1/stat" ] || return 1
+    local state
+    state=$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f1)
+    [ "$state" != Z ] && [ "$state" != X ]
+}
+
 done_testing() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

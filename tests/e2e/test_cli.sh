@@ -96,6 +96,26 @@ expect_in "mermaid" out.txt "flowchart LR"
 run_wf graph "$WF_SOURCE_DIR/workflows/fanout-json.yaml" --format png
 expect_rc "unknown graph format" 2
 
+cat > secret.yaml <<'Y'
+version: 1
+inputs:
+  token: {type: string, secret: true}
+tasks:
+  say:
+    action: core.echo
+    input: {message: "the token is << inputs.token >>"}
+  leak:
+    run: echo "stderr has << inputs.token >>" >&2; exit 1
+outputs:
+  said: << task.say >>
+Y
+run_wf run secret.yaml -i token=hunter2-s3cret --json
+expect_rc "secret workflow fails on purpose" 1
+expect_not_in "secret masked in progress and logs" err.txt "hunter2-s3cret"
+expect_not_in "secret masked in the result document" out.txt "hunter2-s3cret"
+expect_in "masked as ***" err.txt "the token is ***"
+expect_json "masked in outputs" 'd["outputs"]["said"]' '"the token is ***"'
+
 run_wf run inputs.yaml -i n=1 -j 0
 expect_rc "-j 0 refused" 2
 done_testing

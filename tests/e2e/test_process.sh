@@ -44,7 +44,7 @@ tasks:
     run: ["sh", "-c", "test -n \"$WF_RUN_ID\" && echo ok"]
   json:
     output: json
-    run: echo '{"a": [1, 2.5, "x"]}'
+    run: "echo '{\"a\": [1, 2.5, \"x\"]}'"
   lines:
     output: lines
     run: printf 'a\nb\n\nc\n'
@@ -86,7 +86,7 @@ expect_json "the task failed" 'd["tasks"]["slow"]["status"]' '"failed"'
 expect_in "timeout reported" err.txt "timed out"
 if [ $((end - start)) -lt 10 ]; then pass "timeout is prompt"; else fail "timeout took $((end - start))s"; fi
 gc=$(cat grandchild.pid)
-if kill -0 "$gc" 2>/dev/null; then fail "grandchild $gc survived the timeout"; kill -9 "$gc"; else pass "no grandchild survives a timeout"; fi
+if alive "$gc"; then fail "grandchild $gc survived the timeout"; kill -9 "$gc"; else pass "no grandchild survives a timeout"; fi
 
 cat > notfound.yaml <<'Y'
 version: 1

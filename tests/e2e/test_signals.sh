@@ -32,7 +32,7 @@ for sig in INT TERM; do
     started=$(wc -l < pids.txt)
     if [ "$started" -eq 2 ]; then pass "SIG$sig: only the running units had started"; else fail "SIG$sig: $started units started"; fi
     alive=0
-    while read -r p; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done < pids.txt
+    while read -r p; do alive "$p" && alive=$((alive + 1)); done < pids.txt
     if [ "$alive" -eq 0 ]; then pass "SIG$sig: no child left"; else fail "SIG$sig: $alive children left"; fi
 done
 

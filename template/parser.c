@@ -1,0 +1,1190 @@
+/* Compiling templates: splitting a string into text and `<< >>` parts, a precedence-climbing
+ * parser from tokens to an AST, constant folding, the references a template makes and the
+ * detection of simple commands. Everything that can be decided without a context is decided
+ * here, once, so that evaluation never parses. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tpl_internal.h"
+
+typedef struct tmp_ref {
+    wf_tpl_ref ref;
+    uint32_t off;
+} tmp_ref;
+
+typedef struct parser {
+    wf_tpl *t;
+    const token *tok;
+    size_t ntok, i;
+    wf_error *err;
+    int depth;
+    tmp_ref *refs;
+    size_t nrefs, crefs;
+} parser;
+
+static const char *const roots[] = { "inputs", "vars",  "env",      "task",
+                                     "item",   "index", "workflow", NULL };
+
+static int perr(parser *p, size_t off, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int perr(parser *p, size_t off, int code, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+    int line, col;
+
+    va_start(ap, fmt);
+    msg = wf_xvasprintf(fmt, ap);
+    va_end(ap);
+    wf__tpl_linecol(p->t->src, off, &line, &col);
+    wf_error_set(p->err, code, NULL, line, col, "%s", msg);
+    free(msg);
+    return code;
+}
+
+static const token *cur(const parser *p)
+{
+    return &p->tok[p->i];
+}
+
+static bool accept(parser *p, tok_kind k)
+{
+    if (p->tok[p->i].kind != k)
+        return false;
+    p->i++;
+    return true;
+}
+
+/* How a token is named in "expected X, got Y". */
+static char *tok_desc(const parser *p, const token *t)
+{
+    size_t n = t->end - t->start;
+
+    switch (t->kind) {
+    case T_NAME:
+    case T_INT:
+    case T_FLOAT:
+    case T_STRING:
+        if (n > 24)
+            return wf_xasprintf("%.24s...", p->t->src + t->start);
+        return wf_xasprintf("%.*s", (int)n, p->t->src + t->start);
+    default:
+        return wf_xstrdup(wf__tpl_tok_text(t->kind));
+    }
+}
+
+static int expected(parser *p, const char *what)
+{
+    char *got = tok_desc(p, cur(p));
+    int rc = perr(p, cur(p)->start, WF_ESYNTAX, "expected %s, got %s", what, got);
+
+    free(got);
+    return rc;
+}
+
+static node *mk(parser *p, node_kind kind, uint32_t start, uint32_t end, uint32_t pos)
+{
+    wf_tpl *t = p->t;
+    node *n = wf_xcalloc(1, sizeof(*n));
+
+    n->kind = kind;
+    n->start = start;
+    n->end = end;
+    n->pos = pos;
+    n->depth = 1;
+    if ((t->nnodes & (t->nnodes - 1)) == 0)
+        t->nodes = wf_xrealloc(t->nodes, (t->nnodes ? t->nnodes * 2 : 1) * sizeof(*t->nodes));
+    t->nodes[t->nnodes++] = n;
+    return n;
+}
+
+static void add_ref(parser *p, wf_tpl_ref_kind kind, const char *name, uint32_t off)
+{
+    if (p->nrefs == p->crefs) {
+        p->crefs = p->crefs ? p->crefs * 2 : 8;
+        p->refs = wf_xrealloc(p->refs, p->crefs * sizeof(*p->refs));
+    }
+    p->refs[p->nrefs].ref.kind = kind;
+    p->refs[p->nrefs].ref.name = name;
+    p->refs[p->nrefs].off = off;
+    p->nrefs++;
+}
+
+/* Depth bookkeeping, and the one limit that keeps evaluation's recursion bounded. */
+static int set_depth(parser *p, node *n)
+{
+    uint32_t d = 0;
+
+    if (n->a != NULL && n->a->depth > d)
+        d = n->a->depth;
+    if (n->b != NULL && n->b->depth > d)
+        d = n->b->depth;
+    for (size_t i = 0; i < n->nargs; i++)
+        if (n->args[i]->depth > d)
+            d = n->args[i]->depth;
+    n->depth = d + 1;
+    if (n->depth > WF_TPL_MAX_DEPTH)
+        return perr(p, n->pos, WF_ESYNTAX, "expression nested too deeply (more than %d levels)",
+                    WF_TPL_MAX_DEPTH);
+    return WF_OK;
+}
+
+static bool is_const(const node *n)
+{
+    return n == NULL || n->kind == N_LIT;
+}
+
+/* Evaluates a node whose operands are all constants, once, now: `"a" + 1` is then a load-time
+ * error, and `[1, 2]` or `-1` cost nothing per evaluation. */
+static int fold(parser *p, node *n)
+{
+    ev e = { p->t, NULL, p->err, 0 };
+    tval v = TVAL_NULL;
+    int rc;
+
+    rc = set_depth(p, n);
+    if (rc != WF_OK)
+        return rc;
+    if (!is_const(n->a) || !is_const(n->b))
+        return WF_OK;
+    for (size_t i = 0; i < n->nargs; i++)
+        if (!is_const(n->args[i]))
+            return WF_OK;
+    if (n->kind == N_CALL && (n->fn->flags & (B_STATUS | B_NOFOLD)) != 0)
+        return WF_OK;
+    rc = wf__tpl_eval_node(&e, n, &v);
+    if (rc != WF_OK)
+        return rc;
+    n->lit = wf__tpl_detach(&v);
+    n->kind = N_LIT;
+    return WF_OK;
+}
+
+static int parse_expr(parser *p, node **out);
+
+/* Arguments of a call after '(' up to ')', appended to args. */
+static int parse_args(parser *p, node ***args, size_t *nargs)
+{
+    int rc;
+
+    if (accept(p, T_RPAREN))
+        return WF_OK;
+    for (;;) {
+        node *a = NULL;
+
+        rc = parse_expr(p, &a);
+        if (rc != WF_OK)
+            return rc;
+        *args = wf_xrealloc(*args, (*nargs + 1) * sizeof(**args));
+        (*args)[(*nargs)++] = a;
+        if (accept(p, T_RPAREN))
+            return WF_OK;
+        if (!accept(p, T_COMMA))
+            return expected(p, "',' or ')' in the arguments");
+    }
+}
+
+static int arity_error(parser *p, const builtin *b, bool piped, size_t nargs, uint32_t off)
+{
+    const char *rest = strchr(b->params, ',');
+    size_t lo = b->min, hi = b->max, got = nargs;
+    char want[32];
+
+    if (piped) {
+        if (b->min == 0 && b->max == 0)
+            return perr(p, off, WF_EARITY,
+                        "'%s' cannot be used as a filter: it takes no value; write %s()", b->name,
+                        b->name);
+        lo = lo > 0 ? lo - 1 : 0;
+        hi--;
+        got--;
+    }
+    if (lo == hi)
+        snprintf(want, sizeof(want), "%zu argument%s", lo, lo == 1 ? "" : "s");
+    else
+        snprintf(want, sizeof(want), "%zu or %zu arguments", lo, hi);
+    if (lo == 0 && hi == 0)
+        snprintf(want, sizeof(want), "no arguments");
+    if (piped) {
+        if (rest == NULL)
+            return perr(p, off, WF_EARITY, "filter '%s' takes %s, x | %s; got %zu", b->name, want,
+                        b->name, got);
+        return perr(p, off, WF_EARITY, "filter '%s' takes %s, x | %s(%s); got %zu", b->name, want,
+                    b->name, rest + 2, got);
+    }
+    return perr(p, off, WF_EARITY, "%s() takes %s, %s(%s); got %zu", b->name, want, b->name,
+                b->params, got);
+}
+
+static int unknown_fn(parser *p, const token *name, bool piped)
+{
+    const char *close = wf__tpl_closest_builtin(name->s);
+
+    if (close != NULL)
+        return perr(p, name->start, WF_EUNKNOWN, "unknown %s '%s'; did you mean '%s'?",
+                    piped ? "filter" : "function", name->s, close);
+    return perr(p, name->start, WF_EUNKNOWN,
+                "unknown %s '%s' (see the list of filters in docs/templates.md)",
+                piped ? "filter" : "function", name->s);
+}
+
+/* Builds a call; for a status function with a literal task name, records the reference. */
+static int finish_call(parser *p, const builtin *b, node **args, size_t nargs, bool piped,
+                       const token *name, uint32_t start, node **out)
+{
+    node *n;
+
+    if (nargs < b->min || nargs > b->max) {
+        int rc = arity_error(p, b, piped, nargs, name->start);
+
+        free(args);
+        return rc;
+    }
+    n = mk(p, N_CALL, start, p->tok[p->i - 1].end, name->start);
+    n->fn = b;
+    n->args = args;
+    n->nargs = nargs;
+    n->piped = piped;
+    if (b->flags & B_STATUS) {
+        if (nargs == 1 && args[0]->kind == N_LIT && tpl_is(args[0]->lit, json_type_string))
+            add_ref(p, WF_TPL_REF_STATUS_FN, tpl_str(args[0]->lit, NULL), name->start);
+        else
+            add_ref(p, WF_TPL_REF_STATUS_ANY, b->name, name->start);
+    }
+    *out = n;
+    return fold(p, n);
+}
+
+/* The name after `task` or `vars`: .NAME or ["NAME"]. */
+static int root_name(parser *p, const token *root, node_kind kind, node **out)
+{
+    node *n;
+    char *name = NULL;
+    uint32_t end;
+
+    if (accept(p, T_DOT)) {
+        if (cur(p)->kind < T_NAME || (cur(p)->kind > T_NAME && cur(p)->kind < T_AND))
+            return expected(p, kind == N_TASK ? "a task name after 'task.'"
+                                              : "a var name after 'vars.'");
+        name = wf_xstrdup(cur(p)->s);
+        end = cur(p)->end;
+        p->i++;
+    } else if (accept(p, T_LBRACK)) {
+        node *key = NULL;
+        int rc = parse_expr(p, &key);
+
+        if (rc != WF_OK)
+            return rc;
+        if (key->kind != N_LIT || !tpl_is(key->lit, json_type_string))
+            return perr(p, key->start, WF_ESYNTAX,
+                        "%s[...] needs a literal %s name in quotes, so that dependencies are "
+                        "known when the workflow is loaded",
+                        root->s, kind == N_TASK ? "task" : "var");
+        if (cur(p)->kind != T_RBRACK)
+            return expected(p, "']'");
+        name = wf_xstrdup(tpl_str(key->lit, NULL));
+        end = cur(p)->end;
+        p->i++;
+    } else if (kind == N_TASK) {
+        return perr(p, root->start, WF_ESYNTAX,
+                    "'task' must be followed by a task name: task.NAME, or task[\"NAME\"] for a "
+                    "name with '-'");
+    } else {
+        return perr(p, root->start, WF_ESYNTAX,
+                    "'vars' must be followed by a var name: vars.NAME or vars[\"NAME\"]");
+    }
+    n = mk(p, kind, root->start, end, root->start);
+    n->key = name;
+    add_ref(p, kind == N_TASK ? WF_TPL_REF_TASK : WF_TPL_REF_VAR, name, root->start);
+    *out = n;
+    return WF_OK;
+}
+
+static int parse_workflow(parser *p, const token *root, node **out)
+{
+    const char *field = NULL;
+    uint32_t off = 0, end = 0;
+
+    if (cur(p)->kind == T_DOT && p->tok[p->i + 1].kind == T_NAME) {
+        field = p->tok[p->i + 1].s;
+        off = p->tok[p->i + 1].start;
+        end = p->tok[p->i + 1].end;
+        p->i += 2;
+    } else if (cur(p)->kind == T_LBRACK && p->tok[p->i + 1].kind == T_STRING &&
+               p->tok[p->i + 2].kind == T_RBRACK) {
+        field = p->tok[p->i + 1].s;
+        off = p->tok[p->i + 1].start;
+        end = p->tok[p->i + 2].end;
+        p->i += 3;
+    }
+    if (field == NULL) {
+        *out = mk(p, N_WORKFLOW, root->start, root->end, root->start);
+        return WF_OK;
+    }
+    if (strcmp(field, "name") == 0) {
+        *out = mk(p, N_WF_NAME, root->start, end, root->start);
+    } else if (strcmp(field, "run_id") == 0) {
+        *out = mk(p, N_WF_RUN_ID, root->start, end, root->start);
+    } else {
+        return perr(p, off, WF_EUNKNOWN, "workflow has no field '%s'; it has: name, run_id", field);
+    }
+    return WF_OK;
+}
+
+static int parse_name(parser *p, node **out)
+{
+    const token *name = cur(p);
+    const builtin *b;
+
+    p->i++;
+    if (cur(p)->kind == T_LPAREN) {
+        node **args = NULL;
+        size_t nargs = 0;
+        int rc;
+
+        b = wf__tpl_builtin(name->s);
+        if (b == NULL)
+            return unknown_fn(p, name, false);
+        p->i++;
+        rc = parse_args(p, &args, &nargs);
+        if (rc != WF_OK) {
+            free(args);
+            return rc;
+        }
+        return finish_call(p, b, args, nargs, false, name, name->start, out);
+    }
+    if (strcmp(name->s, "task") == 0)
+        return root_name(p, name, N_TASK, out);
+    if (strcmp(name->s, "vars") == 0)
+        return root_name(p, name, N_VAR, out);
+    if (strcmp(name->s, "workflow") == 0)
+        return parse_workflow(p, name, out);
+    if (strcmp(name->s, "inputs") == 0) {
+        *out = mk(p, N_INPUTS, name->start, name->end, name->start);
+    } else if (strcmp(name->s, "env") == 0) {
+        *out = mk(p, N_ENV, name->start, name->end, name->start);
+    } else if (strcmp(name->s, "item") == 0) {
+        *out = mk(p, N_ITEM, name->start, name->end, name->start);
+        add_ref(p, WF_TPL_REF_ITEM, "item", name->start);
+    } else if (strcmp(name->s, "index") == 0) {
+        *out = mk(p, N_INDEX, name->start, name->end, name->start);
+        add_ref(p, WF_TPL_REF_ITEM, "index", name->start);
+    } else {
+        const char *close = wf_closest(name->s, roots);
+
+        if (wf__tpl_builtin(name->s) != NULL)
+            return perr(p, name->start, WF_EUNKNOWN, "'%s' is a function: write %s(x) or x | %s",
+                        name->s, name->s, name->s);
+        if (close != NULL)
+            return perr(p, name->start, WF_EUNKNOWN,
+                        "unknown name '%s'; did you mean '%s'? (names start with inputs, vars, "
+                        "env, task, item, index or workflow)",
+                        name->s, close);
+        return perr(p, name->start, WF_EUNKNOWN,
+                    "unknown name '%s': names start with inputs, vars, env, task, item, index "
+                    "or workflow (a string needs quotes)",
+                    name->s);
+    }
+    return WF_OK;
+}
+
+static int parse_list(parser *p, node **out)
+{
+    uint32_t start = cur(p)->start;
+    node **args = NULL, *n;
+    size_t nargs = 0;
+    int rc = WF_OK;
+
+    p->i++;
+    while (!accept(p, T_RBRACK)) {
+        node *a = NULL;
+
+        rc = parse_expr(p, &a);
+        if (rc != WF_OK)
+            goto out;
+        args = wf_xrealloc(args, (nargs + 1) * sizeof(*args));
+        args[nargs++] = a;
+        if (accept(p, T_RBRACK))
+            break;
+        if (!accept(p, T_COMMA)) {
+            rc = expected(p, "',' or ']' in the list");
+            goto out;
+        }
+    }
+    n = mk(p, N_LIST, start, p->tok[p->i - 1].end, start);
+    n->args = args;
+    n->nargs = nargs;
+    args = NULL;
+    *out = n;
+    rc = fold(p, n);
+out:
+    free(args);
+    return rc;
+}
+
+static int parse_object(parser *p, node **out)
+{
+    uint32_t start = cur(p)->start;
+    node **args = NULL, *n;
+    char **keys = NULL;
+    size_t nargs = 0;
+    int rc = WF_OK;
+
+    p->i++;
+    while (!accept(p, T_RBRACE)) {
+        const token *k = cur(p);
+        node *v = NULL;
+
+        if (k->kind != T_STRING && k->kind != T_NAME && k->kind < T_AND) {
+            rc = expected(p, "a key (a string or a name) in the object");
+            goto out;
+        }
+        for (size_t i = 0; i < nargs; i++) {
+            if (strcmp(keys[i], k->s) == 0) {
+                rc = perr(p, k->start, WF_ESYNTAX, "duplicate key '%s' in the object", k->s);
+                goto out;
+            }
+        }
+        p->i++;
+        if (!accept(p, T_COLON)) {
+            rc = expected(p, "':' after the key");
+            goto out;
+        }
+        rc = parse_expr(p, &v);
+        if (rc != WF_OK)
+            goto out;
+        args = wf_xrealloc(args, (nargs + 1) * sizeof(*args));
+        keys = wf_xrealloc(keys, (nargs + 1) * sizeof(*keys));
+        args[nargs] = v;
+        keys[nargs++] = wf_xstrdup(k->s);
+        if (accept(p, T_RBRACE))
+            break;
+        if (!accept(p, T_COMMA)) {
+            rc = expected(p, "',' or '}' in the object");
+            goto out;
+        }
+    }
+    n = mk(p, N_OBJECT, start, p->tok[p->i - 1].end, start);
+    n->args = args;
+    n->keys = keys;
+    n->nargs = nargs;
+    args = NULL;
+    keys = NULL;
+    *out = n;
+    rc = fold(p, n);
+out:
+    for (size_t i = 0; keys != NULL && i < nargs; i++)
+        free(keys[i]);
+    free(keys);
+    free(args);
+    return rc;
+}
+
+static int parse_primary(parser *p, node **out)
+{
+    const token *t = cur(p);
+    node *n;
+    int rc;
+
+    switch (t->kind) {
+    case T_INT:
+    case T_FLOAT:
+    case T_STRING:
+    case T_NULL:
+    case T_TRUE:
+    case T_FALSE:
+        n = mk(p, N_LIT, t->start, t->end, t->start);
+        if (t->kind == T_INT)
+            n->lit = json_object_new_int64(t->i);
+        else if (t->kind == T_FLOAT)
+            n->lit = json_object_new_double(t->d);
+        else if (t->kind == T_STRING)
+            n->lit = json_object_new_string_len(t->s, (int)t->slen);
+        else if (t->kind != T_NULL)
+            n->lit = json_object_new_boolean(t->kind == T_TRUE);
+        p->i++;
+        *out = n;
+        return WF_OK;
+    case T_LPAREN: {
+        uint32_t start = t->start;
+
+        p->i++;
+        rc = parse_expr(p, out);
+        if (rc != WF_OK)
+            return rc;
+        if (!accept(p, T_RPAREN))
+            return expected(p, "')'");
+        /* The parentheses belong to the expression's text, for messages that quote it. */
+        (*out)->start = start;
+        (*out)->end = p->tok[p->i - 1].end;
+        return WF_OK;
+    }
+    case T_LBRACK:
+        return parse_list(p, out);
+    case T_LBRACE:
+        return parse_object(p, out);
+    case T_NAME:
+        return parse_name(p, out);
+    default:
+        return expected(p, "an expression");
+    }
+}
+
+/* a.b, a["b"], a[0], a[expr] and a | f(args), left to right. */
+static int parse_postfix(parser *p, node **out)
+{
+    node *base = NULL;
+    int rc = parse_primary(p, &base);
+
+    while (rc == WF_OK) {
+        const token *t = cur(p);
+        node *n;
+
+        if (t->kind == T_DOT) {
+            const token *k = &p->tok[p->i + 1];
+
+            if (k->kind == T_INT)
+                return perr(p, k->start, WF_ESYNTAX, "use [%.*s] for an index, not .%.*s",
+                            (int)(k->end - k->start), p->t->src + k->start,
+                            (int)(k->end - k->start), p->t->src + k->start);
+            if (k->kind != T_NAME && k->kind < T_AND) {
+                p->i++;
+                return expected(p, "a name after '.'");
+            }
+            p->i += 2;
+            n = mk(p, N_GET, base->start, k->end, k->start);
+            n->op = GET_KEY;
+            n->a = base;
+            n->key = wf_xstrdup(k->s);
+        } else if (t->kind == T_LBRACK) {
+            node *key = NULL;
+
+            p->i++;
+            rc = parse_expr(p, &key);
+            if (rc != WF_OK)
+                return rc;
+            if (!accept(p, T_RBRACK))
+                return expected(p, "']'");
+            n = mk(p, N_GET, base->start, p->tok[p->i - 1].end, t->start);
+            n->a = base;
+            if (key->kind == N_LIT && tpl_is(key->lit, json_type_string)) {
+                n->op = GET_KEY;
+                n->key = wf_xstrdup(tpl_str(key->lit, NULL));
+            } else if (key->kind == N_LIT && tpl_is(key->lit, json_type_int)) {
+                n->op = GET_IDX;
+                n->idx = json_object_get_int64(key->lit);
+            } else {
+                n->op = GET_DYN;
+                n->b = key;
+            }
+        } else if (t->kind == T_PIPE) {
+            const token *name = &p->tok[p->i + 1];
+            const builtin *b;
+            node **args = NULL;
+            size_t nargs = 1;
+
+            if (name->kind != T_NAME) {
+                p->i++;
+                return expected(p, "a filter name after '|'");
+            }
+            b = wf__tpl_builtin(name->s);
+            if (b == NULL)
+                return unknown_fn(p, name, true);
+            p->i += 2;
+            args = wf_xmalloc(sizeof(*args));
+            args[0] = base;
+            if (accept(p, T_LPAREN)) {
+                rc = parse_args(p, &args, &nargs);
+                if (rc != WF_OK) {
+                    free(args);
+                    return rc;
+                }
+            }
+            rc = finish_call(p, b, args, nargs, true, name, base->start, &base);
+            continue;
+        } else {
+            break;
+        }
+        if (n->op == GET_KEY && base->kind == N_INPUTS)
+            add_ref(p, WF_TPL_REF_INPUT, n->key, base->start);
+        base = n;
+        rc = fold(p, n);
+    }
+    *out = base;
+    return rc;
+}
+
+static int parse_unary(parser *p, node **out)
+{
+    const token *t = cur(p);
+    node *n, *a = NULL;
+    int rc;
+
+    if (t->kind != T_MINUS)
+        return parse_postfix(p, out);
+    if (++p->depth > WF_TPL_MAX_DEPTH)
+        return perr(p, t->start, WF_ESYNTAX, "expression nested too deeply (more than %d levels)",
+                    WF_TPL_MAX_DEPTH);
+    p->i++;
+    rc = parse_unary(p, &a);
+    p->depth--;
+    if (rc != WF_OK)
+        return rc;
+    n = mk(p, N_NEG, t->start, a->end, t->start);
+    n->a = a;
+    *out = n;
+    return fold(p, n);
+}
+
+static node *binary(parser *p, node_kind kind, int op, node *l, node *r, uint32_t pos)
+{
+    node *n = mk(p, kind, l->start, r->end, pos);
+
+    n->op = op;
+    n->a = l;
+    n->b = r;
+    return n;
+}
+
+static int parse_mul(parser *p, node **out)
+{
+    node *l = NULL;
+    int rc = parse_unary(p, &l);
+
+    while (rc == WF_OK) {
+        const token *t = cur(p);
+        int op = t->kind == T_STAR ? OP_MUL : t->kind == T_SLASH ? OP_DIV : OP_MOD;
+        node *r = NULL;
+
+        if (t->kind != T_STAR && t->kind != T_SLASH && t->kind != T_PERCENT)
+            break;
+        p->i++;
+        rc = parse_unary(p, &r);
+        if (rc != WF_OK)
+            return rc;
+        l = binary(p, N_BIN, op, l, r, t->start);
+        rc = fold(p, l);
+    }
+    *out = l;
+    return rc;
+}
+
+static int parse_add(parser *p, node **out)
+{
+    node *l = NULL;
+    int rc = parse_mul(p, &l);
+
+    while (rc == WF_OK) {
+        const token *t = cur(p);
+        node *r = NULL;
+
+        if (t->kind != T_PLUS && t->kind != T_MINUS)
+            break;
+        p->i++;
+        rc = parse_mul(p, &r);
+        if (rc != WF_OK)
+            return rc;
+        l = binary(p, N_BIN, t->kind == T_PLUS ? OP_ADD : OP_SUB, l, r, t->start);
+        rc = fold(p, l);
+    }
+    *out = l;
+    return rc;
+}
+
+/* The comparison operator at the current token (consumed), or -1. */
+static int cmp_op(parser *p)
+{
+    switch (cur(p)->kind) {
+    case T_EQ:
+        p->i++;
+        return OP_EQ;
+    case T_NE:
+        p->i++;
+        return OP_NE;
+    case T_LT:
+        p->i++;
+        return OP_LT;
+    case T_LE:
+        p->i++;
+        return OP_LE;
+    case T_GT:
+        p->i++;
+        return OP_GT;
+    case T_GE:
+        p->i++;
+        return OP_GE;
+    case T_IN:
+        p->i++;
+        return OP_IN;
+    case T_NOT:
+        if (p->tok[p->i + 1].kind == T_IN) {
+            p->i += 2;
+            return OP_NOT_IN;
+        }
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+static int parse_cmp(parser *p, node **out)
+{
+    node *l = NULL, *r = NULL;
+    uint32_t pos;
+    int rc = parse_add(p, &l), op;
+
+    if (rc != WF_OK)
+        return rc;
+    pos = cur(p)->start;
+    op = cmp_op(p);
+    if (op < 0) {
+        *out = l;
+        return WF_OK;
+    }
+    rc = parse_add(p, &r);
+    if (rc != WF_OK)
+        return rc;
+    l = binary(p, N_BIN, op, l, r, pos);
+    rc = fold(p, l);
+    if (rc != WF_OK)
+        return rc;
+    pos = cur(p)->start;
+    if (cmp_op(p) >= 0)
+        return perr(p, pos, WF_ESYNTAX,
+                    "comparisons do not chain: write a < b and b < c, with parentheses if "
+                    "needed");
+    *out = l;
+    return WF_OK;
+}
+
+static int parse_not(parser *p, node **out)
+{
+    const token *t = cur(p);
+    node *n, *a = NULL;
+    int rc;
+
+    if (t->kind != T_NOT)
+        return parse_cmp(p, out);
+    if (++p->depth > WF_TPL_MAX_DEPTH)
+        return perr(p, t->start, WF_ESYNTAX, "expression nested too deeply (more than %d levels)",
+                    WF_TPL_MAX_DEPTH);
+    p->i++;
+    rc = parse_not(p, &a);
+    p->depth--;
+    if (rc != WF_OK)
+        return rc;
+    n = mk(p, N_NOT, t->start, a->end, t->start);
+    n->a = a;
+    *out = n;
+    return fold(p, n);
+}
+
+static int parse_and(parser *p, node **out)
+{
+    node *l = NULL;
+    int rc = parse_not(p, &l);
+
+    while (rc == WF_OK && cur(p)->kind == T_AND) {
+        uint32_t pos = cur(p)->start;
+        node *r = NULL;
+
+        p->i++;
+        rc = parse_not(p, &r);
+        if (rc != WF_OK)
+            return rc;
+        l = binary(p, N_AND, 0, l, r, pos);
+        rc = fold(p, l);
+    }
+    *out = l;
+    return rc;
+}
+
+static int parse_or(parser *p, node **out)
+{
+    node *l = NULL;
+    int rc = parse_and(p, &l);
+
+    while (rc == WF_OK && cur(p)->kind == T_OR) {
+        uint32_t pos = cur(p)->start;
+        node *r = NULL;
+
+        p->i++;
+        rc = parse_and(p, &r);
+        if (rc != WF_OK)
+            return rc;
+        l = binary(p, N_OR, 0, l, r, pos);
+        rc = fold(p, l);
+    }
+    *out = l;
+    return rc;
+}
+
+static int parse_expr(parser *p, node **out)
+{
+    node *l = NULL;
+    int rc;
+
+    if (++p->depth > WF_TPL_MAX_DEPTH) {
+        rc = perr(p, cur(p)->start, WF_ESYNTAX,
+                  "expression nested too deeply (more than %d levels)", WF_TPL_MAX_DEPTH);
+        goto out;
+    }
+    rc = parse_or(p, &l);
+    while (rc == WF_OK && cur(p)->kind == T_COAL) {
+        uint32_t pos = cur(p)->start;
+        node *r = NULL;
+
+        p->i++;
+        rc = parse_or(p, &r);
+        if (rc != WF_OK)
+            goto out;
+        l = binary(p, N_COAL, 0, l, r, pos);
+        rc = fold(p, l);
+    }
+    *out = l;
+out:
+    p->depth--;
+    return rc;
+}
+
+/* Lexes and parses one expression starting at src[pos]; see wf__tpl_lex for in_braces. */
+static int parse_one(parser *p, size_t pos, bool in_braces, size_t open, node **out, size_t *end)
+{
+    wf_tpl *t = p->t;
+    token_list toks = { NULL, 0, 0 };
+    int rc;
+
+    rc = wf__tpl_lex(t->src, t->len, pos, in_braces, open, &toks, end, p->err);
+    if (rc != WF_OK)
+        goto out;
+    p->tok = toks.v;
+    p->ntok = toks.len;
+    p->i = 0;
+    if (toks.v[0].kind == T_END || toks.v[0].kind == T_EOF) {
+        rc = perr(p, in_braces ? open : toks.v[0].start, WF_ESYNTAX,
+                  "empty expression: expected something between '<<' and '>>'");
+        goto out;
+    }
+    rc = parse_expr(p, out);
+    if (rc != WF_OK)
+        goto out;
+    if (cur(p)->kind != T_END && cur(p)->kind != T_EOF) {
+        char *got = tok_desc(p, cur(p));
+
+        rc = perr(p, cur(p)->start, WF_ESYNTAX, "unexpected %s after the expression%s", got,
+                  in_braces ? "; expected '>>'" : "");
+        free(got);
+    }
+out:
+    p->tok = NULL;
+    wf__tpl_tokens_release(&toks);
+    return rc;
+}
+
+/* ---- the template --------------------------------------------------------------- */
+
+static void add_part(wf_tpl *t, char *text, size_t len, node *expr)
+{
+    t->parts = wf_xrealloc(t->parts, (t->nparts + 1) * sizeof(*t->parts));
+    memset(&t->parts[t->nparts], 0, sizeof(t->parts[0]));
+    t->parts[t->nparts].text = text;
+    t->parts[t->nparts].len = len;
+    t->parts[t->nparts].expr = expr;
+    t->nparts++;
+}
+
+static void flush_text(wf_tpl *t, wf_strbuf *sb)
+{
+    size_t len;
+    char *s;
+
+    if (sb->len == 0)
+        return;
+    s = wf_strbuf_detach(sb, &len);
+    add_part(t, s, len, NULL);
+}
+
+static bool is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+/* Whether the expression ends in raw or quote, which changes how the shell sees it. */
+static part_mode mode_of(const node *n, const node **inner)
+{
+    *inner = NULL;
+    if (n->kind != N_CALL || (n->fn->flags & B_NOFOLD) == 0)
+        return PM_PLAIN;
+    *inner = n->args[0];
+    return strcmp(n->fn->name, "raw") == 0 ? PM_RAW : PM_QUOTE;
+}
+
+static int split_parts(parser *p)
+{
+    wf_tpl *t = p->t;
+    const char *s = t->src;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    size_t i = 0;
+    int rc = WF_OK;
+
+    while (i < t->len) {
+        if (s[i] == '\\' && i + 2 < t->len && s[i + 1] == '<' && s[i + 2] == '<') {
+            wf_strbuf_add(&sb, "<<", 2);
+            i += 3;
+        } else if (s[i] == '<' && i + 1 < t->len && s[i + 1] == '<') {
+            node *n = NULL;
+            size_t end = 0;
+
+            flush_text(t, &sb);
+            rc = parse_one(p, i + 2, true, i, &n, &end);
+            if (rc != WF_OK)
+                goto out;
+            add_part(t, NULL, 0, n);
+            t->parts[t->nparts - 1].mode = mode_of(n, &t->parts[t->nparts - 1].inner);
+            i = end;
+        } else {
+            wf_strbuf_addc(&sb, s[i]);
+            i++;
+        }
+    }
+    flush_text(t, &sb);
+out:
+    wf_strbuf_release(&sb);
+    return rc;
+}
+
+static void classify(wf_tpl *t)
+{
+    size_t nexpr = 0, blank = 0;
+    const part *e = NULL;
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    for (size_t i = 0; i < t->nparts; i++) {
+        if (t->parts[i].expr != NULL) {
+            nexpr++;
+            e = &t->parts[i];
+        } else if (is_blank(t->parts[i].text, t->parts[i].len)) {
+            blank++;
+        }
+    }
+    if (nexpr == 0) {
+        t->kind = WF_TPL_LITERAL;
+        for (size_t i = 0; i < t->nparts; i++)
+            wf_strbuf_add(&sb, t->parts[i].text, t->parts[i].len);
+        wf_strbuf_add(&sb, "", 0);
+        t->literal = wf_strbuf_detach(&sb, &t->literal_len);
+    } else if (nexpr == 1 && blank + 1 == t->nparts) {
+        t->kind = WF_TPL_VALUE;
+        t->value = e->expr;
+        t->value_mode = e->mode;
+        t->value_inner = e->inner;
+    } else {
+        t->kind = WF_TPL_INTERP;
+    }
+}
+
+/* `when`: a bare expression, or exactly one << expr >>. */
+static int compile_expr(parser *p)
+{
+    wf_tpl *t = p->t;
+    size_t i = 0, end = 0;
+    node *n = NULL;
+    int rc;
+
+    while (i < t->len && is_blank(t->src + i, 1))
+        i++;
+    if (i + 1 < t->len && t->src[i] == '<' && t->src[i + 1] == '<') {
+        rc = parse_one(p, i + 2, true, i, &n, &end);
+        if (rc != WF_OK)
+            return rc;
+        while (end < t->len && is_blank(t->src + end, 1))
+            end++;
+        if (end < t->len)
+            return perr(p, end, WF_ESYNTAX,
+                        "a condition is one expression: write it bare (a and b) or as one "
+                        "<< a and b >>");
+    } else {
+        rc = parse_one(p, 0, false, 0, &n, &end);
+        if (rc != WF_OK)
+            return rc;
+    }
+    add_part(t, NULL, 0, n);
+    t->parts[0].mode = mode_of(n, &t->parts[0].inner);
+    t->kind = WF_TPL_VALUE;
+    t->value = n;
+    t->value_mode = t->parts[0].mode;
+    t->value_inner = t->parts[0].inner;
+    return WF_OK;
+}
+
+/* Words that /bin/sh runs itself rather than as a program: running such a command directly
+ * would not do what the shell does. */
+static const char *const shell_words[] = {
+    "!",     "{",       "}",        ".",     ":",     "alias", "bg",       "break",    "case",
+    "cd",    "command", "continue", "do",    "done",  "elif",  "else",     "esac",     "eval",
+    "exec",  "exit",    "export",   "fc",    "fg",    "fi",    "for",      "function", "getopts",
+    "hash",  "if",      "in",       "jobs",  "local", "read",  "readonly", "return",   "select",
+    "set",   "shift",   "source",   "then",  "time",  "times", "trap",     "type",     "ulimit",
+    "umask", "unalias", "unset",    "until", "wait",  "while", NULL,
+};
+
+static bool simple_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
+           c == '\t' || strchr("-_./:,+@%^=", c) != NULL;
+}
+
+static bool detect_simple(const wf_tpl *t)
+{
+    const part *first;
+    size_t i = 0, ws;
+
+    if (!(t->flags & WF_TPL_SHELL) || t->nparts == 0)
+        return false;
+    for (size_t k = 0; k < t->nparts; k++) {
+        const part *pt = &t->parts[k];
+
+        if (pt->expr != NULL && pt->mode == PM_RAW)
+            return false;
+        for (size_t j = 0; pt->expr == NULL && j < pt->len; j++)
+            if (pt->text[j] == '\0' || !simple_char(pt->text[j]))
+                return false;
+    }
+    /* The command word must be literal text: a value could name a shell builtin. */
+    first = &t->parts[0];
+    if (first->expr != NULL)
+        return false;
+    while (i < first->len && (first->text[i] == ' ' || first->text[i] == '\t'))
+        i++;
+    /* No command at all: nothing to run directly. */
+    if (i == first->len)
+        return false;
+    ws = i;
+    while (i < first->len && first->text[i] != ' ' && first->text[i] != '\t') {
+        if (first->text[i] == '=')
+            return false;
+        i++;
+    }
+    if (i == first->len && t->nparts > 1)
+        return false;
+    for (size_t k = 0; shell_words[k] != NULL; k++)
+        if (strlen(shell_words[k]) == i - ws &&
+            memcmp(shell_words[k], first->text + ws, i - ws) == 0)
+            return false;
+    return true;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const tmp_ref *x = a, *y = b;
+
+    if (x->off != y->off)
+        return x->off < y->off ? -1 : 1;
+    return 0;
+}
+
+int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err)
+{
+    parser p;
+    wf_tpl *t;
+    int rc;
+
+    *out = NULL;
+    if (len == (size_t)-1)
+        len = strlen(src);
+    if (len >= UINT32_MAX) {
+        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "template too long (%zu bytes)", len);
+        return WF_EINVAL;
+    }
+    t = wf_xcalloc(1, sizeof(*t));
+    /* Every byte is kept, NULs included. */
+    t->src = wf_xmalloc(len + 1);
+    memcpy(t->src, src, len);
+    t->src[len] = '\0';
+    t->len = len;
+    t->flags = flags;
+    t->c_true = json_object_new_boolean(1);
+    t->c_false = json_object_new_boolean(0);
+    memset(&p, 0, sizeof(p));
+    p.t = t;
+    p.err = err;
+    if (flags & WF_TPL_EXPR) {
+        rc = compile_expr(&p);
+    } else {
+        rc = split_parts(&p);
+        if (rc == WF_OK)
+            classify(t);
+    }
+    if (rc != WF_OK)
+        goto out;
+    /* Status functions record their reference after their arguments: put them back in
+     * source order (qsort is not stable, but two references never share an offset). */
+    if (p.nrefs > 1)
+        qsort(p.refs, p.nrefs, sizeof(*p.refs), cmp_ref);
+    t->refs = wf_xcalloc(p.nrefs ? p.nrefs : 1, sizeof(*t->refs));
+    for (size_t i = 0; i < p.nrefs; i++) {
+        t->refs[i] = p.refs[i].ref;
+        wf__tpl_linecol(t->src, p.refs[i].off, &t->refs[i].line, &t->refs[i].column);
+    }
+    t->nrefs = p.nrefs;
+    t->simple = detect_simple(t);
+    *out = t;
+    t = NULL;
+out:
+    free(p.refs);
+    wf_tpl_free(t);
+    return rc;
+}
+
+void wf_tpl_free(wf_tpl *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nnodes; i++) {
+        node *n = t->nodes[i];
+
+        if (n->lit != NULL)
+            json_object_put(n->lit);
+        for (size_t k = 0; n->keys != NULL && k < n->nargs; k++)
+            free(n->keys[k]);
+        free(n->keys);
+        free(n->args);
+        free(n->key);
+        free(n);
+    }
+    free(t->nodes);
+    for (size_t i = 0; i < t->nparts; i++)
+        free(t->parts[i].text);
+    free(t->parts);
+    free(t->refs);
+    free(t->literal);
+    json_object_put(t->c_true);
+    json_object_put(t->c_false);
+    free(t->src);
+    free(t);
+}
+
+wf_tpl_kind wf_tpl_get_kind(const wf_tpl *t)
+{
+    return t->kind;
+}
+
+const char *wf_tpl_source(const wf_tpl *t)
+{
+    return t->src;
+}
+
+size_t wf_tpl_refs(const wf_tpl *t, const wf_tpl_ref **out)
+{
+    *out = t->refs;
+    return t->nrefs;
+}
+
+bool wf_tpl_is_simple_command(const wf_tpl *t)
+{
+    return t->simple;
+}

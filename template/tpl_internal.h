@@ -1,0 +1,313 @@
+/*
+ * tpl_internal.h: what the files of template/ share (lexer, parser, evaluator, filters, text).
+ *
+ * A compiled template is a list of parts (literal text or an expression AST). AST nodes live
+ * as long as the template and are never written after compilation, which is what makes
+ * concurrent evaluation safe. Constants (N_LIT) are json_objects owned by the template: the
+ * evaluator hands them out as borrowed values and, like values from the context, never
+ * changes their reference counts or serializes them with json-c's writer.
+ *
+ * Positions are byte offsets into the template source; they become line and column only when
+ * an error is reported.
+ */
+#ifndef WF_TPL_INTERNAL_H
+#define WF_TPL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "wf_common.h"
+#include "wf_context.h"
+#include "wf_template.h"
+
+/* Deeper expressions are rejected at compile time, so that neither the parser nor the
+ * evaluator can run out of stack on hostile input. */
+#define WF_TPL_MAX_DEPTH 200
+/* The most elements range() creates. */
+#define WF_TPL_MAX_RANGE 1000000
+
+/* ---- lexer -------------------------------------------------------------------------- */
+
+typedef enum tok_kind {
+    T_EOF,
+    T_END, /* >> */
+    T_INT,
+    T_FLOAT,
+    T_STRING,
+    T_NAME,
+    T_LPAREN,
+    T_RPAREN,
+    T_LBRACK,
+    T_RBRACK,
+    T_LBRACE,
+    T_RBRACE,
+    T_COMMA,
+    T_COLON,
+    T_DOT,
+    T_PIPE,
+    T_PLUS,
+    T_MINUS,
+    T_STAR,
+    T_SLASH,
+    T_PERCENT,
+    T_EQ,
+    T_NE,
+    T_LT,
+    T_LE,
+    T_GT,
+    T_GE,
+    T_COAL,
+    T_AND,
+    T_OR,
+    T_NOT,
+    T_IN,
+    T_NULL,
+    T_TRUE,
+    T_FALSE,
+} tok_kind;
+
+typedef struct token {
+    tok_kind kind;
+    uint32_t start, end; /* source span */
+    int64_t i;           /* T_INT */
+    double d;            /* T_FLOAT */
+    char *s;             /* T_STRING (decoded, owned) and T_NAME (owned) */
+    size_t slen;
+} token;
+
+typedef struct token_list {
+    token *v;
+    size_t len, cap;
+} token_list;
+
+/* Lexes src from offset pos. With in_braces the expression started with `<<` at offset
+ * open: lexing stops after the `>>` that ends it (its end offset goes to *end_out), and
+ * running out of input is an error at open. Without it the whole rest of src is one bare
+ * expression and `>>` is an error. The list always ends with T_END or T_EOF. On failure
+ * returns WF_ESYNTAX with err filled (line/column inside src). */
+int wf__tpl_lex(const char *src, size_t len, size_t pos, bool in_braces, size_t open,
+                token_list *out, size_t *end_out, wf_error *err);
+void wf__tpl_tokens_release(token_list *l);
+const char *wf__tpl_tok_text(tok_kind k);
+
+/* Offset -> 1-based line and column (bytes from the start of the line). */
+void wf__tpl_linecol(const char *src, size_t off, int *line, int *col);
+
+/* ---- AST ---------------------------------------------------------------------------- */
+
+typedef enum node_kind {
+    N_LIT,    /* lit: a constant (NULL is null) */
+    N_LIST,   /* args: the elements */
+    N_OBJECT, /* keys[i] -> args[i] */
+    N_INPUTS,
+    N_ENV,
+    N_WORKFLOW, /* the object {name, run_id} */
+    N_WF_NAME,
+    N_WF_RUN_ID,
+    N_VAR,  /* key: the var */
+    N_TASK, /* key: the task */
+    N_ITEM,
+    N_INDEX,
+    N_GET, /* a[...]: op is GET_KEY (key), GET_IDX (idx) or GET_DYN (b) */
+    N_NEG,
+    N_NOT,
+    N_BIN, /* op: binop */
+    N_AND,
+    N_OR,
+    N_COAL,
+    N_CALL, /* fn(args) */
+} node_kind;
+
+enum { GET_KEY, GET_IDX, GET_DYN };
+
+typedef enum binop {
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_MOD,
+    OP_EQ,
+    OP_NE,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
+    OP_IN,
+    OP_NOT_IN,
+} binop;
+
+struct builtin;
+
+typedef struct node {
+    node_kind kind;
+    int op;
+    uint32_t start, end; /* the source text of the whole expression (for paths) */
+    uint32_t pos;        /* where errors about this node point */
+    uint32_t depth;
+    struct node *a, *b;
+    struct node **args;
+    size_t nargs;
+    char **keys; /* N_OBJECT */
+    const struct builtin *fn;
+    bool piped; /* N_CALL written as a filter */
+    json_object *lit;
+    char *key; /* N_GET/GET_KEY, N_VAR, N_TASK */
+    int64_t idx;
+} node;
+
+/* ---- values during evaluation ------------------------------------------------------- */
+
+/* A value that is either borrowed (own == NULL: from the context or the template, strictly
+ * read-only) or owned (own is the object to put when done; j may point inside it). Plain
+ * path lookups therefore allocate nothing. res/task remember that j is, or is inside, the
+ * result of a task, for better messages. */
+typedef struct tval {
+    const json_object *j;
+    json_object *own;
+    const wf_result *res;
+    const char *task;
+    bool at_root; /* j is the whole result of task */
+} tval;
+
+#define TVAL_NULL                     \
+    {                                 \
+        NULL, NULL, NULL, NULL, false \
+    }
+
+typedef struct ev {
+    const wf_tpl *t;
+    const wf_ctx *ctx; /* NULL while folding constants at compile time */
+    wf_error *err;
+    int quiet; /* > 0: inside the left side of ?? or default(), where WF_EMISSING is
+                  expected and its message is not needed */
+} ev;
+
+static inline void tval_release(tval *v)
+{
+    if (v->own != NULL)
+        json_object_put(v->own);
+    v->own = NULL;
+    v->j = NULL;
+}
+
+/* Makes v an owned value holding j_take (which may be NULL for null). */
+static inline void tval_take(tval *v, json_object *j_take)
+{
+    v->j = j_take;
+    v->own = j_take;
+    v->res = NULL;
+    v->task = NULL;
+    v->at_root = false;
+}
+
+int wf__tpl_eval_node(ev *e, const node *n, tval *out);
+/* Fills e->err with code and a message at n->pos; returns code. */
+int wf__tpl_fail(ev *e, const node *n, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Same at an explicit offset. */
+int wf__tpl_fail_at(ev *e, uint32_t pos, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A json value that shares nothing with the context or the template (owned; NULL = null). */
+json_object *wf__tpl_detach(tval *v);
+bool wf__tpl_truthy(const json_object *j);
+/* "an integer", "a string", ... */
+const char *wf__tpl_a_type(const json_object *j);
+
+/* Numbers: 1 for an integer (*i), 2 for a decimal (*d), 0 for anything else. */
+int wf__tpl_num(const json_object *j, int64_t *i, double *d);
+/* A new number from a double, or an error if it is not finite. */
+int wf__tpl_new_double(ev *e, const node *n, double d, tval *out);
+
+/* The string of a JSON string (borrowed), with its length. */
+static inline const char *tpl_str(const json_object *j, size_t *len)
+{
+    if (len != NULL)
+        *len = (size_t)json_object_get_string_len(j);
+    /* json_object_get_string only reads a string object; the cast drops a const that
+     * json-c's prototype lacks. */
+    return json_object_get_string((json_object *)(uintptr_t)j);
+}
+
+static inline bool tpl_is(const json_object *j, enum json_type t)
+{
+    return j != NULL && json_object_get_type(j) == t;
+}
+
+/* ---- builtins ----------------------------------------------------------------------- */
+
+enum {
+    B_STATUS = 1 << 0, /* reads task results: never folded; a ref for the loader */
+    B_LAZY = 1 << 1,   /* default: evaluates its own arguments */
+    B_NOFOLD = 1 << 2, /* raw/quote: must stay visible to the renderer */
+};
+
+typedef int (*builtin_fn)(ev *e, const node *call, tval *args, size_t nargs, tval *out);
+
+typedef struct builtin {
+    const char *name;
+    uint8_t min, max; /* arguments, counting the value before | */
+    uint8_t flags;
+    const char *params; /* "x, a, b": for arity messages */
+    const char *takes;  /* "a list and a string": for type messages */
+    builtin_fn fn;
+} builtin;
+
+#define WF_TPL_MAX_ARGS 3
+
+const builtin *wf__tpl_builtin(const char *name);
+/* The builtin name closest to word (for "did you mean"), or NULL. */
+const char *wf__tpl_closest_builtin(const char *word);
+
+/* `x in c` for the filter contains (call is the N_CALL, for messages). */
+int wf__tpl_contains(ev *e, const node *call, const json_object *c, const json_object *x,
+                     bool *res);
+/* "upper: expects a string, got integer" for the call's arguments. */
+int wf__tpl_type_error(ev *e, const node *call, const tval *args, size_t nargs);
+
+/* ---- text --------------------------------------------------------------------------- */
+
+/* Appends the shell form of v: string one word, list several words, object JSON as one word,
+ * null nothing. */
+void wf__tpl_shell_form(wf_strbuf *out, const json_object *v);
+void wf__tpl_append_int(wf_strbuf *out, int64_t i);
+
+/* ---- the template ------------------------------------------------------------------- */
+
+typedef enum part_mode {
+    PM_PLAIN,
+    PM_RAW,
+    PM_QUOTE,
+} part_mode;
+
+typedef struct part {
+    char *text; /* literal text (unescaped, owned) when expr is NULL */
+    size_t len;
+    node *expr;
+    part_mode mode;
+    const node *inner; /* PM_RAW/PM_QUOTE: the value raw/quote was given */
+} part;
+
+struct wf_tpl {
+    char *src;
+    size_t len;
+    unsigned flags;
+    wf_tpl_kind kind;
+    part *parts;
+    size_t nparts;
+    node *value; /* WF_TPL_VALUE: the expression */
+    part_mode value_mode;
+    const node *value_inner;
+    char *literal; /* WF_TPL_LITERAL: the text */
+    size_t literal_len;
+    wf_tpl_ref *refs;
+    size_t nrefs;
+    node **nodes; /* every node, for freeing */
+    size_t nnodes;
+    bool simple;
+    json_object *c_true, *c_false; /* handed out borrowed, so that booleans cost nothing */
+};
+
+#endif
