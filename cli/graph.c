@@ -2,8 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
 #include "wf_workflow.h"
+
+#include "cli.h"
 
 static const char help[] =
     "usage: wfengine graph FILE [--format dot|mermaid]\n"

@@ -3,8 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
 #include "wf_workflow.h"
+
+#include "cli.h"
 
 static const char usage[] =
     "usage: wfengine COMMAND [ARGS]\n"
@@ -100,8 +101,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "graph") == 0)
         return wf_cli_graph(argc - 1, argv + 1);
     {
-        static const char *const commands[] = { "run", "validate", "graph", "version", "help",
-                                                NULL };
+        static const char *const commands[] = {
+            "run", "validate", "graph", "version", "help", NULL
+        };
         const char *near = wf_closest(cmd, commands);
 
         if (near != NULL)

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "wf_workflow.h"
+
+#include "cli.h"
 
 static const char help[] =
     "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [-j N]\n"
@@ -97,8 +98,7 @@ static void on_event(const wf_event *ev, void *user)
     case WF_EVENT_TASK_START:
         if (cli->quiet)
             goto out;
-        wf_strbuf_addf(&sb, "%s: %zu item%s\n", ev->task, ev->n_items,
-                       ev->n_items == 1 ? "" : "s");
+        wf_strbuf_addf(&sb, "%s: %zu item%s\n", ev->task, ev->n_items, ev->n_items == 1 ? "" : "s");
         break;
     case WF_EVENT_UNIT_START:
         if (!cli->verbose)
@@ -255,8 +255,8 @@ static int read_inputs_file(run_cli *cli, const char *path)
     }
     wf_errlist_release(&errs);
     if (!json_object_is_type(obj, json_type_object)) {
-        wf_cli_errorf("run: --inputs %s: expected an object of input names to values, got %s",
-                      path, wf_json_type_name(obj));
+        wf_cli_errorf("run: --inputs %s: expected an object of input names to values, got %s", path,
+                      wf_json_type_name(obj));
         json_object_put(obj);
         return WF_EINVAL;
     }
@@ -439,8 +439,8 @@ int wf_cli_run(int argc, char **argv)
                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(doc);
     }
-    status = st == WF_STATUS_SUCCEEDED ? WF_EXIT_OK
-             : watch.got != 0          ? WF_EXIT_SIGNAL
+    status = st == WF_STATUS_SUCCEEDED   ? WF_EXIT_OK
+             : watch.got != 0            ? WF_EXIT_SIGNAL
              : st == WF_STATUS_CANCELLED ? WF_EXIT_SIGNAL
                                          : WF_EXIT_FAILED;
 out:

@@ -7,8 +7,8 @@
 const char *wf_strerror(int code)
 {
     switch (code) {
-#define WF_ERRNO_TEXT(name, value, text)                                                           \
-    case value:                                                                                    \
+#define WF_ERRNO_TEXT(name, value, text) \
+    case value:                          \
         return text;
         WF_ERRNO_MAP(WF_ERRNO_TEXT)
 #undef WF_ERRNO_TEXT
@@ -19,8 +19,8 @@ const char *wf_strerror(int code)
 const char *wf_errname(int code)
 {
     switch (code) {
-#define WF_ERRNO_NAME(name, value, text)                                                           \
-    case value:                                                                                    \
+#define WF_ERRNO_NAME(name, value, text) \
+    case value:                          \
         return #name;
         WF_ERRNO_MAP(WF_ERRNO_NAME)
 #undef WF_ERRNO_NAME

@@ -72,8 +72,10 @@ int wf_sha256_file_hex(const char *path, char out[WF_SHA256_HEX_LEN + 1])
     if (f == NULL)
         return WF_EIO;
     h = wf_sha256_new();
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+    do {
+        n = fread(buf, 1, sizeof(buf), f);
         wf_sha256_update(h, buf, n);
+    } while (n == sizeof(buf));
     if (ferror(f)) {
         saved = errno;
         fclose(f);

@@ -25,23 +25,23 @@
 #include <stdio.h>
 
 /* X(name, value, text): the one table of error codes. WF_OK is 0, errors are negative. */
-#define WF_ERRNO_MAP(X)                                                                            \
-    X(OK, 0, "success")                                                                            \
-    X(EINVAL, -1, "invalid argument")                                                              \
-    X(ESYNTAX, -2, "syntax error")                                                                 \
-    X(ETYPE, -3, "type error")                                                                     \
-    X(EMISSING, -4, "missing key or index")                                                        \
-    X(EUNKNOWN, -5, "unknown name")                                                                \
-    X(EARITY, -6, "wrong number of arguments")                                                     \
-    X(ECYCLE, -7, "dependency cycle")                                                              \
-    X(EIO, -8, "input/output error")                                                               \
-    X(EEXIST, -9, "already exists")                                                                \
-    X(ENOENT, -10, "not found")                                                                    \
-    X(ERANGE, -11, "value out of range")                                                           \
-    X(ESTORE, -12, "store error")                                                                  \
-    X(ECANCELLED, -13, "cancelled")                                                                \
-    X(ETIMEOUT, -14, "timed out")                                                                  \
-    X(EEXEC, -15, "cannot execute")                                                                \
+#define WF_ERRNO_MAP(X)                        \
+    X(OK, 0, "success")                        \
+    X(EINVAL, -1, "invalid argument")          \
+    X(ESYNTAX, -2, "syntax error")             \
+    X(ETYPE, -3, "type error")                 \
+    X(EMISSING, -4, "missing key or index")    \
+    X(EUNKNOWN, -5, "unknown name")            \
+    X(EARITY, -6, "wrong number of arguments") \
+    X(ECYCLE, -7, "dependency cycle")          \
+    X(EIO, -8, "input/output error")           \
+    X(EEXIST, -9, "already exists")            \
+    X(ENOENT, -10, "not found")                \
+    X(ERANGE, -11, "value out of range")       \
+    X(ESTORE, -12, "store error")              \
+    X(ECANCELLED, -13, "cancelled")            \
+    X(ETIMEOUT, -14, "timed out")              \
+    X(EEXEC, -15, "cannot execute")            \
     X(EFAILED, -16, "failed")
 
 enum {
@@ -79,7 +79,10 @@ typedef struct wf_strbuf {
     size_t cap;
 } wf_strbuf;
 
-#define WF_STRBUF_INIT {NULL, 0, 0}
+#define WF_STRBUF_INIT \
+    {                  \
+        NULL, 0, 0     \
+    }
 
 void wf_strbuf_init(wf_strbuf *sb);
 /* Frees the buffer and leaves sb empty and reusable. */

@@ -5,16 +5,17 @@
 #include <poll.h>
 #include <string.h>
 
-#include "engine_internal.h"
 #include "wf_template.h"
+
+#include "engine_internal.h"
 
 /* The input field called key, or NULL (also when there is no input). */
 static const json_object *field(const wf_action_call *call, const char *key, bool *present)
 {
     json_object *v = NULL;
 
-    *present = call->input != NULL &&
-               json_object_object_get_ex((json_object *)call->input, key, &v);
+    *present =
+        call->input != NULL && json_object_object_get_ex((json_object *)call->input, key, &v);
     return v;
 }
 

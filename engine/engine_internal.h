@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "wf_workflow.h"
+
 #include "wfengine.h"
 
 typedef struct wf_action_entry {
@@ -68,22 +69,22 @@ typedef struct wf_task_state {
     uint32_t pending_deps;
     bool ready_queued; /* in the ready list */
     bool started;
-    bool stop_items;   /* task fail-fast tripped: start no new items */
-    wf_ctx *ctx;       /* the task's context (vars as published so far) */
+    bool stop_items;    /* task fail-fast tripped: start no new items */
+    wf_ctx *ctx;        /* the task's context (vars as published so far) */
     json_object *items; /* with-items: the expanded list (owned; read by workers) */
     size_t n_units;
     wf_unit *units;
-    size_t next_unit;  /* first unit never started */
+    size_t next_unit;     /* first unit never started */
     uint32_t *retry_fifo; /* units whose retry delay has passed */
     size_t retry_head, retry_len, retry_cap;
     size_t running, ended;
-    size_t waiting_retry; /* units waiting for their retry delay */
-    json_object **values; /* value per unit (owned until the task ends) */
-    char **item_errors;   /* with-items: error per failed unit, allocated on first failure */
+    size_t waiting_retry;        /* units waiting for their retry delay */
+    json_object **values;        /* value per unit (owned until the task ends) */
+    char **item_errors;          /* with-items: error per failed unit, allocated on first failure */
     char *plain_out, *plain_err; /* a plain task's captured stdout/stderr */
-    char *error;          /* why the task failed/skipped (owned) */
+    char *error;                 /* why the task failed/skipped (owned) */
     int64_t start_ms, end_ms;
-    wf_result *result;    /* published result (a reference) */
+    wf_result *result; /* published result (a reference) */
 } wf_task_state;
 
 typedef struct wf_timer {
@@ -97,10 +98,12 @@ struct wf_run {
     wf_run_options opts;
     char run_id[64];
     int concurrency;
-    wf_ctx *root;         /* inputs, vars, env, results */
-    char **envp;          /* inherited environment + workflow env, NULL-terminated (owned) */
+    wf_ctx *root;          /* inputs, vars, env, results */
+    char **envp;           /* inherited environment + workflow env, NULL-terminated (owned) */
     json_object *env_json; /* the same as an object (owned by root's context copy) */
-    bool fail_fast;       /* workflow fail-fast (file or options) */
+    bool fail_fast;        /* workflow fail-fast (file or options) */
+    char **secrets;        /* text of the secret inputs' values, masked as *** in output */
+    size_t n_secrets;
     size_t n_envp;
     json_object *outputs; /* after the run */
     int64_t start_ms, start_wall_ms, end_ms;
@@ -128,12 +131,12 @@ struct wf_run {
     size_t ready_head, ready_len, ready_cap;
     wf_timer *timers; /* min-heap by due_ms */
     size_t n_timers, cap_timers;
-    uint32_t *settle;    /* tasks whose dependencies all ended, to be handled */
+    uint32_t *settle; /* tasks whose dependencies all ended, to be handled */
     size_t n_settle;
-    size_t running;      /* units handed to workers and not yet completed */
+    size_t running; /* units handed to workers and not yet completed */
     size_t tasks_ended;
     size_t units_done, units_total;
-    bool stopping;       /* cancel or workflow fail-fast: start nothing new */
+    bool stopping; /* cancel or workflow fail-fast: start nothing new */
     bool failfast_tripped;
     wf_status status;
 };

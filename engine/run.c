@@ -333,19 +333,17 @@ static int expand_items(wf_run *r, uint32_t t, json_object **out, char **error)
         return rc;
     }
     if (!json_object_is_type(list, json_type_array)) {
-        const char *src = task->items->kind == WF_VNODE_TEMPLATE
-                              ? wf_tpl_source(task->items->tpl)
-                              : "the with-items value";
+        const char *src = task->items->kind == WF_VNODE_TEMPLATE ? wf_tpl_source(task->items->tpl)
+                                                                 : "the with-items value";
 
-        *error = wf_xasprintf("with-items: '%s' gave %s, not a list", src,
-                              wf_json_type_name(list));
+        *error = wf_xasprintf("with-items: '%s' gave %s, not a list", src, wf_json_type_name(list));
         json_object_put(list);
         return WF_ETYPE;
     }
     if (task->batch_size > 0) {
         size_t n = json_object_array_length(list);
-        json_object *batches = json_object_new_array_ext((int)((n + task->batch_size - 1) /
-                                                               task->batch_size));
+        json_object *batches =
+            json_object_new_array_ext((int)((n + task->batch_size - 1) / task->batch_size));
 
         for (size_t i = 0; i < n; i += (size_t)task->batch_size) {
             json_object *b = json_object_new_array();
@@ -389,7 +387,8 @@ static void task_ready(wf_run *r, uint32_t t)
     ts->ctx = wf_ctx_ref(r->root);
     if (r->stopping) {
         task_finish(r, t, WF_STATUS_CANCELLED,
-                    wf_xstrdup(r->failfast_tripped ? "not started: fail-fast" : "not started: the run was stopped"));
+                    wf_xstrdup(r->failfast_tripped ? "not started: fail-fast"
+                                                   : "not started: the run was stopped"));
         return;
     }
     why = dependency_problem(r, t);
@@ -524,7 +523,8 @@ static void task_finish(wf_run *r, uint32_t t, wf_status status, char *error_tak
     ev.duration_ms = ts->end_ms - ts->start_ms;
     ev.message = ts->error;
     ev.n_items = task->items_kind != WF_ITEMS_NONE ? ts->n_units : 0;
-    ev.attempt = task->items_kind == WF_ITEMS_NONE && ts->n_units == 1 ? (int)ts->units[0].attempt : 0;
+    ev.attempt =
+        task->items_kind == WF_ITEMS_NONE && ts->n_units == 1 ? (int)ts->units[0].attempt : 0;
     emit(r, &ev);
     if (status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
         !r->failfast_tripped) {
@@ -634,7 +634,8 @@ static void complete(wf_run *r, wf_completion *c)
     ev.exit_code = c->exit_code;
     if (c->log != NULL)
         emit_simple(r, WF_EVENT_LOG, task->name, c->log);
-    if (c->status == WF_STATUS_FAILED && !r->stopping && u->attempt <= (uint32_t)task->retry.count) {
+    if (c->status == WF_STATUS_FAILED && !r->stopping &&
+        u->attempt <= (uint32_t)task->retry.count) {
         int64_t delay = retry_delay(&task->retry, u->attempt);
 
         u->status = WF_STATUS_PENDING;
@@ -961,7 +962,8 @@ static int build_env(wf_run *r, json_object *inputs, wf_errlist *errs)
             free(msg);
             rc = WF_EINVAL;
         } else {
-            json_object_object_add(env, wf->env[i].name, json_object_new_string(sb.buf ? sb.buf : ""));
+            json_object_object_add(env, wf->env[i].name,
+                                   json_object_new_string(sb.buf ? sb.buf : ""));
         }
         wf_strbuf_release(&sb);
         wf_error_release(&err);
@@ -1026,15 +1028,14 @@ static int check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *
         const wf_task *task = &wf->tasks[t];
 
         if (task->action != NULL && wf__engine_find_action(e, task->action) == NULL) {
-            char *msg = wf_xasprintf("task '%s': unknown action '%s'%s", task->name,
-                                     task->action,
+            char *msg = wf_xasprintf("task '%s': unknown action '%s'%s", task->name, task->action,
                                      strncmp(task->action, "core.", 5) == 0
                                          ? " (the built-in actions are core.noop, core.echo, "
                                            "core.fail, core.sleep and core.value)"
                                          : " (an embedding program must register it)");
 
-            errlist_add_at(errs, wf, task->run_mark.line ? task->run_mark : task->mark,
-                           WF_EUNKNOWN, msg);
+            errlist_add_at(errs, wf, task->run_mark.line ? task->run_mark : task->mark, WF_EUNKNOWN,
+                           msg);
             free(msg);
             rc = WF_EINVAL;
         }
@@ -1258,14 +1259,13 @@ json_object *wf_run_result_json(const wf_run *r)
         json_object_object_add(o, "duration_ms", json_object_new_int64(ts->end_ms - ts->start_ms));
         if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
             json_object_object_add(o, "attempts", json_object_new_int((int)ts->units[0].attempt));
-            json_object_object_add(o, "exit_code", ts->units[0].exit_code >= 0
-                                                       ? json_object_new_int(ts->units[0].exit_code)
-                                                       : NULL);
+            json_object_object_add(
+                o, "exit_code",
+                ts->units[0].exit_code >= 0 ? json_object_new_int(ts->units[0].exit_code) : NULL);
         }
         if (ts->error != NULL)
             json_object_object_add(o, "error", json_object_new_string(ts->error));
-        json_object_object_add(o, "result",
-                               ts->result ? wf_json_copy(ts->result->value) : NULL);
+        json_object_object_add(o, "result", ts->result ? wf_json_copy(ts->result->value) : NULL);
         if (task->items_kind != WF_ITEMS_NONE) {
             json_object *items = json_object_new_array_ext((int)ts->n_units);
 

@@ -10,20 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_internal.h"
 #include "wf_proc.h"
+
+#include "engine_internal.h"
 
 /* Words that /bin/sh handles itself (builtins and keywords, or programs whose builtin
  * behaves differently from the binary): a simple command starting with one of them still
  * goes through the shell so that it means exactly what it would have meant there. */
 static const char *const shell_words[] = {
-    ".",       ":",      "[",      "alias",  "bg",     "break",  "case",  "cd",    "command",
-    "continue", "do",    "done",   "echo",   "elif",   "else",   "esac",  "eval",  "exec",
-    "exit",    "export", "false",  "fc",     "fg",     "fi",     "for",   "getopts", "hash",
-    "if",      "in",     "jobs",   "kill",   "local",  "printf", "pwd",   "read",  "readonly",
-    "return",  "set",    "shift",  "test",   "then",   "times",  "trap",  "true",  "type",
-    "ulimit",  "umask",  "unalias", "unset", "until",  "wait",   "while", "{",     "}",
-    "!",       NULL,
+    ".",       ":",        "[",    "alias",    "bg",     "break",  "case",  "cd",
+    "command", "continue", "do",   "done",     "echo",   "elif",   "else",  "esac",
+    "eval",    "exec",     "exit", "export",   "false",  "fc",     "fg",    "fi",
+    "for",     "getopts",  "hash", "if",       "in",     "jobs",   "kill",  "local",
+    "printf",  "pwd",      "read", "readonly", "return", "set",    "shift", "test",
+    "then",    "times",    "trap", "true",     "type",   "ulimit", "umask", "unalias",
+    "unset",   "until",    "wait", "while",    "{",      "}",      "!",     NULL,
 };
 
 static bool is_shell_word(const char *w)
@@ -331,8 +332,8 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     } else if (res.exit_code != 0) {
         c->status = WF_STATUS_FAILED;
         if (res.term_signal > 0)
-            c->error = wf_xasprintf("killed by signal %d (exit code %d)", res.term_signal,
-                                    res.exit_code);
+            c->error =
+                wf_xasprintf("killed by signal %d (exit code %d)", res.term_signal, res.exit_code);
         else
             c->error = wf_xasprintf("exit code %d", res.exit_code);
     } else {

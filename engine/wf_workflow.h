@@ -114,17 +114,17 @@ typedef struct wf_task {
     char *description;
 
     /* What it does: exactly one of run (string), run_argv (list) and action. */
-    wf_tpl *run;        /* compiled with WF_TPL_SHELL */
-    wf_tpl **run_argv;  /* each element one argument, not quoted, not split */
+    wf_tpl *run;       /* compiled with WF_TPL_SHELL */
+    wf_tpl **run_argv; /* each element one argument, not quoted, not split */
     size_t run_argc;
-    char *action;       /* "core.echo", "ns.name" */
-    wf_vnode *input;    /* the action's input map, or NULL */
-    wf_mark run_mark;   /* of the run/action value */
+    char *action;     /* "core.echo", "ns.name" */
+    wf_vnode *input;  /* the action's input map, or NULL */
+    wf_mark run_mark; /* of the run/action value */
 
     /* with-items */
     wf_items_kind items_kind;
-    wf_vnode *items;          /* LIST: a literal list (may hold templates) or one template */
-    wf_named_vnode *matrix;   /* MATRIX: key -> list value, in file order */
+    wf_vnode *items;        /* LIST: a literal list (may hold templates) or one template */
+    wf_named_vnode *matrix; /* MATRIX: key -> list value, in file order */
     size_t n_matrix;
     wf_vnode *matrix_include; /* list of objects, or NULL */
     wf_vnode *matrix_exclude; /* list of objects, or NULL */
@@ -152,7 +152,7 @@ typedef struct wf_task {
 
     /* cache: (used by the store) */
     bool cache;
-    wf_tpl *cache_key;  /* or NULL */
+    wf_tpl *cache_key;    /* or NULL */
     char **cache_sources; /* globs */
     size_t n_cache_sources;
 

@@ -113,19 +113,19 @@ typedef enum wf_event_kind {
 
 typedef struct wf_event {
     wf_event_kind kind;
-    const char *task;   /* NULL for run events */
-    int64_t index;      /* item index, or -1 */
-    int attempt;        /* 1-based; 0 when not about a unit. TASK_END of a task without
-                           with-items: the attempts its unit made (0: it never ran) */
-    int max_attempts;   /* attempts allowed (1 + retries) */
-    wf_status status;   /* UNIT_END, TASK_END, RUN_END */
-    int exit_code;      /* UNIT_END: the process's, or -1 */
-    int64_t duration_ms;/* UNIT_END, TASK_END, RUN_END */
-    int64_t delay_ms;   /* UNIT_RETRY */
-    size_t n_items;     /* TASK_START of a with-items task: its number of units */
+    const char *task;               /* NULL for run events */
+    int64_t index;                  /* item index, or -1 */
+    int attempt;                    /* 1-based; 0 when not about a unit. TASK_END of a task without
+                                       with-items: the attempts its unit made (0: it never ran) */
+    int max_attempts;               /* attempts allowed (1 + retries) */
+    wf_status status;               /* UNIT_END, TASK_END, RUN_END */
+    int exit_code;                  /* UNIT_END: the process's, or -1 */
+    int64_t duration_ms;            /* UNIT_END, TASK_END, RUN_END */
+    int64_t delay_ms;               /* UNIT_RETRY */
+    size_t n_items;                 /* TASK_START of a with-items task: its number of units */
     size_t units_done, units_total; /* progress: units ended / known so far in the run */
-    const char *message; /* borrowed, may be NULL */
-    const char *stderr_text; /* UNIT_END of a process: what it wrote to stderr, or NULL */
+    const char *message;            /* borrowed, may be NULL */
+    const char *stderr_text;        /* UNIT_END of a process: what it wrote to stderr, or NULL */
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the
@@ -137,8 +137,8 @@ typedef struct wf_run_options {
      * types (from_strings true, as `-i name=value`). Borrowed; NULL: none. */
     const json_object *inputs;
     bool inputs_from_strings;
-    int concurrency;  /* units at once; 0: the workflow's `concurrency`, else the CPU count */
-    bool fail_fast;   /* force workflow fail-fast on */
+    int concurrency;    /* units at once; 0: the workflow's `concurrency`, else the CPU count */
+    bool fail_fast;     /* force workflow fail-fast on */
     const char *run_id; /* NULL: a new id (time and random) */
     wf_event_fn on_event;
     void *user;

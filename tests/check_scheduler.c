@@ -399,10 +399,11 @@ static void *cancel_soon(void *arg)
 
 START_TEST(cancel_stops_everything)
 {
-    const char *yaml = "version: 1\n"
-                       "tasks:\n"
-                       "  nap: {with-items: [1, 2, 3, 4], action: core.sleep, input: {seconds: 30}}\n"
-                       "  after: {needs: [nap], when: '<< always() >>', action: core.noop}\n";
+    const char *yaml =
+        "version: 1\n"
+        "tasks:\n"
+        "  nap: {with-items: [1, 2, 3, 4], action: core.sleep, input: {seconds: 30}}\n"
+        "  after: {needs: [nap], when: '<< always() >>', action: core.noop}\n";
     wf_engine *e = wf_engine_new(NULL);
     wf_workflow *wf = NULL;
     wf_run *run = NULL;
@@ -471,7 +472,8 @@ START_TEST(output_modes)
     ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "42\n", &v, &err), WF_OK);
     ck_assert_int_eq(json_object_get_int(v), 42);
     json_object_put(v);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "{\"a\": 1} trailing", &v, &err), WF_EINVAL);
+    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "{\"a\": 1} trailing", &v, &err),
+                     WF_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "'{\"a\": 1} trailing'"));
     free(err);
     ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "", &v, &err), WF_EINVAL);
