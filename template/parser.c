@@ -189,7 +189,7 @@ static int arity_error(parser *p, const builtin *b, bool piped, size_t nargs, ui
 {
     const char *rest = strchr(b->params, ',');
     size_t lo = b->min, hi = b->max, got = nargs;
-    char want[32];
+    char want[64];
 
     if (piped) {
         if (b->min == 0 && b->max == 0)

@@ -1,0 +1,340 @@
+/*
+ * inputs.c: checking input values against their specs, and binding the values of a run
+ * (see wf_workflow_bind_inputs in wf_workflow.h).
+ *
+ * Null fits every type: it is how an input with `default: null` says "not given". From
+ * strings (the command line), `any` keeps the string as typed: "1.10", "007" and "null" stay
+ * what the user wrote; declare a type to get a number, a boolean or parsed JSON.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "loader_internal.h"
+
+const char *wf__input_type_name(wf_input_type t)
+{
+    switch (t) {
+    case WF_INPUT_STRING:
+        return "string";
+    case WF_INPUT_INTEGER:
+        return "integer";
+    case WF_INPUT_NUMBER:
+        return "number";
+    case WF_INPUT_BOOLEAN:
+        return "boolean";
+    case WF_INPUT_ARRAY:
+        return "array";
+    case WF_INPUT_OBJECT:
+        return "object";
+    default:
+        return "any";
+    }
+}
+
+static const char *expected_phrase(wf_input_type t)
+{
+    switch (t) {
+    case WF_INPUT_STRING:
+        return "a string";
+    case WF_INPUT_INTEGER:
+        return "an integer";
+    case WF_INPUT_NUMBER:
+        return "a number";
+    case WF_INPUT_BOOLEAN:
+        return "a boolean (true or false)";
+    case WF_INPUT_ARRAY:
+        return "a list";
+    case WF_INPUT_OBJECT:
+        return "an object";
+    default:
+        return "a value";
+    }
+}
+
+static char *describe(const json_object *v, bool secret)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    const char *type = wf_json_type_name(v);
+    char *text;
+
+    if (secret)
+        return wf_xasprintf("%s (value hidden: the input is secret)", type);
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        return wf_xstrdup("null");
+    case json_type_array:
+        return wf_xstrdup("a list");
+    case json_type_object:
+        return wf_xstrdup("an object");
+    default:
+        break;
+    }
+    if (json_object_get_type(v) == json_type_string)
+        wf_strbuf_addf(&sb, "'%s'", json_object_get_string((json_object *)v));
+    else
+        wf_json_write(&sb, v);
+    text = sb.len > 40 ? wf_xasprintf("the %s %.37s...", type, wf_strbuf_str(&sb))
+                       : wf_xasprintf("the %s %s", type, wf_strbuf_str(&sb));
+    wf_strbuf_release(&sb);
+    return text;
+}
+
+static bool fits(wf_input_type t, const json_object *v)
+{
+    json_type jt = json_object_get_type(v);
+
+    switch (t) {
+    case WF_INPUT_STRING:
+        return jt == json_type_string;
+    case WF_INPUT_INTEGER:
+        return jt == json_type_int;
+    case WF_INPUT_NUMBER:
+        return jt == json_type_int || jt == json_type_double;
+    case WF_INPUT_BOOLEAN:
+        return jt == json_type_boolean;
+    case WF_INPUT_ARRAY:
+        return jt == json_type_array;
+    case WF_INPUT_OBJECT:
+        return jt == json_type_object;
+    default:
+        return true;
+    }
+}
+
+char *wf__input_check(const wf_input_spec *spec, const json_object *v)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    char *got;
+    size_t n;
+
+    if (v == NULL)
+        return NULL;
+    if (!fits(spec->type, v)) {
+        got = describe(v, spec->secret);
+        wf_strbuf_addf(&sb, "must be %s, got %s", expected_phrase(spec->type), got);
+        free(got);
+        return wf_strbuf_detach(&sb, NULL);
+    }
+    if (spec->enum_values == NULL)
+        return NULL;
+    n = json_object_array_length(spec->enum_values);
+    for (size_t k = 0; k < n; k++)
+        if (wf_json_equal(json_object_array_get_idx(spec->enum_values, k), v))
+            return NULL;
+    wf_strbuf_adds(&sb, "must be one of ");
+    for (size_t k = 0; k < n; k++) {
+        if (k > 0)
+            wf_strbuf_adds(&sb, ", ");
+        wf_json_write(&sb, json_object_array_get_idx(spec->enum_values, k));
+    }
+    got = describe(v, spec->secret);
+    wf_strbuf_addf(&sb, "; got %s", got);
+    free(got);
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+/* The JSON number grammar, whole string. */
+static bool number_text(const char *s, bool *is_int)
+{
+    const char *p = s;
+
+    *is_int = true;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        *is_int = false;
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        *is_int = false;
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+static json_object *parse_json(const char *s, size_t len)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *v;
+    size_t end;
+
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    v = json_tokener_parse_ex(tok, s, (int)len);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_tokener_free(tok);
+        return NULL;
+    }
+    end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    while (end < len && (s[end] == ' ' || s[end] == '\t' || s[end] == '\n' || s[end] == '\r'))
+        end++;
+    if (end != len) {
+        json_object_put(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Converts a command-line string to the declared type. Returns false when it does not fit;
+ * *out is then NULL. */
+static bool from_string(wf_input_type t, const char *s, size_t len, json_object **out)
+{
+    bool is_int;
+
+    *out = NULL;
+    switch (t) {
+    case WF_INPUT_INTEGER:
+    case WF_INPUT_NUMBER:
+        if (strlen(s) != len || !number_text(s, &is_int) || (t == WF_INPUT_INTEGER && !is_int))
+            return false;
+        if (is_int) {
+            long long v;
+
+            errno = 0;
+            v = strtoll(s, NULL, 10);
+            if (errno != 0)
+                return false;
+            *out = json_object_new_int64((int64_t)v);
+        } else {
+            *out = json_object_new_double(strtod(s, NULL));
+        }
+        return true;
+    case WF_INPUT_BOOLEAN:
+        if (strcasecmp(s, "true") != 0 && strcasecmp(s, "false") != 0)
+            return false;
+        *out = json_object_new_boolean(strcasecmp(s, "true") == 0);
+        return true;
+    case WF_INPUT_ARRAY:
+    case WF_INPUT_OBJECT:
+        *out = parse_json(s, len);
+        if (*out != NULL && fits(t, *out))
+            return true;
+        json_object_put(*out);
+        *out = NULL;
+        return false;
+    default:
+        *out = json_object_new_string_len(s, (int)len);
+        return true;
+    }
+}
+
+static void bind_error(wf_errlist *errs, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void bind_error(wf_errlist *errs, int code, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    msg = wf_xvasprintf(fmt, ap);
+    va_end(ap);
+    wf_error_set(wf_errlist_add(errs), code, NULL, 0, 0, "%s", msg);
+    free(msg);
+}
+
+int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, bool from_strings,
+                            json_object **out, wf_errlist *errs)
+{
+    json_object *result = json_object_new_object();
+    const char **names = wf_xcalloc(wf->n_inputs + 1, sizeof(*names));
+    size_t errs_before = errs->len;
+
+    *out = NULL;
+    for (size_t k = 0; k < wf->n_inputs; k++)
+        names[k] = wf->inputs[k].name;
+    if (given != NULL && json_object_get_type(given) == json_type_object) {
+        json_object_object_foreach((json_object *)given, key, val)
+        {
+            bool known = false;
+
+            (void)val;
+            for (size_t k = 0; k < wf->n_inputs && !known; k++)
+                known = strcmp(names[k], key) == 0;
+            if (!known) {
+                const char *near = wf_closest(key, names);
+
+                if (near != NULL)
+                    bind_error(errs, WF_EUNKNOWN, "unknown input '%s'; did you mean '%s'?", key,
+                               near);
+                else if (wf->n_inputs == 0)
+                    bind_error(errs, WF_EUNKNOWN, "unknown input '%s': the workflow has no inputs",
+                               key);
+                else
+                    bind_error(errs, WF_EUNKNOWN, "unknown input '%s'", key);
+            }
+        }
+    }
+    for (size_t k = 0; k < wf->n_inputs; k++) {
+        const wf_input_spec *spec = &wf->inputs[k];
+        json_object *v = NULL, *given_v = NULL;
+        bool present = given != NULL && json_object_get_type(given) == json_type_object &&
+                       json_object_object_get_ex(given, spec->name, &given_v);
+        char *msg;
+
+        if (!present) {
+            if (!spec->has_default) {
+                bind_error(errs, WF_EMISSING, "required input '%s' (%s) was not given", spec->name,
+                           wf__input_type_name(spec->type));
+                continue;
+            }
+            json_object_object_add(result, spec->name, wf_json_copy(spec->default_value));
+            continue;
+        }
+        if (from_strings && json_object_get_type(given_v) == json_type_string) {
+            const char *s = json_object_get_string(given_v);
+            size_t len = (size_t)json_object_get_string_len(given_v);
+
+            if (!from_string(spec->type, s, len, &v)) {
+                if (spec->secret)
+                    bind_error(errs, WF_ETYPE,
+                               "input '%s' must be %s (value hidden: the input "
+                               "is secret)",
+                               spec->name, expected_phrase(spec->type));
+                else
+                    bind_error(errs, WF_ETYPE, "input '%s' must be %s, got '%s'", spec->name,
+                               spec->type == WF_INPUT_ARRAY    ? "a JSON list"
+                               : spec->type == WF_INPUT_OBJECT ? "a JSON object"
+                                                               : expected_phrase(spec->type),
+                               s);
+                continue;
+            }
+        } else {
+            v = wf_json_copy(given_v);
+        }
+        msg = wf__input_check(spec, v);
+        if (msg != NULL) {
+            bind_error(errs, WF_ETYPE, "input '%s' %s", spec->name, msg);
+            free(msg);
+            json_object_put(v);
+            continue;
+        }
+        json_object_object_add(result, spec->name, v);
+    }
+    free(names);
+    if (errs->len > errs_before) {
+        json_object_put(result);
+        return WF_EINVAL;
+    }
+    *out = result;
+    return WF_OK;
+}

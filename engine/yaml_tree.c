@@ -1,0 +1,927 @@
+/*
+ * yaml_tree.c: libyaml events -> a tree of wf__ynode (see loader_internal.h).
+ *
+ * libyaml's own document loader resolves no schema, hides whether a scalar had an explicit
+ * tag, and builds cyclic graphs for recursive aliases, so the tree is built here from parser
+ * events: plain scalars follow the YAML 1.2 core schema (as restricted by the workflow
+ * format), merge keys are resolved when their mapping ends, and aliases share the anchored
+ * node. The builder keeps its own stack, so no input can make it recurse; the size and depth
+ * of the tree with aliases expanded are bounded before anything walks it recursively.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+#include "loader_internal.h"
+
+/* Physical nesting, and nesting with aliases expanded, that a workflow may use. */
+#define MAX_NESTING 256
+#define MAX_DEPTH   512
+/* How many nodes aliases may add beyond the ones written in the file ("billion laughs"). */
+#define MAX_ALIAS_NODES 1000000
+#define SIZE_CAP        ((size_t)1 << 40)
+
+#define TAG_PREFIX "tag:yaml.org,2002:"
+
+void wf__loader_error(wf__loader *L, wf_mark m, int code, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+    wf_error *e;
+
+    va_start(ap, fmt);
+    msg = wf_xvasprintf(fmt, ap);
+    va_end(ap);
+    e = wf_errlist_add(L->errs);
+    wf_error_set(e, code, L->path, m.line, m.column, "%s", msg);
+    wf_error_set_source_line(e, L->src, L->src_len);
+    free(msg);
+}
+
+void wf__loader_release(wf__loader *L)
+{
+    wf__ynode *n = L->arena;
+
+    while (n != NULL) {
+        wf__ynode *next = n->arena_next;
+
+        free(n->text);
+        free(n->keys);
+        free(n->items);
+        free(n);
+        n = next;
+    }
+    L->arena = NULL;
+    free(L->line_starts);
+    L->line_starts = NULL;
+}
+
+static void build_lines(wf__loader *L)
+{
+    size_t cap = 64;
+
+    L->line_starts = wf_xmalloc(cap * sizeof(size_t));
+    L->line_starts[0] = 0;
+    L->n_lines = 1;
+    for (size_t k = 0; k < L->src_len; k++) {
+        if (L->src[k] != '\n')
+            continue;
+        if (L->n_lines == cap) {
+            cap *= 2;
+            L->line_starts = wf_xrealloc(L->line_starts, cap * sizeof(size_t));
+        }
+        L->line_starts[L->n_lines++] = k + 1;
+    }
+}
+
+static size_t line_end(const wf__loader *L, size_t line0)
+{
+    size_t end = line0 + 1 < L->n_lines ? L->line_starts[line0 + 1] - 1 : L->src_len;
+
+    return end;
+}
+
+/* libyaml counts columns in characters; errors and carets count bytes. The walk starts from
+ * the previous mark when it is on the same line and not past this one, so that converting
+ * every mark of a long single-line document stays linear. */
+static void convert_mark(wf__loader *L, yaml_mark_t ym, wf_mark *m, size_t *offset)
+{
+    size_t line0 = ym.line < L->n_lines ? ym.line : L->n_lines - 1;
+    size_t p = L->line_starts[line0], end = line_end(L, line0), chars = 0;
+
+    /* libyaml skips a byte order mark without counting it. */
+    if (line0 == 0 && L->src_len >= 3 && memcmp(L->src, "\xEF\xBB\xBF", 3) == 0)
+        p = 3;
+    if (L->cur_line == line0 && L->cur_chars <= ym.column && L->cur_off >= p) {
+        p = L->cur_off;
+        chars = L->cur_chars;
+    }
+    while (p < end && chars < ym.column) {
+        p++;
+        while (p < end && ((unsigned char)L->src[p] & 0xC0) == 0x80)
+            p++;
+        chars++;
+    }
+    L->cur_line = line0;
+    L->cur_chars = chars;
+    L->cur_off = p;
+    m->line = (int)line0 + 1;
+    m->column = (int)(p - L->line_starts[line0]) + 1;
+    if (offset != NULL)
+        *offset = p;
+}
+
+static wf_mark offset_mark(const wf__loader *L, size_t off)
+{
+    size_t lo = 0, hi = L->n_lines;
+    wf_mark m;
+
+    /* The last line whose start is <= off. */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (L->line_starts[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    m.line = (int)lo + 1;
+    m.column = (int)(off - L->line_starts[lo]) + 1;
+    return m;
+}
+
+static wf__ynode *new_node(wf__loader *L, wf__ytype type, yaml_mark_t ym)
+{
+    wf__ynode *n = wf_xcalloc(1, sizeof(*n));
+
+    n->type = type;
+    /* A null that stands for a bad alias may end up as a map key: give it a text. */
+    if (type == WF__Y_NULL)
+        n->text = wf_xstrdup("");
+    convert_mark(L, ym, &n->mark, &n->offset);
+    n->size = 1;
+    n->depth = 1;
+    n->arena_next = L->arena;
+    L->arena = n;
+    L->n_nodes++;
+    return n;
+}
+
+static void push_entry(wf__ynode *n, wf__ynode *key, wf__ynode *value)
+{
+    if (n->n == n->cap) {
+        n->cap = n->cap ? n->cap * 2 : 4;
+        n->items = wf_xrealloc(n->items, n->cap * sizeof(*n->items));
+        if (n->type == WF__Y_MAP)
+            n->keys = wf_xrealloc(n->keys, n->cap * sizeof(*n->keys));
+    }
+    if (n->type == WF__Y_MAP)
+        n->keys[n->n] = key;
+    n->items[n->n++] = value;
+}
+
+static bool has_tpl_text(const char *s, size_t len)
+{
+    for (size_t k = 0; k + 1 < len; k++)
+        if (s[k] == '<' && s[k + 1] == '<')
+            return true;
+    return false;
+}
+
+static bool all_digits(const char *s, const char *digits)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++)
+        if (strchr(digits, *s) == NULL)
+            return false;
+    return true;
+}
+
+/* The JSON number grammar; *is_int says whether it has neither fraction nor exponent. */
+static bool json_number(const char *s, bool *is_int)
+{
+    const char *p = s;
+
+    *is_int = true;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        p++;
+        *is_int = false;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        *is_int = false;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+static bool parse_unsigned(const char *digits, int base, int64_t *out)
+{
+    unsigned long long v;
+    char *end;
+
+    errno = 0;
+    v = strtoull(digits, &end, base);
+    if (errno != 0 || *end != '\0' || v > (unsigned long long)INT64_MAX)
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Resolves a plain scalar by the core schema as the workflow format restricts it: only
+ * true/false booleans, null/Null/NULL/~/empty, JSON numbers plus 0x and 0o integers. */
+static void resolve_plain(wf__loader *L, wf__ynode *n)
+{
+    const char *s = n->text;
+    bool is_int;
+
+    n->type = WF__Y_STRING;
+    if (n->len != strlen(s))
+        return;
+    if (n->len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+        strcmp(s, "NULL") == 0) {
+        n->type = WF__Y_NULL;
+    } else if (strcasecmp(s, "true") == 0 || strcasecmp(s, "false") == 0) {
+        n->type = WF__Y_BOOL;
+        n->b = strcasecmp(s, "true") == 0;
+    } else if (s[0] == '0' && (s[1] == 'x' || s[1] == 'o') &&
+               all_digits(s + 2, s[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567")) {
+        n->type = WF__Y_INT;
+        if (!parse_unsigned(s + 2, s[1] == 'x' ? 16 : 8, &n->i))
+            wf__loader_error(L, n->mark, WF_ERANGE,
+                             "integer %s is out of range (at most 64-bit signed)", s);
+    } else if (json_number(s, &is_int)) {
+        if (is_int) {
+            long long v;
+
+            errno = 0;
+            v = strtoll(s, NULL, 10);
+            n->type = WF__Y_INT;
+            n->i = (int64_t)v;
+            if (errno != 0)
+                wf__loader_error(L, n->mark, WF_ERANGE,
+                                 "integer %s is out of range (at most 64-bit signed)", s);
+        } else {
+            n->type = WF__Y_DOUBLE;
+            n->d = strtod(s, NULL);
+            if (!isfinite(n->d))
+                wf__loader_error(L, n->mark, WF_ERANGE, "number %s is out of range", s);
+        }
+    }
+}
+
+static void finish_scalar(wf__loader *L, wf__ynode *n, const yaml_event_t *ev)
+{
+    const char *tag = (const char *)ev->data.scalar.tag;
+
+    switch (ev->data.scalar.style) {
+    case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+        n->style = WF__YS_SINGLE;
+        break;
+    case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+        n->style = WF__YS_DOUBLE;
+        break;
+    case YAML_LITERAL_SCALAR_STYLE:
+        n->style = WF__YS_LITERAL;
+        break;
+    case YAML_FOLDED_SCALAR_STYLE:
+        n->style = WF__YS_FOLDED;
+        break;
+    default:
+        n->style = WF__YS_PLAIN;
+        break;
+    }
+    n->len = ev->data.scalar.length;
+    n->text = wf_xstrndup((const char *)ev->data.scalar.value, n->len);
+    /* strndup stops at an escaped NUL; keep the length that was kept. */
+    n->len = strlen(n->text);
+    n->type = WF__Y_STRING;
+    if (tag == NULL) {
+        if (n->style == WF__YS_PLAIN)
+            resolve_plain(L, n);
+    } else if (strcmp(tag, "!") == 0 || strcmp(tag, TAG_PREFIX "str") == 0) {
+        n->type = WF__Y_STRING;
+    } else if (strcmp(tag, TAG_PREFIX "int") == 0 || strcmp(tag, TAG_PREFIX "float") == 0 ||
+               strcmp(tag, TAG_PREFIX "bool") == 0 || strcmp(tag, TAG_PREFIX "null") == 0) {
+        const char *want = tag + strlen(TAG_PREFIX);
+        bool ok;
+
+        resolve_plain(L, n);
+        if (strcmp(want, "float") == 0 && n->type == WF__Y_INT) {
+            n->type = WF__Y_DOUBLE;
+            n->d = (double)n->i;
+        }
+        ok = (strcmp(want, "int") == 0 && n->type == WF__Y_INT) ||
+             (strcmp(want, "float") == 0 && n->type == WF__Y_DOUBLE) ||
+             (strcmp(want, "bool") == 0 && n->type == WF__Y_BOOL) ||
+             (strcmp(want, "null") == 0 && n->type == WF__Y_NULL);
+        if (!ok) {
+            wf__loader_error(L, n->mark, WF_ETYPE, "'%s' is not a valid !!%s", n->text, want);
+            n->type = WF__Y_STRING;
+        }
+    } else {
+        wf__loader_error(L, n->mark, WF_EINVAL,
+                         "unsupported YAML tag '%s' (only !!str, !!int, !!float, !!bool and "
+                         "!!null are understood)",
+                         tag);
+    }
+    n->has_tpl = n->type == WF__Y_STRING && has_tpl_text(n->text, n->len);
+}
+
+static int key_cmp(const wf__ynode *a, const wf__ynode *b)
+{
+    size_t m = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->text, b->text, m);
+
+    if (c != 0)
+        return c;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return 0;
+}
+
+/* A key with its position among the entries, for sorting. */
+typedef struct keyed {
+    wf__ynode *key, *value;
+    size_t seq;
+} keyed;
+
+static int keyed_cmp(const void *pa, const void *pb)
+{
+    const keyed *a = pa, *b = pb;
+    int c = key_cmp(a->key, b->key);
+
+    if (c != 0)
+        return c;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static bool is_merge_key(const wf__ynode *k)
+{
+    return k->style == WF__YS_PLAIN && k->type == WF__Y_STRING && strcmp(k->text, "<<") == 0;
+}
+
+/* Sorts e[0..n) by (key, seq) and flags in drop[seq] every entry whose key came earlier;
+ * report says whether that is a duplicate-key error. */
+static void flag_duplicates(wf__loader *L, keyed *e, size_t n, bool *drop, bool report)
+{
+    qsort(e, n, sizeof(*e), keyed_cmp);
+    for (size_t k = 1, first = 0; k < n; k++) {
+        if (key_cmp(e[first].key, e[k].key) != 0) {
+            first = k;
+            continue;
+        }
+        drop[e[k].seq] = true;
+        if (report)
+            wf__loader_error(L, e[k].key->mark, WF_EINVAL, "duplicate key '%s' (first at line %d)",
+                             e[k].key->text, e[first].key->mark.line);
+    }
+}
+
+static bool in_sorted(const keyed *sorted, size_t n, const wf__ynode *k)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = key_cmp(sorted[mid].key, k);
+
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The entries a merge key brings: those of its map, or of each map of its list (earlier maps
+ * win), minus the keys the mapping itself has. */
+static void add_merged(wf__loader *L, wf__ynode *out, const wf__ynode *v, const keyed *own,
+                       size_t n_own)
+{
+    size_t total = 0, n = 0;
+    const wf__ynode *single[1] = { v };
+    const wf__ynode *const *maps = single;
+    size_t n_maps = 1;
+    keyed *e, *ordered;
+    bool *drop;
+
+    if (v->type == WF__Y_LIST) {
+        maps = (const wf__ynode *const *)v->items;
+        n_maps = v->n;
+    } else if (v->type != WF__Y_MAP) {
+        wf__loader_error(L, v->mark, WF_ETYPE,
+                         "a merge key '<<' takes a map or a list of maps (usually an alias "
+                         "like *defaults)");
+        return;
+    }
+    for (size_t m = 0; m < n_maps; m++)
+        total += maps[m]->type == WF__Y_MAP ? maps[m]->n : 0;
+    e = wf_xmalloc((total + 1) * sizeof(*e));
+    ordered = wf_xmalloc((total + 1) * sizeof(*ordered));
+    drop = wf_xcalloc(total + 1, sizeof(*drop));
+    for (size_t m = 0; m < n_maps; m++) {
+        if (maps[m]->type != WF__Y_MAP) {
+            wf__loader_error(L, maps[m]->mark, WF_ETYPE,
+                             "a merge key '<<' takes a map or a list of maps");
+            continue;
+        }
+        for (size_t k = 0; k < maps[m]->n; k++) {
+            e[n].key = maps[m]->keys[k];
+            e[n].value = maps[m]->items[k];
+            e[n].seq = n;
+            n++;
+        }
+    }
+    flag_duplicates(L, e, n, drop, false);
+    /* Back to the order the maps give, keeping the first of each key. */
+    for (size_t k = 0; k < n; k++) {
+        if (!drop[e[k].seq] && in_sorted(own, n_own, e[k].key))
+            drop[e[k].seq] = true;
+        ordered[e[k].seq] = e[k];
+    }
+    for (size_t k = 0; k < n; k++)
+        if (!drop[k])
+            push_entry(out, ordered[k].key, ordered[k].value);
+    free(ordered);
+    free(e);
+    free(drop);
+}
+
+/* Turns the raw key/value pairs of a finished mapping into its final entries: explicit keys
+ * unique, merge keys replaced by the entries they bring, where they stand. */
+static void finish_map(wf__loader *L, wf__ynode *n)
+{
+    size_t raw_n = n->n, n_own = 0, n_merges = 0;
+    wf__ynode **raw_keys = n->keys, **raw_values = n->items;
+    keyed *own = wf_xmalloc((raw_n + 1) * sizeof(*own));
+    bool *drop = wf_xcalloc(raw_n + 1, sizeof(*drop));
+    wf__ynode out = { 0 };
+
+    for (size_t k = 0; k < raw_n; k++) {
+        if (is_merge_key(raw_keys[k]))
+            continue;
+        own[n_own].key = raw_keys[k];
+        own[n_own].value = raw_values[k];
+        own[n_own].seq = k;
+        n_own++;
+    }
+    /* Sorted by (key, position), a duplicate follows its first occurrence. */
+    flag_duplicates(L, own, n_own, drop, true);
+    out.type = WF__Y_MAP;
+    for (size_t k = 0; k < raw_n; k++) {
+        if (drop[k])
+            continue;
+        if (!is_merge_key(raw_keys[k])) {
+            push_entry(&out, raw_keys[k], raw_values[k]);
+            continue;
+        }
+        if (++n_merges > 1) {
+            wf__loader_error(L, raw_keys[k]->mark, WF_EINVAL,
+                             "duplicate merge key '<<' in one mapping");
+            continue;
+        }
+        add_merged(L, &out, raw_values[k], own, n_own);
+    }
+    free(raw_keys);
+    free(raw_values);
+    free(own);
+    free(drop);
+    n->keys = out.keys;
+    n->items = out.items;
+    n->n = out.n;
+    n->cap = out.cap;
+}
+
+/* Size, depth and has_tpl of a finished collection, from its children. */
+static void finish_collection(wf__ynode *n)
+{
+    size_t size = 1;
+    int depth = 0;
+
+    for (size_t k = 0; k < n->n; k++) {
+        const wf__ynode *c = n->items[k];
+
+        size += c->size + (n->type == WF__Y_MAP ? 1 : 0);
+        if (size > SIZE_CAP)
+            size = SIZE_CAP;
+        if (c->depth > depth)
+            depth = c->depth;
+        n->has_tpl = n->has_tpl || c->has_tpl;
+    }
+    n->size = size;
+    n->depth = depth < MAX_DEPTH * 2 ? depth + 1 : depth;
+}
+
+typedef struct frame {
+    wf__ynode *node;
+    size_t anchor; /* index into anchors + 1, or 0 */
+    wf__ynode *key;
+    bool have_key;
+} frame;
+
+typedef struct anchor {
+    char *name;
+    wf__ynode *node; /* NULL while its collection is still open */
+} anchor;
+
+typedef struct builder {
+    wf__loader *L;
+    frame *stack;
+    size_t depth, cap;
+    anchor *anchors;
+    size_t n_anchors, anchors_cap;
+    wf__ynode *root;
+    int documents;
+} builder;
+
+static size_t add_anchor(builder *b, const char *name, wf__ynode *node)
+{
+    if (b->n_anchors == b->anchors_cap) {
+        b->anchors_cap = b->anchors_cap ? b->anchors_cap * 2 : 8;
+        b->anchors = wf_xrealloc(b->anchors, b->anchors_cap * sizeof(*b->anchors));
+    }
+    b->anchors[b->n_anchors].name = wf_xstrdup(name);
+    b->anchors[b->n_anchors].node = node;
+    return ++b->n_anchors;
+}
+
+/* Hands a finished node to the collection that contains it (or makes it the root). */
+static void attach(builder *b, wf__ynode *n)
+{
+    frame *f;
+
+    /* Nodes of a second document stay in the arena, unused: it is reported as an error. */
+    if (b->depth == 0) {
+        if (b->documents < 2)
+            b->root = n;
+        return;
+    }
+    f = &b->stack[b->depth - 1];
+    if (f->node->type == WF__Y_LIST) {
+        push_entry(f->node, NULL, n);
+        return;
+    }
+    if (!f->have_key) {
+        if (n->type != WF__Y_NULL && n->type != WF__Y_BOOL && n->type != WF__Y_INT &&
+            n->type != WF__Y_DOUBLE && n->type != WF__Y_STRING) {
+            wf__loader_error(b->L, n->mark, WF_ETYPE, "a mapping key must be a name, not a %s",
+                             n->type == WF__Y_MAP ? "map" : "list");
+            n = NULL;
+        }
+        f->key = n;
+        f->have_key = true;
+        return;
+    }
+    /* A key that was not a scalar was reported; its pair is left out. */
+    if (f->key != NULL)
+        push_entry(f->node, f->key, n);
+    f->have_key = false;
+    f->key = NULL;
+}
+
+static void open_collection(builder *b, wf__ytype type, const yaml_event_t *ev,
+                            const char *anchor_name, const char *tag)
+{
+    wf__ynode *n = new_node(b->L, type, ev->start_mark);
+    const char *want = type == WF__Y_MAP ? TAG_PREFIX "map" : TAG_PREFIX "seq";
+
+    if (tag != NULL && strcmp(tag, "!") != 0 && strcmp(tag, want) != 0)
+        wf__loader_error(b->L, n->mark, WF_EINVAL, "unsupported YAML tag '%s' on a %s", tag,
+                         type == WF__Y_MAP ? "map" : "list");
+    if (b->depth == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 16;
+        b->stack = wf_xrealloc(b->stack, b->cap * sizeof(*b->stack));
+    }
+    b->stack[b->depth].node = n;
+    b->stack[b->depth].anchor = anchor_name != NULL ? add_anchor(b, anchor_name, NULL) : 0;
+    b->stack[b->depth].key = NULL;
+    b->stack[b->depth].have_key = false;
+    b->depth++;
+}
+
+static void close_collection(builder *b)
+{
+    frame f = b->stack[--b->depth];
+
+    if (f.node->type == WF__Y_MAP)
+        finish_map(b->L, f.node);
+    finish_collection(f.node);
+    if (f.anchor != 0)
+        b->anchors[f.anchor - 1].node = f.node;
+    attach(b, f.node);
+}
+
+static void alias(builder *b, const yaml_event_t *ev)
+{
+    const char *name = (const char *)ev->data.alias.anchor;
+
+    for (size_t k = b->n_anchors; k > 0; k--) {
+        if (strcmp(b->anchors[k - 1].name, name) != 0)
+            continue;
+        if (b->anchors[k - 1].node != NULL) {
+            attach(b, b->anchors[k - 1].node);
+            return;
+        }
+        wf__ynode *n = new_node(b->L, WF__Y_NULL, ev->start_mark);
+        wf__loader_error(b->L, n->mark, WF_EINVAL,
+                         "alias '*%s' refers to a node that contains it (recursive data is not "
+                         "supported)",
+                         name);
+        attach(b, n);
+        return;
+    }
+    wf__ynode *n = new_node(b->L, WF__Y_NULL, ev->start_mark);
+    wf__loader_error(b->L, n->mark, WF_EINVAL, "unknown anchor '*%s' (define it with &%s first)",
+                     name, name);
+    attach(b, n);
+}
+
+static void yaml_error(wf__loader *L, const yaml_parser_t *p)
+{
+    wf_mark m;
+    const char *problem = p->problem != NULL ? p->problem : "cannot parse";
+
+    convert_mark(L, p->problem_mark, &m, NULL);
+    if (p->context != NULL) {
+        wf_mark cm;
+
+        convert_mark(L, p->context_mark, &cm, NULL);
+        wf__loader_error(L, m, WF_ESYNTAX, "invalid YAML: %s (%s at line %d)", problem, p->context,
+                         cm.line);
+    } else {
+        wf__loader_error(L, m, WF_ESYNTAX, "invalid YAML: %s", problem);
+    }
+}
+
+bool wf__yaml_load(wf__loader *L, wf__ynode **root)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    builder b = { 0 };
+    size_t errs_before = L->errs->len;
+    bool ok = false, done = false;
+
+    *root = NULL;
+    if (L->line_starts == NULL)
+        build_lines(L);
+    b.L = L;
+    if (!yaml_parser_initialize(&parser))
+        abort();
+    yaml_parser_set_input_string(&parser, (const unsigned char *)L->src, L->src_len);
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            yaml_error(L, &parser);
+            goto out;
+        }
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++b.documents == 2) {
+                wf_mark m;
+
+                convert_mark(L, ev.start_mark, &m, NULL);
+                wf__loader_error(L, m, WF_EINVAL,
+                                 "a workflow file holds one YAML document; remove this '---' "
+                                 "and what follows, or use another file");
+            }
+            break;
+        case YAML_SCALAR_EVENT: {
+            wf__ynode *n = new_node(L, WF__Y_STRING, ev.start_mark);
+
+            finish_scalar(L, n, &ev);
+            if (ev.data.scalar.anchor != NULL)
+                add_anchor(&b, (const char *)ev.data.scalar.anchor, n);
+            attach(&b, n);
+            break;
+        }
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT: {
+            bool is_map = ev.type == YAML_MAPPING_START_EVENT;
+            const char *anchor_name = (const char *)(is_map ? ev.data.mapping_start.anchor
+                                                            : ev.data.sequence_start.anchor);
+            const char *tag =
+                (const char *)(is_map ? ev.data.mapping_start.tag : ev.data.sequence_start.tag);
+
+            if (b.depth >= MAX_NESTING) {
+                wf_mark m;
+
+                convert_mark(L, ev.start_mark, &m, NULL);
+                wf__loader_error(L, m, WF_ERANGE, "nesting deeper than %d levels", MAX_NESTING);
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            open_collection(&b, is_map ? WF__Y_MAP : WF__Y_LIST, &ev, anchor_name, tag);
+            break;
+        }
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            close_collection(&b);
+            break;
+        case YAML_ALIAS_EVENT:
+            alias(&b, &ev);
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    if (b.root != NULL && b.root->depth > MAX_DEPTH) {
+        wf__loader_error(L, b.root->mark, WF_ERANGE,
+                         "aliases nest this document deeper than %d levels", MAX_DEPTH);
+        goto out;
+    }
+    if (b.root != NULL && b.root->size > L->n_nodes + MAX_ALIAS_NODES) {
+        wf__loader_error(L, b.root->mark, WF_ERANGE,
+                         "aliases expand this document to more than %d extra values",
+                         MAX_ALIAS_NODES);
+        goto out;
+    }
+    *root = b.root;
+    ok = L->errs->len == errs_before;
+out:
+    for (size_t k = 0; k < b.n_anchors; k++)
+        free(b.anchors[k].name);
+    free(b.anchors);
+    free(b.stack);
+    yaml_parser_delete(&parser);
+    return ok;
+}
+
+/* Where the value of a scalar starts in the source: after its anchor and tag, its quote, or
+ * the header line of a block scalar. */
+static size_t content_start(const wf__loader *L, const wf__ynode *n)
+{
+    size_t p = n->offset;
+    const char *s = L->src;
+
+    for (int k = 0; k < 2 && p < L->src_len && (s[p] == '&' || s[p] == '!'); k++) {
+        while (p < L->src_len && s[p] != ' ' && s[p] != '\t' && s[p] != '\n')
+            p++;
+        while (p < L->src_len && (s[p] == ' ' || s[p] == '\t'))
+            p++;
+    }
+    switch (n->style) {
+    case WF__YS_SINGLE:
+    case WF__YS_DOUBLE:
+        return p + 1;
+    case WF__YS_LITERAL:
+    case WF__YS_FOLDED:
+        while (p < L->src_len && s[p] != '\n')
+            p++;
+        return p < L->src_len ? p + 1 : p;
+    default:
+        return p;
+    }
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Source bytes and value bytes of a double-quoted escape starting at s[0] == '\\'. */
+static void escape_width(const char *s, size_t avail, size_t *src_w, size_t *val_w)
+{
+    size_t hex = 0;
+    unsigned long cp = 0;
+
+    *src_w = 2;
+    *val_w = 1;
+    if (avail < 2)
+        return;
+    if (s[1] == 'x')
+        hex = 2;
+    else if (s[1] == 'u')
+        hex = 4;
+    else if (s[1] == 'U')
+        hex = 8;
+    if (hex == 0 || avail < 2 + hex)
+        return;
+    for (size_t k = 0; k < hex; k++) {
+        char c = s[2 + k];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : 0;
+
+        cp = cp * 16 + (unsigned long)d;
+    }
+    *src_w = 2 + hex;
+    *val_w = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/* Walks the value and its source side by side: equal bytes advance both, whitespace that
+ * folding or indentation removed advances the source, escapes count as what they produce.
+ * Exact for single-line scalars of every style and for literal blocks; close for folded and
+ * multi-line flow scalars. When the two cannot be matched, the scalar's own mark is used. */
+wf_mark wf__scalar_pos(const wf__loader *L, const wf__ynode *n, int line, int column)
+{
+    size_t target = 0, i = 0, j, len = n->len;
+    const char *v = n->text, *s = L->src;
+
+    if (n->type == WF__Y_LIST || n->type == WF__Y_MAP || line < 1 || column < 1)
+        return n->mark;
+    for (int l = 1; l < line && target < len; target++)
+        if (v[target] == '\n')
+            l++;
+    target += (size_t)column - 1;
+    if (target > len)
+        target = len;
+    j = content_start(L, n);
+    while (i < target && j < L->src_len) {
+        if (n->style == WF__YS_DOUBLE && s[j] == '\\') {
+            size_t sw, vw;
+
+            if (j + 1 < L->src_len && (s[j + 1] == '\n' || s[j + 1] == '\r')) {
+                j += 2;
+                continue;
+            }
+            escape_width(s + j, L->src_len - j, &sw, &vw);
+            i += vw;
+            j += sw;
+            continue;
+        }
+        if (n->style == WF__YS_SINGLE && s[j] == '\'' && j + 1 < L->src_len && s[j + 1] == '\'' &&
+            v[i] == '\'') {
+            i++;
+            j += 2;
+            continue;
+        }
+        if (s[j] == v[i]) {
+            i++;
+            j++;
+        } else if (is_space(s[j])) {
+            j++;
+        } else if (v[i] == ' ' || v[i] == '\n') {
+            i++;
+        } else {
+            return n->mark;
+        }
+    }
+    if (i < target)
+        return n->mark;
+    while (target < len && j < L->src_len && s[j] != v[target] && is_space(s[j]))
+        j++;
+    return offset_mark(L, j);
+}
+
+json_object *wf__ynode_json(const wf__ynode *n)
+{
+    json_object *o;
+
+    switch (n->type) {
+    case WF__Y_NULL:
+        return NULL;
+    case WF__Y_BOOL:
+        return json_object_new_boolean(n->b);
+    case WF__Y_INT:
+        return json_object_new_int64(n->i);
+    case WF__Y_DOUBLE:
+        return json_object_new_double(n->d);
+    case WF__Y_STRING:
+        return json_object_new_string_len(n->text, (int)n->len);
+    case WF__Y_LIST:
+        o = json_object_new_array_ext((int)n->n);
+        for (size_t k = 0; k < n->n; k++)
+            json_object_array_add(o, wf__ynode_json(n->items[k]));
+        return o;
+    case WF__Y_MAP:
+        o = json_object_new_object();
+        for (size_t k = 0; k < n->n; k++)
+            json_object_object_add(o, n->keys[k]->text, wf__ynode_json(n->items[k]));
+        return o;
+    }
+    return NULL;
+}
+
+char *wf__ynode_describe(const wf__ynode *n)
+{
+    switch (n->type) {
+    case WF__Y_NULL:
+        return wf_xstrdup("null");
+    case WF__Y_BOOL:
+        return wf_xasprintf("the boolean %s", n->b ? "true" : "false");
+    case WF__Y_INT:
+        return wf_xasprintf("the integer %s", n->text);
+    case WF__Y_DOUBLE:
+        return wf_xasprintf("the number %s", n->text);
+    case WF__Y_STRING:
+        if (n->len > 40)
+            return wf_xasprintf("the string '%.37s...'", n->text);
+        return wf_xasprintf("the string '%s'", n->text);
+    case WF__Y_LIST:
+        return wf_xstrdup("a list");
+    case WF__Y_MAP:
+        return wf_xstrdup("a map");
+    }
+    return wf_xstrdup("a value");
+}
