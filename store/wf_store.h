@@ -1,0 +1,184 @@
+/*
+ * wf_store.h: the run store. Everything a run does is recorded so that runs can be inspected
+ * (`wfengine runs/show/logs`), resumed (only what did not succeed runs again) and cached.
+ *
+ * Layout of a store directory (default .wfengine/):
+ *   state.db          SQLite, journal_mode=WAL, synchronous=NORMAL, versioned schema migrated
+ *                     forward (never reset): runs, tasks, units (one row per task or item
+ *                     attempt), cache, meta
+ *   blobs/ab/cdef...  content-addressed files named by the SHA256 of their bytes (two-level
+ *                     sharding: the first two hex digits name the directory), written to a
+ *                     temporary file in the same directory and renamed into place
+ *
+ * Writing: records are queued (wf_store_record_*) and one writer thread commits them in
+ * batched transactions, in the order they were queued. Queuing copies the record and never
+ * waits for the disk (it only waits when the queue holds more than a bound, so memory stays
+ * bounded if the disk is slower than the run). Blobs are written by the calling thread
+ * (any thread), before the record that refers to them is queued, so a row that says a unit
+ * succeeded never points at a blob that is not there.
+ *
+ * Crash safety: after a kill -9 at any moment, the store opens cleanly and holds a prefix of
+ * what was queued (SQLite's WAL gives whole transactions; blobs appear whole or not at all).
+ * Durability against power loss is that of synchronous=NORMAL: the last transactions may be
+ * lost, never half-applied.
+ *
+ * Failures: opening fails with WF_ESTORE and an error naming the path and the cause (not a
+ * directory, read-only, not a wfengine database, a schema newer than this wfengine, corrupt).
+ * A write that fails later (disk full) puts the store in a failed state: further records are
+ * dropped, wf_store_failed() says so and wf_store_flush()/wf_store_close() return WF_ESTORE
+ * with the first error. The caller (the engine) stops the run; the CLI exits with status 3.
+ *
+ * Thread safety: wf_store_put_blob, wf_store_get_blob and wf_store_record_* may be called
+ * from any thread. The query functions (runs, show, logs, resume, cache lookup, gc) use their
+ * own read connection under a lock and may be called from any thread, but they see only what
+ * the writer has committed (call wf_store_flush first to see everything queued).
+ */
+#ifndef WF_STORE_H
+#define WF_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "wf_common.h"
+#include "wf_context.h"
+
+typedef struct wf_store wf_store;
+
+/* The schema version this wfengine writes. Older stores are migrated forward on open. */
+#define WF_STORE_SCHEMA_VERSION 1
+
+/* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
+ * ones are blobs. */
+#define WF_STORE_INLINE_MAX 1024
+
+/* Opens (creating if needed) the store in dir. Returns WF_OK with *out, or WF_ESTORE with err
+ * naming dir (or the file inside it) and the cause. */
+int wf_store_open(const char *dir, wf_store **out, wf_error *err);
+/* Flushes, stops the writer and closes. Returns WF_OK, or WF_ESTORE (err filled) when a
+ * write failed at any time. NULL is fine (returns WF_OK). */
+int wf_store_close(wf_store *s, wf_error *err);
+/* Waits until every record queued so far is committed. WF_OK or WF_ESTORE (err filled). */
+int wf_store_flush(wf_store *s, wf_error *err);
+/* True once a write has failed (cheap: one atomic load). */
+bool wf_store_failed(const wf_store *s);
+/* The store's directory (borrowed). */
+const char *wf_store_dir(const wf_store *s);
+
+/* ---- blobs ------------------------------------------------------------------------------ */
+
+/* Stores data (len bytes) as a blob and writes its SHA256 hex to hash. Storing content that
+ * is already there writes nothing. Returns WF_OK or WF_ESTORE (err filled; the store is
+ * then failed). Thread-safe. */
+int wf_store_put_blob(wf_store *s, const void *data, size_t len,
+                      char hash[WF_SHA256_HEX_LEN + 1], wf_error *err);
+/* Reads a blob into *data (owned, NUL-terminated; *len without the NUL). Returns WF_OK,
+ * WF_ENOENT when there is no such blob, or WF_ESTORE (unreadable, or its content does not
+ * match its name). */
+int wf_store_get_blob(wf_store *s, const char *hash, char **data, size_t *len, wf_error *err);
+
+/* ---- records (queued, committed by the writer thread) ------------------------------------ */
+
+typedef struct wf_store_run_rec {
+    const char *run_id;
+    const char *workflow;     /* the workflow's name */
+    const char *file_path;    /* as given on the command line */
+    const char *file_sha256;  /* of the file's bytes */
+    const char *inputs_json;  /* compact JSON of the inputs, secrets already masked */
+    const char *resumed_from; /* the run this one resumes, or NULL */
+    int64_t started_ms;       /* wall clock, ms since the epoch */
+} wf_store_run_rec;
+
+typedef struct wf_store_task_rec {
+    const char *run_id;
+    const char *task;
+    wf_status status;
+    int64_t started_ms, ended_ms; /* wall clock */
+    const char *error;            /* or NULL */
+    size_t n_items;               /* with-items: number of items; 0 otherwise */
+    bool with_items;
+} wf_store_task_rec;
+
+typedef struct wf_store_unit_rec {
+    const char *run_id;
+    const char *task;
+    int64_t index;        /* item index, -1 for a task without with-items */
+    int attempt;          /* 1-based */
+    wf_status status;     /* SUCCEEDED, FAILED, SKIPPED or CANCELLED */
+    int64_t started_ms, ended_ms; /* wall clock */
+    int exit_code;        /* -1 when none */
+    const char *error;    /* or NULL */
+    const char *result_json; /* compact JSON of the result when it is small (inline), or NULL */
+    const char *result_hash; /* blob of the result's JSON when it is large, or NULL/"" */
+    const char *stdout_hash; /* blob of stdout (masked, capped), or NULL/"" for none */
+    const char *stderr_hash; /* blob of stderr, or NULL/"" */
+    const char *item_hash;   /* SHA256 of the item's compact JSON, or NULL for no item */
+    bool cached;             /* the result came from the cache */
+    bool reused;             /* the result came from the run this one resumes */
+} wf_store_unit_rec;
+
+/* Each copies what it needs and queues it; see the header comment. */
+void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec);
+void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec);
+void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec);
+/* status is the run's (SUCCEEDED, FAILED, CANCELLED); outputs_json may be NULL. */
+void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status,
+                             int64_t ended_ms, const char *outputs_json);
+/* Remembers that the result of a unit with this cache key is the given one (hashes as in
+ * wf_store_unit_rec; result inline or as a blob). */
+void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
+                           const char *result_hash, const char *stdout_hash,
+                           const char *stderr_hash);
+
+/* ---- queries ---------------------------------------------------------------------------- */
+
+/* Resolves "last" (the newest run), a full run id, or a unique prefix of one into id.
+ * Returns WF_OK, WF_ENOENT (no such run, or no runs at all for "last") or WF_EINVAL (an
+ * ambiguous prefix), with err saying which. */
+int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *err);
+
+/* The newest runs first, at most limit (0: all), as a JSON array of
+ * {"run_id", "workflow", "file", "status", "started_ms", "ended_ms", "duration_ms",
+ *  "resumed_from", "tasks": {"succeeded": n, "failed": n, ...}}. *out is owned. */
+int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err);
+
+/* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
+ * "status", "started_ms", "ended_ms", "error", "n_items", "units": [ {"index", "attempt",
+ * "status", "started_ms", "ended_ms", "exit_code", "error", "cached", "reused",
+ * "stdout_hash", "stderr_hash"} ...] } ] in the order tasks were recorded, units by index then
+ * attempt. *out is owned. */
+int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err);
+
+/* stdout (or stderr) of one unit: index -1 for a task without items; attempt 0 for the
+ * latest. *data owned (NUL-terminated), "" when the unit wrote nothing. WF_ENOENT when there
+ * is no such task, item or attempt (err says which exist). */
+int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
+                         int attempt, bool want_stderr, char **data, size_t *len,
+                         wf_error *err);
+
+/* For --resume: the units of run_id whose latest attempt succeeded, as a JSON array of
+ * {"task", "index", "item_hash", "result" (the value, loaded from its blob if needed),
+ *  "stdout_hash", "stderr_hash", "exit_code"}. *out owned. */
+int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out,
+                             wf_error *err);
+
+/* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null) and the
+ * stdout/stderr hashes ("" for none), WF_ENOENT on a miss, WF_ESTORE on failure. */
+int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
+                       char stdout_hash[WF_SHA256_HEX_LEN + 1],
+                       char stderr_hash[WF_SHA256_HEX_LEN + 1], wf_error *err);
+
+typedef struct wf_store_gc_stats {
+    int64_t runs_deleted;
+    int64_t blobs_deleted;
+    int64_t bytes_freed;
+    int64_t blobs_kept;
+} wf_store_gc_stats;
+
+/* Deletes all but the newest keep_runs runs (with their tasks and units), then every blob
+ * that no remaining run, unit or cache entry refers to (stray temporary files too).
+ * Flushes first. */
+int wf_store_gc(wf_store *s, int keep_runs, wf_store_gc_stats *stats, wf_error *err);
+
+#endif
