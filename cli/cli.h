@@ -22,6 +22,15 @@ enum {
 int wf_cli_run(int argc, char **argv);
 int wf_cli_validate(int argc, char **argv);
 int wf_cli_graph(int argc, char **argv);
+int wf_cli_runs(int argc, char **argv);
+int wf_cli_show(int argc, char **argv);
+int wf_cli_logs(int argc, char **argv);
+int wf_cli_gc(int argc, char **argv);
+
+/* The store directory: given (--store), else $WFENGINE_STORE, else ".wfengine". */
+const char *wf_cli_store_dir(const char *given);
+/* Opens (creating) the store; prints the error and returns 3 when it cannot be used. */
+int wf_cli_open_store(const char *given, wf_store **out);
 
 /* Prints "wfengine: " and the message to stderr. */
 void wf_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

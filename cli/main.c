@@ -12,15 +12,21 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  run FILE [-i NAME=VALUE]... [--inputs FILE] [-j N] [--fail-fast] [--dry-run] [--json]\n"
-    "           [-q|-v]             run a workflow\n"
+    "           [--store DIR|--no-store] [--resume RUN|last [--force]] [--no-cache] [-q|-v]\n"
+    "                               run a workflow (recorded in .wfengine/)\n"
     "  validate FILE...             check workflow files; every error as FILE:LINE:COL\n"
     "  graph FILE [--format dot|mermaid]\n"
     "                               print the task graph\n"
+    "  runs [--limit N] [--json]    the recorded runs, newest first\n"
+    "  show RUN|last [--json]       every task and item of a run\n"
+    "  logs RUN|last TASK[INDEX] [--attempt K] [--stderr]\n"
+    "                               what a task or item wrote\n"
+    "  gc [--keep-runs N]           delete old runs and unreferenced outputs\n"
     "  version                      print the version\n"
     "  help [COMMAND]               this text, or a command's help\n"
     "\n"
     "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error,\n"
-    "130 stopped by SIGINT/SIGTERM.\n"
+    "3 the store cannot be used, 130 stopped by SIGINT/SIGTERM.\n"
     "\n"
     "Examples:\n"
     "  wfengine run workflows/hello.yaml\n"
@@ -88,6 +94,14 @@ int main(int argc, char **argv)
                 return wf_cli_validate(2, sub);
             if (strcmp(argv[2], "graph") == 0)
                 return wf_cli_graph(2, sub);
+            if (strcmp(argv[2], "runs") == 0)
+                return wf_cli_runs(2, sub);
+            if (strcmp(argv[2], "show") == 0)
+                return wf_cli_show(2, sub);
+            if (strcmp(argv[2], "logs") == 0)
+                return wf_cli_logs(2, sub);
+            if (strcmp(argv[2], "gc") == 0)
+                return wf_cli_gc(2, sub);
             wf_cli_errorf("no help for unknown command '%s'", argv[2]);
             return WF_EXIT_USAGE;
         }
@@ -100,6 +114,14 @@ int main(int argc, char **argv)
         return wf_cli_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "graph") == 0)
         return wf_cli_graph(argc - 1, argv + 1);
+    if (strcmp(cmd, "runs") == 0)
+        return wf_cli_runs(argc - 1, argv + 1);
+    if (strcmp(cmd, "show") == 0)
+        return wf_cli_show(argc - 1, argv + 1);
+    if (strcmp(cmd, "logs") == 0)
+        return wf_cli_logs(argc - 1, argv + 1);
+    if (strcmp(cmd, "gc") == 0)
+        return wf_cli_gc(argc - 1, argv + 1);
     {
         static const char *const commands[] = {
             "run", "validate", "graph", "version", "help", NULL

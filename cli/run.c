@@ -8,13 +8,17 @@
 #include "wf_workflow.h"
 
 #include "cli.h"
+#include "wf_store.h"
 
 static const char help[] =
     "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [-j N]\n"
     "                    [--fail-fast] [--dry-run] [--json] [-q|-v]\n"
+    "                    [--store DIR | --no-store] [--resume RUN|last [--force]] [--no-cache]\n"
     "\n"
     "Runs the workflow in FILE. Progress goes to stderr, one line per event; with --json the\n"
     "result document (run_id, status, tasks, outputs) goes to stdout, for a failed run too.\n"
+    "The run is recorded in the store (.wfengine/ in the current directory): see wfengine\n"
+    "runs, show, logs and gc.\n"
     "\n"
     "Options:\n"
     "  -i, --input NAME=VALUE  set an input (converted to its declared type)\n"
@@ -22,17 +26,26 @@ static const char help[] =
     "  -j, --jobs N            run at most N units at once (default: the workflow's\n"
     "                          `concurrency`, else the number of CPUs)\n"
     "  --fail-fast             on the first failure start nothing new and stop what runs\n"
-    "  --dry-run               validate and print the plan; run nothing\n"
+    "  --dry-run               validate and print the plan; run nothing, record nothing\n"
     "  --json                  print the result document on stdout\n"
     "  -q, --quiet             print only failures and the summary\n"
     "  -v, --verbose           also print when each unit starts, and stderr of failures in full\n"
+    "  --store DIR             record the run in DIR (default: $WFENGINE_STORE, else .wfengine)\n"
+    "  --no-store              record nothing (no resume, no cache)\n"
+    "  --resume RUN|last       a new attempt of an earlier run: what succeeded there is taken\n"
+    "                          from the store, everything else runs (same inputs, except\n"
+    "                          secrets, which must be given again; -i overrides)\n"
+    "  --force                 resume even though the workflow file has changed\n"
+    "  --no-cache              run `cache:` tasks even when the store has their result\n"
     "\n"
     "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error (nothing ran),\n"
-    "130 stopped by SIGINT/SIGTERM (running children were ended).\n"
+    "3 the store cannot be used, 130 stopped by SIGINT/SIGTERM (running children were ended;\n"
+    "resume with --resume last).\n"
     "\n"
     "Examples:\n"
     "  wfengine run workflows/hello.yaml\n"
-    "  wfengine run workflows/health-check.yaml -i region=eu-west-1 -j 4 --json\n";
+    "  wfengine run workflows/health-check.yaml -i region=eu-west-1 -j 4 --json\n"
+    "  wfengine run workflows/failure-handling.yaml --resume last\n";
 
 typedef struct run_cli {
     const char *file;
@@ -40,6 +53,9 @@ typedef struct run_cli {
     bool inputs_typed;
     int jobs;
     bool fail_fast, dry_run, json, quiet, verbose;
+    bool no_store, force, no_cache;
+    const char *store_dir; /* --store, else WFENGINE_STORE, else .wfengine */
+    const char *resume;    /* --resume RUN|last */
     int64_t start_ms;
 } run_cli;
 
@@ -118,6 +134,21 @@ static void on_event(const wf_event *ev, void *user)
         wf_strbuf_addc(&sb, '\n');
         break;
     case WF_EVENT_UNIT_END:
+        if (ev->reused) {
+            /* Taken from the resumed run: summarized by TASK_START / TASK_END. */
+            if (!cli->verbose)
+                goto out;
+            wf_strbuf_adds(&sb, "reused   ");
+            unit_name(&sb, ev);
+            wf_strbuf_addc(&sb, '\n');
+            break;
+        }
+        if (ev->cached && !cli->quiet) {
+            wf_strbuf_adds(&sb, "cached   ");
+            unit_name(&sb, ev);
+            wf_strbuf_adds(&sb, " (result from the cache)\n");
+            break;
+        }
         if (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_SKIPPED) {
             if (cli->quiet || ev->index < 0)
                 goto out; /* a plain task's end is reported by TASK_END */
@@ -303,6 +334,73 @@ static void print_plan(const wf_workflow *wf)
     }
 }
 
+/* ---- store and resume ------------------------------------------------------------------- */
+
+/* --resume: checks that the run fits the workflow file, and takes its inputs (except secrets,
+ * which were never stored) under the ones given now. Returns an exit status, 0 when ready. */
+static int prepare_resume(run_cli *cli, const wf_workflow *wf, wf_store *store, char id[64])
+{
+    json_object *doc = NULL, *v = NULL, *old_inputs = NULL;
+    wf_error err;
+    int status = WF_EXIT_USAGE;
+
+    wf_error_init(&err);
+    if (wf_store_resolve_run(store, cli->resume, id, &err) != WF_OK ||
+        wf_store_run_json(store, id, &doc, &err) != WF_OK) {
+        wf_cli_errorf("run: --resume %s: %s", cli->resume, err.message);
+        goto out;
+    }
+    if (json_object_object_get_ex(doc, "workflow", &v) &&
+        strcmp(json_object_get_string(v), wf->name) != 0 && !cli->force) {
+        wf_cli_errorf("run: run %s is of workflow '%s', not '%s' (%s); use --force to resume it "
+                      "anyway",
+                      id, json_object_get_string(v), wf->name, cli->file);
+        goto out;
+    }
+    if (json_object_object_get_ex(doc, "file_sha256", &v) &&
+        strcmp(json_object_get_string(v), wf->sha256) != 0) {
+        if (!cli->force) {
+            wf_cli_errorf("run: %s has changed since run %s (sha256 %.12s... then, %.12s... now); "
+                          "use --force to resume with the changed file",
+                          cli->file, id, json_object_get_string(v), wf->sha256);
+            goto out;
+        }
+        fprintf(stderr, "wfengine: %s has changed since run %s (sha256 %.12s... then, %.12s... "
+                        "now); resuming anyway (--force)\n",
+                cli->file, id, json_object_get_string(v), wf->sha256);
+    }
+    if (json_object_object_get_ex(doc, "inputs", &old_inputs) &&
+        json_object_is_type(old_inputs, json_type_object)) {
+        json_object *merged = json_object_new_object();
+
+        json_object_object_foreach(old_inputs, name, value)
+        {
+            bool secret = false;
+
+            for (size_t i = 0; i < wf->n_inputs; i++)
+                secret |= strcmp(wf->inputs[i].name, name) == 0 && wf->inputs[i].secret;
+            /* Secrets were stored as ***; inputs the file no longer has are dropped. */
+            for (size_t i = 0; i < wf->n_inputs && !secret; i++) {
+                if (strcmp(wf->inputs[i].name, name) == 0)
+                    json_object_object_add(merged, name, wf_json_copy(value));
+            }
+        }
+        json_object_object_foreach(cli->inputs, gname, gvalue)
+        {
+            json_object_object_add(merged, gname, wf_json_copy(gvalue));
+        }
+        json_object_put(cli->inputs);
+        cli->inputs = merged;
+        /* Stored values keep their types; only strings are converted to the declared type. */
+        cli->inputs_typed = false;
+    }
+    status = 0;
+out:
+    json_object_put(doc);
+    wf_error_release(&err);
+    return status;
+}
+
 /* ---- the command ----------------------------------------------------------------------- */
 
 static int parse_args(run_cli *cli, int argc, char **argv)
@@ -355,7 +453,21 @@ static int parse_args(run_cli *cli, int argc, char **argv)
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             cli->verbose = true;
         } else if (strcmp(a, "--no-store") == 0) {
-            /* Runs are not recorded yet: --no-store is what every run does. */
+            cli->no_store = true;
+        } else if (strcmp(a, "--store") == 0) {
+            if (val == NULL)
+                goto missing;
+            cli->store_dir = val;
+            i++;
+        } else if (strcmp(a, "--resume") == 0) {
+            if (val == NULL)
+                goto missing;
+            cli->resume = val;
+            i++;
+        } else if (strcmp(a, "--force") == 0) {
+            cli->force = true;
+        } else if (strcmp(a, "--no-cache") == 0) {
+            cli->no_cache = true;
         } else if (a[0] == '-' && a[1] != '\0') {
             wf_cli_errorf("run: unknown option '%s' (see wfengine run --help)", a);
             return -1;
@@ -368,6 +480,11 @@ static int parse_args(run_cli *cli, int argc, char **argv)
     }
     if (cli->file == NULL) {
         fputs(help, stderr);
+        return -1;
+    }
+    if (cli->no_store && (cli->store_dir != NULL || cli->resume != NULL)) {
+        wf_cli_errorf("run: --no-store cannot be used with %s",
+                      cli->resume ? "--resume" : "--store");
         return -1;
     }
     return 0;
@@ -385,6 +502,9 @@ int wf_cli_run(int argc, char **argv)
     wf_run *run = NULL;
     wf_errlist errs;
     wf_run_options opts = { 0 };
+    wf_store *store = NULL;
+    char resume_id[64] = "";
+    wf_error store_err;
     signal_watch watch = { 0 };
     pthread_t sig_thread;
     bool sig_started = false;
@@ -392,6 +512,7 @@ int wf_cli_run(int argc, char **argv)
     wf_status st;
 
     wf_errlist_init(&errs);
+    wf_error_init(&store_err);
     cli.inputs = json_object_new_object();
     rc = parse_args(&cli, argc, argv);
     if (rc != 0) {
@@ -405,6 +526,14 @@ int wf_cli_run(int argc, char **argv)
         print_plan(wf);
         status = WF_EXIT_OK;
         goto out;
+    }
+    if (!cli.no_store) {
+        status = wf_cli_open_store(cli.store_dir, &store);
+        if (status != WF_EXIT_OK)
+            goto out;
+        status = WF_EXIT_USAGE;
+        if (cli.resume != NULL && prepare_resume(&cli, wf, store, resume_id) != 0)
+            goto out;
     }
     /* Block the stop signals before any thread exists, so that all inherit the mask and only
      * the watcher receives them. */
@@ -421,8 +550,13 @@ int wf_cli_run(int argc, char **argv)
     opts.fail_fast = cli.fail_fast;
     opts.on_event = on_event;
     opts.user = &cli;
-    if (wf_run_start(engine, wf, &opts, &run, &errs) != WF_OK) {
+    opts.store = store;
+    opts.resume_run = resume_id[0] ? resume_id : NULL;
+    opts.no_cache = cli.no_cache;
+    rc = wf_run_start(engine, wf, &opts, &run, &errs);
+    if (rc != WF_OK) {
         wf_cli_print_errors(&errs);
+        status = rc == WF_ESTORE ? WF_EXIT_STORE : WF_EXIT_USAGE;
         goto out;
     }
     watch.run = run;
@@ -443,8 +577,16 @@ int wf_cli_run(int argc, char **argv)
              : watch.got != 0            ? WF_EXIT_SIGNAL
              : st == WF_STATUS_CANCELLED ? WF_EXIT_SIGNAL
                                          : WF_EXIT_FAILED;
+    if (store != NULL && !cli.quiet && !wf_run_store_failed(run, NULL))
+        fprintf(stderr, "wfengine: recorded as run %s in %s (wfengine show %s)\n",
+                wf_run_id(run), wf_store_dir(store), wf_run_id(run));
 out:
     wf_run_free(run);
+    if (wf_store_close(store, &store_err) != WF_OK) {
+        wf_cli_errorf("the store cannot be used: %s", store_err.message);
+        status = WF_EXIT_STORE;
+    }
+    wf_error_release(&store_err);
     wf_workflow_free(wf);
     wf_engine_free(engine);
     json_object_put(cli.inputs);

@@ -13,8 +13,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "wf_store.h"
 #include "wf_workflow.h"
-
 #include "wfengine.h"
 
 typedef struct wf_action_entry {
@@ -41,6 +41,8 @@ void wf__actions_register_core(wf_engine *e);
 typedef struct wf_unit {
     uint32_t attempt;  /* attempts started so far */
     uint8_t status;    /* wf_status */
+    uint8_t reused;    /* taken from the resumed run */
+    uint8_t cached;    /* taken from the cache */
     int32_t exit_code; /* of the last attempt, -1 if none */
     int64_t start_ms, end_ms;
 } wf_unit;
@@ -62,6 +64,13 @@ typedef struct wf_completion {
     char *error;        /* owned, may be NULL */
     char *log;          /* action log text (owned, may be NULL) */
     int64_t start_ms, end_ms;
+    /* With a store, filled by the worker (blobs already written): */
+    char *result_json; /* masked compact JSON of the result when small, else NULL (owned) */
+    char result_hash[WF_SHA256_HEX_LEN + 1]; /* blob of a large result, or "" */
+    char stdout_hash[WF_SHA256_HEX_LEN + 1];
+    char stderr_hash[WF_SHA256_HEX_LEN + 1];
+    char item_hash[WF_SHA256_HEX_LEN + 1]; /* "" for a task without items */
+    bool cached; /* the result came from the cache */
 } wf_completion;
 
 typedef struct wf_task_state {
@@ -85,6 +94,9 @@ typedef struct wf_task_state {
     char *error;                 /* why the task failed/skipped (owned) */
     int64_t start_ms, end_ms;
     wf_result *result; /* published result (a reference) */
+    /* --resume: what the resumed run has for this task (borrowed from wf_run.reuse_doc):
+     * the unit object of a plain task, or an array of unit objects by item index. */
+    json_object *reuse;
 } wf_task_state;
 
 typedef struct wf_timer {
@@ -104,6 +116,10 @@ struct wf_run {
     bool fail_fast;        /* workflow fail-fast (file or options) */
     char **secrets;        /* text of the secret inputs' values, masked as *** in output */
     size_t n_secrets;
+    wf_store *store;         /* borrowed, or NULL */
+    char resume_id[64];      /* --resume: the run resumed (opts.resume_run points here) */
+    json_object *reuse_doc;  /* --resume: the succeeded units of the resumed run (owned) */
+    bool store_failed;       /* the store failed: the run was stopped */
     size_t n_envp;
     json_object *outputs; /* after the run */
     int64_t start_ms, start_wall_ms, end_ms;
@@ -148,6 +164,13 @@ void wf__unit_execute(wf_run *r, const wf_job *job, wf_completion *c);
 /* Expands a matrix (cartesian product, first key outermost; exclude then include) into a
  * list of objects. */
 int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err);
+
+/* text with every secret value replaced by ***, or NULL when it holds none (owned). Only
+ * reads the run's immutable secret list: safe on any thread. */
+char *wf__run_mask(const wf_run *r, const char *text);
+
+/* Wall-clock ms of a monotonic wf_now_ms() time of this run. */
+int64_t wf__run_wall_ms(const wf_run *r, int64_t mono_ms);
 
 /* Turns captured stdout into a result per the task's output mode. On bad JSON returns
  * WF_EINVAL with *error set to a message quoting the start of stdout. */

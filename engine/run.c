@@ -47,8 +47,7 @@ static void collect_secrets(wf_run *r, const json_object *inputs)
     }
 }
 
-/* text with every secret replaced by ***, or NULL when it holds none. */
-static char *mask(const wf_run *r, const char *text)
+char *wf__run_mask(const wf_run *r, const char *text)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
     bool found = false;
@@ -85,7 +84,7 @@ static void mask_json(const wf_run *r, json_object *v)
     if (r->n_secrets == 0 || v == NULL)
         return;
     if (json_object_is_type(v, json_type_string)) {
-        char *m = mask(r, json_object_get_string(v));
+        char *m = wf__run_mask(r, json_object_get_string(v));
 
         if (m != NULL) {
             json_object_set_string(v, m);
@@ -111,8 +110,8 @@ static void emit(wf_run *r, wf_event *ev)
         return;
     ev->units_done = r->units_done;
     ev->units_total = r->units_total;
-    message = mask(r, ev->message);
-    err_text = mask(r, ev->stderr_text);
+    message = wf__run_mask(r, ev->message);
+    err_text = wf__run_mask(r, ev->stderr_text);
     if (message != NULL)
         ev->message = message;
     if (err_text != NULL)
@@ -127,6 +126,65 @@ static void emit_simple(wf_run *r, wf_event_kind kind, const char *task, const c
     wf_event ev = { .kind = kind, .task = task, .index = -1, .exit_code = -1, .message = message };
 
     emit(r, &ev);
+}
+
+/* ---- records ---------------------------------------------------------------------------- */
+
+int64_t wf__run_wall_ms(const wf_run *r, int64_t mono_ms)
+{
+    return r->start_wall_ms + (mono_ms - r->start_ms);
+}
+
+static void record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c, int attempt,
+                        bool reused)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_store_unit_rec rec = { 0 };
+    char *error = NULL;
+
+    if (r->store == NULL)
+        return;
+    error = wf__run_mask(r, c->error);
+    rec.run_id = r->run_id;
+    rec.task = task->name;
+    rec.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
+    rec.attempt = attempt;
+    rec.status = c->status;
+    rec.started_ms = wf__run_wall_ms(r, c->start_ms);
+    rec.ended_ms = wf__run_wall_ms(r, c->end_ms);
+    rec.exit_code = c->exit_code;
+    rec.error = error ? error : c->error;
+    rec.result_json = c->result_json;
+    rec.result_hash = c->result_hash;
+    rec.stdout_hash = c->stdout_hash;
+    rec.stderr_hash = c->stderr_hash;
+    rec.item_hash = c->item_hash[0] ? c->item_hash : NULL;
+    rec.cached = c->cached;
+    rec.reused = reused;
+    wf_store_record_unit(r->store, &rec);
+    free(error);
+}
+
+static void record_task(wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    const wf_task_state *ts = &r->tasks[t];
+    wf_store_task_rec rec = { 0 };
+    char *error;
+
+    if (r->store == NULL)
+        return;
+    error = wf__run_mask(r, ts->error);
+    rec.run_id = r->run_id;
+    rec.task = task->name;
+    rec.status = ts->status;
+    rec.started_ms = wf__run_wall_ms(r, ts->start_ms);
+    rec.ended_ms = wf__run_wall_ms(r, ts->end_ms);
+    rec.error = error ? error : ts->error;
+    rec.with_items = task->items_kind != WF_ITEMS_NONE;
+    rec.n_items = rec.with_items ? ts->n_units : 0;
+    wf_store_record_task(r->store, &rec);
+    free(error);
 }
 
 /* ---- small queues -------------------------------------------------------------------- */
@@ -299,8 +357,91 @@ static void task_maybe_finish(wf_run *r, uint32_t t)
                     NULL);
 }
 
-/* Creates n units for the task and queues it. */
-static void task_add_units(wf_run *r, uint32_t t, size_t n)
+/* Skips units that were settled out of order (taken from the resumed run). */
+static void advance_next(wf_task_state *ts)
+{
+    while (ts->next_unit < ts->n_units && ts->units[ts->next_unit].status != WF_STATUS_PENDING)
+        ts->next_unit++;
+}
+
+/* --resume: settles unit idx with what the resumed run recorded for it. */
+static void reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
+{
+    wf_task_state *ts = &r->tasks[t];
+    const wf_task *task = &r->wf->tasks[t];
+    wf_completion c;
+    json_object *v = NULL;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true };
+
+    memset(&c, 0, sizeof(c));
+    c.status = WF_STATUS_SUCCEEDED;
+    c.start_ms = c.end_ms = wf_now_ms();
+    c.exit_code = json_object_object_get_ex(rec, "exit_code", &v) && v != NULL
+                      ? json_object_get_int(v)
+                      : -1;
+    if (json_object_object_get_ex(rec, "stdout_hash", &v) && v != NULL)
+        snprintf(c.stdout_hash, sizeof(c.stdout_hash), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(rec, "stderr_hash", &v) && v != NULL)
+        snprintf(c.stderr_hash, sizeof(c.stderr_hash), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(rec, "item_hash", &v) && v != NULL)
+        snprintf(c.item_hash, sizeof(c.item_hash), "%s", json_object_get_string(v));
+    v = NULL;
+    json_object_object_get_ex(rec, "result", &v);
+    wf_json_write(&sb, v);
+    if (sb.len <= WF_STORE_INLINE_MAX) {
+        c.result_json = wf_strbuf_detach(&sb, NULL);
+    } else {
+        wf_error err;
+
+        wf_error_init(&err);
+        wf_store_put_blob(r->store, sb.buf, sb.len, c.result_hash, &err);
+        wf_error_release(&err);
+    }
+    record_unit(r, t, idx, &c, 1, true);
+    ts->units[idx].status = WF_STATUS_SUCCEEDED;
+    ts->units[idx].reused = 1;
+    ts->units[idx].exit_code = c.exit_code;
+    ts->values[idx] = wf_json_copy(v);
+    ts->ended++;
+    r->units_done++;
+    ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
+    ev.status = WF_STATUS_SUCCEEDED;
+    ev.exit_code = c.exit_code;
+    emit(r, &ev);
+    free(c.result_json);
+    wf_strbuf_release(&sb);
+}
+
+/* --resume for a with-items task: items whose item is unchanged and that succeeded in the
+ * resumed run are taken from it. Returns how many. */
+static size_t reuse_items(wf_run *r, uint32_t t)
+{
+    wf_task_state *ts = &r->tasks[t];
+    size_t n = 0, len = json_object_array_length(ts->reuse);
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    for (size_t i = 0; i < len && i < ts->n_units; i++) {
+        json_object *rec = json_object_array_get_idx(ts->reuse, i), *h = NULL;
+        char digest[WF_SHA256_HEX_LEN + 1];
+
+        if (rec == NULL || !json_object_object_get_ex(rec, "item_hash", &h) || h == NULL)
+            continue;
+        wf_strbuf_reset(&sb);
+        wf_json_write(&sb, json_object_array_get_idx(ts->items, i));
+        wf_sha256_hex(wf_strbuf_str(&sb), sb.len, digest);
+        if (strcmp(digest, json_object_get_string(h)) != 0)
+            continue;
+        reuse_unit(r, t, (uint32_t)i, rec);
+        n++;
+    }
+    wf_strbuf_release(&sb);
+    advance_next(ts);
+    return n;
+}
+
+/* Creates n units for the task and, with queue, puts it on the ready list. */
+static void task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 {
     wf_task_state *ts = &r->tasks[t];
 
@@ -310,7 +451,8 @@ static void task_add_units(wf_run *r, uint32_t t, size_t n)
     for (size_t i = 0; i < n; i++)
         ts->units[i].exit_code = -1;
     r->units_total += n;
-    ready_push(r, t);
+    if (queue)
+        ready_push(r, t);
 }
 
 /* Evaluates the task's item list: a literal or template list, or a matrix. */
@@ -397,6 +539,12 @@ static void task_ready(wf_run *r, uint32_t t)
         return;
     }
     free(why);
+    if (ts->reuse != NULL && task->items_kind == WF_ITEMS_NONE) {
+        task_add_units(r, t, 1, false);
+        reuse_unit(r, t, 0, ts->reuse);
+        task_finish(r, t, WF_STATUS_SUCCEEDED, NULL);
+        return;
+    }
     wf_error_init(&err);
     if (task->when != NULL && task->items_kind == WF_ITEMS_NONE) {
         bool yes = false;
@@ -414,7 +562,7 @@ static void task_ready(wf_run *r, uint32_t t)
         }
     }
     if (task->items_kind == WF_ITEMS_NONE) {
-        task_add_units(r, t, 1);
+        task_add_units(r, t, 1, true);
     } else {
         char *error = NULL;
         wf_event ev = { .kind = WF_EVENT_TASK_START, .task = task->name, .index = -1 };
@@ -424,12 +572,26 @@ static void task_ready(wf_run *r, uint32_t t)
             return;
         }
         ev.n_items = json_object_array_length(ts->items);
-        emit(r, &ev);
         if (ev.n_items == 0) {
+            emit(r, &ev);
             task_finish(r, t, WF_STATUS_SUCCEEDED, NULL);
             return;
         }
-        task_add_units(r, t, ev.n_items);
+        task_add_units(r, t, ev.n_items, false);
+        if (ts->reuse != NULL) {
+            size_t reused = reuse_items(r, t);
+            char *msg = wf_xasprintf("%zu reused from run %s", reused, r->opts.resume_run);
+
+            ev.message = msg;
+            emit(r, &ev);
+            free(msg);
+        } else {
+            emit(r, &ev);
+        }
+        if (has_startable(r, ts))
+            ready_push(r, t);
+        else
+            task_maybe_finish(r, t);
     }
 }
 
@@ -519,6 +681,7 @@ static void task_finish(wf_run *r, uint32_t t, wf_status status, char *error_tak
     if (status == WF_STATUS_SUCCEEDED)
         publish_vars(r, t);
     r->tasks_ended++;
+    record_task(r, t);
     ev.status = status;
     ev.duration_ms = ts->end_ms - ts->start_ms;
     ev.message = ts->error;
@@ -591,7 +754,12 @@ static void dispatch(wf_run *r)
 
         if (!has_startable(r, ts) || task_at_limit(r, t))
             continue; /* re-queued when one of its units completes */
-        u = ts->retry_len > 0 ? retry_pop(ts) : (uint32_t)ts->next_unit++;
+        if (ts->retry_len > 0) {
+            u = retry_pop(ts);
+        } else {
+            u = (uint32_t)ts->next_unit++;
+            advance_next(ts);
+        }
         ts->units[u].attempt++;
         ts->units[u].status = WF_STATUS_RUNNING;
         if (ts->units[u].start_ms == 0)
@@ -629,6 +797,7 @@ static void complete(wf_run *r, wf_completion *c)
     ts->running--;
     r->running--;
     u->exit_code = c->exit_code;
+    record_unit(r, t, idx, c, (int)u->attempt, false);
     ev.attempt = (int)u->attempt;
     ev.max_attempts = task->retry.count + 1;
     ev.exit_code = c->exit_code;
@@ -650,6 +819,7 @@ static void complete(wf_run *r, wf_completion *c)
         goto out;
     }
     u->status = (uint8_t)c->status;
+    u->cached = c->cached;
     u->end_ms = c->end_ms;
     ts->ended++;
     r->units_done++;
@@ -676,6 +846,7 @@ static void complete(wf_run *r, wf_completion *c)
     }
     ev.kind = WF_EVENT_UNIT_END;
     ev.status = c->status;
+    ev.cached = c->cached;
     ev.duration_ms = c->end_ms - c->start_ms;
     ev.message = items && ts->item_errors ? ts->item_errors[idx] : (items ? NULL : ts->error);
     ev.stderr_text = items ? c->err : ts->plain_err;
@@ -692,6 +863,7 @@ out:
     free(c->err);
     free(c->error);
     free(c->log);
+    free(c->result_json);
     if (has_startable(r, ts) && !task_at_limit(r, t))
         ready_push(r, t);
     task_maybe_finish(r, t);
@@ -756,6 +928,8 @@ static void render_outputs(wf_run *r)
 
 static wf_status final_status(const wf_run *r)
 {
+    if (r->store_failed)
+        return WF_STATUS_FAILED;
     if (atomic_load(&r->cancel_requested))
         return WF_STATUS_CANCELLED;
     for (size_t t = 0; t < r->wf->n_tasks; t++) {
@@ -819,11 +993,6 @@ static void *scheduler_main(void *arg)
 
     emit(r, &ev);
     for (size_t t = 0; t < r->wf->n_tasks; t++) {
-        if (r->wf->tasks[t].cache)
-            emit_simple(r, WF_EVENT_WARNING, r->wf->tasks[t].name,
-                        "cache: is not used yet (runs are not recorded); the task runs");
-    }
-    for (size_t t = 0; t < r->wf->n_tasks; t++) {
         if (r->tasks[t].pending_deps == 0)
             r->settle[r->n_settle++] = (uint32_t)t;
     }
@@ -873,6 +1042,12 @@ static void *scheduler_main(void *arg)
             begin_stop(r);
         for (size_t i = 0; i < n; i++)
             complete(r, &batch[i]);
+        if (r->store != NULL && !r->store_failed && wf_store_failed(r->store)) {
+            r->store_failed = true;
+            emit_simple(r, WF_EVENT_WARNING, NULL,
+                        "the store cannot be written: stopping the run (nothing new starts)");
+            begin_stop(r);
+        }
         fire_timers(r, wf_now_ms());
         if (r->stopping)
             drain_after_stop(r);
@@ -882,6 +1057,23 @@ static void *scheduler_main(void *arg)
     r->end_ms = wf_now_ms();
     render_outputs(r);
     r->status = final_status(r);
+    if (r->store != NULL) {
+        wf_strbuf sb = WF_STRBUF_INIT;
+        char *masked;
+        wf_error err;
+
+        wf_json_write(&sb, r->outputs);
+        masked = wf__run_mask(r, wf_strbuf_str(&sb));
+        wf_store_record_run_end(r->store, r->run_id, r->status, wf__run_wall_ms(r, r->end_ms),
+                                masked ? masked : wf_strbuf_str(&sb));
+        free(masked);
+        wf_strbuf_release(&sb);
+        /* Everything of the run is committed before wf_run_wait returns. */
+        wf_error_init(&err);
+        if (wf_store_flush(r->store, &err) != WF_OK)
+            r->store_failed = true;
+        wf_error_release(&err);
+    }
     ev.kind = WF_EVENT_RUN_END;
     ev.status = r->status;
     ev.duration_ms = r->end_ms - r->start_ms;
@@ -1052,6 +1244,76 @@ static int check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *
     return rc;
 }
 
+/* --resume: what the resumed run has, per task. */
+static int load_reuse(wf_run *r, wf_errlist *errs)
+{
+    json_object *units = NULL, *holder;
+    wf_error err;
+
+    if (r->opts.resume_run == NULL)
+        return WF_OK;
+    wf_error_init(&err);
+    if (wf_store_succeeded_units(r->store, r->opts.resume_run, &units, &err) != WF_OK) {
+        wf_error_move(wf_errlist_add(errs), &err);
+        return WF_ESTORE;
+    }
+    /* Keep the units and the per-task arrays alive together for the whole run. */
+    r->reuse_doc = json_object_new_object();
+    holder = json_object_new_array();
+    json_object_object_add(r->reuse_doc, "units", units);
+    json_object_object_add(r->reuse_doc, "by_task", holder);
+    for (size_t i = 0; i < json_object_array_length(units); i++) {
+        json_object *u = json_object_array_get_idx(units, i), *v = NULL;
+        const wf_task *task;
+        long t;
+        int64_t index;
+
+        if (!json_object_object_get_ex(u, "task", &v))
+            continue;
+        t = wf_workflow_task_index(r->wf, json_object_get_string(v));
+        if (t < 0)
+            continue; /* the task is gone from the workflow */
+        task = &r->wf->tasks[t];
+        index = json_object_object_get_ex(u, "index", &v) ? json_object_get_int64(v) : -1;
+        if (task->items_kind == WF_ITEMS_NONE && index < 0) {
+            r->tasks[t].reuse = u;
+        } else if (task->items_kind != WF_ITEMS_NONE && index >= 0 && index < INT32_MAX) {
+            if (r->tasks[t].reuse == NULL) {
+                r->tasks[t].reuse = json_object_new_array();
+                json_object_array_add(holder, r->tasks[t].reuse);
+            }
+            json_object_array_put_idx(r->tasks[t].reuse, (size_t)index, json_object_get(u));
+        }
+    }
+    wf_error_release(&err);
+    return WF_OK;
+}
+
+static void record_run_start(wf_run *r)
+{
+    const wf_workflow *wf = r->wf;
+    json_object *inputs = wf_json_copy(wf_ctx_inputs(r->root));
+    wf_store_run_rec rec = { 0 };
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    /* Secret inputs are stored as *** (their values never reach the disk). */
+    for (size_t i = 0; i < wf->n_inputs; i++) {
+        if (wf->inputs[i].secret && json_object_object_get_ex(inputs, wf->inputs[i].name, NULL))
+            json_object_object_add(inputs, wf->inputs[i].name, json_object_new_string("***"));
+    }
+    wf_json_write(&sb, inputs);
+    rec.run_id = r->run_id;
+    rec.workflow = wf->name;
+    rec.file_path = wf->path;
+    rec.file_sha256 = wf->sha256;
+    rec.inputs_json = wf_strbuf_str(&sb);
+    rec.resumed_from = r->opts.resume_run;
+    rec.started_ms = r->start_wall_ms;
+    wf_store_record_run_start(r->store, &rec);
+    wf_strbuf_release(&sb);
+    json_object_put(inputs);
+}
+
 static long cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1087,6 +1349,7 @@ void wf_run_free(wf_run *r)
     free(r->envp);
     json_object_put(r->env_json);
     json_object_put(r->outputs);
+    json_object_put(r->reuse_doc);
     wf_ctx_unref(r->root);
     free(r->workers);
     free(r->jobs);
@@ -1168,8 +1431,19 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
     r->settle = wf_xmalloc((wf->n_tasks ? wf->n_tasks : 1) * sizeof(*r->settle));
     for (size_t t = 0; t < wf->n_tasks; t++)
         r->tasks[t].pending_deps = (uint32_t)wf->tasks[t].n_deps;
+    r->store = r->opts.store;
+    if (r->opts.resume_run != NULL) {
+        snprintf(r->resume_id, sizeof(r->resume_id), "%s", r->opts.resume_run);
+        r->opts.resume_run = r->resume_id;
+    }
+    if (r->store != NULL && load_reuse(r, errs) != WF_OK) {
+        wf_run_free(r);
+        return WF_ESTORE;
+    }
     r->start_ms = wf_now_ms();
     r->start_wall_ms = wf_wall_ms();
+    if (r->store != NULL)
+        record_run_start(r);
 
     /* Workers: as many as units may run at once (capped: beyond that, a unit waits for a
      * free worker, which only matters for runs of thousands of sleeping processes). */
@@ -1201,6 +1475,15 @@ wf_status wf_run_wait(wf_run *r)
 {
     pthread_join(r->scheduler, NULL);
     return r->status;
+}
+
+bool wf_run_store_failed(const wf_run *r, wf_error *err)
+{
+    if (!r->store_failed)
+        return false;
+    if (err != NULL)
+        wf_store_flush(r->store, err);
+    return true;
 }
 
 void wf_run_cancel(wf_run *r)
@@ -1237,6 +1520,10 @@ static json_object *unit_json(const wf_unit *u, int64_t index, const char *error
                                : NULL);
     if (error != NULL)
         json_object_object_add(o, "error", json_object_new_string(error));
+    if (u->cached)
+        json_object_object_add(o, "cached", json_object_new_boolean(1));
+    if (u->reused)
+        json_object_object_add(o, "reused", json_object_new_boolean(1));
     return o;
 }
 
@@ -1259,6 +1546,10 @@ json_object *wf_run_result_json(const wf_run *r)
         json_object_object_add(o, "duration_ms", json_object_new_int64(ts->end_ms - ts->start_ms));
         if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
             json_object_object_add(o, "attempts", json_object_new_int((int)ts->units[0].attempt));
+            if (ts->units[0].cached)
+                json_object_object_add(o, "cached", json_object_new_boolean(1));
+            if (ts->units[0].reused)
+                json_object_object_add(o, "reused", json_object_new_boolean(1));
             json_object_object_add(
                 o, "exit_code",
                 ts->units[0].exit_code >= 0 ? json_object_new_int(ts->units[0].exit_code) : NULL);

@@ -6,6 +6,7 @@
  * item list, the run's environment); everything written is the completion, which the worker
  * owns until it hands it back.
  */
+#include <glob.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,184 @@ int wf__output_convert(wf_output_mode mode, const char *out, json_object **value
     }
 }
 
+/* ---- the store: blobs and cache keys (worker side) ---------------------------------------- */
+
+/* Writes text (masked) as a blob; hash stays "" for empty text. */
+static void put_text_blob(wf_run *r, const char *text, size_t len, char *hash)
+{
+    char *masked;
+    wf_error err;
+
+    hash[0] = '\0';
+    if (text == NULL || len == 0)
+        return;
+    masked = wf__run_mask(r, text);
+    wf_error_init(&err);
+    if (masked != NULL)
+        wf_store_put_blob(r->store, masked, strlen(masked), hash, &err);
+    else
+        wf_store_put_blob(r->store, text, len, hash, &err);
+    free(masked);
+    wf_error_release(&err); /* the store is now failed; the scheduler stops the run */
+}
+
+/* Everything the unit's record points at is written before the record is queued: the
+ * output blobs, and the result (inline when small, a blob when large). */
+static void store_unit_data(wf_run *r, const json_object *item, bool has_item, wf_completion *c)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    if (r->store == NULL)
+        return;
+    if (has_item) {
+        wf_json_write(&sb, item);
+        wf_sha256_hex(sb.buf, sb.len, c->item_hash);
+        wf_strbuf_reset(&sb);
+    }
+    if (c->stdout_hash[0] == '\0')
+        put_text_blob(r, c->out, c->out ? strlen(c->out) : 0, c->stdout_hash);
+    if (c->stderr_hash[0] == '\0')
+        put_text_blob(r, c->err, c->err ? strlen(c->err) : 0, c->stderr_hash);
+    if (c->status == WF_STATUS_SUCCEEDED && c->result_json == NULL && c->result_hash[0] == '\0') {
+        char *masked;
+
+        wf_json_write(&sb, c->value);
+        masked = wf__run_mask(r, wf_strbuf_str(&sb));
+        if (masked != NULL) {
+            wf_strbuf_reset(&sb);
+            wf_strbuf_adds(&sb, masked);
+            free(masked);
+        }
+        if (sb.len <= WF_STORE_INLINE_MAX) {
+            c->result_json = wf_strbuf_detach(&sb, NULL);
+        } else {
+            wf_error err;
+
+            wf_error_init(&err);
+            wf_store_put_blob(r->store, sb.buf, sb.len, c->result_hash, &err);
+            wf_error_release(&err);
+        }
+    }
+    wf_strbuf_release(&sb);
+}
+
+static void hash_str(wf_sha256 *h, const char *s)
+{
+    /* The NUL separates fields, so ("ab", "c") and ("a", "bc") hash differently. */
+    wf_sha256_update(h, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+/* The cache key of a unit: what it runs (argv, or the action and its rendered input), the
+ * environment the workflow and the task set, the output mode, the rendered cache.key, and the
+ * content of the declared source files. Returns false (with c failed) on a template error. */
+static bool cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char *const *argv,
+                      const json_object *input, const char *workdir, wf_completion *c,
+                      char key[WF_SHA256_HEX_LEN + 1])
+{
+    wf_sha256 *h = wf_sha256_new();
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_error err;
+    bool ok = true;
+
+    wf_error_init(&err);
+    hash_str(h, "wfengine-cache-v1");
+    hash_str(h, WF_VERSION);
+    hash_str(h, task->action ? task->action : "run");
+    for (size_t i = 0; argv != NULL && argv[i] != NULL; i++)
+        hash_str(h, argv[i]);
+    if (task->action != NULL) {
+        wf_json_write(&sb, input);
+        hash_str(h, wf_strbuf_str(&sb));
+    }
+    hash_str(h, task->output == WF_OUTPUT_JSON ? "json" : task->output == WF_OUTPUT_LINES ? "lines" : "text");
+    for (size_t i = 0; i < r->wf->n_env; i++) {
+        const char *name = r->wf->env[i].name;
+        size_t nl = strlen(name);
+
+        for (size_t k = 0; k < r->n_envp; k++) {
+            if (strncmp(r->envp[k], name, nl) == 0 && r->envp[k][nl] == '=')
+                hash_str(h, r->envp[k]);
+        }
+    }
+    for (size_t i = 0; i < task->n_env; i++) {
+        wf_strbuf_reset(&sb);
+        wf_strbuf_addf(&sb, "%s=", task->env[i].name);
+        if (wf_tpl_render(task->env[i].tpl, ctx, &sb, &err) != WF_OK) {
+            fail(c, "env", &err);
+            ok = false;
+            goto out;
+        }
+        hash_str(h, wf_strbuf_str(&sb));
+    }
+    if (task->cache_key != NULL) {
+        wf_strbuf_reset(&sb);
+        if (wf_tpl_render(task->cache_key, ctx, &sb, &err) != WF_OK) {
+            fail(c, "cache.key", &err);
+            ok = false;
+            goto out;
+        }
+        hash_str(h, "key");
+        hash_str(h, wf_strbuf_str(&sb));
+    }
+    for (size_t i = 0; i < task->n_cache_sources; i++) {
+        glob_t g;
+        char *pattern = workdir != NULL && task->cache_sources[i][0] != '/'
+                            ? wf_xasprintf("%s/%s", workdir, task->cache_sources[i])
+                            : wf_xstrdup(task->cache_sources[i]);
+
+        hash_str(h, "sources");
+        hash_str(h, task->cache_sources[i]);
+        if (glob(pattern, 0, NULL, &g) == 0) {
+            for (size_t k = 0; k < g.gl_pathc; k++) {
+                char digest[WF_SHA256_HEX_LEN + 1];
+
+                hash_str(h, g.gl_pathv[k]);
+                if (wf_sha256_file_hex(g.gl_pathv[k], digest) == WF_OK)
+                    hash_str(h, digest);
+                else
+                    hash_str(h, "unreadable");
+            }
+            globfree(&g);
+        }
+        free(pattern);
+    }
+out:
+    wf_sha256_final_hex(h, key);
+    wf_strbuf_release(&sb);
+    wf_error_release(&err);
+    return ok;
+}
+
+/* A cache hit fills c as a success. */
+static bool cache_lookup(wf_run *r, const char *key, wf_completion *c)
+{
+    json_object *value = NULL;
+    wf_error err;
+    int rc;
+
+    if (r->opts.no_cache)
+        return false;
+    wf_error_init(&err);
+    rc = wf_store_cache_get(r->store, key, &value, c->stdout_hash, c->stderr_hash, &err);
+    wf_error_release(&err);
+    if (rc != WF_OK)
+        return false;
+    c->status = WF_STATUS_SUCCEEDED;
+    c->value = value;
+    c->cached = true;
+    c->exit_code = 0;
+    c->end_ms = wf_now_ms();
+    return true;
+}
+
+static void cache_record(wf_run *r, const char *key, const wf_completion *c)
+{
+    if (c->status != WF_STATUS_SUCCEEDED || c->cached)
+        return;
+    wf_store_record_cache(r->store, key, c->result_json, c->result_hash, c->stdout_hash,
+                          c->stderr_hash);
+}
+
 static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
                         wf_completion *c)
 {
@@ -290,6 +469,8 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
     wf_error err;
+    char key[WF_SHA256_HEX_LEN + 1];
+    bool use_cache = task->cache && r->store != NULL;
     int rc;
 
     wf_error_init(&err);
@@ -302,6 +483,13 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     if (task->workdir != NULL && wf_tpl_render(task->workdir, ctx, &workdir, &err) != WF_OK) {
         fail(c, "workdir", &err);
         goto out;
+    }
+    if (use_cache) {
+        if (!cache_key(r, task, ctx, argv, NULL, task->workdir ? wf_strbuf_str(&workdir) : NULL,
+                       c, key))
+            goto out;
+        if (cache_lookup(r, key, c))
+            goto out;
     }
     spec.argv = (const char *const *)argv;
     spec.envp = (const char *const *)envp;
@@ -357,6 +545,10 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
         }
     }
 out:
+    if (use_cache && c->status == WF_STATUS_SUCCEEDED && !c->cached) {
+        store_unit_data(r, NULL, false, c);
+        cache_record(r, key, c);
+    }
     wf_proc_result_release(&res);
     wf_strbuf_release(&workdir);
     wf_error_release(&err);
@@ -372,6 +564,8 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
     wf_action_call call = { 0 };
     wf_action_reply reply = { 0 };
     wf_error err;
+    char key[WF_SHA256_HEX_LEN + 1];
+    bool use_cache = task->cache && r->store != NULL;
     int rc;
 
     wf_error_init(&err);
@@ -379,6 +573,12 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
         fail(c, "input", &err);
         wf_error_release(&err);
         return;
+    }
+    if (use_cache) {
+        if (!cache_key(r, task, ctx, NULL, input, NULL, c, key) || cache_lookup(r, key, c)) {
+            json_object_put(input);
+            return;
+        }
     }
     call.action = task->action;
     call.task = task->name;
@@ -402,6 +602,10 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
         c->status = reply.cancelled ? WF_STATUS_CANCELLED : WF_STATUS_FAILED;
         c->timed_out = reply.timed_out;
         c->error = reply.error ? reply.error : wf_xstrdup(wf_strerror(rc));
+    }
+    if (use_cache && c->status == WF_STATUS_SUCCEEDED) {
+        store_unit_data(r, NULL, false, c);
+        cache_record(r, key, c);
     }
     json_object_put(input);
 }
@@ -445,6 +649,13 @@ void wf__unit_execute(wf_run *r, const wf_job *job, wf_completion *c)
 out:
     if (c->end_ms == 0)
         c->end_ms = wf_now_ms();
+    if (r->store != NULL) {
+        const json_object *item = NULL;
+        int64_t index;
+        bool has_item = wf_ctx_item(ctx, &item, &index);
+
+        store_unit_data(r, item, has_item, c);
+    }
     wf_error_release(&err);
     wf_ctx_unref(ctx);
 }

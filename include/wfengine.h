@@ -37,6 +37,7 @@
 typedef struct wf_engine wf_engine;
 typedef struct wf_workflow wf_workflow;
 typedef struct wf_run wf_run;
+typedef struct wf_store wf_store; /* the run store: see wf_store.h (wf_store_open) */
 
 /* ---- the engine ---------------------------------------------------------------------- */
 
@@ -125,6 +126,8 @@ typedef struct wf_event {
     size_t n_items;                 /* TASK_START of a with-items task: its number of units */
     size_t units_done, units_total; /* progress: units ended / known so far in the run */
     const char *message;            /* borrowed, may be NULL */
+    bool cached;         /* UNIT_END: the result came from the cache */
+    bool reused;         /* UNIT_END: the result came from the run being resumed */
     const char *stderr_text;        /* UNIT_END of a process: what it wrote to stderr, or NULL */
 } wf_event;
 
@@ -140,6 +143,15 @@ typedef struct wf_run_options {
     int concurrency;    /* units at once; 0: the workflow's `concurrency`, else the CPU count */
     bool fail_fast;     /* force workflow fail-fast on */
     const char *run_id; /* NULL: a new id (time and random) */
+    /* Where to record the run (NULL: nowhere). Borrowed: it must stay open until the run
+     * has been freed. With a store: every attempt of every unit, its output and result are
+     * recorded; `cache:` tasks reuse stored results; and resume_run can be set. */
+    wf_store *store;
+    /* With a store: the id of an earlier run of this workflow to resume. Units whose latest
+     * attempt succeeded there (and, for items, whose item is unchanged) are taken from it
+     * instead of running; everything else runs. NULL: a fresh run. */
+    const char *resume_run;
+    bool no_cache; /* ignore cache hits (results are still stored for later runs) */
     wf_event_fn on_event;
     void *user;
 } wf_run_options;
@@ -152,6 +164,9 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
 /* Waits until the run has ended and returns its status: WF_STATUS_SUCCEEDED, FAILED or
  * CANCELLED. Call it once, from one thread. */
 wf_status wf_run_wait(wf_run *r);
+/* After wf_run_wait: true when the run was stopped because its store failed (a write error,
+ * a full disk); err (may be NULL) receives the store's error. The CLI exits with 3. */
+bool wf_run_store_failed(const wf_run *r, wf_error *err);
 /* Asks the run to stop: nothing new starts, running processes get SIGTERM then SIGKILL,
  * running units and everything not started end as cancelled. Returns at once. Thread-safe;
  * calling it again is harmless. */

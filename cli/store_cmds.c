@@ -1,0 +1,458 @@
+/* The commands that read the run store: runs, show, logs, gc (and opening the store). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "wf_store.h"
+
+const char *wf_cli_store_dir(const char *given)
+{
+    const char *env = getenv("WFENGINE_STORE");
+
+    if (given != NULL)
+        return given;
+    if (env != NULL && env[0] != '\0')
+        return env;
+    return ".wfengine";
+}
+
+int wf_cli_open_store(const char *given, wf_store **out)
+{
+    wf_error err;
+    int status = WF_EXIT_OK;
+
+    wf_error_init(&err);
+    if (wf_store_open(wf_cli_store_dir(given), out, &err) != WF_OK) {
+        wf_cli_errorf("the store cannot be used: %s", err.message);
+        *out = NULL;
+        status = WF_EXIT_STORE;
+    }
+    wf_error_release(&err);
+    return status;
+}
+
+/* For the read commands: a store that does not exist is not created. */
+static int open_existing(const char *given, wf_store **out)
+{
+    const char *dir = wf_cli_store_dir(given);
+    struct stat st;
+
+    if (stat(dir, &st) != 0) {
+        wf_cli_errorf("no store at %s: nothing has been recorded there (runs are recorded in "
+                      "the directory they are started from; see --store and WFENGINE_STORE)",
+                      dir);
+        return WF_EXIT_STORE;
+    }
+    return wf_cli_open_store(given, out);
+}
+
+static void format_time(char *buf, size_t n, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (ms <= 0) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static int64_t get_int(json_object *o, const char *key, int64_t dflt)
+{
+    json_object *v = NULL;
+
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+        return dflt;
+    return json_object_get_int64(v);
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static void print_json(json_object *doc)
+{
+    puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Common options: --store DIR and --json; returns the index of the first other argument. */
+typedef struct store_args {
+    const char *store;
+    bool json;
+    const char *pos[3];
+    int n_pos;
+    int limit;
+    int attempt;
+    bool want_stderr;
+    int keep_runs;
+} store_args;
+
+static int parse_store_args(const char *cmd, const char *help, int argc, char **argv,
+                            store_args *a, int max_pos)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        char *end;
+
+        if (wf_cli_is_help(arg)) {
+            fputs(help, stdout);
+            return 1;
+        }
+        if (strcmp(arg, "--store") == 0 && val != NULL) {
+            a->store = val;
+            i++;
+        } else if (strcmp(arg, "--json") == 0) {
+            a->json = true;
+        } else if (strcmp(arg, "--stderr") == 0 && strcmp(cmd, "logs") == 0) {
+            a->want_stderr = true;
+        } else if ((strcmp(arg, "--limit") == 0 && strcmp(cmd, "runs") == 0) ||
+                   (strcmp(arg, "--attempt") == 0 && strcmp(cmd, "logs") == 0) ||
+                   (strcmp(arg, "--keep-runs") == 0 && strcmp(cmd, "gc") == 0)) {
+            if (val == NULL) {
+                wf_cli_errorf("%s: %s needs a number", cmd, arg);
+                return -1;
+            }
+            n = strtol(val, &end, 10);
+            if (*end != '\0' || n < (strcmp(arg, "--keep-runs") == 0 ? 0 : 1) || n > 1000000000) {
+                wf_cli_errorf("%s: %s takes a whole number%s (got '%s')", cmd, arg,
+                              strcmp(arg, "--keep-runs") == 0 ? " ≥ 0" : " ≥ 1", val);
+                return -1;
+            }
+            if (arg[2] == 'l')
+                a->limit = (int)n;
+            else if (arg[2] == 'a')
+                a->attempt = (int)n;
+            else
+                a->keep_runs = (int)n;
+            i++;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            wf_cli_errorf("%s: unknown option '%s' (see wfengine %s --help)", cmd, arg, cmd);
+            return -1;
+        } else if (a->n_pos < max_pos) {
+            a->pos[a->n_pos++] = arg;
+        } else {
+            wf_cli_errorf("%s: unexpected argument '%s' (see wfengine %s --help)", cmd, arg, cmd);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- runs --------------------------------------------------------------------------------- */
+
+static const char runs_help[] =
+    "usage: wfengine runs [--limit N] [--json] [--store DIR]\n"
+    "\n"
+    "Lists the recorded runs, newest first: id, workflow, status, start, duration and how\n"
+    "many tasks ended how. --json prints them as a JSON array (docs/cli.md).\n"
+    "\n"
+    "Examples:\n"
+    "  wfengine runs --limit 5\n"
+    "  wfengine runs --json | jq '.[0].run_id'\n";
+
+int wf_cli_runs(int argc, char **argv)
+{
+    store_args a = { .limit = 20 };
+    wf_store *store = NULL;
+    json_object *runs = NULL;
+    wf_error err;
+    int rc = parse_store_args("runs", runs_help, argc, argv, &a, 0), status;
+
+    if (rc != 0)
+        return rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
+    status = open_existing(a.store, &store);
+    if (status != WF_EXIT_OK)
+        return status;
+    wf_error_init(&err);
+    if (wf_store_runs_json(store, a.limit, &runs, &err) != WF_OK) {
+        wf_cli_errorf("runs: %s", err.message);
+        status = WF_EXIT_STORE;
+        goto out;
+    }
+    if (a.json) {
+        print_json(runs);
+        goto out;
+    }
+    if (json_object_array_length(runs) == 0) {
+        printf("no runs recorded in %s\n", wf_store_dir(store));
+        goto out;
+    }
+    printf("%-26s %-20s %-10s %-19s %9s  %s\n", "RUN", "WORKFLOW", "STATUS", "STARTED",
+           "DURATION", "TASKS");
+    for (size_t i = 0; i < json_object_array_length(runs); i++) {
+        json_object *r = json_object_array_get_idx(runs, i), *tasks = NULL;
+        char started[32];
+        wf_strbuf dur = WF_STRBUF_INIT, counts = WF_STRBUF_INIT;
+        int64_t d = get_int(r, "duration_ms", -1);
+
+        format_time(started, sizeof(started), get_int(r, "started_ms", 0));
+        if (d >= 0)
+            wf_duration_format(&dur, d);
+        else
+            wf_strbuf_adds(&dur, "-");
+        if (json_object_object_get_ex(r, "tasks", &tasks) && tasks != NULL) {
+            json_object_object_foreach(tasks, st, n)
+            {
+                wf_strbuf_addf(&counts, "%s%lld %s", counts.len ? ", " : "",
+                               (long long)json_object_get_int64(n), st);
+            }
+        }
+        printf("%-26s %-20s %-10s %-19s %9s  %s\n", get_str(r, "run_id"),
+               get_str(r, "workflow"), get_str(r, "status") ? get_str(r, "status") : "running",
+               started, wf_strbuf_str(&dur), wf_strbuf_str(&counts));
+        wf_strbuf_release(&dur);
+        wf_strbuf_release(&counts);
+    }
+out:
+    json_object_put(runs);
+    wf_error_release(&err);
+    wf_error_init(&err);
+    if (wf_store_close(store, &err) != WF_OK)
+        status = WF_EXIT_STORE;
+    wf_error_release(&err);
+    return status;
+}
+
+/* ---- show --------------------------------------------------------------------------------- */
+
+static const char show_help[] =
+    "usage: wfengine show RUN|last [--json] [--store DIR]\n"
+    "\n"
+    "Shows one recorded run: every task and every item (NAME[INDEX]) with its status,\n"
+    "attempts, duration, exit code and error. RUN is a run id or a unique prefix of one.\n"
+    "\n"
+    "Examples:\n"
+    "  wfengine show last\n"
+    "  wfengine show 20261123-1930 --json\n";
+
+static void print_unit_line(const char *name, int64_t index, json_object *unit, int attempts)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    int64_t start = get_int(unit, "started_ms", 0), end = get_int(unit, "ended_ms", 0);
+    int64_t code = get_int(unit, "exit_code", -1);
+    const char *err = get_str(unit, "error");
+
+    wf_strbuf_addf(&sb, "    %s", name);
+    if (index >= 0)
+        wf_strbuf_addf(&sb, "[%lld]", (long long)index);
+    printf("%-32s %-10s", wf_strbuf_str(&sb), get_str(unit, "status"));
+    wf_strbuf_reset(&sb);
+    if (end >= start && start > 0)
+        wf_duration_format(&sb, end - start);
+    printf(" %3d attempt%s %8s", attempts, attempts == 1 ? " " : "s", wf_strbuf_str(&sb));
+    if (code >= 0)
+        printf("  exit %lld", (long long)code);
+    if (json_object_get_boolean(json_object_object_get(unit, "cached")))
+        printf("  (cached)");
+    if (json_object_get_boolean(json_object_object_get(unit, "reused")))
+        printf("  (reused)");
+    if (err != NULL)
+        printf("  %s", err);
+    printf("\n");
+    wf_strbuf_release(&sb);
+}
+
+int wf_cli_show(int argc, char **argv)
+{
+    store_args a = { 0 };
+    wf_store *store = NULL;
+    json_object *doc = NULL, *tasks = NULL;
+    char id[64];
+    wf_error err;
+    int rc = parse_store_args("show", show_help, argc, argv, &a, 1), status;
+
+    if (rc != 0)
+        return rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
+    if (a.n_pos != 1) {
+        fputs(show_help, stderr);
+        return WF_EXIT_USAGE;
+    }
+    status = open_existing(a.store, &store);
+    if (status != WF_EXIT_OK)
+        return status;
+    wf_error_init(&err);
+    if (wf_store_resolve_run(store, a.pos[0], id, &err) != WF_OK ||
+        wf_store_run_json(store, id, &doc, &err) != WF_OK) {
+        wf_cli_errorf("show: %s", err.message);
+        status = err.code == WF_ESTORE ? WF_EXIT_STORE : WF_EXIT_USAGE;
+        goto out;
+    }
+    if (a.json) {
+        print_json(doc);
+        goto out;
+    }
+    {
+        char started[32];
+        wf_strbuf dur = WF_STRBUF_INIT;
+        int64_t d = get_int(doc, "duration_ms", -1);
+
+        format_time(started, sizeof(started), get_int(doc, "started_ms", 0));
+        if (d >= 0)
+            wf_duration_format(&dur, d);
+        printf("run %s  %s  %s\n", id, get_str(doc, "workflow"),
+               get_str(doc, "status") ? get_str(doc, "status") : "running (or interrupted)");
+        printf("  file %s (sha256 %.12s...)\n", get_str(doc, "file"),
+               get_str(doc, "file_sha256") ? get_str(doc, "file_sha256") : "?");
+        printf("  started %s, took %s\n", started, dur.len ? wf_strbuf_str(&dur) : "-");
+        if (get_str(doc, "resumed_from") != NULL)
+            printf("  resumes run %s\n", get_str(doc, "resumed_from"));
+        wf_strbuf_release(&dur);
+    }
+    if (json_object_object_get_ex(doc, "tasks", &tasks) && tasks != NULL) {
+        for (size_t i = 0; i < json_object_array_length(tasks); i++) {
+            json_object *t = json_object_array_get_idx(tasks, i), *units = NULL;
+            const char *name = get_str(t, "name");
+            size_t n;
+
+            printf("  %-30s %s", name, get_str(t, "status"));
+            if (get_int(t, "n_items", 0) > 0)
+                printf("  (%lld items)", (long long)get_int(t, "n_items", 0));
+            if (get_str(t, "error") != NULL)
+                printf("  %s", get_str(t, "error"));
+            printf("\n");
+            if (!json_object_object_get_ex(t, "units", &units) || units == NULL)
+                continue;
+            /* Units come by index then attempt: print the last attempt of each. */
+            n = json_object_array_length(units);
+            for (size_t k = 0; k < n; k++) {
+                json_object *u = json_object_array_get_idx(units, k);
+                json_object *next = k + 1 < n ? json_object_array_get_idx(units, k + 1) : NULL;
+                int64_t index = get_int(u, "index", -1);
+
+                if (next != NULL && get_int(next, "index", -1) == index)
+                    continue;
+                print_unit_line(name, index, u, (int)get_int(u, "attempt", 1));
+            }
+        }
+    }
+out:
+    json_object_put(doc);
+    wf_error_release(&err);
+    wf_error_init(&err);
+    if (wf_store_close(store, &err) != WF_OK)
+        status = WF_EXIT_STORE;
+    wf_error_release(&err);
+    return status;
+}
+
+/* ---- logs --------------------------------------------------------------------------------- */
+
+static const char logs_help[] =
+    "usage: wfengine logs RUN|last TASK[INDEX] [--attempt K] [--stderr] [--store DIR]\n"
+    "\n"
+    "Prints the stdout (or with --stderr the stderr) a task or an item wrote, as recorded:\n"
+    "the latest attempt, or attempt K. Secrets appear as ***.\n"
+    "\n"
+    "Examples:\n"
+    "  wfengine logs last build\n"
+    "  wfengine logs last check_health[3] --stderr --attempt 1\n";
+
+int wf_cli_logs(int argc, char **argv)
+{
+    store_args a = { 0 };
+    wf_store *store = NULL;
+    char id[64], *task = NULL, *data = NULL, *bracket;
+    int64_t index = -1;
+    size_t len = 0;
+    wf_error err;
+    int rc = parse_store_args("logs", logs_help, argc, argv, &a, 2), status;
+
+    if (rc != 0)
+        return rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
+    if (a.n_pos != 2) {
+        fputs(logs_help, stderr);
+        return WF_EXIT_USAGE;
+    }
+    task = wf_xstrdup(a.pos[1]);
+    bracket = strchr(task, '[');
+    if (bracket != NULL) {
+        char *end = NULL;
+
+        index = strtoll(bracket + 1, &end, 10);
+        if (end == bracket + 1 || *end != ']' || end[1] != '\0' || index < 0) {
+            wf_cli_errorf("logs: '%s' is not TASK or TASK[INDEX] (INDEX a whole number ≥ 0)",
+                          a.pos[1]);
+            free(task);
+            return WF_EXIT_USAGE;
+        }
+        *bracket = '\0';
+    }
+    status = open_existing(a.store, &store);
+    if (status != WF_EXIT_OK) {
+        free(task);
+        return status;
+    }
+    wf_error_init(&err);
+    if (wf_store_resolve_run(store, a.pos[0], id, &err) != WF_OK ||
+        wf_store_unit_output(store, id, task, index, a.attempt, a.want_stderr, &data, &len,
+                             &err) != WF_OK) {
+        wf_cli_errorf("logs: %s", err.message);
+        status = err.code == WF_ESTORE ? WF_EXIT_STORE : WF_EXIT_USAGE;
+        goto out;
+    }
+    fwrite(data, 1, len, stdout);
+out:
+    free(data);
+    free(task);
+    wf_error_release(&err);
+    wf_error_init(&err);
+    if (wf_store_close(store, &err) != WF_OK)
+        status = WF_EXIT_STORE;
+    wf_error_release(&err);
+    return status;
+}
+
+/* ---- gc ----------------------------------------------------------------------------------- */
+
+static const char gc_help[] =
+    "usage: wfengine gc [--keep-runs N] [--store DIR]\n"
+    "\n"
+    "Deletes all but the newest N runs (default 50) and every stored output or result that\n"
+    "no remaining run or cache entry refers to, and says how much it freed.\n"
+    "\n"
+    "Example:\n"
+    "  wfengine gc --keep-runs 10\n";
+
+int wf_cli_gc(int argc, char **argv)
+{
+    store_args a = { .keep_runs = 50 };
+    wf_store *store = NULL;
+    wf_store_gc_stats stats = { 0 };
+    wf_error err;
+    int rc = parse_store_args("gc", gc_help, argc, argv, &a, 0), status;
+
+    if (rc != 0)
+        return rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
+    status = open_existing(a.store, &store);
+    if (status != WF_EXIT_OK)
+        return status;
+    wf_error_init(&err);
+    if (wf_store_gc(store, a.keep_runs, &stats, &err) != WF_OK) {
+        wf_cli_errorf("gc: %s", err.message);
+        status = WF_EXIT_STORE;
+    } else {
+        printf("deleted %lld run%s and %lld blob%s, freed %lld bytes; kept %lld blob%s\n",
+               (long long)stats.runs_deleted, stats.runs_deleted == 1 ? "" : "s",
+               (long long)stats.blobs_deleted, stats.blobs_deleted == 1 ? "" : "s",
+               (long long)stats.bytes_freed, (long long)stats.blobs_kept,
+               stats.blobs_kept == 1 ? "" : "s");
+    }
+    wf_error_release(&err);
+    wf_error_init(&err);
+    if (wf_store_close(store, &err) != WF_OK)
+        status = WF_EXIT_STORE;
+    wf_error_release(&err);
+    return status;
+}
