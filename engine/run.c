@@ -104,7 +104,7 @@ static void mask_json(const wf_run *r, json_object *v)
 
 static void emit(wf_run *r, wf_event *ev)
 {
-    char *message, *err_text;
+    char *message, *err_text, *out_text;
 
     if (r->opts.on_event == NULL)
         return;
@@ -112,13 +112,17 @@ static void emit(wf_run *r, wf_event *ev)
     ev->units_total = r->units_total;
     message = wf__run_mask(r, ev->message);
     err_text = wf__run_mask(r, ev->stderr_text);
+    out_text = wf__run_mask(r, ev->stdout_text);
     if (message != NULL)
         ev->message = message;
     if (err_text != NULL)
         ev->stderr_text = err_text;
+    if (out_text != NULL)
+        ev->stdout_text = out_text;
     r->opts.on_event(ev, r->opts.user);
     free(message);
     free(err_text);
+    free(out_text);
 }
 
 static void emit_simple(wf_run *r, wf_event_kind kind, const char *task, const char *message)
@@ -179,7 +183,7 @@ static void record_task(wf_run *r, uint32_t t)
     rec.task = task->name;
     rec.status = ts->status;
     rec.started_ms = wf__run_wall_ms(r, ts->start_ms);
-    rec.ended_ms = wf__run_wall_ms(r, ts->end_ms);
+    rec.ended_ms = ts->end_ms > 0 ? wf__run_wall_ms(r, ts->end_ms) : 0;
     rec.error = error ? error : ts->error;
     rec.with_items = task->items_kind != WF_ITEMS_NONE;
     rec.n_items = rec.with_items ? ts->n_units : 0;
@@ -451,6 +455,9 @@ static void task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
     for (size_t i = 0; i < n; i++)
         ts->units[i].exit_code = -1;
     r->units_total += n;
+    /* The task is recorded as running now, so that a run killed before the task ends still
+     * shows it with the units it recorded. */
+    record_task(r, t);
     if (queue)
         ready_push(r, t);
 }
@@ -850,6 +857,7 @@ static void complete(wf_run *r, wf_completion *c)
     ev.duration_ms = c->end_ms - c->start_ms;
     ev.message = items && ts->item_errors ? ts->item_errors[idx] : (items ? NULL : ts->error);
     ev.stderr_text = items ? c->err : ts->plain_err;
+    ev.stdout_text = items ? c->out : ts->plain_out;
     emit(r, &ev);
     if (c->status == WF_STATUS_FAILED && items && task->fail_fast)
         ts->stop_items = true;

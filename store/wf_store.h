@@ -9,6 +9,7 @@
  *   blobs/ab/cdef...  content-addressed files named by the SHA256 of their bytes (two-level
  *                     sharding: the first two hex digits name the directory), written to a
  *                     temporary file in the same directory and renamed into place
+ *   lock              empty; every open store holds a shared flock on it, gc an exclusive one
  *
  * Writing: records are queued (wf_store_record_*) and one writer thread commits them in
  * batched transactions, in the order they were queued. Queuing copies the record and never
@@ -144,8 +145,8 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
 int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err);
 
 /* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
- * "status", "started_ms", "ended_ms", "error", "n_items", "units": [ {"index", "attempt",
- * "status", "started_ms", "ended_ms", "exit_code", "error", "cached", "reused",
+ * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "units": [ {"index",
+ * "attempt", "status", "started_ms", "ended_ms", "exit_code", "error", "cached", "reused",
  * "stdout_hash", "stderr_hash"} ...] } ] in the order tasks were recorded, units by index then
  * attempt. *out is owned. */
 int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err);
@@ -178,7 +179,8 @@ typedef struct wf_store_gc_stats {
 
 /* Deletes all but the newest keep_runs runs (with their tasks and units), then every blob
  * that no remaining run, unit or cache entry refers to (stray temporary files too).
- * Flushes first. */
+ * Flushes first. Fails with WF_ESTORE, deleting nothing, while another process has the store
+ * open (its blobs may not be referred to yet). */
 int wf_store_gc(wf_store *s, int keep_runs, wf_store_gc_stats *stats, wf_error *err);
 
 #endif

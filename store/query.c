@@ -1,0 +1,744 @@
+/*
+ * The read side: runs, show, logs, resume and cache lookups, on the read connection under
+ * rlock. Each function reads in one transaction so that what it returns is one consistent
+ * snapshot even while the writer commits.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/* json-c returns NULL only when it cannot allocate; abort through the one OOM handler. */
+static json_object *checked(json_object *v)
+{
+    if (v == NULL)
+        wf_xmalloc(SIZE_MAX);
+    return v;
+}
+
+static void add_str(json_object *o, const char *key, const char *v)
+{
+    json_object_object_add(o, key, v ? checked(json_object_new_string(v)) : NULL);
+}
+
+static void add_int(json_object *o, const char *key, int64_t v)
+{
+    json_object_object_add(o, key, checked(json_object_new_int64(v)));
+}
+
+static void add_bool(json_object *o, const char *key, bool v)
+{
+    json_object_object_add(o, key, checked(json_object_new_boolean(v)));
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* A text column, with NULL as JSON null. */
+static void add_col_str(json_object *o, const char *key, sqlite3_stmt *st, int i)
+{
+    add_str(o, key, col_text(st, i));
+}
+
+/* A hash column: "" for none, like wf_result's stdout_ref, so callers can copy it as is. */
+static void add_col_hash(json_object *o, const char *key, sqlite3_stmt *st, int i)
+{
+    const char *v = col_text(st, i);
+
+    add_str(o, key, v ? v : "");
+}
+
+static void add_col_int(json_object *o, const char *key, sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        json_object_object_add(o, key, NULL);
+    else
+        add_int(o, key, sqlite3_column_int64(st, i));
+}
+
+int wf__store_parse_json(const wf_store *s, const char *text, const char *what, json_object **out,
+                         wf_error *err)
+{
+    json_tokener *tok;
+    json_object *v;
+    enum json_tokener_error jerr;
+    int rc = WF_OK;
+
+    *out = NULL;
+    if (text == NULL)
+        return WF_OK;
+    tok = json_tokener_new();
+    if (tok == NULL)
+        wf_xmalloc(SIZE_MAX);
+    /* The NUL is passed too: it ends a bare number ("12"), which would otherwise leave
+     * the tokener waiting for more digits. */
+    v = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
+    jerr = json_tokener_get_error(tok);
+    if (jerr != json_tokener_success) {
+        json_object_put(v);
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: %s is not valid JSON: %s", s->db_path, what,
+                     json_tokener_error_desc(jerr));
+        rc = WF_ESTORE;
+    } else {
+        *out = v;
+    }
+    json_tokener_free(tok);
+    return rc;
+}
+
+int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash, json_object **out,
+                          wf_error *err)
+{
+    char *text = NULL;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    if (inline_json != NULL || hash == NULL || hash[0] == '\0')
+        return wf__store_parse_json(s, inline_json, "a stored result", out, err);
+    rc = wf_store_get_blob(s, hash, &text, &len, err);
+    if (rc == WF_OK)
+        rc = wf__store_parse_json(s, text, "a result blob", out, err);
+    free(text);
+    return rc;
+}
+
+/* ---- read transactions ------------------------------------------------------------------ */
+
+static int prep(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err)
+{
+    if (sqlite3_prepare_v2(s->rdb, sql, -1, st, NULL) != SQLITE_OK)
+        return wf__store_db_error(s, s->rdb, err, "cannot query");
+    return WF_OK;
+}
+
+/* Takes rlock and opens a read transaction: one snapshot for the whole query. */
+static int read_begin(wf_store *s, wf_error *err)
+{
+    pthread_mutex_lock(&s->rlock);
+    if (sqlite3_exec(s->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        wf__store_db_error(s, s->rdb, err, "cannot read");
+        pthread_mutex_unlock(&s->rlock);
+        return WF_ESTORE;
+    }
+    return WF_OK;
+}
+
+static void read_end(wf_store *s)
+{
+    sqlite3_exec(s->rdb, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->rlock);
+}
+
+/* Steps st; SQLITE_ROW and SQLITE_DONE are fine, anything else fills err. */
+static int step(wf_store *s, sqlite3_stmt *st, wf_error *err)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        wf__store_db_error(s, s->rdb, err, "cannot read");
+    return rc;
+}
+
+/* The seq of a full run id. WF_OK, WF_ENOENT or WF_ESTORE. Inside a read transaction. */
+static int find_run(wf_store *s, const char *run_id, int64_t *seq, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, "SELECT seq FROM runs WHERE run_id = ?1", &st, err);
+
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, run_id ? run_id : "", -1, SQLITE_STATIC);
+    switch (step(s, st, err)) {
+    case SQLITE_ROW:
+        *seq = sqlite3_column_int64(st, 0);
+        break;
+    case SQLITE_DONE:
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no run '%s' in %s", run_id ? run_id : "", s->dir);
+        rc = WF_ENOENT;
+        break;
+    default:
+        rc = WF_ESTORE;
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    wf_strbuf matches = WF_STRBUF_INIT;
+    int rc, n = 0;
+
+    id[0] = '\0';
+    if (spec == NULL || spec[0] == '\0') {
+        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "an empty run id");
+        return WF_EINVAL;
+    }
+    rc = read_begin(s, err);
+    if (rc != WF_OK)
+        return rc;
+    /* An exact id wins over a prefix that also matches longer ids. */
+    if (strcmp(spec, "last") == 0)
+        rc = prep(s, "SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1", &st, err);
+    else
+        rc = prep(s,
+                  "SELECT run_id FROM runs WHERE run_id = ?1 UNION ALL "
+                  "SELECT run_id FROM (SELECT run_id FROM runs WHERE run_id <> ?1 AND "
+                  "substr(run_id, 1, length(?1)) = ?1 ORDER BY seq DESC LIMIT 5)",
+                  &st, err);
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, spec, -1, SQLITE_STATIC);
+    for (;;) {
+        int r = step(s, st, err);
+        const char *rid;
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = WF_ESTORE;
+            goto out;
+        }
+        rid = col_text(st, 0);
+        if (rid == NULL)
+            continue;
+        if (n == 0)
+            snprintf(id, 64, "%s", rid);
+        /* The exact match came first: nothing else counts. */
+        if (n == 0 && strcmp(rid, spec) == 0) {
+            n = 1;
+            break;
+        }
+        wf_strbuf_addf(&matches, "%s%s", n > 0 ? ", " : "", rid);
+        n++;
+    }
+    if (n == 0) {
+        id[0] = '\0';
+        if (strcmp(spec, "last") == 0)
+            wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no runs recorded in %s yet", s->dir);
+        else
+            wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no run matches '%s' in %s", spec, s->dir);
+        rc = WF_ENOENT;
+    } else if (n > 1) {
+        id[0] = '\0';
+        wf_error_set(err, WF_EINVAL, NULL, 0, 0,
+                     "'%s' matches several runs (%s%s); give more of the id", spec,
+                     wf_strbuf_str(&matches), n > 4 ? ", ..." : "");
+        rc = WF_EINVAL;
+    }
+out:
+    sqlite3_finalize(st);
+    read_end(s);
+    wf_strbuf_release(&matches);
+    return rc;
+}
+
+/* The columns every run object shows, in this order, at the start of a SELECT on runs. */
+#define RUN_COLS                                                                     \
+    "seq, run_id, workflow, file_path, status, started_ms, ended_ms, resumed_from, " \
+    "file_sha256, inputs_json, outputs_json"
+
+static json_object *run_summary(sqlite3_stmt *st)
+{
+    json_object *o = checked(json_object_new_object());
+
+    add_col_str(o, "run_id", st, 1);
+    add_col_str(o, "workflow", st, 2);
+    add_col_str(o, "file", st, 3);
+    add_col_str(o, "status", st, 4);
+    add_col_int(o, "started_ms", st, 5);
+    add_col_int(o, "ended_ms", st, 6);
+    if (sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_type(st, 6) != SQLITE_NULL)
+        add_int(o, "duration_ms", sqlite3_column_int64(st, 6) - sqlite3_column_int64(st, 5));
+    else
+        json_object_object_add(o, "duration_ms", NULL);
+    add_col_str(o, "resumed_from", st, 7);
+    return o;
+}
+
+/* {"pending": n, "running": n, "succeeded": n, "failed": n, "skipped": n, "cancelled": n}:
+ * every status always present, so the shape does not depend on what happened. */
+static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, json_object **out, wf_error *err)
+{
+    json_object *o = checked(json_object_new_object());
+    int rc = WF_OK;
+
+    for (int i = WF_STATUS_PENDING; i <= WF_STATUS_CANCELLED; i++)
+        add_int(o, wf_status_name((wf_status)i), 0);
+    sqlite3_bind_int64(st, 1, seq);
+    for (;;) {
+        int r = step(s, st, err);
+        const char *status;
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = WF_ESTORE;
+            break;
+        }
+        status = col_text(st, 0);
+        if (status != NULL)
+            add_int(o, status, sqlite3_column_int64(st, 1));
+    }
+    sqlite3_reset(st);
+    if (rc != WF_OK) {
+        json_object_put(o);
+        o = NULL;
+    }
+    *out = o;
+    return rc;
+}
+
+int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
+{
+    sqlite3_stmt *st = NULL, *counts = NULL;
+    json_object *arr = checked(json_object_new_array());
+    int rc;
+
+    *out = NULL;
+    rc = read_begin(s, err);
+    if (rc != WF_OK) {
+        json_object_put(arr);
+        return rc;
+    }
+    rc = prep(s, "SELECT " RUN_COLS " FROM runs ORDER BY seq DESC LIMIT ?1", &st, err);
+    if (rc == WF_OK)
+        rc = prep(s, "SELECT status, count(*) FROM tasks WHERE run_seq = ?1 GROUP BY status",
+                  &counts, err);
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+    for (;;) {
+        int r = step(s, st, err);
+        json_object *run, *tasks = NULL;
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = WF_ESTORE;
+            goto out;
+        }
+        run = run_summary(st);
+        json_object_array_add(arr, run);
+        rc = task_counts(s, counts, sqlite3_column_int64(st, 0), &tasks, err);
+        if (rc != WF_OK)
+            goto out;
+        json_object_object_add(run, "tasks", tasks);
+    }
+out:
+    sqlite3_finalize(counts);
+    sqlite3_finalize(st);
+    read_end(s);
+    if (rc == WF_OK) {
+        *out = arr;
+        arr = NULL;
+    }
+    json_object_put(arr);
+    return rc;
+}
+
+/* The units of one task, by index then attempt. */
+static int task_units(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *task,
+                      json_object **out, wf_error *err)
+{
+    json_object *arr = checked(json_object_new_array());
+    int rc = WF_OK;
+
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
+    for (;;) {
+        int r = step(s, st, err);
+        json_object *u;
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = WF_ESTORE;
+            break;
+        }
+        u = checked(json_object_new_object());
+        add_col_int(u, "index", st, 0);
+        add_col_int(u, "attempt", st, 1);
+        add_col_str(u, "status", st, 2);
+        add_col_int(u, "started_ms", st, 3);
+        add_col_int(u, "ended_ms", st, 4);
+        add_col_int(u, "exit_code", st, 5);
+        add_col_str(u, "error", st, 6);
+        add_bool(u, "cached", sqlite3_column_int(st, 7) != 0);
+        add_bool(u, "reused", sqlite3_column_int(st, 8) != 0);
+        add_col_hash(u, "stdout_hash", st, 9);
+        add_col_hash(u, "stderr_hash", st, 10);
+        json_object_array_add(arr, u);
+    }
+    sqlite3_reset(st);
+    if (rc != WF_OK) {
+        json_object_put(arr);
+        arr = NULL;
+    }
+    *out = arr;
+    return rc;
+}
+
+int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err)
+{
+    sqlite3_stmt *st = NULL, *tasks_st = NULL, *units_st = NULL;
+    json_object *run = NULL, *v = NULL, *tasks = NULL;
+    int64_t seq = 0;
+    int rc;
+
+    *out = NULL;
+    rc = read_begin(s, err);
+    if (rc != WF_OK)
+        return rc;
+    rc = prep(s, "SELECT " RUN_COLS " FROM runs WHERE run_id = ?1", &st, err);
+    if (rc == WF_OK)
+        rc = prep(s,
+                  "SELECT name, status, started_ms, ended_ms, error, n_items, with_items "
+                  "FROM tasks WHERE run_seq = ?1 ORDER BY seq",
+                  &tasks_st, err);
+    if (rc == WF_OK)
+        rc = prep(s,
+                  "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, error, cached, "
+                  "reused, stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 "
+                  "ORDER BY idx, attempt",
+                  &units_st, err);
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, run_id ? run_id : "", -1, SQLITE_STATIC);
+    switch (step(s, st, err)) {
+    case SQLITE_ROW:
+        break;
+    case SQLITE_DONE:
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no run '%s' in %s", run_id ? run_id : "", s->dir);
+        rc = WF_ENOENT;
+        goto out;
+    default:
+        rc = WF_ESTORE;
+        goto out;
+    }
+    seq = sqlite3_column_int64(st, 0);
+    run = run_summary(st);
+    add_col_str(run, "file_sha256", st, 8);
+    rc = wf__store_parse_json(s, col_text(st, 9), "a run's inputs", &v, err);
+    if (rc != WF_OK)
+        goto out;
+    /* Inputs are always an object, even for a run recorded without them. */
+    json_object_object_add(run, "inputs", v ? v : checked(json_object_new_object()));
+    rc = wf__store_parse_json(s, col_text(st, 10), "a run's outputs", &v, err);
+    if (rc != WF_OK)
+        goto out;
+    json_object_object_add(run, "outputs", v);
+
+    tasks = checked(json_object_new_array());
+    json_object_object_add(run, "tasks", tasks);
+    sqlite3_bind_int64(tasks_st, 1, seq);
+    for (;;) {
+        int r = step(s, tasks_st, err);
+        json_object *t, *units = NULL;
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = WF_ESTORE;
+            goto out;
+        }
+        t = checked(json_object_new_object());
+        json_object_array_add(tasks, t);
+        add_col_str(t, "name", tasks_st, 0);
+        add_col_str(t, "status", tasks_st, 1);
+        add_col_int(t, "started_ms", tasks_st, 2);
+        add_col_int(t, "ended_ms", tasks_st, 3);
+        add_col_str(t, "error", tasks_st, 4);
+        add_col_int(t, "n_items", tasks_st, 5);
+        add_bool(t, "with_items", sqlite3_column_int(tasks_st, 6) != 0);
+        rc = task_units(s, units_st, seq, col_text(tasks_st, 0), &units, err);
+        if (rc != WF_OK)
+            goto out;
+        json_object_object_add(t, "units", units);
+    }
+out:
+    sqlite3_finalize(units_st);
+    sqlite3_finalize(tasks_st);
+    sqlite3_finalize(st);
+    read_end(s);
+    if (rc == WF_OK) {
+        *out = run;
+        run = NULL;
+    }
+    json_object_put(run);
+    return rc;
+}
+
+/* Says what a unit_output request could have asked for instead. Inside a read transaction. */
+static int explain_missing(wf_store *s, int64_t seq, const char *run_id, const char *task,
+                           int64_t index, int attempt, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0, lo = 0, hi = 0;
+    int rc = prep(s,
+                  "SELECT count(*), min(idx), max(idx), "
+                  "(SELECT group_concat(name, ', ') FROM (SELECT name FROM tasks "
+                  "WHERE run_seq = ?1 ORDER BY seq)), "
+                  "(SELECT max(attempt) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+                  "idx = ?3), "
+                  "(SELECT count(*) FROM units WHERE run_seq = ?1 AND task = ?2 AND idx = ?3) "
+                  "FROM units WHERE run_seq = ?1 AND task = ?2",
+                  &st, err);
+
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, task, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, index);
+    if (step(s, st, err) != SQLITE_ROW) {
+        rc = WF_ESTORE;
+        goto out;
+    }
+    n = sqlite3_column_int64(st, 0);
+    lo = sqlite3_column_int64(st, 1);
+    hi = sqlite3_column_int64(st, 2);
+    rc = WF_ENOENT;
+    if (n == 0) {
+        const char *names = col_text(st, 3);
+
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "run %s has no task '%s' that ran (%s%s)", run_id,
+                     task, names ? "its tasks: " : "it has no tasks", names ? names : "");
+    } else if (sqlite3_column_int64(st, 5) == 0) {
+        if (lo < 0 && hi < 0)
+            wf_error_set(err, WF_ENOENT, NULL, 0, 0,
+                         "task '%s' of run %s has no items (it ran once, as index -1)", task,
+                         run_id);
+        else
+            wf_error_set(err, WF_ENOENT, NULL, 0, 0,
+                         "task '%s' of run %s has no item %lld (its items are %lld to %lld)", task,
+                         run_id, (long long)index, (long long)(lo < 0 ? 0 : lo), (long long)hi);
+    } else {
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0,
+                     "%s %lld of task '%s' of run %s has no attempt %d (attempts 1 to %lld)",
+                     index < 0 ? "the unit" : "item", (long long)index, task, run_id, attempt,
+                     (long long)sqlite3_column_int64(st, 4));
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
+                         int attempt, bool want_stderr, char **data, size_t *len, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    char *hash = NULL;
+    int64_t seq = 0;
+    int rc;
+
+    *data = NULL;
+    *len = 0;
+    rc = read_begin(s, err);
+    if (rc != WF_OK)
+        return rc;
+    rc = find_run(s, run_id, &seq, err);
+    if (rc != WF_OK)
+        goto out;
+    rc = prep(s,
+              "SELECT stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+              "idx = ?3 AND (?4 = 0 OR attempt = ?4) ORDER BY attempt DESC LIMIT 1",
+              &st, err);
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, task ? task : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, index);
+    sqlite3_bind_int(st, 4, attempt);
+    switch (step(s, st, err)) {
+    case SQLITE_ROW:
+        break;
+    case SQLITE_DONE:
+        rc = explain_missing(s, seq, run_id, task ? task : "", index, attempt, err);
+        goto out;
+    default:
+        rc = WF_ESTORE;
+        goto out;
+    }
+    if (col_text(st, want_stderr ? 1 : 0) != NULL)
+        hash = wf_xstrdup(col_text(st, want_stderr ? 1 : 0));
+out:
+    sqlite3_finalize(st);
+    read_end(s);
+    if (rc == WF_OK && hash == NULL) {
+        *data = wf_xstrdup("");
+    } else if (rc == WF_OK) {
+        /* A row that names a blob that is gone is a damaged store, not "no output". */
+        rc = wf_store_get_blob(s, hash, data, len, err);
+        if (rc == WF_ENOENT) {
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                         "%s/%.2s/%s: missing, but run %s refers to it (the store is damaged)",
+                         s->blobs_dir, hash, hash, run_id);
+            rc = WF_ESTORE;
+        }
+    }
+    free(hash);
+    return rc;
+}
+
+/* One succeeded unit's row, copied out so that blobs are read after the transaction. */
+typedef struct unit_row {
+    char *task, *item_hash, *result_json, *result_hash, *stdout_hash, *stderr_hash;
+    int64_t index;
+    int exit_code;
+} unit_row;
+
+static char *dup_or_null(const char *s)
+{
+    return s ? wf_xstrdup(s) : NULL;
+}
+
+int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    unit_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    json_object *arr = NULL;
+    int64_t seq = 0;
+    int rc;
+
+    *out = NULL;
+    rc = read_begin(s, err);
+    if (rc != WF_OK)
+        return rc;
+    rc = find_run(s, run_id, &seq, err);
+    if (rc == WF_OK)
+        /* The latest attempt of each (task, index) decides: a unit that succeeded and was
+         * then run again and failed does not count. */
+        rc = prep(s,
+                  "SELECT task, idx, item_hash, result_json, result_hash, stdout_hash, "
+                  "stderr_hash, exit_code FROM units u WHERE run_seq = ?1 AND "
+                  "status = 'succeeded' AND attempt = (SELECT max(attempt) FROM units v "
+                  "WHERE v.run_seq = u.run_seq AND v.task = u.task AND v.idx = u.idx) "
+                  "ORDER BY rowid",
+                  &st, err);
+    if (rc != WF_OK) {
+        read_end(s);
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, seq);
+    for (;;) {
+        int r = step(s, st, err);
+        unit_row *u;
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = WF_ESTORE;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            rows = wf_xrealloc(rows, cap * sizeof(*rows));
+        }
+        u = &rows[n++];
+        u->task = dup_or_null(col_text(st, 0));
+        u->index = sqlite3_column_int64(st, 1);
+        u->item_hash = dup_or_null(col_text(st, 2));
+        u->result_json = dup_or_null(col_text(st, 3));
+        u->result_hash = dup_or_null(col_text(st, 4));
+        u->stdout_hash = dup_or_null(col_text(st, 5));
+        u->stderr_hash = dup_or_null(col_text(st, 6));
+        u->exit_code = sqlite3_column_int(st, 7);
+    }
+    sqlite3_finalize(st);
+    read_end(s);
+    if (rc != WF_OK)
+        goto out;
+
+    arr = checked(json_object_new_array_ext((int)n));
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = checked(json_object_new_object()), *result = NULL;
+
+        json_object_array_add(arr, o);
+        add_str(o, "task", rows[i].task ? rows[i].task : "");
+        add_int(o, "index", rows[i].index);
+        add_str(o, "item_hash", rows[i].item_hash);
+        rc = wf__store_load_result(s, rows[i].result_json, rows[i].result_hash, &result, err);
+        if (rc != WF_OK) {
+            if (rc == WF_ENOENT) {
+                wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                             "%s/%.2s/%s: missing, but a result of run %s refers to it (the "
+                             "store is damaged)",
+                             s->blobs_dir, rows[i].result_hash, rows[i].result_hash, run_id);
+                rc = WF_ESTORE;
+            }
+            goto out;
+        }
+        json_object_object_add(o, "result", result);
+        add_str(o, "stdout_hash", rows[i].stdout_hash ? rows[i].stdout_hash : "");
+        add_str(o, "stderr_hash", rows[i].stderr_hash ? rows[i].stderr_hash : "");
+        add_int(o, "exit_code", rows[i].exit_code);
+    }
+out:
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].task);
+        free(rows[i].item_hash);
+        free(rows[i].result_json);
+        free(rows[i].result_hash);
+        free(rows[i].stdout_hash);
+        free(rows[i].stderr_hash);
+    }
+    free(rows);
+    if (rc == WF_OK) {
+        *out = arr;
+        arr = NULL;
+    }
+    json_object_put(arr);
+    return rc;
+}
+
+int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
+                       char stdout_hash[WF_SHA256_HEX_LEN + 1],
+                       char stderr_hash[WF_SHA256_HEX_LEN + 1], wf_error *err)
+{
+    sqlite3_stmt *st = s->st_cache_get;
+    char *result_json = NULL, *result_hash = NULL;
+    const char *h;
+    int rc = WF_OK;
+
+    *result = NULL;
+    stdout_hash[0] = '\0';
+    stderr_hash[0] = '\0';
+    pthread_mutex_lock(&s->rlock);
+    sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_STATIC);
+    switch (step(s, st, err)) {
+    case SQLITE_ROW:
+        result_json = dup_or_null(col_text(st, 0));
+        result_hash = dup_or_null(col_text(st, 1));
+        h = col_text(st, 2);
+        if (wf__store_valid_hash(h))
+            memcpy(stdout_hash, h, WF_SHA256_HEX_LEN + 1);
+        h = col_text(st, 3);
+        if (wf__store_valid_hash(h))
+            memcpy(stderr_hash, h, WF_SHA256_HEX_LEN + 1);
+        break;
+    case SQLITE_DONE:
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no cache entry for key %s", key ? key : "");
+        rc = WF_ENOENT;
+        break;
+    default:
+        rc = WF_ESTORE;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    pthread_mutex_unlock(&s->rlock);
+    /* A result blob that is gone makes the entry a miss: the unit simply runs again. */
+    if (rc == WF_OK)
+        rc = wf__store_load_result(s, result_json, result_hash, result, err);
+    if (rc != WF_OK) {
+        stdout_hash[0] = '\0';
+        stderr_hash[0] = '\0';
+    }
+    free(result_hash);
+    free(result_json);
+    return rc;
+}

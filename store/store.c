@@ -1,0 +1,501 @@
+/* Opening, migrating and closing the store; the failed state (see wf_store.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+/*
+ * The schema, one migration per version: migrations[i] takes a store from version i to i + 1.
+ * A migration only ever adds or transforms; a store is never reset, so runs recorded by an
+ * older wfengine stay readable. All migrations run in the one transaction that also sets
+ * PRAGMA user_version, so a crash leaves the store at the old version or the new one.
+ */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('created_by', 'wfengine " WF_VERSION "'),"
+    " ('created_ms', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
+    /* seq orders runs: it only grows, whatever the wall clock does. */
+    "CREATE TABLE runs ("
+    " seq INTEGER PRIMARY KEY,"
+    " run_id TEXT NOT NULL UNIQUE,"
+    " workflow TEXT NOT NULL,"
+    " file_path TEXT NOT NULL,"
+    " file_sha256 TEXT,"
+    " inputs_json TEXT,"
+    " resumed_from TEXT,"
+    " status TEXT NOT NULL,"
+    " started_ms INTEGER,"
+    " ended_ms INTEGER,"
+    " outputs_json TEXT);"
+    "CREATE TABLE tasks ("
+    " seq INTEGER PRIMARY KEY,"
+    " run_seq INTEGER NOT NULL REFERENCES runs (seq),"
+    " name TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " started_ms INTEGER,"
+    " ended_ms INTEGER,"
+    " error TEXT,"
+    " with_items INTEGER NOT NULL,"
+    " n_items INTEGER NOT NULL,"
+    " UNIQUE (run_seq, name));"
+    "CREATE TABLE units ("
+    " run_seq INTEGER NOT NULL REFERENCES runs (seq),"
+    " task TEXT NOT NULL,"
+    " idx INTEGER NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " status TEXT NOT NULL,"
+    " started_ms INTEGER,"
+    " ended_ms INTEGER,"
+    " exit_code INTEGER NOT NULL,"
+    " error TEXT,"
+    " result_json TEXT,"
+    " result_hash TEXT,"
+    " stdout_hash TEXT,"
+    " stderr_hash TEXT,"
+    " item_hash TEXT,"
+    " cached INTEGER NOT NULL,"
+    " reused INTEGER NOT NULL,"
+    " UNIQUE (run_seq, task, idx, attempt));"
+    "CREATE TABLE cache ("
+    " key TEXT PRIMARY KEY,"
+    " result_json TEXT,"
+    " result_hash TEXT,"
+    " stdout_hash TEXT,"
+    " stderr_hash TEXT,"
+    " created_ms INTEGER NOT NULL);",
+};
+
+_Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+const char *wf__store_strerror(int errnum, char *buf, size_t size)
+{
+    /* The XSI strerror_r (we build without _GNU_SOURCE): returns 0 and fills buf. */
+    if (strerror_r(errnum, buf, size) != 0)
+        snprintf(buf, size, "error %d", errnum);
+    return buf;
+}
+
+bool wf__store_valid_hash(const char *h)
+{
+    if (h == NULL || strlen(h) != WF_SHA256_HEX_LEN)
+        return false;
+    for (size_t i = 0; i < WF_SHA256_HEX_LEN; i++) {
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+int wf__store_fail(wf_store *s, wf_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    msg = wf_xvasprintf(fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&s->elock);
+    if (s->first_err.code == WF_OK)
+        wf_error_set(&s->first_err, WF_ESTORE, NULL, 0, 0, "%s", msg);
+    /* Set under elock, after first_err, so a reader that sees the flag and then takes elock
+     * finds the error. */
+    atomic_store(&s->failed, true);
+    pthread_mutex_unlock(&s->elock);
+    wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s", msg);
+    free(msg);
+    /* Producers blocked on a full queue and flushers must not wait for a writer that now
+     * drops everything. */
+    pthread_mutex_lock(&s->qlock);
+    pthread_cond_broadcast(&s->q_space);
+    pthread_cond_broadcast(&s->q_done);
+    pthread_mutex_unlock(&s->qlock);
+    return WF_ESTORE;
+}
+
+int wf__store_copy_failure(wf_store *s, wf_error *err)
+{
+    pthread_mutex_lock(&s->elock);
+    wf_error_set(err, WF_ESTORE, s->first_err.source, s->first_err.line, s->first_err.column, "%s",
+                 s->first_err.message ? s->first_err.message : "store failed");
+    pthread_mutex_unlock(&s->elock);
+    return WF_ESTORE;
+}
+
+const char *wf__store_sqlite_msg(sqlite3 *db, char *buf, size_t size)
+{
+    char ebuf[128];
+    int e, code;
+
+    if (db == NULL) {
+        snprintf(buf, size, "out of memory");
+        return buf;
+    }
+    /* "disk I/O error" alone does not tell a full disk from a failing one. */
+    e = sqlite3_system_errno(db);
+    code = sqlite3_errcode(db) & 0xff; /* the primary code of an extended one */
+    if (e != 0 && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN))
+        snprintf(buf, size, "%s (%s)", sqlite3_errmsg(db),
+                 wf__store_strerror(e, ebuf, sizeof(ebuf)));
+    else
+        snprintf(buf, size, "%s", sqlite3_errmsg(db));
+    return buf;
+}
+
+int wf__store_db_error(const wf_store *s, sqlite3 *db, wf_error *err, const char *what)
+{
+    char mbuf[512];
+
+    wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: %s: %s", s->db_path, what,
+                 wf__store_sqlite_msg(db, mbuf, sizeof(mbuf)));
+    return WF_ESTORE;
+}
+
+bool wf_store_failed(const wf_store *s)
+{
+    return s != NULL && atomic_load(&s->failed);
+}
+
+const char *wf_store_dir(const wf_store *s)
+{
+    return s->dir;
+}
+
+/* mkdir -p: the store directory may be nested (--store a/b/c). */
+static int make_dir(const char *dir, wf_error *err)
+{
+    char *path = wf_xstrdup(dir);
+    char ebuf[128];
+    int rc = WF_ESTORE;
+
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot create the store directory: %s",
+                         dir, wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+            goto out;
+        }
+        *p = '/';
+    }
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot create the store directory: %s", dir,
+                     wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+        goto out;
+    }
+    rc = WF_OK;
+out:
+    free(path);
+    return rc;
+}
+
+/* Checks the directory and takes the shared lock that keeps gc from sweeping blobs that this
+ * process may be about to refer to. */
+static int prepare_dir(wf_store *s, wf_error *err)
+{
+    struct stat st;
+    char ebuf[128];
+
+    if (make_dir(s->dir, err) != WF_OK)
+        return WF_ESTORE;
+    if (stat(s->dir, &st) != 0) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot use the store directory: %s", s->dir,
+                     wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+        return WF_ESTORE;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: cannot use the store directory: it exists and is not a directory",
+                     s->dir);
+        return WF_ESTORE;
+    }
+    if (access(s->dir, W_OK | X_OK) != 0) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: the store directory is not writable: %s",
+                     s->dir, wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+        return WF_ESTORE;
+    }
+    s->lock_fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (s->lock_fd < 0) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot open the store's lock file: %s",
+                     s->lock_path, wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+        return WF_ESTORE;
+    }
+    while (flock(s->lock_fd, LOCK_SH) != 0) {
+        if (errno != EINTR) {
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot lock: %s", s->lock_path,
+                         wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+            return WF_ESTORE;
+        }
+    }
+    if (mkdir(s->blobs_dir, 0777) != 0 && errno != EEXIST) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot create the blobs directory: %s",
+                     s->blobs_dir, wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+        return WF_ESTORE;
+    }
+    if (stat(s->blobs_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: cannot create the blobs directory: a file of that name is in the way",
+                     s->blobs_dir);
+        return WF_ESTORE;
+    }
+    return WF_OK;
+}
+
+/* Runs one statement that returns at most one integer. */
+static int query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = 0;
+    rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Opens a connection with the settings every connection needs. */
+static int open_db(wf_store *s, sqlite3 **out, wf_error *err)
+{
+    sqlite3 *db = NULL;
+    int64_t n;
+    int rc;
+
+    rc = sqlite3_open_v2(s->db_path, &db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        wf__store_db_error(s, db, err, "cannot open");
+        goto out;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, WF__STORE_BUSY_MS);
+    /* The first read of the file: this is where a file that is not SQLite shows. */
+    rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &n);
+    if (rc != SQLITE_OK) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: not a usable wfengine store: %s", s->db_path,
+                     sqlite3_errmsg(db));
+        goto out;
+    }
+    rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        wf__store_db_error(s, db, err, "cannot configure");
+out:
+    if (rc != SQLITE_OK) {
+        sqlite3_close(db);
+        db = NULL;
+    }
+    *out = db;
+    return rc == SQLITE_OK ? WF_OK : WF_ESTORE;
+}
+
+static int set_wal(wf_store *s, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    const char *mode;
+    int rc = WF_ESTORE;
+
+    if (sqlite3_prepare_v2(s->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        wf__store_db_error(s, s->wdb, err, "cannot switch to WAL mode");
+        goto out;
+    }
+    mode = (const char *)sqlite3_column_text(st, 0);
+    if (mode == NULL || strcmp(mode, "wal") != 0) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: cannot switch to WAL mode (journal mode stays '%s'); is the file "
+                     "system read-only or a network file system?",
+                     s->db_path, mode ? mode : "?");
+        goto out;
+    }
+    rc = WF_OK;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Brings the schema to WF_STORE_SCHEMA_VERSION in one transaction. BEGIN IMMEDIATE takes the
+ * write lock first, so two processes opening a new store at once migrate it once. */
+static int migrate(wf_store *s, wf_error *err)
+{
+    int64_t version = 0, tables = 0;
+    char *sql = NULL;
+    int rc = WF_ESTORE;
+    bool in_tx = false;
+
+    if (sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        wf__store_db_error(s, s->wdb, err, "cannot start the schema check");
+        goto out;
+    }
+    in_tx = true;
+    if (query_int(s->wdb, "PRAGMA user_version", &version) != SQLITE_OK ||
+        query_int(s->wdb, "SELECT count(*) FROM sqlite_schema", &tables) != SQLITE_OK) {
+        wf__store_db_error(s, s->wdb, err, "cannot read the schema version");
+        goto out;
+    }
+    if (version > WF_STORE_SCHEMA_VERSION) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: was written by a newer wfengine (schema %lld, this one reads up to "
+                     "%d)",
+                     s->db_path, (long long)version, WF_STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    if (version == 0 && tables > 0) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: not a wfengine store (an SQLite database with other tables and no "
+                     "wfengine schema version)",
+                     s->db_path);
+        goto out;
+    }
+    for (int64_t v = version; v < WF_STORE_SCHEMA_VERSION; v++) {
+        if (sqlite3_exec(s->wdb, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                         "%s: cannot migrate the schema from version %lld to %lld: %s", s->db_path,
+                         (long long)v, (long long)v + 1, sqlite3_errmsg(s->wdb));
+            goto out;
+        }
+    }
+    if (version != WF_STORE_SCHEMA_VERSION) {
+        sql = wf_xasprintf("PRAGMA user_version=%d", WF_STORE_SCHEMA_VERSION);
+        if (sqlite3_exec(s->wdb, sql, NULL, NULL, NULL) != SQLITE_OK) {
+            wf__store_db_error(s, s->wdb, err, "cannot record the schema version");
+            goto out;
+        }
+    }
+    if (sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        wf__store_db_error(s, s->wdb, err, "cannot commit the schema");
+        goto out;
+    }
+    in_tx = false;
+    rc = WF_OK;
+out:
+    if (in_tx)
+        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+    free(sql);
+    return rc;
+}
+
+/* Frees everything; every field may be in its initial state. */
+static void destroy(wf_store *s)
+{
+    wf__store_writer_stop(s);
+    wf__store_writer_release(s);
+    sqlite3_finalize(s->st_cache_get);
+    sqlite3_close(s->rdb);
+    sqlite3_close(s->wdb);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    wf_error_release(&s->first_err);
+    pthread_cond_destroy(&s->q_done);
+    pthread_cond_destroy(&s->q_space);
+    pthread_cond_destroy(&s->q_ready);
+    pthread_mutex_destroy(&s->elock);
+    pthread_mutex_destroy(&s->qlock);
+    pthread_mutex_destroy(&s->rlock);
+    free(s->lock_path);
+    free(s->blobs_dir);
+    free(s->db_path);
+    free(s->dir);
+    free(s);
+}
+
+int wf_store_open(const char *dir, wf_store **out, wf_error *err)
+{
+    wf_store *s = wf_xcalloc(1, sizeof(*s));
+    size_t n;
+    int rc = WF_ESTORE;
+
+    *out = NULL;
+    pthread_mutex_init(&s->rlock, NULL);
+    pthread_mutex_init(&s->qlock, NULL);
+    pthread_mutex_init(&s->elock, NULL);
+    pthread_cond_init(&s->q_ready, NULL);
+    pthread_cond_init(&s->q_space, NULL);
+    pthread_cond_init(&s->q_done, NULL);
+    atomic_init(&s->failed, false);
+    atomic_init(&s->tmp_counter, 0);
+    wf_error_init(&s->first_err);
+    s->lock_fd = -1;
+    s->dir = wf_xstrdup(dir != NULL && dir[0] != '\0' ? dir : ".wfengine");
+    /* "dir/" and "dir" name the same store; keep paths in messages clean. */
+    n = strlen(s->dir);
+    while (n > 1 && s->dir[n - 1] == '/')
+        s->dir[--n] = '\0';
+    s->db_path = wf_xasprintf("%s/state.db", s->dir);
+    s->blobs_dir = wf_xasprintf("%s/blobs", s->dir);
+    s->lock_path = wf_xasprintf("%s/lock", s->dir);
+
+    if (prepare_dir(s, err) != WF_OK)
+        goto out;
+    if (open_db(s, &s->wdb, err) != WF_OK)
+        goto out;
+    if (set_wal(s, err) != WF_OK)
+        goto out;
+    if (migrate(s, err) != WF_OK)
+        goto out;
+    if (open_db(s, &s->rdb, err) != WF_OK)
+        goto out;
+    if (sqlite3_prepare_v3(s->rdb,
+                           "SELECT result_json, result_hash, stdout_hash, stderr_hash FROM cache "
+                           "WHERE key = ?1",
+                           -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL) != SQLITE_OK) {
+        wf__store_db_error(s, s->rdb, err, "cannot prepare a query");
+        goto out;
+    }
+    if (wf__store_writer_start(s, err) != WF_OK)
+        goto out;
+    rc = WF_OK;
+out:
+    if (rc != WF_OK) {
+        destroy(s);
+        s = NULL;
+    }
+    *out = s;
+    return rc;
+}
+
+int wf_store_flush(wf_store *s, wf_error *err)
+{
+    uint64_t target;
+
+    if (s == NULL)
+        return WF_OK;
+    pthread_mutex_lock(&s->qlock);
+    target = s->enqueued;
+    pthread_cond_signal(&s->q_ready);
+    while (s->committed < target && !atomic_load(&s->failed))
+        pthread_cond_wait(&s->q_done, &s->qlock);
+    pthread_mutex_unlock(&s->qlock);
+    if (atomic_load(&s->failed))
+        return wf__store_copy_failure(s, err);
+    return WF_OK;
+}
+
+int wf_store_close(wf_store *s, wf_error *err)
+{
+    int rc = WF_OK;
+
+    if (s == NULL)
+        return WF_OK;
+    wf__store_writer_stop(s);
+    if (atomic_load(&s->failed))
+        rc = wf__store_copy_failure(s, err);
+    destroy(s);
+    return rc;
+}

@@ -1,0 +1,98 @@
+/*
+ * store_internal.h: what the files of store/ share (see wf_store.h for the contract).
+ *
+ * Connections: wdb belongs to the writer thread once it runs (open and close use it before
+ * the thread starts and after it is joined). rdb serves the query functions, under rlock.
+ * Both are opened with SQLITE_OPEN_NOMUTEX because each is used by one thread at a time.
+ *
+ * Locks: qlock (the queue), rlock (rdb), elock (the first error). A thread never holds two of
+ * them at once, except that fail() takes elock while the writer holds nothing else.
+ */
+#ifndef WF_STORE_INTERNAL_H
+#define WF_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <sqlite3.h>
+
+#include "wf_store.h"
+
+/* The queue's bounds: producers wait while either is exceeded. */
+#define WF__STORE_QUEUE_MAX_RECS  65536
+#define WF__STORE_QUEUE_MAX_BYTES (64u * 1024 * 1024)
+/* At most this many records per transaction, so one commit never holds the lock long. */
+#define WF__STORE_BATCH_MAX 8192
+/* How long a connection waits for another one (another process, or gc) to release a lock. */
+#define WF__STORE_BUSY_MS 10000
+
+typedef struct wf__rec wf__rec;
+
+struct wf_store {
+    char *dir;
+    char *db_path;
+    char *blobs_dir;
+    char *lock_path;
+    int lock_fd; /* flock: shared while open, exclusive during gc's blob sweep */
+
+    sqlite3 *wdb;
+    sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_run_start, *st_run_end, *st_task,
+        *st_unit, *st_cache, *st_run_seq;
+
+    pthread_mutex_t rlock;
+    sqlite3 *rdb;
+    sqlite3_stmt *st_cache_get; /* hot during a run with caching: prepared once */
+
+    pthread_mutex_t qlock;
+    pthread_cond_t q_ready; /* records queued, or stopping: wakes the writer */
+    pthread_cond_t q_space; /* the queue dropped below its bounds: wakes producers */
+    pthread_cond_t q_done;  /* committed advanced: wakes wf_store_flush */
+    wf__rec *head, *tail;
+    size_t q_recs, q_bytes;
+    uint64_t enqueued;  /* sequence number of the last record queued */
+    uint64_t committed; /* every record up to this one is committed (or dropped on failure) */
+    bool stopping;
+    bool thread_started;
+    pthread_t thread;
+
+    atomic_bool failed;
+    pthread_mutex_t elock;
+    wf_error first_err;
+
+    atomic_ulong tmp_counter; /* makes blob temporary file names unique within the process */
+};
+
+/* Puts the store in the failed state (keeping the first error) and, when err is not NULL,
+ * fills err with this error too. Always returns WF_ESTORE. */
+int wf__store_fail(wf_store *s, wf_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Fills err (WF_ESTORE) with "<state.db path>: <what>: <SQLite's message>". Returns
+ * WF_ESTORE. Does not fail the store: used by the read side. */
+int wf__store_db_error(const wf_store *s, sqlite3 *db, wf_error *err, const char *what);
+/* Copies the first error of a failed store into err. Returns WF_ESTORE. */
+int wf__store_copy_failure(wf_store *s, wf_error *err);
+
+/* SQLite's message for db's last error, with the OS error behind it when there is one
+ * ("disk I/O error (No space left on device)"), in buf. Returns buf. */
+const char *wf__store_sqlite_msg(sqlite3 *db, char *buf, size_t size);
+/* strerror_r into buf (thread-safe strerror). Returns buf. */
+const char *wf__store_strerror(int errnum, char *buf, size_t size);
+/* True when h is 64 lowercase hex digits. */
+bool wf__store_valid_hash(const char *h);
+
+/* Prepares the writer's statements on wdb and starts the writer thread. */
+int wf__store_writer_start(wf_store *s, wf_error *err);
+/* Commits everything queued and joins the writer thread. Safe when it never started. */
+void wf__store_writer_stop(wf_store *s);
+/* Frees records still queued (only after the writer stopped) and finalizes its statements. */
+void wf__store_writer_release(wf_store *s);
+
+/* Parses JSON text stored by the writer into *out (owned; NULL is JSON null). NULL text is
+ * JSON null. Returns WF_OK or WF_ESTORE (err names what). */
+int wf__store_parse_json(const wf_store *s, const char *text, const char *what, json_object **out,
+                         wf_error *err);
+/* Loads a result: inline text when present, else the blob named hash, else JSON null. */
+int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash, json_object **out,
+                          wf_error *err);
+
+#endif

@@ -1,0 +1,525 @@
+/*
+ * The records queue and the writer thread (see wf_store.h, "Writing").
+ *
+ * A record is one allocation: the struct followed by its strings, so queuing costs one
+ * malloc and the writer one free. The writer takes the whole queue at once and commits it in
+ * transactions of at most WF__STORE_BATCH_MAX records, binding the strings in place
+ * (SQLITE_STATIC: the record outlives the step) with statements prepared once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+enum rec_kind { REC_RUN_START, REC_RUN_END, REC_TASK, REC_UNIT, REC_CACHE };
+
+/* Indexes into wf__rec.str for each kind. */
+enum { S_RUN_ID, S_WORKFLOW, S_FILE, S_FILE_SHA, S_INPUTS, S_RESUMED_FROM };
+enum { S_END_RUN_ID, S_OUTPUTS };
+enum { S_TASK_RUN_ID, S_TASK_NAME, S_TASK_ERROR };
+enum {
+    S_UNIT_RUN_ID,
+    S_UNIT_TASK,
+    S_UNIT_ERROR,
+    S_UNIT_RESULT,
+    S_UNIT_RESULT_HASH,
+    S_UNIT_STDOUT,
+    S_UNIT_STDERR,
+    S_UNIT_ITEM
+};
+enum { S_CACHE_KEY, S_CACHE_RESULT, S_CACHE_RESULT_HASH, S_CACHE_STDOUT, S_CACHE_STDERR };
+#define REC_NSTR 8
+
+struct wf__rec {
+    wf__rec *next;
+    uint64_t seq;
+    size_t bytes;
+    enum rec_kind kind;
+    wf_status status;
+    int attempt, exit_code;
+    bool with_items, cached, reused;
+    int64_t index, started_ms, ended_ms, n_items;
+    const char *str[REC_NSTR]; /* NULL, or pointing into the block after the struct */
+};
+
+/* "" means "none" for hashes; the database says that with NULL. */
+static const char *nonempty(const char *h)
+{
+    return h != NULL && h[0] != '\0' ? h : NULL;
+}
+
+static wf__rec *rec_new(enum rec_kind kind, const char *const *strs, size_t n)
+{
+    size_t lens[REC_NSTR], total = sizeof(wf__rec);
+    wf__rec *r;
+    char *p;
+
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = strs[i] ? strlen(strs[i]) + 1 : 0;
+        total += lens[i];
+    }
+    r = wf_xmalloc(total);
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->bytes = total;
+    p = (char *)(r + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (strs[i] == NULL)
+            continue;
+        memcpy(p, strs[i], lens[i]);
+        r->str[i] = p;
+        p += lens[i];
+    }
+    return r;
+}
+
+static void enqueue(wf_store *s, wf__rec *r)
+{
+    pthread_mutex_lock(&s->qlock);
+    /* Bounded: wait while the writer is behind, unless nothing will ever drain the queue. */
+    while ((s->q_recs >= WF__STORE_QUEUE_MAX_RECS || s->q_bytes >= WF__STORE_QUEUE_MAX_BYTES) &&
+           !s->stopping && !atomic_load(&s->failed))
+        pthread_cond_wait(&s->q_space, &s->qlock);
+    if (s->stopping || atomic_load(&s->failed)) {
+        pthread_mutex_unlock(&s->qlock);
+        free(r);
+        return;
+    }
+    r->seq = ++s->enqueued;
+    if (s->tail != NULL)
+        s->tail->next = r;
+    else
+        s->head = r;
+    s->tail = r;
+    s->q_recs++;
+    s->q_bytes += r->bytes;
+    if (s->q_recs == 1)
+        pthread_cond_signal(&s->q_ready);
+    pthread_mutex_unlock(&s->qlock);
+}
+
+void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec)
+{
+    const char *strs[] = { rec->run_id,      rec->workflow,    rec->file_path,
+                           rec->file_sha256, rec->inputs_json, rec->resumed_from };
+    wf__rec *r;
+
+    if (s == NULL || wf_store_failed(s))
+        return;
+    r = rec_new(REC_RUN_START, strs, WF_ARRAY_LEN(strs));
+    r->started_ms = rec->started_ms;
+    enqueue(s, r);
+}
+
+void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec)
+{
+    const char *strs[] = { rec->run_id, rec->task, rec->error };
+    wf__rec *r;
+
+    if (s == NULL || wf_store_failed(s))
+        return;
+    r = rec_new(REC_TASK, strs, WF_ARRAY_LEN(strs));
+    r->status = rec->status;
+    r->started_ms = rec->started_ms;
+    r->ended_ms = rec->ended_ms;
+    r->n_items = (int64_t)rec->n_items;
+    r->with_items = rec->with_items;
+    enqueue(s, r);
+}
+
+void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec)
+{
+    const char *strs[] = { rec->run_id,
+                           rec->task,
+                           rec->error,
+                           rec->result_json,
+                           nonempty(rec->result_hash),
+                           nonempty(rec->stdout_hash),
+                           nonempty(rec->stderr_hash),
+                           nonempty(rec->item_hash) };
+    wf__rec *r;
+
+    if (s == NULL || wf_store_failed(s))
+        return;
+    r = rec_new(REC_UNIT, strs, WF_ARRAY_LEN(strs));
+    r->index = rec->index;
+    r->attempt = rec->attempt;
+    r->status = rec->status;
+    r->started_ms = rec->started_ms;
+    r->ended_ms = rec->ended_ms;
+    r->exit_code = rec->exit_code;
+    r->cached = rec->cached;
+    r->reused = rec->reused;
+    enqueue(s, r);
+}
+
+void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, int64_t ended_ms,
+                             const char *outputs_json)
+{
+    const char *strs[] = { run_id, outputs_json };
+    wf__rec *r;
+
+    if (s == NULL || wf_store_failed(s))
+        return;
+    r = rec_new(REC_RUN_END, strs, WF_ARRAY_LEN(strs));
+    r->status = status;
+    r->ended_ms = ended_ms;
+    enqueue(s, r);
+}
+
+void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
+                           const char *result_hash, const char *stdout_hash,
+                           const char *stderr_hash)
+{
+    const char *strs[] = { key, result_json, nonempty(result_hash), nonempty(stdout_hash),
+                           nonempty(stderr_hash) };
+    wf__rec *r;
+
+    if (s == NULL || wf_store_failed(s))
+        return;
+    r = rec_new(REC_CACHE, strs, WF_ARRAY_LEN(strs));
+    r->ended_ms = wf_wall_ms();
+    enqueue(s, r);
+}
+
+/* ---- the writer thread ------------------------------------------------------------------ */
+
+/* The writer's own state, on its stack. */
+typedef struct writer {
+    wf_store *s;
+    char run_id[64]; /* the run whose seq was looked up last: most records belong to it */
+    int64_t run_seq;
+} writer;
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v != NULL)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Times of 0 or less mean "not known yet" (a task recorded when it starts). */
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+    if (ms > 0)
+        sqlite3_bind_int64(st, i, ms);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* The seq of run_id; SQLITE_NOTFOUND when no run_start was recorded for it. */
+static int run_seq(writer *w, const char *run_id, int64_t *seq)
+{
+    wf_store *s = w->s;
+    int rc;
+
+    if (run_id == NULL)
+        return SQLITE_NOTFOUND;
+    if (w->run_seq > 0 && strcmp(w->run_id, run_id) == 0) {
+        *seq = w->run_seq;
+        return SQLITE_OK;
+    }
+    sqlite3_bind_text(s->st_run_seq, 1, run_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s->st_run_seq);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(s->st_run_seq, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_NOTFOUND;
+    }
+    sqlite3_reset(s->st_run_seq);
+    if (rc == SQLITE_OK && strlen(run_id) < sizeof(w->run_id)) {
+        memcpy(w->run_id, run_id, strlen(run_id) + 1);
+        w->run_seq = *seq;
+    }
+    return rc;
+}
+
+/* Applies one record inside the open transaction. On failure fills *what for the message. */
+static int apply(writer *w, const wf__rec *r, const char **what)
+{
+    wf_store *s = w->s;
+    sqlite3_stmt *st;
+    int64_t seq = 0;
+    int rc;
+
+    switch (r->kind) {
+    case REC_RUN_START:
+        *what = "cannot record the start of a run";
+        if (r->str[S_RUN_ID] == NULL || strlen(r->str[S_RUN_ID]) >= sizeof(w->run_id))
+            return SQLITE_MISUSE;
+        st = s->st_run_start;
+        bind_text(st, 1, r->str[S_RUN_ID]);
+        bind_text(st, 2, r->str[S_WORKFLOW] ? r->str[S_WORKFLOW] : "");
+        bind_text(st, 3, r->str[S_FILE] ? r->str[S_FILE] : "");
+        bind_text(st, 4, r->str[S_FILE_SHA]);
+        bind_text(st, 5, r->str[S_INPUTS]);
+        bind_text(st, 6, r->str[S_RESUMED_FROM]);
+        bind_time(st, 7, r->started_ms);
+        rc = step_reset(st);
+        if (rc == SQLITE_OK) {
+            memcpy(w->run_id, r->str[S_RUN_ID], strlen(r->str[S_RUN_ID]) + 1);
+            w->run_seq = sqlite3_last_insert_rowid(s->wdb);
+        }
+        return rc;
+    case REC_RUN_END:
+        *what = "cannot record the end of a run";
+        rc = run_seq(w, r->str[S_END_RUN_ID], &seq);
+        if (rc != SQLITE_OK)
+            return rc;
+        st = s->st_run_end;
+        sqlite3_bind_int64(st, 1, seq);
+        bind_text(st, 2, wf_status_name(r->status));
+        bind_time(st, 3, r->ended_ms);
+        bind_text(st, 4, r->str[S_OUTPUTS]);
+        return step_reset(st);
+    case REC_TASK:
+        *what = "cannot record a task";
+        rc = run_seq(w, r->str[S_TASK_RUN_ID], &seq);
+        if (rc != SQLITE_OK)
+            return rc;
+        st = s->st_task;
+        sqlite3_bind_int64(st, 1, seq);
+        bind_text(st, 2, r->str[S_TASK_NAME] ? r->str[S_TASK_NAME] : "");
+        bind_text(st, 3, wf_status_name(r->status));
+        bind_time(st, 4, r->started_ms);
+        bind_time(st, 5, r->ended_ms);
+        bind_text(st, 6, r->str[S_TASK_ERROR]);
+        sqlite3_bind_int(st, 7, r->with_items);
+        sqlite3_bind_int64(st, 8, r->n_items);
+        return step_reset(st);
+    case REC_UNIT:
+        *what = "cannot record a unit";
+        rc = run_seq(w, r->str[S_UNIT_RUN_ID], &seq);
+        if (rc != SQLITE_OK)
+            return rc;
+        st = s->st_unit;
+        sqlite3_bind_int64(st, 1, seq);
+        bind_text(st, 2, r->str[S_UNIT_TASK] ? r->str[S_UNIT_TASK] : "");
+        sqlite3_bind_int64(st, 3, r->index);
+        sqlite3_bind_int(st, 4, r->attempt);
+        bind_text(st, 5, wf_status_name(r->status));
+        bind_time(st, 6, r->started_ms);
+        bind_time(st, 7, r->ended_ms);
+        sqlite3_bind_int(st, 8, r->exit_code);
+        bind_text(st, 9, r->str[S_UNIT_ERROR]);
+        bind_text(st, 10, r->str[S_UNIT_RESULT]);
+        bind_text(st, 11, r->str[S_UNIT_RESULT_HASH]);
+        bind_text(st, 12, r->str[S_UNIT_STDOUT]);
+        bind_text(st, 13, r->str[S_UNIT_STDERR]);
+        bind_text(st, 14, r->str[S_UNIT_ITEM]);
+        sqlite3_bind_int(st, 15, r->cached);
+        sqlite3_bind_int(st, 16, r->reused);
+        return step_reset(st);
+    case REC_CACHE:
+        *what = "cannot record a cache entry";
+        if (r->str[S_CACHE_KEY] == NULL)
+            return SQLITE_MISUSE;
+        st = s->st_cache;
+        bind_text(st, 1, r->str[S_CACHE_KEY]);
+        bind_text(st, 2, r->str[S_CACHE_RESULT]);
+        bind_text(st, 3, r->str[S_CACHE_RESULT_HASH]);
+        bind_text(st, 4, r->str[S_CACHE_STDOUT]);
+        bind_text(st, 5, r->str[S_CACHE_STDERR]);
+        sqlite3_bind_int64(st, 6, r->ended_ms);
+        return step_reset(st);
+    }
+    return SQLITE_MISUSE;
+}
+
+/* Fails the store with a message for a record that could not be applied. */
+static void fail_record(writer *w, const wf__rec *r, int rc, const char *what)
+{
+    wf_store *s = w->s;
+    const char *run_id = r->kind == REC_CACHE ? NULL : r->str[0];
+    char mbuf[512];
+
+    if (rc == SQLITE_NOTFOUND)
+        wf__store_fail(s, NULL, "%s: %s: run '%s' was never started in this store", s->db_path,
+                       what, run_id ? run_id : "(null)");
+    else if (rc == SQLITE_MISUSE)
+        wf__store_fail(s, NULL, "%s: %s: the record has no id or an id of 64 bytes or more",
+                       s->db_path, what);
+    else
+        wf__store_fail(s, NULL, "%s: %s: %s", s->db_path, what,
+                       wf__store_sqlite_msg(s->wdb, mbuf, sizeof(mbuf)));
+}
+
+/* Commits list[0..n) in one transaction. On failure the transaction is rolled back whole, so
+ * no record of the batch is left half-applied, and the store fails. */
+static void commit_batch(writer *w, wf__rec *const *list, size_t n)
+{
+    wf_store *s = w->s;
+    const char *what = "cannot start a transaction";
+    char mbuf[512];
+    int rc;
+
+    if (atomic_load(&s->failed))
+        return;
+    rc = step_reset(s->st_begin);
+    if (rc != SQLITE_OK) {
+        wf__store_fail(s, NULL, "%s: %s: %s", s->db_path, what,
+                       wf__store_sqlite_msg(s->wdb, mbuf, sizeof(mbuf)));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = apply(w, list[i], &what);
+        if (rc != SQLITE_OK) {
+            fail_record(w, list[i], rc, what);
+            goto out;
+        }
+    }
+    rc = step_reset(s->st_commit);
+    if (rc != SQLITE_OK)
+        wf__store_fail(s, NULL, "%s: cannot commit: %s", s->db_path,
+                       wf__store_sqlite_msg(s->wdb, mbuf, sizeof(mbuf)));
+out:
+    if (rc == SQLITE_OK)
+        return;
+    /* After some errors (disk full) SQLite has already rolled back; then this is a no-op. */
+    if (!sqlite3_get_autocommit(s->wdb))
+        step_reset(s->st_rollback);
+    /* The cached seq may name a run whose insert was just rolled back. */
+    w->run_seq = 0;
+}
+
+static void *writer_main(void *arg)
+{
+    writer w = { .s = arg, .run_id = "", .run_seq = 0 };
+    wf_store *s = w.s;
+    wf__rec **batch = wf_xmalloc(WF__STORE_BATCH_MAX * sizeof(*batch));
+
+    pthread_mutex_lock(&s->qlock);
+    for (;;) {
+        wf__rec *list;
+        uint64_t last;
+
+        while (s->head == NULL && !s->stopping)
+            pthread_cond_wait(&s->q_ready, &s->qlock);
+        if (s->head == NULL)
+            break;
+        list = s->head;
+        last = s->tail->seq;
+        s->head = s->tail = NULL;
+        s->q_recs = 0;
+        s->q_bytes = 0;
+        pthread_cond_broadcast(&s->q_space);
+        pthread_mutex_unlock(&s->qlock);
+
+        while (list != NULL) {
+            size_t n = 0;
+
+            while (list != NULL && n < WF__STORE_BATCH_MAX) {
+                batch[n++] = list;
+                list = list->next;
+            }
+            commit_batch(&w, batch, n);
+            for (size_t i = 0; i < n; i++)
+                free(batch[i]);
+        }
+
+        pthread_mutex_lock(&s->qlock);
+        s->committed = last;
+        pthread_cond_broadcast(&s->q_done);
+    }
+    pthread_mutex_unlock(&s->qlock);
+    free(batch);
+    return NULL;
+}
+
+static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err)
+{
+    if (sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+        return wf__store_db_error(s, s->wdb, err, "cannot prepare a statement");
+    return WF_OK;
+}
+
+int wf__store_writer_start(wf_store *s, wf_error *err)
+{
+    int rc;
+
+    if (prepare(s, "BEGIN IMMEDIATE", &s->st_begin, err) != WF_OK ||
+        prepare(s, "COMMIT", &s->st_commit, err) != WF_OK ||
+        prepare(s, "ROLLBACK", &s->st_rollback, err) != WF_OK ||
+        prepare(s, "SELECT seq FROM runs WHERE run_id = ?1", &s->st_run_seq, err) != WF_OK ||
+        prepare(s,
+                "INSERT INTO runs (run_id, workflow, file_path, file_sha256, inputs_json, "
+                "resumed_from, status, started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
+                &s->st_run_start, err) != WF_OK ||
+        prepare(s, "UPDATE runs SET status = ?2, ended_ms = ?3, outputs_json = ?4 WHERE seq = ?1",
+                &s->st_run_end, err) != WF_OK ||
+        /* An upsert, not a replace: the task keeps its first seq, which orders `show`. */
+        prepare(s,
+                "INSERT INTO tasks (run_seq, name, status, started_ms, ended_ms, error, "
+                "with_items, n_items) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                "ON CONFLICT (run_seq, name) DO UPDATE SET status = excluded.status, "
+                "started_ms = coalesce(excluded.started_ms, started_ms), "
+                "ended_ms = excluded.ended_ms, error = excluded.error, "
+                "with_items = excluded.with_items, n_items = excluded.n_items",
+                &s->st_task, err) != WF_OK ||
+        prepare(s,
+                "INSERT OR REPLACE INTO units (run_seq, task, idx, attempt, status, started_ms, "
+                "ended_ms, exit_code, error, result_json, result_hash, stdout_hash, stderr_hash, "
+                "item_hash, cached, reused) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                "?11, ?12, ?13, ?14, ?15, ?16)",
+                &s->st_unit, err) != WF_OK ||
+        prepare(s,
+                "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, "
+                "stderr_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &s->st_cache, err) != WF_OK)
+        return WF_ESTORE;
+    rc = pthread_create(&s->thread, NULL, writer_main, s);
+    if (rc != 0) {
+        char ebuf[128];
+
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot start the writer thread: %s", s->dir,
+                     wf__store_strerror(rc, ebuf, sizeof(ebuf)));
+        return WF_ESTORE;
+    }
+    s->thread_started = true;
+    return WF_OK;
+}
+
+void wf__store_writer_stop(wf_store *s)
+{
+    if (!s->thread_started)
+        return;
+    pthread_mutex_lock(&s->qlock);
+    s->stopping = true;
+    pthread_cond_signal(&s->q_ready);
+    pthread_cond_broadcast(&s->q_space);
+    pthread_mutex_unlock(&s->qlock);
+    pthread_join(s->thread, NULL);
+    s->thread_started = false;
+}
+
+void wf__store_writer_release(wf_store *s)
+{
+    while (s->head != NULL) {
+        wf__rec *next = s->head->next;
+
+        free(s->head);
+        s->head = next;
+    }
+    s->tail = NULL;
+    sqlite3_finalize(s->st_begin);
+    sqlite3_finalize(s->st_commit);
+    sqlite3_finalize(s->st_rollback);
+    sqlite3_finalize(s->st_run_seq);
+    sqlite3_finalize(s->st_run_start);
+    sqlite3_finalize(s->st_run_end);
+    sqlite3_finalize(s->st_task);
+    sqlite3_finalize(s->st_unit);
+    sqlite3_finalize(s->st_cache);
+    s->st_begin = s->st_commit = s->st_rollback = s->st_run_seq = s->st_run_start = NULL;
+    s->st_run_end = s->st_task = s->st_unit = s->st_cache = NULL;
+}
