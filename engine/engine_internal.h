@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "wf_slurm.h"
 #include "wf_store.h"
 #include "wf_workflow.h"
 #include "wfengine.h"
@@ -97,6 +98,7 @@ typedef struct wf_task_state {
     /* --resume: what the resumed run has for this task (borrowed from wf_run.reuse_doc):
      * the unit object of a plain task, or an array of unit objects by item index. */
     json_object *reuse;
+    bool slurm; /* its units run on Slurm (never on the workers) */
 } wf_task_state;
 
 typedef struct wf_timer {
@@ -120,6 +122,7 @@ struct wf_run {
     char resume_id[64];      /* --resume: the run resumed (opts.resume_run points here) */
     json_object *reuse_doc;  /* --resume: the succeeded units of the resumed run (owned) */
     bool store_failed;       /* the store failed: the run was stopped */
+    wf_slurm *slurm;         /* the Slurm executor, when a task uses it */
     size_t n_envp;
     json_object *outputs; /* after the run */
     int64_t start_ms, start_wall_ms, end_ms;
@@ -171,6 +174,16 @@ char *wf__run_mask(const wf_run *r, const char *text);
 
 /* Wall-clock ms of a monotonic wf_now_ms() time of this run. */
 int64_t wf__run_wall_ms(const wf_run *r, int64_t mono_ms);
+
+/* For a Slurm element: evaluates the item's `when` and renders the script (/bin/sh text),
+ * the environment and the workdir (all owned by the caller). Returns false when the unit
+ * ends here: c is then SKIPPED (when was false) or FAILED (a template error), its store data
+ * written. */
+bool wf__unit_prepare_slurm(wf_run *r, const wf_job *job, char **script, char ***envp,
+                            char **workdir, wf_completion *c);
+/* Turns what Slurm reported for an element into a completion (takes res's strings): the
+ * output converted to the result, store data written. Called on the Slurm poller thread. */
+void wf__unit_finish_slurm(wf_run *r, wf_slurm_result *res, wf_completion *c);
 
 /* Turns captured stdout into a result per the task's output mode. On bad JSON returns
  * WF_EINVAL with *error set to a message quoting the start of stdout. */

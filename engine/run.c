@@ -299,6 +299,8 @@ static void begin_stop(wf_run *r)
     if (r->stopping)
         return;
     r->stopping = true;
+    if (r->slurm != NULL)
+        wf_slurm_cancel_all(r->slurm);
     if (write(r->cancel_pipe[1], "x", 1) < 0) {
         /* The pipe cannot be full (one byte is ever written); nothing more to do. */
     }
@@ -748,17 +750,231 @@ static void push_jobs(wf_run *r, const wf_job *jobs, size_t n)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* ---- Slurm ------------------------------------------------------------------------------ */
+
+/* A unit that ends before it is submitted (its `when` was false, a template error, sbatch
+ * refused it) is completed at once. */
+static void complete(wf_run *r, wf_completion *c);
+
+static void complete_now(wf_run *r, wf_completion *c)
+{
+    r->tasks[c->job.task].running++;
+    complete(r, c);
+}
+
+/* The rendered `slurm:` options of a unit, as compact JSON (for grouping) and as the value. */
+static json_object *slurm_options(wf_run *r, const wf_job *job, wf_error *err)
+{
+    const wf_task *task = &r->wf->tasks[job->task];
+    const wf_task_state *ts = &r->tasks[job->task];
+    json_object *v = NULL;
+    wf_ctx *ctx;
+
+    if (task->slurm == NULL)
+        return json_object_new_object();
+    ctx = ts->items != NULL ? wf_ctx_with_item(ts->ctx,
+                                               json_object_array_get_idx(ts->items, job->unit),
+                                               (int64_t)job->unit)
+                            : wf_ctx_ref(ts->ctx);
+    if (wf_vnode_eval(task->slurm, ctx, &v, err) != WF_OK)
+        v = NULL;
+    wf_ctx_unref(ctx);
+    return v;
+}
+
+/* Reads the wf_slurm_opts of an options object; strings stay borrowed from it. */
+static void slurm_opts_of(json_object *o, wf_slurm_opts *opts, wf_strbuf *time_buf,
+                          wf_strbuf *mem_buf, const char ***extra)
+{
+    json_object *v = NULL;
+
+    memset(opts, 0, sizeof(*opts));
+    *extra = NULL;
+    if (json_object_object_get_ex(o, "partition", &v) && v != NULL)
+        opts->partition = json_object_get_string(v);
+    if (json_object_object_get_ex(o, "time", &v) && v != NULL) {
+        wf_tpl_text_form(time_buf, v);
+        opts->time = wf_strbuf_str(time_buf);
+    }
+    if (json_object_object_get_ex(o, "cpus", &v) && v != NULL)
+        opts->cpus = json_object_get_int(v);
+    if (json_object_object_get_ex(o, "mem", &v) && v != NULL) {
+        wf_tpl_text_form(mem_buf, v);
+        opts->mem = wf_strbuf_str(mem_buf);
+    }
+    if (json_object_object_get_ex(o, "extra", &v) && json_object_is_type(v, json_type_array)) {
+        size_t n = json_object_array_length(v);
+
+        *extra = wf_xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+            (*extra)[i] = json_object_get_string(json_object_array_get_idx(v, i));
+        opts->extra = *extra;
+    }
+}
+
+typedef struct slurm_batch {
+    char *opts_text;
+    json_object *opts;
+    wf_slurm_element *elems;
+    char **scripts, ***envps, **workdirs;
+    size_t n, cap;
+} slurm_batch;
+
+/* Submits every unit of task t that can start now (retries first) as job arrays: one per
+ * distinct set of rendered `slurm:` options (one in the usual case). */
+static void slurm_submit_pending(wf_run *r, uint32_t t)
+{
+    wf_task_state *ts = &r->tasks[t];
+    const wf_task *task = &r->wf->tasks[t];
+    slurm_batch *batches = NULL;
+    size_t n_batches = 0;
+
+    while (has_startable(r, ts)) {
+        uint32_t u;
+        wf_job job;
+        wf_completion c;
+        wf_error err;
+        json_object *o;
+        wf_strbuf text = WF_STRBUF_INIT;
+        slurm_batch *b = NULL;
+        char *script, **envp, *workdir;
+        wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
+
+        if (ts->retry_len > 0) {
+            u = retry_pop(ts);
+        } else {
+            u = (uint32_t)ts->next_unit++;
+            advance_next(ts);
+        }
+        ts->units[u].attempt++;
+        ts->units[u].status = WF_STATUS_RUNNING;
+        if (ts->units[u].start_ms == 0)
+            ts->units[u].start_ms = wf_now_ms();
+        job.task = t;
+        job.unit = u;
+        job.attempt = ts->units[u].attempt;
+        memset(&c, 0, sizeof(c));
+        c.job = job;
+        if (!wf__unit_prepare_slurm(r, &job, &script, &envp, &workdir, &c)) {
+            complete_now(r, &c);
+            continue;
+        }
+        wf_error_init(&err);
+        o = slurm_options(r, &job, &err);
+        if (o == NULL) {
+            c.status = WF_STATUS_FAILED;
+            c.error = wf_xasprintf("slurm: %s", err.message ? err.message : "bad options");
+            wf_error_release(&err);
+            free(script);
+            free(workdir);
+            for (size_t i = 0; envp[i] != NULL; i++)
+                free(envp[i]);
+            free(envp);
+            complete_now(r, &c);
+            continue;
+        }
+        wf_error_release(&err);
+        wf_json_write(&text, o);
+        for (size_t i = 0; i < n_batches && b == NULL; i++) {
+            if (strcmp(batches[i].opts_text, wf_strbuf_str(&text)) == 0)
+                b = &batches[i];
+        }
+        if (b == NULL) {
+            batches = wf_xrealloc(batches, (n_batches + 1) * sizeof(*batches));
+            b = &batches[n_batches++];
+            memset(b, 0, sizeof(*b));
+            b->opts_text = wf_strbuf_detach(&text, NULL);
+            b->opts = o;
+        } else {
+            json_object_put(o);
+        }
+        wf_strbuf_release(&text);
+        if (b->n == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 16;
+            b->elems = wf_xrealloc(b->elems, b->cap * sizeof(*b->elems));
+            b->scripts = wf_xrealloc(b->scripts, b->cap * sizeof(char *));
+            b->envps = wf_xrealloc(b->envps, b->cap * sizeof(char **));
+            b->workdirs = wf_xrealloc(b->workdirs, b->cap * sizeof(char *));
+        }
+        b->scripts[b->n] = script;
+        b->envps[b->n] = envp;
+        b->workdirs[b->n] = workdir;
+        b->elems[b->n].unit = u;
+        b->elems[b->n].attempt = job.attempt;
+        b->elems[b->n].script = script;
+        b->elems[b->n].envp = (const char *const *)envp;
+        b->elems[b->n].workdir = workdir;
+        b->n++;
+        ts->running++;
+        ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)u : -1;
+        ev.attempt = (int)job.attempt;
+        ev.max_attempts = task->retry.count + 1;
+        emit(r, &ev);
+    }
+    for (size_t i = 0; i < n_batches; i++) {
+        slurm_batch *b = &batches[i];
+        wf_slurm_opts opts;
+        wf_strbuf time_buf = WF_STRBUF_INIT, mem_buf = WF_STRBUF_INIT;
+        const char **extra = NULL;
+        wf_error err;
+
+        wf_error_init(&err);
+        slurm_opts_of(b->opts, &opts, &time_buf, &mem_buf, &extra);
+        if (wf_slurm_submit(r->slurm, t, task->name, b->elems, b->n,
+                            task->items_kind != WF_ITEMS_NONE, task->concurrency, &opts,
+                            task->timeout_ms, &err) != WF_OK) {
+            /* sbatch refused: every element of this submission fails with its message. */
+            for (size_t k = 0; k < b->n; k++) {
+                wf_completion c;
+
+                memset(&c, 0, sizeof(c));
+                c.job.task = t;
+                c.job.unit = b->elems[k].unit;
+                c.job.attempt = b->elems[k].attempt;
+                c.status = WF_STATUS_FAILED;
+                c.exit_code = -1;
+                c.start_ms = c.end_ms = wf_now_ms();
+                c.error = wf_xasprintf("sbatch: %s", err.message ? err.message : "failed");
+                complete(r, &c);
+            }
+        }
+        wf_error_release(&err);
+        wf_strbuf_release(&time_buf);
+        wf_strbuf_release(&mem_buf);
+        free(extra);
+        for (size_t k = 0; k < b->n; k++) {
+            free(b->scripts[k]);
+            free(b->workdirs[k]);
+            for (size_t e = 0; b->envps[k][e] != NULL; e++)
+                free(b->envps[k][e]);
+            free(b->envps[k]);
+        }
+        free(b->elems);
+        free(b->scripts);
+        free(b->envps);
+        free(b->workdirs);
+        free(b->opts_text);
+        json_object_put(b->opts);
+    }
+    free(batches);
+}
+
 static void dispatch(wf_run *r)
 {
     wf_job batch[64];
     size_t n = 0;
 
-    while (!r->stopping && r->running < (size_t)r->concurrency && r->ready_len > 0) {
+    while (!r->stopping && r->ready_len > 0 &&
+           (r->running < (size_t)r->concurrency || r->tasks[r->ready[r->ready_head]].slurm)) {
         uint32_t t = ready_pop(r), u;
         wf_task_state *ts = &r->tasks[t];
         const wf_task *task = &r->wf->tasks[t];
         wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
 
+        if (ts->slurm) {
+            slurm_submit_pending(r, t);
+            continue;
+        }
         if (!has_startable(r, ts) || task_at_limit(r, t))
             continue; /* re-queued when one of its units completes */
         if (ts->retry_len > 0) {
@@ -802,7 +1018,8 @@ static void complete(wf_run *r, wf_completion *c)
     wf_event ev = { .task = task->name, .index = items ? (int64_t)idx : -1 };
 
     ts->running--;
-    r->running--;
+    if (!ts->slurm)
+        r->running--;
     u->exit_code = c->exit_code;
     record_unit(r, t, idx, c, (int)u->attempt, false);
     ev.attempt = (int)u->attempt;
@@ -953,6 +1170,31 @@ static wf_status final_status(const wf_run *r)
 
 /* ---- threads ------------------------------------------------------------------------- */
 
+/* Appends a completion for the scheduler; the caller holds r->lock. */
+static void add_completion_locked(wf_run *r, const wf_completion *c)
+{
+    if (r->done_len == r->done_cap) {
+        r->done_cap = r->done_cap ? r->done_cap * 2 : 64;
+        r->done = wf_xrealloc(r->done, r->done_cap * sizeof(*r->done));
+    }
+    r->done[r->done_len++] = *c;
+    if (r->done_len == 1)
+        pthread_cond_signal(&r->done_cond);
+}
+
+/* The Slurm poller's callback: one element ended. */
+static void slurm_done(wf_slurm_result *res, void *user)
+{
+    wf_run *r = user;
+    wf_completion c;
+
+    memset(&c, 0, sizeof(c));
+    wf__unit_finish_slurm(r, res, &c);
+    pthread_mutex_lock(&r->lock);
+    add_completion_locked(r, &c);
+    pthread_mutex_unlock(&r->lock);
+}
+
 static void *worker_main(void *arg)
 {
     wf_run *r = arg;
@@ -965,13 +1207,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&r->lock);
         if (have) {
             /* Hand the completion back and take the next job under one lock. */
-            if (r->done_len == r->done_cap) {
-                r->done_cap = r->done_cap ? r->done_cap * 2 : 64;
-                r->done = wf_xrealloc(r->done, r->done_cap * sizeof(*r->done));
-            }
-            r->done[r->done_len++] = c;
-            if (r->done_len == 1)
-                pthread_cond_signal(&r->done_cond);
+            add_completion_locked(r, &c);
             have = false;
         }
         while (r->jobs_len == 0 && !r->shutting_down)
@@ -1062,6 +1298,8 @@ static void *scheduler_main(void *arg)
         settle(r);
     }
     free(batch);
+    wf_slurm_free(r->slurm);
+    r->slurm = NULL;
     r->end_ms = wf_now_ms();
     render_outputs(r);
     r->status = final_status(r);
@@ -1239,15 +1477,6 @@ static int check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *
             free(msg);
             rc = WF_EINVAL;
         }
-        if (task->executor == WF_EXECUTOR_SLURM) {
-            char *msg = wf_xasprintf("task '%s': the slurm executor is not available in this "
-                                     "version of wfengine; use executor: local",
-                                     task->name);
-
-            errlist_add_at(errs, wf, task->mark, WF_EINVAL, msg);
-            free(msg);
-            rc = WF_EINVAL;
-        }
     }
     return rc;
 }
@@ -1294,6 +1523,50 @@ static int load_reuse(wf_run *r, wf_errlist *errs)
         }
     }
     wf_error_release(&err);
+    return WF_OK;
+}
+
+/* Marks the tasks that run on Slurm and, if there are any, checks that Slurm answers and
+ * starts its executor: a missing sbatch or a silent cluster is an error before anything
+ * runs. */
+static int start_slurm(wf_run *r, wf_errlist *errs)
+{
+    bool any = false;
+    wf_error err;
+    char *dir, cwd[4096];
+
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        const wf_task *task = &r->wf->tasks[t];
+
+        r->tasks[t].slurm = task->action == NULL &&
+                            (task->executor == WF_EXECUTOR_SLURM || r->opts.slurm_all);
+        any |= r->tasks[t].slurm;
+    }
+    if (!any)
+        return WF_OK;
+    wf_error_init(&err);
+    if (wf_slurm_check(&err) != WF_OK) {
+        wf_error_move(wf_errlist_add(errs), &err);
+        return WF_EEXEC;
+    }
+    /* Job files must be reachable from the nodes: an absolute path. */
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        snprintf(cwd, sizeof(cwd), ".");
+    if (r->opts.slurm_dir != NULL)
+        dir = r->opts.slurm_dir[0] == '/' ? wf_xstrdup(r->opts.slurm_dir)
+                                          : wf_xasprintf("%s/%s", cwd, r->opts.slurm_dir);
+    else if (r->store != NULL && wf_store_dir(r->store)[0] == '/')
+        dir = wf_xasprintf("%s/slurm/%s", wf_store_dir(r->store), r->run_id);
+    else if (r->store != NULL)
+        dir = wf_xasprintf("%s/%s/slurm/%s", cwd, wf_store_dir(r->store), r->run_id);
+    else
+        dir = wf_xasprintf("%s/.wfengine-slurm/%s", cwd, r->run_id);
+    r->slurm = wf_slurm_new(dir, 0, slurm_done, r, &err);
+    free(dir);
+    if (r->slurm == NULL) {
+        wf_error_move(wf_errlist_add(errs), &err);
+        return WF_EEXEC;
+    }
     return WF_OK;
 }
 
@@ -1358,6 +1631,7 @@ void wf_run_free(wf_run *r)
     json_object_put(r->env_json);
     json_object_put(r->outputs);
     json_object_put(r->reuse_doc);
+    wf_slurm_free(r->slurm);
     wf_ctx_unref(r->root);
     free(r->workers);
     free(r->jobs);
@@ -1447,6 +1721,10 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
     if (r->store != NULL && load_reuse(r, errs) != WF_OK) {
         wf_run_free(r);
         return WF_ESTORE;
+    }
+    if (start_slurm(r, errs) != WF_OK) {
+        wf_run_free(r);
+        return WF_EEXEC;
     }
     r->start_ms = wf_now_ms();
     r->start_wall_ms = wf_wall_ms();

@@ -659,3 +659,133 @@ out:
     wf_error_release(&err);
     wf_ctx_unref(ctx);
 }
+
+/* ---- Slurm elements ----------------------------------------------------------------------- */
+
+/* The item context of a job (a new reference). */
+static wf_ctx *job_ctx(const wf_run *r, const wf_job *job)
+{
+    const wf_task_state *ts = &r->tasks[job->task];
+
+    if (ts->items != NULL)
+        return wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, job->unit),
+                                (int64_t)job->unit);
+    return wf_ctx_ref(ts->ctx);
+}
+
+/* argv as one /bin/sh script: every word quoted. */
+static char *argv_script(char *const *argv)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    for (size_t i = 0; argv[i] != NULL; i++) {
+        if (i > 0)
+            wf_strbuf_addc(&sb, ' ');
+        wf_shell_quote(&sb, argv[i], strlen(argv[i]));
+    }
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+bool wf__unit_prepare_slurm(wf_run *r, const wf_job *job, char **script, char ***envp,
+                            char **workdir, wf_completion *c)
+{
+    const wf_task *task = &r->wf->tasks[job->task];
+    wf_ctx *ctx = job_ctx(r, job);
+    char **argv = NULL;
+    wf_error err;
+    bool ok = false;
+
+    *script = NULL;
+    *envp = NULL;
+    *workdir = NULL;
+    c->start_ms = c->end_ms = wf_now_ms();
+    c->exit_code = -1;
+    wf_error_init(&err);
+    if (r->tasks[job->task].items != NULL && task->when != NULL) {
+        bool yes = false;
+
+        if (wf_tpl_eval_bool(task->when, ctx, &yes, &err) != WF_OK) {
+            fail(c, "when", &err);
+            goto out;
+        }
+        if (!yes) {
+            c->status = WF_STATUS_SKIPPED;
+            goto out;
+        }
+    }
+    argv = build_argv(r, task, ctx, c);
+    if (argv == NULL)
+        goto out;
+    /* The element runs with /bin/sh: a `sh -c SCRIPT` argv is sent as SCRIPT itself. */
+    if (task->run != NULL && task->shell == NULL && argv[0] != NULL && argv[1] != NULL &&
+        argv[2] != NULL && argv[3] == NULL && strcmp(argv[0], "/bin/sh") == 0 &&
+        strcmp(argv[1], "-c") == 0)
+        *script = wf_xstrdup(argv[2]);
+    else
+        *script = argv_script(argv);
+    *envp = build_envp(r, task, ctx, job, c);
+    if (*envp == NULL)
+        goto out;
+    if (task->workdir != NULL) {
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        if (wf_tpl_render(task->workdir, ctx, &sb, &err) != WF_OK) {
+            wf_strbuf_release(&sb);
+            fail(c, "workdir", &err);
+            goto out;
+        }
+        *workdir = wf_strbuf_detach(&sb, NULL);
+    }
+    ok = true;
+out:
+    if (!ok) {
+        free(*script);
+        free_strv(*envp);
+        free(*workdir);
+        *script = *workdir = NULL;
+        *envp = NULL;
+        if (r->store != NULL) {
+            const json_object *item = NULL;
+            int64_t index;
+            bool has_item = wf_ctx_item(ctx, &item, &index);
+
+            store_unit_data(r, item, has_item, c);
+        }
+    }
+    free_strv(argv);
+    wf_error_release(&err);
+    wf_ctx_unref(ctx);
+    return ok;
+}
+
+void wf__unit_finish_slurm(wf_run *r, wf_slurm_result *res, wf_completion *c)
+{
+    const wf_task *task = &r->wf->tasks[res->task];
+    wf_job job = { res->task, res->unit, res->attempt };
+    wf_ctx *ctx = job_ctx(r, &job);
+    const json_object *item = NULL;
+    int64_t index;
+    bool has_item = wf_ctx_item(ctx, &item, &index);
+
+    c->job = job;
+    c->status = res->status;
+    c->exit_code = res->exit_code;
+    c->timed_out = res->timed_out;
+    c->out = res->out;
+    c->err = res->err;
+    c->error = res->error;
+    c->start_ms = res->start_ms;
+    c->end_ms = res->end_ms;
+    res->out = res->err = res->error = NULL;
+    if (c->status == WF_STATUS_SUCCEEDED) {
+        char *error = NULL;
+
+        if (wf__output_convert(task->output, c->out, &c->value, &error) != WF_OK) {
+            c->status = WF_STATUS_FAILED;
+            c->error = error;
+        }
+    }
+    if (r->store != NULL)
+        store_unit_data(r, item, has_item, c);
+    wf_ctx_unref(ctx);
+}
