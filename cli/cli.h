@@ -26,6 +26,7 @@ int wf_cli_runs(int argc, char **argv);
 int wf_cli_show(int argc, char **argv);
 int wf_cli_logs(int argc, char **argv);
 int wf_cli_gc(int argc, char **argv);
+int wf_cli_report(int argc, char **argv);
 
 /* The store directory: given (--store), else $WFENGINE_STORE, else ".wfengine". */
 const char *wf_cli_store_dir(const char *given);
@@ -40,5 +41,57 @@ void wf_cli_print_errors(const wf_errlist *errs);
 wf_workflow *wf_cli_load(const char *path);
 /* True when arg is "-h" or "--help". */
 bool wf_cli_is_help(const char *arg);
+
+/* ---- progress on stderr (progress.c) ------------------------------------------------------
+ * tty: a live display at the bottom of the terminal (done/total units, running tasks with
+ * their elapsed time, failures, elapsed and an estimate), redrawn in place by a ticker thread;
+ * event lines are printed above it, never through it. plain: one line per event. none: only
+ * warnings. With GITHUB_ACTIONS=true (and not none): each task's output is folded into a
+ * ::group:: when the task ends (with workflow commands stopped inside it), and every failure
+ * gets an ::error annotation. All text comes from events, so secrets are already masked. */
+typedef enum wf_cli_progress_mode {
+    WF_PROGRESS_AUTO = 0, /* tty when stderr is a terminal (and TERM is not dumb), else plain */
+    WF_PROGRESS_TTY,
+    WF_PROGRESS_PLAIN,
+    WF_PROGRESS_NONE,
+} wf_cli_progress_mode;
+
+typedef struct wf_cli_progress wf_cli_progress;
+
+/* "auto", "tty", "plain", "none" to a mode; -1 for anything else. */
+int wf_cli_progress_parse(const char *s);
+/* A new display (never NULL). Call it with SIGINT/SIGTERM blocked: the tty mode starts a
+ * thread that must inherit the mask. start_ms: wf_now_ms() of the run's start. */
+wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool verbose,
+                                     int64_t start_ms);
+/* Updates the display's state from an event; call it for every event, first. */
+void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev);
+/* Prints the lines the run printer made for ev (each ends in a newline), above the live
+ * display in tty mode; drops what the mode does not show. */
+void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *lines);
+/* Stops the ticker and erases the live display. NULL is fine. */
+void wf_cli_progress_free(wf_cli_progress *p);
+
+/* ---- JUnit XML (junit.c) ------------------------------------------------------------------
+ * One testcase per task, or per item (NAME[INDEX]) of a with-items task; a task that never
+ * expanded into items is one testcase. classname is WORKFLOW.TASK; failures carry the error
+ * as message and the tail of stderr as text; skipped and cancelled units are <skipped>. */
+typedef struct wf_cli_junit wf_cli_junit;
+
+/* Checks that path can be written (its directory exists and is writable) before anything
+ * runs; prints the error and returns false otherwise. */
+bool wf_cli_junit_check_path(const char *path);
+/* A report on a run of wf (testcases in the file's task order). Never NULL. */
+wf_cli_junit *wf_cli_junit_new(const wf_workflow *wf);
+void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev);
+/* Writes the report (to a temporary file renamed over path). Returns false, with the error
+ * printed, when it cannot. Items that never started are added as skipped testcases. */
+bool wf_cli_junit_write(wf_cli_junit *j, const char *path);
+void wf_cli_junit_free(wf_cli_junit *j);
+
+/* ---- other commands ----------------------------------------------------------------------- */
+
+/* wfengine completion bash|zsh (completion.c). */
+int wf_cli_completion(int argc, char **argv);
 
 #endif

@@ -2,8 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wf_workflow.h"
-
 #include "cli.h"
 
 static const char help[] =
@@ -29,58 +27,98 @@ static void dot_quote(const char *s)
     putchar('"');
 }
 
-static void print_dot(const wf_workflow *wf)
+static const char *str_at(json_object *arr, size_t i)
 {
+    return json_object_get_string(json_object_array_get_idx(arr, i));
+}
+
+static json_object *get(json_object *obj, const char *key)
+{
+    json_object *v = NULL;
+
+    json_object_object_get_ex(obj, key, &v);
+    return v;
+}
+
+/* The graph is drawn from wf_workflow_describe(), the embedding API's view of the file. */
+static void print_dot(json_object *doc)
+{
+    json_object *tasks = get(doc, "tasks");
+    size_t n = json_object_array_length(tasks);
+
     printf("digraph ");
-    dot_quote(wf->name);
+    dot_quote(json_object_get_string(get(doc, "name")));
     printf(" {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
-    for (size_t t = 0; t < wf->n_tasks; t++) {
-        const wf_task *task = &wf->tasks[t];
+    for (size_t t = 0; t < n; t++) {
+        json_object *task = json_object_array_get_idx(tasks, t);
+        const char *name = json_object_get_string(get(task, "name"));
 
         printf("  ");
-        dot_quote(task->name);
-        if (task->items_kind != WF_ITEMS_NONE)
-            printf(" [peripheries=2, label=\"%s[*]\"]", task->name);
+        dot_quote(name);
+        if (get(task, "with_items") != NULL) {
+            wf_strbuf label = WF_STRBUF_INIT;
+
+            wf_strbuf_addf(&label, "%s[*]", name);
+            printf(" [peripheries=2, label=");
+            dot_quote(wf_strbuf_str(&label));
+            printf("]");
+            wf_strbuf_release(&label);
+        }
         printf(";\n");
     }
-    for (size_t t = 0; t < wf->n_tasks; t++) {
-        const wf_task *task = &wf->tasks[t];
+    for (size_t t = 0; t < n; t++) {
+        json_object *task = json_object_array_get_idx(tasks, t);
+        json_object *needs = get(task, "needs");
 
-        for (size_t d = 0; d < task->n_deps; d++) {
+        for (size_t d = 0; d < json_object_array_length(needs); d++) {
             printf("  ");
-            dot_quote(wf->tasks[task->deps[d]].name);
+            dot_quote(str_at(needs, d));
             printf(" -> ");
-            dot_quote(task->name);
+            dot_quote(json_object_get_string(get(task, "name")));
             printf(";\n");
         }
     }
     printf("}\n");
 }
 
-static void print_mermaid(const wf_workflow *wf)
+static void print_mermaid(json_object *doc)
 {
+    json_object *tasks = get(doc, "tasks");
+    size_t n = json_object_array_length(tasks);
+    json_object *ids = json_object_new_object();
+
     /* Mermaid ids may not contain '-': number the nodes and keep names as labels. */
     printf("flowchart LR\n");
-    for (size_t t = 0; t < wf->n_tasks; t++) {
-        const wf_task *task = &wf->tasks[t];
+    for (size_t t = 0; t < n; t++) {
+        json_object *task = json_object_array_get_idx(tasks, t);
+        const char *name = json_object_get_string(get(task, "name"));
 
-        if (task->items_kind != WF_ITEMS_NONE)
-            printf("  t%zu[[\"%s[*]\"]]\n", t, task->name);
+        if (get(task, "with_items") != NULL)
+            printf("  t%zu[[\"%s[*]\"]]\n", t, name);
         else
-            printf("  t%zu[\"%s\"]\n", t, task->name);
+            printf("  t%zu[\"%s\"]\n", t, name);
     }
-    for (size_t t = 0; t < wf->n_tasks; t++) {
-        const wf_task *task = &wf->tasks[t];
+    for (size_t t = 0; t < n; t++) {
+        json_object *task = json_object_array_get_idx(tasks, t);
 
-        for (size_t d = 0; d < task->n_deps; d++)
-            printf("  t%zu --> t%zu\n", task->deps[d], t);
+        json_object_object_add(ids, json_object_get_string(get(task, "name")),
+                               json_object_new_int64((int64_t)t));
     }
+    for (size_t t = 0; t < n; t++) {
+        json_object *needs = get(json_object_array_get_idx(tasks, t), "needs");
+
+        for (size_t d = 0; d < json_object_array_length(needs); d++)
+            printf("  t%lld --> t%zu\n",
+                   (long long)json_object_get_int64(get(ids, str_at(needs, d))), t);
+    }
+    json_object_put(ids);
 }
 
 int wf_cli_graph(int argc, char **argv)
 {
     const char *file = NULL, *format = "dot";
     wf_workflow *wf;
+    json_object *doc;
 
     for (int i = 1; i < argc; i++) {
         if (wf_cli_is_help(argv[i])) {
@@ -111,10 +149,12 @@ int wf_cli_graph(int argc, char **argv)
     wf = wf_cli_load(file);
     if (wf == NULL)
         return WF_EXIT_USAGE;
+    doc = wf_workflow_describe(wf);
     if (strcmp(format, "dot") == 0)
-        print_dot(wf);
+        print_dot(doc);
     else
-        print_mermaid(wf);
+        print_mermaid(doc);
+    json_object_put(doc);
     wf_workflow_free(wf);
     return WF_EXIT_OK;
 }

@@ -13,6 +13,7 @@ static const char usage[] =
     "Commands:\n"
     "  run FILE [-i NAME=VALUE]... [--inputs FILE] [-j N] [--fail-fast] [--dry-run] [--json]\n"
     "           [--store DIR|--no-store] [--resume RUN|last [--force]] [--no-cache] [-q|-v]\n"
+    "           [--junit FILE] [--progress auto|tty|plain|none]\n"
     "                               run a workflow (recorded in .wfengine/)\n"
     "  validate FILE...             check workflow files; every error as FILE:LINE:COL\n"
     "  graph FILE [--format dot|mermaid]\n"
@@ -21,7 +22,9 @@ static const char usage[] =
     "  show RUN|last [--json]       every task and item of a run\n"
     "  logs RUN|last TASK[INDEX] [--attempt K] [--stderr]\n"
     "                               what a task or item wrote\n"
+    "  report RUN|last -o FILE.html a run as one self-contained HTML page\n"
     "  gc [--keep-runs N]           delete old runs and unreferenced outputs\n"
+    "  completion bash|zsh          print a shell completion script\n"
     "  version                      print the version\n"
     "  help [COMMAND]               this text, or a command's help\n"
     "\n"
@@ -100,8 +103,12 @@ int main(int argc, char **argv)
                 return wf_cli_show(2, sub);
             if (strcmp(argv[2], "logs") == 0)
                 return wf_cli_logs(2, sub);
+            if (strcmp(argv[2], "report") == 0)
+                return wf_cli_report(2, sub);
             if (strcmp(argv[2], "gc") == 0)
                 return wf_cli_gc(2, sub);
+            if (strcmp(argv[2], "completion") == 0)
+                return wf_cli_completion(2, sub);
             wf_cli_errorf("no help for unknown command '%s'", argv[2]);
             return WF_EXIT_USAGE;
         }
@@ -120,12 +127,16 @@ int main(int argc, char **argv)
         return wf_cli_show(argc - 1, argv + 1);
     if (strcmp(cmd, "logs") == 0)
         return wf_cli_logs(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return wf_cli_report(argc - 1, argv + 1);
     if (strcmp(cmd, "gc") == 0)
         return wf_cli_gc(argc - 1, argv + 1);
+    if (strcmp(cmd, "completion") == 0)
+        return wf_cli_completion(argc - 1, argv + 1);
     {
-        static const char *const commands[] = {
-            "run", "validate", "graph", "version", "help", NULL
-        };
+        static const char *const commands[] = { "run",        "validate", "graph",  "runs",
+                                                "show",       "logs",     "report", "gc",
+                                                "completion", "version",  "help",   NULL };
         const char *near = wf_closest(cmd, commands);
 
         if (near != NULL)

@@ -14,6 +14,8 @@ static const char help[] =
     "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [-j N]\n"
     "                    [--fail-fast] [--dry-run] [--json] [-q|-v]\n"
     "                    [--store DIR | --no-store] [--resume RUN|last [--force]] [--no-cache]\n"
+    "                    [--executor local|slurm]\n"
+    "                    [--junit FILE] [--progress auto|tty|plain|none]\n"
     "\n"
     "Runs the workflow in FILE. Progress goes to stderr, one line per event; with --json the\n"
     "result document (run_id, status, tasks, outputs) goes to stdout, for a failed run too.\n"
@@ -37,6 +39,12 @@ static const char help[] =
     "                          secrets, which must be given again; -i overrides)\n"
     "  --force                 resume even though the workflow file has changed\n"
     "  --no-cache              run `cache:` tasks even when the store has their result\n"
+    "  --executor local|slurm  where `run` tasks run: slurm sends every one to the Slurm\n"
+    "                          cluster (docs/slurm.md); default: as each task says\n"
+    "  --junit FILE            write a JUnit XML report: one testcase per task or item\n"
+    "  --progress MODE         auto (default): a live display on a terminal, else plain;\n"
+    "                          tty; plain: one line per event; none: only warnings.\n"
+    "                          With GITHUB_ACTIONS=true: ::group:: and ::error lines too\n"
     "\n"
     "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error (nothing ran),\n"
     "3 the store cannot be used, 130 stopped by SIGINT/SIGTERM (running children were ended;\n"
@@ -45,7 +53,8 @@ static const char help[] =
     "Examples:\n"
     "  wfengine run workflows/hello.yaml\n"
     "  wfengine run workflows/health-check.yaml -i region=eu-west-1 -j 4 --json\n"
-    "  wfengine run workflows/failure-handling.yaml --resume last\n";
+    "  wfengine run workflows/failure-handling.yaml --resume last\n"
+    "  wfengine run workflows/matrix-build.yaml --junit report.xml --progress plain\n";
 
 typedef struct run_cli {
     const char *file;
@@ -53,10 +62,14 @@ typedef struct run_cli {
     bool inputs_typed;
     int jobs;
     bool fail_fast, dry_run, json, quiet, verbose;
-    bool no_store, force, no_cache;
+    bool no_store, force, no_cache, slurm;
     const char *store_dir; /* --store, else WFENGINE_STORE, else .wfengine */
     const char *resume;    /* --resume RUN|last */
     int64_t start_ms;
+    const char *junit_path;    /* --junit */
+    int progress_mode;         /* --progress: a wf_cli_progress_mode */
+    wf_cli_progress *progress; /* progress.c: what the events print */
+    wf_cli_junit *junit;       /* junit.c: the report, when --junit */
 } run_cli;
 
 /* ---- progress -------------------------------------------------------------------------- */
@@ -104,6 +117,9 @@ static void on_event(const wf_event *ev, void *user)
     wf_strbuf sb = WF_STRBUF_INIT;
     double t = (double)(wf_now_ms() - cli->start_ms) / 1000.0;
 
+    wf_cli_progress_event(cli->progress, ev);
+    if (cli->junit != NULL)
+        wf_cli_junit_event(cli->junit, ev);
     wf_strbuf_addf(&sb, "[%7.2fs] ", t);
     switch (ev->kind) {
     case WF_EVENT_RUN_START:
@@ -217,7 +233,7 @@ static void on_event(const wf_event *ev, void *user)
         wf_strbuf_addf(&sb, " (%zu unit%s)\n", ev->units_done, ev->units_done == 1 ? "" : "s");
         break;
     }
-    fputs(wf_strbuf_str(&sb), stderr);
+    wf_cli_progress_print(cli->progress, ev, wf_strbuf_str(&sb));
 out:
     wf_strbuf_release(&sb);
 }
@@ -468,6 +484,30 @@ static int parse_args(run_cli *cli, int argc, char **argv)
             cli->force = true;
         } else if (strcmp(a, "--no-cache") == 0) {
             cli->no_cache = true;
+        } else if (strcmp(a, "--executor") == 0) {
+            if (val == NULL)
+                goto missing;
+            if (strcmp(val, "slurm") == 0) {
+                cli->slurm = true;
+            } else if (strcmp(val, "local") != 0) {
+                wf_cli_errorf("run: --executor takes local or slurm (got '%s')", val);
+                return -1;
+            }
+            i++;
+        } else if (strcmp(a, "--junit") == 0) {
+            if (val == NULL)
+                goto missing;
+            cli->junit_path = val;
+            i++;
+        } else if (strcmp(a, "--progress") == 0) {
+            if (val == NULL)
+                goto missing;
+            cli->progress_mode = wf_cli_progress_parse(val);
+            if (cli->progress_mode < 0) {
+                wf_cli_errorf("run: --progress takes auto, tty, plain or none (got '%s')", val);
+                return -1;
+            }
+            i++;
         } else if (a[0] == '-' && a[1] != '\0') {
             wf_cli_errorf("run: unknown option '%s' (see wfengine run --help)", a);
             return -1;
@@ -519,6 +559,8 @@ int wf_cli_run(int argc, char **argv)
         status = rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
         goto out;
     }
+    if (cli.junit_path != NULL && !cli.dry_run && !wf_cli_junit_check_path(cli.junit_path))
+        goto out;
     wf = wf_cli_load(cli.file);
     if (wf == NULL)
         goto out;
@@ -527,6 +569,14 @@ int wf_cli_run(int argc, char **argv)
         status = WF_EXIT_OK;
         goto out;
     }
+    /* Block the stop signals before any thread exists (the store's writer is the first), so
+     * that all threads inherit the mask and only the watcher receives them. A signal that is
+     * ignored (as bash does for background jobs) still reaches sigwait while it is blocked. */
+    sigemptyset(&watch.set);
+    sigaddset(&watch.set, SIGINT);
+    sigaddset(&watch.set, SIGTERM);
+    sigaddset(&watch.set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
     if (!cli.no_store) {
         status = wf_cli_open_store(cli.store_dir, &store);
         if (status != WF_EXIT_OK)
@@ -535,15 +585,11 @@ int wf_cli_run(int argc, char **argv)
         if (cli.resume != NULL && prepare_resume(&cli, wf, store, resume_id) != 0)
             goto out;
     }
-    /* Block the stop signals before any thread exists, so that all inherit the mask and only
-     * the watcher receives them. */
-    sigemptyset(&watch.set);
-    sigaddset(&watch.set, SIGINT);
-    sigaddset(&watch.set, SIGTERM);
-    sigaddset(&watch.set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
     engine = wf_engine_new(NULL);
     cli.start_ms = wf_now_ms();
+    cli.progress = wf_cli_progress_new(cli.progress_mode, cli.quiet, cli.verbose, cli.start_ms);
+    if (cli.junit_path != NULL)
+        cli.junit = wf_cli_junit_new(wf);
     opts.inputs = cli.inputs;
     opts.inputs_from_strings = !cli.inputs_typed;
     opts.concurrency = cli.jobs;
@@ -553,6 +599,7 @@ int wf_cli_run(int argc, char **argv)
     opts.store = store;
     opts.resume_run = resume_id[0] ? resume_id : NULL;
     opts.no_cache = cli.no_cache;
+    opts.slurm_all = cli.slurm;
     rc = wf_run_start(engine, wf, &opts, &run, &errs);
     if (rc != WF_OK) {
         wf_cli_print_errors(&errs);
@@ -566,6 +613,11 @@ int wf_cli_run(int argc, char **argv)
         pthread_kill(sig_thread, SIGUSR1);
         pthread_join(sig_thread, NULL);
     }
+    wf_cli_progress_free(cli.progress);
+    cli.progress = NULL;
+    if (cli.junit != NULL && !wf_cli_junit_write(cli.junit, cli.junit_path) &&
+        st == WF_STATUS_SUCCEEDED)
+        st = WF_STATUS_FAILED; /* a CI job must not pass without the report it asked for */
     if (cli.json) {
         json_object *doc = wf_run_result_json(run);
 
@@ -581,6 +633,8 @@ int wf_cli_run(int argc, char **argv)
         fprintf(stderr, "wfengine: recorded as run %s in %s (wfengine show %s)\n",
                 wf_run_id(run), wf_store_dir(store), wf_run_id(run));
 out:
+    wf_cli_progress_free(cli.progress);
+    wf_cli_junit_free(cli.junit);
     wf_run_free(run);
     if (wf_store_close(store, &store_err) != WF_OK) {
         wf_cli_errorf("the store cannot be used: %s", store_err.message);

@@ -97,6 +97,18 @@ int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs)
 int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_workflow **out,
                             wf_errlist *errs);
 void wf_workflow_free(wf_workflow *wf);
+/* The workflow's name: its `name`, else the file name without its extension. Borrowed, valid
+ * while wf lives. */
+const char *wf_workflow_name(const wf_workflow *wf);
+/* What the workflow holds, for tools (graphs, plans, editors), as a new JSON document (owned
+ * by the caller): {"name", "description", "path", "sha256", "inputs": [{"name", "type",
+ * "required", "secret", "description"}], "tasks": [{"name", "description", "needs": [NAME...],
+ * "with_items": null | {"kind": "list" | "matrix", "count": N | null, "expr": TEXT | null,
+ * "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null, "argv": [TEXT...] | null,
+ * "action": NAME | null}], "order": [NAME...], "outputs": [NAME...]}. Tasks are in file order;
+ * "needs" lists every dependency (explicit and read off templates); "order" is a dependency
+ * order; templates are given as written. Keys are only ever added. Thread-safe; O(size). */
+json_object *wf_workflow_describe(const wf_workflow *wf);
 
 /* ---- runs ---------------------------------------------------------------------------- */
 
@@ -129,6 +141,9 @@ typedef struct wf_event {
     bool cached;         /* UNIT_END: the result came from the cache */
     bool reused;         /* UNIT_END: the result came from the run being resumed */
     const char *stderr_text;        /* UNIT_END of a process: what it wrote to stderr, or NULL */
+    /* UNIT_END: what the process wrote to stdout (an action: its log), or NULL. Like message
+     * and stderr_text, the values of secret inputs are replaced by "***". */
+    const char *stdout_text;
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the
@@ -152,6 +167,12 @@ typedef struct wf_run_options {
      * instead of running; everything else runs. NULL: a fresh run. */
     const char *resume_run;
     bool no_cache; /* ignore cache hits (results are still stored for later runs) */
+    /* Run every `run` task on Slurm (as `--executor slurm`), not only those that say
+     * `executor: slurm`. Actions always run in process. */
+    bool slurm_all;
+    /* Where Slurm job files go (must be visible to the compute nodes). NULL: under the
+     * store's directory (slurm/RUN_ID), else .wfengine-slurm/RUN_ID in the current one. */
+    const char *slurm_dir;
     wf_event_fn on_event;
     void *user;
 } wf_run_options;

@@ -1,0 +1,523 @@
+/*
+ * Progress on stderr: one line per event (plain), a live display redrawn in place at the
+ * bottom of a terminal (tty), and GitHub Actions folding and annotations (cli.h says what
+ * each mode shows).
+ *
+ * The live display is a block of lines, each cut to the terminal's width so that none wraps:
+ * then the cursor is always exactly `drawn_lines` lines below the block's first line, and
+ * erasing it is "cursor up N, clear to the end of the screen". Everything that goes to the
+ * terminal (event lines, the block) is written under one mutex with one write(2), so a redraw
+ * never lands in the middle of a line. Tasks' own output is captured by the engine and never
+ * reaches the terminal while the display is up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Redraw period of the live display, and its most task lines. */
+#define TICK_MS        100
+#define MAX_TASK_LINES 8
+/* GitHub folding keeps at most this much of a task's output, and of each stream of a unit. */
+#define GROUP_CAP       (1024 * 1024)
+#define UNIT_STREAM_CAP (64 * 1024)
+/* Lines of stderr in an ::error annotation. */
+#define ANNOTATION_LINES 20
+
+typedef struct active_task {
+    char *name;
+    int64_t started_ms; /* when its first unit started; 0 before */
+    size_t running;     /* units running now */
+    size_t n_items;     /* with-items: its units once expanded; 0 otherwise */
+    size_t done;        /* units ended */
+    wf_strbuf output;   /* GitHub: what its units wrote, until the task ends */
+} active_task;
+
+struct wf_cli_progress {
+    wf_cli_progress_mode mode; /* resolved: TTY, PLAIN or NONE */
+    bool quiet, verbose, github;
+    int64_t start_ms;
+    char stop_token[40]; /* GitHub: ::stop-commands:: token around task output */
+
+    pthread_mutex_t lock; /* everything below, and the terminal */
+    pthread_cond_t wake;
+    pthread_t ticker;
+    bool ticker_started, stop;
+    bool finished;   /* RUN_END seen: the display is gone for good */
+    int drawn_lines; /* lines of the live display on the screen now */
+    size_t units_done, units_total, failures;
+    active_task *tasks; /* in the order they started */
+    size_t n_tasks, cap_tasks;
+};
+
+int wf_cli_progress_parse(const char *s)
+{
+    static const char *const names[] = { "auto", "tty", "plain", "none" };
+
+    for (size_t i = 0; i < WF_ARRAY_LEN(names); i++) {
+        if (strcmp(s, names[i]) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+static void write_all(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, buf, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* stderr is gone: nothing useful is left to do with progress */
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static int term_columns(void)
+{
+    struct winsize ws;
+    const char *env = getenv("COLUMNS");
+
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    if (env != NULL && atoi(env) > 0)
+        return atoi(env);
+    return 80;
+}
+
+/* Appends s cut to at most max columns (counting UTF-8 characters, not bytes). */
+static void add_cut(wf_strbuf *sb, const char *s, int max)
+{
+    int cols = 0;
+    const char *p = s;
+
+    while (*p != '\0' && *p != '\n') {
+        if (((unsigned char)*p & 0xC0) != 0x80) {
+            if (cols == max)
+                break;
+            cols++;
+        }
+        p++;
+    }
+    wf_strbuf_add(sb, s, (size_t)(p - s));
+}
+
+static void add_secs(wf_strbuf *sb, int64_t ms)
+{
+    if (ms < 60000)
+        wf_strbuf_addf(sb, "%.1fs", (double)ms / 1000.0);
+    else
+        wf_strbuf_addf(sb, "%lldm%02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
+}
+
+/* Erases the live display (the cursor ends where its first line was). Lock held. */
+static void add_erase(wf_cli_progress *p, wf_strbuf *out)
+{
+    if (p->drawn_lines > 0)
+        wf_strbuf_addf(out, "\033[%dA", p->drawn_lines);
+    if (p->drawn_lines > 0)
+        wf_strbuf_adds(out, "\r\033[J");
+    p->drawn_lines = 0;
+}
+
+/* Draws the live display: a headline, then the running tasks, oldest first. Lock held. */
+static void add_block(wf_cli_progress *p, wf_strbuf *out)
+{
+    int cols = term_columns() - 1;
+    int64_t now = wf_now_ms(), elapsed = now - p->start_ms;
+    size_t running = 0, shown = 0;
+    wf_strbuf line = WF_STRBUF_INIT;
+
+    if (p->finished)
+        return;
+    for (size_t i = 0; i < p->n_tasks; i++)
+        running += p->tasks[i].running;
+    wf_strbuf_addf(&line, "[%zu/%zu units] %zu running, %zu failed, ", p->units_done,
+                   p->units_total, running, p->failures);
+    add_secs(&line, elapsed);
+    wf_strbuf_adds(&line, " elapsed");
+    if (p->units_done > 0 && p->units_total > p->units_done) {
+        wf_strbuf_adds(&line, ", about ");
+        add_secs(&line,
+                 elapsed * (int64_t)(p->units_total - p->units_done) / (int64_t)p->units_done);
+        wf_strbuf_adds(&line, " left");
+    }
+    add_cut(out, wf_strbuf_str(&line), cols);
+    wf_strbuf_addc(out, '\n');
+    p->drawn_lines = 1;
+    for (size_t i = 0; i < p->n_tasks; i++) {
+        const active_task *t = &p->tasks[i];
+
+        if (t->running == 0)
+            continue;
+        if (shown == MAX_TASK_LINES) {
+            size_t more = 0;
+
+            for (size_t j = i; j < p->n_tasks; j++)
+                more += p->tasks[j].running > 0;
+            wf_strbuf_reset(&line);
+            wf_strbuf_addf(&line, "  ... and %zu more running task%s", more, more == 1 ? "" : "s");
+            add_cut(out, wf_strbuf_str(&line), cols);
+            wf_strbuf_addc(out, '\n');
+            p->drawn_lines++;
+            break;
+        }
+        wf_strbuf_reset(&line);
+        wf_strbuf_addf(&line, "  %-24s ", t->name);
+        add_secs(&line, now - t->started_ms);
+        if (t->n_items > 0)
+            wf_strbuf_addf(&line, "  %zu/%zu items, %zu running", t->done, t->n_items, t->running);
+        add_cut(out, wf_strbuf_str(&line), cols);
+        wf_strbuf_addc(out, '\n');
+        p->drawn_lines++;
+        shown++;
+    }
+    wf_strbuf_release(&line);
+}
+
+/* Prints text (whole lines): above the live display in tty mode. Lock held. */
+static void emit_locked(wf_cli_progress *p, const char *text)
+{
+    wf_strbuf out = WF_STRBUF_INIT;
+
+    if (p->mode == WF_PROGRESS_TTY)
+        add_erase(p, &out);
+    wf_strbuf_adds(&out, text);
+    if (p->mode == WF_PROGRESS_TTY)
+        add_block(p, &out);
+    write_all(out.buf ? out.buf : "", out.len);
+    wf_strbuf_release(&out);
+}
+
+static void *ticker_main(void *arg)
+{
+    wf_cli_progress *p = arg;
+
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+        if (!p->stop && !p->finished)
+            emit_locked(p, "");
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* ---- state ------------------------------------------------------------------------------- */
+
+static active_task *find_task(wf_cli_progress *p, const char *name, bool create)
+{
+    active_task *t;
+
+    for (size_t i = 0; i < p->n_tasks; i++) {
+        if (strcmp(p->tasks[i].name, name) == 0)
+            return &p->tasks[i];
+    }
+    if (!create)
+        return NULL;
+    if (p->n_tasks == p->cap_tasks) {
+        p->cap_tasks = p->cap_tasks ? p->cap_tasks * 2 : 16;
+        p->tasks = wf_xrealloc(p->tasks, p->cap_tasks * sizeof(*p->tasks));
+    }
+    t = &p->tasks[p->n_tasks++];
+    memset(t, 0, sizeof(*t));
+    t->name = wf_xstrdup(name);
+    return t;
+}
+
+static void drop_task(wf_cli_progress *p, active_task *t)
+{
+    size_t i = (size_t)(t - p->tasks);
+
+    free(t->name);
+    wf_strbuf_release(&t->output);
+    memmove(&p->tasks[i], &p->tasks[i + 1], (p->n_tasks - i - 1) * sizeof(*p->tasks));
+    p->n_tasks--;
+}
+
+/* ---- GitHub Actions ---------------------------------------------------------------------- */
+
+/* Escapes workflow-command data (property values too when prop): %, CR, LF, and : , */
+static void gh_escape(wf_strbuf *sb, const char *s, bool prop)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '%')
+            wf_strbuf_adds(sb, "%25");
+        else if (*s == '\r')
+            wf_strbuf_adds(sb, "%0D");
+        else if (*s == '\n')
+            wf_strbuf_adds(sb, "%0A");
+        else if (prop && *s == ':')
+            wf_strbuf_adds(sb, "%3A");
+        else if (prop && *s == ',')
+            wf_strbuf_adds(sb, "%2C");
+        else
+            wf_strbuf_addc(sb, *s);
+    }
+}
+
+/* The last `max` lines of text (all of it if shorter). */
+static const char *tail_lines(const char *text, int max)
+{
+    size_t len = strlen(text);
+    int lines = 0;
+
+    while (len > 0 && text[len - 1] == '\n')
+        len--;
+    for (size_t i = len; i > 0; i--) {
+        if (text[i - 1] == '\n' && ++lines == max)
+            return text + i;
+    }
+    return text;
+}
+
+static void gh_annotate(wf_cli_progress *p, const wf_event *ev)
+{
+    wf_strbuf title = WF_STRBUF_INIT, msg = WF_STRBUF_INIT, out = WF_STRBUF_INIT;
+
+    wf_strbuf_addf(&title, "wfengine: %s", ev->task);
+    if (ev->index >= 0)
+        wf_strbuf_addf(&title, "[%lld]", (long long)ev->index);
+    wf_strbuf_adds(&title, " failed");
+    wf_strbuf_adds(&msg, ev->message ? ev->message : "failed");
+    if (ev->stderr_text != NULL && ev->stderr_text[0] != '\0') {
+        const char *tail = tail_lines(ev->stderr_text, ANNOTATION_LINES);
+        size_t len = strlen(tail);
+
+        while (len > 0 && tail[len - 1] == '\n')
+            len--;
+        wf_strbuf_adds(&msg, "\n");
+        wf_strbuf_add(&msg, tail, len);
+    }
+    wf_strbuf_adds(&out, "::error title=");
+    gh_escape(&out, wf_strbuf_str(&title), true);
+    wf_strbuf_adds(&out, "::");
+    gh_escape(&out, wf_strbuf_str(&msg), false);
+    wf_strbuf_addc(&out, '\n');
+    emit_locked(p, wf_strbuf_str(&out));
+    wf_strbuf_release(&out);
+    wf_strbuf_release(&msg);
+    wf_strbuf_release(&title);
+}
+
+/* Keeps a unit's output for its task's group (the tail when it is long). */
+static void gh_keep(active_task *t, const wf_event *ev, const char *stream, const char *text)
+{
+    size_t len;
+
+    if (text == NULL || text[0] == '\0' || t->output.len >= GROUP_CAP)
+        return;
+    len = strlen(text);
+    wf_strbuf_addf(&t->output, "--- %s", ev->task);
+    if (ev->index >= 0)
+        wf_strbuf_addf(&t->output, "[%lld]", (long long)ev->index);
+    wf_strbuf_addf(&t->output, " %s", stream);
+    if (len > UNIT_STREAM_CAP) {
+        wf_strbuf_addf(&t->output, " (last %d KiB of %zu bytes)", UNIT_STREAM_CAP / 1024, len);
+        text += len - UNIT_STREAM_CAP;
+        len = UNIT_STREAM_CAP;
+    }
+    wf_strbuf_adds(&t->output, " ---\n");
+    wf_strbuf_add(&t->output, text, len);
+    if (text[len - 1] != '\n')
+        wf_strbuf_addc(&t->output, '\n');
+}
+
+/* Prints a task's kept output as a group; workflow commands inside it are stopped, so a task
+ * cannot forge annotations or change the job's state by printing "::...". */
+static void gh_group(wf_cli_progress *p, active_task *t, const wf_event *ev)
+{
+    wf_strbuf out = WF_STRBUF_INIT;
+
+    if (t->output.len == 0 || (p->quiet && ev->status != WF_STATUS_FAILED))
+        return;
+    wf_strbuf_adds(&out, "::group::");
+    gh_escape(&out, ev->task, false);
+    wf_strbuf_addf(&out, " (%s", wf_status_name(ev->status));
+    if (ev->n_items > 0)
+        wf_strbuf_addf(&out, ", %zu items", ev->n_items);
+    wf_strbuf_adds(&out, "): output\n");
+    wf_strbuf_addf(&out, "::stop-commands::%s\n", p->stop_token);
+    wf_strbuf_add(&out, t->output.buf, t->output.len);
+    if (t->output.len >= GROUP_CAP)
+        wf_strbuf_adds(&out, "--- (more output not shown here; see `wfengine logs`) ---\n");
+    wf_strbuf_addf(&out, "::%s::\n", p->stop_token);
+    wf_strbuf_adds(&out, "::endgroup::\n");
+    emit_locked(p, wf_strbuf_str(&out));
+    wf_strbuf_release(&out);
+}
+
+static void make_token(char out[40])
+{
+    unsigned char bytes[16] = { 0 };
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, bytes, sizeof(bytes)) : -1;
+    uint64_t mix = (uint64_t)wf_now_ns() ^ ((uint64_t)getpid() << 32);
+
+    if (fd >= 0)
+        close(fd);
+    for (size_t i = 0; i < sizeof(bytes); i++) {
+        if (n != (ssize_t)sizeof(bytes))
+            bytes[i] ^= (unsigned char)(mix >> (8 * (i % 8)));
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+    }
+}
+
+/* ---- the interface ----------------------------------------------------------------------- */
+
+wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool verbose,
+                                     int64_t start_ms)
+{
+    wf_cli_progress *p = wf_xcalloc(1, sizeof(*p));
+    const char *term = getenv("TERM"), *gha = getenv("GITHUB_ACTIONS");
+
+    if (mode == WF_PROGRESS_AUTO)
+        mode = isatty(STDERR_FILENO) && term != NULL && strcmp(term, "dumb") != 0
+                   ? WF_PROGRESS_TTY
+                   : WF_PROGRESS_PLAIN;
+    p->mode = mode;
+    p->quiet = quiet;
+    p->verbose = verbose;
+    p->github = gha != NULL && strcmp(gha, "true") == 0 && mode != WF_PROGRESS_NONE;
+    p->start_ms = start_ms;
+    make_token(p->stop_token);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    if (mode == WF_PROGRESS_TTY)
+        p->ticker_started = pthread_create(&p->ticker, NULL, ticker_main, p) == 0;
+    return p;
+}
+
+void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
+{
+    active_task *t = NULL;
+
+    pthread_mutex_lock(&p->lock);
+    p->units_done = ev->units_done;
+    p->units_total = ev->units_total;
+    switch (ev->kind) {
+    case WF_EVENT_TASK_START:
+        find_task(p, ev->task, true)->n_items = ev->n_items;
+        break;
+    case WF_EVENT_UNIT_START:
+        t = find_task(p, ev->task, true);
+        if (t->started_ms == 0)
+            t->started_ms = wf_now_ms();
+        t->running++;
+        break;
+    case WF_EVENT_UNIT_RETRY:
+        t = find_task(p, ev->task, false);
+        if (t != NULL && t->running > 0)
+            t->running--;
+        break;
+    case WF_EVENT_UNIT_END:
+        t = find_task(p, ev->task, true);
+        if (!ev->reused && t->running > 0)
+            t->running--;
+        t->done++;
+        if (ev->status == WF_STATUS_FAILED) {
+            p->failures++;
+            if (p->github)
+                gh_annotate(p, ev);
+        }
+        if (p->github) {
+            gh_keep(t, ev, "stdout", ev->stdout_text);
+            gh_keep(t, ev, "stderr", ev->stderr_text);
+        }
+        break;
+    case WF_EVENT_TASK_END:
+        /* A task that failed without running a unit (its list or `when` could not be
+         * evaluated) counts as one failure; failed units were counted as they ended. */
+        if (ev->status == WF_STATUS_FAILED && ev->n_items == 0 && ev->attempt == 0) {
+            p->failures++;
+            if (p->github)
+                gh_annotate(p, ev);
+        }
+        t = find_task(p, ev->task, false);
+        if (t != NULL) {
+            if (p->github)
+                gh_group(p, t, ev);
+            drop_task(p, t);
+        }
+        break;
+    case WF_EVENT_RUN_END:
+        if (p->mode == WF_PROGRESS_TTY) {
+            wf_strbuf out = WF_STRBUF_INIT;
+
+            add_erase(p, &out);
+            write_all(out.buf ? out.buf : "", out.len);
+            wf_strbuf_release(&out);
+        }
+        p->finished = true;
+        break;
+    default:
+        break;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Whether the mode shows the line the run printer made for ev. */
+static bool shows(const wf_cli_progress *p, const wf_event *ev)
+{
+    if (p->mode == WF_PROGRESS_NONE)
+        return ev->kind == WF_EVENT_WARNING;
+    if (p->mode != WF_PROGRESS_TTY || p->verbose)
+        return true;
+    /* The live display counts starts and items that went well; a terminal shows the rest. */
+    if (ev->kind == WF_EVENT_UNIT_START || ev->kind == WF_EVENT_TASK_START)
+        return false;
+    return !(ev->kind == WF_EVENT_UNIT_END && ev->index >= 0 &&
+             (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_SKIPPED));
+}
+
+void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *lines)
+{
+    if (lines[0] == '\0' || !shows(p, ev))
+        return;
+    pthread_mutex_lock(&p->lock);
+    emit_locked(p, lines);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void wf_cli_progress_free(wf_cli_progress *p)
+{
+    wf_strbuf out = WF_STRBUF_INIT;
+
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    if (p->ticker_started)
+        pthread_join(p->ticker, NULL);
+    add_erase(p, &out);
+    write_all(out.buf ? out.buf : "", out.len);
+    wf_strbuf_release(&out);
+    for (size_t i = 0; i < p->n_tasks; i++) {
+        free(p->tasks[i].name);
+        wf_strbuf_release(&p->tasks[i].output);
+    }
+    free(p->tasks);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}

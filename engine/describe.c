@@ -1,0 +1,117 @@
+/*
+ * Introspection for tools: the workflow's name and a JSON description of what it holds
+ * (wfengine.h). The CLI draws `graph` from it, so an embedding program can do the same.
+ */
+#include "wf_workflow.h"
+
+#include "wfengine.h"
+
+static const char *const INPUT_TYPES[] = {
+    [WF_INPUT_ANY] = "any",       [WF_INPUT_STRING] = "string",   [WF_INPUT_INTEGER] = "integer",
+    [WF_INPUT_NUMBER] = "number", [WF_INPUT_BOOLEAN] = "boolean", [WF_INPUT_ARRAY] = "array",
+    [WF_INPUT_OBJECT] = "object",
+};
+
+static json_object *str_or_null(const char *s)
+{
+    return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static json_object *tpl_or_null(const wf_tpl *t)
+{
+    return t != NULL ? json_object_new_string(wf_tpl_source(t)) : NULL;
+}
+
+static json_object *describe_items(const wf_task *task)
+{
+    json_object *o, *keys;
+
+    if (task->items_kind == WF_ITEMS_NONE)
+        return NULL;
+    o = json_object_new_object();
+    json_object_object_add(
+        o, "kind", json_object_new_string(task->items_kind == WF_ITEMS_LIST ? "list" : "matrix"));
+    if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_LIST)
+        json_object_object_add(o, "count", json_object_new_int64((int64_t)task->items->n));
+    else if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_CONST &&
+             json_object_is_type(task->items->constant, json_type_array))
+        json_object_object_add(
+            o, "count",
+            json_object_new_int64((int64_t)json_object_array_length(task->items->constant)));
+    else
+        json_object_object_add(o, "count", NULL);
+    json_object_object_add(o, "expr",
+                           task->items_kind == WF_ITEMS_LIST &&
+                                   task->items->kind == WF_VNODE_TEMPLATE
+                               ? tpl_or_null(task->items->tpl)
+                               : NULL);
+    keys = json_object_new_array();
+    for (size_t k = 0; k < task->n_matrix; k++)
+        json_object_array_add(keys, json_object_new_string(task->matrix[k].name));
+    json_object_object_add(o, "keys", keys);
+    return o;
+}
+
+static json_object *describe_task(const wf_workflow *wf, const wf_task *task)
+{
+    json_object *o = json_object_new_object(), *needs = json_object_new_array();
+
+    json_object_object_add(o, "name", json_object_new_string(task->name));
+    json_object_object_add(o, "description", str_or_null(task->description));
+    for (size_t d = 0; d < task->n_deps; d++)
+        json_object_array_add(needs, json_object_new_string(wf->tasks[task->deps[d]].name));
+    json_object_object_add(o, "needs", needs);
+    json_object_object_add(o, "with_items", describe_items(task));
+    json_object_object_add(o, "when", tpl_or_null(task->when));
+    json_object_object_add(o, "run", tpl_or_null(task->run));
+    if (task->run_argv != NULL) {
+        json_object *argv = json_object_new_array();
+
+        for (size_t a = 0; a < task->run_argc; a++)
+            json_object_array_add(argv, tpl_or_null(task->run_argv[a]));
+        json_object_object_add(o, "argv", argv);
+    } else {
+        json_object_object_add(o, "argv", NULL);
+    }
+    json_object_object_add(o, "action", str_or_null(task->action));
+    return o;
+}
+
+const char *wf_workflow_name(const wf_workflow *wf)
+{
+    return wf->name;
+}
+
+json_object *wf_workflow_describe(const wf_workflow *wf)
+{
+    json_object *doc = json_object_new_object();
+    json_object *inputs = json_object_new_array(), *tasks = json_object_new_array();
+    json_object *order = json_object_new_array(), *outputs = json_object_new_array();
+
+    json_object_object_add(doc, "name", json_object_new_string(wf->name));
+    json_object_object_add(doc, "description", str_or_null(wf->description));
+    json_object_object_add(doc, "path", str_or_null(wf->path));
+    json_object_object_add(doc, "sha256", json_object_new_string(wf->sha256));
+    for (size_t i = 0; i < wf->n_inputs; i++) {
+        const wf_input_spec *in = &wf->inputs[i];
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "name", json_object_new_string(in->name));
+        json_object_object_add(o, "type", json_object_new_string(INPUT_TYPES[in->type]));
+        json_object_object_add(o, "required", json_object_new_boolean(!in->has_default));
+        json_object_object_add(o, "secret", json_object_new_boolean(in->secret));
+        json_object_object_add(o, "description", str_or_null(in->description));
+        json_object_array_add(inputs, o);
+    }
+    json_object_object_add(doc, "inputs", inputs);
+    for (size_t t = 0; t < wf->n_tasks; t++) {
+        json_object_array_add(tasks, describe_task(wf, &wf->tasks[t]));
+        json_object_array_add(order, json_object_new_string(wf->tasks[wf->topo_order[t]].name));
+    }
+    json_object_object_add(doc, "tasks", tasks);
+    json_object_object_add(doc, "order", order);
+    for (size_t o = 0; o < wf->n_outputs; o++)
+        json_object_array_add(outputs, json_object_new_string(wf->outputs[o].name));
+    json_object_object_add(doc, "outputs", outputs);
+    return doc;
+}
