@@ -66,6 +66,7 @@ typedef struct wf_slurm_result {
     char *error;      /* NULL on success; else "job 123_4 FAILED: exit code 3", ... */
     char job_id[64];  /* "123_4" for an array element, "123" for a single job */
     int64_t start_ms, end_ms; /* wf_now_ms() clock, as seen by the poller */
+    bool out_truncated;       /* stdout was longer than the 64 MiB kept (as wf_proc's) */
 } wf_slurm_result;
 
 typedef void (*wf_slurm_done_fn)(wf_slurm_result *res, void *user);
@@ -86,7 +87,9 @@ wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, wf_slurm_done_fn done, 
  * at once (0: no limit; the %C of --array), the options, and a time limit per element of
  * timeout_ms (0: none; rounded up to whole minutes for Slurm, which also enforces it).
  * Returns WF_OK when sbatch accepted it (the job id is in err-free log), or WF_EEXEC with
- * err quoting sbatch's stderr. Never blocks for longer than sbatch takes. */
+ * err quoting sbatch's stderr; WF_EINVAL for n == 0 or a job_dir Slurm cannot name;
+ * WF_ECANCELLED (nothing submitted) after wf_slurm_cancel_all. Never blocks for longer than
+ * sbatch takes. */
 int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
                     const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
                     const wf_slurm_opts *opts, int64_t timeout_ms, wf_error *err);
@@ -101,5 +104,37 @@ size_t wf_slurm_pending(const wf_slurm *s);
 /* Stops the poller and frees. Elements still pending are cancelled first (scancel) and
  * reported. NULL is fine. */
 void wf_slurm_free(wf_slurm *s);
+
+/* ---- internal: exposed for tests/check_slurm.c only ------------------------------------ */
+
+/* One record (line) of `scontrol show job -o`. */
+typedef struct wf__slurm_record {
+    char job_id[32];       /* JobId: the element's own id */
+    char array_job_id[32]; /* ArrayJobId, "" for a plain job */
+    long array_task_id;    /* ArrayTaskId when it is one number, else -1 (a pending range) */
+    char state[32];        /* JobState, e.g. "COMPLETED" */
+    char reason[64];       /* Reason, "" when absent */
+    int exit_code;         /* ExitCode as by wf__slurm_parse_exit, -1 when absent */
+    int64_t run_time_ms;   /* RunTime, -1 when absent */
+} wf__slurm_record;
+
+/* Parses one `scontrol show job -o` line (len bytes, no newline needed). Returns false when
+ * it has no JobId or no JobState. Values are the text up to the next space. */
+bool wf__slurm_parse_record(const char *line, size_t len, wf__slurm_record *rec);
+
+/* "N:S" (exit code N, signal S) -> N, or 128+S when S > 0; plain "N" -> N; -1 if malformed. */
+int wf__slurm_parse_exit(const char *text);
+
+/* A Slurm time ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S") in seconds; -1 if it is
+ * malformed or UNLIMITED/INFINITE. */
+int64_t wf__slurm_parse_time(const char *text);
+
+/* Whether a job state is final (COMPLETED, FAILED, CANCELLED, TIMEOUT, ...). A trailing
+ * " by UID" or "+" (sacct's spelling) is ignored. */
+bool wf__slurm_state_ended(const char *state);
+
+/* The unit status of an element that ended in state with exit_code; by_us: wfengine had
+ * scancelled it. Sets *timed_out for TIMEOUT. */
+wf_status wf__slurm_state_status(const char *state, int exit_code, bool by_us, bool *timed_out);
 
 #endif

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# End-to-end tests of the Slurm executor through the wfengine CLI, against a real cluster:
+# run it through tests/slurm/cluster.sh (which sets SLURM_CONF and WF_SLURM_LIVE=1).
+#   WFENGINE=build/wfengine bash tests/slurm/cluster.sh bash tests/slurm/e2e.sh
+# What is checked: a with-items task is ONE job array (one submission directory, one sbatch)
+# with results in item order; a failing element; a retry resubmits only the failed element;
+# SIGINT leaves nothing in squeue; --resume does not resubmit succeeded elements; a missing
+# sbatch and a cluster that does not answer are clear errors before anything runs; a
+# 1,000-item fan-out goes through one sbatch with every result right and in order.
+WF_SOURCE_DIR=${WF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+export WF_SOURCE_DIR
+# lib.sh moves to a temporary directory: a relative WFENGINE must be made absolute first.
+if [ -n "${WFENGINE:-}" ] && [ "${WFENGINE#/}" = "$WFENGINE" ]; then
+    WFENGINE=$(cd "$(dirname "$WFENGINE")" && pwd)/$(basename "$WFENGINE")
+fi
+. "$WF_SOURCE_DIR/tests/e2e/lib.sh"
+
+if [ "${WF_SLURM_LIVE:-}" != 1 ] || [ -z "${SLURM_CONF:-}" ]; then
+    echo "e2e.sh needs a cluster: run it through tests/slurm/cluster.sh" >&2
+    exit 2
+fi
+
+# submissions TASK: how many submission directories (one per sbatch) the last run made for TASK.
+submissions() {
+    local run
+    run=$(ls -t .wfengine/slurm 2>/dev/null | head -n 1)
+    [ -n "$run" ] || { echo 0; return; }
+    find ".wfengine/slurm/$run" -mindepth 1 -maxdepth 1 -type d -name "$1-*" | wc -l
+}
+
+# elements TASK K: how many elements submission K of TASK in the last run had.
+elements() {
+    local run
+    run=$(ls -t .wfengine/slurm | head -n 1)
+    find ".wfengine/slurm/$run/$1-$2" -maxdepth 1 -name 'cmd.*' | wc -l
+}
+
+expect_eq() {
+    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
+}
+
+queue_empty() {
+    local q
+    q=$(squeue -h -o '%i %T %j' 2>&1)
+    if [ -z "$q" ]; then pass "$1"; else fail "$1: still in squeue" "$q"; fi
+}
+
+# --- with-items as one job array, results in item order ------------------------------------
+cat >fan.yaml <<'Y'
+version: 1
+name: slurm-fan
+defaults:
+  executor: slurm
+tasks:
+  square:
+    with-items: [1, 2, 3, 4, 5, 6, 7, 8]
+    concurrency: 3
+    output: json
+    slurm: {partition: debug, cpus: 1, time: "5"}
+    # Later items finish first: the order of the results must not depend on it.
+    run: sleep 0.$((9 - << item >>)); echo $((<< item >> * << item >>))
+  total:
+    needs: square
+    action: core.value
+    input: {value: << task.square | sum >>}
+outputs:
+  squares: << task.square >>
+Y
+run_wf run fan.yaml --json
+expect_rc "with-items on Slurm" 0
+expect_json "results in item order" 'd["tasks"]["square"]["result"]' '[1, 4, 9, 16, 25, 36, 49, 64]'
+expect_json "the action ran in wfengine on the results" 'd["tasks"]["total"]["result"]' '204'
+expect_json "items succeeded with exit code 0" \
+    'sorted(set((i["status"], i["exit_code"]) for i in d["tasks"]["square"]["items"]))' \
+    '[["succeeded", 0]]'
+expect_eq "one sbatch for 8 items" "$(submissions square)" 1
+expect_eq "the array has 8 elements" "$(elements square 1)" 8
+queue_empty "nothing left in squeue"
+
+# --executor slurm sends a workflow that says nothing about Slurm to the cluster.
+cat >plain.yaml <<'Y'
+version: 1
+tasks:
+  host:
+    run: echo "job=${SLURM_JOB_ID:-none}"
+Y
+run_wf run plain.yaml --executor slurm --json
+expect_rc "--executor slurm" 0
+expect_json "a plain task runs as a Slurm job" \
+    'd["tasks"]["host"]["result"].startswith("job=") and d["tasks"]["host"]["result"] != "job=none\n"' \
+    'true'
+expect_eq "a plain task is one sbatch" "$(submissions host)" 1
+
+# --- a failing element -----------------------------------------------------------------------
+cat >fail.yaml <<'Y'
+version: 1
+tasks:
+  check:
+    executor: slurm
+    with-items: [0, 1, 2]
+    run: |
+      if [ << item >> = 1 ]; then echo "item 1 is bad" >&2; exit 3; fi
+      echo ok << item >>
+Y
+run_wf run fail.yaml --json
+expect_rc "a failing element fails the run" 1
+expect_json "item statuses" '[i["status"] for i in d["tasks"]["check"]["items"]]' \
+    '["succeeded", "failed", "succeeded"]'
+expect_json "the failed item's exit code" 'd["tasks"]["check"]["items"][1]["exit_code"]' '3'
+expect_json "the error names the job and the state" \
+    '"FAILED: exit code 3" in d["tasks"]["check"]["items"][1]["error"] and "_1 " in d["tasks"]["check"]["items"][1]["error"]' \
+    'true'
+expect_json "results of the others in place" 'd["tasks"]["check"]["result"]' \
+    '["ok 0", null, "ok 2"]'
+run_wf logs last 'check[1]' --stderr
+expect_in "the element's stderr is stored" out.txt "item 1 is bad"
+
+# --- a retry resubmits only the failed element ---------------------------------------------
+rm -f marker
+cat >retry.yaml <<'Y'
+version: 1
+tasks:
+  flaky:
+    executor: slurm
+    with-items: [a, b, c, d]
+    retry: 1
+    run: |
+      if [ << item >> = c ] && [ ! -e marker ]; then touch marker; exit 1; fi
+      echo << item >>
+Y
+run_wf run retry.yaml --json
+expect_rc "a retried element succeeds" 0
+expect_json "attempts per item" '[i["attempts"] for i in d["tasks"]["flaky"]["items"]]' '[1, 1, 2, 1]'
+expect_json "results after the retry" 'd["tasks"]["flaky"]["result"]' '["a", "b", "c", "d"]'
+expect_eq "two submissions: the array, then the retry" "$(submissions flaky)" 2
+expect_eq "the retry has only the failed element" "$(elements flaky 2)" 1
+
+# --- SIGINT cancels everything it submitted ------------------------------------------------
+cat >sleepy.yaml <<'Y'
+version: 1
+tasks:
+  sleepers:
+    executor: slurm
+    with-items: [1, 2, 3, 4, 5, 6]
+    concurrency: 2
+    run: sleep 300
+  single:
+    executor: slurm
+    run: sleep 300
+Y
+set +e
+"$WFENGINE" run sleepy.yaml --json >out.txt 2>err.txt &
+pid=$!
+for _ in $(seq 150); do
+    [ "$(squeue -h -t RUNNING -o %i | wc -l)" -ge 3 ] && break
+    sleep 0.2
+done
+running=$(squeue -h -t RUNNING -o %i | wc -l)
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+set -e
+expect_eq "jobs were running before SIGINT" "$running" 3
+expect_rc "SIGINT stops the run" 130
+expect_json "SIGINT: the run is cancelled" 'd["status"]' '"cancelled"'
+expect_json "SIGINT: items cancelled" \
+    'sorted(set(i["status"] for i in d["tasks"]["sleepers"]["items"]))' '["cancelled"]'
+queue_empty "SIGINT: no job left in squeue"
+
+# --- --resume does not resubmit succeeded elements -----------------------------------------
+rm -f fixed
+cat >resume.yaml <<'Y'
+version: 1
+tasks:
+  part:
+    executor: slurm
+    with-items: [1, 2, 3, 4]
+    output: json
+    run: |
+      if [ << item >> = 3 ] && [ ! -e fixed ]; then exit 1; fi
+      echo << item >>0
+Y
+run_wf run resume.yaml --json
+expect_rc "resume: the first run fails" 1
+touch fixed
+sleep 1 # a new run id (they are per second)
+run_wf run resume.yaml --resume last --json
+expect_rc "resume: the resumed run succeeds" 0
+expect_json "resume: all results in order" 'd["tasks"]["part"]["result"]' '[10, 20, 30, 40]'
+expect_eq "resume: one submission" "$(submissions part)" 1
+expect_eq "resume: with only the element that had failed" "$(elements part 1)" 1
+
+# --- errors before anything runs -----------------------------------------------------------
+run_wf_env() {
+    set +e
+    env "$@" >out.txt 2>err.txt
+    rc=$?
+    set -e
+}
+run_wf_env PATH=/nonexistent "$WFENGINE" run fan.yaml --json
+if [ "$rc" -ne 0 ]; then pass "no sbatch: refused (exit $rc)"; else fail "no sbatch: exit 0"; fi
+expect_in "no sbatch: the message names sbatch and the PATH" err.txt \
+    "sbatch: not found on PATH (/nonexistent)"
+expect_not_in "no sbatch: no unit ran" out.txt '"succeeded"'
+
+sed -e 's/^SlurmctldPort=.*/SlurmctldPort=1/' "$SLURM_CONF" >dead.conf
+run_wf_env SLURM_CONF="$PWD/dead.conf" "$WFENGINE" run fan.yaml --json
+if [ "$rc" -ne 0 ]; then pass "dead cluster: refused (exit $rc)"; else fail "dead cluster: exit 0"; fi
+expect_in "dead cluster: the message says so" err.txt "the Slurm cluster does not answer"
+expect_not_in "dead cluster: no unit ran" out.txt '"succeeded"'
+
+# --- 1,000 items through one sbatch ----------------------------------------------------------
+cat >thousand.yaml <<'Y'
+version: 1
+tasks:
+  square:
+    executor: slurm
+    with-items: << range(1000) >>
+    output: json
+    run: echo $((<< item >> * << item >>))
+outputs:
+  n: << task.square | length >>
+Y
+t0=$(date +%s.%N)
+run_wf run thousand.yaml --json -q
+t1=$(date +%s.%N)
+echo "1000-item fan-out on Slurm: $(echo "$t1 - $t0" | bc) s"
+expect_rc "1,000 items on Slurm" 0
+expect_json "1,000 results, right and in item order" \
+    'd["tasks"]["square"]["result"] == [i * i for i in range(1000)]' 'true'
+expect_eq "1,000 items: one sbatch" "$(submissions square)" 1
+expect_eq "1,000 items: one array of 1,000 elements" "$(elements square 1)" 1000
+queue_empty "1,000 items: nothing left in squeue"
+
+done_testing
