@@ -28,11 +28,6 @@ int wf_cli_logs(int argc, char **argv);
 int wf_cli_gc(int argc, char **argv);
 int wf_cli_report(int argc, char **argv);
 
-/* The store directory: given (--store), else $WFENGINE_STORE, else ".wfengine". */
-const char *wf_cli_store_dir(const char *given);
-/* Opens (creating) the store; prints the error and returns 3 when it cannot be used. */
-int wf_cli_open_store(const char *given, wf_store **out);
-
 /* Prints "wfengine: " and the message to stderr. */
 void wf_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints every error of the list with its caret. */
@@ -41,6 +36,22 @@ void wf_cli_print_errors(const wf_errlist *errs);
 wf_workflow *wf_cli_load(const char *path);
 /* True when arg is "-h" or "--help". */
 bool wf_cli_is_help(const char *arg);
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one (nor an XML
+ * character: surrogates, overlong forms, U+FFFE and U+FFFF are refused). */
+size_t wf_cli_utf8_len(const unsigned char *s);
+
+/* ---- the store (store_cmds.c) ------------------------------------------------------------- */
+
+/* The store directory: given (--store), else $WFENGINE_STORE, else ".wfengine". */
+const char *wf_cli_store_dir(const char *given);
+/* Opens (creating) the store; prints the error and returns 3 when it cannot be used. */
+int wf_cli_open_store(const char *given, wf_store **out);
+/* The same for the commands that only read: a store that does not exist is not created
+ * (the error says where it looked). */
+int wf_cli_open_existing_store(const char *given, wf_store **out);
+/* o[key] as an integer (dflt when absent or null) / a string (NULL when absent or null). */
+int64_t wf_cli_json_int(json_object *o, const char *key, int64_t dflt);
+const char *wf_cli_json_str(json_object *o, const char *key);
 
 /* ---- progress on stderr (progress.c) ------------------------------------------------------
  * tty: a live display at the bottom of the terminal (done/total units, running tasks with

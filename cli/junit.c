@@ -179,39 +179,13 @@ void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev)
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))
-            return 0; /* overlong, or a UTF-16 surrogate */
-        if (s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
-            return 0; /* U+FFFE and U+FFFF are not XML characters */
-        return 3;
-    }
-    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 /* Appends s as XML character data (attr: inside a double-quoted attribute). */
 static void xml_text(wf_strbuf *sb, const char *s, bool attr)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
 
     while (*p != '\0') {
-        size_t n = utf8_len(p);
+        size_t n = wf_cli_utf8_len(p);
 
         if (n == 0 || (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')) {
             wf_strbuf_adds(sb, "\xEF\xBF\xBD"); /* U+FFFD */

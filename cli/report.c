@@ -66,53 +66,11 @@ static int st_parse(const char *s)
     return ST_RUNNING; /* no status yet: a unit of a run that was killed */
 }
 
-static int64_t get_int(json_object *o, const char *key, int64_t dflt)
-{
-    json_object *v = NULL;
-
-    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-        return dflt;
-    return json_object_get_int64(v);
-}
-
-static const char *get_str(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-        return NULL;
-    return json_object_get_string(v);
-}
-
 static bool get_bool(json_object *o, const char *key)
 {
     json_object *v = NULL;
 
     return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))
-            return 0; /* overlong, or a UTF-16 surrogate */
-        return 3;
-    }
-    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
 }
 
 /* Appends at most max bytes of s (whole characters; 0: all), escaped for HTML text and
@@ -124,7 +82,7 @@ static void esc_n(wf_strbuf *sb, const char *s, size_t max)
     const unsigned char *start = p;
 
     while (*p != '\0') {
-        size_t n = utf8_len(p);
+        size_t n = wf_cli_utf8_len(p);
 
         if (max > 0 && (size_t)(p - start) + (n ? n : 1) > max) {
             wf_strbuf_adds(sb, "\xE2\x80\xA6"); /* … */
@@ -243,28 +201,29 @@ static size_t n_task_units(json_object *task)
 static size_t unit_last(json_object *units, size_t k)
 {
     size_t n = json_object_array_length(units);
-    int64_t index = get_int(json_object_array_get_idx(units, k), "index", -1);
+    int64_t index = wf_cli_json_int(json_object_array_get_idx(units, k), "index", -1);
 
-    while (k + 1 < n && get_int(json_object_array_get_idx(units, k + 1), "index", -1) == index)
+    while (k + 1 < n &&
+           wf_cli_json_int(json_object_array_get_idx(units, k + 1), "index", -1) == index)
         k++;
     return k;
 }
 
 static void count(report *r)
 {
-    int64_t end = get_int(r->doc, "ended_ms", 0);
+    int64_t end = wf_cli_json_int(r->doc, "ended_ms", 0);
 
-    r->t0 = get_int(r->doc, "started_ms", 0);
+    r->t0 = wf_cli_json_int(r->doc, "started_ms", 0);
     r->t1 = end > r->t0 ? end : r->t0;
     for (size_t i = 0; i < n_tasks(r); i++) {
         json_object *t = json_object_array_get_idx(r->tasks, i), *units = task_units(t);
         size_t n = n_task_units(t);
 
-        r->task_counts[st_parse(get_str(t, "status"))]++;
-        if (get_int(t, "ended_ms", 0) > r->t1)
-            r->t1 = get_int(t, "ended_ms", 0);
+        r->task_counts[st_parse(wf_cli_json_str(t, "status"))]++;
+        if (wf_cli_json_int(t, "ended_ms", 0) > r->t1)
+            r->t1 = wf_cli_json_int(t, "ended_ms", 0);
         if (n == 0) {
-            r->unit_counts[st_parse(get_str(t, "status"))]++;
+            r->unit_counts[st_parse(wf_cli_json_str(t, "status"))]++;
             r->n_units++;
             continue;
         }
@@ -272,15 +231,16 @@ static void count(report *r)
             json_object *u = json_object_array_get_idx(units, k);
             size_t last = unit_last(units, k);
 
-            if (get_int(u, "ended_ms", 0) > r->t1)
-                r->t1 = get_int(u, "ended_ms", 0);
+            if (wf_cli_json_int(u, "ended_ms", 0) > r->t1)
+                r->t1 = wf_cli_json_int(u, "ended_ms", 0);
             /* Clocks step: keep every bar inside the plot. */
-            if (get_int(u, "started_ms", 0) > 0 && get_int(u, "started_ms", 0) < r->t0)
-                r->t0 = get_int(u, "started_ms", 0);
+            if (wf_cli_json_int(u, "started_ms", 0) > 0 &&
+                wf_cli_json_int(u, "started_ms", 0) < r->t0)
+                r->t0 = wf_cli_json_int(u, "started_ms", 0);
             if (k == last) {
-                r->unit_counts[st_parse(get_str(u, "status"))]++;
+                r->unit_counts[st_parse(wf_cli_json_str(u, "status"))]++;
                 r->n_units++;
-                if (get_int(u, "index", -1) >= 0)
+                if (wf_cli_json_int(u, "index", -1) >= 0)
                     r->n_items++;
             }
             r->n_attempts++;
@@ -351,9 +311,12 @@ static const char css[] =
 static void write_header(report *r)
 {
     wf_strbuf *sb = &r->out;
-    const char *workflow = get_str(r->doc, "workflow"), *status = get_str(r->doc, "status");
-    const char *resumed = get_str(r->doc, "resumed_from"), *sha = get_str(r->doc, "file_sha256");
-    int64_t start = get_int(r->doc, "started_ms", 0), end = get_int(r->doc, "ended_ms", 0);
+    const char *workflow = wf_cli_json_str(r->doc, "workflow"),
+               *status = wf_cli_json_str(r->doc, "status");
+    const char *resumed = wf_cli_json_str(r->doc, "resumed_from"),
+               *sha = wf_cli_json_str(r->doc, "file_sha256");
+    int64_t start = wf_cli_json_int(r->doc, "started_ms", 0),
+            end = wf_cli_json_int(r->doc, "ended_ms", 0);
 
     wf_strbuf_adds(sb, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -376,7 +339,7 @@ static void write_header(report *r)
     else
         wf_strbuf_adds(sb, "- (the run did not end)");
     wf_strbuf_adds(sb, "</dd>\n<dt>file</dt><dd><code>");
-    esc(sb, get_str(r->doc, "file"));
+    esc(sb, wf_cli_json_str(r->doc, "file"));
     wf_strbuf_adds(sb, "</code></dd>\n<dt>sha256</dt><dd class=\"mono\">");
     esc(sb, sha != NULL ? sha : "-");
     wf_strbuf_adds(sb, "</dd>\n");
@@ -471,19 +434,19 @@ static bar *task_bars(json_object *task, size_t *n)
             json_object *u = json_object_array_get_idx(units, k);
             bar *b = &bars[*n];
 
-            b->start = get_int(u, "started_ms", 0);
-            b->end = get_int(u, "ended_ms", 0);
+            b->start = wf_cli_json_int(u, "started_ms", 0);
+            b->end = wf_cli_json_int(u, "ended_ms", 0);
             if (b->start <= 0)
                 continue; /* never started: nothing to draw */
             if (b->end < b->start)
                 b->end = b->start;
-            b->index = get_int(u, "index", -1);
-            b->attempt = (int)get_int(u, "attempt", 1);
+            b->index = wf_cli_json_int(u, "index", -1);
+            b->attempt = (int)wf_cli_json_int(u, "attempt", 1);
             b->attempts = attempts > b->attempt ? attempts : b->attempt;
-            b->status = st_parse(get_str(u, "status"));
+            b->status = st_parse(wf_cli_json_str(u, "status"));
             b->cached = get_bool(u, "cached");
             b->reused = get_bool(u, "reused");
-            b->error = get_str(u, "error");
+            b->error = wf_cli_json_str(u, "error");
             (*n)++;
         }
     }
@@ -557,8 +520,8 @@ static void draw_bar(wf_strbuf *sb, const report *r, const char *task, const bar
 static double draw_row(const report *r, size_t i, double y, wf_strbuf *bg, wf_strbuf *fg)
 {
     json_object *t = json_object_array_get_idx(r->tasks, i);
-    const char *name = get_str(t, "name"), *why = get_str(t, "error");
-    int status = st_parse(get_str(t, "status"));
+    const char *name = wf_cli_json_str(t, "name"), *why = wf_cli_json_str(t, "error");
+    int status = st_parse(wf_cli_json_str(t, "status"));
     size_t n = 0, from = 0;
     bar *bars = task_bars(t, &n);
     int lanes;
@@ -579,8 +542,8 @@ static double draw_row(const report *r, size_t i, double y, wf_strbuf *bg, wf_st
     wf_strbuf_adds(bg, "<title>");
     esc(bg, name);
     wf_strbuf_addf(bg, ": %s", st_names[status]);
-    if (get_int(t, "n_items", 0) > 0)
-        wf_strbuf_addf(bg, ", %lld items", (long long)get_int(t, "n_items", 0));
+    if (wf_cli_json_int(t, "n_items", 0) > 0)
+        wf_strbuf_addf(bg, ", %lld items", (long long)wf_cli_json_int(t, "n_items", 0));
     if (lanes > 1)
         wf_strbuf_addf(bg, " in %d lanes", lanes);
     wf_strbuf_adds(bg, "</title></text>\n");
@@ -701,11 +664,11 @@ static void write_unit_row(report *r, const char *task, json_object *units, size
 {
     wf_strbuf *sb = &r->out;
     json_object *u = json_object_array_get_idx(units, last);
-    int status = st_parse(get_str(u, "status"));
-    int64_t start = get_int(u, "started_ms", 0), code = get_int(u, "exit_code", -1);
+    int status = st_parse(wf_cli_json_str(u, "status"));
+    int64_t start = wf_cli_json_int(u, "started_ms", 0), code = wf_cli_json_int(u, "exit_code", -1);
 
     wf_strbuf_addf(sb, "<tr class=\"%s\"><td>", item ? "unit" : "task-unit");
-    esc_unit(sb, task, get_int(u, "index", -1));
+    esc_unit(sb, task, wf_cli_json_int(u, "index", -1));
     if (get_bool(u, "cached"))
         wf_strbuf_adds(sb, "<span class=\"mark\">cached</span>");
     if (get_bool(u, "reused"))
@@ -719,27 +682,27 @@ static void write_unit_row(report *r, const char *task, json_object *units, size
             json_object *a = json_object_array_get_idx(units, k);
 
             wf_strbuf_addf(sb, "%sattempt %lld: %s", k > first ? "&#10;" : "",
-                           (long long)get_int(a, "attempt", 1),
-                           st_names[st_parse(get_str(a, "status"))]);
-            if (get_str(a, "error") != NULL) {
+                           (long long)wf_cli_json_int(a, "attempt", 1),
+                           st_names[st_parse(wf_cli_json_str(a, "status"))]);
+            if (wf_cli_json_str(a, "error") != NULL) {
                 wf_strbuf_adds(sb, ", ");
-                esc_n(sb, get_str(a, "error"), 200);
+                esc_n(sb, wf_cli_json_str(a, "error"), 200);
             }
         }
         wf_strbuf_adds(sb, "\"");
     }
-    wf_strbuf_addf(sb, ">%lld</td><td class=\"num\">", (long long)get_int(u, "attempt", 1));
+    wf_strbuf_addf(sb, ">%lld</td><td class=\"num\">", (long long)wf_cli_json_int(u, "attempt", 1));
     if (start > 0) {
         wf_strbuf_adds(sb, "+");
         wf_duration_format(sb, start - r->t0);
     }
     wf_strbuf_adds(sb, "</td><td class=\"num\">");
-    add_duration(sb, start, get_int(u, "ended_ms", 0));
+    add_duration(sb, start, wf_cli_json_int(u, "ended_ms", 0));
     wf_strbuf_adds(sb, "</td><td class=\"num\">");
     if (code >= 0)
         wf_strbuf_addf(sb, "%lld", (long long)code);
     wf_strbuf_adds(sb, "</td><td class=\"err\">");
-    esc(sb, get_str(u, "error"));
+    esc(sb, wf_cli_json_str(u, "error"));
     wf_strbuf_adds(sb, "</td></tr>\n");
 }
 
@@ -747,11 +710,11 @@ static void write_unit_row(report *r, const char *task, json_object *units, size
 static void write_task_row(report *r, json_object *t, bool has_units)
 {
     wf_strbuf *sb = &r->out;
-    int status = st_parse(get_str(t, "status"));
-    int64_t start = get_int(t, "started_ms", 0), n_items = get_int(t, "n_items", 0);
+    int status = st_parse(wf_cli_json_str(t, "status"));
+    int64_t start = wf_cli_json_int(t, "started_ms", 0), n_items = wf_cli_json_int(t, "n_items", 0);
 
     wf_strbuf_adds(sb, "<tr class=\"task\"><td>");
-    esc(sb, get_str(t, "name"));
+    esc(sb, wf_cli_json_str(t, "name"));
     if (n_items > 0 || get_bool(t, "with_items"))
         wf_strbuf_addf(sb, " <span class=\"mark\">%lld item%s</span>", (long long)n_items,
                        n_items == 1 ? "" : "s");
@@ -762,9 +725,9 @@ static void write_task_row(report *r, json_object *t, bool has_units)
         wf_duration_format(sb, start - r->t0);
     }
     wf_strbuf_adds(sb, "</td><td class=\"num\">");
-    add_duration(sb, start, get_int(t, "ended_ms", 0));
+    add_duration(sb, start, wf_cli_json_int(t, "ended_ms", 0));
     wf_strbuf_adds(sb, "</td><td class=\"num\"></td><td class=\"err\">");
-    esc(sb, get_str(t, "error"));
+    esc(sb, wf_cli_json_str(t, "error"));
     wf_strbuf_adds(sb, "</td></tr>\n");
 }
 
@@ -788,9 +751,9 @@ static void write_table(report *r)
                        "<th>Exit</th><th>Error</th></tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < n_tasks(r); i++) {
         json_object *t = json_object_array_get_idx(r->tasks, i), *units = task_units(t);
-        const char *name = get_str(t, "name");
+        const char *name = wf_cli_json_str(t, "name");
         size_t n = n_task_units(t), k = 0;
-        bool items = get_bool(t, "with_items") || get_int(t, "n_items", 0) > 0;
+        bool items = get_bool(t, "with_items") || wf_cli_json_int(t, "n_items", 0) > 0;
         int64_t more_counts[N_ST] = { 0 }, more = 0, more_first = -1, more_last = -1;
 
         if (items || n == 0)
@@ -798,13 +761,13 @@ static void write_table(report *r)
         while (k < n) {
             size_t last = unit_last(units, k);
             json_object *u = json_object_array_get_idx(units, last);
-            bool item = get_int(u, "index", -1) >= 0;
+            bool item = wf_cli_json_int(u, "index", -1) >= 0;
 
             if (item && listed >= MAX_TABLE_UNITS) {
-                more_counts[st_parse(get_str(u, "status"))]++;
+                more_counts[st_parse(wf_cli_json_str(u, "status"))]++;
                 if (more++ == 0)
-                    more_first = get_int(u, "index", -1);
-                more_last = get_int(u, "index", -1);
+                    more_first = wf_cli_json_int(u, "index", -1);
+                more_last = wf_cli_json_int(u, "index", -1);
             } else {
                 write_unit_row(r, name, units, k, last, item);
                 if (item)
@@ -866,21 +829,6 @@ out:
     return saved == 0;
 }
 
-/* Opens the store for reading without creating it (like runs, show and logs do). */
-static int open_existing(const char *given, wf_store **out)
-{
-    const char *dir = wf_cli_store_dir(given);
-    struct stat st;
-
-    if (stat(dir, &st) != 0) {
-        wf_cli_errorf("no store at %s: nothing has been recorded there (runs are recorded in "
-                      "the directory they are started from; see --store and WFENGINE_STORE)",
-                      dir);
-        return WF_EXIT_STORE;
-    }
-    return wf_cli_open_store(given, out);
-}
-
 int wf_cli_report(int argc, char **argv)
 {
     const char *store_dir = NULL, *output = NULL, *spec = NULL;
@@ -930,7 +878,7 @@ int wf_cli_report(int argc, char **argv)
         wf_cli_errorf("report: -o needs a file name (-o - writes to stdout)");
         return WF_EXIT_USAGE;
     }
-    status = open_existing(store_dir, &store);
+    status = wf_cli_open_existing_store(store_dir, &store);
     if (status != WF_EXIT_OK)
         return status;
     wf_error_init(&err);

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wf_store.h"
 #include "wf_workflow.h"
 
 #include "cli.h"
-#include "wf_store.h"
 
 static const char help[] =
     "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [-j N]\n"
@@ -381,8 +381,9 @@ static int prepare_resume(run_cli *cli, const wf_workflow *wf, wf_store *store, 
                           cli->file, id, json_object_get_string(v), wf->sha256);
             goto out;
         }
-        fprintf(stderr, "wfengine: %s has changed since run %s (sha256 %.12s... then, %.12s... "
-                        "now); resuming anyway (--force)\n",
+        fprintf(stderr,
+                "wfengine: %s has changed since run %s (sha256 %.12s... then, %.12s... "
+                "now); resuming anyway (--force)\n",
                 cli->file, id, json_object_get_string(v), wf->sha256);
     }
     if (json_object_object_get_ex(doc, "inputs", &old_inputs) &&
@@ -629,9 +630,10 @@ int wf_cli_run(int argc, char **argv)
              : watch.got != 0            ? WF_EXIT_SIGNAL
              : st == WF_STATUS_CANCELLED ? WF_EXIT_SIGNAL
                                          : WF_EXIT_FAILED;
-    if (store != NULL && !cli.quiet && !wf_run_store_failed(run, NULL))
-        fprintf(stderr, "wfengine: recorded as run %s in %s (wfengine show %s)\n",
-                wf_run_id(run), wf_store_dir(store), wf_run_id(run));
+    if (store != NULL && !cli.quiet && cli.progress_mode != WF_PROGRESS_NONE &&
+        !wf_run_store_failed(run, NULL))
+        fprintf(stderr, "wfengine: recorded as run %s in %s (wfengine show %s)\n", wf_run_id(run),
+                wf_store_dir(store), wf_run_id(run));
 out:
     wf_cli_progress_free(cli.progress);
     wf_cli_junit_free(cli.junit);

@@ -5,8 +5,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cli.h"
 #include "wf_store.h"
+
+#include "cli.h"
 
 const char *wf_cli_store_dir(const char *given)
 {
@@ -34,8 +35,7 @@ int wf_cli_open_store(const char *given, wf_store **out)
     return status;
 }
 
-/* For the read commands: a store that does not exist is not created. */
-static int open_existing(const char *given, wf_store **out)
+int wf_cli_open_existing_store(const char *given, wf_store **out)
 {
     const char *dir = wf_cli_store_dir(given);
     struct stat st;
@@ -62,7 +62,7 @@ static void format_time(char *buf, size_t n, int64_t ms)
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static int64_t get_int(json_object *o, const char *key, int64_t dflt)
+int64_t wf_cli_json_int(json_object *o, const char *key, int64_t dflt)
 {
     json_object *v = NULL;
 
@@ -71,7 +71,7 @@ static int64_t get_int(json_object *o, const char *key, int64_t dflt)
     return json_object_get_int64(v);
 }
 
-static const char *get_str(json_object *o, const char *key)
+const char *wf_cli_json_str(json_object *o, const char *key)
 {
     json_object *v = NULL;
 
@@ -82,8 +82,8 @@ static const char *get_str(json_object *o, const char *key)
 
 static void print_json(json_object *doc)
 {
-    puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    puts(json_object_to_json_string_ext(doc,
+                                        JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* Common options: --store DIR and --json; returns the index of the first other argument. */
@@ -98,8 +98,8 @@ typedef struct store_args {
     int keep_runs;
 } store_args;
 
-static int parse_store_args(const char *cmd, const char *help, int argc, char **argv,
-                            store_args *a, int max_pos)
+static int parse_store_args(const char *cmd, const char *help, int argc, char **argv, store_args *a,
+                            int max_pos)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -172,7 +172,7 @@ int wf_cli_runs(int argc, char **argv)
 
     if (rc != 0)
         return rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
-    status = open_existing(a.store, &store);
+    status = wf_cli_open_existing_store(a.store, &store);
     if (status != WF_EXIT_OK)
         return status;
     wf_error_init(&err);
@@ -189,15 +189,15 @@ int wf_cli_runs(int argc, char **argv)
         printf("no runs recorded in %s\n", wf_store_dir(store));
         goto out;
     }
-    printf("%-26s %-20s %-10s %-19s %9s  %s\n", "RUN", "WORKFLOW", "STATUS", "STARTED",
-           "DURATION", "TASKS");
+    printf("%-26s %-20s %-10s %-19s %9s  %s\n", "RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION",
+           "TASKS");
     for (size_t i = 0; i < json_object_array_length(runs); i++) {
         json_object *r = json_object_array_get_idx(runs, i), *tasks = NULL;
         char started[32];
         wf_strbuf dur = WF_STRBUF_INIT, counts = WF_STRBUF_INIT;
-        int64_t d = get_int(r, "duration_ms", -1);
+        int64_t d = wf_cli_json_int(r, "duration_ms", -1);
 
-        format_time(started, sizeof(started), get_int(r, "started_ms", 0));
+        format_time(started, sizeof(started), wf_cli_json_int(r, "started_ms", 0));
         if (d >= 0)
             wf_duration_format(&dur, d);
         else
@@ -209,9 +209,10 @@ int wf_cli_runs(int argc, char **argv)
                                (long long)json_object_get_int64(n), st);
             }
         }
-        printf("%-26s %-20s %-10s %-19s %9s  %s\n", get_str(r, "run_id"),
-               get_str(r, "workflow"), get_str(r, "status") ? get_str(r, "status") : "running",
-               started, wf_strbuf_str(&dur), wf_strbuf_str(&counts));
+        printf("%-26s %-20s %-10s %-19s %9s  %s\n", wf_cli_json_str(r, "run_id"),
+               wf_cli_json_str(r, "workflow"),
+               wf_cli_json_str(r, "status") ? wf_cli_json_str(r, "status") : "running", started,
+               wf_strbuf_str(&dur), wf_strbuf_str(&counts));
         wf_strbuf_release(&dur);
         wf_strbuf_release(&counts);
     }
@@ -240,14 +241,15 @@ static const char show_help[] =
 static void print_unit_line(const char *name, int64_t index, json_object *unit, int attempts)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
-    int64_t start = get_int(unit, "started_ms", 0), end = get_int(unit, "ended_ms", 0);
-    int64_t code = get_int(unit, "exit_code", -1);
-    const char *err = get_str(unit, "error");
+    int64_t start = wf_cli_json_int(unit, "started_ms", 0),
+            end = wf_cli_json_int(unit, "ended_ms", 0);
+    int64_t code = wf_cli_json_int(unit, "exit_code", -1);
+    const char *err = wf_cli_json_str(unit, "error");
 
     wf_strbuf_addf(&sb, "    %s", name);
     if (index >= 0)
         wf_strbuf_addf(&sb, "[%lld]", (long long)index);
-    printf("%-32s %-10s", wf_strbuf_str(&sb), get_str(unit, "status"));
+    printf("%-32s %-10s", wf_strbuf_str(&sb), wf_cli_json_str(unit, "status"));
     wf_strbuf_reset(&sb);
     if (end >= start && start > 0)
         wf_duration_format(&sb, end - start);
@@ -279,7 +281,7 @@ int wf_cli_show(int argc, char **argv)
         fputs(show_help, stderr);
         return WF_EXIT_USAGE;
     }
-    status = open_existing(a.store, &store);
+    status = wf_cli_open_existing_store(a.store, &store);
     if (status != WF_EXIT_OK)
         return status;
     wf_error_init(&err);
@@ -296,31 +298,32 @@ int wf_cli_show(int argc, char **argv)
     {
         char started[32];
         wf_strbuf dur = WF_STRBUF_INIT;
-        int64_t d = get_int(doc, "duration_ms", -1);
+        int64_t d = wf_cli_json_int(doc, "duration_ms", -1);
 
-        format_time(started, sizeof(started), get_int(doc, "started_ms", 0));
+        format_time(started, sizeof(started), wf_cli_json_int(doc, "started_ms", 0));
         if (d >= 0)
             wf_duration_format(&dur, d);
-        printf("run %s  %s  %s\n", id, get_str(doc, "workflow"),
-               get_str(doc, "status") ? get_str(doc, "status") : "running (or interrupted)");
-        printf("  file %s (sha256 %.12s...)\n", get_str(doc, "file"),
-               get_str(doc, "file_sha256") ? get_str(doc, "file_sha256") : "?");
+        printf("run %s  %s  %s\n", id, wf_cli_json_str(doc, "workflow"),
+               wf_cli_json_str(doc, "status") ? wf_cli_json_str(doc, "status")
+                                              : "running (or interrupted)");
+        printf("  file %s (sha256 %.12s...)\n", wf_cli_json_str(doc, "file"),
+               wf_cli_json_str(doc, "file_sha256") ? wf_cli_json_str(doc, "file_sha256") : "?");
         printf("  started %s, took %s\n", started, dur.len ? wf_strbuf_str(&dur) : "-");
-        if (get_str(doc, "resumed_from") != NULL)
-            printf("  resumes run %s\n", get_str(doc, "resumed_from"));
+        if (wf_cli_json_str(doc, "resumed_from") != NULL)
+            printf("  resumes run %s\n", wf_cli_json_str(doc, "resumed_from"));
         wf_strbuf_release(&dur);
     }
     if (json_object_object_get_ex(doc, "tasks", &tasks) && tasks != NULL) {
         for (size_t i = 0; i < json_object_array_length(tasks); i++) {
             json_object *t = json_object_array_get_idx(tasks, i), *units = NULL;
-            const char *name = get_str(t, "name");
+            const char *name = wf_cli_json_str(t, "name");
             size_t n;
 
-            printf("  %-30s %s", name, get_str(t, "status"));
-            if (get_int(t, "n_items", 0) > 0)
-                printf("  (%lld items)", (long long)get_int(t, "n_items", 0));
-            if (get_str(t, "error") != NULL)
-                printf("  %s", get_str(t, "error"));
+            printf("  %-30s %s", name, wf_cli_json_str(t, "status"));
+            if (wf_cli_json_int(t, "n_items", 0) > 0)
+                printf("  (%lld items)", (long long)wf_cli_json_int(t, "n_items", 0));
+            if (wf_cli_json_str(t, "error") != NULL)
+                printf("  %s", wf_cli_json_str(t, "error"));
             printf("\n");
             if (!json_object_object_get_ex(t, "units", &units) || units == NULL)
                 continue;
@@ -329,11 +332,11 @@ int wf_cli_show(int argc, char **argv)
             for (size_t k = 0; k < n; k++) {
                 json_object *u = json_object_array_get_idx(units, k);
                 json_object *next = k + 1 < n ? json_object_array_get_idx(units, k + 1) : NULL;
-                int64_t index = get_int(u, "index", -1);
+                int64_t index = wf_cli_json_int(u, "index", -1);
 
-                if (next != NULL && get_int(next, "index", -1) == index)
+                if (next != NULL && wf_cli_json_int(next, "index", -1) == index)
                     continue;
-                print_unit_line(name, index, u, (int)get_int(u, "attempt", 1));
+                print_unit_line(name, index, u, (int)wf_cli_json_int(u, "attempt", 1));
             }
         }
     }
@@ -389,15 +392,15 @@ int wf_cli_logs(int argc, char **argv)
         }
         *bracket = '\0';
     }
-    status = open_existing(a.store, &store);
+    status = wf_cli_open_existing_store(a.store, &store);
     if (status != WF_EXIT_OK) {
         free(task);
         return status;
     }
     wf_error_init(&err);
     if (wf_store_resolve_run(store, a.pos[0], id, &err) != WF_OK ||
-        wf_store_unit_output(store, id, task, index, a.attempt, a.want_stderr, &data, &len,
-                             &err) != WF_OK) {
+        wf_store_unit_output(store, id, task, index, a.attempt, a.want_stderr, &data, &len, &err) !=
+            WF_OK) {
         wf_cli_errorf("logs: %s", err.message);
         status = err.code == WF_ESTORE ? WF_EXIT_STORE : WF_EXIT_USAGE;
         goto out;
@@ -435,7 +438,7 @@ int wf_cli_gc(int argc, char **argv)
 
     if (rc != 0)
         return rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
-    status = open_existing(a.store, &store);
+    status = wf_cli_open_existing_store(a.store, &store);
     if (status != WF_EXIT_OK)
         return status;
     wf_error_init(&err);

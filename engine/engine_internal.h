@@ -16,6 +16,7 @@
 #include "wf_slurm.h"
 #include "wf_store.h"
 #include "wf_workflow.h"
+
 #include "wfengine.h"
 
 typedef struct wf_action_entry {
@@ -71,7 +72,7 @@ typedef struct wf_completion {
     char stdout_hash[WF_SHA256_HEX_LEN + 1];
     char stderr_hash[WF_SHA256_HEX_LEN + 1];
     char item_hash[WF_SHA256_HEX_LEN + 1]; /* "" for a task without items */
-    bool cached; /* the result came from the cache */
+    bool cached;                           /* the result came from the cache */
 } wf_completion;
 
 typedef struct wf_task_state {
@@ -118,11 +119,11 @@ struct wf_run {
     bool fail_fast;        /* workflow fail-fast (file or options) */
     char **secrets;        /* text of the secret inputs' values, masked as *** in output */
     size_t n_secrets;
-    wf_store *store;         /* borrowed, or NULL */
-    char resume_id[64];      /* --resume: the run resumed (opts.resume_run points here) */
-    json_object *reuse_doc;  /* --resume: the succeeded units of the resumed run (owned) */
-    bool store_failed;       /* the store failed: the run was stopped */
-    wf_slurm *slurm;         /* the Slurm executor, when a task uses it */
+    wf_store *store;        /* borrowed, or NULL */
+    char resume_id[64];     /* --resume: the run resumed (opts.resume_run points here) */
+    json_object *reuse_doc; /* --resume: the succeeded units of the resumed run (owned) */
+    bool store_failed;      /* the store failed: the run was stopped */
+    wf_slurm *slurm;        /* the Slurm executor, when a task uses it */
     size_t n_envp;
     json_object *outputs; /* after the run */
     int64_t start_ms, start_wall_ms, end_ms;

@@ -383,9 +383,8 @@ static void reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
     memset(&c, 0, sizeof(c));
     c.status = WF_STATUS_SUCCEEDED;
     c.start_ms = c.end_ms = wf_now_ms();
-    c.exit_code = json_object_object_get_ex(rec, "exit_code", &v) && v != NULL
-                      ? json_object_get_int(v)
-                      : -1;
+    c.exit_code =
+        json_object_object_get_ex(rec, "exit_code", &v) && v != NULL ? json_object_get_int(v) : -1;
     if (json_object_object_get_ex(rec, "stdout_hash", &v) && v != NULL)
         snprintf(c.stdout_hash, sizeof(c.stdout_hash), "%s", json_object_get_string(v));
     if (json_object_object_get_ex(rec, "stderr_hash", &v) && v != NULL)
@@ -772,10 +771,10 @@ static json_object *slurm_options(wf_run *r, const wf_job *job, wf_error *err)
 
     if (task->slurm == NULL)
         return json_object_new_object();
-    ctx = ts->items != NULL ? wf_ctx_with_item(ts->ctx,
-                                               json_object_array_get_idx(ts->items, job->unit),
-                                               (int64_t)job->unit)
-                            : wf_ctx_ref(ts->ctx);
+    ctx = ts->items != NULL
+              ? wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, job->unit),
+                                 (int64_t)job->unit)
+              : wf_ctx_ref(ts->ctx);
     if (wf_vnode_eval(task->slurm, ctx, &v, err) != WF_OK)
         v = NULL;
     wf_ctx_unref(ctx);
@@ -1538,8 +1537,8 @@ static int start_slurm(wf_run *r, wf_errlist *errs)
     for (size_t t = 0; t < r->wf->n_tasks; t++) {
         const wf_task *task = &r->wf->tasks[t];
 
-        r->tasks[t].slurm = task->action == NULL &&
-                            (task->executor == WF_EXECUTOR_SLURM || r->opts.slurm_all);
+        r->tasks[t].slurm =
+            task->action == NULL && (task->executor == WF_EXECUTOR_SLURM || r->opts.slurm_all);
         any |= r->tasks[t].slurm;
     }
     if (!any)

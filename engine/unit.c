@@ -371,7 +371,9 @@ static bool cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char *c
         wf_json_write(&sb, input);
         hash_str(h, wf_strbuf_str(&sb));
     }
-    hash_str(h, task->output == WF_OUTPUT_JSON ? "json" : task->output == WF_OUTPUT_LINES ? "lines" : "text");
+    hash_str(h, task->output == WF_OUTPUT_JSON    ? "json"
+                : task->output == WF_OUTPUT_LINES ? "lines"
+                                                  : "text");
     for (size_t i = 0; i < r->wf->n_env; i++) {
         const char *name = r->wf->env[i].name;
         size_t nl = strlen(name);
@@ -485,8 +487,8 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
         goto out;
     }
     if (use_cache) {
-        if (!cache_key(r, task, ctx, argv, NULL, task->workdir ? wf_strbuf_str(&workdir) : NULL,
-                       c, key))
+        if (!cache_key(r, task, ctx, argv, NULL, task->workdir ? wf_strbuf_str(&workdir) : NULL, c,
+                       key))
             goto out;
         if (cache_lookup(r, key, c))
             goto out;

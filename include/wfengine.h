@@ -138,8 +138,8 @@ typedef struct wf_event {
     size_t n_items;                 /* TASK_START of a with-items task: its number of units */
     size_t units_done, units_total; /* progress: units ended / known so far in the run */
     const char *message;            /* borrowed, may be NULL */
-    bool cached;         /* UNIT_END: the result came from the cache */
-    bool reused;         /* UNIT_END: the result came from the run being resumed */
+    bool cached;                    /* UNIT_END: the result came from the cache */
+    bool reused;                    /* UNIT_END: the result came from the run being resumed */
     const char *stderr_text;        /* UNIT_END of a process: what it wrote to stderr, or NULL */
     /* UNIT_END: what the process wrote to stdout (an action: its log), or NULL. Like message
      * and stderr_text, the values of secret inputs are replaced by "***". */
