@@ -14,8 +14,8 @@
 #include "wf_slurm.h"
 
 /* What is kept of an element's output files: the local executor's default caps. */
-#define STDOUT_CAP ((size_t)64 << 20)
-#define STDERR_CAP ((size_t)16 << 20)
+#define STDOUT_CAP      ((size_t)64 << 20)
+#define STDERR_CAP      ((size_t)16 << 20)
 #define DEFAULT_POLL_MS 500
 /* sbatch, squeue and scontrol retry on their own while the controller is busy; a command
  * that has not answered in this time will not. */
@@ -34,8 +34,8 @@
 #define STOP_WAIT_MS 30000
 /* The environment variables of the job that an element sees besides its own environment. */
 static const char *const SLURM_VARS[] = {
-    "SLURM_JOB_ID",        "SLURM_ARRAY_JOB_ID",  "SLURM_ARRAY_TASK_ID", "SLURM_CPUS_PER_TASK",
-    "SLURM_JOB_NODELIST",  "SLURM_JOB_PARTITION", "SLURMD_NODENAME",     NULL,
+    "SLURM_JOB_ID",       "SLURM_ARRAY_JOB_ID",  "SLURM_ARRAY_TASK_ID", "SLURM_CPUS_PER_TASK",
+    "SLURM_JOB_NODELIST", "SLURM_JOB_PARTITION", "SLURMD_NODENAME",     NULL,
 };
 
 typedef struct element {
@@ -52,8 +52,8 @@ typedef struct job {
     char *task_name;
     uint32_t task;
     bool is_array;
-    bool scancelled;     /* we asked Slurm to cancel it */
-    int64_t limit_min;   /* the --time we passed in minutes, 0 when none */
+    bool scancelled;   /* we asked Slurm to cancel it */
+    int64_t limit_min; /* the --time we passed in minutes, 0 when none */
     bool limit_from_timeout;
     int64_t submit_ms;
     size_t n, left;
@@ -95,8 +95,7 @@ static void shell_quote(wf_strbuf *sb, const char *s)
     wf_strbuf_addc(sb, '\'');
 }
 
-static int write_file(const char *path, const char *data, size_t len, mode_t mode,
-                      wf_error *err)
+static int write_file(const char *path, const char *data, size_t len, mode_t mode, wf_error *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     int rc = WF_OK;
@@ -357,8 +356,8 @@ static void base_state(const char *state, char *buf, size_t size)
 bool wf__slurm_state_ended(const char *state)
 {
     static const char *const ended[] = {
-        "COMPLETED", "FAILED",    "CANCELLED", "TIMEOUT",   "NODE_FAIL", "OUT_OF_MEMORY",
-        "BOOT_FAIL", "DEADLINE",  "PREEMPTED", "REVOKED",   NULL,
+        "COMPLETED", "FAILED",   "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+        "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED", NULL,
     };
     char s[32];
 
@@ -400,26 +399,25 @@ static char *array_script(const char *dir, const char *task_name)
                         "d=");
     shell_quote(&sb, dir);
     wf_strbuf_adds(
-        &sb,
-        "\ni=${SLURM_ARRAY_TASK_ID:-0}\n"
-        "case $i in ''|*[!0-9]*) echo \"wfengine: bad SLURM_ARRAY_TASK_ID '$i'\" >&2; "
-        "exit 125;; esac\n"
-        "if [ ! -r \"$d/cmd.$i\" ] || [ ! -r \"$d/env.$i\" ] || [ ! -r \"$d/dir.$i\" ]; then\n"
-        "    echo \"wfengine: cannot read $d/cmd.$i, env.$i or dir.$i (is the job directory "
-        "visible on $(hostname)?)\" >&2\n"
-        "    exit 125\n"
-        "fi\n"
-        "finish() {\n"
-        "    echo \"$1\" >\"$d/rc.$i.tmp\" && mv -f \"$d/rc.$i.tmp\" \"$d/rc.$i\"\n"
-        "    exit \"$1\"\n"
-        "}\n"
-        ". \"$d/dir.$i\"\n"
-        "cd \"$w\" 2>/dev/null || {\n"
-        "    echo \"wfengine: cannot change directory to '$w'\" >&2\n"
-        "    finish 125\n"
-        "}\n"
-        ". \"$d/env.$i\"\n"
-        "/usr/bin/env -i -- \"$@\"");
+        &sb, "\ni=${SLURM_ARRAY_TASK_ID:-0}\n"
+             "case $i in ''|*[!0-9]*) echo \"wfengine: bad SLURM_ARRAY_TASK_ID '$i'\" >&2; "
+             "exit 125;; esac\n"
+             "if [ ! -r \"$d/cmd.$i\" ] || [ ! -r \"$d/env.$i\" ] || [ ! -r \"$d/dir.$i\" ]; then\n"
+             "    echo \"wfengine: cannot read $d/cmd.$i, env.$i or dir.$i (is the job directory "
+             "visible on $(hostname)?)\" >&2\n"
+             "    exit 125\n"
+             "fi\n"
+             "finish() {\n"
+             "    echo \"$1\" >\"$d/rc.$i.tmp\" && mv -f \"$d/rc.$i.tmp\" \"$d/rc.$i\"\n"
+             "    exit \"$1\"\n"
+             "}\n"
+             ". \"$d/dir.$i\"\n"
+             "cd \"$w\" 2>/dev/null || {\n"
+             "    echo \"wfengine: cannot change directory to '$w'\" >&2\n"
+             "    finish 125\n"
+             "}\n"
+             ". \"$d/env.$i\"\n"
+             "/usr/bin/env -i -- \"$@\"");
     for (size_t k = 0; SLURM_VARS[k] != NULL; k++)
         wf_strbuf_addf(&sb, " ${%s+\"%s=$%s\"}", SLURM_VARS[k], SLURM_VARS[k], SLURM_VARS[k]);
     wf_strbuf_adds(&sb, " /bin/sh \"$d/cmd.$i\" </dev/null\n"
@@ -607,6 +605,7 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     as_array = as_array || n > 1;
     limit = time_limit_min(opts, timeout_ms, &from_timeout, &raw_time);
     safe_name(&name, task_name);
+    /* Our own options (13 at most, with the script), the extra ones and the NULL. */
     cap = 16;
     for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
         cap++;
@@ -717,12 +716,9 @@ static void job_free(job *j)
 static const char *state_meaning(const char *state)
 {
     static const char *const meanings[][2] = {
-        { "NODE_FAIL", "its node failed" },
-        { "OUT_OF_MEMORY", "it ran out of memory" },
-        { "BOOT_FAIL", "its node failed to boot" },
-        { "DEADLINE", "it reached its deadline" },
-        { "PREEMPTED", "it was preempted" },
-        { "REVOKED", "it was revoked" },
+        { "NODE_FAIL", "its node failed" },         { "OUT_OF_MEMORY", "it ran out of memory" },
+        { "BOOT_FAIL", "its node failed to boot" }, { "DEADLINE", "it reached its deadline" },
+        { "PREEMPTED", "it was preempted" },        { "REVOKED", "it was revoked" },
     };
 
     for (size_t i = 0; i < WF_ARRAY_LEN(meanings); i++) {
@@ -788,8 +784,8 @@ static void finish(wf_slurm *s, job *j, size_t i, const char *state, int exit_co
         } else if (strcmp(st, "CANCELLED") == 0) {
             wf_strbuf_adds(&msg, "cancelled by Slurm (or by someone else's scancel)");
         } else if (r.timed_out) {
-            wf_strbuf_addf(&msg, "reached its time limit of %lld minute%s",
-                           (long long)j->limit_min, j->limit_min == 1 ? "" : "s");
+            wf_strbuf_addf(&msg, "reached its time limit of %lld minute%s", (long long)j->limit_min,
+                           j->limit_min == 1 ? "" : "s");
             if (j->limit_from_timeout)
                 wf_strbuf_adds(&msg, " (the task's timeout, rounded up to whole minutes)");
         } else if (strcmp(st, "COMPLETED") == 0 || strcmp(st, "FAILED") == 0) {
@@ -802,8 +798,9 @@ static void finish(wf_slurm *s, job *j, size_t i, const char *state, int exit_co
         if (note != NULL)
             wf_strbuf_addf(&msg, " (%s)", note);
         if (!have_out && !have_err && r.status == WF_STATUS_FAILED)
-            wf_strbuf_addf(&msg, "; it left no output files in %s: is that directory visible "
-                                 "on the compute nodes?",
+            wf_strbuf_addf(&msg,
+                           "; it left no output files in %s: is that directory visible "
+                           "on the compute nodes?",
                            j->dir);
         r.error = wf_strbuf_detach(&msg, NULL);
     }
@@ -925,6 +922,36 @@ static bool poll_queue(job *const *jobs, size_t n, wf_strbuf *why)
     return ok;
 }
 
+/* A record for the elements that never started, as one range ("ArrayTaskId=2-5,7%2"):
+ * what happens to the pending part of an array that is cancelled. Every element in it ends
+ * in the record's state, with no exit code (its "0:0" is not one). A list too long for the buffer
+ * is cut; the elements it loses are found by the fallbacks. */
+static void finish_range(wf_slurm *s, job *j, const char *line, size_t len,
+                         const wf__slurm_record *rec)
+{
+    char ids[4096];
+    const char *p = ids;
+
+    if (!field(line, len, "ArrayTaskId", ids, sizeof(ids)))
+        return;
+    ids[strcspn(ids, "%")] = '\0';
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        const char *dash = memchr(p, '-', n);
+        long long from, to;
+
+        from = parse_num(p, dash ? (size_t)(dash - p) : n);
+        to = dash ? parse_num(dash + 1, n - (size_t)(dash + 1 - p)) : from;
+        for (long long i = from; from >= 0 && i <= to && (size_t)i < j->n; i++) {
+            if (!j->el[i].done && !j->el[i].queued)
+                finish(s, j, (size_t)i, rec->state, -1, 0, NULL);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
 /* Finishes every element of j that scontrol shows in a final state. */
 static void poll_scontrol(wf_slurm *s, job *j)
 {
@@ -947,8 +974,12 @@ static void poll_scontrol(wf_slurm *s, job *j)
         if (!wf__slurm_parse_record(line, len, &rec) || !wf__slurm_state_ended(rec.state))
             continue;
         if (j->is_array) {
-            if (strcmp(rec.array_job_id, j->id) != 0 || rec.array_task_id < 0)
+            if (strcmp(rec.array_job_id, j->id) != 0)
                 continue;
+            if (rec.array_task_id < 0) {
+                finish_range(s, j, line, len, &rec);
+                continue;
+            }
             idx = rec.array_task_id;
         } else if (strcmp(rec.job_id, j->id) != 0) {
             continue;
@@ -983,14 +1014,15 @@ static void poll_fallback(wf_slurm *s, job *j)
     if (ids.len == 0)
         goto out;
     {
-        const char *argv[] = { "sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode",
-                               "-j",    wf_strbuf_str(&ids), NULL };
+        const char *argv[] = {
+            "sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", wf_strbuf_str(&ids), NULL
+        };
 
         if (run_cmd(argv, COMMAND_TIMEOUT_MS, &res) != WF_OK || res.exit_code != 0) {
             /* No accounting database: the job completion log knows plain jobs by id (array
              * elements have ids of their own there, which only scontrol told). */
-            const char *argv_c[] = { "sacct", "-c", "-n", "-P", "-o", "JobID,State,ExitCode",
-                                     "-j",    j->id,  NULL };
+            const char *argv_c[] = { "sacct", "-c",  "-n", "-P", "-o", "JobID,State,ExitCode",
+                                     "-j",    j->id, NULL };
 
             wf_proc_result_release(&res);
             if (j->is_array || run_cmd(argv_c, COMMAND_TIMEOUT_MS, &res) != WF_OK ||
@@ -1104,8 +1136,7 @@ static bool poll_once(wf_slurm *s, job *const *jobs, size_t n, wf_strbuf *why)
 }
 
 /* Reports every element left in jobs as ended in state with message note. */
-static void finish_all(wf_slurm *s, job *const *jobs, size_t n, const char *state,
-                       const char *note)
+static void finish_all(wf_slurm *s, job *const *jobs, size_t n, const char *state, const char *note)
 {
     for (size_t k = 0; k < n; k++) {
         for (size_t i = 0; i < jobs[k]->n; i++) {

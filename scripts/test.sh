@@ -14,6 +14,9 @@ cmake -S . -B build-test -DWF_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/
 cmake --build build-test -j"$jobs"
 ctest_run build-test
 
+step "Slurm (a real one-node cluster, the executor's live and end-to-end tests)"
+bash tests/slurm/run.sh build-test build-test/wfengine
+
 step "clang, -Werror"
 cmake -S . -B build-clang -DWF_WERROR=ON -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build-clang -j"$jobs"

@@ -140,6 +140,19 @@ static char *temp_dir(void)
     return strdup(tmpl);
 }
 
+/* Removes a temp_dir() and frees its name. */
+static void remove_dir(char *dir)
+{
+    const char *argv[] = { "/bin/rm", "-rf", dir, NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    wf_proc_result res;
+
+    spec.argv = argv;
+    wf_proc_run(&spec, &res);
+    wf_proc_result_release(&res);
+    free(dir);
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -154,9 +167,8 @@ static const struct {
     const char *text;
     int want;
 } exit_cases[] = {
-    { "0:0", 0 },   { "3:0", 3 },     { "0:15", 143 }, { "1:9", 137 }, { "255:0", 255 },
-    { "7", 7 },     { "", -1 },       { "a:0", -1 },   { "3:", -1 },   { "-1:0", -1 },
-    { "256:0", -1 }, { "0:0:0", -1 },
+    { "0:0", 0 }, { "3:0", 3 },  { "0:15", 143 }, { "1:9", 137 }, { "255:0", 255 }, { "7", 7 },
+    { "", -1 },   { "a:0", -1 }, { "3:", -1 },    { "-1:0", -1 }, { "256:0", -1 },  { "0:0:0", -1 },
 };
 
 START_TEST(test_parse_exit)
@@ -171,9 +183,10 @@ static const struct {
     const char *text;
     int64_t want;
 } time_cases[] = {
-    { "90", 5400 },          { "1:30", 90 },      { "01:30:00", 5400 }, { "2-0", 172800 },
-    { "1-02:03", 93780 },    { "1-02:03:04", 93784 }, { "0", 0 },       { "UNLIMITED", -1 },
-    { "1:2:3:4", -1 },       { "", -1 },          { "x-1", -1 },        { "00:00:01", 1 },
+    { "90", 5400 },    { "1:30", 90 },       { "01:30:00", 5400 },
+    { "2-0", 172800 }, { "1-02:03", 93780 }, { "1-02:03:04", 93784 },
+    { "0", 0 },        { "UNLIMITED", -1 },  { "1:2:3:4", -1 },
+    { "", -1 },        { "x-1", -1 },        { "00:00:01", 1 },
 };
 
 START_TEST(test_parse_time)
@@ -317,8 +330,10 @@ static const char FAKE_SCONTROL[] =
     "  else echo \"JobId=$id JobName=wf-t JobState=$2 Reason=None ExitCode=$3 RunTime=00:00:01\";"
     " fi; }\n"
     "if [ -f \"$F/cancelled.$id\" ] && [ -f \"$F/held.$id\" ]; then\n"
-    "  last=$(cat \"$F/last.$id\"); i=0\n"
-    "  while [ $i -le $last ]; do rec $i CANCELLED 0:15; i=$((i + 1)); done; exit 0; fi\n"
+    "  if [ ! -f \"$F/array.$id\" ]; then rec 0 CANCELLED 0:15; exit 0; fi\n"
+    "  echo \"JobId=$id ArrayJobId=$id ArrayTaskId=1-$(cat \"$F/last.$id\")%2 JobState=CANCELLED"
+    " Reason=None ExitCode=0:0\"\n"
+    "  rec 0 CANCELLED 0:15; exit 0; fi\n"
     "if [ -f \"$F/held.$id\" ]; then echo \"JobId=$id ArrayJobId=$id ArrayTaskId=0-9 "
     "JobState=PENDING ExitCode=0:0\"; exit 0; fi\n"
     "while read -r i rc; do\n"
@@ -479,7 +494,7 @@ START_TEST(test_fake_roundtrip)
     free(jobdir_listing);
     free(args);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -519,8 +534,7 @@ START_TEST(test_fake_failure_and_single)
     free(args);
 
     /* A plain task: a single job, no --array, no SLURM_ARRAY_TASK_ID. */
-    el[0] = (wf_slurm_element){ 5, 3, "echo \"${SLURM_ARRAY_TASK_ID-none}\"; exit 4", env,
-                                NULL };
+    el[0] = (wf_slurm_element){ 5, 3, "echo \"${SLURM_ARRAY_TASK_ID-none}\"; exit 4", env, NULL };
     ck_assert_int_eq(wf_slurm_submit(s, 1, "one", el, 1, false, 0, NULL, 0, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, 4, 20000), 4);
     ck_assert_int_eq(c.res[5].task, 1);
@@ -546,7 +560,7 @@ START_TEST(test_fake_failure_and_single)
     ck_assert(!c.duplicate);
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -580,7 +594,7 @@ START_TEST(test_fake_forgotten)
     wf_slurm_free(s);
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -608,9 +622,14 @@ START_TEST(test_fake_cancel)
     wf_slurm_cancel_all(s);
     wf_slurm_cancel_all(s);
     ck_assert_uint_eq(wait_results(&c, 4, 20000), 4);
+    /* Element 0 had started (its own record); 1-3 never did (one range record). */
     for (uint32_t i = 0; i < 4; i++) {
+        char want[64];
+
+        snprintf(want, sizeof(want), "job 4241_%u CANCELLED: cancelled by wfengine", i);
         ck_assert_int_eq(c.res[i].status, WF_STATUS_CANCELLED);
-        ck_assert_ptr_nonnull(strstr(c.res[i].error, "CANCELLED: cancelled by wfengine"));
+        ck_assert_str_eq(c.res[i].error, want);
+        ck_assert_int_eq(c.res[i].exit_code, i == 0 ? 143 : -1);
     }
     snprintf(path, sizeof(path), "%s/bin/cancelled.4241", dir);
     ck_assert(exists(path));
@@ -620,7 +639,7 @@ START_TEST(test_fake_cancel)
     ck_assert(!c.duplicate);
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -648,7 +667,7 @@ START_TEST(test_fake_free_cancels)
     ck_assert_int_eq(c.res[1].status, WF_STATUS_CANCELLED);
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -682,7 +701,7 @@ START_TEST(test_fake_sbatch_fails)
     ck_assert_uint_eq(c.count, 0);
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -707,7 +726,7 @@ START_TEST(test_check)
                                       "sinfo: error: Unable to contact slurm controller") != NULL,
                   "%s", err.message);
     wf_error_release(&err);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -829,7 +848,7 @@ START_TEST(test_live_array)
     }
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -859,8 +878,9 @@ START_TEST(test_live_cancel)
     ck_assert_uint_eq(wait_results(&c, 3, 60000), 3);
     for (uint32_t i = 0; i < 3; i++) {
         ck_assert_int_eq(c.res[i].status, WF_STATUS_CANCELLED);
-        ck_assert_msg(strstr(c.res[i].error, "CANCELLED: cancelled by wfengine") != NULL, "%s",
-                      c.res[i].error);
+        ck_assert_msg(strstr(c.res[i].error, "CANCELLED: cancelled by wfengine") != NULL &&
+                          strstr(c.res[i].error, "neither") == NULL,
+                      "%s", c.res[i].error);
     }
     array_id(c.res[0].job_id, id, sizeof(id));
     lines = squeue_lines(id);
@@ -869,7 +889,7 @@ START_TEST(test_live_cancel)
     wf_slurm_free(s);
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -900,7 +920,7 @@ START_TEST(test_live_free_cancels)
     free(lines);
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -967,7 +987,7 @@ START_TEST(test_live_thousand)
     wf_error_release(&err);
     collector_release(c);
     free(c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -998,7 +1018,7 @@ START_TEST(test_live_timeout)
     wf_slurm_free(s);
     wf_error_release(&err);
     collector_release(&c);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
