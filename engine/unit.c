@@ -779,7 +779,12 @@ void wf__unit_finish_slurm(wf_run *r, wf_slurm_result *res, wf_completion *c)
     c->start_ms = res->start_ms;
     c->end_ms = res->end_ms;
     res->out = res->err = res->error = NULL;
-    if (c->status == WF_STATUS_SUCCEEDED) {
+    if (c->status == WF_STATUS_SUCCEEDED && res->out_truncated && task->output != WF_OUTPUT_TEXT) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("job %s: stdout is larger than what is kept, so it cannot be "
+                                "parsed as output: %s",
+                                res->job_id, task->output == WF_OUTPUT_JSON ? "json" : "lines");
+    } else if (c->status == WF_STATUS_SUCCEEDED) {
         char *error = NULL;
 
         if (wf__output_convert(task->output, c->out, &c->value, &error) != WF_OK) {
