@@ -439,6 +439,9 @@ START_TEST(test_fake_roundtrip)
     rc = wf_slurm_submit(s, 7, "fan out/x", el, 3, true, 2, &opts, 61000, &err);
     ck_assert_msg(rc == WF_OK, "submit: %s", err.message);
     ck_assert_uint_eq(wait_results(&c, 3, 20000), 3);
+    /* pending drops only after the callback has returned: give the poller a moment. */
+    for (int i = 0; i < 200 && wf_slurm_pending(s) != 0; i++)
+        nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
     ck_assert_uint_eq(wf_slurm_pending(s), 0);
 
     for (uint32_t u = 10; u <= 12; u++) {
