@@ -80,9 +80,10 @@ typedef struct wf_task_state {
     uint32_t pending_deps;
     bool ready_queued; /* in the ready list */
     bool started;
-    bool stop_items;    /* task fail-fast tripped: start no new items */
-    wf_ctx *ctx;        /* the task's context (vars as published so far) */
-    json_object *items; /* with-items: the expanded list (owned; read by workers) */
+    bool stop_items;         /* task fail-fast tripped: start no new items */
+    atomic_bool stop_queued; /* the same, for workers: queued jobs of the task end cancelled */
+    wf_ctx *ctx;             /* the task's context (vars as published so far) */
+    json_object *items;      /* with-items: the expanded list (owned; read by workers) */
     size_t n_units;
     wf_unit *units;
     size_t next_unit;     /* first unit never started */
@@ -134,6 +135,7 @@ struct wf_run {
     size_t n_workers;
     int cancel_pipe[2]; /* readable end polled by every process and action */
     atomic_bool cancel_requested;
+    atomic_bool stop_queued; /* the run is stopping: queued jobs end cancelled, unstarted */
 
     /* Jobs (scheduler -> workers) and completions (workers -> scheduler). */
     pthread_mutex_t lock;
@@ -153,7 +155,8 @@ struct wf_run {
     size_t n_timers, cap_timers;
     uint32_t *settle; /* tasks whose dependencies all ended, to be handled */
     size_t n_settle;
-    size_t running; /* units handed to workers and not yet completed */
+    size_t running;        /* units handed to workers (queued or running), not completed */
+    size_t dispatch_limit; /* at most this many handed to workers at once */
     size_t tasks_ended;
     size_t units_done, units_total;
     bool stopping; /* cancel or workflow fail-fast: start nothing new */

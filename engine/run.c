@@ -186,6 +186,7 @@ static void record_task(wf_run *r, uint32_t t)
     rec.ended_ms = ts->end_ms > 0 ? wf__run_wall_ms(r, ts->end_ms) : 0;
     rec.error = error ? error : ts->error;
     rec.with_items = task->items_kind != WF_ITEMS_NONE;
+    rec.position = task->index;
     rec.n_items = rec.with_items ? ts->n_units : 0;
     wf_store_record_task(r->store, &rec);
     free(error);
@@ -299,6 +300,7 @@ static void begin_stop(wf_run *r)
     if (r->stopping)
         return;
     r->stopping = true;
+    atomic_store(&r->stop_queued, true);
     if (r->slurm != NULL)
         wf_slurm_cancel_all(r->slurm);
     if (write(r->cancel_pipe[1], "x", 1) < 0) {
@@ -456,9 +458,11 @@ static void task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
     for (size_t i = 0; i < n; i++)
         ts->units[i].exit_code = -1;
     r->units_total += n;
-    /* The task is recorded as running now, so that a run killed before the task ends still
-     * shows it with the units it recorded. */
-    record_task(r, t);
+    /* A with-items task is recorded as running now, so that a run killed before the task
+     * ends still shows it with the items it recorded. (A plain task's one unit is recorded
+     * when it ends, with the task: one record fewer per task on the hot path.) */
+    if (r->wf->tasks[t].items_kind != WF_ITEMS_NONE)
+        record_task(r, t);
     if (queue)
         ready_push(r, t);
 }
@@ -964,7 +968,7 @@ static void dispatch(wf_run *r)
     size_t n = 0;
 
     while (!r->stopping && r->ready_len > 0 &&
-           (r->running < (size_t)r->concurrency || r->tasks[r->ready[r->ready_head]].slurm)) {
+           (r->running < r->dispatch_limit || r->tasks[r->ready[r->ready_head]].slurm)) {
         uint32_t t = ready_pop(r), u;
         wf_task_state *ts = &r->tasks[t];
         const wf_task *task = &r->wf->tasks[t];
@@ -1075,8 +1079,10 @@ static void complete(wf_run *r, wf_completion *c)
     ev.stderr_text = items ? c->err : ts->plain_err;
     ev.stdout_text = items ? c->out : ts->plain_out;
     emit(r, &ev);
-    if (c->status == WF_STATUS_FAILED && items && task->fail_fast)
+    if (c->status == WF_STATUS_FAILED && items && task->fail_fast) {
         ts->stop_items = true;
+        atomic_store(&ts->stop_queued, true);
+    }
     if (c->status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
         !r->failfast_tripped) {
         r->failfast_tripped = true;
@@ -1739,6 +1745,13 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
             break;
         r->n_workers++;
     }
+    if ((size_t)r->concurrency > r->n_workers)
+        r->concurrency = (int)r->n_workers;
+    /* At most `concurrency` units run at once because there are that many workers. The
+     * scheduler keeps a few more jobs queued ahead of them, so that a worker that finishes
+     * takes its next job at once instead of waiting for the scheduler to wake up: without it
+     * every in-process unit costs two thread wake-ups. Per-task limits count queued jobs. */
+    r->dispatch_limit = r->n_workers + (r->n_workers * 4 > 64 ? r->n_workers * 4 : 64);
     if (r->n_workers == 0 || pthread_create(&r->scheduler, NULL, scheduler_main, r) != 0) {
         pthread_mutex_lock(&r->lock);
         r->shutting_down = true;
@@ -1750,8 +1763,6 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
         wf_run_free(r);
         return WF_EIO;
     }
-    if ((size_t)r->concurrency > n_workers)
-        r->concurrency = (int)n_workers;
     *out = r;
     return WF_OK;
 }

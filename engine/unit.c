@@ -627,7 +627,8 @@ void wf__unit_execute(wf_run *r, const wf_job *job, wf_completion *c)
                                (int64_t)job->unit);
     else
         ctx = wf_ctx_ref(ts->ctx);
-    if (atomic_load(&r->cancel_requested)) {
+    /* A job queued before a stop (the run's, or its task's fail-fast) never starts. */
+    if (atomic_load(&r->stop_queued) || atomic_load(&ts->stop_queued)) {
         c->status = WF_STATUS_CANCELLED;
         c->error = wf_xstrdup("cancelled");
         goto out;

@@ -48,11 +48,11 @@ typedef struct wf_slurm_opts {
 
 /* One element of a submission. All borrowed for the duration of wf_slurm_submit. */
 typedef struct wf_slurm_element {
-    uint32_t unit;            /* the unit's index in its task (returned in the result) */
-    uint32_t attempt;         /* the attempt (returned in the result) */
-    const char *script;       /* the command, run with /bin/sh */
-    const char *const *envp;  /* the element's full environment, NULL-terminated */
-    const char *workdir;      /* directory to run in (NULL: the current directory) */
+    uint32_t unit;           /* the unit's index in its task (returned in the result) */
+    uint32_t attempt;        /* the attempt (returned in the result) */
+    const char *script;      /* the command, run with /bin/sh */
+    const char *const *envp; /* the element's full environment, NULL-terminated */
+    const char *workdir;     /* directory to run in (NULL: the current directory) */
 } wf_slurm_element;
 
 /* What became of one element. Strings owned by the result; the callback takes them over
@@ -62,9 +62,9 @@ typedef struct wf_slurm_result {
     wf_status status; /* SUCCEEDED, FAILED or CANCELLED */
     int exit_code;    /* the element's exit code, 128+N for signal N, -1 if unknown */
     bool timed_out;
-    char *out, *err;  /* the element's stdout and stderr (NUL-terminated, may be NULL) */
-    char *error;      /* NULL on success; else "job 123_4 FAILED: exit code 3", ... */
-    char job_id[64];  /* "123_4" for an array element, "123" for a single job */
+    char *out, *err;          /* the element's stdout and stderr (NUL-terminated, may be NULL) */
+    char *error;              /* NULL on success; else "job 123_4 FAILED: exit code 3", ... */
+    char job_id[64];          /* "123_4" for an array element, "123" for a single job */
     int64_t start_ms, end_ms; /* wf_now_ms() clock, as seen by the poller */
     bool out_truncated;       /* stdout was longer than the 64 MiB kept (as wf_proc's) */
 } wf_slurm_result;

@@ -398,7 +398,7 @@ int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_err
     if (rc == WF_OK)
         rc = prep(s,
                   "SELECT name, status, started_ms, ended_ms, error, n_items, with_items "
-                  "FROM tasks WHERE run_seq = ?1 ORDER BY seq",
+                  "FROM tasks WHERE run_seq = ?1 ORDER BY position, seq",
                   &tasks_st, err);
     if (rc == WF_OK)
         rc = prep(s,

@@ -44,6 +44,7 @@ static const char *const migrations[] = {
     " error TEXT,"
     " with_items INTEGER NOT NULL,"
     " n_items INTEGER NOT NULL,"
+    " position INTEGER NOT NULL DEFAULT 0,"
     " UNIQUE (run_seq, name));"
     "CREATE TABLE units ("
     " run_seq INTEGER NOT NULL REFERENCES runs (seq),"

@@ -72,8 +72,8 @@ const char *wf_store_dir(const wf_store *s);
 /* Stores data (len bytes) as a blob and writes its SHA256 hex to hash. Storing content that
  * is already there writes nothing. Returns WF_OK or WF_ESTORE (err filled; the store is
  * then failed). Thread-safe. */
-int wf_store_put_blob(wf_store *s, const void *data, size_t len,
-                      char hash[WF_SHA256_HEX_LEN + 1], wf_error *err);
+int wf_store_put_blob(wf_store *s, const void *data, size_t len, char hash[WF_SHA256_HEX_LEN + 1],
+                      wf_error *err);
 /* Reads a blob into *data (owned, NUL-terminated; *len without the NUL). Returns WF_OK,
  * WF_ENOENT when there is no such blob, or WF_ESTORE (unreadable, or its content does not
  * match its name). */
@@ -99,17 +99,18 @@ typedef struct wf_store_task_rec {
     const char *error;            /* or NULL */
     size_t n_items;               /* with-items: number of items; 0 otherwise */
     bool with_items;
+    size_t position; /* the task's place in the workflow file: `show` lists tasks in it */
 } wf_store_task_rec;
 
 typedef struct wf_store_unit_rec {
     const char *run_id;
     const char *task;
-    int64_t index;        /* item index, -1 for a task without with-items */
-    int attempt;          /* 1-based */
-    wf_status status;     /* SUCCEEDED, FAILED, SKIPPED or CANCELLED */
+    int64_t index;                /* item index, -1 for a task without with-items */
+    int attempt;                  /* 1-based */
+    wf_status status;             /* SUCCEEDED, FAILED, SKIPPED or CANCELLED */
     int64_t started_ms, ended_ms; /* wall clock */
-    int exit_code;        /* -1 when none */
-    const char *error;    /* or NULL */
+    int exit_code;                /* -1 when none */
+    const char *error;            /* or NULL */
     const char *result_json; /* compact JSON of the result when it is small (inline), or NULL */
     const char *result_hash; /* blob of the result's JSON when it is large, or NULL/"" */
     const char *stdout_hash; /* blob of stdout (masked, capped), or NULL/"" for none */
@@ -124,8 +125,8 @@ void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec);
 void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec);
 void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec);
 /* status is the run's (SUCCEEDED, FAILED, CANCELLED); outputs_json may be NULL. */
-void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status,
-                             int64_t ended_ms, const char *outputs_json);
+void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, int64_t ended_ms,
+                             const char *outputs_json);
 /* Remembers that the result of a unit with this cache key is the given one (hashes as in
  * wf_store_unit_rec; result inline or as a blob). */
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
@@ -147,7 +148,7 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
 /* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
  * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "units": [ {"index",
  * "attempt", "status", "started_ms", "ended_ms", "exit_code", "error", "cached", "reused",
- * "stdout_hash", "stderr_hash"} ...] } ] in the order tasks were recorded, units by index then
+ * "stdout_hash", "stderr_hash"} ...] } ] in workflow-file order (position), units by index then
  * attempt. *out is owned. */
 int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err);
 
@@ -155,14 +156,12 @@ int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_err
  * latest. *data owned (NUL-terminated), "" when the unit wrote nothing. WF_ENOENT when there
  * is no such task, item or attempt (err says which exist). */
 int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
-                         int attempt, bool want_stderr, char **data, size_t *len,
-                         wf_error *err);
+                         int attempt, bool want_stderr, char **data, size_t *len, wf_error *err);
 
 /* For --resume: the units of run_id whose latest attempt succeeded, as a JSON array of
  * {"task", "index", "item_hash", "result" (the value, loaded from its blob if needed),
  *  "stdout_hash", "stderr_hash", "exit_code"}. *out owned. */
-int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out,
-                             wf_error *err);
+int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out, wf_error *err);
 
 /* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null) and the
  * stdout/stderr hashes ("" for none), WF_ENOENT on a miss, WF_ESTORE on failure. */

@@ -124,6 +124,7 @@ void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec)
     r->ended_ms = rec->ended_ms;
     r->n_items = (int64_t)rec->n_items;
     r->with_items = rec->with_items;
+    r->index = (int64_t)rec->position;
     enqueue(s, r);
 }
 
@@ -296,6 +297,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         bind_text(st, 6, r->str[S_TASK_ERROR]);
         sqlite3_bind_int(st, 7, r->with_items);
         sqlite3_bind_int64(st, 8, r->n_items);
+        sqlite3_bind_int64(st, 9, r->index);
         return step_reset(st);
     case REC_UNIT:
         *what = "cannot record a unit";
@@ -460,7 +462,7 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
         /* An upsert, not a replace: the task keeps its first seq, which orders `show`. */
         prepare(s,
                 "INSERT INTO tasks (run_seq, name, status, started_ms, ended_ms, error, "
-                "with_items, n_items) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                "with_items, n_items, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
                 "ON CONFLICT (run_seq, name) DO UPDATE SET status = excluded.status, "
                 "started_ms = coalesce(excluded.started_ms, started_ms), "
                 "ended_ms = excluded.ended_ms, error = excluded.error, "
