@@ -479,6 +479,8 @@ int wf_store_flush(wf_store *s, wf_error *err)
         return WF_OK;
     pthread_mutex_lock(&s->qlock);
     target = s->enqueued;
+    if (target > s->flush_target)
+        s->flush_target = target;
     pthread_cond_signal(&s->q_ready);
     while (s->committed < target && !atomic_load(&s->failed))
         pthread_cond_wait(&s->q_done, &s->qlock);

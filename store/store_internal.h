@@ -23,6 +23,8 @@
 #define WF__STORE_QUEUE_MAX_BYTES (64u * 1024 * 1024)
 /* At most this many records per transaction, so one commit never holds the lock long. */
 #define WF__STORE_BATCH_MAX 8192
+/* How long the writer waits for more records before it commits (group commit). */
+#define WF__STORE_LINGER_MS 5
 /* How long a connection waits for another one (another process, or gc) to release a lock. */
 #define WF__STORE_BUSY_MS 10000
 
@@ -49,8 +51,9 @@ struct wf_store {
     pthread_cond_t q_done;  /* committed advanced: wakes wf_store_flush */
     wf__rec *head, *tail;
     size_t q_recs, q_bytes;
-    uint64_t enqueued;  /* sequence number of the last record queued */
-    uint64_t committed; /* every record up to this one is committed (or dropped on failure) */
+    uint64_t enqueued;     /* sequence number of the last record queued */
+    uint64_t committed;    /* every record up to this one is committed (or dropped on failure) */
+    uint64_t flush_target; /* a flush waits for records up to this one: commit at once */
     bool stopping;
     bool thread_started;
     pthread_t thread;

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_internal.h"
 
@@ -93,7 +94,7 @@ static void enqueue(wf_store *s, wf__rec *r)
     s->tail = r;
     s->q_recs++;
     s->q_bytes += r->bytes;
-    if (s->q_recs == 1)
+    if (s->q_recs == 1 || s->q_recs == WF__STORE_BATCH_MAX)
         pthread_cond_signal(&s->q_ready);
     pthread_mutex_unlock(&s->qlock);
 }
@@ -394,6 +395,27 @@ out:
     w->run_seq = 0;
 }
 
+/* Group commit: records of units that end a few at a time (processes) would each be a
+ * transaction of their own. Wait up to WF__STORE_LINGER_MS for more, unless a flush waits,
+ * the store is stopping or a full batch is there. The caller holds qlock. */
+static void linger(wf_store *s)
+{
+    struct timespec until;
+
+    if (s->stopping || s->flush_target > s->committed || s->q_recs >= WF__STORE_BATCH_MAX)
+        return;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += WF__STORE_LINGER_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!s->stopping && s->flush_target <= s->committed && s->q_recs < WF__STORE_BATCH_MAX) {
+        if (pthread_cond_timedwait(&s->q_ready, &s->qlock, &until) != 0)
+            break;
+    }
+}
+
 static void *writer_main(void *arg)
 {
     writer w = { .s = arg, .run_id = "", .run_seq = 0 };
@@ -409,6 +431,7 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&s->q_ready, &s->qlock);
         if (s->head == NULL)
             break;
+        linger(s);
         list = s->head;
         last = s->tail->seq;
         s->head = s->tail = NULL;
