@@ -50,6 +50,18 @@ static bool count_down(atomic_uint *refs)
     return atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) == 1;
 }
 
+/* count_down for a count that is usually 1 when it is dropped (an item context lives on one
+ * worker for one unit). Reading 1 means the caller holds the only reference: no other thread
+ * can take one (that needs a reference) or drop one, so the read-modify-write, the dearest
+ * part of an unref, can be skipped. The acquire load pairs with the release part of the other
+ * owners' earlier decrements, as the acq_rel decrement would. */
+static bool count_down_sole(atomic_uint *refs)
+{
+    if (atomic_load_explicit(refs, memory_order_acquire) == 1)
+        return true;
+    return count_down(refs);
+}
+
 static json_object *or_empty_object(json_object *v)
 {
     return v != NULL ? v : json_object_new_object();
@@ -137,7 +149,7 @@ wf_ctx *wf_ctx_ref(wf_ctx *c)
 
 void wf_ctx_unref(wf_ctx *c)
 {
-    if (c == NULL || !count_down(&c->refs))
+    if (c == NULL || !count_down_sole(&c->refs))
         return;
     shared_unref(c->s);
     free(c);

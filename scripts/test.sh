@@ -47,5 +47,8 @@ for f in tests/fuzz/fuzz_*.c; do
         2>&1 | tail -n 3
 done
 
+step "benchmarks (bench/smoke.sh: each once, small; no timing is judged)"
+bash bench/smoke.sh build-test
+
 echo
 echo "all test suites passed"

@@ -806,8 +806,16 @@ int wf__tpl_eval_node(ev *e, const node *n, tval *out)
 static int render_expr(ev *e, const node *expr, part_mode mode, wf_strbuf *out)
 {
     tval v = TVAL_NULL;
-    int rc = wf__tpl_eval_node(e, expr, &v);
+    int64_t index;
+    int rc;
 
+    /* `index` is in most with-items commands: its digits need no json object, and no quotes
+     * in shell mode. */
+    if (expr->kind == N_INDEX && wf_ctx_item(e->ctx, NULL, &index)) {
+        wf__tpl_append_int(out, index);
+        return WF_OK;
+    }
+    rc = wf__tpl_eval_node(e, expr, &v);
     if (rc != WF_OK)
         return rc;
     if ((e->t->flags & WF_TPL_SHELL) && mode == PM_PLAIN)
@@ -930,6 +938,7 @@ int wf_tpl_render_argv(const wf_tpl *t, const wf_ctx *ctx, char ***argv_out, wf_
 {
     ev e = { t, ctx, err, 0 };
     words w = { NULL, 0, 0, WF_STRBUF_INIT, false };
+    int64_t index;
     int rc = WF_OK;
 
     *argv_out = NULL;
@@ -942,14 +951,23 @@ int wf_tpl_render_argv(const wf_tpl *t, const wf_ctx *ctx, char ***argv_out, wf_
         tval v = TVAL_NULL;
 
         if (p->expr == NULL) {
-            for (size_t k = 0; k < p->len; k++) {
+            /* Whole runs of word characters at a time, not one character per call. */
+            for (size_t k = 0, j; k < p->len; k = j) {
                 if (p->text[k] == ' ' || p->text[k] == '\t') {
                     end_word(&w);
-                } else {
-                    wf_strbuf_addc(&w.cur, p->text[k]);
-                    w.in_word = true;
+                    j = k + 1;
+                    continue;
                 }
+                for (j = k; j < p->len && p->text[j] != ' ' && p->text[j] != '\t'; j++)
+                    ;
+                wf_strbuf_add(&w.cur, p->text + k, j - k);
+                w.in_word = true;
             }
+            continue;
+        }
+        if (p->expr->kind == N_INDEX && wf_ctx_item(ctx, NULL, &index)) {
+            wf__tpl_append_int(&w.cur, index);
+            w.in_word = true;
             continue;
         }
         /* quote(x) reaches the shell as the words of x, so x's words are what runs. */

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Smoke test of bench/ for CI: runs every benchmark once with small sizes and checks that each
+# prints its JSON result lines. No timing is judged (CI machines are shared and noisy).
+#
+# usage: bench/smoke.sh [BUILD_DIR]   (default build-test; the benchmarks are built by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-test}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for b in bench_ctx bench_expand bench_render bench_dispatch bench_rss bench_proc bench_store; do
+    if [ ! -x "$build/$b" ]; then
+        echo "bench smoke: $build/$b is missing (configure with -DWF_BUILD_BENCH=ON)" >&2
+        exit 1
+    fi
+done
+
+# check NAME LINES COMMAND...: runs COMMAND, prints its output, and fails unless it exits 0
+# and prints at least LINES lines of the form {"bench":"B<n>",...}.
+check() {
+    local name=$1 want=$2 out lines
+    shift 2
+    if ! out=$("$@"); then
+        echo "bench smoke: $name failed: $*" >&2
+        exit 1
+    fi
+    printf '%s\n' "$out"
+    lines=$(printf '%s\n' "$out" | grep -c '^{"bench":"B[0-9]","what":"[a-z_]*",.*,"k":[0-9]*}$' || true)
+    if [ "$lines" -lt "$want" ]; then
+        echo "bench smoke: $name printed $lines result lines, expected $want" >&2
+        exit 1
+    fi
+}
+
+check B1 2 "$build/bench_ctx" --results 0,1000 --ops 100000 --k 1 --warmup 0
+check B2 4 "$build/bench_expand" --items 1000,2000 --k 1 --warmup 0
+check B3 2 "$build/bench_render" --items 1000 --k 1 --warmup 0
+check B4 2 "$build/bench_dispatch" --units 1000 --k 1 --warmup 0
+check B4-store 2 "$build/bench_dispatch" --units 1000 --k 1 --warmup 0 --store "$tmp/store"
+check B6 1 "$build/bench_rss" --items 20000 --base 1000
+check B5-floor 4 "$build/bench_proc" --n 20 --k 1 --warmup 0
+check B7 1 "$build/bench_store" --records 1000 --k 1 --warmup 0 --dir "$tmp"
+check peers 4 bash bench/peers.sh --smoke --wfengine "$build/wfengine" --out "$tmp/peers"
+echo "bench smoke: every benchmark ran"
