@@ -1024,6 +1024,9 @@ static void complete(wf_run *r, wf_completion *c)
     if (!ts->slurm)
         r->running--;
     u->exit_code = c->exit_code;
+    /* The unit started when a worker took its job, not when the job was queued. */
+    if (u->attempt == 1 && c->start_ms > 0)
+        u->start_ms = c->start_ms;
     record_unit(r, t, idx, c, (int)u->attempt, false);
     ev.attempt = (int)u->attempt;
     ev.max_attempts = task->retry.count + 1;
@@ -1751,7 +1754,7 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
      * scheduler keeps a few more jobs queued ahead of them, so that a worker that finishes
      * takes its next job at once instead of waiting for the scheduler to wake up: without it
      * every in-process unit costs two thread wake-ups. Per-task limits count queued jobs. */
-    r->dispatch_limit = r->n_workers + (r->n_workers * 4 > 64 ? r->n_workers * 4 : 64);
+    r->dispatch_limit = r->n_workers + (r->n_workers * 4 > 256 ? r->n_workers * 4 : 256);
     if (r->n_workers == 0 || pthread_create(&r->scheduler, NULL, scheduler_main, r) != 0) {
         pthread_mutex_lock(&r->lock);
         r->shutting_down = true;
