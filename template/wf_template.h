@@ -64,13 +64,13 @@ const char *wf_tpl_source(const wf_tpl *t);
 /* ---- what a template reads (for the loader) ----------------------------------------- */
 
 typedef enum wf_tpl_ref_kind {
-    WF_TPL_REF_TASK,      /* task.NAME or task["NAME"]: name is the task */
-    WF_TPL_REF_STATUS_FN, /* status('NAME'), failed('NAME'), ...: name is the task */
+    WF_TPL_REF_TASK,       /* task.NAME or task["NAME"]: name is the task */
+    WF_TPL_REF_STATUS_FN,  /* status('NAME'), failed('NAME'), ...: name is the task */
     WF_TPL_REF_STATUS_ANY, /* always(), or a status function whose argument is not a literal
                               (name is the function's name) */
-    WF_TPL_REF_VAR,   /* vars.NAME: name is the var */
-    WF_TPL_REF_INPUT, /* inputs.NAME */
-    WF_TPL_REF_ITEM,  /* item or index (name "item" or "index") */
+    WF_TPL_REF_VAR,        /* vars.NAME: name is the var */
+    WF_TPL_REF_INPUT,      /* inputs.NAME */
+    WF_TPL_REF_ITEM,       /* item or index (name "item" or "index") */
 } wf_tpl_ref_kind;
 
 typedef struct wf_tpl_ref {
