@@ -53,8 +53,8 @@ typedef struct wf_result {
     char *error;          /* why it failed, for the user; NULL if it did not. Owned. */
     char stdout_ref[WF_SHA256_HEX_LEN + 1]; /* content hash of the stored stdout, or "" */
     char stderr_ref[WF_SHA256_HEX_LEN + 1]; /* content hash of the stored stderr, or "" */
-    size_t n_items;         /* with-items: number of items, else 0 */
-    wf_status *item_status; /* with-items: status per item, in item order. Owned. */
+    size_t n_items;                         /* with-items: number of items, else 0 */
+    wf_status *item_status;                 /* with-items: status per item, in item order. Owned. */
 } wf_result;
 
 /* A new result with one reference, taking ownership of value (may be NULL). All other fields
