@@ -19,6 +19,12 @@
 
 #include "wfengine.h"
 
+/* A growable FIFO of task or unit indices (the ready list, a task's retries). */
+typedef struct wf_u32_fifo {
+    uint32_t *v;
+    size_t head, len, cap;
+} wf_u32_fifo;
+
 typedef struct wf_action_entry {
     char *name;
     wf_action_fn fn;
@@ -86,9 +92,8 @@ typedef struct wf_task_state {
     json_object *items;      /* with-items: the expanded list (owned; read by workers) */
     size_t n_units;
     wf_unit *units;
-    size_t next_unit;     /* first unit never started */
-    uint32_t *retry_fifo; /* units whose retry delay has passed */
-    size_t retry_head, retry_len, retry_cap;
+    size_t next_unit;    /* first unit never started */
+    wf_u32_fifo retries; /* units whose retry delay has passed */
     size_t running, ended;
     size_t waiting_retry;        /* units waiting for their retry delay */
     json_object **values;        /* value per unit (owned until the task ends) */
@@ -149,9 +154,8 @@ struct wf_run {
 
     /* ---- scheduler-owned ---- */
     wf_task_state *tasks;
-    uint32_t *ready; /* FIFO of task indices with units to start */
-    size_t ready_head, ready_len, ready_cap;
-    wf_timer *timers; /* min-heap by due_ms */
+    wf_u32_fifo ready; /* FIFO of task indices with units to start */
+    wf_timer *timers;  /* min-heap by due_ms */
     size_t n_timers, cap_timers;
     uint32_t *settle; /* tasks whose dependencies all ended, to be handled */
     size_t n_settle;

@@ -194,60 +194,46 @@ static void record_task(wf_run *r, uint32_t t)
 
 /* ---- small queues -------------------------------------------------------------------- */
 
+static void fifo_push(wf_u32_fifo *q, uint32_t x)
+{
+    if (q->len == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        uint32_t *v = wf_xmalloc(cap * sizeof(*v));
+
+        for (size_t i = 0; i < q->len; i++)
+            v[i] = q->v[(q->head + i) % q->cap];
+        free(q->v);
+        q->v = v;
+        q->head = 0;
+        q->cap = cap;
+    }
+    q->v[(q->head + q->len) % q->cap] = x;
+    q->len++;
+}
+
+static uint32_t fifo_pop(wf_u32_fifo *q)
+{
+    uint32_t x = q->v[q->head];
+
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    return x;
+}
+
 static void ready_push(wf_run *r, uint32_t t)
 {
     if (r->tasks[t].ready_queued)
         return;
-    if (r->ready_len == r->ready_cap) {
-        size_t cap = r->ready_cap ? r->ready_cap * 2 : 64;
-        uint32_t *q = wf_xmalloc(cap * sizeof(*q));
-
-        for (size_t i = 0; i < r->ready_len; i++)
-            q[i] = r->ready[(r->ready_head + i) % r->ready_cap];
-        free(r->ready);
-        r->ready = q;
-        r->ready_head = 0;
-        r->ready_cap = cap;
-    }
-    r->ready[(r->ready_head + r->ready_len) % r->ready_cap] = t;
-    r->ready_len++;
+    fifo_push(&r->ready, t);
     r->tasks[t].ready_queued = true;
 }
 
 static uint32_t ready_pop(wf_run *r)
 {
-    uint32_t t = r->ready[r->ready_head];
+    uint32_t t = fifo_pop(&r->ready);
 
-    r->ready_head = (r->ready_head + 1) % r->ready_cap;
-    r->ready_len--;
     r->tasks[t].ready_queued = false;
     return t;
-}
-
-static void retry_push(wf_task_state *ts, uint32_t unit)
-{
-    if (ts->retry_len == ts->retry_cap) {
-        size_t cap = ts->retry_cap ? ts->retry_cap * 2 : 8;
-        uint32_t *q = wf_xmalloc(cap * sizeof(*q));
-
-        for (size_t i = 0; i < ts->retry_len; i++)
-            q[i] = ts->retry_fifo[(ts->retry_head + i) % ts->retry_cap];
-        free(ts->retry_fifo);
-        ts->retry_fifo = q;
-        ts->retry_head = 0;
-        ts->retry_cap = cap;
-    }
-    ts->retry_fifo[(ts->retry_head + ts->retry_len) % ts->retry_cap] = unit;
-    ts->retry_len++;
-}
-
-static uint32_t retry_pop(wf_task_state *ts)
-{
-    uint32_t u = ts->retry_fifo[ts->retry_head];
-
-    ts->retry_head = (ts->retry_head + 1) % ts->retry_cap;
-    ts->retry_len--;
-    return u;
 }
 
 /* Retry timers: a binary min-heap on due_ms. */
@@ -325,7 +311,7 @@ static bool has_startable(const wf_run *r, const wf_task_state *ts)
 {
     if (r->stopping || ts->stop_items)
         return false;
-    return ts->retry_len > 0 || ts->next_unit < ts->n_units;
+    return ts->retries.len > 0 || ts->next_unit < ts->n_units;
 }
 
 static bool task_at_limit(const wf_run *r, uint32_t t)
@@ -843,8 +829,8 @@ static void slurm_submit_pending(wf_run *r, uint32_t t)
         char *script, **envp, *workdir;
         wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
 
-        if (ts->retry_len > 0) {
-            u = retry_pop(ts);
+        if (ts->retries.len > 0) {
+            u = fifo_pop(&ts->retries);
         } else {
             u = (uint32_t)ts->next_unit++;
             advance_next(ts);
@@ -967,8 +953,8 @@ static void dispatch(wf_run *r)
     wf_job batch[64];
     size_t n = 0;
 
-    while (!r->stopping && r->ready_len > 0 &&
-           (r->running < r->dispatch_limit || r->tasks[r->ready[r->ready_head]].slurm)) {
+    while (!r->stopping && r->ready.len > 0 &&
+           (r->running < r->dispatch_limit || r->tasks[r->ready.v[r->ready.head]].slurm)) {
         uint32_t t = ready_pop(r), u;
         wf_task_state *ts = &r->tasks[t];
         const wf_task *task = &r->wf->tasks[t];
@@ -980,8 +966,8 @@ static void dispatch(wf_run *r)
         }
         if (!has_startable(r, ts) || task_at_limit(r, t))
             continue; /* re-queued when one of its units completes */
-        if (ts->retry_len > 0) {
-            u = retry_pop(ts);
+        if (ts->retries.len > 0) {
+            u = fifo_pop(&ts->retries);
         } else {
             u = (uint32_t)ts->next_unit++;
             advance_next(ts);
@@ -1111,7 +1097,7 @@ static void drain_after_stop(wf_run *r)
 
         r->tasks[tm.job.task].waiting_retry--;
     }
-    while (r->ready_len > 0) {
+    while (r->ready.len > 0) {
         uint32_t t = ready_pop(r);
 
         task_maybe_finish(r, t);
@@ -1127,7 +1113,7 @@ static void fire_timers(wf_run *r, int64_t now)
         wf_task_state *ts = &r->tasks[tm.job.task];
 
         ts->waiting_retry--;
-        retry_push(ts, tm.job.unit);
+        fifo_push(&ts->retries, tm.job.unit);
         if (!task_at_limit(r, tm.job.task))
             ready_push(r, tm.job.task);
     }
@@ -1624,7 +1610,7 @@ void wf_run_free(wf_run *r)
         free(ts->item_errors);
         free(ts->values);
         free(ts->units);
-        free(ts->retry_fifo);
+        free(ts->retries.v);
         free(ts->error);
         free(ts->plain_out);
         free(ts->plain_err);
@@ -1644,7 +1630,7 @@ void wf_run_free(wf_run *r)
     free(r->workers);
     free(r->jobs);
     free(r->done);
-    free(r->ready);
+    free(r->ready.v);
     free(r->timers);
     free(r->settle);
     for (size_t i = 0; i < r->n_secrets; i++)
