@@ -27,6 +27,9 @@
 #define WF__STORE_LINGER_MS 5
 /* How long a connection waits for another one (another process, or gc) to release a lock. */
 #define WF__STORE_BUSY_MS 10000
+/* A WAL up to this size is left for the next open to recover rather than checkpointed at
+ * close (store.c, skip_small_checkpoint). */
+#define WF__STORE_WAL_KEEP (1024 * 1024)
 
 typedef struct wf__rec wf__rec;
 

@@ -10,6 +10,9 @@
  *                     sharding: the first two hex digits name the directory), written to a
  *                     temporary file in the same directory and renamed into place
  *   lock              empty; every open store holds a shared flock on it, gc an exclusive one
+ *   state.db-wal/-shm SQLite's WAL, left in place at close while under 1 MiB (checkpointing it
+ *                     costs two fdatasync calls; the next open recovers it), checkpointed
+ *                     into state.db and removed when larger
  *
  * Writing: records are queued (wf_store_record_*) and one writer thread commits them in
  * batched transactions, in the order they were queued. Queuing copies the record and never

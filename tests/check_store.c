@@ -280,6 +280,47 @@ START_TEST(test_open_layout_wal)
 }
 END_TEST
 
+/* A small WAL is left at close for the next open to recover (no checkpoint, no fdatasync);
+ * a WAL over WF__STORE_WAL_KEEP is checkpointed into the database and removed. */
+START_TEST(test_wal_kept_small_checkpointed_large)
+{
+    char *tmp = make_tmp();
+    char *wal = wf_xasprintf("%s/state.db-wal", tmp);
+    char big[512];
+    wf_store *s = open_ok(tmp);
+
+    record_run(s, "r1", "wf");
+    close_ok(s);
+    ck_assert(exists(wal));
+    /* The next open recovers it: the run is there. */
+    s = open_ok(tmp);
+    record_run(s, "r2", "wf");
+    close_ok(s);
+    ck_assert(exists(wal));
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM runs"), 2);
+
+    memset(big, 'x', sizeof(big) - 3);
+    big[0] = '"';
+    big[sizeof(big) - 3] = '"';
+    big[sizeof(big) - 2] = '\0';
+    s = open_ok(tmp);
+    record_run(s, "r3", "wf");
+    for (int i = 0; i < 4000; i++) {
+        wf_store_unit_rec u = unit("r3", "t", i, 1, WF_STATUS_SUCCEEDED);
+
+        u.result_json = big;
+        wf_store_record_unit(s, &u);
+    }
+    close_ok(s);
+    ck_assert(!exists(wal));
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM units"), 4000);
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM runs"), 3);
+    remove_tree(tmp);
+    free(wal);
+    free(tmp);
+}
+END_TEST
+
 START_TEST(test_schema_version)
 {
     char *tmp = make_tmp();
@@ -1392,6 +1433,7 @@ static Suite *store_suite(void)
 
     tc = tcase_create("open");
     tcase_add_test(tc, test_open_layout_wal);
+    tcase_add_test(tc, test_wal_kept_small_checkpointed_large);
     tcase_add_test(tc, test_schema_version);
     tcase_add_test(tc, test_empty_file_migrated);
     tcase_add_test(tc, test_newer_schema_refused);
