@@ -1,7 +1,9 @@
 /* SHA256 through OpenSSL's EVP interface (see wf_common.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "wf_common.h"
@@ -9,6 +11,31 @@
 struct wf_sha256 {
     EVP_MD_CTX *md;
 };
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* EVP_sha256() would look the implementation up again on every digest; one fetch serves the
+ * whole process (it is never freed: it lives as long as the process). */
+static void fetch_md(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md(void)
+{
+    pthread_once(&sha256_once, fetch_md);
+    if (sha256_md == NULL) {
+        fprintf(stderr, "wfengine: OpenSSL has no SHA-256 implementation\n");
+        abort();
+    }
+    return sha256_md;
+}
+
+void wf_sha256_skip_openssl_config(void)
+{
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+}
 
 static void to_hex(const unsigned char *d, unsigned n, char *out)
 {
@@ -26,7 +53,7 @@ wf_sha256 *wf_sha256_new(void)
     wf_sha256 *h = wf_xmalloc(sizeof(*h));
 
     h->md = EVP_MD_CTX_new();
-    if (h->md == NULL || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+    if (h->md == NULL || EVP_DigestInit_ex(h->md, md(), NULL) != 1) {
         fprintf(stderr, "wfengine: OpenSSL cannot initialise SHA256\n");
         abort();
     }
@@ -54,7 +81,7 @@ void wf_sha256_hex(const void *data, size_t len, char out[WF_SHA256_HEX_LEN + 1]
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned n = 0;
 
-    if (EVP_Digest(data, len, d, &n, EVP_sha256(), NULL) != 1) {
+    if (EVP_Digest(data, len, d, &n, md(), NULL) != 1) {
         fprintf(stderr, "wfengine: OpenSSL SHA256 failed\n");
         abort();
     }
