@@ -267,7 +267,9 @@ int wf_store_gc(wf_store *s, int keep_runs, wf_store_gc_stats *stats, wf_error *
     }
     locked = true;
     pthread_mutex_lock(&s->rlock);
-    rc = delete_runs(s, keep_runs, &stats->runs_deleted, err);
+    rc = wf__store_read_conn(s, err);
+    if (rc == WF_OK)
+        rc = delete_runs(s, keep_runs, &stats->runs_deleted, err);
     if (rc == WF_OK)
         rc = load_referenced(s, &refs, err);
     pthread_mutex_unlock(&s->rlock);

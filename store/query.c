@@ -118,6 +118,10 @@ static int prep(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err)
 static int read_begin(wf_store *s, wf_error *err)
 {
     pthread_mutex_lock(&s->rlock);
+    if (wf__store_read_conn(s, err) != WF_OK) {
+        pthread_mutex_unlock(&s->rlock);
+        return WF_ESTORE;
+    }
     if (sqlite3_exec(s->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         wf__store_db_error(s, s->rdb, err, "cannot read");
         pthread_mutex_unlock(&s->rlock);
@@ -700,7 +704,7 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
                        char stdout_hash[WF_SHA256_HEX_LEN + 1],
                        char stderr_hash[WF_SHA256_HEX_LEN + 1], wf_error *err)
 {
-    sqlite3_stmt *st = s->st_cache_get;
+    sqlite3_stmt *st;
     char *result_json = NULL, *result_hash = NULL;
     const char *h;
     int rc = WF_OK;
@@ -709,6 +713,11 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
     stdout_hash[0] = '\0';
     stderr_hash[0] = '\0';
     pthread_mutex_lock(&s->rlock);
+    if (wf__store_read_conn(s, err) != WF_OK) {
+        pthread_mutex_unlock(&s->rlock);
+        return WF_ESTORE;
+    }
+    st = s->st_cache_get;
     sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_STATIC);
     switch (step(s, st, err)) {
     case SQLITE_ROW:

@@ -340,6 +340,11 @@ static int migrate(wf_store *s, wf_error *err)
     int rc = WF_ESTORE;
     bool in_tx = false;
 
+    /* The common case, a store at the current version, needs no write lock. A version only
+     * grows, so a store found current stays current. */
+    if (query_int(s->wdb, "PRAGMA user_version", &version) == SQLITE_OK &&
+        version == WF_STORE_SCHEMA_VERSION)
+        return WF_OK;
     if (sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         wf__store_db_error(s, s->wdb, err, "cannot start the schema check");
         goto out;
@@ -406,7 +411,8 @@ static void skip_small_checkpoint(wf_store *s)
 
     if (stat(wal, &st) == 0 && st.st_size <= WF__STORE_WAL_KEEP) {
         sqlite3_db_config(s->wdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
-        sqlite3_db_config(s->rdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+        if (s->rdb != NULL)
+            sqlite3_db_config(s->rdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     }
     free(wal);
 }
@@ -416,7 +422,7 @@ static void destroy(wf_store *s)
 {
     wf__store_writer_stop(s);
     wf__store_writer_release(s);
-    if (s->wdb != NULL && s->rdb != NULL)
+    if (s->wdb != NULL)
         skip_small_checkpoint(s);
     sqlite3_finalize(s->st_cache_get);
     sqlite3_close(s->rdb);
@@ -471,15 +477,6 @@ int wf_store_open(const char *dir, wf_store **out, wf_error *err)
         goto out;
     if (migrate(s, err) != WF_OK)
         goto out;
-    if (open_db(s, &s->rdb, err) != WF_OK)
-        goto out;
-    if (sqlite3_prepare_v3(s->rdb,
-                           "SELECT result_json, result_hash, stdout_hash, stderr_hash FROM cache "
-                           "WHERE key = ?1",
-                           -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL) != SQLITE_OK) {
-        wf__store_db_error(s, s->rdb, err, "cannot prepare a query");
-        goto out;
-    }
     if (wf__store_writer_start(s, err) != WF_OK)
         goto out;
     rc = WF_OK;
@@ -490,6 +487,20 @@ out:
     }
     *out = s;
     return rc;
+}
+
+int wf__store_read_conn(wf_store *s, wf_error *err)
+{
+    if (s->st_cache_get != NULL)
+        return WF_OK;
+    if (s->rdb == NULL && open_db(s, &s->rdb, err) != WF_OK)
+        return WF_ESTORE;
+    if (sqlite3_prepare_v3(s->rdb,
+                           "SELECT result_json, result_hash, stdout_hash, stderr_hash FROM cache "
+                           "WHERE key = ?1",
+                           -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL) != SQLITE_OK)
+        return wf__store_db_error(s, s->rdb, err, "cannot prepare a query");
+    return WF_OK;
 }
 
 int wf_store_flush(wf_store *s, wf_error *err)

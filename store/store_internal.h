@@ -2,7 +2,9 @@
  * store_internal.h: what the files of store/ share (see wf_store.h for the contract).
  *
  * Connections: wdb belongs to the writer thread once it runs (open and close use it before
- * the thread starts and after it is joined). rdb serves the query functions, under rlock.
+ * the thread starts and after it is joined). rdb serves the query functions, under rlock; it is
+ * opened by the first query (wf__store_read_conn), so a run that never queries (no cache, no
+ * resume) does not pay for a second connection.
  * Both are opened with SQLITE_OPEN_NOMUTEX because each is used by one thread at a time.
  *
  * Locks: qlock (the queue), rlock (rdb), elock (the first error). A thread never holds two of
@@ -85,6 +87,10 @@ const char *wf__store_sqlite_msg(sqlite3 *db, char *buf, size_t size);
 const char *wf__store_strerror(int errnum, char *buf, size_t size);
 /* True when h is 64 lowercase hex digits. */
 bool wf__store_valid_hash(const char *h);
+
+/* With rlock held: opens rdb and prepares st_cache_get unless done already. WF_OK, or
+ * WF_ESTORE with err filled (the next call tries again). */
+int wf__store_read_conn(wf_store *s, wf_error *err);
 
 /* Prepares the writer's statements on wdb and starts the writer thread. */
 int wf__store_writer_start(wf_store *s, wf_error *err);
