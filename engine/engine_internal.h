@@ -106,6 +106,10 @@ typedef struct wf_task_state {
      * the unit object of a plain task, or an array of unit objects by item index. */
     json_object *reuse;
     bool slurm; /* its units run on Slurm (never on the workers) */
+    /* A task with env: the run's env_base without the names the task sets (pointers into
+     * wf_run.envp; owned array, NULL for a task without env, which uses the run's). */
+    const char **env_base;
+    size_t n_env_base;
 } wf_task_state;
 
 typedef struct wf_timer {
@@ -131,6 +135,11 @@ struct wf_run {
     bool store_failed;      /* the store failed: the run was stopped */
     wf_slurm *slurm;        /* the Slurm executor, when a task uses it */
     size_t n_envp;
+    /* envp without the variables the engine sets for every unit (WF_RUN_ID, WF_TASK,
+     * WF_INDEX, WF_ITEM): what a unit's environment starts with (borrowed pointers into
+     * envp; the array is owned). See wf__unit_env_prepare. */
+    const char **env_base;
+    size_t n_env_base;
     json_object *outputs; /* after the run */
     int64_t start_ms, start_wall_ms, end_ms;
 
@@ -167,6 +176,12 @@ struct wf_run {
     bool failfast_tripped;
     wf_status status;
 };
+
+/* Computes env_base for the run and for each task with env (once per run, before any
+ * unit runs), so that a unit's environment is a copy of pointers plus its own variables. */
+void wf__unit_env_prepare(wf_run *r);
+/* Frees what wf__unit_env_prepare allocated. */
+void wf__unit_env_release(wf_run *r);
 
 /* Runs one job on a worker thread and fills c (which the caller has zeroed, with c->job
  * set). Never fails: problems become a FAILED completion with an error message. */

@@ -856,8 +856,6 @@ static void slurm_submit_pending(wf_run *r, uint32_t t)
             wf_error_release(&err);
             free(script);
             free(workdir);
-            for (size_t i = 0; envp[i] != NULL; i++)
-                free(envp[i]);
             free(envp);
             complete_now(r, &c);
             continue;
@@ -934,8 +932,6 @@ static void slurm_submit_pending(wf_run *r, uint32_t t)
         for (size_t k = 0; k < b->n; k++) {
             free(b->scripts[k]);
             free(b->workdirs[k]);
-            for (size_t e = 0; b->envps[k][e] != NULL; e++)
-                free(b->envps[k][e]);
             free(b->envps[k]);
         }
         free(b->elems);
@@ -1600,6 +1596,7 @@ void wf_run_free(wf_run *r)
 {
     if (r == NULL)
         return;
+    wf__unit_env_release(r);
     for (size_t t = 0; r->tasks != NULL && t < r->wf->n_tasks; t++) {
         wf_task_state *ts = &r->tasks[t];
 
@@ -1707,6 +1704,7 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
     r->settle = wf_xmalloc((wf->n_tasks ? wf->n_tasks : 1) * sizeof(*r->settle));
     for (size_t t = 0; t < wf->n_tasks; t++)
         r->tasks[t].pending_deps = (uint32_t)wf->tasks[t].n_deps;
+    wf__unit_env_prepare(r);
     r->store = r->opts.store;
     if (r->opts.resume_run != NULL) {
         snprintf(r->resume_id, sizeof(r->resume_id), "%s", r->opts.resume_run);

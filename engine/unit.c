@@ -134,72 +134,135 @@ out:
 
 /* The child's environment: the run's (inherited + workflow env), the task's env, and the
  * WF_* variables. A later entry for the same name replaces an earlier one. */
+/* The variables the engine sets for every unit: an inherited one of these names is dropped
+ * (a unit without an item has no WF_INDEX/WF_ITEM, even if wfengine itself runs in one). */
+static const char *const engine_vars[] = { "WF_RUN_ID", "WF_TASK", "WF_INDEX", "WF_ITEM" };
+
+static bool env_names_equal(const char *entry, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+static bool env_is_engine_var(const char *name_or_entry)
+{
+    for (size_t i = 0; i < WF_ARRAY_LEN(engine_vars); i++) {
+        size_t n = strlen(engine_vars[i]);
+
+        if (strncmp(name_or_entry, engine_vars[i], n) == 0 &&
+            (name_or_entry[n] == '=' || name_or_entry[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+static bool env_set_by_task(const wf_task *task, const char *entry)
+{
+    for (size_t i = 0; i < task->n_env; i++) {
+        if (env_names_equal(entry, task->env[i].name))
+            return true;
+    }
+    return false;
+}
+
+void wf__unit_env_prepare(wf_run *r)
+{
+    r->env_base = wf_xmalloc((r->n_envp + 1) * sizeof(char *));
+    r->n_env_base = 0;
+    for (size_t i = 0; i < r->n_envp; i++) {
+        if (!env_is_engine_var(r->envp[i]))
+            r->env_base[r->n_env_base++] = r->envp[i];
+    }
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        const wf_task *task = &r->wf->tasks[t];
+        wf_task_state *ts = &r->tasks[t];
+
+        if (task->n_env == 0)
+            continue;
+        ts->env_base = wf_xmalloc((r->n_env_base + 1) * sizeof(char *));
+        for (size_t i = 0; i < r->n_env_base; i++) {
+            if (!env_set_by_task(task, r->env_base[i]))
+                ts->env_base[ts->n_env_base++] = r->env_base[i];
+        }
+    }
+}
+
+void wf__unit_env_release(wf_run *r)
+{
+    for (size_t t = 0; r->tasks != NULL && t < r->wf->n_tasks; t++)
+        free(r->tasks[t].env_base);
+    free(r->env_base);
+}
+
+/*
+ * A unit's environment: the task's share of the run's environment (pointers, see
+ * wf__unit_env_prepare), then the task's env rendered for this unit, then the engine's
+ * variables. One allocation, the pointer array followed by the unit's own strings, so free()
+ * releases it; the borrowed strings live as long as the run. NULL (c failed) when a template
+ * fails.
+ */
 static char **build_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
                          wf_completion *c)
 {
-    size_t cap = r->n_envp + task->n_env + 5, n = 0;
-    char **envp = wf_xcalloc(cap, sizeof(char *));
+    const wf_task_state *ts = &r->tasks[job->task];
+    const char *const *base = ts->env_base != NULL ? ts->env_base : r->env_base;
+    size_t n_base = ts->env_base != NULL ? ts->n_env_base : r->n_env_base;
+    size_t *offs = wf_xmalloc((task->n_env + WF_ARRAY_LEN(engine_vars)) * sizeof(size_t));
     const json_object *item = NULL;
     int64_t index = -1;
     wf_strbuf sb = WF_STRBUF_INIT;
     wf_error err;
+    size_t n = 0;
+    char **envp = NULL, *own;
 
     wf_error_init(&err);
-    for (size_t i = 0; i < r->n_envp; i++)
-        envp[n++] = wf_xstrdup(r->envp[i]);
     for (size_t i = 0; i < task->n_env; i++) {
-        wf_strbuf_reset(&sb);
-        wf_strbuf_addf(&sb, "%s=", task->env[i].name);
+        if (env_is_engine_var(task->env[i].name))
+            continue; /* the engine's value wins */
+        offs[n++] = sb.len;
+        wf_strbuf_adds(&sb, task->env[i].name);
+        wf_strbuf_addc(&sb, '=');
         if (wf_tpl_render(task->env[i].tpl, ctx, &sb, &err) != WF_OK) {
             char *what = wf_xasprintf("env %s", task->env[i].name);
 
             fail(c, what, &err);
             free(what);
-            goto fail;
+            wf_error_release(&err);
+            goto out;
         }
-        envp[n++] = wf_xstrdup(wf_strbuf_str(&sb));
+        wf_strbuf_addc(&sb, '\0');
     }
-    envp[n++] = wf_xasprintf("WF_RUN_ID=%s", r->run_id);
-    envp[n++] = wf_xasprintf("WF_TASK=%s", task->name);
+    offs[n++] = sb.len;
+    wf_strbuf_adds(&sb, "WF_RUN_ID=");
+    wf_strbuf_add(&sb, r->run_id, strlen(r->run_id) + 1);
+    offs[n++] = sb.len;
+    wf_strbuf_adds(&sb, "WF_TASK=");
+    wf_strbuf_add(&sb, task->name, strlen(task->name) + 1);
     if (wf_ctx_item(ctx, &item, &index)) {
-        envp[n++] = wf_xasprintf("WF_INDEX=%lld", (long long)job->unit);
-        wf_strbuf_reset(&sb);
+        char num[24];
+
+        offs[n++] = sb.len;
+        wf_strbuf_adds(&sb, "WF_INDEX=");
+        wf_strbuf_add(&sb, num,
+                      (size_t)snprintf(num, sizeof(num), "%lu", (unsigned long)job->unit) + 1);
+        offs[n++] = sb.len;
         wf_strbuf_adds(&sb, "WF_ITEM=");
         wf_json_write(&sb, item);
-        envp[n++] = wf_xstrdup(wf_strbuf_str(&sb));
+        wf_strbuf_addc(&sb, '\0');
     }
-    envp[n] = NULL;
-    /* Drop earlier duplicates so that the last definition of a name wins. */
-    for (size_t i = 0; i < n; i++) {
-        const char *eq = strchr(envp[i], '=');
-        size_t klen = eq ? (size_t)(eq - envp[i]) : strlen(envp[i]);
-
-        for (size_t j = i + 1; j < n; j++) {
-            if (strncmp(envp[i], envp[j], klen) == 0 && envp[j][klen] == '=') {
-                free(envp[i]);
-                envp[i] = NULL;
-                break;
-            }
-        }
-    }
-    {
-        size_t k = 0;
-
-        for (size_t i = 0; i < n; i++) {
-            if (envp[i] != NULL)
-                envp[k++] = envp[i];
-        }
-        envp[k] = NULL;
-    }
-    wf_strbuf_release(&sb);
-    return envp;
-fail:
+    envp = wf_xmalloc((n_base + n + 1) * sizeof(char *) + sb.len);
+    own = (char *)(envp + n_base + n + 1);
+    memcpy(own, sb.buf, sb.len);
+    /* The array is char ** for posix_spawn's sake; the borrowed strings are never written. */
+    memcpy((void *)envp, base, n_base * sizeof(char *));
     for (size_t i = 0; i < n; i++)
-        free(envp[i]);
-    free(envp);
+        envp[n_base + i] = own + offs[i];
+    envp[n_base + n] = NULL;
+out:
     wf_strbuf_release(&sb);
-    wf_error_release(&err);
-    return NULL;
+    free(offs);
+    return envp;
 }
 
 static void free_strv(char **v)
@@ -385,7 +448,8 @@ static bool cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char *c
     }
     for (size_t i = 0; i < task->n_env; i++) {
         wf_strbuf_reset(&sb);
-        wf_strbuf_addf(&sb, "%s=", task->env[i].name);
+        wf_strbuf_adds(&sb, task->env[i].name);
+        wf_strbuf_addc(&sb, '=');
         if (wf_tpl_render(task->env[i].tpl, ctx, &sb, &err) != WF_OK) {
             fail(c, "env", &err);
             ok = false;
@@ -555,7 +619,7 @@ out:
     wf_strbuf_release(&workdir);
     wf_error_release(&err);
     free_strv(argv);
-    free_strv(envp);
+    free(envp);
 }
 
 static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
@@ -743,7 +807,7 @@ bool wf__unit_prepare_slurm(wf_run *r, const wf_job *job, char **script, char **
 out:
     if (!ok) {
         free(*script);
-        free_strv(*envp);
+        free(*envp);
         free(*workdir);
         *script = *workdir = NULL;
         *envp = NULL;

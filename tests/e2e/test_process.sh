@@ -59,6 +59,27 @@ expect_json "output json" 'd["tasks"]["json"]["result"]' '{"a": [1, 2.5, "x"]}'
 expect_json "output lines" 'd["tasks"]["lines"]["result"]' '["a", "b", "", "c"]'
 expect_json "simple command exec'd directly" 'd["tasks"]["direct"]["result"]' '"x-direct"'
 
+# Precedence: inherited < workflow env < task env < the engine's WF_ variables; inherited WF_
+# variables never leak into a unit (wfengine run from inside a unit of another run).
+cat > envprec.yaml <<'Y'
+version: 1
+env:
+  LAYER: workflow
+  ONLY_WF: w
+tasks:
+  plain:
+    run: echo "$INHERITED $LAYER $ONLY_WF ${WF_ITEM-none} ${WF_INDEX-none} $WF_TASK"
+  overridden:
+    env: {LAYER: task, WF_TASK: mine}
+    run: echo "$INHERITED $LAYER $ONLY_WF $WF_TASK"
+Y
+INHERITED=from-parent LAYER=parent WF_ITEM=outer WF_INDEX=7 WF_TASK=outer run_wf run envprec.yaml --json
+expect_rc "env precedence workflow" 0
+expect_json "inherited, workflow env, no outer WF_ITEM/WF_INDEX" 'd["tasks"]["plain"]["result"]' \
+    '"from-parent workflow w none none plain"'
+expect_json "task env wins over workflow env, WF_TASK over task env" \
+    'd["tasks"]["overridden"]["result"]' '"from-parent task w overridden"'
+
 cat > badjson.yaml <<'Y'
 version: 1
 tasks:
