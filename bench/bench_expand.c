@@ -6,9 +6,10 @@
  *
  * - "expand_model" times, in this thread, exactly the steps the engine takes for a with-items
  *   task, split into phases: evaluating the with-items template `<< range(N) >>` into the
- *   item list (the user's data: N json integers), creating the units as engine/run.c
- *   task_add_units does (the wf_unit array, the result-slot array, exit codes set to -1),
- *   and deriving each item's context as engine/unit.c does when the unit runs
+ *   item list (the user's data: N json integers, folded into a constant when the workflow is
+ *   loaded, which the engine lends to the run rather than copying), creating the units as
+ * engine/run.c task_add_units does (the wf_unit array, the result-slot array, exit codes set to
+ * -1), and deriving each item's context as engine/unit.c does when the unit runs
  *   (json_object_array_get_idx + wf_ctx_with_item, then wf_ctx_unref). "ns_per_item" is
  *   units + contexts (what the target is about); "total_ns_per_item" adds the list.
  *
@@ -48,7 +49,8 @@ static wf_ctx *task_context(void)
 static phases expand_model(long n, const wf_tpl *items_tpl, const wf_ctx *task_ctx)
 {
     phases ph;
-    json_object *list = NULL;
+    const json_object *list = NULL;
+    json_object *own = NULL;
     wf_unit *units;
     json_object **values;
     wf_error err;
@@ -56,7 +58,7 @@ static phases expand_model(long n, const wf_tpl *items_tpl, const wf_ctx *task_c
 
     wf_error_init(&err);
     t0 = bench_now_ns();
-    if (wf_tpl_eval(items_tpl, task_ctx, &list, &err) != WF_OK) {
+    if (wf_tpl_eval_borrow(items_tpl, task_ctx, &list, &own, &err) != WF_OK) {
         fprintf(stderr, "bench_expand: %s\n", err.message);
         exit(1);
     }
@@ -77,7 +79,7 @@ static phases expand_model(long n, const wf_tpl *items_tpl, const wf_ctx *task_c
     ph.ctx_ns = (double)(t3 - t2);
     free(units);
     free(values);
-    json_object_put(list);
+    json_object_put(own);
     wf_error_release(&err);
     return ph;
 }

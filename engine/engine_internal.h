@@ -89,7 +89,11 @@ typedef struct wf_task_state {
     bool stop_items;         /* task fail-fast tripped: start no new items */
     atomic_bool stop_queued; /* the same, for workers: queued jobs of the task end cancelled */
     wf_ctx *ctx;             /* the task's context (vars as published so far) */
-    json_object *items;      /* with-items: the expanded list (owned; read by workers) */
+    /* with-items: the expanded list, read by workers. Lent (items_own NULL) when it is a
+     * constant of the workflow or a value already in the context (`<< task.x.items >>`),
+     * so a run neither copies nor touches its reference counts; else items_own owns it. */
+    const json_object *items;
+    json_object *items_own;
     size_t n_units;
     wf_unit *units;
     size_t next_unit;    /* first unit never started */

@@ -453,20 +453,24 @@ static void task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
         ready_push(r, t);
 }
 
-/* Evaluates the task's item list: a literal or template list, or a matrix. */
-static int expand_items(wf_run *r, uint32_t t, json_object **out, char **error)
+/* Evaluates the task's item list (a literal or template list, or a matrix) into ts->items,
+ * lent where it can be (see wf_task_state). */
+static int expand_items(wf_run *r, uint32_t t, char **error)
 {
     const wf_task *task = &r->wf->tasks[t];
     wf_task_state *ts = &r->tasks[t];
     wf_error err;
-    json_object *list = NULL;
+    const json_object *list = NULL;
+    json_object *own = NULL;
     int rc;
 
     wf_error_init(&err);
-    if (task->items_kind == WF_ITEMS_MATRIX)
-        rc = wf__matrix_expand(task, ts->ctx, &list, &err);
-    else
-        rc = wf_vnode_eval(task->items, ts->ctx, &list, &err);
+    if (task->items_kind == WF_ITEMS_MATRIX) {
+        rc = wf__matrix_expand(task, ts->ctx, &own, &err);
+        list = own;
+    } else {
+        rc = wf_vnode_eval_borrow(task->items, ts->ctx, &list, &own, &err);
+    }
     if (rc != WF_OK) {
         *error = wf_xasprintf("with-items: %s", err.message ? err.message : wf_strerror(rc));
         wf_error_release(&err);
@@ -477,7 +481,7 @@ static int expand_items(wf_run *r, uint32_t t, json_object **out, char **error)
                                                                  : "the with-items value";
 
         *error = wf_xasprintf("with-items: '%s' gave %s, not a list", src, wf_json_type_name(list));
-        json_object_put(list);
+        json_object_put(own);
         return WF_ETYPE;
     }
     if (task->batch_size > 0) {
@@ -488,14 +492,17 @@ static int expand_items(wf_run *r, uint32_t t, json_object **out, char **error)
         for (size_t i = 0; i < n; i += (size_t)task->batch_size) {
             json_object *b = json_object_new_array();
 
+            /* Copies, not references: a lent list's reference counts are not ours. */
             for (size_t j = i; j < n && j < i + (size_t)task->batch_size; j++)
-                json_object_array_add(b, json_object_get(json_object_array_get_idx(list, j)));
+                json_object_array_add(b, wf_json_copy(json_object_array_get_idx(list, j)));
             json_object_array_add(batches, b);
         }
-        json_object_put(list);
+        json_object_put(own);
+        own = batches;
         list = batches;
     }
-    *out = list;
+    ts->items = list;
+    ts->items_own = own;
     return WF_OK;
 }
 
@@ -565,7 +572,7 @@ static void task_ready(wf_run *r, uint32_t t)
         char *error = NULL;
         wf_event ev = { .kind = WF_EVENT_TASK_START, .task = task->name, .index = -1 };
 
-        if (expand_items(r, t, &ts->items, &error) != WF_OK) {
+        if (expand_items(r, t, &error) != WF_OK) {
             task_finish(r, t, WF_STATUS_FAILED, error);
             return;
         }
@@ -1611,7 +1618,7 @@ void wf_run_free(wf_run *r)
         free(ts->error);
         free(ts->plain_out);
         free(ts->plain_err);
-        json_object_put(ts->items);
+        json_object_put(ts->items_own);
         wf_ctx_unref(ts->ctx);
         wf_result_unref(ts->result);
     }

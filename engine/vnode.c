@@ -46,6 +46,26 @@ int wf_vnode_eval(const wf_vnode *n, const wf_ctx *ctx, json_object **out, wf_er
     return WF_OK;
 }
 
+int wf_vnode_eval_borrow(const wf_vnode *n, const wf_ctx *ctx, const json_object **value,
+                         json_object **owned, wf_error *err)
+{
+    int rc;
+
+    *value = NULL;
+    *owned = NULL;
+    switch (n->kind) {
+    case WF_VNODE_CONST:
+        *value = n->constant;
+        return WF_OK;
+    case WF_VNODE_TEMPLATE:
+        return wf_tpl_eval_borrow(n->tpl, ctx, value, owned, err);
+    default:
+        rc = wf_vnode_eval(n, ctx, owned, err);
+        *value = *owned;
+        return rc;
+    }
+}
+
 void wf_vnode_free(wf_vnode *n)
 {
     if (n == NULL)

@@ -51,6 +51,11 @@ typedef struct wf_vnode {
  * nothing with the tree or ctx). On failure returns the template's error code with err set
  * (position inside the template; the caller adds task and item). Thread-safe. */
 int wf_vnode_eval(const wf_vnode *n, const wf_ctx *ctx, json_object **out, wf_error *err);
+/* The same, lending rather than copying what the tree or ctx already holds (a constant, or
+ * a template that only looks a value up): see wf_tpl_eval_borrow for what *value and *owned
+ * receive and the rules for a lent value. */
+int wf_vnode_eval_borrow(const wf_vnode *n, const wf_ctx *ctx, const json_object **value,
+                         json_object **owned, wf_error *err);
 void wf_vnode_free(wf_vnode *n);
 
 /* ---- the model ---------------------------------------------------------------------- */

@@ -879,6 +879,31 @@ int wf_tpl_eval(const wf_tpl *t, const wf_ctx *ctx, json_object **out, wf_error 
     return rc;
 }
 
+int wf_tpl_eval_borrow(const wf_tpl *t, const wf_ctx *ctx, const json_object **value,
+                       json_object **owned, wf_error *err)
+{
+    ev e = { t, ctx, err, 0 };
+    tval v = TVAL_NULL;
+    int rc;
+
+    *value = NULL;
+    *owned = NULL;
+    if (t->kind != WF_TPL_VALUE) {
+        rc = wf_tpl_eval(t, ctx, owned, err);
+        *value = *owned;
+        return rc;
+    }
+    rc = wf__tpl_eval_node(&e, t->value, &v);
+    if (rc == WF_OK && v.own == NULL) {
+        *value = v.j;
+    } else if (rc == WF_OK) {
+        *owned = wf__tpl_detach(&v);
+        *value = *owned;
+    }
+    tval_release(&v);
+    return rc;
+}
+
 int wf_tpl_eval_bool(const wf_tpl *t, const wf_ctx *ctx, bool *out, wf_error *err)
 {
     ev e = { t, ctx, err, 0 };

@@ -94,6 +94,17 @@ size_t wf_tpl_refs(const wf_tpl *t, const wf_tpl_ref **out);
  * there. Thread-safe for concurrent calls on the same t and ctx. */
 int wf_tpl_eval(const wf_tpl *t, const wf_ctx *ctx, json_object **out, wf_error *err);
 
+/* wf_tpl_eval without the copy where none is needed: when the value is one the template only
+ * looks up (a path into ctx, such as `task.x.items`, or a constant of the template, such as a
+ * folded `range(10000)`), *value points at it and *owned is NULL; otherwise *owned receives
+ * the new value and *value points at it too. A lent value lives as long as ctx and t, and is
+ * read-only in the strictest sense, like everything in a context: no json_object_get/put and
+ * no json_object_to_json_string (json-c's reference counts and string caches are not
+ * thread-safe, and other runs may be reading it). Failure as wf_tpl_eval (*value and *owned
+ * NULL). */
+int wf_tpl_eval_borrow(const wf_tpl *t, const wf_ctx *ctx, const json_object **value,
+                       json_object **owned, wf_error *err);
+
 /* Appends the text form of t to out (interpolation rules; shell-quoted with WF_TPL_SHELL;
  * a value template appends its value's text form, quoted in shell mode). On failure returns
  * as wf_tpl_eval and out holds whatever was appended before the failing expression. This is

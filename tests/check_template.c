@@ -647,6 +647,54 @@ START_TEST(test_eval_result_is_a_copy)
 }
 END_TEST
 
+/* wf_tpl_eval_borrow lends what the template only looks up (a context value, a folded
+ * constant) and owns what it computes; both give the same value as wf_tpl_eval. */
+START_TEST(test_eval_borrow)
+{
+    static const struct {
+        const char *src;
+        bool lent;
+        const char *want;
+    } cases[] = {
+        { "<< task.fetch.data >>", true,
+          "[{\"name\":\"a\",\"ok\":true},{\"name\":\"b\",\"ok\":false}]" },
+        { "<< item.tags >>", true, "[\"a\",\"b c\"]" },
+        { "<< range(3) >>", true, "[0,1,2]" },
+        { "<< [1, 2] >>", true, "[1,2]" },
+        { "<< inputs.list | length >>", false, "3" },
+        { "<< [item.n] >>", false, "[5]" },
+        { "a << item.n >>", false, "\"a 5\"" },
+        { "<< item.none >>", true, "null" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        wf_tpl *t = compile_ok(cases[i].src, 0);
+        const json_object *v = NULL, *v2 = NULL;
+        json_object *own = NULL, *own2 = NULL, *copy = NULL;
+        char *s, *s2;
+
+        ck_assert_int_eq(wf_tpl_eval_borrow(t, item_ctx, &v, &own, NULL), WF_OK);
+        ck_assert_msg((own == NULL) == cases[i].lent, "%s: lent %d", cases[i].src, own == NULL);
+        ck_assert_ptr_eq(own != NULL ? (const json_object *)own : v, v);
+        s = to_json(v);
+        ck_assert_str_eq(s, cases[i].want);
+        ck_assert_int_eq(wf_tpl_eval(t, item_ctx, &copy, NULL), WF_OK);
+        s2 = to_json(copy);
+        ck_assert_str_eq(s, s2);
+        /* Lent twice: the same object, nothing allocated. */
+        ck_assert_int_eq(wf_tpl_eval_borrow(t, item_ctx, &v2, &own2, NULL), WF_OK);
+        if (cases[i].lent)
+            ck_assert_ptr_eq(v, v2);
+        free(s);
+        free(s2);
+        json_object_put(copy);
+        json_object_put(own);
+        json_object_put(own2);
+        wf_tpl_free(t);
+    }
+}
+END_TEST
+
 /* ---- references ----------------------------------------------------------------------- */
 
 static const struct {
@@ -1191,6 +1239,7 @@ static Suite *template_suite(void)
     tcase_add_test(tc, test_shell_quote_helper);
     tcase_add_test(tc, test_text_form_helper);
     tcase_add_test(tc, test_eval_result_is_a_copy);
+    tcase_add_test(tc, test_eval_borrow);
     tcase_add_test(tc, test_nesting_limit);
     tcase_add_test(tc, test_null_error);
     suite_add_tcase(s, tc);
