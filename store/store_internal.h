@@ -25,8 +25,9 @@
 #define WF__STORE_QUEUE_MAX_BYTES (64u * 1024 * 1024)
 /* At most this many records per transaction, so one commit never holds the lock long. */
 #define WF__STORE_BATCH_MAX 8192
-/* How long the writer waits for more records before it commits (group commit). */
-#define WF__STORE_LINGER_MS 5
+/* How long the writer waits for more records before it commits (group commit; see
+ * docs/store.md for the measurement behind the figure). */
+#define WF__STORE_LINGER_MS 50
 /* How long a connection waits for another one (another process, or gc) to release a lock. */
 #define WF__STORE_BUSY_MS 10000
 /* A WAL up to this size is left for the next open to recover rather than checkpointed at
