@@ -121,6 +121,9 @@ typedef struct wf_timer {
     wf_job job;
 } wf_timer;
 
+/* How long a completion may wait for the scheduler when nothing about it is urgent. */
+#define WF__SCHED_TICK_MS 2
+
 struct wf_run {
     wf_engine *engine;
     const wf_workflow *wf;
@@ -163,6 +166,10 @@ struct wf_run {
     size_t jobs_head, jobs_len, jobs_cap;
     wf_completion *done;
     size_t done_len, done_cap;
+    /* When the scheduler will look at done by itself (monotonic ms): 0 while it is awake,
+     * INT64_MAX while it waits for a wake-up. */
+    int64_t sched_wake_ms;
+    bool sched_woken; /* a worker signalled done_cond since the scheduler last woke */
     bool shutting_down;
 
     /* ---- scheduler-owned ---- */
