@@ -186,6 +186,7 @@ int main(int argc, char **argv)
 {
     long n = 2000, jobs = 2, k = 5, warmup = 1;
     const char *cmd = "echo %d > /dev/null", *direct_cmd = "/bin/true %d", *store_dir = NULL;
+    bool floor_once = false;
     const bench_opt opts[] = {
         { "--n", BENCH_OPT_LONG, &n, "commands per measurement (default 2000)" },
         { "-j", BENCH_OPT_LONG, &jobs, "commands at once (default 2, at most 64)" },
@@ -194,6 +195,9 @@ int main(int argc, char **argv)
         { "--k", BENCH_OPT_LONG, &k, "measurements; the median is printed (default 5)" },
         { "--warmup", BENCH_OPT_LONG, &warmup, "measurements thrown away first (default 1)" },
         { "--store", BENCH_OPT_STRING, &store_dir, "engine: record the runs in the store in DIR" },
+        { "--floor-once", BENCH_OPT_FLAG, &floor_once,
+          "run the N commands the raw way once and print nothing (peers.sh times it beside "
+          "ninja)" },
     };
     static const char *const names[] = { "raw", "wf_proc", "direct", "engine" };
     double *t[N_WAYS], *c[N_WAYS], med[N_WAYS], cpu;
@@ -209,6 +213,10 @@ int main(int argc, char **argv)
     if (pipe(cancel) != 0) {
         perror("pipe");
         return 1;
+    }
+    if (floor_once) {
+        run_all(WAY_RAW, n, jobs, cmd, direct_cmd, cancel[0], NULL, &cpu);
+        return 0;
     }
     ew.e = wf_engine_new(NULL);
     ew.wf = load_engine_work(n, cmd);

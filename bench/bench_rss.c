@@ -8,7 +8,9 @@
  *   run N      load a workflow with one task `with-items: << range(N) >>` of core.noop and
  *              run it to the end (-j, default 2), through the embedding API;
  *   run B      the same with B items (--base, default 1000): engine, threads and libraries;
- *   items N    only evaluate `<< range(N) >>` into the list the task would iterate over;
+ *   items N    only compile `<< range(N) >>` and take the list the task would iterate over
+ *              as the engine does (wf_tpl_eval_borrow: the list folded at compile time, lent
+ *              to the run, not copied);
  *   items B    the same with B items.
  *
  * The item data is items N - items B (N json integers in a json-c array: the user's list).
@@ -53,17 +55,18 @@ static int child_items(long n)
     wf_ctx_init init = { 0 };
     wf_ctx *ctx = wf_ctx_new(&init);
     wf_tpl *tpl = NULL;
-    json_object *list = NULL;
+    const json_object *list = NULL;
+    json_object *own = NULL;
     wf_error err;
 
     wf_error_init(&err);
     if (wf_tpl_compile(src, (size_t)-1, 0, &tpl, &err) != WF_OK ||
-        wf_tpl_eval(tpl, ctx, &list, &err) != WF_OK) {
+        wf_tpl_eval_borrow(tpl, ctx, &list, &own, &err) != WF_OK) {
         fprintf(stderr, "bench_rss: %s\n", err.message);
         return 1;
     }
     printf("%ld\n", vm_hwm_kb());
-    json_object_put(list);
+    json_object_put(own);
     wf_tpl_free(tpl);
     wf_ctx_unref(ctx);
     free(src);

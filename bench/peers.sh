@@ -181,6 +181,12 @@ report() {
             printf "\"ninja_ms\":%.1f,\"make_ms\":%.1f,\"wfengine_ms_per_cmd\":%.3f,", N * 1000, M * 1000, W * 1000 / n
             printf "\"ninja_ms_per_cmd\":%.3f,\"ratio_ninja\":%.3f,\"ratio_make\":%.3f,", N * 1000 / n, RN, RM
             if (ns) printf "\"wfengine_nostore_ms\":%.1f,\"ratio_ninja_nostore\":%.3f,", median(wn, k) * 1000, median(rs, k)
+            if (("floor", 1) in s) {
+                for (r = 1; r <= k; r++) { fl[r] = s["floor", r]; rf[r] = wf[r] / fl[r]; nf[r] = nj[r] / fl[r] }
+                NF = median(nf, k)
+                printf "\"floor_ms\":%.1f,\"ratio_floor\":%.3f,\"ninja_vs_floor\":%.3f,", median(fl, k) * 1000, median(rf, k), NF
+                printf "\"target_vs_floor\":%.3f,", t * NF
+            }
             printf "\"target\":%.2f,\"met\":%s,\"k\":%d}\n", t, (RN <= t ? "true" : "false"), k
         }' "$out/$3.times"
 }
@@ -192,12 +198,21 @@ nostore=()
 if "$wfengine" run --help 2>&1 | grep -q -- --no-store; then
     nostore=("wfengine_nostore=$wfengine run WORK -q -j$jobs --no-store")
 fi
+# The floor, when bench_proc sits beside the binary (a bench build): the same N commands
+# `echo i > /dev/null` through posix_spawn of /bin/sh -c and waitpid, -j at a time, capturing
+# nothing (bench_proc --floor-once). The DAG's floor is the same: its order costs nothing.
+floor=()
+if [ -x "$(dirname "$wfengine")/bench_proc" ]; then
+    floor=("floor=$(dirname "$wfengine")/bench_proc --floor-once --n $n -j $jobs --cmd 'echo %d > /dev/null'")
+fi
 for name in shell direct dag; do
     work=flat.yaml
     [ "$name" = dag ] && work=dag.yaml
+    extra=()
+    [ "$name" = direct ] || extra=("${floor[@]}")
     rounds "$name" "$out/$name" "wfengine=$wfengine run $work -q -j$jobs" \
         "${nostore[@]/WORK/$work}" "ninja=ninja -j$jobs -f build.ninja" \
-        "make=make -j$jobs -s -f Makefile"
+        "make=make -j$jobs -s -f Makefile" "${extra[@]}"
 done
 (
     cd "$out/one"
