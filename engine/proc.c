@@ -425,9 +425,15 @@ static int wait_child(runner *r, wf_proc_result *res)
             rc = WF_EIO;
             break;
         }
-        if (pfd[0].revents != 0)
+        /* POLLHUP without POLLIN is end-of-file on an empty pipe: no read, and no buffer for
+         * the output of a command that wrote nothing. */
+        if (pfd[0].revents == POLLHUP)
+            close_fd(&r->out.fd);
+        else if (pfd[0].revents != 0)
             drain(&r->out);
-        if (pfd[1].revents != 0)
+        if (pfd[1].revents == POLLHUP)
+            close_fd(&r->err.fd);
+        else if (pfd[1].revents != 0)
             drain(&r->err);
         if (pfd[3].revents != 0) {
             res->cancelled = true;
