@@ -135,42 +135,6 @@ char *wf__input_check(const wf_input_spec *spec, const json_object *v)
     return wf_strbuf_detach(&sb, NULL);
 }
 
-/* The JSON number grammar, whole string. */
-static bool number_text(const char *s, bool *is_int)
-{
-    const char *p = s;
-
-    *is_int = true;
-    if (*p == '-')
-        p++;
-    if (*p == '0')
-        p++;
-    else if (*p >= '1' && *p <= '9')
-        while (*p >= '0' && *p <= '9')
-            p++;
-    else
-        return false;
-    if (*p == '.') {
-        *is_int = false;
-        p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p == 'e' || *p == 'E') {
-        *is_int = false;
-        p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    return *p == '\0';
-}
-
 static json_object *parse_json(const char *s, size_t len)
 {
     json_tokener *tok = json_tokener_new();
@@ -204,7 +168,8 @@ static bool from_string(wf_input_type t, const char *s, size_t len, json_object 
     switch (t) {
     case WF_INPUT_INTEGER:
     case WF_INPUT_NUMBER:
-        if (strlen(s) != len || !number_text(s, &is_int) || (t == WF_INPUT_INTEGER && !is_int))
+        if (strlen(s) != len || !wf__json_number_text(s, &is_int) ||
+            (t == WF_INPUT_INTEGER && !is_int))
             return false;
         if (is_int) {
             long long v;

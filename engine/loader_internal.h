@@ -86,6 +86,11 @@ void wf__loader_release(wf__loader *L);
  * value: how a template's error position inside the string is mapped into the file. */
 wf_mark wf__scalar_pos(const wf__loader *L, const wf__ynode *n, int line, int column);
 
+/* True when the whole of s is a number in JSON's grammar; *is_int says whether it has neither
+ * fraction nor exponent. (yaml_tree.c; the YAML core schema's numbers and the CLI's -i
+ * values share it.) */
+bool wf__json_number_text(const char *s, bool *is_int);
+
 /* A JSON value for a node (NULL for null); never fails. */
 json_object *wf__ynode_json(const wf__ynode *n);
 

@@ -183,8 +183,7 @@ static bool all_digits(const char *s, const char *digits)
     return true;
 }
 
-/* The JSON number grammar; *is_int says whether it has neither fraction nor exponent. */
-static bool json_number(const char *s, bool *is_int)
+bool wf__json_number_text(const char *s, bool *is_int)
 {
     const char *p = s;
 
@@ -254,7 +253,7 @@ static void resolve_plain(wf__loader *L, wf__ynode *n)
         if (!parse_unsigned(s + 2, s[1] == 'x' ? 16 : 8, &n->i))
             wf__loader_error(L, n->mark, WF_ERANGE,
                              "integer %s is out of range (at most 64-bit signed)", s);
-    } else if (json_number(s, &is_int)) {
+    } else if (wf__json_number_text(s, &is_int)) {
         if (is_int) {
             long long v;
 
