@@ -49,6 +49,9 @@ int wf_cli_open_store(const char *given, wf_store **out);
 /* The same for the commands that only read: a store that does not exist is not created
  * (the error says where it looked). */
 int wf_cli_open_existing_store(const char *given, wf_store **out);
+/* Closes the store (NULL is fine). Returns status, or 3 with the error printed when the
+ * store failed. */
+int wf_cli_close_store(wf_store *store, int status);
 /* o[key] as an integer (dflt when absent or null) / a string (NULL when absent or null). */
 int64_t wf_cli_json_int(json_object *o, const char *key, int64_t dflt);
 const char *wf_cli_json_str(json_object *o, const char *key);

@@ -911,9 +911,5 @@ int wf_cli_report(int argc, char **argv)
 out:
     json_object_put(doc);
     wf_error_release(&err);
-    wf_error_init(&err);
-    if (wf_store_close(store, &err) != WF_OK)
-        status = WF_EXIT_STORE;
-    wf_error_release(&err);
-    return status;
+    return wf_cli_close_store(store, status);
 }

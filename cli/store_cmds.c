@@ -49,6 +49,19 @@ int wf_cli_open_existing_store(const char *given, wf_store **out)
     return wf_cli_open_store(given, out);
 }
 
+int wf_cli_close_store(wf_store *store, int status)
+{
+    wf_error err;
+
+    wf_error_init(&err);
+    if (wf_store_close(store, &err) != WF_OK) {
+        wf_cli_errorf("the store cannot be written: %s", err.message);
+        status = WF_EXIT_STORE;
+    }
+    wf_error_release(&err);
+    return status;
+}
+
 static void format_time(char *buf, size_t n, int64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
@@ -219,11 +232,7 @@ int wf_cli_runs(int argc, char **argv)
 out:
     json_object_put(runs);
     wf_error_release(&err);
-    wf_error_init(&err);
-    if (wf_store_close(store, &err) != WF_OK)
-        status = WF_EXIT_STORE;
-    wf_error_release(&err);
-    return status;
+    return wf_cli_close_store(store, status);
 }
 
 /* ---- show --------------------------------------------------------------------------------- */
@@ -343,11 +352,7 @@ int wf_cli_show(int argc, char **argv)
 out:
     json_object_put(doc);
     wf_error_release(&err);
-    wf_error_init(&err);
-    if (wf_store_close(store, &err) != WF_OK)
-        status = WF_EXIT_STORE;
-    wf_error_release(&err);
-    return status;
+    return wf_cli_close_store(store, status);
 }
 
 /* ---- logs --------------------------------------------------------------------------------- */
@@ -410,11 +415,7 @@ out:
     free(data);
     free(task);
     wf_error_release(&err);
-    wf_error_init(&err);
-    if (wf_store_close(store, &err) != WF_OK)
-        status = WF_EXIT_STORE;
-    wf_error_release(&err);
-    return status;
+    return wf_cli_close_store(store, status);
 }
 
 /* ---- gc ----------------------------------------------------------------------------------- */
@@ -453,9 +454,5 @@ int wf_cli_gc(int argc, char **argv)
                stats.blobs_kept == 1 ? "" : "s");
     }
     wf_error_release(&err);
-    wf_error_init(&err);
-    if (wf_store_close(store, &err) != WF_OK)
-        status = WF_EXIT_STORE;
-    wf_error_release(&err);
-    return status;
+    return wf_cli_close_store(store, status);
 }
