@@ -229,26 +229,27 @@ static bool expect_map(ld *c, const wf__ynode *n, const char *what)
     return false;
 }
 
-bool wf__valid_name(const char *s)
+/* A letter or '_', then letters, digits, '_' (and '-' when dash is true). */
+static bool identifier(const char *s, bool dash)
 {
     if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
         return false;
     for (s++; *s != '\0'; s++)
         if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '-'))
+              *s == '_' || (dash && *s == '-')))
             return false;
     return true;
 }
 
+bool wf__valid_name(const char *s)
+{
+    return identifier(s, true);
+}
+
+/* Environment names: no '-', which a shell cannot expand. */
 static bool valid_env_name(const char *s)
 {
-    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-        return false;
-    for (s++; *s != '\0'; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-              *s == '_'))
-            return false;
-    return true;
+    return identifier(s, false);
 }
 
 static bool check_name(ld *c, const wf__ynode *key, const char *kind)
