@@ -132,8 +132,6 @@ out:
     return argv;
 }
 
-/* The child's environment: the run's (inherited + workflow env), the task's env, and the
- * WF_* variables. A later entry for the same name replaces an earlier one. */
 /* The variables the engine sets for every unit: an inherited one of these names is dropped
  * (a unit without an item has no WF_INDEX/WF_ITEM, even if wfengine itself runs in one). */
 static const char *const engine_vars[] = { "WF_RUN_ID", "WF_TASK", "WF_INDEX", "WF_ITEM" };
