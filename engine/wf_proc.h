@@ -138,7 +138,7 @@ void wf_proc_result_release(wf_proc_result *res);
  *   call, nothing is started (pid -1, exit_code -1).
  * - WF_EEXEC: the child could not be started: command not found (127), not executable or
  *   not an executable format (126), unusable workdir (125), or posix_spawn failed (126;
- *   127 for ENOENT/ENOTDIR, a file that vanished after the check).
+ *   127 for ENOENT/ENOTDIR, such as a script whose #! interpreter is missing).
  *   res->error says why; err.data holds the same message for the task's stderr.
  * - WF_EINVAL: argv is NULL or empty, or cancel_fd is not an open descriptor. Nothing runs.
  * - WF_EIO: the system refused a resource (pipes, /dev/null, poll, no fds left) or the

@@ -432,10 +432,12 @@ START_TEST(test_not_executable)
     char *dir = make_tmpdir();
     char *plain = write_file(dir, "plain", "echo hi\n", 0644);
     char *noformat = write_file(dir, "noformat", "echo hi\n", 0755);
+    char *nointerp = write_file(dir, "nointerp", "#!/nonexistent-wf-dir/sh\necho hi\n", 0755);
     char *msg = NULL;
     const char *argv[] = { plain, NULL };
     const char *dirv[] = { dir, NULL };
     const char *fmtv[] = { noformat, NULL };
+    const char *interpv[] = { nointerp, NULL };
     const char *missing[] = { "/nonexistent-wf-dir/cmd", NULL };
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
@@ -464,11 +466,21 @@ START_TEST(test_not_executable)
     ck_assert_str_eq(res.error, "/nonexistent-wf-dir/cmd: No such file or directory");
     wf_proc_result_release(&res);
 
+    /* The file is fine but its #! interpreter is missing: the kernel says ENOENT. */
+    ck_assert_int_eq(run(&spec, interpv, &res), WF_EEXEC);
+    ck_assert_int_eq(res.exit_code, 127);
+    msg = wf_xasprintf("%s: No such file or directory", nointerp);
+    ck_assert_str_eq(res.error, msg);
+    free(msg);
+    wf_proc_result_release(&res);
+
     unlink(plain);
     unlink(noformat);
+    unlink(nointerp);
     rmdir(dir);
     free(plain);
     free(noformat);
+    free(nointerp);
     free(dir);
 }
 END_TEST
