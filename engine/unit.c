@@ -252,7 +252,7 @@ static char **build_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, cons
     envp = wf_xmalloc((n_base + n + 1) * sizeof(char *) + sb.len);
     own = (char *)(envp + n_base + n + 1);
     memcpy(own, sb.buf, sb.len);
-    /* The array is char ** for posix_spawn's sake; the borrowed strings are never written. */
+    /* The array is char ** for execve's sake; the borrowed strings are never written. */
     memcpy((void *)envp, base, n_base * sizeof(char *));
     for (size_t i = 0; i < n; i++)
         envp[n_base + i] = own + offs[i];

@@ -2,7 +2,7 @@
  * wf_proc.h: run one child process to completion and capture what it wrote.
  * (Internal to the engine: the local executor's worker threads call it.)
  *
- * One call of wf_proc_run() spawns one child with posix_spawn, waits for it while reading its
+ * One call of wf_proc_run() spawns one child (vfork and exec), waits for it while reading its
  * stdout and stderr, enforces a timeout and a cancel fd, and returns its exit status and
  * output. It blocks the calling thread for the child's whole life; the scheduler runs several
  * of them at once, one per worker thread.
@@ -45,8 +45,9 @@
  * global state; it keeps every descriptor close-on-exec, so a spawn in another thread never
  * inherits this call's pipes (which would hold them open and delay end-of-file).
  *
- * Linux only: posix_spawn file actions from glibc >= 2.34 (chdir, closefrom) and pidfd_open
- * (Linux >= 5.3; without it the wait falls back to checking the child every 50 ms).
+ * Linux only: pidfd_open (Linux >= 5.3; without it the wait falls back to checking the child
+ * every 50 ms) and close_range (Linux >= 5.9; without it only close-on-exec keeps the engine's
+ * descriptors out of the child).
  */
 #ifndef WF_PROC_H
 #define WF_PROC_H
@@ -137,7 +138,7 @@ void wf_proc_result_release(wf_proc_result *res);
  * - WF_ECANCELLED: the cancel fd fired; as for a timeout. If it was readable before the
  *   call, nothing is started (pid -1, exit_code -1).
  * - WF_EEXEC: the child could not be started: command not found (127), not executable or
- *   not an executable format (126), unusable workdir (125), or posix_spawn failed (126;
+ *   not an executable format (126), unusable workdir (125), or the exec failed (126;
  *   127 for ENOENT/ENOTDIR, such as a script whose #! interpreter is missing).
  *   res->error says why; err.data holds the same message for the task's stderr.
  * - WF_EINVAL: argv is NULL or empty, or cancel_fd is not an open descriptor. Nothing runs.

@@ -212,6 +212,30 @@ START_TEST(test_signals_reset_in_child)
 }
 END_TEST
 
+/* Descriptors of the engine that are not close-on-exec, low or high, stay out of the task;
+ * the task gets exactly 0, 1 and 2. */
+START_TEST(test_no_descriptor_leaks)
+{
+    int low = dup(2);
+    int high = dup2(2, 200);
+    char *script;
+    wf_proc_result res;
+
+    ck_assert_int_ge(low, 3);
+    ck_assert_int_eq(high, 200);
+    script = wf_xasprintf("for fd in 0 1 2 %d %d; do"
+                          " if [ -e /proc/$$/fd/$fd ]; then echo \"$fd open\"; fi; done",
+                          low, high);
+    ck_assert_int_eq(run_sh(script, 5000, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert_str_eq(res.out.data, "0 open\n1 open\n2 open\n");
+    wf_proc_result_release(&res);
+    free(script);
+    close(low);
+    close(high);
+}
+END_TEST
+
 /* ---- output ------------------------------------------------------------------------ */
 
 START_TEST(test_streams_separate)
@@ -727,6 +751,7 @@ static Suite *proc_suite(void)
     tcase_add_loop_test(tc, test_exit_codes, 0, (int)WF_ARRAY_LEN(exit_cases));
     tcase_add_test(tc, test_signal_death);
     tcase_add_test(tc, test_signals_reset_in_child);
+    tcase_add_test(tc, test_no_descriptor_leaks);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("output");
