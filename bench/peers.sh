@@ -15,13 +15,22 @@
 # wfengine runs as a user runs it (recording into .wfengine/ in the work directory, as ninja
 # keeps .ninja_log), and again with --no-store when the binary has that option.
 #
+# --profile adds where the CPU goes, for wfengine and ninja on the shell commands and the DAG:
+# one `perf record` of each, its samples split into the runner itself (every thread of the
+# wfengine or ninja process), the spawned child before its exec (posix_spawn's child and the
+# exec, still under the runner's name) and the commands (the shells and what they run), and,
+# within the commands, the dynamic loader's CPU feature and cache detection (CPUID, which a
+# virtual machine traps). One JSON line per tool and work; skipped when perf cannot record.
+#
 # usage: bench/peers.sh [--wfengine PATH] [--n N] [--k K] [--jobs J] [--out DIR] [--smoke]
+#                       [--profile]
 #   --wfengine  the binary (default: $WFENGINE, else build-bench/wfengine, else build/wfengine)
 #   --n         commands / DAG nodes (default 10000; a multiple of 100 for the DAG)
 #   --k         rounds (each runs every tool once); medians are reported (default 5)
 #   --jobs      parallelism of every tool (default 2)
 #   --out       where the generated work goes (default: a temporary directory, removed)
 #   --smoke     tiny and quick: --n 200 --k 2, for CI (no timing is judged)
+#   --profile   also the CPU profile described above (needs perf: Debian's linux-perf)
 # Missing tools (hyperfine, ninja, make) are installed with apt-get.
 set -euo pipefail
 here=$PWD
@@ -36,6 +45,7 @@ n=10000
 k=5
 jobs=2
 out=""
+profile=false
 while [ $# -gt 0 ]; do
     case "$1" in
     --wfengine) wfengine=$(abs "$2"); shift 2 ;;
@@ -44,6 +54,7 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --out) out=$(abs "$2"); shift 2 ;;
     --smoke) n=200; k=2; shift ;;
+    --profile) profile=true; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "peers.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -227,3 +238,38 @@ report B9 layered_dag dag 1.0
 awk -F, -v k="$((k * 10))" 'NR == 2 { wf = $4 } NR == 3 { tr = $4 }
     END { printf "{\"bench\":\"B8\",\"what\":\"startup_one_task\",\"ms\":%.2f,\"true_ms\":%.2f,", wf * 1000, tr * 1000
           printf "\"target_ms\":5,\"met\":%s,\"k\":%d}\n", (wf * 1000 <= 5 ? "true" : "false"), k }' "$out/one.csv"
+
+# ---- where the CPU goes (--profile) ------------------------------------------------------
+# profile WHAT DIR TOOL CMD: records CMD in DIR with perf and prints the split of its samples
+# (as shares of all samples, and as CPU time per command: a sample is 1/profile_hz seconds).
+# The runner's pid is written by the shell that then execs CMD, so it is exactly the runner's.
+profile() {
+    local what=$1 dir=$2 tool=$3 cmd=$4 data="$out/$1.$3.perf"
+    (cd "$dir" && perf record -q -F "$profile_hz" -o "$data" -- \
+        sh -c 'echo $$ >"$0"; exec "$@"' "$data.pid" $cmd >/dev/null 2>"$data.log") ||
+        { cat "$data.log" >&2; exit 1; }
+    perf script -i "$data" -F comm,pid,ip,sym 2>/dev/null | awk -v p="$(cat "$data.pid")" \
+        -v comm="$(basename "${cmd%% *}" | cut -c1-15)" -v what="$what" -v tool="$tool" \
+        -v us=$((1000000 / profile_hz)) -v n="$n" '
+        { total++
+          if ($2 == p) runner++
+          else if ($1 == comm) spawn++
+          else { cmds++; if ($4 ~ /^(init_cpu_features|update_active|handle_intel|intel_check_word|get_common_cache_info|init_cacheinfo|dl_init_cacheinfo)/) cpuid++ } }
+        function part(name, x) { printf "\"%s\":%.3f,\"%s_us_per_cmd\":%.1f,", name, x / total, name, x * us / n }
+        END { if (total == 0) { print "peers.sh: perf recorded no samples" > "/dev/stderr"; exit 1 }
+              printf "{\"bench\":\"profile\",\"what\":\"%s\",\"tool\":\"%s\",\"samples\":%d,", what, tool, total
+              part("runner", runner); part("spawn_child", spawn); part("commands", cmds)
+              printf "\"commands_cpu_feature_detection\":%.3f}\n", cpuid / total }'
+}
+
+profile_hz=10000
+if $profile; then
+    if ! command -v perf >/dev/null || ! perf record -q -o /dev/null -- true >/dev/null 2>&1; then
+        echo '{"bench":"profile","skipped":"perf is missing or may not record here"}'
+    else
+        profile shell_commands "$out/shell" wfengine "$wfengine run flat.yaml -q -j$jobs"
+        profile shell_commands "$out/shell" ninja "ninja -j$jobs -f build.ninja"
+        profile layered_dag "$out/dag" wfengine "$wfengine run dag.yaml -q -j$jobs"
+        profile layered_dag "$out/dag" ninja "ninja -j$jobs -f build.ninja"
+    fi
+fi

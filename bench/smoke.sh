@@ -16,10 +16,11 @@ for b in bench_ctx bench_expand bench_render bench_dispatch bench_rss bench_proc
     fi
 done
 
-# check NAME LINES COMMAND...: runs COMMAND, prints its output, and fails unless it exits 0
-# and prints at least LINES lines of the form {"bench":"B<n>",...}.
+# check NAME LINES COMMAND...: runs COMMAND, prints its output (also kept in $out), and fails
+# unless it exits 0 and prints at least LINES lines of the form {"bench":"B<n>",...}.
+out=""
 check() {
-    local name=$1 want=$2 out lines
+    local name=$1 want=$2 lines
     shift 2
     if ! out=$("$@"); then
         echo "bench smoke: $name failed: $*" >&2
@@ -41,5 +42,11 @@ check B4-store 2 "$build/bench_dispatch" --units 1000 --k 1 --warmup 0 --store "
 check B6 1 "$build/bench_rss" --items 20000 --base 1000
 check B5-floor 4 "$build/bench_proc" --n 20 --k 1 --warmup 0
 check B7 1 "$build/bench_store" --records 1000 --k 1 --warmup 0 --dir "$tmp"
-check peers 4 bash bench/peers.sh --smoke --wfengine "$build/wfengine" --out "$tmp/peers"
+check peers 4 bash bench/peers.sh --smoke --profile --wfengine "$build/wfengine" --out "$tmp/peers"
+# --profile: one line per tool and work, or one saying that perf cannot record here.
+profiles=$(printf '%s\n' "$out" | grep -c '^{"bench":"profile","what":"[a-z_]*","tool":"[a-z]*","samples":[1-9][0-9]*,.*}$' || true)
+if [ "$profiles" -ne 4 ] && ! printf '%s\n' "$out" | grep -q '^{"bench":"profile","skipped":'; then
+    echo "bench smoke: peers.sh --profile printed $profiles profile lines, expected 4" >&2
+    exit 1
+fi
 echo "bench smoke: every benchmark ran"
