@@ -17,8 +17,8 @@
 #
 # --profile adds where the CPU goes, for wfengine and ninja on the shell commands and the DAG:
 # one `perf record` of each, its samples split into the runner itself (every thread of the
-# wfengine or ninja process), the spawned child before its exec (posix_spawn's child and the
-# exec, still under the runner's name) and the commands (the shells and what they run), and,
+# wfengine or ninja process), the spawned child before its exec (the child of vfork or
+# posix_spawn, and the first part of the exec, still under the runner's name) and the commands (the shells and what they run), and,
 # within the commands, the dynamic loader's CPU feature and cache detection (CPUID, which a
 # virtual machine traps). One JSON line per tool and work; skipped when perf cannot record.
 #
