@@ -109,6 +109,9 @@ typedef struct wf_task_state {
     /* --resume: what the resumed run has for this task (borrowed from wf_run.reuse_doc):
      * the unit object of a plain task, or an array of unit objects by item index. */
     json_object *reuse;
+    /* --resume: the task ran again in this run (a unit of it ran instead of being taken from
+     * the resumed run, or a task it depends on ran again), so its dependents run again too. */
+    bool rerun;
     bool slurm; /* its units run on Slurm (never on the workers) */
     /* A task with env: the run's env_base without the names the task sets (pointers into
      * wf_run.envp; owned array, NULL for a task without env, which uses the run's). */

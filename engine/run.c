@@ -521,6 +521,19 @@ static char *dependency_problem(wf_run *r, uint32_t t)
     return NULL;
 }
 
+/* --resume: whether a task t depends on (by needs, a task.X reference or a status function)
+ * ran again in this run. */
+static bool dependency_reran(const wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+
+    for (size_t i = 0; i < task->n_deps; i++) {
+        if (r->tasks[task->deps[i]].rerun)
+            return true;
+    }
+    return false;
+}
+
 /* A task whose dependencies have all ended: skip it, or expand it and queue its units. */
 static void task_ready(wf_run *r, uint32_t t)
 {
@@ -532,6 +545,14 @@ static void task_ready(wf_run *r, uint32_t t)
     ts->status = WF_STATUS_RUNNING;
     ts->start_ms = wf_now_ms();
     ts->ctx = wf_ctx_ref(r->root);
+    /* --resume: what the resumed run stored for this task was computed from its dependencies'
+     * results there. One of them ran again, so what the task reads (a result, a status, an
+     * item list) may have changed: nothing of it is reused, and its own dependents run again
+     * in turn, whether it runs, fails or is skipped now. */
+    if (r->opts.resume_run != NULL && dependency_reran(r, t)) {
+        ts->rerun = true;
+        ts->reuse = NULL;
+    }
     if (r->stopping) {
         task_finish(r, t, WF_STATUS_CANCELLED,
                     wf_xstrdup(r->failfast_tripped ? "not started: fail-fast"
@@ -1012,6 +1033,7 @@ static void complete(wf_run *r, wf_completion *c)
     ts->running--;
     if (!ts->slurm)
         r->running--;
+    ts->rerun = true; /* a unit of it ran: its dependents cannot be taken from a resumed run */
     u->exit_code = c->exit_code;
     /* The unit started when a worker took its job, not when the job was queued. */
     if (u->attempt == 1 && c->start_ms > 0)

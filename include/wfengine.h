@@ -164,7 +164,9 @@ typedef struct wf_run_options {
     wf_store *store;
     /* With a store: the id of an earlier run of this workflow to resume. Units whose latest
      * attempt succeeded there (and, for items, whose item is unchanged) are taken from it
-     * instead of running; everything else runs. NULL: a fresh run. */
+     * instead of running; everything else runs, and so does every task that depends (needs,
+     * task.X, a status function, its item list) on a task of which a unit ran, transitively
+     * (docs/store.md, "Resume"). NULL: a fresh run. */
     const char *resume_run;
     bool no_cache; /* ignore cache hits (results are still stored for later runs) */
     /* Run every `run` task on Slurm (as `--executor slurm`), not only those that say
