@@ -33,8 +33,11 @@ void wf_strbuf_grow(wf_strbuf *sb, size_t n)
         wf_xmalloc(SIZE_MAX); /* overflow: reported as out of memory */
     sb->cap = sb->cap ? sb->cap : 64;
     while (sb->cap < need)
-        sb->cap *= 2;
+        sb->cap = sb->cap > SIZE_MAX / 2 ? need : sb->cap * 2;
     sb->buf = wf_xrealloc(sb->buf, sb->cap);
+    /* A buffer is terminated from its first byte on: a grow with nothing added after it
+     * (reading an empty file) must still read and detach as "". */
+    sb->buf[sb->len] = '\0';
 }
 
 void wf_strbuf_add(wf_strbuf *sb, const void *data, size_t n)
@@ -91,10 +94,10 @@ char *wf_strbuf_detach(wf_strbuf *sb, size_t *len)
 {
     char *s;
 
-    if (sb->buf == NULL) {
+    /* Never grown: an allocated "", so the caller can always free() what it gets. */
+    if (sb->buf == NULL)
         wf_strbuf_grow(sb, 0);
-        sb->buf[0] = '\0';
-    }
+    sb->buf[sb->len] = '\0';
     s = sb->buf;
     if (len != NULL)
         *len = sb->len;

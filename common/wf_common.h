@@ -71,7 +71,9 @@ char *wf_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1
 
 /* ---- string builder ----------------------------------------------------------------- */
 
-/* A growable string, always NUL-terminated once anything was appended (buf is NULL before).
+/* A growable string. buf is NULL until the first grow or append; from then on buf[len] is
+ * always NUL (a grow with nothing appended holds ""). Any bytes, NULs included, may be
+ * appended: use len, not strlen, for such contents.
  * Embed it: wf_strbuf sb = WF_STRBUF_INIT; ...; wf_strbuf_release(&sb). */
 typedef struct wf_strbuf {
     char *buf;
@@ -99,7 +101,9 @@ void wf_strbuf_vaddf(wf_strbuf *sb, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* The contents (never NULL: "" when empty). Borrowed, valid until the next change. */
 const char *wf_strbuf_str(const wf_strbuf *sb);
-/* Takes the buffer out (owned by the caller, never NULL) and leaves sb empty. */
+/* Takes the buffer out and leaves sb empty (as after init). The result is owned by the
+ * caller (free() it), never NULL and always NUL-terminated at *len: a never-grown sb gives a
+ * newly allocated "" with *len 0. len may be NULL. */
 char *wf_strbuf_detach(wf_strbuf *sb, size_t *len);
 
 /* ---- user-facing errors ------------------------------------------------------------- */

@@ -2,6 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* mallopt(M_PERTURB): poisons the heap for the empty-buffer test */
+#endif
 
 #include <check.h>
 
@@ -228,6 +231,89 @@ START_TEST(test_strbuf)
     ck_assert_str_eq(s, "");
     free(s);
     wf_strbuf_init(&sb);
+    wf_strbuf_release(&sb);
+}
+END_TEST
+
+/* Every state of a buffer with nothing in it detaches as an owned, terminated "". The heap
+ * is poisoned (glibc's M_PERTURB; ASan fills new blocks by itself), so an unterminated buffer
+ * shows as garbage instead of passing by luck: a grown but never written buffer was handed
+ * back unterminated, and the Slurm executor returned heap bytes as an empty stdout. */
+static void empty_never_grown(wf_strbuf *sb)
+{
+    (void)sb;
+}
+
+static void empty_grown_by_0(wf_strbuf *sb)
+{
+    wf_strbuf_grow(sb, 0);
+}
+
+static void empty_grown_by_4096(wf_strbuf *sb)
+{
+    wf_strbuf_grow(sb, 4096);
+}
+
+static void empty_added_0_bytes(wf_strbuf *sb)
+{
+    wf_strbuf_add(sb, "x", 0);
+}
+
+static void empty_printed_nothing(wf_strbuf *sb)
+{
+    wf_strbuf_addf(sb, "%s", "");
+}
+
+static void empty_after_reset(wf_strbuf *sb)
+{
+    wf_strbuf_adds(sb, "some text");
+    wf_strbuf_reset(sb);
+}
+
+static void empty_after_reset_and_grow(wf_strbuf *sb)
+{
+    wf_strbuf_adds(sb, "some text");
+    wf_strbuf_reset(sb);
+    wf_strbuf_grow(sb, 1000);
+}
+
+static const struct {
+    const char *name;
+    void (*setup)(wf_strbuf *sb);
+} empty_cases[] = {
+    { "never grown", empty_never_grown },
+    { "grown by 0", empty_grown_by_0 },
+    { "grown by 4096", empty_grown_by_4096 },
+    { "0 bytes added", empty_added_0_bytes },
+    { "printed nothing", empty_printed_nothing },
+    { "reset", empty_after_reset },
+    { "reset, then grown", empty_after_reset_and_grow },
+};
+
+START_TEST(test_strbuf_empty_detach)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    size_t len = 99;
+    char *s;
+
+#ifdef M_PERTURB
+    mallopt(M_PERTURB, 0x5a);
+#endif
+    empty_cases[_i].setup(&sb);
+    ck_assert_msg(strcmp(wf_strbuf_str(&sb), "") == 0, "%s: wf_strbuf_str is not \"\"",
+                  empty_cases[_i].name);
+    s = wf_strbuf_detach(&sb, &len);
+    ck_assert_msg(s != NULL, "%s: NULL", empty_cases[_i].name);
+    ck_assert_msg(s[0] == '\0', "%s: detached a buffer starting with byte 0x%02x, not \"\"",
+                  empty_cases[_i].name, (unsigned char)s[0]);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_ptr_null(sb.buf);
+    ck_assert_uint_eq(sb.len, 0);
+    ck_assert_uint_eq(sb.cap, 0);
+    free(s); /* owned: ASan/valgrind would report a borrowed or static "" */
+    /* sb is reusable after a detach. */
+    wf_strbuf_adds(&sb, "again");
+    ck_assert_str_eq(wf_strbuf_str(&sb), "again");
     wf_strbuf_release(&sb);
 }
 END_TEST
@@ -462,6 +548,7 @@ static Suite *common_suite(void)
 
     tc = tcase_create("strbuf");
     tcase_add_test(tc, test_strbuf);
+    tcase_add_loop_test(tc, test_strbuf_empty_detach, 0, (int)WF_ARRAY_LEN(empty_cases));
     tcase_add_test(tc, test_alloc_helpers);
     suite_add_tcase(s, tc);
 
