@@ -1,5 +1,5 @@
 /* Running one child process to completion (see wf_proc.h). */
-#define _GNU_SOURCE /* pipe2, vfork */
+#define _GNU_SOURCE /* pipe2, vfork, gettid */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +8,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -29,6 +32,10 @@ extern char **environ;
 #define NO_PIDFD_TICK_MS 50
 /* execvp's search path when the environment has no PATH. */
 #define DEFAULT_PATH "/bin:/usr/bin"
+/* Orphans: pids taken from the children file per pass, and passes at most per unit end (each
+ * pass kills one generation at least: what the killed processes started comes next). */
+#define ORPHANS_PER_PASS 512
+#define ORPHAN_PASSES    1000
 
 typedef struct stream {
     int fd; /* our read end, -1 once at end-of-file or given up */
@@ -48,6 +55,8 @@ typedef struct runner {
     bool terminating;    /* SIGTERM was sent */
     bool killed;         /* SIGKILL was sent */
     bool reaped;
+    bool reap_orphans; /* wf_proc_reap_orphans was on when the child was started */
+    bool main_child;   /* started on the main thread: registered as main_child */
     stream out, err;
 } runner;
 
@@ -317,6 +326,146 @@ static void record_status(wf_proc_result *res, int status)
     }
 }
 
+/* ---- orphans (wf_proc_reap_orphans) -------------------------------------------------------
+ *
+ * When on, this process is a child subreaper and so is every child we start. A process that
+ * a unit's process started and that lost its parent (a double fork, `(cmd &)`) is adopted by
+ * the unit's process, the nearest subreaper, for as long as that one lives: so nothing a live
+ * unit started is ever adopted by us. When the unit's process exits, the kernel hands all of
+ * its children, its own and the adopted ones, to the first live thread of this process, which
+ * is the main thread. Therefore every child of the main thread is the leftover of a unit that
+ * has ended, with one exception we track: the child of a wf_proc_run() called on the main
+ * thread itself (only one at a time, since the call blocks). Whoever sees a unit's process
+ * exit kills and reaps every other child of the main thread, under one lock, so that no two
+ * threads reap the same pid and no pid is signalled after it was reaped (and reused). */
+
+static atomic_bool reap_on;
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t main_child; /* under orphan_lock: a live child started by the main thread, or 0 */
+
+static bool on_main_thread(void)
+{
+    return gettid() == getpid();
+}
+
+/* Reads the pids of the main thread's children (at most max; the rest is left to the next
+ * pass). Returns how many, or -1 when the file cannot be read. */
+static int read_children(pid_t *pids, int max)
+{
+    char path[64], buf[ORPHANS_PER_PASS * 8];
+    size_t len = 0;
+    int fd, count = 0;
+    char *p;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (len < sizeof(buf) - 1) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (len == sizeof(buf) - 1) {
+        /* Full: the last number may be cut; it comes again in the next pass. */
+        p = strrchr(buf, ' ');
+        if (p == NULL)
+            return 0;
+        *p = '\0';
+    }
+    for (p = buf; *p != '\0' && count < max;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+
+        if (end == p)
+            break;
+        if (v > 0)
+            pids[count++] = (pid_t)v;
+        p = end;
+    }
+    return count;
+}
+
+/* Kills (SIGKILL: they outlived their unit, there is no one left to ask politely) and reaps
+ * every child of the main thread but main_child, with the process group each one leads (a
+ * setsid'd daemon's own children), until none is left. A killed process's own children are
+ * handed to us in turn and die in the next pass. */
+static void reap_orphans(void)
+{
+    pid_t pids[ORPHANS_PER_PASS];
+
+    pthread_mutex_lock(&orphan_lock);
+    for (int pass = 0; pass < ORPHAN_PASSES; pass++) {
+        int n = read_children(pids, ORPHANS_PER_PASS);
+        int killed = 0;
+
+        for (int i = 0; i < n; i++) {
+            if (pids[i] == main_child)
+                continue;
+            /* Both are ours until we reap pids[i]: its pid, and so a group of that id, cannot
+             * be reused before. */
+            kill(-pids[i], SIGKILL);
+            kill(pids[i], SIGKILL);
+            pids[killed++] = pids[i];
+        }
+        for (int i = 0; i < killed; i++) {
+            int status;
+
+            waitpid_retry(pids[i], &status);
+        }
+        if (killed == 0)
+            break;
+    }
+    pthread_mutex_unlock(&orphan_lock);
+}
+
+int wf_proc_reap_orphans(bool on)
+{
+    pid_t probe[1];
+
+    if (on && read_children(probe, 1) < 0)
+        return errno == ENOENT ? ENOSYS : errno;
+    if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) != 0)
+        return errno;
+    atomic_store(&reap_on, on);
+    return 0;
+}
+
+bool wf_proc_reaping_orphans(void)
+{
+    return atomic_load(&reap_on);
+}
+
+/* The end of the main thread's child: from now on it is an orphan like any other. Called
+ * after it was reaped, so that no pass takes it for an orphan and reaps it first. */
+static void forget_main_child(pid_t pid)
+{
+    pthread_mutex_lock(&orphan_lock);
+    if (main_child == pid)
+        main_child = 0;
+    pthread_mutex_unlock(&orphan_lock);
+}
+
+/* Reaps the child, which has exited or been killed; with wf_proc_reap_orphans on, first
+ * kills and reaps what it left behind (by then the kernel has handed it all to us). */
+static pid_t reap_child(runner *r, int *status)
+{
+    pid_t got;
+
+    if (r->reap_orphans)
+        reap_orphans();
+    got = waitpid_retry(r->pid, status);
+    if (r->main_child)
+        forget_main_child(r->pid);
+    return got;
+}
+
 /* If the child has exited: kills what is left of its group, then reaps it. The order matters:
  * while the child is an unreaped zombie its pid cannot be reused, so the group we kill is
  * surely ours. Returns WF_OK (reaped or still running) or WF_EIO (status lost). */
@@ -335,7 +484,7 @@ static int try_reap(runner *r, wf_proc_result *res)
     if (si.si_pid != r->pid)
         return WF_OK;
     signal_group(r->pid, SIGKILL);
-    if (waitpid_retry(r->pid, &status) != r->pid)
+    if (reap_child(r, &status) != r->pid)
         goto lost;
     record_status(res, status);
     r->reaped = true;
@@ -442,7 +591,7 @@ static int wait_child(runner *r, wf_proc_result *res)
         int status = 0;
 
         signal_group(r->pid, SIGKILL);
-        if (waitpid_retry(r->pid, &status) == r->pid)
+        if (reap_child(r, &status) == r->pid)
             record_status(res, status);
         r->reaped = true;
         res->end_ms = wf_now_ms();
@@ -457,10 +606,9 @@ static int wait_child(runner *r, wf_proc_result *res)
 /* The child between vfork and exec. It runs on its parent's stack and memory with every signal
  * blocked, so it makes system calls and nothing else (no allocation, no locks, no return).
  * A step that fails sends its errno down report and ends the child. */
-__attribute__((noreturn, noinline)) static void child_exec(const char *path,
-                                                           const wf_proc_spec *spec,
-                                                           const char *const *envp, int out_w,
-                                                           int err_w, int report)
+__attribute__((noreturn, noinline)) static void
+child_exec(const char *path, const wf_proc_spec *spec, const char *const *envp, int out_w,
+           int err_w, int report, pid_t parent, bool subreaper)
 {
     struct sigaction dfl;
     sigset_t none;
@@ -477,6 +625,18 @@ __attribute__((noreturn, noinline)) static void child_exec(const char *path,
             sigaction(sig, &dfl, NULL);
     }
     if (setpgid(0, 0) != 0)
+        goto fail;
+    /* Dies with the engine, even by SIGKILL. The signal comes when the thread that started us
+     * ends, not the process: that thread is blocked in wf_proc_run until we are reaped, so it
+     * can only end with the whole process. If the engine died before this line, our parent is
+     * already someone else and no signal will come: give up. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent) {
+        errno = ESRCH;
+        goto fail;
+    }
+    /* Keeps what the task starts and orphans (a daemon's double fork) below the task while it
+     * lives, so that the engine never mistakes it for the leftover of an ended task. */
+    if (subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
         goto fail;
     /* First, so that a relative path resolves in the workdir, as checked by resolve(). */
     if (spec->workdir != NULL && chdir(spec->workdir) != 0)
@@ -513,14 +673,15 @@ fail:
  * per shell command with posix_spawn, 39-44 with vfork (bench/README.md). Whether the exec
  * worked comes back through a close-on-exec pipe rather than through the shared memory,
  * so that it stays right where vfork is a fork (ThreadSanitizer makes it one). */
-static int spawn(const char *path, const wf_proc_spec *spec, const char *const *envp, int out_w,
-                 int err_w, pid_t *pid)
+static int spawn(runner *r, const char *path, const wf_proc_spec *spec, const char *const *envp,
+                 int out_w, int err_w)
 {
     sigset_t all, old;
     int report[2];
     int e = 0;
     ssize_t n;
     pid_t child;
+    pid_t self = getpid();
 
     if (pipe2(report, O_CLOEXEC) != 0)
         return errno;
@@ -536,11 +697,22 @@ static int spawn(const char *path, const wf_proc_spec *spec, const char *const *
     /* No handler of ours may run in the child, which shares our memory until it execs. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    r->reap_orphans = wf_proc_reaping_orphans();
+    /* A child of the main thread would look like an orphan to reap_orphans() in another
+     * thread: it is registered before anyone can look. */
+    r->main_child = r->reap_orphans && on_main_thread();
+    if (r->main_child)
+        pthread_mutex_lock(&orphan_lock);
     child = vfork();
     if (child == 0)
-        child_exec(path, spec, envp, out_w, err_w, report[1]);
+        child_exec(path, spec, envp, out_w, err_w, report[1], self, r->reap_orphans);
     if (child < 0)
         e = errno;
+    if (r->main_child) {
+        if (child > 0)
+            main_child = child;
+        pthread_mutex_unlock(&orphan_lock);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(report[1]);
     if (child > 0) {
@@ -552,9 +724,11 @@ static int spawn(const char *path, const wf_proc_spec *spec, const char *const *
             int status;
 
             waitpid_retry(child, &status);
+            if (r->main_child)
+                forget_main_child(child);
         } else {
             e = 0;
-            *pid = child;
+            r->pid = child;
         }
     }
     close(report[0]);
@@ -655,7 +829,7 @@ int wf_proc_run(const wf_proc_spec *spec, wf_proc_result *res)
     }
 
     res->start_ms = wf_now_ms();
-    e = spawn(path, spec, envp, out_p[1], err_p[1], &r.pid);
+    e = spawn(&r, path, spec, envp, out_p[1], err_p[1]);
     if (e != 0) {
         r.pid = -1;
         rc = spawn_failed(e, spec->argv[0], spec->workdir, res);

@@ -17,6 +17,11 @@
  *   descriptor another module forgot to mark close-on-exec does not leak into tasks).
  * - its own process group (pgid = pid), so that a timeout or a cancel can signal the child
  *   and everything it started.
+ * - PR_SET_PDEATHSIG = SIGKILL: if the engine dies, even by SIGKILL, the kernel kills the
+ *   child. (The signal follows the thread that started the child, and that thread waits in
+ *   wf_proc_run until the child is reaped, so only the end of the process can fire it. The
+ *   kernel clears it when the child execs a set-user-ID or file-capability program, and it
+ *   does not reach the child's own children.)
  * - an empty signal mask and every signal at its default disposition, whatever the engine
  *   blocked or ignored (workers block signals; the engine ignores SIGPIPE).
  *
@@ -24,9 +29,10 @@
  * process sees it), then SIGKILL after kill_grace_ms if the child is still alive. Whenever
  * the child ends, by itself or not, the rest of its process group gets SIGKILL: a task
  * cannot leave processes running behind it (`sleep 100 &` dies with the task). Processes
- * that left the group (setsid, setpgid) are out of reach; if they still hold stdout or
- * stderr, the engine reads for at most kill_grace_ms more after the child ended, then
- * closes its ends and returns.
+ * that left the group (setsid, setpgid) are out of reach of that, unless
+ * wf_proc_reap_orphans() is on (then they are killed and reaped too, see there); if they
+ * still hold stdout or stderr, the engine reads for at most kill_grace_ms more after the
+ * child ended, then closes its ends and returns.
  *
  * Output: each stream is kept up to its cap; the rest is read and thrown away (so the child
  * never blocks on a full pipe) and the stream is marked truncated. Memory per stream is
@@ -35,8 +41,9 @@
  * Requirements on the rest of the process (the engine's main):
  * - SIGCHLD must not be ignored (SIG_IGN makes the kernel reap children before we can read
  *   their status) and nothing may call wait(), waitpid(-1, ...) or waitid(P_ALL, ...): this
- *   module reaps its own child by pid and never touches other threads' children. It installs
- *   no signal handlers and never needs one.
+ *   module reaps its own child by pid and never touches other threads' children (with
+ *   wf_proc_reap_orphans on, also the main thread's children, see there). It installs no
+ *   signal handlers and never needs one.
  * - SIGPIPE: wf_proc_run only reads from pipes, so it cannot raise SIGPIPE itself. The engine
  *   still has to ignore SIGPIPE (or block it in every thread) for its other writers (stdout
  *   to a closed pager, sockets); children get the default disposition back either way.
@@ -150,5 +157,35 @@ void wf_proc_result_release(wf_proc_result *res);
  * cancel fd). Safe to call from many threads at once.
  */
 int wf_proc_run(const wf_proc_spec *spec, wf_proc_result *res);
+
+/*
+ * Orphans: a task's process that leaves the process group (setsid, a daemon's double fork)
+ * survives the group kill above, and once its parent is gone, it belongs to init. With
+ * wf_proc_reap_orphans(true), nothing a child started outlives the child:
+ * - this process becomes a child subreaper (PR_SET_CHILD_SUBREAPER), and so does every child
+ *   wf_proc_run starts from then on. An orphan is adopted by its nearest subreaper ancestor:
+ *   while a child lives, what it started stays below it (a daemon it talks to keeps running);
+ *   when it ends, the kernel hands all of that to this process's main thread.
+ * - whenever a child ends (by itself, timeout or cancel), before it is reaped, every child of
+ *   the main thread except one a wf_proc_run on the main thread is waiting for gets SIGKILL,
+ *   with the process group it leads, and is reaped; what those had started comes next, until
+ *   none is left. So the main thread's children are all taken for leftovers: a process that
+ *   turns this on must not start children of its own on its main thread (other threads may),
+ *   its main thread must not exit while a wf_proc_run is in progress, and nothing may reap
+ *   the main thread's children (no waitpid(-1, ...)).
+ * What still escapes: a process that a child's process started, after SIGKILL of this
+ * process (its parent, the child, dies of PDEATHSIG; it goes to init); one whose subtree has
+ * another subreaper (it is that one's to reap); one started through a service (systemd-run,
+ * at, a container daemon), which is no descendant.
+ *
+ * Process-wide, meant to be set once before the first run (a child started while it was off
+ * is not a subreaper, and what it orphans is gone to init). false undoes it. Not inherited
+ * by fork(). Needs /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN, on in mainstream
+ * kernels). Returns 0, or an errno and changes nothing: ENOSYS without that file, EINVAL
+ * from a kernel without subreapers (before 3.4).
+ */
+int wf_proc_reap_orphans(bool on);
+/* Whether wf_proc_reap_orphans is on. */
+bool wf_proc_reaping_orphans(void);
 
 #endif
