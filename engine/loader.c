@@ -603,7 +603,8 @@ static void parse_run(ld *c, wf_task *t, const wf__ynode *n)
         for (size_t k = 0; k < n->n; k++) {
             if (text_of(c, n->items[k], "run") == NULL)
                 continue;
-            t->run_argv[t->run_argc++] = compile(c, n->items[k], 0, WF__ROLE_TASK, t->index);
+            t->run_argv[t->run_argc++] =
+                compile(c, n->items[k], WF_TPL_CSTRING, WF__ROLE_TASK, t->index);
         }
         return;
     }
@@ -863,7 +864,7 @@ static void fold_env(ld *c, wf_task *t, const wf__ynode *own)
     for (size_t k = 0; k < n; k++) {
         t->env[k].name = wf_xstrdup(names[k]->text);
         t->env[k].mark = names[k]->mark;
-        t->env[k].tpl = compile(c, vals[k], 0, WF__ROLE_TASK, t->index);
+        t->env[k].tpl = compile(c, vals[k], WF_TPL_CSTRING, WF__ROLE_TASK, t->index);
     }
     t->n_env = n;
     free(names);
@@ -985,12 +986,12 @@ static void parse_task(ld *c, size_t ti, const wf__ynode *key, const wf__ynode *
     if (v == NULL)
         v = c->workdir;
     if (v != NULL && text_of(c, v, "workdir") != NULL)
-        t->workdir = compile(c, v, 0, WF__ROLE_TASK, ti);
+        t->workdir = compile(c, v, WF_TPL_CSTRING, WF__ROLE_TASK, ti);
     v = get(map, "shell", NULL);
     if (v == NULL)
         v = c->shell;
     if (v != NULL && text_of(c, v, "shell") != NULL)
-        t->shell = compile(c, v, 0, WF__ROLE_TASK, ti);
+        t->shell = compile(c, v, WF_TPL_CSTRING, WF__ROLE_TASK, ti);
 
     v = get(map, "publish", NULL);
     if (v != NULL && expect_map(c, v, "publish"))

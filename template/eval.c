@@ -802,28 +802,71 @@ int wf__tpl_eval_node(ev *e, const node *n, tval *out)
 
 /* ---- the public entry points ---------------------------------------------------- */
 
-/* Appends the value of one `<< >>` of an interpolation. */
-static int render_expr(ev *e, const node *expr, part_mode mode, wf_strbuf *out)
+/* A value rendered into text that becomes a C string must not hold a NUL: the process would
+ * see it cut short there, silently. out[from..] is what expr rendered. */
+static int check_nul(ev *e, const node *expr, const wf_strbuf *out, size_t from)
+{
+    if (out->len == from || memchr(out->buf + from, '\0', out->len - from) == NULL)
+        return WF_OK;
+    return wf__tpl_fail(e, expr, WF_EINVAL,
+                        "%.*s holds a NUL byte (\\u0000), which a command line, a variable or a "
+                        "path cannot carry; remove it (| replace('\\u0000', '')) or pass the "
+                        "data in a file",
+                        (int)(expr->end - expr->start), e->t->src + expr->start);
+}
+
+/* Writes v where the shell context of p puts it (WF_TPL_SHELL, not raw). */
+static int render_shell(ev *e, const part *p, const json_object *v, wf_strbuf *out)
+{
+    switch (p->sh) {
+    case SH_WORD:
+        if (p->mode == PM_QUOTE)
+            wf_tpl_text_form(out, v);
+        else
+            wf__tpl_shell_form(out, v);
+        return WF_OK;
+    case SH_SQUOTE:
+    case SH_DQUOTE:
+        wf__tpl_shell_quoted(out, v, p->sh);
+        return WF_OK;
+    case SH_ARITH:
+        if (!tpl_is(v, json_type_int) && !tpl_is(v, json_type_double))
+            return wf__tpl_fail(e, p->expr, WF_ETYPE,
+                                "inside $(( )) a value must be a number, got %s",
+                                wf__tpl_a_type(v));
+        wf_tpl_text_form(out, v);
+        return WF_OK;
+    case SH_COMMENT:
+        return WF_OK;
+    }
+    return WF_EINVAL;
+}
+
+/* Appends the value of one `<< >>` (part p) of an interpolation. */
+static int render_expr(ev *e, const part *p, wf_strbuf *out)
 {
     tval v = TVAL_NULL;
+    size_t before = out->len;
     int64_t index;
     int rc;
 
     /* `index` is in most with-items commands: its digits need no json object, and no quotes
      * in shell mode. */
-    if (expr->kind == N_INDEX && wf_ctx_item(e->ctx, NULL, &index)) {
+    if (p->expr->kind == N_INDEX && p->sh != SH_COMMENT && wf_ctx_item(e->ctx, NULL, &index)) {
         wf__tpl_append_int(out, index);
         return WF_OK;
     }
-    rc = wf__tpl_eval_node(e, expr, &v);
+    rc = wf__tpl_eval_node(e, p->expr, &v);
     if (rc != WF_OK)
         return rc;
-    if ((e->t->flags & WF_TPL_SHELL) && mode == PM_PLAIN)
-        wf__tpl_shell_form(out, v.j);
+    if ((e->t->flags & WF_TPL_SHELL) && p->mode != PM_RAW)
+        rc = render_shell(e, p, v.j, out);
     else
         wf_tpl_text_form(out, v.j);
     tval_release(&v);
-    return WF_OK;
+    if (rc == WF_OK && (e->t->flags & (WF_TPL_SHELL | WF_TPL_CSTRING)))
+        rc = check_nul(e, p->expr, out, before);
+    return rc;
 }
 
 int wf_tpl_render(const wf_tpl *t, const wf_ctx *ctx, wf_strbuf *out, wf_error *err)
@@ -836,7 +879,7 @@ int wf_tpl_render(const wf_tpl *t, const wf_ctx *ctx, wf_strbuf *out, wf_error *
         wf_strbuf_add(out, t->literal, t->literal_len);
         return WF_OK;
     case WF_TPL_VALUE:
-        return render_expr(&e, t->value, t->value_mode, out);
+        return render_expr(&e, &t->parts[t->value_part], out);
     case WF_TPL_INTERP:
         for (size_t i = 0; i < t->nparts && rc == WF_OK; i++) {
             const part *p = &t->parts[i];
@@ -844,7 +887,7 @@ int wf_tpl_render(const wf_tpl *t, const wf_ctx *ctx, wf_strbuf *out, wf_error *
             if (p->expr == NULL)
                 wf_strbuf_add(out, p->text, p->len);
             else
-                rc = render_expr(&e, p->expr, p->mode, out);
+                rc = render_expr(&e, p, out);
         }
         return rc;
     }
@@ -953,10 +996,13 @@ static void end_word(words *w)
     w->in_word = false;
 }
 
-static void word_value(words *w, const json_object *v)
+static int word_value(ev *e, const node *expr, words *w, const json_object *v)
 {
+    size_t before = w->cur.len;
+
     w->in_word = true;
     wf_tpl_text_form(&w->cur, v);
+    return check_nul(e, expr, &w->cur, before);
 }
 
 int wf_tpl_render_argv(const wf_tpl *t, const wf_ctx *ctx, char ***argv_out, wf_error *err)
@@ -1011,12 +1057,16 @@ int wf_tpl_render_argv(const wf_tpl *t, const wf_ctx *ctx, char ***argv_out, wf_
                 if (!first)
                     end_word(&w);
                 first = false;
-                word_value(&w, el);
+                rc = word_value(&e, p->expr, &w, el);
+                if (rc != WF_OK)
+                    break;
             }
         } else if (v.j != NULL) {
-            word_value(&w, v.j);
+            rc = word_value(&e, p->expr, &w, v.j);
         }
         tval_release(&v);
+        if (rc != WF_OK)
+            goto out;
     }
     end_word(&w);
     if (w.n + 1 > w.cap) {

@@ -894,7 +894,8 @@ static void add_part(wf_tpl *t, char *text, size_t len, node *expr)
     t->nparts++;
 }
 
-static void flush_text(wf_tpl *t, wf_strbuf *sb)
+/* Ends the literal text that started at src offset start and ends at end. */
+static void flush_text(wf_tpl *t, wf_strbuf *sb, size_t start, size_t end)
 {
     size_t len;
     char *s;
@@ -903,6 +904,8 @@ static void flush_text(wf_tpl *t, wf_strbuf *sb)
         return;
     s = wf_strbuf_detach(sb, &len);
     add_part(t, s, len, NULL);
+    t->parts[t->nparts - 1].src_start = start;
+    t->parts[t->nparts - 1].src_end = end;
 }
 
 static bool is_blank(const char *s, size_t len)
@@ -928,7 +931,7 @@ static int split_parts(parser *p)
     wf_tpl *t = p->t;
     const char *s = t->src;
     wf_strbuf sb = WF_STRBUF_INIT;
-    size_t i = 0;
+    size_t i = 0, start = 0;
     int rc = WF_OK;
 
     while (i < t->len) {
@@ -938,20 +941,24 @@ static int split_parts(parser *p)
         } else if (s[i] == '<' && i + 1 < t->len && s[i + 1] == '<') {
             node *n = NULL;
             size_t end = 0;
+            part *pt;
 
-            flush_text(t, &sb);
+            flush_text(t, &sb, start, i);
             rc = parse_one(p, i + 2, true, i, &n, &end);
             if (rc != WF_OK)
                 goto out;
             add_part(t, NULL, 0, n);
-            t->parts[t->nparts - 1].mode = mode_of(n, &t->parts[t->nparts - 1].inner);
+            pt = &t->parts[t->nparts - 1];
+            pt->mode = mode_of(n, &pt->inner);
+            pt->at = (uint32_t)i;
             i = end;
+            start = end;
         } else {
             wf_strbuf_addc(&sb, s[i]);
             i++;
         }
     }
-    flush_text(t, &sb);
+    flush_text(t, &sb, start, i);
 out:
     wf_strbuf_release(&sb);
     return rc;
@@ -967,6 +974,7 @@ static void classify(wf_tpl *t)
         if (t->parts[i].expr != NULL) {
             nexpr++;
             e = &t->parts[i];
+            t->value_part = i;
         } else if (is_blank(t->parts[i].text, t->parts[i].len)) {
             blank++;
         }
@@ -1078,6 +1086,18 @@ static bool detect_simple(const wf_tpl *t)
     return true;
 }
 
+/* Text that becomes a C string (an argument, a variable, a path) cannot hold a NUL byte: the
+ * process would see the text cut short there. */
+static int check_no_nul(parser *p)
+{
+    const char *nul = memchr(p->t->src, '\0', p->t->len);
+
+    if (nul == NULL)
+        return WF_OK;
+    return perr(p, (size_t)(nul - p->t->src), WF_ESYNTAX,
+                "a NUL byte cannot be part of a command line, a variable or a path");
+}
+
 static int cmp_ref(const void *a, const void *b)
 {
     const tmp_ref *x = a, *y = b;
@@ -1118,7 +1138,11 @@ int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf
         rc = split_parts(&p);
         if (rc == WF_OK)
             classify(t);
+        if (rc == WF_OK && (flags & WF_TPL_SHELL))
+            rc = wf__tpl_shell_contexts(t, err);
     }
+    if (rc == WF_OK && (flags & (WF_TPL_SHELL | WF_TPL_CSTRING)))
+        rc = check_no_nul(&p);
     if (rc != WF_OK)
         goto out;
     /* Status functions record their reference after their arguments: put them back in

@@ -170,3 +170,65 @@ void wf__tpl_shell_form(wf_strbuf *out, const json_object *v)
         shell_word(out, el);
     }
 }
+
+/* s escaped for the inside of '...' (a ' closes the quote, is written escaped, and reopens
+ * it) or of "..." (where only $ ` " \ are special: each gets a backslash; newlines stay). */
+static void add_quoted(wf_strbuf *out, const char *s, size_t len, shell_ctx ctx)
+{
+    size_t from = 0;
+
+    wf_strbuf_grow(out, len);
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (ctx == SH_SQUOTE ? c != '\'' : (c != '$' && c != '`' && c != '"' && c != '\\'))
+            continue;
+        wf_strbuf_add(out, s + from, i - from);
+        if (ctx == SH_SQUOTE) {
+            wf_strbuf_add(out, "'\\''", 4);
+        } else {
+            wf_strbuf_addc(out, '\\');
+            wf_strbuf_addc(out, c);
+        }
+        from = i + 1;
+    }
+    wf_strbuf_add(out, s + from, len - from);
+}
+
+static void add_quoted_value(wf_strbuf *out, const json_object *v, shell_ctx ctx)
+{
+    wf_strbuf tmp = WF_STRBUF_INIT;
+    size_t len;
+    const char *s;
+
+    if (tpl_is(v, json_type_string)) {
+        s = tpl_str(v, &len);
+        add_quoted(out, s, len, ctx);
+        return;
+    }
+    wf_tpl_text_form(&tmp, v);
+    add_quoted(out, wf_strbuf_str(&tmp), tmp.len, ctx);
+    wf_strbuf_release(&tmp);
+}
+
+void wf__tpl_shell_quoted(wf_strbuf *out, const json_object *v, shell_ctx ctx)
+{
+    size_t len;
+    bool first = true;
+
+    if (!tpl_is(v, json_type_array)) {
+        add_quoted_value(out, v, ctx);
+        return;
+    }
+    len = json_object_array_length(v);
+    for (size_t i = 0; i < len; i++) {
+        const json_object *el = json_object_array_get_idx(v, i);
+
+        if (el == NULL)
+            continue;
+        if (!first)
+            wf_strbuf_addc(out, ' ');
+        first = false;
+        add_quoted_value(out, el, ctx);
+    }
+}

@@ -282,13 +282,37 @@ typedef enum part_mode {
     PM_QUOTE,
 } part_mode;
 
+/* Where a value of a `run` string lands in the shell script (shell.c), and so how it is
+ * written (text.c). */
+typedef enum shell_ctx {
+    SH_WORD,    /* unquoted, also inside $( ): one quoted word (a list: several) */
+    SH_SQUOTE,  /* inside '...': a ' becomes '\'' */
+    SH_DQUOTE,  /* inside "...": $ ` " \ are escaped with a backslash */
+    SH_ARITH,   /* inside $(( )): only a number */
+    SH_COMMENT, /* after #: left out, as the shell ignores it */
+} shell_ctx;
+
 typedef struct part {
     char *text; /* literal text (unescaped, owned) when expr is NULL */
     size_t len;
+    size_t src_start, src_end; /* literal text: its span in the source */
+    uint32_t at;               /* expression: the offset of its `<<` in the source */
     node *expr;
     part_mode mode;
+    shell_ctx sh;      /* WF_TPL_SHELL: the context the value lands in */
     const node *inner; /* PM_RAW/PM_QUOTE: the value raw/quote was given */
 } part;
+
+/* Sets part->sh of every expression of a WF_TPL_SHELL template by following the shell's
+ * quoting through its literal text. Fails with WF_ESYNTAX (err at the `<<` of the value, or at
+ * the quote that is never closed, with the fix) where no quoting makes a value safe: inside
+ * backticks, ${...}, $'...' or a heredoc body, after an unclosed quote, or where the scan
+ * cannot follow the script. */
+int wf__tpl_shell_contexts(wf_tpl *t, wf_error *err);
+
+/* Appends the text form of v escaped for ctx (SH_SQUOTE or SH_DQUOTE): a list gives its
+ * elements' text forms separated by spaces (as "$*" would), null nothing. */
+void wf__tpl_shell_quoted(wf_strbuf *out, const json_object *v, shell_ctx ctx);
 
 struct wf_tpl {
     char *src;
@@ -297,7 +321,8 @@ struct wf_tpl {
     wf_tpl_kind kind;
     part *parts;
     size_t nparts;
-    node *value; /* WF_TPL_VALUE: the expression */
+    node *value;       /* WF_TPL_VALUE: the expression */
+    size_t value_part; /* WF_TPL_VALUE: its part (for its shell context) */
     part_mode value_mode;
     const node *value_inner;
     char *literal; /* WF_TPL_LITERAL: the text */

@@ -33,11 +33,22 @@
 typedef struct wf_tpl wf_tpl;
 
 enum wf_tpl_flags {
-    /* `run` strings: in interpolation every value is shell-quoted (a string is one word, a
-     * list several words, an object its JSON as one word, null nothing). A value whose last
-     * filter is `raw` is inserted as its plain text form; one whose last filter is `quote` is
-     * inserted as quote produced it (not quoted twice). */
+    /* `run` strings: every value is written for the place it lands in the shell script, which
+     * the compiler finds by following the shell's quoting through the literal text
+     * (docs/templates.md has the table). Unquoted, a value is shell-quoted (a string is one
+     * word, a list several words, an object its JSON as one word, null nothing); inside '...'
+     * or "..." it is escaped for those quotes (a list's elements joined by spaces); inside
+     * $(( )) it must be a number; in a # comment it is left out. A value inside backticks,
+     * ${...}, $'...' or a heredoc body, or after a quote that is never closed, is a compile
+     * error (WF_ESYNTAX at its `<<`), as no escaping makes it safe there. A value whose last
+     * filter is `raw` is inserted as its plain text form anywhere; one whose last filter is
+     * `quote` is inserted unquoted as quote produced it (inside quotes, escaped like any
+     * string). Implies WF_TPL_CSTRING. */
     WF_TPL_SHELL = 1 << 0,
+    /* The rendered text becomes a C string (an argument, an environment variable, a path): a
+     * NUL byte in the literal text is a compile error, and a value whose text holds one is an
+     * evaluation error (WF_EINVAL), never a silently shortened string. */
+    WF_TPL_CSTRING = 1 << 2,
     /* `when`: the string is a bare expression, or one << expr >>. */
     WF_TPL_EXPR = 1 << 1,
 };

@@ -528,6 +528,17 @@ static const char *const evil[] = {
     "é ✓",
     "#comment",
     "~",
+    "| echo pwned",
+    "&& echo pwned",
+    "\necho pwned",
+    "${IFS}$IFS",
+    "!!",
+    "a'\"b\"'c",
+    "'\\''",
+    "EOF\necho pwned",
+    ")\necho pwned\n(",
+    "\"; echo pwned; \"",
+    "' ; echo pwned ; '",
 };
 
 /* Data can never inject shell syntax: sh hands printf exactly the value. */
@@ -562,6 +573,193 @@ START_TEST(test_shell_injection)
     wf_ctx_unref(c);
     wf_tpl_free(t);
     wf_tpl_free(tl);
+}
+END_TEST
+
+/* Every quoting context a value can land in, with what sh must print: '@' stands for the
+ * value. Each evil value goes through each of them (test_shell_contexts). */
+static const struct {
+    const char *src;
+    const char *want;
+} shell_contexts[] = {
+    { "printf %s << vars.v >>", "@" },
+    { "printf %s '<< vars.v >>'", "@" },
+    { "printf %s \"<< vars.v >>\"", "@" },
+    { "printf %s pre\"<< vars.v >>\"post", "pre@post" },
+    { "printf %s 'a'<< vars.v >>\"b\"", "a@b" },
+    { "printf '<%s>' '<< vars.v >>' \"<< vars.v >>\" << vars.v >>", "<@><@><@>" },
+    { "printf %s \"it's '<< vars.v >>'\"", "it's '@'" },
+    { "printf %s '\"'<< vars.v >>'\"'", "\"@\"" },
+    { "printf %s \"$(printf %s << vars.v >>; printf .)\"", "@." },
+    { "printf %s \"$(printf %s \"<< vars.v >>\"; printf .)\"", "@." },
+    { "printf %s \"$(printf %s '<< vars.v >>'; printf .)\"", "@." },
+    { "x=1 # don't << vars.v >>\nprintf %s \"<< vars.v >>\"", "@" },
+    { "cat \\<<'EOF'\nit's static\nEOF\nprintf %s '<< vars.v >>'", "it's static\n@" },
+    { "cat \\<<-EOF; printf %s \"<< vars.v >>\"\n\tbody $HOME\n\tEOF", "body /root\n@" },
+    { "f() { printf %s \"$1\"; }; f << vars.v >>", "@" },
+    { "(printf %s '<< vars.v >>')", "@" },
+    { "printf %s \"${HOME+set}\"<< vars.v >>", "set@" },
+    { "printf %s $((1 + 2))'<< vars.v >>'", "3@" },
+};
+
+/* One value through one context: nothing is executed, the value arrives byte for byte. */
+START_TEST(test_shell_contexts)
+{
+    size_t ci = (size_t)_i % WF_ARRAY_LEN(shell_contexts);
+    const char *v = evil[(size_t)_i / WF_ARRAY_LEN(shell_contexts)];
+    wf_tpl *t = compile_ok(shell_contexts[ci].src, WF_TPL_SHELL);
+    json_object *vars = json_object_new_object();
+    wf_strbuf sb = WF_STRBUF_INIT, want = WF_STRBUF_INIT, cmd = WF_STRBUF_INIT;
+    wf_error err;
+    wf_ctx *c;
+    char *out;
+
+    wf_error_init(&err);
+    json_object_object_add(vars, "v", json_object_new_string(v));
+    c = wf_ctx_with_vars(base_ctx, vars);
+    ck_assert_int_eq(wf_tpl_render(t, c, &sb, &err), WF_OK);
+    for (const char *w = shell_contexts[ci].want; *w != '\0'; w++) {
+        if (*w == '@')
+            wf_strbuf_adds(&want, v);
+        else
+            wf_strbuf_addc(&want, *w);
+    }
+    /* A HOME that the script can print, whatever the test's environment. */
+    wf_strbuf_addf(&cmd, "HOME=/root; export HOME\n%s", wf_strbuf_str(&sb));
+    out = run_sh(wf_strbuf_str(&cmd));
+    ck_assert_msg(strcmp(out, wf_strbuf_str(&want)) == 0, "%s\nrendered: %s\ngot: %s\nwant: %s",
+                  shell_contexts[ci].src, wf_strbuf_str(&sb), out, wf_strbuf_str(&want));
+    free(out);
+    wf_strbuf_release(&cmd);
+    wf_strbuf_release(&want);
+    wf_strbuf_release(&sb);
+    wf_ctx_unref(c);
+    wf_tpl_free(t);
+}
+END_TEST
+
+/* Where no quoting makes a value safe, compiling fails at the value (or at the quote that is
+ * never closed) and says what to do instead. */
+static const struct {
+    const char *src;
+    int col; /* in the last line of src */
+    const char *msg;
+} shell_refusals[] = {
+    { "echo `<< vars.v >>`", 7,
+      "a value inside `...` backticks cannot be quoted safely; write $( )" },
+    { "echo \"`<< vars.v >>`\"", 8, "backticks" },
+    { "echo ${X:-<< vars.v >>}", 11,
+      "a value inside ${...} cannot be quoted safely; pass the value with `env:`" },
+    { "echo \"${X:-<< vars.v >>}\"", 12, "${...}" },
+    { "echo $'<< vars.v >>'", 8, "a value inside $'...' cannot be quoted safely" },
+    { "cat \\<<EOF\nx << vars.v >>\nEOF", 3,
+      "a value inside a heredoc body cannot be quoted safely" },
+    { "cat \\<<'EOF'\n<< vars.v >>\nEOF", 1, "heredoc body" },
+    { "cat \\<<EOF; echo ok\n<< vars.v >>\nEOF\necho << vars.v >>", 1, "heredoc body" },
+    { "echo '<< vars.v >>", 6,
+      "this ' is never closed, so the values in this command cannot be quoted safely; close it" },
+    { "echo << vars.v >> \"abc", 19, "this \" is never closed" },
+    { "echo $(echo << vars.v >>", 6, "this $( is never closed" },
+    { "x=$(case a in a) echo hi;; esac) << vars.v >>", 34,
+      "after `case` inside $( ), the shell's quoting cannot be followed" },
+    { "echo $'a\\'b' << vars.v >>", 14, "means different things to different shells" },
+    { "cat \\<<<< vars.v >>", 8, "a value cannot be a heredoc's delimiter" },
+};
+
+START_TEST(test_shell_refusals)
+{
+    wf_tpl *t = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_tpl_compile(shell_refusals[_i].src, (size_t)-1, WF_TPL_SHELL, &t, &err),
+                     WF_ESYNTAX);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(err.message, shell_refusals[_i].msg) != NULL, "%s: got %s",
+                  shell_refusals[_i].src, err.message);
+    ck_assert_msg(err.column == shell_refusals[_i].col, "%s: column %d", shell_refusals[_i].src,
+                  err.column);
+    wf_error_release(&err);
+}
+END_TEST
+
+/* A NUL byte can reach no process: it is an error naming the value, never a shortened string. */
+START_TEST(test_shell_nul)
+{
+    static const struct {
+        const char *src;
+        unsigned flags;
+    } cases[] = {
+        { "printf %s << vars.v >>", WF_TPL_SHELL }, /* a simple command: argv */
+        { "printf %s '<< vars.v >>' | cat", WF_TPL_SHELL },
+        { "echo << vars.l >> | cat", WF_TPL_SHELL },
+        { "<< vars.v >>", WF_TPL_CSTRING },
+        { "dir/<< vars.l[1] >>", WF_TPL_CSTRING },
+    };
+    json_object *vars = json_object_new_object(), *l = json_object_new_array();
+    wf_ctx *c;
+
+    json_object_object_add(vars, "v", json_object_new_string_len("a\0b", 3));
+    json_object_array_add(l, json_object_new_string("ok"));
+    json_object_array_add(l, json_object_new_string_len("x\0", 2));
+    json_object_object_add(vars, "l", l);
+    c = wf_ctx_with_vars(base_ctx, vars);
+    for (size_t i = 0; i < WF_ARRAY_LEN(cases); i++) {
+        wf_tpl *t = compile_ok(cases[i].src, cases[i].flags);
+        wf_strbuf sb = WF_STRBUF_INIT;
+        char **argv = NULL;
+        wf_error err;
+
+        wf_error_init(&err);
+        ck_assert_msg(wf_tpl_render(t, c, &sb, &err) == WF_EINVAL, "%s: rendered %zu bytes: %s",
+                      cases[i].src, sb.len, wf_strbuf_str(&sb));
+        ck_assert_msg(strstr(err.message, "holds a NUL byte") != NULL, "%s", err.message);
+        ck_assert(strstr(err.message, "vars.") != NULL);
+        if (wf_tpl_is_simple_command(t)) {
+            ck_assert_int_eq(wf_tpl_render_argv(t, c, &argv, &err), WF_EINVAL);
+            ck_assert_ptr_null(argv);
+        }
+        wf_strbuf_release(&sb);
+        wf_error_release(&err);
+        wf_tpl_free(t);
+    }
+    wf_ctx_unref(c);
+}
+END_TEST
+
+START_TEST(test_shell_nul_literal)
+{
+    wf_tpl *t = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_tpl_compile("echo a\0b", 8, WF_TPL_CSTRING, &t, &err), WF_ESYNTAX);
+    ck_assert_str_eq(err.message,
+                     "a NUL byte cannot be part of a command line, a variable or a path");
+    ck_assert_int_eq(err.column, 7);
+    wf_error_release(&err);
+}
+END_TEST
+
+/* Inside $(( )) only a number is safe; in a comment a value is left out. */
+START_TEST(test_shell_arith_comment)
+{
+    wf_tpl *t = compile_ok("echo $(( << item.n >> + << vars.greeting >> )) # << item.url >>\n",
+                           WF_TPL_SHELL);
+    wf_tpl *ok = compile_ok("echo $(( << item.n >> * 2 )) # << item.url >>\necho x", WF_TPL_SHELL);
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_tpl_render(ok, item_ctx, &sb, &err), WF_OK);
+    ck_assert_str_eq(wf_strbuf_str(&sb), "echo $(( 5 * 2 )) # \necho x");
+    wf_strbuf_reset(&sb);
+    ck_assert_int_eq(wf_tpl_render(t, item_ctx, &sb, &err), WF_ETYPE);
+    ck_assert_str_eq(err.message, "inside $(( )) a value must be a number, got a string");
+    wf_strbuf_release(&sb);
+    wf_error_release(&err);
+    wf_tpl_free(t);
+    wf_tpl_free(ok);
 }
 END_TEST
 
@@ -1229,6 +1427,12 @@ static Suite *template_suite(void)
     ADD_LOOP("truthiness", test_truthiness, bool_cases);
     ADD_LOOP("render", test_render, render_cases);
     ADD_LOOP("shell_injection", test_shell_injection, evil);
+    tc = tcase_create("shell_contexts");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_shell_contexts, 0,
+                        (int)(WF_ARRAY_LEN(evil) * WF_ARRAY_LEN(shell_contexts)));
+    suite_add_tcase(s, tc);
+    ADD_LOOP("shell_refusals", test_shell_refusals, shell_refusals);
     ADD_LOOP("refs", test_refs, ref_cases);
     ADD_LOOP("argv", test_argv, argv_cases);
     ADD_LOOP("compile_errors", test_compile_errors, compile_errors);
@@ -1242,6 +1446,9 @@ static Suite *template_suite(void)
     tcase_add_test(tc, test_eval_borrow);
     tcase_add_test(tc, test_nesting_limit);
     tcase_add_test(tc, test_null_error);
+    tcase_add_test(tc, test_shell_nul);
+    tcase_add_test(tc, test_shell_nul_literal);
+    tcase_add_test(tc, test_shell_arith_comment);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_checked_fixture(tc, setup, teardown);
