@@ -47,15 +47,16 @@ static const char report_help[] =
 /* The narrowest bar drawn. */
 #define MIN_BAR_W 1.5
 
-enum { ST_SUCCEEDED, ST_SKIPPED, ST_RUNNING, ST_CANCELLED, ST_FAILED, N_ST };
+enum { ST_SUCCEEDED, ST_SKIPPED, ST_RUNNING, ST_INTERRUPTED, ST_CANCELLED, ST_FAILED, N_ST };
 
 /* Ordered so that a higher value is worse: a merged bar takes the colour of its worst unit. */
-static const char *const st_names[N_ST] = { "succeeded", "skipped", "running", "cancelled",
-                                            "failed" };
-static const char *const st_colors[N_ST] = { "#2da44e", "#8c959f", "#0969da", "#d4790a",
-                                             "#cf222e" };
+static const char *const st_names[N_ST] = { "succeeded",   "skipped",   "running",
+                                            "interrupted", "cancelled", "failed" };
+static const char *const st_colors[N_ST] = { "#2da44e", "#8c959f", "#0969da",
+                                             "#8250df", "#d4790a", "#cf222e" };
 /* The order statuses are listed in on the page. */
-static const int st_order[N_ST] = { ST_SUCCEEDED, ST_FAILED, ST_CANCELLED, ST_SKIPPED, ST_RUNNING };
+static const int st_order[N_ST] = { ST_SUCCEEDED, ST_FAILED,  ST_CANCELLED,
+                                    ST_SKIPPED,   ST_RUNNING, ST_INTERRUPTED };
 
 static int st_parse(const char *s)
 {
@@ -283,9 +284,10 @@ static const char css[] =
     ".status{font-size:14px;padding:2px 10px}"
     ".s-succeeded{background:#2da44e}.s-failed{background:#cf222e}"
     ".s-cancelled{background:#d4790a}.s-skipped{background:#8c959f}"
-    ".s-running{background:#0969da}"
+    ".s-running{background:#0969da}.s-interrupted{background:#8250df}"
     ".t-succeeded{color:#1a7f37}.t-failed{color:#cf222e;font-weight:600}"
     ".t-cancelled{color:#bc4c00}.t-skipped{color:#6e7781}.t-running{color:#0969da}"
+    ".t-interrupted{color:#8250df}"
     ".note{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:6px 10px;"
     "margin:8px 0}"
     ".legend{margin:4px 0 6px;font-size:12.5px;color:#59636e}"
@@ -327,8 +329,22 @@ static void write_header(report *r)
     wf_strbuf_addf(sb, ")</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n<h1>", css);
     esc(sb, workflow != NULL ? workflow : "workflow");
     wf_strbuf_addf(sb, " <span class=\"badge status s-%s\" id=\"run-status\">%s</span></h1>\n",
-                   st_names[st_parse(status)],
-                   status != NULL ? st_names[st_parse(status)] : "running or interrupted");
+                   st_names[st_parse(status)], st_names[st_parse(status)]);
+    if (st_parse(status) == ST_INTERRUPTED) {
+        /* The store found the run's process gone (store/owner.c): say how to go on. */
+        json_object *owner = NULL;
+
+        wf_strbuf_adds(sb, "<p class=\"note\" id=\"interrupted\">This run was interrupted: the "
+                           "process that ran it");
+        if (json_object_object_get_ex(r->doc, "owner", &owner) && owner != NULL) {
+            wf_strbuf_addf(sb, " (pid %lld on ", (long long)wf_cli_json_int(owner, "pid", -1));
+            esc(sb, wf_cli_json_str(owner, "host"));
+            wf_strbuf_adds(sb, ")");
+        }
+        wf_strbuf_adds(sb, " is gone. Continue it with <code>");
+        esc(sb, wf_cli_json_str(r->doc, "resume_hint"));
+        wf_strbuf_adds(sb, "</code>.</p>\n");
+    }
     wf_strbuf_adds(sb, "<dl class=\"meta\">\n<dt>run</dt><dd class=\"mono\">");
     esc(sb, r->run_id);
     wf_strbuf_adds(sb, "</dd>\n<dt>started</dt><dd>");

@@ -35,9 +35,9 @@ int wf_cli_open_store(const char *given, wf_store **out)
     return status;
 }
 
-int wf_cli_open_existing_store(const char *given, wf_store **out)
+/* The store must exist: a command that inspects or cleans it never creates one. */
+static int check_exists(const char *dir)
 {
-    const char *dir = wf_cli_store_dir(given);
     struct stat st;
 
     if (stat(dir, &st) != 0) {
@@ -46,7 +46,33 @@ int wf_cli_open_existing_store(const char *given, wf_store **out)
                       dir);
         return WF_EXIT_STORE;
     }
-    return wf_cli_open_store(given, out);
+    return WF_EXIT_OK;
+}
+
+int wf_cli_open_existing_store(const char *given, wf_store **out)
+{
+    const char *dir = wf_cli_store_dir(given);
+    wf_error err;
+    int status = check_exists(dir), rc;
+
+    *out = NULL;
+    if (status != WF_EXIT_OK)
+        return status;
+    wf_error_init(&err);
+    /* Read-only: an archived store, a read-only file system or another user's directory can
+     * be inspected, and reading never migrates or writes anything. */
+    rc = wf_store_open_readonly(dir, out, &err);
+    if (rc == WF_ENOENT) {
+        wf_cli_errorf("no store at %s: nothing has been recorded there (%s)", dir, err.message);
+        status = WF_EXIT_STORE;
+    } else if (rc != WF_OK) {
+        wf_cli_errorf("the store cannot be used: %s", err.message);
+        status = WF_EXIT_STORE;
+    }
+    if (rc != WF_OK)
+        *out = NULL;
+    wf_error_release(&err);
+    return status;
 }
 
 int wf_cli_close_store(wf_store *store, int status)
@@ -202,7 +228,7 @@ int wf_cli_runs(int argc, char **argv)
         printf("no runs recorded in %s\n", wf_store_dir(store));
         goto out;
     }
-    printf("%-26s %-20s %-10s %-19s %9s  %s\n", "RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION",
+    printf("%-26s %-20s %-11s %-19s %9s  %s\n", "RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION",
            "TASKS");
     for (size_t i = 0; i < json_object_array_length(runs); i++) {
         json_object *r = json_object_array_get_idx(runs, i), *tasks = NULL;
@@ -216,18 +242,29 @@ int wf_cli_runs(int argc, char **argv)
         else
             wf_strbuf_adds(&dur, "-");
         if (json_object_object_get_ex(r, "tasks", &tasks) && tasks != NULL) {
+            /* Only the statuses that occur: seven counts, mostly 0, would hide the one
+             * that matters. */
             json_object_object_foreach(tasks, st, n)
             {
-                wf_strbuf_addf(&counts, "%s%lld %s", counts.len ? ", " : "",
-                               (long long)json_object_get_int64(n), st);
+                if (json_object_get_int64(n) != 0)
+                    wf_strbuf_addf(&counts, "%s%lld %s", counts.len ? ", " : "",
+                                   (long long)json_object_get_int64(n), st);
             }
         }
-        printf("%-26s %-20s %-10s %-19s %9s  %s\n", wf_cli_json_str(r, "run_id"),
+        printf("%-26s %-20s %-11s %-19s %9s  %s\n", wf_cli_json_str(r, "run_id"),
                wf_cli_json_str(r, "workflow"),
                wf_cli_json_str(r, "status") ? wf_cli_json_str(r, "status") : "running", started,
-               wf_strbuf_str(&dur), wf_strbuf_str(&counts));
+               wf_strbuf_str(&dur), counts.len ? wf_strbuf_str(&counts) : "-");
         wf_strbuf_release(&dur);
         wf_strbuf_release(&counts);
+    }
+    for (size_t i = 0; i < json_object_array_length(runs); i++) {
+        json_object *r = json_object_array_get_idx(runs, i);
+        const char *hint = wf_cli_json_str(r, "resume_hint");
+
+        if (hint != NULL)
+            printf("%s was interrupted (the process that ran it is gone); continue it with: %s\n",
+                   wf_cli_json_str(r, "run_id"), hint);
     }
 out:
     json_object_put(runs);
@@ -246,6 +283,35 @@ static const char show_help[] =
     "Examples:\n"
     "  wfengine show last\n"
     "  wfengine show 20261123-1930 --json\n";
+
+/* What is known of the process of a run recorded as running. */
+static void print_owner(json_object *doc)
+{
+    json_object *owner = NULL, *alive = NULL;
+    const char *status = wf_cli_json_str(doc, "status"),
+               *hint = wf_cli_json_str(doc, "resume_hint");
+    wf_strbuf who = WF_STRBUF_INIT;
+
+    if (status == NULL || (strcmp(status, "running") != 0 && strcmp(status, "interrupted") != 0))
+        return;
+    if (json_object_object_get_ex(doc, "owner", &owner) && owner != NULL)
+        wf_strbuf_addf(&who, "pid %lld on %s", (long long)wf_cli_json_int(owner, "pid", -1),
+                       wf_cli_json_str(owner, "host") ? wf_cli_json_str(owner, "host") : "?");
+    else
+        wf_strbuf_adds(&who, "recorded by an older wfengine, without its pid");
+    json_object_object_get_ex(doc, "owner_alive", &alive);
+    if (strcmp(status, "interrupted") == 0)
+        printf("  interrupted: the process that ran it (%s) is gone; continue it with:\n"
+               "    %s\n",
+               wf_strbuf_str(&who), hint ? hint : "wfengine run FILE --resume RUN");
+    else if (alive != NULL)
+        printf("  running in %s\n", wf_strbuf_str(&who));
+    else
+        printf("  recorded as running (%s); whether that process is still there cannot be "
+               "checked from this host\n",
+               wf_strbuf_str(&who));
+    wf_strbuf_release(&who);
+}
 
 static void print_unit_line(const char *name, int64_t index, json_object *unit, int attempts)
 {
@@ -313,8 +379,8 @@ int wf_cli_show(int argc, char **argv)
         if (d >= 0)
             wf_duration_format(&dur, d);
         printf("run %s  %s  %s\n", id, wf_cli_json_str(doc, "workflow"),
-               wf_cli_json_str(doc, "status") ? wf_cli_json_str(doc, "status")
-                                              : "running (or interrupted)");
+               wf_cli_json_str(doc, "status") ? wf_cli_json_str(doc, "status") : "running");
+        print_owner(doc);
         printf("  file %s (sha256 %.12s...)\n", wf_cli_json_str(doc, "file"),
                wf_cli_json_str(doc, "file_sha256") ? wf_cli_json_str(doc, "file_sha256") : "?");
         printf("  started %s, took %s\n", started, dur.len ? wf_strbuf_str(&dur) : "-");
@@ -439,7 +505,9 @@ int wf_cli_gc(int argc, char **argv)
 
     if (rc != 0)
         return rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
-    status = wf_cli_open_existing_store(a.store, &store);
+    status = check_exists(wf_cli_store_dir(a.store));
+    if (status == WF_EXIT_OK)
+        status = wf_cli_open_store(a.store, &store);
     if (status != WF_EXIT_OK)
         return status;
     wf_error_init(&err);

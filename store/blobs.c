@@ -73,6 +73,9 @@ int wf_store_put_blob(wf_store *s, const void *data, size_t len, char hash[WF_SH
     int fd = -1, rc = WF_ESTORE, saved;
 
     wf_sha256_hex(data, len, hash);
+    if (s->readonly)
+        wf__store_fail(s, NULL, "%s: the store was opened read-only: nothing can be recorded",
+                       s->dir);
     if (wf_store_failed(s)) {
         rc = wf__store_copy_failure(s, err);
         goto out;

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -231,6 +232,35 @@ out:
     return rc;
 }
 
+/* Removes the lock files of runs that no process holds: with the exclusive lock on the store
+ * no other process has it open, so each is left by an interrupted run (or by one of this
+ * process's own runs, whose lock this process still holds and which is therefore kept).
+ * Those runs stay "interrupted": without a lock file, the recorded pid decides (owner.c). */
+static void sweep_locks(wf_store *s)
+{
+    DIR *d = opendir(s->locks_dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char *path;
+        int fd;
+
+        if (n < 6 || strcmp(e->d_name + n - 5, ".lock") != 0)
+            continue;
+        path = wf_xasprintf("%s/%s", s->locks_dir, e->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+            unlink(path);
+        if (fd >= 0)
+            close(fd);
+        free(path);
+    }
+    closedir(d);
+}
+
 int wf_store_gc(wf_store *s, int keep_runs, wf_store_gc_stats *stats, wf_error *err)
 {
     hash_set refs = { NULL, 0, 0 };
@@ -243,6 +273,11 @@ int wf_store_gc(wf_store *s, int keep_runs, wf_store_gc_stats *stats, wf_error *
         wf_error_set(err, WF_EINVAL, NULL, 0, 0, "--keep-runs must be 0 or more, not %d",
                      keep_runs);
         return WF_EINVAL;
+    }
+    if (s->readonly) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: the store was opened read-only: gc cannot delete anything", s->dir);
+        return WF_ESTORE;
     }
     rc = wf_store_flush(s, err);
     if (rc != WF_OK)
@@ -276,6 +311,8 @@ int wf_store_gc(wf_store *s, int keep_runs, wf_store_gc_stats *stats, wf_error *
     if (rc != WF_OK)
         goto out;
     rc = sweep(s, &refs, stats, err);
+    if (rc == WF_OK)
+        sweep_locks(s);
 out:
     /* Back to shared: the store stays open. */
     if (locked)

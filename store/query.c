@@ -117,10 +117,13 @@ static int prep(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err)
 /* Takes rlock and opens a read transaction: one snapshot for the whole query. */
 static int read_begin(wf_store *s, wf_error *err)
 {
+    int rc;
+
     pthread_mutex_lock(&s->rlock);
-    if (wf__store_read_conn(s, err) != WF_OK) {
+    rc = wf__store_read_conn(s, err);
+    if (rc != WF_OK) {
         pthread_mutex_unlock(&s->rlock);
-        return WF_ESTORE;
+        return rc;
     }
     if (sqlite3_exec(s->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         wf__store_db_error(s, s->rdb, err, "cannot read");
@@ -241,19 +244,78 @@ out:
     return rc;
 }
 
-/* The columns every run object shows, in this order, at the start of a SELECT on runs. */
+/* The columns every run object shows, in this order, at the start of a SELECT on runs. A
+ * store of schema 1 (opened read-only, so not migrated) has no owner columns: NULL stands in. */
 #define RUN_COLS                                                                     \
     "seq, run_id, workflow, file_path, status, started_ms, ended_ms, resumed_from, " \
-    "file_sha256, inputs_json, outputs_json"
+    "file_sha256, inputs_json, outputs_json, "
+#define OWNER_COLS    "owner_pid, owner_host, owner_start"
+#define NO_OWNER_COLS "NULL, NULL, NULL"
 
-static json_object *run_summary(sqlite3_stmt *st)
+/* "SELECT <run columns> <rest>" for this store's schema. Owned. */
+static char *run_select(const wf_store *s, const char *rest)
 {
-    json_object *o = checked(json_object_new_object());
+    return wf_xasprintf("SELECT " RUN_COLS "%s %s",
+                        s->schema_version >= 2 ? OWNER_COLS : NO_OWNER_COLS, rest);
+}
 
+/* Appends word to sb so that a POSIX shell reads it back as one word, unchanged. */
+static void add_shell_word(wf_strbuf *sb, const char *word)
+{
+    bool plain = word[0] != '\0';
+
+    for (const char *p = word; *p != '\0' && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                strchr("-_./,:=+@%", *p) != NULL;
+    if (plain) {
+        wf_strbuf_adds(sb, word);
+        return;
+    }
+    wf_strbuf_adds(sb, "'");
+    for (const char *p = word; *p != '\0'; p++) {
+        if (*p == '\'')
+            wf_strbuf_adds(sb, "'\\''");
+        else
+            wf_strbuf_add(sb, p, 1);
+    }
+    wf_strbuf_adds(sb, "'");
+}
+
+/* The command that continues an interrupted run. */
+static char *resume_hint(const wf_store *s, const char *file, const char *run_id)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_strbuf_adds(&sb, "wfengine run ");
+    add_shell_word(&sb, file != NULL && file[0] != '\0' ? file : "FILE");
+    wf_strbuf_adds(&sb, " --resume ");
+    add_shell_word(&sb, run_id);
+    if (strcmp(s->dir, ".wfengine") != 0) {
+        wf_strbuf_adds(&sb, " --store ");
+        add_shell_word(&sb, s->dir);
+    }
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+/* The run object of a row selected with run_select. The status is the recorded one, except
+ * that a run recorded as running whose owner is gone is "interrupted" (*interrupted set). */
+static json_object *run_summary(const wf_store *s, sqlite3_stmt *st, bool *interrupted)
+{
+    json_object *o = checked(json_object_new_object()), *owner = NULL;
+    const char *run_id = col_text(st, 1), *status = col_text(st, 4);
+    bool has_owner = sqlite3_column_type(st, 11) != SQLITE_NULL;
+    wf__owner_state state = WF__OWNER_UNKNOWN;
+
+    *interrupted = false;
+    if (status != NULL && strcmp(status, "running") == 0 && run_id != NULL) {
+        state = wf__store_owner_state(s, run_id, has_owner, sqlite3_column_int64(st, 11),
+                                      col_text(st, 12), col_text(st, 13));
+        *interrupted = state == WF__OWNER_GONE;
+    }
     add_col_str(o, "run_id", st, 1);
     add_col_str(o, "workflow", st, 2);
     add_col_str(o, "file", st, 3);
-    add_col_str(o, "status", st, 4);
+    add_str(o, "status", *interrupted ? "interrupted" : status);
     add_col_int(o, "started_ms", st, 5);
     add_col_int(o, "ended_ms", st, 6);
     if (sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_type(st, 6) != SQLITE_NULL)
@@ -261,18 +323,76 @@ static json_object *run_summary(sqlite3_stmt *st)
     else
         json_object_object_add(o, "duration_ms", NULL);
     add_col_str(o, "resumed_from", st, 7);
+    if (has_owner) {
+        owner = checked(json_object_new_object());
+        add_col_int(owner, "pid", st, 11);
+        add_col_str(owner, "host", st, 12);
+        add_col_str(owner, "process_start", st, 13);
+    }
+    json_object_object_add(o, "owner", owner);
+    /* Only for a run recorded as running: true (its process holds its lock), false (gone:
+     * "interrupted"), null (cannot be told from here: another host, or no owner recorded). */
+    if (status != NULL && strcmp(status, "running") == 0 && state != WF__OWNER_UNKNOWN)
+        add_bool(o, "owner_alive", state == WF__OWNER_ALIVE);
+    else
+        json_object_object_add(o, "owner_alive", NULL);
+    if (*interrupted) {
+        char *hint = resume_hint(s, col_text(st, 3), run_id);
+
+        add_str(o, "resume_hint", hint);
+        free(hint);
+    } else {
+        json_object_object_add(o, "resume_hint", NULL);
+    }
     return o;
 }
 
-/* {"pending": n, "running": n, "succeeded": n, "failed": n, "skipped": n, "cancelled": n}:
- * every status always present, so the shape does not depend on what happened. */
-static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, json_object **out, wf_error *err)
+/* The runs of ids (n of them) that the last snapshot showed as interrupted: true when one of
+ * them is no longer recorded as running. Their lock was found free after that snapshot was
+ * taken, and an owner commits the end before it frees the lock, so this new snapshot sees
+ * any end that made the lock free: then the caller reads again. */
+static bool ended_meanwhile(wf_store *s, const char *const *ids, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    wf_error err;
+    bool ended = false;
+
+    if (n == 0)
+        return false;
+    wf_error_init(&err);
+    if (read_begin(s, &err) != WF_OK)
+        goto out;
+    if (prep(s, "SELECT status FROM runs WHERE run_id = ?1", &st, &err) == WF_OK) {
+        for (size_t i = 0; i < n && !ended; i++) {
+            sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+            ended = sqlite3_step(st) == SQLITE_ROW && col_text(st, 0) != NULL &&
+                    strcmp(col_text(st, 0), "running") != 0;
+            sqlite3_reset(st);
+        }
+    }
+    sqlite3_finalize(st);
+    read_end(s);
+out:
+    wf_error_release(&err);
+    return ended;
+}
+
+/* How often a query is read again because a run ended while it was read. Each retry needs a
+ * run that ended in between, and a run ends once. */
+#define READ_RETRIES 3
+
+/* {"pending": n, "running": n, "succeeded": n, "failed": n, "skipped": n, "cancelled": n,
+ *  "interrupted": n}: every status always present, so the shape does not depend on what
+ * happened. The tasks of an interrupted run that were running count as interrupted. */
+static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, bool interrupted,
+                       json_object **out, wf_error *err)
 {
     json_object *o = checked(json_object_new_object());
     int rc = WF_OK;
 
     for (int i = WF_STATUS_PENDING; i <= WF_STATUS_CANCELLED; i++)
         add_int(o, wf_status_name((wf_status)i), 0);
+    add_int(o, "interrupted", 0);
     sqlite3_bind_int64(st, 1, seq);
     for (;;) {
         int r = step(s, st, err);
@@ -285,6 +405,8 @@ static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, json_object *
             break;
         }
         status = col_text(st, 0);
+        if (status != NULL && interrupted && strcmp(status, "running") == 0)
+            status = "interrupted";
         if (status != NULL)
             add_int(o, status, sqlite3_column_int64(st, 1));
     }
@@ -297,19 +419,23 @@ static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, json_object *
     return rc;
 }
 
-int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
+/* One reading of wf_store_runs_json; the ids of the runs it found interrupted go to *gone. */
+static int runs_once(wf_store *s, int limit, json_object **out, char ***gone, size_t *n_gone,
+                     wf_error *err)
 {
     sqlite3_stmt *st = NULL, *counts = NULL;
     json_object *arr = checked(json_object_new_array());
+    char *sql = run_select(s, "FROM runs ORDER BY seq DESC LIMIT ?1");
     int rc;
 
     *out = NULL;
     rc = read_begin(s, err);
     if (rc != WF_OK) {
         json_object_put(arr);
+        free(sql);
         return rc;
     }
-    rc = prep(s, "SELECT " RUN_COLS " FROM runs ORDER BY seq DESC LIMIT ?1", &st, err);
+    rc = prep(s, sql, &st, err);
     if (rc == WF_OK)
         rc = prep(s, "SELECT status, count(*) FROM tasks WHERE run_seq = ?1 GROUP BY status",
                   &counts, err);
@@ -319,6 +445,7 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
     for (;;) {
         int r = step(s, st, err);
         json_object *run, *tasks = NULL;
+        bool interrupted;
 
         if (r == SQLITE_DONE)
             break;
@@ -326,9 +453,13 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
             rc = WF_ESTORE;
             goto out;
         }
-        run = run_summary(st);
+        run = run_summary(s, st, &interrupted);
         json_object_array_add(arr, run);
-        rc = task_counts(s, counts, sqlite3_column_int64(st, 0), &tasks, err);
+        if (interrupted) {
+            *gone = wf_xrealloc(*gone, (*n_gone + 1) * sizeof(**gone));
+            (*gone)[(*n_gone)++] = wf_xstrdup(col_text(st, 1));
+        }
+        rc = task_counts(s, counts, sqlite3_column_int64(st, 0), interrupted, &tasks, err);
         if (rc != WF_OK)
             goto out;
         json_object_object_add(run, "tasks", tasks);
@@ -337,11 +468,45 @@ out:
     sqlite3_finalize(counts);
     sqlite3_finalize(st);
     read_end(s);
+    free(sql);
     if (rc == WF_OK) {
         *out = arr;
         arr = NULL;
     }
     json_object_put(arr);
+    return rc;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
+{
+    int rc = WF_OK;
+
+    *out = NULL;
+    for (int attempt = 0; attempt < READ_RETRIES; attempt++) {
+        char **gone = NULL;
+        size_t n_gone = 0;
+        bool again;
+
+        json_object_put(*out);
+        *out = NULL;
+        rc = runs_once(s, limit, out, &gone, &n_gone, err);
+        again = rc == WF_OK && ended_meanwhile(s, (const char *const *)gone, n_gone);
+        free_ids(gone, n_gone);
+        if (!again)
+            break;
+    }
+    if (rc == WF_ENOENT && s->schema_version == 0) {
+        /* A read-only store that has no tables yet: no runs. */
+        *out = checked(json_object_new_array());
+        rc = WF_OK;
+    }
     return rc;
 }
 
@@ -387,18 +552,23 @@ static int task_units(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *ta
     return rc;
 }
 
-int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err)
+static int run_once(wf_store *s, const char *run_id, json_object **out, bool *interrupted,
+                    wf_error *err)
 {
     sqlite3_stmt *st = NULL, *tasks_st = NULL, *units_st = NULL;
     json_object *run = NULL, *v = NULL, *tasks = NULL;
+    char *sql = run_select(s, "FROM runs WHERE run_id = ?1");
     int64_t seq = 0;
     int rc;
 
     *out = NULL;
+    *interrupted = false;
     rc = read_begin(s, err);
-    if (rc != WF_OK)
+    if (rc != WF_OK) {
+        free(sql);
         return rc;
-    rc = prep(s, "SELECT " RUN_COLS " FROM runs WHERE run_id = ?1", &st, err);
+    }
+    rc = prep(s, sql, &st, err);
     if (rc == WF_OK)
         rc = prep(s,
                   "SELECT name, status, started_ms, ended_ms, error, n_items, with_items "
@@ -425,7 +595,7 @@ int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_err
         goto out;
     }
     seq = sqlite3_column_int64(st, 0);
-    run = run_summary(st);
+    run = run_summary(s, st, interrupted);
     add_col_str(run, "file_sha256", st, 8);
     rc = wf__store_parse_json(s, col_text(st, 9), "a run's inputs", &v, err);
     if (rc != WF_OK)
@@ -453,7 +623,11 @@ int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_err
         t = checked(json_object_new_object());
         json_object_array_add(tasks, t);
         add_col_str(t, "name", tasks_st, 0);
-        add_col_str(t, "status", tasks_st, 1);
+        if (*interrupted && col_text(tasks_st, 1) != NULL &&
+            strcmp(col_text(tasks_st, 1), "running") == 0)
+            add_str(t, "status", "interrupted");
+        else
+            add_col_str(t, "status", tasks_st, 1);
         add_col_int(t, "started_ms", tasks_st, 2);
         add_col_int(t, "ended_ms", tasks_st, 3);
         add_col_str(t, "error", tasks_st, 4);
@@ -469,11 +643,30 @@ out:
     sqlite3_finalize(tasks_st);
     sqlite3_finalize(st);
     read_end(s);
+    free(sql);
     if (rc == WF_OK) {
         *out = run;
         run = NULL;
     }
     json_object_put(run);
+    return rc;
+}
+
+int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err)
+{
+    int rc = WF_OK;
+
+    *out = NULL;
+    for (int attempt = 0; attempt < READ_RETRIES; attempt++) {
+        const char *ids[1] = { run_id ? run_id : "" };
+        bool interrupted = false;
+
+        json_object_put(*out);
+        *out = NULL;
+        rc = run_once(s, run_id, out, &interrupted, err);
+        if (rc != WF_OK || !interrupted || !ended_meanwhile(s, ids, 1))
+            break;
+    }
     return rc;
 }
 
@@ -713,9 +906,10 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
     stdout_hash[0] = '\0';
     stderr_hash[0] = '\0';
     pthread_mutex_lock(&s->rlock);
-    if (wf__store_read_conn(s, err) != WF_OK) {
+    rc = wf__store_read_conn(s, err);
+    if (rc != WF_OK) {
         pthread_mutex_unlock(&s->rlock);
-        return WF_ESTORE;
+        return rc;
     }
     st = s->st_cache_get;
     sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_STATIC);

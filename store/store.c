@@ -1,4 +1,5 @@
 /* Opening, migrating and closing the store; the failed state (see wf_store.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -71,6 +72,10 @@ static const char *const migrations[] = {
     " stdout_hash TEXT,"
     " stderr_hash TEXT,"
     " created_ms INTEGER NOT NULL);",
+    /* 1 -> 2: who runs a run (store/owner.c). NULL for runs recorded before. */
+    "ALTER TABLE runs ADD COLUMN owner_pid INTEGER;"
+    "ALTER TABLE runs ADD COLUMN owner_host TEXT;"
+    "ALTER TABLE runs ADD COLUMN owner_start TEXT;",
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,
@@ -198,6 +203,81 @@ out:
     return rc;
 }
 
+/* Takes the shared lock on the store's lock file. It first tries, without waiting, to take it
+ * exclusively: when that works no other process has the store open, which tells a run recorded
+ * without an owner (schema 1) and still "running" for an interrupted one (owner.c). The
+ * exclusive lock is held for two system calls: a gc that tries just then is told that the
+ * store is in use, which it is. */
+static int take_shared_lock(wf_store *s, wf_error *err)
+{
+    char ebuf[128];
+
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        s->alone_at_open = true;
+    while (flock(s->lock_fd, LOCK_SH) != 0) {
+        if (errno != EINTR) {
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot lock: %s", s->lock_path,
+                         wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+            return WF_ESTORE;
+        }
+    }
+    return WF_OK;
+}
+
+/* True when blobs/ holds anything: outputs of earlier runs (every unit that printed
+ * something, every large result). */
+static bool blobs_in_use(const wf_store *s)
+{
+    DIR *d = opendir(s->blobs_dir);
+    struct dirent *e;
+    bool found = false;
+
+    if (d == NULL)
+        return false;
+    while (!found && (e = readdir(d)) != NULL)
+        found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return found;
+}
+
+/*
+ * A state.db that is empty (0 bytes) or gone while blobs/ holds the outputs of earlier runs, or
+ * while its WAL holds transactions, has lost the run history: a truncation (a full disk, a copy
+ * that failed) or a deletion. SQLite would take the empty file for a new database (and delete
+ * the WAL beside it) and the store would silently start afresh, so it is refused, and the
+ * message says how to get out. A new store is never in this state: its blobs/ is empty until
+ * the first run, and state.db has its header (4 KiB) before anything is written to the WAL.
+ */
+static int check_history(const wf_store *s, wf_error *err)
+{
+    char *wal = wf_xasprintf("%s-wal", s->db_path);
+    struct stat st;
+    bool missing = stat(s->db_path, &st) != 0 && errno == ENOENT;
+    bool wal_data = false;
+    char *what;
+
+    if (!missing && !(S_ISREG(st.st_mode) && st.st_size == 0)) {
+        free(wal);
+        return WF_OK;
+    }
+    wal_data = stat(wal, &st) == 0 && st.st_size > 0;
+    free(wal);
+    if (blobs_in_use(s))
+        what = wf_xasprintf("%s/ holds the outputs of earlier runs", s->blobs_dir);
+    else if (wal_data)
+        what = wf_xasprintf("%s-wal holds transactions", s->db_path);
+    else
+        return WF_OK;
+    wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                 "%s: %s, but %s: the run history is lost (a full disk or a failed copy "
+                 "truncates the file). wfengine will not start a new, empty history over it: "
+                 "restore state.db from a backup, or move the store aside (mv %s %s.old) to "
+                 "start a new one",
+                 s->db_path, missing ? "is missing" : "is empty (0 bytes)", what, s->dir, s->dir);
+    free(what);
+    return WF_ESTORE;
+}
+
 /* Checks the directory and takes the shared lock that keeps gc from sweeping blobs that this
  * process may be about to refer to. */
 static int prepare_dir(wf_store *s, wf_error *err)
@@ -229,13 +309,8 @@ static int prepare_dir(wf_store *s, wf_error *err)
                      s->lock_path, wf__store_strerror(errno, ebuf, sizeof(ebuf)));
         return WF_ESTORE;
     }
-    while (flock(s->lock_fd, LOCK_SH) != 0) {
-        if (errno != EINTR) {
-            wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot lock: %s", s->lock_path,
-                         wf__store_strerror(errno, ebuf, sizeof(ebuf)));
-            return WF_ESTORE;
-        }
-    }
+    if (take_shared_lock(s, err) != WF_OK)
+        return WF_ESTORE;
     if (mkdir(s->blobs_dir, 0777) != 0 && errno != EEXIST) {
         wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot create the blobs directory: %s",
                      s->blobs_dir, wf__store_strerror(errno, ebuf, sizeof(ebuf)));
@@ -303,6 +378,193 @@ out:
         db = NULL;
     }
     *out = db;
+    return rc == SQLITE_OK ? WF_OK : WF_ESTORE;
+}
+
+/* ---- read-only ---------------------------------------------------------------------------- */
+
+/* "file:" URI of path for sqlite3_open_v2 with SQLITE_OPEN_URI: everything but unreserved
+ * characters and '/' percent-encoded, so '?', '#' and '%' in a directory name stay names. */
+static char *file_uri(const char *path, const char *query)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_strbuf_adds(&sb, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '/' || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            wf_strbuf_add(&sb, p, 1);
+        } else {
+            char esc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+
+            wf_strbuf_add(&sb, esc, 3);
+        }
+    }
+    wf_strbuf_addf(&sb, "?%s", query);
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    ssize_t n;
+
+    if (in < 0)
+        return -1;
+    out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0)
+        goto done;
+    while ((n = read(in, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto done;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                goto done;
+            off += w;
+        }
+    }
+    rc = 0;
+done:
+    if (out >= 0 && close(out) != 0)
+        rc = -1;
+    close(in);
+    return rc;
+}
+
+static void remove_tmp_copy(wf_store *s)
+{
+    static const char *const names[] = { "state.db", "state.db-wal", "state.db-shm" };
+
+    if (s->tmp_copy_dir == NULL)
+        return;
+    for (size_t i = 0; i < WF_ARRAY_LEN(names); i++) {
+        char *p = wf_xasprintf("%s/%s", s->tmp_copy_dir, names[i]);
+
+        unlink(p);
+        free(p);
+    }
+    rmdir(s->tmp_copy_dir);
+    free(s->tmp_copy_dir);
+    s->tmp_copy_dir = NULL;
+}
+
+/* Copies state.db and its WAL (wal) into a new private temporary directory
+ * (s->tmp_copy_dir). SQLITE_OK, or SQLITE_CANTOPEN with err filled. */
+static int private_copy(wf_store *s, const char *wal, wf_error *err)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *tmpl =
+        wf_xasprintf("%s/wfengine-ro-XXXXXX", tmpdir != NULL && tmpdir[0] == '/' ? tmpdir : "/tmp");
+    char *db_to, *wal_to;
+    char ebuf[128];
+    int rc = SQLITE_OK;
+
+    if (mkdtemp(tmpl) == NULL) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: the store is read-only and its WAL can only be read from a copy, but "
+                     "%s cannot be created: %s",
+                     s->db_path, tmpl, wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+        free(tmpl);
+        return SQLITE_CANTOPEN;
+    }
+    s->tmp_copy_dir = tmpl;
+    db_to = wf_xasprintf("%s/state.db", tmpl);
+    wal_to = wf_xasprintf("%s/state.db-wal", tmpl);
+    if (copy_file(s->db_path, db_to) != 0 || copy_file(wal, wal_to) != 0) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: the store is read-only and its WAL can only be read from a copy, but "
+                     "copying it to %s failed: %s",
+                     s->db_path, tmpl, wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+        rc = SQLITE_CANTOPEN;
+    }
+    free(wal_to);
+    free(db_to);
+    return rc;
+}
+
+/* Opens uri (a path, or a file: URI with flags containing SQLITE_OPEN_URI) and reads from it
+ * once: where a file that cannot be read shows. Returns SQLite's code; *out is open on
+ * SQLITE_OK, NULL otherwise (then msg says why and the extended code is returned). */
+static int try_open(const char *uri, int flags, sqlite3 **out, char *msg, size_t msg_size)
+{
+    sqlite3 *db = NULL;
+    int64_t n;
+    int rc = sqlite3_open_v2(uri, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(db, 1);
+        sqlite3_busy_timeout(db, WF__STORE_BUSY_MS);
+        rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &n);
+    }
+    if (rc != SQLITE_OK) {
+        wf__store_sqlite_msg(db, msg, msg_size);
+        rc = db != NULL ? sqlite3_extended_errcode(db) : rc;
+        sqlite3_close(db);
+        db = NULL;
+    }
+    *out = db;
+    return rc;
+}
+
+/*
+ * Opens state.db for reading only, wherever it lies (docs/store.md, "Read-only stores"):
+ *  1. SQLITE_OPEN_READONLY. Enough when the directory is writable (SQLite makes its -shm) or
+ *     when the WAL and its index are both there (SQLite reads a read-only -shm).
+ *  2. Otherwise, in a read-only directory without a WAL: the file as immutable (no locks, no
+ *     -shm): right, because with no WAL the database file is all there is.
+ *  3. With a WAL but no -shm to read it through: immutable would ignore the WAL, and with it
+ *     the latest runs (a store keeps a small WAL at close). So state.db and its WAL are copied
+ *     into a private temporary directory and that copy is opened (SQLite recovers the WAL
+ *     into it); the copy is removed at close.
+ */
+static int open_db_readonly(wf_store *s, wf_error *err)
+{
+    char msg[512];
+    char *wal = wf_xasprintf("%s-wal", s->db_path), *uri = NULL, *to = NULL;
+    struct stat st;
+    int rc, primary;
+
+    rc = try_open(s->db_path, SQLITE_OPEN_READONLY, &s->rdb, msg, sizeof(msg));
+    primary = rc & 0xff;
+    if (rc == SQLITE_OK)
+        goto done;
+    if (primary != SQLITE_READONLY && primary != SQLITE_CANTOPEN) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: not a usable wfengine store: %s", s->db_path,
+                     msg);
+        goto done;
+    }
+    if (stat(wal, &st) != 0 || st.st_size == 0) {
+        uri = file_uri(s->db_path, "mode=ro&immutable=1");
+        rc = try_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, &s->rdb, msg, sizeof(msg));
+        if (rc != SQLITE_OK)
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot open read-only: %s", s->db_path,
+                         msg);
+        goto done;
+    }
+    rc = private_copy(s, wal, err);
+    if (rc == SQLITE_OK) {
+        to = wf_xasprintf("%s/state.db", s->tmp_copy_dir);
+        rc = try_open(to, SQLITE_OPEN_READWRITE, &s->rdb, msg, sizeof(msg));
+        if (rc != SQLITE_OK)
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: cannot read a copy of it in %s: %s",
+                         s->db_path, s->tmp_copy_dir, msg);
+    }
+done:
+    /* Belt and braces: nothing this connection runs may write. */
+    if (rc == SQLITE_OK &&
+        sqlite3_exec(s->rdb, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK)
+        rc = wf__store_db_error(s, s->rdb, err, "cannot configure");
+    free(to);
+    free(uri);
+    free(wal);
     return rc == SQLITE_OK ? WF_OK : WF_ESTORE;
 }
 
@@ -427,6 +689,9 @@ static void destroy(wf_store *s)
     sqlite3_finalize(s->st_cache_get);
     sqlite3_close(s->rdb);
     sqlite3_close(s->wdb);
+    remove_tmp_copy(s);
+    /* After the writer stopped: every end it could commit is committed. */
+    wf__store_release_locks(s);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     wf_error_release(&s->first_err);
@@ -436,6 +701,8 @@ static void destroy(wf_store *s)
     pthread_mutex_destroy(&s->elock);
     pthread_mutex_destroy(&s->qlock);
     pthread_mutex_destroy(&s->rlock);
+    pthread_mutex_destroy(&s->llock);
+    free(s->locks_dir);
     free(s->lock_path);
     free(s->blobs_dir);
     free(s->db_path);
@@ -443,16 +710,16 @@ static void destroy(wf_store *s)
     free(s);
 }
 
-int wf_store_open(const char *dir, wf_store **out, wf_error *err)
+/* A store in its initial state (every field as destroy expects), for dir. */
+static wf_store *store_new(const char *dir)
 {
     wf_store *s = wf_xcalloc(1, sizeof(*s));
     size_t n;
-    int rc = WF_ESTORE;
 
-    *out = NULL;
     pthread_mutex_init(&s->rlock, NULL);
     pthread_mutex_init(&s->qlock, NULL);
     pthread_mutex_init(&s->elock, NULL);
+    pthread_mutex_init(&s->llock, NULL);
     pthread_cond_init(&s->q_ready, NULL);
     pthread_cond_init(&s->q_space, NULL);
     pthread_cond_init(&s->q_done, NULL);
@@ -468,8 +735,20 @@ int wf_store_open(const char *dir, wf_store **out, wf_error *err)
     s->db_path = wf_xasprintf("%s/state.db", s->dir);
     s->blobs_dir = wf_xasprintf("%s/blobs", s->dir);
     s->lock_path = wf_xasprintf("%s/lock", s->dir);
+    s->locks_dir = wf_xasprintf("%s/locks", s->dir);
+    wf__store_owner_init(&s->me);
+    return s;
+}
 
+int wf_store_open(const char *dir, wf_store **out, wf_error *err)
+{
+    wf_store *s = store_new(dir);
+    int rc = WF_ESTORE;
+
+    *out = NULL;
     if (prepare_dir(s, err) != WF_OK)
+        goto out;
+    if (check_history(s, err) != WF_OK)
         goto out;
     if (open_db(s, &s->wdb, err) != WF_OK)
         goto out;
@@ -477,6 +756,7 @@ int wf_store_open(const char *dir, wf_store **out, wf_error *err)
         goto out;
     if (migrate(s, err) != WF_OK)
         goto out;
+    s->schema_version = WF_STORE_SCHEMA_VERSION;
     if (wf__store_writer_start(s, err) != WF_OK)
         goto out;
     rc = WF_OK;
@@ -489,10 +769,97 @@ out:
     return rc;
 }
 
+/* The read-only counterpart of prepare_dir: creates nothing. The shared lock is taken when
+ * the lock file can be opened (it keeps gc from deleting what is being read); a store whose
+ * lock file cannot be opened is read without it. */
+static int check_dir_readonly(wf_store *s, wf_error *err)
+{
+    struct stat st;
+    char ebuf[128];
+
+    if (stat(s->dir, &st) != 0) {
+        wf_error_set(err, errno == ENOENT ? WF_ENOENT : WF_ESTORE, NULL, 0, 0,
+                     "%s: no store there: %s", s->dir,
+                     wf__store_strerror(errno, ebuf, sizeof(ebuf)));
+        return errno == ENOENT ? WF_ENOENT : WF_ESTORE;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: cannot use the store directory: it exists and is not a directory",
+                     s->dir);
+        return WF_ESTORE;
+    }
+    if (check_history(s, err) != WF_OK)
+        return WF_ESTORE;
+    if (stat(s->db_path, &st) != 0) {
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0,
+                     "%s: no store there (no state.db): nothing has been recorded in it", s->dir);
+        return WF_ENOENT;
+    }
+    s->lock_fd = open(s->lock_path, O_RDONLY | O_CLOEXEC);
+    if (s->lock_fd >= 0 && take_shared_lock(s, err) != WF_OK)
+        return WF_ESTORE;
+    return WF_OK;
+}
+
+int wf_store_open_readonly(const char *dir, wf_store **out, wf_error *err)
+{
+    wf_store *s = store_new(dir);
+    int64_t tables = 0;
+    int rc;
+
+    *out = NULL;
+    s->readonly = true;
+    rc = check_dir_readonly(s, err);
+    if (rc != WF_OK)
+        goto out;
+    rc = open_db_readonly(s, err);
+    if (rc != WF_OK)
+        goto out;
+    if (query_int(s->rdb, "PRAGMA user_version", &s->schema_version) != SQLITE_OK ||
+        query_int(s->rdb, "SELECT count(*) FROM sqlite_schema", &tables) != SQLITE_OK) {
+        rc = wf__store_db_error(s, s->rdb, err, "cannot read the schema version");
+        goto out;
+    }
+    rc = WF_ESTORE;
+    if (s->schema_version > WF_STORE_SCHEMA_VERSION) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: was written by a newer wfengine (schema %lld, this one reads up to "
+                     "%d)",
+                     s->db_path, (long long)s->schema_version, WF_STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    if (s->schema_version == 0 && tables > 0) {
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                     "%s: not a wfengine store (an SQLite database with other tables and no "
+                     "wfengine schema version)",
+                     s->db_path);
+        goto out;
+    }
+    rc = WF_OK;
+out:
+    if (rc != WF_OK) {
+        destroy(s);
+        s = NULL;
+    }
+    *out = s;
+    return rc;
+}
+
+bool wf_store_readonly(const wf_store *s)
+{
+    return s != NULL && s->readonly;
+}
+
 int wf__store_read_conn(wf_store *s, wf_error *err)
 {
     if (s->st_cache_get != NULL)
         return WF_OK;
+    if (s->schema_version == 0) {
+        /* A read-only store that was never migrated: no tables yet, so no runs. */
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no runs recorded in %s yet", s->dir);
+        return WF_ENOENT;
+    }
     if (s->rdb == NULL && open_db(s, &s->rdb, err) != WF_OK)
         return WF_ESTORE;
     if (sqlite3_prepare_v3(s->rdb,

@@ -36,12 +36,42 @@
 
 typedef struct wf__rec wf__rec;
 
+/* A run this process owns: its lock file, held (flock, exclusive) from the run's start until
+ * its end is committed (writer.c) or the store closes. */
+typedef struct wf__run_lock {
+    struct wf__run_lock *next;
+    char *run_id;
+    char *path;
+    int fd;
+} wf__run_lock;
+
+/* Who a run belongs to: recorded with its start (runs.owner_*). */
+typedef struct wf__owner {
+    int64_t pid;
+    char host[256];
+    char boot_id[40]; /* /proc/sys/kernel/random/boot_id, "" when unknown */
+    char start[96];   /* "<boot_id>:<start time in clock ticks since boot>", "" when unknown */
+} wf__owner;
+
 struct wf_store {
     char *dir;
     char *db_path;
     char *blobs_dir;
     char *lock_path;
-    int lock_fd; /* flock: shared while open, exclusive during gc's blob sweep */
+    char *locks_dir; /* locks/: one lock file per running run */
+    int lock_fd;     /* flock: shared while open, exclusive during gc's blob sweep; -1 when a
+                      * read-only store has no lock file it can open */
+    bool readonly;   /* wf_store_open_readonly: no writer, no migration, rdb only */
+    /* No other process had the store open when this one opened it (the shared lock could be
+     * taken exclusively for a moment): a run recorded without an owner (schema 1) that is
+     * still "running" is then known to be interrupted. */
+    bool alone_at_open;
+    int64_t schema_version; /* of the file as opened (a read-only store is not migrated) */
+    char *tmp_copy_dir;     /* read-only fallback: a private copy of state.db and its WAL */
+    wf__owner me;
+
+    pthread_mutex_t llock; /* held_locks */
+    wf__run_lock *held_locks;
 
     sqlite3 *wdb;
     sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_run_start, *st_run_end, *st_task,
@@ -99,6 +129,33 @@ int wf__store_writer_start(wf_store *s, wf_error *err);
 void wf__store_writer_stop(wf_store *s);
 /* Frees records still queued (only after the writer stopped) and finalizes its statements. */
 void wf__store_writer_release(wf_store *s);
+
+/* The lock file of a run: <dir>/locks/<run_id>.lock when the id is a plain file name, else
+ * one named by the id's SHA256. Owned. */
+char *wf__store_run_lock_path(const wf_store *s, const char *run_id);
+/* With the run's start: creates and locks its lock file (see wf__run_lock). WF_OK, or
+ * WF_ESTORE with the store failed (the lock file cannot be created). A file system without
+ * flock support is not an error: the run is then recorded without a lock (readers fall back
+ * to the owner's pid). */
+int wf__store_lock_run(wf_store *s, const char *run_id);
+/* After the run's end is committed: removes its lock file and releases the lock. */
+void wf__store_unlock_run(wf_store *s, const char *run_id);
+/* At close, after the writer stopped: releases the locks of runs whose end was never
+ * committed (their files stay, free: the runs read as interrupted). */
+void wf__store_release_locks(wf_store *s);
+/* Fills *me with this process's pid, host name, boot id and start time. */
+void wf__store_owner_init(wf__owner *me);
+
+typedef enum {
+    WF__OWNER_ALIVE,  /* its lock is held (or, without a lock, its process is there) */
+    WF__OWNER_GONE,   /* its process is gone: the run was interrupted */
+    WF__OWNER_UNKNOWN /* cannot be told from here (another host, or no owner recorded) */
+} wf__owner_state;
+
+/* Whether the owner of a run recorded as running is still there (owner.c explains how).
+ * has_owner is false for a run recorded without one (schema 1). */
+wf__owner_state wf__store_owner_state(const wf_store *s, const char *run_id, bool has_owner,
+                                      int64_t pid, const char *host, const char *start);
 
 /* Parses JSON text stored by the writer into *out (owned; NULL is JSON null). NULL text is
  * JSON null. Returns WF_OK or WF_ESTORE (err names what). */

@@ -51,15 +51,27 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 1
+#define WF_STORE_SCHEMA_VERSION 2
 
 /* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
  * ones are blobs. */
 #define WF_STORE_INLINE_MAX 1024
 
 /* Opens (creating if needed) the store in dir. Returns WF_OK with *out, or WF_ESTORE with err
- * naming dir (or the file inside it) and the cause. */
+ * naming dir (or the file inside it) and the cause. A state.db that is empty (0 bytes) or
+ * missing while blobs/ holds outputs is refused (WF_ESTORE): the history was lost, and the
+ * store would otherwise start a new one silently. */
 int wf_store_open(const char *dir, wf_store **out, wf_error *err);
+/* Opens the existing store in dir for reading only (runs, show, logs, report), creating and
+ * migrating nothing: it works on a read-only directory or file system (an archived CI
+ * artefact, another user's store), with or without the WAL files SQLite leaves (docs/store.md,
+ * "Read-only stores"). A store of an older schema is read as it is. The query functions and
+ * wf_store_get_blob work; every record function, wf_store_put_blob and wf_store_gc fail
+ * (WF_ESTORE, the store failed). Returns WF_OK, WF_ENOENT (no directory, or no state.db in
+ * it: nothing recorded) or WF_ESTORE (as wf_store_open). */
+int wf_store_open_readonly(const char *dir, wf_store **out, wf_error *err);
+/* True for a store opened with wf_store_open_readonly. */
+bool wf_store_readonly(const wf_store *s);
 /* Flushes, stops the writer and closes. Returns WF_OK, or WF_ESTORE (err filled) when a
  * write failed at any time. NULL is fine (returns WF_OK). */
 int wf_store_close(wf_store *s, wf_error *err);

@@ -15,7 +15,16 @@
 enum rec_kind { REC_RUN_START, REC_RUN_END, REC_TASK, REC_UNIT, REC_CACHE };
 
 /* Indexes into wf__rec.str for each kind. */
-enum { S_RUN_ID, S_WORKFLOW, S_FILE, S_FILE_SHA, S_INPUTS, S_RESUMED_FROM };
+enum {
+    S_RUN_ID,
+    S_WORKFLOW,
+    S_FILE,
+    S_FILE_SHA,
+    S_INPUTS,
+    S_RESUMED_FROM,
+    S_OWNER_HOST,
+    S_OWNER_START
+};
 enum { S_END_RUN_ID, S_OUTPUTS };
 enum { S_TASK_RUN_ID, S_TASK_NAME, S_TASK_ERROR };
 enum {
@@ -40,6 +49,7 @@ struct wf__rec {
     int attempt, exit_code;
     bool with_items, cached, reused;
     int64_t index, started_ms, ended_ms, n_items;
+    int64_t owner_pid;         /* REC_RUN_START */
     const char *str[REC_NSTR]; /* NULL, or pointing into the block after the struct */
 };
 
@@ -99,16 +109,36 @@ static void enqueue(wf_store *s, wf__rec *r)
     pthread_mutex_unlock(&s->qlock);
 }
 
+/* A store opened read-only records nothing: a record is a bug of the caller, reported as a
+ * failed store rather than queued for a writer that does not exist. */
+static bool refuse_readonly(wf_store *s)
+{
+    if (!s->readonly)
+        return false;
+    wf__store_fail(s, NULL, "%s: the store was opened read-only: nothing can be recorded", s->dir);
+    return true;
+}
+
 void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec)
 {
-    const char *strs[] = { rec->run_id,      rec->workflow,    rec->file_path,
-                           rec->file_sha256, rec->inputs_json, rec->resumed_from };
+    const char *strs[] = { rec->run_id,
+                           rec->workflow,
+                           rec->file_path,
+                           rec->file_sha256,
+                           rec->inputs_json,
+                           rec->resumed_from,
+                           s != NULL ? s->me.host : NULL,
+                           s != NULL ? nonempty(s->me.start) : NULL };
     wf__rec *r;
 
-    if (s == NULL || wf_store_failed(s))
+    if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
+        return;
+    /* The lock first: a reader never sees the run without it (owner.c). */
+    if (rec->run_id == NULL || wf__store_lock_run(s, rec->run_id) != WF_OK)
         return;
     r = rec_new(REC_RUN_START, strs, WF_ARRAY_LEN(strs));
     r->started_ms = rec->started_ms;
+    r->owner_pid = s->me.pid;
     enqueue(s, r);
 }
 
@@ -117,7 +147,7 @@ void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec)
     const char *strs[] = { rec->run_id, rec->task, rec->error };
     wf__rec *r;
 
-    if (s == NULL || wf_store_failed(s))
+    if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
         return;
     r = rec_new(REC_TASK, strs, WF_ARRAY_LEN(strs));
     r->status = rec->status;
@@ -141,7 +171,7 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec)
                            nonempty(rec->item_hash) };
     wf__rec *r;
 
-    if (s == NULL || wf_store_failed(s))
+    if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
         return;
     r = rec_new(REC_UNIT, strs, WF_ARRAY_LEN(strs));
     r->index = rec->index;
@@ -161,7 +191,7 @@ void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, 
     const char *strs[] = { run_id, outputs_json };
     wf__rec *r;
 
-    if (s == NULL || wf_store_failed(s))
+    if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
         return;
     r = rec_new(REC_RUN_END, strs, WF_ARRAY_LEN(strs));
     r->status = status;
@@ -177,7 +207,7 @@ void wf_store_record_cache(wf_store *s, const char *key, const char *result_json
                            nonempty(stderr_hash) };
     wf__rec *r;
 
-    if (s == NULL || wf_store_failed(s))
+    if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
         return;
     r = rec_new(REC_CACHE, strs, WF_ARRAY_LEN(strs));
     r->ended_ms = wf_wall_ms();
@@ -267,6 +297,9 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         bind_text(st, 5, r->str[S_INPUTS]);
         bind_text(st, 6, r->str[S_RESUMED_FROM]);
         bind_time(st, 7, r->started_ms);
+        sqlite3_bind_int64(st, 8, r->owner_pid);
+        bind_text(st, 9, r->str[S_OWNER_HOST]);
+        bind_text(st, 10, r->str[S_OWNER_START]);
         rc = step_reset(st);
         if (rc == SQLITE_OK) {
             memcpy(w->run_id, r->str[S_RUN_ID], strlen(r->str[S_RUN_ID]) + 1);
@@ -386,8 +419,15 @@ static void commit_batch(writer *w, wf__rec *const *list, size_t n)
         wf__store_fail(s, NULL, "%s: cannot commit: %s", s->db_path,
                        wf__store_sqlite_msg(s->wdb, mbuf, sizeof(mbuf)));
 out:
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK) {
+        /* A run whose end is committed lets go of its lock: only now, so that a reader that
+         * finds the lock free and reads the run again sees the end (owner.c). */
+        for (size_t i = 0; i < n; i++) {
+            if (list[i]->kind == REC_RUN_END && list[i]->str[S_END_RUN_ID] != NULL)
+                wf__store_unlock_run(s, list[i]->str[S_END_RUN_ID]);
+        }
         return;
+    }
     /* After some errors (disk full) SQLite has already rolled back; then this is a no-op. */
     if (!sqlite3_get_autocommit(s->wdb))
         step_reset(s->st_rollback);
@@ -478,7 +518,8 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
         prepare(s, "SELECT seq FROM runs WHERE run_id = ?1", &s->st_run_seq, err) != WF_OK ||
         prepare(s,
                 "INSERT INTO runs (run_id, workflow, file_path, file_sha256, inputs_json, "
-                "resumed_from, status, started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
+                "resumed_from, status, started_ms, owner_pid, owner_host, owner_start) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10)",
                 &s->st_run_start, err) != WF_OK ||
         prepare(s, "UPDATE runs SET status = ?2, ended_ms = ?3, outputs_json = ?4 WHERE seq = ?1",
                 &s->st_run_end, err) != WF_OK ||

@@ -373,7 +373,7 @@ START_TEST(test_newer_schema_refused)
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 1)"));
+        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 2)"));
     /* Refusing changed nothing. */
     ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 7);
     wf_error_release(&err);
@@ -815,7 +815,8 @@ START_TEST(test_runs_json)
     tasks = jget(r, "tasks");
     ck_assert_int_eq(jint(tasks, "failed"), 1);
     ck_assert_int_eq(jint(tasks, "succeeded"), 0);
-    ck_assert_int_eq(json_object_object_length(tasks), 6);
+    ck_assert_int_eq(json_object_object_length(tasks), 7);
+    ck_assert_int_eq(jint(tasks, "interrupted"), 0);
     r = json_object_array_get_idx(runs, 1);
     ck_assert_str_eq(jstr(r, "run_id"), "r-aaa1");
     ck_assert_ptr_null(jget(r, "resumed_from"));
@@ -1426,6 +1427,388 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* ---- owners: interrupted runs --------------------------------------------------------- */
+
+/* A run's status, owner_alive (-1 for null) and resume_hint (NULL for null) as runs_json
+ * (index 0: the newest) and run_json report them; both must agree. */
+typedef struct run_view {
+    char status[32];
+    int alive;
+    char hint[256];
+} run_view;
+
+static run_view view_run(wf_store *s, const char *run_id)
+{
+    json_object *runs = NULL, *run = NULL, *r = NULL, *v;
+    run_view out = { "", -1, "" };
+    wf_error err;
+
+    wf_error_init(&err);
+    if (wf_store_runs_json(s, 0, &runs, &err) != WF_OK)
+        ck_abort_msg("runs_json: %s", err.message);
+    for (size_t i = 0; i < json_object_array_length(runs); i++) {
+        if (strcmp(jstr(json_object_array_get_idx(runs, i), "run_id"), run_id) == 0)
+            r = json_object_array_get_idx(runs, i);
+    }
+    ck_assert_ptr_nonnull(r);
+    if (wf_store_run_json(s, run_id, &run, &err) != WF_OK)
+        ck_abort_msg("run_json: %s", err.message);
+    ck_assert_str_eq(jstr(r, "status"), jstr(run, "status"));
+    snprintf(out.status, sizeof(out.status), "%s", jstr(run, "status"));
+    v = jget(run, "owner_alive");
+    out.alive = v == NULL ? -1 : json_object_get_boolean(v);
+    v = jget(r, "owner_alive");
+    ck_assert_int_eq(v == NULL ? -1 : json_object_get_boolean(v), out.alive);
+    if (jstr(run, "resume_hint") != NULL)
+        snprintf(out.hint, sizeof(out.hint), "%s", jstr(run, "resume_hint"));
+    json_object_put(run);
+    json_object_put(runs);
+    wf_error_release(&err);
+    return out;
+}
+
+/* The child: opens the store, starts run_id (with one running task), says so and waits to be
+ * killed. */
+static void owner_child(const char *dir, const char *run_id, int ready_fd)
+{
+    wf_store *s = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    if (wf_store_open(dir, &s, &err) != WF_OK)
+        _exit(1);
+    record_run(s, run_id, "wf");
+    record_task(s, run_id, "slow", WF_STATUS_RUNNING);
+    if (wf_store_flush(s, &err) != WF_OK || write(ready_fd, "x", 1) != 1)
+        _exit(1);
+    for (;;)
+        pause();
+}
+
+static pid_t start_owner(const char *dir, const char *run_id)
+{
+    int fds[2];
+    pid_t pid;
+    char c;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        owner_child(dir, run_id, fds[1]);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    close(fds[0]);
+    return pid;
+}
+
+static void kill9(pid_t pid)
+{
+    int status;
+
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+}
+
+START_TEST(test_owner_recorded_lock_released_at_end)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    char *host, *lock = wf_xasprintf("%s/locks/r-own.lock", tmp);
+    char name[256] = "";
+    run_view v;
+
+    record_run(s, "r-own", "wf");
+    flush_ok(s);
+    ck_assert_int_eq(sql_int(tmp, "SELECT owner_pid FROM runs WHERE run_id = 'r-own'"),
+                     (int64_t)getpid());
+    host = sql_text(tmp, "SELECT owner_host FROM runs WHERE run_id = 'r-own'");
+    ck_assert_int_eq(gethostname(name, sizeof(name) - 1), 0);
+    ck_assert_str_eq(host, name);
+    free(host);
+    ck_assert(exists(lock));
+    v = view_run(s, "r-own");
+    ck_assert_str_eq(v.status, "running");
+    ck_assert_int_eq(v.alive, 1);
+    ck_assert_str_eq(v.hint, "");
+    /* The end committed, the lock file goes. */
+    wf_store_record_run_end(s, "r-own", WF_STATUS_SUCCEEDED, 3000, NULL);
+    flush_ok(s);
+    ck_assert(!exists(lock));
+    v = view_run(s, "r-own");
+    ck_assert_str_eq(v.status, "succeeded");
+    ck_assert_int_eq(v.alive, -1);
+    close_ok(s);
+    free(lock);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* How the owner of a killed run is told gone: by its free lock, by its pid when the lock file
+ * is gone, or not at all when it ran on another host. */
+static const struct {
+    const char *name;
+    const char *sql; /* applied after the kill, or NULL */
+    bool remove_lock;
+    const char *status;
+    int alive;
+} killed_cases[] = {
+    { "lock free", NULL, false, "interrupted", 0 },
+    { "no lock file: pid gone", NULL, true, "interrupted", 0 },
+    { "pid reused: start time differs",
+      "UPDATE runs SET owner_pid = 1, owner_start = "
+      "substr(owner_start, 1, instr(owner_start, ':')) || '7'",
+      true, "interrupted", 0 },
+    { "another host: cannot tell", "UPDATE runs SET owner_host = 'elsewhere.example'", false,
+      "running", -1 },
+};
+
+START_TEST(test_killed_owner)
+{
+    char *tmp = make_tmp();
+    char *lock = wf_xasprintf("%s/locks/r-kill.lock", tmp);
+    char *hint = wf_xasprintf("wfengine run wf.yaml --resume r-kill --store %s", tmp);
+    pid_t pid = start_owner(tmp, "r-kill");
+    wf_store *s = open_ok(tmp);
+    json_object *run = NULL, *task;
+    run_view v;
+    wf_error err;
+
+    wf_error_init(&err);
+    v = view_run(s, "r-kill");
+    ck_assert_str_eq(v.status, "running");
+    ck_assert_int_eq(v.alive, 1);
+    kill9(pid);
+    if (killed_cases[_i].sql != NULL)
+        sql_exec(tmp, killed_cases[_i].sql);
+    if (killed_cases[_i].remove_lock)
+        ck_assert_int_eq(unlink(lock), 0);
+    v = view_run(s, "r-kill");
+    ck_assert_msg(strcmp(v.status, killed_cases[_i].status) == 0, "%s: status %s, want %s",
+                  killed_cases[_i].name, v.status, killed_cases[_i].status);
+    ck_assert_int_eq(v.alive, killed_cases[_i].alive);
+    ck_assert_str_eq(v.hint, strcmp(v.status, "interrupted") == 0 ? hint : "");
+    /* The task it was running is shown the same way; the record itself is unchanged. */
+    ck_assert_int_eq(wf_store_run_json(s, "r-kill", &run, &err), WF_OK);
+    task = json_object_array_get_idx(jget(run, "tasks"), 0);
+    ck_assert_str_eq(jstr(task, "status"),
+                     strcmp(v.status, "interrupted") == 0 ? "interrupted" : "running");
+    json_object_put(run);
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM runs WHERE status = 'running'"), 1);
+    close_ok(s);
+    wf_error_release(&err);
+    free(hint);
+    free(lock);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+START_TEST(test_concurrent_owners)
+{
+    char *tmp = make_tmp();
+    pid_t a = start_owner(tmp, "r-a"), b = start_owner(tmp, "r-b");
+    wf_store *s = open_ok(tmp);
+    json_object *runs = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    /* This process's own run, too: its lock is held by this very process. */
+    record_run(s, "r-self", "wf");
+    flush_ok(s);
+    kill9(a);
+    ck_assert_str_eq(view_run(s, "r-a").status, "interrupted");
+    ck_assert_str_eq(view_run(s, "r-b").status, "running");
+    ck_assert_str_eq(view_run(s, "r-self").status, "running");
+    /* runs: the task counts of an interrupted run count its running task as interrupted. */
+    ck_assert_int_eq(wf_store_runs_json(s, 0, &runs, &err), WF_OK);
+    for (size_t i = 0; i < json_object_array_length(runs); i++) {
+        json_object *r = json_object_array_get_idx(runs, i);
+        bool is_a = strcmp(jstr(r, "run_id"), "r-a") == 0;
+
+        if (strcmp(jstr(r, "run_id"), "r-self") == 0)
+            continue;
+        ck_assert_int_eq(jint(jget(r, "tasks"), "interrupted"), is_a ? 1 : 0);
+        ck_assert_int_eq(jint(jget(r, "tasks"), "running"), is_a ? 0 : 1);
+    }
+    json_object_put(runs);
+    kill9(b);
+    ck_assert_str_eq(view_run(s, "r-b").status, "interrupted");
+    close_ok(s);
+    /* Closed without an end: this process's run is interrupted too, for the next reader. */
+    s = open_ok(tmp);
+    ck_assert_str_eq(view_run(s, "r-self").status, "interrupted");
+    close_ok(s);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* A store written by schema 1 (no owner columns) with a run that never ended: read as it is
+ * by a read-only open, migrated by a read-write one; the run is interrupted either way when
+ * no other process has the store open. */
+START_TEST(test_schema1_store)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    json_object *runs = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    record_run(s, "r-old", "wf");
+    close_ok(s);
+    sql_exec(tmp, "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
+                  "owner_host; ALTER TABLE runs DROP COLUMN owner_start; PRAGMA user_version = 1");
+    ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
+    ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
+    ck_assert_int_eq(wf_store_runs_json(s, 0, &runs, &err), WF_OK);
+    ck_assert_ptr_null(jget(json_object_array_get_idx(runs, 0), "owner"));
+    json_object_put(runs);
+    close_ok(s);
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 1);
+    /* While another process has the store open, an owner-less run cannot be told. */
+    {
+        pid_t pid = start_owner(tmp, "r-new");
+
+        ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
+        ck_assert_str_eq(view_run(s, "r-old").status, "running");
+        ck_assert_int_eq(view_run(s, "r-old").alive, -1);
+        ck_assert_str_eq(view_run(s, "r-new").status, "running");
+        close_ok(s);
+        kill9(pid);
+    }
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), WF_STORE_SCHEMA_VERSION);
+    s = open_ok(tmp);
+    ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
+    ck_assert_str_eq(view_run(s, "r-new").status, "interrupted");
+    close_ok(s);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* ---- read-only stores ----------------------------------------------------------------- */
+
+START_TEST(test_readonly_open)
+{
+    char *tmp = make_tmp();
+    char *missing = wf_xasprintf("%s/none", tmp), *h = NULL, *data = NULL;
+    char hash[WF_SHA256_HEX_LEN + 1];
+    wf_store *s = open_ok(tmp), *ro = NULL;
+    wf_store_gc_stats st;
+    json_object *runs = NULL;
+    size_t len = 0;
+    wf_error err;
+
+    wf_error_init(&err);
+    /* Nothing there: WF_ENOENT, and nothing is created. */
+    ck_assert_int_eq(wf_store_open_readonly(missing, &ro, &err), WF_ENOENT);
+    ck_assert_ptr_null(ro);
+    ck_assert(!exists(missing));
+    ck_assert_int_eq(mkdir(missing, 0777), 0);
+    ck_assert_int_eq(wf_store_open_readonly(missing, &ro, &err), WF_ENOENT);
+    ck_assert_ptr_nonnull(strstr(err.message, "no state.db"));
+    free(h);
+    h = wf_xasprintf("%s/blobs", missing);
+    ck_assert(!exists(h));
+
+    ck_assert_int_eq(wf_store_put_blob(s, "hello", 5, hash, &err), WF_OK);
+    two_runs(s);
+    close_ok(s);
+    ck_assert_int_eq(wf_store_open_readonly(tmp, &ro, &err), WF_OK);
+    ck_assert(wf_store_readonly(ro));
+    ck_assert_int_eq(wf_store_runs_json(ro, 0, &runs, &err), WF_OK);
+    ck_assert_int_eq(json_object_array_length(runs), 2);
+    json_object_put(runs);
+    ck_assert_int_eq(wf_store_get_blob(ro, hash, &data, &len, &err), WF_OK);
+    ck_assert_str_eq(data, "hello");
+    free(data);
+    /* Writing is refused, and says why. */
+    ck_assert_int_eq(wf_store_gc(ro, 0, &st, &err), WF_ESTORE);
+    ck_assert_ptr_nonnull(strstr(err.message, "read-only"));
+    record_run(ro, "r-ro", "wf");
+    ck_assert(wf_store_failed(ro));
+    ck_assert_int_eq(wf_store_close(ro, &err), WF_ESTORE);
+    ck_assert_ptr_nonnull(strstr(err.message, "opened read-only"));
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM runs"), 2);
+    free(h);
+    free(missing);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* ---- a lost history is refused ------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    bool remove_db; /* else truncate it to 0 bytes */
+    bool blob;      /* blobs/ holds a blob */
+    bool wal;       /* state.db-wal holds bytes */
+    bool refused;
+} lost_cases[] = {
+    { "0 bytes beside blobs", false, true, false, true },
+    { "missing beside blobs", true, true, false, true },
+    { "0 bytes beside a WAL", false, false, true, true },
+    { "0 bytes, nothing else: a store never used", false, false, false, false },
+    { "missing, nothing else", true, false, false, false },
+};
+
+START_TEST(test_lost_history_refused)
+{
+    char *tmp = make_tmp();
+    char *db = wf_xasprintf("%s/state.db", tmp), *wal = wf_xasprintf("%s/state.db-wal", tmp);
+    char *walsave = wf_xasprintf("%s/wal.save", tmp);
+    char hash[WF_SHA256_HEX_LEN + 1];
+    wf_store *s = open_ok(tmp), *ro = NULL;
+    wf_error err;
+    struct stat st;
+
+    wf_error_init(&err);
+    if (lost_cases[_i].blob)
+        ck_assert_int_eq(wf_store_put_blob(s, "out", 3, hash, &err), WF_OK);
+    record_run(s, "r1", "wf");
+    close_ok(s);
+    unlink(wal);
+    if (lost_cases[_i].wal)
+        write_file(wal, "WAL bytes", 9);
+    if (lost_cases[_i].remove_db)
+        ck_assert_int_eq(unlink(db), 0);
+    else
+        ck_assert_int_eq(truncate(db, 0), 0);
+    if (lost_cases[_i].refused) {
+        ck_assert_int_eq(wf_store_open(tmp, &s, &err), WF_ESTORE);
+        ck_assert_ptr_null(s);
+        ck_assert_ptr_nonnull(strstr(err.message, db));
+        ck_assert_ptr_nonnull(
+            strstr(err.message, lost_cases[_i].remove_db ? "is missing" : "is empty (0 bytes)"));
+        ck_assert_ptr_nonnull(strstr(err.message, "history is lost"));
+        ck_assert_ptr_nonnull(strstr(err.message, "restore state.db from a backup"));
+        ck_assert_int_eq(wf_store_open_readonly(tmp, &ro, &err), WF_ESTORE);
+        ck_assert_ptr_nonnull(strstr(err.message, "history is lost"));
+        /* Refusing changed nothing. */
+        ck_assert_int_eq(stat(db, &st) == 0 ? (int)st.st_size : -1,
+                         lost_cases[_i].remove_db ? -1 : 0);
+        ck_assert_int_eq(stat(wal, &st) == 0 ? (int)st.st_size : -1, lost_cases[_i].wal ? 9 : -1);
+    } else {
+        s = open_ok(tmp);
+        close_ok(s);
+    }
+    free(walsave);
+    free(wal);
+    free(db);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -1469,6 +1852,18 @@ static Suite *store_suite(void)
     tc = tcase_create("gc");
     tcase_add_test(tc, test_gc);
     tcase_add_test(tc, test_gc_refused_while_in_use);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("owners");
+    tcase_add_test(tc, test_owner_recorded_lock_released_at_end);
+    tcase_add_loop_test(tc, test_killed_owner, 0, (int)WF_ARRAY_LEN(killed_cases));
+    tcase_add_test(tc, test_concurrent_owners);
+    tcase_add_test(tc, test_schema1_store);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("readonly");
+    tcase_add_test(tc, test_readonly_open);
+    tcase_add_loop_test(tc, test_lost_history_refused, 0, (int)WF_ARRAY_LEN(lost_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("disk_full");
