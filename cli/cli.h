@@ -46,8 +46,9 @@ size_t wf_cli_utf8_len(const unsigned char *s);
 const char *wf_cli_store_dir(const char *given);
 /* Opens (creating) the store; prints the error and returns 3 when it cannot be used. */
 int wf_cli_open_store(const char *given, wf_store **out);
-/* The same for the commands that only read: a store that does not exist is not created
- * (the error says where it looked). */
+/* The same for the commands that only read (runs, show, logs, report): opens the store
+ * read-only (wf_store_open_readonly); a store that does not exist is not created (the error
+ * says where it looked). */
 int wf_cli_open_existing_store(const char *given, wf_store **out);
 /* Closes the store (NULL is fine). Returns status, or 3 with the error printed when the
  * store failed. */
