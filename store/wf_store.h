@@ -10,6 +10,8 @@
  *                     sharding: the first two hex digits name the directory), written to a
  *                     temporary file in the same directory and renamed into place
  *   lock              empty; every open store holds a shared flock on it, gc an exclusive one
+ *   locks/<run>.lock  one per run in progress: its process holds an exclusive flock on it
+ *                     (see "Owners" below)
  *   state.db-wal/-shm SQLite's WAL, left in place at close while under 1 MiB (checkpointing it
  *                     costs two fdatasync calls; the next open recovers it), checkpointed
  *                     into state.db and removed when larger
@@ -31,6 +33,14 @@
  * A write that fails later (disk full) puts the store in a failed state: further records are
  * dropped, wf_store_failed() says so and wf_store_flush()/wf_store_close() return WF_ESTORE
  * with the first error. The caller (the engine) stops the run; the CLI exits with status 3.
+ *
+ * Owners: recording a run's start also records its owner (pid, host name, process start
+ * time) and takes an exclusive flock on locks/<run>.lock, held until the run's end is
+ * committed (then the file is removed) or the store closes. The kernel releases it when the
+ * process dies, however it dies. The queries report a run recorded as "running" whose lock is
+ * free as "interrupted" (the record itself is not changed, so a read-only store shows it too):
+ * store/owner.c has the rules, including a run of another host (not judged: "running" with
+ * owner_alive null) and a file system without flock (the pid decides).
  *
  * Thread safety: wf_store_put_blob, wf_store_get_blob and wf_store_record_* may be called
  * from any thread. The query functions (runs, show, logs, resume, cache lookup, gc) use their
@@ -157,7 +167,16 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
 
 /* The newest runs first, at most limit (0: all), as a JSON array of
  * {"run_id", "workflow", "file", "status", "started_ms", "ended_ms", "duration_ms",
- *  "resumed_from", "tasks": {"succeeded": n, "failed": n, ...}}. *out is owned. */
+ *  "resumed_from", "owner", "owner_alive", "resume_hint",
+ *  "tasks": {"pending": n, "running": n, "succeeded": n, "failed": n, "skipped": n,
+ *            "cancelled": n, "interrupted": n}}. *out is owned.
+ * status is the recorded one ("running", "succeeded", "failed", "cancelled"), except
+ * "interrupted" for a run recorded as running whose process is gone (see "Owners"); the tasks
+ * it was running then count (and show) as interrupted too. owner is {"pid", "host",
+ * "process_start"}, or null for a run recorded before schema 2. owner_alive is true or false
+ * for a run recorded as running whose owner could be checked, null otherwise. resume_hint is
+ * the command that continues an interrupted run ("wfengine run FILE --resume ID", with
+ * --store DIR unless the store is .wfengine), null for any other run. */
 int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err);
 
 /* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
