@@ -14,7 +14,7 @@ static const char help[] =
     "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [-j N]\n"
     "                    [--fail-fast] [--dry-run] [--json] [-q|-v]\n"
     "                    [--store DIR | --no-store] [--resume RUN|last [--force]] [--no-cache]\n"
-    "                    [--executor local|slurm]\n"
+    "                    [--executor local|slurm] [--keep-job-files]\n"
     "                    [--junit FILE] [--progress auto|tty|plain|none]\n"
     "\n"
     "Runs the workflow in FILE. Progress goes to stderr, one line per event; with --json the\n"
@@ -41,6 +41,8 @@ static const char help[] =
     "  --no-cache              run `cache:` tasks even when the store has their result\n"
     "  --executor local|slurm  where `run` tasks run: slurm sends every one to the Slurm\n"
     "                          cluster (docs/slurm.md); default: as each task says\n"
+    "  --keep-job-files        keep the Slurm job files (commands, environments, outputs;\n"
+    "                          they may hold secrets) after the run, for debugging\n"
     "  --junit FILE            write a JUnit XML report: one testcase per task or item\n"
     "  --progress MODE         auto (default): a live display on a terminal, else plain;\n"
     "                          tty; plain: one line per event; none: only warnings.\n"
@@ -62,7 +64,7 @@ typedef struct run_cli {
     bool inputs_typed;
     int jobs;
     bool fail_fast, dry_run, json, quiet, verbose;
-    bool no_store, force, no_cache, slurm;
+    bool no_store, force, no_cache, slurm, keep_job_files;
     const char *store_dir; /* --store, else WFENGINE_STORE, else .wfengine */
     const char *resume;    /* --resume RUN|last */
     int64_t start_ms;
@@ -485,6 +487,8 @@ static int parse_args(run_cli *cli, int argc, char **argv)
             cli->force = true;
         } else if (strcmp(a, "--no-cache") == 0) {
             cli->no_cache = true;
+        } else if (strcmp(a, "--keep-job-files") == 0) {
+            cli->keep_job_files = true;
         } else if (strcmp(a, "--executor") == 0) {
             if (val == NULL)
                 goto missing;
@@ -601,6 +605,7 @@ int wf_cli_run(int argc, char **argv)
     opts.resume_run = resume_id[0] ? resume_id : NULL;
     opts.no_cache = cli.no_cache;
     opts.slurm_all = cli.slurm;
+    opts.slurm_keep_files = cli.keep_job_files;
     rc = wf_run_start(engine, wf, &opts, &run, &errs);
     if (rc != WF_OK) {
         wf_cli_print_errors(&errs);

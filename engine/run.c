@@ -1606,7 +1606,7 @@ static int start_slurm(wf_run *r, wf_errlist *errs)
         dir = wf_xasprintf("%s/%s/slurm/%s", cwd, wf_store_dir(r->store), r->run_id);
     else
         dir = wf_xasprintf("%s/.wfengine-slurm/%s", cwd, r->run_id);
-    r->slurm = wf_slurm_new(dir, 0, slurm_done, r, &err);
+    r->slurm = wf_slurm_new(dir, 0, r->opts.slurm_keep_files, slurm_done, r, &err);
     free(dir);
     if (r->slurm == NULL) {
         wf_error_move(wf_errlist_add(errs), &err);

@@ -1,4 +1,5 @@
 /* The Slurm executor (see wf_slurm.h): job files, sbatch, one poller thread per executor. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +13,8 @@
 
 #include "wf_proc.h"
 #include "wf_slurm.h"
+
+extern char **environ; /* sbatch's environment is taken from wfengine's (run_sbatch) */
 
 /* What is kept of an element's output files: the local executor's default caps. */
 #define STDOUT_CAP      ((size_t)64 << 20)
@@ -32,6 +35,11 @@
 #define GIVE_UP_MS (5 * 60 * 1000)
 /* wf_slurm_free waits this long for Slurm to confirm the cancellation of what is left. */
 #define STOP_WAIT_MS 30000
+/* The umask of the batch job, and so of the files Slurm and the wrapper create (out.i, err.i,
+ * rc.i): they may hold secrets. The element's command gets wfengine's own umask back. */
+#define JOB_UMASK "0077"
+/* The only PATH the wrapper script uses for itself (mv, hostname), whatever the job got. */
+#define WRAPPER_PATH "/usr/bin:/bin"
 /* The environment variables of the job that an element sees besides its own environment. */
 static const char *const SLURM_VARS[] = {
     "SLURM_JOB_ID",       "SLURM_ARRAY_JOB_ID",  "SLURM_ARRAY_TASK_ID", "SLURM_CPUS_PER_TASK",
@@ -63,6 +71,11 @@ typedef struct job {
 struct wf_slurm {
     char *job_dir; /* absolute */
     int poll_ms;
+    bool keep_files;      /* keep every job file until the caller deletes them */
+    char engine_umask[8]; /* "0022": wfengine's umask, restored for each element's command */
+    /* Every submission directory made (scheduler thread; read by wf_slurm_free). */
+    char **subdirs;
+    size_t n_subdirs, cap_subdirs;
     wf_slurm_done_fn done;
     void *user;
     unsigned next_submission; /* scheduler thread only */
@@ -152,7 +165,7 @@ static bool read_capped(const char *path, size_t cap, char **out, bool *truncate
         wf_strbuf_add(&sb, buf, (size_t)r);
     }
     close(fd);
-    wf_strbuf_grow(&sb, 0);
+    /* An empty file is an allocated "": detach always terminates. */
     *out = wf_strbuf_detach(&sb, NULL);
     return true;
 }
@@ -182,6 +195,45 @@ static int run_cmd(const char *const *argv, int64_t timeout_ms, wf_proc_result *
     spec.kill_grace_ms = 2000;
     spec.stdout_cap = SIZE_MAX;
     return wf_proc_run(&spec, res);
+}
+
+/* Whether sbatch gets the variable env (NAME=VALUE) of wfengine's environment: what
+ * configures sbatch itself (SLURM_CONF, SBATCH_ACCOUNT, ...), PATH (to find sbatch) and HOME.
+ * sbatch copies its whole environment into the job record that slurmctld keeps on disk, so
+ * nothing else goes in: the element's environment travels in env.i. */
+static bool sbatch_keeps(const char *env)
+{
+    return strncmp(env, "SLURM_", 6) == 0 || strncmp(env, "SBATCH_", 7) == 0 ||
+           strncmp(env, "PATH=", 5) == 0 || strncmp(env, "HOME=", 5) == 0;
+}
+
+/* Runs sbatch with the environment sbatch_keeps allows, and SLURM_UMASK set to JOB_UMASK:
+ * sbatch passes it to the job, and Slurm creates out.i and err.i and runs the wrapper with
+ * it, so that what the elements print is readable by the submitting user only. */
+static int run_sbatch(const char *const *argv, wf_proc_result *res)
+{
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
+    const char **envp;
+    size_t n = 0, k = 0;
+    int rc;
+
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    envp = wf_xcalloc(n + 2, sizeof(*envp));
+    for (size_t i = 0; i < n; i++) {
+        if (sbatch_keeps(environ[i]) && strncmp(environ[i], "SLURM_UMASK=", 12) != 0)
+            envp[k++] = environ[i];
+    }
+    envp[k++] = "SLURM_UMASK=" JOB_UMASK;
+    envp[k] = NULL;
+    spec.argv = argv;
+    spec.envp = envp;
+    spec.timeout_ms = COMMAND_TIMEOUT_MS;
+    spec.kill_grace_ms = 2000;
+    spec.stdout_cap = SIZE_MAX;
+    rc = wf_proc_run(&spec, res);
+    free(envp);
+    return rc;
 }
 
 /* "squeue: not found", "squeue failed (exit 1): <stderr>" or "squeue timed out": what a
@@ -388,7 +440,7 @@ wf_status wf__slurm_state_status(const char *state, int exit_code, bool by_us, b
  * the environment of env.N (plus the job's SLURM_* variables above) in the directory of
  * dir.N. The wrapper keeps the element's exit status in rc.N, which lets the poller learn it
  * even when Slurm has already forgotten the job. */
-static char *array_script(const char *dir, const char *task_name)
+static char *array_script(const char *dir, const char *task_name, const char *engine_umask)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
 
@@ -396,6 +448,10 @@ static char *array_script(const char *dir, const char *task_name)
     shell_quote(&sb, task_name);
     wf_strbuf_adds(&sb, ": runs element $SLURM_ARRAY_TASK_ID (cmd.N with the environment of\n"
                         "# env.N in the directory of dir.N) and keeps its exit status in rc.N.\n"
+                        "# Only wfengine's SLURM_*, SBATCH_*, PATH and HOME variables are in\n"
+                        "# Slurm's job record; the element's environment is in env.N.\n"
+                        "umask " JOB_UMASK "\n"
+                        "PATH=" WRAPPER_PATH "\n"
                         "d=");
     shell_quote(&sb, dir);
     wf_strbuf_adds(
@@ -408,6 +464,7 @@ static char *array_script(const char *dir, const char *task_name)
              "    exit 125\n"
              "fi\n"
              "finish() {\n"
+             "    umask " JOB_UMASK "\n"
              "    echo \"$1\" >\"$d/rc.$i.tmp\" && mv -f \"$d/rc.$i.tmp\" \"$d/rc.$i\"\n"
              "    exit \"$1\"\n"
              "}\n"
@@ -416,8 +473,9 @@ static char *array_script(const char *dir, const char *task_name)
              "    echo \"wfengine: cannot change directory to '$w'\" >&2\n"
              "    finish 125\n"
              "}\n"
-             ". \"$d/env.$i\"\n"
-             "/usr/bin/env -i -- \"$@\"");
+             ". \"$d/env.$i\"\n");
+    /* The command creates files with wfengine's umask, as a local unit would. */
+    wf_strbuf_addf(&sb, "umask %s\n/usr/bin/env -i -- \"$@\"", engine_umask);
     for (size_t k = 0; SLURM_VARS[k] != NULL; k++)
         wf_strbuf_addf(&sb, " ${%s+\"%s=$%s\"}", SLURM_VARS[k], SLURM_VARS[k], SLURM_VARS[k]);
     wf_strbuf_adds(&sb, " /bin/sh \"$d/cmd.$i\" </dev/null\n"
@@ -480,23 +538,40 @@ out:
     return rc;
 }
 
-/* Removes a submission directory that sbatch refused (its files are ours and flat). */
-static void remove_submission(const char *dir, size_t n)
+/* Removes a submission directory and everything in it: the directory is wfengine's own
+ * (made by new_submission_dir) and flat, so every entry is one of our files (or a file an
+ * element's wrapper left, such as rc.i.tmp). */
+static void remove_submission(const char *dir)
 {
-    static const char *const kinds[] = { "cmd", "env", "dir", NULL };
-    char *p;
+    DIR *d = opendir(dir);
+    struct dirent *de;
 
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; kinds[k] != NULL; k++) {
-            p = wf_xasprintf("%s/%s.%zu", dir, kinds[k], i);
-            unlink(p);
-            free(p);
-        }
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        char *p;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        p = wf_xasprintf("%s/%s", dir, de->d_name);
+        unlink(p);
+        free(p);
     }
-    p = wf_xasprintf("%s/array.sh", dir);
-    unlink(p);
-    free(p);
+    if (d != NULL)
+        closedir(d);
     rmdir(dir);
+}
+
+/* Removes the files of element i once it has been reported: its command and environment may
+ * hold secrets, and its output is in the result (and the store) now. */
+static void remove_element_files(const char *dir, size_t i)
+{
+    static const char *const kinds[] = { "cmd", "env", "dir", "out", "err", "rc", NULL };
+
+    for (size_t k = 0; kinds[k] != NULL; k++) {
+        char *p = wf_xasprintf("%s/%s.%zu", dir, kinds[k], i);
+
+        unlink(p);
+        free(p);
+    }
 }
 
 /* Creates job_dir/<task>-<k> for the first free k. */
@@ -591,12 +666,19 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     dir = new_submission_dir(s, task_name, err);
     if (dir == NULL)
         return WF_EIO;
+    /* Only the scheduler thread submits; wf_slurm_free reads the list after the poller has
+     * stopped. */
+    if (s->n_subdirs == s->cap_subdirs) {
+        s->cap_subdirs = s->cap_subdirs ? s->cap_subdirs * 2 : 8;
+        s->subdirs = wf_xrealloc(s->subdirs, s->cap_subdirs * sizeof(*s->subdirs));
+    }
+    s->subdirs[s->n_subdirs++] = wf_xstrdup(dir);
     for (size_t i = 0; i < n; i++) {
         rc = write_element(dir, i, &elems[i], cwd, err);
         if (rc != WF_OK)
             goto out;
     }
-    script = array_script(dir, task_name);
+    script = array_script(dir, task_name, s->engine_umask);
     path = wf_xasprintf("%s/array.sh", dir);
     rc = write_file(path, script, strlen(script), 0700, err);
     if (rc != WF_OK)
@@ -605,13 +687,21 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     as_array = as_array || n > 1;
     limit = time_limit_min(opts, timeout_ms, &from_timeout, &raw_time);
     safe_name(&name, task_name);
-    /* Our own options (13 at most, with the script), the extra ones and the NULL. */
-    cap = 16;
+    /* Our own options (14 at most, with the script), the extra ones and the NULL. */
+    cap = 17;
     for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
         cap++;
     argv = wf_xcalloc(cap, sizeof(char *));
     argv[argc++] = wf_xstrdup("sbatch");
     argv[argc++] = wf_xstrdup("--parsable");
+    /* sbatch copies the environment it exports into the job record that slurmctld keeps on
+     * disk: run_sbatch gives it only what configures sbatch (SLURM_*, SBATCH_*, PATH, HOME),
+     * never wfengine's whole environment with its tokens; the element's environment travels
+     * in env.i (0600, deleted when the element has ended). ALL, explicitly, so that an
+     * SBATCH_EXPORT setting cannot change it: NONE or a list of names would make Slurm 22.05
+     * run a login shell for each job on the node to load the user's environment (seconds per
+     * job, and an error in slurmd's log where su is not usable). */
+    argv[argc++] = wf_xstrdup("--export=ALL");
     argv[argc++] = wf_xasprintf("--job-name=wf-%s", wf_strbuf_str(&name));
     if (as_array) {
         if (concurrency > 0 && (size_t)concurrency < n)
@@ -641,7 +731,7 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
         argv[argc++] = wf_xstrdup(opts->extra[k]);
     argv[argc++] = wf_xstrdup(path);
 
-    rc = run_cmd((const char *const *)argv, COMMAND_TIMEOUT_MS, &res);
+    rc = run_sbatch((const char *const *)argv, &res);
     idlen = strcspn(res.out.data ? res.out.data : "", ";\n ");
     if (rc != WF_OK || res.exit_code != 0 || idlen == 0 || idlen >= sizeof(j->id) ||
         parse_num(res.out.data, idlen) < 0) {
@@ -687,7 +777,7 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     rc = WF_OK;
 out:
     if (dir != NULL)
-        remove_submission(dir, n);
+        remove_submission(dir);
     for (size_t k = 0; k < argc; k++)
         free(argv[k]);
     free(argv);
@@ -806,10 +896,8 @@ static void finish(wf_slurm *s, job *j, size_t i, const char *state, int exit_co
     }
     wf_strbuf_release(&msg);
 
-    /* The environment file may hold secrets: it is not kept once the element has ended. */
-    path = wf_xasprintf("%s/env.%zu", j->dir, i);
-    unlink(path);
-    free(path);
+    if (!s->keep_files)
+        remove_element_files(j->dir, i);
 
     e->done = true;
     j->left--;
@@ -1302,8 +1390,27 @@ out:
     return rc;
 }
 
-wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, wf_slurm_done_fn done, void *user,
-                       wf_error *err)
+/* wfengine's umask as text ("0022"), read without changing it: umask(2) can only be read by
+ * setting it, which would race with the other threads creating files. */
+static void engine_umask(char *buf, size_t size)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned mask = 022;
+
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "Umask:", 6) == 0) {
+            mask = (unsigned)strtoul(line + 6, NULL, 8) & 0777;
+            break;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    snprintf(buf, size, "%04o", mask);
+}
+
+wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, bool keep_files, wf_slurm_done_fn done,
+                       void *user, wf_error *err)
 {
     wf_slurm *s = NULL;
     char *abs = NULL;
@@ -1354,6 +1461,8 @@ wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, wf_slurm_done_fn done, 
     s = wf_xcalloc(1, sizeof(*s));
     s->job_dir = abs;
     s->poll_ms = poll_ms > 0 ? poll_ms : DEFAULT_POLL_MS;
+    s->keep_files = keep_files;
+    engine_umask(s->engine_umask, sizeof(s->engine_umask));
     s->done = done;
     s->user = user;
     atomic_init(&s->pending, 0);
@@ -1404,6 +1513,16 @@ void wf_slurm_free(wf_slurm *s)
     for (size_t k = 0; k < s->n_jobs; k++)
         job_free(s->jobs[k]);
     free(s->jobs);
+    /* Every element has been reported: nothing of the run is needed on disk any more. The
+     * job directory itself goes only when empty (it may be a directory the caller chose). */
+    for (size_t k = 0; k < s->n_subdirs; k++) {
+        if (!s->keep_files)
+            remove_submission(s->subdirs[k]);
+        free(s->subdirs[k]);
+    }
+    free(s->subdirs);
+    if (!s->keep_files)
+        rmdir(s->job_dir);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->mu);
     free(s->job_dir);

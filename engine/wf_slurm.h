@@ -7,8 +7,18 @@
  * text) and environment; wf_slurm_submit writes, under the executor's job directory (which
  * must be visible to the compute nodes, like the working directory), one script file per
  * element and one array batch script that runs the element chosen by SLURM_ARRAY_TASK_ID
- * with its environment and workdir, and calls `sbatch --parsable` once. Its stdout and stderr
- * go to one file per element.
+ * with its environment and workdir, and calls `sbatch --parsable --export=ALL` once, with
+ * an environment reduced to what configures sbatch. Its stdout and stderr go to one file per
+ * element.
+ *
+ * Secrets: a command or an environment may hold secrets, so nothing of them goes through
+ * Slurm's job record: sbatch (which copies the environment it exports into the record that
+ * slurmctld saves) runs with only wfengine's SLURM_*, SBATCH_*, PATH and HOME variables, and
+ * the element's environment travels in a file.
+ * Every job file is created 0600 in 0700 directories (the job runs with SLURM_UMASK=0077; the
+ * element's command gets wfengine's umask back). An element's files are deleted as soon as it
+ * has been reported, and the submission directories and the job directory (when empty) by
+ * wf_slurm_free, unless keep_files was set.
  *
  * Tracking: one poller thread per wf_slurm polls every submitted job in batches (one
  * `squeue` call for all ids at once, then `scontrol show job -o` or `sacct -c` for final
@@ -77,10 +87,13 @@ typedef void (*wf_slurm_done_fn)(wf_slurm_result *res, void *user);
  * (/usr/bin:/bin)", "the Slurm cluster does not answer: squeue: ... (exit 1)"). */
 int wf_slurm_check(wf_error *err);
 
-/* A new executor whose job files go under job_dir (created). Starts the poller thread.
- * poll_ms: the interval between polls (0: 500 ms). Returns NULL with err on failure. */
-wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, wf_slurm_done_fn done, void *user,
-                       wf_error *err);
+/* A new executor whose job files go under job_dir (created, with its parents, mode 0700).
+ * Starts the poller thread. poll_ms: the interval between polls (0: 500 ms). keep_files:
+ * keep every job file (commands, environments, outputs) after the element has ended and
+ * after wf_slurm_free, for debugging; they may hold secrets in clear. Returns NULL with err
+ * on failure. */
+wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, bool keep_files, wf_slurm_done_fn done,
+                       void *user, wf_error *err);
 
 /* Submits elems[0..n) of task (task_name for the job name) as one job array (or, when
  * as_array is false and n == 1, a single job), with at most `concurrency` elements running
@@ -102,7 +115,8 @@ void wf_slurm_cancel_all(wf_slurm *s);
 size_t wf_slurm_pending(const wf_slurm *s);
 
 /* Stops the poller and frees. Elements still pending are cancelled first (scancel) and
- * reported. NULL is fine. */
+ * reported. Then, unless keep_files, removes every submission directory this executor made
+ * and job_dir if that leaves it empty. Call it from the thread that submits. NULL is fine. */
 void wf_slurm_free(wf_slurm *s);
 
 /* ---- internal: exposed for tests/check_slurm.c only ------------------------------------ */

@@ -175,6 +175,10 @@ typedef struct wf_run_options {
     /* Where Slurm job files go (must be visible to the compute nodes). NULL: under the
      * store's directory (slurm/RUN_ID), else .wfengine-slurm/RUN_ID in the current one. */
     const char *slurm_dir;
+    /* Keep the Slurm job files (each element's command, environment and output, 0600) after
+     * the run instead of deleting them as elements end, for debugging (`--keep-job-files`).
+     * They may hold secrets in clear. */
+    bool slurm_keep_files;
     wf_event_fn on_event;
     void *user;
 } wf_run_options;

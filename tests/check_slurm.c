@@ -293,7 +293,7 @@ END_TEST
  * those as final states; squeue lists held elements until scancel marks them cancelled. */
 static const char FAKE_SBATCH[] =
     "n=$(cat \"$F/count\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >\"$F/count\"\n"
-    "printf '%s\\n' \"$@\" >\"$F/sbatch.args.$n\"\n"
+    "printf '%s\\n' \"$@\" >\"$F/sbatch.args.$n\"; env >\"$F/sbatch.env.$n\"\n"
     "if [ -f \"$F/sbatch.fail\" ]; then cat \"$F/sbatch.fail\" >&2; exit 1; fi\n"
     "id=$((4240 + n)); arr=; out=; err=\n"
     "for a; do case $a in --array=*) arr=${a#--array=};; --output=*) out=${a#--output=};;\n"
@@ -303,9 +303,9 @@ static const char FAKE_SBATCH[] =
     "if [ -f \"$F/hold\" ]; then echo >\"$F/held.$id\"; echo $id; exit 0; fi\n"
     "i=0; while [ $i -le $last ]; do\n"
     "  o=$(printf %s \"$out\" | sed \"s/%a/$i/\"); e=$(printf %s \"$err\" | sed \"s/%a/$i/\")\n"
-    "  ( export SLURM_JOB_ID=$((id * 100 + i))\n"
+    "  ( umask \"${SLURM_UMASK:-0022}\"; ( export SLURM_JOB_ID=$((id * 100 + i))\n"
     "    if [ -n \"$arr\" ]; then export SLURM_ARRAY_JOB_ID=$id SLURM_ARRAY_TASK_ID=$i; fi\n"
-    "    exec /bin/sh \"$script\" ) >\"$o\" 2>\"$e\"\n"
+    "    exec /bin/sh \"$script\" ) >\"$o\" 2>\"$e\" )\n"
     "  echo \"$i $?\" >>\"$F/state.$id\"; i=$((i + 1))\n"
     "done\n"
     "echo \"$id;fakecluster\"\n";
@@ -371,7 +371,7 @@ static void fake_slurm(const char *dir)
     setenv("PATH", path, 1);
 }
 
-static wf_slurm *new_executor(const char *dir, collector *c)
+static wf_slurm *new_executor_keep(const char *dir, collector *c, bool keep)
 {
     char path[4096];
     wf_error err;
@@ -379,10 +379,15 @@ static wf_slurm *new_executor(const char *dir, collector *c)
 
     wf_error_init(&err);
     snprintf(path, sizeof(path), "%s/jobs/run 1", dir);
-    s = wf_slurm_new(path, 50, on_done, c, &err);
+    s = wf_slurm_new(path, 50, keep, on_done, c, &err);
     ck_assert_msg(s != NULL, "wf_slurm_new: %s", err.message);
     wf_error_release(&err);
     return s;
+}
+
+static wf_slurm *new_executor(const char *dir, collector *c)
+{
+    return new_executor_keep(dir, c, false);
 }
 
 static char *fake_file(const char *dir, const char *name)
@@ -392,6 +397,9 @@ static char *fake_file(const char *dir, const char *name)
     snprintf(path, sizeof(path), "%s/bin/%s", dir, name);
     return read_file(path);
 }
+
+/* The files of one element in its submission directory. */
+static const char *const element_files[] = { "cmd", "env", "dir", "out", "err", "rc" };
 
 START_TEST(test_fake_roundtrip)
 {
@@ -415,7 +423,7 @@ START_TEST(test_fake_roundtrip)
                                   "echo to-stderr >&2";
     static const char *const extra[] = { "--comment=hello world", "--qos=normal", NULL };
     char *dir = temp_dir(), cwd[2048], abs_dir[4096], want[8192];
-    char *args, *jobdir_listing;
+    char *args, *sbatch_env;
     wf_slurm_element el[3];
     wf_slurm_opts opts = { "debug", "2:00:00", 2, "100M", extra };
     collector c;
@@ -431,11 +439,16 @@ START_TEST(test_fake_roundtrip)
     ck_assert_int_eq(mkdir("rel dir", 0755), 0);
     snprintf(abs_dir, sizeof(abs_dir), "%s/it's abs", cwd);
     ck_assert_int_eq(mkdir(abs_dir, 0755), 0);
+    /* The element's command gets wfengine's umask, not the job's 0077. */
+    umask(027);
+    setenv("WF_CHECK_TOKEN", "engine-token", 1);
+    setenv("SBATCH_COMMENT", "kept", 1);
+    setenv("SLURM_UMASK", "0022", 1);
     s = new_executor(dir, &c);
 
     el[0] = (wf_slurm_element){ 10, 1, script0, env0, NULL };
     el[1] = (wf_slurm_element){ 11, 1, script1, env1, "rel dir" };
-    el[2] = (wf_slurm_element){ 12, 2, "pwd; exit 0", env1, abs_dir };
+    el[2] = (wf_slurm_element){ 12, 2, "pwd; umask; exit 0", env1, abs_dir };
     rc = wf_slurm_submit(s, 7, "fan out/x", el, 3, true, 2, &opts, 61000, &err);
     ck_assert_msg(rc == WF_OK, "submit: %s", err.message);
     ck_assert_uint_eq(wait_results(&c, 3, 20000), 3);
@@ -463,7 +476,7 @@ START_TEST(test_fake_roundtrip)
     snprintf(want, sizeof(want), "$not expanded 'x'\none\n%s/rel dir\n", cwd);
     ck_assert_str_eq(c.res[11].out, want);
     ck_assert_str_eq(c.res[11].err, "to-stderr\n");
-    snprintf(want, sizeof(want), "%s\n", abs_dir);
+    snprintf(want, sizeof(want), "%s\n0027\n", abs_dir);
     ck_assert_str_eq(c.res[12].out, want);
 
     /* One sbatch, with the options as flags; the timeout (61 s) rounds up to 2 minutes and is
@@ -472,6 +485,15 @@ START_TEST(test_fake_roundtrip)
     ck_assert_ptr_nonnull(args);
     ck_assert_ptr_null(fake_file(dir, "sbatch.args.2"));
     ck_assert_ptr_nonnull(strstr(args, "--parsable\n"));
+    /* sbatch exports its environment into Slurm's job record: it gets only what configures
+     * it, never wfengine's other variables (a token); the job (and so its out.i and err.i)
+     * runs under umask 0077. */
+    ck_assert_ptr_nonnull(strstr(args, "--export=ALL\n"));
+    sbatch_env = fake_file(dir, "sbatch.env.1");
+    ck_assert_ptr_nonnull(strstr(sbatch_env, "\nSLURM_UMASK=0077\n"));
+    ck_assert_ptr_nonnull(strstr(sbatch_env, "\nSBATCH_COMMENT=kept\n"));
+    ck_assert_ptr_nonnull(strstr(sbatch_env, "\nPATH="));
+    ck_assert_msg(strstr(sbatch_env, "engine-token") == NULL, "sbatch got: %s", sbatch_env);
     ck_assert_ptr_nonnull(strstr(args, "--job-name=wf-fan_out_x\n"));
     ck_assert_ptr_nonnull(strstr(args, "--array=0-2%2\n"));
     ck_assert_ptr_nonnull(strstr(args, "--partition=debug\n"));
@@ -483,19 +505,122 @@ START_TEST(test_fake_roundtrip)
     ck_assert_ptr_nonnull(strstr(args, "/jobs/run 1/fan_out_x-1/out.%a\n"));
     ck_assert_ptr_nonnull(strstr(args, "/jobs/run 1/fan_out_x-1/array.sh\n"));
 
-    /* The submission directory keeps the scripts, not the environments (secrets). */
-    snprintf(want, sizeof(want), "%s/jobs/run 1/fan_out_x-1/cmd.2", dir);
+    /* A reported element's files are gone (commands and environments may hold secrets);
+     * the batch script stays until the end of the run, then the whole job directory goes. */
+    for (size_t k = 0; k < WF_ARRAY_LEN(element_files); k++) {
+        for (int i = 0; i < 3; i++) {
+            snprintf(want, sizeof(want), "%s/jobs/run 1/fan_out_x-1/%s.%d", dir, element_files[k],
+                     i);
+            ck_assert_msg(!exists(want), "%s is left after the element ended", want);
+        }
+    }
+    snprintf(want, sizeof(want), "%s/jobs/run 1/fan_out_x-1/array.sh", dir);
     ck_assert(exists(want));
-    snprintf(want, sizeof(want), "%s/jobs/run 1/fan_out_x-1/env.2", dir);
-    ck_assert(!exists(want));
-    snprintf(want, sizeof(want), "%s/jobs/run 1/fan_out_x-1/rc.0", dir);
-    jobdir_listing = read_file(want);
-    ck_assert_str_eq(jobdir_listing, "0\n");
 
     wf_slurm_free(s);
+    snprintf(want, sizeof(want), "%s/jobs/run 1", dir);
+    ck_assert_msg(!exists(want), "%s is left after wf_slurm_free", want);
+    snprintf(want, sizeof(want), "%s/jobs", dir);
+    ck_assert(exists(want)); /* only what the executor made goes */
     ck_assert(!c.duplicate);
-    free(jobdir_listing);
+    free(sbatch_env);
     free(args);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* Elements that print nothing: stdout and stderr are "" (allocated, terminated), never the
+ * heap bytes an empty output file once came back as. Many elements, as the bug showed in
+ * most of them but not all. */
+START_TEST(test_fake_empty_output)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+    enum { N = 200 };
+    static wf_slurm_element el[N];
+    char *dir = temp_dir();
+    collector *c = malloc(sizeof(*c));
+    wf_error err;
+    wf_slurm *s;
+
+    collector_init(c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    s = new_executor(dir, c);
+    for (uint32_t i = 0; i < N; i++)
+        el[i] = (wf_slurm_element){ i, 1, i % 2 ? "true" : ":", env, NULL };
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "quiet", el, N, true, 0, NULL, 0, &err), WF_OK);
+    ck_assert_uint_eq(wait_results(c, N, 60000), N);
+    for (uint32_t i = 0; i < N; i++) {
+        ck_assert_int_eq(c->res[i].status, WF_STATUS_SUCCEEDED);
+        ck_assert_ptr_nonnull(c->res[i].out);
+        ck_assert_ptr_nonnull(c->res[i].err);
+        ck_assert_msg(c->res[i].out[0] == '\0' && c->res[i].err[0] == '\0',
+                      "element %u: stdout starts with 0x%02x, stderr with 0x%02x, want \"\"", i,
+                      (unsigned char)c->res[i].out[0], (unsigned char)c->res[i].err[0]);
+        ck_assert(!c->res[i].out_truncated);
+    }
+    wf_slurm_free(s);
+    wf_error_release(&err);
+    collector_release(c);
+    free(c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* keep_files: every file stays after the elements ended and after wf_slurm_free, readable by
+ * the user only (files 0600 or 0700, directories 0700), whatever wfengine's umask. */
+START_TEST(test_fake_keep_files)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", "TOKEN=s3cr3t-kept", NULL };
+    char *dir = temp_dir(), path[4096], *text;
+    wf_slurm_element el[2];
+    collector c;
+    wf_error err;
+    wf_slurm *s;
+
+    collector_init(&c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    umask(0);
+    s = new_executor_keep(dir, &c, true);
+    el[0] = (wf_slurm_element){ 0, 1, "echo \"$TOKEN\"; echo \"$TOKEN\" >&2", env, NULL };
+    el[1] = (wf_slurm_element){ 1, 1, "exit 2", env, NULL };
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "keep", el, 2, true, 0, NULL, 0, &err), WF_OK);
+    ck_assert_uint_eq(wait_results(&c, 2, 20000), 2);
+    ck_assert_str_eq(c.res[0].out, "s3cr3t-kept\n");
+    wf_slurm_free(s);
+    for (size_t k = 0; k < WF_ARRAY_LEN(element_files); k++) {
+        for (int i = 0; i < 2; i++) {
+            struct stat st;
+
+            snprintf(path, sizeof(path), "%s/jobs/run 1/keep-1/%s.%d", dir, element_files[k], i);
+            ck_assert_msg(stat(path, &st) == 0, "%s was not kept", path);
+            ck_assert_msg((st.st_mode & 077) == 0, "%s has mode %03o", path,
+                          (unsigned)(st.st_mode & 0777));
+        }
+    }
+    snprintf(path, sizeof(path), "%s/jobs/run 1/keep-1/out.0", dir);
+    text = read_file(path);
+    ck_assert_str_eq(text, "s3cr3t-kept\n");
+    free(text);
+    snprintf(path, sizeof(path), "%s/jobs/run 1/keep-1/rc.1", dir);
+    text = read_file(path);
+    ck_assert_str_eq(text, "2\n");
+    free(text);
+    {
+        const char *dirs[] = { "jobs", "jobs/run 1", "jobs/run 1/keep-1" };
+
+        for (size_t k = 0; k < WF_ARRAY_LEN(dirs); k++) {
+            struct stat st;
+
+            snprintf(path, sizeof(path), "%s/%s", dir, dirs[k]);
+            ck_assert_int_eq(stat(path, &st), 0);
+            ck_assert_msg((st.st_mode & 0777) == 0700, "%s has mode %03o", path,
+                          (unsigned)(st.st_mode & 0777));
+        }
+    }
+    wf_error_release(&err);
     collector_release(&c);
     remove_dir(dir);
 }
@@ -738,9 +863,9 @@ START_TEST(test_new_bad_dir)
     wf_error err;
 
     wf_error_init(&err);
-    ck_assert_ptr_null(wf_slurm_new("/tmp/100%", 0, on_done, NULL, &err));
+    ck_assert_ptr_null(wf_slurm_new("/tmp/100%", 0, false, on_done, NULL, &err));
     ck_assert_int_eq(err.code, WF_EINVAL);
-    ck_assert_ptr_null(wf_slurm_new("/proc/nope/jobs", 0, on_done, NULL, &err));
+    ck_assert_ptr_null(wf_slurm_new("/proc/nope/jobs", 0, false, on_done, NULL, &err));
     ck_assert_int_eq(err.code, WF_EIO);
     wf_slurm_free(NULL);
     wf_slurm_cancel_all(NULL);
@@ -1041,6 +1166,8 @@ static Suite *slurm_suite(void)
     tc = tcase_create("fake");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_fake_roundtrip);
+    tcase_add_test(tc, test_fake_empty_output);
+    tcase_add_test(tc, test_fake_keep_files);
     tcase_add_test(tc, test_fake_failure_and_single);
     tcase_add_test(tc, test_fake_forgotten);
     tcase_add_test(tc, test_fake_cancel);

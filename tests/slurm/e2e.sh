@@ -6,7 +6,11 @@
 # with results in item order; a failing element; a retry resubmits only the failed element;
 # SIGINT leaves nothing in squeue; --resume does not resubmit succeeded elements; a missing
 # sbatch and a cluster that does not answer are clear errors before anything runs; a
-# 1,000-item fan-out goes through one sbatch with every result right and in order.
+# 1,000-item fan-out goes through one sbatch with every result right and in order; 200
+# elements that print nothing give "" (not heap bytes); a secret (in the command, the
+# environment, the output) and wfengine's own environment are neither left in the job
+# directory nor in slurmctld's saved state, and job files are 0600 in 0700 directories.
+# Runs that count submissions pass --keep-job-files: by default the job directory goes.
 WF_SOURCE_DIR=${WF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 export WF_SOURCE_DIR
 # lib.sh moves to a temporary directory: a relative WFENGINE must be made absolute first.
@@ -66,7 +70,7 @@ tasks:
 outputs:
   squares: << task.square >>
 Y
-run_wf run fan.yaml --json
+run_wf run fan.yaml --json --keep-job-files
 expect_rc "with-items on Slurm" 0
 expect_json "results in item order" 'd["tasks"]["square"]["result"]' '[1, 4, 9, 16, 25, 36, 49, 64]'
 expect_json "the action ran in wfengine on the results" 'd["tasks"]["total"]["result"]' '204'
@@ -84,7 +88,7 @@ tasks:
   host:
     run: echo "job=${SLURM_JOB_ID:-none}"
 Y
-run_wf run plain.yaml --executor slurm --json
+run_wf run plain.yaml --executor slurm --json --keep-job-files
 expect_rc "--executor slurm" 0
 expect_json "a plain task runs as a Slurm job" \
     'd["tasks"]["host"]["result"].startswith("job=") and d["tasks"]["host"]["result"] != "job=none\n"' \
@@ -128,7 +132,7 @@ tasks:
       if [ << item >> = c ] && [ ! -e marker ]; then touch marker; exit 1; fi
       echo << item >>
 Y
-run_wf run retry.yaml --json
+run_wf run retry.yaml --json --keep-job-files
 expect_rc "a retried element succeeds" 0
 expect_json "attempts per item" '[i["attempts"] for i in d["tasks"]["flaky"]["items"]]' '[1, 1, 2, 1]'
 expect_json "results after the retry" 'd["tasks"]["flaky"]["result"]' '["a", "b", "c", "d"]'
@@ -180,11 +184,11 @@ tasks:
       if [ << item >> = 3 ] && [ ! -e fixed ]; then exit 1; fi
       echo << item >>0
 Y
-run_wf run resume.yaml --json
+run_wf run resume.yaml --json --keep-job-files
 expect_rc "resume: the first run fails" 1
 touch fixed
 sleep 1 # a new run id (they are per second)
-run_wf run resume.yaml --resume last --json
+run_wf run resume.yaml --resume last --json --keep-job-files
 expect_rc "resume: the resumed run succeeds" 0
 expect_json "resume: all results in order" 'd["tasks"]["part"]["result"]' '[10, 20, 30, 40]'
 expect_eq "resume: one submission" "$(submissions part)" 1
@@ -222,7 +226,7 @@ outputs:
   n: << task.square | length >>
 Y
 t0=$(date +%s.%N)
-run_wf run thousand.yaml --json -q
+run_wf run thousand.yaml --json -q --keep-job-files
 t1=$(date +%s.%N)
 echo "1000-item fan-out on Slurm: $(echo "$t1 - $t0" | bc) s"
 expect_rc "1,000 items on Slurm" 0
@@ -231,5 +235,115 @@ expect_json "1,000 results, right and in item order" \
 expect_eq "1,000 items: one sbatch" "$(submissions square)" 1
 expect_eq "1,000 items: one array of 1,000 elements" "$(elements square 1)" 1000
 queue_empty "1,000 items: nothing left in squeue"
+
+# --- elements that print nothing --------------------------------------------------------------
+# The same workflow as tests/e2e/test_empty_output.sh (local): an empty out.i or err.i once
+# came back as heap bytes for most elements.
+cat >quiet.yaml <<'Y'
+version: 1
+tasks:
+  quiet:
+    with-items: << range(200) >>
+    run: "true"
+  quiet_lines:
+    with-items: [1, 2, 3]
+    output: lines
+    run: ":"
+  single:
+    run: exit 0
+Y
+run_wf run quiet.yaml --executor slurm --json -q
+expect_rc "200 silent elements on Slurm" 0
+expect_json "every silent element's result is \"\"" \
+    'd["tasks"]["quiet"]["result"] == [""] * 200' 'true'
+expect_json "output: lines of nothing is []" 'd["tasks"]["quiet_lines"]["result"]' '[[], [], []]'
+expect_json "a silent single job: \"\"" 'd["tasks"]["single"]["result"]' '""'
+run_wf show last --json
+expect_json "no stdout or stderr stored for any element" \
+    'sorted(set((bool(u["stdout_hash"]), bool(u["stderr_hash"])) for t in d["tasks"] for u in t["units"]))' \
+    '[[false, false]]'
+run_wf logs last 'quiet[123]'
+if [ "$rc" = 0 ] && [ ! -s out.txt ]; then pass "logs of a silent element is empty"; else
+    fail "logs of a silent element is empty (exit $rc)" "$(od -c out.txt | head -n 5)"; fi
+run_wf logs last 'quiet[123]' --stderr
+if [ "$rc" = 0 ] && [ ! -s out.txt ]; then pass "logs --stderr of a silent element is empty"; else
+    fail "logs --stderr of a silent element is empty (exit $rc)" "$(od -c out.txt | head -n 5)"; fi
+
+# --- secrets: nothing left on disk, nothing in slurmctld's state ------------------------------
+state_dir=$(sed -n 's/^StateSaveLocation=//p' "$SLURM_CONF")
+secret="tok-$RANDOM$RANDOM-secret"
+engine_secret="eng-$RANDOM$RANDOM-secret"
+cat >leak.yaml <<'Y'
+version: 1
+inputs:
+  token: {type: string, secret: true}
+env:
+  TOKEN_ENV: << inputs.token >>
+tasks:
+  leak:
+    executor: slurm
+    with-items: [0, 1]
+    output: lines
+    run: |
+      echo cmd << inputs.token >>
+      echo "env $TOKEN_ENV" >&2
+      echo "engine $WF_E2E_ENGINE_SECRET" >&2
+      [ "$TOKEN_ENV" = << inputs.token >> ] && echo env-ok
+      [ -n "$WF_E2E_ENGINE_SECRET" ] && echo engine-env-ok
+      umask
+      stat -c 'mode %a' .wfengine/slurm/*/leak-1/out.<< item >> .wfengine/slurm/*/leak-1/err.<< item >>
+Y
+# leaked RUN_ID: every file under the run's job directory and the state directory that holds
+# the secret or wfengine's own environment variable.
+leaked() {
+    { grep -rlF -e "$secret" -e "$engine_secret" ".wfengine/slurm/$1" "$state_dir" 2>/dev/null ||
+        true; } | sort
+}
+umask 022
+set +e
+WF_E2E_ENGINE_SECRET=$engine_secret "$WFENGINE" run leak.yaml -i "token=$secret" --json \
+    >out.txt 2>err.txt
+rc=$?
+set -e
+expect_rc "a run with a secret on Slurm" 0
+run_id=$(json_get 'd["run_id"]' | tr -d '"')
+expect_json "the element got the workflow's env and wfengine's environment" \
+    '[("env-ok" in r, "engine-env-ok" in r) for r in d["tasks"]["leak"]["result"]]' \
+    '[[true, true], [true, true]]'
+expect_json "the command runs with wfengine's umask" \
+    '[r[r.index("engine-env-ok") + 1] for r in d["tasks"]["leak"]["result"]]' '["0022", "0022"]'
+expect_json "out.i and err.i are 0600 while the element runs" \
+    '[r[-2:] for r in d["tasks"]["leak"]["result"]]' \
+    '[["mode 600", "mode 600"], ["mode 600", "mode 600"]]'
+if [ -e ".wfengine/slurm/$run_id" ]; then
+    fail "the job directory is removed when the run ends" "$(ls -lR ".wfengine/slurm/$run_id")"
+else
+    pass "the job directory is removed when the run ends"
+fi
+n_env=$(find "$state_dir" -name environment -newer leak.yaml | wc -l)
+if [ "$n_env" -ge 1 ]; then pass "slurmctld saved the job's environment ($n_env files)"; else
+    fail "slurmctld saved the job's environment: no file under $state_dir"; fi
+got=$(leaked "$run_id")
+if [ -z "$got" ]; then pass "no secret in the job directory or slurmctld's state"; else
+    fail "no secret in the job directory or slurmctld's state" "$got"; fi
+
+# --keep-job-files keeps everything for debugging, readable by the user only; slurmctld's
+# state stays clean.
+set +e
+WF_E2E_ENGINE_SECRET=$engine_secret "$WFENGINE" run leak.yaml -i "token=$secret" --json \
+    --keep-job-files >out.txt 2>err.txt
+rc=$?
+set -e
+expect_rc "--keep-job-files" 0
+run_id=$(json_get 'd["run_id"]' | tr -d '"')
+expect_eq "--keep-job-files keeps every element's files" \
+    "$(find ".wfengine/slurm/$run_id/leak-1" -name '*.[01]' | wc -l)" 12
+open=$(find ".wfengine/slurm/$run_id" \( -type f -perm /077 \) -o \( -type d -perm /077 \))
+if [ -z "$open" ]; then pass "kept job files are 0600 and directories 0700"; else
+    fail "kept job files are 0600 and directories 0700" "$(ls -ld $open)"; fi
+got=$(leaked "$run_id" | grep -v "^\.wfengine/" || true)
+if [ -z "$got" ]; then pass "--keep-job-files: still no secret in slurmctld's state"; else
+    fail "--keep-job-files: still no secret in slurmctld's state" "$got"; fi
+rm -rf ".wfengine/slurm/$run_id"
 
 done_testing
