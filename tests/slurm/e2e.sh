@@ -170,6 +170,12 @@ expect_json "SIGINT: the run is cancelled" 'd["status"]' '"cancelled"'
 expect_json "SIGINT: items cancelled" \
     'sorted(set(i["status"] for i in d["tasks"]["sleepers"]["items"]))' '["cancelled"]'
 queue_empty "SIGINT: no job left in squeue"
+run_id=$(json_get 'd["run_id"]' | tr -d '"')
+if [ -n "$run_id" ] && [ ! -e ".wfengine/slurm/$run_id" ]; then
+    pass "SIGINT: the job directory is removed"
+else
+    fail "SIGINT: the job directory is removed (run '$run_id')" "$(ls -lR .wfengine/slurm 2>&1 | tail -n 20)"
+fi
 
 # --- --resume does not resubmit succeeded elements -----------------------------------------
 rm -f fixed
