@@ -6,10 +6,12 @@
  * item list, the run's environment); everything written is the completion, which the worker
  * owns until it hands it back.
  */
+#include <errno.h>
 #include <glob.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wf_proc.h"
 
@@ -58,13 +60,91 @@ static size_t shell_argv(const char *shell, char **words, size_t max)
     return n;
 }
 
-/* Builds argv for a run task. Returns NULL (with c failed) on a template error. */
-static char **build_argv(wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_completion *c)
+/* Linux refuses to exec with an argument or an environment string longer than MAX_ARG_STRLEN
+ * (32 pages: 128 KiB, its NUL included), with nothing better than E2BIG. */
+#define ARG_STRLEN_MAX (128 * 1024)
+/* A longer script than this, which values of any size can make, goes to the shell in a file. */
+#define SCRIPT_ARG_MAX (96 * 1024)
+
+/* Says which argument is over the kernel's limit, instead of E2BIG's "Argument list too long"
+ * for the whole command. (build_envp checks the variables.) */
+static bool args_fit(char *const *argv, wf_completion *c)
+{
+    for (size_t i = 0; argv[i] != NULL; i++) {
+        size_t len = strlen(argv[i]);
+
+        if (len + 1 > ARG_STRLEN_MAX) {
+            c->status = WF_STATUS_FAILED;
+            c->error = wf_xasprintf("argument %zu of the command is %zu bytes, and Linux passes "
+                                    "at most %d bytes in one argument; pass large values in a "
+                                    "file, or in a `run` string (whose script goes to the shell "
+                                    "in a file when it is long)",
+                                    i, len, ARG_STRLEN_MAX - 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Moves the script of a shell command (the last argument) into a private temporary file when
+ * it is too long for an argument, and has the shell source it: `sh -c '. FILE'` runs the same
+ * commands in the same shell. *path is the file to remove after the unit (NULL when none). */
+static bool spill_script(char **argv, char **path, wf_completion *c)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    size_t n = 0, len, done = 0;
+    wf_strbuf cmd = WF_STRBUF_INIT;
+    char *file;
+    int fd;
+
+    *path = NULL;
+    while (argv[n] != NULL)
+        n++;
+    len = strlen(argv[n - 1]);
+    if (len <= SCRIPT_ARG_MAX)
+        return true;
+    file = wf_xasprintf("%s/wfengine-script.XXXXXX",
+                        tmpdir != NULL && tmpdir[0] == '/' ? tmpdir : "/tmp");
+    /* Children close every descriptor but their own at exec (wf_proc), so mkstemp's lack of
+     * O_CLOEXEC leaks this one into no task. */
+    fd = mkstemp(file);
+    while (fd >= 0 && done < len) {
+        ssize_t w = write(fd, argv[n - 1] + done, len - done);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    if (fd < 0 || done < len || close(fd) != 0) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("the script is %zu bytes, too long for a command line, and "
+                                "writing it to %s failed: %s",
+                                len, file, strerror(errno));
+        if (fd >= 0)
+            unlink(file);
+        free(file);
+        return false;
+    }
+    wf_strbuf_adds(&cmd, ". ");
+    wf_shell_quote(&cmd, file, strlen(file));
+    free(argv[n - 1]);
+    argv[n - 1] = wf_strbuf_detach(&cmd, NULL);
+    *path = file;
+    return true;
+}
+
+/* Builds argv for a run task. Returns NULL (with c failed) on a template error. *via_shell is
+ * set when the last argument is a script for the shell. */
+static char **build_argv(wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_completion *c,
+                         bool *via_shell)
 {
     wf_error err;
     char **argv = NULL;
 
     wf_error_init(&err);
+    *via_shell = false;
     if (task->run_argv != NULL) {
         argv = wf_xcalloc(task->run_argc + 1, sizeof(char *));
         for (size_t i = 0; i < task->run_argc; i++) {
@@ -125,6 +205,7 @@ static char **build_argv(wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_c
         memcpy(argv, words, n * sizeof(char *));
         argv[n] = wf_strbuf_detach(&script, NULL);
         wf_strbuf_release(&shell);
+        *via_shell = true;
     }
 out:
     (void)r;
@@ -229,6 +310,15 @@ static char **build_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, cons
             wf_error_release(&err);
             goto out;
         }
+        if (sb.len - offs[n - 1] + 1 > ARG_STRLEN_MAX) {
+            c->status = WF_STATUS_FAILED;
+            c->error = wf_xasprintf("env %s: the value is %zu bytes, and Linux passes at most %d "
+                                    "bytes in one variable; pass large values in a file",
+                                    task->env[i].name,
+                                    sb.len - offs[n - 1] - strlen(task->env[i].name) - 1,
+                                    ARG_STRLEN_MAX - 1);
+            goto out;
+        }
         wf_strbuf_addc(&sb, '\0');
     }
     offs[n++] = sb.len;
@@ -248,6 +338,12 @@ static char **build_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, cons
         wf_strbuf_adds(&sb, "WF_ITEM=");
         wf_json_write(&sb, item);
         wf_strbuf_addc(&sb, '\0');
+        /* An item too large for one variable would make the exec fail: it is left out (the
+         * command reads it through its templates instead). */
+        if (sb.len - offs[n - 1] > ARG_STRLEN_MAX) {
+            sb.len = offs[--n];
+            sb.buf[sb.len] = '\0';
+        }
     }
     envp = wf_xmalloc((n_base + n + 1) * sizeof(char *) + sb.len);
     own = (char *)(envp + n_base + n + 1);
@@ -527,8 +623,9 @@ static void cache_record(wf_run *r, const char *key, const wf_completion *c)
 static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
                         wf_completion *c)
 {
-    char **argv = build_argv(r, task, ctx, c);
-    char **envp = NULL;
+    bool via_shell = false;
+    char **argv = build_argv(r, task, ctx, c, &via_shell);
+    char **envp = NULL, *script_file = NULL;
     wf_strbuf workdir = WF_STRBUF_INIT;
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
@@ -555,6 +652,8 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
         if (cache_lookup(r, key, c))
             goto out;
     }
+    if ((via_shell && !spill_script(argv, &script_file, c)) || !args_fit(argv, c))
+        goto out;
     spec.argv = (const char *const *)argv;
     spec.envp = (const char *const *)envp;
     spec.workdir = task->workdir ? wf_strbuf_str(&workdir) : NULL;
@@ -618,6 +717,9 @@ out:
     wf_error_release(&err);
     free_strv(argv);
     free(envp);
+    if (script_file != NULL)
+        unlink(script_file);
+    free(script_file);
 }
 
 static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
@@ -758,7 +860,7 @@ bool wf__unit_prepare_slurm(wf_run *r, const wf_job *job, char **script, char **
     wf_ctx *ctx = job_ctx(r, job);
     char **argv = NULL;
     wf_error err;
-    bool ok = false;
+    bool ok = false, via_shell = false;
 
     *script = NULL;
     *envp = NULL;
@@ -778,7 +880,7 @@ bool wf__unit_prepare_slurm(wf_run *r, const wf_job *job, char **script, char **
             goto out;
         }
     }
-    argv = build_argv(r, task, ctx, c);
+    argv = build_argv(r, task, ctx, c, &via_shell);
     if (argv == NULL)
         goto out;
     /* The element runs with /bin/sh: a `sh -c SCRIPT` argv is sent as SCRIPT itself. */

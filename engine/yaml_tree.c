@@ -294,10 +294,13 @@ static void finish_scalar(wf__loader *L, wf__ynode *n, const yaml_event_t *ev)
         n->style = WF__YS_PLAIN;
         break;
     }
+    /* Every byte, an escaped NUL ("\0", "\u0000") included: a value is never cut short here.
+     * Where such a string can reach a process it is refused with its position (templates
+     * compiled WF_TPL_CSTRING) or, for data such as items, when the unit renders it. */
     n->len = ev->data.scalar.length;
-    n->text = wf_xstrndup((const char *)ev->data.scalar.value, n->len);
-    /* strndup stops at an escaped NUL; keep the length that was kept. */
-    n->len = strlen(n->text);
+    n->text = wf_xmalloc(n->len + 1);
+    memcpy(n->text, ev->data.scalar.value, n->len);
+    n->text[n->len] = '\0';
     n->type = WF__Y_STRING;
     if (tag == NULL) {
         if (n->style == WF__YS_PLAIN)
