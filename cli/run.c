@@ -49,8 +49,8 @@ static const char help[] =
     "                          With GITHUB_ACTIONS=true: ::group:: and ::error lines too\n"
     "\n"
     "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error (nothing ran),\n"
-    "3 the store cannot be used, 130 stopped by SIGINT/SIGTERM (running children were ended;\n"
-    "resume with --resume last).\n"
+    "3 the store cannot be used, 130 stopped by SIGINT, SIGTERM or SIGHUP (running children\n"
+    "and what they started were ended; resume with --resume last).\n"
     "\n"
     "Examples:\n"
     "  wfengine run workflows/hello.yaml\n"
@@ -248,8 +248,10 @@ typedef struct signal_watch {
     int got;
 } signal_watch;
 
-/* SIGINT and SIGTERM are blocked in every thread; this one waits for them and asks the run
- * to stop (wf_run_cancel is not async-signal-safe, so no handler calls it). */
+/* SIGINT, SIGTERM and SIGHUP are blocked in every thread; this one waits for them and asks
+ * the run to stop (wf_run_cancel is not async-signal-safe, so no handler calls it). SIGHUP
+ * (the terminal or the ssh connection closed) is a stop like the others: left at its default
+ * it would kill us with the units still running and the run recorded as running. */
 static void *signal_main(void *arg)
 {
     signal_watch *w = arg;
@@ -261,7 +263,9 @@ static void *signal_main(void *arg)
         return NULL; /* the run ended: the main thread wakes us to exit */
     w->got = sig;
     fprintf(stderr, "wfengine: %s: stopping (ending running tasks)\n",
-            sig == SIGINT ? "interrupted" : "terminated");
+            sig == SIGINT   ? "interrupted"
+            : sig == SIGHUP ? "hangup"
+                            : "terminated");
     wf_run_cancel(w->run);
     return NULL;
 }
@@ -549,7 +553,7 @@ int wf_cli_run(int argc, char **argv)
     wf_run_options opts = { 0 };
     wf_store *store = NULL;
     char resume_id[64] = "";
-    wf_error store_err;
+    wf_error store_err, reap_err;
     signal_watch watch = { 0 };
     pthread_t sig_thread;
     bool sig_started = false;
@@ -580,6 +584,7 @@ int wf_cli_run(int argc, char **argv)
     sigemptyset(&watch.set);
     sigaddset(&watch.set, SIGINT);
     sigaddset(&watch.set, SIGTERM);
+    sigaddset(&watch.set, SIGHUP);
     sigaddset(&watch.set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
     if (!cli.no_store) {
@@ -590,6 +595,12 @@ int wf_cli_run(int argc, char **argv)
         if (cli.resume != NULL && prepare_resume(&cli, wf, store, resume_id) != 0)
             goto out;
     }
+    /* Before the first unit starts: what a unit leaves behind (a setsid'd or double-forked
+     * process) is then ours to kill and reap when the unit ends (docs/cli.md, "Stopping"). */
+    wf_error_init(&reap_err);
+    if (wf_reap_orphans(&reap_err) != WF_OK)
+        fprintf(stderr, "wfengine: warning: %s\n", reap_err.message);
+    wf_error_release(&reap_err);
     engine = wf_engine_new(NULL);
     cli.start_ms = wf_now_ms();
     cli.progress = wf_cli_progress_new(cli.progress_mode, cli.quiet, cli.verbose, cli.start_ms);

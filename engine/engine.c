@@ -1,7 +1,10 @@
 /* The engine object and its action registry (see wfengine.h). */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "wf_proc.h"
 
 #include "engine_internal.h"
 
@@ -25,6 +28,19 @@ wf_engine *wf_engine_new(const wf_engine_options *opts)
     pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     wf__actions_register_core(e);
     return e;
+}
+
+int wf_reap_orphans(wf_error *err)
+{
+    int e = wf_proc_reap_orphans(true);
+
+    if (e == 0)
+        return WF_OK;
+    wf_error_set(err, WF_EIO, NULL, 0, 0,
+                 "cannot take care of the processes that units leave behind (%s): a process "
+                 "a task starts with setsid or a double fork may outlive its task",
+                 e == ENOSYS ? "this kernel has no /proc/PID/task/TID/children" : strerror(e));
+    return WF_EIO;
 }
 
 void wf_engine_free(wf_engine *e)

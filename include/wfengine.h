@@ -54,6 +54,26 @@ wf_engine *wf_engine_new(const wf_engine_options *opts);
 /* Frees the engine. Every run started on it must have been freed. NULL is fine. */
 void wf_engine_free(wf_engine *e);
 
+/* Makes sure that nothing a unit's process started outlives the unit, also a process that
+ * left its process group (setsid, a daemon's double fork), which the group kill at the end
+ * of every unit cannot reach. Process-wide, not tied to an engine, and off unless called:
+ * the wfengine CLI calls it; an embedding program decides, because it changes how the
+ * whole process treats children:
+ * - the process becomes a child subreaper (prctl PR_SET_CHILD_SUBREAPER), and so does every
+ *   process a run starts from then on: orphans stay below their unit's process while it
+ *   lives, and come to this process's main thread when it ends;
+ * - whenever a unit's process ends, every child of the main thread is taken for such a
+ *   leftover: it gets SIGKILL (with the process group it leads) and is reaped.
+ * So call it only if the main thread starts no child processes of its own (other threads
+ * may; runs may be started from the main thread), stays alive while runs are in progress,
+ * and nothing in the process reaps children it did not start (waitpid(-1, ...)). Call it
+ * before the first run; calling it again is harmless. Not inherited by fork().
+ * Returns WF_OK, or WF_EIO with err set (a kernel without subreapers, before 3.4, or
+ * without /proc/PID/task/TID/children); then nothing changed and runs work as before.
+ * Whether or not it is called, every process a run starts directly is killed by the kernel
+ * if this process dies, even by SIGKILL (PR_SET_PDEATHSIG); see docs/embedding.md. */
+int wf_reap_orphans(wf_error *err);
+
 /* ---- actions ------------------------------------------------------------------------- */
 
 /* What an action is called with. All borrowed, valid during the call. */

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# SIGINT and SIGTERM: nothing new starts, running children are ended, units are recorded as
-# cancelled, exit status 130, and no process of the run is left.
+# SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh connection): nothing new starts,
+# running children are ended, units and the run are recorded as cancelled (not "running"),
+# exit status 130, and no process of the run is left (found with ps by a marker of this
+# test alone: the `sleep` each unit's shell runs).
 . "$(dirname "$0")/lib.sh"
 
-cat > long.yaml <<'Y'
+m="1000.$$"
+cat > long.yaml <<Y
 version: 1
 concurrency: 2
 tasks:
   sleepers:
     with-items: [1, 2, 3, 4, 5, 6]
-    run: echo $$ >> pids.txt; sleep 30
+    run: echo \$\$ >> pids.txt; sleep $m
   after:
     needs: [sleepers]
     run: touch after-ran
 Y
-for sig in INT TERM; do
+# sleepers: the live (non-zombie) `sleep $m` processes.
+sleepers() { ps -eo pid=,stat=,args= | awk -v m="$m" '$2 !~ /^Z/ && $3 == "sleep" && $4 == m { print $1 }'; }
+for sig in INT TERM HUP; do
     rm -f pids.txt after-ran
     set +e
     "$WFENGINE" run long.yaml --json >out.txt 2>err.txt &
@@ -34,6 +39,14 @@ for sig in INT TERM; do
     alive=0
     while read -r p; do alive "$p" && alive=$((alive + 1)); done < pids.txt
     if [ "$alive" -eq 0 ]; then pass "SIG$sig: no child left"; else fail "SIG$sig: $alive children left"; fi
+    left=$(sleepers)
+    if [ -z "$left" ]; then pass "SIG$sig: no sleep left"; else
+        fail "SIG$sig: $(echo "$left" | wc -l) sleep processes left"
+        echo "$left" | xargs -r kill -KILL 2>/dev/null || true
+    fi
+    run_wf runs --json --limit 1
+    expect_json "SIG$sig: the run is recorded as cancelled" '[r["status"] for r in d]' '["cancelled"]'
+    expect_json "SIG$sig: no task is recorded as running" 'd[0]["tasks"]["running"]' '0'
 done
 
 cat > sleepaction.yaml <<'Y'
