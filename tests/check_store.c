@@ -1339,6 +1339,16 @@ END_TEST
  * records; case 1 writes a blob larger than the cap. The child exits 0 when the store failed
  * the way it should; the parent then reopens the store without the cap.
  */
+/* A run's status, owner_alive (-1 for null) and resume_hint (NULL for null) as runs_json
+ * (index 0: the newest) and run_json report them; both must agree. */
+typedef struct run_view {
+    char status[32];
+    int alive;
+    char hint[256];
+} run_view;
+
+static run_view view_run(wf_store *s, const char *run_id);
+
 static int full_child(const char *dir, int which)
 {
     struct rlimit rl = { 256 * 1024, 256 * 1024 };
@@ -1419,6 +1429,8 @@ START_TEST(test_disk_full)
     if (_i == 0)
         ck_assert_int_gt(sql_int(tmp, "SELECT count(*) FROM units"), 0);
     ck_assert_int_eq(count_blob_files(tmp, ".tmp-"), 0);
+    /* The run never recorded its end, and its process let go of it: interrupted. */
+    ck_assert_str_eq(view_run(s, "full").status, "interrupted");
     record_run(s, "after", "wf");
     close_ok(s);
     ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM runs"), 2);
@@ -1428,14 +1440,6 @@ START_TEST(test_disk_full)
 END_TEST
 
 /* ---- owners: interrupted runs --------------------------------------------------------- */
-
-/* A run's status, owner_alive (-1 for null) and resume_hint (NULL for null) as runs_json
- * (index 0: the newest) and run_json report them; both must agree. */
-typedef struct run_view {
-    char status[32];
-    int alive;
-    char hint[256];
-} run_view;
 
 static run_view view_run(wf_store *s, const char *run_id)
 {
