@@ -819,12 +819,17 @@ static int check_nul(ev *e, const node *expr, const wf_strbuf *out, size_t from)
 static int render_shell(ev *e, const part *p, const json_object *v, wf_strbuf *out)
 {
     switch (p->sh) {
-    case SH_WORD:
+    case SH_WORD: {
+        size_t before = out->len;
+
         if (p->mode == PM_QUOTE)
             wf_tpl_text_form(out, v);
         else
             wf__tpl_shell_form(out, v);
+        if (p->keep_word && out->len == before)
+            wf_strbuf_add(out, "''", 2);
         return WF_OK;
+    }
     case SH_SQUOTE:
     case SH_DQUOTE:
         wf__tpl_shell_quoted(out, v, p->sh);

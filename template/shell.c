@@ -65,6 +65,8 @@ typedef struct scan {
     bool in_body;
     /* Set when the text does something the scan cannot follow: any later value is refused. */
     const char *lost;
+    /* A `$` stands right before the value at this index (0: none). */
+    size_t dollar_before;
 } scan;
 
 static const char fix[] = "pass the value with `env:` and use \"$NAME\", or use the list form "
@@ -168,8 +170,11 @@ static size_t dollar(scan *s, size_t i)
 {
     frame_kind k = top(s)->kind;
 
-    if (!adj(s, i, 1))
+    if (!adj(s, i, 1)) {
+        if (i + 1 <= s->n && expr_before(s, i + 1))
+            s->dollar_before = i + 1;
         return i + 1;
+    }
     switch (s->text[i + 1]) {
     case '(':
         if (adj(s, i, 2) && s->text[i + 2] == '(') {
@@ -457,8 +462,8 @@ static size_t step(scan *s, size_t i)
     return i + 1;
 }
 
-/* The context of the expression part p, which sits here. */
-static int at_expr(scan *s, part *p)
+/* The context of the expression part p, which sits before byte i. */
+static int at_expr(scan *s, part *p, size_t i)
 {
     const char *where = NULL;
 
@@ -468,11 +473,20 @@ static int at_expr(scan *s, part *p)
     }
     if (s->lost != NULL)
         return fail(s, p->at, "%s, so this value cannot be quoted safely; %s", s->lost, fix);
+    if (s->dollar_before == i && i > 0)
+        return fail(s, p->at,
+                    "a value right after $ would become part of a shell expansion ($name, "
+                    "$'...'); %s",
+                    fix);
     switch (top(s)->kind) {
     case F_CMD:
     case F_SUBST:
         p->sh = SH_WORD;
         s->word_start = false;
+        /* An empty value would put a following # at the start of a word, where it begins a
+         * comment that the scan did not see: such a value is written as '' instead. */
+        p->keep_word = i < s->n && s->text[i] == '#' &&
+                       !(s->next + 1 < s->nexpr && s->expr_at[s->next + 1] == i);
         return WF_OK;
     case F_SQ:
         p->sh = SH_SQUOTE;
@@ -553,42 +567,65 @@ static void layout(scan *s)
     s->off[s->n] = (uint32_t)t->len;
 }
 
+static void scan_init(scan *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->nst = 1;
+    s->st[0].kind = F_CMD;
+    s->word_start = true;
+}
+
+/* Follows the text from the start to the end, placing every expression on the way. */
+static int scan_run(scan *s)
+{
+    size_t i = 0;
+    int rc;
+
+    for (;;) {
+        while (s->next < s->nexpr && s->expr_at[s->next] <= i) {
+            if (s->in_body && s->expr[s->next]->mode != PM_RAW)
+                return body_value(s, s->expr[s->next]);
+            rc = at_expr(s, s->expr[s->next], i);
+            if (rc != WF_OK)
+                return rc;
+            s->next++;
+        }
+        if (i >= s->n)
+            return WF_OK;
+        if (s->in_body) {
+            rc = body_line(s, i, &i);
+            if (rc != WF_OK)
+                return rc;
+            continue;
+        }
+        i = step(s, i);
+    }
+}
+
+static void scan_release(scan *s)
+{
+    for (size_t k = 0; k < s->nhere; k++)
+        free(s->here[k].delim);
+    free(s->text);
+    free(s->off);
+    free(s->expr_at);
+    free(s->expr);
+}
+
 int wf__tpl_shell_contexts(wf_tpl *t, wf_error *err)
 {
     scan s;
-    size_t i = 0;
     int rc = WF_OK;
 
-    memset(&s, 0, sizeof(s));
+    scan_init(&s);
     s.t = t;
     s.err = err;
-    s.nst = 1;
-    s.st[0].kind = F_CMD;
-    s.word_start = true;
     layout(&s);
     if (s.nexpr == 0)
         goto out;
-    for (;;) {
-        while (s.next < s.nexpr && s.expr_at[s.next] <= i) {
-            if (s.in_body && s.expr[s.next]->mode != PM_RAW) {
-                rc = body_value(&s, s.expr[s.next]);
-                goto out;
-            }
-            rc = at_expr(&s, s.expr[s.next]);
-            if (rc != WF_OK)
-                goto out;
-            s.next++;
-        }
-        if (i >= s.n)
-            break;
-        if (s.in_body) {
-            rc = body_line(&s, i, &i);
-            if (rc != WF_OK)
-                goto out;
-            continue;
-        }
-        i = step(&s, i);
-    }
+    rc = scan_run(&s);
+    if (rc != WF_OK)
+        goto out;
     /* Every value sits before the end: an unclosed quote is only refused when a value could
      * be misplaced by it, as the shell would refuse the script anyway. */
     for (size_t k = s.nst; k-- > 1;) {
@@ -596,18 +633,35 @@ int wf__tpl_shell_contexts(wf_tpl *t, wf_error *err)
 
         if (what != NULL) {
             rc = fail(&s, s.st[k].open,
-                      "%s, so the values in this command cannot be quoted "
-                      "safely; close it",
-                      what);
+                      "%s, so the values in this command cannot be quoted safely; close it", what);
             goto out;
         }
     }
 out:
-    for (size_t k = 0; k < s.nhere; k++)
-        free(s.here[k].delim);
-    free(s.text);
-    free(s.off);
-    free(s.expr_at);
-    free(s.expr);
+    scan_release(&s);
     return rc;
+}
+
+size_t wf__tpl_shell_state(const char *text, size_t len, char *sig, size_t cap)
+{
+    static const char letters[] = "CSqdbpaDc";
+    scan s;
+    size_t n = 0;
+
+    scan_init(&s);
+    s.text = wf_xmalloc(len + 1);
+    memcpy(s.text, text, len);
+    s.n = len;
+    s.off = wf_xcalloc(len + 1, sizeof(*s.off));
+    (void)scan_run(&s);
+    for (size_t k = 0; k < s.nst && n + 1 < cap; k++)
+        sig[n++] = letters[s.st[k].kind];
+    if ((s.in_body || s.body < s.nhere) && n + 1 < cap)
+        sig[n++] = 'H';
+    if (s.lost != NULL && n + 1 < cap)
+        sig[n++] = 'L';
+    if (cap > 0)
+        sig[n] = '\0';
+    scan_release(&s);
+    return n;
 }

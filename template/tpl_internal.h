@@ -300,6 +300,7 @@ typedef struct part {
     node *expr;
     part_mode mode;
     shell_ctx sh;      /* WF_TPL_SHELL: the context the value lands in */
+    bool keep_word;    /* SH_WORD: an empty value is written '' (a # follows) */
     const node *inner; /* PM_RAW/PM_QUOTE: the value raw/quote was given */
 } part;
 
@@ -309,6 +310,13 @@ typedef struct part {
  * backticks, ${...}, $'...' or a heredoc body, after an unclosed quote, or where the scan
  * cannot follow the script. */
 int wf__tpl_shell_contexts(wf_tpl *t, wf_error *err);
+
+/* Where the shell stands after reading text[0..len) as a script of its own (no templates): a
+ * letter per open context, outermost first (C script, S $( ), q '...', d "...", b `...`,
+ * p ${...}, a $(( )), D $'...', c comment), then H while a heredoc is open and L where the
+ * scan lost track. Writes at most cap bytes, NUL included, to sig; returns the length. For the
+ * shell fuzz target: a value, whatever it holds, must leave this as a harmless value does. */
+size_t wf__tpl_shell_state(const char *text, size_t len, char *sig, size_t cap);
 
 /* Appends the text form of v escaped for ctx (SH_SQUOTE or SH_DQUOTE): a list gives its
  * elements' text forms separated by spaces (as "$*" would), null nothing. */

@@ -458,6 +458,10 @@ static const struct {
     { "<< item.tags >>", WF_TPL_SHELL, WF_TPL_VALUE, "a 'b c'" },
     { "echo '<< item.n >>'", WF_TPL_SHELL, WF_TPL_INTERP, "echo '5'" },
     { "echo $HOME", WF_TPL_SHELL, WF_TPL_LITERAL, "echo $HOME" },
+    /* a # after an empty value would start a comment the compiler did not see */
+    { "echo << item.none >>#x '<< item.n >>'", WF_TPL_SHELL, WF_TPL_INTERP, "echo ''#x '5'" },
+    { "echo << item.el >>#x", WF_TPL_SHELL, WF_TPL_INTERP, "echo ''#x" },
+    { "echo << item.none >> #x << item.n >>", WF_TPL_SHELL, WF_TPL_INTERP, "echo  #x " },
 };
 
 START_TEST(test_render)
@@ -664,6 +668,8 @@ static const struct {
       "after `case` inside $( ), the shell's quoting cannot be followed" },
     { "echo $'a\\'b' << vars.v >>", 14, "means different things to different shells" },
     { "cat \\<<<< vars.v >>", 8, "a value cannot be a heredoc's delimiter" },
+    { "echo $<< vars.v >>", 7, "a value right after $ would become part of a shell expansion" },
+    { "echo \"$<< vars.v >>\"", 8, "a value right after $" },
 };
 
 START_TEST(test_shell_refusals)
