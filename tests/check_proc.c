@@ -830,7 +830,6 @@ START_TEST(test_orphans_of_live_task_spared)
 {
     char *dir = make_tmpdir();
     char *pid_path = wf_xasprintf("%s/pid", dir);
-    char *go = wf_xasprintf("%s/go", dir);
     daemon_unit u = { .dir = dir };
     wf_proc_result res;
     pthread_t th;
@@ -850,14 +849,13 @@ START_TEST(test_orphans_of_live_task_spared)
     ck_assert(pid_gone(read_pid_file(dir, "pid2")));
     ck_assert(!pid_dead(daemon));
     wf_proc_result_release(&res);
-    write_file(dir, "go", "", 0644);
+    free(write_file(dir, "go", "", 0644));
     ck_assert_int_eq(pthread_join(th, NULL), 0);
     ck_assert_int_eq(u.rc, WF_OK);
     ck_assert_str_eq(u.res.out.data, "alive\n");
     ck_assert(pid_gone(daemon));
     wf_proc_result_release(&u.res);
     free(pid_path);
-    free(go);
     remove_dir(dir);
 }
 END_TEST
@@ -883,7 +881,7 @@ static void *run_other_task(void *arg)
     wf_proc_run(&spec, &res);
     o->exit_code = res.exit_code;
     wf_proc_result_release(&res);
-    write_file(o->dir, "go", "", 0644);
+    free(write_file(o->dir, "go", "", 0644));
     free(ready);
     return NULL;
 }

@@ -59,7 +59,9 @@ Y
 set +e
 "$WFENGINE" run sleepaction.yaml >out.txt 2>err.txt &
 pid=$!
-sleep 0.5
+# Once the run has started, the stop signals are blocked and waited for (before that, a
+# background job's SIGINT is ignored, as bash sets it, and would be lost).
+for _ in $(seq 600); do grep -q '] run ' err.txt && break; sleep 0.05; done
 kill -INT "$pid"
 wait "$pid"
 rc=$?
