@@ -33,7 +33,8 @@
 typedef struct active_task {
     char *name;
     int64_t started_ms; /* when its first unit started; 0 before */
-    size_t running;     /* units running now */
+    size_t queued;      /* units queued for a worker (UNIT_QUEUED), not started yet */
+    size_t running;     /* units running now (UNIT_START, not ended) */
     size_t n_items;     /* with-items: its units once expanded; 0 otherwise */
     size_t done;        /* units ended */
     wf_strbuf output;   /* GitHub: what its units wrote, until the task ends */
@@ -135,15 +136,19 @@ static void add_block(wf_cli_progress *p, wf_strbuf *out)
 {
     int cols = term_columns() - 1;
     int64_t now = wf_now_ms(), elapsed = now - p->start_ms;
-    size_t running = 0, shown = 0;
+    size_t running = 0, queued = 0, shown = 0;
     wf_strbuf line = WF_STRBUF_INIT;
 
     if (p->finished)
         return;
-    for (size_t i = 0; i < p->n_tasks; i++)
+    for (size_t i = 0; i < p->n_tasks; i++) {
         running += p->tasks[i].running;
-    wf_strbuf_addf(&line, "[%zu/%zu units] %zu running, %zu failed, ", p->units_done,
-                   p->units_total, running, p->failures);
+        queued += p->tasks[i].queued;
+    }
+    wf_strbuf_addf(&line, "[%zu/%zu units] %zu running, ", p->units_done, p->units_total, running);
+    if (queued > 0)
+        wf_strbuf_addf(&line, "%zu queued, ", queued);
+    wf_strbuf_addf(&line, "%zu failed, ", p->failures);
     add_secs(&line, elapsed);
     wf_strbuf_adds(&line, " elapsed");
     if (p->units_done > 0 && p->units_total > p->units_done) {
@@ -177,6 +182,8 @@ static void add_block(wf_cli_progress *p, wf_strbuf *out)
         add_secs(&line, now - t->started_ms);
         if (t->n_items > 0)
             wf_strbuf_addf(&line, "  %zu/%zu items, %zu running", t->done, t->n_items, t->running);
+        if (t->n_items > 0 && t->queued > 0)
+            wf_strbuf_addf(&line, ", %zu queued", t->queued);
         add_cut(out, wf_strbuf_str(&line), cols);
         wf_strbuf_addc(out, '\n');
         p->drawn_lines++;
@@ -251,6 +258,15 @@ static void drop_task(wf_cli_progress *p, active_task *t)
     wf_strbuf_release(&t->output);
     memmove(&p->tasks[i], &p->tasks[i + 1], (p->n_tasks - i - 1) * sizeof(*p->tasks));
     p->n_tasks--;
+}
+
+/* An attempt of one of t's units ended: it was running, or (never started) queued. */
+static void attempt_ended(active_task *t, const wf_event *ev)
+{
+    size_t *n = ev->started ? &t->running : &t->queued;
+
+    if (*n > 0)
+        (*n)--;
 }
 
 /* ---- GitHub Actions ---------------------------------------------------------------------- */
@@ -417,21 +433,26 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
     case WF_EVENT_TASK_START:
         find_task(p, ev->task, true)->n_items = ev->n_items;
         break;
+    case WF_EVENT_UNIT_QUEUED:
+        find_task(p, ev->task, true)->queued++;
+        break;
     case WF_EVENT_UNIT_START:
         t = find_task(p, ev->task, true);
         if (t->started_ms == 0)
             t->started_ms = wf_now_ms();
+        if (t->queued > 0)
+            t->queued--;
         t->running++;
         break;
     case WF_EVENT_UNIT_RETRY:
         t = find_task(p, ev->task, false);
-        if (t != NULL && t->running > 0)
-            t->running--;
+        if (t != NULL)
+            attempt_ended(t, ev);
         break;
     case WF_EVENT_UNIT_END:
         t = find_task(p, ev->task, true);
-        if (!ev->reused && t->running > 0)
-            t->running--;
+        if (!ev->reused)
+            attempt_ended(t, ev);
         t->done++;
         if (ev->status == WF_STATUS_FAILED) {
             p->failures++;
@@ -482,7 +503,8 @@ static bool shows(const wf_cli_progress *p, const wf_event *ev)
     if (p->mode != WF_PROGRESS_TTY || p->verbose)
         return true;
     /* The live display counts starts and items that went well; a terminal shows the rest. */
-    if (ev->kind == WF_EVENT_UNIT_START || ev->kind == WF_EVENT_TASK_START)
+    if (ev->kind == WF_EVENT_UNIT_QUEUED || ev->kind == WF_EVENT_UNIT_START ||
+        ev->kind == WF_EVENT_TASK_START)
         return false;
     return !(ev->kind == WF_EVENT_UNIT_END && ev->index >= 0 &&
              (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_SKIPPED));

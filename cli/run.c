@@ -134,6 +134,8 @@ static void on_event(const wf_event *ev, void *user)
             goto out;
         wf_strbuf_addf(&sb, "%s: %zu item%s\n", ev->task, ev->n_items, ev->n_items == 1 ? "" : "s");
         break;
+    case WF_EVENT_UNIT_QUEUED:
+        goto out; /* counted by the live display; a line for it would be noise */
     case WF_EVENT_UNIT_START:
         if (!cli->verbose)
             goto out;

@@ -51,6 +51,7 @@ typedef struct wf_unit {
     uint8_t status;    /* wf_status */
     uint8_t reused;    /* taken from the resumed run */
     uint8_t cached;    /* taken from the cache */
+    uint8_t started;   /* the current attempt's UNIT_START was emitted */
     int32_t exit_code; /* of the last attempt, -1 if none */
     int64_t start_ms, end_ms;
 } wf_unit;
@@ -62,6 +63,8 @@ typedef struct wf_job {
     uint32_t attempt;
 } wf_job;
 
+/* A worker sends the scheduler one for every unit it starts (status RUNNING, only job set:
+ * a start notice, see worker_main) and one when the unit ends (any other status). */
 typedef struct wf_completion {
     wf_job job;
     wf_status status; /* SUCCEEDED, FAILED, SKIPPED (item `when` false) or CANCELLED */
@@ -167,8 +170,9 @@ struct wf_run {
     pthread_cond_t done_cond; /* the scheduler waits for completions, cancel or timers */
     wf_job *jobs;
     size_t jobs_head, jobs_len, jobs_cap;
-    wf_completion *done;
+    wf_completion *done; /* completions and start notices, in the order they happened */
     size_t done_len, done_cap;
+    size_t done_starts; /* how many of done are start notices */
     /* When the scheduler will look at done by itself (monotonic ms): 0 while it is awake,
      * INT64_MAX while it waits for a wake-up. */
     int64_t sched_wake_ms;

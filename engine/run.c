@@ -767,6 +767,23 @@ static void push_jobs(wf_run *r, const wf_job *jobs, size_t n)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* The executor started the current attempt of unit idx of task t: a worker took its job, or
+ * Slurm accepted it. Emits UNIT_START (on the scheduler thread, like every event). */
+static void unit_started(wf_run *r, uint32_t t, uint32_t idx, uint32_t attempt)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_unit *u = &r->tasks[t].units[idx];
+    wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
+
+    if (u->attempt != attempt || u->status != WF_STATUS_RUNNING)
+        return; /* cannot happen: an attempt ends after it starts, on the same queue */
+    u->started = 1;
+    ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
+    ev.attempt = (int)attempt;
+    ev.max_attempts = task->retry.count + 1;
+    emit(r, &ev);
+}
+
 /* ---- Slurm ------------------------------------------------------------------------------ */
 
 /* A unit that ends before it is submitted (its `when` was false, a template error, sbatch
@@ -855,7 +872,7 @@ static void slurm_submit_pending(wf_run *r, uint32_t t)
         wf_strbuf text = WF_STRBUF_INIT;
         slurm_batch *b = NULL;
         char *script, **envp, *workdir;
-        wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
+        wf_event ev = { .kind = WF_EVENT_UNIT_QUEUED, .task = task->name, .exit_code = -1 };
 
         if (ts->retries.len > 0) {
             u = fifo_pop(&ts->retries);
@@ -865,6 +882,7 @@ static void slurm_submit_pending(wf_run *r, uint32_t t)
         }
         ts->units[u].attempt++;
         ts->units[u].status = WF_STATUS_RUNNING;
+        ts->units[u].started = 0;
         if (ts->units[u].start_ms == 0)
             ts->units[u].start_ms = wf_now_ms();
         job.task = t;
@@ -872,6 +890,12 @@ static void slurm_submit_pending(wf_run *r, uint32_t t)
         job.attempt = ts->units[u].attempt;
         memset(&c, 0, sizeof(c));
         c.job = job;
+        /* Queued as soon as it is taken, so that every attempt that ends without starting
+         * (its `when` was false, a template error, sbatch refused it) was queued first. */
+        ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)u : -1;
+        ev.attempt = (int)job.attempt;
+        ev.max_attempts = task->retry.count + 1;
+        emit(r, &ev);
         if (!wf__unit_prepare_slurm(r, &job, &script, &envp, &workdir, &c)) {
             complete_now(r, &c);
             continue;
@@ -921,10 +945,6 @@ static void slurm_submit_pending(wf_run *r, uint32_t t)
         b->elems[b->n].workdir = workdir;
         b->n++;
         ts->running++;
-        ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)u : -1;
-        ev.attempt = (int)job.attempt;
-        ev.max_attempts = task->retry.count + 1;
-        emit(r, &ev);
     }
     for (size_t i = 0; i < n_batches; i++) {
         slurm_batch *b = &batches[i];
@@ -937,7 +957,12 @@ static void slurm_submit_pending(wf_run *r, uint32_t t)
         slurm_opts_of(b->opts, &opts, &time_buf, &mem_buf, &extra);
         if (wf_slurm_submit(r->slurm, t, task->name, b->elems, b->n,
                             task->items_kind != WF_ITEMS_NONE, task->concurrency, &opts,
-                            task->timeout_ms, &err) != WF_OK) {
+                            task->timeout_ms, &err) == WF_OK) {
+            /* Slurm has the elements: for the engine they started (Slurm's own queue is
+             * not followed; the recorded start is when the poller first saw one running). */
+            for (size_t k = 0; k < b->n; k++)
+                unit_started(r, t, b->elems[k].unit, b->elems[k].attempt);
+        } else {
             /* sbatch refused: every element of this submission fails with its message. */
             for (size_t k = 0; k < b->n; k++) {
                 wf_completion c;
@@ -982,7 +1007,7 @@ static void dispatch(wf_run *r)
         uint32_t t = ready_pop(r), u;
         wf_task_state *ts = &r->tasks[t];
         const wf_task *task = &r->wf->tasks[t];
-        wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
+        wf_event ev = { .kind = WF_EVENT_UNIT_QUEUED, .task = task->name, .exit_code = -1 };
 
         if (ts->slurm) {
             slurm_submit_pending(r, t);
@@ -998,6 +1023,7 @@ static void dispatch(wf_run *r)
         }
         ts->units[u].attempt++;
         ts->units[u].status = WF_STATUS_RUNNING;
+        ts->units[u].started = 0;
         if (ts->units[u].start_ms == 0)
             ts->units[u].start_ms = wf_now_ms();
         ts->running++;
@@ -1042,6 +1068,8 @@ static void complete(wf_run *r, wf_completion *c)
     ev.attempt = (int)u->attempt;
     ev.max_attempts = task->retry.count + 1;
     ev.exit_code = c->exit_code;
+    ev.started = u->started;
+    u->started = 0;
     if (c->log != NULL)
         emit_simple(r, WF_EVENT_LOG, task->name, c->log);
     if (c->status == WF_STATUS_FAILED && !r->stopping &&
@@ -1189,14 +1217,42 @@ static wf_status final_status(const wf_run *r)
 
 /* ---- threads ------------------------------------------------------------------------- */
 
-/* Appends a completion for the scheduler; the caller holds r->lock. */
-static void add_completion_locked(wf_run *r, const wf_completion *c)
+/* Makes room for one more entry in done; the caller holds r->lock. */
+static wf_completion *done_slot_locked(wf_run *r)
 {
     if (r->done_len == r->done_cap) {
         r->done_cap = r->done_cap ? r->done_cap * 2 : 64;
         r->done = wf_xrealloc(r->done, r->done_cap * sizeof(*r->done));
     }
-    r->done[r->done_len++] = *c;
+    return &r->done[r->done_len++];
+}
+
+/* Tells the scheduler that a worker starts job (a start notice: the scheduler emits
+ * UNIT_START when it takes it); the caller holds r->lock. The notice goes on the completion
+ * queue, behind the completion this worker handed back under the same lock: the scheduler
+ * therefore sees each worker's units start and end in order, and never more units started
+ * and not ended than there are workers. A start is not urgent, so the scheduler is woken
+ * only when it would not look by itself within a tick (it waits for a unit to end); without
+ * the wake-up a long unit would be shown queued until it ended. */
+static void add_start_locked(wf_run *r, const wf_job *job)
+{
+    wf_completion *c = done_slot_locked(r);
+
+    /* Only job and status are read from a start notice. */
+    c->job = *job;
+    c->status = WF_STATUS_RUNNING;
+    r->done_starts++;
+    if (r->sched_wake_ms != 0 && !r->sched_woken &&
+        r->sched_wake_ms > wf_now_ms() + WF__SCHED_TICK_MS) {
+        r->sched_woken = true;
+        pthread_cond_signal(&r->done_cond);
+    }
+}
+
+/* Appends a completion for the scheduler; the caller holds r->lock. */
+static void add_completion_locked(wf_run *r, const wf_completion *c)
+{
+    *done_slot_locked(r) = *c;
     /* Wake the sleeping scheduler (once: sched_woken) unless it will look by itself within
      * WF__SCHED_TICK_MS and nothing is urgent: while units end one after the other, it then
      * takes them a tick's worth at a time instead of waking for each (a wake-up is two
@@ -1207,7 +1263,7 @@ static void add_completion_locked(wf_run *r, const wf_completion *c)
      * more than the completions waiting plus one job per worker. */
     if (r->sched_wake_ms != 0 && !r->sched_woken &&
         (c->status != WF_STATUS_SUCCEEDED || c->exit_code < 0 ||
-         r->jobs_len <= r->done_len + r->n_workers ||
+         r->jobs_len <= r->done_len - r->done_starts + r->n_workers ||
          r->sched_wake_ms > wf_now_ms() + WF__SCHED_TICK_MS)) {
         r->sched_woken = true;
         pthread_cond_signal(&r->done_cond);
@@ -1251,6 +1307,11 @@ static void *worker_main(void *arg)
         job = r->jobs[r->jobs_head];
         r->jobs_head = (r->jobs_head + 1) % r->jobs_cap;
         r->jobs_len--;
+        /* A job queued before a stop ends cancelled without starting (wf__unit_execute). No
+         * one listens for starts without an event callback: then no notice is sent. */
+        if (r->opts.on_event != NULL && !atomic_load(&r->stop_queued) &&
+            !atomic_load(&r->tasks[job.task].stop_queued))
+            add_start_locked(r, &job);
         pthread_mutex_unlock(&r->lock);
 
         memset(&c, 0, sizeof(c));
@@ -1325,12 +1386,17 @@ static void *scheduler_main(void *arg)
             batch = tmp;
             batch_cap = cap;
             r->done_len = 0;
+            r->done_starts = 0;
         }
         pthread_mutex_unlock(&r->lock);
         if (atomic_load(&r->cancel_requested))
             begin_stop(r);
-        for (size_t i = 0; i < n; i++)
-            complete(r, &batch[i]);
+        for (size_t i = 0; i < n; i++) {
+            if (batch[i].status == WF_STATUS_RUNNING)
+                unit_started(r, batch[i].job.task, batch[i].job.unit, batch[i].job.attempt);
+            else
+                complete(r, &batch[i]);
+        }
         if (r->store != NULL && !r->store_failed && wf_store_failed(r->store)) {
             r->store_failed = true;
             emit_simple(r, WF_EVENT_WARNING, NULL,

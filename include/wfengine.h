@@ -132,16 +132,34 @@ json_object *wf_workflow_describe(const wf_workflow *wf);
 
 /* ---- runs ---------------------------------------------------------------------------- */
 
+/* The life of a unit attempt (a task's, or an item's; attempt counts from 1):
+ *   UNIT_QUEUED -> [UNIT_START] -> UNIT_RETRY (a failed attempt; the next one is queued
+ *                                  after delay_ms) or UNIT_END (the unit's last attempt)
+ * UNIT_QUEUED: the scheduler handed the attempt to its executor; it waits for a free worker
+ *   (at most `concurrency` units run at once, and a few hundred more may be queued ahead).
+ * UNIT_START: the executor really started it: a worker took it and goes on to evaluate the
+ *   item's `when`, render the command and run the process or the action. With concurrency N
+ *   at most N units run on workers between UNIT_START and their UNIT_RETRY/UNIT_END, at any
+ *   event. On Slurm: the element was submitted (sbatch accepted it); the time it then waits
+ *   in Slurm's queue is not reported as an event (the recorded start is when the element was
+ *   first seen running). UNIT_QUEUED comes last in this enum because it was added last: a
+ *   callback must ignore kinds it does not know.
+ * An attempt that ends before it starts (queued before a stop or a task fail-fast; on Slurm,
+ * an item whose `when` was false, a template error, or sbatch refusing) has no UNIT_START:
+ * its UNIT_RETRY/UNIT_END says started == false. A unit taken from a resumed run has only
+ * its UNIT_END (reused). A start is reported on the scheduler thread like every event, so it
+ * may reach the callback shortly (up to a couple of milliseconds) after the worker began. */
 typedef enum wf_event_kind {
-    WF_EVENT_RUN_START,  /* message: the run id */
-    WF_EVENT_TASK_START, /* a task began (n_items set for with-items once expanded) */
-    WF_EVENT_UNIT_START, /* a unit (task or item attempt) started */
-    WF_EVENT_UNIT_RETRY, /* a unit failed and will be retried after delay_ms */
-    WF_EVENT_UNIT_END,   /* a unit ended for good: status, exit_code, message (error) */
-    WF_EVENT_TASK_END,   /* a task ended: status, message (error or skip reason) */
-    WF_EVENT_LOG,        /* message: text an action logged (core.echo) */
-    WF_EVENT_WARNING,    /* message: something the user should know (an output is null) */
-    WF_EVENT_RUN_END,    /* status: the run's */
+    WF_EVENT_RUN_START,   /* message: the run id */
+    WF_EVENT_TASK_START,  /* a with-items task was expanded: n_items */
+    WF_EVENT_UNIT_START,  /* a unit attempt started running (see above) */
+    WF_EVENT_UNIT_RETRY,  /* a unit attempt failed and will be retried after delay_ms */
+    WF_EVENT_UNIT_END,    /* a unit ended for good: status, exit_code, message (error) */
+    WF_EVENT_TASK_END,    /* a task ended: status, message (error or skip reason) */
+    WF_EVENT_LOG,         /* message: text an action logged (core.echo) */
+    WF_EVENT_WARNING,     /* message: something the user should know (an output is null) */
+    WF_EVENT_RUN_END,     /* status: the run's */
+    WF_EVENT_UNIT_QUEUED, /* a unit attempt was queued for its executor (see above) */
 } wf_event_kind;
 
 typedef struct wf_event {
@@ -164,6 +182,9 @@ typedef struct wf_event {
     /* UNIT_END: what the process wrote to stdout (an action: its log), or NULL. Like message
      * and stderr_text, the values of secret inputs are replaced by "***". */
     const char *stdout_text;
+    /* UNIT_RETRY, UNIT_END: the attempt had its UNIT_START (false: it ended while queued, or
+     * was taken from the resumed run). */
+    bool started;
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the

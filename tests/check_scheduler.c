@@ -1,6 +1,6 @@
 /* Scheduling rules, through the embedding API (wfengine.h) with actions registered by the
  * test: item order and nulls, skip propagation, status functions, retries, fail-fast,
- * concurrency limits, publish, outputs, cancellation, events. */
+ * concurrency limits, publish, outputs, cancellation, events (a unit's queue, start and end). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -431,6 +431,150 @@ START_TEST(cancel_stops_everything)
 }
 END_TEST
 
+/* ---- the life of a unit in events ------------------------------------------------------ */
+
+/* What a run's unit events said, checked as they come (on the scheduler thread; the test
+ * asserts on the counts afterwards). */
+typedef struct life {
+    int state[64];   /* per item: 0 none, 1 queued, 2 started */
+    int attempt[64]; /* per item: the attempt of the last event */
+    int queued, started, retried, ended, ended_unstarted;
+    int running, max_running; /* started and not ended, at any event */
+    int out_of_order;         /* events that do not follow queued -> start -> retry/end */
+} life;
+
+static void on_life_event(const wf_event *ev, void *user)
+{
+    life *l = user;
+    int i = (int)ev->index;
+
+    if (ev->kind != WF_EVENT_UNIT_QUEUED && ev->kind != WF_EVENT_UNIT_START &&
+        ev->kind != WF_EVENT_UNIT_RETRY && ev->kind != WF_EVENT_UNIT_END)
+        return;
+    if (i < 0 || i >= 64) {
+        l->out_of_order++;
+        return;
+    }
+    switch (ev->kind) {
+    case WF_EVENT_UNIT_QUEUED:
+        l->queued++;
+        if (l->state[i] != 0 || ev->attempt != l->attempt[i] + 1)
+            l->out_of_order++;
+        l->state[i] = 1;
+        l->attempt[i] = ev->attempt;
+        break;
+    case WF_EVENT_UNIT_START:
+        l->started++;
+        if (l->state[i] != 1 || ev->attempt != l->attempt[i])
+            l->out_of_order++;
+        l->state[i] = 2;
+        if (++l->running > l->max_running)
+            l->max_running = l->running;
+        break;
+    default: /* RETRY, END */
+        if (ev->kind == WF_EVENT_UNIT_RETRY)
+            l->retried++;
+        else
+            l->ended++;
+        if (l->state[i] == 0 || ev->attempt != l->attempt[i] || ev->started != (l->state[i] == 2))
+            l->out_of_order++;
+        if (l->state[i] == 2)
+            l->running--;
+        else
+            l->ended_unstarted++;
+        l->state[i] = 0;
+        break;
+    }
+}
+
+static const struct life_case {
+    const char *what, *task; /* the task's body, under `t:` */
+    int jobs, items;
+    int max_running;       /* at most this many started and not ended at any event */
+    int attempts, retries; /* units queued and started; retries */
+} life_cases[] = {
+    { "processes: the issue's 10 x sleep 0.3 with -j 2", "    run: sleep 0.3\n", 2, 10, 2, 10, 0 },
+    { "in-process actions", "    action: test.probe\n    input: {ms: 5}\n", 3, 40, 3, 40, 0 },
+    { "a task limit below -j", "    concurrency: 2\n    action: test.probe\n    input: {ms: 5}\n",
+      4, 16, 2, 16, 0 },
+    { "retries: every attempt is queued and started again",
+      "    retry: {count: 2, delay: 1ms}\n    action: test.probe\n    input: {succeed_on: 3}\n", 2,
+      6, 2, 18, 12 },
+};
+
+/* UNIT_START is when a worker takes the unit, not when it is queued: with -j N at most N
+ * units are started and not ended at any event, and each attempt is queued, started and
+ * ended, in that order. */
+START_TEST(units_start_when_a_worker_takes_them)
+{
+    const struct life_case *lc = &life_cases[_i];
+    char yaml[512];
+    wf_engine *e = wf_engine_new(NULL);
+    wf_workflow *wf = NULL;
+    wf_run *run = NULL;
+    wf_errlist errs;
+    life l;
+    wf_run_options opts = { .concurrency = lc->jobs, .on_event = on_life_event, .user = &l };
+
+    memset(&l, 0, sizeof(l));
+    memset(&the_probe, 0, sizeof(the_probe));
+    wf_errlist_init(&errs);
+    snprintf(yaml, sizeof(yaml), "version: 1\ntasks:\n  t:\n    with-items: << range(%d) >>\n%s",
+             lc->items, lc->task);
+    ck_assert_int_eq(wf_engine_register_action(e, "test.probe", probe_action, &the_probe), WF_OK);
+    ck_assert_int_eq(wf_workflow_load_string("l.yaml", yaml, strlen(yaml), &wf, &errs), WF_OK);
+    ck_assert_int_eq(wf_run_start(e, wf, &opts, &run, &errs), WF_OK);
+    ck_assert_int_eq(wf_run_wait(run), WF_STATUS_SUCCEEDED);
+    ck_assert_msg(l.max_running <= lc->max_running,
+                  "%s: %d units started and not ended at once, more than %d", lc->what,
+                  l.max_running, lc->max_running);
+    ck_assert_msg(l.out_of_order == 0, "%s: %d events out of order", lc->what, l.out_of_order);
+    ck_assert_int_eq(l.queued, lc->attempts);
+    ck_assert_int_eq(l.started, lc->attempts);
+    ck_assert_int_eq(l.retried, lc->retries);
+    ck_assert_int_eq(l.ended, lc->items);
+    ck_assert_int_eq(l.ended_unstarted, 0);
+    wf_run_free(run);
+    wf_workflow_free(wf);
+    wf_engine_free(e);
+    wf_errlist_release(&errs);
+}
+END_TEST
+
+/* Units still queued when the run is stopped end cancelled without a UNIT_START. */
+START_TEST(queued_units_cancelled_never_start)
+{
+    const char *yaml = "version: 1\n"
+                       "tasks:\n"
+                       "  nap: {with-items: [1, 2, 3, 4], action: core.sleep, "
+                       "input: {seconds: 30}}\n";
+    wf_engine *e = wf_engine_new(NULL);
+    wf_workflow *wf = NULL;
+    wf_run *run = NULL;
+    wf_errlist errs;
+    life l;
+    wf_run_options opts = { .concurrency = 1, .on_event = on_life_event, .user = &l };
+    pthread_t th;
+
+    memset(&l, 0, sizeof(l));
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_workflow_load_string("q.yaml", yaml, strlen(yaml), &wf, &errs), WF_OK);
+    ck_assert_int_eq(wf_run_start(e, wf, &opts, &run, &errs), WF_OK);
+    pthread_create(&th, NULL, cancel_soon, run);
+    ck_assert_int_eq(wf_run_wait(run), WF_STATUS_CANCELLED);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(l.out_of_order, 0);
+    ck_assert_int_eq(l.queued, 4);
+    ck_assert_int_eq(l.started, 1);
+    ck_assert_int_eq(l.ended, 4);
+    ck_assert_int_eq(l.ended_unstarted, 3);
+    wf_run_free(run);
+    wf_workflow_free(wf);
+    wf_engine_free(e);
+    wf_errlist_release(&errs);
+}
+END_TEST
+
 START_TEST(unknown_action_is_refused_before_running)
 {
     const char *yaml = "version: 1\ntasks:\n  a:\n    action: nope.missing\n";
@@ -506,6 +650,12 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, cancel_stops_everything);
     tcase_add_test(tc, unknown_action_is_refused_before_running);
     tcase_add_test(tc, output_modes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("events");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, units_start_when_a_worker_takes_them, 0,
+                        (int)(sizeof(life_cases) / sizeof(life_cases[0])));
+    tcase_add_test(tc, queued_units_cancelled_never_start);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# --progress: the live display on a real terminal (tmux), plain lines elsewhere, none.
+# --progress: the live display on a real terminal (tmux), plain lines elsewhere, none; -v
+# start lines when units really start.
 . "$(dirname "$0")/lib.sh"
 
 cat > slow.yaml <<'Y'
@@ -31,6 +32,23 @@ if [ -s err.txt ]; then fail "--progress none prints nothing" "$(cat err.txt)"; 
     pass "--progress none prints nothing"; fi
 run_wf run slow.yaml --progress fancy
 expect_rc "unknown --progress mode" 2
+
+# -v prints `start` when a worker really starts a unit, not when it is queued: with -j 2,
+# read in the order printed, at most 2 units are started and not ended at any line.
+cat > ten.yaml <<'Y'
+version: 1
+tasks:
+  nap:
+    with-items: << range(10) >>
+    run: sleep 0.3
+Y
+run_wf run ten.yaml -j 2 -v --progress plain --no-store
+expect_rc "-v run of 10 sleeps" 0
+most=$(awk '/ start    nap\[/ { n++; if (n > max) max = n } / ok       nap\[/ { n-- }
+            END { print max + 0 }' err.txt)
+starts=$(grep -c " start    nap\[" err.txt || true)
+if [ "$most" = 2 ] && [ "$starts" = 10 ]; then pass "-v: at most 2 started and not ended (-j 2)"; else
+    fail "-v: $most units started and not ended at once ($starts starts), want 2 of 10" "$(cat err.txt)"; fi
 
 if ! command -v tmux >/dev/null; then
     fail "tmux is needed for the terminal test (scripts/install-deps.sh installs it)"
