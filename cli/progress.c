@@ -9,6 +9,10 @@
  * terminal (event lines, the block) is written under one mutex with one write(2), so a redraw
  * never lands in the middle of a line. Tasks' own output is captured by the engine and never
  * reaches the terminal while the display is up.
+ *
+ * What units wrote (stderr tails, error messages, logs, GitHub groups and annotations) is
+ * shown through add_safe: a process must not be able to clear the screen, set the window
+ * title, plant a hyperlink or move the cursor over the display by printing escape sequences.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -111,6 +115,46 @@ static void add_cut(wf_strbuf *sb, const char *s, int max)
         p++;
     }
     wf_strbuf_add(sb, s, (size_t)(p - s));
+}
+
+/* Appends s with every control character shown as text, so that it reaches the terminal (or
+ * the CI log) as what the process wrote, never as a command to the terminal: C0 controls
+ * and DEL as \xHH (ESC is \x1b), C1 controls (U+0080..U+009F, which some terminals obey as
+ * ESC [ and the like) as \uHHHH, bytes that are not UTF-8 as \xHH. Tabs and newlines stay;
+ * a carriage return before a newline is dropped (CRLF line ends), any other one shown as
+ * \x0d, since it would let a line overwrite the one it is on. Valid UTF-8 is kept whole. */
+static void add_safe(wf_strbuf *sb, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p != '\0') {
+        const unsigned char *plain = p;
+        size_t n = 0;
+
+        /* The common case, copied in one piece: printable text, tabs, newlines. */
+        while (*p != '\0') {
+            if ((*p >= 0x20 && *p < 0x7F) || *p == '\t' || *p == '\n') {
+                p++;
+                continue;
+            }
+            n = *p >= 0x80 ? wf_cli_utf8_len(p) : 0;
+            if (n == 0 || (n == 2 && p[0] == 0xC2 && p[1] < 0xA0))
+                break;
+            p += n;
+        }
+        wf_strbuf_add(sb, plain, (size_t)(p - plain));
+        if (*p == '\0')
+            break;
+        if (*p == '\r' && p[1] == '\n') {
+            p++;
+        } else if (n == 2) {
+            wf_strbuf_addf(sb, "\\u%04x", (unsigned)p[1]);
+            p += 2;
+        } else {
+            wf_strbuf_addf(sb, "\\x%02x", (unsigned)*p);
+            p++;
+        }
+    }
 }
 
 static void add_secs(wf_strbuf *sb, int64_t ms)
@@ -313,15 +357,12 @@ static void gh_annotate(wf_cli_progress *p, const wf_event *ev)
     if (ev->index >= 0)
         wf_strbuf_addf(&title, "[%lld]", (long long)ev->index);
     wf_strbuf_adds(&title, " failed");
-    wf_strbuf_adds(&msg, ev->message ? ev->message : "failed");
+    add_safe(&msg, ev->message ? ev->message : "failed");
     if (ev->stderr_text != NULL && ev->stderr_text[0] != '\0') {
-        const char *tail = tail_lines(ev->stderr_text, ANNOTATION_LINES);
-        size_t len = strlen(tail);
-
-        while (len > 0 && tail[len - 1] == '\n')
-            len--;
         wf_strbuf_adds(&msg, "\n");
-        wf_strbuf_add(&msg, tail, len);
+        add_safe(&msg, tail_lines(ev->stderr_text, ANNOTATION_LINES));
+        while (msg.len > 0 && msg.buf[msg.len - 1] == '\n')
+            msg.buf[--msg.len] = '\0';
     }
     wf_strbuf_adds(&out, "::error title=");
     gh_escape(&out, wf_strbuf_str(&title), true);
@@ -349,11 +390,13 @@ static void gh_keep(active_task *t, const wf_event *ev, const char *stream, cons
     if (len > UNIT_STREAM_CAP) {
         wf_strbuf_addf(&t->output, " (last %d KiB of %zu bytes)", UNIT_STREAM_CAP / 1024, len);
         text += len - UNIT_STREAM_CAP;
-        len = UNIT_STREAM_CAP;
+        /* Start at a character, not inside one. */
+        while (((unsigned char)*text & 0xC0) == 0x80)
+            text++;
     }
     wf_strbuf_adds(&t->output, " ---\n");
-    wf_strbuf_add(&t->output, text, len);
-    if (text[len - 1] != '\n')
+    add_safe(&t->output, text);
+    if (t->output.buf[t->output.len - 1] != '\n')
         wf_strbuf_addc(&t->output, '\n');
 }
 
@@ -512,11 +555,15 @@ static bool shows(const wf_cli_progress *p, const wf_event *ev)
 
 void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *lines)
 {
+    wf_strbuf safe = WF_STRBUF_INIT;
+
     if (lines[0] == '\0' || !shows(p, ev))
         return;
+    add_safe(&safe, lines);
     pthread_mutex_lock(&p->lock);
-    emit_locked(p, lines);
+    emit_locked(p, wf_strbuf_str(&safe));
     pthread_mutex_unlock(&p->lock);
+    wf_strbuf_release(&safe);
 }
 
 void wf_cli_progress_free(wf_cli_progress *p)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # --progress: the live display on a real terminal (tmux), plain lines elsewhere, none; -v
-# start lines when units really start.
+# start lines when units really start; no escape sequence from a unit reaches the terminal.
 . "$(dirname "$0")/lib.sh"
 
 cat > slow.yaml <<'Y'
@@ -14,7 +14,7 @@ tasks:
     concurrency: 2
     run: sleep 0.5
   lint:
-    run: sleep 2
+    run: sleep 3
   broken:
     needs: [prepare]
     run: "echo broken-stderr >&2; exit 2"
@@ -49,6 +49,47 @@ most=$(awk '/ start    nap\[/ { n++; if (n > max) max = n } / ok       nap\[/ { 
 starts=$(grep -c " start    nap\[" err.txt || true)
 if [ "$most" = 2 ] && [ "$starts" = 10 ]; then pass "-v: at most 2 started and not ended (-j 2)"; else
     fail "-v: $most units started and not ended at once ($starts starts), want 2 of 10" "$(cat err.txt)"; fi
+
+# Escape sequences a unit writes (a title change, a screen clear, an OSC 8 link, a C1 CSI,
+# a bare carriage return) are shown as text, never sent to the terminal; UTF-8 stays whole.
+cat > hostile.yaml <<'Y'
+version: 1
+tasks:
+  evil:
+    run: |
+      printf 'out \033]0;pwned\007\033[2J h\303\251llo \342\234\223\n'
+      printf 'err \033]0;pwned\007\033[2J \033]8;;http://x.example/\033\\link\033]8;;\033\\ \302\2332J cr\rover h\303\251llo\n' >&2
+      exit 3
+  wide:
+    run: printf 'xy'; for i in $(seq 1 35000); do printf '\303\251'; done; printf z
+Y
+check_clean() { # DESC FILE: no ESC, BEL, C1 CSI or bare CR in FILE; the sequences shown as text
+    if LC_ALL=C grep -q $'\033\\|\007\\|\302\233\\|\r' "$2"; then
+        fail "$1: control characters reached the output" "$(od -c "$2" | grep -m3 -e '033' -e '007' -e '\\r')"
+    else pass "$1: no control character reached the output"; fi
+}
+run_wf run hostile.yaml --progress plain --no-store
+expect_rc "a unit that prints escape sequences" 1
+check_clean "plain" err.txt
+expect_in "plain: the title change is shown as text" err.txt 'err \x1b]0;pwned\x07\x1b[2J'
+expect_in "plain: the OSC 8 link too" err.txt '\x1b]8;;http://x.example/\x1b\link'
+expect_in "plain: C1 CSI and a bare CR too" err.txt '\u009b2J cr\x0dover'
+expect_in "plain: UTF-8 is kept" err.txt "héllo"
+run_wf run hostile.yaml -v --progress plain --no-store
+check_clean "-v (whole stderr)" err.txt
+run_wf run hostile.yaml --progress tty --no-store
+# The live display writes its own cursor moves; nothing else may reach the terminal.
+if LC_ALL=C grep -q $'\033]\\|\033\\[2J\\|\007\\|\302\233' err.txt; then
+    fail "tty: the unit's sequences reached the terminal" "$(od -c err.txt | head -20)"
+else pass "tty: the unit's sequences did not reach the terminal"; fi
+expect_in "tty: shown as text" err.txt 'err \x1b]0;pwned'
+GITHUB_ACTIONS=true run_wf run hostile.yaml --progress plain --no-store
+check_clean "GitHub groups and annotations" err.txt
+expect_in "GitHub: the group has stdout as text" err.txt 'out \x1b]0;pwned\x07\x1b[2J héllo ✓'
+expect_in "GitHub: the annotation has stderr as text" err.txt '::error title=wfengine%3A evil failed::exit code 3%0Aerr \x1b]0;pwned'
+if python3 -c 'import sys; open(sys.argv[1], encoding="utf-8", errors="strict").read()' err.txt; then
+    pass "GitHub: a 64 KiB tail of UTF-8 output is not cut inside a character"
+else fail "GitHub: a 64 KiB tail of UTF-8 output is not cut inside a character"; fi
 
 if ! command -v tmux >/dev/null; then
     fail "tmux is needed for the terminal test (scripts/install-deps.sh installs it)"
