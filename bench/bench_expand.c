@@ -14,7 +14,7 @@
  *   units + contexts (what the target is about); "total_ns_per_item" adds the list.
  *
  * - "expand_engine" goes through the real engine (wf_run_start on a with-items task of
- *   core.noop): the time from the scheduler's RUN_START event to the first UNIT_START event,
+ *   core.noop): the time from the scheduler's RUN_START event to the first UNIT_QUEUED event,
  *   which covers evaluating the list, creating the units and the first dispatch
  *   ("task_start_ms" is RUN_START to the task's TASK_START event, which engine/run.c emits
  *   once the list is evaluated and the units are created). The engine derives contexts only
@@ -99,11 +99,11 @@ static void on_event(const wf_event *ev, void *user)
         atomic_store(&p->run_start_ns, now);
     else if (ev->kind == WF_EVENT_TASK_START)
         atomic_store(&p->task_start_ns, now);
-    else if (ev->kind == WF_EVENT_UNIT_START && atomic_load(&p->first_unit_ns) == 0)
+    else if (ev->kind == WF_EVENT_UNIT_QUEUED && atomic_load(&p->first_unit_ns) == 0)
         atomic_store(&p->first_unit_ns, now);
 }
 
-/* Returns the RUN_START..first UNIT_START time in ns, and RUN_START..TASK_START in
+/* Returns the RUN_START..first UNIT_QUEUED time in ns, and RUN_START..TASK_START in
  * *task_start_ns. */
 static double expand_engine(wf_engine *e, const wf_workflow *wf, double *task_start_ns)
 {
