@@ -2,7 +2,8 @@
  * cli.h: what the command files of the wfengine CLI share. Each command is one file with one
  * entry point taking the arguments after the command's name; each returns the process exit
  * status of spec/cli.md (0 success, 1 the workflow failed, 2 usage or validation error,
- * 3 the store cannot be used, 130 stopped by a signal).
+ * 3 the store cannot be used, 4 out of memory (WF_EXIT_NOMEM, from wf_oom), 130 stopped by a
+ * signal).
  */
 #ifndef WF_CLI_H
 #define WF_CLI_H
@@ -16,6 +17,7 @@ enum {
     WF_EXIT_FAILED = 1,
     WF_EXIT_USAGE = 2,
     WF_EXIT_STORE = 3,
+    WF_EXIT_OOM = WF_EXIT_NOMEM, /* never returned: wf_oom() exits with it */
     WF_EXIT_SIGNAL = 130,
 };
 

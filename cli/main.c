@@ -29,7 +29,7 @@ static const char usage[] =
     "  help [COMMAND]               this text, or a command's help\n"
     "\n"
     "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error,\n"
-    "3 the store cannot be used, 130 stopped by SIGINT/SIGTERM.\n"
+    "3 the store cannot be used, 4 out of memory, 130 stopped by SIGINT/SIGTERM.\n"
     "\n"
     "Examples:\n"
     "  wfengine run workflows/hello.yaml\n"

@@ -1,13 +1,25 @@
-/* Allocation that aborts on out of memory (see wf_common.h). */
+/* Allocation that ends the process through one handler on out of memory (see wf_common.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wf_common.h"
 
-static void oom(size_t n)
+_Noreturn void wf_oom(size_t n)
 {
-    fprintf(stderr, "wfengine: out of memory (allocating %zu bytes)\n", n);
-    abort();
+    char msg[96];
+    int len;
+
+    /* snprintf into the stack and write(2): stdio could itself need memory now. _exit, not
+     * exit: atexit handlers and other threads' buffers are not safe to run or flush here,
+     * and the store's journal keeps what was committed. */
+    if (n == SIZE_MAX)
+        len = snprintf(msg, sizeof(msg), "wfengine: out of memory (a size overflowed)\n");
+    else
+        len = snprintf(msg, sizeof(msg), "wfengine: out of memory (allocating %zu bytes)\n", n);
+    if (len > 0 && write(STDERR_FILENO, msg, (size_t)len) < 0)
+        len = 0; /* nothing else can be done: the status still says it */
+    _exit(WF_EXIT_NOMEM);
 }
 
 void *wf_xmalloc(size_t n)
@@ -15,7 +27,7 @@ void *wf_xmalloc(size_t n)
     void *p = malloc(n ? n : 1);
 
     if (p == NULL)
-        oom(n);
+        wf_oom(n);
     return p;
 }
 
@@ -24,7 +36,7 @@ void *wf_xcalloc(size_t count, size_t size)
     void *p = calloc(count ? count : 1, size ? size : 1);
 
     if (p == NULL)
-        oom(count * size);
+        wf_oom(count > 0 && size > SIZE_MAX / count ? SIZE_MAX : count * size);
     return p;
 }
 
@@ -33,7 +45,7 @@ void *wf_xrealloc(void *p, size_t n)
     void *q = realloc(p, n ? n : 1);
 
     if (q == NULL)
-        oom(n);
+        wf_oom(n);
     return q;
 }
 

@@ -53,7 +53,9 @@ wf_sha256 *wf_sha256_new(void)
     wf_sha256 *h = wf_xmalloc(sizeof(*h));
 
     h->md = EVP_MD_CTX_new();
-    if (h->md == NULL || EVP_DigestInit_ex(h->md, md(), NULL) != 1) {
+    if (h->md == NULL)
+        wf_oom(sizeof(void *)); /* OpenSSL's only reason for NULL */
+    if (EVP_DigestInit_ex(h->md, md(), NULL) != 1) {
         fprintf(stderr, "wfengine: OpenSSL cannot initialise SHA256\n");
         abort();
     }
@@ -81,10 +83,10 @@ void wf_sha256_hex(const void *data, size_t len, char out[WF_SHA256_HEX_LEN + 1]
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned n = 0;
 
-    if (EVP_Digest(data, len, d, &n, md(), NULL) != 1) {
-        fprintf(stderr, "wfengine: OpenSSL SHA256 failed\n");
-        abort();
-    }
+    /* With the digest fetched once and for all, what EVP_Digest can still fail on is the
+     * context it allocates: out of memory, through the one handler. */
+    if (EVP_Digest(data, len, d, &n, md(), NULL) != 1)
+        wf_oom(sizeof(void *));
     to_hex(d, n, out);
 }
 

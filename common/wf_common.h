@@ -9,8 +9,11 @@
  * - Durations ("500ms", "30s", "5m", "1h", plain seconds) and SHA256 (OpenSSL EVP).
  *
  * Memory: out of memory is not an error code anywhere in wfengine. Every allocation goes
- * through wf_xmalloc and friends, which print a message and abort() when the system has no
- * memory left. Callers never check for NULL from them.
+ * through wf_xmalloc and friends, which end the process through the one out-of-memory
+ * handler, wf_oom(): it prints "wfengine: out of memory (...)" and exits with status
+ * WF_EXIT_NOMEM (4), never abort(). Callers never check for NULL from them. Sizes that come
+ * from input are checked against the WF_MAX_* caps below before anything is allocated, so
+ * that a hostile file or expression gets an error naming the cap instead.
  *
  * Thread safety: every function here is safe to call from any thread on distinct objects;
  * none of them has global mutable state.
@@ -56,10 +59,37 @@ const char *wf_strerror(int code);
 /* The name of an error code ("EINVAL"), for tests and logs. Never NULL. */
 const char *wf_errname(int code);
 
+/* ---- limits on sizes that come from input -------------------------------------------- */
+
+/* The one list of caps (docs/workflow-format.md, "Limits", says the same to users). Each is
+ * checked before allocating, with overflow-safe arithmetic; exceeding one is an error that
+ * names the figure and the cap: exit 2 when it is known at load time, a task failure when it
+ * is only known at run time. */
+
+/* Units one task may expand to: the items of a with-items list, the combinations of a
+ * matrix (before exclude, plus include). */
+#define WF_MAX_ITEMS 1000000
+/* Elements of one list a template expression builds (range, +, flatten, split, ...). */
+#define WF_MAX_LIST_LEN 1000000
+/* Bytes of one string a template expression builds (+, join, replace, json, ...). */
+#define WF_MAX_STRING_LEN ((size_t)64 << 20)
+/* Bytes of a workflow file or an inputs file; a pipe or device is read up to this and no
+ * further. */
+#define WF_MAX_FILE_SIZE ((size_t)64 << 20)
+
+/* The exit status of a process that ran out of memory (see wf_oom). */
+#define WF_EXIT_NOMEM 4
+
 /* ---- allocation --------------------------------------------------------------------- */
 
-/* Like malloc/calloc/realloc/strdup/strndup, but abort() with a message on out of memory.
- * wf_xmalloc(0) returns a unique pointer that must be freed. */
+/* The one out-of-memory handler: writes "wfengine: out of memory (allocating N bytes)" to
+ * stderr and ends the process with _exit(WF_EXIT_NOMEM). It allocates nothing and never
+ * returns; any thread may call it. n is the size that failed (SIZE_MAX: a size that
+ * overflowed). */
+_Noreturn void wf_oom(size_t n);
+
+/* Like malloc/calloc/realloc/strdup/strndup, but out of memory ends the process through
+ * wf_oom(). wf_xmalloc(0) returns a unique pointer that must be freed. */
 void *wf_xmalloc(size_t n);
 void *wf_xcalloc(size_t count, size_t size);
 void *wf_xrealloc(void *p, size_t n);

@@ -12,13 +12,24 @@
 
 #include "wf_context.h"
 
-/* json-c returns NULL when it cannot allocate; wfengine's policy is to abort through the one
- * out-of-memory handler, which an impossible allocation reaches. */
+/* json-c returns NULL when it cannot allocate; wfengine ends the process through the one
+ * out-of-memory handler instead (see wf_common.h). */
 static json_object *checked(json_object *v)
 {
     if (v == NULL)
-        wf_xmalloc(SIZE_MAX);
+        wf_oom(sizeof(json_object *));
     return v;
+}
+
+json_object *wf_json_check(json_object *v)
+{
+    return checked(v);
+}
+
+void wf_json_push(json_object *list, json_object *v_take)
+{
+    if (json_object_array_add(list, v_take) != 0)
+        wf_oom(json_object_array_length(list) * sizeof(json_object *));
 }
 
 /* json-c keeps integers above INT64_MAX as uint64; json_object_get_int64 clamps those to
@@ -224,8 +235,7 @@ json_object *wf_json_copy(const json_object *v)
 
         out = checked(json_object_new_array_ext(n > 0 ? (int)n : 1));
         for (size_t i = 0; i < n; i++) {
-            if (json_object_array_add(out, wf_json_copy(json_object_array_get_idx(v, i))) != 0)
-                wf_xmalloc(SIZE_MAX);
+            wf_json_push(out, wf_json_copy(json_object_array_get_idx(v, i)));
         }
         break;
     }
@@ -236,7 +246,7 @@ json_object *wf_json_copy(const json_object *v)
             /* Keys are unique in the source, so the insert can skip json-c's lookup. */
             if (json_object_object_add_ex(out, lh_entry_k(e), wf_json_copy(lh_entry_v(e)),
                                           JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0)
-                wf_xmalloc(SIZE_MAX);
+                wf_oom(sizeof(struct lh_entry));
         }
         break;
     }

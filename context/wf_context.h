@@ -146,6 +146,13 @@ bool wf_ctx_item(const wf_ctx *c, const json_object **item, int64_t *index);
 void wf_json_write(wf_strbuf *sb, const json_object *v);
 /* Appends the shortest round-trip text of d ("0.5", "1e-07"; integral values get ".0"). */
 void wf_json_write_double(wf_strbuf *sb, double d);
+/* v itself; NULL (json-c could not allocate it) ends the process through wf_oom(). Wrap
+ * json_object_new_* calls whose size comes from input: json-c's other functions assert on a
+ * NULL they are given, which would be an abort instead of the documented exit status. */
+json_object *wf_json_check(json_object *v);
+/* json_object_array_add(list, v_take) that ends the process through wf_oom() when the list
+ * cannot grow, instead of leaking v_take and going on with a shorter list. */
+void wf_json_push(json_object *list, json_object *v_take);
 /* A deep copy that shares nothing with v (NULL for NULL). Only reads v. */
 json_object *wf_json_copy(const json_object *v);
 /* Deep equality with number rules of the template language (1 == 1.0). */

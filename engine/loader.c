@@ -712,12 +712,39 @@ static void check_object_list(ld *c, const wf__ynode *n, const char *what)
             type_error(c, n->items[k], what, "a map like {key: value}");
 }
 
+/* When every axis is written out as a list, the number of combinations is known now: a
+ * matrix over the cap is a load-time error, before a run allocates any of it. (Axes given by
+ * a template are checked when the run expands them.) */
+static void check_matrix_size(ld *c, const wf__ynode *m, const wf__ynode *include)
+{
+    size_t total = 1, extra = include != NULL && include->type == WF__Y_LIST ? include->n : 0;
+    wf_error e;
+
+    for (size_t k = 0; k < m->n; k++) {
+        if (m->items[k]->type != WF__Y_LIST)
+            return;
+        if (__builtin_mul_overflow(total, m->items[k]->n, &total))
+            total = SIZE_MAX;
+    }
+    if (total <= WF_MAX_ITEMS && extra <= WF_MAX_ITEMS - total)
+        return;
+    wf_error_init(&e);
+    wf__matrix_too_large(m->mark, total, extra, &e);
+    wf__loader_error(c->L, m->mark, e.code, "%s", e.message);
+    wf_error_release(&e);
+}
+
 static void parse_items(ld *c, wf_task *t, const wf__ynode *n)
 {
     const wf__ynode *m, *v;
 
     t->items_mark = n->mark;
     if (n->type == WF__Y_LIST || (n->type == WF__Y_STRING && n->has_tpl)) {
+        if (n->type == WF__Y_LIST && n->n > WF_MAX_ITEMS)
+            wf__loader_error(c->L, n->mark, WF_ERANGE,
+                             "with-items has %zu items, more than the %d a task may expand to; "
+                             "split it into several tasks",
+                             n->n, WF_MAX_ITEMS);
         t->items_kind = WF_ITEMS_LIST;
         t->items = build_vnode(c, n, WF__ROLE_ITEMS, t->index);
         return;
@@ -754,6 +781,8 @@ static void parse_items(ld *c, wf_task *t, const wf__ynode *n)
         check_object_list(c, v, "include");
         t->matrix_include = list_or_tpl(c, v, "include", t->index);
     }
+    if (m != NULL && m->type == WF__Y_MAP)
+        check_matrix_size(c, m, v);
     v = get(n, "exclude", NULL);
     if (v != NULL) {
         check_object_list(c, v, "exclude");
@@ -1191,28 +1220,13 @@ int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_w
 int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
-    FILE *f;
-    char buf[65536];
-    size_t n;
-    int rc = WF_EIO;
+    int rc;
 
     *out = NULL;
-    f = fopen(path, "rb");
-    if (f == NULL)
-        goto out;
-    do {
-        n = fread(buf, 1, sizeof(buf), f);
-        wf_strbuf_add(&sb, buf, n);
-    } while (n == sizeof(buf));
-    if (ferror(f))
-        goto out;
+    rc = wf__read_file(path, "workflow file", &sb, errs);
+    if (rc != WF_OK)
+        return rc;
     rc = wf_workflow_load_string(path, wf_strbuf_str(&sb), sb.len, out, errs);
-out:
-    if (rc == WF_EIO)
-        wf_error_set(wf_errlist_add(errs), WF_EIO, path, 0, 0, "cannot read the workflow file: %s",
-                     strerror(errno));
-    if (f != NULL)
-        fclose(f);
     wf_strbuf_release(&sb);
     return rc;
 }

@@ -80,6 +80,13 @@ void wf__loader_error(wf__loader *L, wf_mark m, int code, const char *fmt, ...)
  * it is NULL after a YAML syntax error or a size or depth limit. The nodes live until
  * wf__loader_release. */
 bool wf__yaml_load(wf__loader *L, wf__ynode **root);
+
+/* Reads the file at path into out (empty on entry), at most WF_MAX_FILE_SIZE bytes: a larger
+ * regular file is refused from its size, a pipe or device (/dev/zero) after reading one byte
+ * more than the cap. what ("workflow file") goes into messages. Returns WF_OK, or adds
+ * an error naming path to errs and returns WF_ERANGE ("file too large (more than 64 MiB)")
+ * or WF_EIO (with strerror); out is then released. */
+int wf__read_file(const char *path, const char *what, wf_strbuf *out, wf_errlist *errs);
 void wf__loader_release(wf__loader *L);
 
 /* The file position of byte `column` (1-based) of line `line` (1-based) of the scalar's
@@ -134,6 +141,12 @@ typedef struct wf__needs {
 } wf__needs;
 
 void wf__validate(wf__loader *L, wf_workflow *wf, const wf__sites *sites, const wf__needs *needs);
+
+/* Fills err with "the matrix has N combinations, more than the WF_MAX_ITEMS items a task may
+ * expand to" at mark (combos SIZE_MAX: the product overflowed; include: the 'include'
+ * entries added to it) and returns WF_ERANGE. The loader uses it for literal axes, the run
+ * (matrix.c) for computed ones. */
+int wf__matrix_too_large(wf_mark mark, size_t combos, size_t include, wf_error *err);
 
 /* Task name rule [A-Za-z_][A-Za-z0-9_-]*. */
 bool wf__valid_name(const char *s);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "engine_internal.h"
+#include "loader_internal.h"
 
 /* True when every key of pattern is in combo with an equal value. */
 static bool matches(const json_object *combo, const json_object *pattern)
@@ -34,10 +35,30 @@ static int eval_list(const wf_vnode *n, const wf_ctx *ctx, const char *what, jso
     return WF_OK;
 }
 
+int wf__matrix_too_large(wf_mark mark, size_t combos, size_t include, wf_error *err)
+{
+    if (combos == SIZE_MAX)
+        wf_error_set(err, WF_ERANGE, NULL, mark.line, mark.column,
+                     "the matrix has more than %zu combinations, more than the %d items a task "
+                     "may expand to; split it into several tasks",
+                     SIZE_MAX - 1, WF_MAX_ITEMS);
+    else if (include > 0)
+        wf_error_set(err, WF_ERANGE, NULL, mark.line, mark.column,
+                     "the matrix has %zu combinations and %zu 'include' entries, more than the "
+                     "%d items a task may expand to; split it into several tasks",
+                     combos, include, WF_MAX_ITEMS);
+    else
+        wf_error_set(err, WF_ERANGE, NULL, mark.line, mark.column,
+                     "the matrix has %zu combinations, more than the %d items a task may expand "
+                     "to; split it into several tasks",
+                     combos, WF_MAX_ITEMS);
+    return WF_ERANGE;
+}
+
 int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err)
 {
     json_object **axes = wf_xcalloc(task->n_matrix ? task->n_matrix : 1, sizeof(*axes));
-    json_object *combos = json_object_new_array(), *exclude = NULL, *include = NULL;
+    json_object *combos = wf_json_check(json_object_new_array()), *exclude = NULL, *include = NULL;
     size_t *pos = wf_xcalloc(task->n_matrix ? task->n_matrix : 1, sizeof(*pos));
     size_t total = 1;
     int rc = WF_OK;
@@ -50,7 +71,8 @@ int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out,
         free(what);
         if (rc != WF_OK)
             goto out;
-        total *= json_object_array_length(axes[k]);
+        if (__builtin_mul_overflow(total, json_object_array_length(axes[k]), &total))
+            total = SIZE_MAX;
     }
     if (task->matrix_exclude != NULL) {
         rc = eval_list(task->matrix_exclude, ctx, "exclude", &exclude, err);
@@ -62,14 +84,25 @@ int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out,
         if (rc != WF_OK)
             goto out;
     }
+    /* The cap is checked on the product before exclude, since that is what the odometer
+     * walks and builds, and before a single combination is allocated. */
+    if (task->n_matrix > 0 &&
+        (total > WF_MAX_ITEMS ||
+         (include != NULL && json_object_array_length(include) > WF_MAX_ITEMS - total))) {
+        rc = wf__matrix_too_large(task->items_mark, total,
+                                  include != NULL ? json_object_array_length(include) : 0, err);
+        goto out;
+    }
     /* Odometer over the axes, first key outermost. */
     for (size_t i = 0; task->n_matrix > 0 && i < total; i++) {
-        json_object *combo = json_object_new_object();
+        json_object *combo = wf_json_check(json_object_new_object());
         bool excluded = false;
 
         for (size_t k = 0; k < task->n_matrix; k++)
-            json_object_object_add(combo, task->matrix[k].name,
-                                   wf_json_copy(json_object_array_get_idx(axes[k], pos[k])));
+            if (json_object_object_add(combo, task->matrix[k].name,
+                                       wf_json_copy(json_object_array_get_idx(axes[k], pos[k]))) !=
+                0)
+                wf_oom(sizeof(struct lh_entry));
         for (size_t e = 0; exclude != NULL && e < json_object_array_length(exclude); e++) {
             json_object *pat = json_object_array_get_idx(exclude, e);
 
@@ -81,7 +114,7 @@ int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out,
         if (excluded)
             json_object_put(combo);
         else
-            json_object_array_add(combos, combo);
+            wf_json_push(combos, combo);
         for (size_t k = task->n_matrix; k-- > 0;) {
             if (++pos[k] < json_object_array_length(axes[k]))
                 break;
@@ -89,7 +122,7 @@ int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out,
         }
     }
     for (size_t i = 0; include != NULL && i < json_object_array_length(include); i++)
-        json_object_array_add(combos, wf_json_copy(json_object_array_get_idx(include, i)));
+        wf_json_push(combos, wf_json_copy(json_object_array_get_idx(include, i)));
     *out = combos;
     combos = NULL;
 out:

@@ -484,6 +484,13 @@ static int expand_items(wf_run *r, uint32_t t, char **error)
         json_object_put(own);
         return WF_ETYPE;
     }
+    if (json_object_array_length(list) > WF_MAX_ITEMS) {
+        *error = wf_xasprintf("with-items: the list has %zu items, more than the %d a task may "
+                              "expand to; split it into several tasks",
+                              json_object_array_length(list), WF_MAX_ITEMS);
+        json_object_put(own);
+        return WF_ERANGE;
+    }
     if (task->batch_size > 0) {
         size_t n = json_object_array_length(list);
         json_object *batches =

@@ -376,13 +376,30 @@ int wf__output_convert(wf_output_mode mode, const char *out, json_object **value
             len--;
         if (len > 0 && out[len - 1] == '\r')
             len--;
-        *value = json_object_new_string_len(out ? out : "", (int)len);
+        *value = wf_json_check(json_object_new_string_len(out ? out : "", (int)len));
         return WF_OK;
     }
     if (mode == WF_OUTPUT_LINES) {
-        json_object *list = json_object_new_array();
         const char *p = out ? out : "", *end = p + len;
+        size_t count = 0;
+        json_object *list;
 
+        /* Each line becomes a json-c string of about 70 bytes plus its text, so the lines are
+         * counted before any is made: a list is capped like every list (WF_MAX_LIST_LEN),
+         * which bounds the cost at the text plus about 70 MB, where 64 MiB of "x\n" lines
+         * once took 3 GB. */
+        for (const char *q = p; q < end; count++) {
+            const char *nl = memchr(q, '\n', (size_t)(end - q));
+
+            q = nl ? nl + 1 : end;
+        }
+        if (count > WF_MAX_LIST_LEN) {
+            *error = wf_xasprintf("output: lines: stdout has %zu lines, more than the %d a list "
+                                  "may have; use output: text, or print fewer lines",
+                                  count, WF_MAX_LIST_LEN);
+            return WF_ERANGE;
+        }
+        list = wf_json_check(json_object_new_array_ext(count > 0 ? (int)count : 1));
         while (p < end) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             const char *stop = nl ? nl : end;
@@ -390,7 +407,7 @@ int wf__output_convert(wf_output_mode mode, const char *out, json_object **value
 
             if (n > 0 && p[n - 1] == '\r')
                 n--;
-            json_object_array_add(list, json_object_new_string_len(p, (int)n));
+            wf_json_push(list, wf_json_check(json_object_new_string_len(p, (int)n)));
             p = nl ? nl + 1 : end;
         }
         *value = list;

@@ -650,6 +650,18 @@ static void yaml_error(wf__loader *L, const yaml_parser_t *p)
     wf_mark m;
     const char *problem = p->problem != NULL ? p->problem : "cannot parse";
 
+    if (p->error == YAML_READER_ERROR) {
+        /* Encoding errors (invalid UTF-8, a NUL, a control character) come from libyaml's
+         * reader, which leaves problem_mark at 0:0 and says where in problem_offset, a byte
+         * offset into the input. */
+        m = offset_mark(L, p->problem_offset < L->src_len ? p->problem_offset : L->src_len);
+        if (p->problem_value >= 0)
+            wf__loader_error(L, m, WF_ESYNTAX, "invalid YAML: %s (byte 0x%02x)", problem,
+                             (unsigned)p->problem_value & 0xFFu);
+        else
+            wf__loader_error(L, m, WF_ESYNTAX, "invalid YAML: %s", problem);
+        return;
+    }
     convert_mark(L, p->problem_mark, &m, NULL);
     if (p->context != NULL) {
         wf_mark cm;
@@ -675,7 +687,7 @@ bool wf__yaml_load(wf__loader *L, wf__ynode **root)
         build_lines(L);
     b.L = L;
     if (!yaml_parser_initialize(&parser))
-        abort();
+        wf_oom(sizeof(parser)); /* its only failure is an allocation */
     yaml_parser_set_input_string(&parser, (const unsigned char *)L->src, L->src_len);
     while (!done) {
         if (!yaml_parser_parse(&parser, &ev)) {

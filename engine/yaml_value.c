@@ -1,40 +1,67 @@
 /* wf_yaml_load_value_file: a JSON or YAML file as a value (for `run --inputs FILE`). JSON is
- * YAML, so one parser with the workflow loader's scalar rules serves both. */
+ * YAML, so one parser with the workflow loader's scalar rules serves both. wf__read_file, the
+ * one way the loader reads a file, lives here too. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "loader_internal.h"
+
+int wf__read_file(const char *path, const char *what, wf_strbuf *out, wf_errlist *errs)
+{
+    char buf[65536];
+    struct stat st;
+    FILE *f;
+    size_t n;
+
+    f = fopen(path, "rb");
+    if (f == NULL)
+        goto io_error;
+    /* A regular file's size is known before reading it; a pipe or device (/dev/zero) is read
+     * only up to the cap and one byte more, which tells "exactly the cap" from "too large". */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        (uintmax_t)st.st_size > WF_MAX_FILE_SIZE)
+        goto too_large;
+    do {
+        size_t want = WF_MAX_FILE_SIZE + 1 - out->len;
+
+        n = fread(buf, 1, want < sizeof(buf) ? want : sizeof(buf), f);
+        wf_strbuf_add(out, buf, n);
+        if (out->len > WF_MAX_FILE_SIZE)
+            goto too_large;
+    } while (n > 0);
+    if (ferror(f))
+        goto io_error;
+    fclose(f);
+    return WF_OK;
+too_large:
+    wf_error_set(wf_errlist_add(errs), WF_ERANGE, path, 0, 0,
+                 "file too large (more than %zu MiB, the %s limit)", WF_MAX_FILE_SIZE >> 20, what);
+    fclose(f);
+    wf_strbuf_release(out);
+    return WF_ERANGE;
+io_error:
+    wf_error_set(wf_errlist_add(errs), WF_EIO, path, 0, 0, "cannot read the %s: %s", what,
+                 strerror(errno));
+    if (f != NULL)
+        fclose(f);
+    wf_strbuf_release(out);
+    return WF_EIO;
+}
 
 int wf_yaml_load_value_file(const char *path, json_object **out, wf_errlist *errs)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
     wf__loader L = { 0 };
     wf__ynode *root = NULL;
-    char buf[65536];
-    FILE *f;
-    size_t n;
-    int rc = WF_OK;
+    int rc;
 
     *out = NULL;
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        wf_error_set(wf_errlist_add(errs), WF_EIO, path, 0, 0, "cannot read the file: %s",
-                     strerror(errno));
-        return WF_EIO;
-    }
-    do {
-        n = fread(buf, 1, sizeof(buf), f);
-        wf_strbuf_add(&sb, buf, n);
-    } while (n == sizeof(buf));
-    if (ferror(f)) {
-        wf_error_set(wf_errlist_add(errs), WF_EIO, path, 0, 0, "cannot read the file: %s",
-                     strerror(errno));
-        fclose(f);
-        wf_strbuf_release(&sb);
-        return WF_EIO;
-    }
-    fclose(f);
+    rc = wf__read_file(path, "inputs file", &sb, errs);
+    if (rc != WF_OK)
+        return rc;
     L.path = path;
     L.src = wf_strbuf_str(&sb);
     L.src_len = sb.len;

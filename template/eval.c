@@ -49,6 +49,34 @@ int wf__tpl_fail(ev *e, const node *n, int code, const char *fmt, ...)
     return rc;
 }
 
+int wf__tpl_check_list(ev *e, const node *n, const char *what, size_t len)
+{
+    if (len <= WF_MAX_LIST_LEN)
+        return WF_OK;
+    if (len == SIZE_MAX)
+        return wf__tpl_fail(e, n, WF_ERANGE,
+                            "%s would make a list of more elements than memory can hold; a "
+                            "list may have at most %d",
+                            what, WF_MAX_LIST_LEN);
+    return wf__tpl_fail(e, n, WF_ERANGE,
+                        "%s would make a list of %zu elements, more than the %d allowed", what, len,
+                        WF_MAX_LIST_LEN);
+}
+
+int wf__tpl_check_string(ev *e, const node *n, const char *what, size_t len)
+{
+    if (len <= WF_MAX_STRING_LEN)
+        return WF_OK;
+    if (len == SIZE_MAX)
+        return wf__tpl_fail(e, n, WF_ERANGE,
+                            "%s would make a string longer than memory can hold; a string may "
+                            "have at most %zu bytes (64 MiB)",
+                            what, WF_MAX_STRING_LEN);
+    return wf__tpl_fail(e, n, WF_ERANGE,
+                        "%s would make a string of %zu bytes, more than the %zu allowed (64 MiB)",
+                        what, len, WF_MAX_STRING_LEN);
+}
+
 json_object *wf__tpl_detach(tval *v)
 {
     json_object *r;
@@ -454,22 +482,29 @@ static int concat(ev *e, const node *n, tval *l, tval *r, tval *out)
         wf_strbuf sb = WF_STRBUF_INIT;
         size_t la, lb;
         const char *a = tpl_str(l->j, &la), *b = tpl_str(r->j, &lb);
+        int rc = wf__tpl_check_string(e, n, "'+'", tpl_add(la, lb));
 
+        if (rc != WF_OK)
+            return rc;
         wf_strbuf_grow(&sb, la + lb);
         wf_strbuf_add(&sb, a, la);
         wf_strbuf_add(&sb, b, lb);
-        tval_take(out, json_object_new_string_len(sb.buf, (int)sb.len));
+        tval_take(out, wf_json_check(json_object_new_string_len(sb.buf, (int)sb.len)));
         wf_strbuf_release(&sb);
         return WF_OK;
     }
     if (tpl_is(l->j, json_type_array) && tpl_is(r->j, json_type_array)) {
         size_t la = json_object_array_length(l->j), lb = json_object_array_length(r->j);
-        json_object *arr = json_object_new_array_ext((int)(la + lb));
+        int rc = wf__tpl_check_list(e, n, "'+'", tpl_add(la, lb));
+        json_object *arr;
 
+        if (rc != WF_OK)
+            return rc;
+        arr = wf_json_check(json_object_new_array_ext((int)(la + lb)));
         for (size_t i = 0; i < la; i++)
-            json_object_array_add(arr, wf_json_copy(json_object_array_get_idx(l->j, i)));
+            wf_json_push(arr, wf_json_copy(json_object_array_get_idx(l->j, i)));
         for (size_t i = 0; i < lb; i++)
-            json_object_array_add(arr, wf_json_copy(json_object_array_get_idx(r->j, i)));
+            wf_json_push(arr, wf_json_copy(json_object_array_get_idx(r->j, i)));
         tval_take(out, arr);
         return WF_OK;
     }
@@ -641,7 +676,7 @@ static int eval_fallback(ev *e, const node *a, const node *b, tval *out)
 
 static int eval_list(ev *e, const node *n, tval *out)
 {
-    json_object *arr = json_object_new_array_ext((int)n->nargs);
+    json_object *arr = wf_json_check(json_object_new_array_ext((int)n->nargs));
     int rc = WF_OK;
 
     for (size_t i = 0; i < n->nargs; i++) {
@@ -650,7 +685,7 @@ static int eval_list(ev *e, const node *n, tval *out)
         rc = wf__tpl_eval_node(e, n->args[i], &v);
         if (rc != WF_OK)
             goto out;
-        json_object_array_add(arr, wf__tpl_detach(&v));
+        wf_json_push(arr, wf__tpl_detach(&v));
     }
     tval_take(out, arr);
     arr = NULL;

@@ -31,7 +31,14 @@ static void pass_on(tval *from, const json_object *j, tval *out)
 
 static void new_string(tval *out, const char *s, size_t len)
 {
-    tval_take(out, json_object_new_string_len(s, (int)len));
+    tval_take(out, wf_json_check(json_object_new_string_len(s, (int)len)));
+}
+
+/* An empty list with room for n elements (n within WF_MAX_LIST_LEN, or a length json-c
+ * already holds). */
+static json_object *new_list(size_t n)
+{
+    return wf_json_check(json_object_new_array_ext(n > 0 ? (int)n : 1));
 }
 
 static void new_bool(ev *e, bool b, tval *out)
@@ -104,21 +111,21 @@ static int kv_list(ev *e, const node *call, tval *a, tval *out, int what)
 
     if (!is_type(&a[0], json_type_object))
         return wf__tpl_type_error(e, call, a, 1);
-    arr = json_object_new_array_ext(json_object_object_length(a[0].j));
+    arr = new_list((size_t)json_object_object_length(a[0].j));
     for (ent = json_object_get_object(a[0].j)->head; ent != NULL; ent = ent->next) {
         const char *k = (const char *)ent->k;
         const json_object *v = (const json_object *)ent->v;
 
         if (what == 0) {
-            json_object_array_add(arr, json_object_new_string(k));
+            wf_json_push(arr, json_object_new_string(k));
         } else if (what == 1) {
-            json_object_array_add(arr, wf_json_copy(v));
+            wf_json_push(arr, wf_json_copy(v));
         } else {
             json_object *kv = json_object_new_object();
 
             json_object_object_add(kv, "key", json_object_new_string(k));
             json_object_object_add(kv, "value", wf_json_copy(v));
-            json_object_array_add(arr, kv);
+            wf_json_push(arr, kv);
         }
     }
     tval_take(out, arr);
@@ -173,10 +180,10 @@ FN(f_reverse)
     (void)nargs;
     if (is_type(&a[0], json_type_array)) {
         size_t n = alen(&a[0]);
-        json_object *arr = json_object_new_array_ext((int)n);
+        json_object *arr = new_list(n);
 
         for (size_t i = n; i > 0; i--)
-            json_object_array_add(arr, wf_json_copy(aget(&a[0], i - 1)));
+            wf_json_push(arr, wf_json_copy(aget(&a[0], i - 1)));
         tval_take(out, arr);
         return WF_OK;
     }
@@ -276,9 +283,9 @@ FN(f_sort)
         return rc;
     n = alen(&a[0]);
     qsort(v, n, sizeof(*v), cmp_sort_el);
-    arr = json_object_new_array_ext((int)n);
+    arr = new_list(n);
     for (size_t k = 0; k < n; k++)
-        json_object_array_add(arr, wf_json_copy(v[k].j));
+        wf_json_push(arr, wf_json_copy(v[k].j));
     free(v);
     tval_take(out, arr);
     return WF_OK;
@@ -389,7 +396,7 @@ FN(f_unique)
         cap *= 2;
     /* Open addressing over element indices (+1; 0 is empty): O(n) expected. */
     slots = wf_xcalloc(cap, sizeof(*slots));
-    arr = json_object_new_array();
+    arr = new_list(0);
     for (size_t k = 0; k < n; k++) {
         const json_object *el = aget(&a[0], k);
         size_t s = (size_t)value_hash(el) & (cap - 1);
@@ -402,7 +409,7 @@ FN(f_unique)
         if (seen)
             continue;
         slots[s] = k + 1;
-        json_object_array_add(arr, wf_json_copy(el));
+        wf_json_push(arr, wf_json_copy(el));
     }
     free(slots);
     tval_take(out, arr);
@@ -412,13 +419,22 @@ FN(f_unique)
 FN(f_flatten)
 {
     json_object *arr;
-    size_t n;
+    size_t n, total = 0;
+    int rc;
 
     (void)nargs;
     if (!is_type(&a[0], json_type_array))
         return wf__tpl_type_error(e, call, a, 1);
     n = alen(&a[0]);
-    arr = json_object_new_array();
+    for (size_t k = 0; k < n; k++) {
+        const json_object *el = aget(&a[0], k);
+
+        total = tpl_add(total, tpl_is(el, json_type_array) ? json_object_array_length(el) : 1);
+    }
+    rc = wf__tpl_check_list(e, call, "flatten", total);
+    if (rc != WF_OK)
+        return rc;
+    arr = new_list(total);
     for (size_t k = 0; k < n; k++) {
         const json_object *el = aget(&a[0], k);
 
@@ -426,9 +442,9 @@ FN(f_flatten)
             size_t m = json_object_array_length(el);
 
             for (size_t q = 0; q < m; q++)
-                json_object_array_add(arr, wf_json_copy(json_object_array_get_idx(el, q)));
+                wf_json_push(arr, wf_json_copy(json_object_array_get_idx(el, q)));
         } else {
-            json_object_array_add(arr, wf_json_copy(el));
+            wf_json_push(arr, wf_json_copy(el));
         }
     }
     tval_take(out, arr);
@@ -440,17 +456,35 @@ FN(f_join)
     wf_strbuf sb = WF_STRBUF_INIT;
     const char *sep = "";
     size_t seplen = 0, n;
+    int rc;
 
     if (!is_type(&a[0], json_type_array) || (nargs > 1 && !is_type(&a[1], json_type_string)))
         return wf__tpl_type_error(e, call, a, nargs);
     if (nargs > 1)
         sep = tpl_str(a[1].j, &seplen);
     n = alen(&a[0]);
+    /* The separators alone are known now; each element's text is checked as it is added,
+     * so the buffer never holds more than the cap plus one element's text. */
+    rc = wf__tpl_check_string(e, call, "join",
+                              n > 1 && seplen > SIZE_MAX / (n - 1) ? SIZE_MAX
+                                                                   : (n > 1 ? n - 1 : 0) * seplen);
+    if (rc != WF_OK)
+        return rc;
     wf_strbuf_add(&sb, "", 0);
     for (size_t k = 0; k < n; k++) {
         if (k > 0)
             wf_strbuf_add(&sb, sep, seplen);
         wf_tpl_text_form(&sb, aget(&a[0], k));
+        if (sb.len > WF_MAX_STRING_LEN) {
+            /* What the whole would be is unknown without building it: name a lower bound. */
+            size_t got = sb.len;
+
+            wf_strbuf_release(&sb);
+            return wf__tpl_fail(e, call, WF_ERANGE,
+                                "join would make a string of more than %zu bytes (%zu of %zu "
+                                "elements joined), more than the %zu allowed (64 MiB)",
+                                got, k + 1, n, (size_t)WF_MAX_STRING_LEN);
+        }
     }
     new_string(out, sb.buf, sb.len);
     wf_strbuf_release(&sb);
@@ -459,7 +493,8 @@ FN(f_join)
 
 FN(f_split)
 {
-    size_t len, seplen, start = 0;
+    size_t len, seplen, start = 0, pieces = 1;
+    int rc;
     const char *s, *sep;
     json_object *arr;
 
@@ -470,24 +505,36 @@ FN(f_split)
     sep = tpl_str(a[1].j, &seplen);
     if (seplen == 0)
         return wf__tpl_fail(e, call, WF_EINVAL, "split: the separator is empty");
-    arr = json_object_new_array();
     for (size_t i = 0; i + seplen <= len;) {
         if (memcmp(s + i, sep, seplen) == 0) {
-            json_object_array_add(arr, json_object_new_string_len(s + start, (int)(i - start)));
+            pieces++;
+            i += seplen;
+        } else {
+            i++;
+        }
+    }
+    rc = wf__tpl_check_list(e, call, "split", pieces);
+    if (rc != WF_OK)
+        return rc;
+    arr = new_list(pieces);
+    for (size_t i = 0; i + seplen <= len;) {
+        if (memcmp(s + i, sep, seplen) == 0) {
+            wf_json_push(arr, json_object_new_string_len(s + start, (int)(i - start)));
             i += seplen;
             start = i;
         } else {
             i++;
         }
     }
-    json_object_array_add(arr, json_object_new_string_len(s + start, (int)(len - start)));
+    wf_json_push(arr, json_object_new_string_len(s + start, (int)(len - start)));
     tval_take(out, arr);
     return WF_OK;
 }
 
 FN(f_lines)
 {
-    size_t len, start = 0;
+    size_t len, start = 0, count = 0;
+    int rc;
     const char *s;
     json_object *arr;
 
@@ -495,14 +542,25 @@ FN(f_lines)
     if (!is_type(&a[0], json_type_string))
         return wf__tpl_type_error(e, call, a, 1);
     s = tpl_str(a[0].j, &len);
-    arr = json_object_new_array();
+    for (const char *p = s, *end = s + len; p < end; p++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+        count++;
+        if (nl == NULL)
+            break;
+        p = nl;
+    }
+    rc = wf__tpl_check_list(e, call, "lines", count);
+    if (rc != WF_OK)
+        return rc;
+    arr = new_list(count);
     while (start < len) {
         const char *nl = memchr(s + start, '\n', len - start);
         size_t end = nl != NULL ? (size_t)(nl - s) : len, stop = end;
 
         if (stop > start && s[stop - 1] == '\r')
             stop--;
-        json_object_array_add(arr, json_object_new_string_len(s + start, (int)(stop - start)));
+        wf_json_push(arr, json_object_new_string_len(s + start, (int)(stop - start)));
         start = end + 1;
     }
     tval_take(out, arr);
@@ -571,7 +629,8 @@ FN(f_trim)
 
 FN(f_replace)
 {
-    size_t len, la, lb;
+    size_t len, la, lb, hits = 0, size;
+    int rc;
     const char *s, *x, *y;
     wf_strbuf sb = WF_STRBUF_INIT;
 
@@ -584,7 +643,23 @@ FN(f_replace)
     y = tpl_str(a[2].j, &lb);
     if (la == 0)
         return wf__tpl_fail(e, call, WF_EINVAL, "replace: the text to replace is empty");
-    wf_strbuf_grow(&sb, len);
+    /* The result's size, counted before building it: len + hits * (lb - la). */
+    for (size_t i = 0; i + la <= len;) {
+        if (memcmp(s + i, x, la) == 0) {
+            hits++;
+            i += la;
+        } else {
+            i++;
+        }
+    }
+    if (lb > la)
+        size = hits > 0 && lb - la > SIZE_MAX / hits ? SIZE_MAX : tpl_add(len, hits * (lb - la));
+    else
+        size = len - hits * (la - lb);
+    rc = wf__tpl_check_string(e, call, "replace", size);
+    if (rc != WF_OK)
+        return rc;
+    wf_strbuf_grow(&sb, size);
     for (size_t i = 0; i < len;) {
         if (i + la <= len && memcmp(s + i, x, la) == 0) {
             wf_strbuf_add(&sb, y, lb);
@@ -760,6 +835,18 @@ FN(f_float)
     return wf__tpl_type_error(e, call, a, 1);
 }
 
+/* The text of a value becomes a string unless it is over the cap. The text of a value that
+ * exists is at most a few times its size in memory, so it is measured, not predicted. */
+static int text_result(ev *e, const node *call, wf_strbuf *sb, tval *out)
+{
+    int rc = wf__tpl_check_string(e, call, call->fn->name, sb->len);
+
+    if (rc == WF_OK)
+        new_string(out, sb->buf, sb->len);
+    wf_strbuf_release(sb);
+    return rc;
+}
+
 FN(f_string)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
@@ -773,9 +860,7 @@ FN(f_string)
     }
     wf_strbuf_add(&sb, "", 0);
     wf_tpl_text_form(&sb, a[0].j);
-    new_string(out, sb.buf, sb.len);
-    wf_strbuf_release(&sb);
-    return WF_OK;
+    return text_result(e, call, &sb, out);
 }
 
 static bool word_is(const char *s, size_t len, const char *w)
@@ -832,9 +917,7 @@ FN(f_json)
     (void)call;
     (void)nargs;
     wf_json_write(&sb, a[0].j);
-    new_string(out, sb.buf, sb.len);
-    wf_strbuf_release(&sb);
-    return WF_OK;
+    return text_result(e, call, &sb, out);
 }
 
 FN(f_fromjson)
@@ -965,7 +1048,7 @@ static int map_select(ev *e, const node *call, tval *a, tval *out, bool select)
     if (plen == 0)
         return wf__tpl_fail(e, call, WF_EINVAL, "%s: the path is empty", call->fn->name);
     n = alen(&a[0]);
-    arr = json_object_new_array();
+    arr = new_list(0);
     for (size_t k = 0; k < n; k++) {
         const json_object *el = aget(&a[0], k), *v = NULL;
         const char *what = NULL;
@@ -973,9 +1056,9 @@ static int map_select(ev *e, const node *call, tval *a, tval *out, bool select)
 
         if (select) {
             if (found && wf__tpl_truthy(v))
-                json_object_array_add(arr, wf_json_copy(el));
+                wf_json_push(arr, wf_json_copy(el));
         } else if (found) {
-            json_object_array_add(arr, wf_json_copy(v));
+            wf_json_push(arr, wf_json_copy(v));
         } else {
             json_object_put(arr);
             return wf__tpl_fail(e, call, WF_EMISSING,
@@ -1009,12 +1092,12 @@ FN(f_range)
         (nargs == 2 && wf__tpl_num(a[1].j, &hi, &d) != 1))
         return wf__tpl_type_error(e, call, a, nargs);
     count = hi > lo ? (int64_t)((uint64_t)hi - (uint64_t)lo) : 0;
-    if (hi > lo && (count < 0 || count > WF_TPL_MAX_RANGE))
+    if (hi > lo && (count < 0 || count > WF_MAX_LIST_LEN))
         return wf__tpl_fail(e, call, WF_ERANGE, "range: %lld numbers is more than the %d allowed",
-                            (long long)((double)hi - (double)lo), WF_TPL_MAX_RANGE);
-    arr = json_object_new_array_ext((int)count);
+                            (long long)((double)hi - (double)lo), WF_MAX_LIST_LEN);
+    arr = new_list((size_t)count);
     for (int64_t i = 0; i < count; i++)
-        json_object_array_add(arr, json_object_new_int64(lo + i));
+        wf_json_push(arr, json_object_new_int64(lo + i));
     tval_take(out, arr);
     return WF_OK;
 }
@@ -1033,13 +1116,13 @@ FN(f_chunks)
         return wf__tpl_fail(e, call, WF_EINVAL, "chunks: the size must be at least 1, got %lld",
                             (long long)size);
     n = alen(&a[0]);
-    arr = json_object_new_array();
+    arr = new_list(0);
     for (size_t k = 0; k < n; k++) {
         if (chunk == NULL) {
-            chunk = json_object_new_array();
-            json_object_array_add(arr, chunk);
+            chunk = new_list(0);
+            wf_json_push(arr, chunk);
         }
-        json_object_array_add(chunk, wf_json_copy(aget(&a[0], k)));
+        wf_json_push(chunk, wf_json_copy(aget(&a[0], k)));
         if (json_object_array_length(chunk) == (size_t)size)
             chunk = NULL;
     }
@@ -1056,13 +1139,13 @@ FN(f_zip)
     if (!is_type(&a[0], json_type_array) || !is_type(&a[1], json_type_array))
         return wf__tpl_type_error(e, call, a, 2);
     n = alen(&a[0]) < alen(&a[1]) ? alen(&a[0]) : alen(&a[1]);
-    arr = json_object_new_array_ext((int)n);
+    arr = new_list(n);
     for (size_t k = 0; k < n; k++) {
-        json_object *pair = json_object_new_array_ext(2);
+        json_object *pair = new_list(2);
 
-        json_object_array_add(pair, wf_json_copy(aget(&a[0], k)));
-        json_object_array_add(pair, wf_json_copy(aget(&a[1], k)));
-        json_object_array_add(arr, pair);
+        wf_json_push(pair, wf_json_copy(aget(&a[0], k)));
+        wf_json_push(pair, wf_json_copy(aget(&a[1], k)));
+        wf_json_push(arr, pair);
     }
     tval_take(out, arr);
     return WF_OK;
@@ -1263,9 +1346,9 @@ FN(f_item_status)
     (void)nargs;
     if (rc != WF_OK)
         return rc;
-    arr = json_object_new_array_ext((int)r->n_items);
+    arr = new_list(r->n_items);
     for (size_t k = 0; k < r->n_items && r->item_status != NULL; k++)
-        json_object_array_add(arr, json_object_new_string(wf_status_name(r->item_status[k])));
+        wf_json_push(arr, json_object_new_string(wf_status_name(r->item_status[k])));
     tval_take(out, arr);
     return WF_OK;
 }

@@ -26,8 +26,6 @@
 /* Deeper expressions are rejected at compile time, so that neither the parser nor the
  * evaluator can run out of stack on hostile input. */
 #define WF_TPL_MAX_DEPTH 200
-/* The most elements range() creates. */
-#define WF_TPL_MAX_RANGE 1000000
 
 /* ---- lexer -------------------------------------------------------------------------- */
 
@@ -264,6 +262,20 @@ const char *wf__tpl_closest_builtin(const char *word);
 /* `x in c` for the filter contains (call is the N_CALL, for messages). */
 int wf__tpl_contains(ev *e, const node *call, const json_object *c, const json_object *x,
                      bool *res);
+/* The caps on what an expression builds (WF_MAX_LIST_LEN elements, WF_MAX_STRING_LEN bytes;
+ * see wf_common.h). Each returns WF_OK when n fits, and otherwise fails at n with WF_ERANGE
+ * and "what: a list of N elements is more than the M allowed". Call them before allocating,
+ * with n computed without overflow (SIZE_MAX when it would). */
+int wf__tpl_check_list(ev *e, const node *n, const char *what, size_t len);
+int wf__tpl_check_string(ev *e, const node *n, const char *what, size_t len);
+/* a + b, or SIZE_MAX when it overflows (which every cap then rejects). */
+static inline size_t tpl_add(size_t a, size_t b)
+{
+    size_t r;
+
+    return __builtin_add_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
 /* "upper: expects a string, got integer" for the call's arguments. */
 int wf__tpl_type_error(ev *e, const node *call, const tval *args, size_t nargs);
 

@@ -931,6 +931,192 @@ START_TEST(test_bind_no_inputs)
 }
 END_TEST
 
+/* ---- limits: sizes from input are checked before they are allocated ----------------- */
+
+/* Loads len bytes of text (which may hold a NUL) and returns its errors like load_errors. */
+static char *load_errors_len(const char *text, size_t len)
+{
+    wf_errlist errs;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_workflow *wf = NULL;
+
+    wf_errlist_init(&errs);
+    ck_assert_int_ne(wf_workflow_load_string("wf.yaml", text, len, &wf, &errs), WF_OK);
+    ck_assert_ptr_null(wf);
+    for (size_t k = 0; k < errs.len; k++) {
+        if (k > 0)
+            wf_strbuf_addc(&sb, '\n');
+        wf_error_format(&sb, &errs.items[k]);
+    }
+    wf_errlist_release(&errs);
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+/* Encoding errors come from libyaml's reader, which gives a byte offset and no mark: they
+ * were all reported at 1:1. */
+static const struct {
+    const char *name, *yaml;
+    size_t len;
+    const char *error;
+} encoding_cases[] = {
+    { "invalid leading octet", "version: 1\ntasks:\n  t:\n    run: echo \xff hi\n", 0,
+      "wf.yaml:4:15: invalid YAML: invalid leading UTF-8 octet (byte 0xff)" },
+    { "invalid trailing octet", "version: 1\ntasks:\n  t:\n    run: \"echo \xc3(\"\n", 0,
+      "wf.yaml:4:17: invalid YAML: invalid trailing UTF-8 octet (byte 0x28)" },
+    { "control character", "version: 1\ntasks:\n  t:\n    run: echo a\x01z\n", 0,
+      "wf.yaml:4:16: invalid YAML: control characters are not allowed (byte 0x01)" },
+    { "NUL", "version: 1\ntasks:\n  t:\n    run: echo a\0z\n", 41,
+      "wf.yaml:4:16: invalid YAML: control characters are not allowed (byte 0x00)" },
+    { "escape in a comment", "version: 1\n# a \x1b[2J comment\ntasks:\n  t: {run: x}\n", 0,
+      "wf.yaml:2:5: invalid YAML: control characters are not allowed (byte 0x1b)" },
+};
+
+START_TEST(test_encoding_errors)
+{
+    const char *yaml = encoding_cases[_i].yaml;
+    size_t len = encoding_cases[_i].len ? encoding_cases[_i].len : strlen(yaml);
+    char *got = load_errors_len(yaml, len);
+
+    ck_assert_msg(strcmp(got, encoding_cases[_i].error) == 0, "%s:\n got  %s\n want %s",
+                  encoding_cases[_i].name, got, encoding_cases[_i].error);
+    free(got);
+}
+END_TEST
+
+/* A block list of n items under "        KEY:" (matrix axes are at that depth). */
+static void add_axis(wf_strbuf *sb, const char *key, int n)
+{
+    wf_strbuf_addf(sb, "        %s:\n", key);
+    for (int k = 0; k < n; k++)
+        wf_strbuf_addf(sb, "          - %d\n", k);
+}
+
+START_TEST(test_matrix_cap)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_workflow *wf;
+    char *errs;
+
+    /* 10,000 x 101 written out: the product is known at load time. */
+    wf_strbuf_adds(&sb, "version: 1\ntasks:\n  t:\n    with-items:\n      matrix:\n");
+    add_axis(&sb, "a", 10000);
+    add_axis(&sb, "b", 101);
+    wf_strbuf_adds(&sb, "    run: echo << item.a >>\n");
+    errs = load_errors(wf_strbuf_str(&sb), NULL);
+    ck_assert_str_eq(errs, "wf.yaml:6:9: the matrix has 1010000 combinations, more than the "
+                           "1000000 items a task may expand to; split it into several tasks");
+    free(errs);
+
+    /* Exactly the cap loads; one 'include' entry more does not. */
+    wf_strbuf_reset(&sb);
+    wf_strbuf_adds(&sb, "version: 1\ntasks:\n  t:\n    with-items:\n      matrix:\n");
+    add_axis(&sb, "a", 1000);
+    add_axis(&sb, "b", 1000);
+    wf_strbuf_adds(&sb, "    run: echo << item.a >>\n");
+    wf = load_ok(wf_strbuf_str(&sb));
+    wf_workflow_free(wf);
+    wf_strbuf_reset(&sb);
+    wf_strbuf_adds(&sb, "version: 1\ntasks:\n  t:\n    with-items:\n      include: [{a: x}]\n"
+                        "      matrix:\n");
+    add_axis(&sb, "a", 1000);
+    add_axis(&sb, "b", 1000);
+    wf_strbuf_adds(&sb, "    run: echo << item.a >>\n");
+    errs = load_errors(wf_strbuf_str(&sb), NULL);
+    ck_assert_str_eq(errs, "wf.yaml:7:9: the matrix has 1000000 combinations and 1 'include' "
+                           "entries, more than the 1000000 items a task may expand to; split it "
+                           "into several tasks");
+    free(errs);
+
+    /* Axes given by templates are only known at run time (the run checks them). */
+    wf = load_ok("version: 1\ntasks:\n  t:\n    with-items:\n      matrix:\n"
+                 "        a: << range(10000) >>\n        b: << range(1000) >>\n"
+                 "    run: echo << item.a >>\n");
+    wf_workflow_free(wf);
+    wf_strbuf_release(&sb);
+}
+END_TEST
+
+START_TEST(test_items_cap)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    char *errs;
+
+    wf_strbuf_adds(&sb, "version: 1\ntasks:\n  t:\n    with-items: [0");
+    for (int k = 0; k < 1000000; k++)
+        wf_strbuf_adds(&sb, ",0");
+    wf_strbuf_adds(&sb, "]\n    run: echo << item >>\n");
+    errs = load_errors(wf_strbuf_str(&sb), NULL);
+    ck_assert_str_eq(errs, "wf.yaml:4:17: with-items has 1000001 items, more than the 1000000 a "
+                           "task may expand to; split it into several tasks");
+    free(errs);
+    wf_strbuf_release(&sb);
+}
+END_TEST
+
+/* The file's one error, formatted. */
+static char *file_error(int (*load)(const char *, wf_errlist *), const char *path, int want)
+{
+    wf_errlist errs;
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(load(path, &errs), want);
+    ck_assert_uint_ge(errs.len, 1);
+    wf_error_format(&sb, &errs.items[0]);
+    wf_errlist_release(&errs);
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+static int load_workflow(const char *path, wf_errlist *errs)
+{
+    wf_workflow *wf = NULL;
+    int rc = wf_workflow_load_file(path, &wf, errs);
+
+    ck_assert_ptr_null(wf);
+    return rc;
+}
+
+static int load_inputs(const char *path, wf_errlist *errs)
+{
+    json_object *v = NULL;
+    int rc = wf_yaml_load_value_file(path, &v, errs);
+
+    ck_assert_ptr_null(v);
+    return rc;
+}
+
+START_TEST(test_file_cap)
+{
+    char path[] = "/tmp/wf-check-loader-XXXXXX";
+    int fd = mkstemp(path);
+    char *err;
+
+    ck_assert_int_ge(fd, 0);
+    /* A device is read up to the cap and one byte more, then refused. */
+    err = file_error(load_workflow, "/dev/zero", WF_ERANGE);
+    ck_assert_str_eq(err, "/dev/zero: file too large (more than 64 MiB, the workflow file limit)");
+    free(err);
+    err = file_error(load_inputs, "/dev/zero", WF_ERANGE);
+    ck_assert_str_eq(err, "/dev/zero: file too large (more than 64 MiB, the inputs file limit)");
+    free(err);
+    /* A regular file of exactly 64 MiB is read (and its NULs are a YAML error at 1:1); one byte
+     * more is refused from its size. The file is sparse: nothing is written to disk. */
+    ck_assert_int_eq(ftruncate(fd, (off_t)64 << 20), 0);
+    err = file_error(load_workflow, path, WF_EINVAL);
+    ck_assert_msg(strstr(err, ":1:1: invalid YAML: control characters are not allowed") != NULL,
+                  "%s", err);
+    free(err);
+    ck_assert_int_eq(ftruncate(fd, ((off_t)64 << 20) + 1), 0);
+    err = file_error(load_workflow, path, WF_ERANGE);
+    ck_assert_msg(strstr(err, ": file too large (more than 64 MiB, the workflow file limit)") !=
+                      NULL,
+                  "%s", err);
+    free(err);
+    close(fd);
+    unlink(path);
+}
+END_TEST
+
 static Suite *loader_suite(void)
 {
     Suite *s = suite_create("loader");
@@ -963,6 +1149,14 @@ static Suite *loader_suite(void)
 
     tc = tcase_create("values");
     tcase_add_test(tc, test_vnode_eval);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("limits");
+    tcase_add_loop_test(tc, test_encoding_errors, 0, (int)WF_ARRAY_LEN(encoding_cases));
+    tcase_add_test(tc, test_matrix_cap);
+    tcase_add_test(tc, test_items_cap);
+    tcase_add_test(tc, test_file_cap);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("inputs");

@@ -1418,6 +1418,8 @@ START_TEST(test_threads)
 }
 END_TEST
 
+static void add_limits_tcase(Suite *s); /* the last block of this file */
+
 static Suite *template_suite(void)
 {
     Suite *s = suite_create("template");
@@ -1460,6 +1462,7 @@ static Suite *template_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_threads);
     suite_add_tcase(s, tc);
+    add_limits_tcase(s);
     return s;
 }
 
@@ -1472,4 +1475,116 @@ int main(void)
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---- limits: every list and string an expression builds is capped ------------------------
+ * (WF_MAX_LIST_LEN elements, WF_MAX_STRING_LEN bytes: docs/workflow-format.md, "Limits").
+ * Each case builds past a cap at run time (item.n is 5, so nothing is folded at compile time)
+ * and must fail with WF_ERANGE naming the figure and the cap, where it once allocated until
+ * malloc failed or aborted. X below is a string of 20,488,690 bytes. */
+#define X_20MB "XSTR"
+static const struct {
+    const char *src;
+    int col; /* of the operator or filter that is refused */
+    const char *msg;
+} limit_cases[] = {
+    { "<< (range(item.n * 200000) + [1]) | length >>", 28,
+      "'+' would make a list of 1000001 elements, more than the 1000000 allowed" },
+    { "<< range(item.n * 200000) | join(\"----------------------------------------------------------------------\") >>",
+      29, "join would make a string of 69999930 bytes, more than the 67108864 allowed (64 MiB)" },
+    { "<< [" X_20MB ", " X_20MB ", " X_20MB ", " X_20MB "] | join >>", 0,
+      "join would make a string of more than 81954760 bytes (4 of 4 elements joined), more than "
+      "the 67108864 allowed (64 MiB)" },
+    { "<< " X_20MB " + " X_20MB " + " X_20MB " + " X_20MB " >>", 0,
+      "'+' would make a string of 81954760 bytes, more than the 67108864 allowed (64 MiB)" },
+    { "<< (range(item.n * 200000) | join(\",\")) | replace(\",\", \"----------------------------------------------------------------------------------------------------\") >>",
+      43,
+      "replace would make a string of 105888790 bytes, more than the 67108864 allowed (64 MiB)" },
+    { "<< ((range(item.n * 200000) | join(\",\")) + \",x\") | split(\",\") >>", 52,
+      "split would make a list of 1000001 elements, more than the 1000000 allowed" },
+    { "<< ((range(item.n * 200000) | join(\"\\n\")) + \"\\nx\") | lines >>", 54,
+      "lines would make a list of 1000001 elements, more than the 1000000 allowed" },
+    { "<< [range(item.n * 200000), [1]] | flatten >>", 36,
+      "flatten would make a list of 1000001 elements, more than the 1000000 allowed" },
+    { "<< [" X_20MB ", " X_20MB ", " X_20MB ", " X_20MB "] | json >>", 0,
+      "json would make a string of 81954773 bytes, more than the 67108864 allowed (64 MiB)" },
+    { "<< [" X_20MB ", " X_20MB ", " X_20MB ", " X_20MB "] | string >>", 0,
+      "string would make a string of 81954773 bytes, more than the 67108864 allowed (64 MiB)" },
+};
+
+/* src with every X_20MB replaced by the expression of a 20,488,690-byte string (owned). */
+static char *limit_src(const char *src)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    const char *p;
+
+    while ((p = strstr(src, X_20MB)) != NULL) {
+        wf_strbuf_add(&sb, src, (size_t)(p - src));
+        wf_strbuf_adds(
+            &sb,
+            "(range(item.n * 20000) | join(\"12345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890\"))");
+        src = p + strlen(X_20MB);
+    }
+    wf_strbuf_adds(&sb, src);
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+START_TEST(test_limits)
+{
+    char *src = limit_src(limit_cases[_i].src);
+    wf_tpl *t = compile_ok(src, 0);
+    json_object *v = (json_object *)&v;
+    wf_error err;
+    int rc;
+
+    wf_error_init(&err);
+    rc = wf_tpl_eval(t, item_ctx, &v, &err);
+    ck_assert_ptr_null(v);
+    ck_assert_msg(rc == WF_ERANGE && err.code == rc, "%s: %s, want ERANGE", limit_cases[_i].src,
+                  wf_errname(rc));
+    ck_assert_msg(msg_matches(err.message, limit_cases[_i].msg), "%s:\n got  %s\n want %s",
+                  limit_cases[_i].src, err.message, limit_cases[_i].msg);
+    ck_assert_msg(limit_cases[_i].col == 0 || (err.line == 1 && err.column == limit_cases[_i].col),
+                  "%s: at %d:%d, want 1:%d", limit_cases[_i].src, err.line, err.column,
+                  limit_cases[_i].col);
+    wf_error_release(&err);
+    wf_tpl_free(t);
+    free(src);
+}
+END_TEST
+
+/* Constants are folded at compile time, so a constant over a cap is a compile (load-time)
+ * error; exactly the cap is not. */
+START_TEST(test_limits_folded)
+{
+    wf_tpl *t = NULL;
+    json_object *v = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_tpl_compile("<< range(1000000) + [1] >>", (size_t)-1, 0, &t, &err),
+                     WF_ERANGE);
+    ck_assert_ptr_null(t);
+    ck_assert_str_eq(err.message,
+                     "'+' would make a list of 1000001 elements, more than the 1000000 allowed");
+    ck_assert_int_eq(err.column, 19);
+    wf_error_release(&err);
+    t = compile_ok("<< range(999999) + [1] >>", 0);
+    ck_assert_int_eq(wf_tpl_eval(t, base_ctx, &v, &err), WF_OK);
+    ck_assert_uint_eq(json_object_array_length(v), 1000000);
+    json_object_put(v);
+    wf_tpl_free(t);
+    wf_error_release(&err);
+}
+END_TEST
+
+static void add_limits_tcase(Suite *s)
+{
+    TCase *tc = tcase_create("limits");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_limits, 0, (int)WF_ARRAY_LEN(limit_cases));
+    tcase_add_test(tc, test_limits_folded);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
 }
