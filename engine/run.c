@@ -1054,6 +1054,18 @@ static void dispatch(wf_run *r)
     push_jobs(r, batch, n);
 }
 
+/* --resume: whether the resumed run has a success of unit idx (which then did not run as
+ * it was there, since it was not taken from it). */
+static bool had_success(const wf_task_state *ts, uint32_t idx)
+{
+    if (ts->reuse == NULL)
+        return false;
+    if (!json_object_is_type(ts->reuse, json_type_array))
+        return true;
+    return idx < json_object_array_length(ts->reuse) &&
+           json_object_array_get_idx(ts->reuse, idx) != NULL;
+}
+
 static void complete(wf_run *r, wf_completion *c)
 {
     uint32_t t = c->job.task, idx = c->job.unit;
@@ -1066,7 +1078,12 @@ static void complete(wf_run *r, wf_completion *c)
     ts->running--;
     if (!ts->slurm)
         r->running--;
-    ts->rerun = true; /* a unit of it ran: its dependents cannot be taken from a resumed run */
+    /* A unit of it ran: its dependents cannot be taken from a resumed run. An item skipped
+     * because its `when` is false, and that had no success to take from the resumed run, was
+     * decided from what it was decided from there (nothing it depends on ran again, or rerun
+     * is already set): skipped there too, it changes nothing its dependents read. */
+    if (c->status != WF_STATUS_SKIPPED || had_success(ts, idx))
+        ts->rerun = true;
     u->exit_code = c->exit_code;
     /* The unit started when a worker took its job, not when the job was queued. */
     if (u->attempt == 1 && c->start_ms > 0)

@@ -3,7 +3,8 @@
 # (docs/store.md, "Resume"): a plain chain, a dependent of a failure under continue-on-error
 # (through a task.X reference, status() in a command, and `when: failed(...)`), the
 # dependents of those in turn, and a with-items task whose list comes from a task that ran
-# again. Tasks that read nothing that ran again are still taken from the store.
+# again. Tasks that read nothing that ran again are still taken from the store, and so are
+# the dependents of a task whose only unit that ran was an item skipped again by its `when`.
 . "$(dirname "$0")/lib.sh"
 
 # ran.txt gets one line per unit that really ran.
@@ -69,6 +70,13 @@ tasks:
   fan:
     with-items: << task.src >>
     run: echo fan<< index >> >> ran.txt; echo f<< index >>
+  pick:
+    with-items: [1, 2, 3]
+    when: << item != 2 >>
+    run: echo pick<< item >> >> ran.txt
+  after_pick:
+    needs: [pick]
+    run: echo after_pick >> ran.txt
 outputs:
   result: << task.reads_result >>
   status: << task.reads_status >>
@@ -77,7 +85,7 @@ Y
 run_wf run deps.yaml --json
 expect_rc "deps: the first run succeeds (b's failure is allowed)" 0
 ran_is "deps: everything ran once" \
-    "a b downstream fan0 fan1 on_failure reads_result reads_status side src1 src2 "
+    "a after_pick b downstream fan0 fan1 on_failure pick1 pick3 reads_result reads_status side src1 src2 "
 expect_json "deps: they saw b fail" '[d["outputs"]["result"], d["outputs"]["status"]]' \
     '["b gave []", "b failed"]'
 expect_json "deps: on_failure ran" 'd["tasks"]["on_failure"]["status"]' '"succeeded"'
@@ -104,6 +112,9 @@ expect_json "deps: a and side, which read nothing that ran again, are reused" \
     '[true, true]'
 expect_json "deps: src's succeeded item is reused" \
     '[i.get("reused", False) for i in d["tasks"]["src"]["items"]]' '[true, false]'
+expect_json "deps: an item skipped again by its when does not make the task's dependents run" \
+    '[[i["status"] for i in d["tasks"]["pick"]["items"]], d["tasks"]["after_pick"].get("reused", False)]' \
+    '[["succeeded", "skipped", "succeeded"], true]'
 
 # Resuming the resume, in which everything succeeded: nothing runs again.
 : > ran.txt
