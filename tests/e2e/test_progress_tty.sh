@@ -141,4 +141,24 @@ if grep -q "units\] \|running, " final.txt; then fail "final screen is clean (no
 # Nothing garbled: every non-empty line is an event line, a stderr line, or our own.
 bad=$(grep -v -e '^\[ *[0-9.]*s\] ' -e '^      | ' -e '^EXIT=' -e '^$' final.txt || true)
 if [ -z "$bad" ]; then pass "no garbled lines"; else fail "no garbled lines" "$bad"; fi
+
+# Queued is not running: with -j 1, one unit runs and the others wait for the worker.
+cat > queue.yaml <<'Y'
+version: 1
+tasks:
+  wait:
+    with-items: [1, 2, 3, 4]
+    run: sleep 5
+Y
+tmx new-session -d -s queue -x 120 -y 30 "cd '$T' && '$WFENGINE' run queue.yaml -j 1 --no-store; sleep 60"
+q=""
+for _ in $(seq 1 50); do
+    sleep 0.1
+    q=$(tmx capture-pane -p -t queue)
+    grep -q "units\]" <<<"$q" && grep -q "  wait " <<<"$q" && break
+done
+printf '%s\n' "$q" > queue.txt
+expect_in "live headline: 1 running, 3 queued" queue.txt "units] 1 running, 3 queued, "
+expect_in "the task line: 1 running, 3 queued" queue.txt "0/4 items, 1 running, 3 queued"
+tmx kill-session -t queue
 done_testing
