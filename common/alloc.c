@@ -5,7 +5,7 @@
 
 #include "wf_common.h"
 
-_Noreturn void wf_oom(size_t n)
+void wf_oom(size_t n)
 {
     char msg[96];
     int len;

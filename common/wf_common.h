@@ -86,7 +86,7 @@ const char *wf_errname(int code);
  * stderr and ends the process with _exit(WF_EXIT_NOMEM). It allocates nothing and never
  * returns; any thread may call it. n is the size that failed (SIZE_MAX: a size that
  * overflowed). */
-_Noreturn void wf_oom(size_t n);
+void wf_oom(size_t n) __attribute__((noreturn));
 
 /* Like malloc/calloc/realloc/strdup/strndup, but out of memory ends the process through
  * wf_oom(). wf_xmalloc(0) returns a unique pointer that must be freed. */

@@ -16,7 +16,9 @@
  * thread; threads created later inherit that).
  *
  * Errors: functions return WF_OK (0) or a negative WF_E* code (see wf_strerror); those that
- * take a wf_error fill it with a message for the user. Out of memory aborts.
+ * take a wf_error fill it with a message for the user. Out of memory ends the process with a
+ * message and _exit(4), never abort(); sizes from input are capped first (WF_MAX_* in
+ * wf_common.h, docs/workflow-format.md "Limits").
  *
  * JSON: values are json-c objects. Values handed to you are borrowed and read-only (they may
  * be shared with other threads: do not json_object_get/put them, do not serialize them with
