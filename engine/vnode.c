@@ -18,23 +18,25 @@ int wf_vnode_eval(const wf_vnode *n, const wf_ctx *ctx, json_object **out, wf_er
         rc = wf_tpl_eval(n->tpl, ctx, &result, err);
         break;
     case WF_VNODE_LIST:
-        result = json_object_new_array_ext((int)n->n);
+        /* A literal with-items list may have up to WF_MAX_ITEMS entries: json-c's NULLs go to
+         * the one out-of-memory handler rather than into its assertions. */
+        result = wf_json_check(json_object_new_array_ext(n->n > 0 ? (int)n->n : 1));
         for (size_t k = 0; k < n->n && rc == WF_OK; k++) {
             json_object *child = NULL;
 
             rc = wf_vnode_eval(n->children[k], ctx, &child, err);
             if (rc == WF_OK)
-                json_object_array_add(result, child);
+                wf_json_push(result, child);
         }
         break;
     case WF_VNODE_MAP:
-        result = json_object_new_object();
+        result = wf_json_check(json_object_new_object());
         for (size_t k = 0; k < n->n && rc == WF_OK; k++) {
             json_object *child = NULL;
 
             rc = wf_vnode_eval(n->children[k], ctx, &child, err);
-            if (rc == WF_OK)
-                json_object_object_add(result, n->keys[k], child);
+            if (rc == WF_OK && json_object_object_add(result, n->keys[k], child) != 0)
+                wf_oom(sizeof(struct lh_entry));
         }
         break;
     }

@@ -888,6 +888,8 @@ wf_mark wf__scalar_pos(const wf__loader *L, const wf__ynode *n, int line, int co
     return offset_mark(L, j);
 }
 
+/* The sizes here come from the file (at most WF_MAX_FILE_SIZE): json-c's NULLs go to the one
+ * out-of-memory handler rather than into its assertions. */
 json_object *wf__ynode_json(const wf__ynode *n)
 {
     json_object *o;
@@ -896,22 +898,23 @@ json_object *wf__ynode_json(const wf__ynode *n)
     case WF__Y_NULL:
         return NULL;
     case WF__Y_BOOL:
-        return json_object_new_boolean(n->b);
+        return wf_json_check(json_object_new_boolean(n->b));
     case WF__Y_INT:
-        return json_object_new_int64(n->i);
+        return wf_json_check(json_object_new_int64(n->i));
     case WF__Y_DOUBLE:
-        return json_object_new_double(n->d);
+        return wf_json_check(json_object_new_double(n->d));
     case WF__Y_STRING:
-        return json_object_new_string_len(n->text, (int)n->len);
+        return wf_json_check(json_object_new_string_len(n->text, (int)n->len));
     case WF__Y_LIST:
-        o = json_object_new_array_ext((int)n->n);
+        o = wf_json_check(json_object_new_array_ext(n->n > 0 ? (int)n->n : 1));
         for (size_t k = 0; k < n->n; k++)
-            json_object_array_add(o, wf__ynode_json(n->items[k]));
+            wf_json_push(o, wf__ynode_json(n->items[k]));
         return o;
     case WF__Y_MAP:
-        o = json_object_new_object();
+        o = wf_json_check(json_object_new_object());
         for (size_t k = 0; k < n->n; k++)
-            json_object_object_add(o, n->keys[k]->text, wf__ynode_json(n->items[k]));
+            if (json_object_object_add(o, n->keys[k]->text, wf__ynode_json(n->items[k])) != 0)
+                wf_oom(sizeof(struct lh_entry));
         return o;
     }
     return NULL;
