@@ -906,6 +906,10 @@ static int render_expr(ev *e, const part *p, wf_strbuf *out)
     tval_release(&v);
     if (rc == WF_OK && (e->t->flags & (WF_TPL_SHELL | WF_TPL_CSTRING)))
         rc = check_nul(e, p->expr, out, before);
+    /* Each value is capped already; this caps what many of them add up to (the value is in
+     * memory once already, so the text of one part costs at most a few times its size). */
+    if (rc == WF_OK && out->len > WF_MAX_STRING_LEN)
+        rc = wf__tpl_check_string(e, p->expr, "the rendered text", out->len);
     return rc;
 }
 

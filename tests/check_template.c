@@ -733,6 +733,32 @@ START_TEST(test_shell_nul)
 }
 END_TEST
 
+/* Values that each fit can add up to a text over the string cap: an error, not a huge string. */
+START_TEST(test_render_cap)
+{
+    wf_tpl *t = compile_ok("echo '<< vars.v >>' << vars.v >>", WF_TPL_SHELL);
+    json_object *vars = json_object_new_object();
+    wf_strbuf sb = WF_STRBUF_INIT;
+    size_t n = WF_MAX_STRING_LEN / 2 + 1;
+    char *big = wf_xmalloc(n);
+    wf_error err;
+    wf_ctx *c;
+
+    memset(big, 'a', n);
+    json_object_object_add(vars, "v", json_object_new_string_len(big, (int)n));
+    free(big);
+    c = wf_ctx_with_vars(base_ctx, vars);
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_tpl_render(t, c, &sb, &err), WF_ERANGE);
+    ck_assert_msg(strstr(err.message, "the rendered text would make a string of") != NULL, "%s",
+                  err.message);
+    wf_strbuf_release(&sb);
+    wf_error_release(&err);
+    wf_ctx_unref(c);
+    wf_tpl_free(t);
+}
+END_TEST
+
 START_TEST(test_shell_nul_literal)
 {
     wf_tpl *t = NULL;
@@ -1456,6 +1482,7 @@ static Suite *template_suite(void)
     tcase_add_test(tc, test_null_error);
     tcase_add_test(tc, test_shell_nul);
     tcase_add_test(tc, test_shell_nul_literal);
+    tcase_add_test(tc, test_render_cap);
     tcase_add_test(tc, test_shell_arith_comment);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
