@@ -342,6 +342,11 @@ static void record_status(wf_proc_result *res, int status)
 static atomic_bool reap_on;
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t main_child; /* under orphan_lock: a live child started by the main thread, or 0 */
+/* Under orphan_lock: the main thread's /proc/self/task/<pid>/children, kept open so that each
+ * pass costs one pread (opening a /proc path per unit costs more than the rest of the pass),
+ * and the pid it was opened in (a copy of the process made by fork() must not use it). */
+static int children_fd = -1;
+static pid_t children_pid;
 
 static bool on_main_thread(void)
 {
@@ -349,28 +354,28 @@ static bool on_main_thread(void)
 }
 
 /* Reads the pids of the main thread's children (at most max; the rest is left to the next
- * pass). Returns how many, or -1 when the file cannot be read. */
+ * pass). Returns how many, or -1 when the file cannot be read. Under orphan_lock. */
 static int read_children(pid_t *pids, int max)
 {
-    char path[64], buf[ORPHANS_PER_PASS * 8];
+    char buf[ORPHANS_PER_PASS * 8];
     size_t len = 0;
-    int fd, count = 0;
+    int count = 0;
     char *p;
 
-    snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (children_fd < 0 || children_pid != getpid())
         return -1;
+    /* Offset 0 makes the kernel list them afresh. */
     while (len < sizeof(buf) - 1) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        ssize_t n = pread(children_fd, buf + len, sizeof(buf) - 1 - len, (off_t)len);
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0)
+            return -1;
+        if (n == 0)
             break;
         len += (size_t)n;
     }
-    close(fd);
     buf[len] = '\0';
     if (len == sizeof(buf) - 1) {
         /* Full: the last number may be cut; it comes again in the next pass. */
@@ -427,14 +432,36 @@ static void reap_orphans(void)
 
 int wf_proc_reap_orphans(bool on)
 {
+    char path[64];
     pid_t probe[1];
+    int e = 0;
 
-    if (on && read_children(probe, 1) < 0)
-        return errno == ENOENT ? ENOSYS : errno;
-    if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) != 0)
-        return errno;
-    atomic_store(&reap_on, on);
-    return 0;
+    pthread_mutex_lock(&orphan_lock);
+    if (on && atomic_load(&reap_on) && children_pid == getpid()) {
+        pthread_mutex_unlock(&orphan_lock);
+        return 0; /* already on */
+    }
+    if (children_fd >= 0) {
+        close(children_fd);
+        children_fd = -1;
+    }
+    if (on) {
+        children_pid = getpid();
+        snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)children_pid);
+        children_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (children_fd < 0 || read_children(probe, 1) < 0)
+            e = errno == ENOENT ? ENOSYS : errno;
+    }
+    if (e == 0 && prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) != 0)
+        e = errno;
+    if (e != 0 && children_fd >= 0) {
+        close(children_fd);
+        children_fd = -1;
+    }
+    if (e == 0 || on)
+        atomic_store(&reap_on, e == 0 && on);
+    pthread_mutex_unlock(&orphan_lock);
+    return e;
 }
 
 bool wf_proc_reaping_orphans(void)
