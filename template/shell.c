@@ -155,6 +155,12 @@ static bool inside_subst(const scan *s)
     return false;
 }
 
+/* ' " or ` where the shell reads words (inside "..." and `...` only ` nests: see step()). */
+static void open_quote(scan *s, char c, size_t i)
+{
+    push(s, c == '\'' ? F_SQ : c == '"' ? F_DQ : F_BQ, i);
+}
+
 /* A backslash outside single quotes: it takes the next byte with it. */
 static size_t backslash(scan *s, size_t i)
 {
@@ -347,13 +353,9 @@ static size_t step_cmd(scan *s, size_t i)
         }
         return i + 1;
     case '\'':
-        push(s, F_SQ, i);
-        return i + 1;
     case '"':
-        push(s, F_DQ, i);
-        return i + 1;
     case '`':
-        push(s, F_BQ, i);
+        open_quote(s, c, i);
         return i + 1;
     case '\\':
         s->word_start = false;
@@ -419,13 +421,9 @@ static size_t step(scan *s, size_t i)
         case '\\':
             return backslash(s, i);
         case '\'':
-            push(s, F_SQ, i);
-            return i + 1;
         case '"':
-            push(s, F_DQ, i);
-            return i + 1;
         case '`':
-            push(s, F_BQ, i);
+            open_quote(s, c, i);
             return i + 1;
         case '$':
             return dollar(s, i);

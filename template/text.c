@@ -148,29 +148,6 @@ static void shell_word(wf_strbuf *out, const json_object *v)
     }
 }
 
-void wf__tpl_shell_form(wf_strbuf *out, const json_object *v)
-{
-    size_t len;
-    bool first = true;
-
-    if (!tpl_is(v, json_type_array)) {
-        shell_word(out, v);
-        return;
-    }
-    /* A list is several words; null elements give nothing, like a null value. */
-    len = json_object_array_length(v);
-    for (size_t i = 0; i < len; i++) {
-        const json_object *el = json_object_array_get_idx(v, i);
-
-        if (el == NULL)
-            continue;
-        if (!first)
-            wf_strbuf_addc(out, ' ');
-        first = false;
-        shell_word(out, el);
-    }
-}
-
 /* s escaped for the inside of '...' (a ' closes the quote, is written escaped, and reopens
  * it) or of "..." (where only $ ` " \ are special: each gets a backslash; newlines stay). */
 static void add_quoted(wf_strbuf *out, const char *s, size_t len, shell_ctx ctx)
@@ -211,13 +188,24 @@ static void add_quoted_value(wf_strbuf *out, const json_object *v, shell_ctx ctx
     wf_strbuf_release(&tmp);
 }
 
-void wf__tpl_shell_quoted(wf_strbuf *out, const json_object *v, shell_ctx ctx)
+/* One value in ctx (a list element as a whole: a nested list is JSON). */
+static void shell_leaf(wf_strbuf *out, const json_object *v, shell_ctx ctx)
+{
+    if (ctx == SH_WORD)
+        shell_word(out, v);
+    else
+        add_quoted_value(out, v, ctx);
+}
+
+/* v in ctx: a list gives one part per element, separated by spaces (several words unquoted,
+ * "$*" inside quotes); null elements give nothing, like a null value. */
+static void shell_write(wf_strbuf *out, const json_object *v, shell_ctx ctx)
 {
     size_t len;
     bool first = true;
 
     if (!tpl_is(v, json_type_array)) {
-        add_quoted_value(out, v, ctx);
+        shell_leaf(out, v, ctx);
         return;
     }
     len = json_object_array_length(v);
@@ -229,6 +217,16 @@ void wf__tpl_shell_quoted(wf_strbuf *out, const json_object *v, shell_ctx ctx)
         if (!first)
             wf_strbuf_addc(out, ' ');
         first = false;
-        add_quoted_value(out, el, ctx);
+        shell_leaf(out, el, ctx);
     }
+}
+
+void wf__tpl_shell_form(wf_strbuf *out, const json_object *v)
+{
+    shell_write(out, v, SH_WORD);
+}
+
+void wf__tpl_shell_quoted(wf_strbuf *out, const json_object *v, shell_ctx ctx)
+{
+    shell_write(out, v, ctx);
 }
