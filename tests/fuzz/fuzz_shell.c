@@ -68,8 +68,8 @@ static bool state_with(const wf_tpl *t, json_object *v, char *sig, size_t cap)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const hostile[] = {
-        "'", "\"", "`", "\\", "$(", "${", "#", "\n", "\nEOF\n", "'\\''", ")", "}", "$'",
-        "a'b\"c`d\\e$f(g)h{i}j#k\nl",
+        "'",  "\"",      "`",     "\\", "$(", "${", "#",
+        "\n", "\nEOF\n", "'\\''", ")",  "}",  "$'", "a'b\"c`d\\e$f(g)h{i}j#k\nl",
     };
     const uint8_t *sep = memchr(data, 0xFF, size);
     size_t tlen = sep != NULL ? (size_t)(sep - data) : size;
@@ -88,9 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (has_raw(t) || !state_with(t, json_object_new_string("x"), want, sizeof(want)))
         goto out;
-    if (sep != NULL && state_with(t, json_object_new_string_len((const char *)sep + 1,
-                                                                (int)(size - tlen - 1)),
-                                  got, sizeof(got)) &&
+    if (sep != NULL &&
+        state_with(t, json_object_new_string_len((const char *)sep + 1, (int)(size - tlen - 1)),
+                   got, sizeof(got)) &&
         strcmp(got, want) != 0)
         abort();
     for (size_t i = 0; i < WF_ARRAY_LEN(hostile); i++) {
