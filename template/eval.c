@@ -15,16 +15,9 @@ static int vfail(ev *e, uint32_t pos, int code, const char *fmt, va_list ap)
 
 static int vfail(ev *e, uint32_t pos, int code, const char *fmt, va_list ap)
 {
-    char *msg;
-    int line, col;
-
     if (e->quiet > 0 || e->err == NULL)
         return code;
-    msg = wf_xvasprintf(fmt, ap);
-    wf__tpl_linecol(e->t->src, pos, &line, &col);
-    wf_error_set(e->err, code, NULL, line, col, "%s", msg);
-    free(msg);
-    return code;
+    return wf__tpl_verror(e->err, e->t->src, pos, code, fmt, ap);
 }
 
 int wf__tpl_fail_at(ev *e, uint32_t pos, int code, const char *fmt, ...)

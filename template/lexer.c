@@ -93,19 +93,27 @@ static token *push(token_list *l, tok_kind kind, size_t start, size_t end)
 static int lex_error(const char *src, size_t off, wf_error *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+int wf__tpl_verror(wf_error *err, const char *src, size_t off, int code, const char *fmt,
+                   va_list ap)
+{
+    char *msg = wf_xvasprintf(fmt, ap);
+    int line, col;
+
+    wf__tpl_linecol(src, off, &line, &col);
+    wf_error_set(err, code, NULL, line, col, "%s", msg);
+    free(msg);
+    return code;
+}
+
 static int lex_error(const char *src, size_t off, wf_error *err, const char *fmt, ...)
 {
     va_list ap;
-    char *msg;
-    int line, col;
+    int rc;
 
     va_start(ap, fmt);
-    msg = wf_xvasprintf(fmt, ap);
+    rc = wf__tpl_verror(err, src, off, WF_ESYNTAX, fmt, ap);
     va_end(ap);
-    wf__tpl_linecol(src, off, &line, &col);
-    wf_error_set(err, WF_ESYNTAX, NULL, line, col, "%s", msg);
-    free(msg);
-    return WF_ESYNTAX;
+    return rc;
 }
 
 static bool is_name_start(char c)

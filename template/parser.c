@@ -31,16 +31,12 @@ static int perr(parser *p, size_t off, int code, const char *fmt, ...)
 static int perr(parser *p, size_t off, int code, const char *fmt, ...)
 {
     va_list ap;
-    char *msg;
-    int line, col;
+    int rc;
 
     va_start(ap, fmt);
-    msg = wf_xvasprintf(fmt, ap);
+    rc = wf__tpl_verror(p->err, p->t->src, off, code, fmt, ap);
     va_end(ap);
-    wf__tpl_linecol(p->t->src, off, &line, &col);
-    wf_error_set(p->err, code, NULL, line, col, "%s", msg);
-    free(msg);
-    return code;
+    return rc;
 }
 
 static const token *cur(const parser *p)

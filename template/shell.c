@@ -78,16 +78,12 @@ static int fail(scan *s, size_t src_off, const char *fmt, ...)
 static int fail(scan *s, size_t src_off, const char *fmt, ...)
 {
     va_list ap;
-    char *msg;
-    int line, col;
+    int rc;
 
     va_start(ap, fmt);
-    msg = wf_xvasprintf(fmt, ap);
+    rc = wf__tpl_verror(s->err, s->t->src, src_off, WF_ESYNTAX, fmt, ap);
     va_end(ap);
-    wf__tpl_linecol(s->t->src, src_off, &line, &col);
-    wf_error_set(s->err, WF_ESYNTAX, NULL, line, col, "%s", msg);
-    free(msg);
-    return WF_ESYNTAX;
+    return rc;
 }
 
 static frame *top(scan *s)

@@ -93,6 +93,10 @@ const char *wf__tpl_tok_text(tok_kind k);
 
 /* Offset -> 1-based line and column (bytes from the start of the line). */
 void wf__tpl_linecol(const char *src, size_t off, int *line, int *col);
+/* Fills err with code and the message at offset off of the template source src (as line and
+ * column); returns code. Every error of the lexer, parser, scanner and evaluator goes here. */
+int wf__tpl_verror(wf_error *err, const char *src, size_t off, int code, const char *fmt,
+                   va_list ap) __attribute__((format(printf, 5, 0)));
 
 /* ---- AST ---------------------------------------------------------------------------- */
 
