@@ -28,7 +28,7 @@
 #include "wf_template.h"
 
 #include "bench_common.h"
-#include "engine_internal.h"
+#include "run_internal.h"
 
 typedef struct params {
     bench_sizes items;

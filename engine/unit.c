@@ -15,7 +15,7 @@
 
 #include "wf_proc.h"
 
-#include "engine_internal.h"
+#include "run_internal.h"
 
 /* Words that /bin/sh handles itself (builtins and keywords, or programs whose builtin
  * behaves differently from the binary): a simple command starting with one of them still
@@ -638,7 +638,7 @@ static void cache_record(wf_run *r, const char *key, const wf_completion *c)
 }
 
 static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
-                        wf_completion *c)
+                        int cancel_fd, wf_completion *c)
 {
     bool via_shell = false;
     char **argv = build_argv(r, task, ctx, c, &via_shell);
@@ -678,7 +678,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     spec.kill_grace_ms = r->engine->opts.kill_grace_ms;
     spec.stdout_cap = r->engine->opts.stdout_cap;
     spec.stderr_cap = r->engine->opts.stderr_cap;
-    spec.cancel_fd = r->cancel_pipe[0];
+    spec.cancel_fd = cancel_fd;
     rc = wf_proc_run(&spec, &res);
     c->start_ms = res.start_ms ? res.start_ms : c->start_ms;
     c->end_ms = res.end_ms ? res.end_ms : wf_now_ms();
@@ -740,7 +740,7 @@ out:
 }
 
 static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
-                       wf_completion *c)
+                       int cancel_fd, wf_completion *c)
 {
     const wf_action_entry *a = wf__engine_find_action(r->engine, task->action);
     json_object *input = NULL;
@@ -770,7 +770,7 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
     call.run_id = r->run_id;
     call.input = input;
     call.deadline_ms = task->timeout_ms > 0 ? c->start_ms + task->timeout_ms : 0;
-    call.cancel_fd = r->cancel_pipe[0];
+    call.cancel_fd = cancel_fd;
     rc = a->fn(&call, &reply, a->user);
     c->end_ms = wf_now_ms();
     c->log = reply.log;
@@ -793,7 +793,7 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
     json_object_put(input);
 }
 
-void wf__unit_execute(wf_run *r, const wf_job *job, wf_completion *c)
+void wf__unit_execute(wf_run *r, const wf_job *job, int cancel_fd, bool cancelled, wf_completion *c)
 {
     const wf_task *task = &r->wf->tasks[job->task];
     const wf_task_state *ts = &r->tasks[job->task];
@@ -809,7 +809,7 @@ void wf__unit_execute(wf_run *r, const wf_job *job, wf_completion *c)
     else
         ctx = wf_ctx_ref(ts->ctx);
     /* A job queued before a stop (the run's, or its task's fail-fast) never starts. */
-    if (atomic_load(&r->stop_queued) || atomic_load(&ts->stop_queued)) {
+    if (cancelled) {
         c->status = WF_STATUS_CANCELLED;
         c->error = wf_xstrdup("cancelled");
         goto out;
@@ -827,9 +827,9 @@ void wf__unit_execute(wf_run *r, const wf_job *job, wf_completion *c)
         }
     }
     if (task->action != NULL)
-        run_action(r, task, ctx, job, c);
+        run_action(r, task, ctx, job, cancel_fd, c);
     else
-        run_process(r, task, ctx, job, c);
+        run_process(r, task, ctx, job, cancel_fd, c);
 out:
     if (c->end_ms == 0)
         c->end_ms = wf_now_ms();
@@ -844,7 +844,8 @@ out:
     wf_ctx_unref(ctx);
 }
 
-/* ---- Slurm elements ----------------------------------------------------------------------- */
+/* ---- units run elsewhere (a cluster)
+ * ----------------------------------------------------------------------- */
 
 /* The item context of a job (a new reference). */
 static wf_ctx *job_ctx(const wf_run *r, const wf_job *job)
@@ -870,7 +871,7 @@ static char *argv_script(char *const *argv)
     return wf_strbuf_detach(&sb, NULL);
 }
 
-bool wf__unit_prepare_slurm(wf_run *r, const wf_job *job, char **script, char ***envp,
+bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char ***envp,
                             char **workdir, wf_completion *c)
 {
     const wf_task *task = &r->wf->tasks[job->task];
@@ -942,30 +943,19 @@ out:
     return ok;
 }
 
-void wf__unit_finish_slurm(wf_run *r, wf_slurm_result *res, wf_completion *c)
+void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *where)
 {
-    const wf_task *task = &r->wf->tasks[res->task];
-    wf_job job = { res->task, res->unit, res->attempt };
-    wf_ctx *ctx = job_ctx(r, &job);
+    const wf_task *task = &r->wf->tasks[c->job.task];
+    wf_ctx *ctx = job_ctx(r, &c->job);
     const json_object *item = NULL;
     int64_t index;
     bool has_item = wf_ctx_item(ctx, &item, &index);
 
-    c->job = job;
-    c->status = res->status;
-    c->exit_code = res->exit_code;
-    c->timed_out = res->timed_out;
-    c->out = res->out;
-    c->err = res->err;
-    c->error = res->error;
-    c->start_ms = res->start_ms;
-    c->end_ms = res->end_ms;
-    res->out = res->err = res->error = NULL;
-    if (c->status == WF_STATUS_SUCCEEDED && res->out_truncated && task->output != WF_OUTPUT_TEXT) {
+    if (c->status == WF_STATUS_SUCCEEDED && out_truncated && task->output != WF_OUTPUT_TEXT) {
         c->status = WF_STATUS_FAILED;
-        c->error = wf_xasprintf("job %s: stdout is larger than what is kept, so it cannot be "
+        c->error = wf_xasprintf("%s: stdout is larger than what is kept, so it cannot be "
                                 "parsed as output: %s",
-                                res->job_id, task->output == WF_OUTPUT_JSON ? "json" : "lines");
+                                where, task->output == WF_OUTPUT_JSON ? "json" : "lines");
     } else if (c->status == WF_STATUS_SUCCEEDED) {
         char *error = NULL;
 

@@ -9,7 +9,7 @@
 
 #include <check.h>
 
-#include "engine_internal.h"
+#include "run_internal.h"
 
 /* ---- test actions --------------------------------------------------------------------- */
 

@@ -1,0 +1,24 @@
+/*
+ * executor_local.h: the local executor, a pool of worker threads that run units on this
+ * machine: `run` commands as child processes (wf_proc.h) and in-process actions.
+ *
+ * At most `workers` units execute at once because there are that many threads. The
+ * executor's limit (wf_executor.limit) lets the scheduler keep more jobs queued ahead of
+ * them: a worker that finishes takes its next job at once instead of waiting for the
+ * scheduler to wake up (without it every in-process unit costs two thread wake-ups).
+ *
+ * A worker hands back its completion and a start notice for its next job in one push;
+ * start notices are sent only when want_starts (someone listens to UNIT_START). A job
+ * queued before cancel_task/cancel_all ends CANCELLED without starting. cancel_all also
+ * writes the cancel pipe that every running process and action polls.
+ */
+#ifndef WF_EXECUTOR_LOCAL_H
+#define WF_EXECUTOR_LOCAL_H
+
+#include "executor.h"
+
+/* A pool of `workers` threads (capped at 1024; started by the start operation, which fails
+ * when not even one thread can be created). Never returns NULL (out of memory exits). */
+wf_executor *wf_executor_local_new(size_t workers, bool want_starts);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * expand.c: a task's units. A with-items task's list (a literal, a template, a matrix,
+ * batches) is evaluated when its dependencies are done (dynamic expansion) and lent rather
+ * than copied where it can be; --resume settles the units that the resumed run has (an
+ * unchanged item that succeeded there) without running them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+
+/* Skips units that were settled out of order (taken from the resumed run). */
+void wf__advance_next(wf_task_state *ts)
+{
+    while (ts->next_unit < ts->n_units && ts->units[ts->next_unit].status != WF_STATUS_PENDING)
+        ts->next_unit++;
+}
+
+/* --resume: settles unit idx with what the resumed run recorded for it. */
+void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
+{
+    wf_task_state *ts = &r->tasks[t];
+    const wf_task *task = &r->wf->tasks[t];
+    wf_completion c;
+    json_object *v = NULL;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true };
+
+    memset(&c, 0, sizeof(c));
+    c.status = WF_STATUS_SUCCEEDED;
+    c.start_ms = c.end_ms = wf_now_ms();
+    c.exit_code =
+        json_object_object_get_ex(rec, "exit_code", &v) && v != NULL ? json_object_get_int(v) : -1;
+    if (json_object_object_get_ex(rec, "stdout_hash", &v) && v != NULL)
+        snprintf(c.stdout_hash, sizeof(c.stdout_hash), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(rec, "stderr_hash", &v) && v != NULL)
+        snprintf(c.stderr_hash, sizeof(c.stderr_hash), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(rec, "item_hash", &v) && v != NULL)
+        snprintf(c.item_hash, sizeof(c.item_hash), "%s", json_object_get_string(v));
+    v = NULL;
+    json_object_object_get_ex(rec, "result", &v);
+    wf_json_write(&sb, v);
+    if (sb.len <= WF_STORE_INLINE_MAX) {
+        c.result_json = wf_strbuf_detach(&sb, NULL);
+    } else {
+        wf_error err;
+
+        wf_error_init(&err);
+        wf_store_put_blob(r->store, sb.buf, sb.len, c.result_hash, &err);
+        wf_error_release(&err);
+    }
+    wf__record_unit(r, t, idx, &c, 1, true);
+    ts->units[idx].status = WF_STATUS_SUCCEEDED;
+    ts->units[idx].reused = 1;
+    ts->units[idx].exit_code = c.exit_code;
+    ts->values[idx] = wf_json_copy(v);
+    ts->ended++;
+    r->units_done++;
+    ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
+    ev.status = WF_STATUS_SUCCEEDED;
+    ev.exit_code = c.exit_code;
+    wf__emit(r, &ev);
+    free(c.result_json);
+    wf_strbuf_release(&sb);
+}
+
+/* --resume for a with-items task: items whose item is unchanged and that succeeded in the
+ * resumed run are taken from it. Returns how many. */
+size_t wf__reuse_items(wf_run *r, uint32_t t)
+{
+    wf_task_state *ts = &r->tasks[t];
+    size_t n = 0, len = json_object_array_length(ts->reuse);
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    for (size_t i = 0; i < len && i < ts->n_units; i++) {
+        json_object *rec = json_object_array_get_idx(ts->reuse, i), *h = NULL;
+        char digest[WF_SHA256_HEX_LEN + 1];
+
+        if (rec == NULL || !json_object_object_get_ex(rec, "item_hash", &h) || h == NULL)
+            continue;
+        wf_strbuf_reset(&sb);
+        wf_json_write(&sb, json_object_array_get_idx(ts->items, i));
+        wf_sha256_hex(wf_strbuf_str(&sb), sb.len, digest);
+        if (strcmp(digest, json_object_get_string(h)) != 0)
+            continue;
+        wf__reuse_unit(r, t, (uint32_t)i, rec);
+        n++;
+    }
+    wf_strbuf_release(&sb);
+    wf__advance_next(ts);
+    return n;
+}
+
+/* Creates n units for the task and, with queue, puts it on the ready list. */
+void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
+{
+    wf_task_state *ts = &r->tasks[t];
+
+    ts->n_units = n;
+    ts->units = wf_xcalloc(n ? n : 1, sizeof(*ts->units));
+    ts->values = wf_xcalloc(n ? n : 1, sizeof(*ts->values));
+    for (size_t i = 0; i < n; i++)
+        ts->units[i].exit_code = -1;
+    r->units_total += n;
+    /* A with-items task is recorded as running now, so that a run killed before the task
+     * ends still shows it with the items it recorded. (A plain task's one unit is recorded
+     * when it ends, with the task: one record fewer per task on the hot path.) */
+    if (r->wf->tasks[t].items_kind != WF_ITEMS_NONE)
+        wf__record_task(r, t);
+    if (queue)
+        wf__ready_push(r, t);
+}
+
+/* Evaluates the task's item list (a literal or template list, or a matrix) into ts->items,
+ * lent where it can be (see wf_task_state). */
+int wf__expand_items(wf_run *r, uint32_t t, char **error)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    wf_error err;
+    const json_object *list = NULL;
+    json_object *own = NULL;
+    int rc;
+
+    wf_error_init(&err);
+    if (task->items_kind == WF_ITEMS_MATRIX) {
+        rc = wf__matrix_expand(task, ts->ctx, &own, &err);
+        list = own;
+    } else {
+        rc = wf_vnode_eval_borrow(task->items, ts->ctx, &list, &own, &err);
+    }
+    if (rc != WF_OK) {
+        *error = wf_xasprintf("with-items: %s", err.message ? err.message : wf_strerror(rc));
+        wf_error_release(&err);
+        return rc;
+    }
+    if (!json_object_is_type(list, json_type_array)) {
+        const char *src = task->items->kind == WF_VNODE_TEMPLATE ? wf_tpl_source(task->items->tpl)
+                                                                 : "the with-items value";
+
+        *error = wf_xasprintf("with-items: '%s' gave %s, not a list", src, wf_json_type_name(list));
+        json_object_put(own);
+        return WF_ETYPE;
+    }
+    if (json_object_array_length(list) > WF_MAX_ITEMS) {
+        *error = wf_xasprintf("with-items: the list has %zu items, more than the %d a task may "
+                              "expand to; split it into several tasks",
+                              json_object_array_length(list), WF_MAX_ITEMS);
+        json_object_put(own);
+        return WF_ERANGE;
+    }
+    if (task->batch_size > 0) {
+        size_t n = json_object_array_length(list);
+        json_object *batches =
+            json_object_new_array_ext((int)((n + task->batch_size - 1) / task->batch_size));
+
+        for (size_t i = 0; i < n; i += (size_t)task->batch_size) {
+            json_object *b = json_object_new_array();
+
+            /* Copies, not references: a lent list's reference counts are not ours. */
+            for (size_t j = i; j < n && j < i + (size_t)task->batch_size; j++)
+                json_object_array_add(b, wf_json_copy(json_object_array_get_idx(list, j)));
+            json_object_array_add(batches, b);
+        }
+        json_object_put(own);
+        own = batches;
+        list = batches;
+    }
+    ts->items = list;
+    ts->items_own = own;
+    return WF_OK;
+}
+
+/* --resume: what the resumed run has, per task. */
+int wf__load_reuse(wf_run *r, wf_errlist *errs)
+{
+    json_object *units = NULL, *holder;
+    wf_error err;
+
+    if (r->opts.resume_run == NULL)
+        return WF_OK;
+    wf_error_init(&err);
+    if (wf_store_succeeded_units(r->store, r->opts.resume_run, &units, &err) != WF_OK) {
+        wf_error_move(wf_errlist_add(errs), &err);
+        return WF_ESTORE;
+    }
+    /* Keep the units and the per-task arrays alive together for the whole run. */
+    r->reuse_doc = json_object_new_object();
+    holder = json_object_new_array();
+    json_object_object_add(r->reuse_doc, "units", units);
+    json_object_object_add(r->reuse_doc, "by_task", holder);
+    for (size_t i = 0; i < json_object_array_length(units); i++) {
+        json_object *u = json_object_array_get_idx(units, i), *v = NULL;
+        const wf_task *task;
+        long t;
+        int64_t index;
+
+        if (!json_object_object_get_ex(u, "task", &v))
+            continue;
+        t = wf_workflow_task_index(r->wf, json_object_get_string(v));
+        if (t < 0)
+            continue; /* the task is gone from the workflow */
+        task = &r->wf->tasks[t];
+        index = json_object_object_get_ex(u, "index", &v) ? json_object_get_int64(v) : -1;
+        if (task->items_kind == WF_ITEMS_NONE && index < 0) {
+            r->tasks[t].reuse = u;
+        } else if (task->items_kind != WF_ITEMS_NONE && index >= 0 && index < INT32_MAX) {
+            if (r->tasks[t].reuse == NULL) {
+                r->tasks[t].reuse = json_object_new_array();
+                json_object_array_add(holder, r->tasks[t].reuse);
+            }
+            json_object_array_put_idx(r->tasks[t].reuse, (size_t)index, json_object_get(u));
+        }
+    }
+    wf_error_release(&err);
+    return WF_OK;
+}

@@ -1,0 +1,107 @@
+/*
+ * result.c: what a run leaves behind: its rendered `outputs` and the result document of
+ * wf_run_result_json (every task, item and attempt count, secrets masked).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+
+void wf__render_outputs(wf_run *r)
+{
+    r->outputs = json_object_new_object();
+    for (size_t i = 0; i < r->wf->n_outputs; i++) {
+        const wf_named_vnode *o = &r->wf->outputs[i];
+        json_object *v = NULL;
+        wf_error err;
+        int rc;
+
+        wf_error_init(&err);
+        rc = wf_vnode_eval(o->value, r->root, &v, &err);
+        if (rc != WF_OK) {
+            char *msg = wf_xasprintf("output '%s' is null: %s", o->name,
+                                     err.message ? err.message : wf_strerror(rc));
+
+            wf__emit_simple(r, WF_EVENT_WARNING, NULL, msg);
+            free(msg);
+            wf_error_release(&err);
+            v = NULL;
+        }
+        json_object_object_add(r->outputs, o->name, v);
+    }
+}
+
+const json_object *wf_run_outputs(const wf_run *r)
+{
+    return r->outputs;
+}
+
+static json_object *unit_json(const wf_unit *u, int64_t index, const char *error)
+{
+    json_object *o = json_object_new_object();
+
+    if (index >= 0)
+        json_object_object_add(o, "index", json_object_new_int64(index));
+    json_object_object_add(o, "status", json_object_new_string(wf_status_name(u->status)));
+    json_object_object_add(o, "attempts", json_object_new_int((int)u->attempt));
+    json_object_object_add(o, "exit_code",
+                           u->exit_code >= 0 ? json_object_new_int(u->exit_code) : NULL);
+    json_object_object_add(o, "duration_ms",
+                           u->end_ms >= u->start_ms && u->start_ms > 0
+                               ? json_object_new_int64(u->end_ms - u->start_ms)
+                               : NULL);
+    if (error != NULL)
+        json_object_object_add(o, "error", json_object_new_string(error));
+    if (u->cached)
+        json_object_object_add(o, "cached", json_object_new_boolean(1));
+    if (u->reused)
+        json_object_object_add(o, "reused", json_object_new_boolean(1));
+    return o;
+}
+
+json_object *wf_run_result_json(const wf_run *r)
+{
+    json_object *doc = json_object_new_object(), *tasks = json_object_new_object();
+
+    json_object_object_add(doc, "run_id", json_object_new_string(r->run_id));
+    json_object_object_add(doc, "workflow", json_object_new_string(r->wf->name));
+    json_object_object_add(doc, "status", json_object_new_string(wf_status_name(r->status)));
+    json_object_object_add(doc, "duration_ms", json_object_new_int64(r->end_ms - r->start_ms));
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        const wf_task *task = &r->wf->tasks[t];
+        const wf_task_state *ts = &r->tasks[t];
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "status", json_object_new_string(wf_status_name(ts->status)));
+        if (task->continue_on_error && ts->status == WF_STATUS_FAILED)
+            json_object_object_add(o, "continue_on_error", json_object_new_boolean(1));
+        json_object_object_add(o, "duration_ms", json_object_new_int64(ts->end_ms - ts->start_ms));
+        if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
+            json_object_object_add(o, "attempts", json_object_new_int((int)ts->units[0].attempt));
+            if (ts->units[0].cached)
+                json_object_object_add(o, "cached", json_object_new_boolean(1));
+            if (ts->units[0].reused)
+                json_object_object_add(o, "reused", json_object_new_boolean(1));
+            json_object_object_add(
+                o, "exit_code",
+                ts->units[0].exit_code >= 0 ? json_object_new_int(ts->units[0].exit_code) : NULL);
+        }
+        if (ts->error != NULL)
+            json_object_object_add(o, "error", json_object_new_string(ts->error));
+        json_object_object_add(o, "result", ts->result ? wf_json_copy(ts->result->value) : NULL);
+        if (task->items_kind != WF_ITEMS_NONE) {
+            json_object *items = json_object_new_array_ext((int)ts->n_units);
+
+            for (size_t i = 0; i < ts->n_units; i++)
+                json_object_array_add(items,
+                                      unit_json(&ts->units[i], (int64_t)i,
+                                                ts->item_errors ? ts->item_errors[i] : NULL));
+            json_object_object_add(o, "items", items);
+        }
+        json_object_object_add(tasks, task->name, o);
+    }
+    json_object_object_add(doc, "tasks", tasks);
+    json_object_object_add(doc, "outputs", r->outputs ? wf_json_copy(r->outputs) : NULL);
+    wf__mask_json(r, doc);
+    return doc;
+}

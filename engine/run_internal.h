@@ -1,0 +1,306 @@
+/*
+ * run_internal.h: a run's state, shared by the files of the run. The path of a run:
+ *
+ *   run.c       wf_run_start/wait/cancel/free: the run's life, its threads and executors
+ *   setup.c     run id, secrets, environment, root context (inputs, env, vars), actions
+ *   tasks.c     the task and unit state machine (ready, skipped, finished, retried)
+ *   expand.c    a task's units: with-items lists, batches, units taken from --resume
+ *   ready.c     the ready queue (round-robin) and the retry timers
+ *   dispatch.c  the scheduler thread: hands units to executors, takes their completions
+ *   executor_local.c / executor_slurm.c   run units (executor.h); unit.c runs one unit
+ *   done_queue.c the completion queue from executors to the scheduler
+ *   record.c    events and store records (secrets masked)
+ *   result.c    outputs and the result document
+ *
+ * Ownership: the scheduler thread owns every field of wf_run below the "scheduler-owned"
+ * line, and every wf_task_state field not marked otherwise; no lock protects them because
+ * no other thread touches them. Executors read only the immutable parts (workflow, contexts,
+ * rendered env, task item lists, which never change while units run) and report through the
+ * completion queue (executor.h).
+ */
+#ifndef WF_RUN_INTERNAL_H
+#define WF_RUN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "wf_store.h"
+#include "wf_workflow.h"
+
+#include "engine_internal.h"
+#include "executor.h"
+#include "wfengine.h"
+
+/* A growable FIFO of task or unit indices (the ready list, a task's retries). */
+typedef struct wf_u32_fifo {
+    uint32_t *v;
+    size_t head, len, cap;
+} wf_u32_fifo;
+
+/* One unit of work: a task attempt, or an item (or batch) attempt. Kept small: the item is
+ * not copied, it is found by index in the task's item list. */
+typedef struct wf_unit {
+    uint32_t attempt;  /* attempts started so far */
+    uint8_t status;    /* wf_status */
+    uint8_t reused;    /* taken from the resumed run */
+    uint8_t cached;    /* taken from the cache */
+    uint8_t started;   /* the current attempt's UNIT_START was emitted */
+    int32_t exit_code; /* of the last attempt, -1 if none */
+    int64_t start_ms, end_ms;
+} wf_unit;
+
+typedef struct wf_task_state {
+    wf_status status;
+    uint32_t pending_deps;
+    bool ready_queued; /* in the ready list */
+    bool started;
+    bool stop_items;   /* task fail-fast tripped: start no new items */
+    wf_executor *exec; /* what runs its units (set up before the run starts, then read-only) */
+    wf_ctx *ctx;       /* the task's context (vars as published so far) */
+    /* with-items: the expanded list, read by executors. Lent (items_own NULL) when it is a
+     * constant of the workflow or a value already in the context (`<< task.x.items >>`),
+     * so a run neither copies nor touches its reference counts; else items_own owns it. */
+    const json_object *items;
+    json_object *items_own;
+    size_t n_units;
+    wf_unit *units;
+    size_t next_unit;    /* first unit never started */
+    wf_u32_fifo retries; /* units whose retry delay has passed */
+    size_t running, ended;
+    size_t waiting_retry;        /* units waiting for their retry delay */
+    json_object **values;        /* value per unit (owned until the task ends) */
+    char **item_errors;          /* with-items: error per failed unit, allocated on first failure */
+    char *plain_out, *plain_err; /* a plain task's captured stdout/stderr */
+    char *error;                 /* why the task failed/skipped (owned) */
+    int64_t start_ms, end_ms;
+    wf_result *result; /* published result (a reference) */
+    /* --resume: what the resumed run has for this task (borrowed from wf_run.reuse_doc):
+     * the unit object of a plain task, or an array of unit objects by item index. */
+    json_object *reuse;
+    /* --resume: the task ran again in this run (a unit of it ran instead of being taken from
+     * the resumed run, or a task it depends on ran again), so its dependents run again too. */
+    bool rerun;
+    /* A task with env: the run's env_base without the names the task sets (pointers into
+     * wf_run.envp; owned array, NULL for a task without env, which uses the run's). */
+    const char **env_base;
+    size_t n_env_base;
+} wf_task_state;
+
+typedef struct wf_timer {
+    int64_t due_ms;
+    wf_job job;
+} wf_timer;
+
+/* How long a completion may wait for the scheduler when nothing about it is urgent. */
+#define WF__SCHED_TICK_MS 2
+
+/* The completion queue (done_queue.c): executors push, the scheduler takes all at once. */
+struct wf_done_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* the scheduler waits for completions, a cancel or a timer */
+    wf_completion *v;    /* completions and start notices, in the order they happened */
+    size_t len, cap;
+    size_t starts; /* how many of v are start notices */
+    /* When the scheduler will look at v by itself (monotonic ms): 0 while it is awake,
+     * INT64_MAX while it waits for a wake-up. */
+    int64_t wake_ms;
+    bool woken; /* signalled since the scheduler last woke */
+};
+
+struct wf_run {
+    wf_engine *engine;
+    const wf_workflow *wf;
+    wf_run_options opts;
+    char run_id[64];
+    int concurrency; /* units that may run at once on this machine (the local pool's workers) */
+    wf_ctx *root;    /* inputs, vars, env, results */
+    char **envp;     /* inherited environment + workflow env, NULL-terminated (owned) */
+    json_object *env_json; /* the same as an object (owned by root's context copy) */
+    bool fail_fast;        /* workflow fail-fast (file or options) */
+    char **secrets;        /* text of the secret inputs' values, masked as *** in output */
+    size_t n_secrets;
+    wf_store *store;        /* borrowed, or NULL */
+    char resume_id[64];     /* --resume: the run resumed (opts.resume_run points here) */
+    json_object *reuse_doc; /* --resume: the succeeded units of the resumed run (owned) */
+    bool store_failed;      /* the store failed: the run was stopped */
+    size_t n_envp;
+    /* envp without the variables the engine sets for every unit (WF_RUN_ID, WF_TASK,
+     * WF_INDEX, WF_ITEM): what a unit's environment starts with (borrowed pointers into
+     * envp; the array is owned). See wf__unit_env_prepare. */
+    const char **env_base;
+    size_t n_env_base;
+    json_object *outputs; /* after the run */
+    int64_t start_ms, start_wall_ms, end_ms;
+
+    /* Executors (started before the scheduler, stopped by it when the run ends). */
+    wf_executor **executors;
+    size_t n_executors;
+    pthread_t scheduler;
+    atomic_bool cancel_requested;
+    wf_done_queue done;
+
+    /* ---- scheduler-owned ---- */
+    wf_task_state *tasks;
+    wf_u32_fifo ready; /* FIFO of task indices with units to start */
+    wf_timer *timers;  /* min-heap by due_ms */
+    size_t n_timers, cap_timers;
+    uint32_t *settle; /* tasks whose dependencies all ended, to be handled */
+    size_t n_settle;
+    size_t tasks_ended;
+    size_t units_done, units_total;
+    bool stopping; /* cancel or workflow fail-fast: start nothing new */
+    bool failfast_tripped;
+    wf_status status;
+};
+
+/* ---- run.c ---------------------------------------------------------------------------- */
+
+/* wf_run_start with every task on executor ex (taken over: its stop is called), for tests of
+ * the scheduler (tests/scripted_executor.c). */
+int wf__run_start_on(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
+                     wf_executor *ex, wf_run **out, wf_errlist *errs);
+
+/* ---- setup.c -------------------------------------------------------------------------- */
+
+void wf__make_run_id(char *out, size_t n);
+/* Adds an error at m in the workflow file. */
+void wf__errlist_add_at(wf_errlist *errs, const wf_workflow *wf, wf_mark m, int code,
+                        const char *msg);
+/* The text of the secret inputs' values (for masking). */
+void wf__collect_secrets(wf_run *r, const json_object *inputs);
+/* The process environment plus the workflow's env, as r->env_json and r->envp. */
+int wf__build_env(wf_run *r, json_object *inputs, wf_errlist *errs);
+/* The root context: inputs (taken), env, and vars in file order. */
+int wf__build_root(wf_run *r, json_object *inputs, wf_errlist *errs);
+/* Every action a task names is registered. */
+int wf__check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *errs);
+
+/* ---- record.c: events and store records (scheduler thread, except wf__run_mask) -------- */
+
+/* text with every secret value replaced by ***, or NULL when it holds none (owned). Only
+ * reads the run's immutable secret list: safe on any thread. */
+char *wf__run_mask(const wf_run *r, const char *text);
+/* Masks every string inside v in place (v is owned by the caller and not shared). */
+void wf__mask_json(const wf_run *r, json_object *v);
+/* Calls the event callback (if any) with ev, its texts masked and its counts filled. */
+void wf__emit(wf_run *r, wf_event *ev);
+void wf__emit_simple(wf_run *r, wf_event_kind kind, const char *task, const char *message);
+/* Wall-clock ms of a monotonic wf_now_ms() time of this run. */
+int64_t wf__run_wall_ms(const wf_run *r, int64_t mono_ms);
+void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c, int attempt,
+                     bool reused);
+void wf__record_task(wf_run *r, uint32_t t);
+void wf__record_run_start(wf_run *r);
+/* Records the run's end and flushes the store (store_failed set when that fails). */
+void wf__record_run_end(wf_run *r);
+
+/* ---- ready.c: ready queue and retry timers -------------------------------------------- */
+
+void wf__fifo_push(wf_u32_fifo *q, uint32_t x);
+uint32_t wf__fifo_pop(wf_u32_fifo *q);
+/* Puts task t on the ready list (once). */
+void wf__ready_push(wf_run *r, uint32_t t);
+uint32_t wf__ready_pop(wf_run *r);
+void wf__timer_push(wf_run *r, int64_t due, wf_job job);
+wf_timer wf__timer_pop(wf_run *r);
+/* The delay before retry number retry_number (1 for the first) under the policy. */
+int64_t wf__retry_delay(const wf_retry *rt, uint32_t retry_number);
+/* Moves the units whose retry delay has passed to their task's retries. */
+void wf__fire_timers(wf_run *r, int64_t now);
+
+/* ---- expand.c: a task's units ------------------------------------------------------------ */
+
+/* Skips units that were settled out of order (taken from the resumed run). */
+void wf__advance_next(wf_task_state *ts);
+/* Creates n units for the task and, with queue, puts it on the ready list. */
+void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue);
+/* Evaluates the task's item list into ts->items; on failure *error says why (owned). */
+int wf__expand_items(wf_run *r, uint32_t t, char **error);
+/* --resume: settles unit idx with what the resumed run recorded for it. */
+void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec);
+/* --resume: takes the unchanged items that succeeded in the resumed run. Returns how many. */
+size_t wf__reuse_items(wf_run *r, uint32_t t);
+/* --resume: reads what the resumed run has, per task. */
+int wf__load_reuse(wf_run *r, wf_errlist *errs);
+
+/* ---- tasks.c: the state machine ----------------------------------------------------------- */
+
+/* Stops the run: nothing new starts, every executor cancels what it has. */
+void wf__run_stop(wf_run *r);
+/* Whether a unit of the task can start now (retries or units never started). */
+bool wf__has_startable(const wf_run *r, const wf_task_state *ts);
+/* The task has as many units handed out as its `concurrency` allows. */
+bool wf__task_at_limit(const wf_run *r, uint32_t t);
+/* Takes the task's next unit to start (a retry first) and marks it running: its attempt is
+ * counted and UNIT_QUEUED emitted. Call only when wf__has_startable. */
+wf_job wf__take_unit(wf_run *r, uint32_t t);
+/* A task whose dependencies have all ended: skip it, or expand it and queue its units. */
+void wf__task_ready(wf_run *r, uint32_t t);
+/* Handles tasks that became ready, iteratively. */
+void wf__settle(wf_run *r);
+/* Ends the task if nothing of it runs, waits or can start any more. */
+void wf__task_maybe_finish(wf_run *r, uint32_t t);
+void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take);
+/* An executor started attempt job->attempt of the unit: emits UNIT_START. */
+void wf__unit_started(wf_run *r, const wf_job *job);
+/* A completion from an executor (its strings and value taken). */
+void wf__unit_complete(wf_run *r, wf_completion *c);
+/* After a stop: drops pending retries and ends the tasks that have nothing running. */
+void wf__drain_after_stop(wf_run *r);
+wf_status wf__final_status(const wf_run *r);
+
+/* ---- dispatch.c: the scheduler thread ----------------------------------------------------- */
+
+void *wf__scheduler_main(void *arg);
+
+/* ---- done_queue.c (the scheduler's side) -------------------------------------------------- */
+
+void wf__done_queue_init(wf_done_queue *q);
+void wf__done_queue_release(wf_done_queue *q);
+/* Wakes the scheduler (a cancel). */
+void wf__done_queue_wake(wf_done_queue *q);
+/* Waits until the queue holds something, the deadline due_ms (monotonic, INT64_MAX: none)
+ * has passed, or *cancel is set (cancel may be NULL); with tick, waits at most a tick (the
+ * scheduler just handled completions and looks again soon: executors need not wake it). Then swaps
+ * the queue's contents into *batch (capacity *cap) and returns how many. */
+size_t wf__done_queue_take(wf_done_queue *q, int64_t due_ms, bool tick, const atomic_bool *cancel,
+                           wf_completion **batch, size_t *cap);
+
+/* ---- result.c ----------------------------------------------------------------------------- */
+
+/* Renders the workflow's outputs against the final context into r->outputs. */
+void wf__render_outputs(wf_run *r);
+
+/* ---- unit.c: what executing one unit means (any executor thread) ---------------------------- */
+
+/* Computes env_base for the run and for each task with env (once per run, before any
+ * unit runs), so that a unit's environment is a copy of pointers plus its own variables. */
+void wf__unit_env_prepare(wf_run *r);
+/* Frees what wf__unit_env_prepare allocated. */
+void wf__unit_env_release(wf_run *r);
+
+/* Runs one job (a process or an action) and fills c (which the caller has zeroed, with
+ * c->job set). cancel_fd: readable once the run stops (processes and actions poll it);
+ * cancelled: the job was cancelled before it started (it ends CANCELLED without running).
+ * Never fails: problems become a FAILED completion with an error message. */
+void wf__unit_execute(wf_run *r, const wf_job *job, int cancel_fd, bool cancelled,
+                      wf_completion *c);
+
+/* For an executor that runs units elsewhere (a cluster): evaluates the item's `when` and
+ * renders the unit as a /bin/sh script, its full environment and its workdir (all owned by
+ * the caller; workdir NULL for the current directory). Returns false when the unit ends
+ * here: c is then SKIPPED (its `when` was false) or FAILED (a template error), its store
+ * data written. Any thread. */
+bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char ***envp,
+                            char **workdir, wf_completion *c);
+/* Completes c for a unit run elsewhere, whose job, status, exit code, out, err, error and
+ * times the executor filled: converts stdout to the result per the task's output mode (a
+ * failure when it cannot be parsed, or when out_truncated and the mode is not text; `where`
+ * names the job in that message) and writes the store data. Any thread. */
+void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *where);
+
+/* Turns captured stdout into a result per the task's output mode. On bad JSON returns
+ * WF_EINVAL with *error set to a message quoting the start of stdout. */
+int wf__output_convert(wf_output_mode mode, const char *out, json_object **value, char **error);
+
+#endif

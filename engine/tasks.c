@@ -1,0 +1,491 @@
+/*
+ * tasks.c: the task and unit state machine, on the scheduler thread. A task whose
+ * dependencies have all ended is handled once (skipped, cancelled, skipped by its `when`, or
+ * expanded into units: expand.c); a unit's completion moves it to its final state or to a
+ * retry; a task ends when nothing of it runs, waits or can start, publishes its result and
+ * vars, and makes its dependents ready: O(1) per edge.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+
+/* Sets stopping: nothing new starts; every executor cancels what it has (running processes
+ * and actions see the cancel pipe, cluster jobs are cancelled). */
+void wf__run_stop(wf_run *r)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    for (size_t i = 0; i < r->n_executors; i++)
+        r->executors[i]->ops->cancel_all(r->executors[i]);
+}
+
+bool wf__has_startable(const wf_run *r, const wf_task_state *ts)
+{
+    if (r->stopping || ts->stop_items)
+        return false;
+    return ts->retries.len > 0 || ts->next_unit < ts->n_units;
+}
+
+bool wf__task_at_limit(const wf_run *r, uint32_t t)
+{
+    int limit = r->wf->tasks[t].concurrency;
+
+    return limit > 0 && r->tasks[t].running >= (size_t)limit;
+}
+
+/* Ends the task if nothing of it runs, waits or can start any more. */
+void wf__task_maybe_finish(wf_run *r, uint32_t t)
+{
+    wf_task_state *ts = &r->tasks[t];
+    const wf_task *task = &r->wf->tasks[t];
+    bool any_failed = false, any_cancelled = false;
+
+    if (ts->status != WF_STATUS_RUNNING || ts->running > 0 || ts->waiting_retry > 0 ||
+        wf__has_startable(r, ts))
+        return;
+    for (size_t i = 0; i < ts->n_units; i++) {
+        wf_unit *u = &ts->units[i];
+
+        if (u->status == WF_STATUS_PENDING || u->status == WF_STATUS_RUNNING) {
+            u->status = WF_STATUS_CANCELLED;
+            ts->ended++;
+            r->units_done++;
+        }
+        any_failed |= u->status == WF_STATUS_FAILED;
+        any_cancelled |= u->status == WF_STATUS_CANCELLED;
+    }
+    if (task->items_kind == WF_ITEMS_NONE)
+        wf__task_finish(r, t, (wf_status)ts->units[0].status, NULL);
+    else
+        wf__task_finish(r, t,
+                        any_failed ? WF_STATUS_FAILED
+                                   : (any_cancelled ? WF_STATUS_CANCELLED : WF_STATUS_SUCCEEDED),
+                        NULL);
+}
+
+/* Why the task is skipped because of its dependencies, or NULL. */
+static char *dependency_problem(wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+
+    for (size_t i = 0; i < task->n_deps; i++) {
+        const wf_task_state *d = &r->tasks[task->deps[i]];
+
+        if (!wf_result_ok(d->result))
+            return wf_xasprintf("dependency '%s' %s", r->wf->tasks[task->deps[i]].name,
+                                wf_status_name(d->status));
+    }
+    return NULL;
+}
+
+/* --resume: whether a task t depends on (by needs, a task.X reference or a status function)
+ * ran again in this run. */
+static bool dependency_reran(const wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+
+    for (size_t i = 0; i < task->n_deps; i++) {
+        if (r->tasks[task->deps[i]].rerun)
+            return true;
+    }
+    return false;
+}
+
+/* A task whose dependencies have all ended: skip it, or expand it and queue its units. */
+void wf__task_ready(wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    char *why = NULL;
+    wf_error err;
+
+    ts->status = WF_STATUS_RUNNING;
+    ts->start_ms = wf_now_ms();
+    ts->ctx = wf_ctx_ref(r->root);
+    /* --resume: what the resumed run stored for this task was computed from its dependencies'
+     * results there. One of them ran again, so what the task reads (a result, a status, an
+     * item list) may have changed: nothing of it is reused, and its own dependents run again
+     * in turn, whether it runs, fails or is skipped now. */
+    if (r->opts.resume_run != NULL && dependency_reran(r, t)) {
+        ts->rerun = true;
+        ts->reuse = NULL;
+    }
+    if (r->stopping) {
+        wf__task_finish(r, t, WF_STATUS_CANCELLED,
+                        wf_xstrdup(r->failfast_tripped ? "not started: fail-fast"
+                                                       : "not started: the run was stopped"));
+        return;
+    }
+    why = dependency_problem(r, t);
+    if (why != NULL && !task->when_uses_status) {
+        wf__task_finish(r, t, WF_STATUS_SKIPPED, why);
+        return;
+    }
+    free(why);
+    if (ts->reuse != NULL && task->items_kind == WF_ITEMS_NONE) {
+        wf__task_add_units(r, t, 1, false);
+        wf__reuse_unit(r, t, 0, ts->reuse);
+        wf__task_finish(r, t, WF_STATUS_SUCCEEDED, NULL);
+        return;
+    }
+    wf_error_init(&err);
+    if (task->when != NULL && task->items_kind == WF_ITEMS_NONE) {
+        bool yes = false;
+        int rc = wf_tpl_eval_bool(task->when, ts->ctx, &yes, &err);
+
+        if (rc != WF_OK) {
+            wf__task_finish(r, t, WF_STATUS_FAILED,
+                            wf_xasprintf("when: %s", err.message ? err.message : wf_strerror(rc)));
+            wf_error_release(&err);
+            return;
+        }
+        if (!yes) {
+            wf__task_finish(r, t, WF_STATUS_SKIPPED, wf_xstrdup("when was false"));
+            return;
+        }
+    }
+    if (task->items_kind == WF_ITEMS_NONE) {
+        wf__task_add_units(r, t, 1, true);
+    } else {
+        char *error = NULL;
+        wf_event ev = { .kind = WF_EVENT_TASK_START, .task = task->name, .index = -1 };
+
+        if (wf__expand_items(r, t, &error) != WF_OK) {
+            wf__task_finish(r, t, WF_STATUS_FAILED, error);
+            return;
+        }
+        ev.n_items = json_object_array_length(ts->items);
+        if (ev.n_items == 0) {
+            wf__emit(r, &ev);
+            wf__task_finish(r, t, WF_STATUS_SUCCEEDED, NULL);
+            return;
+        }
+        wf__task_add_units(r, t, ev.n_items, false);
+        if (ts->reuse != NULL) {
+            size_t reused = wf__reuse_items(r, t);
+            char *msg = wf_xasprintf("%zu reused from run %s", reused, r->opts.resume_run);
+
+            ev.message = msg;
+            wf__emit(r, &ev);
+            free(msg);
+        } else {
+            wf__emit(r, &ev);
+        }
+        if (wf__has_startable(r, ts))
+            wf__ready_push(r, t);
+        else
+            wf__task_maybe_finish(r, t);
+    }
+}
+
+/* Evaluates the task's publish map into the published vars. */
+static void publish_vars(wf_run *r, uint32_t t)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_results *vars = wf_ctx_published_vars(r->root);
+
+    for (size_t i = 0; i < task->n_publish; i++) {
+        json_object *v = NULL;
+        wf_error err;
+        wf_result *res;
+        int rc;
+
+        wf_error_init(&err);
+        rc = wf_tpl_eval(task->publish[i].tpl, r->tasks[t].ctx, &v, &err);
+        if (rc != WF_OK) {
+            char *msg = wf_xasprintf("publish %s: %s", task->publish[i].name,
+                                     err.message ? err.message : wf_strerror(rc));
+
+            wf__emit_simple(r, WF_EVENT_WARNING, task->name, msg);
+            free(msg);
+            wf_error_release(&err);
+            continue;
+        }
+        res = wf_result_new(WF_STATUS_SUCCEEDED, v);
+        if (wf_results_publish(vars, task->publish[i].name, res) != WF_OK) {
+            char *msg = wf_xasprintf("var '%s' was already published; keeping the first value",
+                                     task->publish[i].name);
+
+            wf__emit_simple(r, WF_EVENT_WARNING, task->name, msg);
+            free(msg);
+        }
+        wf_result_unref(res);
+    }
+}
+
+void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    wf_result *res;
+    json_object *value = NULL;
+    wf_event ev = { .kind = WF_EVENT_TASK_END, .task = task->name, .index = -1 };
+
+    if (ts->ctx == NULL)
+        ts->ctx = wf_ctx_ref(r->root);
+    ts->status = status;
+    ts->end_ms = wf_now_ms();
+    if (ts->start_ms == 0)
+        ts->start_ms = ts->end_ms;
+    if (error_take != NULL) {
+        free(ts->error);
+        ts->error = error_take;
+    }
+    if (task->items_kind != WF_ITEMS_NONE && status != WF_STATUS_SKIPPED &&
+        (ts->items != NULL || status == WF_STATUS_SUCCEEDED)) {
+        /* The list of item results in item order, null where an item did not succeed. */
+        value = json_object_new_array_ext((int)ts->n_units);
+        for (size_t i = 0; i < ts->n_units; i++) {
+            json_object_array_add(value, ts->values[i]);
+            ts->values[i] = NULL;
+        }
+    } else if (task->items_kind == WF_ITEMS_NONE && status == WF_STATUS_SUCCEEDED) {
+        value = ts->values ? ts->values[0] : NULL;
+        if (ts->values)
+            ts->values[0] = NULL;
+    }
+    res = wf_result_new(status, value);
+    res->ignored_failure = status == WF_STATUS_FAILED && task->continue_on_error;
+    if (ts->error != NULL)
+        res->error = wf_xstrdup(ts->error);
+    if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
+        res->exit_code = ts->units[0].exit_code;
+        res->stdout_text = ts->plain_out;
+        res->stderr_text = ts->plain_err;
+        ts->plain_out = ts->plain_err = NULL;
+    } else if (task->items_kind != WF_ITEMS_NONE) {
+        res->n_items = ts->n_units;
+        res->item_status = wf_xmalloc((ts->n_units ? ts->n_units : 1) * sizeof(wf_status));
+        for (size_t i = 0; i < ts->n_units; i++)
+            res->item_status[i] = (wf_status)ts->units[i].status;
+    }
+    ts->result = res;
+    wf_results_publish(wf_ctx_results(r->root), task->name, res);
+    if (status == WF_STATUS_SUCCEEDED)
+        publish_vars(r, t);
+    r->tasks_ended++;
+    wf__record_task(r, t);
+    ev.status = status;
+    ev.duration_ms = ts->end_ms - ts->start_ms;
+    ev.message = ts->error;
+    ev.n_items = task->items_kind != WF_ITEMS_NONE ? ts->n_units : 0;
+    ev.attempt =
+        task->items_kind == WF_ITEMS_NONE && ts->n_units == 1 ? (int)ts->units[0].attempt : 0;
+    wf__emit(r, &ev);
+    if (status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
+        !r->failfast_tripped) {
+        r->failfast_tripped = true;
+        wf__run_stop(r);
+    }
+    /* O(1) per edge: dependents whose last dependency this was become ready. */
+    for (size_t i = 0; i < task->n_dependents; i++) {
+        uint32_t d = (uint32_t)task->dependents[i];
+
+        if (--r->tasks[d].pending_deps == 0)
+            r->settle[r->n_settle++] = d;
+    }
+}
+
+/* Handles tasks that became ready, iteratively (a long chain of skips must not recurse). */
+void wf__settle(wf_run *r)
+{
+    while (r->n_settle > 0)
+        wf__task_ready(r, r->settle[--r->n_settle]);
+}
+
+/* The executor started the current attempt of a unit: a worker took its job, or Slurm
+ * accepted it. Emits UNIT_START (on the scheduler thread, like every event). */
+void wf__unit_started(wf_run *r, const wf_job *job)
+{
+    const wf_task *task = &r->wf->tasks[job->task];
+    wf_unit *u = &r->tasks[job->task].units[job->unit];
+    wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
+
+    if (u->attempt != job->attempt || u->status != WF_STATUS_RUNNING)
+        return; /* cannot happen: an attempt ends after it starts, on the same queue */
+    u->started = 1;
+    ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)job->unit : -1;
+    ev.attempt = (int)job->attempt;
+    ev.max_attempts = task->retry.count + 1;
+    wf__emit(r, &ev);
+}
+
+wf_job wf__take_unit(wf_run *r, uint32_t t)
+{
+    wf_task_state *ts = &r->tasks[t];
+    const wf_task *task = &r->wf->tasks[t];
+    wf_event ev = { .kind = WF_EVENT_UNIT_QUEUED, .task = task->name, .exit_code = -1 };
+    wf_job job;
+    wf_unit *u;
+
+    if (ts->retries.len > 0) {
+        job.unit = wf__fifo_pop(&ts->retries);
+    } else {
+        job.unit = (uint32_t)ts->next_unit++;
+        wf__advance_next(ts);
+    }
+    u = &ts->units[job.unit];
+    u->attempt++;
+    u->status = WF_STATUS_RUNNING;
+    u->started = 0;
+    if (u->start_ms == 0)
+        u->start_ms = wf_now_ms();
+    ts->running++;
+    ts->exec->in_flight++;
+    job.task = t;
+    job.attempt = u->attempt;
+    /* Queued as soon as it is taken, so that every attempt that ends without starting (its
+     * `when` was false, a template error, a cluster refused it) was queued first. */
+    ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)job.unit : -1;
+    ev.attempt = (int)job.attempt;
+    ev.max_attempts = task->retry.count + 1;
+    wf__emit(r, &ev);
+    return job;
+}
+
+/* --resume: whether the resumed run has a success of unit idx (which then did not run as
+ * it was there, since it was not taken from it). */
+static bool had_success(const wf_task_state *ts, uint32_t idx)
+{
+    if (ts->reuse == NULL)
+        return false;
+    if (!json_object_is_type(ts->reuse, json_type_array))
+        return true;
+    return idx < json_object_array_length(ts->reuse) &&
+           json_object_array_get_idx(ts->reuse, idx) != NULL;
+}
+
+void wf__unit_complete(wf_run *r, wf_completion *c)
+{
+    uint32_t t = c->job.task, idx = c->job.unit;
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    wf_unit *u = &ts->units[idx];
+    bool items = task->items_kind != WF_ITEMS_NONE;
+    wf_event ev = { .task = task->name, .index = items ? (int64_t)idx : -1 };
+
+    ts->running--;
+    ts->exec->in_flight--;
+    /* A unit of it ran: its dependents cannot be taken from a resumed run. An item skipped
+     * because its `when` is false, and that had no success to take from the resumed run, was
+     * decided from what it was decided from there (nothing it depends on ran again, or rerun
+     * is already set): skipped there too, it changes nothing its dependents read. */
+    if (c->status != WF_STATUS_SKIPPED || had_success(ts, idx))
+        ts->rerun = true;
+    u->exit_code = c->exit_code;
+    /* The unit started when a worker took its job, not when the job was queued. */
+    if (u->attempt == 1 && c->start_ms > 0)
+        u->start_ms = c->start_ms;
+    wf__record_unit(r, t, idx, c, (int)u->attempt, false);
+    ev.attempt = (int)u->attempt;
+    ev.max_attempts = task->retry.count + 1;
+    ev.exit_code = c->exit_code;
+    ev.started = u->started;
+    u->started = 0;
+    if (c->log != NULL)
+        wf__emit_simple(r, WF_EVENT_LOG, task->name, c->log);
+    if (c->status == WF_STATUS_FAILED && !r->stopping &&
+        u->attempt <= (uint32_t)task->retry.count) {
+        int64_t delay = wf__retry_delay(&task->retry, u->attempt);
+
+        u->status = WF_STATUS_PENDING;
+        ts->waiting_retry++;
+        wf__timer_push(r, wf_now_ms() + delay, c->job);
+        ev.kind = WF_EVENT_UNIT_RETRY;
+        ev.delay_ms = delay;
+        ev.status = WF_STATUS_FAILED;
+        ev.message = c->error;
+        wf__emit(r, &ev);
+        json_object_put(c->value);
+        goto out;
+    }
+    u->status = (uint8_t)c->status;
+    u->cached = c->cached;
+    u->end_ms = c->end_ms;
+    ts->ended++;
+    r->units_done++;
+    if (c->status == WF_STATUS_SUCCEEDED) {
+        ts->values[idx] = c->value;
+    } else {
+        json_object_put(c->value);
+        if (c->error != NULL) {
+            if (!items) {
+                free(ts->error);
+                ts->error = c->error;
+            } else {
+                if (ts->item_errors == NULL)
+                    ts->item_errors = wf_xcalloc(ts->n_units, sizeof(char *));
+                ts->item_errors[idx] = c->error;
+            }
+            c->error = NULL;
+        }
+    }
+    if (!items) {
+        ts->plain_out = c->out;
+        ts->plain_err = c->err;
+        c->out = c->err = NULL;
+    }
+    ev.kind = WF_EVENT_UNIT_END;
+    ev.status = c->status;
+    ev.cached = c->cached;
+    ev.duration_ms = c->end_ms - c->start_ms;
+    ev.message = items && ts->item_errors ? ts->item_errors[idx] : (items ? NULL : ts->error);
+    ev.stderr_text = items ? c->err : ts->plain_err;
+    ev.stdout_text = items ? c->out : ts->plain_out;
+    wf__emit(r, &ev);
+    if (c->status == WF_STATUS_FAILED && items && task->fail_fast) {
+        ts->stop_items = true;
+        ts->exec->ops->cancel_task(ts->exec, t);
+    }
+    if (c->status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
+        !r->failfast_tripped) {
+        r->failfast_tripped = true;
+        wf__run_stop(r);
+    }
+out:
+    free(c->out);
+    free(c->err);
+    free(c->error);
+    free(c->log);
+    free(c->result_json);
+    if (wf__has_startable(r, ts) && !wf__task_at_limit(r, t))
+        wf__ready_push(r, t);
+    wf__task_maybe_finish(r, t);
+}
+
+/* After a stop: drop pending retries (those units end as cancelled) and end the tasks that
+ * have nothing running. */
+void wf__drain_after_stop(wf_run *r)
+{
+    while (r->n_timers > 0) {
+        wf_timer tm = wf__timer_pop(r);
+
+        r->tasks[tm.job.task].waiting_retry--;
+    }
+    while (r->ready.len > 0) {
+        uint32_t t = wf__ready_pop(r);
+
+        wf__task_maybe_finish(r, t);
+    }
+    for (size_t t = 0; t < r->wf->n_tasks; t++)
+        wf__task_maybe_finish(r, (uint32_t)t);
+}
+
+wf_status wf__final_status(const wf_run *r)
+{
+    if (r->store_failed)
+        return WF_STATUS_FAILED;
+    if (atomic_load(&r->cancel_requested))
+        return WF_STATUS_CANCELLED;
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        const wf_task_state *ts = &r->tasks[t];
+
+        if (ts->status == WF_STATUS_FAILED && !r->wf->tasks[t].continue_on_error)
+            return WF_STATUS_FAILED;
+        if (ts->status == WF_STATUS_CANCELLED && r->failfast_tripped)
+            return WF_STATUS_FAILED;
+    }
+    return WF_STATUS_SUCCEEDED;
+}
