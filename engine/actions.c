@@ -116,11 +116,7 @@ static int value(const wf_action_call *call, wf_action_reply *reply, void *user)
     return WF_OK;
 }
 
-void wf__actions_register_core(wf_engine *e)
-{
-    wf__engine_add_core_action(e, "core.noop", noop);
-    wf__engine_add_core_action(e, "core.echo", echo);
-    wf__engine_add_core_action(e, "core.fail", fail);
-    wf__engine_add_core_action(e, "core.sleep", sleep_action);
-    wf__engine_add_core_action(e, "core.value", value);
-}
+const wf_core_action wf__core_actions[] = {
+    { "core.noop", noop },          { "core.echo", echo },   { "core.fail", fail },
+    { "core.sleep", sleep_action }, { "core.value", value }, { NULL, NULL },
+};

@@ -8,6 +8,8 @@
 
 #include "engine_internal.h"
 
+static int add_action(wf_engine *e, const char *name, wf_action_fn fn, void *user);
+
 wf_engine *wf_engine_new(const wf_engine_options *opts)
 {
     wf_engine *e = wf_xcalloc(1, sizeof(*e));
@@ -26,7 +28,8 @@ wf_engine *wf_engine_new(const wf_engine_options *opts)
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
-    wf__actions_register_core(e);
+    for (const wf_core_action *a = wf__core_actions; a->name != NULL; a++)
+        add_action(e, a->name, a->fn, NULL);
     return e;
 }
 
@@ -95,11 +98,6 @@ int wf_engine_register_action(wf_engine *e, const char *name, wf_action_fn fn, v
     if (strncmp(name, "core.", 5) == 0)
         return WF_EINVAL;
     return add_action(e, name, fn, user);
-}
-
-int wf__engine_add_core_action(wf_engine *e, const char *name, wf_action_fn fn)
-{
-    return add_action(e, name, fn, NULL);
 }
 
 const wf_action_entry *wf__engine_find_action(const wf_engine *e, const char *name)

@@ -23,10 +23,13 @@ struct wf_engine {
 
 /* The registered action called name, or NULL. */
 const wf_action_entry *wf__engine_find_action(const wf_engine *e, const char *name);
-/* Registers an action in the reserved core namespace (for actions.c). */
-int wf__engine_add_core_action(wf_engine *e, const char *name, wf_action_fn fn);
-/* Registers core.noop, core.echo, core.fail, core.sleep and core.value. */
-void wf__actions_register_core(wf_engine *e);
+/* The built-in actions (actions.c), registered by every new engine in the reserved core
+ * namespace: core.noop, core.echo, core.fail, core.sleep and core.value; ends with NULLs. */
+typedef struct wf_core_action {
+    const char *name;
+    wf_action_fn fn;
+} wf_core_action;
+extern const wf_core_action wf__core_actions[];
 
 /* Expands a matrix (cartesian product, first key outermost; exclude then include) into a
  * list of objects. */

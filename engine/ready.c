@@ -2,7 +2,8 @@
  * ready.c: the ready queue and the retry timers, owned by the scheduler thread. Tasks with
  * units to start wait in a FIFO (served round-robin); a failed attempt with retries left waits
  * in a min-heap of timers until its delay (the retry policy: fixed, linear or exponential,
- * capped) has passed, then joins its task's retry FIFO.
+ * capped) has passed, then joins its task's retry FIFO. Whether a task can start a unit now
+ * (something left to start, under its `concurrency`) is decided here too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,20 @@ int64_t wf__retry_delay(const wf_retry *rt, uint32_t retry_number)
     if (rt->max_delay_ms > 0 && d > (double)rt->max_delay_ms)
         d = (double)rt->max_delay_ms;
     return d > 9e15 ? (int64_t)9e15 : (int64_t)d;
+}
+
+bool wf__has_startable(const wf_run *r, const wf_task_state *ts)
+{
+    if (r->stopping || ts->stop_items)
+        return false;
+    return ts->retries.len > 0 || ts->next_unit < ts->n_units;
+}
+
+bool wf__task_at_limit(const wf_run *r, uint32_t t)
+{
+    int limit = r->wf->tasks[t].concurrency;
+
+    return limit > 0 && r->tasks[t].running >= (size_t)limit;
 }
 
 void wf__fire_timers(wf_run *r, int64_t now)

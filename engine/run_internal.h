@@ -203,6 +203,10 @@ void wf__ready_push(wf_run *r, uint32_t t);
 uint32_t wf__ready_pop(wf_run *r);
 void wf__timer_push(wf_run *r, int64_t due, wf_job job);
 wf_timer wf__timer_pop(wf_run *r);
+/* Whether a unit of the task can start now (retries or units never started). */
+bool wf__has_startable(const wf_run *r, const wf_task_state *ts);
+/* The task has as many units handed out as its `concurrency` allows. */
+bool wf__task_at_limit(const wf_run *r, uint32_t t);
 /* The delay before retry number retry_number (1 for the first) under the policy. */
 int64_t wf__retry_delay(const wf_retry *rt, uint32_t retry_number);
 /* Moves the units whose retry delay has passed to their task's retries. */
@@ -227,10 +231,6 @@ int wf__load_reuse(wf_run *r, wf_errlist *errs);
 
 /* Stops the run: nothing new starts, every executor cancels what it has. */
 void wf__run_stop(wf_run *r);
-/* Whether a unit of the task can start now (retries or units never started). */
-bool wf__has_startable(const wf_run *r, const wf_task_state *ts);
-/* The task has as many units handed out as its `concurrency` allows. */
-bool wf__task_at_limit(const wf_run *r, uint32_t t);
 /* Takes the task's next unit to start (a retry first) and marks it running: its attempt is
  * counted and UNIT_QUEUED emitted. Call only when wf__has_startable. */
 wf_job wf__take_unit(wf_run *r, uint32_t t);

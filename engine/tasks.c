@@ -21,20 +21,6 @@ void wf__run_stop(wf_run *r)
         r->executors[i]->ops->cancel_all(r->executors[i]);
 }
 
-bool wf__has_startable(const wf_run *r, const wf_task_state *ts)
-{
-    if (r->stopping || ts->stop_items)
-        return false;
-    return ts->retries.len > 0 || ts->next_unit < ts->n_units;
-}
-
-bool wf__task_at_limit(const wf_run *r, uint32_t t)
-{
-    int limit = r->wf->tasks[t].concurrency;
-
-    return limit > 0 && r->tasks[t].running >= (size_t)limit;
-}
-
 /* Ends the task if nothing of it runs, waits or can start any more. */
 void wf__task_maybe_finish(wf_run *r, uint32_t t)
 {
