@@ -1,13 +1,14 @@
 /*
- * What a worker does with one unit: derive the item context, check the item's `when`, render
- * the command or the action input, run it, and turn stdout into the result.
+ * unit.c: what an executor does with one unit: derive the item context, check the item's
+ * `when`, render the command (unit_command.c) or the action input, look up the cache
+ * (unit_store.c), run it, and turn stdout into the result. For executors that run units
+ * elsewhere: a unit rendered as a script, and the result made from what came back.
  *
  * Everything read here is immutable while units run (the workflow, the task's context and
  * item list, the run's environment); everything written is the completion, which the worker
  * owns until it hands it back.
  */
 #include <errno.h>
-#include <glob.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,355 +17,7 @@
 #include "wf_proc.h"
 
 #include "run_internal.h"
-
-/* Words that /bin/sh handles itself (builtins and keywords, or programs whose builtin
- * behaves differently from the binary): a simple command starting with one of them still
- * goes through the shell so that it means exactly what it would have meant there. */
-static const char *const shell_words[] = {
-    ".",       ":",        "[",    "alias",    "bg",     "break",  "case",  "cd",
-    "command", "continue", "do",   "done",     "echo",   "elif",   "else",  "esac",
-    "eval",    "exec",     "exit", "export",   "false",  "fc",     "fg",    "fi",
-    "for",     "getopts",  "hash", "if",       "in",     "jobs",   "kill",  "local",
-    "printf",  "pwd",      "read", "readonly", "return", "set",    "shift", "test",
-    "then",    "times",    "trap", "true",     "type",   "ulimit", "umask", "unalias",
-    "unset",   "until",    "wait", "while",    "{",      "}",      "!",     NULL,
-};
-
-static bool is_shell_word(const char *w)
-{
-    for (size_t i = 0; shell_words[i] != NULL; i++) {
-        if (strcmp(w, shell_words[i]) == 0)
-            return true;
-    }
-    return false;
-}
-
-static void fail(wf_completion *c, const char *what, const wf_error *err)
-{
-    c->status = WF_STATUS_FAILED;
-    c->error = wf_xasprintf("%s: %s", what, err->message ? err->message : wf_strerror(err->code));
-}
-
-/* Splits a rendered `shell` setting into words; a one-word shell gets "-c". */
-static size_t shell_argv(const char *shell, char **words, size_t max)
-{
-    size_t n = 0;
-    char *copy = wf_xstrdup(shell), *save = NULL;
-
-    for (char *w = strtok_r(copy, " \t", &save); w != NULL && n + 3 < max;
-         w = strtok_r(NULL, " \t", &save))
-        words[n++] = wf_xstrdup(w);
-    free(copy);
-    if (n == 1)
-        words[n++] = wf_xstrdup("-c");
-    return n;
-}
-
-/* Linux refuses to exec with an argument or an environment string longer than MAX_ARG_STRLEN
- * (32 pages: 128 KiB, its NUL included), with nothing better than E2BIG. */
-#define ARG_STRLEN_MAX (128 * 1024)
-/* A longer script than this, which values of any size can make, goes to the shell in a file. */
-#define SCRIPT_ARG_MAX (96 * 1024)
-
-/* Says which argument is over the kernel's limit, instead of E2BIG's "Argument list too long"
- * for the whole command. (build_envp checks the variables.) */
-static bool args_fit(char *const *argv, wf_completion *c)
-{
-    for (size_t i = 0; argv[i] != NULL; i++) {
-        size_t len = strlen(argv[i]);
-
-        if (len + 1 > ARG_STRLEN_MAX) {
-            c->status = WF_STATUS_FAILED;
-            c->error = wf_xasprintf("argument %zu of the command is %zu bytes, and Linux passes "
-                                    "at most %d bytes in one argument; pass large values in a "
-                                    "file, or in a `run` string (whose script goes to the shell "
-                                    "in a file when it is long)",
-                                    i, len, ARG_STRLEN_MAX - 1);
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Moves the script of a shell command (the last argument) into a private temporary file when
- * it is too long for an argument, and has the shell source it: `sh -c '. FILE'` runs the same
- * commands in the same shell. *path is the file to remove after the unit (NULL when none). */
-static bool spill_script(char **argv, char **path, wf_completion *c)
-{
-    const char *tmpdir = getenv("TMPDIR");
-    size_t n = 0, len, done = 0;
-    wf_strbuf cmd = WF_STRBUF_INIT;
-    char *file;
-    int fd;
-
-    *path = NULL;
-    while (argv[n] != NULL)
-        n++;
-    len = strlen(argv[n - 1]);
-    if (len <= SCRIPT_ARG_MAX)
-        return true;
-    file = wf_xasprintf("%s/wfengine-script.XXXXXX",
-                        tmpdir != NULL && tmpdir[0] == '/' ? tmpdir : "/tmp");
-    /* Children close every descriptor but their own at exec (wf_proc), so mkstemp's lack of
-     * O_CLOEXEC leaks this one into no task. */
-    fd = mkstemp(file);
-    while (fd >= 0 && done < len) {
-        ssize_t w = write(fd, argv[n - 1] + done, len - done);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    if (fd < 0 || done < len || close(fd) != 0) {
-        c->status = WF_STATUS_FAILED;
-        c->error = wf_xasprintf("the script is %zu bytes, too long for a command line, and "
-                                "writing it to %s failed: %s",
-                                len, file, strerror(errno));
-        if (fd >= 0)
-            unlink(file);
-        free(file);
-        return false;
-    }
-    wf_strbuf_adds(&cmd, ". ");
-    wf_shell_quote(&cmd, file, strlen(file));
-    free(argv[n - 1]);
-    argv[n - 1] = wf_strbuf_detach(&cmd, NULL);
-    *path = file;
-    return true;
-}
-
-/* Builds argv for a run task. Returns NULL (with c failed) on a template error. *via_shell is
- * set when the last argument is a script for the shell. */
-static char **build_argv(wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_completion *c,
-                         bool *via_shell)
-{
-    wf_error err;
-    char **argv = NULL;
-
-    wf_error_init(&err);
-    *via_shell = false;
-    if (task->run_argv != NULL) {
-        argv = wf_xcalloc(task->run_argc + 1, sizeof(char *));
-        for (size_t i = 0; i < task->run_argc; i++) {
-            wf_strbuf sb = WF_STRBUF_INIT;
-
-            if (wf_tpl_render(task->run_argv[i], ctx, &sb, &err) != WF_OK) {
-                wf_strbuf_release(&sb);
-                fail(c, "run", &err);
-                wf_tpl_argv_free(argv);
-                argv = NULL;
-                goto out;
-            }
-            argv[i] = wf_strbuf_detach(&sb, NULL);
-        }
-        goto out;
-    }
-    if (task->shell == NULL && wf_tpl_is_simple_command(task->run)) {
-        if (wf_tpl_render_argv(task->run, ctx, &argv, &err) != WF_OK) {
-            fail(c, "run", &err);
-            argv = NULL;
-            goto out;
-        }
-        /* Exec directly unless the shell would treat the first word itself. */
-        if (argv[0] != NULL && !is_shell_word(argv[0]))
-            goto out;
-        wf_tpl_argv_free(argv);
-        argv = NULL;
-    }
-    {
-        wf_strbuf script = WF_STRBUF_INIT, shell = WF_STRBUF_INIT;
-        char *words[16];
-        size_t n;
-
-        if (wf_tpl_render(task->run, ctx, &script, &err) != WF_OK) {
-            fail(c, "run", &err);
-            wf_strbuf_release(&script);
-            goto out;
-        }
-        if (task->shell != NULL) {
-            if (wf_tpl_render(task->shell, ctx, &shell, &err) != WF_OK) {
-                fail(c, "shell", &err);
-                wf_strbuf_release(&script);
-                wf_strbuf_release(&shell);
-                goto out;
-            }
-            n = shell_argv(wf_strbuf_str(&shell), words, WF_ARRAY_LEN(words));
-        } else {
-            words[0] = wf_xstrdup("/bin/sh");
-            words[1] = wf_xstrdup("-c");
-            n = 2;
-        }
-        if (n == 0) {
-            words[0] = wf_xstrdup("/bin/sh");
-            words[1] = wf_xstrdup("-c");
-            n = 2;
-        }
-        argv = wf_xcalloc(n + 2, sizeof(char *));
-        memcpy(argv, words, n * sizeof(char *));
-        argv[n] = wf_strbuf_detach(&script, NULL);
-        wf_strbuf_release(&shell);
-        *via_shell = true;
-    }
-out:
-    (void)r;
-    wf_error_release(&err);
-    return argv;
-}
-
-/* The variables the engine sets for every unit: an inherited one of these names is dropped
- * (a unit without an item has no WF_INDEX/WF_ITEM, even if wfengine itself runs in one). */
-static const char *const engine_vars[] = { "WF_RUN_ID", "WF_TASK", "WF_INDEX", "WF_ITEM" };
-
-static bool env_names_equal(const char *entry, const char *name)
-{
-    size_t n = strlen(name);
-
-    return strncmp(entry, name, n) == 0 && entry[n] == '=';
-}
-
-static bool env_is_engine_var(const char *name_or_entry)
-{
-    for (size_t i = 0; i < WF_ARRAY_LEN(engine_vars); i++) {
-        size_t n = strlen(engine_vars[i]);
-
-        if (strncmp(name_or_entry, engine_vars[i], n) == 0 &&
-            (name_or_entry[n] == '=' || name_or_entry[n] == '\0'))
-            return true;
-    }
-    return false;
-}
-
-static bool env_set_by_task(const wf_task *task, const char *entry)
-{
-    for (size_t i = 0; i < task->n_env; i++) {
-        if (env_names_equal(entry, task->env[i].name))
-            return true;
-    }
-    return false;
-}
-
-void wf__unit_env_prepare(wf_run *r)
-{
-    r->env_base = wf_xmalloc((r->n_envp + 1) * sizeof(char *));
-    r->n_env_base = 0;
-    for (size_t i = 0; i < r->n_envp; i++) {
-        if (!env_is_engine_var(r->envp[i]))
-            r->env_base[r->n_env_base++] = r->envp[i];
-    }
-    for (size_t t = 0; t < r->wf->n_tasks; t++) {
-        const wf_task *task = &r->wf->tasks[t];
-        wf_task_state *ts = &r->tasks[t];
-
-        if (task->n_env == 0)
-            continue;
-        ts->env_base = wf_xmalloc((r->n_env_base + 1) * sizeof(char *));
-        for (size_t i = 0; i < r->n_env_base; i++) {
-            if (!env_set_by_task(task, r->env_base[i]))
-                ts->env_base[ts->n_env_base++] = r->env_base[i];
-        }
-    }
-}
-
-void wf__unit_env_release(wf_run *r)
-{
-    for (size_t t = 0; r->tasks != NULL && t < r->wf->n_tasks; t++)
-        free(r->tasks[t].env_base);
-    free(r->env_base);
-}
-
-/*
- * A unit's environment: the task's share of the run's environment (pointers, see
- * wf__unit_env_prepare), then the task's env rendered for this unit, then the engine's
- * variables. One allocation, the pointer array followed by the unit's own strings, so free()
- * releases it; the borrowed strings live as long as the run. NULL (c failed) when a template
- * fails.
- */
-static char **build_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
-                         wf_completion *c)
-{
-    const wf_task_state *ts = &r->tasks[job->task];
-    const char *const *base = ts->env_base != NULL ? ts->env_base : r->env_base;
-    size_t n_base = ts->env_base != NULL ? ts->n_env_base : r->n_env_base;
-    size_t *offs = wf_xmalloc((task->n_env + WF_ARRAY_LEN(engine_vars)) * sizeof(size_t));
-    const json_object *item = NULL;
-    int64_t index = -1;
-    wf_strbuf sb = WF_STRBUF_INIT;
-    wf_error err;
-    size_t n = 0;
-    char **envp = NULL, *own;
-
-    wf_error_init(&err);
-    for (size_t i = 0; i < task->n_env; i++) {
-        if (env_is_engine_var(task->env[i].name))
-            continue; /* the engine's value wins */
-        offs[n++] = sb.len;
-        wf_strbuf_adds(&sb, task->env[i].name);
-        wf_strbuf_addc(&sb, '=');
-        if (wf_tpl_render(task->env[i].tpl, ctx, &sb, &err) != WF_OK) {
-            char *what = wf_xasprintf("env %s", task->env[i].name);
-
-            fail(c, what, &err);
-            free(what);
-            wf_error_release(&err);
-            goto out;
-        }
-        if (sb.len - offs[n - 1] + 1 > ARG_STRLEN_MAX) {
-            c->status = WF_STATUS_FAILED;
-            c->error = wf_xasprintf("env %s: the value is %zu bytes, and Linux passes at most %d "
-                                    "bytes in one variable; pass large values in a file",
-                                    task->env[i].name,
-                                    sb.len - offs[n - 1] - strlen(task->env[i].name) - 1,
-                                    ARG_STRLEN_MAX - 1);
-            goto out;
-        }
-        wf_strbuf_addc(&sb, '\0');
-    }
-    offs[n++] = sb.len;
-    wf_strbuf_adds(&sb, "WF_RUN_ID=");
-    wf_strbuf_add(&sb, r->run_id, strlen(r->run_id) + 1);
-    offs[n++] = sb.len;
-    wf_strbuf_adds(&sb, "WF_TASK=");
-    wf_strbuf_add(&sb, task->name, strlen(task->name) + 1);
-    if (wf_ctx_item(ctx, &item, &index)) {
-        char num[24];
-
-        offs[n++] = sb.len;
-        wf_strbuf_adds(&sb, "WF_INDEX=");
-        wf_strbuf_add(&sb, num,
-                      (size_t)snprintf(num, sizeof(num), "%lu", (unsigned long)job->unit) + 1);
-        offs[n++] = sb.len;
-        wf_strbuf_adds(&sb, "WF_ITEM=");
-        wf_json_write(&sb, item);
-        wf_strbuf_addc(&sb, '\0');
-        /* An item too large for one variable would make the exec fail: it is left out (the
-         * command reads it through its templates instead). */
-        if (sb.len - offs[n - 1] > ARG_STRLEN_MAX) {
-            sb.len = offs[--n];
-            sb.buf[sb.len] = '\0';
-        }
-    }
-    envp = wf_xmalloc((n_base + n + 1) * sizeof(char *) + sb.len);
-    own = (char *)(envp + n_base + n + 1);
-    memcpy(own, sb.buf, sb.len);
-    /* The array is char ** for execve's sake; the borrowed strings are never written. */
-    memcpy((void *)envp, base, n_base * sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        envp[n_base + i] = own + offs[i];
-    envp[n_base + n] = NULL;
-out:
-    wf_strbuf_release(&sb);
-    free(offs);
-    return envp;
-}
-
-static void free_strv(char **v)
-{
-    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-        free(v[i]);
-    free(v);
-}
+#include "unit_internal.h"
 
 int wf__output_convert(wf_output_mode mode, const char *out, json_object **value, char **error)
 {
@@ -456,192 +109,11 @@ int wf__output_convert(wf_output_mode mode, const char *out, json_object **value
     }
 }
 
-/* ---- the store: blobs and cache keys (worker side) ---------------------------------------- */
-
-/* Writes text (masked) as a blob; hash stays "" for empty text. */
-static void put_text_blob(wf_run *r, const char *text, size_t len, char *hash)
-{
-    char *masked;
-    wf_error err;
-
-    hash[0] = '\0';
-    if (text == NULL || len == 0)
-        return;
-    masked = wf__run_mask(r, text);
-    wf_error_init(&err);
-    if (masked != NULL)
-        wf_store_put_blob(r->store, masked, strlen(masked), hash, &err);
-    else
-        wf_store_put_blob(r->store, text, len, hash, &err);
-    free(masked);
-    wf_error_release(&err); /* the store is now failed; the scheduler stops the run */
-}
-
-/* Everything the unit's record points at is written before the record is queued: the
- * output blobs, and the result (inline when small, a blob when large). */
-static void store_unit_data(wf_run *r, const json_object *item, bool has_item, wf_completion *c)
-{
-    wf_strbuf sb = WF_STRBUF_INIT;
-
-    if (r->store == NULL)
-        return;
-    if (has_item) {
-        wf_json_write(&sb, item);
-        wf_sha256_hex(sb.buf, sb.len, c->item_hash);
-        wf_strbuf_reset(&sb);
-    }
-    if (c->stdout_hash[0] == '\0')
-        put_text_blob(r, c->out, c->out ? strlen(c->out) : 0, c->stdout_hash);
-    if (c->stderr_hash[0] == '\0')
-        put_text_blob(r, c->err, c->err ? strlen(c->err) : 0, c->stderr_hash);
-    if (c->status == WF_STATUS_SUCCEEDED && c->result_json == NULL && c->result_hash[0] == '\0') {
-        char *masked;
-
-        wf_json_write(&sb, c->value);
-        masked = wf__run_mask(r, wf_strbuf_str(&sb));
-        if (masked != NULL) {
-            wf_strbuf_reset(&sb);
-            wf_strbuf_adds(&sb, masked);
-            free(masked);
-        }
-        if (sb.len <= WF_STORE_INLINE_MAX) {
-            c->result_json = wf_strbuf_detach(&sb, NULL);
-        } else {
-            wf_error err;
-
-            wf_error_init(&err);
-            wf_store_put_blob(r->store, sb.buf, sb.len, c->result_hash, &err);
-            wf_error_release(&err);
-        }
-    }
-    wf_strbuf_release(&sb);
-}
-
-static void hash_str(wf_sha256 *h, const char *s)
-{
-    /* The NUL separates fields, so ("ab", "c") and ("a", "bc") hash differently. */
-    wf_sha256_update(h, s ? s : "", s ? strlen(s) + 1 : 1);
-}
-
-/* The cache key of a unit: what it runs (argv, or the action and its rendered input), the
- * environment the workflow and the task set, the output mode, the rendered cache.key, and the
- * content of the declared source files. Returns false (with c failed) on a template error. */
-static bool cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char *const *argv,
-                      const json_object *input, const char *workdir, wf_completion *c,
-                      char key[WF_SHA256_HEX_LEN + 1])
-{
-    wf_sha256 *h = wf_sha256_new();
-    wf_strbuf sb = WF_STRBUF_INIT;
-    wf_error err;
-    bool ok = true;
-
-    wf_error_init(&err);
-    hash_str(h, "wfengine-cache-v1");
-    hash_str(h, WF_VERSION);
-    hash_str(h, task->action ? task->action : "run");
-    for (size_t i = 0; argv != NULL && argv[i] != NULL; i++)
-        hash_str(h, argv[i]);
-    if (task->action != NULL) {
-        wf_json_write(&sb, input);
-        hash_str(h, wf_strbuf_str(&sb));
-    }
-    hash_str(h, task->output == WF_OUTPUT_JSON    ? "json"
-                : task->output == WF_OUTPUT_LINES ? "lines"
-                                                  : "text");
-    for (size_t i = 0; i < r->wf->n_env; i++) {
-        const char *name = r->wf->env[i].name;
-        size_t nl = strlen(name);
-
-        for (size_t k = 0; k < r->n_envp; k++) {
-            if (strncmp(r->envp[k], name, nl) == 0 && r->envp[k][nl] == '=')
-                hash_str(h, r->envp[k]);
-        }
-    }
-    for (size_t i = 0; i < task->n_env; i++) {
-        wf_strbuf_reset(&sb);
-        wf_strbuf_adds(&sb, task->env[i].name);
-        wf_strbuf_addc(&sb, '=');
-        if (wf_tpl_render(task->env[i].tpl, ctx, &sb, &err) != WF_OK) {
-            fail(c, "env", &err);
-            ok = false;
-            goto out;
-        }
-        hash_str(h, wf_strbuf_str(&sb));
-    }
-    if (task->cache_key != NULL) {
-        wf_strbuf_reset(&sb);
-        if (wf_tpl_render(task->cache_key, ctx, &sb, &err) != WF_OK) {
-            fail(c, "cache.key", &err);
-            ok = false;
-            goto out;
-        }
-        hash_str(h, "key");
-        hash_str(h, wf_strbuf_str(&sb));
-    }
-    for (size_t i = 0; i < task->n_cache_sources; i++) {
-        glob_t g;
-        char *pattern = workdir != NULL && task->cache_sources[i][0] != '/'
-                            ? wf_xasprintf("%s/%s", workdir, task->cache_sources[i])
-                            : wf_xstrdup(task->cache_sources[i]);
-
-        hash_str(h, "sources");
-        hash_str(h, task->cache_sources[i]);
-        if (glob(pattern, 0, NULL, &g) == 0) {
-            for (size_t k = 0; k < g.gl_pathc; k++) {
-                char digest[WF_SHA256_HEX_LEN + 1];
-
-                hash_str(h, g.gl_pathv[k]);
-                if (wf_sha256_file_hex(g.gl_pathv[k], digest) == WF_OK)
-                    hash_str(h, digest);
-                else
-                    hash_str(h, "unreadable");
-            }
-            globfree(&g);
-        }
-        free(pattern);
-    }
-out:
-    wf_sha256_final_hex(h, key);
-    wf_strbuf_release(&sb);
-    wf_error_release(&err);
-    return ok;
-}
-
-/* A cache hit fills c as a success. */
-static bool cache_lookup(wf_run *r, const char *key, wf_completion *c)
-{
-    json_object *value = NULL;
-    wf_error err;
-    int rc;
-
-    if (r->opts.no_cache)
-        return false;
-    wf_error_init(&err);
-    rc = wf_store_cache_get(r->store, key, &value, c->stdout_hash, c->stderr_hash, &err);
-    wf_error_release(&err);
-    if (rc != WF_OK)
-        return false;
-    c->status = WF_STATUS_SUCCEEDED;
-    c->value = value;
-    c->cached = true;
-    c->exit_code = 0;
-    c->end_ms = wf_now_ms();
-    return true;
-}
-
-static void cache_record(wf_run *r, const char *key, const wf_completion *c)
-{
-    if (c->status != WF_STATUS_SUCCEEDED || c->cached)
-        return;
-    wf_store_record_cache(r->store, key, c->result_json, c->result_hash, c->stdout_hash,
-                          c->stderr_hash);
-}
-
 static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
                         int cancel_fd, wf_completion *c)
 {
     bool via_shell = false;
-    char **argv = build_argv(r, task, ctx, c, &via_shell);
+    char **argv = wf__unit_argv(r, task, ctx, c, &via_shell);
     char **envp = NULL, *script_file = NULL;
     wf_strbuf workdir = WF_STRBUF_INIT;
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
@@ -655,21 +127,21 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     memset(&res, 0, sizeof(res));
     if (argv == NULL)
         goto out;
-    envp = build_envp(r, task, ctx, job, c);
+    envp = wf__unit_envp(r, task, ctx, job, c);
     if (envp == NULL)
         goto out;
     if (task->workdir != NULL && wf_tpl_render(task->workdir, ctx, &workdir, &err) != WF_OK) {
-        fail(c, "workdir", &err);
+        wf__unit_fail(c, "workdir", &err);
         goto out;
     }
     if (use_cache) {
-        if (!cache_key(r, task, ctx, argv, NULL, task->workdir ? wf_strbuf_str(&workdir) : NULL, c,
-                       key))
+        if (!wf__unit_cache_key(r, task, ctx, argv, NULL,
+                                task->workdir ? wf_strbuf_str(&workdir) : NULL, c, key))
             goto out;
-        if (cache_lookup(r, key, c))
+        if (wf__unit_cache_lookup(r, key, c))
             goto out;
     }
-    if ((via_shell && !spill_script(argv, &script_file, c)) || !args_fit(argv, c))
+    if ((via_shell && !wf__unit_spill_script(argv, &script_file, c)) || !wf__unit_args_fit(argv, c))
         goto out;
     spec.argv = (const char *const *)argv;
     spec.envp = (const char *const *)envp;
@@ -726,13 +198,13 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     }
 out:
     if (use_cache && c->status == WF_STATUS_SUCCEEDED && !c->cached) {
-        store_unit_data(r, NULL, false, c);
-        cache_record(r, key, c);
+        wf__unit_store_data(r, NULL, false, c);
+        wf__unit_cache_record(r, key, c);
     }
     wf_proc_result_release(&res);
     wf_strbuf_release(&workdir);
     wf_error_release(&err);
-    free_strv(argv);
+    wf__strv_free(argv);
     free(envp);
     if (script_file != NULL)
         unlink(script_file);
@@ -753,12 +225,13 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
 
     wf_error_init(&err);
     if (task->input != NULL && wf_vnode_eval(task->input, ctx, &input, &err) != WF_OK) {
-        fail(c, "input", &err);
+        wf__unit_fail(c, "input", &err);
         wf_error_release(&err);
         return;
     }
     if (use_cache) {
-        if (!cache_key(r, task, ctx, NULL, input, NULL, c, key) || cache_lookup(r, key, c)) {
+        if (!wf__unit_cache_key(r, task, ctx, NULL, input, NULL, c, key) ||
+            wf__unit_cache_lookup(r, key, c)) {
             json_object_put(input);
             return;
         }
@@ -787,8 +260,8 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
         c->error = reply.error ? reply.error : wf_xstrdup(wf_strerror(rc));
     }
     if (use_cache && c->status == WF_STATUS_SUCCEEDED) {
-        store_unit_data(r, NULL, false, c);
-        cache_record(r, key, c);
+        wf__unit_store_data(r, NULL, false, c);
+        wf__unit_cache_record(r, key, c);
     }
     json_object_put(input);
 }
@@ -818,7 +291,7 @@ void wf__unit_execute(wf_run *r, const wf_job *job, int cancel_fd, bool cancelle
         bool yes = false;
 
         if (wf_tpl_eval_bool(task->when, ctx, &yes, &err) != WF_OK) {
-            fail(c, "when", &err);
+            wf__unit_fail(c, "when", &err);
             goto out;
         }
         if (!yes) {
@@ -838,7 +311,7 @@ out:
         int64_t index;
         bool has_item = wf_ctx_item(ctx, &item, &index);
 
-        store_unit_data(r, item, has_item, c);
+        wf__unit_store_data(r, item, has_item, c);
     }
     wf_error_release(&err);
     wf_ctx_unref(ctx);
@@ -890,7 +363,7 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
         bool yes = false;
 
         if (wf_tpl_eval_bool(task->when, ctx, &yes, &err) != WF_OK) {
-            fail(c, "when", &err);
+            wf__unit_fail(c, "when", &err);
             goto out;
         }
         if (!yes) {
@@ -898,7 +371,7 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
             goto out;
         }
     }
-    argv = build_argv(r, task, ctx, c, &via_shell);
+    argv = wf__unit_argv(r, task, ctx, c, &via_shell);
     if (argv == NULL)
         goto out;
     /* The element runs with /bin/sh: a `sh -c SCRIPT` argv is sent as SCRIPT itself. */
@@ -908,7 +381,7 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
         *script = wf_xstrdup(argv[2]);
     else
         *script = argv_script(argv);
-    *envp = build_envp(r, task, ctx, job, c);
+    *envp = wf__unit_envp(r, task, ctx, job, c);
     if (*envp == NULL)
         goto out;
     if (task->workdir != NULL) {
@@ -916,7 +389,7 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
 
         if (wf_tpl_render(task->workdir, ctx, &sb, &err) != WF_OK) {
             wf_strbuf_release(&sb);
-            fail(c, "workdir", &err);
+            wf__unit_fail(c, "workdir", &err);
             goto out;
         }
         *workdir = wf_strbuf_detach(&sb, NULL);
@@ -934,10 +407,10 @@ out:
             int64_t index;
             bool has_item = wf_ctx_item(ctx, &item, &index);
 
-            store_unit_data(r, item, has_item, c);
+            wf__unit_store_data(r, item, has_item, c);
         }
     }
-    free_strv(argv);
+    wf__strv_free(argv);
     wf_error_release(&err);
     wf_ctx_unref(ctx);
     return ok;
@@ -965,6 +438,6 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
         }
     }
     if (r->store != NULL)
-        store_unit_data(r, item, has_item, c);
+        wf__unit_store_data(r, item, has_item, c);
     wf_ctx_unref(ctx);
 }

@@ -1,0 +1,52 @@
+/*
+ * unit_internal.h: what the files of one unit's execution share (unit.c runs a unit,
+ * unit_command.c renders its command and environment, unit_store.c writes its data and
+ * handles the cache). Every function may run on any executor thread: they read only what is
+ * immutable while units run and write only the completion c, which the caller owns.
+ */
+#ifndef WF_UNIT_INTERNAL_H
+#define WF_UNIT_INTERNAL_H
+
+#include "run_internal.h"
+
+/* ---- unit_command.c ---------------------------------------------------------------------- */
+
+/* Marks c FAILED with "what: <err's message>". */
+void wf__unit_fail(wf_completion *c, const char *what, const wf_error *err);
+/* The argv of a run task: a direct exec when the rendered `run` has no shell syntax, else
+ * the shell with the script as its last argument (*via_shell set). NULL-terminated, owned
+ * (wf__strv_free). NULL (c failed) on a template error. */
+char **wf__unit_argv(wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_completion *c,
+                     bool *via_shell);
+/* Says which argument is over the kernel's limit (c failed, false) instead of E2BIG's
+ * "Argument list too long" for the whole command. */
+bool wf__unit_args_fit(char *const *argv, wf_completion *c);
+/* Moves a shell script too long for one argument into a private temporary file that the
+ * shell sources; *path is the file to remove after the unit (NULL when none). False (c
+ * failed) when the file cannot be written. */
+bool wf__unit_spill_script(char **argv, char **path, wf_completion *c);
+/* The unit's environment: the run's (or its task's) prepared base plus the task's env and
+ * the engine's variables, in one allocation (free()). NULL (c failed) on a template error or
+ * a value over the kernel's limit. */
+char **wf__unit_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
+                     wf_completion *c);
+/* Frees a NULL-terminated array of owned strings (NULL is fine). */
+void wf__strv_free(char **v);
+
+/* ---- unit_store.c ------------------------------------------------------------------------ */
+
+/* Writes what the unit's record points at (output blobs, a large result, the item's hash)
+ * before the record is queued. */
+void wf__unit_store_data(wf_run *r, const json_object *item, bool has_item, wf_completion *c);
+/* The cache key of a unit (argv, or the action and its rendered input; the environment;
+ * the output mode; cache.key; the declared sources' content). False (c failed) on a template
+ * error. */
+bool wf__unit_cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char *const *argv,
+                        const json_object *input, const char *workdir, wf_completion *c,
+                        char key[WF_SHA256_HEX_LEN + 1]);
+/* A cache hit fills c as a success; false on a miss. */
+bool wf__unit_cache_lookup(wf_run *r, const char *key, wf_completion *c);
+/* Records a successful, not cached, unit's result under key. */
+void wf__unit_cache_record(wf_run *r, const char *key, const wf_completion *c);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * unit_store.c: a unit's data in the store, written on the executor's thread before the
+ * completion is handed back: stdout, stderr and large results as blobs (masked), the item's
+ * hash, and the cache (the key of what a unit depends on, lookup, and record).
+ */
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+#include "unit_internal.h"
+
+/* Writes text (masked) as a blob; hash stays "" for empty text. */
+static void put_text_blob(wf_run *r, const char *text, size_t len, char *hash)
+{
+    char *masked;
+    wf_error err;
+
+    hash[0] = '\0';
+    if (text == NULL || len == 0)
+        return;
+    masked = wf__run_mask(r, text);
+    wf_error_init(&err);
+    if (masked != NULL)
+        wf_store_put_blob(r->store, masked, strlen(masked), hash, &err);
+    else
+        wf_store_put_blob(r->store, text, len, hash, &err);
+    free(masked);
+    wf_error_release(&err); /* the store is now failed; the scheduler stops the run */
+}
+
+/* Everything the unit's record points at is written before the record is queued: the
+ * output blobs, and the result (inline when small, a blob when large). */
+void wf__unit_store_data(wf_run *r, const json_object *item, bool has_item, wf_completion *c)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    if (r->store == NULL)
+        return;
+    if (has_item) {
+        wf_json_write(&sb, item);
+        wf_sha256_hex(sb.buf, sb.len, c->item_hash);
+        wf_strbuf_reset(&sb);
+    }
+    if (c->stdout_hash[0] == '\0')
+        put_text_blob(r, c->out, c->out ? strlen(c->out) : 0, c->stdout_hash);
+    if (c->stderr_hash[0] == '\0')
+        put_text_blob(r, c->err, c->err ? strlen(c->err) : 0, c->stderr_hash);
+    if (c->status == WF_STATUS_SUCCEEDED && c->result_json == NULL && c->result_hash[0] == '\0') {
+        char *masked;
+
+        wf_json_write(&sb, c->value);
+        masked = wf__run_mask(r, wf_strbuf_str(&sb));
+        if (masked != NULL) {
+            wf_strbuf_reset(&sb);
+            wf_strbuf_adds(&sb, masked);
+            free(masked);
+        }
+        if (sb.len <= WF_STORE_INLINE_MAX) {
+            c->result_json = wf_strbuf_detach(&sb, NULL);
+        } else {
+            wf_error err;
+
+            wf_error_init(&err);
+            wf_store_put_blob(r->store, sb.buf, sb.len, c->result_hash, &err);
+            wf_error_release(&err);
+        }
+    }
+    wf_strbuf_release(&sb);
+}
+
+static void hash_str(wf_sha256 *h, const char *s)
+{
+    /* The NUL separates fields, so ("ab", "c") and ("a", "bc") hash differently. */
+    wf_sha256_update(h, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+/* The cache key of a unit: what it runs (argv, or the action and its rendered input), the
+ * environment the workflow and the task set, the output mode, the rendered cache.key, and the
+ * content of the declared source files. Returns false (with c failed) on a template error. */
+bool wf__unit_cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char *const *argv,
+                        const json_object *input, const char *workdir, wf_completion *c,
+                        char key[WF_SHA256_HEX_LEN + 1])
+{
+    wf_sha256 *h = wf_sha256_new();
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_error err;
+    bool ok = true;
+
+    wf_error_init(&err);
+    hash_str(h, "wfengine-cache-v1");
+    hash_str(h, WF_VERSION);
+    hash_str(h, task->action ? task->action : "run");
+    for (size_t i = 0; argv != NULL && argv[i] != NULL; i++)
+        hash_str(h, argv[i]);
+    if (task->action != NULL) {
+        wf_json_write(&sb, input);
+        hash_str(h, wf_strbuf_str(&sb));
+    }
+    hash_str(h, task->output == WF_OUTPUT_JSON    ? "json"
+                : task->output == WF_OUTPUT_LINES ? "lines"
+                                                  : "text");
+    for (size_t i = 0; i < r->wf->n_env; i++) {
+        const char *name = r->wf->env[i].name;
+        size_t nl = strlen(name);
+
+        for (size_t k = 0; k < r->n_envp; k++) {
+            if (strncmp(r->envp[k], name, nl) == 0 && r->envp[k][nl] == '=')
+                hash_str(h, r->envp[k]);
+        }
+    }
+    for (size_t i = 0; i < task->n_env; i++) {
+        wf_strbuf_reset(&sb);
+        wf_strbuf_adds(&sb, task->env[i].name);
+        wf_strbuf_addc(&sb, '=');
+        if (wf_tpl_render(task->env[i].tpl, ctx, &sb, &err) != WF_OK) {
+            wf__unit_fail(c, "env", &err);
+            ok = false;
+            goto out;
+        }
+        hash_str(h, wf_strbuf_str(&sb));
+    }
+    if (task->cache_key != NULL) {
+        wf_strbuf_reset(&sb);
+        if (wf_tpl_render(task->cache_key, ctx, &sb, &err) != WF_OK) {
+            wf__unit_fail(c, "cache.key", &err);
+            ok = false;
+            goto out;
+        }
+        hash_str(h, "key");
+        hash_str(h, wf_strbuf_str(&sb));
+    }
+    for (size_t i = 0; i < task->n_cache_sources; i++) {
+        glob_t g;
+        char *pattern = workdir != NULL && task->cache_sources[i][0] != '/'
+                            ? wf_xasprintf("%s/%s", workdir, task->cache_sources[i])
+                            : wf_xstrdup(task->cache_sources[i]);
+
+        hash_str(h, "sources");
+        hash_str(h, task->cache_sources[i]);
+        if (glob(pattern, 0, NULL, &g) == 0) {
+            for (size_t k = 0; k < g.gl_pathc; k++) {
+                char digest[WF_SHA256_HEX_LEN + 1];
+
+                hash_str(h, g.gl_pathv[k]);
+                if (wf_sha256_file_hex(g.gl_pathv[k], digest) == WF_OK)
+                    hash_str(h, digest);
+                else
+                    hash_str(h, "unreadable");
+            }
+            globfree(&g);
+        }
+        free(pattern);
+    }
+out:
+    wf_sha256_final_hex(h, key);
+    wf_strbuf_release(&sb);
+    wf_error_release(&err);
+    return ok;
+}
+
+/* A cache hit fills c as a success. */
+bool wf__unit_cache_lookup(wf_run *r, const char *key, wf_completion *c)
+{
+    json_object *value = NULL;
+    wf_error err;
+    int rc;
+
+    if (r->opts.no_cache)
+        return false;
+    wf_error_init(&err);
+    rc = wf_store_cache_get(r->store, key, &value, c->stdout_hash, c->stderr_hash, &err);
+    wf_error_release(&err);
+    if (rc != WF_OK)
+        return false;
+    c->status = WF_STATUS_SUCCEEDED;
+    c->value = value;
+    c->cached = true;
+    c->exit_code = 0;
+    c->end_ms = wf_now_ms();
+    return true;
+}
+
+void wf__unit_cache_record(wf_run *r, const char *key, const wf_completion *c)
+{
+    if (c->status != WF_STATUS_SUCCEEDED || c->cached)
+        return;
+    wf_store_record_cache(r->store, key, c->result_json, c->result_hash, c->stdout_hash,
+                          c->stderr_hash);
+}
