@@ -28,8 +28,4 @@ int wf__engine_add_core_action(wf_engine *e, const char *name, wf_action_fn fn);
 /* Registers core.noop, core.echo, core.fail, core.sleep and core.value. */
 void wf__actions_register_core(wf_engine *e);
 
-/* Expands a matrix (cartesian product, first key outermost; exclude then include) into a
- * list of objects. */
-int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err);
-
 #endif

@@ -1,6 +1,7 @@
 /*
- * loader_internal.h: what the workflow loader's files share (yaml_tree.c, loader.c,
- * validate.c, inputs.c). Not for use outside engine/.
+ * loader_internal.h: what the files of workflow/ share (yaml_tree.c, yaml_value.c, loader.c,
+ * validate.c, inputs.c, matrix.c). Not for use outside workflow/: the engine, the CLI and the
+ * tests see only wf_workflow.h.
  *
  * Loading goes YAML text -> a tree of wf__ynode (yaml_tree.c: YAML 1.2 core schema scalars,
  * anchors, merge keys, duplicate keys, marks in bytes) -> the wf_workflow model (loader.c:
