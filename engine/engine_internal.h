@@ -31,8 +31,4 @@ typedef struct wf_core_action {
 } wf_core_action;
 extern const wf_core_action wf__core_actions[];
 
-/* Expands a matrix (cartesian product, first key outermost; exclude then include) into a
- * list of objects. */
-int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err);
-
 #endif

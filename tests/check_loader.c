@@ -1,4 +1,5 @@
-/* Tests for the workflow loader (engine/loader.c, yaml_tree.c, validate.c, inputs.c, vnode.c).
+/* Tests for the workflow loader (workflow/: loader.c, yaml_tree.c, yaml_value.c, validate.c,
+ * inputs.c, vnode.c).
  *
  * Error messages are tested artefacts: the tables below hold the exact text users see,
  * "file:line:col: message", one line per error, in the order they are printed. Messages that

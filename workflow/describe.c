@@ -1,16 +1,10 @@
 /*
- * Introspection for tools: the workflow's name and a JSON description of what it holds
- * (wfengine.h). The CLI draws `graph` from it, so an embedding program can do the same.
+ * describe.c: introspection for tools, the model's JSON view: the workflow's name and a
+ * description of what it holds (wfengine.h). The CLI draws `graph` and names JUnit's test
+ * cases from it, so an embedding program can do the same.
  */
-#include "wf_workflow.h"
-
+#include "loader_internal.h"
 #include "wfengine.h"
-
-static const char *const INPUT_TYPES[] = {
-    [WF_INPUT_ANY] = "any",       [WF_INPUT_STRING] = "string",   [WF_INPUT_INTEGER] = "integer",
-    [WF_INPUT_NUMBER] = "number", [WF_INPUT_BOOLEAN] = "boolean", [WF_INPUT_ARRAY] = "array",
-    [WF_INPUT_OBJECT] = "object",
-};
 
 static json_object *str_or_null(const char *s)
 {
@@ -97,7 +91,7 @@ json_object *wf_workflow_describe(const wf_workflow *wf)
         json_object *o = json_object_new_object();
 
         json_object_object_add(o, "name", json_object_new_string(in->name));
-        json_object_object_add(o, "type", json_object_new_string(INPUT_TYPES[in->type]));
+        json_object_object_add(o, "type", json_object_new_string(wf__input_type_name(in->type)));
         json_object_object_add(o, "required", json_object_new_boolean(!in->has_default));
         json_object_object_add(o, "secret", json_object_new_boolean(in->secret));
         json_object_object_add(o, "description", str_or_null(in->description));

@@ -241,7 +241,8 @@ static bool identifier(const char *s, bool dash)
     return true;
 }
 
-bool wf__valid_name(const char *s)
+/* Task name rule [A-Za-z_][A-Za-z0-9_-]*. */
+static bool valid_name(const char *s)
 {
     return identifier(s, true);
 }
@@ -254,7 +255,7 @@ static bool valid_env_name(const char *s)
 
 static bool check_name(ld *c, const wf__ynode *key, const char *kind)
 {
-    if (wf__valid_name(key->text))
+    if (valid_name(key->text))
         return true;
     wf__loader_error(c->L, key->mark, WF_EINVAL,
                      "invalid %s name '%s': use letters, digits, '_' and '-', starting with a "
@@ -630,7 +631,7 @@ static bool valid_action_name(const char *s)
         size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
         char *part = wf_xstrndup(s, len);
 
-        ok = len > 0 && wf__valid_name(part);
+        ok = len > 0 && valid_name(part);
         free(part);
         s += len;
         if (*s == '.') {
@@ -1301,22 +1302,4 @@ void wf_workflow_free(wf_workflow *wf)
     free(wf->description);
     free(wf->source);
     free(wf);
-}
-
-long wf_workflow_task_index(const wf_workflow *wf, const char *name)
-{
-    size_t lo = 0, hi = wf->by_name != NULL ? wf->n_tasks : 0;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(wf->tasks[wf->by_name[mid]].name, name);
-
-        if (cmp == 0)
-            return (long)wf->by_name[mid];
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
 }

@@ -399,6 +399,25 @@ static void check_var_reads(graph *g, const var_read *reads, size_t n_reads)
     free(stack);
 }
 
+/* A binary search of by_name, the index wf__validate builds (NULL before: no name found). */
+long wf_workflow_task_index(const wf_workflow *wf, const char *name)
+{
+    size_t lo = 0, hi = wf->by_name != NULL ? wf->n_tasks : 0;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(wf->tasks[wf->by_name[mid]].name, name);
+
+        if (cmp == 0)
+            return (long)wf->by_name[mid];
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
 void wf__validate(wf__loader *L, wf_workflow *wf, const wf__sites *sites, const wf__needs *needs)
 {
     size_t n = wf->n_tasks, n_reads = 0, cap_reads = 0;

@@ -1,11 +1,16 @@
 /*
- * loader_internal.h: what the workflow loader's files share (yaml_tree.c, loader.c,
- * validate.c, inputs.c). Not for use outside engine/.
+ * loader_internal.h: what the files of workflow/ share. Not for use outside workflow/: the
+ * engine, the CLI and the tests see only wf_workflow.h.
  *
  * Loading goes YAML text -> a tree of wf__ynode (yaml_tree.c: YAML 1.2 core schema scalars,
  * anchors, merge keys, duplicate keys, marks in bytes) -> the wf_workflow model (loader.c:
  * keys, types, templates, defaults) -> the checked graph (validate.c). Every error goes
  * through wf__loader_error(), which adds the file, position and source line to one errlist.
+ *
+ * Calls between the files go one way: loader.c drives yaml_tree.c, yaml_value.c (reading
+ * files), inputs.c (checking defaults), matrix.c (the matrix cap), vnode.c and validate.c;
+ * yaml_value.c, inputs.c and validate.c call only yaml_tree.c, matrix.c only vnode.c, and
+ * describe.c only inputs.c (the type names). Nothing calls back into loader.c.
  */
 #ifndef WF_LOADER_INTERNAL_H
 #define WF_LOADER_INTERNAL_H
@@ -147,8 +152,5 @@ void wf__validate(wf__loader *L, wf_workflow *wf, const wf__sites *sites, const 
  * entries added to it) and returns WF_ERANGE. The loader uses it for literal axes, the run
  * (matrix.c) for computed ones. */
 int wf__matrix_too_large(wf_mark mark, size_t combos, size_t include, wf_error *err);
-
-/* Task name rule [A-Za-z_][A-Za-z0-9_-]*. */
-bool wf__valid_name(const char *s);
 
 #endif

@@ -1,7 +1,8 @@
-/* Matrix expansion for with-items (spec/workflow-format.md, "with-items"). */
+/* Matrix expansion for with-items (docs/workflow-format.md, "with-items"): the run expands a
+ * task's matrix with wf__matrix_expand (wf_workflow.h); the loader checks literal axes against
+ * the same cap with wf__matrix_too_large. */
 #include <stdlib.h>
 
-#include "engine_internal.h"
 #include "loader_internal.h"
 
 /* True when every key of pattern is in combo with an equal value. */

@@ -1,6 +1,8 @@
 /*
- * wf_workflow.h: the workflow model, the YAML loader that builds it, and input binding.
- * (Internal to the engine: embedders use include/wfengine.h.)
+ * wf_workflow.h: the workflow model, the YAML loader that builds it, input binding and matrix
+ * expansion: the one header of workflow/, for the engine that runs a model, the CLI and the
+ * tests. It names nothing of a run. (Not installed: embedders use include/wfengine.h, which
+ * declares wf_workflow opaque, with the load, free and describe functions defined here.)
  *
  * A wf_workflow is immutable once loaded: every template is compiled, task defaults are folded
  * into each task, and the dependency graph (deps and dependents, as task indices) is built and
@@ -215,6 +217,16 @@ long wf_workflow_task_index(const wf_workflow *wf, const char *name);
  * (one per input, naming it). On success *out is a new object (owned). */
 int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, bool from_strings,
                             json_object **out, wf_errlist *errs);
+
+/* Expands the matrix of a task with items_kind WF_ITEMS_MATRIX into a list of objects, one per
+ * combination: the cartesian product of the axes (each evaluated against ctx, first key
+ * outermost), minus the combinations that match an `exclude` entry, plus the `include`
+ * entries. On success *out is a new list (owned, shares nothing with task or ctx). On failure
+ * *out is NULL and err is set: the template's code when an axis, exclude or include fails to
+ * evaluate, WF_ETYPE when one is not a list, WF_ERANGE when the product plus include is over
+ * WF_MAX_ITEMS (checked before any combination is built). Thread-safe; O(combinations x
+ * (axes + exclude entries)). The run calls it (internal to wfengine: hence wf__). */
+int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err);
 
 /* Reads a JSON or YAML file (YAML 1.2 core schema, like workflow files) into a value, for
  * `--inputs FILE`. On failure returns WF_EIO (unreadable) or WF_EINVAL (syntax) with errors
