@@ -1,6 +1,8 @@
 /*
- * cli.h: what the command files of the wfengine CLI share. Each command is one file with one
- * entry point taking the arguments after the command's name; each returns the process exit
+ * cli.h: what the command files of the wfengine CLI share. main.c only dispatches; each
+ * command is one file with one entry point taking the arguments after the command's name;
+ * the command files call only the shared files (common.c, progress.c, junit.c), never each
+ * other, and use only the public API (wfengine.h, wf_store.h). Each returns the process exit
  * status of spec/cli.md (0 success, 1 the workflow failed, 2 usage or validation error,
  * 3 the store cannot be used, 4 out of memory (WF_EXIT_NOMEM, from wf_oom), 130 stopped by a
  * signal).
@@ -21,14 +23,19 @@ enum {
     WF_EXIT_SIGNAL = 130,
 };
 
-int wf_cli_run(int argc, char **argv);
-int wf_cli_validate(int argc, char **argv);
-int wf_cli_graph(int argc, char **argv);
-int wf_cli_runs(int argc, char **argv);
-int wf_cli_show(int argc, char **argv);
-int wf_cli_logs(int argc, char **argv);
-int wf_cli_gc(int argc, char **argv);
-int wf_cli_report(int argc, char **argv);
+/* ---- the commands (main.c calls them) ----------------------------------------------------- */
+
+int wf_cli_run(int argc, char **argv);        /* run.c */
+int wf_cli_validate(int argc, char **argv);   /* validate.c */
+int wf_cli_graph(int argc, char **argv);      /* graph.c */
+int wf_cli_runs(int argc, char **argv);       /* store_cmds.c */
+int wf_cli_show(int argc, char **argv);       /* store_cmds.c */
+int wf_cli_logs(int argc, char **argv);       /* store_cmds.c */
+int wf_cli_gc(int argc, char **argv);         /* store_cmds.c */
+int wf_cli_report(int argc, char **argv);     /* report.c */
+int wf_cli_completion(int argc, char **argv); /* completion.c: bash|zsh */
+
+/* ---- shared by the command files (common.c) ----------------------------------------------- */
 
 /* Prints "wfengine: " and the message to stderr. */
 void wf_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -42,10 +49,11 @@ bool wf_cli_is_help(const char *arg);
  * character: surrogates, overlong forms, U+FFFE and U+FFFF are refused). */
 size_t wf_cli_utf8_len(const unsigned char *s);
 
-/* ---- the store (store_cmds.c) ------------------------------------------------------------- */
-
 /* The store directory: given (--store), else $WFENGINE_STORE, else ".wfengine". */
 const char *wf_cli_store_dir(const char *given);
+/* The store must exist for a command that inspects or cleans it (such a command never
+ * creates one): prints where it looked and returns 3 when there is nothing at dir, else 0. */
+int wf_cli_store_exists(const char *dir);
 /* Opens (creating) the store; prints the error and returns 3 when it cannot be used. */
 int wf_cli_open_store(const char *given, wf_store **out);
 /* The same for the commands that only read (runs, show, logs, report): opens the store
@@ -105,10 +113,5 @@ void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev);
  * printed, when it cannot. Items that never started are added as skipped testcases. */
 bool wf_cli_junit_write(wf_cli_junit *j, const char *path);
 void wf_cli_junit_free(wf_cli_junit *j);
-
-/* ---- other commands ----------------------------------------------------------------------- */
-
-/* wfengine completion bash|zsh (completion.c). */
-int wf_cli_completion(int argc, char **argv);
 
 #endif

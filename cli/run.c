@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "wf_store.h"
-#include "wf_workflow.h"
 
 #include "cli.h"
 
@@ -323,105 +322,101 @@ static int read_inputs_file(run_cli *cli, const char *path)
 
 /* ---- dry run --------------------------------------------------------------------------- */
 
-static void print_plan(const wf_workflow *wf)
+/* The plan is drawn from wf_workflow_describe(), the embedding API's view of the file: the
+ * tasks in dependency order ("order"), each with what it waits for and what it runs. */
+static void print_task_plan(json_object *task)
 {
-    printf("workflow %s (%zu tasks)\n", wf->name, wf->n_tasks);
-    for (size_t i = 0; i < wf->n_tasks; i++) {
-        const wf_task *task = &wf->tasks[wf->topo_order[i]];
+    json_object *needs = NULL, *items = NULL, *argv = NULL;
+    size_t n_needs;
 
-        printf("  %s", task->name);
-        if (task->n_deps > 0) {
-            printf("  (after");
-            for (size_t d = 0; d < task->n_deps; d++)
-                printf("%s %s", d ? "," : "", wf->tasks[task->deps[d]].name);
-            printf(")");
-        }
+    printf("  %s", wf_cli_json_str(task, "name"));
+    json_object_object_get_ex(task, "needs", &needs);
+    n_needs = json_object_array_length(needs);
+    if (n_needs > 0) {
+        printf("  (after");
+        for (size_t d = 0; d < n_needs; d++)
+            printf("%s %s", d ? "," : "",
+                   json_object_get_string(json_object_array_get_idx(needs, d)));
+        printf(")");
+    }
+    printf("\n");
+    if (json_object_object_get_ex(task, "with_items", &items) && items != NULL) {
+        json_object *keys = NULL;
+
+        json_object_object_get_ex(items, "keys", &keys);
+        if (strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0)
+            printf("    with-items: matrix of %zu keys\n", json_object_array_length(keys));
+        else if (wf_cli_json_int(items, "count", -1) >= 0)
+            printf("    with-items: %lld items\n", (long long)wf_cli_json_int(items, "count", -1));
+        else if (wf_cli_json_str(items, "expr") != NULL)
+            printf("    with-items: %s (known when it runs)\n", wf_cli_json_str(items, "expr"));
+    }
+    if (wf_cli_json_str(task, "when") != NULL)
+        printf("    when: %s\n", wf_cli_json_str(task, "when"));
+    if (wf_cli_json_str(task, "run") != NULL) {
+        printf("    run: %s\n", wf_cli_json_str(task, "run"));
+    } else if (json_object_object_get_ex(task, "argv", &argv) && argv != NULL) {
+        printf("    run:");
+        for (size_t a = 0; a < json_object_array_length(argv); a++)
+            printf(" [%s]", json_object_get_string(json_object_array_get_idx(argv, a)));
         printf("\n");
-        if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_LIST)
-            printf("    with-items: %zu items\n", task->items->n);
-        else if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_TEMPLATE)
-            printf("    with-items: %s (known when it runs)\n", wf_tpl_source(task->items->tpl));
-        else if (task->items_kind == WF_ITEMS_MATRIX)
-            printf("    with-items: matrix of %zu keys\n", task->n_matrix);
-        if (task->when != NULL)
-            printf("    when: %s\n", wf_tpl_source(task->when));
-        if (task->run != NULL)
-            printf("    run: %s\n", wf_tpl_source(task->run));
-        else if (task->run_argv != NULL) {
-            printf("    run:");
-            for (size_t a = 0; a < task->run_argc; a++)
-                printf(" [%s]", wf_tpl_source(task->run_argv[a]));
-            printf("\n");
-        } else {
-            printf("    action: %s\n", task->action);
-        }
+    } else {
+        printf("    action: %s\n", wf_cli_json_str(task, "action"));
     }
 }
 
-/* ---- store and resume ------------------------------------------------------------------- */
-
-/* --resume: checks that the run fits the workflow file, and takes its inputs (except secrets,
- * which were never stored) under the ones given now. Returns an exit status, 0 when ready. */
-static int prepare_resume(run_cli *cli, const wf_workflow *wf, wf_store *store, char id[64])
+static void print_plan(const wf_workflow *wf)
 {
-    json_object *doc = NULL, *v = NULL, *old_inputs = NULL;
+    json_object *doc = wf_workflow_describe(wf), *tasks = NULL, *order = NULL;
+    json_object *by_name = json_object_new_object();
+    size_t n;
+
+    json_object_object_get_ex(doc, "tasks", &tasks);
+    json_object_object_get_ex(doc, "order", &order);
+    n = json_object_array_length(tasks);
+    for (size_t t = 0; t < n; t++) {
+        json_object *task = json_object_array_get_idx(tasks, t);
+
+        json_object_object_add(by_name, wf_cli_json_str(task, "name"), json_object_get(task));
+    }
+    printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
+    for (size_t i = 0; i < json_object_array_length(order); i++) {
+        json_object *task = NULL;
+
+        json_object_object_get_ex(
+            by_name, json_object_get_string(json_object_array_get_idx(order, i)), &task);
+        print_task_plan(task);
+    }
+    json_object_put(by_name);
+    json_object_put(doc);
+}
+
+/* ---- resume ---------------------------------------------------------------------------- */
+
+/* --resume: wf_resume_prepare checks that the run fits the workflow file and merges its
+ * inputs under the given ones; this adds what the user can do about a refusal. Returns an
+ * exit status, 0 when res is ready. */
+static int prepare_resume(const run_cli *cli, const wf_workflow *wf, wf_store *store,
+                          wf_resume *res)
+{
     wf_error err;
     int status = WF_EXIT_USAGE;
 
     wf_error_init(&err);
-    if (wf_store_resolve_run(store, cli->resume, id, &err) != WF_OK ||
-        wf_store_run_json(store, id, &doc, &err) != WF_OK) {
-        wf_cli_errorf("run: --resume %s: %s", cli->resume, err.message);
+    if (wf_resume_prepare(store, cli->resume, wf, cli->inputs, !cli->inputs_typed, cli->force, res,
+                          &err) != WF_OK) {
+        if (res->other_workflow)
+            wf_cli_errorf("run: %s; use --force to resume it anyway", err.message);
+        else if (res->file_changed)
+            wf_cli_errorf("run: %s; use --force to resume with the changed file", err.message);
+        else
+            wf_cli_errorf("run: --resume %s: %s", cli->resume, err.message);
         goto out;
     }
-    if (json_object_object_get_ex(doc, "workflow", &v) &&
-        strcmp(json_object_get_string(v), wf->name) != 0 && !cli->force) {
-        wf_cli_errorf("run: run %s is of workflow '%s', not '%s' (%s); use --force to resume it "
-                      "anyway",
-                      id, json_object_get_string(v), wf->name, cli->file);
-        goto out;
-    }
-    if (json_object_object_get_ex(doc, "file_sha256", &v) &&
-        strcmp(json_object_get_string(v), wf->sha256) != 0) {
-        if (!cli->force) {
-            wf_cli_errorf("run: %s has changed since run %s (sha256 %.12s... then, %.12s... now); "
-                          "use --force to resume with the changed file",
-                          cli->file, id, json_object_get_string(v), wf->sha256);
-            goto out;
-        }
-        fprintf(stderr,
-                "wfengine: %s has changed since run %s (sha256 %.12s... then, %.12s... "
-                "now); resuming anyway (--force)\n",
-                cli->file, id, json_object_get_string(v), wf->sha256);
-    }
-    if (json_object_object_get_ex(doc, "inputs", &old_inputs) &&
-        json_object_is_type(old_inputs, json_type_object)) {
-        json_object *merged = json_object_new_object();
-
-        json_object_object_foreach(old_inputs, name, value)
-        {
-            bool secret = false;
-
-            for (size_t i = 0; i < wf->n_inputs; i++)
-                secret |= strcmp(wf->inputs[i].name, name) == 0 && wf->inputs[i].secret;
-            /* Secrets were stored as ***; inputs the file no longer has are dropped. */
-            for (size_t i = 0; i < wf->n_inputs && !secret; i++) {
-                if (strcmp(wf->inputs[i].name, name) == 0)
-                    json_object_object_add(merged, name, wf_json_copy(value));
-            }
-        }
-        json_object_object_foreach(cli->inputs, gname, gvalue)
-        {
-            json_object_object_add(merged, gname, wf_json_copy(gvalue));
-        }
-        json_object_put(cli->inputs);
-        cli->inputs = merged;
-        /* Stored values keep their types; only strings are converted to the declared type. */
-        cli->inputs_typed = false;
-    }
-    status = 0;
+    if (res->warning != NULL)
+        fprintf(stderr, "wfengine: %s; resuming anyway (--force)\n", res->warning);
+    status = WF_EXIT_OK;
 out:
-    json_object_put(doc);
     wf_error_release(&err);
     return status;
 }
@@ -554,7 +549,7 @@ int wf_cli_run(int argc, char **argv)
     wf_errlist errs;
     wf_run_options opts = { 0 };
     wf_store *store = NULL;
-    char resume_id[64] = "";
+    wf_resume resume = { 0 };
     wf_error store_err, reap_err;
     signal_watch watch = { 0 };
     pthread_t sig_thread;
@@ -594,7 +589,7 @@ int wf_cli_run(int argc, char **argv)
         if (status != WF_EXIT_OK)
             goto out;
         status = WF_EXIT_USAGE;
-        if (cli.resume != NULL && prepare_resume(&cli, wf, store, resume_id) != 0)
+        if (cli.resume != NULL && prepare_resume(&cli, wf, store, &resume) != WF_EXIT_OK)
             goto out;
     }
     /* Before the first unit starts: what a unit leaves behind (a setsid'd or double-forked
@@ -608,14 +603,15 @@ int wf_cli_run(int argc, char **argv)
     cli.progress = wf_cli_progress_new(cli.progress_mode, cli.quiet, cli.verbose, cli.start_ms);
     if (cli.junit_path != NULL)
         cli.junit = wf_cli_junit_new(wf);
-    opts.inputs = cli.inputs;
-    opts.inputs_from_strings = !cli.inputs_typed;
+    opts.inputs = resume.inputs != NULL ? resume.inputs : cli.inputs;
+    opts.inputs_from_strings =
+        resume.inputs != NULL ? resume.inputs_from_strings : !cli.inputs_typed;
     opts.concurrency = cli.jobs;
     opts.fail_fast = cli.fail_fast;
     opts.on_event = on_event;
     opts.user = &cli;
     opts.store = store;
-    opts.resume_run = resume_id[0] ? resume_id : NULL;
+    opts.resume_run = resume.run_id[0] ? resume.run_id : NULL;
     opts.no_cache = cli.no_cache;
     opts.slurm_all = cli.slurm;
     opts.slurm_keep_files = cli.keep_job_files;
@@ -661,6 +657,7 @@ out:
         status = WF_EXIT_STORE;
     }
     wf_error_release(&store_err);
+    wf_resume_release(&resume);
     wf_workflow_free(wf);
     wf_engine_free(engine);
     json_object_put(cli.inputs);

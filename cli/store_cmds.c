@@ -1,92 +1,11 @@
-/* The commands that read the run store: runs, show, logs, gc (and opening the store). */
-#include <errno.h>
+/* The commands that read the run store: runs, show, logs, gc. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "wf_store.h"
 
 #include "cli.h"
-
-const char *wf_cli_store_dir(const char *given)
-{
-    const char *env = getenv("WFENGINE_STORE");
-
-    if (given != NULL)
-        return given;
-    if (env != NULL && env[0] != '\0')
-        return env;
-    return ".wfengine";
-}
-
-int wf_cli_open_store(const char *given, wf_store **out)
-{
-    wf_error err;
-    int status = WF_EXIT_OK;
-
-    wf_error_init(&err);
-    if (wf_store_open(wf_cli_store_dir(given), out, &err) != WF_OK) {
-        wf_cli_errorf("the store cannot be used: %s", err.message);
-        *out = NULL;
-        status = WF_EXIT_STORE;
-    }
-    wf_error_release(&err);
-    return status;
-}
-
-/* The store must exist: a command that inspects or cleans it never creates one. */
-static int check_exists(const char *dir)
-{
-    struct stat st;
-
-    if (stat(dir, &st) != 0) {
-        wf_cli_errorf("no store at %s: nothing has been recorded there (runs are recorded in "
-                      "the directory they are started from; see --store and WFENGINE_STORE)",
-                      dir);
-        return WF_EXIT_STORE;
-    }
-    return WF_EXIT_OK;
-}
-
-int wf_cli_open_existing_store(const char *given, wf_store **out)
-{
-    const char *dir = wf_cli_store_dir(given);
-    wf_error err;
-    int status = check_exists(dir), rc;
-
-    *out = NULL;
-    if (status != WF_EXIT_OK)
-        return status;
-    wf_error_init(&err);
-    /* Read-only: an archived store, a read-only file system or another user's directory can
-     * be inspected, and reading never migrates or writes anything. */
-    rc = wf_store_open_readonly(dir, out, &err);
-    if (rc == WF_ENOENT) {
-        wf_cli_errorf("no store at %s: nothing has been recorded there (%s)", dir, err.message);
-        status = WF_EXIT_STORE;
-    } else if (rc != WF_OK) {
-        wf_cli_errorf("the store cannot be used: %s", err.message);
-        status = WF_EXIT_STORE;
-    }
-    if (rc != WF_OK)
-        *out = NULL;
-    wf_error_release(&err);
-    return status;
-}
-
-int wf_cli_close_store(wf_store *store, int status)
-{
-    wf_error err;
-
-    wf_error_init(&err);
-    if (wf_store_close(store, &err) != WF_OK) {
-        wf_cli_errorf("the store cannot be written: %s", err.message);
-        status = WF_EXIT_STORE;
-    }
-    wf_error_release(&err);
-    return status;
-}
 
 static void format_time(char *buf, size_t n, int64_t ms)
 {
@@ -99,24 +18,6 @@ static void format_time(char *buf, size_t n, int64_t ms)
     }
     localtime_r(&t, &tm);
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-int64_t wf_cli_json_int(json_object *o, const char *key, int64_t dflt)
-{
-    json_object *v = NULL;
-
-    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-        return dflt;
-    return json_object_get_int64(v);
-}
-
-const char *wf_cli_json_str(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-        return NULL;
-    return json_object_get_string(v);
 }
 
 static void print_json(json_object *doc)
@@ -505,7 +406,7 @@ int wf_cli_gc(int argc, char **argv)
 
     if (rc != 0)
         return rc > 0 ? WF_EXIT_OK : WF_EXIT_USAGE;
-    status = check_exists(wf_cli_store_dir(a.store));
+    status = wf_cli_store_exists(wf_cli_store_dir(a.store));
     if (status == WF_EXIT_OK)
         status = wf_cli_open_store(a.store, &store);
     if (status != WF_EXIT_OK)

@@ -132,6 +132,12 @@ const char *wf_workflow_name(const wf_workflow *wf);
  * order; templates are given as written. Keys are only ever added. Thread-safe; O(size). */
 json_object *wf_workflow_describe(const wf_workflow *wf);
 
+/* Reads a JSON or YAML file (YAML 1.2 core schema, like workflow files; sizes capped as for
+ * them) into a value, for wf_run_options.inputs (`wfengine run --inputs FILE`). Returns
+ * WF_OK with an owned *out, or WF_EIO (unreadable) or WF_EINVAL (syntax) with every error
+ * (file:line:col) appended to errs and *out NULL. Thread-safe. */
+int wf_yaml_load_value_file(const char *path, json_object **out, wf_errlist *errs);
+
 /* ---- runs ---------------------------------------------------------------------------- */
 
 /* The life of a unit attempt (a task's, or an item's; attempt counts from 1):
@@ -251,5 +257,44 @@ json_object *wf_run_result_json(const wf_run *r);
 const json_object *wf_run_outputs(const wf_run *r);
 /* Frees a run that has been waited for. NULL is fine. */
 void wf_run_free(wf_run *r);
+
+/* ---- resuming a run ------------------------------------------------------------------ */
+
+/* What a new attempt of a recorded run starts with (wf_resume_prepare). */
+typedef struct wf_resume {
+    /* The full id of the run to resume: set wf_run_options.resume_run to it. */
+    char run_id[64];
+    /* The inputs to run with (set wf_run_options.inputs and inputs_from_strings to these):
+     * the recorded run's, minus its secrets (never stored: they must be given again) and
+     * minus inputs the workflow no longer declares, with the given ones on top. Owned. */
+    json_object *inputs;
+    bool inputs_from_strings;
+    /* What did not fit; both are filled whenever the run could be read, also on failure. */
+    bool other_workflow; /* the run is of a workflow with another name */
+    bool file_changed;   /* the workflow's file (its sha256) is not the run's */
+    /* With force and file_changed: "FILE has changed since run ID (sha256 OLD... then,
+     * NEW... now)", for the user; else NULL. Owned. */
+    char *warning;
+} wf_resume;
+
+/* Prepares a new attempt of a recorded run, as `wfengine run --resume RUN` does: finds run
+ * in store ("last" for the newest run, a run id, or a unique prefix of one), checks that it
+ * is a run of wf (the same workflow name, the same file bytes), and merges its inputs with
+ * the given ones (borrowed; NULL: none; from_strings as in wf_run_options). Then start the
+ * run with opts.store = store, opts.resume_run = out->run_id, opts.inputs = out->inputs,
+ * opts.inputs_from_strings = out->inputs_from_strings.
+ * Returns WF_OK with *out filled (release it with wf_resume_release). Fails, with err set
+ * and out holding no resources, with the store's error (WF_ENOENT: no such run, or no runs
+ * for "last"; WF_EINVAL: an ambiguous prefix; WF_ESTORE) or with WF_EINVAL when the run does
+ * not fit wf and force is false: err says why ("run ID is of workflow 'A', not 'B' (FILE)",
+ * or "FILE has changed since run ID (sha256 OLD... then, NEW... now)"), and
+ * out->other_workflow / out->file_changed say which. With force a run that does not fit is
+ * resumed anyway (out->warning says what changed). FILE is the path wf was loaded from.
+ * Thread-safety: that of the store (one thread at a time per wf_store); wf is only read. */
+int wf_resume_prepare(wf_store *store, const char *run, const wf_workflow *wf,
+                      const json_object *inputs, bool inputs_from_strings, bool force,
+                      wf_resume *out, wf_error *err);
+/* Frees what out holds and empties it. Calling it again is harmless. */
+void wf_resume_release(wf_resume *r);
 
 #endif

@@ -84,6 +84,9 @@ expect_rc "dry run" 0
 expect_in "dry run prints the plan" out.txt "show"
 run_wf run "$WF_SOURCE_DIR/workflows/fanout-json.yaml" --dry-run
 expect_in "dry run shows dependencies" out.txt "(after numbers)"
+printf 'version: 1\ntasks:\n  each:\n    with-items: [a, b, c]\n    run: echo << item >>\n' > literal.yaml
+run_wf run literal.yaml --dry-run
+expect_in "dry run: a literal item list's length" out.txt "with-items: 3 items"
 
 run_wf graph "$WF_SOURCE_DIR/workflows/fanout-json.yaml"
 expect_rc "graph dot" 0

@@ -1,0 +1,175 @@
+/*
+ * What the command files of the CLI share (cli.h): error printing, loading a workflow, help
+ * flags, the UTF-8 check of the JUnit and HTML writers, opening and closing the store, and
+ * reading fields of the store's JSON documents.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wf_store.h"
+
+#include "cli.h"
+
+void wf_cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("wfengine: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void wf_cli_print_errors(const wf_errlist *errs)
+{
+    for (size_t i = 0; i < errs->len; i++)
+        wf_error_print(stderr, &errs->items[i]);
+}
+
+wf_workflow *wf_cli_load(const char *path)
+{
+    wf_workflow *wf = NULL;
+    wf_errlist errs;
+
+    wf_errlist_init(&errs);
+    if (wf_workflow_load_file(path, &wf, &errs) != WF_OK) {
+        wf_cli_print_errors(&errs);
+        if (errs.len > 1)
+            fprintf(stderr, "%s: %zu errors\n", path, errs.len);
+        wf = NULL;
+    }
+    wf_errlist_release(&errs);
+    return wf;
+}
+
+size_t wf_cli_utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))
+            return 0; /* overlong, or a UTF-16 surrogate */
+        if (s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
+            return 0; /* U+FFFE and U+FFFF are not XML characters */
+        return 3;
+    }
+    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+bool wf_cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+/* ---- the store ------------------------------------------------------------------------- */
+
+const char *wf_cli_store_dir(const char *given)
+{
+    const char *env = getenv("WFENGINE_STORE");
+
+    if (given != NULL)
+        return given;
+    if (env != NULL && env[0] != '\0')
+        return env;
+    return ".wfengine";
+}
+
+int wf_cli_open_store(const char *given, wf_store **out)
+{
+    wf_error err;
+    int status = WF_EXIT_OK;
+
+    wf_error_init(&err);
+    if (wf_store_open(wf_cli_store_dir(given), out, &err) != WF_OK) {
+        wf_cli_errorf("the store cannot be used: %s", err.message);
+        *out = NULL;
+        status = WF_EXIT_STORE;
+    }
+    wf_error_release(&err);
+    return status;
+}
+
+int wf_cli_store_exists(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0) {
+        wf_cli_errorf("no store at %s: nothing has been recorded there (runs are recorded in "
+                      "the directory they are started from; see --store and WFENGINE_STORE)",
+                      dir);
+        return WF_EXIT_STORE;
+    }
+    return WF_EXIT_OK;
+}
+
+int wf_cli_open_existing_store(const char *given, wf_store **out)
+{
+    const char *dir = wf_cli_store_dir(given);
+    wf_error err;
+    int status = wf_cli_store_exists(dir), rc;
+
+    *out = NULL;
+    if (status != WF_EXIT_OK)
+        return status;
+    wf_error_init(&err);
+    /* Read-only: an archived store, a read-only file system or another user's directory can
+     * be inspected, and reading never migrates or writes anything. */
+    rc = wf_store_open_readonly(dir, out, &err);
+    if (rc == WF_ENOENT) {
+        wf_cli_errorf("no store at %s: nothing has been recorded there (%s)", dir, err.message);
+        status = WF_EXIT_STORE;
+    } else if (rc != WF_OK) {
+        wf_cli_errorf("the store cannot be used: %s", err.message);
+        status = WF_EXIT_STORE;
+    }
+    if (rc != WF_OK)
+        *out = NULL;
+    wf_error_release(&err);
+    return status;
+}
+
+int wf_cli_close_store(wf_store *store, int status)
+{
+    wf_error err;
+
+    wf_error_init(&err);
+    if (wf_store_close(store, &err) != WF_OK) {
+        wf_cli_errorf("the store cannot be written: %s", err.message);
+        status = WF_EXIT_STORE;
+    }
+    wf_error_release(&err);
+    return status;
+}
+
+int64_t wf_cli_json_int(json_object *o, const char *key, int64_t dflt)
+{
+    json_object *v = NULL;
+
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+        return dflt;
+    return json_object_get_int64(v);
+}
+
+const char *wf_cli_json_str(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+        return NULL;
+    return json_object_get_string(v);
+}
