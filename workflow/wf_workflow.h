@@ -228,9 +228,5 @@ int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, boo
  * (axes + exclude entries)). The run calls it (internal to wfengine: hence wf__). */
 int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err);
 
-/* Reads a JSON or YAML file (YAML 1.2 core schema, like workflow files) into a value, for
- * `--inputs FILE`. On failure returns WF_EIO (unreadable) or WF_EINVAL (syntax) with errors
- * (file:line:col) appended to errs, and *out is NULL. */
-int wf_yaml_load_value_file(const char *path, json_object **out, wf_errlist *errs);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "loader_internal.h"
+#include "wfengine.h"
 
 int wf__read_file(const char *path, const char *what, wf_strbuf *out, wf_errlist *errs)
 {
