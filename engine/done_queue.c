@@ -73,6 +73,8 @@ void wf_done_queue_push(wf_done_queue *q, const wf_completion *c, const wf_job *
 {
     bool wake = false;
 
+    if (c == NULL && started == NULL)
+        return;
     pthread_mutex_lock(&q->lock);
     if (c != NULL) {
         *slot_locked(q) = *c;
@@ -118,6 +120,7 @@ size_t wf__done_queue_take(wf_done_queue *q, int64_t due_ms, bool tick, const at
         if (tick && now + WF__SCHED_TICK_MS < due)
             due = now + WF__SCHED_TICK_MS;
         q->wake_ms = due;
+        q->woken = false; /* about to wait: the next push that matters must signal */
         if (due == INT64_MAX) {
             pthread_cond_wait(&q->cond, &q->lock);
             continue;
