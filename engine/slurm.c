@@ -185,13 +185,15 @@ static void add_tail(wf_strbuf *sb, const char *text, size_t len)
         wf_strbuf_addc(sb, text[i] == '\n' ? ' ' : text[i]);
 }
 
-/* Runs argv (found on the engine's PATH) and captures its output. */
-static int run_cmd(const char *const *argv, int64_t timeout_ms, wf_proc_result *res)
+/* Runs argv (found on the engine's PATH) with envp (NULL: wfengine's environment) and
+ * captures its output, giving up after COMMAND_TIMEOUT_MS. */
+static int run_cmd(const char *const *argv, const char *const *envp, wf_proc_result *res)
 {
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
 
     spec.argv = argv;
-    spec.timeout_ms = timeout_ms;
+    spec.envp = envp;
+    spec.timeout_ms = COMMAND_TIMEOUT_MS;
     spec.kill_grace_ms = 2000;
     spec.stdout_cap = SIZE_MAX;
     return wf_proc_run(&spec, res);
@@ -212,7 +214,6 @@ static bool sbatch_keeps(const char *env)
  * it, so that what the elements print is readable by the submitting user only. */
 static int run_sbatch(const char *const *argv, wf_proc_result *res)
 {
-    wf_proc_spec spec = WF_PROC_SPEC_INIT;
     const char **envp;
     size_t n = 0, k = 0;
     int rc;
@@ -226,12 +227,7 @@ static int run_sbatch(const char *const *argv, wf_proc_result *res)
     }
     envp[k++] = "SLURM_UMASK=" JOB_UMASK;
     envp[k] = NULL;
-    spec.argv = argv;
-    spec.envp = envp;
-    spec.timeout_ms = COMMAND_TIMEOUT_MS;
-    spec.kill_grace_ms = 2000;
-    spec.stdout_cap = SIZE_MAX;
-    rc = wf_proc_run(&spec, res);
+    rc = run_cmd(argv, envp, res);
     free(envp);
     return rc;
 }
@@ -802,6 +798,21 @@ static void job_free(job *j)
     free(j);
 }
 
+/* Whether element e has left the queue unreported: how it ended is still to be found. */
+static bool gone(const element *e)
+{
+    return !e->done && !e->queued;
+}
+
+static bool any_gone(const job *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        if (gone(&j->el[i]))
+            return true;
+    }
+    return false;
+}
+
 /* What a Slurm state means, for the message. */
 static const char *state_meaning(const char *state)
 {
@@ -905,6 +916,20 @@ static void finish(wf_slurm *s, job *j, size_t i, const char *state, int exit_co
     atomic_fetch_sub(&s->pending, 1);
 }
 
+/* The next line of a command's output from *pos on, without its newline; false at the end. */
+static bool next_line(const wf_proc_output *out, size_t *pos, const char **line, size_t *len)
+{
+    const char *nl;
+
+    if (out->data == NULL || *pos >= out->len)
+        return false;
+    *line = out->data + *pos;
+    nl = memchr(*line, '\n', out->len - *pos);
+    *len = nl ? (size_t)(nl - *line) : out->len - *pos;
+    *pos += *len + 1;
+    return true;
+}
+
 /* The comma-separated ids of jobs[from..to) that still have elements to report. */
 static void id_list(wf_strbuf *sb, job *const *jobs, size_t from, size_t to)
 {
@@ -978,7 +1003,8 @@ static bool poll_queue(job *const *jobs, size_t n, wf_strbuf *why)
     for (size_t from = 0; from < n && ok; from += IDS_PER_CALL) {
         size_t to = from + IDS_PER_CALL < n ? from + IDS_PER_CALL : n;
         const char *argv[] = { "squeue", "-h", "-r", "-o", "%i %T", "-j", NULL, NULL };
-        const char *p, *end;
+        const char *line;
+        size_t len, pos = 0;
         int rc;
 
         id_list(&ids, jobs, from, to);
@@ -986,7 +1012,7 @@ static bool poll_queue(job *const *jobs, size_t n, wf_strbuf *why)
             continue;
         argv[6] = wf_strbuf_str(&ids);
         wf_proc_result_release(&res);
-        rc = run_cmd(argv, COMMAND_TIMEOUT_MS, &res);
+        rc = run_cmd(argv, NULL, &res);
         if (rc != WF_OK || res.exit_code != 0) {
             /* squeue -j with only ids the controller has purged fails this way: nothing of
              * ours is queued then. */
@@ -997,13 +1023,8 @@ static bool poll_queue(job *const *jobs, size_t n, wf_strbuf *why)
             ok = false;
             break;
         }
-        for (p = res.out.data, end = p + res.out.len; p < end;) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-            note_queued(jobs, n, p, len, now);
-            p += len + 1;
-        }
+        while (next_line(&res.out, &pos, &line, &len))
+            note_queued(jobs, n, line, len, now);
     }
     wf_proc_result_release(&res);
     wf_strbuf_release(&ids);
@@ -1031,7 +1052,7 @@ static void finish_range(wf_slurm *s, job *j, const char *line, size_t len,
         from = parse_num(p, dash ? (size_t)(dash - p) : n);
         to = dash ? parse_num(dash + 1, n - (size_t)(dash + 1 - p)) : from;
         for (long long i = from; from >= 0 && i <= to && (size_t)i < j->n; i++) {
-            if (!j->el[i].done && !j->el[i].queued)
+            if (gone(&j->el[i]))
                 finish(s, j, (size_t)i, rec->state, -1, 0, NULL);
         }
         p += n;
@@ -1045,20 +1066,18 @@ static void poll_scontrol(wf_slurm *s, job *j)
 {
     const char *argv[] = { "scontrol", "show", "job", "-o", j->id, NULL };
     wf_proc_result res;
-    const char *p, *end;
+    const char *line;
+    size_t len, pos = 0;
     int rc;
 
     memset(&res, 0, sizeof(res));
-    rc = run_cmd(argv, COMMAND_TIMEOUT_MS, &res);
+    rc = run_cmd(argv, NULL, &res);
     if (rc != WF_OK || res.exit_code != 0)
         goto out;
-    for (p = res.out.data, end = p + res.out.len; p < end;) {
-        const char *line = p, *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    while (next_line(&res.out, &pos, &line, &len)) {
         wf__slurm_record rec;
         long idx = 0;
 
-        p = nl ? nl + 1 : end;
         if (!wf__slurm_parse_record(line, len, &rec) || !wf__slurm_state_ended(rec.state))
             continue;
         if (j->is_array) {
@@ -1086,11 +1105,12 @@ static void poll_fallback(wf_slurm *s, job *j)
 {
     wf_strbuf ids = WF_STRBUF_INIT;
     wf_proc_result res;
-    const char *p, *end;
+    const char *raw;
+    size_t len, pos = 0;
 
     memset(&res, 0, sizeof(res));
     for (size_t i = 0; i < j->n; i++) {
-        if (j->el[i].done || j->el[i].queued)
+        if (!gone(&j->el[i]))
             continue;
         if (ids.len > 0)
             wf_strbuf_addc(&ids, ',');
@@ -1106,29 +1126,25 @@ static void poll_fallback(wf_slurm *s, job *j)
             "sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", wf_strbuf_str(&ids), NULL
         };
 
-        if (run_cmd(argv, COMMAND_TIMEOUT_MS, &res) != WF_OK || res.exit_code != 0) {
+        if (run_cmd(argv, NULL, &res) != WF_OK || res.exit_code != 0) {
             /* No accounting database: the job completion log knows plain jobs by id (array
              * elements have ids of their own there, which only scontrol told). */
             const char *argv_c[] = { "sacct", "-c",  "-n", "-P", "-o", "JobID,State,ExitCode",
                                      "-j",    j->id, NULL };
 
             wf_proc_result_release(&res);
-            if (j->is_array || run_cmd(argv_c, COMMAND_TIMEOUT_MS, &res) != WF_OK ||
-                res.exit_code != 0)
+            if (j->is_array || run_cmd(argv_c, NULL, &res) != WF_OK || res.exit_code != 0)
                 wf_proc_result_release(&res);
         }
     }
-    for (p = res.out.data, end = p ? p + res.out.len : NULL; p != NULL && p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    while (next_line(&res.out, &pos, &raw, &len)) {
         char line[256], *f1, *f2, *us;
         long long idx = 0;
 
         if (len >= sizeof(line))
             len = sizeof(line) - 1;
-        memcpy(line, p, len);
+        memcpy(line, raw, len);
         line[len] = '\0';
-        p = nl ? nl + 1 : end;
         f1 = strchr(line, '|');
         f2 = f1 ? strchr(f1 + 1, '|') : NULL;
         if (f2 == NULL)
@@ -1142,8 +1158,7 @@ static void poll_fallback(wf_slurm *s, job *j)
             continue;
         if (us != NULL)
             idx = parse_num(us + 1, strlen(us + 1));
-        if (idx < 0 || (size_t)idx >= j->n || j->el[idx].done || j->el[idx].queued ||
-            !wf__slurm_state_ended(f1))
+        if (idx < 0 || (size_t)idx >= j->n || !gone(&j->el[idx]) || !wf__slurm_state_ended(f1))
             continue;
         finish(s, j, (size_t)idx, f1, wf__slurm_parse_exit(f2), -1, "state from sacct");
     }
@@ -1152,7 +1167,7 @@ static void poll_fallback(wf_slurm *s, job *j)
         char *path, *text = NULL;
         bool trunc;
 
-        if (e->done || e->queued)
+        if (!gone(e))
             continue;
         path = wf_xasprintf("%s/rc.%zu", j->dir, i);
         if (read_capped(path, 32, &text, &trunc)) {
@@ -1190,7 +1205,7 @@ static void cancel_jobs(job *const *jobs, size_t n)
         /* scancel fails for jobs that ended meanwhile, yet cancels the others: whatever it
          * says, the poll that follows tells how each element ended. */
         if (argc > 1) {
-            run_cmd(argv, COMMAND_TIMEOUT_MS, &res);
+            run_cmd(argv, NULL, &res);
             for (size_t k = from; k < to; k++)
                 jobs[k]->scancelled = true;
         }
@@ -1206,19 +1221,11 @@ static bool poll_once(wf_slurm *s, job *const *jobs, size_t n, wf_strbuf *why)
     if (!poll_queue(jobs, n, why))
         return false;
     for (size_t k = 0; k < n; k++) {
-        job *j = jobs[k];
-        bool gone = false;
-
-        for (size_t i = 0; i < j->n && !gone; i++)
-            gone = !j->el[i].done && !j->el[i].queued;
-        if (!gone)
+        if (!any_gone(jobs[k]))
             continue;
-        poll_scontrol(s, j);
-        gone = false;
-        for (size_t i = 0; i < j->n && !gone; i++)
-            gone = !j->el[i].done && !j->el[i].queued;
-        if (gone)
-            poll_fallback(s, j);
+        poll_scontrol(s, jobs[k]);
+        if (any_gone(jobs[k]))
+            poll_fallback(s, jobs[k]);
     }
     return true;
 }
@@ -1484,15 +1491,20 @@ wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, bool keep_files, wf_slu
     return s;
 }
 
-void wf_slurm_cancel_all(wf_slurm *s)
+/* Sets *flag (s->cancel or s->stop) and has the poller act on it now. */
+static void tell_poller(wf_slurm *s, bool *flag)
 {
-    if (s == NULL)
-        return;
     pthread_mutex_lock(&s->mu);
-    s->cancel = true;
+    *flag = true;
     s->kick = true;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->mu);
+}
+
+void wf_slurm_cancel_all(wf_slurm *s)
+{
+    if (s != NULL)
+        tell_poller(s, &s->cancel);
 }
 
 size_t wf_slurm_pending(const wf_slurm *s)
@@ -1504,11 +1516,7 @@ void wf_slurm_free(wf_slurm *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    s->kick = true;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->mu);
+    tell_poller(s, &s->stop);
     pthread_join(s->thread, NULL);
     for (size_t k = 0; k < s->n_jobs; k++)
         job_free(s->jobs[k]);
