@@ -1,10 +1,11 @@
 /*
- * wf_slurm.h: the Slurm executor. Units of `executor: slurm` tasks run as Slurm jobs: a
+ * wf_slurm.h: the Slurm client. Units of `executor: slurm` tasks run as Slurm jobs: a
  * with-items task as ONE job array (sbatch --array=0-N%C), a plain task as a single job.
- * (Internal to the engine: the scheduler in run.c drives it.)
+ * (Internal to the engine: the Slurm executor, executor_slurm.c, drives it. Its files are
+ * listed in slurm_internal.h.)
  *
- * How a submission works: the scheduler renders each element's command (a /bin/sh script
- * text) and environment; wf_slurm_submit writes, under the executor's job directory (which
+ * How a submission works: the executor renders each element's command (a /bin/sh script
+ * text) and environment; wf_slurm_submit writes, under the client's job directory (which
  * must be visible to the compute nodes, like the working directory), one script file per
  * element and one array batch script that runs the element chosen by SLURM_ARRAY_TASK_ID
  * with its environment and workdir, and calls `sbatch --parsable --export=ALL` once, with
@@ -87,7 +88,7 @@ typedef void (*wf_slurm_done_fn)(wf_slurm_result *res, void *user);
  * (/usr/bin:/bin)", "the Slurm cluster does not answer: squeue: ... (exit 1)"). */
 int wf_slurm_check(wf_error *err);
 
-/* A new executor whose job files go under job_dir (created, with its parents, mode 0700).
+/* A new client whose job files go under job_dir (created, with its parents, mode 0700).
  * Starts the poller thread. poll_ms: the interval between polls (0: 500 ms). keep_files:
  * keep every job file (commands, environments, outputs) after the element has ended and
  * after wf_slurm_free, for debugging; they may hold secrets in clear. Returns NULL with err
@@ -115,7 +116,7 @@ void wf_slurm_cancel_all(wf_slurm *s);
 size_t wf_slurm_pending(const wf_slurm *s);
 
 /* Stops the poller and frees. Elements still pending are cancelled first (scancel) and
- * reported. Then, unless keep_files, removes every submission directory this executor made
+ * reported. Then, unless keep_files, removes every submission directory this client made
  * and job_dir if that leaves it empty. Call it from the thread that submits. NULL is fine. */
 void wf_slurm_free(wf_slurm *s);
 

@@ -1,0 +1,135 @@
+/*
+ * slurm_internal.h: what the files of the Slurm client (wf_slurm.h) share; only they include
+ * it. The client's files, in the order a submission goes through them:
+ *
+ *   slurm.c         the client's life: wf_slurm_new, wf_slurm_cancel_all, wf_slurm_free
+ *   slurm_submit.c  wf_slurm_submit: the submission directory, its files, sbatch
+ *   slurm_track.c   the poller thread: squeue, scontrol and sacct in batches, the results,
+ *                   scancel
+ *   slurm_cmd.c     running Slurm's commands, describing their failures; wf_slurm_check
+ *   slurm_parse.c   reading Slurm's answers (pure functions)
+ *
+ * Calls point one way, down this list: a file calls only files below it (slurm_track.c
+ * calls slurm_submit.c to remove an element's files; slurm_cmd.c and slurm_parse.c call
+ * none of the others).
+ *
+ * Threads: the thread that submits (the scheduler's) calls wf_slurm_submit,
+ * wf_slurm_cancel_all and wf_slurm_free; the poller thread runs wf__slurm_poller and
+ * everything it calls. They share only what
+ * struct wf_slurm marks as guarded by mu, and the pending count (atomic).
+ */
+#ifndef WF_SLURM_INTERNAL_H
+#define WF_SLURM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "wf_proc.h"
+#include "wf_slurm.h"
+
+/* One element of a submitted job, as the poller follows it. */
+typedef struct wf_slurm_job_element {
+    uint32_t unit, attempt;
+    int64_t start_ms; /* first seen RUNNING, 0 until then */
+    int missing;      /* polls since it left the queue with no known state */
+    bool queued;      /* listed by the last squeue */
+    bool done;        /* reported */
+} wf_slurm_job_element;
+
+/* One sbatch call: a job array, or a single job (n == 1). Made by wf_slurm_submit; once it is
+ * in the wf_slurm's jobs list, its fields are the poller's, which frees it (wf__slurm_job_free)
+ * when every element has been reported. */
+typedef struct wf_slurm_job {
+    char id[32]; /* as sbatch printed it: the array job id, or the job id */
+    char *dir;   /* the submission directory */
+    char *task_name;
+    uint32_t task;
+    bool is_array;
+    bool scancelled;   /* we asked Slurm to cancel it */
+    int64_t limit_min; /* the --time we passed in minutes, 0 when none */
+    bool limit_from_timeout;
+    int64_t submit_ms;
+    size_t n, left;
+    wf_slurm_job_element *el;
+} wf_slurm_job;
+
+struct wf_slurm {
+    char *job_dir; /* absolute */
+    int poll_ms;
+    bool keep_files;      /* keep every job file until the caller deletes them */
+    char engine_umask[8]; /* "0022": wfengine's umask, restored for each element's command */
+    /* Every submission directory made (scheduler thread; read by wf_slurm_free). */
+    char **subdirs;
+    size_t n_subdirs, cap_subdirs;
+    wf_slurm_done_fn done;
+    void *user;
+    unsigned next_submission; /* scheduler thread only */
+    atomic_size_t pending;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    pthread_t thread;
+    /* Guarded by mu: the list (submit appends, the poller removes). A job's fields are the
+     * poller's once it is in the list. */
+    wf_slurm_job **jobs;
+    size_t n_jobs, cap_jobs;
+    bool cancel; /* wf_slurm_cancel_all was called */
+    bool stop;   /* wf_slurm_free was called */
+    bool kick;   /* poll now */
+};
+
+/* ---- slurm_track.c ----------------------------------------------------------------------- */
+
+/* The poller thread's function (arg: the wf_slurm). Polls until stop is set and every job has
+ * been reported; see slurm_track.c. */
+void *wf__slurm_poller(void *arg);
+
+/* Frees a job and its strings. NULL is fine. */
+void wf__slurm_job_free(wf_slurm_job *j);
+
+/* ---- slurm_submit.c ---------------------------------------------------------------------- */
+
+/* Removes a submission directory and everything in it: the directory is wfengine's own (made
+ * by wf_slurm_submit) and flat, so every entry is one of our files (or a file an element's
+ * wrapper left, such as rc.i.tmp). Failures are ignored: what is left stays behind. */
+void wf__slurm_remove_submission(const char *dir);
+
+/* Removes the files of element i of the submission in dir once it has been reported: its
+ * command and environment may hold secrets, and its output is in the result (and the store)
+ * now. */
+void wf__slurm_remove_element_files(const char *dir, size_t i);
+
+/* ---- slurm_cmd.c ------------------------------------------------------------------------- */
+
+/* Runs argv (found on the engine's PATH) with envp (NULL: wfengine's environment), keeping
+ * all of its output in *res (release it with wf_proc_result_release), and kills it after two
+ * minutes: sbatch, squeue and scontrol retry on their own while the controller is busy, so
+ * one that has not answered by then will not. Returns what wf_proc_run returns. */
+int wf__slurm_run(const char *const *argv, const char *const *envp, wf_proc_result *res);
+
+/* Appends what a command called `what` did, given wf__slurm_run's rc and *res, for a message:
+ * "squeue: not found", "squeue did not answer within 120 s", or "squeue failed (exit 1):
+ * <the end of its stderr>". */
+void wf__slurm_describe_failure(wf_strbuf *sb, const char *what, int rc, const wf_proc_result *res);
+
+/* Appends the last 600 bytes or so of text[0..len), newlines as spaces, trailing white space
+ * dropped and "..." first when cut: the end of a command's stderr, short enough for one line. */
+void wf__slurm_add_tail(wf_strbuf *sb, const char *text, size_t len);
+
+/* ---- slurm_parse.c ----------------------------------------------------------------------- */
+
+/* Copies the value of key in a `scontrol show job -o` line of len bytes into buf (size
+ * bytes, cut to fit): the text after " key=" (or "key=" at the start) up to the next space
+ * or newline. Free-form values (JobName, Command) come after the keys we read or are ours
+ * (job names are sanitised), so a space inside them does no harm. Returns false (buf "")
+ * when the key is absent. */
+bool wf__slurm_field(const char *line, size_t len, const char *key, char *buf, size_t size);
+
+/* The non-negative decimal number filling all of s[0..len) (at most 12 digits); -1 otherwise. */
+long long wf__slurm_parse_num(const char *s, size_t len);
+
+/* Copies the state's name without sacct's " by 0" or squeue's "+" decorations into buf (size
+ * bytes, cut to fit). */
+void wf__slurm_base_state(const char *state, char *buf, size_t size);
+
+#endif

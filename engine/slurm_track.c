@@ -1,0 +1,602 @@
+/*
+ * slurm_track.c: following what was submitted, on the poller thread (wf__slurm_poller). Each
+ * poll asks `squeue` about every job at once; for the elements no longer queued, `scontrol
+ * show job -o`, then `sacct` and the rc.i file the wrapper wrote, say how they ended. Each
+ * element that ended is reported once through the done callback (finish), with its output
+ * files read and removed. cancel and stop (slurm.c) reach the poller through flags; it
+ * scancels the jobs and reports them as they end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "slurm_internal.h"
+
+/* What is kept of an element's output files: the local executor's default caps. */
+#define STDOUT_CAP ((size_t)64 << 20)
+#define STDERR_CAP ((size_t)16 << 20)
+/* Job ids per squeue/sacct/scancel call: one call in practice, and far below the 128 KiB
+ * that Linux allows for one argument. */
+#define IDS_PER_CALL 4000
+/* An element that left the queue but that neither scontrol nor sacct knows, and that left no
+ * exit status file, is given up on after this many polls. */
+#define MISSING_POLLS 5
+/* squeue failing for this long means the cluster is gone: every pending element fails. */
+#define GIVE_UP_MS (5 * 60 * 1000)
+/* wf_slurm_free waits this long for Slurm to confirm the cancellation of what is left. */
+#define STOP_WAIT_MS 30000
+
+/* Reads at most cap bytes of path into *out (NUL-terminated). Returns false when the file
+ * cannot be opened (then *out is NULL). *truncated tells whether there was more. */
+static bool read_capped(const char *path, size_t cap, char **out, bool *truncated)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    *out = NULL;
+    *truncated = false;
+    if (fd < 0)
+        return false;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (sb.len + (size_t)r > cap) {
+            wf_strbuf_add(&sb, buf, cap - sb.len);
+            *truncated = true;
+            break;
+        }
+        wf_strbuf_add(&sb, buf, (size_t)r);
+    }
+    close(fd);
+    /* An empty file is an allocated "": detach always terminates. */
+    *out = wf_strbuf_detach(&sb, NULL);
+    return true;
+}
+
+void wf__slurm_job_free(wf_slurm_job *j)
+{
+    if (j == NULL)
+        return;
+    free(j->el);
+    free(j->task_name);
+    free(j->dir);
+    free(j);
+}
+
+/* Whether element e has left the queue unreported: how it ended is still to be found. */
+static bool gone(const wf_slurm_job_element *e)
+{
+    return !e->done && !e->queued;
+}
+
+static bool any_gone(const wf_slurm_job *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        if (gone(&j->el[i]))
+            return true;
+    }
+    return false;
+}
+
+/* What a Slurm state means, for the message. */
+static const char *state_meaning(const char *state)
+{
+    static const char *const meanings[][2] = {
+        { "NODE_FAIL", "its node failed" },         { "OUT_OF_MEMORY", "it ran out of memory" },
+        { "BOOT_FAIL", "its node failed to boot" }, { "DEADLINE", "it reached its deadline" },
+        { "PREEMPTED", "it was preempted" },        { "REVOKED", "it was revoked" },
+    };
+
+    for (size_t i = 0; i < WF_ARRAY_LEN(meanings); i++) {
+        if (strcmp(state, meanings[i][0]) == 0)
+            return meanings[i][1];
+    }
+    return "it ended";
+}
+
+static void exit_text(wf_strbuf *sb, int exit_code)
+{
+    if (exit_code > 128 && exit_code < 128 + 65)
+        wf_strbuf_addf(sb, "killed by signal %d (exit code %d)", exit_code - 128, exit_code);
+    else if (exit_code >= 0)
+        wf_strbuf_addf(sb, "exit code %d", exit_code);
+    else
+        wf_strbuf_adds(sb, "exit code unknown");
+}
+
+/* Reports element i of j as ended in state (Slurm's spelling) with exit_code; note, when
+ * not NULL, explains where the state came from. Called on the poller thread, without the
+ * lock: the job's fields are the poller's. */
+static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, int exit_code,
+                   int64_t run_time_ms, const char *note)
+{
+    wf_slurm_job_element *e = &j->el[i];
+    wf_slurm_result r;
+    wf_strbuf msg = WF_STRBUF_INIT;
+    char st[32], *path;
+    bool have_out, have_err, err_trunc;
+
+    wf__slurm_base_state(state, st, sizeof(st));
+    memset(&r, 0, sizeof(r));
+    r.task = j->task;
+    r.unit = e->unit;
+    r.attempt = e->attempt;
+    r.exit_code = exit_code;
+    r.end_ms = wf_now_ms();
+    r.start_ms = e->start_ms;
+    if (r.start_ms == 0) {
+        /* It ran between two polls: RunTime says for how long. */
+        r.start_ms = run_time_ms >= 0 ? r.end_ms - run_time_ms : r.end_ms;
+        if (r.start_ms < j->submit_ms)
+            r.start_ms = j->submit_ms;
+    }
+    if (j->is_array)
+        snprintf(r.job_id, sizeof(r.job_id), "%s_%zu", j->id, i);
+    else
+        snprintf(r.job_id, sizeof(r.job_id), "%s", j->id);
+    r.status = wf__slurm_state_status(st, exit_code, j->scancelled, &r.timed_out);
+
+    path = wf_xasprintf("%s/out.%zu", j->dir, i);
+    have_out = read_capped(path, STDOUT_CAP, &r.out, &r.out_truncated);
+    free(path);
+    path = wf_xasprintf("%s/err.%zu", j->dir, i);
+    have_err = read_capped(path, STDERR_CAP, &r.err, &err_trunc);
+    free(path);
+
+    if (r.status != WF_STATUS_SUCCEEDED) {
+        wf_strbuf_addf(&msg, "job %s %s: ", r.job_id, st);
+        if (r.status == WF_STATUS_CANCELLED) {
+            wf_strbuf_adds(&msg, "cancelled by wfengine");
+        } else if (strcmp(st, "CANCELLED") == 0) {
+            wf_strbuf_adds(&msg, "cancelled by Slurm (or by someone else's scancel)");
+        } else if (r.timed_out) {
+            wf_strbuf_addf(&msg, "reached its time limit of %lld minute%s", (long long)j->limit_min,
+                           j->limit_min == 1 ? "" : "s");
+            if (j->limit_from_timeout)
+                wf_strbuf_adds(&msg, " (the task's timeout, rounded up to whole minutes)");
+        } else if (strcmp(st, "COMPLETED") == 0 || strcmp(st, "FAILED") == 0) {
+            exit_text(&msg, exit_code);
+        } else {
+            wf_strbuf_adds(&msg, state_meaning(st));
+            wf_strbuf_adds(&msg, ", ");
+            exit_text(&msg, exit_code);
+        }
+        if (note != NULL)
+            wf_strbuf_addf(&msg, " (%s)", note);
+        if (!have_out && !have_err && r.status == WF_STATUS_FAILED)
+            wf_strbuf_addf(&msg,
+                           "; it left no output files in %s: is that directory visible "
+                           "on the compute nodes?",
+                           j->dir);
+        r.error = wf_strbuf_detach(&msg, NULL);
+    }
+    wf_strbuf_release(&msg);
+
+    if (!s->keep_files)
+        wf__slurm_remove_element_files(j->dir, i);
+
+    e->done = true;
+    j->left--;
+    s->done(&r, s->user);
+    atomic_fetch_sub(&s->pending, 1);
+}
+
+/* The next line of a command's output from *pos on, without its newline; false at the end. */
+static bool next_line(const wf_proc_output *out, size_t *pos, const char **line, size_t *len)
+{
+    const char *nl;
+
+    if (out->data == NULL || *pos >= out->len)
+        return false;
+    *line = out->data + *pos;
+    nl = memchr(*line, '\n', out->len - *pos);
+    *len = nl ? (size_t)(nl - *line) : out->len - *pos;
+    *pos += *len + 1;
+    return true;
+}
+
+/* The comma-separated ids of jobs[from..to) that still have elements to report. */
+static void id_list(wf_strbuf *sb, wf_slurm_job *const *jobs, size_t from, size_t to)
+{
+    wf_strbuf_reset(sb);
+    for (size_t k = from; k < to; k++) {
+        if (jobs[k]->left == 0)
+            continue;
+        if (sb->len > 0)
+            wf_strbuf_addc(sb, ',');
+        wf_strbuf_adds(sb, jobs[k]->id);
+    }
+}
+
+static wf_slurm_job *find_job(wf_slurm_job *const *jobs, size_t n, const char *id, size_t idlen)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (strlen(jobs[k]->id) == idlen && memcmp(jobs[k]->id, id, idlen) == 0)
+            return jobs[k];
+    }
+    return NULL;
+}
+
+/* One `squeue -r` line, "ID STATE": marks the element queued (and running). */
+static void note_queued(wf_slurm_job *const *jobs, size_t n, const char *line, size_t len,
+                        int64_t now)
+{
+    const char *sp = memchr(line, ' ', len), *us;
+    size_t idlen;
+    long long idx = 0;
+    char state[32];
+    size_t slen;
+    wf_slurm_job *j;
+
+    if (sp == NULL)
+        return;
+    idlen = (size_t)(sp - line);
+    us = memchr(line, '_', idlen);
+    j = find_job(jobs, n, line, us ? (size_t)(us - line) : idlen);
+    if (j == NULL)
+        return;
+    if (us != NULL)
+        idx = wf__slurm_parse_num(us + 1, idlen - (size_t)(us + 1 - line));
+    if (idx < 0 || (size_t)idx >= j->n)
+        return;
+    slen = len - idlen - 1;
+    if (slen >= sizeof(state))
+        slen = sizeof(state) - 1;
+    memcpy(state, sp + 1, slen);
+    state[slen] = '\0';
+    /* A final state still listed is as good as gone: scontrol has the details. */
+    if (wf__slurm_state_ended(state))
+        return;
+    j->el[idx].queued = true;
+    if (j->el[idx].start_ms == 0 && strcmp(state, "RUNNING") == 0)
+        j->el[idx].start_ms = now;
+}
+
+/* Runs squeue for jobs; marks what is queued. Returns false (with why in *why) when squeue
+ * did not answer. */
+static bool poll_queue(wf_slurm_job *const *jobs, size_t n, wf_strbuf *why)
+{
+    wf_strbuf ids = WF_STRBUF_INIT;
+    wf_proc_result res;
+    bool ok = true;
+    int64_t now = wf_now_ms();
+
+    memset(&res, 0, sizeof(res));
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < jobs[k]->n; i++)
+            jobs[k]->el[i].queued = false;
+    }
+    for (size_t from = 0; from < n && ok; from += IDS_PER_CALL) {
+        size_t to = from + IDS_PER_CALL < n ? from + IDS_PER_CALL : n;
+        const char *argv[] = { "squeue", "-h", "-r", "-o", "%i %T", "-j", NULL, NULL };
+        const char *line;
+        size_t len, pos = 0;
+        int rc;
+
+        id_list(&ids, jobs, from, to);
+        if (ids.len == 0)
+            continue;
+        argv[6] = wf_strbuf_str(&ids);
+        wf_proc_result_release(&res);
+        rc = wf__slurm_run(argv, NULL, &res);
+        if (rc != WF_OK || res.exit_code != 0) {
+            /* squeue -j with only ids the controller has purged fails this way: nothing of
+             * ours is queued then. */
+            if (rc == WF_OK && res.err.data != NULL &&
+                strstr(res.err.data, "Invalid job id specified") != NULL)
+                continue;
+            wf__slurm_describe_failure(why, "squeue", rc, &res);
+            ok = false;
+            break;
+        }
+        while (next_line(&res.out, &pos, &line, &len))
+            note_queued(jobs, n, line, len, now);
+    }
+    wf_proc_result_release(&res);
+    wf_strbuf_release(&ids);
+    return ok;
+}
+
+/* A record for the elements that never started, as one range ("ArrayTaskId=2-5,7%2"):
+ * what happens to the pending part of an array that is cancelled. Every element in it ends
+ * in the record's state, with no exit code (its "0:0" is not one). A list too long for the buffer
+ * is cut; the elements it loses are found by the fallbacks. */
+static void finish_range(wf_slurm *s, wf_slurm_job *j, const char *line, size_t len,
+                         const wf__slurm_record *rec)
+{
+    char ids[4096];
+    const char *p = ids;
+
+    if (!wf__slurm_field(line, len, "ArrayTaskId", ids, sizeof(ids)))
+        return;
+    ids[strcspn(ids, "%")] = '\0';
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        const char *dash = memchr(p, '-', n);
+        long long from, to;
+
+        from = wf__slurm_parse_num(p, dash ? (size_t)(dash - p) : n);
+        to = dash ? wf__slurm_parse_num(dash + 1, n - (size_t)(dash + 1 - p)) : from;
+        for (long long i = from; from >= 0 && i <= to && (size_t)i < j->n; i++) {
+            if (gone(&j->el[i]))
+                finish(s, j, (size_t)i, rec->state, -1, 0, NULL);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
+/* Finishes every element of j that scontrol shows in a final state. */
+static void poll_scontrol(wf_slurm *s, wf_slurm_job *j)
+{
+    const char *argv[] = { "scontrol", "show", "job", "-o", j->id, NULL };
+    wf_proc_result res;
+    const char *line;
+    size_t len, pos = 0;
+    int rc;
+
+    memset(&res, 0, sizeof(res));
+    rc = wf__slurm_run(argv, NULL, &res);
+    if (rc != WF_OK || res.exit_code != 0)
+        goto out;
+    while (next_line(&res.out, &pos, &line, &len)) {
+        wf__slurm_record rec;
+        long idx = 0;
+
+        if (!wf__slurm_parse_record(line, len, &rec) || !wf__slurm_state_ended(rec.state))
+            continue;
+        if (j->is_array) {
+            if (strcmp(rec.array_job_id, j->id) != 0)
+                continue;
+            if (rec.array_task_id < 0) {
+                finish_range(s, j, line, len, &rec);
+                continue;
+            }
+            idx = rec.array_task_id;
+        } else if (strcmp(rec.job_id, j->id) != 0) {
+            continue;
+        }
+        if ((size_t)idx >= j->n || j->el[idx].done)
+            continue;
+        finish(s, j, (size_t)idx, rec.state, rec.exit_code, rec.run_time_ms, NULL);
+    }
+out:
+    wf_proc_result_release(&res);
+}
+
+/* For elements that scontrol no longer knows: sacct (accounting, then the job completion
+ * log of `sacct -c`), then the exit status file the wrapper wrote. */
+static void poll_fallback(wf_slurm *s, wf_slurm_job *j)
+{
+    wf_strbuf ids = WF_STRBUF_INIT;
+    wf_proc_result res;
+    const char *raw;
+    size_t len, pos = 0;
+
+    memset(&res, 0, sizeof(res));
+    for (size_t i = 0; i < j->n; i++) {
+        if (!gone(&j->el[i]))
+            continue;
+        if (ids.len > 0)
+            wf_strbuf_addc(&ids, ',');
+        if (j->is_array)
+            wf_strbuf_addf(&ids, "%s_%zu", j->id, i);
+        else
+            wf_strbuf_adds(&ids, j->id);
+    }
+    if (ids.len == 0)
+        goto out;
+    {
+        const char *argv[] = {
+            "sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", wf_strbuf_str(&ids), NULL
+        };
+
+        if (wf__slurm_run(argv, NULL, &res) != WF_OK || res.exit_code != 0) {
+            /* No accounting database: the job completion log knows plain jobs by id (array
+             * elements have ids of their own there, which only scontrol told). */
+            const char *argv_c[] = { "sacct", "-c",  "-n", "-P", "-o", "JobID,State,ExitCode",
+                                     "-j",    j->id, NULL };
+
+            wf_proc_result_release(&res);
+            if (j->is_array || wf__slurm_run(argv_c, NULL, &res) != WF_OK || res.exit_code != 0)
+                wf_proc_result_release(&res);
+        }
+    }
+    while (next_line(&res.out, &pos, &raw, &len)) {
+        char line[256], *f1, *f2, *us;
+        long long idx = 0;
+
+        if (len >= sizeof(line))
+            len = sizeof(line) - 1;
+        memcpy(line, raw, len);
+        line[len] = '\0';
+        f1 = strchr(line, '|');
+        f2 = f1 ? strchr(f1 + 1, '|') : NULL;
+        if (f2 == NULL)
+            continue;
+        *f1++ = '\0';
+        *f2++ = '\0';
+        us = strchr(line, '_');
+        if (us != NULL)
+            *us = '\0';
+        if (j->is_array != (us != NULL) || strcmp(line, j->id) != 0)
+            continue;
+        if (us != NULL)
+            idx = wf__slurm_parse_num(us + 1, strlen(us + 1));
+        if (idx < 0 || (size_t)idx >= j->n || !gone(&j->el[idx]) || !wf__slurm_state_ended(f1))
+            continue;
+        finish(s, j, (size_t)idx, f1, wf__slurm_parse_exit(f2), -1, "state from sacct");
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        wf_slurm_job_element *e = &j->el[i];
+        char *path, *text = NULL;
+        bool trunc;
+
+        if (!gone(e))
+            continue;
+        path = wf_xasprintf("%s/rc.%zu", j->dir, i);
+        if (read_capped(path, 32, &text, &trunc)) {
+            int code = (int)wf__slurm_parse_num(text, strcspn(text, "\n"));
+
+            finish(s, j, i, code == 0 ? "COMPLETED" : "FAILED", code, -1,
+                   "Slurm no longer knew the job; exit status from its rc file");
+        } else if (++e->missing >= MISSING_POLLS) {
+            finish(s, j, i, j->scancelled ? "CANCELLED" : "FAILED", -1, -1,
+                   "it left the queue, but neither scontrol nor sacct knows how it ended");
+        }
+        free(path);
+        free(text);
+    }
+out:
+    wf_proc_result_release(&res);
+    wf_strbuf_release(&ids);
+}
+
+/* scancel for the jobs not yet cancelled; array jobs by their array id (all elements). */
+static void cancel_jobs(wf_slurm_job *const *jobs, size_t n)
+{
+    for (size_t from = 0; from < n; from += IDS_PER_CALL) {
+        size_t to = from + IDS_PER_CALL < n ? from + IDS_PER_CALL : n;
+        const char **argv = wf_xcalloc(to - from + 2, sizeof(char *));
+        size_t argc = 0;
+        wf_proc_result res;
+
+        memset(&res, 0, sizeof(res));
+        argv[argc++] = "scancel";
+        for (size_t k = from; k < to; k++) {
+            if (!jobs[k]->scancelled && jobs[k]->left > 0)
+                argv[argc++] = jobs[k]->id;
+        }
+        /* scancel fails for jobs that ended meanwhile, yet cancels the others: whatever it
+         * says, the poll that follows tells how each element ended. */
+        if (argc > 1) {
+            wf__slurm_run(argv, NULL, &res);
+            for (size_t k = from; k < to; k++)
+                jobs[k]->scancelled = true;
+        }
+        wf_proc_result_release(&res);
+        free(argv);
+    }
+}
+
+/* One round: squeue for all, then scontrol (and the fallbacks) for the jobs that have
+ * elements no longer queued. Returns false when squeue did not answer. */
+static bool poll_once(wf_slurm *s, wf_slurm_job *const *jobs, size_t n, wf_strbuf *why)
+{
+    if (!poll_queue(jobs, n, why))
+        return false;
+    for (size_t k = 0; k < n; k++) {
+        if (!any_gone(jobs[k]))
+            continue;
+        poll_scontrol(s, jobs[k]);
+        if (any_gone(jobs[k]))
+            poll_fallback(s, jobs[k]);
+    }
+    return true;
+}
+
+/* Reports every element left in jobs as ended in state with message note. */
+static void finish_all(wf_slurm *s, wf_slurm_job *const *jobs, size_t n, const char *state,
+                       const char *note)
+{
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < jobs[k]->n; i++) {
+            if (!jobs[k]->el[i].done)
+                finish(s, jobs[k], i, state, -1, -1, note);
+        }
+    }
+}
+
+void *wf__slurm_poller(void *arg)
+{
+    wf_slurm *s = arg;
+    wf_slurm_job **snap = NULL;
+    size_t n = 0, snap_cap = 0;
+    int64_t next_poll = 0, failing_since = 0, stop_at = 0;
+    wf_strbuf why = WF_STRBUF_INIT;
+
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        bool cancel, stop;
+
+        /* Wait for the next poll, for work, or for a cancel/stop. */
+        for (;;) {
+            int64_t now = wf_now_ms();
+            struct timespec ts;
+
+            if ((s->stop && s->n_jobs == 0) || s->kick || (s->n_jobs > 0 && now >= next_poll))
+                break;
+            if (s->n_jobs == 0) {
+                pthread_cond_wait(&s->cond, &s->mu);
+                continue;
+            }
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += (time_t)((next_poll - now) / 1000);
+            ts.tv_nsec += (long)((next_poll - now) % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+        }
+        if (s->stop && s->n_jobs == 0)
+            break;
+        s->kick = false;
+        cancel = s->cancel || s->stop;
+        stop = s->stop;
+        if (s->n_jobs > snap_cap) {
+            snap_cap = s->n_jobs;
+            snap = wf_xrealloc(snap, snap_cap * sizeof(*snap));
+        }
+        n = s->n_jobs;
+        memcpy(snap, s->jobs, n * sizeof(*snap));
+        pthread_mutex_unlock(&s->mu);
+
+        if (stop && stop_at == 0)
+            stop_at = wf_now_ms() + STOP_WAIT_MS;
+        if (cancel)
+            cancel_jobs(snap, n);
+        wf_strbuf_reset(&why);
+        if (poll_once(s, snap, n, &why)) {
+            failing_since = 0;
+        } else if (failing_since == 0) {
+            failing_since = wf_now_ms();
+        } else if (wf_now_ms() - failing_since > GIVE_UP_MS) {
+            char *note = wf_xasprintf("the Slurm cluster stopped answering for %d s: %s",
+                                      GIVE_UP_MS / 1000, wf_strbuf_str(&why));
+
+            cancel_jobs(snap, n);
+            finish_all(s, snap, n, "FAILED", note);
+            free(note);
+        }
+        if (stop && wf_now_ms() >= stop_at)
+            finish_all(s, snap, n, "CANCELLED",
+                       "Slurm did not confirm the cancellation within 30 s");
+        next_poll = wf_now_ms() + (cancel && s->poll_ms > 200 ? 200 : s->poll_ms);
+
+        pthread_mutex_lock(&s->mu);
+        /* Drop the jobs with nothing left to report; new ones may have been appended. */
+        for (size_t k = 0; k < s->n_jobs;) {
+            if (s->jobs[k]->left == 0) {
+                wf__slurm_job_free(s->jobs[k]);
+                s->jobs[k] = s->jobs[--s->n_jobs];
+            } else {
+                k++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(snap);
+    wf_strbuf_release(&why);
+    return NULL;
+}
