@@ -63,22 +63,3 @@ char *wf_xstrndup(const char *s, size_t n)
     p[len] = '\0';
     return p;
 }
-
-char *wf_xvasprintf(const char *fmt, va_list ap)
-{
-    wf_strbuf sb = WF_STRBUF_INIT;
-
-    wf_strbuf_vaddf(&sb, fmt, ap);
-    return wf_strbuf_detach(&sb, NULL);
-}
-
-char *wf_xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-
-    va_start(ap, fmt);
-    s = wf_xvasprintf(fmt, ap);
-    va_end(ap);
-    return s;
-}

@@ -104,3 +104,23 @@ char *wf_strbuf_detach(wf_strbuf *sb, size_t *len)
     wf_strbuf_init(sb);
     return s;
 }
+
+/* Formatted allocation (wf_common.h) is a string built in a strbuf. */
+char *wf_xvasprintf(const char *fmt, va_list ap)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_strbuf_vaddf(&sb, fmt, ap);
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+char *wf_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    s = wf_xvasprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
