@@ -281,8 +281,8 @@ void wf__settle(wf_run *r)
         wf__task_ready(r, r->settle[--r->n_settle]);
 }
 
-/* The executor started the current attempt of a unit: a worker took its job, or Slurm
- * accepted it. Emits UNIT_START (on the scheduler thread, like every event). */
+/* The executor started the current attempt of a unit (a worker took its job, a cluster
+ * accepted it). Emits UNIT_START (on the scheduler thread, like every event). */
 void wf__unit_started(wf_run *r, const wf_job *job)
 {
     const wf_task *task = &r->wf->tasks[job->task];

@@ -1,4 +1,4 @@
-/* Tests for engine/slurm.c (wf_slurm.h).
+/* Tests for the Slurm client (wf_slurm.h: engine/slurm*.c).
  *
  * Without a cluster: the parsers and the state mapping, and the whole executor against a
  * fake Slurm (shell scripts named sbatch, squeue, scontrol, scancel, sacct and sinfo put first
