@@ -196,6 +196,8 @@ static void harness_free(harness *h)
 {
     json_object_put(h->doc);
     wf_run_free(h->run);
+    /* Freeing the run does not stop the executor again. */
+    ck_assert_int_le(scripted_executor_count(h->sx, SCRIPTED_STOP), 1);
     wf_workflow_free(h->wf);
     scripted_executor_free(h->sx);
     wf_engine_free(h->engine);
