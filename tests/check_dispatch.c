@@ -57,8 +57,7 @@ static void on_event(const wf_event *ev, void *user)
     pthread_mutex_lock(&h->lock);
     if (h->n_events == h->cap_events) {
         h->cap_events = h->cap_events ? h->cap_events * 2 : 64;
-        h->events = realloc(h->events, h->cap_events * sizeof(*h->events));
-        ck_assert_ptr_nonnull(h->events);
+        h->events = wf_xrealloc(h->events, h->cap_events * sizeof(*h->events));
     }
     e = &h->events[h->n_events++];
     memset(e, 0, sizeof(*e));

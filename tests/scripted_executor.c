@@ -117,8 +117,8 @@ static const scripted_outcome *decide(const scripted_executor *sx, const wf_job 
 
 static void notice_locked(scripted_executor *sx, const wf_job *job)
 {
-    wf_done_queue_push(sx->done, NULL, job, 0);
     record_locked(sx, SCRIPTED_NOTICE, job);
+    wf_done_queue_push(sx->done, NULL, job, 0);
 }
 
 /* Pushes job's completion as status (o gives the value, exit code and error of a success or
@@ -147,8 +147,9 @@ static void complete_locked(scripted_executor *sx, const wf_job *job, wf_status 
         c.exit_code = o->exit_code != 0 ? o->exit_code : 1;
         c.error = wf_xstrdup(o->error != NULL ? o->error : "scripted failure");
     }
-    wf_done_queue_push(sx->done, &c, NULL, 0);
+    /* Recorded first: its time is then no later than when the scheduler can see it. */
     record_locked(sx, SCRIPTED_COMPLETE, job)->status = status;
+    wf_done_queue_push(sx->done, &c, NULL, 0);
     sx->in_flight--;
     sx->task_in_flight[job->task]--;
 }
@@ -253,7 +254,8 @@ static void sx_submit(wf_executor *ex, const wf_job *jobs, size_t n)
     pthread_mutex_unlock(&sx->lock);
 }
 
-static const scripted_outcome cancelled_outcome = { .action = SCRIPTED_FAIL };
+/* A cancelled job's completion has no value, exit code or error to take from an outcome. */
+static const scripted_outcome no_details = { .action = SCRIPTED_FAIL };
 
 /* Held jobs of task t (all tasks: t == UINT32_MAX) that have not started end CANCELLED; with
  * all, so do started ones that do not survive a cancel. */
@@ -269,7 +271,7 @@ static void cancel_held_locked(scripted_executor *sx, uint32_t t, bool all)
         if (ends) {
             held_job gone = take_held_locked(sx, i);
 
-            complete_locked(sx, &gone.job, WF_STATUS_CANCELLED, &cancelled_outcome);
+            complete_locked(sx, &gone.job, WF_STATUS_CANCELLED, &no_details);
         } else {
             i++;
         }

@@ -24,10 +24,16 @@
  * scheduler holds the completion queue's lock only inside the queue, never while it calls an
  * operation.
  *
+ * Each record is written just before its push, its time too, so the time from a failed
+ * attempt's completion to its retry's submit is never shorter than the delay the scheduler
+ * waited.
+ *
  * Life cycle, and where it differs from the contract: stop records the call and drops any
  * job still held (a scheduler bug: scripted_executor_held_at_stop counts them) but does not
  * free the object, which the test owns so that it can read the record after the run; the
- * test frees it with scripted_executor_free after wf_run_free. One executor serves one run.
+ * test frees it with scripted_executor_free after wf_run_free. stop may come without start
+ * (wf__run_start_on refused the run before starting its executor). One executor serves one
+ * run.
  *
  * Failure: none; out of memory ends the process (wf_common.h). A malformed script (a SUCCEED
  * value that is not JSON, a HOLD given to release) aborts the test with a message.
