@@ -611,6 +611,62 @@ START_TEST(item_retries_are_per_item)
 }
 END_TEST
 
+/* A retry goes before the units of its task never started: with concurrency 1, item 0's
+ * second attempt is handed over before item 1's first. */
+START_TEST(a_retry_goes_first)
+{
+    harness h;
+
+    harness_init(&h);
+    scripted_executor_on(h.sx, "t", 0, 1, FAIL);
+    ck_assert_int_eq(harness_start(&h,
+                                   "version: 1\n"
+                                   "tasks:\n"
+                                   "  t: {with-items: [x, y, z], concurrency: 1, retry: 1, "
+                                   "action: core.noop}\n",
+                                   NULL),
+                     WF_OK);
+    ck_assert_int_eq(harness_wait(&h), WF_STATUS_SUCCEEDED);
+    ck_assert_int_lt(find(&h, SCRIPTED_SUBMIT, "t", 0, 2), find(&h, SCRIPTED_SUBMIT, "t", 1, 1));
+    ck_assert_int_lt(find(&h, SCRIPTED_SUBMIT, "t", 1, 1), find(&h, SCRIPTED_SUBMIT, "t", 2, 1));
+    harness_free(&h);
+}
+END_TEST
+
+/* A stop does not wait for retry delays: a unit waiting an hour for its retry ends cancelled
+ * at once when the run is cancelled (case 0) or when another task trips the workflow's
+ * fail-fast (case 1). */
+START_TEST(a_stop_drops_pending_retries)
+{
+    harness h;
+
+    harness_init(&h);
+    scripted_executor_on(h.sx, "t", -1, 0, FAIL);
+    scripted_executor_on(h.sx, "bad", -1, 0, FAIL);
+    scripted_executor_default(h.sx, HOLD);
+    ck_assert_int_eq(harness_start(&h,
+                                   "version: 1\n"
+                                   "fail-fast: true\n"
+                                   "tasks:\n"
+                                   "  t: {retry: {count: 1, delay: 1h}, action: core.noop}\n"
+                                   "  gate: {action: core.noop}\n"
+                                   "  bad: {needs: [gate], action: core.noop}\n",
+                                   NULL),
+                     WF_OK);
+    ck_assert(harness_wait_event(&h, WF_EVENT_UNIT_RETRY, "t", -1));
+    /* gate is queued: the cancel ends it; else its success lets bad fail. */
+    if (_i == 0)
+        wf_run_cancel(h.run);
+    else
+        ck_assert(scripted_executor_release(h.sx, "gate", 0, SUCCEED));
+    ck_assert_int_eq(harness_wait(&h), _i == 0 ? WF_STATUS_CANCELLED : WF_STATUS_FAILED);
+    ck_assert_int_eq(submits_of(&h, "t"), 1);
+    ck_assert_str_eq(at(&h, "tasks.t.status"), "\"cancelled\"");
+    ck_assert_int_eq(scripted_executor_count(h.sx, SCRIPTED_CANCEL_ALL), 1);
+    harness_free(&h);
+}
+END_TEST
+
 /* ---- failures ----------------------------------------------------------------------------- */
 
 /* A failed task's dependents are skipped, transitively, without being handed over; a task that
@@ -1026,6 +1082,8 @@ static Suite *dispatch_suite(void)
     tc = new_tcase("retries");
     tcase_add_loop_test(tc, retries_wait_their_delay_then_give_up, 0, N(retry_cases));
     tcase_add_test(tc, item_retries_are_per_item);
+    tcase_add_test(tc, a_retry_goes_first);
+    tcase_add_loop_test(tc, a_stop_drops_pending_retries, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = new_tcase("failures");
