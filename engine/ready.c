@@ -118,16 +118,3 @@ bool wf__task_at_limit(const wf_run *r, uint32_t t)
 
     return limit > 0 && r->tasks[t].running >= (size_t)limit;
 }
-
-void wf__fire_timers(wf_run *r, int64_t now)
-{
-    while (r->n_timers > 0 && r->timers[0].due_ms <= now) {
-        wf_timer tm = wf__timer_pop(r);
-        wf_task_state *ts = &r->tasks[tm.job.task];
-
-        ts->waiting_retry--;
-        wf__fifo_push(&ts->retries, tm.job.unit);
-        if (!wf__task_at_limit(r, tm.job.task))
-            wf__ready_push(r, tm.job.task);
-    }
-}

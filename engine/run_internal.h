@@ -209,8 +209,6 @@ bool wf__has_startable(const wf_run *r, const wf_task_state *ts);
 bool wf__task_at_limit(const wf_run *r, uint32_t t);
 /* The delay before retry number retry_number (1 for the first) under the policy. */
 int64_t wf__retry_delay(const wf_retry *rt, uint32_t retry_number);
-/* Moves the units whose retry delay has passed to their task's retries. */
-void wf__fire_timers(wf_run *r, int64_t now);
 
 /* ---- expand.c: a task's units ------------------------------------------------------------ */
 
@@ -245,6 +243,9 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take);
 void wf__unit_started(wf_run *r, const wf_job *job);
 /* A completion from an executor (its strings and value taken). */
 void wf__unit_complete(wf_run *r, wf_completion *c);
+/* Moves the units whose retry delay has passed to their task's retries (or ends a task
+ * that can no longer start them). */
+void wf__fire_timers(wf_run *r, int64_t now);
 /* After a stop: drops pending retries and ends the tasks that have nothing running. */
 void wf__drain_after_stop(wf_run *r);
 wf_status wf__final_status(const wf_run *r);

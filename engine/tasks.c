@@ -372,7 +372,8 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     u->started = 0;
     if (c->log != NULL)
         wf__emit_simple(r, WF_EVENT_LOG, task->name, c->log);
-    if (c->status == WF_STATUS_FAILED && !r->stopping &&
+    /* No retry once nothing new may start: the run stops, or the task's fail-fast tripped. */
+    if (c->status == WF_STATUS_FAILED && !r->stopping && !ts->stop_items &&
         u->attempt <= (uint32_t)task->retry.count) {
         int64_t delay = wf__retry_delay(&task->retry, u->attempt);
 
@@ -439,6 +440,24 @@ out:
     if (wf__has_startable(r, ts) && !wf__task_at_limit(r, t))
         wf__ready_push(r, t);
     wf__task_maybe_finish(r, t);
+}
+
+/* Moves the units whose retry delay has passed to their task's retries. A task that can no
+ * longer start them (its fail-fast tripped while they waited) ends now if nothing else of it
+ * runs: those units end cancelled, as retries dropped by a stop do. */
+void wf__fire_timers(wf_run *r, int64_t now)
+{
+    while (r->n_timers > 0 && r->timers[0].due_ms <= now) {
+        wf_timer tm = wf__timer_pop(r);
+        wf_task_state *ts = &r->tasks[tm.job.task];
+
+        ts->waiting_retry--;
+        wf__fifo_push(&ts->retries, tm.job.unit);
+        if (!wf__has_startable(r, ts))
+            wf__task_maybe_finish(r, tm.job.task);
+        else if (!wf__task_at_limit(r, tm.job.task))
+            wf__ready_push(r, tm.job.task);
+    }
 }
 
 /* After a stop: drop pending retries (those units end as cancelled) and end the tasks that

@@ -988,14 +988,12 @@ START_TEST(an_executor_that_cannot_start)
 }
 END_TEST
 
-/* ---- known scheduler bugs (run with WF_SCHED_KNOWN_BUGS=1) ------------------------------ */
+/* ---- retries after a task's fail-fast ------------------------------------------------------ */
 
 /* A unit still running when its task's fail-fast trips, and then failing with retries left,
- * must not hang the run. Today it is put on a retry timer (wf__unit_complete checks
- * r->stopping, not ts->stop_items); when the timer fires the task cannot start it
- * (wf__has_startable is false) and nothing calls wf__task_maybe_finish, so the task never
- * ends and the run waits forever. Seen with the real engine too (`wfengine run` of such a
- * workflow hangs until killed). */
+ * must not hang the run: it is not retried (nothing new of the task may start). Before the
+ * fix it was put on a retry timer; when the timer fired the task could not start it and
+ * nothing ended the task, so the run waited forever (`wfengine run` too). */
 START_TEST(retry_after_task_fail_fast_ends_the_run)
 {
     long cancel;
@@ -1022,7 +1020,7 @@ START_TEST(retry_after_task_fail_fast_ends_the_run)
 END_TEST
 
 /* The same when the unit is already waiting for its retry delay as the task's fail-fast trips:
- * the timer fires into a task that cannot start anything, and nothing ends the task. (If the
+ * the timer fires into a task that cannot start anything, which must then end. (If the
  * machine is so slow that the retry is handed over first, the test passes without showing
  * the bug; it cannot fail spuriously.) */
 START_TEST(retry_timer_after_task_fail_fast_ends_the_run)
@@ -1103,14 +1101,10 @@ static Suite *dispatch_suite(void)
     tcase_add_test(tc, an_executor_that_cannot_start);
     suite_add_tcase(s, tc);
 
-    /* Failing tests of scheduler bugs found and not fixed yet: each hangs or fails today.
-     * Move a test to its case above with the fix. */
-    if (getenv("WF_SCHED_KNOWN_BUGS") != NULL) {
-        tc = new_tcase("known_bugs");
-        tcase_add_test(tc, retry_after_task_fail_fast_ends_the_run);
-        tcase_add_test(tc, retry_timer_after_task_fail_fast_ends_the_run);
-        suite_add_tcase(s, tc);
-    }
+    tc = new_tcase("retry_after_fail_fast");
+    tcase_add_test(tc, retry_after_task_fail_fast_ends_the_run);
+    tcase_add_test(tc, retry_timer_after_task_fail_fast_ends_the_run);
+    suite_add_tcase(s, tc);
     return s;
 }
 

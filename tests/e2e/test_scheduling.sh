@@ -45,6 +45,24 @@ expect_rc "task fail-fast run fails" 1
 if [ "$(wc -l < ran.txt)" -eq 3 ]; then pass "task fail-fast: no new items after the failure"; else fail "task fail-fast ran $(wc -l < ran.txt) items"; fi
 expect_json "other tasks still run without workflow fail-fast" 'd["tasks"]["other"]["status"]' '"succeeded"'
 rm -f ran.txt
+# A failed item does not start a retry after its task's fail-fast tripped (nothing new of the
+# task starts); the run used to hang here, its retry timer firing into a task that could not
+# start it.
+cat > ffretry.yaml <<'Y'
+version: 1
+tasks:
+  t:
+    with-items: [0, 1]
+    fail-fast: true
+    retry: {count: 1, delay: 200ms}
+    run: if [ << item >> -eq 0 ]; then sleep 0.5; fi; exit 1
+Y
+set +e
+timeout 60 "$WFENGINE" run ffretry.yaml --json >out.txt 2>err.txt
+rc=$?
+set -e
+expect_rc "task fail-fast with retries ends" 1
+expect_json "the item running at the trip fails without a retry" 'd["tasks"]["t"]["items"][0]["attempts"]' '1'
 cat > wff.yaml <<'Y'
 version: 1
 fail-fast: true
