@@ -10,16 +10,19 @@
  *
  * Threads and ownership:
  * - Every operation is called on the scheduler thread only (start and stop included), never
- *   concurrently, so an executor needs no lock for what only its operations touch.
+ *   concurrently, so an executor needs no lock for what only its operations touch. stop is
+ *   called exactly once, last, also when start failed or never ran (a run refused before
+ *   its executors started).
  * - An executor reports back from ANY thread it likes, and only through wf_done_queue_push:
  *   one start notice when a job really starts (optional: without it the unit is shown queued
  *   until it ends) and exactly one completion per job handed to it, whatever happens (run,
  *   failed, skipped by an item's `when`, cancelled before it started, refused by a cluster).
  *   A job's start notice must be pushed before its completion. The completion's strings and
- *   value are handed over to the scheduler.
- * - An executor may read the run's immutable parts from any thread (workflow, task contexts
- *   and item lists, rendered env; see run_internal.h) and must not touch anything else of
- *   the run: all scheduling state is the scheduler thread's.
+ *   value are handed over to the scheduler. Pushing from inside submit, cancel_task or
+ *   cancel_all (on the scheduler thread) is fine: the scheduler reads the queue afterwards.
+ * - An executor may read the run's immutable parts from any thread (r->wf, r->tasks[t].ctx
+ *   and .items, the rendered env, r->opts, r->store; see run_internal.h) and must not touch
+ *   anything else of the run: all scheduling state is the scheduler thread's.
  * - A job handed over is the executor's until its completion is pushed; stop() waits for
  *   that (or cancels and reports what is left) and frees the executor.
  */
@@ -89,8 +92,9 @@ enum {
     WF_EXEC_PROCESSES = 1u << 0, /* runs `run` commands */
     WF_EXEC_ACTIONS = 1u << 1,   /* runs in-process actions */
     /* Takes every startable unit of a task at once (one job array) and applies the task's
-     * `concurrency` itself: the scheduler then neither holds units back for the task's limit
-     * nor counts them against the executor's limit. */
+     * `concurrency` itself: the scheduler then does not hold a task's first units back for
+     * its limit. (A retry still waits until fewer than `concurrency` of the task's units are
+     * handed out, so that several arrays of one task stay within it together.) */
     WF_EXEC_ARRAYS = 1u << 2,
 };
 

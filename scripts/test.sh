@@ -32,7 +32,7 @@ cmake --build build-tsan -j"$jobs"
 # TSan of clang 14 cannot map its shadow memory with the high ASLR entropy of newer kernels;
 # running without address randomisation avoids that.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" setarch "$(uname -m)" -R \
-    bash -c "cd build-tsan && ctest --output-on-failure -j$jobs -R 'check_(context|template|proc|scheduler|dispatch|store|slurm)|e2e_'"
+    bash -c "cd build-tsan && ctest --output-on-failure -j$jobs -R 'check_(context|template|proc|scheduler|dispatch|api|store|slurm)|e2e_'"
 
 step "fuzz targets (clang libFuzzer, 20 s each)"
 cmake -S . -B build-fuzz -DWF_FUZZ=ON -DCMAKE_C_COMPILER=clang -DWF_BUILD_BENCH=OFF \
