@@ -78,6 +78,10 @@ void wf_run_free(wf_run *r)
 {
     if (r == NULL)
         return;
+    /* Executors the scheduler did not stop (a run that failed to start) go first: their
+     * threads may read what is freed below. */
+    for (size_t i = 0; i < r->n_executors; i++)
+        r->executors[i]->ops->stop(r->executors[i]);
     wf__unit_env_release(r);
     for (size_t t = 0; r->tasks != NULL && t < r->wf->n_tasks; t++) {
         wf_task_state *ts = &r->tasks[t];
@@ -104,8 +108,6 @@ void wf_run_free(wf_run *r)
     json_object_put(r->env_json);
     json_object_put(r->outputs);
     json_object_put(r->reuse_doc);
-    for (size_t i = 0; i < r->n_executors; i++)
-        r->executors[i]->ops->stop(r->executors[i]);
     free(r->executors);
     wf_ctx_unref(r->root);
     wf__done_queue_release(&r->done);
