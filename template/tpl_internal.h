@@ -1,5 +1,6 @@
 /*
- * tpl_internal.h: what the files of template/ share (lexer, parser, evaluator, filters, text).
+ * tpl_internal.h: what the files of template/ share (lexer, parser, compile, evaluator,
+ * filters, text).
  *
  * A compiled template is a list of parts (literal text or an expression AST). AST nodes live
  * as long as the template and are never written after compilation, which is what makes
@@ -437,5 +438,32 @@ struct wf_tpl {
     bool simple;
     json_object *c_true, *c_false; /* handed out borrowed, so that booleans cost nothing */
 };
+
+/* ---- compiling (parser.c, used by compile.c) ------------------------------------------ */
+
+typedef struct tmp_ref {
+    wf_tpl_ref ref;
+    uint32_t off;
+} tmp_ref;
+
+/* What compiling one template carries: the template being built, the tokens of the
+ * expression being parsed, the error to fill and the references found so far. */
+typedef struct parser {
+    wf_tpl *t;
+    const token *tok;
+    size_t ntok, i;
+    wf_error *err;
+    int depth;
+    tmp_ref *refs;
+    size_t nrefs, crefs;
+} parser;
+
+/* Fills p->err at source offset off (see wf__tpl_verror) and returns code. */
+int wf__tpl_perr(parser *p, size_t off, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Lexes and parses one expression starting at src[pos] into *out (nodes owned by p->t);
+ * see wf__tpl_lex for in_braces, open and *end. Returns WF_OK or an error in p->err. */
+int wf__tpl_parse_one(parser *p, size_t pos, bool in_braces, size_t open, node **out, size_t *end);
 
 #endif
