@@ -2,19 +2,21 @@
  * loader_internal.h: what the files of workflow/ share. Not for use outside workflow/: the
  * engine, the CLI and the tests see only wf_workflow.h.
  *
- * Loading goes YAML text -> a tree of wf__ynode (yaml_tree.c: YAML 1.2 core schema scalars,
- * anchors, merge keys, duplicate keys, marks in bytes) -> the wf_workflow model (loader.c:
- * the workflow-level keys, inputs, vars, env, outputs; load_task.c: tasks and the defaults
- * folded into them; load_values.c: typed reads of one value and template compilation for
- * both) -> the checked graph (validate.c). Every error goes through wf__loader_error(),
- * which adds the file, position and source line to one errlist.
+ * Loading goes YAML text -> a tree of wf__ynode (yaml_tree.c: anchors, merge keys, duplicate
+ * keys; yaml_scalar.c: YAML 1.2 core schema scalars; yaml_source.c: marks in bytes and
+ * errors) -> the wf_workflow model (loader.c: the workflow-level keys, inputs, vars, env,
+ * outputs; load_task.c: tasks and the defaults folded into them; load_values.c: typed reads
+ * of one value and template compilation for both) -> the checked graph (validate.c). Every
+ * error goes through wf__loader_error(), which adds the file, position and source line to
+ * one errlist.
  *
  * Calls between the files go one way: loader.c drives load_task.c, load_values.c,
  * yaml_tree.c, yaml_value.c (reading files), inputs.c (checking defaults), vnode.c (freeing)
  * and validate.c; load_task.c calls load_values.c, yaml_tree.c and matrix.c (the matrix cap);
- * load_values.c, yaml_value.c, inputs.c and validate.c call only yaml_tree.c, matrix.c only
- * vnode.c, and describe.c only inputs.c (the type names). Nothing calls back into loader.c
- * or load_task.c.
+ * load_values.c calls yaml_tree.c; yaml_tree.c calls yaml_scalar.c; validate.c, yaml_value.c
+ * and inputs.c (the JSON number grammar) call only the YAML files; matrix.c calls only
+ * vnode.c, and describe.c only inputs.c (the type names). Everything that reports an error
+ * calls yaml_source.c, which calls nothing. Nothing calls back into loader.c or load_task.c.
  */
 #ifndef WF_LOADER_INTERNAL_H
 #define WF_LOADER_INTERNAL_H
@@ -89,6 +91,19 @@ void wf__loader_error(wf__loader *L, wf_mark m, int code, const char *fmt, ...)
  * it is NULL after a YAML syntax error or a size or depth limit. The nodes live until
  * wf__loader_release. */
 bool wf__yaml_load(wf__loader *L, wf__ynode **root);
+
+/* yaml_source.c, for yaml_tree.c: L->line_starts for L->src (owned by L, freed by
+ * wf__loader_release); the offset just past line line0's text (0-based, before its '\n');
+ * the line and byte column of a byte offset. */
+void wf__yaml_build_lines(wf__loader *L);
+size_t wf__yaml_line_end(const wf__loader *L, size_t line0);
+wf_mark wf__yaml_offset_mark(const wf__loader *L, size_t off);
+
+/* yaml_scalar.c, for yaml_tree.c: resolves the plain scalar n (its text set) by the core
+ * schema as the workflow format restricts it: only true/false booleans, null/Null/NULL/~/
+ * empty, JSON numbers plus 0x and 0o integers. Sets n->type and its value; a number out of
+ * range is an error in L and keeps the type. */
+void wf__yaml_resolve_plain(wf__loader *L, wf__ynode *n);
 
 /* Reads the file at path into out (empty on entry), at most WF_MAX_FILE_SIZE bytes: a larger
  * regular file is refused from its size, a pipe or device (/dev/zero) after reading one byte
