@@ -101,6 +101,8 @@ struct wf_store {
     atomic_ulong tmp_counter; /* makes blob temporary file names unique within the process */
 };
 
+/* ---- failure.c: errors and the failed state ------------------------------------------- */
+
 /* Puts the store in the failed state (keeping the first error) and, when err is not NULL,
  * fills err with this error too. Always returns WF_ESTORE. */
 int wf__store_fail(wf_store *s, wf_error *err, const char *fmt, ...)
@@ -118,6 +120,8 @@ const char *wf__store_sqlite_msg(sqlite3 *db, char *buf, size_t size);
 const char *wf__store_strerror(int errnum, char *buf, size_t size);
 /* True when h is 64 lowercase hex digits. */
 bool wf__store_valid_hash(const char *h);
+
+/* ---- the read connection, the writer and run ownership (store.c, writer.c, owner.c) -- */
 
 /* With rlock held: opens rdb and prepares st_cache_get unless done already. WF_OK, or
  * WF_ESTORE with err filled (the next call tries again). */
