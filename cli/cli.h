@@ -114,4 +114,62 @@ void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev);
 bool wf_cli_junit_write(wf_cli_junit *j, const char *path);
 void wf_cli_junit_free(wf_cli_junit *j);
 
+/* ---- wfengine report (report.c, report_data.c, report_timeline.c) -------------------------
+ * report.c writes the page (header, table) and runs the command; report_timeline.c draws the
+ * timeline; both read the run through report_data.c, which calls neither. */
+
+/* A unit's status, ordered so that a higher value is worse (a merged bar of the timeline
+ * takes the colour of its worst unit). */
+enum {
+    WF_CLI_ST_SUCCEEDED,
+    WF_CLI_ST_SKIPPED,
+    WF_CLI_ST_RUNNING,
+    WF_CLI_ST_INTERRUPTED,
+    WF_CLI_ST_CANCELLED,
+    WF_CLI_ST_FAILED,
+    WF_CLI_N_ST
+};
+/* Each status's name and colour, and the order statuses are listed in on the page. */
+extern const char *const wf_cli_report_st_names[WF_CLI_N_ST];
+extern const char *const wf_cli_report_st_colors[WF_CLI_N_ST];
+extern const int wf_cli_report_st_order[WF_CLI_N_ST];
+
+/* The run being reported, read once. The page is built in out. */
+typedef struct wf_cli_report_run {
+    json_object *doc;
+    const char *run_id;
+    json_object *tasks; /* borrowed from doc; may be NULL */
+    int64_t t0, t1;     /* the span of the timeline, wall ms */
+    /* Units: one per task without items or per item (its latest attempt), or the task itself
+     * when it has no units (skipped before it ran). */
+    int64_t unit_counts[WF_CLI_N_ST], task_counts[WF_CLI_N_ST], n_units, n_attempts;
+    int64_t n_items; /* units that are items of a with-items task */
+    wf_strbuf out;
+} wf_cli_report_run;
+
+/* The status named s; a missing or unknown one is WF_CLI_ST_RUNNING (a unit of a run that was
+ * killed). */
+int wf_cli_report_st_parse(const char *s);
+/* o[key] is true (missing: false). */
+bool wf_cli_report_get_bool(json_object *o, const char *key);
+/* Appends s (at most max bytes; 0: all of it) escaped for HTML text and attributes alike;
+ * bytes that are not UTF-8 and control characters become U+FFFD. */
+void wf_cli_report_esc_n(wf_strbuf *sb, const char *s, size_t max);
+void wf_cli_report_esc(wf_strbuf *sb, const char *s);
+/* NAME or NAME[INDEX] (index >= 0), escaped. */
+void wf_cli_report_esc_unit(wf_strbuf *sb, const char *task, int64_t index);
+size_t wf_cli_report_n_tasks(const wf_cli_report_run *r);
+/* A task's list of units (borrowed from the document), or NULL; and its length. */
+json_object *wf_cli_report_task_units(json_object *task);
+size_t wf_cli_report_n_task_units(json_object *task);
+/* Units come by index then attempt: the attempts of the unit at k are units[k..returned]. */
+size_t wf_cli_report_unit_last(json_object *units, size_t k);
+/* Fills r's counts and the timeline's span from r->tasks. */
+void wf_cli_report_count(wf_cli_report_run *r);
+/* "3 succeeded, 1 failed" from counts, in the page's order (as badges when badges is true);
+ * "" when all are zero. */
+void wf_cli_report_add_counts(wf_strbuf *sb, const int64_t counts[WF_CLI_N_ST], bool badges);
+/* report_timeline.c: appends the timeline's SVG to r->out. */
+void wf_cli_report_write_timeline(wf_cli_report_run *r);
+
 #endif

@@ -1,7 +1,9 @@
 /*
- * The read side: runs, show, logs, resume and cache lookups, on the read connection under
- * rlock. Each function reads in one transaction so that what it returns is one consistent
- * snapshot even while the writer commits.
+ * query.c: the read side for runs, on the read connection under rlock: resolving a run id
+ * from a prefix or "last", the list of runs and one run shown with its tasks and units, and
+ * what the read functions of query_units.c share (read transactions, JSON building). Each
+ * function reads in one transaction so that what it returns is one consistent snapshot even
+ * while the writer commits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,29 +11,29 @@
 #include "store_internal.h"
 
 /* json-c returns NULL only when it cannot allocate; abort through the one OOM handler. */
-static json_object *checked(json_object *v)
+json_object *wf__store_checked(json_object *v)
 {
     if (v == NULL)
         wf_xmalloc(SIZE_MAX);
     return v;
 }
 
-static void add_str(json_object *o, const char *key, const char *v)
+void wf__store_add_str(json_object *o, const char *key, const char *v)
 {
-    json_object_object_add(o, key, v ? checked(json_object_new_string(v)) : NULL);
+    json_object_object_add(o, key, v ? wf__store_checked(json_object_new_string(v)) : NULL);
 }
 
-static void add_int(json_object *o, const char *key, int64_t v)
+void wf__store_add_int(json_object *o, const char *key, int64_t v)
 {
-    json_object_object_add(o, key, checked(json_object_new_int64(v)));
+    json_object_object_add(o, key, wf__store_checked(json_object_new_int64(v)));
 }
 
 static void add_bool(json_object *o, const char *key, bool v)
 {
-    json_object_object_add(o, key, checked(json_object_new_boolean(v)));
+    json_object_object_add(o, key, wf__store_checked(json_object_new_boolean(v)));
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+const char *wf__store_col_text(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
 }
@@ -39,15 +41,15 @@ static const char *col_text(sqlite3_stmt *st, int i)
 /* A text column, with NULL as JSON null. */
 static void add_col_str(json_object *o, const char *key, sqlite3_stmt *st, int i)
 {
-    add_str(o, key, col_text(st, i));
+    wf__store_add_str(o, key, wf__store_col_text(st, i));
 }
 
 /* A hash column: "" for none, like wf_result's stdout_ref, so callers can copy it as is. */
 static void add_col_hash(json_object *o, const char *key, sqlite3_stmt *st, int i)
 {
-    const char *v = col_text(st, i);
+    const char *v = wf__store_col_text(st, i);
 
-    add_str(o, key, v ? v : "");
+    wf__store_add_str(o, key, v ? v : "");
 }
 
 static void add_col_int(json_object *o, const char *key, sqlite3_stmt *st, int i)
@@ -55,7 +57,7 @@ static void add_col_int(json_object *o, const char *key, sqlite3_stmt *st, int i
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         json_object_object_add(o, key, NULL);
     else
-        add_int(o, key, sqlite3_column_int64(st, i));
+        wf__store_add_int(o, key, sqlite3_column_int64(st, i));
 }
 
 int wf__store_parse_json(const wf_store *s, const char *text, const char *what, json_object **out,
@@ -107,7 +109,7 @@ int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash
 
 /* ---- read transactions ------------------------------------------------------------------ */
 
-static int prep(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err)
+int wf__store_prep(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err)
 {
     if (sqlite3_prepare_v2(s->rdb, sql, -1, st, NULL) != SQLITE_OK)
         return wf__store_db_error(s, s->rdb, err, "cannot query");
@@ -115,7 +117,7 @@ static int prep(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err)
 }
 
 /* Takes rlock and opens a read transaction: one snapshot for the whole query. */
-static int read_begin(wf_store *s, wf_error *err)
+int wf__store_read_begin(wf_store *s, wf_error *err)
 {
     int rc;
 
@@ -133,14 +135,14 @@ static int read_begin(wf_store *s, wf_error *err)
     return WF_OK;
 }
 
-static void read_end(wf_store *s)
+void wf__store_read_end(wf_store *s)
 {
     sqlite3_exec(s->rdb, "COMMIT", NULL, NULL, NULL);
     pthread_mutex_unlock(&s->rlock);
 }
 
 /* Steps st; SQLITE_ROW and SQLITE_DONE are fine, anything else fills err. */
-static int step(wf_store *s, sqlite3_stmt *st, wf_error *err)
+int wf__store_step(wf_store *s, sqlite3_stmt *st, wf_error *err)
 {
     int rc = sqlite3_step(st);
 
@@ -150,15 +152,15 @@ static int step(wf_store *s, sqlite3_stmt *st, wf_error *err)
 }
 
 /* The seq of a full run id. WF_OK, WF_ENOENT or WF_ESTORE. Inside a read transaction. */
-static int find_run(wf_store *s, const char *run_id, int64_t *seq, wf_error *err)
+int wf__store_find_run(wf_store *s, const char *run_id, int64_t *seq, wf_error *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prep(s, "SELECT seq FROM runs WHERE run_id = ?1", &st, err);
+    int rc = wf__store_prep(s, "SELECT seq FROM runs WHERE run_id = ?1", &st, err);
 
     if (rc != WF_OK)
         goto out;
     sqlite3_bind_text(st, 1, run_id ? run_id : "", -1, SQLITE_STATIC);
-    switch (step(s, st, err)) {
+    switch (wf__store_step(s, st, err)) {
     case SQLITE_ROW:
         *seq = sqlite3_column_int64(st, 0);
         break;
@@ -185,23 +187,23 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
         wf_error_set(err, WF_EINVAL, NULL, 0, 0, "an empty run id");
         return WF_EINVAL;
     }
-    rc = read_begin(s, err);
+    rc = wf__store_read_begin(s, err);
     if (rc != WF_OK)
         return rc;
     /* An exact id wins over a prefix that also matches longer ids. */
     if (strcmp(spec, "last") == 0)
-        rc = prep(s, "SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1", &st, err);
+        rc = wf__store_prep(s, "SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1", &st, err);
     else
-        rc = prep(s,
-                  "SELECT run_id FROM runs WHERE run_id = ?1 UNION ALL "
-                  "SELECT run_id FROM (SELECT run_id FROM runs WHERE run_id <> ?1 AND "
-                  "substr(run_id, 1, length(?1)) = ?1 ORDER BY seq DESC LIMIT 5)",
-                  &st, err);
+        rc = wf__store_prep(s,
+                            "SELECT run_id FROM runs WHERE run_id = ?1 UNION ALL "
+                            "SELECT run_id FROM (SELECT run_id FROM runs WHERE run_id <> ?1 AND "
+                            "substr(run_id, 1, length(?1)) = ?1 ORDER BY seq DESC LIMIT 5)",
+                            &st, err);
     if (rc != WF_OK)
         goto out;
     sqlite3_bind_text(st, 1, spec, -1, SQLITE_STATIC);
     for (;;) {
-        int r = step(s, st, err);
+        int r = wf__store_step(s, st, err);
         const char *rid;
 
         if (r == SQLITE_DONE)
@@ -210,7 +212,7 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
             rc = WF_ESTORE;
             goto out;
         }
-        rid = col_text(st, 0);
+        rid = wf__store_col_text(st, 0);
         if (rid == NULL)
             continue;
         if (n == 0)
@@ -239,7 +241,7 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
     }
 out:
     sqlite3_finalize(st);
-    read_end(s);
+    wf__store_read_end(s);
     wf_strbuf_release(&matches);
     return rc;
 }
@@ -301,30 +303,31 @@ static char *resume_hint(const wf_store *s, const char *file, const char *run_id
  * that a run recorded as running whose owner is gone is "interrupted" (*interrupted set). */
 static json_object *run_summary(const wf_store *s, sqlite3_stmt *st, bool *interrupted)
 {
-    json_object *o = checked(json_object_new_object()), *owner = NULL;
-    const char *run_id = col_text(st, 1), *status = col_text(st, 4);
+    json_object *o = wf__store_checked(json_object_new_object()), *owner = NULL;
+    const char *run_id = wf__store_col_text(st, 1), *status = wf__store_col_text(st, 4);
     bool has_owner = sqlite3_column_type(st, 11) != SQLITE_NULL;
     wf__owner_state state = WF__OWNER_UNKNOWN;
 
     *interrupted = false;
     if (status != NULL && strcmp(status, "running") == 0 && run_id != NULL) {
         state = wf__store_owner_state(s, run_id, has_owner, sqlite3_column_int64(st, 11),
-                                      col_text(st, 12), col_text(st, 13));
+                                      wf__store_col_text(st, 12), wf__store_col_text(st, 13));
         *interrupted = state == WF__OWNER_GONE;
     }
     add_col_str(o, "run_id", st, 1);
     add_col_str(o, "workflow", st, 2);
     add_col_str(o, "file", st, 3);
-    add_str(o, "status", *interrupted ? "interrupted" : status);
+    wf__store_add_str(o, "status", *interrupted ? "interrupted" : status);
     add_col_int(o, "started_ms", st, 5);
     add_col_int(o, "ended_ms", st, 6);
     if (sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_type(st, 6) != SQLITE_NULL)
-        add_int(o, "duration_ms", sqlite3_column_int64(st, 6) - sqlite3_column_int64(st, 5));
+        wf__store_add_int(o, "duration_ms",
+                          sqlite3_column_int64(st, 6) - sqlite3_column_int64(st, 5));
     else
         json_object_object_add(o, "duration_ms", NULL);
     add_col_str(o, "resumed_from", st, 7);
     if (has_owner) {
-        owner = checked(json_object_new_object());
+        owner = wf__store_checked(json_object_new_object());
         add_col_int(owner, "pid", st, 11);
         add_col_str(owner, "host", st, 12);
         add_col_str(owner, "process_start", st, 13);
@@ -337,9 +340,9 @@ static json_object *run_summary(const wf_store *s, sqlite3_stmt *st, bool *inter
     else
         json_object_object_add(o, "owner_alive", NULL);
     if (*interrupted) {
-        char *hint = resume_hint(s, col_text(st, 3), run_id);
+        char *hint = resume_hint(s, wf__store_col_text(st, 3), run_id);
 
-        add_str(o, "resume_hint", hint);
+        wf__store_add_str(o, "resume_hint", hint);
         free(hint);
     } else {
         json_object_object_add(o, "resume_hint", NULL);
@@ -360,18 +363,18 @@ static bool ended_meanwhile(wf_store *s, const char *const *ids, size_t n)
     if (n == 0)
         return false;
     wf_error_init(&err);
-    if (read_begin(s, &err) != WF_OK)
+    if (wf__store_read_begin(s, &err) != WF_OK)
         goto out;
-    if (prep(s, "SELECT status FROM runs WHERE run_id = ?1", &st, &err) == WF_OK) {
+    if (wf__store_prep(s, "SELECT status FROM runs WHERE run_id = ?1", &st, &err) == WF_OK) {
         for (size_t i = 0; i < n && !ended; i++) {
             sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
-            ended = sqlite3_step(st) == SQLITE_ROW && col_text(st, 0) != NULL &&
-                    strcmp(col_text(st, 0), "running") != 0;
+            ended = sqlite3_step(st) == SQLITE_ROW && wf__store_col_text(st, 0) != NULL &&
+                    strcmp(wf__store_col_text(st, 0), "running") != 0;
             sqlite3_reset(st);
         }
     }
     sqlite3_finalize(st);
-    read_end(s);
+    wf__store_read_end(s);
 out:
     wf_error_release(&err);
     return ended;
@@ -387,15 +390,15 @@ out:
 static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, bool interrupted,
                        json_object **out, wf_error *err)
 {
-    json_object *o = checked(json_object_new_object());
+    json_object *o = wf__store_checked(json_object_new_object());
     int rc = WF_OK;
 
     for (int i = WF_STATUS_PENDING; i <= WF_STATUS_CANCELLED; i++)
-        add_int(o, wf_status_name((wf_status)i), 0);
-    add_int(o, "interrupted", 0);
+        wf__store_add_int(o, wf_status_name((wf_status)i), 0);
+    wf__store_add_int(o, "interrupted", 0);
     sqlite3_bind_int64(st, 1, seq);
     for (;;) {
-        int r = step(s, st, err);
+        int r = wf__store_step(s, st, err);
         const char *status;
 
         if (r == SQLITE_DONE)
@@ -404,11 +407,11 @@ static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, bool interrup
             rc = WF_ESTORE;
             break;
         }
-        status = col_text(st, 0);
+        status = wf__store_col_text(st, 0);
         if (status != NULL && interrupted && strcmp(status, "running") == 0)
             status = "interrupted";
         if (status != NULL)
-            add_int(o, status, sqlite3_column_int64(st, 1));
+            wf__store_add_int(o, status, sqlite3_column_int64(st, 1));
     }
     sqlite3_reset(st);
     if (rc != WF_OK) {
@@ -424,26 +427,27 @@ static int runs_once(wf_store *s, int limit, json_object **out, char ***gone, si
                      wf_error *err)
 {
     sqlite3_stmt *st = NULL, *counts = NULL;
-    json_object *arr = checked(json_object_new_array());
+    json_object *arr = wf__store_checked(json_object_new_array());
     char *sql = run_select(s, "FROM runs ORDER BY seq DESC LIMIT ?1");
     int rc;
 
     *out = NULL;
-    rc = read_begin(s, err);
+    rc = wf__store_read_begin(s, err);
     if (rc != WF_OK) {
         json_object_put(arr);
         free(sql);
         return rc;
     }
-    rc = prep(s, sql, &st, err);
+    rc = wf__store_prep(s, sql, &st, err);
     if (rc == WF_OK)
-        rc = prep(s, "SELECT status, count(*) FROM tasks WHERE run_seq = ?1 GROUP BY status",
-                  &counts, err);
+        rc = wf__store_prep(s,
+                            "SELECT status, count(*) FROM tasks WHERE run_seq = ?1 GROUP BY status",
+                            &counts, err);
     if (rc != WF_OK)
         goto out;
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
     for (;;) {
-        int r = step(s, st, err);
+        int r = wf__store_step(s, st, err);
         json_object *run, *tasks = NULL;
         bool interrupted;
 
@@ -457,7 +461,7 @@ static int runs_once(wf_store *s, int limit, json_object **out, char ***gone, si
         json_object_array_add(arr, run);
         if (interrupted) {
             *gone = wf_xrealloc(*gone, (*n_gone + 1) * sizeof(**gone));
-            (*gone)[(*n_gone)++] = wf_xstrdup(col_text(st, 1));
+            (*gone)[(*n_gone)++] = wf_xstrdup(wf__store_col_text(st, 1));
         }
         rc = task_counts(s, counts, sqlite3_column_int64(st, 0), interrupted, &tasks, err);
         if (rc != WF_OK)
@@ -467,7 +471,7 @@ static int runs_once(wf_store *s, int limit, json_object **out, char ***gone, si
 out:
     sqlite3_finalize(counts);
     sqlite3_finalize(st);
-    read_end(s);
+    wf__store_read_end(s);
     free(sql);
     if (rc == WF_OK) {
         *out = arr;
@@ -504,7 +508,7 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
     }
     if (rc == WF_ENOENT && s->schema_version == 0) {
         /* A read-only store that has no tables yet: no runs. */
-        *out = checked(json_object_new_array());
+        *out = wf__store_checked(json_object_new_array());
         rc = WF_OK;
     }
     return rc;
@@ -514,13 +518,13 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
 static int task_units(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *task,
                       json_object **out, wf_error *err)
 {
-    json_object *arr = checked(json_object_new_array());
+    json_object *arr = wf__store_checked(json_object_new_array());
     int rc = WF_OK;
 
     sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
     for (;;) {
-        int r = step(s, st, err);
+        int r = wf__store_step(s, st, err);
         json_object *u;
 
         if (r == SQLITE_DONE)
@@ -529,7 +533,7 @@ static int task_units(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *ta
             rc = WF_ESTORE;
             break;
         }
-        u = checked(json_object_new_object());
+        u = wf__store_checked(json_object_new_object());
         add_col_int(u, "index", st, 0);
         add_col_int(u, "attempt", st, 1);
         add_col_str(u, "status", st, 2);
@@ -563,27 +567,28 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
 
     *out = NULL;
     *interrupted = false;
-    rc = read_begin(s, err);
+    rc = wf__store_read_begin(s, err);
     if (rc != WF_OK) {
         free(sql);
         return rc;
     }
-    rc = prep(s, sql, &st, err);
+    rc = wf__store_prep(s, sql, &st, err);
     if (rc == WF_OK)
-        rc = prep(s,
-                  "SELECT name, status, started_ms, ended_ms, error, n_items, with_items "
-                  "FROM tasks WHERE run_seq = ?1 ORDER BY position, seq",
-                  &tasks_st, err);
+        rc = wf__store_prep(s,
+                            "SELECT name, status, started_ms, ended_ms, error, n_items, with_items "
+                            "FROM tasks WHERE run_seq = ?1 ORDER BY position, seq",
+                            &tasks_st, err);
     if (rc == WF_OK)
-        rc = prep(s,
-                  "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, error, cached, "
-                  "reused, stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 "
-                  "ORDER BY idx, attempt",
-                  &units_st, err);
+        rc = wf__store_prep(
+            s,
+            "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, error, cached, "
+            "reused, stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 "
+            "ORDER BY idx, attempt",
+            &units_st, err);
     if (rc != WF_OK)
         goto out;
     sqlite3_bind_text(st, 1, run_id ? run_id : "", -1, SQLITE_STATIC);
-    switch (step(s, st, err)) {
+    switch (wf__store_step(s, st, err)) {
     case SQLITE_ROW:
         break;
     case SQLITE_DONE:
@@ -597,21 +602,21 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
     seq = sqlite3_column_int64(st, 0);
     run = run_summary(s, st, interrupted);
     add_col_str(run, "file_sha256", st, 8);
-    rc = wf__store_parse_json(s, col_text(st, 9), "a run's inputs", &v, err);
+    rc = wf__store_parse_json(s, wf__store_col_text(st, 9), "a run's inputs", &v, err);
     if (rc != WF_OK)
         goto out;
     /* Inputs are always an object, even for a run recorded without them. */
-    json_object_object_add(run, "inputs", v ? v : checked(json_object_new_object()));
-    rc = wf__store_parse_json(s, col_text(st, 10), "a run's outputs", &v, err);
+    json_object_object_add(run, "inputs", v ? v : wf__store_checked(json_object_new_object()));
+    rc = wf__store_parse_json(s, wf__store_col_text(st, 10), "a run's outputs", &v, err);
     if (rc != WF_OK)
         goto out;
     json_object_object_add(run, "outputs", v);
 
-    tasks = checked(json_object_new_array());
+    tasks = wf__store_checked(json_object_new_array());
     json_object_object_add(run, "tasks", tasks);
     sqlite3_bind_int64(tasks_st, 1, seq);
     for (;;) {
-        int r = step(s, tasks_st, err);
+        int r = wf__store_step(s, tasks_st, err);
         json_object *t, *units = NULL;
 
         if (r == SQLITE_DONE)
@@ -620,12 +625,12 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
             rc = WF_ESTORE;
             goto out;
         }
-        t = checked(json_object_new_object());
+        t = wf__store_checked(json_object_new_object());
         json_object_array_add(tasks, t);
         add_col_str(t, "name", tasks_st, 0);
-        if (*interrupted && col_text(tasks_st, 1) != NULL &&
-            strcmp(col_text(tasks_st, 1), "running") == 0)
-            add_str(t, "status", "interrupted");
+        if (*interrupted && wf__store_col_text(tasks_st, 1) != NULL &&
+            strcmp(wf__store_col_text(tasks_st, 1), "running") == 0)
+            wf__store_add_str(t, "status", "interrupted");
         else
             add_col_str(t, "status", tasks_st, 1);
         add_col_int(t, "started_ms", tasks_st, 2);
@@ -633,7 +638,7 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
         add_col_str(t, "error", tasks_st, 4);
         add_col_int(t, "n_items", tasks_st, 5);
         add_bool(t, "with_items", sqlite3_column_int(tasks_st, 6) != 0);
-        rc = task_units(s, units_st, seq, col_text(tasks_st, 0), &units, err);
+        rc = task_units(s, units_st, seq, wf__store_col_text(tasks_st, 0), &units, err);
         if (rc != WF_OK)
             goto out;
         json_object_object_add(t, "units", units);
@@ -642,7 +647,7 @@ out:
     sqlite3_finalize(units_st);
     sqlite3_finalize(tasks_st);
     sqlite3_finalize(st);
-    read_end(s);
+    wf__store_read_end(s);
     free(sql);
     if (rc == WF_OK) {
         *out = run;
@@ -667,281 +672,5 @@ int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_err
         if (rc != WF_OK || !interrupted || !ended_meanwhile(s, ids, 1))
             break;
     }
-    return rc;
-}
-
-/* Says what a unit_output request could have asked for instead. Inside a read transaction. */
-static int explain_missing(wf_store *s, int64_t seq, const char *run_id, const char *task,
-                           int64_t index, int attempt, wf_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t n = 0, lo = 0, hi = 0;
-    int rc = prep(s,
-                  "SELECT count(*), min(idx), max(idx), "
-                  "(SELECT group_concat(name, ', ') FROM (SELECT name FROM tasks "
-                  "WHERE run_seq = ?1 ORDER BY seq)), "
-                  "(SELECT max(attempt) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
-                  "idx = ?3), "
-                  "(SELECT count(*) FROM units WHERE run_seq = ?1 AND task = ?2 AND idx = ?3) "
-                  "FROM units WHERE run_seq = ?1 AND task = ?2",
-                  &st, err);
-
-    if (rc != WF_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, task, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, index);
-    if (step(s, st, err) != SQLITE_ROW) {
-        rc = WF_ESTORE;
-        goto out;
-    }
-    n = sqlite3_column_int64(st, 0);
-    lo = sqlite3_column_int64(st, 1);
-    hi = sqlite3_column_int64(st, 2);
-    rc = WF_ENOENT;
-    if (n == 0) {
-        const char *names = col_text(st, 3);
-
-        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "run %s has no task '%s' that ran (%s%s)", run_id,
-                     task, names ? "its tasks: " : "it has no tasks", names ? names : "");
-    } else if (sqlite3_column_int64(st, 5) == 0) {
-        if (lo < 0 && hi < 0)
-            wf_error_set(err, WF_ENOENT, NULL, 0, 0,
-                         "task '%s' of run %s has no items (it ran once, as index -1)", task,
-                         run_id);
-        else
-            wf_error_set(err, WF_ENOENT, NULL, 0, 0,
-                         "task '%s' of run %s has no item %lld (its items are %lld to %lld)", task,
-                         run_id, (long long)index, (long long)(lo < 0 ? 0 : lo), (long long)hi);
-    } else {
-        wf_error_set(err, WF_ENOENT, NULL, 0, 0,
-                     "%s %lld of task '%s' of run %s has no attempt %d (attempts 1 to %lld)",
-                     index < 0 ? "the unit" : "item", (long long)index, task, run_id, attempt,
-                     (long long)sqlite3_column_int64(st, 4));
-    }
-out:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
-                         int attempt, bool want_stderr, char **data, size_t *len, wf_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    char *hash = NULL;
-    int64_t seq = 0;
-    int rc;
-
-    *data = NULL;
-    *len = 0;
-    rc = read_begin(s, err);
-    if (rc != WF_OK)
-        return rc;
-    rc = find_run(s, run_id, &seq, err);
-    if (rc != WF_OK)
-        goto out;
-    rc = prep(s,
-              "SELECT stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 AND "
-              "idx = ?3 AND (?4 = 0 OR attempt = ?4) ORDER BY attempt DESC LIMIT 1",
-              &st, err);
-    if (rc != WF_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, task ? task : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, index);
-    sqlite3_bind_int(st, 4, attempt);
-    switch (step(s, st, err)) {
-    case SQLITE_ROW:
-        break;
-    case SQLITE_DONE:
-        rc = explain_missing(s, seq, run_id, task ? task : "", index, attempt, err);
-        goto out;
-    default:
-        rc = WF_ESTORE;
-        goto out;
-    }
-    if (col_text(st, want_stderr ? 1 : 0) != NULL)
-        hash = wf_xstrdup(col_text(st, want_stderr ? 1 : 0));
-out:
-    sqlite3_finalize(st);
-    read_end(s);
-    if (rc == WF_OK && hash == NULL) {
-        *data = wf_xstrdup("");
-    } else if (rc == WF_OK) {
-        /* A row that names a blob that is gone is a damaged store, not "no output". */
-        rc = wf_store_get_blob(s, hash, data, len, err);
-        if (rc == WF_ENOENT) {
-            wf_error_set(err, WF_ESTORE, NULL, 0, 0,
-                         "%s/%.2s/%s: missing, but run %s refers to it (the store is damaged)",
-                         s->blobs_dir, hash, hash, run_id);
-            rc = WF_ESTORE;
-        }
-    }
-    free(hash);
-    return rc;
-}
-
-/* One succeeded unit's row, copied out so that blobs are read after the transaction. */
-typedef struct unit_row {
-    char *task, *item_hash, *result_json, *result_hash, *stdout_hash, *stderr_hash;
-    int64_t index;
-    int exit_code;
-} unit_row;
-
-static char *dup_or_null(const char *s)
-{
-    return s ? wf_xstrdup(s) : NULL;
-}
-
-int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out, wf_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    unit_row *rows = NULL;
-    size_t n = 0, cap = 0;
-    json_object *arr = NULL;
-    int64_t seq = 0;
-    int rc;
-
-    *out = NULL;
-    rc = read_begin(s, err);
-    if (rc != WF_OK)
-        return rc;
-    rc = find_run(s, run_id, &seq, err);
-    if (rc == WF_OK)
-        /* The latest attempt of each (task, index) decides: a unit that succeeded and was
-         * then run again and failed does not count. */
-        rc = prep(s,
-                  "SELECT task, idx, item_hash, result_json, result_hash, stdout_hash, "
-                  "stderr_hash, exit_code FROM units u WHERE run_seq = ?1 AND "
-                  "status = 'succeeded' AND attempt = (SELECT max(attempt) FROM units v "
-                  "WHERE v.run_seq = u.run_seq AND v.task = u.task AND v.idx = u.idx) "
-                  "ORDER BY rowid",
-                  &st, err);
-    if (rc != WF_OK) {
-        read_end(s);
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, seq);
-    for (;;) {
-        int r = step(s, st, err);
-        unit_row *u;
-
-        if (r == SQLITE_DONE)
-            break;
-        if (r != SQLITE_ROW) {
-            rc = WF_ESTORE;
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            rows = wf_xrealloc(rows, cap * sizeof(*rows));
-        }
-        u = &rows[n++];
-        u->task = dup_or_null(col_text(st, 0));
-        u->index = sqlite3_column_int64(st, 1);
-        u->item_hash = dup_or_null(col_text(st, 2));
-        u->result_json = dup_or_null(col_text(st, 3));
-        u->result_hash = dup_or_null(col_text(st, 4));
-        u->stdout_hash = dup_or_null(col_text(st, 5));
-        u->stderr_hash = dup_or_null(col_text(st, 6));
-        u->exit_code = sqlite3_column_int(st, 7);
-    }
-    sqlite3_finalize(st);
-    read_end(s);
-    if (rc != WF_OK)
-        goto out;
-
-    arr = checked(json_object_new_array_ext((int)n));
-    for (size_t i = 0; i < n; i++) {
-        json_object *o = checked(json_object_new_object()), *result = NULL;
-
-        json_object_array_add(arr, o);
-        add_str(o, "task", rows[i].task ? rows[i].task : "");
-        add_int(o, "index", rows[i].index);
-        add_str(o, "item_hash", rows[i].item_hash);
-        rc = wf__store_load_result(s, rows[i].result_json, rows[i].result_hash, &result, err);
-        if (rc != WF_OK) {
-            if (rc == WF_ENOENT) {
-                wf_error_set(err, WF_ESTORE, NULL, 0, 0,
-                             "%s/%.2s/%s: missing, but a result of run %s refers to it (the "
-                             "store is damaged)",
-                             s->blobs_dir, rows[i].result_hash, rows[i].result_hash, run_id);
-                rc = WF_ESTORE;
-            }
-            goto out;
-        }
-        json_object_object_add(o, "result", result);
-        add_str(o, "stdout_hash", rows[i].stdout_hash ? rows[i].stdout_hash : "");
-        add_str(o, "stderr_hash", rows[i].stderr_hash ? rows[i].stderr_hash : "");
-        add_int(o, "exit_code", rows[i].exit_code);
-    }
-out:
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].task);
-        free(rows[i].item_hash);
-        free(rows[i].result_json);
-        free(rows[i].result_hash);
-        free(rows[i].stdout_hash);
-        free(rows[i].stderr_hash);
-    }
-    free(rows);
-    if (rc == WF_OK) {
-        *out = arr;
-        arr = NULL;
-    }
-    json_object_put(arr);
-    return rc;
-}
-
-int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
-                       char stdout_hash[WF_SHA256_HEX_LEN + 1],
-                       char stderr_hash[WF_SHA256_HEX_LEN + 1], wf_error *err)
-{
-    sqlite3_stmt *st;
-    char *result_json = NULL, *result_hash = NULL;
-    const char *h;
-    int rc = WF_OK;
-
-    *result = NULL;
-    stdout_hash[0] = '\0';
-    stderr_hash[0] = '\0';
-    pthread_mutex_lock(&s->rlock);
-    rc = wf__store_read_conn(s, err);
-    if (rc != WF_OK) {
-        pthread_mutex_unlock(&s->rlock);
-        return rc;
-    }
-    st = s->st_cache_get;
-    sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_STATIC);
-    switch (step(s, st, err)) {
-    case SQLITE_ROW:
-        result_json = dup_or_null(col_text(st, 0));
-        result_hash = dup_or_null(col_text(st, 1));
-        h = col_text(st, 2);
-        if (wf__store_valid_hash(h))
-            memcpy(stdout_hash, h, WF_SHA256_HEX_LEN + 1);
-        h = col_text(st, 3);
-        if (wf__store_valid_hash(h))
-            memcpy(stderr_hash, h, WF_SHA256_HEX_LEN + 1);
-        break;
-    case SQLITE_DONE:
-        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no cache entry for key %s", key ? key : "");
-        rc = WF_ENOENT;
-        break;
-    default:
-        rc = WF_ESTORE;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    pthread_mutex_unlock(&s->rlock);
-    /* A result blob that is gone makes the entry a miss: the unit simply runs again. */
-    if (rc == WF_OK)
-        rc = wf__store_load_result(s, result_json, result_hash, result, err);
-    if (rc != WF_OK) {
-        stdout_hash[0] = '\0';
-        stderr_hash[0] = '\0';
-    }
-    free(result_hash);
-    free(result_json);
     return rc;
 }

@@ -101,6 +101,8 @@ struct wf_store {
     atomic_ulong tmp_counter; /* makes blob temporary file names unique within the process */
 };
 
+/* ---- failure.c: errors and the failed state ------------------------------------------- */
+
 /* Puts the store in the failed state (keeping the first error) and, when err is not NULL,
  * fills err with this error too. Always returns WF_ESTORE. */
 int wf__store_fail(wf_store *s, wf_error *err, const char *fmt, ...)
@@ -118,6 +120,8 @@ const char *wf__store_sqlite_msg(sqlite3 *db, char *buf, size_t size);
 const char *wf__store_strerror(int errnum, char *buf, size_t size);
 /* True when h is 64 lowercase hex digits. */
 bool wf__store_valid_hash(const char *h);
+
+/* ---- the read connection, the writer and run ownership (store.c, writer.c, owner.c) -- */
 
 /* With rlock held: opens rdb and prepares st_cache_get unless done already. WF_OK, or
  * WF_ESTORE with err filled (the next call tries again). */
@@ -164,5 +168,27 @@ int wf__store_parse_json(const wf_store *s, const char *text, const char *what, 
 /* Loads a result: inline text when present, else the blob named hash, else JSON null. */
 int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash, json_object **out,
                           wf_error *err);
+
+/* ---- the read side (query.c, used by query_units.c) ----------------------------------- */
+
+/* The JSON value v, ending the process through the one out-of-memory handler when json-c
+ * could not allocate it (v NULL). */
+json_object *wf__store_checked(json_object *v);
+/* o[key] = v; a NULL string becomes JSON null. */
+void wf__store_add_str(json_object *o, const char *key, const char *v);
+void wf__store_add_int(json_object *o, const char *key, int64_t v);
+/* Column i of st as text (borrowed until the next step), or NULL. */
+const char *wf__store_col_text(sqlite3_stmt *st, int i);
+/* Prepares sql on the read connection; WF_OK or WF_ESTORE with err filled. */
+int wf__store_prep(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err);
+/* Takes rlock and opens a read transaction (one snapshot for the whole query); WF_OK, or an
+ * error with err filled and rlock released. wf__store_read_end commits and releases it. */
+int wf__store_read_begin(wf_store *s, wf_error *err);
+void wf__store_read_end(wf_store *s);
+/* Steps st and returns sqlite3_step's code; anything but SQLITE_ROW or SQLITE_DONE fills
+ * err. */
+int wf__store_step(wf_store *s, sqlite3_stmt *st, wf_error *err);
+/* The seq of a full run id: WF_OK, WF_ENOENT or WF_ESTORE. Inside a read transaction. */
+int wf__store_find_run(wf_store *s, const char *run_id, int64_t *seq, wf_error *err);
 
 #endif

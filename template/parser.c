@@ -1,34 +1,18 @@
-/* Compiling templates: splitting a string into text and `<< >>` parts, a precedence-climbing
- * parser from tokens to an AST, constant folding, the references a template makes and the
- * detection of simple commands. Everything that can be decided without a context is decided
- * here, once, so that evaluation never parses. */
+/*
+ * parser.c: template expressions, from tokens (lexer.c) to an AST: a precedence-climbing
+ * parser with names, calls bound to their builtin (arity checked), lists and objects,
+ * constant folding, the depth cap, and the references an expression makes. compile.c calls
+ * wf__tpl_parse_one for each `<< >>` (or a bare condition).
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tpl_internal.h"
 
-typedef struct tmp_ref {
-    wf_tpl_ref ref;
-    uint32_t off;
-} tmp_ref;
-
-typedef struct parser {
-    wf_tpl *t;
-    const token *tok;
-    size_t ntok, i;
-    wf_error *err;
-    int depth;
-    tmp_ref *refs;
-    size_t nrefs, crefs;
-} parser;
-
 static const char *const roots[] = { "inputs", "vars",  "env",      "task",
                                      "item",   "index", "workflow", NULL };
 
-static int perr(parser *p, size_t off, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int perr(parser *p, size_t off, int code, const char *fmt, ...)
+int wf__tpl_perr(parser *p, size_t off, int code, const char *fmt, ...)
 {
     va_list ap;
     int rc;
@@ -73,7 +57,7 @@ static char *tok_desc(const parser *p, const token *t)
 static int expected(parser *p, const char *what)
 {
     char *got = tok_desc(p, cur(p));
-    int rc = perr(p, cur(p)->start, WF_ESYNTAX, "expected %s, got %s", what, got);
+    int rc = wf__tpl_perr(p, cur(p)->start, WF_ESYNTAX, "expected %s, got %s", what, got);
 
     free(got);
     return rc;
@@ -121,8 +105,8 @@ static int set_depth(parser *p, node *n)
             d = n->args[i]->depth;
     n->depth = d + 1;
     if (n->depth > WF_TPL_MAX_DEPTH)
-        return perr(p, n->pos, WF_ESYNTAX, "expression nested too deeply (more than %d levels)",
-                    WF_TPL_MAX_DEPTH);
+        return wf__tpl_perr(p, n->pos, WF_ESYNTAX,
+                            "expression nested too deeply (more than %d levels)", WF_TPL_MAX_DEPTH);
     return WF_OK;
 }
 
@@ -189,9 +173,9 @@ static int arity_error(parser *p, const builtin *b, bool piped, size_t nargs, ui
 
     if (piped) {
         if (b->min == 0 && b->max == 0)
-            return perr(p, off, WF_EARITY,
-                        "'%s' cannot be used as a filter: it takes no value; write %s()", b->name,
-                        b->name);
+            return wf__tpl_perr(p, off, WF_EARITY,
+                                "'%s' cannot be used as a filter: it takes no value; write %s()",
+                                b->name, b->name);
         lo = lo > 0 ? lo - 1 : 0;
         hi--;
         got--;
@@ -204,13 +188,13 @@ static int arity_error(parser *p, const builtin *b, bool piped, size_t nargs, ui
         snprintf(want, sizeof(want), "no arguments");
     if (piped) {
         if (rest == NULL)
-            return perr(p, off, WF_EARITY, "filter '%s' takes %s, x | %s; got %zu", b->name, want,
-                        b->name, got);
-        return perr(p, off, WF_EARITY, "filter '%s' takes %s, x | %s(%s); got %zu", b->name, want,
-                    b->name, rest + 2, got);
+            return wf__tpl_perr(p, off, WF_EARITY, "filter '%s' takes %s, x | %s; got %zu", b->name,
+                                want, b->name, got);
+        return wf__tpl_perr(p, off, WF_EARITY, "filter '%s' takes %s, x | %s(%s); got %zu", b->name,
+                            want, b->name, rest + 2, got);
     }
-    return perr(p, off, WF_EARITY, "%s() takes %s, %s(%s); got %zu", b->name, want, b->name,
-                b->params, got);
+    return wf__tpl_perr(p, off, WF_EARITY, "%s() takes %s, %s(%s); got %zu", b->name, want, b->name,
+                        b->params, got);
 }
 
 static int unknown_fn(parser *p, const token *name, bool piped)
@@ -218,11 +202,11 @@ static int unknown_fn(parser *p, const token *name, bool piped)
     const char *close = wf__tpl_closest_builtin(name->s);
 
     if (close != NULL)
-        return perr(p, name->start, WF_EUNKNOWN, "unknown %s '%s'; did you mean '%s'?",
-                    piped ? "filter" : "function", name->s, close);
-    return perr(p, name->start, WF_EUNKNOWN,
-                "unknown %s '%s' (see the list of filters in docs/templates.md)",
-                piped ? "filter" : "function", name->s);
+        return wf__tpl_perr(p, name->start, WF_EUNKNOWN, "unknown %s '%s'; did you mean '%s'?",
+                            piped ? "filter" : "function", name->s, close);
+    return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
+                        "unknown %s '%s' (see the list of filters in docs/templates.md)",
+                        piped ? "filter" : "function", name->s);
 }
 
 /* Builds a call; for a status function with a literal task name, records the reference. */
@@ -273,22 +257,24 @@ static int root_name(parser *p, const token *root, node_kind kind, node **out)
         if (rc != WF_OK)
             return rc;
         if (key->kind != N_LIT || !tpl_is(key->lit, json_type_string))
-            return perr(p, key->start, WF_ESYNTAX,
-                        "%s[...] needs a literal %s name in quotes, so that dependencies are "
-                        "known when the workflow is loaded",
-                        root->s, kind == N_TASK ? "task" : "var");
+            return wf__tpl_perr(
+                p, key->start, WF_ESYNTAX,
+                "%s[...] needs a literal %s name in quotes, so that dependencies are "
+                "known when the workflow is loaded",
+                root->s, kind == N_TASK ? "task" : "var");
         if (cur(p)->kind != T_RBRACK)
             return expected(p, "']'");
         name = wf_xstrdup(tpl_str(key->lit, NULL));
         end = cur(p)->end;
         p->i++;
     } else if (kind == N_TASK) {
-        return perr(p, root->start, WF_ESYNTAX,
-                    "'task' must be followed by a task name: task.NAME, or task[\"NAME\"] for a "
-                    "name with '-'");
+        return wf__tpl_perr(
+            p, root->start, WF_ESYNTAX,
+            "'task' must be followed by a task name: task.NAME, or task[\"NAME\"] for a "
+            "name with '-'");
     } else {
-        return perr(p, root->start, WF_ESYNTAX,
-                    "'vars' must be followed by a var name: vars.NAME or vars[\"NAME\"]");
+        return wf__tpl_perr(p, root->start, WF_ESYNTAX,
+                            "'vars' must be followed by a var name: vars.NAME or vars[\"NAME\"]");
     }
     n = mk(p, kind, root->start, end, root->start);
     n->key = name;
@@ -323,7 +309,8 @@ static int parse_workflow(parser *p, const token *root, node **out)
     } else if (strcmp(field, "run_id") == 0) {
         *out = mk(p, N_WF_RUN_ID, root->start, end, root->start);
     } else {
-        return perr(p, off, WF_EUNKNOWN, "workflow has no field '%s'; it has: name, run_id", field);
+        return wf__tpl_perr(p, off, WF_EUNKNOWN, "workflow has no field '%s'; it has: name, run_id",
+                            field);
     }
     return WF_OK;
 }
@@ -370,17 +357,20 @@ static int parse_name(parser *p, node **out)
         const char *close = wf_closest(name->s, roots);
 
         if (wf__tpl_builtin(name->s) != NULL)
-            return perr(p, name->start, WF_EUNKNOWN, "'%s' is a function: write %s(x) or x | %s",
-                        name->s, name->s, name->s);
+            return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
+                                "'%s' is a function: write %s(x) or x | %s", name->s, name->s,
+                                name->s);
         if (close != NULL)
-            return perr(p, name->start, WF_EUNKNOWN,
-                        "unknown name '%s'; did you mean '%s'? (names start with inputs, vars, "
-                        "env, task, item, index or workflow)",
-                        name->s, close);
-        return perr(p, name->start, WF_EUNKNOWN,
-                    "unknown name '%s': names start with inputs, vars, env, task, item, index "
-                    "or workflow (a string needs quotes)",
-                    name->s);
+            return wf__tpl_perr(
+                p, name->start, WF_EUNKNOWN,
+                "unknown name '%s'; did you mean '%s'? (names start with inputs, vars, "
+                "env, task, item, index or workflow)",
+                name->s, close);
+        return wf__tpl_perr(
+            p, name->start, WF_EUNKNOWN,
+            "unknown name '%s': names start with inputs, vars, env, task, item, index "
+            "or workflow (a string needs quotes)",
+            name->s);
     }
     return WF_OK;
 }
@@ -438,7 +428,8 @@ static int parse_object(parser *p, node **out)
         }
         for (size_t i = 0; i < nargs; i++) {
             if (strcmp(keys[i], k->s) == 0) {
-                rc = perr(p, k->start, WF_ESYNTAX, "duplicate key '%s' in the object", k->s);
+                rc =
+                    wf__tpl_perr(p, k->start, WF_ESYNTAX, "duplicate key '%s' in the object", k->s);
                 goto out;
             }
         }
@@ -541,9 +532,9 @@ static int parse_postfix(parser *p, node **out)
             const token *k = &p->tok[p->i + 1];
 
             if (k->kind == T_INT)
-                return perr(p, k->start, WF_ESYNTAX, "use [%.*s] for an index, not .%.*s",
-                            (int)(k->end - k->start), p->t->src + k->start,
-                            (int)(k->end - k->start), p->t->src + k->start);
+                return wf__tpl_perr(p, k->start, WF_ESYNTAX, "use [%.*s] for an index, not .%.*s",
+                                    (int)(k->end - k->start), p->t->src + k->start,
+                                    (int)(k->end - k->start), p->t->src + k->start);
             if (k->kind != T_NAME && k->kind < T_AND) {
                 p->i++;
                 return expected(p, "a name after '.'");
@@ -620,8 +611,8 @@ static int parse_unary(parser *p, node **out)
     if (t->kind != T_MINUS)
         return parse_postfix(p, out);
     if (++p->depth > WF_TPL_MAX_DEPTH)
-        return perr(p, t->start, WF_ESYNTAX, "expression nested too deeply (more than %d levels)",
-                    WF_TPL_MAX_DEPTH);
+        return wf__tpl_perr(p, t->start, WF_ESYNTAX,
+                            "expression nested too deeply (more than %d levels)", WF_TPL_MAX_DEPTH);
     p->i++;
     rc = parse_unary(p, &a);
     p->depth--;
@@ -747,9 +738,9 @@ static int parse_cmp(parser *p, node **out)
         return rc;
     pos = cur(p)->start;
     if (cmp_op(p) >= 0)
-        return perr(p, pos, WF_ESYNTAX,
-                    "comparisons do not chain: write a < b and b < c, with parentheses if "
-                    "needed");
+        return wf__tpl_perr(p, pos, WF_ESYNTAX,
+                            "comparisons do not chain: write a < b and b < c, with parentheses if "
+                            "needed");
     *out = l;
     return WF_OK;
 }
@@ -763,8 +754,8 @@ static int parse_not(parser *p, node **out)
     if (t->kind != T_NOT)
         return parse_cmp(p, out);
     if (++p->depth > WF_TPL_MAX_DEPTH)
-        return perr(p, t->start, WF_ESYNTAX, "expression nested too deeply (more than %d levels)",
-                    WF_TPL_MAX_DEPTH);
+        return wf__tpl_perr(p, t->start, WF_ESYNTAX,
+                            "expression nested too deeply (more than %d levels)", WF_TPL_MAX_DEPTH);
     p->i++;
     rc = parse_not(p, &a);
     p->depth--;
@@ -822,8 +813,8 @@ static int parse_expr(parser *p, node **out)
     int rc;
 
     if (++p->depth > WF_TPL_MAX_DEPTH) {
-        rc = perr(p, cur(p)->start, WF_ESYNTAX,
-                  "expression nested too deeply (more than %d levels)", WF_TPL_MAX_DEPTH);
+        rc = wf__tpl_perr(p, cur(p)->start, WF_ESYNTAX,
+                          "expression nested too deeply (more than %d levels)", WF_TPL_MAX_DEPTH);
         goto out;
     }
     rc = parse_or(p, &l);
@@ -845,7 +836,7 @@ out:
 }
 
 /* Lexes and parses one expression starting at src[pos]; see wf__tpl_lex for in_braces. */
-static int parse_one(parser *p, size_t pos, bool in_braces, size_t open, node **out, size_t *end)
+int wf__tpl_parse_one(parser *p, size_t pos, bool in_braces, size_t open, node **out, size_t *end)
 {
     wf_tpl *t = p->t;
     token_list toks = { NULL, 0, 0 };
@@ -858,8 +849,8 @@ static int parse_one(parser *p, size_t pos, bool in_braces, size_t open, node **
     p->ntok = toks.len;
     p->i = 0;
     if (toks.v[0].kind == T_END || toks.v[0].kind == T_EOF) {
-        rc = perr(p, in_braces ? open : toks.v[0].start, WF_ESYNTAX,
-                  "empty expression: expected something between '<<' and '>>'");
+        rc = wf__tpl_perr(p, in_braces ? open : toks.v[0].start, WF_ESYNTAX,
+                          "empty expression: expected something between '<<' and '>>'");
         goto out;
     }
     rc = parse_expr(p, out);
@@ -868,343 +859,12 @@ static int parse_one(parser *p, size_t pos, bool in_braces, size_t open, node **
     if (cur(p)->kind != T_END && cur(p)->kind != T_EOF) {
         char *got = tok_desc(p, cur(p));
 
-        rc = perr(p, cur(p)->start, WF_ESYNTAX, "unexpected %s after the expression%s", got,
-                  in_braces ? "; expected '>>'" : "");
+        rc = wf__tpl_perr(p, cur(p)->start, WF_ESYNTAX, "unexpected %s after the expression%s", got,
+                          in_braces ? "; expected '>>'" : "");
         free(got);
     }
 out:
     p->tok = NULL;
     wf__tpl_tokens_release(&toks);
     return rc;
-}
-
-/* ---- the template --------------------------------------------------------------- */
-
-static void add_part(wf_tpl *t, char *text, size_t len, node *expr)
-{
-    t->parts = wf_xrealloc(t->parts, (t->nparts + 1) * sizeof(*t->parts));
-    memset(&t->parts[t->nparts], 0, sizeof(t->parts[0]));
-    t->parts[t->nparts].text = text;
-    t->parts[t->nparts].len = len;
-    t->parts[t->nparts].expr = expr;
-    t->nparts++;
-}
-
-/* Ends the literal text that started at src offset start and ends at end. */
-static void flush_text(wf_tpl *t, wf_strbuf *sb, size_t start, size_t end)
-{
-    size_t len;
-    char *s;
-
-    if (sb->len == 0)
-        return;
-    s = wf_strbuf_detach(sb, &len);
-    add_part(t, s, len, NULL);
-    t->parts[t->nparts - 1].src_start = start;
-    t->parts[t->nparts - 1].src_end = end;
-}
-
-static bool is_blank(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
-            return false;
-    return true;
-}
-
-/* Whether the expression ends in raw or quote, which changes how the shell sees it. */
-static part_mode mode_of(const node *n, const node **inner)
-{
-    *inner = NULL;
-    if (n->kind != N_CALL || (n->fn->flags & B_NOFOLD) == 0)
-        return PM_PLAIN;
-    *inner = n->args[0];
-    return strcmp(n->fn->name, "raw") == 0 ? PM_RAW : PM_QUOTE;
-}
-
-static int split_parts(parser *p)
-{
-    wf_tpl *t = p->t;
-    const char *s = t->src;
-    wf_strbuf sb = WF_STRBUF_INIT;
-    size_t i = 0, start = 0;
-    int rc = WF_OK;
-
-    while (i < t->len) {
-        if (s[i] == '\\' && i + 2 < t->len && s[i + 1] == '<' && s[i + 2] == '<') {
-            wf_strbuf_add(&sb, "<<", 2);
-            i += 3;
-        } else if (s[i] == '<' && i + 1 < t->len && s[i + 1] == '<') {
-            node *n = NULL;
-            size_t end = 0;
-            part *pt;
-
-            flush_text(t, &sb, start, i);
-            rc = parse_one(p, i + 2, true, i, &n, &end);
-            if (rc != WF_OK)
-                goto out;
-            add_part(t, NULL, 0, n);
-            pt = &t->parts[t->nparts - 1];
-            pt->mode = mode_of(n, &pt->inner);
-            pt->at = (uint32_t)i;
-            i = end;
-            start = end;
-        } else {
-            wf_strbuf_addc(&sb, s[i]);
-            i++;
-        }
-    }
-    flush_text(t, &sb, start, i);
-out:
-    wf_strbuf_release(&sb);
-    return rc;
-}
-
-static void classify(wf_tpl *t)
-{
-    size_t nexpr = 0, blank = 0;
-    const part *e = NULL;
-    wf_strbuf sb = WF_STRBUF_INIT;
-
-    for (size_t i = 0; i < t->nparts; i++) {
-        if (t->parts[i].expr != NULL) {
-            nexpr++;
-            e = &t->parts[i];
-            t->value_part = i;
-        } else if (is_blank(t->parts[i].text, t->parts[i].len)) {
-            blank++;
-        }
-    }
-    if (nexpr == 0) {
-        t->kind = WF_TPL_LITERAL;
-        for (size_t i = 0; i < t->nparts; i++)
-            wf_strbuf_add(&sb, t->parts[i].text, t->parts[i].len);
-        wf_strbuf_add(&sb, "", 0);
-        t->literal = wf_strbuf_detach(&sb, &t->literal_len);
-    } else if (nexpr == 1 && blank + 1 == t->nparts) {
-        t->kind = WF_TPL_VALUE;
-        t->value = e->expr;
-        t->value_mode = e->mode;
-        t->value_inner = e->inner;
-    } else {
-        t->kind = WF_TPL_INTERP;
-    }
-}
-
-/* `when`: a bare expression, or exactly one << expr >>. */
-static int compile_expr(parser *p)
-{
-    wf_tpl *t = p->t;
-    size_t i = 0, end = 0;
-    node *n = NULL;
-    int rc;
-
-    while (i < t->len && is_blank(t->src + i, 1))
-        i++;
-    if (i + 1 < t->len && t->src[i] == '<' && t->src[i + 1] == '<') {
-        rc = parse_one(p, i + 2, true, i, &n, &end);
-        if (rc != WF_OK)
-            return rc;
-        while (end < t->len && is_blank(t->src + end, 1))
-            end++;
-        if (end < t->len)
-            return perr(p, end, WF_ESYNTAX,
-                        "a condition is one expression: write it bare (a and b) or as one "
-                        "<< a and b >>");
-    } else {
-        rc = parse_one(p, 0, false, 0, &n, &end);
-        if (rc != WF_OK)
-            return rc;
-    }
-    add_part(t, NULL, 0, n);
-    t->parts[0].mode = mode_of(n, &t->parts[0].inner);
-    t->kind = WF_TPL_VALUE;
-    t->value = n;
-    t->value_mode = t->parts[0].mode;
-    t->value_inner = t->parts[0].inner;
-    return WF_OK;
-}
-
-/* Words that /bin/sh runs itself rather than as a program: running such a command directly
- * would not do what the shell does. */
-static const char *const shell_words[] = {
-    "!",     "{",       "}",        ".",     ":",     "alias", "bg",       "break",    "case",
-    "cd",    "command", "continue", "do",    "done",  "elif",  "else",     "esac",     "eval",
-    "exec",  "exit",    "export",   "fc",    "fg",    "fi",    "for",      "function", "getopts",
-    "hash",  "if",      "in",       "jobs",  "local", "read",  "readonly", "return",   "select",
-    "set",   "shift",   "source",   "then",  "time",  "times", "trap",     "type",     "ulimit",
-    "umask", "unalias", "unset",    "until", "wait",  "while", NULL,
-};
-
-static bool simple_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
-           c == '\t' || strchr("-_./:,+@%^=", c) != NULL;
-}
-
-static bool detect_simple(const wf_tpl *t)
-{
-    const part *first;
-    size_t i = 0, ws;
-
-    if (!(t->flags & WF_TPL_SHELL) || t->nparts == 0)
-        return false;
-    for (size_t k = 0; k < t->nparts; k++) {
-        const part *pt = &t->parts[k];
-
-        if (pt->expr != NULL && pt->mode == PM_RAW)
-            return false;
-        for (size_t j = 0; pt->expr == NULL && j < pt->len; j++)
-            if (pt->text[j] == '\0' || !simple_char(pt->text[j]))
-                return false;
-    }
-    /* The command word must be literal text: a value could name a shell builtin. */
-    first = &t->parts[0];
-    if (first->expr != NULL)
-        return false;
-    while (i < first->len && (first->text[i] == ' ' || first->text[i] == '\t'))
-        i++;
-    /* No command at all: nothing to run directly. */
-    if (i == first->len)
-        return false;
-    ws = i;
-    while (i < first->len && first->text[i] != ' ' && first->text[i] != '\t') {
-        if (first->text[i] == '=')
-            return false;
-        i++;
-    }
-    if (i == first->len && t->nparts > 1)
-        return false;
-    for (size_t k = 0; shell_words[k] != NULL; k++)
-        if (strlen(shell_words[k]) == i - ws &&
-            memcmp(shell_words[k], first->text + ws, i - ws) == 0)
-            return false;
-    return true;
-}
-
-/* Text that becomes a C string (an argument, a variable, a path) cannot hold a NUL byte: the
- * process would see the text cut short there. */
-static int check_no_nul(parser *p)
-{
-    const char *nul = memchr(p->t->src, '\0', p->t->len);
-
-    if (nul == NULL)
-        return WF_OK;
-    return perr(p, (size_t)(nul - p->t->src), WF_ESYNTAX,
-                "a NUL byte cannot be part of a command line, a variable or a path");
-}
-
-static int cmp_ref(const void *a, const void *b)
-{
-    const tmp_ref *x = a, *y = b;
-
-    if (x->off != y->off)
-        return x->off < y->off ? -1 : 1;
-    return 0;
-}
-
-int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err)
-{
-    parser p;
-    wf_tpl *t;
-    int rc;
-
-    *out = NULL;
-    if (len == (size_t)-1)
-        len = strlen(src);
-    if (len >= UINT32_MAX) {
-        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "template too long (%zu bytes)", len);
-        return WF_EINVAL;
-    }
-    t = wf_xcalloc(1, sizeof(*t));
-    /* Every byte is kept, NULs included. */
-    t->src = wf_xmalloc(len + 1);
-    memcpy(t->src, src, len);
-    t->src[len] = '\0';
-    t->len = len;
-    t->flags = flags;
-    t->c_true = json_object_new_boolean(1);
-    t->c_false = json_object_new_boolean(0);
-    memset(&p, 0, sizeof(p));
-    p.t = t;
-    p.err = err;
-    if (flags & WF_TPL_EXPR) {
-        rc = compile_expr(&p);
-    } else {
-        rc = split_parts(&p);
-        if (rc == WF_OK)
-            classify(t);
-        if (rc == WF_OK && (flags & WF_TPL_SHELL))
-            rc = wf__tpl_shell_contexts(t, err);
-    }
-    if (rc == WF_OK && (flags & (WF_TPL_SHELL | WF_TPL_CSTRING)))
-        rc = check_no_nul(&p);
-    if (rc != WF_OK)
-        goto out;
-    /* Status functions record their reference after their arguments: put them back in
-     * source order (qsort is not stable, but two references never share an offset). */
-    if (p.nrefs > 1)
-        qsort(p.refs, p.nrefs, sizeof(*p.refs), cmp_ref);
-    t->refs = wf_xcalloc(p.nrefs ? p.nrefs : 1, sizeof(*t->refs));
-    for (size_t i = 0; i < p.nrefs; i++) {
-        t->refs[i] = p.refs[i].ref;
-        wf__tpl_linecol(t->src, p.refs[i].off, &t->refs[i].line, &t->refs[i].column);
-    }
-    t->nrefs = p.nrefs;
-    t->simple = detect_simple(t);
-    *out = t;
-    t = NULL;
-out:
-    free(p.refs);
-    wf_tpl_free(t);
-    return rc;
-}
-
-void wf_tpl_free(wf_tpl *t)
-{
-    if (t == NULL)
-        return;
-    for (size_t i = 0; i < t->nnodes; i++) {
-        node *n = t->nodes[i];
-
-        if (n->lit != NULL)
-            json_object_put(n->lit);
-        for (size_t k = 0; n->keys != NULL && k < n->nargs; k++)
-            free(n->keys[k]);
-        free(n->keys);
-        free(n->args);
-        free(n->key);
-        free(n);
-    }
-    free(t->nodes);
-    for (size_t i = 0; i < t->nparts; i++)
-        free(t->parts[i].text);
-    free(t->parts);
-    free(t->refs);
-    free(t->literal);
-    json_object_put(t->c_true);
-    json_object_put(t->c_false);
-    free(t->src);
-    free(t);
-}
-
-wf_tpl_kind wf_tpl_get_kind(const wf_tpl *t)
-{
-    return t->kind;
-}
-
-const char *wf_tpl_source(const wf_tpl *t)
-{
-    return t->src;
-}
-
-size_t wf_tpl_refs(const wf_tpl *t, const wf_tpl_ref **out)
-{
-    *out = t->refs;
-    return t->nrefs;
-}
-
-bool wf_tpl_is_simple_command(const wf_tpl *t)
-{
-    return t->simple;
 }

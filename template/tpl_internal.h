@@ -1,5 +1,6 @@
 /*
- * tpl_internal.h: what the files of template/ share (lexer, parser, evaluator, filters, text).
+ * tpl_internal.h: what the files of template/ share (lexer, parser, compile, evaluator,
+ * filters, text).
  *
  * A compiled template is a list of parts (literal text or an expression AST). AST nodes live
  * as long as the template and are never written after compilation, which is what makes
@@ -283,6 +284,85 @@ static inline size_t tpl_add(size_t a, size_t b)
 /* "upper: expects a string, got integer" for the call's arguments. */
 int wf__tpl_type_error(ev *e, const node *call, const tval *args, size_t nargs);
 
+/* ---- what the filter files share (filters.c, filter_*.c) ---------------------------- */
+
+/* Defines or declares the filter or function wf__tpl_<name>. It gets its arguments already
+ * evaluated in a[0..nargs) (the value before `|` first; B_LAZY: unevaluated), arity checked
+ * at compile time; it checks their types, and either sets *out to an owned new value or
+ * passes on a borrowed part of an argument (wf__tpl_pass_on). Returns WF_OK, or an error
+ * through wf__tpl_fail (or one of the helpers below) with e's error filled. */
+#define WF__TPL_FN(name) \
+    int wf__tpl_##name(ev *e, const node *call, tval *a, size_t nargs, tval *out)
+
+/* filter_list.c */
+WF__TPL_FN(f_length);
+WF__TPL_FN(f_keys);
+WF__TPL_FN(f_values);
+WF__TPL_FN(f_items);
+WF__TPL_FN(f_first);
+WF__TPL_FN(f_last);
+WF__TPL_FN(f_reverse);
+WF__TPL_FN(f_sort);
+WF__TPL_FN(f_min);
+WF__TPL_FN(f_max);
+WF__TPL_FN(f_unique);
+WF__TPL_FN(f_flatten);
+WF__TPL_FN(f_join);
+WF__TPL_FN(f_split);
+WF__TPL_FN(f_lines);
+WF__TPL_FN(f_map);
+WF__TPL_FN(f_select);
+WF__TPL_FN(f_range);
+WF__TPL_FN(f_chunks);
+WF__TPL_FN(f_zip);
+/* filter_string.c */
+WF__TPL_FN(f_upper);
+WF__TPL_FN(f_lower);
+WF__TPL_FN(f_trim);
+WF__TPL_FN(f_replace);
+WF__TPL_FN(f_startswith);
+WF__TPL_FN(f_endswith);
+WF__TPL_FN(f_contains);
+WF__TPL_FN(f_int);
+WF__TPL_FN(f_float);
+WF__TPL_FN(f_string);
+WF__TPL_FN(f_bool);
+WF__TPL_FN(f_json);
+WF__TPL_FN(f_fromjson);
+WF__TPL_FN(f_quote);
+WF__TPL_FN(f_raw);
+/* filter_number.c */
+WF__TPL_FN(f_sum);
+WF__TPL_FN(f_abs);
+WF__TPL_FN(f_round);
+/* filter_status.c */
+WF__TPL_FN(f_always);
+WF__TPL_FN(f_status);
+WF__TPL_FN(f_succeeded);
+WF__TPL_FN(f_failed);
+WF__TPL_FN(f_exit_code);
+WF__TPL_FN(f_stdout);
+WF__TPL_FN(f_stderr);
+WF__TPL_FN(f_item_status);
+WF__TPL_FN(f_default);
+
+/* filter_args.c: the helpers of the filter files. */
+bool wf__tpl_is_type(const tval *v, enum json_type t);
+/* out becomes j, a part of from, carrying from's ownership along. */
+void wf__tpl_pass_on(tval *from, const json_object *j, tval *out);
+/* out takes a new string of the len bytes at s. */
+void wf__tpl_new_string(tval *out, const char *s, size_t len);
+/* An empty list with room for n elements (n within WF_MAX_LIST_LEN, or a length json-c
+ * already holds). Owned. */
+json_object *wf__tpl_new_list(size_t n);
+/* out borrows the template's shared true or false. */
+void wf__tpl_new_bool(ev *e, bool b, tval *out);
+/* The length and the element i (borrowed) of a list argument. */
+size_t wf__tpl_alen(const tval *v);
+const json_object *wf__tpl_aget(const tval *v, size_t i);
+/* "sum: expects a list of numbers, got a list with string at index 2". */
+int wf__tpl_elem_error(ev *e, const node *call, const json_object *el, size_t i);
+
 /* ---- text --------------------------------------------------------------------------- */
 
 /* Appends the shell form of v: string one word, list several words, object JSON as one word,
@@ -358,5 +438,32 @@ struct wf_tpl {
     bool simple;
     json_object *c_true, *c_false; /* handed out borrowed, so that booleans cost nothing */
 };
+
+/* ---- compiling (parser.c, used by compile.c) ------------------------------------------ */
+
+typedef struct tmp_ref {
+    wf_tpl_ref ref;
+    uint32_t off;
+} tmp_ref;
+
+/* What compiling one template carries: the template being built, the tokens of the
+ * expression being parsed, the error to fill and the references found so far. */
+typedef struct parser {
+    wf_tpl *t;
+    const token *tok;
+    size_t ntok, i;
+    wf_error *err;
+    int depth;
+    tmp_ref *refs;
+    size_t nrefs, crefs;
+} parser;
+
+/* Fills p->err at source offset off (see wf__tpl_verror) and returns code. */
+int wf__tpl_perr(parser *p, size_t off, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Lexes and parses one expression starting at src[pos] into *out (nodes owned by p->t);
+ * see wf__tpl_lex for in_braces, open and *end. Returns WF_OK or an error in p->err. */
+int wf__tpl_parse_one(parser *p, size_t pos, bool in_braces, size_t open, node **out, size_t *end);
 
 #endif

@@ -2,15 +2,21 @@
  * loader_internal.h: what the files of workflow/ share. Not for use outside workflow/: the
  * engine, the CLI and the tests see only wf_workflow.h.
  *
- * Loading goes YAML text -> a tree of wf__ynode (yaml_tree.c: YAML 1.2 core schema scalars,
- * anchors, merge keys, duplicate keys, marks in bytes) -> the wf_workflow model (loader.c:
- * keys, types, templates, defaults) -> the checked graph (validate.c). Every error goes
- * through wf__loader_error(), which adds the file, position and source line to one errlist.
+ * Loading goes YAML text -> a tree of wf__ynode (yaml_tree.c: anchors, merge keys, duplicate
+ * keys; yaml_scalar.c: YAML 1.2 core schema scalars; yaml_source.c: marks in bytes and
+ * errors) -> the wf_workflow model (loader.c: the workflow-level keys, inputs, vars, env,
+ * outputs; load_task.c: tasks and the defaults folded into them; load_values.c: typed reads
+ * of one value and template compilation for both) -> the checked graph (validate.c). Every
+ * error goes through wf__loader_error(), which adds the file, position and source line to
+ * one errlist.
  *
- * Calls between the files go one way: loader.c drives yaml_tree.c, yaml_value.c (reading
- * files), inputs.c (checking defaults), matrix.c (the matrix cap), vnode.c and validate.c;
- * yaml_value.c, inputs.c and validate.c call only yaml_tree.c, matrix.c only vnode.c, and
- * describe.c only inputs.c (the type names). Nothing calls back into loader.c.
+ * Calls between the files go one way: loader.c drives load_task.c, load_values.c,
+ * yaml_tree.c, yaml_value.c (reading files), inputs.c (checking defaults), vnode.c (freeing)
+ * and validate.c; load_task.c calls load_values.c, yaml_tree.c and matrix.c (the matrix cap);
+ * load_values.c calls yaml_tree.c; yaml_tree.c calls yaml_scalar.c; validate.c, yaml_value.c
+ * and inputs.c (the JSON number grammar) call only the YAML files; matrix.c calls only
+ * vnode.c, and describe.c only inputs.c (the type names). Everything that reports an error
+ * calls yaml_source.c, which calls nothing. Nothing calls back into loader.c or load_task.c.
  */
 #ifndef WF_LOADER_INTERNAL_H
 #define WF_LOADER_INTERNAL_H
@@ -86,6 +92,19 @@ void wf__loader_error(wf__loader *L, wf_mark m, int code, const char *fmt, ...)
  * wf__loader_release. */
 bool wf__yaml_load(wf__loader *L, wf__ynode **root);
 
+/* yaml_source.c, for yaml_tree.c: L->line_starts for L->src (owned by L, freed by
+ * wf__loader_release); the offset just past line line0's text (0-based, before its '\n');
+ * the line and byte column of a byte offset. */
+void wf__yaml_build_lines(wf__loader *L);
+size_t wf__yaml_line_end(const wf__loader *L, size_t line0);
+wf_mark wf__yaml_offset_mark(const wf__loader *L, size_t off);
+
+/* yaml_scalar.c, for yaml_tree.c: resolves the plain scalar n (its text set) by the core
+ * schema as the workflow format restricts it: only true/false booleans, null/Null/NULL/~/
+ * empty, JSON numbers plus 0x and 0o integers. Sets n->type and its value; a number out of
+ * range is an error in L and keeps the type. */
+void wf__yaml_resolve_plain(wf__loader *L, wf__ynode *n);
+
 /* Reads the file at path into out (empty on entry), at most WF_MAX_FILE_SIZE bytes: a larger
  * regular file is refused from its size, a pipe or device (/dev/zero) after reading one byte
  * more than the cap. what ("workflow file") goes into messages. Returns WF_OK, or adds
@@ -152,5 +171,70 @@ void wf__validate(wf__loader *L, wf_workflow *wf, const wf__sites *sites, const 
  * entries added to it) and returns WF_ERANGE. The loader uses it for literal axes, the run
  * (matrix.c) for computed ones. */
 int wf__matrix_too_large(wf_mark mark, size_t combos, size_t include, wf_error *err);
+
+/* ---- what loader.c, load_task.c and load_values.c share ------------------------------- */
+
+/* What the loader carries while it builds one workflow. */
+typedef struct wf__ld {
+    wf__loader *L;
+    wf_workflow *wf;
+    wf__sites sites;
+    wf__needs *needs; /* per task */
+    /* defaults: parsed once; the template ones are compiled again for each task */
+    bool has_timeout, has_retry, has_coe, has_executor;
+    int64_t timeout_ms;
+    wf_retry retry;
+    bool coe;
+    wf_executor_kind executor;
+    const wf__ynode *env, *workdir, *shell;
+} wf__ld;
+
+/* load_values.c. Every reader that fails adds an error at the value (what names the key in
+ * the message) and returns false, -1 or NULL; the caller goes on with the next key. */
+
+/* "'what' must be <expected>, got <what n is>" (with a hint for yes/no/on/off). */
+void wf__ld_type_error(wf__ld *c, const wf__ynode *n, const char *what, const char *expected);
+/* True when s is one of the NULL-terminated list. */
+bool wf__ld_in_list(const char *s, const char *const *list);
+/* Appends the list as "a, b, c". */
+void wf__ld_join_list(wf_strbuf *sb, const char *const *list);
+/* "unknown key 'x' in <where>; did you mean 'z'?" or the list of valid keys, per unknown key. */
+void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allowed,
+                       const char *where);
+/* The value of key in map (NULL map: none), or NULL; *key_out (if not NULL) gets the key. */
+const wf__ynode *wf__ld_get(const wf__ynode *map, const char *key, const wf__ynode **key_out);
+bool wf__ld_is_scalar(const wf__ynode *n);
+/* A string-like value: any scalar but null (numbers and booleans as written). Borrowed. */
+const char *wf__ld_text_of(wf__ld *c, const wf__ynode *n, const char *what);
+bool wf__ld_get_bool(wf__ld *c, const wf__ynode *n, const char *what, bool *out);
+/* An integer in [min, INT_MAX]. */
+bool wf__ld_get_int(wf__ld *c, const wf__ynode *n, const char *what, int min, int *out);
+/* 500ms, 30s, 5m, 1h or a number of seconds, in milliseconds. */
+bool wf__ld_get_duration(wf__ld *c, const wf__ynode *n, const char *what, int64_t *ms);
+/* One word of a fixed set ("did you mean" on a near miss). Returns its index or -1. */
+int wf__ld_get_enum(wf__ld *c, const wf__ynode *n, const char *what, const char *const *words);
+bool wf__ld_expect_map(wf__ld *c, const wf__ynode *n, const char *what);
+/* Task, var and input names: [A-Za-z_][A-Za-z0-9_-]*. */
+bool wf__ld_valid_name(const char *s);
+/* Environment names: no '-', which a shell cannot expand. */
+bool wf__ld_valid_env_name(const char *s);
+/* wf__ld_valid_name with an error naming the kind ("task", "var", ...). */
+bool wf__ld_check_name(wf__ld *c, const wf__ynode *key, const char *kind);
+/* Compiles a scalar's text with flags (WF_TPL_*) and records the site for validate.c; a
+ * compile error is reported at its position in the file and NULL returned. Owned by the
+ * caller's model (freed with the workflow). */
+wf_tpl *wf__ld_compile(wf__ld *c, const wf__ynode *n, unsigned flags, wf__tpl_role role,
+                       size_t owner);
+/* A value tree; a subtree without "<<" anywhere becomes one constant. Never NULL. */
+wf_vnode *wf__ld_build_vnode(wf__ld *c, const wf__ynode *n, wf__tpl_role role, size_t owner);
+/* A map of name -> template string (env, publish) into *out (owned, one slot more than the
+ * map); names are checked as env names or as what ("var"). Returns how many it kept. */
+size_t wf__ld_build_named_tpls(wf__ld *c, const wf__ynode *map, const char *what, bool env_names,
+                               wf__tpl_role role, size_t owner, wf_named_tpl **out);
+
+/* load_task.c. The defaults map into c (parsed once, before the tasks), then every task
+ * into c->wf->tasks and its needs into c->needs. */
+void wf__ld_parse_defaults(wf__ld *c, const wf__ynode *map);
+void wf__ld_parse_tasks(wf__ld *c, const wf__ynode *map);
 
 #endif

@@ -4,9 +4,11 @@
  * libyaml's own document loader resolves no schema, hides whether a scalar had an explicit
  * tag, and builds cyclic graphs for recursive aliases, so the tree is built here from parser
  * events: plain scalars follow the YAML 1.2 core schema (as restricted by the workflow
- * format), merge keys are resolved when their mapping ends, and aliases share the anchored
- * node. The builder keeps its own stack, so no input can make it recurse; the size and depth
- * of the tree with aliases expanded are bounded before anything walks it recursively.
+ * format; yaml_scalar.c), merge keys are resolved when their mapping ends, and aliases share
+ * the anchored node. The builder keeps its own stack, so no input can make it recurse; the
+ * size and depth of the tree with aliases expanded are bounded before anything walks it
+ * recursively. Marks and errors come from yaml_source.c. A node's JSON value and its
+ * description for messages end the file.
  */
 #include <errno.h>
 #include <math.h>
@@ -28,21 +30,6 @@
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
-void wf__loader_error(wf__loader *L, wf_mark m, int code, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-    wf_error *e;
-
-    va_start(ap, fmt);
-    msg = wf_xvasprintf(fmt, ap);
-    va_end(ap);
-    e = wf_errlist_add(L->errs);
-    wf_error_set(e, code, L->path, m.line, m.column, "%s", msg);
-    wf_error_set_source_line(e, L->src, L->src_len);
-    free(msg);
-}
-
 void wf__loader_release(wf__loader *L)
 {
     wf__ynode *n = L->arena;
@@ -61,38 +48,13 @@ void wf__loader_release(wf__loader *L)
     L->line_starts = NULL;
 }
 
-static void build_lines(wf__loader *L)
-{
-    size_t cap = 64;
-
-    L->line_starts = wf_xmalloc(cap * sizeof(size_t));
-    L->line_starts[0] = 0;
-    L->n_lines = 1;
-    for (size_t k = 0; k < L->src_len; k++) {
-        if (L->src[k] != '\n')
-            continue;
-        if (L->n_lines == cap) {
-            cap *= 2;
-            L->line_starts = wf_xrealloc(L->line_starts, cap * sizeof(size_t));
-        }
-        L->line_starts[L->n_lines++] = k + 1;
-    }
-}
-
-static size_t line_end(const wf__loader *L, size_t line0)
-{
-    size_t end = line0 + 1 < L->n_lines ? L->line_starts[line0 + 1] - 1 : L->src_len;
-
-    return end;
-}
-
 /* libyaml counts columns in characters; errors and carets count bytes. The walk starts from
  * the previous mark when it is on the same line and not past this one, so that converting
  * every mark of a long single-line document stays linear. */
 static void convert_mark(wf__loader *L, yaml_mark_t ym, wf_mark *m, size_t *offset)
 {
     size_t line0 = ym.line < L->n_lines ? ym.line : L->n_lines - 1;
-    size_t p = L->line_starts[line0], end = line_end(L, line0), chars = 0;
+    size_t p = L->line_starts[line0], end = wf__yaml_line_end(L, line0), chars = 0;
 
     /* libyaml skips a byte order mark without counting it. */
     if (line0 == 0 && L->src_len >= 3 && memcmp(L->src, "\xEF\xBB\xBF", 3) == 0)
@@ -114,25 +76,6 @@ static void convert_mark(wf__loader *L, yaml_mark_t ym, wf_mark *m, size_t *offs
     m->column = (int)(p - L->line_starts[line0]) + 1;
     if (offset != NULL)
         *offset = p;
-}
-
-static wf_mark offset_mark(const wf__loader *L, size_t off)
-{
-    size_t lo = 0, hi = L->n_lines;
-    wf_mark m;
-
-    /* The last line whose start is <= off. */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (L->line_starts[mid] <= off)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    m.line = (int)lo + 1;
-    m.column = (int)(off - L->line_starts[lo]) + 1;
-    return m;
 }
 
 static wf__ynode *new_node(wf__loader *L, wf__ytype type, yaml_mark_t ym)
@@ -173,106 +116,6 @@ static bool has_tpl_text(const char *s, size_t len)
     return false;
 }
 
-static bool all_digits(const char *s, const char *digits)
-{
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++)
-        if (strchr(digits, *s) == NULL)
-            return false;
-    return true;
-}
-
-bool wf__json_number_text(const char *s, bool *is_int)
-{
-    const char *p = s;
-
-    *is_int = true;
-    if (*p == '-')
-        p++;
-    if (*p == '0')
-        p++;
-    else if (*p >= '1' && *p <= '9')
-        while (*p >= '0' && *p <= '9')
-            p++;
-    else
-        return false;
-    if (*p == '.') {
-        p++;
-        *is_int = false;
-        if (!(*p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        *is_int = false;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    return *p == '\0';
-}
-
-static bool parse_unsigned(const char *digits, int base, int64_t *out)
-{
-    unsigned long long v;
-    char *end;
-
-    errno = 0;
-    v = strtoull(digits, &end, base);
-    if (errno != 0 || *end != '\0' || v > (unsigned long long)INT64_MAX)
-        return false;
-    *out = (int64_t)v;
-    return true;
-}
-
-/* Resolves a plain scalar by the core schema as the workflow format restricts it: only
- * true/false booleans, null/Null/NULL/~/empty, JSON numbers plus 0x and 0o integers. */
-static void resolve_plain(wf__loader *L, wf__ynode *n)
-{
-    const char *s = n->text;
-    bool is_int;
-
-    n->type = WF__Y_STRING;
-    if (n->len != strlen(s))
-        return;
-    if (n->len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-        strcmp(s, "NULL") == 0) {
-        n->type = WF__Y_NULL;
-    } else if (strcasecmp(s, "true") == 0 || strcasecmp(s, "false") == 0) {
-        n->type = WF__Y_BOOL;
-        n->b = strcasecmp(s, "true") == 0;
-    } else if (s[0] == '0' && (s[1] == 'x' || s[1] == 'o') &&
-               all_digits(s + 2, s[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567")) {
-        n->type = WF__Y_INT;
-        if (!parse_unsigned(s + 2, s[1] == 'x' ? 16 : 8, &n->i))
-            wf__loader_error(L, n->mark, WF_ERANGE,
-                             "integer %s is out of range (at most 64-bit signed)", s);
-    } else if (wf__json_number_text(s, &is_int)) {
-        if (is_int) {
-            long long v;
-
-            errno = 0;
-            v = strtoll(s, NULL, 10);
-            n->type = WF__Y_INT;
-            n->i = (int64_t)v;
-            if (errno != 0)
-                wf__loader_error(L, n->mark, WF_ERANGE,
-                                 "integer %s is out of range (at most 64-bit signed)", s);
-        } else {
-            n->type = WF__Y_DOUBLE;
-            n->d = strtod(s, NULL);
-            if (!isfinite(n->d))
-                wf__loader_error(L, n->mark, WF_ERANGE, "number %s is out of range", s);
-        }
-    }
-}
-
 static void finish_scalar(wf__loader *L, wf__ynode *n, const yaml_event_t *ev)
 {
     const char *tag = (const char *)ev->data.scalar.tag;
@@ -304,7 +147,7 @@ static void finish_scalar(wf__loader *L, wf__ynode *n, const yaml_event_t *ev)
     n->type = WF__Y_STRING;
     if (tag == NULL) {
         if (n->style == WF__YS_PLAIN)
-            resolve_plain(L, n);
+            wf__yaml_resolve_plain(L, n);
     } else if (strcmp(tag, "!") == 0 || strcmp(tag, TAG_PREFIX "str") == 0) {
         n->type = WF__Y_STRING;
     } else if (strcmp(tag, TAG_PREFIX "int") == 0 || strcmp(tag, TAG_PREFIX "float") == 0 ||
@@ -312,7 +155,7 @@ static void finish_scalar(wf__loader *L, wf__ynode *n, const yaml_event_t *ev)
         const char *want = tag + strlen(TAG_PREFIX);
         bool ok;
 
-        resolve_plain(L, n);
+        wf__yaml_resolve_plain(L, n);
         if (strcmp(want, "float") == 0 && n->type == WF__Y_INT) {
             n->type = WF__Y_DOUBLE;
             n->d = (double)n->i;
@@ -654,7 +497,8 @@ static void yaml_error(wf__loader *L, const yaml_parser_t *p)
         /* Encoding errors (invalid UTF-8, a NUL, a control character) come from libyaml's
          * reader, which leaves problem_mark at 0:0 and says where in problem_offset, a byte
          * offset into the input. */
-        m = offset_mark(L, p->problem_offset < L->src_len ? p->problem_offset : L->src_len);
+        m = wf__yaml_offset_mark(L,
+                                 p->problem_offset < L->src_len ? p->problem_offset : L->src_len);
         if (p->problem_value >= 0)
             wf__loader_error(L, m, WF_ESYNTAX, "invalid YAML: %s (byte 0x%02x)", problem,
                              (unsigned)p->problem_value & 0xFFu);
@@ -684,7 +528,7 @@ bool wf__yaml_load(wf__loader *L, wf__ynode **root)
 
     *root = NULL;
     if (L->line_starts == NULL)
-        build_lines(L);
+        wf__yaml_build_lines(L);
     b.L = L;
     if (!yaml_parser_initialize(&parser))
         wf_oom(sizeof(parser)); /* its only failure is an allocation */
@@ -768,124 +612,6 @@ out:
     free(b.stack);
     yaml_parser_delete(&parser);
     return ok;
-}
-
-/* Where the value of a scalar starts in the source: after its anchor and tag, its quote, or
- * the header line of a block scalar. */
-static size_t content_start(const wf__loader *L, const wf__ynode *n)
-{
-    size_t p = n->offset;
-    const char *s = L->src;
-
-    for (int k = 0; k < 2 && p < L->src_len && (s[p] == '&' || s[p] == '!'); k++) {
-        while (p < L->src_len && s[p] != ' ' && s[p] != '\t' && s[p] != '\n')
-            p++;
-        while (p < L->src_len && (s[p] == ' ' || s[p] == '\t'))
-            p++;
-    }
-    switch (n->style) {
-    case WF__YS_SINGLE:
-    case WF__YS_DOUBLE:
-        return p + 1;
-    case WF__YS_LITERAL:
-    case WF__YS_FOLDED:
-        while (p < L->src_len && s[p] != '\n')
-            p++;
-        return p < L->src_len ? p + 1 : p;
-    default:
-        return p;
-    }
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Source bytes and value bytes of a double-quoted escape starting at s[0] == '\\'. */
-static void escape_width(const char *s, size_t avail, size_t *src_w, size_t *val_w)
-{
-    size_t hex = 0;
-    unsigned long cp = 0;
-
-    *src_w = 2;
-    *val_w = 1;
-    if (avail < 2)
-        return;
-    if (s[1] == 'x')
-        hex = 2;
-    else if (s[1] == 'u')
-        hex = 4;
-    else if (s[1] == 'U')
-        hex = 8;
-    if (hex == 0 || avail < 2 + hex)
-        return;
-    for (size_t k = 0; k < hex; k++) {
-        char c = s[2 + k];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : 0;
-
-        cp = cp * 16 + (unsigned long)d;
-    }
-    *src_w = 2 + hex;
-    *val_w = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-}
-
-/* Walks the value and its source side by side: equal bytes advance both, whitespace that
- * folding or indentation removed advances the source, escapes count as what they produce.
- * Exact for single-line scalars of every style and for literal blocks; close for folded and
- * multi-line flow scalars. When the two cannot be matched, the scalar's own mark is used. */
-wf_mark wf__scalar_pos(const wf__loader *L, const wf__ynode *n, int line, int column)
-{
-    size_t target = 0, i = 0, j, len = n->len;
-    const char *v = n->text, *s = L->src;
-
-    if (n->type == WF__Y_LIST || n->type == WF__Y_MAP || line < 1 || column < 1)
-        return n->mark;
-    for (int l = 1; l < line && target < len; target++)
-        if (v[target] == '\n')
-            l++;
-    target += (size_t)column - 1;
-    if (target > len)
-        target = len;
-    j = content_start(L, n);
-    while (i < target && j < L->src_len) {
-        if (n->style == WF__YS_DOUBLE && s[j] == '\\') {
-            size_t sw, vw;
-
-            if (j + 1 < L->src_len && (s[j + 1] == '\n' || s[j + 1] == '\r')) {
-                j += 2;
-                continue;
-            }
-            escape_width(s + j, L->src_len - j, &sw, &vw);
-            i += vw;
-            j += sw;
-            continue;
-        }
-        if (n->style == WF__YS_SINGLE && s[j] == '\'' && j + 1 < L->src_len && s[j + 1] == '\'' &&
-            v[i] == '\'') {
-            i++;
-            j += 2;
-            continue;
-        }
-        if (s[j] == v[i]) {
-            i++;
-            j++;
-        } else if (is_space(s[j])) {
-            j++;
-        } else if (v[i] == ' ' || v[i] == '\n') {
-            i++;
-        } else {
-            return n->mark;
-        }
-    }
-    if (i < target)
-        return n->mark;
-    while (target < len && j < L->src_len && s[j] != v[target] && is_space(s[j]))
-        j++;
-    return offset_mark(L, j);
 }
 
 /* The sizes here come from the file (at most WF_MAX_FILE_SIZE): json-c's NULLs go to the one

@@ -1,0 +1,343 @@
+/*
+ * compile.c: wf_tpl_compile and the rest of wf_template.h's compiled-template API. Splits a
+ * string into literal text and `<< >>` parts (each expression parsed by parser.c), decides
+ * the template's kind (literal, one value, interpolation), checks shell contexts and NUL
+ * bytes where the flags ask, records the references in source order and detects simple
+ * commands. Everything that can be decided without a context is decided here, once, so that
+ * evaluation never parses.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tpl_internal.h"
+
+/* ---- the template --------------------------------------------------------------- */
+
+static void add_part(wf_tpl *t, char *text, size_t len, node *expr)
+{
+    t->parts = wf_xrealloc(t->parts, (t->nparts + 1) * sizeof(*t->parts));
+    memset(&t->parts[t->nparts], 0, sizeof(t->parts[0]));
+    t->parts[t->nparts].text = text;
+    t->parts[t->nparts].len = len;
+    t->parts[t->nparts].expr = expr;
+    t->nparts++;
+}
+
+/* Ends the literal text that started at src offset start and ends at end. */
+static void flush_text(wf_tpl *t, wf_strbuf *sb, size_t start, size_t end)
+{
+    size_t len;
+    char *s;
+
+    if (sb->len == 0)
+        return;
+    s = wf_strbuf_detach(sb, &len);
+    add_part(t, s, len, NULL);
+    t->parts[t->nparts - 1].src_start = start;
+    t->parts[t->nparts - 1].src_end = end;
+}
+
+static bool is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+/* Whether the expression ends in raw or quote, which changes how the shell sees it. */
+static part_mode mode_of(const node *n, const node **inner)
+{
+    *inner = NULL;
+    if (n->kind != N_CALL || (n->fn->flags & B_NOFOLD) == 0)
+        return PM_PLAIN;
+    *inner = n->args[0];
+    return strcmp(n->fn->name, "raw") == 0 ? PM_RAW : PM_QUOTE;
+}
+
+static int split_parts(parser *p)
+{
+    wf_tpl *t = p->t;
+    const char *s = t->src;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    size_t i = 0, start = 0;
+    int rc = WF_OK;
+
+    while (i < t->len) {
+        if (s[i] == '\\' && i + 2 < t->len && s[i + 1] == '<' && s[i + 2] == '<') {
+            wf_strbuf_add(&sb, "<<", 2);
+            i += 3;
+        } else if (s[i] == '<' && i + 1 < t->len && s[i + 1] == '<') {
+            node *n = NULL;
+            size_t end = 0;
+            part *pt;
+
+            flush_text(t, &sb, start, i);
+            rc = wf__tpl_parse_one(p, i + 2, true, i, &n, &end);
+            if (rc != WF_OK)
+                goto out;
+            add_part(t, NULL, 0, n);
+            pt = &t->parts[t->nparts - 1];
+            pt->mode = mode_of(n, &pt->inner);
+            pt->at = (uint32_t)i;
+            i = end;
+            start = end;
+        } else {
+            wf_strbuf_addc(&sb, s[i]);
+            i++;
+        }
+    }
+    flush_text(t, &sb, start, i);
+out:
+    wf_strbuf_release(&sb);
+    return rc;
+}
+
+static void classify(wf_tpl *t)
+{
+    size_t nexpr = 0, blank = 0;
+    const part *e = NULL;
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    for (size_t i = 0; i < t->nparts; i++) {
+        if (t->parts[i].expr != NULL) {
+            nexpr++;
+            e = &t->parts[i];
+            t->value_part = i;
+        } else if (is_blank(t->parts[i].text, t->parts[i].len)) {
+            blank++;
+        }
+    }
+    if (nexpr == 0) {
+        t->kind = WF_TPL_LITERAL;
+        for (size_t i = 0; i < t->nparts; i++)
+            wf_strbuf_add(&sb, t->parts[i].text, t->parts[i].len);
+        wf_strbuf_add(&sb, "", 0);
+        t->literal = wf_strbuf_detach(&sb, &t->literal_len);
+    } else if (nexpr == 1 && blank + 1 == t->nparts) {
+        t->kind = WF_TPL_VALUE;
+        t->value = e->expr;
+        t->value_mode = e->mode;
+        t->value_inner = e->inner;
+    } else {
+        t->kind = WF_TPL_INTERP;
+    }
+}
+
+/* `when`: a bare expression, or exactly one << expr >>. */
+static int compile_expr(parser *p)
+{
+    wf_tpl *t = p->t;
+    size_t i = 0, end = 0;
+    node *n = NULL;
+    int rc;
+
+    while (i < t->len && is_blank(t->src + i, 1))
+        i++;
+    if (i + 1 < t->len && t->src[i] == '<' && t->src[i + 1] == '<') {
+        rc = wf__tpl_parse_one(p, i + 2, true, i, &n, &end);
+        if (rc != WF_OK)
+            return rc;
+        while (end < t->len && is_blank(t->src + end, 1))
+            end++;
+        if (end < t->len)
+            return wf__tpl_perr(p, end, WF_ESYNTAX,
+                                "a condition is one expression: write it bare (a and b) or as one "
+                                "<< a and b >>");
+    } else {
+        rc = wf__tpl_parse_one(p, 0, false, 0, &n, &end);
+        if (rc != WF_OK)
+            return rc;
+    }
+    add_part(t, NULL, 0, n);
+    t->parts[0].mode = mode_of(n, &t->parts[0].inner);
+    t->kind = WF_TPL_VALUE;
+    t->value = n;
+    t->value_mode = t->parts[0].mode;
+    t->value_inner = t->parts[0].inner;
+    return WF_OK;
+}
+
+/* Words that /bin/sh runs itself rather than as a program: running such a command directly
+ * would not do what the shell does. */
+static const char *const shell_words[] = {
+    "!",     "{",       "}",        ".",     ":",     "alias", "bg",       "break",    "case",
+    "cd",    "command", "continue", "do",    "done",  "elif",  "else",     "esac",     "eval",
+    "exec",  "exit",    "export",   "fc",    "fg",    "fi",    "for",      "function", "getopts",
+    "hash",  "if",      "in",       "jobs",  "local", "read",  "readonly", "return",   "select",
+    "set",   "shift",   "source",   "then",  "time",  "times", "trap",     "type",     "ulimit",
+    "umask", "unalias", "unset",    "until", "wait",  "while", NULL,
+};
+
+static bool simple_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
+           c == '\t' || strchr("-_./:,+@%^=", c) != NULL;
+}
+
+static bool detect_simple(const wf_tpl *t)
+{
+    const part *first;
+    size_t i = 0, ws;
+
+    if (!(t->flags & WF_TPL_SHELL) || t->nparts == 0)
+        return false;
+    for (size_t k = 0; k < t->nparts; k++) {
+        const part *pt = &t->parts[k];
+
+        if (pt->expr != NULL && pt->mode == PM_RAW)
+            return false;
+        for (size_t j = 0; pt->expr == NULL && j < pt->len; j++)
+            if (pt->text[j] == '\0' || !simple_char(pt->text[j]))
+                return false;
+    }
+    /* The command word must be literal text: a value could name a shell builtin. */
+    first = &t->parts[0];
+    if (first->expr != NULL)
+        return false;
+    while (i < first->len && (first->text[i] == ' ' || first->text[i] == '\t'))
+        i++;
+    /* No command at all: nothing to run directly. */
+    if (i == first->len)
+        return false;
+    ws = i;
+    while (i < first->len && first->text[i] != ' ' && first->text[i] != '\t') {
+        if (first->text[i] == '=')
+            return false;
+        i++;
+    }
+    if (i == first->len && t->nparts > 1)
+        return false;
+    for (size_t k = 0; shell_words[k] != NULL; k++)
+        if (strlen(shell_words[k]) == i - ws &&
+            memcmp(shell_words[k], first->text + ws, i - ws) == 0)
+            return false;
+    return true;
+}
+
+/* Text that becomes a C string (an argument, a variable, a path) cannot hold a NUL byte: the
+ * process would see the text cut short there. */
+static int check_no_nul(parser *p)
+{
+    const char *nul = memchr(p->t->src, '\0', p->t->len);
+
+    if (nul == NULL)
+        return WF_OK;
+    return wf__tpl_perr(p, (size_t)(nul - p->t->src), WF_ESYNTAX,
+                        "a NUL byte cannot be part of a command line, a variable or a path");
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const tmp_ref *x = a, *y = b;
+
+    if (x->off != y->off)
+        return x->off < y->off ? -1 : 1;
+    return 0;
+}
+
+int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err)
+{
+    parser p;
+    wf_tpl *t;
+    int rc;
+
+    *out = NULL;
+    if (len == (size_t)-1)
+        len = strlen(src);
+    if (len >= UINT32_MAX) {
+        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "template too long (%zu bytes)", len);
+        return WF_EINVAL;
+    }
+    t = wf_xcalloc(1, sizeof(*t));
+    /* Every byte is kept, NULs included. */
+    t->src = wf_xmalloc(len + 1);
+    memcpy(t->src, src, len);
+    t->src[len] = '\0';
+    t->len = len;
+    t->flags = flags;
+    t->c_true = json_object_new_boolean(1);
+    t->c_false = json_object_new_boolean(0);
+    memset(&p, 0, sizeof(p));
+    p.t = t;
+    p.err = err;
+    if (flags & WF_TPL_EXPR) {
+        rc = compile_expr(&p);
+    } else {
+        rc = split_parts(&p);
+        if (rc == WF_OK)
+            classify(t);
+        if (rc == WF_OK && (flags & WF_TPL_SHELL))
+            rc = wf__tpl_shell_contexts(t, err);
+    }
+    if (rc == WF_OK && (flags & (WF_TPL_SHELL | WF_TPL_CSTRING)))
+        rc = check_no_nul(&p);
+    if (rc != WF_OK)
+        goto out;
+    /* Status functions record their reference after their arguments: put them back in
+     * source order (qsort is not stable, but two references never share an offset). */
+    if (p.nrefs > 1)
+        qsort(p.refs, p.nrefs, sizeof(*p.refs), cmp_ref);
+    t->refs = wf_xcalloc(p.nrefs ? p.nrefs : 1, sizeof(*t->refs));
+    for (size_t i = 0; i < p.nrefs; i++) {
+        t->refs[i] = p.refs[i].ref;
+        wf__tpl_linecol(t->src, p.refs[i].off, &t->refs[i].line, &t->refs[i].column);
+    }
+    t->nrefs = p.nrefs;
+    t->simple = detect_simple(t);
+    *out = t;
+    t = NULL;
+out:
+    free(p.refs);
+    wf_tpl_free(t);
+    return rc;
+}
+
+void wf_tpl_free(wf_tpl *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nnodes; i++) {
+        node *n = t->nodes[i];
+
+        if (n->lit != NULL)
+            json_object_put(n->lit);
+        for (size_t k = 0; n->keys != NULL && k < n->nargs; k++)
+            free(n->keys[k]);
+        free(n->keys);
+        free(n->args);
+        free(n->key);
+        free(n);
+    }
+    free(t->nodes);
+    for (size_t i = 0; i < t->nparts; i++)
+        free(t->parts[i].text);
+    free(t->parts);
+    free(t->refs);
+    free(t->literal);
+    json_object_put(t->c_true);
+    json_object_put(t->c_false);
+    free(t->src);
+    free(t);
+}
+
+wf_tpl_kind wf_tpl_get_kind(const wf_tpl *t)
+{
+    return t->kind;
+}
+
+const char *wf_tpl_source(const wf_tpl *t)
+{
+    return t->src;
+}
+
+size_t wf_tpl_refs(const wf_tpl *t, const wf_tpl_ref **out)
+{
+    *out = t->refs;
+    return t->nrefs;
+}
+
+bool wf_tpl_is_simple_command(const wf_tpl *t)
+{
+    return t->simple;
+}

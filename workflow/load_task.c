@@ -1,0 +1,630 @@
+/*
+ * load_task.c: the `tasks` and `defaults` keys -> wf_task (see loader_internal.h).
+ *
+ * Each task's keys are checked with their types and bounds (run or action, needs,
+ * with-items and its matrix, retry, cache, slurm options, ...), its templates are compiled
+ * and the defaults are folded into it: defaults are parsed once and their templates are
+ * compiled again for each task, so that every task owns its templates. loader.c calls
+ * wf__ld_parse_defaults and wf__ld_parse_tasks; this file uses load_values.c.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader_internal.h"
+
+/* ---- key tables (NULL-terminated for wf_closest) ------------------------------------ */
+
+static const char *const DEFAULTS_KEYS[] = {
+    "timeout", "retry", "env", "workdir", "shell", "continue-on-error", "executor", NULL,
+};
+static const char *const TASK_KEYS[] = {
+    "run",        "action",    "input",       "needs", "with-items", "concurrency",
+    "batch-size", "fail-fast", "when",        "retry", "timeout",    "continue-on-error",
+    "output",     "env",       "workdir",     "shell", "publish",    "cache",
+    "executor",   "slurm",     "description", NULL,
+};
+static const char *const RETRY_KEYS[] = { "count", "delay", "backoff", "max-delay", NULL };
+static const char *const BACKOFFS[] = { "constant", "linear", "exponential", NULL };
+static const char *const OUTPUT_MODES[] = { "text", "json", "lines", NULL };
+static const char *const EXECUTORS[] = { "local", "slurm", NULL };
+static const char *const ITEMS_KEYS[] = { "matrix", "include", "exclude", NULL };
+static const char *const CACHE_KEYS[] = { "key", "sources", NULL };
+static const char *const SLURM_KEYS[] = { "partition", "time", "cpus", "mem", "extra", NULL };
+static const char *const CORE_ACTIONS[] = { "core.noop",  "core.echo",  "core.fail",
+                                            "core.sleep", "core.value", NULL };
+
+/* ---- retry and defaults ------------------------------------------------------------- */
+
+static void parse_retry(wf__ld *c, const wf__ynode *n, wf_retry *r)
+{
+    const wf__ynode *v, *count;
+
+    memset(r, 0, sizeof(*r));
+    if (n->type == WF__Y_INT) {
+        wf__ld_get_int(c, n, "retry", 0, &r->count);
+        return;
+    }
+    if (n->type != WF__Y_MAP) {
+        wf__ld_type_error(c, n, "retry", "a count or a map {count, delay, backoff, max-delay}");
+        return;
+    }
+    wf__ld_check_keys(c, n, RETRY_KEYS, "retry");
+    count = wf__ld_get(n, "count", NULL);
+    if (count == NULL)
+        wf__loader_error(c->L, n->mark, WF_EMISSING,
+                         "'retry' needs 'count' (how many attempts after the first)");
+    else
+        wf__ld_get_int(c, count, "retry.count", 0, &r->count);
+    v = wf__ld_get(n, "delay", NULL);
+    if (v != NULL)
+        wf__ld_get_duration(c, v, "retry.delay", &r->delay_ms);
+    v = wf__ld_get(n, "backoff", NULL);
+    if (v != NULL) {
+        int b = wf__ld_get_enum(c, v, "backoff", BACKOFFS);
+
+        r->backoff = b == 1   ? WF_BACKOFF_LINEAR
+                     : b == 2 ? WF_BACKOFF_EXPONENTIAL
+                              : WF_BACKOFF_CONSTANT;
+    }
+    v = wf__ld_get(n, "max-delay", NULL);
+    if (v != NULL)
+        wf__ld_get_duration(c, v, "retry.max-delay", &r->max_delay_ms);
+}
+
+static void check_env_map(wf__ld *c, const wf__ynode *map, const char *what)
+{
+    if (!wf__ld_expect_map(c, map, what))
+        return;
+    for (size_t k = 0; k < map->n; k++) {
+        if (!wf__ld_valid_env_name(map->keys[k]->text))
+            wf__loader_error(c->L, map->keys[k]->mark, WF_EINVAL,
+                             "invalid environment variable name '%s': use letters, digits and "
+                             "'_', starting with a letter or '_'",
+                             map->keys[k]->text);
+        wf__ld_text_of(c, map->items[k], map->keys[k]->text);
+    }
+}
+
+/* Compiles a template only to report its errors (defaults are compiled again per task). */
+static void check_tpl(wf__ld *c, const wf__ynode *n, const char *what)
+{
+    wf_tpl *t = NULL;
+    wf_error err;
+
+    if (wf__ld_text_of(c, n, what) == NULL)
+        return;
+    wf_error_init(&err);
+    if (wf_tpl_compile(n->text, n->len, 0, &t, &err) != WF_OK) {
+        wf_mark m = wf__scalar_pos(c->L, n, err.line, err.column);
+
+        wf__loader_error(c->L, m, err.code, "%s", err.message ? err.message : "");
+    }
+    wf_tpl_free(t);
+    wf_error_release(&err);
+}
+
+void wf__ld_parse_defaults(wf__ld *c, const wf__ynode *map)
+{
+    const wf__ynode *v;
+
+    if (!wf__ld_expect_map(c, map, "defaults"))
+        return;
+    wf__ld_check_keys(c, map, DEFAULTS_KEYS, "defaults");
+    v = wf__ld_get(map, "timeout", NULL);
+    if (v != NULL)
+        c->has_timeout = wf__ld_get_duration(c, v, "timeout", &c->timeout_ms);
+    v = wf__ld_get(map, "retry", NULL);
+    if (v != NULL) {
+        parse_retry(c, v, &c->retry);
+        c->has_retry = true;
+    }
+    v = wf__ld_get(map, "continue-on-error", NULL);
+    if (v != NULL)
+        c->has_coe = wf__ld_get_bool(c, v, "continue-on-error", &c->coe);
+    v = wf__ld_get(map, "executor", NULL);
+    if (v != NULL) {
+        int e = wf__ld_get_enum(c, v, "executor", EXECUTORS);
+
+        c->has_executor = e >= 0;
+        c->executor = e == 1 ? WF_EXECUTOR_SLURM : WF_EXECUTOR_LOCAL;
+    }
+    v = wf__ld_get(map, "env", NULL);
+    if (v != NULL) {
+        check_env_map(c, v, "env");
+        if (v->type == WF__Y_MAP) {
+            c->env = v;
+            for (size_t k = 0; k < v->n; k++)
+                if (wf__ld_is_scalar(v->items[k]) && v->items[k]->type != WF__Y_NULL)
+                    check_tpl(c, v->items[k], v->keys[k]->text);
+        }
+    }
+    v = wf__ld_get(map, "workdir", NULL);
+    if (v != NULL) {
+        check_tpl(c, v, "workdir");
+        c->workdir = wf__ld_is_scalar(v) && v->type != WF__Y_NULL ? v : NULL;
+    }
+    v = wf__ld_get(map, "shell", NULL);
+    if (v != NULL) {
+        check_tpl(c, v, "shell");
+        c->shell = wf__ld_is_scalar(v) && v->type != WF__Y_NULL ? v : NULL;
+    }
+}
+
+/* ---- tasks -------------------------------------------------------------------------- */
+
+static void parse_run(wf__ld *c, wf_task *t, const wf__ynode *n)
+{
+    t->run_mark = n->mark;
+    if (n->type == WF__Y_LIST) {
+        if (n->n == 0) {
+            wf__loader_error(c->L, n->mark, WF_EINVAL,
+                             "'run' as a list needs at least the program: [prog, arg, ...]");
+            return;
+        }
+        t->run_argv = wf_xcalloc(n->n + 1, sizeof(*t->run_argv));
+        for (size_t k = 0; k < n->n; k++) {
+            if (wf__ld_text_of(c, n->items[k], "run") == NULL)
+                continue;
+            t->run_argv[t->run_argc++] =
+                wf__ld_compile(c, n->items[k], WF_TPL_CSTRING, WF__ROLE_TASK, t->index);
+        }
+        return;
+    }
+    if (!wf__ld_is_scalar(n) || n->type == WF__Y_NULL) {
+        wf__ld_type_error(c, n, "run", "a command string or a list [prog, arg, ...]");
+        return;
+    }
+    if (n->len == 0) {
+        wf__loader_error(c->L, n->mark, WF_EINVAL, "'run' is an empty command");
+        return;
+    }
+    t->run = wf__ld_compile(c, n, WF_TPL_SHELL, WF__ROLE_TASK, t->index);
+}
+
+static bool valid_action_name(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    bool ok = dot != NULL;
+
+    /* ns.name: each dot-separated part follows the task name rule. */
+    while (ok && *s != '\0') {
+        const char *end = strchr(s, '.');
+        size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
+        char *part = wf_xstrndup(s, len);
+
+        ok = len > 0 && wf__ld_valid_name(part);
+        free(part);
+        s += len;
+        if (*s == '.') {
+            s++;
+            ok = ok && *s != '\0';
+        }
+    }
+    return ok;
+}
+
+static void parse_action(wf__ld *c, wf_task *t, const wf__ynode *n)
+{
+    t->run_mark = n->mark;
+    if (n->type != WF__Y_STRING) {
+        wf__ld_type_error(c, n, "action", "an action name like core.echo");
+        return;
+    }
+    if (!valid_action_name(n->text)) {
+        wf__loader_error(c->L, n->mark, WF_EINVAL,
+                         "invalid action name '%s': use namespace.name, like core.echo", n->text);
+        return;
+    }
+    if (strncmp(n->text, "core.", 5) == 0 && !wf__ld_in_list(n->text, CORE_ACTIONS)) {
+        const char *near = wf_closest(n->text, CORE_ACTIONS);
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        if (near != NULL) {
+            wf_strbuf_addf(&sb, "; did you mean '%s'?", near);
+        } else {
+            wf_strbuf_adds(&sb, " (built-in actions: ");
+            wf__ld_join_list(&sb, CORE_ACTIONS);
+            wf_strbuf_addc(&sb, ')');
+        }
+        wf__loader_error(c->L, n->mark, WF_EUNKNOWN, "unknown built-in action '%s'%s", n->text,
+                         wf_strbuf_str(&sb));
+        wf_strbuf_release(&sb);
+    }
+    t->action = wf_xstrdup(n->text);
+}
+
+static void parse_needs(wf__ld *c, size_t ti, const wf__ynode *n)
+{
+    wf__needs *nd = &c->needs[ti];
+
+    if (n->type == WF__Y_STRING) {
+        nd->names = wf_xmalloc(sizeof(*nd->names));
+        nd->names[nd->n++] = n;
+        return;
+    }
+    if (n->type != WF__Y_LIST) {
+        wf__ld_type_error(c, n, "needs", "a task name or a list of task names");
+        return;
+    }
+    nd->names = wf_xcalloc(n->n + 1, sizeof(*nd->names));
+    for (size_t k = 0; k < n->n; k++) {
+        if (n->items[k]->type != WF__Y_STRING) {
+            wf__ld_type_error(c, n->items[k], "needs", "a task name");
+            continue;
+        }
+        nd->names[nd->n++] = n->items[k];
+    }
+}
+
+/* A list, or one template that yields a list. */
+static wf_vnode *list_or_tpl(wf__ld *c, const wf__ynode *n, const char *what, size_t ti)
+{
+    if (n->type == WF__Y_LIST || (n->type == WF__Y_STRING && n->has_tpl))
+        return wf__ld_build_vnode(c, n, WF__ROLE_ITEMS, ti);
+    wf__ld_type_error(c, n, what, "a list or one template that yields a list");
+    return NULL;
+}
+
+static void check_object_list(wf__ld *c, const wf__ynode *n, const char *what)
+{
+    if (n->type != WF__Y_LIST)
+        return;
+    for (size_t k = 0; k < n->n; k++)
+        if (n->items[k]->type != WF__Y_MAP && !n->items[k]->has_tpl)
+            wf__ld_type_error(c, n->items[k], what, "a map like {key: value}");
+}
+
+/* When every axis is written out as a list, the number of combinations is known now: a
+ * matrix over the cap is a load-time error, before a run allocates any of it. (Axes given by
+ * a template are checked when the run expands them.) */
+static void check_matrix_size(wf__ld *c, const wf__ynode *m, const wf__ynode *include)
+{
+    size_t total = 1, extra = include != NULL && include->type == WF__Y_LIST ? include->n : 0;
+    wf_error e;
+
+    for (size_t k = 0; k < m->n; k++) {
+        if (m->items[k]->type != WF__Y_LIST)
+            return;
+        if (__builtin_mul_overflow(total, m->items[k]->n, &total))
+            total = SIZE_MAX;
+    }
+    if (total <= WF_MAX_ITEMS && extra <= WF_MAX_ITEMS - total)
+        return;
+    wf_error_init(&e);
+    wf__matrix_too_large(m->mark, total, extra, &e);
+    wf__loader_error(c->L, m->mark, e.code, "%s", e.message);
+    wf_error_release(&e);
+}
+
+static void parse_items(wf__ld *c, wf_task *t, const wf__ynode *n)
+{
+    const wf__ynode *m, *v;
+
+    t->items_mark = n->mark;
+    if (n->type == WF__Y_LIST || (n->type == WF__Y_STRING && n->has_tpl)) {
+        if (n->type == WF__Y_LIST && n->n > WF_MAX_ITEMS)
+            wf__loader_error(c->L, n->mark, WF_ERANGE,
+                             "with-items has %zu items, more than the %d a task may expand to; "
+                             "split it into several tasks",
+                             n->n, WF_MAX_ITEMS);
+        t->items_kind = WF_ITEMS_LIST;
+        t->items = wf__ld_build_vnode(c, n, WF__ROLE_ITEMS, t->index);
+        return;
+    }
+    if (n->type != WF__Y_MAP) {
+        wf__ld_type_error(c, n, "with-items",
+                          "a list, one template that yields a list (like << task.x >>), or "
+                          "{matrix: {key: [..]}}");
+        return;
+    }
+    t->items_kind = WF_ITEMS_MATRIX;
+    wf__ld_check_keys(c, n, ITEMS_KEYS, "with-items");
+    m = wf__ld_get(n, "matrix", NULL);
+    if (m == NULL) {
+        wf__loader_error(c->L, n->mark, WF_EMISSING,
+                         "'with-items' as a map needs 'matrix': {key: [values], ...}");
+    } else if (wf__ld_expect_map(c, m, "matrix")) {
+        if (m->n == 0)
+            wf__loader_error(c->L, m->mark, WF_EINVAL, "'matrix' needs at least one key");
+        t->matrix = wf_xcalloc(m->n + 1, sizeof(*t->matrix));
+        for (size_t k = 0; k < m->n; k++) {
+            wf_vnode *val = list_or_tpl(c, m->items[k], m->keys[k]->text, t->index);
+
+            if (val == NULL)
+                continue;
+            t->matrix[t->n_matrix].name = wf_xstrdup(m->keys[k]->text);
+            t->matrix[t->n_matrix].mark = m->keys[k]->mark;
+            t->matrix[t->n_matrix].value = val;
+            t->n_matrix++;
+        }
+    }
+    v = wf__ld_get(n, "include", NULL);
+    if (v != NULL) {
+        check_object_list(c, v, "include");
+        t->matrix_include = list_or_tpl(c, v, "include", t->index);
+    }
+    if (m != NULL && m->type == WF__Y_MAP)
+        check_matrix_size(c, m, v);
+    v = wf__ld_get(n, "exclude", NULL);
+    if (v != NULL) {
+        check_object_list(c, v, "exclude");
+        t->matrix_exclude = list_or_tpl(c, v, "exclude", t->index);
+    }
+}
+
+static void parse_cache(wf__ld *c, wf_task *t, const wf__ynode *n)
+{
+    const wf__ynode *v;
+
+    if (n->type == WF__Y_BOOL) {
+        t->cache = n->b;
+        return;
+    }
+    if (n->type != WF__Y_MAP) {
+        wf__ld_type_error(c, n, "cache", "a boolean or a map {key, sources}");
+        return;
+    }
+    t->cache = true;
+    wf__ld_check_keys(c, n, CACHE_KEYS, "cache");
+    v = wf__ld_get(n, "key", NULL);
+    if (v != NULL && wf__ld_text_of(c, v, "cache.key") != NULL)
+        t->cache_key = wf__ld_compile(c, v, 0, WF__ROLE_TASK, t->index);
+    v = wf__ld_get(n, "sources", NULL);
+    if (v == NULL)
+        return;
+    if (v->type == WF__Y_STRING) {
+        t->cache_sources = wf_xcalloc(2, sizeof(char *));
+        t->cache_sources[t->n_cache_sources++] = wf_xstrdup(v->text);
+        return;
+    }
+    if (v->type != WF__Y_LIST) {
+        wf__ld_type_error(c, v, "cache.sources", "a list of file globs");
+        return;
+    }
+    t->cache_sources = wf_xcalloc(v->n + 1, sizeof(char *));
+    for (size_t k = 0; k < v->n; k++) {
+        if (v->items[k]->type != WF__Y_STRING) {
+            wf__ld_type_error(c, v->items[k], "cache.sources", "a file glob");
+            continue;
+        }
+        t->cache_sources[t->n_cache_sources++] = wf_xstrdup(v->items[k]->text);
+    }
+}
+
+static void parse_slurm(wf__ld *c, wf_task *t, const wf__ynode *n)
+{
+    const wf__ynode *v;
+    int cpus;
+
+    if (!wf__ld_expect_map(c, n, "slurm"))
+        return;
+    wf__ld_check_keys(c, n, SLURM_KEYS, "slurm");
+    /* Templates are allowed in the values; only constants can be checked now. */
+    v = wf__ld_get(n, "partition", NULL);
+    if (v != NULL && !v->has_tpl && v->type != WF__Y_STRING)
+        wf__ld_type_error(c, v, "slurm.partition", "a string");
+    v = wf__ld_get(n, "time", NULL);
+    if (v != NULL && !v->has_tpl && v->type != WF__Y_STRING && v->type != WF__Y_INT)
+        wf__ld_type_error(c, v, "slurm.time", "a Slurm time limit like \"01:30:00\" or minutes");
+    v = wf__ld_get(n, "cpus", NULL);
+    if (v != NULL && !v->has_tpl)
+        wf__ld_get_int(c, v, "slurm.cpus", 1, &cpus);
+    v = wf__ld_get(n, "mem", NULL);
+    if (v != NULL && !v->has_tpl && v->type != WF__Y_STRING && v->type != WF__Y_INT)
+        wf__ld_type_error(c, v, "slurm.mem", "a Slurm memory size like 4G or megabytes");
+    v = wf__ld_get(n, "extra", NULL);
+    if (v != NULL && !v->has_tpl) {
+        if (v->type != WF__Y_LIST) {
+            wf__ld_type_error(c, v, "slurm.extra", "a list of sbatch options");
+        } else {
+            for (size_t k = 0; k < v->n; k++)
+                if (v->items[k]->type != WF__Y_STRING && !v->items[k]->has_tpl)
+                    wf__ld_type_error(c, v->items[k], "slurm.extra", "a string");
+        }
+    }
+    t->slurm = wf__ld_build_vnode(c, n, WF__ROLE_TASK, t->index);
+}
+
+/* Task env: defaults.env first, then the task's own, which replace same-named entries. */
+static void fold_env(wf__ld *c, wf_task *t, const wf__ynode *own)
+{
+    size_t cap = (c->env ? c->env->n : 0) + (own && own->type == WF__Y_MAP ? own->n : 0);
+    const wf__ynode **names = wf_xcalloc(cap + 1, sizeof(*names));
+    const wf__ynode **vals = wf_xcalloc(cap + 1, sizeof(*vals));
+    const wf__ynode *maps[2] = { c->env, own && own->type == WF__Y_MAP ? own : NULL };
+    size_t n = 0;
+
+    if (own != NULL)
+        check_env_map(c, own, "env");
+    for (int m = 0; m < 2; m++) {
+        for (size_t k = 0; maps[m] != NULL && k < maps[m]->n; k++) {
+            const wf__ynode *key = maps[m]->keys[k], *val = maps[m]->items[k];
+            size_t j = 0;
+
+            if (!wf__ld_valid_env_name(key->text) || !wf__ld_is_scalar(val) ||
+                val->type == WF__Y_NULL)
+                continue;
+            while (j < n && strcmp(names[j]->text, key->text) != 0)
+                j++;
+            names[j] = key;
+            vals[j] = val;
+            if (j == n)
+                n++;
+        }
+    }
+    t->env = wf_xcalloc(n + 1, sizeof(*t->env));
+    for (size_t k = 0; k < n; k++) {
+        t->env[k].name = wf_xstrdup(names[k]->text);
+        t->env[k].mark = names[k]->mark;
+        t->env[k].tpl = wf__ld_compile(c, vals[k], WF_TPL_CSTRING, WF__ROLE_TASK, t->index);
+    }
+    t->n_env = n;
+    free(names);
+    free(vals);
+}
+
+static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__ynode *map)
+{
+    wf_task *t = &c->wf->tasks[ti];
+    const wf__ynode *v, *run, *action, *k_input = NULL, *k_run = NULL, *k_action = NULL;
+    const wf__ynode *k_conc = NULL, *k_batch = NULL, *k_ff = NULL, *k_output = NULL;
+    const wf__ynode *k_slurm = NULL, *slurm;
+    char *where;
+
+    t->name = wf_xstrdup(key->text);
+    t->mark = key->mark;
+    t->index = ti;
+    wf__ld_check_name(c, key, "task");
+    if (map->type != WF__Y_MAP) {
+        char *got = wf__ynode_describe(map);
+
+        wf__loader_error(c->L, map->type == WF__Y_NULL ? key->mark : map->mark, WF_ETYPE,
+                         "task '%s' must be a map with 'run' or 'action', got %s", key->text, got);
+        free(got);
+        return;
+    }
+    where = wf_xasprintf("task '%s'", key->text);
+    wf__ld_check_keys(c, map, TASK_KEYS, where);
+    free(where);
+
+    run = wf__ld_get(map, "run", &k_run);
+    action = wf__ld_get(map, "action", &k_action);
+    if (run != NULL && action != NULL) {
+        const wf__ynode *later = k_run->offset > k_action->offset ? k_run : k_action;
+
+        wf__loader_error(c->L, later->mark, WF_EINVAL,
+                         "task '%s' has both 'run' and 'action'; a task does exactly one", t->name);
+    } else if (run == NULL && action == NULL) {
+        wf__loader_error(c->L, key->mark, WF_EMISSING,
+                         "task '%s' needs 'run' (a command) or 'action' (like core.echo)", t->name);
+    }
+    if (run != NULL)
+        parse_run(c, t, run);
+    if (action != NULL && run == NULL)
+        parse_action(c, t, action);
+
+    v = wf__ld_get(map, "input", &k_input);
+    if (v != NULL) {
+        if (action == NULL) {
+            wf__loader_error(c->L, k_input->mark, WF_EINVAL,
+                             "'input' is for action tasks; a run task takes values through "
+                             "templates in 'run' or 'env'");
+        } else if (wf__ld_expect_map(c, v, "input")) {
+            t->input = wf__ld_build_vnode(c, v, WF__ROLE_TASK, ti);
+        }
+    }
+    v = wf__ld_get(map, "description", NULL);
+    if (v != NULL && wf__ld_text_of(c, v, "description") != NULL)
+        t->description = wf_xstrdup(v->text);
+    v = wf__ld_get(map, "needs", NULL);
+    if (v != NULL)
+        parse_needs(c, ti, v);
+    v = wf__ld_get(map, "with-items", NULL);
+    if (v != NULL)
+        parse_items(c, t, v);
+
+    v = wf__ld_get(map, "concurrency", &k_conc);
+    if (v != NULL)
+        wf__ld_get_int(c, v, "concurrency", 1, &t->concurrency);
+    v = wf__ld_get(map, "batch-size", &k_batch);
+    if (v != NULL)
+        wf__ld_get_int(c, v, "batch-size", 1, &t->batch_size);
+    v = wf__ld_get(map, "fail-fast", &k_ff);
+    if (v != NULL)
+        wf__ld_get_bool(c, v, "fail-fast", &t->fail_fast);
+    if (wf__ld_get(map, "with-items", NULL) == NULL) {
+        const wf__ynode *item_keys[] = { k_conc, k_batch, k_ff };
+
+        for (size_t k = 0; k < WF_ARRAY_LEN(item_keys); k++)
+            if (item_keys[k] != NULL)
+                wf__loader_error(c->L, item_keys[k]->mark, WF_EINVAL,
+                                 "'%s' in a task applies to its items and needs 'with-items'%s",
+                                 item_keys[k]->text,
+                                 k == 0 ? " (the top-level 'concurrency' limits tasks)" : "");
+    }
+
+    v = wf__ld_get(map, "when", NULL);
+    if (v != NULL && wf__ld_text_of(c, v, "when") != NULL)
+        t->when = wf__ld_compile(c, v, WF_TPL_EXPR, WF__ROLE_TASK, ti);
+
+    v = wf__ld_get(map, "retry", NULL);
+    if (v != NULL)
+        parse_retry(c, v, &t->retry);
+    else if (c->has_retry)
+        t->retry = c->retry;
+    v = wf__ld_get(map, "timeout", NULL);
+    if (v != NULL)
+        wf__ld_get_duration(c, v, "timeout", &t->timeout_ms);
+    else if (c->has_timeout)
+        t->timeout_ms = c->timeout_ms;
+    v = wf__ld_get(map, "continue-on-error", NULL);
+    if (v != NULL)
+        wf__ld_get_bool(c, v, "continue-on-error", &t->continue_on_error);
+    else if (c->has_coe)
+        t->continue_on_error = c->coe;
+
+    v = wf__ld_get(map, "output", &k_output);
+    if (v != NULL) {
+        int o = wf__ld_get_enum(c, v, "output", OUTPUT_MODES);
+
+        t->output = o == 1 ? WF_OUTPUT_JSON : o == 2 ? WF_OUTPUT_LINES : WF_OUTPUT_TEXT;
+        if (action != NULL && run == NULL)
+            wf__loader_error(c->L, k_output->mark, WF_EINVAL,
+                             "'output' is for run tasks; an action returns its result as is");
+    }
+
+    fold_env(c, t, wf__ld_get(map, "env", NULL));
+    v = wf__ld_get(map, "workdir", NULL);
+    if (v == NULL)
+        v = c->workdir;
+    if (v != NULL && wf__ld_text_of(c, v, "workdir") != NULL)
+        t->workdir = wf__ld_compile(c, v, WF_TPL_CSTRING, WF__ROLE_TASK, ti);
+    v = wf__ld_get(map, "shell", NULL);
+    if (v == NULL)
+        v = c->shell;
+    if (v != NULL && wf__ld_text_of(c, v, "shell") != NULL)
+        t->shell = wf__ld_compile(c, v, WF_TPL_CSTRING, WF__ROLE_TASK, ti);
+
+    v = wf__ld_get(map, "publish", NULL);
+    if (v != NULL && wf__ld_expect_map(c, v, "publish"))
+        t->n_publish =
+            wf__ld_build_named_tpls(c, v, "var", false, WF__ROLE_PUBLISH, ti, &t->publish);
+    v = wf__ld_get(map, "cache", NULL);
+    if (v != NULL)
+        parse_cache(c, t, v);
+
+    v = wf__ld_get(map, "executor", NULL);
+    if (v != NULL) {
+        int e = wf__ld_get_enum(c, v, "executor", EXECUTORS);
+
+        t->executor = e == 1 ? WF_EXECUTOR_SLURM : WF_EXECUTOR_LOCAL;
+    } else if (c->has_executor) {
+        t->executor = c->executor;
+    }
+    slurm = wf__ld_get(map, "slurm", &k_slurm);
+    if (slurm != NULL) {
+        if (t->executor != WF_EXECUTOR_SLURM)
+            wf__loader_error(c->L, k_slurm->mark, WF_EINVAL,
+                             "'slurm' options need 'executor: slurm' (in the task or in "
+                             "defaults)");
+        parse_slurm(c, t, slurm);
+    }
+}
+
+void wf__ld_parse_tasks(wf__ld *c, const wf__ynode *map)
+{
+    wf_workflow *wf = c->wf;
+
+    if (!wf__ld_expect_map(c, map, "tasks"))
+        return;
+    if (map->n == 0) {
+        wf__loader_error(c->L, map->mark, WF_EINVAL, "'tasks' is empty: a workflow needs a task");
+        return;
+    }
+    wf->tasks = wf_xcalloc(map->n, sizeof(*wf->tasks));
+    c->needs = wf_xcalloc(map->n, sizeof(*c->needs));
+    wf->n_tasks = map->n;
+    for (size_t k = 0; k < map->n; k++)
+        parse_task(c, k, map->keys[k], map->items[k]);
+}

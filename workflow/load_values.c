@@ -1,0 +1,322 @@
+/*
+ * load_values.c: the loader's reading of single YAML values (see loader_internal.h).
+ *
+ * Typed reads of one key (a string, a boolean, a bounded integer, a duration, one word of a
+ * list), the unknown-key check with its "did you mean", name rules for tasks, vars and
+ * environment variables, and the compilation of template strings and value trees, which
+ * records every template with its role for validate.c. Each mistake becomes an error at the
+ * value's position and the caller goes on. loader.c (the workflow-level keys) and
+ * load_task.c (tasks and defaults) call these; nothing here calls back.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "loader_internal.h"
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+void wf__ld_type_error(wf__ld *c, const wf__ynode *n, const char *what, const char *expected)
+{
+    char *got = wf__ynode_describe(n);
+    const char *hint = "";
+
+    if (n->type == WF__Y_STRING && n->style == WF__YS_PLAIN &&
+        strstr(expected, "boolean") != NULL &&
+        (strcasecmp(n->text, "yes") == 0 || strcasecmp(n->text, "no") == 0 ||
+         strcasecmp(n->text, "on") == 0 || strcasecmp(n->text, "off") == 0))
+        hint = " (only true and false are booleans)";
+    wf__loader_error(c->L, n->mark, WF_ETYPE, "'%s' must be %s, got %s%s", what, expected, got,
+                     hint);
+    free(got);
+}
+
+bool wf__ld_in_list(const char *s, const char *const *list)
+{
+    for (size_t k = 0; list[k] != NULL; k++)
+        if (strcmp(s, list[k]) == 0)
+            return true;
+    return false;
+}
+
+void wf__ld_join_list(wf_strbuf *sb, const char *const *list)
+{
+    for (size_t k = 0; list[k] != NULL; k++)
+        wf_strbuf_addf(sb, "%s%s", k ? ", " : "", list[k]);
+}
+
+/* "unknown key 'x' in task 'y'; did you mean 'z'?" or the list of valid keys. */
+void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allowed,
+                       const char *where)
+{
+    for (size_t k = 0; k < map->n; k++) {
+        const char *key = map->keys[k]->text;
+        const char *near;
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        if (wf__ld_in_list(key, allowed))
+            continue;
+        near = wf_closest(key, allowed);
+        if (near != NULL) {
+            wf_strbuf_addf(&sb, "; did you mean '%s'?", near);
+        } else {
+            wf_strbuf_adds(&sb, " (valid keys: ");
+            wf__ld_join_list(&sb, allowed);
+            wf_strbuf_addc(&sb, ')');
+        }
+        wf__loader_error(c->L, map->keys[k]->mark, WF_EINVAL, "unknown key '%s' in %s%s", key,
+                         where, wf_strbuf_str(&sb));
+        wf_strbuf_release(&sb);
+    }
+}
+
+/* The value of key in map, or NULL; *key_out gets the key node. */
+const wf__ynode *wf__ld_get(const wf__ynode *map, const char *key, const wf__ynode **key_out)
+{
+    for (size_t k = 0; map != NULL && k < map->n; k++) {
+        if (strcmp(map->keys[k]->text, key) == 0) {
+            if (key_out != NULL)
+                *key_out = map->keys[k];
+            return map->items[k];
+        }
+    }
+    return NULL;
+}
+
+bool wf__ld_is_scalar(const wf__ynode *n)
+{
+    return n->type != WF__Y_LIST && n->type != WF__Y_MAP;
+}
+
+/* A string-like value: any scalar but null (numbers and booleans as written). */
+const char *wf__ld_text_of(wf__ld *c, const wf__ynode *n, const char *what)
+{
+    if (!wf__ld_is_scalar(n) || n->type == WF__Y_NULL) {
+        wf__ld_type_error(c, n, what, "a string");
+        return NULL;
+    }
+    return n->text;
+}
+
+bool wf__ld_get_bool(wf__ld *c, const wf__ynode *n, const char *what, bool *out)
+{
+    if (n->type != WF__Y_BOOL) {
+        wf__ld_type_error(c, n, what, "a boolean (true or false)");
+        return false;
+    }
+    *out = n->b;
+    return true;
+}
+
+bool wf__ld_get_int(wf__ld *c, const wf__ynode *n, const char *what, int min, int *out)
+{
+    if (n->type != WF__Y_INT || n->i < min || n->i > INT_MAX) {
+        char *expected = wf_xasprintf("an integer >= %d", min);
+
+        wf__ld_type_error(c, n, what, expected);
+        free(expected);
+        return false;
+    }
+    *out = (int)n->i;
+    return true;
+}
+
+bool wf__ld_get_duration(wf__ld *c, const wf__ynode *n, const char *what, int64_t *ms)
+{
+    char *msg = NULL;
+
+    if (n->type != WF__Y_INT && n->type != WF__Y_DOUBLE && n->type != WF__Y_STRING) {
+        wf__ld_type_error(c, n, what, "a duration (500ms, 30s, 5m, 1h or a number of seconds)");
+        return false;
+    }
+    if (wf_duration_parse(n->text, ms, &msg) != WF_OK) {
+        wf__loader_error(c->L, n->mark, WF_EINVAL, "%s: %s", what, msg);
+        free(msg);
+        return false;
+    }
+    return true;
+}
+
+/* One word of a fixed set ("did you mean" on a near miss). Returns its index or -1. */
+int wf__ld_get_enum(wf__ld *c, const wf__ynode *n, const char *what, const char *const *words)
+{
+    const char *near;
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    if (n->type == WF__Y_STRING) {
+        for (int k = 0; words[k] != NULL; k++)
+            if (strcmp(n->text, words[k]) == 0)
+                return k;
+    }
+    near = n->type == WF__Y_STRING ? wf_closest(n->text, words) : NULL;
+    if (near != NULL) {
+        wf_strbuf_addf(&sb, "; did you mean '%s'?", near);
+    } else {
+        wf_strbuf_adds(&sb, " (one of: ");
+        wf__ld_join_list(&sb, words);
+        wf_strbuf_addc(&sb, ')');
+    }
+    if (n->type == WF__Y_STRING) {
+        wf__loader_error(c->L, n->mark, WF_EINVAL, "invalid %s '%s'%s", what, n->text,
+                         wf_strbuf_str(&sb));
+    } else {
+        char *got = wf__ynode_describe(n);
+
+        wf__loader_error(c->L, n->mark, WF_ETYPE, "'%s' must be a string, got %s%s", what, got,
+                         wf_strbuf_str(&sb));
+        free(got);
+    }
+    wf_strbuf_release(&sb);
+    return -1;
+}
+
+bool wf__ld_expect_map(wf__ld *c, const wf__ynode *n, const char *what)
+{
+    if (n->type == WF__Y_MAP)
+        return true;
+    wf__ld_type_error(c, n, what, "a map");
+    return false;
+}
+
+/* A letter or '_', then letters, digits, '_' (and '-' when dash is true). */
+static bool identifier(const char *s, bool dash)
+{
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    for (s++; *s != '\0'; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || (dash && *s == '-')))
+            return false;
+    return true;
+}
+
+/* Task name rule [A-Za-z_][A-Za-z0-9_-]*. */
+bool wf__ld_valid_name(const char *s)
+{
+    return identifier(s, true);
+}
+
+/* Environment names: no '-', which a shell cannot expand. */
+bool wf__ld_valid_env_name(const char *s)
+{
+    return identifier(s, false);
+}
+
+bool wf__ld_check_name(wf__ld *c, const wf__ynode *key, const char *kind)
+{
+    if (wf__ld_valid_name(key->text))
+        return true;
+    wf__loader_error(c->L, key->mark, WF_EINVAL,
+                     "invalid %s name '%s': use letters, digits, '_' and '-', starting with a "
+                     "letter or '_'",
+                     kind, key->text);
+    return false;
+}
+
+/* ---- templates and value trees ------------------------------------------------------ */
+
+static void add_site(wf__ld *c, const wf_tpl *t, const wf__ynode *n, wf__tpl_role role,
+                     size_t owner)
+{
+    wf__sites *s = &c->sites;
+
+    if (s->len == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->items = wf_xrealloc(s->items, s->cap * sizeof(*s->items));
+    }
+    s->items[s->len].tpl = t;
+    s->items[s->len].node = n;
+    s->items[s->len].role = role;
+    s->items[s->len].owner = owner;
+    s->len++;
+}
+
+/* Compiles a scalar's text; a compile error is reported at its position in the file. */
+wf_tpl *wf__ld_compile(wf__ld *c, const wf__ynode *n, unsigned flags, wf__tpl_role role,
+                       size_t owner)
+{
+    wf_tpl *t = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    if (wf_tpl_compile(n->text, n->len, flags, &t, &err) != WF_OK) {
+        wf_mark m = wf__scalar_pos(c->L, n, err.line, err.column);
+
+        wf__loader_error(c->L, m, err.code, "%s",
+                         err.message != NULL ? err.message : wf_strerror(err.code));
+        wf_error_release(&err);
+        return NULL;
+    }
+    wf_error_release(&err);
+    add_site(c, t, n, role, owner);
+    return t;
+}
+
+static wf_vnode *const_vnode(const wf__ynode *n)
+{
+    wf_vnode *v = wf_xcalloc(1, sizeof(*v));
+
+    v->kind = WF_VNODE_CONST;
+    v->mark = n->mark;
+    v->constant = wf__ynode_json(n);
+    return v;
+}
+
+/* A subtree without "<<" anywhere becomes one constant, so evaluating it is one copy. */
+wf_vnode *wf__ld_build_vnode(wf__ld *c, const wf__ynode *n, wf__tpl_role role, size_t owner)
+{
+    wf_vnode *v;
+
+    if (!n->has_tpl)
+        return const_vnode(n);
+    v = wf_xcalloc(1, sizeof(*v));
+    v->mark = n->mark;
+    if (n->type == WF__Y_STRING) {
+        v->kind = WF_VNODE_TEMPLATE;
+        v->tpl = wf__ld_compile(c, n, 0, role, owner);
+        if (v->tpl == NULL)
+            v->kind = WF_VNODE_CONST;
+        return v;
+    }
+    v->kind = n->type == WF__Y_MAP ? WF_VNODE_MAP : WF_VNODE_LIST;
+    v->n = n->n;
+    v->children = wf_xcalloc(n->n + 1, sizeof(*v->children));
+    if (n->type == WF__Y_MAP)
+        v->keys = wf_xcalloc(n->n + 1, sizeof(*v->keys));
+    for (size_t k = 0; k < n->n; k++) {
+        if (n->type == WF__Y_MAP)
+            v->keys[k] = wf_xstrdup(n->keys[k]->text);
+        v->children[k] = wf__ld_build_vnode(c, n->items[k], role, owner);
+    }
+    return v;
+}
+
+/* A map of name -> template string (env, publish). */
+size_t wf__ld_build_named_tpls(wf__ld *c, const wf__ynode *map, const char *what, bool env_names,
+                               wf__tpl_role role, size_t owner, wf_named_tpl **out)
+{
+    size_t n = 0;
+
+    *out = wf_xcalloc(map->n + 1, sizeof(**out));
+    for (size_t k = 0; k < map->n; k++) {
+        const wf__ynode *key = map->keys[k], *val = map->items[k];
+
+        if (env_names && !wf__ld_valid_env_name(key->text)) {
+            wf__loader_error(c->L, key->mark, WF_EINVAL,
+                             "invalid environment variable name '%s': use letters, digits and "
+                             "'_', starting with a letter or '_'",
+                             key->text);
+            continue;
+        }
+        if (!env_names && !wf__ld_check_name(c, key, what))
+            continue;
+        if (wf__ld_text_of(c, val, key->text) == NULL)
+            continue;
+        (*out)[n].name = wf_xstrdup(key->text);
+        (*out)[n].mark = key->mark;
+        (*out)[n].tpl = wf__ld_compile(c, val, 0, role, owner);
+        n++;
+    }
+    return n;
+}
