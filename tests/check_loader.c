@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "wf_workflow.h"
+
 #include "wfengine.h"
 
 /* Loads text as "wf.yaml"; returns the errors, one formatted line each, joined by '\n'. */

@@ -228,5 +228,4 @@ int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, boo
  * (axes + exclude entries)). The run calls it (internal to wfengine: hence wf__). */
 int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err);
 
-
 #endif
