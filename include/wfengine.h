@@ -194,6 +194,9 @@ typedef struct wf_event {
     /* UNIT_RETRY, UNIT_END: the attempt had its UNIT_START (false: it ended while queued, or
      * was taken from the resumed run). */
     bool started;
+    /* UNIT_END, TASK_END: a failure under continue-on-error (status FAILED): it does not fail
+     * the run, and dependents run. Recorded in the store as "ignored". */
+    bool ignored;
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the
