@@ -443,7 +443,7 @@ static void build_summary(const wf_cli_github *g, const wf_event *ev, wf_strbuf 
     wf_strbuf_adds(md, "; ");
     add_count(md, g->n_succeeded, "succeeded", &first);
     add_count(md, g->n_failed, "failed", &first);
-    add_count(md, g->n_ignored, "failed, ignored", &first);
+    add_count(md, g->n_ignored, "failed (ignored)", &first);
     add_count(md, g->n_skipped, "skipped", &first);
     add_count(md, g->n_cancelled, "cancelled", &first);
     if (first)
@@ -453,8 +453,13 @@ static void build_summary(const wf_cli_github *g, const wf_event *ev, wf_strbuf 
     wf_strbuf_adds(md, ".\n\n");
     if (failed_total > 0) {
         wf_strbuf_adds(md, "#### Failures\n\n");
-        for (size_t i = 0; i < g->n_failures; i++)
-            summary_failure(md, g, &g->failures[i]);
+        /* Failures of the run first, then the ignored ones. */
+        for (int ignored = 0; ignored < 2; ignored++) {
+            for (size_t i = 0; i < g->n_failures; i++) {
+                if (g->failures[i].ignored == (ignored == 1))
+                    summary_failure(md, g, &g->failures[i]);
+            }
+        }
         if (failed_total > g->n_failures)
             wf_strbuf_addf(md, "- and %zu more failures\n", failed_total - g->n_failures);
         wf_strbuf_addc(md, '\n');

@@ -415,30 +415,53 @@ static void add_case_xml(wf_strbuf *sb, const wf_cli_junit *j, const junit_task 
     wf_strbuf_adds(sb, "    </testcase>\n");
 }
 
+/* Why units of t that have no event never started. The engine reports no event for them, so
+ * the reason is pieced together: the task's own reason when it was cancelled, else what the
+ * run's other cancelled units and tasks said stopped it ("cancelled while running: the run
+ * was stopped" -> "not started: the run was stopped"), else the fail-fast its own failure
+ * tripped. Owned. */
+static char *not_started_reason(const wf_cli_junit *j, const junit_task *t)
+{
+    const char *why;
+
+    if (t->status == WF_STATUS_CANCELLED && t->message != NULL)
+        return wf_xstrdup(t->message);
+    if (j->stop_reason != NULL) {
+        why = strstr(j->stop_reason, ": ");
+        return wf_xasprintf("not started: %s", why != NULL ? why + 2 : j->stop_reason);
+    }
+    for (size_t c = 0; c < t->n_cases; c++) {
+        if (t->cases[c].status == WF_STATUS_FAILED && !t->cases[c].ignored)
+            return t->cases[c].index >= 0
+                       ? wf_xasprintf("not started: fail-fast (%s[%lld] failed)", t->name,
+                                      (long long)t->cases[c].index)
+                       : wf_xasprintf("not started: fail-fast (task '%s' failed)", t->name);
+    }
+    return wf_xstrdup("not started: the run stopped first");
+}
+
 /* Adds a testcase for every unit that has no event: what the run never reached. */
 static void add_not_started(const wf_cli_junit *j, junit_task *t)
 {
-    const char *why = t->status == WF_STATUS_CANCELLED && t->message ? t->message
-                      : j->stop_reason                               ? j->stop_reason
-                                                                     : NULL;
+    char *why;
 
     if (!t->ended && t->n_cases == 0) {
-        add_case(t, -1, WF_STATUS_CANCELLED)->message =
-            why ? wf_xstrdup(why) : wf_xstrdup("not started: the run stopped first");
+        add_case(t, -1, WF_STATUS_CANCELLED)->message = not_started_reason(j, t);
         return;
     }
     if (t->ended && t->n_items > 0) {
         bool *seen = wf_xcalloc(t->n_items, sizeof(bool));
 
+        why = not_started_reason(j, t);
         for (size_t c = 0; c < t->n_cases; c++) {
             if (t->cases[c].index >= 0 && (size_t)t->cases[c].index < t->n_items)
                 seen[t->cases[c].index] = true;
         }
         for (size_t k = 0; k < t->n_items; k++) {
             if (!seen[k])
-                add_case(t, (int64_t)k, WF_STATUS_CANCELLED)->message =
-                    why ? wf_xstrdup(why) : wf_xstrdup("not started: the run stopped first");
+                add_case(t, (int64_t)k, WF_STATUS_CANCELLED)->message = wf_xstrdup(why);
         }
+        free(why);
         free(seen);
     }
 }
