@@ -23,6 +23,8 @@
 /* An annotation's message: the error, then the last lines of stderr (at most this much). */
 #define ANNOTATION_LINES 20
 #define ANNOTATION_CAP   (8 * 1024)
+/* Error messages are cut to this many bytes in annotations and the summary. */
+#define MESSAGE_CAP 1024
 /* GitHub shows 10 error, 10 warning and 10 notice annotations per step and drops the rest
  * (actions/toolkit, docs/problem-matchers.md, "Limitations"); past that, one line says how
  * many more there were. */
@@ -71,7 +73,7 @@ typedef struct gh_failure {
     bool ignored;
     int attempts;
     int64_t duration_ms;
-    char *message;     /* shown safe, or NULL */
+    char *message;     /* shown safe */
     char *stderr_tail; /* shown safe, or NULL */
 } gh_failure;
 
@@ -118,6 +120,31 @@ static void add_tail(wf_strbuf *sb, const char *text, int lines, size_t cap)
     wf_cli_add_safe(sb, wf_cli_tail_start(text, lines, cap));
     while (sb->len > 0 && sb->buf[sb->len - 1] == '\n')
         sb->buf[--sb->len] = '\0';
+}
+
+/* Appends an error message shown safe, its first MESSAGE_CAP bytes when it is longer. */
+static void add_message(wf_strbuf *sb, const char *message)
+{
+    size_t len, n;
+    char *head;
+
+    if (message == NULL || message[0] == '\0') {
+        wf_strbuf_adds(sb, "failed");
+        return;
+    }
+    len = strlen(message);
+    if (len <= MESSAGE_CAP) {
+        wf_cli_add_safe(sb, message);
+        return;
+    }
+    /* Cut between characters. */
+    n = MESSAGE_CAP;
+    while (n > 0 && ((unsigned char)message[n] & 0xC0) == 0x80)
+        n--;
+    head = wf_xstrndup(message, n);
+    wf_cli_add_safe(sb, head);
+    wf_strbuf_adds(sb, " [...]");
+    free(head);
 }
 
 static gh_task *task_of(wf_cli_github *g, const char *name)
@@ -170,10 +197,12 @@ static void gh_annotate_failure(wf_cli_github *g, const wf_event *ev, wf_strbuf 
 {
     wf_strbuf msg = WF_STRBUF_INIT;
 
-    wf_cli_add_safe(&msg, ev->message ? ev->message : "failed");
+    add_message(&msg, ev->message);
     if (ev->stderr_text != NULL && ev->stderr_text[0] != '\0') {
         wf_strbuf_addc(&msg, '\n');
         add_tail(&msg, ev->stderr_text, ANNOTATION_LINES, ANNOTATION_CAP);
+        while (msg.len > 0 && msg.buf[msg.len - 1] == '\n')
+            msg.buf[--msg.len] = '\0';
     }
     if (ev->ignored)
         gh_annotate(g, KIND_WARNING, ev, "failed (ignored: continue-on-error)", &msg, out);
@@ -187,7 +216,7 @@ static void gh_annotate_retry(wf_cli_github *g, const wf_event *ev, wf_strbuf *o
     wf_strbuf msg = WF_STRBUF_INIT;
 
     wf_strbuf_addf(&msg, "attempt %d of %d failed: ", ev->attempt, ev->max_attempts);
-    wf_cli_add_safe(&msg, ev->message ? ev->message : "failed");
+    add_message(&msg, ev->message);
     wf_strbuf_adds(&msg, "; retrying in ");
     wf_duration_format(&msg, ev->delay_ms);
     gh_annotate(g, KIND_NOTICE, ev, "retried", &msg, out);
@@ -379,13 +408,12 @@ static void note_failure(wf_cli_github *g, const wf_event *ev)
     f->ignored = ev->ignored;
     f->attempts = ev->attempt;
     f->duration_ms = ev->duration_ms;
-    if (ev->message != NULL) {
-        wf_cli_add_safe(&sb, ev->message);
-        f->message = wf_strbuf_detach(&sb, NULL);
-    }
+    add_message(&sb, ev->message);
+    f->message = wf_strbuf_detach(&sb, NULL);
     if (ev->stderr_text != NULL && ev->stderr_text[0] != '\0') {
         add_tail(&sb, ev->stderr_text, SUMMARY_TAIL, SUMMARY_TAIL_CAP);
-        f->stderr_tail = wf_strbuf_detach(&sb, NULL);
+        if (sb.len > 0)
+            f->stderr_tail = wf_strbuf_detach(&sb, NULL);
     }
     wf_strbuf_release(&sb);
 }
@@ -409,7 +437,7 @@ static void summary_failure(wf_strbuf *md, const wf_cli_github *g, const gh_fail
     if (f->ignored)
         wf_strbuf_adds(md, " (ignored: continue\\-on\\-error)");
     wf_strbuf_adds(md, ": ");
-    md_text(md, f->message ? f->message : "failed");
+    md_text(md, f->message);
     wf_strbuf_adds(md, " \\(");
     if (f->attempts > 1)
         wf_strbuf_addf(md, "after %d attempts, ", f->attempts);
