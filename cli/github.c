@@ -305,6 +305,8 @@ static int by_index(const void *a, const void *b)
 
 static void add_chunks(wf_strbuf *out, gh_chunks *c)
 {
+    if (c->head == c->n)
+        return; /* also when c->v is NULL, which qsort must not get */
     qsort(c->v + c->head, c->n - c->head, sizeof(*c->v), by_index);
     for (size_t i = c->head; i < c->n; i++)
         wf_strbuf_add(out, c->v[i].text, c->v[i].len);

@@ -481,8 +481,11 @@ bool wf_cli_junit_write(wf_cli_junit *j, const char *path)
         size_t r = 0;
 
         add_not_started(j, t);
-        qsort(t->cases, t->n_cases, sizeof(*t->cases), by_index);
-        qsort(t->reruns, t->n_reruns, sizeof(*t->reruns), by_index_attempt);
+        /* qsort must not get NULL, even for no elements. */
+        if (t->n_cases > 0)
+            qsort(t->cases, t->n_cases, sizeof(*t->cases), by_index);
+        if (t->n_reruns > 0)
+            qsort(t->reruns, t->n_reruns, sizeof(*t->reruns), by_index_attempt);
         for (size_t c = 0; c < t->n_cases; c++) {
             const junit_case *jc = &t->cases[c];
             size_t first;
