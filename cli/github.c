@@ -677,6 +677,16 @@ static void task_end(wf_cli_github *g, gh_task *t, const wf_event *ev, wf_strbuf
     t->kept = 0;
 }
 
+/* "wfengine: 4 more failures not annotated (...)", when n > 0. */
+static void add_more(wf_strbuf *out, int n, const char *one, const char *many, int kind)
+{
+    if (n > 0)
+        wf_strbuf_addf(out,
+                       "wfengine: %d more %s not annotated (GitHub shows %d %s annotations per "
+                       "step; the groups above have their output)\n",
+                       n, n == 1 ? one : many, ANNOTATIONS_PER_KIND, kind_names[kind]);
+}
+
 void wf_cli_github_event(wf_cli_github *g, const wf_event *ev, wf_strbuf *out)
 {
     gh_task *t = task_of(g, ev->task);
@@ -707,17 +717,9 @@ void wf_cli_github_event(wf_cli_github *g, const wf_event *ev, wf_strbuf *out)
         break;
     case WF_EVENT_RUN_END:
         /* What the annotation limits left out, on one line each. */
-        if (g->more[KIND_ERROR] > 0)
-            wf_strbuf_addf(out,
-                           "wfengine: %d more failures (GitHub shows %d error annotations per "
-                           "step; the groups above and the step summary have all)\n",
-                           g->more[KIND_ERROR], ANNOTATIONS_PER_KIND);
-        if (g->more[KIND_WARNING] > 0)
-            wf_strbuf_addf(out, "wfengine: %d more ignored failures (not annotated)\n",
-                           g->more[KIND_WARNING]);
-        if (g->more[KIND_NOTICE] > 0)
-            wf_strbuf_addf(out, "wfengine: %d more retries (not annotated)\n",
-                           g->more[KIND_NOTICE]);
+        add_more(out, g->more[KIND_ERROR], "failure", "failures", KIND_ERROR);
+        add_more(out, g->more[KIND_WARNING], "ignored failure", "ignored failures", KIND_WARNING);
+        add_more(out, g->more[KIND_NOTICE], "retry", "retries", KIND_NOTICE);
         write_summary(g, ev, out);
         break;
     default:
