@@ -127,10 +127,11 @@ const char *wf_workflow_name(const wf_workflow *wf);
  * "required", "secret", "description"}], "tasks": [{"name", "line", "col", "description",
  * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
  * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
- * "argv": [TEXT...] | null, "action": NAME | null}], "order": [NAME...], "outputs": [NAME...]}. Tasks are in file order;
- * "needs" lists every dependency (explicit and read off templates); "order" is a dependency
- * order; templates are given as written; "line" and "col" are where the task's name is in
- * the file (1-based; 0 when not known). Keys are only ever added. Thread-safe; O(size). */
+ * "argv": [TEXT...] | null, "action": NAME | null}], "order": [NAME...], "outputs":
+ * [NAME...]}. Tasks are in file order; "needs" lists every dependency (explicit and read off
+ * templates); "order" is a dependency order; templates are given as written; "line" and
+ * "col" are where the task's name is in the file (1-based; 0 when not known). Keys are only
+ * ever added. Thread-safe; O(size). */
 json_object *wf_workflow_describe(const wf_workflow *wf);
 
 /* Reads a JSON or YAML file (YAML 1.2 core schema, like workflow files; sizes capped as for
