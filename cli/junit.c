@@ -363,7 +363,9 @@ static void add_case_xml(wf_strbuf *sb, const wf_cli_junit *j, const junit_task 
     xml_text(sb, t->name, true);
     if (c->index >= 0)
         wf_strbuf_addf(sb, "[%lld]", (long long)c->index);
-    wf_strbuf_addf(sb, "\" time=\"%.3f\"", (double)c->duration_ms / 1000.0);
+    /* The schema's time has no sign: a clock step must not make the file invalid. */
+    wf_strbuf_addf(sb, "\" time=\"%.3f\"",
+                   (double)(c->duration_ms > 0 ? c->duration_ms : 0) / 1000.0);
     if (c->status == WF_STATUS_SUCCEEDED && n == 0) {
         wf_strbuf_adds(sb, "/>\n");
         return;
@@ -473,6 +475,7 @@ bool wf_cli_junit_write(wf_cli_junit *j, const char *path)
     char stamp[32], host[256] = "localhost";
     struct tm tm;
     char *tmp = wf_xasprintf("%s.tmp", path);
+    double secs = (double)(j->duration_ms > 0 ? j->duration_ms : 0) / 1000.0;
     FILE *f = NULL;
     bool ok = false;
 
@@ -513,12 +516,12 @@ bool wf_cli_junit_write(wf_cli_junit *j, const char *path)
     wf_strbuf_addf(&sb,
                    "<testsuites name=\"wfengine\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
                    "time=\"%.3f\">\n",
-                   tests, failures, (double)j->duration_ms / 1000.0);
+                   tests, failures, secs);
     wf_strbuf_adds(&sb, "  <testsuite name=\"");
     xml_text(&sb, j->workflow, true);
     wf_strbuf_addf(&sb,
                    "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\"",
-                   tests, failures, skipped, (double)j->duration_ms / 1000.0);
+                   tests, failures, skipped, secs);
     wf_strbuf_addf(&sb, " timestamp=\"%s\" hostname=\"", stamp);
     xml_text(&sb, host, true);
     wf_strbuf_adds(&sb, "\">\n    <properties>\n      <property name=\"run_id\" value=\"");
