@@ -52,6 +52,10 @@ size_t wf_cli_utf8_len(const unsigned char *s);
  * the CI log) as what the process wrote, never as a command to the terminal (common.c says
  * how each byte is shown). */
 void wf_cli_add_safe(wf_strbuf *sb, const char *s);
+/* Where the tail of text worth showing starts: its last max_lines lines (0: any number; the
+ * newlines that end the text do not count) within its last max_bytes bytes (0: any number),
+ * at a character, never inside a UTF-8 sequence. Points into text (not NULL). O(length). */
+const char *wf_cli_tail_start(const char *text, int max_lines, size_t max_bytes);
 
 /* The store directory: given (--store), else $WFENGINE_STORE, else ".wfengine". */
 const char *wf_cli_store_dir(const char *given);
@@ -92,9 +96,12 @@ typedef struct wf_cli_progress wf_cli_progress;
 /* "auto", "tty", "plain", "none" to a mode; -1 for anything else. */
 int wf_cli_progress_parse(const char *s);
 /* A new display (never NULL). Call it with SIGINT/SIGTERM blocked: the tty mode starts a
- * thread that must inherit the mask. start_ms: wf_now_ms() of the run's start. */
+ * thread that must inherit the mask. start_ms: wf_now_ms() of the run's start. wf (borrowed,
+ * only during the call) and store_dir (where the run is recorded, or NULL) are for
+ * wf_cli_github_new. */
 wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool verbose,
-                                     int64_t start_ms);
+                                     int64_t start_ms, const wf_workflow *wf,
+                                     const char *store_dir);
 /* Updates the display's state from an event; call it for every event, first. */
 void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev);
 /* Prints the lines the run printer made for ev (each ends in a newline), above the live
@@ -105,12 +112,21 @@ void wf_cli_progress_free(wf_cli_progress *p);
 
 /* ---- GitHub Actions (github.c) -----------------------------------------------------------
  * Each task's output is folded into a ::group:: when the task ends (with workflow commands
- * stopped inside it), and every failure gets an ::error annotation. */
+ * stopped inside; failed units first, the tail when it is long); failures are ::error
+ * annotations at the task's line in the file, ignored failures (continue-on-error) ::warning,
+ * retries ::notice, at most 10 of each kind; at the end a Markdown summary is appended to
+ * $GITHUB_STEP_SUMMARY when it is set. docs/cli.md says what each holds. Not thread-safe:
+ * progress.c calls it under its lock. */
 typedef struct wf_cli_github wf_cli_github;
 
-/* A GitHub printer when GITHUB_ACTIONS=true, else NULL. quiet: groups of failed tasks only. */
-wf_cli_github *wf_cli_github_new(bool quiet);
-/* Appends to out the workflow commands ev calls for (whole lines; nothing for most events). */
+/* A GitHub printer when GITHUB_ACTIONS=true, else NULL. wf: the workflow being run (its file
+ * and each task's position are read now; borrowed during the call only); store_dir: where
+ * the run is recorded, for the summary's pointer to `wfengine report` (NULL: not recorded);
+ * quiet: groups of failed tasks only. */
+wf_cli_github *wf_cli_github_new(const wf_workflow *wf, const char *store_dir, bool quiet);
+/* Appends to out the lines ev calls for (whole lines; nothing for most events). At RUN_END
+ * it appends the summary to $GITHUB_STEP_SUMMARY; a summary that cannot be written is a
+ * "wfengine: warning:" line in out, and nothing else changes. */
 void wf_cli_github_event(wf_cli_github *g, const wf_event *ev, wf_strbuf *out);
 void wf_cli_github_free(wf_cli_github *g); /* NULL is fine */
 

@@ -268,7 +268,7 @@ static void attempt_ended(active_task *t, const wf_event *ev)
 /* ---- the interface ----------------------------------------------------------------------- */
 
 wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool verbose,
-                                     int64_t start_ms)
+                                     int64_t start_ms, const wf_workflow *wf, const char *store_dir)
 {
     wf_cli_progress *p = wf_xcalloc(1, sizeof(*p));
     const char *term = getenv("TERM");
@@ -280,7 +280,7 @@ wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool
     p->mode = mode;
     p->quiet = quiet;
     p->verbose = verbose;
-    p->github = mode != WF_PROGRESS_NONE ? wf_cli_github_new(quiet) : NULL;
+    p->github = mode != WF_PROGRESS_NONE ? wf_cli_github_new(wf, store_dir, quiet) : NULL;
     p->start_ms = start_ms;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);

@@ -600,7 +600,8 @@ int wf_cli_run(int argc, char **argv)
     wf_error_release(&reap_err);
     engine = wf_engine_new(NULL);
     cli.start_ms = wf_now_ms();
-    cli.progress = wf_cli_progress_new(cli.progress_mode, cli.quiet, cli.verbose, cli.start_ms);
+    cli.progress = wf_cli_progress_new(cli.progress_mode, cli.quiet, cli.verbose, cli.start_ms, wf,
+                                       store != NULL ? wf_store_dir(store) : NULL);
     if (cli.junit_path != NULL)
         cli.junit = wf_cli_junit_new(wf);
     opts.inputs = resume.inputs != NULL ? resume.inputs : cli.inputs;
