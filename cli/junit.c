@@ -30,6 +30,8 @@ typedef struct junit_rerun {
     int64_t index;
     int attempt, exit_code;
     char *message;
+    char *out, *err; /* tails of the attempt's stdout and stderr, shown safe; may be NULL */
+    size_t out_cut, err_cut;
 } junit_rerun;
 
 typedef struct junit_case {
@@ -177,9 +179,10 @@ static char *keep_tail(wf_cli_junit *j, const char *text, int max_lines, size_t 
     return wf_strbuf_detach(&sb, NULL);
 }
 
-static void add_rerun(junit_task *t, const wf_event *ev)
+static void add_rerun(wf_cli_junit *j, junit_task *t, const wf_event *ev)
 {
     junit_rerun *r;
+    bool dropped = false;
 
     if (t->n_reruns == t->cap_reruns) {
         t->cap_reruns = t->cap_reruns ? t->cap_reruns * 2 : 4;
@@ -190,6 +193,8 @@ static void add_rerun(junit_task *t, const wf_event *ev)
     r->attempt = ev->attempt;
     r->exit_code = ev->exit_code;
     r->message = safe_dup(ev->message);
+    r->out = keep_tail(j, ev->stdout_text, FAILURE_LINES, FAILURE_CAP, &r->out_cut, &dropped);
+    r->err = keep_tail(j, ev->stderr_text, FAILURE_LINES, FAILURE_CAP, &r->err_cut, &dropped);
 }
 
 /* Remembers the first reason a unit or task was cancelled: it says why the run stopped, for
@@ -215,7 +220,7 @@ void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev)
         task_of(j, ev->task)->n_items = ev->n_items;
         break;
     case WF_EVENT_UNIT_RETRY:
-        add_rerun(task_of(j, ev->task), ev);
+        add_rerun(j, task_of(j, ev->task), ev);
         break;
     case WF_EVENT_UNIT_END:
         t = task_of(j, ev->task);
@@ -405,7 +410,10 @@ static void add_case_xml(wf_strbuf *sb, const wf_cli_junit *j, const junit_task 
         xml_text(sb, reruns[r].message ? reruns[r].message : "failed", true);
         wf_strbuf_adds(sb, "\" type=\"");
         add_type(sb, reruns[r].exit_code);
-        wf_strbuf_addf(sb, "\">attempt %d</%s>\n", reruns[r].attempt, tag);
+        wf_strbuf_addf(sb, "\">attempt %d\n", reruns[r].attempt);
+        add_stream_xml(sb, "system-out", reruns[r].out, reruns[r].out_cut);
+        add_stream_xml(sb, "system-err", reruns[r].err, reruns[r].err_cut);
+        wf_strbuf_addf(sb, "      </%s>\n", tag);
     }
     add_stream_xml(sb, "system-out", c->out, c->out_cut);
     add_stream_xml(sb, "system-err", c->err, c->err_cut);
@@ -571,8 +579,11 @@ void wf_cli_junit_free(wf_cli_junit *j)
             free(j->tasks[i].cases[c].out);
             free(j->tasks[i].cases[c].err);
         }
-        for (size_t r = 0; r < j->tasks[i].n_reruns; r++)
+        for (size_t r = 0; r < j->tasks[i].n_reruns; r++) {
             free(j->tasks[i].reruns[r].message);
+            free(j->tasks[i].reruns[r].out);
+            free(j->tasks[i].reruns[r].err);
+        }
         free(j->tasks[i].reruns);
         free(j->tasks[i].cases);
         free(j->tasks[i].message);

@@ -197,9 +197,9 @@ typedef struct wf_event {
     const char *message;     /* borrowed, may be NULL */
     bool cached;             /* UNIT_END: the result came from the cache */
     bool reused;             /* UNIT_END: the result came from the run being resumed */
-    const char *stderr_text; /* UNIT_END of a process: what it wrote to stderr, or NULL */
-    /* UNIT_END: what the process wrote to stdout (an action: its log), or NULL. Like message
-     * and stderr_text, the values of secret inputs are replaced by "***". */
+    const char *stderr_text; /* UNIT_RETRY, UNIT_END of a process: its stderr, or NULL */
+    /* UNIT_RETRY, UNIT_END: what the attempt wrote to stdout (an action: its log), or NULL.
+     * Like message and stderr_text, the values of secret inputs are replaced by "***". */
     const char *stdout_text;
     /* UNIT_RETRY, UNIT_END: the attempt had its UNIT_START (false: it ended while queued, or
      * was taken from the resumed run). */

@@ -129,8 +129,11 @@ valid "retries"
 expect_xpath "earlier failed attempts of a unit that passed: flakyFailure" \
     'count(//testcase[@name="flaky"]/flakyFailure)' 2
 expect_xpath "each with its error and attempt" \
-    'concat(//testcase[@name="flaky"]/flakyFailure[1]/@type, " ", //testcase[@name="flaky"]/flakyFailure[1], "; ", //testcase[@name="flaky"]/flakyFailure[2])' \
+    'concat(//testcase[@name="flaky"]/flakyFailure[1]/@type, " ", normalize-space(//testcase[@name="flaky"]/flakyFailure[1]/text()[1]), "; ", normalize-space(//testcase[@name="flaky"]/flakyFailure[2]/text()[1]))' \
     'exit code 7 attempt 1; attempt 2'
+expect_xpath "and that attempt's stderr" \
+    'concat(normalize-space(//testcase[@name="flaky"]/flakyFailure[1]/system-err), ";", normalize-space(//testcase[@name="flaky"]/flakyFailure[2]/system-err))' \
+    'try 0;try 1'
 expect_xpath "a flaky unit is no failure" 'count(//testcase[@name="flaky"]/failure)' 0
 expect_xpath "earlier attempts of a unit that failed: rerunFailure" \
     'count(//testcase[@name="broken"]/rerunFailure)' 2
