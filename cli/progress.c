@@ -385,6 +385,13 @@ void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *l
     wf_strbuf_release(&safe);
 }
 
+void wf_cli_progress_note(wf_cli_progress *p, const char *text)
+{
+    pthread_mutex_lock(&p->lock);
+    emit_locked(p, text);
+    pthread_mutex_unlock(&p->lock);
+}
+
 void wf_cli_progress_free(wf_cli_progress *p)
 {
     wf_strbuf out = WF_STRBUF_INIT;

@@ -23,7 +23,8 @@ Y
 # Plain: one line per event, no escape sequences (what CI logs get when stderr is a file).
 run_wf run slow.yaml -j 4
 expect_rc "plain run" 1
-expect_in "plain lines" err.txt "ok       build[0]"
+expect_in "plain lines: successes of a fan-out counted" err.txt "ok       build: 1/8 items done ["
+expect_in "plain lines: the task's end" err.txt "ok       build (8 items) in "
 if grep -q $'\033' err.txt; then fail "plain output has no escape sequences"; else
     pass "plain output has no escape sequences"; fi
 run_wf run slow.yaml -j 4 --progress none --no-store
@@ -138,8 +139,9 @@ expect_in "the summary line" final.txt "failed in "
 expect_in "task lines stay" final.txt "ok       build (8 items)"
 if grep -q "units\] \|running, " final.txt; then fail "final screen is clean (no display left)" "$(cat final.txt)"; else
     pass "final screen is clean (no display left)"; fi
-# Nothing garbled: every non-empty line is an event line, a stderr line, or our own.
-bad=$(grep -v -e '^\[ *[0-9.]*s\] ' -e '^      | ' -e '^EXIT=' -e '^$' final.txt || true)
+# Nothing garbled: every non-empty line is an event line, an output line, the recap, or our own.
+bad=$(grep -v -e '^\[ *[0-9.]*s\] ' -e '^      | ' -e '^      --- std' -e '^[0-9]* failed' -e '^  [a-z]' \
+    -e '^EXIT=' -e '^$' final.txt || true)
 if [ -z "$bad" ]; then pass "no garbled lines"; else fail "no garbled lines" "$bad"; fi
 
 # Queued is not running: with -j 1, one unit runs and the others wait for the worker.
