@@ -70,6 +70,9 @@ int wf_cli_close_store(wf_store *store, int status);
 /* o[key] as an integer (dflt when absent or null) / a string (NULL when absent or null). */
 int64_t wf_cli_json_int(json_object *o, const char *key, int64_t dflt);
 const char *wf_cli_json_str(json_object *o, const char *key);
+/* A recorded task's or unit's status for people: its "status", or "failed, ignored" for a
+ * failure under continue-on-error ("ignored": true). */
+const char *wf_cli_status_text(json_object *o);
 
 /* ---- progress on stderr (progress.c) ------------------------------------------------------
  * tty: a live display at the bottom of the terminal (done/total units, running tasks with

@@ -174,6 +174,17 @@ const char *wf_cli_json_str(json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
+const char *wf_cli_status_text(json_object *o)
+{
+    const char *status = wf_cli_json_str(o, "status");
+    json_object *ign = NULL;
+
+    if (status != NULL && strcmp(status, "failed") == 0 &&
+        json_object_object_get_ex(o, "ignored", &ign) && json_object_get_boolean(ign))
+        return "failed, ignored";
+    return status != NULL ? status : "running";
+}
+
 /* Appends s with every control character shown as text, so that it reaches the terminal (or
  * the CI log) as what the process wrote, never as a command to the terminal: C0 controls
  * and DEL as \xHH (ESC is \x1b), C1 controls (U+0080..U+009F, which some terminals obey as

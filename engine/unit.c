@@ -296,6 +296,7 @@ void wf__unit_execute(wf_run *r, const wf_job *job, int cancel_fd, bool cancelle
         }
         if (!yes) {
             c->status = WF_STATUS_SKIPPED;
+            c->error = wf_xstrdup("when was false");
             goto out;
         }
     }
@@ -368,6 +369,7 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
         }
         if (!yes) {
             c->status = WF_STATUS_SKIPPED;
+            c->error = wf_xstrdup("when was false");
             goto out;
         }
     }
