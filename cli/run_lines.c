@@ -299,7 +299,7 @@ static void add_item_counts(const open_task *t, const wf_event *ev, wf_strbuf *o
     } counts[] = {
         { t ? t->ok : 0, "ok" },
         { t ? t->failed : 0, "failed" },
-        { t ? t->ignored : 0, "failed, ignored" },
+        { t ? t->ignored : 0, "failed (ignored)" },
         { t ? t->skipped : 0, "skipped" },
         { t ? t->cancelled : 0, "cancelled" },
     };
@@ -332,7 +332,12 @@ static bool fold_unit(wf_cli_lines *l, open_task *t, const wf_event *ev, wf_strb
         return true;
     }
     if (ev->status == WF_STATUS_CANCELLED && !ev->started) {
-        reasons_add(&t->unstarted, ev->message);
+        const char *why = ev->message;
+
+        /* The engine says "not started: WHY"; the folded line says "N items not started". */
+        if (why != NULL && strncmp(why, "not started: ", 13) == 0)
+            why += 13;
+        reasons_add(&t->unstarted, why);
         return true;
     }
     if (ev->status != WF_STATUS_SUCCEEDED || ev->cached)
@@ -353,7 +358,7 @@ static bool fold_unit(wf_cli_lines *l, open_task *t, const wf_event *ev, wf_strb
 static void unit_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
 {
     open_task *t = find_task(l, ev->task);
-    bool ignored = false; /* TODO(lead): ev->ignored */
+    bool ignored = ev->ignored;
 
     t->ended++;
     if (ev->status == WF_STATUS_SUCCEEDED)
@@ -420,7 +425,7 @@ drop:
 static void task_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
 {
     open_task *t = find_task(l, ev->task);
-    bool ignored = false; /* TODO(lead): ev->ignored */
+    bool ignored = ev->ignored;
 
     add_folds(l, t, out);
     /* A task that failed without running a unit (its item list or `when` could not be
