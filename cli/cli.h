@@ -75,11 +75,12 @@ const char *wf_cli_json_str(json_object *o, const char *key);
 const char *wf_cli_status_text(json_object *o);
 
 /* ---- progress on stderr (progress.c) ------------------------------------------------------
- * tty: a live display at the bottom of the terminal (done/total units, running tasks with
- * their elapsed time, failures, elapsed and an estimate), redrawn in place by a ticker thread;
- * event lines are printed above it, never through it. plain: one line per event. none: only
- * warnings. With GITHUB_ACTIONS=true (and not none): what github.c makes of the events too.
- * All text comes from events, so secrets are already masked. */
+ * tty: a live display at the bottom of the terminal (done/total units, units running and
+ * queued, running tasks with their elapsed time, failures and ignored failures, elapsed and an
+ * estimate), redrawn in place by a ticker thread; the event lines (run_lines.c) are printed
+ * above it, never through it, except a success or a skipped item's own line (-v: all). plain:
+ * the event lines. none: only warnings. With GITHUB_ACTIONS=true (and not none): what github.c
+ * makes of the events too. All text comes from events, so secrets are already masked. */
 typedef enum wf_cli_progress_mode {
     WF_PROGRESS_AUTO = 0, /* tty when stderr is a terminal (and TERM is not dumb), else plain */
     WF_PROGRESS_TTY,

@@ -1,7 +1,7 @@
 /*
- * Progress on stderr: one line per event (plain), a live display redrawn in place at the
- * bottom of a terminal (tty); under GitHub Actions what github.c makes of the events too
- * (cli.h says what each mode shows).
+ * Progress on stderr: the event lines run_lines.c makes (plain), a live display redrawn in
+ * place at the bottom of a terminal with those lines above it (tty); under GitHub Actions what
+ * github.c makes of the events too (cli.h says what each mode shows).
  *
  * The live display is a block of lines, each cut to the terminal's width so that none wraps:
  * then the cursor is always exactly `drawn_lines` lines below the block's first line, and
