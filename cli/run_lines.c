@@ -29,6 +29,9 @@
  * RECAP_LINE_BYTES of the line that says what went wrong. */
 #define RECAP_MAX        20
 #define RECAP_LINE_BYTES 200
+/* A task's folded lines name at most REASONS_MAX reasons each; the rest are counted together
+ * (a reason that named its item would otherwise make a line per item again). */
+#define REASONS_MAX 8
 
 typedef struct reason_count {
     char *reason;
@@ -45,6 +48,7 @@ typedef struct open_task {
     char *name;
     size_t n_items;                                        /* with-items: its units; 0 otherwise */
     size_t ended, ok, failed, ignored, skipped, cancelled; /* its units so far */
+    size_t cached;                                         /* of the ok ones, from the cache */
     size_t next_count;     /* `ended` at which the next count line is due */
     int64_t last_line_ms;  /* when its last count line (or its start) was printed */
     reason_list skips;     /* skipped items, by reason */
@@ -214,6 +218,8 @@ static void recap_release(recap_list *l)
 
 static void reasons_add(reason_list *l, const char *reason)
 {
+    static const char other[] = "other reasons (wfengine show lists each item's)";
+
     if (reason == NULL)
         reason = "no reason given";
     for (size_t i = 0; i < l->len; i++) {
@@ -221,6 +227,10 @@ static void reasons_add(reason_list *l, const char *reason)
             l->items[i].n++;
             return;
         }
+    }
+    if (l->len >= REASONS_MAX - 1 && strcmp(reason, other) != 0) {
+        reasons_add(l, other);
+        return;
     }
     if (l->len == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 4;
@@ -290,30 +300,31 @@ static void add_folds(const wf_cli_lines *l, const open_task *t, wf_strbuf *out)
     }
 }
 
-/* " (N items)", with what did not succeed when some did not: the task's last count. */
+/* " (N items)", with what did not succeed when some did not, and what came from the cache:
+ * the task's last count. */
 static void add_item_counts(const open_task *t, const wf_event *ev, wf_strbuf *out)
 {
     const struct {
         size_t n;
         const char *what;
     } counts[] = {
-        { t ? t->ok : 0, "ok" },
-        { t ? t->failed : 0, "failed" },
-        { t ? t->ignored : 0, "failed (ignored)" },
-        { t ? t->skipped : 0, "skipped" },
-        { t ? t->cancelled : 0, "cancelled" },
+        { t->ok, "ok" },
+        { t->failed, "failed" },
+        { t->ignored, "failed (ignored)" },
+        { t->skipped, "skipped" },
+        { t->cancelled, "cancelled" },
     };
     const char *sep = ": ";
 
     wf_strbuf_addf(out, " (%zu items", ev->n_items);
-    if (t != NULL && t->ok != ev->n_items) {
-        for (size_t i = 0; i < WF_ARRAY_LEN(counts); i++) {
-            if (counts[i].n == 0)
-                continue;
-            wf_strbuf_addf(out, "%s%zu %s", sep, counts[i].n, counts[i].what);
-            sep = ", ";
-        }
+    for (size_t i = 0; i < WF_ARRAY_LEN(counts) && t->ok != ev->n_items; i++) {
+        if (counts[i].n == 0)
+            continue;
+        wf_strbuf_addf(out, "%s%zu %s", sep, counts[i].n, counts[i].what);
+        sep = ", ";
     }
+    if (t->cached > 0)
+        wf_strbuf_addf(out, "%s%zu from the cache", sep, t->cached);
     wf_strbuf_addc(out, ')');
 }
 
@@ -340,7 +351,7 @@ static bool fold_unit(wf_cli_lines *l, open_task *t, const wf_event *ev, wf_strb
         reasons_add(&t->unstarted, why);
         return true;
     }
-    if (ev->status != WF_STATUS_SUCCEEDED || ev->cached)
+    if (ev->status != WF_STATUS_SUCCEEDED)
         return false;
     now = wf_now_ms();
     if (l->quiet || t->n_items == 0 || t->ended >= t->n_items ||
@@ -363,6 +374,8 @@ static void unit_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
     t->ended++;
     if (ev->status == WF_STATUS_SUCCEEDED)
         t->ok++;
+    if (ev->status == WF_STATUS_SUCCEEDED && ev->cached)
+        t->cached++;
     else if (ev->status == WF_STATUS_FAILED && ignored)
         t->ignored++;
     else if (ev->status == WF_STATUS_FAILED)

@@ -144,6 +144,60 @@ START_TEST(test_fold_skipped_by_reason)
 }
 END_TEST
 
+static const char *unique_reason(size_t i)
+{
+    static char buf[64];
+
+    if (i % 4 == 0)
+        return NULL;
+    snprintf(buf, sizeof(buf), "dependency 'x[%zu]' failed", i);
+    return buf;
+}
+
+START_TEST(test_fold_reasons_capped)
+{
+    wf_cli_lines *l = wf_cli_lines_new(false, false, wf_now_ms());
+    wf_strbuf all = WF_STRBUF_INIT;
+
+    /* 30 skipped items with a reason each: 7 lines that name one, then one for the rest. */
+    fan_out(l, "legs", 40, skip_most, unique_reason, &all);
+    ck_assert_uint_eq(count_lines(all.buf, "skipped  legs: 1 item skipped: dependency 'x["), 7);
+    ck_assert_ptr_nonnull(strstr(
+        all.buf,
+        "skipped  legs: 23 items skipped: other reasons (wfengine show lists each item's)\n"));
+    ck_assert_uint_eq(count_lines(all.buf, "skipped "), 8);
+    wf_strbuf_release(&all);
+    wf_cli_lines_free(l);
+}
+END_TEST
+
+START_TEST(test_fold_cached)
+{
+    wf_cli_lines *l = wf_cli_lines_new(false, false, wf_now_ms());
+    wf_strbuf all = WF_STRBUF_INIT;
+    wf_event start = { .kind = WF_EVENT_TASK_START, .task = "c", .index = -1, .n_items = 100 };
+    wf_event end = { .kind = WF_EVENT_TASK_END,
+                     .task = "c",
+                     .index = -1,
+                     .n_items = 100,
+                     .status = WF_STATUS_SUCCEEDED };
+
+    feed(l, &start, &all);
+    for (int64_t i = 0; i < 100; i++) {
+        wf_event ev = unit_end("c", i, WF_STATUS_SUCCEEDED, NULL);
+
+        ev.cached = i < 60;
+        feed(l, &ev, &all);
+    }
+    feed(l, &end, &all);
+    ck_assert_uint_eq(count_lines(all.buf, "cached "), 0);
+    ck_assert_uint_eq(count_lines(all.buf, "ok       c: "), 9);
+    ck_assert_ptr_nonnull(strstr(all.buf, "ok       c (100 items: 60 from the cache) in "));
+    wf_strbuf_release(&all);
+    wf_cli_lines_free(l);
+}
+END_TEST
+
 static wf_status stopped(size_t i)
 {
     return i < 3 ? WF_STATUS_SUCCEEDED : WF_STATUS_CANCELLED;
@@ -310,6 +364,8 @@ static Suite *run_lines_suite(void)
     tc = tcase_create("fold");
     tcase_add_loop_test(tc, test_fold_successes, 0, (int)WF_ARRAY_LEN(fold_cases));
     tcase_add_test(tc, test_fold_skipped_by_reason);
+    tcase_add_test(tc, test_fold_reasons_capped);
+    tcase_add_test(tc, test_fold_cached);
     tcase_add_loop_test(tc, test_fold_not_started, 0, 2);
     suite_add_tcase(s, tc);
 
