@@ -117,9 +117,10 @@ void wf_cli_progress_free(wf_cli_progress *p);
  * whichever comes first; its skipped items into "skipped  TASK: N items skipped: REASON" and
  * those that never started into "cancelled TASK: N items not started: REASON", one line per
  * reason (at most 8), printed before the task's end line, which carries the last count ("(N
- * items: A ok, B failed)", and how many came from the cache). The run's last line is followed by a recap of the failures and the ignored
- * failures (each with the line of its output that says what went wrong). -q: only failures,
- * not-started lines, warnings, the last line and the recap. Call it from one thread. */
+ * items: A ok, B failed)", and how many came from the cache). The run's last line is followed
+ * by a recap of the failures and the ignored failures (each with the line of its output that
+ * says what went wrong). -q: only failures, not-started lines, warnings, the last line and the
+ * recap. Call it from one thread. */
 typedef struct wf_cli_lines wf_cli_lines;
 
 /* Where the run was recorded, for wf_cli_lines_pointers. */
