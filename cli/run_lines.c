@@ -216,7 +216,7 @@ static void recap_release(recap_list *l)
     free(l->first_unit);
 }
 
-static void reasons_add(reason_list *l, const char *reason)
+static void reasons_add(reason_list *l, const char *reason, size_t n)
 {
     static const char other[] = "other reasons (wfengine show lists each item's)";
 
@@ -224,12 +224,12 @@ static void reasons_add(reason_list *l, const char *reason)
         reason = "no reason given";
     for (size_t i = 0; i < l->len; i++) {
         if (strcmp(l->items[i].reason, reason) == 0) {
-            l->items[i].n++;
+            l->items[i].n += n;
             return;
         }
     }
     if (l->len >= REASONS_MAX - 1 && strcmp(reason, other) != 0) {
-        reasons_add(l, other);
+        reasons_add(l, other, n);
         return;
     }
     if (l->len == l->cap) {
@@ -237,7 +237,7 @@ static void reasons_add(reason_list *l, const char *reason)
         l->items = wf_xrealloc(l->items, l->cap * sizeof(*l->items));
     }
     l->items[l->len].reason = wf_xstrdup(reason);
-    l->items[l->len++].n = 1;
+    l->items[l->len++].n = n;
 }
 
 static void reasons_release(reason_list *l)
@@ -339,7 +339,7 @@ static bool fold_unit(wf_cli_lines *l, open_task *t, const wf_event *ev, wf_strb
     if (l->verbose || ev->index < 0 || ev->reused)
         return false;
     if (ev->status == WF_STATUS_SKIPPED) {
-        reasons_add(&t->skips, ev->message);
+        reasons_add(&t->skips, ev->message, 1);
         return true;
     }
     if (ev->status == WF_STATUS_CANCELLED && !ev->started) {
@@ -348,7 +348,7 @@ static bool fold_unit(wf_cli_lines *l, open_task *t, const wf_event *ev, wf_strb
         /* The engine says "not started: WHY"; the folded line says "N items not started". */
         if (why != NULL && strncmp(why, "not started: ", 13) == 0)
             why += 13;
-        reasons_add(&t->unstarted, why);
+        reasons_add(&t->unstarted, why, 1);
         return true;
     }
     if (ev->status != WF_STATUS_SUCCEEDED)
@@ -440,6 +440,15 @@ static void task_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
     open_task *t = find_task(l, ev->task);
     bool ignored = ev->ignored;
 
+    /* Items the engine had not queued yet when the task was stopped end without an event of
+     * their own: they did not start either, for the reason their queued siblings give. */
+    if (ev->n_items > t->ended) {
+        t->cancelled += ev->n_items - t->ended;
+        reasons_add(&t->unstarted,
+                    t->unstarted.len > 0 ? t->unstarted.items[0].reason : "the task was stopped",
+                    ev->n_items - t->ended);
+        t->ended = ev->n_items;
+    }
     add_folds(l, t, out);
     /* A task that failed without running a unit (its item list or `when` could not be
      * evaluated) is a failure of its own; failed units were counted as they ended. */

@@ -230,6 +230,35 @@ START_TEST(test_fold_not_started)
 }
 END_TEST
 
+START_TEST(test_fold_never_queued)
+{
+    wf_cli_lines *l = wf_cli_lines_new(false, false, wf_now_ms());
+    wf_strbuf all = WF_STRBUF_INIT;
+    wf_event start = { .kind = WF_EVENT_TASK_START, .task = "w", .index = -1, .n_items = 10 };
+    wf_event end = { .kind = WF_EVENT_TASK_END,
+                     .task = "w",
+                     .index = -1,
+                     .n_items = 10,
+                     .status = WF_STATUS_CANCELLED };
+
+    /* 2 ran, 3 were queued when the run stopped, 5 were never queued (no event at all). */
+    feed(l, &start, &all);
+    for (int64_t i = 0; i < 5; i++) {
+        wf_event ev = unit_end("w", i, i < 2 ? WF_STATUS_SUCCEEDED : WF_STATUS_CANCELLED,
+                               i < 2 ? NULL : "not started: the run was stopped");
+
+        ev.started = i < 2;
+        feed(l, &ev, &all);
+    }
+    feed(l, &end, &all);
+    ck_assert_ptr_nonnull(
+        strstr(all.buf, "cancelled w: 8 items not started: the run was stopped\n"));
+    ck_assert_ptr_nonnull(strstr(all.buf, "cancelled w (10 items: 2 ok, 8 cancelled)\n"));
+    wf_strbuf_release(&all);
+    wf_cli_lines_free(l);
+}
+END_TEST
+
 /* ---- a failed unit's output ---------------------------------------------------------------- */
 
 START_TEST(test_tails)
@@ -366,6 +395,7 @@ static Suite *run_lines_suite(void)
     tcase_add_test(tc, test_fold_skipped_by_reason);
     tcase_add_test(tc, test_fold_reasons_capped);
     tcase_add_test(tc, test_fold_cached);
+    tcase_add_test(tc, test_fold_never_queued);
     tcase_add_loop_test(tc, test_fold_not_started, 0, 2);
     suite_add_tcase(s, tc);
 

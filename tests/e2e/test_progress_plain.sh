@@ -4,8 +4,8 @@
 # unit's stdout and stderr, the recap of failures at the end and the commands that follow up.
 . "$(dirname "$0")/lib.sh"
 
-S=${WF_E2E_SCALE:-1}
-N=$((100 * S))
+# WF_E2E_SCALE divides the fan-outs (the TSan build sets it); N stays a multiple of 4.
+N=$(((100 / ${WF_E2E_SCALE:-1} + 3) / 4 * 4))
 cat > fan.yaml <<Y
 version: 1
 tasks:
@@ -23,7 +23,7 @@ expect_rc "a fan-out of $N items" 0
 lines=$(grep -c "fan" err.txt || true)
 counts=$(grep -c "ok       fan: [0-9]*/$N items done \[" err.txt || true)
 # A count every tenth of the items, or every 5 s (a slow machine may add a few).
-if [ "$lines" -ge 3 ] && [ "$lines" -le 25 ] && [ "$counts" -ge 5 ]; then
+if [ "$lines" -ge 3 ] && [ "$lines" -le 25 ] && [ "$counts" -ge 3 ]; then
     pass "plain: $N successes folded into $lines lines ($counts counts)"
 else fail "plain: $N successes folded into $lines lines ($counts counts), want 3..25" "$(head -40 err.txt)"; fi
 if grep "ok       fan: " err.txt | sed 's/.*fan: \([0-9]*\)\/.*/\1/' | sort -n -c 2>/dev/null; then
