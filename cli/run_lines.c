@@ -142,6 +142,17 @@ static void add_output(wf_strbuf *sb, const wf_event *ev, bool whole)
         add_tail(sb, ev->stderr_text, whole);
 }
 
+/* Whether the line p..end mentions an error or a failure ("error:", "FAILED", "failure"). */
+static bool says_error(const char *p, const char *end)
+{
+    for (; p < end; p++) {
+        if ((end - p >= 5 && strncasecmp(p, "error", 5) == 0) ||
+            (end - p >= 4 && strncasecmp(p, "fail", 4) == 0))
+            return true;
+    }
+    return false;
+}
+
 /* The line of what a unit wrote that best says what went wrong: the first that mentions an
  * error (stderr, then stdout), else the last line of stderr. NULL when it wrote nothing. */
 static char *telling_line(const wf_event *ev)
@@ -153,19 +164,10 @@ static char *telling_line(const wf_event *ev)
         for (const char *p = texts[k]; p != NULL && *p != '\0';) {
             const char *nl = strchr(p, '\n');
             const char *end = nl ? nl : p + strlen(p);
-            char *line = wf_xstrndup(p, (size_t)(end - p));
-            bool says = false;
 
-            for (char *c = line; *c != '\0'; c++) {
-                if (strncasecmp(c, "error", 5) == 0 || strncasecmp(c, "fail", 4) == 0) {
-                    says = true;
-                    break;
-                }
-            }
-            if (says)
-                return line;
-            free(line);
-            if (k == 0 && end > p && strspn(p, " \t\r") < (size_t)(end - p)) {
+            if (says_error(p, end))
+                return wf_xstrndup(p, (size_t)(end - p));
+            if (k == 0 && strspn(p, " \t\r") < (size_t)(end - p)) {
                 last = p;
                 last_end = end;
             }
@@ -366,49 +368,48 @@ static bool fold_unit(wf_cli_lines *l, open_task *t, const wf_event *ev, wf_strb
     return true;
 }
 
+/* Counts ev in its task (and the recap); true when the unit's own line is to be printed. */
+static bool count_unit(wf_cli_lines *l, open_task *t, const wf_event *ev)
+{
+    t->ended++;
+    switch (ev->status) {
+    case WF_STATUS_SUCCEEDED:
+        t->ok++;
+        t->cached += ev->cached;
+        break;
+    case WF_STATUS_FAILED:
+        (*(ev->ignored ? &t->ignored : &t->failed))++;
+        recap_add(ev->ignored ? &l->ignored : &l->failed, ev, true);
+        return true;
+    case WF_STATUS_SKIPPED:
+        t->skipped++;
+        break;
+    case WF_STATUS_CANCELLED:
+        t->cancelled++;
+        return ev->index >= 0; /* a plain task's is reported by TASK_END */
+    default:
+        break;
+    }
+    if (ev->reused)
+        return l->verbose; /* taken from the resumed run: summarized by TASK_START / TASK_END */
+    if (ev->cached)
+        return !l->quiet;
+    /* A plain task's success or skip is reported by TASK_END. */
+    return !l->quiet && ev->index >= 0;
+}
+
 static void unit_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
 {
     open_task *t = find_task(l, ev->task);
-    bool ignored = ev->ignored;
 
-    t->ended++;
-    if (ev->status == WF_STATUS_SUCCEEDED)
-        t->ok++;
-    if (ev->status == WF_STATUS_SUCCEEDED && ev->cached)
-        t->cached++;
-    else if (ev->status == WF_STATUS_FAILED && ignored)
-        t->ignored++;
-    else if (ev->status == WF_STATUS_FAILED)
-        t->failed++;
-    else if (ev->status == WF_STATUS_SKIPPED)
-        t->skipped++;
-    else if (ev->status == WF_STATUS_CANCELLED)
-        t->cancelled++;
-    if (ev->status == WF_STATUS_FAILED)
-        recap_add(ignored ? &l->ignored : &l->failed, ev, true);
-    if (fold_unit(l, t, ev, out))
+    if (!count_unit(l, t, ev) || fold_unit(l, t, ev, out))
         return;
     add_stamp(l, out);
-    if (ev->reused) {
-        /* Taken from the resumed run: summarized by TASK_START / TASK_END. */
-        if (!l->verbose)
-            goto drop;
-        wf_strbuf_adds(out, "reused   ");
+    if (ev->reused || ev->cached) {
+        wf_strbuf_adds(out, ev->reused ? "reused   " : "cached   ");
         unit_name(out, ev->task, ev->index);
-        wf_strbuf_addc(out, '\n');
-        return;
-    }
-    if (ev->cached) {
-        if (l->quiet)
-            goto drop;
-        wf_strbuf_adds(out, "cached   ");
-        unit_name(out, ev->task, ev->index);
-        wf_strbuf_adds(out, " (result from the cache)\n");
-        return;
-    }
-    if (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_SKIPPED) {
-        if (l->quiet || ev->index < 0)
-            goto drop; /* a plain task's end is reported by TASK_END */
+        wf_strbuf_adds(out, ev->reused ? "\n" : " (result from the cache)\n");
+    } else if (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_SKIPPED) {
         wf_strbuf_adds(out, ev->status == WF_STATUS_SUCCEEDED ? "ok       " : "skipped  ");
         unit_name(out, ev->task, ev->index);
         wf_strbuf_adds(out, " (");
@@ -417,22 +418,17 @@ static void unit_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
         if (ev->status == WF_STATUS_SKIPPED && ev->message != NULL)
             wf_strbuf_addf(out, ": %s", ev->message);
         wf_strbuf_addc(out, '\n');
-        return;
+    } else {
+        wf_strbuf_adds(out, ev->status != WF_STATUS_FAILED ? "cancelled "
+                            : ev->ignored                  ? "FAILED (ignored) "
+                                                           : "FAILED   ");
+        unit_name(out, ev->task, ev->index);
+        if (ev->message)
+            wf_strbuf_addf(out, ": %s", ev->message);
+        wf_strbuf_addc(out, '\n');
+        if (ev->status == WF_STATUS_FAILED)
+            add_output(out, ev, l->verbose);
     }
-    if (ev->status == WF_STATUS_CANCELLED && ev->index < 0)
-        goto drop;
-    wf_strbuf_adds(out, ev->status != WF_STATUS_FAILED ? "cancelled "
-                        : ignored                      ? "FAILED (ignored) "
-                                                       : "FAILED   ");
-    unit_name(out, ev->task, ev->index);
-    if (ev->message)
-        wf_strbuf_addf(out, ": %s", ev->message);
-    wf_strbuf_addc(out, '\n');
-    if (ev->status == WF_STATUS_FAILED)
-        add_output(out, ev, l->verbose);
-    return;
-drop:
-    wf_strbuf_reset(out);
 }
 
 static void task_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
