@@ -71,6 +71,9 @@ tasks:
     run: echo never
   fine:
     run: echo fine
+  lint:
+    continue-on-error: true
+    run: "echo 'lint: 3 warnings, failing' >&2; exit 4"
 Y
 run_wf run fail.yaml --progress plain --store st
 expect_rc "a run with failures" 1
@@ -89,6 +92,11 @@ expect_in "the recap counts the failures" err.txt "2 failed:"
 expect_in "the recap: a failure with the line that says why" err.txt \
     "  tests: exit code 1: ERROR: LeakSanitizer: detected memory leaks"
 expect_in "the recap: the other failure" err.txt "  wide: exit code 2: last-wide-line"
+expect_in "continue-on-error: its own state" err.txt "FAILED (ignored) lint: exit code 4"
+if grep -A1 -F "1 failed, ignored (continue-on-error):" err.txt |
+    grep -qxF "  lint: exit code 4: lint: 3 warnings, failing"; then
+    pass "the recap lists ignored failures apart"
+else fail "the recap lists ignored failures apart" "$(tail -12 err.txt)"; fi
 expect_in "the run is recorded" err.txt "wfengine: recorded as run "
 expect_in "the pointer to report" err.txt "wfengine report "
 expect_in "the pointer to --resume" err.txt "wfengine run fail.yaml --resume last --store st"

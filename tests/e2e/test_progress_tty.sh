@@ -76,6 +76,7 @@ expect_in "plain: the title change is shown as text" err.txt 'err \x1b]0;pwned\x
 expect_in "plain: the OSC 8 link too" err.txt '\x1b]8;;http://x.example/\x1b\link'
 expect_in "plain: C1 CSI and a bare CR too" err.txt '\u009b2J cr\x0dover'
 expect_in "plain: UTF-8 is kept" err.txt "héllo"
+expect_in "plain: the stdout tail is shown as text too" err.txt '| out \x1b]0;pwned\x07\x1b[2J héllo'
 run_wf run hostile.yaml -v --progress plain --no-store
 check_clean "-v (whole stderr)" err.txt
 run_wf run hostile.yaml --progress tty --no-store
