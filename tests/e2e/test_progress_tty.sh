@@ -110,7 +110,9 @@ mid=""
 for _ in $(seq 1 40); do
     sleep 0.1
     mid=$(tmx capture-pane -p -t "$session")
-    grep -q "units\]" <<<"$mid" && grep -q "build" <<<"$mid" && break
+    # (broken fails as build starts; lint keeps the display up for 3 s after.)
+    grep -q "units\]" <<<"$mid" && grep -q "build" <<<"$mid" && grep -q "1 failed" <<<"$mid" &&
+        grep -q "| broken-stderr" <<<"$mid" && break
 done
 printf '%s\n' "$mid" > mid.txt
 expect_in "live headline with done/total units" mid.txt "units] "
