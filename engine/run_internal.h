@@ -153,6 +153,7 @@ struct wf_run {
     bool stopping; /* cancel or workflow fail-fast: start nothing new */
     bool failfast_tripped;
     uint32_t failfast_task; /* with failfast_tripped: the task whose failure tripped it */
+    bool timed_out;         /* the workflow's `timeout` passed: the run was stopped */
     wf_status status;
 };
 

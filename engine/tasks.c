@@ -61,6 +61,15 @@ char *wf__cancel_reason(const wf_run *r, const wf_task_state *ts, bool started)
     if (r->failfast_tripped)
         return wf_xasprintf("%s: fail-fast (task '%s' failed)", when,
                             r->wf->tasks[r->failfast_task].name);
+    if (r->timed_out) {
+        wf_strbuf d = WF_STRBUF_INIT;
+        char *msg;
+
+        wf_duration_format(&d, r->wf->timeout_ms);
+        msg = wf_xasprintf("%s: the workflow's timeout of %s passed", when, wf_strbuf_str(&d));
+        wf_strbuf_release(&d);
+        return msg;
+    }
     return wf_xasprintf("%s: the run was stopped", when);
 }
 
@@ -519,7 +528,7 @@ wf_status wf__final_status(const wf_run *r)
 
         if (ts->status == WF_STATUS_FAILED && !r->wf->tasks[t].continue_on_error)
             return WF_STATUS_FAILED;
-        if (ts->status == WF_STATUS_CANCELLED && r->failfast_tripped)
+        if (ts->status == WF_STATUS_CANCELLED && (r->failfast_tripped || r->timed_out))
             return WF_STATUS_FAILED;
     }
     return WF_STATUS_SUCCEEDED;

@@ -189,6 +189,7 @@ typedef struct wf_workflow {
     size_t n_env;
     int concurrency; /* 0 = the number of CPUs */
     bool fail_fast;
+    int64_t timeout_ms; /* the whole run's time limit (top-level `timeout`); 0: none */
 
     wf_task *tasks; /* in file order */
     size_t n_tasks;

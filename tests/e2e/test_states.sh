@@ -112,4 +112,25 @@ expect_json "a stopped unit says the run was stopped" \
     'sorted(set(u["error"] for t in d["tasks"] for u in t["units"]))' \
     '["cancelled while running: the run was stopped"]'
 
+# The workflow's own timeout stops the run: cancelled units say so, and the run fails.
+cat > wto.yaml <<'Y'
+version: 1
+timeout: 1s
+tasks:
+  quick:
+    run: echo hi
+  slow:
+    with-items: [1, 2, 3]
+    concurrency: 2
+    run: sleep 20
+Y
+start=$(date +%s)
+run_wf run wto.yaml --progress plain
+took=$(( $(date +%s) - start ))
+expect_rc "a run past its timeout fails" 1
+expect_in "a warning says why" err.txt "warning: the workflow's timeout of 1s passed: stopping the run"
+expect_in "running units say what stopped them" err.txt "cancelled while running: the workflow's timeout of 1s passed"
+if [ "$took" -lt 10 ]; then pass "stopped in ${took}s, not after 20s"; else fail "took ${took}s"; fi
+run_wf show last --json
+expect_json "quick succeeded before" '[t["status"] for t in d["tasks"]]' '["succeeded", "cancelled"]'
 done_testing
