@@ -341,6 +341,9 @@ static void free_task(wf_task *t)
     wf_vnode_free(t->matrix_include);
     wf_vnode_free(t->matrix_exclude);
     wf_tpl_free(t->when);
+    wf_tpl_free(t->concurrency_tpl);
+    wf_tpl_free(t->continue_on_error_tpl);
+    wf_tpl_free(t->batch_size_tpl);
     free_named_tpls(t->env, t->n_env);
     wf_tpl_free(t->workdir);
     wf_tpl_free(t->shell);

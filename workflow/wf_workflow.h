@@ -138,6 +138,9 @@ typedef struct wf_task {
     wf_mark items_mark;
     int concurrency; /* items of this task at once; 0 = only the global limit */
     int batch_size;  /* 0 = no batching */
+    /* concurrency / batch-size written as a template (then the int above is 0): evaluated
+     * when the task starts, to an integer >= 1. NULL when written as a number. */
+    wf_tpl *concurrency_tpl, *batch_size_tpl;
     bool fail_fast;
 
     /* Conditions and error handling */
@@ -146,6 +149,9 @@ typedef struct wf_task {
     wf_retry retry;
     int64_t timeout_ms; /* per attempt; 0 = none */
     bool continue_on_error;
+    /* continue-on-error written as a template (`<< item.experimental >>`): evaluated for
+     * each unit that fails, in its item's context; NULL when written as a boolean. */
+    wf_tpl *continue_on_error_tpl;
 
     /* Process settings (run tasks). Defaults are already folded in. */
     wf_output_mode output;
