@@ -48,6 +48,10 @@ bool wf_cli_is_help(const char *arg);
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one (nor an XML
  * character: surrogates, overlong forms, U+FFFE and U+FFFF are refused). */
 size_t wf_cli_utf8_len(const unsigned char *s);
+/* Appends s with every control character shown as text, so that it reaches the terminal (or
+ * the CI log) as what the process wrote, never as a command to the terminal (common.c says
+ * how each byte is shown). */
+void wf_cli_add_safe(wf_strbuf *sb, const char *s);
 
 /* The store directory: given (--store), else $WFENGINE_STORE, else ".wfengine". */
 const char *wf_cli_store_dir(const char *given);
@@ -66,14 +70,16 @@ int wf_cli_close_store(wf_store *store, int status);
 /* o[key] as an integer (dflt when absent or null) / a string (NULL when absent or null). */
 int64_t wf_cli_json_int(json_object *o, const char *key, int64_t dflt);
 const char *wf_cli_json_str(json_object *o, const char *key);
+/* A recorded task's or unit's status for people: its "status", or "failed, ignored" for a
+ * failure under continue-on-error ("ignored": true). */
+const char *wf_cli_status_text(json_object *o);
 
 /* ---- progress on stderr (progress.c) ------------------------------------------------------
  * tty: a live display at the bottom of the terminal (done/total units, running tasks with
  * their elapsed time, failures, elapsed and an estimate), redrawn in place by a ticker thread;
  * event lines are printed above it, never through it. plain: one line per event. none: only
- * warnings. With GITHUB_ACTIONS=true (and not none): each task's output is folded into a
- * ::group:: when the task ends (with workflow commands stopped inside it), and every failure
- * gets an ::error annotation. All text comes from events, so secrets are already masked. */
+ * warnings. With GITHUB_ACTIONS=true (and not none): what github.c makes of the events too.
+ * All text comes from events, so secrets are already masked. */
 typedef enum wf_cli_progress_mode {
     WF_PROGRESS_AUTO = 0, /* tty when stderr is a terminal (and TERM is not dumb), else plain */
     WF_PROGRESS_TTY,
@@ -96,6 +102,17 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev);
 void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *lines);
 /* Stops the ticker and erases the live display. NULL is fine. */
 void wf_cli_progress_free(wf_cli_progress *p);
+
+/* ---- GitHub Actions (github.c) -----------------------------------------------------------
+ * Each task's output is folded into a ::group:: when the task ends (with workflow commands
+ * stopped inside it), and every failure gets an ::error annotation. */
+typedef struct wf_cli_github wf_cli_github;
+
+/* A GitHub printer when GITHUB_ACTIONS=true, else NULL. quiet: groups of failed tasks only. */
+wf_cli_github *wf_cli_github_new(bool quiet);
+/* Appends to out the workflow commands ev calls for (whole lines; nothing for most events). */
+void wf_cli_github_event(wf_cli_github *g, const wf_event *ev, wf_strbuf *out);
+void wf_cli_github_free(wf_cli_github *g); /* NULL is fine */
 
 /* ---- JUnit XML (junit.c) ------------------------------------------------------------------
  * One testcase per task, or per item (NAME[INDEX]) of a with-items task; a task that never

@@ -173,3 +173,54 @@ const char *wf_cli_json_str(json_object *o, const char *key)
         return NULL;
     return json_object_get_string(v);
 }
+
+const char *wf_cli_status_text(json_object *o)
+{
+    const char *status = wf_cli_json_str(o, "status");
+    json_object *ign = NULL;
+
+    if (status != NULL && strcmp(status, "failed") == 0 &&
+        json_object_object_get_ex(o, "ignored", &ign) && json_object_get_boolean(ign))
+        return "failed, ignored";
+    return status != NULL ? status : "running";
+}
+
+/* Appends s with every control character shown as text, so that it reaches the terminal (or
+ * the CI log) as what the process wrote, never as a command to the terminal: C0 controls
+ * and DEL as \xHH (ESC is \x1b), C1 controls (U+0080..U+009F, which some terminals obey as
+ * ESC [ and the like) as \uHHHH, bytes that are not UTF-8 as \xHH. Tabs and newlines stay;
+ * a carriage return before a newline is dropped (CRLF line ends), any other one shown as
+ * \x0d, since it would let a line overwrite the one it is on. Valid UTF-8 is kept whole. */
+void wf_cli_add_safe(wf_strbuf *sb, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p != '\0') {
+        const unsigned char *plain = p;
+        size_t n = 0;
+
+        /* The common case, copied in one piece: printable text, tabs, newlines. */
+        while (*p != '\0') {
+            if ((*p >= 0x20 && *p < 0x7F) || *p == '\t' || *p == '\n') {
+                p++;
+                continue;
+            }
+            n = *p >= 0x80 ? wf_cli_utf8_len(p) : 0;
+            if (n == 0 || (n == 2 && p[0] == 0xC2 && p[1] < 0xA0))
+                break;
+            p += n;
+        }
+        wf_strbuf_add(sb, plain, (size_t)(p - plain));
+        if (*p == '\0')
+            break;
+        if (*p == '\r' && p[1] == '\n') {
+            p++;
+        } else if (n == 2) {
+            wf_strbuf_addf(sb, "\\u%04x", (unsigned)p[1]);
+            p += 2;
+        } else {
+            wf_strbuf_addf(sb, "\\x%02x", (unsigned)*p);
+            p++;
+        }
+    }
+}

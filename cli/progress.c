@@ -1,7 +1,7 @@
 /*
  * Progress on stderr: one line per event (plain), a live display redrawn in place at the
- * bottom of a terminal (tty), and GitHub Actions folding and annotations (cli.h says what
- * each mode shows).
+ * bottom of a terminal (tty); under GitHub Actions what github.c makes of the events too
+ * (cli.h says what each mode shows).
  *
  * The live display is a block of lines, each cut to the terminal's width so that none wraps:
  * then the cursor is always exactly `drawn_lines` lines below the block's first line, and
@@ -10,12 +10,11 @@
  * never lands in the middle of a line. Tasks' own output is captured by the engine and never
  * reaches the terminal while the display is up.
  *
- * What units wrote (stderr tails, error messages, logs, GitHub groups and annotations) is
- * shown through add_safe: a process must not be able to clear the screen, set the window
- * title, plant a hyperlink or move the cursor over the display by printing escape sequences.
+ * What units wrote (stderr tails, error messages, logs) is shown through wf_cli_add_safe: a process
+ * must not be able to clear the screen, set the window title, plant a hyperlink or move the cursor
+ * over the display by printing escape sequences.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +27,6 @@
 /* Redraw period of the live display, and its most task lines. */
 #define TICK_MS        100
 #define MAX_TASK_LINES 8
-/* GitHub folding keeps at most this much of a task's output, and of each stream of a unit. */
-#define GROUP_CAP       (1024 * 1024)
-#define UNIT_STREAM_CAP (64 * 1024)
-/* Lines of stderr in an ::error annotation. */
-#define ANNOTATION_LINES 20
 
 typedef struct active_task {
     char *name;
@@ -41,14 +35,13 @@ typedef struct active_task {
     size_t running;     /* units running now (UNIT_START, not ended) */
     size_t n_items;     /* with-items: its units once expanded; 0 otherwise */
     size_t done;        /* units ended */
-    wf_strbuf output;   /* GitHub: what its units wrote, until the task ends */
 } active_task;
 
 struct wf_cli_progress {
     wf_cli_progress_mode mode; /* resolved: TTY, PLAIN or NONE */
-    bool quiet, verbose, github;
+    bool quiet, verbose;
+    wf_cli_github *github; /* github.c, under GITHUB_ACTIONS=true; else NULL */
     int64_t start_ms;
-    char stop_token[40]; /* GitHub: ::stop-commands:: token around task output */
 
     pthread_mutex_t lock; /* everything below, and the terminal */
     pthread_cond_t wake;
@@ -115,46 +108,6 @@ static void add_cut(wf_strbuf *sb, const char *s, int max)
         p++;
     }
     wf_strbuf_add(sb, s, (size_t)(p - s));
-}
-
-/* Appends s with every control character shown as text, so that it reaches the terminal (or
- * the CI log) as what the process wrote, never as a command to the terminal: C0 controls
- * and DEL as \xHH (ESC is \x1b), C1 controls (U+0080..U+009F, which some terminals obey as
- * ESC [ and the like) as \uHHHH, bytes that are not UTF-8 as \xHH. Tabs and newlines stay;
- * a carriage return before a newline is dropped (CRLF line ends), any other one shown as
- * \x0d, since it would let a line overwrite the one it is on. Valid UTF-8 is kept whole. */
-static void add_safe(wf_strbuf *sb, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p != '\0') {
-        const unsigned char *plain = p;
-        size_t n = 0;
-
-        /* The common case, copied in one piece: printable text, tabs, newlines. */
-        while (*p != '\0') {
-            if ((*p >= 0x20 && *p < 0x7F) || *p == '\t' || *p == '\n') {
-                p++;
-                continue;
-            }
-            n = *p >= 0x80 ? wf_cli_utf8_len(p) : 0;
-            if (n == 0 || (n == 2 && p[0] == 0xC2 && p[1] < 0xA0))
-                break;
-            p += n;
-        }
-        wf_strbuf_add(sb, plain, (size_t)(p - plain));
-        if (*p == '\0')
-            break;
-        if (*p == '\r' && p[1] == '\n') {
-            p++;
-        } else if (n == 2) {
-            wf_strbuf_addf(sb, "\\u%04x", (unsigned)p[1]);
-            p += 2;
-        } else {
-            wf_strbuf_addf(sb, "\\x%02x", (unsigned)*p);
-            p++;
-        }
-    }
 }
 
 static void add_secs(wf_strbuf *sb, int64_t ms)
@@ -299,7 +252,6 @@ static void drop_task(wf_cli_progress *p, active_task *t)
     size_t i = (size_t)(t - p->tasks);
 
     free(t->name);
-    wf_strbuf_release(&t->output);
     memmove(&p->tasks[i], &p->tasks[i + 1], (p->n_tasks - i - 1) * sizeof(*p->tasks));
     p->n_tasks--;
 }
@@ -313,140 +265,13 @@ static void attempt_ended(active_task *t, const wf_event *ev)
         (*n)--;
 }
 
-/* ---- GitHub Actions ---------------------------------------------------------------------- */
-
-/* Escapes workflow-command data (property values too when prop): %, CR, LF, and : , */
-static void gh_escape(wf_strbuf *sb, const char *s, bool prop)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '%')
-            wf_strbuf_adds(sb, "%25");
-        else if (*s == '\r')
-            wf_strbuf_adds(sb, "%0D");
-        else if (*s == '\n')
-            wf_strbuf_adds(sb, "%0A");
-        else if (prop && *s == ':')
-            wf_strbuf_adds(sb, "%3A");
-        else if (prop && *s == ',')
-            wf_strbuf_adds(sb, "%2C");
-        else
-            wf_strbuf_addc(sb, *s);
-    }
-}
-
-/* The last `max` lines of text (all of it if shorter). */
-static const char *tail_lines(const char *text, int max)
-{
-    size_t len = strlen(text);
-    int lines = 0;
-
-    while (len > 0 && text[len - 1] == '\n')
-        len--;
-    for (size_t i = len; i > 0; i--) {
-        if (text[i - 1] == '\n' && ++lines == max)
-            return text + i;
-    }
-    return text;
-}
-
-static void gh_annotate(wf_cli_progress *p, const wf_event *ev)
-{
-    wf_strbuf title = WF_STRBUF_INIT, msg = WF_STRBUF_INIT, out = WF_STRBUF_INIT;
-
-    wf_strbuf_addf(&title, "wfengine: %s", ev->task);
-    if (ev->index >= 0)
-        wf_strbuf_addf(&title, "[%lld]", (long long)ev->index);
-    wf_strbuf_adds(&title, " failed");
-    add_safe(&msg, ev->message ? ev->message : "failed");
-    if (ev->stderr_text != NULL && ev->stderr_text[0] != '\0') {
-        wf_strbuf_adds(&msg, "\n");
-        add_safe(&msg, tail_lines(ev->stderr_text, ANNOTATION_LINES));
-        while (msg.len > 0 && msg.buf[msg.len - 1] == '\n')
-            msg.buf[--msg.len] = '\0';
-    }
-    wf_strbuf_adds(&out, "::error title=");
-    gh_escape(&out, wf_strbuf_str(&title), true);
-    wf_strbuf_adds(&out, "::");
-    gh_escape(&out, wf_strbuf_str(&msg), false);
-    wf_strbuf_addc(&out, '\n');
-    emit_locked(p, wf_strbuf_str(&out));
-    wf_strbuf_release(&out);
-    wf_strbuf_release(&msg);
-    wf_strbuf_release(&title);
-}
-
-/* Keeps a unit's output for its task's group (the tail when it is long). */
-static void gh_keep(active_task *t, const wf_event *ev, const char *stream, const char *text)
-{
-    size_t len;
-
-    if (text == NULL || text[0] == '\0' || t->output.len >= GROUP_CAP)
-        return;
-    len = strlen(text);
-    wf_strbuf_addf(&t->output, "--- %s", ev->task);
-    if (ev->index >= 0)
-        wf_strbuf_addf(&t->output, "[%lld]", (long long)ev->index);
-    wf_strbuf_addf(&t->output, " %s", stream);
-    if (len > UNIT_STREAM_CAP) {
-        wf_strbuf_addf(&t->output, " (last %d KiB of %zu bytes)", UNIT_STREAM_CAP / 1024, len);
-        text += len - UNIT_STREAM_CAP;
-        /* Start at a character, not inside one. */
-        while (((unsigned char)*text & 0xC0) == 0x80)
-            text++;
-    }
-    wf_strbuf_adds(&t->output, " ---\n");
-    add_safe(&t->output, text);
-    if (t->output.buf[t->output.len - 1] != '\n')
-        wf_strbuf_addc(&t->output, '\n');
-}
-
-/* Prints a task's kept output as a group; workflow commands inside it are stopped, so a task
- * cannot forge annotations or change the job's state by printing "::...". */
-static void gh_group(wf_cli_progress *p, active_task *t, const wf_event *ev)
-{
-    wf_strbuf out = WF_STRBUF_INIT;
-
-    if (t->output.len == 0 || (p->quiet && ev->status != WF_STATUS_FAILED))
-        return;
-    wf_strbuf_adds(&out, "::group::");
-    gh_escape(&out, ev->task, false);
-    wf_strbuf_addf(&out, " (%s", wf_status_name(ev->status));
-    if (ev->n_items > 0)
-        wf_strbuf_addf(&out, ", %zu items", ev->n_items);
-    wf_strbuf_adds(&out, "): output\n");
-    wf_strbuf_addf(&out, "::stop-commands::%s\n", p->stop_token);
-    wf_strbuf_add(&out, t->output.buf, t->output.len);
-    if (t->output.len >= GROUP_CAP)
-        wf_strbuf_adds(&out, "--- (more output not shown here; see `wfengine logs`) ---\n");
-    wf_strbuf_addf(&out, "::%s::\n", p->stop_token);
-    wf_strbuf_adds(&out, "::endgroup::\n");
-    emit_locked(p, wf_strbuf_str(&out));
-    wf_strbuf_release(&out);
-}
-
-static void make_token(char out[40])
-{
-    unsigned char bytes[16] = { 0 };
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, bytes, sizeof(bytes)) : -1;
-    uint64_t mix = (uint64_t)wf_now_ns() ^ ((uint64_t)getpid() << 32);
-
-    if (fd >= 0)
-        close(fd);
-    for (size_t i = 0; i < sizeof(bytes); i++) {
-        if (n != (ssize_t)sizeof(bytes))
-            bytes[i] ^= (unsigned char)(mix >> (8 * (i % 8)));
-        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
-    }
-}
-
 /* ---- the interface ----------------------------------------------------------------------- */
 
 wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool verbose,
                                      int64_t start_ms)
 {
     wf_cli_progress *p = wf_xcalloc(1, sizeof(*p));
-    const char *term = getenv("TERM"), *gha = getenv("GITHUB_ACTIONS");
+    const char *term = getenv("TERM");
 
     if (mode == WF_PROGRESS_AUTO)
         mode = isatty(STDERR_FILENO) && term != NULL && strcmp(term, "dumb") != 0
@@ -455,9 +280,8 @@ wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool
     p->mode = mode;
     p->quiet = quiet;
     p->verbose = verbose;
-    p->github = gha != NULL && strcmp(gha, "true") == 0 && mode != WF_PROGRESS_NONE;
+    p->github = mode != WF_PROGRESS_NONE ? wf_cli_github_new(quiet) : NULL;
     p->start_ms = start_ms;
-    make_token(p->stop_token);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     if (mode == WF_PROGRESS_TTY)
@@ -472,6 +296,14 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
     pthread_mutex_lock(&p->lock);
     p->units_done = ev->units_done;
     p->units_total = ev->units_total;
+    if (p->github != NULL) {
+        wf_strbuf gh = WF_STRBUF_INIT;
+
+        wf_cli_github_event(p->github, ev, &gh);
+        if (gh.len > 0)
+            emit_locked(p, wf_strbuf_str(&gh));
+        wf_strbuf_release(&gh);
+    }
     switch (ev->kind) {
     case WF_EVENT_TASK_START:
         find_task(p, ev->task, true)->n_items = ev->n_items;
@@ -497,30 +329,17 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
         if (!ev->reused)
             attempt_ended(t, ev);
         t->done++;
-        if (ev->status == WF_STATUS_FAILED) {
+        if (ev->status == WF_STATUS_FAILED)
             p->failures++;
-            if (p->github)
-                gh_annotate(p, ev);
-        }
-        if (p->github) {
-            gh_keep(t, ev, "stdout", ev->stdout_text);
-            gh_keep(t, ev, "stderr", ev->stderr_text);
-        }
         break;
     case WF_EVENT_TASK_END:
         /* A task that failed without running a unit (its list or `when` could not be
          * evaluated) counts as one failure; failed units were counted as they ended. */
-        if (ev->status == WF_STATUS_FAILED && ev->n_items == 0 && ev->attempt == 0) {
+        if (ev->status == WF_STATUS_FAILED && ev->n_items == 0 && ev->attempt == 0)
             p->failures++;
-            if (p->github)
-                gh_annotate(p, ev);
-        }
         t = find_task(p, ev->task, false);
-        if (t != NULL) {
-            if (p->github)
-                gh_group(p, t, ev);
+        if (t != NULL)
             drop_task(p, t);
-        }
         break;
     case WF_EVENT_RUN_END:
         if (p->mode == WF_PROGRESS_TTY) {
@@ -559,7 +378,7 @@ void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *l
 
     if (lines[0] == '\0' || !shows(p, ev))
         return;
-    add_safe(&safe, lines);
+    wf_cli_add_safe(&safe, lines);
     pthread_mutex_lock(&p->lock);
     emit_locked(p, wf_strbuf_str(&safe));
     pthread_mutex_unlock(&p->lock);
@@ -581,10 +400,9 @@ void wf_cli_progress_free(wf_cli_progress *p)
     add_erase(p, &out);
     write_all(out.buf ? out.buf : "", out.len);
     wf_strbuf_release(&out);
-    for (size_t i = 0; i < p->n_tasks; i++) {
+    for (size_t i = 0; i < p->n_tasks; i++)
         free(p->tasks[i].name);
-        wf_strbuf_release(&p->tasks[i].output);
-    }
+    wf_cli_github_free(p->github);
     free(p->tasks);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);

@@ -225,7 +225,7 @@ static void print_unit_line(const char *name, int64_t index, json_object *unit, 
     wf_strbuf_addf(&sb, "    %s", name);
     if (index >= 0)
         wf_strbuf_addf(&sb, "[%lld]", (long long)index);
-    printf("%-32s %-10s", wf_strbuf_str(&sb), wf_cli_json_str(unit, "status"));
+    printf("%-32s %-10s", wf_strbuf_str(&sb), wf_cli_status_text(unit));
     wf_strbuf_reset(&sb);
     if (end >= start && start > 0)
         wf_duration_format(&sb, end - start);
@@ -295,7 +295,7 @@ int wf_cli_show(int argc, char **argv)
             const char *name = wf_cli_json_str(t, "name");
             size_t n;
 
-            printf("  %-30s %s", name, wf_cli_json_str(t, "status"));
+            printf("  %-30s %s", name, wf_cli_status_text(t));
             if (wf_cli_json_int(t, "n_items", 0) > 0)
                 printf("  (%lld items)", (long long)wf_cli_json_int(t, "n_items", 0));
             if (wf_cli_json_str(t, "error") != NULL)

@@ -91,6 +91,20 @@ size_t wf__reuse_items(wf_run *r, uint32_t t)
     return n;
 }
 
+size_t wf__planned_units(const wf_task *task)
+{
+    size_t n = 1;
+
+    if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_LIST)
+        n = task->items->n;
+    else if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_CONST &&
+             json_object_is_type(task->items->constant, json_type_array))
+        n = json_object_array_length(task->items->constant);
+    if (task->batch_size > 0)
+        n = (n + (size_t)task->batch_size - 1) / (size_t)task->batch_size;
+    return n > 0 ? n : 1;
+}
+
 /* Creates n units for the task and, with queue, puts it on the ready list. */
 void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 {
@@ -101,7 +115,8 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
     ts->values = wf_xcalloc(n ? n : 1, sizeof(*ts->values));
     for (size_t i = 0; i < n; i++)
         ts->units[i].exit_code = -1;
-    r->units_total += n;
+    r->units_total = r->units_total - ts->planned + n;
+    ts->planned = n;
     /* A with-items task is recorded as running now, so that a run killed before the task
      * ends still shows it with the items it recorded. (A plain task's one unit is recorded
      * when it ends, with the task: one record fewer per task on the hot path.) */

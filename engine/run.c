@@ -167,8 +167,11 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
     r->fail_fast = wf->fail_fast || r->opts.fail_fast;
     r->tasks = wf_xcalloc(wf->n_tasks ? wf->n_tasks : 1, sizeof(*r->tasks));
     r->settle = wf_xmalloc((wf->n_tasks ? wf->n_tasks : 1) * sizeof(*r->settle));
-    for (size_t t = 0; t < wf->n_tasks; t++)
+    for (size_t t = 0; t < wf->n_tasks; t++) {
         r->tasks[t].pending_deps = (uint32_t)wf->tasks[t].n_deps;
+        r->tasks[t].planned = wf__planned_units(&wf->tasks[t]);
+        r->units_total += r->tasks[t].planned;
+    }
     choose_executors(r, over);
     wf__unit_env_prepare(r);
     r->store = r->opts.store;

@@ -63,6 +63,8 @@ typedef struct wf_task_state {
     const json_object *items;
     json_object *items_own;
     size_t n_units;
+    size_t planned;    /* units counted in units_total for it (wf__planned_units, then n_units) */
+    int64_t stop_item; /* with stop_items: the item whose failure tripped it */
     wf_unit *units;
     size_t next_unit;    /* first unit never started */
     wf_u32_fifo retries; /* units whose retry delay has passed */
@@ -150,6 +152,7 @@ struct wf_run {
     size_t units_done, units_total;
     bool stopping; /* cancel or workflow fail-fast: start nothing new */
     bool failfast_tripped;
+    uint32_t failfast_task; /* with failfast_tripped: the task whose failure tripped it */
     wf_status status;
 };
 
@@ -212,6 +215,10 @@ int64_t wf__retry_delay(const wf_retry *rt, uint32_t retry_number);
 
 /* ---- expand.c: a task's units ------------------------------------------------------------ */
 
+/* The units a task counts for in units_total before it expands: the length of a literal item
+ * list (in batches with batch-size), else 1 (a list read from inputs or results is counted
+ * when the task expands; a task that ends without units counts 1). */
+size_t wf__planned_units(const wf_task *task);
 /* Skips units that were settled out of order (taken from the resumed run). */
 void wf__advance_next(wf_task_state *ts);
 /* Creates n units for the task and, with queue, puts it on the ready list. */
@@ -227,6 +234,8 @@ int wf__load_reuse(wf_run *r, wf_errlist *errs);
 
 /* ---- tasks.c: the state machine ----------------------------------------------------------- */
 
+/* What stopped a cancelled unit or task (started: it was running), for the user. Owned. */
+char *wf__cancel_reason(const wf_run *r, const wf_task_state *ts, bool started);
 /* Stops the run: nothing new starts, every executor cancels what it has. */
 void wf__run_stop(wf_run *r);
 /* Takes the task's next unit to start (a retry first) and marks it running: its attempt is

@@ -132,7 +132,7 @@ static char *array_script(const char *dir, const char *task_name, const char *en
     wf_strbuf_addf(&sb, "umask %s\n/usr/bin/env -i -- \"$@\"", engine_umask);
     for (size_t k = 0; SLURM_VARS[k] != NULL; k++)
         wf_strbuf_addf(&sb, " ${%s+\"%s=$%s\"}", SLURM_VARS[k], SLURM_VARS[k], SLURM_VARS[k]);
-    wf_strbuf_adds(&sb, " /bin/sh \"$d/cmd.$i\" </dev/null\n"
+    wf_strbuf_adds(&sb, " /bin/sh -e \"$d/cmd.$i\" </dev/null\n"
                         "finish $?\n");
     return wf_strbuf_detach(&sb, NULL);
 }

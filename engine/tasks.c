@@ -51,6 +51,19 @@ void wf__task_maybe_finish(wf_run *r, uint32_t t)
                         NULL);
 }
 
+char *wf__cancel_reason(const wf_run *r, const wf_task_state *ts, bool started)
+{
+    const char *when = started ? "cancelled while running" : "not started";
+
+    if (ts->stop_items)
+        return wf_xasprintf("%s: fail-fast of this task (item %lld failed)", when,
+                            (long long)ts->stop_item);
+    if (r->failfast_tripped)
+        return wf_xasprintf("%s: fail-fast (task '%s' failed)", when,
+                            r->wf->tasks[r->failfast_task].name);
+    return wf_xasprintf("%s: the run was stopped", when);
+}
+
 /* Why the task is skipped because of its dependencies, or NULL. */
 static char *dependency_problem(wf_run *r, uint32_t t)
 {
@@ -99,9 +112,7 @@ void wf__task_ready(wf_run *r, uint32_t t)
         ts->reuse = NULL;
     }
     if (r->stopping) {
-        wf__task_finish(r, t, WF_STATUS_CANCELLED,
-                        wf_xstrdup(r->failfast_tripped ? "not started: fail-fast"
-                                                       : "not started: the run was stopped"));
+        wf__task_finish(r, t, WF_STATUS_CANCELLED, wf__cancel_reason(r, ts, false));
         return;
     }
     why = dependency_problem(r, t);
@@ -232,6 +243,13 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
         if (ts->values)
             ts->values[0] = NULL;
     }
+    /* A task that ends without units (skipped, cancelled, failed before expanding, an empty
+     * list) is one unit of the run's count, ended. */
+    if (ts->n_units == 0) {
+        r->units_total = r->units_total - ts->planned + 1;
+        ts->planned = 1;
+        r->units_done++;
+    }
     res = wf_result_new(status, value);
     res->ignored_failure = status == WF_STATUS_FAILED && task->continue_on_error;
     if (ts->error != NULL)
@@ -254,6 +272,7 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
     r->tasks_ended++;
     wf__record_task(r, t);
     ev.status = status;
+    ev.ignored = res->ignored_failure;
     ev.duration_ms = ts->end_ms - ts->start_ms;
     ev.message = ts->error;
     ev.n_items = task->items_kind != WF_ITEMS_NONE ? ts->n_units : 0;
@@ -263,6 +282,7 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
     if (status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
         !r->failfast_tripped) {
         r->failfast_tripped = true;
+        r->failfast_task = t;
         wf__run_stop(r);
     }
     /* O(1) per edge: dependents whose last dependency this was become ready. */
@@ -364,12 +384,17 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     /* The unit started when a worker took its job, not when the job was queued. */
     if (u->attempt == 1 && c->start_ms > 0)
         u->start_ms = c->start_ms;
-    wf__record_unit(r, t, idx, c, (int)u->attempt, false);
     ev.attempt = (int)u->attempt;
     ev.max_attempts = task->retry.count + 1;
     ev.exit_code = c->exit_code;
     ev.started = u->started;
     u->started = 0;
+    /* A cancelled unit says what stopped it (the executor only knows that it was). */
+    if (c->status == WF_STATUS_CANCELLED && !c->timed_out) {
+        free(c->error);
+        c->error = wf__cancel_reason(r, ts, ev.started);
+    }
+    wf__record_unit(r, t, idx, c, (int)u->attempt, false);
     if (c->log != NULL)
         wf__emit_simple(r, WF_EVENT_LOG, task->name, c->log);
     /* No retry once nothing new may start: the run stops, or the task's fail-fast tripped. */
@@ -416,6 +441,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     }
     ev.kind = WF_EVENT_UNIT_END;
     ev.status = c->status;
+    ev.ignored = c->status == WF_STATUS_FAILED && task->continue_on_error;
     ev.cached = c->cached;
     ev.duration_ms = c->end_ms - c->start_ms;
     ev.message = items && ts->item_errors ? ts->item_errors[idx] : (items ? NULL : ts->error);
@@ -424,11 +450,13 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     wf__emit(r, &ev);
     if (c->status == WF_STATUS_FAILED && items && task->fail_fast) {
         ts->stop_items = true;
+        ts->stop_item = (int64_t)idx;
         ts->exec->ops->cancel_task(ts->exec, t);
     }
     if (c->status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
         !r->failfast_tripped) {
         r->failfast_tripped = true;
+        r->failfast_task = t;
         wf__run_stop(r);
     }
 out:

@@ -296,6 +296,7 @@ void wf__unit_execute(wf_run *r, const wf_job *job, int cancel_fd, bool cancelle
         }
         if (!yes) {
             c->status = WF_STATUS_SKIPPED;
+            c->error = wf_xstrdup("when was false");
             goto out;
         }
     }
@@ -368,17 +369,18 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
         }
         if (!yes) {
             c->status = WF_STATUS_SKIPPED;
+            c->error = wf_xstrdup("when was false");
             goto out;
         }
     }
     argv = wf__unit_argv(r, task, ctx, c, &via_shell);
     if (argv == NULL)
         goto out;
-    /* The element runs with /bin/sh: a `sh -c SCRIPT` argv is sent as SCRIPT itself. */
+    /* The element runs with /bin/sh -e: a `sh -e -c SCRIPT` argv is sent as SCRIPT itself. */
     if (task->run != NULL && task->shell == NULL && argv[0] != NULL && argv[1] != NULL &&
-        argv[2] != NULL && argv[3] == NULL && strcmp(argv[0], "/bin/sh") == 0 &&
-        strcmp(argv[1], "-c") == 0)
-        *script = wf_xstrdup(argv[2]);
+        argv[2] != NULL && argv[3] != NULL && argv[4] == NULL && strcmp(argv[0], "/bin/sh") == 0 &&
+        strcmp(argv[1], "-e") == 0 && strcmp(argv[2], "-c") == 0)
+        *script = wf_xstrdup(argv[3]);
     else
         *script = argv_script(argv);
     *envp = wf__unit_envp(r, task, ctx, job, c);

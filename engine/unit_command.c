@@ -188,14 +188,15 @@ char **wf__unit_argv(wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_compl
             }
             n = shell_argv(wf_strbuf_str(&shell), words, WF_ARRAY_LEN(words));
         } else {
-            words[0] = wf_xstrdup("/bin/sh");
-            words[1] = wf_xstrdup("-c");
-            n = 2;
+            n = 0;
         }
+        /* The default shell stops at the first command that fails (errexit), as GitHub
+         * Actions' `bash -e` and go-task do; `shell:` runs exactly what it says. */
         if (n == 0) {
             words[0] = wf_xstrdup("/bin/sh");
-            words[1] = wf_xstrdup("-c");
-            n = 2;
+            words[1] = wf_xstrdup("-e");
+            words[2] = wf_xstrdup("-c");
+            n = 3;
         }
         argv = wf_xcalloc(n + 2, sizeof(char *));
         memcpy(argv, words, n * sizeof(char *));

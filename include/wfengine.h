@@ -172,27 +172,34 @@ typedef enum wf_event_kind {
 
 typedef struct wf_event {
     wf_event_kind kind;
-    const char *task;               /* NULL for run events */
-    int64_t index;                  /* item index, or -1 */
-    int attempt;                    /* 1-based; 0 when not about a unit. TASK_END of a task without
-                                       with-items: the attempts its unit made (0: it never ran) */
-    int max_attempts;               /* attempts allowed (1 + retries) */
-    wf_status status;               /* UNIT_END, TASK_END, RUN_END */
-    int exit_code;                  /* UNIT_END: the process's, or -1 */
-    int64_t duration_ms;            /* UNIT_END, TASK_END, RUN_END */
-    int64_t delay_ms;               /* UNIT_RETRY */
-    size_t n_items;                 /* TASK_START of a with-items task: its number of units */
-    size_t units_done, units_total; /* progress: units ended / known so far in the run */
-    const char *message;            /* borrowed, may be NULL */
-    bool cached;                    /* UNIT_END: the result came from the cache */
-    bool reused;                    /* UNIT_END: the result came from the run being resumed */
-    const char *stderr_text;        /* UNIT_END of a process: what it wrote to stderr, or NULL */
+    const char *task;    /* NULL for run events */
+    int64_t index;       /* item index, or -1 */
+    int attempt;         /* 1-based; 0 when not about a unit. TASK_END of a task without
+                            with-items: the attempts its unit made (0: it never ran) */
+    int max_attempts;    /* attempts allowed (1 + retries) */
+    wf_status status;    /* UNIT_END, TASK_END, RUN_END */
+    int exit_code;       /* UNIT_END: the process's, or -1 */
+    int64_t duration_ms; /* UNIT_END, TASK_END, RUN_END */
+    int64_t delay_ms;    /* UNIT_RETRY */
+    size_t n_items;      /* TASK_START of a with-items task: its number of units */
+    /* Progress: units ended / in the run. The total is known from RUN_START for tasks without
+     * items (1 each) and literal item lists; a list read from inputs or results counts 1
+     * until its task expands, then its length. A task that ends without units (skipped,
+     * cancelled, or failed before expanding) counts 1, ended. */
+    size_t units_done, units_total;
+    const char *message;     /* borrowed, may be NULL */
+    bool cached;             /* UNIT_END: the result came from the cache */
+    bool reused;             /* UNIT_END: the result came from the run being resumed */
+    const char *stderr_text; /* UNIT_END of a process: what it wrote to stderr, or NULL */
     /* UNIT_END: what the process wrote to stdout (an action: its log), or NULL. Like message
      * and stderr_text, the values of secret inputs are replaced by "***". */
     const char *stdout_text;
     /* UNIT_RETRY, UNIT_END: the attempt had its UNIT_START (false: it ended while queued, or
      * was taken from the resumed run). */
     bool started;
+    /* UNIT_END, TASK_END: a failure under continue-on-error (status FAILED): it does not fail
+     * the run, and dependents run. Recorded in the store as "ignored". */
+    bool ignored;
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the

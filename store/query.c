@@ -545,6 +545,7 @@ static int task_units(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *ta
         add_bool(u, "reused", sqlite3_column_int(st, 8) != 0);
         add_col_hash(u, "stdout_hash", st, 9);
         add_col_hash(u, "stderr_hash", st, 10);
+        add_bool(u, "ignored", sqlite3_column_int(st, 11) != 0);
         json_object_array_add(arr, u);
     }
     sqlite3_reset(st);
@@ -573,18 +574,29 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
         return rc;
     }
     rc = wf__store_prep(s, sql, &st, err);
+    /* A read-only store may be of schema 2, before `ignored` (then 0). */
     if (rc == WF_OK)
         rc = wf__store_prep(s,
-                            "SELECT name, status, started_ms, ended_ms, error, n_items, with_items "
-                            "FROM tasks WHERE run_seq = ?1 ORDER BY position, seq",
+                            s->schema_version >= 3
+                                ? "SELECT name, status, started_ms, ended_ms, error, n_items, "
+                                  "with_items, ignored FROM tasks WHERE run_seq = ?1 "
+                                  "ORDER BY position, seq"
+                                : "SELECT name, status, started_ms, ended_ms, error, n_items, "
+                                  "with_items, 0 FROM tasks WHERE run_seq = ?1 "
+                                  "ORDER BY position, seq",
                             &tasks_st, err);
     if (rc == WF_OK)
-        rc = wf__store_prep(
-            s,
-            "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, error, cached, "
-            "reused, stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 "
-            "ORDER BY idx, attempt",
-            &units_st, err);
+        rc = wf__store_prep(s,
+                            s->schema_version >= 3
+                                ? "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, "
+                                  "error, cached, reused, stdout_hash, stderr_hash, ignored "
+                                  "FROM units WHERE run_seq = ?1 AND task = ?2 "
+                                  "ORDER BY idx, attempt"
+                                : "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, "
+                                  "error, cached, reused, stdout_hash, stderr_hash, 0 "
+                                  "FROM units WHERE run_seq = ?1 AND task = ?2 "
+                                  "ORDER BY idx, attempt",
+                            &units_st, err);
     if (rc != WF_OK)
         goto out;
     sqlite3_bind_text(st, 1, run_id ? run_id : "", -1, SQLITE_STATIC);
@@ -638,6 +650,7 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
         add_col_str(t, "error", tasks_st, 4);
         add_col_int(t, "n_items", tasks_st, 5);
         add_bool(t, "with_items", sqlite3_column_int(tasks_st, 6) != 0);
+        add_bool(t, "ignored", sqlite3_column_int(tasks_st, 7) != 0);
         rc = task_units(s, units_st, seq, wf__store_col_text(tasks_st, 0), &units, err);
         if (rc != WF_OK)
             goto out;

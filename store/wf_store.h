@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 2
+#define WF_STORE_SCHEMA_VERSION 3
 
 /* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
  * ones are blobs. */
@@ -125,6 +125,7 @@ typedef struct wf_store_task_rec {
     size_t n_items;               /* with-items: number of items; 0 otherwise */
     bool with_items;
     size_t position; /* the task's place in the workflow file: `show` lists tasks in it */
+    bool ignored;    /* FAILED under continue-on-error: not a failure of the run */
 } wf_store_task_rec;
 
 typedef struct wf_store_unit_rec {
@@ -143,6 +144,7 @@ typedef struct wf_store_unit_rec {
     const char *item_hash;   /* SHA256 of the item's compact JSON, or NULL for no item */
     bool cached;             /* the result came from the cache */
     bool reused;             /* the result came from the run this one resumes */
+    bool ignored;            /* FAILED under continue-on-error: not a failure of the run */
 } wf_store_unit_rec;
 
 /* Each copies what it needs and queues it; see the header comment. */
@@ -180,10 +182,11 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
 int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err);
 
 /* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
- * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "units": [ {"index",
- * "attempt", "status", "started_ms", "ended_ms", "exit_code", "error", "cached", "reused",
- * "stdout_hash", "stderr_hash"} ...] } ] in workflow-file order (position), units by index then
- * attempt. *out is owned. */
+ * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "ignored", "units": [
+ * {"index", "attempt", "status", "started_ms", "ended_ms", "exit_code", "error", "cached",
+ * "reused", "stdout_hash", "stderr_hash", "ignored"} ...] } ] in workflow-file order (position),
+ * units by index then attempt. "ignored": a failure under continue-on-error (status "failed").
+ * "error" of a unit says why it failed, was skipped or was cancelled. *out is owned. */
 int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err);
 
 /* stdout (or stderr) of one unit: index -1 for a task without items; attempt 0 for the

@@ -47,7 +47,7 @@ struct wf__rec {
     enum rec_kind kind;
     wf_status status;
     int attempt, exit_code;
-    bool with_items, cached, reused;
+    bool with_items, cached, reused, ignored;
     int64_t index, started_ms, ended_ms, n_items;
     int64_t owner_pid;         /* REC_RUN_START */
     const char *str[REC_NSTR]; /* NULL, or pointing into the block after the struct */
@@ -156,6 +156,7 @@ void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec)
     r->n_items = (int64_t)rec->n_items;
     r->with_items = rec->with_items;
     r->index = (int64_t)rec->position;
+    r->ignored = rec->ignored;
     enqueue(s, r);
 }
 
@@ -182,6 +183,7 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec)
     r->exit_code = rec->exit_code;
     r->cached = rec->cached;
     r->reused = rec->reused;
+    r->ignored = rec->ignored;
     enqueue(s, r);
 }
 
@@ -332,6 +334,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         sqlite3_bind_int(st, 7, r->with_items);
         sqlite3_bind_int64(st, 8, r->n_items);
         sqlite3_bind_int64(st, 9, r->index);
+        sqlite3_bind_int(st, 10, r->ignored);
         return step_reset(st);
     case REC_UNIT:
         *what = "cannot record a unit";
@@ -355,6 +358,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         bind_text(st, 14, r->str[S_UNIT_ITEM]);
         sqlite3_bind_int(st, 15, r->cached);
         sqlite3_bind_int(st, 16, r->reused);
+        sqlite3_bind_int(st, 17, r->ignored);
         return step_reset(st);
     case REC_CACHE:
         *what = "cannot record a cache entry";
@@ -526,8 +530,9 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
         /* An upsert, not a replace: the task keeps its first seq, which orders `show`. */
         prepare(s,
                 "INSERT INTO tasks (run_seq, name, status, started_ms, ended_ms, error, "
-                "with_items, n_items, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-                "ON CONFLICT (run_seq, name) DO UPDATE SET status = excluded.status, "
+                "with_items, n_items, position, ignored) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                "?9, ?10) ON CONFLICT (run_seq, name) DO UPDATE SET status = excluded.status, "
+                "ignored = excluded.ignored, "
                 "started_ms = coalesce(excluded.started_ms, started_ms), "
                 "ended_ms = excluded.ended_ms, error = excluded.error, "
                 "with_items = excluded.with_items, n_items = excluded.n_items",
@@ -535,8 +540,8 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
         prepare(s,
                 "INSERT OR REPLACE INTO units (run_seq, task, idx, attempt, status, started_ms, "
                 "ended_ms, exit_code, error, result_json, result_hash, stdout_hash, stderr_hash, "
-                "item_hash, cached, reused) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                "?11, ?12, ?13, ?14, ?15, ?16)",
+                "item_hash, cached, reused, ignored) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 &s->st_unit, err) != WF_OK ||
         prepare(s,
                 "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, "

@@ -29,8 +29,9 @@ typedef struct event_rec {
     char task[32];
     int64_t index;
     int attempt;
-    bool started;
+    bool started, ignored;
     wf_status status;
+    size_t units_done, units_total;
 } event_rec;
 
 typedef struct harness {
@@ -67,6 +68,9 @@ static void on_event(const wf_event *ev, void *user)
     e->attempt = ev->attempt;
     e->started = ev->started;
     e->status = ev->status;
+    e->ignored = ev->ignored;
+    e->units_done = ev->units_done;
+    e->units_total = ev->units_total;
     if (ev->kind == WF_EVENT_RUN_END)
         h->ended = true;
     pthread_cond_broadcast(&h->cond);
@@ -395,6 +399,62 @@ START_TEST(item_results_in_item_order)
     }
     ck_assert_int_eq(harness_wait(&h), WF_STATUS_SUCCEEDED);
     ck_assert_str_eq(at(&h, "tasks.t.result"), "[0,10,20,30,40,50]");
+    harness_free(&h);
+}
+END_TEST
+
+/* The run's unit count is right from RUN_START when the lists are literal: a task without
+ * items is 1, a with-items task its items, a task skipped before expanding 1 (ended); a
+ * list read from a result counts 1 until its task expands. A failure under
+ * continue-on-error is reported as ignored, on its unit and its task. */
+START_TEST(unit_counts_and_ignored_failures)
+{
+    harness h;
+    size_t first_total, last_total = 0, last_done = 0;
+    bool ignored_unit = false, ignored_task = false, other_ignored = false;
+
+    harness_init(&h);
+    scripted_executor_default(h.sx, SUCCEED);
+    scripted_executor_on(h.sx, "bad", -1, 0, FAIL);
+    scripted_executor_on(h.sx, "soft", 1, 0, FAIL);
+    ck_assert_int_eq(
+        harness_start(&h,
+                      "version: 1\n"
+                      "tasks:\n"
+                      "  bad: {action: core.noop}\n"
+                      "  skipped: {needs: [bad], with-items: [1, 2, 3], action: core.noop}\n"
+                      "  soft: {continue-on-error: true, with-items: [a, b], action: core.noop}\n"
+                      "  list: {action: core.noop}\n"
+                      "  later: {with-items: '<< [1, 2, 3, 4] >>', needs: [list], "
+                      "action: core.noop}\n",
+                      NULL),
+        WF_OK);
+    ck_assert_int_eq(harness_wait(&h), WF_STATUS_FAILED);
+    ck_assert_uint_gt(h.n_events, 0);
+    ck_assert_int_eq(h.events[0].kind, WF_EVENT_RUN_START);
+    /* bad 1 + skipped 3 + soft 2 + list 1 + later 1 (its list is a template) */
+    first_total = h.events[0].units_total;
+    ck_assert_uint_eq(first_total, 8);
+    for (size_t i = 0; i < h.n_events; i++) {
+        const event_rec *e = &h.events[i];
+
+        ck_assert_uint_le(e->units_done, e->units_total);
+        ck_assert_uint_ge(e->units_done, last_done);
+        last_done = e->units_done;
+        last_total = e->units_total;
+        if (e->kind == WF_EVENT_UNIT_END && strcmp(e->task, "soft") == 0 && e->index == 1)
+            ignored_unit = e->ignored && e->status == WF_STATUS_FAILED;
+        else if (e->kind == WF_EVENT_TASK_END && strcmp(e->task, "soft") == 0)
+            ignored_task = e->ignored && e->status == WF_STATUS_FAILED;
+        else if (e->ignored)
+            other_ignored = true;
+    }
+    /* skipped counts 1 once it ends without units; later 4 once expanded. */
+    ck_assert_uint_eq(last_total, 1 + 1 + 2 + 1 + 4);
+    ck_assert_uint_eq(last_done, last_total);
+    ck_assert(ignored_unit);
+    ck_assert(ignored_task);
+    ck_assert(!other_ignored);
     harness_free(&h);
 }
 END_TEST
@@ -1070,6 +1130,7 @@ static Suite *dispatch_suite(void)
     tcase_add_loop_test(tc, dependents_wait_for_their_dependencies, 0, 2 * N(order_cases));
     tcase_add_loop_test(tc, item_results_in_item_order, 0, N(release_orders));
     tcase_add_loop_test(tc, ready_fan_outs_take_turns, 0, 2);
+    tcase_add_test(tc, unit_counts_and_ignored_failures);
     suite_add_tcase(s, tc);
 
     tc = new_tcase("limits");

@@ -373,7 +373,7 @@ START_TEST(test_newer_schema_refused)
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 2)"));
+        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 3)"));
     /* Refusing changed nothing. */
     ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 7);
     wf_error_release(&err);
@@ -1664,11 +1664,30 @@ START_TEST(test_schema1_store)
 
     wf_error_init(&err);
     record_run(s, "r-old", "wf");
+    record_task(s, "r-old", "t", WF_STATUS_FAILED);
+    {
+        wf_store_unit_rec u = unit("r-old", "t", -1, 1, WF_STATUS_FAILED);
+
+        wf_store_record_unit(s, &u);
+    }
     close_ok(s);
     sql_exec(tmp, "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
-                  "owner_host; ALTER TABLE runs DROP COLUMN owner_start; PRAGMA user_version = 1");
+                  "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
+                  "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
+    /* Columns added since (schema 3: ignored) read as their defaults. */
+    {
+        json_object *run = NULL, *t, *u;
+
+        ck_assert_int_eq(wf_store_run_json(s, "r-old", &run, &err), WF_OK);
+        t = json_object_array_get_idx(jget(run, "tasks"), 0);
+        u = json_object_array_get_idx(jget(t, "units"), 0);
+        ck_assert(!json_object_get_boolean(jget(t, "ignored")));
+        ck_assert(!json_object_get_boolean(jget(u, "ignored")));
+        ck_assert_str_eq(jstr(u, "status"), "failed");
+        json_object_put(run);
+    }
     ck_assert_int_eq(wf_store_runs_json(s, 0, &runs, &err), WF_OK);
     ck_assert_ptr_null(jget(json_object_array_get_idx(runs, 0), "owner"));
     json_object_put(runs);

@@ -70,10 +70,14 @@ static int square(const wf_action_call *call, wf_action_reply *reply, void *user
 static void on_event(const wf_event *ev, void *user)
 {
     (void)user;
-    if (ev->kind == WF_EVENT_UNIT_END)
-        fprintf(stderr, "[%zu/%zu] %s[%lld] %s%s\n", ev->units_done, ev->units_total, ev->task,
-                (long long)ev->index, wf_status_name(ev->status),
-                ev->reused ? " (reused from the resumed run)" : "");
+    if (ev->kind != WF_EVENT_UNIT_END)
+        return;
+    /* index is -1 for a task without with-items: it has one unit, named by the task alone. */
+    fprintf(stderr, "[%zu/%zu] %s", ev->units_done, ev->units_total, ev->task);
+    if (ev->index >= 0)
+        fprintf(stderr, "[%lld]", (long long)ev->index);
+    fprintf(stderr, " %s%s%s\n", wf_status_name(ev->status), ev->ignored ? ", ignored" : "",
+            ev->reused ? " (reused from the resumed run)" : "");
 }
 
 /* --plan: the tasks in dependency order with what each waits for, from the workflow's

@@ -2,7 +2,7 @@
 # `cmake --install` into a fresh prefix puts the CLI, the man page, the libraries, the headers
 # and wfengine.pc in place; examples/embed builds against that with pkg-config alone (shared,
 # then static) and runs a with-items workflow through its own action, prints its plan, and
-# resumes a run it recorded.
+# resumes a run it recorded, without LD_LIBRARY_PATH (its Makefile sets the RPATH).
 . "$(dirname "$0")/lib.sh"
 : "${WF_BUILD_DIR:?WF_BUILD_DIR must point at the build directory}"
 P=$T/prefix
@@ -33,7 +33,7 @@ fi
 if make -C embed CC="$CC" >make.log 2>&1; then pass "examples/embed builds with pkg-config"; else
     fail "examples/embed builds with pkg-config" "$(cat make.log)"; done_testing; exit 1; fi
 set +e
-LD_LIBRARY_PATH=$P/lib ./embed/embed 4 >out.txt 2>err.txt
+./embed/embed 4 >out.txt 2>err.txt
 rc=$?
 set -e
 expect_rc "the embedding program's run succeeds" 0
@@ -41,12 +41,14 @@ expect_in "its action ran once per item" out.txt "demo.square called 4 times"
 expect_in "outputs read back as JSON" out.txt '"squares":[1,4,9,16]'
 expect_in "total" out.txt '"total":30'
 expect_in "events reached its callback" err.txt "squares[3] succeeded"
+expect_in "a task without items is named alone" err.txt "] total succeeded"
+expect_not_in "no [-1] for a task without items" err.txt "[-1]"
 # The plan and resume through the API, as wfengine run --dry-run and --resume use them.
-LD_LIBRARY_PATH=$P/lib ./embed/embed --plan >out.txt 2>err.txt
+./embed/embed --plan >out.txt 2>err.txt
 expect_in "the plan in dependency order" out.txt 'plan: total after ["squares"]'
 set +e
-LD_LIBRARY_PATH=$P/lib ./embed/embed 3 --store st >out.txt 2>err.txt
-LD_LIBRARY_PATH=$P/lib ./embed/embed --store st --resume last >out.txt 2>err.txt
+./embed/embed 3 --store st >out.txt 2>err.txt
+./embed/embed --store st --resume last >out.txt 2>err.txt
 rc=$?
 set -e
 expect_rc "the resumed run succeeds" 0
@@ -54,13 +56,16 @@ expect_in "it takes every unit from the recorded run" out.txt "demo.square calle
 expect_in "with the recorded run's input" out.txt '"squares":[1,4,9]'
 expect_in "events say so" err.txt "squares[2] succeeded (reused from the resumed run)"
 set +e
-LD_LIBRARY_PATH=$P/lib ./embed/embed --store st --resume nope >out.txt 2>err.txt
+./embed/embed --store st --resume nope >out.txt 2>err.txt
 rc=$?
 set -e
 expect_rc "an unknown run is refused" 1
 expect_in "with the store's error" err.txt "no run matches 'nope'"
-LD_LIBRARY_PATH=$P/lib ldd ./embed/embed > ldd.txt
-expect_in "linked against the installed shared library" ldd.txt "$P/lib/libwfengine.so"
+ldd ./embed/embed > ldd.txt
+expect_in "linked against the installed shared library (RPATH, no LD_LIBRARY_PATH)" ldd.txt "$P/lib/libwfengine.so"
+# The installed CLI needs no library path either: it links libwfengine statically.
+env -u LD_LIBRARY_PATH ldd "$P/bin/wfengine" > ldd-cli.txt
+expect_not_in "the installed CLI does not load libwfengine.so" ldd-cli.txt "libwfengine"
 
 # Static: the same program with pkg-config --static (no libwfengine.so needed at run time).
 if "$CC" -o embed-static embed/embed.c -Wl,-Bstatic $(pkg-config --cflags wfengine) -lwfengine \

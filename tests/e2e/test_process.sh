@@ -118,4 +118,40 @@ Y
 run_wf run notfound.yaml --json
 expect_rc "a missing command fails" 1
 expect_json "exit code 127" 'd["tasks"]["missing"]["exit_code"]' '127'
+# errexit: the default shell stops at the first failing command, in a one-line script, in a
+# block scalar, and in a script long enough to be spilled to a file; `shell:` opts out.
+big=$(python3 -c 'print("x" * 100000)')
+cat > errexit.yaml <<Y
+version: 1
+tasks:
+  oneline:
+    run: "echo a >> trace1; ls /nope-wf; echo b >> trace1"
+  block:
+    run: |
+      echo a >> trace2
+      ls /nope-wf
+      echo b >> trace2
+  long:
+    run: "echo $big > /dev/null; ls /nope-wf; echo b"
+  exempt:
+    run: "ls /nope-wf || true; if ls /nope-wf 2>/dev/null; then :; fi; echo fine"
+  optout:
+    shell: sh
+    run: "ls /nope-wf; echo b"
+Y
+run_wf run errexit.yaml --json --no-store
+expect_rc "a failing line fails the run" 1
+expect_json "the one-liner stops at ls (exit 2)" \
+    '[d["tasks"]["oneline"][k] for k in ("status", "exit_code")]' '["failed", 2]'
+expect_json "a block scalar stops at its failing line" \
+    '[d["tasks"]["block"][k] for k in ("status", "exit_code")]' '["failed", 2]'
+expect_json "a spilled long script stops too" \
+    '[d["tasks"]["long"][k] for k in ("status", "exit_code")]' '["failed", 2]'
+expect_json "|| and if conditions do not stop the script" \
+    '[d["tasks"]["exempt"][k] for k in ("status", "result")]' '["succeeded", "fine"]'
+expect_json "shell: sh runs without errexit" \
+    '[d["tasks"]["optout"][k] for k in ("status", "result")]' '["succeeded", "b"]'
+expect_in "the failing line's stderr is in the error output" err.txt "/nope-wf"
+if [ "$(cat trace1 trace2)" = "$(printf 'a\na')" ]; then pass "nothing after the failing line ran"; else
+    fail "lines after the failing one ran" "$(cat trace1 trace2)"; fi
 done_testing

@@ -119,6 +119,29 @@ expect_json "results of the others in place" 'd["tasks"]["check"]["result"]' \
 run_wf logs last 'check[1]' --stderr
 expect_in "the element's stderr is stored" out.txt "item 1 is bad"
 
+# --- errexit: an element's script stops at its first failing command, as locally ---------
+cat >errexit.yaml <<'Y'
+version: 1
+tasks:
+  strict:
+    executor: slurm
+    with-items: [0, 1]
+    run: |
+      echo before << item >>
+      test << item >> = 0
+      echo after << item >>
+  loose:
+    executor: slurm
+    shell: sh
+    run: "false; echo after"
+Y
+run_wf run errexit.yaml --json
+expect_rc "a failing line fails the element" 1
+expect_json "item 1 stopped at its failing line" \
+    '[i["status"] for i in d["tasks"]["strict"]["items"]]' '["succeeded", "failed"]'
+expect_json "item 0 ran every line" 'd["tasks"]["strict"]["result"][0]' '"before 0\nafter 0"'
+expect_json "shell: sh has no errexit on Slurm either" 'd["tasks"]["loose"]["result"]' '"after"'
+
 # --- a retry resubmits only the failed element ---------------------------------------------
 rm -f marker
 cat >retry.yaml <<'Y'

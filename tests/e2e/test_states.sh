@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# What a unit's end is recorded as, for every report to show: a failure under
+# continue-on-error is "failed, ignored" (in the store, show and events); a skipped unit says
+# why; a cancelled unit says what stopped it; the run's unit count is the same from the first
+# event to the summary and counts tasks that ended without units.
+. "$(dirname "$0")/lib.sh"
+
+cat > states.yaml <<'Y'
+version: 1
+tasks:
+  bad:
+    run: "exit 3"
+  dep:
+    needs: [bad]
+    with-items: [1, 2, 3]
+    run: "echo << item >>"
+  cond:
+    with-items: [1, 2, 3]
+    when: << item > 1 >>
+    run: "echo << item >>"
+  ign:
+    continue-on-error: true
+    run: "echo out; echo err >&2; exit 4"
+  ign_items:
+    continue-on-error: true
+    with-items: [a, b]
+    run: "test << item >> = a"
+  after:
+    needs: [ign, ign_items]
+    run: "echo after"
+Y
+run_wf run states.yaml --progress plain
+expect_rc "a failing task fails the run" 1
+# 1 (bad) + 1 (dep, skipped before expanding) + 3 (cond) + 1 (ign) + 2 (ign_items) + 1 (after)
+expect_in "the summary counts every unit, skipped tasks too" err.txt "(9 units)"
+run_wf show last --json
+expect_json "ignored is recorded per task" \
+    '{t["name"]: t["ignored"] for t in d["tasks"]}' \
+    '{"after": false, "bad": false, "cond": false, "dep": false, "ign": true, "ign_items": true}'
+expect_json "ignored is recorded per unit" \
+    '[(u["index"], u["status"], u["ignored"]) for t in d["tasks"] if t["name"] == "ign_items" for u in t["units"]]' \
+    '[[0, "succeeded", false], [1, "failed", true]]'
+expect_json "a failure without continue-on-error is not ignored" \
+    '[u["ignored"] for t in d["tasks"] if t["name"] == "bad" for u in t["units"]]' '[false]'
+expect_json "dependents of ignored failures run" \
+    '[t["status"] for t in d["tasks"] if t["name"] == "after"]' '["succeeded"]'
+expect_json "a skipped item says why" \
+    '[u["error"] for t in d["tasks"] if t["name"] == "cond" for u in t["units"] if u["status"] == "skipped"]' \
+    '["when was false"]'
+expect_json "a skipped task says why" \
+    '[t["error"] for t in d["tasks"] if t["name"] == "dep"]' '["dependency '"'"'bad'"'"' failed"]'
+run_wf show last
+expect_in "show says failed, ignored for the task" out.txt "ign                            failed, ignored"
+expect_in "show says failed, ignored for the item" out.txt "ign_items[1]                 failed, ignored"
+
+# Cancelled units say what stopped them: the run's fail-fast (naming the task), a task's
+# fail-fast (naming the item), a stop.
+cat > ff.yaml <<'Y'
+version: 1
+fail-fast: true
+tasks:
+  bad:
+    run: "sleep 0.3; exit 3"
+  slow:
+    with-items: [1, 2, 3, 4, 5, 6]
+    concurrency: 1
+    run: "sleep 0.25"
+Y
+run_wf run ff.yaml --progress plain
+expect_rc "fail-fast run fails" 1
+expect_in "a unit cancelled by the run's fail-fast names the task" err.txt \
+    "cancelled while running: fail-fast (task 'bad' failed)"
+expect_in "the count is the same: 1 + 6" err.txt "(7 units)"
+run_wf show last --json
+expect_json "the store has the reason" \
+    '[u["error"] for t in d["tasks"] if t["name"] == "slow" for u in t["units"] if u["status"] == "cancelled"]' \
+    '["cancelled while running: fail-fast (task '"'"'bad'"'"' failed)"]'
+
+cat > tff.yaml <<'Y'
+version: 1
+tasks:
+  items:
+    with-items: [1, 2, 3, 4]
+    fail-fast: true
+    run: "if [ << item >> = 1 ]; then exit 1; fi; sleep 1"
+Y
+run_wf run tff.yaml --progress plain -j 1
+expect_rc "task fail-fast fails" 1
+expect_in "a unit cancelled by its task's fail-fast names the item" err.txt \
+    "not started: fail-fast of this task (item 0 failed)"
+
+# A stop (SIGTERM to the CLI): units say the run was stopped.
+cat > stop.yaml <<'Y'
+version: 1
+tasks:
+  long:
+    with-items: [1, 2]
+    run: "sleep 30"
+Y
+set +e
+"$WFENGINE" run stop.yaml --progress plain >out.txt 2>err.txt &
+pid=$!
+for _ in $(seq 1 100); do grep -q "long: 2 items" err.txt 2>/dev/null && break; sleep 0.05; done
+sleep 0.3
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+set -e
+expect_rc "SIGTERM stops the run" 130
+run_wf show last --json
+expect_json "a stopped unit says the run was stopped" \
+    'sorted(set(u["error"] for t in d["tasks"] for u in t["units"]))' \
+    '["cancelled while running: the run was stopped"]'
+
+done_testing
