@@ -179,6 +179,11 @@ typedef struct wf_cli_report_run {
     wf_cli_report_unit *units; /* every unit, task by task (owned) */
     size_t n_unit_rows;
     size_t *task_first; /* task i's units are units[task_first[i] .. task_first[i + 1]) */
+    /* Items of task i the store has no record of: they never started (the store records a
+     * unit when it ends), or have not yet in a run still running. Counted as cancelled in
+     * unit_counts unless the run is running. */
+    int64_t *task_missing;
+    bool running; /* the run has not ended */
     int64_t unit_counts[WF_CLI_N_ST], task_counts[WF_CLI_N_ST], n_units, n_attempts;
     int64_t n_items; /* units that are items of a with-items task */
     /* Bytes of output tails the page may still hold: for units that did not succeed, and for
@@ -212,6 +217,10 @@ void wf_cli_report_esc_anchor(wf_strbuf *sb, const char *task, int64_t index);
 size_t wf_cli_report_n_tasks(const wf_cli_report_run *r);
 /* Reads r->tasks into r->units, the counts and the timeline's span. */
 void wf_cli_report_read(wf_cli_report_run *r);
+/* Appends the indexes of task i's items that have no record, as ranges ("4-39, 41"), and
+ * sets *first and *last to the lowest and highest. */
+void wf_cli_report_add_missing(const wf_cli_report_run *r, size_t i, wf_strbuf *sb, int64_t *first,
+                               int64_t *last);
 /* Frees what wf_cli_report_read made (not the document, not out). */
 void wf_cli_report_release(wf_cli_report_run *r);
 /* "3 succeeded, 1 failed" from counts, in the page's order (as badges when badges is true);

@@ -188,6 +188,8 @@ void wf_cli_report_read(wf_cli_report_run *r)
     r->t0 = wf_cli_json_int(r->doc, "started_ms", 0);
     r->t1 = end > r->t0 ? end : r->t0;
     r->task_first = wf_xcalloc(n_tasks + 1, sizeof(*r->task_first));
+    r->task_missing = wf_xcalloc(n_tasks + 1, sizeof(*r->task_missing));
+    r->running = wf_cli_report_state(r->doc) == WF_CLI_ST_RUNNING;
     for (size_t i = 0; i < n_tasks; i++) {
         json_object *t = json_object_array_get_idx(r->tasks, i), *units = task_units(t);
         size_t n = units != NULL ? json_object_array_length(units) : 0;
@@ -221,6 +223,19 @@ void wf_cli_report_read(wf_cli_report_run *r)
             if (n == 0)
                 break;
         }
+        if (wf_cli_report_get_bool(t, "with_items")) {
+            int64_t recorded = 0;
+
+            for (size_t j = r->task_first[i]; j < r->n_unit_rows; j++)
+                recorded += r->units[j].index >= 0;
+            if (wf_cli_json_int(t, "n_items", 0) > recorded)
+                r->task_missing[i] = wf_cli_json_int(t, "n_items", 0) - recorded;
+            if (!r->running) {
+                r->unit_counts[WF_CLI_ST_CANCELLED] += r->task_missing[i];
+                r->n_units += r->task_missing[i];
+                r->n_items += r->task_missing[i];
+            }
+        }
     }
     r->task_first[n_tasks] = r->n_unit_rows;
 }
@@ -229,8 +244,41 @@ void wf_cli_report_release(wf_cli_report_run *r)
 {
     free(r->units);
     free(r->task_first);
+    free(r->task_missing);
+    r->task_missing = NULL;
     r->units = NULL;
     r->task_first = NULL;
+}
+
+void wf_cli_report_add_missing(const wf_cli_report_run *r, size_t i, wf_strbuf *sb, int64_t *first,
+                               int64_t *last)
+{
+    int64_t n = wf_cli_json_int(json_object_array_get_idx(r->tasks, i), "n_items", 0), from = -1;
+    bool *seen = wf_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*seen)), any = false;
+
+    *first = *last = -1;
+    for (size_t j = r->task_first[i]; j < r->task_first[i + 1]; j++) {
+        if (r->units[j].index >= 0 && r->units[j].index < n)
+            seen[r->units[j].index] = true;
+    }
+    for (int64_t k = 0; k <= n; k++) {
+        if (k < n && !seen[k]) {
+            if (from < 0)
+                from = k;
+            if (*first < 0)
+                *first = k;
+            *last = k;
+            continue;
+        }
+        if (from < 0)
+            continue;
+        wf_strbuf_addf(sb, "%s%lld", any ? ", " : "", (long long)from);
+        if (k - 1 > from)
+            wf_strbuf_addf(sb, "-%lld", (long long)(k - 1));
+        any = true;
+        from = -1;
+    }
+    free(seen);
 }
 
 /* "3 succeeded, 1 failed" from counts, in the page's order; "" when all are zero. */

@@ -314,6 +314,40 @@ static bool same_reason(const wf_cli_report_unit *a, const wf_cli_report_unit *b
     return a->task == b->task && (x == y || (x != NULL && y != NULL && strcmp(x, y) == 0));
 }
 
+/* The items of task i that have no record (they never started), as one entry. */
+static void write_missing(wf_cli_report_run *r, size_t i)
+{
+    wf_strbuf *sb = &r->out, idx = WF_STRBUF_INIT;
+    json_object *t = json_object_array_get_idx(r->tasks, i);
+    const char *task = wf_cli_json_str(t, "name");
+    int64_t first, last;
+
+    wf_cli_report_add_missing(r, i, &idx, &first, &last);
+    wf_strbuf_adds(sb, "<li class=\"fail fold\" data-s=\"cancelled\" data-task=\"");
+    wf_cli_report_esc(sb, task);
+    wf_strbuf_addf(sb,
+                   "\" data-from=\"%lld\" data-to=\"%lld\"><div class=\"fh\"><a class=\"u\" "
+                   "href=\"#",
+                   (long long)first, (long long)last);
+    wf_cli_report_esc_anchor(sb, task, -1);
+    wf_strbuf_adds(sb, "\">");
+    wf_cli_report_esc(sb, task);
+    wf_strbuf_addf(sb,
+                   "</a> <span class=\"badge s-cancelled\">cancelled</span><span class=\"facts\">"
+                   " %lld of its %lld items never started</span></div>\n<div class=\"ferr\">",
+                   (long long)r->task_missing[i], (long long)wf_cli_json_int(t, "n_items", 0));
+    if (wf_cli_json_str(t, "error") != NULL) {
+        wf_cli_report_esc_n(sb, wf_cli_json_str(t, "error"), 4000);
+        wf_strbuf_adds(sb, "; ");
+    }
+    wf_strbuf_adds(sb, "the store has no record of them: the run stopped starting new work "
+                       "(fail-fast, a failure, a stop or the end of the process)</div>\n"
+                       "<div class=\"idx\">indexes: ");
+    wf_strbuf_adds(sb, wf_strbuf_str(&idx));
+    wf_strbuf_adds(sb, "</div>\n</li>\n");
+    wf_strbuf_release(&idx);
+}
+
 void wf_cli_report_write_failures(wf_cli_report_run *r)
 {
     /* Real failures first, then what stopped short, then what was let fail. */
@@ -361,6 +395,11 @@ void wf_cli_report_write_failures(wf_cli_report_run *r)
                 opened += passes[p] == WF_CLI_ST_FAILED;
             }
             i += n;
+        }
+        for (size_t i = 0;
+             passes[p] == WF_CLI_ST_CANCELLED && !r->running && i < wf_cli_report_n_tasks(r); i++) {
+            if (r->task_missing[i] > 0)
+                write_missing(r, i);
         }
     }
     wf_strbuf_adds(sb, "</ol>\n</section>\n");

@@ -93,6 +93,8 @@ static void write_task_row(wf_cli_report_run *r, size_t i)
 
     for (size_t j = r->task_first[i]; j < r->task_first[i + 1]; j++)
         counts[r->units[j].state]++;
+    if (!r->running)
+        counts[WF_CLI_ST_CANCELLED] += r->task_missing[i];
     wf_strbuf_addf(sb, "<tr class=\"task\" data-s=\"%s\" id=\"", wf_cli_report_st_keys[state]);
     wf_cli_report_esc_anchor(sb, name, -1);
     wf_strbuf_adds(sb, "\"><td class=\"name\"><button type=\"button\" class=\"tg\" "
@@ -184,6 +186,20 @@ void wf_cli_report_write_table(wf_cli_report_run *r)
         }
         if (more.n > 0)
             write_more_row(r, name, &more);
+        if (r->task_missing[i] > 0) {
+            wf_strbuf idx = WF_STRBUF_INIT;
+            int64_t first, last;
+
+            wf_cli_report_add_missing(r, i, &idx, &first, &last);
+            wf_strbuf_addf(sb, "<tr class=\"more\"><td colspan=\"%d\">%lld item%s of ", N_COLUMNS,
+                           (long long)r->task_missing[i], r->task_missing[i] == 1 ? "" : "s");
+            wf_cli_report_esc(sb, name);
+            wf_strbuf_addf(sb, " %s (no record in the store): ",
+                           r->running ? "not started yet" : "never started");
+            wf_strbuf_adds(sb, wf_strbuf_str(&idx));
+            wf_strbuf_adds(sb, "</td></tr>\n");
+            wf_strbuf_release(&idx);
+        }
         wf_strbuf_adds(sb, "</tbody>\n");
     }
     wf_strbuf_adds(sb, "</table>\n");

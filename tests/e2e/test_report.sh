@@ -77,6 +77,8 @@ for i in 0 1 3 4; do expect_in "item row items[$i] with its anchor" r.html "id=\
 for i in 2 5; do expect_in "failed item items[$i] links to its failure" r.html "<tr class=\"unit item\" data-s=\"failed\"><td class=\"name\"><a href=\"#items/$i\">items[$i]</a>"; done
 expect_in "the skipped item" r.html '<a href="#items/3">items[3]</a></td><td class="t-skipped">skipped</td>'
 expect_in "a task that never ran, with why" r.html "dependency &#39;items&#39; failed"
+expect_in "a skipped item, with why" r.html '<td class="err">when was false</td>'
+
 expect_in "counts per state" r.html 'id="unit-counts">12: <span class="badge s-succeeded">5 succeeded</span>'
 expect_in "an error with markup, escaped" r.html '&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;x&#39; &quot;y&quot;'
 
@@ -172,6 +174,28 @@ run_wf report last -o dead.html
 expect_rc "report of a killed run" 0
 expect_in "says it was interrupted" dead.html 'id="run-status">interrupted</span>'
 expect_in "and how to go on" dead.html 'wfengine run slow.yaml --resume'
+
+# fail-fast: the items that never started have no record in the store; the page counts them as
+# cancelled and names them in one entry of the failures.
+cat > ff.yaml <<'Y'
+version: 1
+name: ff
+tasks:
+  many:
+    with-items: << range(40) >>
+    concurrency: 1
+    fail-fast: true
+    run: if [ << item >> = 3 ]; then echo boom >&2; exit 1; fi
+Y
+run_wf run ff.yaml --progress none
+expect_rc "a fail-fast fan-out" 1
+run_wf report last -o ff.html
+expect_rc "its report" 0
+expect_in "every item is counted" ff.html 'id="unit-counts">40: <span class="badge s-succeeded">3 succeeded</span> <span class="badge s-failed">1 failed</span> <span class="badge s-cancelled">36 cancelled</span>'
+expect_in "the failures name the items that never started" ff.html '<li class="fail fold" data-s="cancelled" data-task="many" data-from="4" data-to="39">'
+expect_in "... how many" ff.html '36 of its 40 items never started'
+expect_in "... and which" ff.html '<div class="idx">indexes: 4-39</div>'
+expect_in "the fan-out's row says so too" ff.html '36 items of many never started (no record in the store): 4-39'
 
 # Many items: the table lists 5,000 of those that succeeded and every one that failed, however
 # far past the cap; the timeline stays bounded.
@@ -328,8 +352,8 @@ expect_verdict "#items/1 unfolds its fan-out, opens its log and marks it" "$v" "
 
 # The filter from the URL, as a shared link gives it.
 v=$({ cat helpers.js; echo "log.push('rows=' + names()); log.push('failures=' + fails()); verdict();"; } |
-    drive hash r.html '#status=succeeded,skipped&q=ite')
-expect_verdict "#status=succeeded,skipped&q=ite filters on load" "$v" "rows=items[0] items[1] items[3] items[4] |"
+    drive hash r.html '#status=succeeded,skipped&q=out%20of')
+expect_verdict "#status=succeeded,skipped&q=out%20of filters on load" "$v" "rows=items[0] items[1] items[4] |"
 expect_verdict "... the failures too" "$v" "failures="
 v=$({ cat helpers.js; echo "log.push('rows=' + names()); log.push('failures=' + fails()); verdict();"; } |
     drive hash2 r.html '#status=ignored,skipped')
