@@ -197,6 +197,8 @@ const char *const wf_cli_report_js[] = {
     "  var h = location.hash.slice(1);\n",
     "  if (!h) return;\n",
     "  if (/^(status|q)=/.test(h)) {\n",
+    "    boxes.forEach(function (b) { b.checked = true; });\n",
+    "    if (q) q.value = '';\n",
     "    h.split('&').forEach(function (kv) {\n",
     "      var i = kv.indexOf('='), k = kv.slice(0, i), v = decodeURIComponent(kv.slice(i + 1));\n",
     "      if (k === 'status') {\n",

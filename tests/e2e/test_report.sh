@@ -247,13 +247,6 @@ chrome() {
         "$@" 2>>chrome.err
 }
 
-# What the browser made of the page: the DOM after parsing must hold the table and the SVG.
-chrome --dump-dom "file://$T/r.html" > dom.html || true
-expect_in "the browser's DOM has the table" dom.html '<table id="units-table">'
-expect_in "the browser's DOM has the svg" dom.html '<svg viewBox='
-expect_in "the browser's DOM has the bars" dom.html '<rect class="bar"'
-expect_in "the escaped file name is text in the DOM" dom.html 'we&lt;i&gt;rd&amp;"q'"'"'.yaml'
-
 # drive NAME PAGE HASH: loads a copy of PAGE with the script on stdin appended (it runs after
 # the page's own script) at #HASH, lets timers and hashchange run, and prints what the script
 # wrote into <pre id="verdict">.
@@ -329,15 +322,32 @@ log.push('unfolded=' + names());
 d.querySelector('tbody.fan button.tg').click();
 var pres = function () { return [].slice.call(d.querySelectorAll('[id="items/1"] details.log pre')); };
 log.push('log-before=' + pres().some(vis));
+// Then the filter a link carries (#status=...&q=...), as read on load or on a change of the
+// fragment: each step waits for the page's own hashchange handler, registered before ours.
+var steps = [
+  ['items/1', function () {
+    log.push('log-after=' + (pres().length === 2 && pres().every(vis)) + ' ' +
+             pres().map(function (p) { return p.textContent.trim(); }).join(',') +
+             ' target=' + d.querySelector('.target').id);
+  }],
+  ['status=succeeded,skipped&q=out%20of', function () {
+    log.push('hash1 rows=' + names() + ' failures=' + fails());
+  }],
+  ['status=ignored,skipped', function () {
+    log.push('hash2 rows=' + names() + ' failures=' + fails());
+  }]
+];
 window.addEventListener('hashchange', function () {
-  log.push('log-after=' + (pres().length === 2 && pres().every(vis)) + ' ' +
-           pres().map(function (p) { return p.textContent.trim(); }).join(',') +
-           ' target=' + d.querySelector('.target').id);
-  verdict();
+  steps.shift()[1]();
+  if (steps.length) location.hash = steps[0][0]; else verdict();
 });
-location.hash = 'items/1';
+location.hash = steps[0][0];
 JS
 )
+expect_in "the browser's DOM has the table" check.dom '<table id="units-table"'
+expect_in "the browser's DOM has the svg" check.dom '<svg viewBox='
+expect_in "the browser's DOM has the bars" check.dom '<rect class="bar"'
+expect_in "the escaped file name is text in the DOM" check.dom 'we&lt;i&gt;rd&amp;"q'"'"'.yaml'
 expect_verdict "the page lays out in Chromium" "$v" "LAYOUT-OK"
 expect_verdict "the fan-out starts folded" "$v" "start=prepare flaky soft leak after broken |"
 expect_verdict "the state filter shows only failed units" "$v" "failed=items[2] items[5] leak broken |"
@@ -350,32 +360,8 @@ expect_verdict "the button unfolds the fan-out" "$v" "unfolded=prepare items[0] 
 expect_verdict "a unit's log is folded" "$v" "log-before=false"
 expect_verdict "#items/1 unfolds its fan-out, opens its log and marks it" "$v" "log-after=true err of 1,out of 1 target=items/1"
 
-# The filter from the URL, as a shared link gives it.
-v=$({ cat helpers.js; echo "log.push('rows=' + names()); log.push('failures=' + fails()); verdict();"; } |
-    drive hash r.html '#status=succeeded,skipped&q=out%20of')
-expect_verdict "#status=succeeded,skipped&q=out%20of filters on load" "$v" "rows=items[0] items[1] items[4] |"
-expect_verdict "... the failures too" "$v" "failures="
-v=$({ cat helpers.js; echo "log.push('rows=' + names()); log.push('failures=' + fails()); verdict();"; } |
-    drive hash2 r.html '#status=ignored,skipped')
-expect_verdict "#status=ignored,skipped: the ignored failure and the skipped units" "$v" "rows=items[3] soft after | failures=soft"
-
-# A failure past the table's cap is listed and its link opens it; a unit the cap left out says
-# where to look.
-v=$({ cat helpers.js; cat <<'JS'; } | drive bigcheck big.html '#many/5500'
-var t = d.querySelector('.target');
-log.push('target=' + (t ? t.id + ' ' + vis(t) : 'none'));
-log.push('in-table=' + vis(d.querySelector('a[href="#many/5500"]')));
-window.addEventListener('hashchange', function () {
-  var n = d.getElementById('hash-note');
-  log.push('note=' + vis(n) + ' ' + n.textContent);
-  verdict();
-});
-location.hash = 'many/5999';
-JS
-)
-expect_verdict "#many/5500 (past the cap) is in the failures and marked" "$v" "target=many/5500 true"
-expect_verdict "... and in the table" "$v" "in-table=true"
-expect_verdict "#many/5999 (left out) says so" "$v" "note=true many/5999: not on this page (the table lists only part of this run"
+expect_verdict "#status=succeeded,skipped&q=out%20of filters" "$v" "hash1 rows=items[0] items[1] items[4] failures= |"
+expect_verdict "#status=ignored,skipped: the ignored failure and the skipped units" "$v" "hash2 rows=items[3] soft after failures=soft"
 
 # 100,000 units (10,000 under sanitizers or WF_E2E_SCALE): how big the page is and how long
 # Chromium takes to load it and to run a filter (docs/cli.md keeps the figures).
@@ -389,9 +375,12 @@ run_wf report last -o huge.html
 t_gen=$(( ($(date +%s%N) - t_start) / 1000000 ))
 expect_rc "report of $n_big items" 0
 huge_size=$(wc -c < huge.html)
-v=$({ cat helpers.js; cat <<'JS'; } | drive hugecheck huge.html ''
+v=$({ cat helpers.js; cat <<'JS'; } | drive hugecheck huge.html "#many/$((n_big - 7))"
 d.body.getBoundingClientRect();
 var loaded = performance.now();
+var t = d.querySelector('.target');
+log.push('target=' + (t ? t.id + ' ' + vis(t) : 'none'));
+log.push('in-table=' + !!d.querySelector('#units-table a[href="#' + t.id + '"]'));
 var boxes = [].slice.call(d.querySelectorAll('#filters input[type=checkbox]'));
 boxes.forEach(function (b) { b.checked = b.value !== 'succeeded'; });
 var t0 = performance.now();
@@ -399,12 +388,20 @@ boxes[0].dispatchEvent(new Event('change'));
 d.body.getBoundingClientRect();
 log.push('load-ms=' + Math.round(loaded) + ' filter-ms=' + Math.round(performance.now() - t0) +
          ' rows=' + d.querySelectorAll('#units-table tr').length + ' shown=' + names());
-verdict();
+window.addEventListener('hashchange', function () {
+  var n = d.getElementById('hash-note');
+  log.push('note=' + vis(n) + ' ' + n.textContent);
+  verdict();
+});
+location.hash = 'many/' + (+t.id.split('/')[1] + 6);
 JS
 )
 echo "report of $n_big units: $huge_size bytes, written in ${t_gen}ms; in Chromium: $v"
 load_ms=$(printf '%s' "$v" | sed -n 's/.*load-ms=\([0-9]*\).*/\1/p')
 expect_verdict "the failure among $n_big units is found by the filter" "$v" "shown=many[$((n_big - 7))]"
+expect_verdict "#many/$((n_big - 7)) (past the cap) is in the failures and marked" "$v" "target=many/$((n_big - 7)) true"
+expect_verdict "... and in the table" "$v" "in-table=true"
+expect_verdict "#many/$((n_big - 1)) (left out) says so" "$v" "note=true many/$((n_big - 1)): not on this page (the table lists only part of this run"
 if [ "$huge_size" -lt 6000000 ]; then pass "the page of $n_big units is $huge_size bytes"; else fail "huge.html is $huge_size bytes"; fi
 if [ -n "$load_ms" ] && [ "$load_ms" -lt 15000 ]; then pass "Chromium loads it in ${load_ms}ms"; else fail "loading $n_big units: '${load_ms}' ms"; fi
 
