@@ -212,6 +212,29 @@ void wf_cli_report_write_attempts(wf_cli_report_run *r, wf_strbuf *sb, const wf_
     wf_strbuf_adds(sb, "</ol>\n");
 }
 
+/* Entries past this many are one line each (name, state, the error's start): the list stays
+ * whole, and a run where 100,000 units failed still gives a page a browser opens. */
+#define FULL_ENTRIES 1000
+
+/* One unit's entry as one line of text. */
+static void write_compact_entry(wf_cli_report_run *r, const wf_cli_report_unit *u)
+{
+    wf_strbuf *sb = &r->out;
+    const char *task = wf_cli_report_unit_task(u),
+               *error = wf_cli_json_str(wf_cli_report_unit_json(u), "error");
+
+    wf_strbuf_addf(sb, "<li class=\"fail c\" data-s=\"%s\" id=\"", wf_cli_report_st_keys[u->state]);
+    wf_cli_report_esc_anchor(sb, task, u->index);
+    wf_strbuf_adds(sb, "\">");
+    wf_cli_report_esc_unit(sb, task, u->index);
+    wf_strbuf_addf(sb, " \xC2\xB7 %s", wf_cli_report_st_labels[u->state]);
+    if (error != NULL) {
+        wf_strbuf_adds(sb, " \xC2\xB7 ");
+        wf_cli_report_esc_n(sb, error, 200);
+    }
+    wf_strbuf_adds(sb, "</li>\n");
+}
+
 /* One unit's entry. open: unfold its first log. */
 static void write_entry(wf_cli_report_run *r, const wf_cli_report_unit *u, bool open)
 {
@@ -356,6 +379,7 @@ void wf_cli_report_write_failures(wf_cli_report_run *r)
     wf_strbuf *sb = &r->out;
     int64_t counts[WF_CLI_N_ST] = { 0 }, total = 0;
     int opened = 0;
+    size_t entries = 0;
 
     for (int s = 0; s < WF_CLI_N_ST; s++) {
         if (is_problem(s)) {
@@ -389,10 +413,22 @@ void wf_cli_report_write_failures(wf_cli_report_run *r)
                 n++;
             if (n > 1) {
                 write_folded(r, u, n);
+            } else if (entries >= FULL_ENTRIES) {
+                if (entries++ == FULL_ENTRIES) {
+                    wf_strbuf_addf(sb,
+                                   "<li class=\"c-note\">The units below are listed one "
+                                   "line each (the first %d have their logs): <code>"
+                                   "wfengine logs ",
+                                   FULL_ENTRIES);
+                    wf_cli_report_esc(sb, r->run_id);
+                    wf_strbuf_adds(sb, " TASK[INDEX]</code> prints any unit's output.</li>\n");
+                }
+                write_compact_entry(r, u);
             } else {
                 /* The first few real failures show their log unfolded. */
                 write_entry(r, u, passes[p] == WF_CLI_ST_FAILED && opened < 5);
                 opened += passes[p] == WF_CLI_ST_FAILED;
+                entries++;
             }
             i += n;
         }

@@ -57,6 +57,8 @@ const char *const wf_cli_report_css[] = {
     "li.fail{border:1px solid #d0d7de;border-left:4px solid #cf222e;border-radius:6px;",
     "padding:6px 10px;margin:0 0 8px}",
     "li.fail[data-s=ignored]{border-left-color:#bf8700}",
+    "li.fail.c{border-width:0 0 0 4px;border-radius:0;padding:0 8px;margin:0;font-size:12.5px}",
+    "li.c-note{color:#59636e;font-size:12.5px;margin:4px 0}",
     "li.fail[data-s=cancelled]{border-left-color:#d4790a}",
     "li.fail[data-s=interrupted]{border-left-color:#8250df}",
     ".fh a.u{font-weight:600}.facts{color:#59636e;font-size:12.5px}",

@@ -18,7 +18,13 @@
  * browser opens at once. Units that failed are listed whatever their number. */
 #define MAX_TABLE_UNITS 5000
 
-#define N_COLUMNS 8
+/* Units that did not succeed are listed past that, up to this many; every one of those the
+ * table leaves out is in the failures section. */
+#define MAX_TABLE_KEPT 5000
+
+#define N_COLUMNS  8
+#define WF_STR_(x) #x
+#define WF_STR(x)  WF_STR_(x)
 
 /* One unit's row. */
 static void write_unit_row(wf_cli_report_run *r, const wf_cli_report_unit *u)
@@ -143,18 +149,22 @@ static void write_more_row(wf_cli_report_run *r, const char *name, const left_ou
 void wf_cli_report_write_table(wf_cli_report_run *r)
 {
     wf_strbuf *sb = &r->out;
-    int64_t listed = 0, kept = 0;
+    int64_t listed = 0, kept = 0, listed_kept = 0;
 
     for (size_t j = 0; j < r->n_unit_rows; j++)
         kept += r->units[j].index >= 0 && wf_cli_report_unit_kept(&r->units[j]);
     wf_strbuf_adds(sb, "<section id=\"units\">\n<h2>Tasks and items</h2>\n");
-    if (r->n_items - kept > MAX_TABLE_UNITS) {
+    if (r->n_items - kept > MAX_TABLE_UNITS || kept > MAX_TABLE_KEPT) {
         wf_strbuf_addf(sb,
                        "<p class=\"note\" id=\"truncated\">This run has %lld items: the table "
                        "lists every one that failed, was interrupted or was cancelled after it "
-                       "started (%lld), the first %d of the others, and counts the rest per task "
-                       "(<code>wfengine show ",
-                       (long long)r->n_items, (long long)kept, MAX_TABLE_UNITS);
+                       "started (%lld%s), the first %d of the others, and counts the rest per "
+                       "task (<code>wfengine show ",
+                       (long long)r->n_items, (long long)kept,
+                       kept > MAX_TABLE_KEPT
+                           ? ": the first " WF_STR(MAX_TABLE_KEPT) ", and Failures lists every one"
+                           : "",
+                       MAX_TABLE_UNITS);
         wf_cli_report_esc(sb, r->run_id);
         wf_strbuf_adds(sb, "</code> lists every one). The timeline shows them all.</p>\n");
     }
@@ -174,7 +184,10 @@ void wf_cli_report_write_table(wf_cli_report_run *r)
         for (size_t j = from; j < to; j++) {
             const wf_cli_report_unit *u = &r->units[j];
 
-            if (u->index >= 0 && !wf_cli_report_unit_kept(u) && listed >= MAX_TABLE_UNITS) {
+            bool keep = wf_cli_report_unit_kept(u);
+
+            if (u->index >= 0 &&
+                (keep ? listed_kept >= MAX_TABLE_KEPT : listed >= MAX_TABLE_UNITS)) {
                 more.counts[u->state]++;
                 if (more.n++ == 0)
                     more.first = u->index;
@@ -182,7 +195,8 @@ void wf_cli_report_write_table(wf_cli_report_run *r)
                 continue;
             }
             write_unit_row(r, u);
-            listed += u->index >= 0 && !wf_cli_report_unit_kept(u);
+            listed += u->index >= 0 && !keep;
+            listed_kept += u->index >= 0 && keep;
         }
         if (more.n > 0)
             write_more_row(r, name, &more);

@@ -222,6 +222,32 @@ if [ "$rows" -eq 5001 ]; then pass "5001 item rows"; else fail "item rows: $rows
 size=$(wc -c < big.html)
 if [ "$size" -lt 4000000 ]; then pass "the page stays small ($size bytes)"; else fail "big.html is $size bytes"; fi
 
+# Thousands of failures: all listed, the first 1,000 with their logs, the others one line
+# each; the table lists 5,000 of them and counts the rest.
+cat > fails.yaml <<'Y'
+version: 1
+name: fails
+tasks:
+  many:
+    with-items: << range(6000) >>
+    action: core.fail
+    input: {message: "item << item >> broke"}
+Y
+run_wf run fails.yaml --progress none
+expect_rc "6000 failures" 1
+run_wf report last -o fails.html
+expect_rc "their report" 0
+full=$(grep -c '^<li class="fail" data-s="failed"' fails.html || true)
+compact=$(grep -c '^<li class="fail c" data-s="failed"' fails.html || true)
+if [ "$full" -eq 1000 ] && [ "$compact" -eq 5000 ]; then pass "1000 full entries, 5000 one-line ones"
+else fail "failure entries: $full full, $compact one-line, want 1000 and 5000"; fi
+expect_in "the last one is listed, with its error" fails.html '<li class="fail c" data-s="failed" id="many/5999">many[5999] · failed · item 5999 broke</li>'
+expect_in "the one-line entries say where the logs are" fails.html 'The units below are listed one line each (the first 1000 have their logs)'
+expect_in "the table says it lists 5000 of the failures" fails.html '(6000: the first 5000, and Failures lists every one)'
+expect_in "and counts the others" fails.html '1000 more items of many not listed (many[5000] to many[5999]): 1000 failed'
+size=$(wc -c < fails.html)
+if [ "$size" -lt 6000000 ]; then pass "the page stays small ($size bytes)"; else fail "fails.html is $size bytes"; fi
+
 # ---- in a browser ----
 browser=$(command -v chromium || true)
 if [ -z "$browser" ] && { [ -n "${CI:-}" ] || [ -n "${WF_BROWSER_TESTS:-}" ]; }; then
