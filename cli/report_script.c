@@ -74,7 +74,7 @@ const char *const wf_cli_report_css[] = {
     ".timeline{border:1px solid #d0d7de;border-radius:6px;overflow-x:auto}",
     ".timeline svg{display:block;width:100%;height:auto;min-width:760px}",
     "svg text{font-family:system-ui,'DejaVu Sans',sans-serif;font-size:12px;fill:#1f2328}",
-    "svg .tick{font-size:11px;fill:#59636e}svg .why{font-size:11px;fill:#6e7781;",
+    "svg a text.task{fill:#0969da}svg .tick{font-size:11px;fill:#59636e}svg .why{font-size:11px;fill:#6e7781;",
     "font-style:italic}",
     "table{border-collapse:collapse;width:100%;font-size:13px}",
     "th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}",

@@ -143,7 +143,7 @@ static void draw_bar(wf_strbuf *sb, const wf_cli_report_run *r, const char *task
 {
     int64_t counts[WF_CLI_N_ST] = { 0 }, start = bars[from].start, end = bars[from].end;
     int worst = 0;
-    bool faded = true;
+    bool faded = true, link;
     double x0, x1;
 
     for (size_t i = from; i < to; i++) {
@@ -158,6 +158,14 @@ static void draw_bar(wf_strbuf *sb, const wf_cli_report_run *r, const char *task
     x1 = x_of(r, end);
     if (x1 - x0 < MIN_BAR_W)
         x1 = x0 + MIN_BAR_W; /* an instant unit is still visible */
+    /* A bar of one unit that did not succeed links to its entry in the failures. */
+    link = to - from == 1 && bars[from].status >= WF_CLI_ST_IGNORED &&
+           bars[from].status != WF_CLI_ST_RUNNING;
+    if (link) {
+        wf_strbuf_adds(sb, "<a href=\"#");
+        wf_cli_report_esc_anchor(sb, task, bars[from].index);
+        wf_strbuf_adds(sb, "\">");
+    }
     wf_strbuf_addf(sb,
                    "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                    "fill=\"%s\"%s%s><title>",
@@ -196,7 +204,7 @@ static void draw_bar(wf_strbuf *sb, const wf_cli_report_run *r, const char *task
         wf_cli_report_add_counts(sb, counts, false);
         wf_strbuf_adds(sb, ")");
     }
-    wf_strbuf_adds(sb, "</title></rect>\n");
+    wf_strbuf_adds(sb, link ? "</title></rect></a>\n" : "</title></rect>\n");
 }
 
 /* Draws one task's row: its background and label into bg, its bars into fg. Returns the
@@ -220,7 +228,9 @@ static double draw_row(const wf_cli_report_run *r, size_t i, double y, wf_strbuf
 
     wf_strbuf_addf(bg, "<rect x=\"0\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", y,
                    LABEL_W + PLOT_W + RIGHT_PAD, row_h, i % 2 ? "#ffffff" : "#f6f8fa");
-    wf_strbuf_addf(bg, "<text class=\"task\" x=\"8\" y=\"%.1f\" dominant-baseline=\"middle\">",
+    wf_strbuf_adds(bg, "<a href=\"#");
+    wf_cli_report_esc_anchor(bg, name, -1);
+    wf_strbuf_addf(bg, "\"><text class=\"task\" x=\"8\" y=\"%.1f\" dominant-baseline=\"middle\">",
                    y + row_h / 2);
     wf_cli_report_esc_n(bg, name, 26);
     wf_strbuf_adds(bg, "<title>");
@@ -230,7 +240,7 @@ static double draw_row(const wf_cli_report_run *r, size_t i, double y, wf_strbuf
         wf_strbuf_addf(bg, ", %lld items", (long long)wf_cli_json_int(t, "n_items", 0));
     if (lanes > 1)
         wf_strbuf_addf(bg, " in %d lanes", lanes);
-    wf_strbuf_adds(bg, "</title></text>\n");
+    wf_strbuf_adds(bg, "</title></text></a>\n");
     if (n == 0) {
         /* Nothing ran (skipped, or its item list failed): say why in the row. */
         wf_strbuf_addf(fg,

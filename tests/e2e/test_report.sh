@@ -115,6 +115,8 @@ expect_in "and in stderr" r.html 'token on stderr: ***'
 expect_in "an inline SVG" r.html '<svg viewBox='
 expect_in "timeline tooltips name NAME[INDEX], status and duration" r.html '<title>items[2]: failed, '
 expect_in "the x axis in seconds" r.html '>0s</text>'
+expect_in "a failed unit's bar links to its entry" r.html '<a href="#items/2"><rect class="bar"'
+expect_in "a task's name links to it" r.html '<a href="#flaky"><text class="task"'
 bars=$({ grep -o '<rect class="bar"' r.html || true; } | wc -l)
 if [ "$bars" -ge 8 ]; then pass "timeline bars ($bars)"; else fail "timeline bars: $bars, want at least 8"; fi
 
