@@ -41,7 +41,7 @@ int wf_cli_completion(int argc, char **argv); /* completion.c: bash|zsh */
 void wf_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints every error of the list with its caret. */
 void wf_cli_print_errors(const wf_errlist *errs);
-/* Loads a workflow, printing its errors; NULL on failure. */
+/* Loads a workflow, printing its errors (or, when it loads, its warnings); NULL on failure. */
 wf_workflow *wf_cli_load(const char *path);
 /* True when arg is "-h" or "--help". */
 bool wf_cli_is_help(const char *arg);

@@ -43,6 +43,8 @@ wf_workflow *wf_cli_load(const char *path)
         wf = NULL;
     }
     wf_errlist_release(&errs);
+    if (wf != NULL)
+        wf_cli_print_errors(wf_workflow_warnings(wf));
     return wf;
 }
 

@@ -122,6 +122,11 @@ void wf_workflow_free(wf_workflow *wf);
 /* The workflow's name: its `name`, else the file name without its extension. Borrowed, valid
  * while wf lives. */
 const char *wf_workflow_name(const wf_workflow *wf);
+/* What loaded but is likely not what the author meant (another tool's template syntax such
+ * as GitHub's `${{ inputs.x }}`, which would reach the shell as text): each a wf_error whose
+ * message starts with "warning: ", with file:line:col and the source line, sorted. Borrowed,
+ * valid while wf lives; empty when there is nothing to say. */
+const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
 /* What the workflow holds, for tools (graphs, plans, editors), as a new JSON document (owned
  * by the caller): {"name", "description", "path", "sha256", "inputs": [{"name", "type",
  * "required", "secret", "description"}], "tasks": [{"name", "description", "needs": [NAME...],

@@ -121,6 +121,7 @@ typedef enum node_kind {
     N_AND,
     N_OR,
     N_COAL,
+    N_COND, /* b if a else args[0] */
     N_CALL, /* fn(args) */
 } node_kind;
 
@@ -311,6 +312,7 @@ WF__TPL_FN(f_join);
 WF__TPL_FN(f_split);
 WF__TPL_FN(f_lines);
 WF__TPL_FN(f_map);
+WF__TPL_FN(f_reject);
 WF__TPL_FN(f_select);
 WF__TPL_FN(f_range);
 WF__TPL_FN(f_chunks);
@@ -453,6 +455,9 @@ typedef struct parser {
     const token *tok;
     size_t ntok, i;
     wf_error *err;
+    /* wf_tpl_compile_all: every error of the template goes here (and p->err is a scratch
+     * error); NULL: the first error stops compiling. */
+    wf_errlist *all;
     int depth;
     tmp_ref *refs;
     size_t nrefs, crefs;

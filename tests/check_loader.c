@@ -604,6 +604,63 @@ START_TEST(test_matrix)
 }
 END_TEST
 
+/* include follows GitHub Actions: the example of its documentation ("Expanding or adding
+ * matrix configurations", fruit x animal with five entries) gives these six combinations. */
+START_TEST(test_matrix_include_as_github)
+{
+    wf_workflow *wf = load_ok("version: 1\n"
+                              "tasks:\n"
+                              "  m:\n"
+                              "    with-items:\n"
+                              "      matrix: {fruit: [apple, pear], animal: [cat, dog]}\n"
+                              "      include:\n"
+                              "        - color: green\n"
+                              "        - {color: pink, animal: cat}\n"
+                              "        - {fruit: apple, shape: circle}\n"
+                              "        - fruit: banana\n"
+                              "        - {fruit: banana, animal: cat}\n"
+                              "    run: echo\n"
+                              "  x:\n"
+                              "    with-items:\n"
+                              "      matrix: {os: [linux, mac], arch: [x86, arm]}\n"
+                              "      exclude: [{os: mac, arch: x86}]\n"
+                              "      include: [{os: mac, arch: x86, late: true}, {arch: arm, "
+                              "os: linux, n: 1}, {arch: arm, n: 2}]\n"
+                              "    run: echo\n");
+    wf_ctx_init init = { 0 };
+    wf_ctx *ctx = wf_ctx_new(&init);
+    json_object *out = NULL;
+    wf_error err;
+    char *s;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf__matrix_expand(task(wf, "m"), ctx, &out, &err), WF_OK);
+    s = json_text(out);
+    ck_assert_str_eq(s, "[{\"fruit\":\"apple\",\"animal\":\"cat\",\"color\":\"pink\","
+                        "\"shape\":\"circle\"},"
+                        "{\"fruit\":\"apple\",\"animal\":\"dog\",\"color\":\"green\","
+                        "\"shape\":\"circle\"},"
+                        "{\"fruit\":\"pear\",\"animal\":\"cat\",\"color\":\"pink\"},"
+                        "{\"fruit\":\"pear\",\"animal\":\"dog\",\"color\":\"green\"},"
+                        "{\"fruit\":\"banana\"},"
+                        "{\"fruit\":\"banana\",\"animal\":\"cat\"}]");
+    free(s);
+    json_object_put(out);
+    /* An excluded combination comes back only as an entry of its own; a later entry may
+     * overwrite what an earlier one added, never a matrix value. */
+    ck_assert_int_eq(wf__matrix_expand(task(wf, "x"), ctx, &out, &err), WF_OK);
+    s = json_text(out);
+    ck_assert_str_eq(s, "[{\"os\":\"linux\",\"arch\":\"x86\"},"
+                        "{\"os\":\"linux\",\"arch\":\"arm\",\"n\":2},"
+                        "{\"os\":\"mac\",\"arch\":\"arm\",\"n\":2},"
+                        "{\"os\":\"mac\",\"arch\":\"x86\",\"late\":true}]");
+    free(s);
+    json_object_put(out);
+    wf_ctx_unref(ctx);
+    wf_workflow_free(wf);
+}
+END_TEST
+
 START_TEST(test_anchors_and_merge_keys)
 {
     wf_workflow *wf = load_ok("version: 1\n"
@@ -1140,6 +1197,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, test_implicit_deps_and_publish);
     tcase_add_test(tc, test_defaults_folded);
     tcase_add_test(tc, test_matrix);
+    tcase_add_test(tc, test_matrix_include_as_github);
     tcase_add_test(tc, test_many_tasks);
     suite_add_tcase(s, tc);
 

@@ -367,7 +367,7 @@ START_TEST(empty_and_bad_item_lists)
     ck_assert_str_eq(at(o.doc, "tasks.empty.result"), "[]");
     ck_assert_str_eq(at(o.doc, "tasks.bad.status"), "\"failed\"");
     ck_assert_str_eq(at(o.doc, "tasks.bad.error"),
-                     "\"with-items: '<< task.src.n >>' gave integer, not a list\"");
+                     "\"with-items (t.yaml:5:21): '<< task.src.n >>' gave integer, not a list\"");
     ck_assert_int_eq(atomic_load(&the_probe.calls), 0);
     json_object_put(o.doc);
 }

@@ -306,6 +306,25 @@ static const struct {
     { "<< map([[1, 2], [3, 4]], '-1') >>", "[2,4]" },
     { "<< task.fetch.data | select('ok') | map('name') >>", "[\"a\"]" },
     { "<< select([{'a': 1}, {}, 3, {'a': 0}], 'a') >>", "[{\"a\":1}]" },
+    /* select/reject by value */
+    { "<< task.fetch.data | select('ok', false) | map('name') >>", "[\"b\"]" },
+    { "<< [{'s': 'failed', 'n': 1}, {'s': 'ok', 'n': 2}, {'n': 3}] | select('s', 'failed') | "
+      "map('n') >>",
+      "[1]" },
+    { "<< [{'s': 'failed', 'n': 1}, {'s': 'ok', 'n': 2}, {'n': 3}] | reject('s', 'failed') | "
+      "map('n') >>",
+      "[2,3]" },
+    { "<< task.fetch.data | reject('ok') | map('name') >>", "[\"b\"]" },
+    { "<< [{'a': {'b': 1}}, {'a': {'b': 1.0}}, {'a': 2}] | select('a.b', 1) | length >>", "2" },
+    /* a if cond else b: lowest precedence, right-associative, only the chosen branch runs */
+    { "<< 'big' if inputs.timeout > 10 else 'small' >>", "\"big\"" },
+    { "<< 'big' if inputs.timeout > 100 else 'small' >>", "\"small\"" },
+    { "<< 'a' if false else 'b' if inputs.timeout == 30 else 'c' >>", "\"b\"" },
+    { "<< 1 + 2 if true else 0 >>", "3" },
+    { "<< item.none ?? 5 if item.n else 0 >>", "5" },
+    { "<< item.n if item.el else item.el[7] ?? 'fallback' >>", "\"fallback\"" },
+    { "<< 'yes' if item.el[3] ?? false else item.n >>", "5" },
+    { "<< 'ran' if true else item.missing.deeper >>", "\"ran\"" },
     { "<< range(3) >>", "[0,1,2]" },
     { "<< 2 | range(5) >>", "[2,3,4]" },
     { "<< range(5, 2) >>", "[]" },
@@ -1139,6 +1158,9 @@ static const struct {
     { "<< [1, 2 >>", 0, WF_ESYNTAX, 1, 10, "expected ',' or ']' in the list, got '>>'" },
     { "<< {'a' 1} >>", 0, WF_ESYNTAX, 1, 9, "expected ':' after the key, got 1" },
     { "<< {'a': 1, 'a': 2} >>", 0, WF_ESYNTAX, 1, 13, "duplicate key 'a' in the object" },
+    { "<< 1 if true >>", 0, WF_ESYNTAX, 1, 14,
+      "expected 'else' (a conditional is `A if CONDITION else B`), got '>>'" },
+    { "<< 1 if >>", 0, WF_ESYNTAX, 1, 9, "expected an expression, got '>>'" },
     { "<< {1: 2} >>", 0, WF_ESYNTAX, 1, 5,
       "expected a key (a string or a name) in the object, got 1" },
     { "<< item.0 >>", 0, WF_ESYNTAX, 1, 9, "use [0] for an index, not .0" },
@@ -1191,6 +1213,49 @@ START_TEST(test_compile_errors)
                   compile_errors[_i].line, compile_errors[_i].col);
     ck_assert_ptr_null(err.source);
     wf_error_release(&err);
+}
+END_TEST
+
+/* wf_tpl_compile_all: one error per expression that has one, in source order, each at its
+ * place; WF_TPL_NO_ITEM: item and index are not offered where there is no item. */
+START_TEST(test_compile_all_errors)
+{
+    const char *src = "<< task.x | lenght >> and << task.x | uper >> ok << 1 + >> << itme >>";
+    wf_errlist errs;
+    wf_tpl *t = (wf_tpl *)&t;
+
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_tpl_compile_all(src, (size_t)-1, 0, &t, &errs), WF_EUNKNOWN);
+    ck_assert_ptr_null(t);
+    ck_assert_uint_eq(errs.len, 4);
+    ck_assert_str_eq(errs.items[0].message, "unknown filter 'lenght'; did you mean 'length'?");
+    ck_assert_int_eq(errs.items[0].column, 13);
+    ck_assert_str_eq(errs.items[1].message, "unknown filter 'uper'; did you mean 'upper'?");
+    ck_assert_int_eq(errs.items[1].column, 39);
+    ck_assert_int_eq(errs.items[2].code, WF_ESYNTAX);
+    ck_assert_int_eq(errs.items[3].column, 63);
+    ck_assert_ptr_nonnull(strstr(errs.items[3].message, "did you mean 'item'?"));
+    wf_errlist_release(&errs);
+
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_tpl_compile_all("<< itme >>", (size_t)-1, WF_TPL_NO_ITEM, &t, &errs),
+                     WF_EUNKNOWN);
+    ck_assert_uint_eq(errs.len, 1);
+    ck_assert_str_eq(errs.items[0].message, "unknown name 'itme': names start with inputs, "
+                                            "vars, env, task or workflow (a string needs quotes)");
+    wf_errlist_release(&errs);
+
+    /* An unclosed expression after an error ends the scan; a good template has no errors. */
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_tpl_compile_all("<< nope >> << 1 +", (size_t)-1, 0, &t, &errs),
+                     WF_EUNKNOWN);
+    ck_assert_uint_eq(errs.len, 2);
+    wf_errlist_release(&errs);
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_tpl_compile_all("a << 1 >> b", (size_t)-1, 0, &t, &errs), WF_OK);
+    ck_assert_uint_eq(errs.len, 0);
+    wf_tpl_free(t);
+    wf_errlist_release(&errs);
 }
 END_TEST
 
@@ -1488,6 +1553,7 @@ static Suite *template_suite(void)
     tcase_add_test(tc, test_text_form_helper);
     tcase_add_test(tc, test_eval_result_is_a_copy);
     tcase_add_test(tc, test_eval_borrow);
+    tcase_add_test(tc, test_compile_all_errors);
     tcase_add_test(tc, test_nesting_limit);
     tcase_add_test(tc, test_null_error);
     tcase_add_test(tc, test_shell_nul);

@@ -76,6 +76,11 @@ const char *wf_workflow_name(const wf_workflow *wf)
     return wf->name;
 }
 
+const wf_errlist *wf_workflow_warnings(const wf_workflow *wf)
+{
+    return &wf->warnings;
+}
+
 json_object *wf_workflow_describe(const wf_workflow *wf)
 {
     json_object *doc = json_object_new_object();

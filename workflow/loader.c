@@ -262,6 +262,8 @@ int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_w
     L.src = wf->source;
     L.src_len = len;
     L.errs = errs;
+    wf_errlist_init(&wf->warnings);
+    L.warnings = &wf->warnings;
     c.L = &L;
     c.wf = wf;
     if (wf__yaml_load(&L, &root) || root != NULL) {
@@ -274,6 +276,8 @@ int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_w
         drop_repeats(errs);
         rc = WF_EINVAL;
     }
+    wf_errlist_sort(&wf->warnings);
+    drop_repeats(&wf->warnings);
     for (size_t k = 0; c.needs != NULL && k < wf->n_tasks; k++)
         free(c.needs[k].names);
     free(c.needs);
@@ -351,6 +355,7 @@ void wf_workflow_free(wf_workflow *wf)
 {
     if (wf == NULL)
         return;
+    wf_errlist_release(&wf->warnings);
     for (size_t k = 0; k < wf->n_inputs; k++) {
         free(wf->inputs[k].name);
         json_object_put(wf->inputs[k].default_value);

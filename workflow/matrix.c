@@ -36,6 +36,53 @@ static int eval_list(const wf_vnode *n, const wf_ctx *ctx, const char *what, jso
     return WF_OK;
 }
 
+/* Whether include entry `entry` fits the original combination combo: every key of it that
+ * is a matrix key has combo's value (it would overwrite no original value). */
+static bool include_fits(const wf_task *task, const json_object *combo, json_object *entry)
+{
+    for (size_t k = 0; k < task->n_matrix; k++) {
+        json_object *want = NULL, *have = NULL;
+
+        if (json_object_object_get_ex(entry, task->matrix[k].name, &want) &&
+            (!json_object_object_get_ex((json_object *)combo, task->matrix[k].name, &have) ||
+             !wf_json_equal(have, want)))
+            return false;
+    }
+    return true;
+}
+
+/* GitHub Actions' rules for `include`, in order: an entry's keys are added to every original
+ * combination (after exclude) that it fits, never overwriting an original matrix value (a
+ * value an earlier entry added may be overwritten); an entry that fits no original
+ * combination is added as a combination of its own. An entry that is not a mapping is
+ * added as it is. */
+static void add_includes(const wf_task *task, json_object *combos, json_object *include)
+{
+    size_t n_orig = json_object_array_length(combos);
+
+    for (size_t i = 0; include != NULL && i < json_object_array_length(include); i++) {
+        json_object *entry = json_object_array_get_idx(include, i);
+        bool added = false;
+
+        for (size_t c = 0;
+             task->n_matrix > 0 && json_object_is_type(entry, json_type_object) && c < n_orig;
+             c++) {
+            json_object *combo = json_object_array_get_idx(combos, c);
+
+            if (!include_fits(task, combo, entry))
+                continue;
+            json_object_object_foreach(entry, key, value)
+            {
+                if (json_object_object_add(combo, key, wf_json_copy(value)) != 0)
+                    wf_oom(sizeof(struct lh_entry));
+            }
+            added = true;
+        }
+        if (!added)
+            wf_json_push(combos, wf_json_copy(entry));
+    }
+}
+
 int wf__matrix_too_large(wf_mark mark, size_t combos, size_t include, wf_error *err)
 {
     if (combos == SIZE_MAX)
@@ -122,8 +169,7 @@ int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out,
             pos[k] = 0;
         }
     }
-    for (size_t i = 0; include != NULL && i < json_object_array_length(include); i++)
-        wf_json_push(combos, wf_json_copy(json_object_array_get_idx(include, i)));
+    add_includes(task, combos, include);
     *out = combos;
     combos = NULL;
 out:

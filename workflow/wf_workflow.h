@@ -197,6 +197,9 @@ typedef struct wf_workflow {
 
     wf_named_vnode *outputs;
     size_t n_outputs;
+    /* What loads but is likely a mistake (another tool's template syntax), each
+     * "warning: ..." at its place; sorted. */
+    wf_errlist warnings;
 } wf_workflow;
 
 /* Loads and validates a workflow file. See the header comment for errors; also WF_EIO (one
@@ -220,8 +223,10 @@ int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, boo
 
 /* Expands the matrix of a task with items_kind WF_ITEMS_MATRIX into a list of objects, one per
  * combination: the cartesian product of the axes (each evaluated against ctx, first key
- * outermost), minus the combinations that match an `exclude` entry, plus the `include`
- * entries. On success *out is a new list (owned, shares nothing with task or ctx). On failure
+ * outermost), minus the combinations that match an `exclude` entry, then the `include`
+ * entries by GitHub Actions' rules (each entry's keys are added to every remaining
+ * combination whose matrix values it does not contradict; one that fits none is a combination
+ * of its own). On success *out is a new list (owned, shares nothing with task or ctx). On failure
  * *out is NULL and err is set: the template's code when an axis, exclude or include fails to
  * evaluate, WF_ETYPE when one is not a list, WF_ERANGE when the product plus include is over
  * WF_MAX_ITEMS (checked before any combination is built). Thread-safe; O(combinations x
