@@ -4,8 +4,9 @@
  * state, its item rows folded under it (the page's script unfolds them). Each row: status,
  * attempts (each earlier one listed), start, duration, exit code, error or skip reason, and the
  * tails of the output of a unit that succeeded (a unit that did not has them in the failures
- * section, which the row links to). Past MAX_TABLE_UNITS items the table lists only the units
- * that did not succeed (wf_cli_report_unit_kept) and counts the rest per task.
+ * section, which the row links to). Past MAX_TABLE_UNITS items that succeeded, were skipped or
+ * never started, the table lists only the units that did not (wf_cli_report_unit_kept), up to
+ * MAX_TABLE_KEPT of those, and counts the rest per task.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +34,11 @@ static void write_unit_row(wf_cli_report_run *r, const wf_cli_report_unit *u)
     json_object *a = wf_cli_report_unit_json(u);
     const char *task = wf_cli_report_unit_task(u), *key = wf_cli_report_st_keys[u->state];
     int64_t start = wf_cli_json_int(a, "started_ms", 0), code = wf_cli_json_int(a, "exit_code", -1);
-    bool kept = wf_cli_report_unit_kept(u) || u->state == WF_CLI_ST_CANCELLED;
+    /* Units the failures section lists have their anchor and their output there. */
+    bool in_failures = wf_cli_report_unit_kept(u) || u->state == WF_CLI_ST_CANCELLED;
 
     wf_strbuf_addf(sb, "<tr class=\"unit%s\" data-s=\"%s\"", u->index >= 0 ? " item" : "", key);
-    if (!kept) {
-        /* A unit the failures section lists has its anchor there. */
+    if (!in_failures) {
         wf_strbuf_adds(sb, " id=\"");
         wf_cli_report_esc_anchor(sb, task, u->index);
         wf_strbuf_adds(sb, "\"");
@@ -72,7 +73,7 @@ static void write_unit_row(wf_cli_report_run *r, const wf_cli_report_unit *u)
     wf_strbuf_adds(sb, "</td><td class=\"err\">");
     wf_cli_report_esc_n(sb, wf_cli_json_str(a, "error"), 2000);
     wf_strbuf_adds(sb, "</td><td class=\"out\">");
-    if (kept) {
+    if (in_failures) {
         const char *o = wf_cli_json_str(a, "stdout_hash"), *e = wf_cli_json_str(a, "stderr_hash");
 
         if ((o != NULL && o[0] != '\0') || (e != NULL && e[0] != '\0')) {
