@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# wfengine report RUN|last -o FILE.html: one self-contained HTML page (summary, a table of every
-# task and item, a timeline as inline SVG). Checked as text first, then loaded in headless
-# Chromium: the page must lay out (a visible SVG with one bar per unit, the table, the status
-# colours), and a screenshot is kept (in $WF_ARTIFACTS_DIR, else $WF_BUILD_DIR/e2e-artifacts).
-# Chromium is installed when missing only under CI or WF_BROWSER_TESTS; otherwise that part is
-# skipped with a "skip:" line.
+# wfengine report RUN|last -o FILE.html: one self-contained HTML page (summary, filters, the
+# failures with their output's tails, a timeline as inline SVG, a table with fan-outs folded).
+# Checked as text first (failures, ignored, retries, skip reasons, truncated tails, secrets,
+# caps, running, killed and fail-fast runs, bad arguments), then in headless Chromium: a script
+# appended to a copy of the page drives it after its own script ran (filters, a fan-out's
+# button, links) and writes what it saw into the DOM, which --dump-dom gives back; the page of
+# 100,000 units (10,000 under sanitizers or WF_E2E_SCALE) is loaded and timed the same way (the
+# figures are printed). A screenshot is kept (in $WF_ARTIFACTS_DIR, else
+# $WF_BUILD_DIR/e2e-artifacts; the path is printed). Chromium is installed when missing only
+# under CI or WF_BROWSER_TESTS; otherwise that part is skipped with a "skip:" line.
 . "$(dirname "$0")/lib.sh"
 
 # A file name with every character HTML cares about: it appears in the page's header.
