@@ -99,7 +99,8 @@ typedef struct tail {
 
 static void tail_read(wf_cli_report_run *r, json_object *a, tail *t, size_t cap)
 {
-    const char *hash = wf_cli_json_str(a, t->name[3] == 'o' ? "stdout_hash" : "stderr_hash");
+    const char *hash =
+        wf_cli_json_str(a, strcmp(t->name, "stdout") == 0 ? "stdout_hash" : "stderr_hash");
     wf_error err;
 
     if (hash == NULL || hash[0] == '\0' || r->store == NULL)
@@ -145,7 +146,7 @@ static void tail_write(wf_cli_report_run *r, wf_strbuf *sb, const wf_cli_report_
         wf_cli_report_esc(sb, r->run_id);
         wf_strbuf_adds(sb, " ");
         wf_cli_report_esc_unit(sb, wf_cli_report_unit_task(u), u->index);
-        wf_strbuf_addf(sb, "%s</code></span>\n", t->name[3] == 'e' ? " --stderr" : "");
+        wf_strbuf_addf(sb, "%s</code></span>\n", strcmp(t->name, "stderr") == 0 ? " --stderr" : "");
     }
     add_log_text(sb, t->data + t->from, shown);
     wf_strbuf_adds(sb, "</pre></details>\n");
