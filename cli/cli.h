@@ -179,9 +179,9 @@ typedef struct wf_cli_report_run {
     wf_cli_report_unit *units; /* every unit, task by task (owned) */
     size_t n_unit_rows;
     size_t *task_first; /* task i's units are units[task_first[i] .. task_first[i + 1]) */
-    /* Items of task i the store has no record of: they never started (the store records a
-     * unit when it ends), or have not yet in a run still running. Counted as cancelled in
-     * unit_counts unless the run is running. */
+    /* Items of task i the store has no record of (it records a unit when it ends): they never
+     * started, or had not ended when the run's process died, or have not yet in a run still
+     * running. Counted in unit_counts in wf_cli_report_missing_state's state. */
     int64_t *task_missing;
     bool running; /* the run has not ended */
     int64_t unit_counts[WF_CLI_N_ST], task_counts[WF_CLI_N_ST], n_units, n_attempts;
@@ -217,6 +217,11 @@ void wf_cli_report_esc_anchor(wf_strbuf *sb, const char *task, int64_t index);
 size_t wf_cli_report_n_tasks(const wf_cli_report_run *r);
 /* Reads r->tasks into r->units, the counts and the timeline's span. */
 void wf_cli_report_read(wf_cli_report_run *r);
+/* What task i's items without a record are: WF_CLI_ST_RUNNING in a run still running (not
+ * counted), WF_CLI_ST_INTERRUPTED when the task was (some may have been running when its
+ * process died), WF_CLI_ST_SKIPPED when the task was, else WF_CLI_ST_CANCELLED (they never
+ * started: fail-fast, a stop). */
+int wf_cli_report_missing_state(const wf_cli_report_run *r, size_t i);
 /* Appends the indexes of task i's items that have no record, as ranges ("4-39, 41"), and
  * sets *first and *last to the lowest and highest. */
 void wf_cli_report_add_missing(const wf_cli_report_run *r, size_t i, wf_strbuf *sb, int64_t *first,

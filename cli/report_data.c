@@ -197,7 +197,11 @@ void wf_cli_report_read(wf_cli_report_run *r)
         r->task_first[i] = r->n_unit_rows;
         r->task_counts[wf_cli_report_state(t)]++;
         widen(r, t);
-        for (size_t k = 0; k < n || (k == 0 && n == 0);) {
+        /* A task with no unit is one, unless it has items (counted as missing below). */
+        bool placeholder = n == 0 && !(wf_cli_report_get_bool(t, "with_items") &&
+                                       wf_cli_json_int(t, "n_items", 0) > 0);
+
+        for (size_t k = 0; k < n || (k == 0 && placeholder);) {
             wf_cli_report_unit *u;
 
             if (r->n_unit_rows == cap) {
@@ -231,7 +235,7 @@ void wf_cli_report_read(wf_cli_report_run *r)
             if (wf_cli_json_int(t, "n_items", 0) > recorded)
                 r->task_missing[i] = wf_cli_json_int(t, "n_items", 0) - recorded;
             if (!r->running) {
-                r->unit_counts[WF_CLI_ST_CANCELLED] += r->task_missing[i];
+                r->unit_counts[wf_cli_report_missing_state(r, i)] += r->task_missing[i];
                 r->n_units += r->task_missing[i];
                 r->n_items += r->task_missing[i];
             }
@@ -248,6 +252,17 @@ void wf_cli_report_release(wf_cli_report_run *r)
     r->task_missing = NULL;
     r->units = NULL;
     r->task_first = NULL;
+}
+
+int wf_cli_report_missing_state(const wf_cli_report_run *r, size_t i)
+{
+    int task = wf_cli_report_state(json_object_array_get_idx(r->tasks, i));
+
+    if (r->running)
+        return WF_CLI_ST_RUNNING;
+    if (task == WF_CLI_ST_INTERRUPTED || task == WF_CLI_ST_SKIPPED)
+        return task;
+    return WF_CLI_ST_CANCELLED;
 }
 
 void wf_cli_report_add_missing(const wf_cli_report_run *r, size_t i, wf_strbuf *sb, int64_t *first,

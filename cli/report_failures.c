@@ -344,10 +344,13 @@ static void write_missing(wf_cli_report_run *r, size_t i)
     wf_strbuf *sb = &r->out, idx = WF_STRBUF_INIT;
     json_object *t = json_object_array_get_idx(r->tasks, i);
     const char *task = wf_cli_json_str(t, "name");
+    int state = wf_cli_report_missing_state(r, i);
+    bool died = state == WF_CLI_ST_INTERRUPTED;
     int64_t first, last;
 
     wf_cli_report_add_missing(r, i, &idx, &first, &last);
-    wf_strbuf_adds(sb, "<li class=\"fail fold\" data-s=\"cancelled\" data-task=\"");
+    wf_strbuf_addf(sb, "<li class=\"fail fold\" data-s=\"%s\" data-task=\"",
+                   wf_cli_report_st_keys[state]);
     wf_cli_report_esc(sb, task);
     wf_strbuf_addf(sb,
                    "\" data-from=\"%lld\" data-to=\"%lld\"><div class=\"fh\"><a class=\"u\" "
@@ -357,16 +360,20 @@ static void write_missing(wf_cli_report_run *r, size_t i)
     wf_strbuf_adds(sb, "\">");
     wf_cli_report_esc(sb, task);
     wf_strbuf_addf(sb,
-                   "</a> <span class=\"badge s-cancelled\">cancelled</span><span class=\"facts\">"
-                   " %lld of its %lld items never started</span></div>\n<div class=\"ferr\">",
-                   (long long)r->task_missing[i], (long long)wf_cli_json_int(t, "n_items", 0));
+                   "</a> <span class=\"badge s-%s\">%s</span><span class=\"facts\"> %lld of its "
+                   "%lld items %s</span></div>\n<div class=\"ferr\">",
+                   wf_cli_report_st_keys[state], wf_cli_report_st_labels[state],
+                   (long long)r->task_missing[i], (long long)wf_cli_json_int(t, "n_items", 0),
+                   died ? "did not end" : "never started");
     if (wf_cli_json_str(t, "error") != NULL) {
         wf_cli_report_esc_n(sb, wf_cli_json_str(t, "error"), 4000);
         wf_strbuf_adds(sb, "; ");
     }
-    wf_strbuf_adds(sb, "the store has no record of them: the run stopped starting new work "
-                       "(fail-fast, a failure, a stop or the end of the process)</div>\n"
-                       "<div class=\"idx\">indexes: ");
+    wf_strbuf_adds(sb, died ? "the store has no record of them: they were running or had not "
+                              "started when the run's process died"
+                            : "the store has no record of them: the run stopped starting new "
+                              "work (fail-fast, a failure, a stop or the end of the process)");
+    wf_strbuf_adds(sb, "</div>\n<div class=\"idx\">indexes: ");
     wf_strbuf_adds(sb, wf_strbuf_str(&idx));
     wf_strbuf_adds(sb, "</div>\n</li>\n");
     wf_strbuf_release(&idx);
@@ -433,9 +440,8 @@ void wf_cli_report_write_failures(wf_cli_report_run *r)
             }
             i += n;
         }
-        for (size_t i = 0;
-             passes[p] == WF_CLI_ST_CANCELLED && !r->running && i < wf_cli_report_n_tasks(r); i++) {
-            if (r->task_missing[i] > 0)
+        for (size_t i = 0; !r->running && i < wf_cli_report_n_tasks(r); i++) {
+            if (r->task_missing[i] > 0 && wf_cli_report_missing_state(r, i) == passes[p])
                 write_missing(r, i);
         }
     }

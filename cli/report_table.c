@@ -101,7 +101,7 @@ static void write_task_row(wf_cli_report_run *r, size_t i)
     for (size_t j = r->task_first[i]; j < r->task_first[i + 1]; j++)
         counts[r->units[j].state]++;
     if (!r->running)
-        counts[WF_CLI_ST_CANCELLED] += r->task_missing[i];
+        counts[wf_cli_report_missing_state(r, i)] += r->task_missing[i];
     wf_strbuf_addf(sb, "<tr class=\"task\" data-s=\"%s\" id=\"", wf_cli_report_st_keys[state]);
     wf_cli_report_esc_anchor(sb, name, -1);
     wf_strbuf_adds(sb, "\"><td class=\"name\"><button type=\"button\" class=\"tg\" "
@@ -124,6 +124,21 @@ static void write_task_row(wf_cli_report_run *r, size_t i)
     wf_strbuf_adds(sb, "</span>");
     wf_cli_report_esc_n(sb, wf_cli_json_str(t, "error"), 2000);
     wf_strbuf_adds(sb, "</td></tr>\n");
+}
+
+/* What happened to items without a record, by wf_cli_report_missing_state. */
+static const char *missing_words(int state)
+{
+    switch (state) {
+    case WF_CLI_ST_RUNNING:
+        return "not ended yet";
+    case WF_CLI_ST_INTERRUPTED:
+        return "did not end before the run's process died";
+    case WF_CLI_ST_SKIPPED:
+        return "skipped with the task";
+    default:
+        return "never started";
+    }
 }
 
 /* Counts what the cap left out of one task, and the row that says so. */
@@ -176,7 +191,7 @@ void wf_cli_report_write_table(wf_cli_report_run *r)
         json_object *t = json_object_array_get_idx(r->tasks, i);
         const char *name = wf_cli_json_str(t, "name");
         size_t from = r->task_first[i], to = r->task_first[i + 1];
-        bool fan = to > from && r->units[from].index >= 0;
+        bool fan = (to > from && r->units[from].index >= 0) || r->task_missing[i] > 0;
         left_out more = { .first = -1 };
 
         wf_strbuf_adds(sb, fan ? "<tbody class=\"grp fan\">\n" : "<tbody class=\"grp\">\n");
@@ -210,7 +225,7 @@ void wf_cli_report_write_table(wf_cli_report_run *r)
                            (long long)r->task_missing[i], r->task_missing[i] == 1 ? "" : "s");
             wf_cli_report_esc(sb, name);
             wf_strbuf_addf(sb, " %s (no record in the store): ",
-                           r->running ? "not started yet" : "never started");
+                           missing_words(wf_cli_report_missing_state(r, i)));
             wf_strbuf_adds(sb, wf_strbuf_str(&idx));
             wf_strbuf_adds(sb, "</td></tr>\n");
             wf_strbuf_release(&idx);

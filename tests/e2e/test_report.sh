@@ -159,6 +159,8 @@ tasks:
     run: echo quick
   long:
     needs: [quick]
+    with-items: [1, 2, 3]
+    concurrency: 1
     run: sleep 20
 Y
 "$WFENGINE" run slow.yaml --progress none >slow.out 2>&1 &
@@ -180,6 +182,9 @@ run_wf report last -o dead.html
 expect_rc "report of a killed run" 0
 expect_in "says it was interrupted" dead.html 'id="run-status">interrupted</span>'
 expect_in "and how to go on" dead.html 'wfengine run slow.yaml --resume'
+expect_in "the items without a record are counted as interrupted" dead.html 'id="unit-counts">4: <span class="badge s-succeeded">1 succeeded</span> <span class="badge s-interrupted">3 interrupted</span>'
+expect_in "... and named, without claiming they never started" dead.html '3 of its 3 items did not end</span>'
+expect_in "... with their indexes" dead.html '<div class="idx">indexes: 0-2</div>'
 
 # fail-fast: the items that never started have no record in the store; the page counts them as
 # cancelled and names them in one entry of the failures.
