@@ -78,6 +78,9 @@ typedef struct wf_input_spec {
     wf_input_type type;
     bool has_default;
     json_object *default_value; /* owned; may be NULL (null) even when has_default */
+    /* A default written as a template (`default: << env.DEPLOY_ENV ?? "dev" >>`): evaluated
+     * against the environment when the inputs are bound; it reads only env. NULL otherwise. */
+    wf_tpl *default_tpl;
     bool secret;
     json_object *enum_values; /* owned list, or NULL */
     char *description;        /* may be NULL */
