@@ -16,8 +16,8 @@
 /* ---- key tables (NULL-terminated for wf_closest) ------------------------------------ */
 
 static const char *const TOP_KEYS[] = {
-    "version",     "name",      "description", "inputs",  "vars",    "env", "defaults",
-    "concurrency", "fail-fast", "tasks",       "outputs", "timeout", NULL,
+    "version",     "name",      "description", "inputs",  "vars",    "env",      "defaults",
+    "concurrency", "fail-fast", "tasks",       "outputs", "timeout", "env-file", NULL,
 };
 static const char *const INPUT_KEYS[] = {
     "type", "default", "description", "secret", "enum", NULL
@@ -219,6 +219,9 @@ static void parse_top(wf__ld *c, const wf__ynode *root)
     v = wf__ld_get(root, "concurrency", NULL);
     if (v != NULL)
         wf__ld_get_int(c, v, "concurrency", 1, &wf->concurrency);
+    v = wf__ld_get(root, "env-file", NULL);
+    if (v != NULL)
+        wf->env_files = wf__ld_env_files(c, v);
     v = wf__ld_get(root, "timeout", NULL);
     if (v != NULL)
         wf__ld_get_duration(c, v, "timeout", &wf->timeout_ms);
@@ -387,6 +390,9 @@ static void free_task(wf_task *t)
     wf_tpl_free(t->cache_key);
     for (size_t k = 0; k < t->n_cache_sources; k++)
         free(t->cache_sources[k]);
+    for (size_t k = 0; t->env_files != NULL && t->env_files[k] != NULL; k++)
+        free(t->env_files[k]);
+    free(t->env_files);
     free(t->cache_sources);
     wf_vnode_free(t->slurm);
     free(t->deps);
@@ -398,6 +404,9 @@ void wf_workflow_free(wf_workflow *wf)
     if (wf == NULL)
         return;
     wf_errlist_release(&wf->warnings);
+    for (size_t k = 0; wf->env_files != NULL && wf->env_files[k] != NULL; k++)
+        free(wf->env_files[k]);
+    free(wf->env_files);
     for (size_t k = 0; k < wf->n_inputs; k++) {
         free(wf->inputs[k].name);
         json_object_put(wf->inputs[k].default_value);
