@@ -127,7 +127,8 @@ const char *wf_workflow_name(const wf_workflow *wf);
  * "required", "secret", "description"}], "tasks": [{"name", "description", "needs": [NAME...],
  * "with_items": null | {"kind": "list" | "matrix", "count": N | null, "expr": TEXT | null,
  * "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null, "argv": [TEXT...] | null,
- * "action": NAME | null}], "order": [NAME...], "outputs": [NAME...]}. Tasks are in file order;
+ * "action": NAME | null, "uses": PATH | null, "called": null | {the called workflow described
+ * the same way}}], "order": [NAME...], "outputs": [NAME...]}. Tasks are in file order;
  * "needs" lists every dependency (explicit and read off templates); "order" is a dependency
  * order; templates are given as written. Keys are only ever added. Thread-safe; O(size). */
 json_object *wf_workflow_describe(const wf_workflow *wf);
