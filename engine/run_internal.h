@@ -82,6 +82,10 @@ typedef struct wf_task_state {
     /* --resume: the task ran again in this run (a unit of it ran instead of being taken from
      * the resumed run, or a task it depends on ran again), so its dependents run again too. */
     bool rerun;
+    /* --resume: a task it depends on ran again (set when it becomes ready, before any of its
+     * units is handed out, then read-only: executors read it). A `uses:` unit then runs the
+     * called workflow afresh, since what it is called with may have changed. */
+    bool deps_reran;
     /* A task with env: the run's env_base without the names the task sets (pointers into
      * wf_run.envp; owned array, NULL for a task without env, which uses the run's). */
     const char **env_base;

@@ -150,7 +150,9 @@ void wf__unit_run_uses(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
     opts.fail_fast = r->opts.fail_fast;
     opts.run_id = r->run_id;
     opts.store = r->store;
-    opts.resume_run = r->opts.resume_run;
+    /* Inside, a resume takes what succeeded under the same name, which is right only when
+     * the call is the same: nothing the calling task reads ran again. */
+    opts.resume_run = r->tasks[job->task].deps_reran ? NULL : r->opts.resume_run;
     opts.no_cache = r->opts.no_cache;
     opts.slurm_all = r->opts.slurm_all;
     opts.slurm_dir = r->opts.slurm_dir;

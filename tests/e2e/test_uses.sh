@@ -121,6 +121,44 @@ else
 fi
 rm -f ran.txt
 
+# A resume in which something the calling task reads ran again calls the workflow afresh:
+# what succeeded inside it before was computed from other inputs.
+cat > lib/reads.yaml <<'Y'
+version: 1
+inputs:
+  n: {default: none}
+tasks:
+  one:
+    run: echo "one << inputs.n >>" >> ran.txt; echo "<< inputs.n >>"
+  two:
+    needs: [one]
+    run: test -e fixed
+outputs:
+  n: << task.one >>
+Y
+cat > reads.yaml <<'Y'
+version: 1
+tasks:
+  v:
+    run: cat v.txt; test -e fixed
+    continue-on-error: true
+  call:
+    uses: lib/reads.yaml
+    with:
+      n: << task.v >>
+Y
+rm -f fixed ran.txt
+echo 1 > v.txt
+run_wf run reads.yaml
+expect_rc "reads: the called workflow fails" 1
+echo 2 > v.txt
+touch fixed
+run_wf run reads.yaml --resume last --json
+expect_rc "reads: the resume succeeds" 0
+expect_json "reads: the called workflow ran afresh with the new value" 'd["tasks"]["call"]["result"]' '{"n": "2"}'
+expect_in "reads: its first task ran again" ran.txt "one 2"
+rm -f fixed ran.txt
+
 # ---- cache: inside the called workflow -----------------------------------------------------
 cat > lib/cached.yaml <<'Y'
 version: 1
