@@ -738,6 +738,7 @@ int wf__tpl_eval_node(ev *e, const node *n, tval *out)
     tval a = TVAL_NULL;
     int64_t i;
     double d;
+    bool yes;
     int rc;
 
     *out = (tval)TVAL_NULL;
@@ -827,6 +828,13 @@ int wf__tpl_eval_node(ev *e, const node *n, tval *out)
         return wf__tpl_eval_node(e, n->b, out);
     case N_COAL:
         return eval_fallback(e, n->a, n->b, out);
+    case N_COND:
+        rc = wf__tpl_eval_node(e, n->a, out);
+        if (rc != WF_OK)
+            return rc;
+        yes = wf__tpl_truthy(out->j);
+        tval_release(out);
+        return wf__tpl_eval_node(e, yes ? n->b : n->args[0], out);
     case N_CALL:
         return eval_call(e, n, out);
     }

@@ -553,7 +553,11 @@ static bool walk(const json_object *v, const char *path, size_t plen, const json
     return true;
 }
 
-static int map_select(ev *e, const node *call, tval *a, tval *out, bool select)
+enum { MAP, SELECT, REJECT };
+
+/* map(path); select(path[, value]) / reject(path[, value]): the elements whose path is truthy
+ * (equal to value) / is not. An element without the path is not selected (and is rejected). */
+static int map_select(ev *e, const node *call, tval *a, size_t nargs, tval *out, int what_fn)
 {
     size_t n, plen;
     const char *path;
@@ -571,8 +575,10 @@ static int map_select(ev *e, const node *call, tval *a, tval *out, bool select)
         const char *what = NULL;
         bool found = walk(el, path, plen, &v, &what);
 
-        if (select) {
-            if (found && wf__tpl_truthy(v))
+        if (what_fn != MAP) {
+            bool yes = found && (nargs == 3 ? wf_json_equal(v, a[2].j) : wf__tpl_truthy(v));
+
+            if (yes == (what_fn == SELECT))
                 wf_json_push(arr, wf_json_copy(el));
         } else if (found) {
             wf_json_push(arr, wf_json_copy(v));
@@ -589,14 +595,17 @@ static int map_select(ev *e, const node *call, tval *a, tval *out, bool select)
 
 FN(f_map)
 {
-    (void)nargs;
-    return map_select(e, call, a, out, false);
+    return map_select(e, call, a, nargs, out, MAP);
 }
 
 FN(f_select)
 {
-    (void)nargs;
-    return map_select(e, call, a, out, true);
+    return map_select(e, call, a, nargs, out, SELECT);
+}
+
+FN(f_reject)
+{
+    return map_select(e, call, a, nargs, out, REJECT);
 }
 
 FN(f_range)

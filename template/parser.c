@@ -807,17 +807,11 @@ static int parse_or(parser *p, node **out)
     return rc;
 }
 
-static int parse_expr(parser *p, node **out)
+static int parse_coal(parser *p, node **out)
 {
     node *l = NULL;
-    int rc;
+    int rc = parse_or(p, &l);
 
-    if (++p->depth > WF_TPL_MAX_DEPTH) {
-        rc = wf__tpl_perr(p, cur(p)->start, WF_ESYNTAX,
-                          "expression nested too deeply (more than %d levels)", WF_TPL_MAX_DEPTH);
-        goto out;
-    }
-    rc = parse_or(p, &l);
     while (rc == WF_OK && cur(p)->kind == T_COAL) {
         uint32_t pos = cur(p)->start;
         node *r = NULL;
@@ -825,11 +819,61 @@ static int parse_expr(parser *p, node **out)
         p->i++;
         rc = parse_or(p, &r);
         if (rc != WF_OK)
-            goto out;
+            return rc;
         l = binary(p, N_COAL, 0, l, r, pos);
         rc = fold(p, l);
     }
     *out = l;
+    return rc;
+}
+
+/* `if` and `else` are names, not keywords: only here, after a whole operand, do they mean
+ * the conditional. */
+static bool at_word(const parser *p, const char *word)
+{
+    return cur(p)->kind == T_NAME && strcmp(cur(p)->s, word) == 0;
+}
+
+/* `a if cond else b`, as in Python: the lowest precedence, right-associative
+ * (`a if x else b if y else c` is `a if x else (b if y else c)`); only the chosen branch is
+ * evaluated. */
+static int parse_expr(parser *p, node **out)
+{
+    node *then = NULL, *cond = NULL, *other = NULL, *n;
+    uint32_t pos;
+    int rc;
+
+    if (++p->depth > WF_TPL_MAX_DEPTH) {
+        rc = wf__tpl_perr(p, cur(p)->start, WF_ESYNTAX,
+                          "expression nested too deeply (more than %d levels)", WF_TPL_MAX_DEPTH);
+        goto out;
+    }
+    rc = parse_coal(p, &then);
+    if (rc != WF_OK || !at_word(p, "if")) {
+        *out = then;
+        goto out;
+    }
+    pos = cur(p)->start;
+    p->i++;
+    rc = parse_coal(p, &cond);
+    if (rc != WF_OK)
+        goto out;
+    if (!at_word(p, "else")) {
+        rc = expected(p, "'else' (a conditional is `A if CONDITION else B`)");
+        goto out;
+    }
+    p->i++;
+    rc = parse_expr(p, &other);
+    if (rc != WF_OK)
+        goto out;
+    n = mk(p, N_COND, then->start, other->end, pos);
+    n->a = cond;
+    n->b = then;
+    n->args = wf_xmalloc(sizeof(*n->args));
+    n->args[0] = other;
+    n->nargs = 1;
+    rc = fold(p, n);
+    *out = n;
 out:
     p->depth--;
     return rc;

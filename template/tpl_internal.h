@@ -121,6 +121,7 @@ typedef enum node_kind {
     N_AND,
     N_OR,
     N_COAL,
+    N_COND, /* b if a else args[0] */
     N_CALL, /* fn(args) */
 } node_kind;
 
@@ -311,6 +312,7 @@ WF__TPL_FN(f_join);
 WF__TPL_FN(f_split);
 WF__TPL_FN(f_lines);
 WF__TPL_FN(f_map);
+WF__TPL_FN(f_reject);
 WF__TPL_FN(f_select);
 WF__TPL_FN(f_range);
 WF__TPL_FN(f_chunks);
