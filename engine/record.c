@@ -75,6 +75,7 @@ const char *wf__task_display_name(const wf_run *r, const wf_task *task, wf_strbu
 void wf__emit(wf_run *r, wf_event *ev)
 {
     char *message, *err_text, *out_text, *task = NULL;
+    const char *name = ev->task;
 
     if (r->opts.on_event == NULL)
         return;
@@ -98,6 +99,7 @@ void wf__emit(wf_run *r, wf_event *ev)
     if (out_text != NULL)
         ev->stdout_text = out_text;
     r->opts.on_event(ev, r->opts.user);
+    ev->task = name; /* the caller may emit ev again */
     free(task);
     free(message);
     free(err_text);
