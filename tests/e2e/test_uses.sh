@@ -254,4 +254,21 @@ expect_in "saying it timed out" err.txt "call: timed out after 300ms"
 [ $(($(date +%s) - start)) -lt 20 ] && pass "the timeout stopped the called process" || fail "took $(($(date +%s) - start))s"
 if alive "$(cat nap.pid)"; then fail "the timed-out process was killed"; else pass "the timed-out process was killed"; fi
 
+rm -f nap.pid
+cat > ffslow.yaml <<'Y'
+version: 1
+fail-fast: true
+tasks:
+  call:
+    uses: lib/slow.yaml
+  boom:
+    run: while [ ! -s nap.pid ]; do sleep 0.05; done; exit 3
+Y
+start=$(date +%s)
+run_wf run ffslow.yaml --progress plain
+expect_rc "fail-fast elsewhere stops a called workflow" 1
+[ $(($(date +%s) - start)) -lt 20 ] && pass "without waiting for it" || fail "took $(($(date +%s) - start))s"
+expect_in "its task ends cancelled" err.txt "cancelled call/nap"
+if alive "$(cat nap.pid)"; then fail "its process was killed"; else pass "its process was killed"; fi
+
 done_testing
