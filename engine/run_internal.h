@@ -8,6 +8,7 @@
  *   ready.c     the ready queue (round-robin) and the retry timers
  *   dispatch.c  the scheduler thread: hands units to executors, takes their completions
  *   executor_local.c / executor_slurm.c   run units (executor.h); unit.c runs one unit
+ *   unit_uses.c a `uses:` unit: the called workflow as a nested run (caller, prefix below)
  *   done_queue.c the completion queue from executors to the scheduler
  *   record.c    events and store records (secrets masked)
  *   result.c    outputs and the result document

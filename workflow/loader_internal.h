@@ -11,8 +11,10 @@
  * one errlist.
  *
  * Calls between the files go one way: loader.c drives load_task.c, load_values.c,
- * yaml_tree.c, yaml_value.c (reading files), inputs.c (checking defaults), vnode.c (freeing)
- * and validate.c; load_task.c calls load_values.c, yaml_tree.c and matrix.c (the matrix cap);
+ * yaml_tree.c, yaml_value.c (reading files), inputs.c (checking defaults), vnode.c (freeing),
+ * validate.c and uses.c (the rules of `uses:`; loader.c itself loads the called files,
+ * recursively, so the recursion never leaves it); uses.c calls load_values.c, yaml_tree.c
+ * and inputs.c; load_task.c calls load_values.c, yaml_tree.c and matrix.c (the matrix cap);
  * load_values.c calls yaml_tree.c; yaml_tree.c calls yaml_scalar.c; validate.c, yaml_value.c
  * and inputs.c (the JSON number grammar) call only the YAML files; matrix.c calls only
  * vnode.c, and describe.c only inputs.c (the type names). Everything that reports an error
