@@ -1,11 +1,11 @@
 /*
  * cli.h: what the command files of the wfengine CLI share. main.c only dispatches; each
  * command is one file with one entry point taking the arguments after the command's name;
- * the command files call only the shared files (common.c, progress.c, junit.c), never each
- * other, and use only the public API (wfengine.h, wf_store.h). Each returns the process exit
- * status of spec/cli.md (0 success, 1 the workflow failed, 2 usage or validation error,
- * 3 the store cannot be used, 4 out of memory (WF_EXIT_NOMEM, from wf_oom), 130 stopped by a
- * signal).
+ * the command files call only the shared files (common.c, progress.c, run_lines.c, junit.c),
+ * never each other, and use only the public API (wfengine.h, wf_store.h). Each returns the
+ * process exit status of spec/cli.md (0 success, 1 the workflow failed, 2 usage or
+ * validation error, 3 the store cannot be used, 4 out of memory (WF_EXIT_NOMEM, from wf_oom),
+ * 130 stopped by a signal).
  */
 #ifndef WF_CLI_H
 #define WF_CLI_H
@@ -41,7 +41,7 @@ int wf_cli_completion(int argc, char **argv); /* completion.c: bash|zsh */
 void wf_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints every error of the list with its caret. */
 void wf_cli_print_errors(const wf_errlist *errs);
-/* Loads a workflow, printing its errors; NULL on failure. */
+/* Loads a workflow, printing its errors (or, when it loads, its warnings); NULL on failure. */
 wf_workflow *wf_cli_load(const char *path);
 /* True when arg is "-h" or "--help". */
 bool wf_cli_is_help(const char *arg);
@@ -52,6 +52,10 @@ size_t wf_cli_utf8_len(const unsigned char *s);
  * the CI log) as what the process wrote, never as a command to the terminal (common.c says
  * how each byte is shown). */
 void wf_cli_add_safe(wf_strbuf *sb, const char *s);
+/* Where the tail of text worth showing starts: its last max_lines lines (0: any number; the
+ * newlines that end the text do not count) within its last max_bytes bytes (0: any number),
+ * at a character, never inside a UTF-8 sequence. Points into text (not NULL). O(length). */
+const char *wf_cli_tail_start(const char *text, int max_lines, size_t max_bytes);
 
 /* The store directory: given (--store), else $WFENGINE_STORE, else ".wfengine". */
 const char *wf_cli_store_dir(const char *given);
@@ -75,11 +79,12 @@ const char *wf_cli_json_str(json_object *o, const char *key);
 const char *wf_cli_status_text(json_object *o);
 
 /* ---- progress on stderr (progress.c) ------------------------------------------------------
- * tty: a live display at the bottom of the terminal (done/total units, running tasks with
- * their elapsed time, failures, elapsed and an estimate), redrawn in place by a ticker thread;
- * event lines are printed above it, never through it. plain: one line per event. none: only
- * warnings. With GITHUB_ACTIONS=true (and not none): what github.c makes of the events too.
- * All text comes from events, so secrets are already masked. */
+ * tty: a live display at the bottom of the terminal (done/total units, units running and
+ * queued, running tasks with their elapsed time, failures and ignored failures, elapsed and an
+ * estimate), redrawn in place by a ticker thread; the event lines (run_lines.c) are printed
+ * above it, never through it, except a success or a skipped item's own line (-v: all). plain:
+ * the event lines. none: only warnings. With GITHUB_ACTIONS=true (and not none): what github.c
+ * makes of the events too. All text comes from events, so secrets are already masked. */
 typedef enum wf_cli_progress_mode {
     WF_PROGRESS_AUTO = 0, /* tty when stderr is a terminal (and TERM is not dumb), else plain */
     WF_PROGRESS_TTY,
@@ -92,25 +97,76 @@ typedef struct wf_cli_progress wf_cli_progress;
 /* "auto", "tty", "plain", "none" to a mode; -1 for anything else. */
 int wf_cli_progress_parse(const char *s);
 /* A new display (never NULL). Call it with SIGINT/SIGTERM blocked: the tty mode starts a
- * thread that must inherit the mask. start_ms: wf_now_ms() of the run's start. */
+ * thread that must inherit the mask. start_ms: wf_now_ms() of the run's start. wf (borrowed,
+ * only during the call) and store_dir (where the run is recorded, or NULL) are for
+ * wf_cli_github_new. */
 wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool verbose,
-                                     int64_t start_ms);
+                                     int64_t start_ms, const wf_workflow *wf,
+                                     const char *store_dir);
 /* Updates the display's state from an event; call it for every event, first. */
 void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev);
 /* Prints the lines the run printer made for ev (each ends in a newline), above the live
  * display in tty mode; drops what the mode does not show. */
 void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *lines);
+/* Prints text (whole lines, shown as they are) above the live display, in every mode: what
+ * the run itself has to say while it runs ("wfengine: interrupted: stopping ..."). Thread-safe
+ * (the signal watcher calls it); not async-signal-safe. */
+void wf_cli_progress_note(wf_cli_progress *p, const char *text);
 /* Stops the ticker and erases the live display. NULL is fine. */
 void wf_cli_progress_free(wf_cli_progress *p);
 
+/* ---- the run's lines (run_lines.c) --------------------------------------------------------
+ * The text of each event, "[   1.04s] " then a status column: `ok`, `FAILED`, `FAILED
+ * (ignored)` (continue-on-error), `skipped`, `cancelled`, `retry`, `start` (-v), `cached`,
+ * `reused` (-v). A failed unit's line is followed by the tail of its stdout and stderr (10
+ * lines, 4 KiB of each; -v: all of it). Without -v a fan-out is folded: its successes into
+ * "ok       TASK: DONE/N items done [D/T units]" at every tenth of its items or every 5 s,
+ * whichever comes first; its skipped items into "skipped  TASK: N items skipped: REASON" and
+ * those that never started into "cancelled TASK: N items not started: REASON", one line per
+ * reason (at most 8), printed before the task's end line, which carries the last count ("(N
+ * items: A ok, B failed)", and how many came from the cache). The run's last line is followed
+ * by a recap of the failures and the ignored failures (each with the line of its output that
+ * says what went wrong). -q: only failures, not-started lines, warnings, the last line and the
+ * recap. Call it from one thread. */
+typedef struct wf_cli_lines wf_cli_lines;
+
+/* Where the run was recorded, for wf_cli_lines_pointers. */
+typedef struct wf_cli_run_place {
+    const char *run_id;
+    const char *store_dir; /* the store's directory */
+    const char *store_arg; /* --store as given (repeated in the commands), or NULL */
+    const char *file;      /* the workflow file as given */
+    bool succeeded;        /* the run's status */
+} wf_cli_run_place;
+
+/* Never NULL. start_ms: wf_now_ms() of the run's start (lines are stamped from it). */
+wf_cli_lines *wf_cli_lines_new(bool quiet, bool verbose, int64_t start_ms);
+/* Appends to out the lines ev calls for (whole lines, raw: what units wrote is not made safe
+ * here; nothing for most events of a fan-out). */
+void wf_cli_lines_event(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out);
+/* Appends "wfengine: recorded as run ID in DIR (wfengine show ID)", and when the run did not
+ * succeed the commands that show the first failure's whole output (wfengine logs), the run as
+ * a page (wfengine report) and run again what did not succeed (--resume last). */
+void wf_cli_lines_pointers(const wf_cli_lines *l, wf_strbuf *out, const wf_cli_run_place *place);
+void wf_cli_lines_free(wf_cli_lines *l); /* NULL is fine */
+
 /* ---- GitHub Actions (github.c) -----------------------------------------------------------
  * Each task's output is folded into a ::group:: when the task ends (with workflow commands
- * stopped inside it), and every failure gets an ::error annotation. */
+ * stopped inside; failed units first, the tail when it is long); failures are ::error
+ * annotations at the task's line in the file, ignored failures (continue-on-error) ::warning,
+ * retries ::notice, at most 10 of each kind; at the end a Markdown summary is appended to
+ * $GITHUB_STEP_SUMMARY when it is set. docs/cli.md says what each holds. Not thread-safe:
+ * progress.c calls it under its lock. */
 typedef struct wf_cli_github wf_cli_github;
 
-/* A GitHub printer when GITHUB_ACTIONS=true, else NULL. quiet: groups of failed tasks only. */
-wf_cli_github *wf_cli_github_new(bool quiet);
-/* Appends to out the workflow commands ev calls for (whole lines; nothing for most events). */
+/* A GitHub printer when GITHUB_ACTIONS=true, else NULL. wf: the workflow being run (its file
+ * and each task's position are read now; borrowed during the call only); store_dir: where
+ * the run is recorded, for the summary's pointer to `wfengine report` (NULL: not recorded);
+ * quiet: groups of failed tasks only. */
+wf_cli_github *wf_cli_github_new(const wf_workflow *wf, const char *store_dir, bool quiet);
+/* Appends to out the lines ev calls for (whole lines; nothing for most events). At RUN_END
+ * it appends the summary to $GITHUB_STEP_SUMMARY; a summary that cannot be written is a
+ * "wfengine: warning:" line in out, and nothing else changes. */
 void wf_cli_github_event(wf_cli_github *g, const wf_event *ev, wf_strbuf *out);
 void wf_cli_github_free(wf_cli_github *g); /* NULL is fine */
 

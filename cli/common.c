@@ -43,6 +43,8 @@ wf_workflow *wf_cli_load(const char *path)
         wf = NULL;
     }
     wf_errlist_release(&errs);
+    if (wf != NULL)
+        wf_cli_print_errors(wf_workflow_warnings(wf));
     return wf;
 }
 
@@ -223,4 +225,28 @@ void wf_cli_add_safe(wf_strbuf *sb, const char *s)
             p++;
         }
     }
+}
+
+const char *wf_cli_tail_start(const char *text, int max_lines, size_t max_bytes)
+{
+    size_t len = strlen(text), end = len, start = 0;
+    int lines = 0;
+
+    while (end > 0 && text[end - 1] == '\n')
+        end--;
+    if (max_lines > 0) {
+        for (size_t i = end; i > 0; i--) {
+            if (text[i - 1] == '\n' && ++lines == max_lines) {
+                start = i;
+                break;
+            }
+        }
+    }
+    if (max_bytes > 0 && len - start > max_bytes) {
+        start = len - max_bytes;
+        /* Start at a character, not inside one (at most 3 continuation bytes). */
+        for (int k = 0; k < 3 && ((unsigned char)text[start] & 0xC0) == 0x80; k++)
+            start++;
+    }
+    return text + start;
 }

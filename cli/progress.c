@@ -1,7 +1,7 @@
 /*
- * Progress on stderr: one line per event (plain), a live display redrawn in place at the
- * bottom of a terminal (tty); under GitHub Actions what github.c makes of the events too
- * (cli.h says what each mode shows).
+ * Progress on stderr: the event lines run_lines.c makes (plain), a live display redrawn in
+ * place at the bottom of a terminal with those lines above it (tty); under GitHub Actions what
+ * github.c makes of the events too (cli.h says what each mode shows).
  *
  * The live display is a block of lines, each cut to the terminal's width so that none wraps:
  * then the cursor is always exactly `drawn_lines` lines below the block's first line, and
@@ -47,10 +47,13 @@ struct wf_cli_progress {
     pthread_cond_t wake;
     pthread_t ticker;
     bool ticker_started, stop;
+    bool started;    /* an event was seen: until then there is nothing true to draw */
     bool finished;   /* RUN_END seen: the display is gone for good */
     int drawn_lines; /* lines of the live display on the screen now */
-    size_t units_done, units_total, failures;
-    active_task *tasks; /* in the order they started */
+    size_t units_done, units_total;
+    size_t failures, ignored; /* failed units (and tasks that failed without one); ignored: of
+                                 them, those under continue-on-error, not counted as failures */
+    active_task *tasks;       /* in the order they started */
     size_t n_tasks, cap_tasks;
 };
 
@@ -136,7 +139,7 @@ static void add_block(wf_cli_progress *p, wf_strbuf *out)
     size_t running = 0, queued = 0, shown = 0;
     wf_strbuf line = WF_STRBUF_INIT;
 
-    if (p->finished)
+    if (!p->started || p->finished)
         return;
     for (size_t i = 0; i < p->n_tasks; i++) {
         running += p->tasks[i].running;
@@ -146,6 +149,8 @@ static void add_block(wf_cli_progress *p, wf_strbuf *out)
     if (queued > 0)
         wf_strbuf_addf(&line, "%zu queued, ", queued);
     wf_strbuf_addf(&line, "%zu failed, ", p->failures);
+    if (p->ignored > 0)
+        wf_strbuf_addf(&line, "%zu ignored, ", p->ignored);
     add_secs(&line, elapsed);
     wf_strbuf_adds(&line, " elapsed");
     if (p->units_done > 0 && p->units_total > p->units_done) {
@@ -268,7 +273,7 @@ static void attempt_ended(active_task *t, const wf_event *ev)
 /* ---- the interface ----------------------------------------------------------------------- */
 
 wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool verbose,
-                                     int64_t start_ms)
+                                     int64_t start_ms, const wf_workflow *wf, const char *store_dir)
 {
     wf_cli_progress *p = wf_xcalloc(1, sizeof(*p));
     const char *term = getenv("TERM");
@@ -280,7 +285,7 @@ wf_cli_progress *wf_cli_progress_new(wf_cli_progress_mode mode, bool quiet, bool
     p->mode = mode;
     p->quiet = quiet;
     p->verbose = verbose;
-    p->github = mode != WF_PROGRESS_NONE ? wf_cli_github_new(quiet) : NULL;
+    p->github = mode != WF_PROGRESS_NONE ? wf_cli_github_new(wf, store_dir, quiet) : NULL;
     p->start_ms = start_ms;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
@@ -294,6 +299,7 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
     active_task *t = NULL;
 
     pthread_mutex_lock(&p->lock);
+    p->started = true;
     p->units_done = ev->units_done;
     p->units_total = ev->units_total;
     if (p->github != NULL) {
@@ -330,13 +336,13 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
             attempt_ended(t, ev);
         t->done++;
         if (ev->status == WF_STATUS_FAILED)
-            p->failures++;
+            (*(ev->ignored ? &p->ignored : &p->failures))++;
         break;
     case WF_EVENT_TASK_END:
         /* A task that failed without running a unit (its list or `when` could not be
          * evaluated) counts as one failure; failed units were counted as they ended. */
         if (ev->status == WF_STATUS_FAILED && ev->n_items == 0 && ev->attempt == 0)
-            p->failures++;
+            (*(ev->ignored ? &p->ignored : &p->failures))++;
         t = find_task(p, ev->task, false);
         if (t != NULL)
             drop_task(p, t);
@@ -383,6 +389,13 @@ void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *l
     emit_locked(p, wf_strbuf_str(&safe));
     pthread_mutex_unlock(&p->lock);
     wf_strbuf_release(&safe);
+}
+
+void wf_cli_progress_note(wf_cli_progress *p, const char *text)
+{
+    pthread_mutex_lock(&p->lock);
+    emit_locked(p, text);
+    pthread_mutex_unlock(&p->lock);
 }
 
 void wf_cli_progress_free(wf_cli_progress *p)

@@ -16,7 +16,7 @@ static const char help[] =
     "                    [--executor local|slurm] [--keep-job-files]\n"
     "                    [--junit FILE] [--progress auto|tty|plain|none]\n"
     "\n"
-    "Runs the workflow in FILE. Progress goes to stderr, one line per event; with --json the\n"
+    "Runs the workflow in FILE. Progress goes to stderr (docs/cli.md); with --json the\n"
     "result document (run_id, status, tasks, outputs) goes to stdout, for a failed run too.\n"
     "The run is recorded in the store (.wfengine/ in the current directory): see wfengine\n"
     "runs, show, logs and gc.\n"
@@ -29,8 +29,9 @@ static const char help[] =
     "  --fail-fast             on the first failure start nothing new and stop what runs\n"
     "  --dry-run               validate and print the plan; run nothing, record nothing\n"
     "  --json                  print the result document on stdout\n"
-    "  -q, --quiet             print only failures and the summary\n"
-    "  -v, --verbose           also print when each unit starts, and stderr of failures in full\n"
+    "  -q, --quiet             print only failures, the summary and the recap\n"
+    "  -v, --verbose           fold nothing (a line per item), print when each unit starts,\n"
+    "                          and the output of failures in full\n"
     "  --store DIR             record the run in DIR (default: $WFENGINE_STORE, else .wfengine)\n"
     "  --no-store              record nothing (no resume, no cache)\n"
     "  --resume RUN|last       a new attempt of an earlier run: what succeeded there is taken\n"
@@ -44,7 +45,8 @@ static const char help[] =
     "                          they may hold secrets) after the run, for debugging\n"
     "  --junit FILE            write a JUnit XML report: one testcase per task or item\n"
     "  --progress MODE         auto (default): a live display on a terminal, else plain;\n"
-    "                          tty; plain: one line per event; none: only warnings.\n"
+    "                          tty; plain: event lines, a fan-out's successes counted every\n"
+    "                          tenth of its items or 5 s; none: only warnings.\n"
     "                          With GITHUB_ACTIONS=true: ::group:: and ::error lines too\n"
     "\n"
     "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error (nothing ran),\n"
@@ -69,175 +71,24 @@ typedef struct run_cli {
     int64_t start_ms;
     const char *junit_path;    /* --junit */
     int progress_mode;         /* --progress: a wf_cli_progress_mode */
-    wf_cli_progress *progress; /* progress.c: what the events print */
+    wf_cli_progress *progress; /* progress.c: where the events' lines go */
+    wf_cli_lines *lines;       /* run_lines.c: what the events print */
     wf_cli_junit *junit;       /* junit.c: the report, when --junit */
 } run_cli;
 
 /* ---- progress -------------------------------------------------------------------------- */
 
-static void unit_name(wf_strbuf *sb, const wf_event *ev)
-{
-    wf_strbuf_adds(sb, ev->task ? ev->task : "");
-    if (ev->index >= 0)
-        wf_strbuf_addf(sb, "[%lld]", (long long)ev->index);
-}
-
-/* The last `max` lines of text, each indented. */
-static void add_tail(wf_strbuf *sb, const char *text, int max)
-{
-    size_t len = strlen(text);
-    const char *start = text + len;
-    int lines = 0;
-
-    while (len > 0 && text[len - 1] == '\n')
-        len--;
-    start = text + len;
-    while (start > text && lines < max) {
-        start--;
-        if (*start == '\n' && ++lines == max) {
-            start++;
-            break;
-        }
-    }
-    if (start > text)
-        wf_strbuf_adds(sb, "      ...\n");
-    for (const char *p = start; p < text + len;) {
-        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        const char *end = nl ? nl : text + len;
-
-        wf_strbuf_adds(sb, "      | ");
-        wf_strbuf_add(sb, p, (size_t)(end - p));
-        wf_strbuf_addc(sb, '\n');
-        p = nl ? nl + 1 : end;
-    }
-}
-
 static void on_event(const wf_event *ev, void *user)
 {
     run_cli *cli = user;
     wf_strbuf sb = WF_STRBUF_INIT;
-    double t = (double)(wf_now_ms() - cli->start_ms) / 1000.0;
 
     wf_cli_progress_event(cli->progress, ev);
     if (cli->junit != NULL)
         wf_cli_junit_event(cli->junit, ev);
-    wf_strbuf_addf(&sb, "[%7.2fs] ", t);
-    switch (ev->kind) {
-    case WF_EVENT_RUN_START:
-        if (cli->quiet)
-            goto out;
-        wf_strbuf_addf(&sb, "run %s\n", ev->message);
-        break;
-    case WF_EVENT_TASK_START:
-        if (cli->quiet)
-            goto out;
-        wf_strbuf_addf(&sb, "%s: %zu item%s\n", ev->task, ev->n_items, ev->n_items == 1 ? "" : "s");
-        break;
-    case WF_EVENT_UNIT_QUEUED:
-        goto out; /* counted by the live display; a line for it would be noise */
-    case WF_EVENT_UNIT_START:
-        if (!cli->verbose)
-            goto out;
-        wf_strbuf_adds(&sb, "start    ");
-        unit_name(&sb, ev);
-        if (ev->attempt > 1)
-            wf_strbuf_addf(&sb, " (attempt %d/%d)", ev->attempt, ev->max_attempts);
-        wf_strbuf_addc(&sb, '\n');
-        break;
-    case WF_EVENT_UNIT_RETRY:
-        wf_strbuf_adds(&sb, "retry    ");
-        unit_name(&sb, ev);
-        wf_strbuf_addf(&sb, ": %s; attempt %d/%d in ", ev->message ? ev->message : "failed",
-                       ev->attempt + 1, ev->max_attempts);
-        wf_duration_format(&sb, ev->delay_ms);
-        wf_strbuf_addc(&sb, '\n');
-        break;
-    case WF_EVENT_UNIT_END:
-        if (ev->reused) {
-            /* Taken from the resumed run: summarized by TASK_START / TASK_END. */
-            if (!cli->verbose)
-                goto out;
-            wf_strbuf_adds(&sb, "reused   ");
-            unit_name(&sb, ev);
-            wf_strbuf_addc(&sb, '\n');
-            break;
-        }
-        if (ev->cached && !cli->quiet) {
-            wf_strbuf_adds(&sb, "cached   ");
-            unit_name(&sb, ev);
-            wf_strbuf_adds(&sb, " (result from the cache)\n");
-            break;
-        }
-        if (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_SKIPPED) {
-            if (cli->quiet || ev->index < 0)
-                goto out; /* a plain task's end is reported by TASK_END */
-            wf_strbuf_adds(&sb, ev->status == WF_STATUS_SUCCEEDED ? "ok       " : "skipped  ");
-            unit_name(&sb, ev);
-            wf_strbuf_adds(&sb, " (");
-            wf_duration_format(&sb, ev->duration_ms);
-            wf_strbuf_adds(&sb, ")\n");
-            break;
-        }
-        if (ev->status == WF_STATUS_CANCELLED && ev->index < 0)
-            goto out;
-        wf_strbuf_adds(&sb, ev->status == WF_STATUS_FAILED ? "FAILED   " : "cancelled ");
-        unit_name(&sb, ev);
-        if (ev->message)
-            wf_strbuf_addf(&sb, ": %s", ev->message);
-        wf_strbuf_addc(&sb, '\n');
-        if (ev->status == WF_STATUS_FAILED && ev->stderr_text && ev->stderr_text[0])
-            add_tail(&sb, ev->stderr_text, cli->verbose ? 1000000 : 10);
-        break;
-    case WF_EVENT_TASK_END:
-        if (cli->quiet && ev->status != WF_STATUS_FAILED)
-            goto out;
-        /* A plain task that ran and failed was reported with its unit (and its stderr). */
-        if (ev->status == WF_STATUS_FAILED && ev->n_items == 0 && ev->attempt > 0)
-            goto out;
-        switch (ev->status) {
-        case WF_STATUS_SUCCEEDED:
-            wf_strbuf_adds(&sb, "ok       ");
-            break;
-        case WF_STATUS_FAILED:
-            wf_strbuf_adds(&sb, "FAILED   ");
-            break;
-        case WF_STATUS_SKIPPED:
-            wf_strbuf_adds(&sb, "skipped  ");
-            break;
-        default:
-            wf_strbuf_adds(&sb, "cancelled ");
-            break;
-        }
-        wf_strbuf_adds(&sb, ev->task);
-        if (ev->n_items > 0)
-            wf_strbuf_addf(&sb, " (%zu items)", ev->n_items);
-        if (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_FAILED) {
-            wf_strbuf_adds(&sb, " in ");
-            wf_duration_format(&sb, ev->duration_ms);
-        }
-        if (ev->message)
-            wf_strbuf_addf(&sb, ": %s", ev->message);
-        wf_strbuf_addc(&sb, '\n');
-        break;
-    case WF_EVENT_LOG:
-        if (cli->quiet)
-            goto out;
-        wf_strbuf_addf(&sb, "%s: %s\n", ev->task, ev->message);
-        break;
-    case WF_EVENT_WARNING:
-        if (ev->task != NULL)
-            wf_strbuf_addf(&sb, "warning: %s: %s\n", ev->task, ev->message);
-        else
-            wf_strbuf_addf(&sb, "warning: %s\n", ev->message);
-        break;
-    case WF_EVENT_RUN_END:
-        wf_strbuf_addf(&sb, "%s in ", wf_status_name(ev->status));
-        wf_duration_format(&sb, ev->duration_ms);
-        wf_strbuf_addf(&sb, " (%zu unit%s)\n", ev->units_done, ev->units_done == 1 ? "" : "s");
-        break;
-    }
-    wf_cli_progress_print(cli->progress, ev, wf_strbuf_str(&sb));
-out:
+    wf_cli_lines_event(cli->lines, ev, &sb);
+    if (sb.len > 0)
+        wf_cli_progress_print(cli->progress, ev, wf_strbuf_str(&sb));
     wf_strbuf_release(&sb);
 }
 
@@ -245,6 +96,7 @@ out:
 
 typedef struct signal_watch {
     wf_run *run;
+    wf_cli_progress *progress; /* the message goes above the live display, never through it */
     sigset_t set;
     int got;
 } signal_watch;
@@ -263,10 +115,10 @@ static void *signal_main(void *arg)
     if (sig == SIGUSR1)
         return NULL; /* the run ended: the main thread wakes us to exit */
     w->got = sig;
-    fprintf(stderr, "wfengine: %s: stopping (ending running tasks)\n",
-            sig == SIGINT   ? "interrupted"
-            : sig == SIGHUP ? "hangup"
-                            : "terminated");
+    wf_cli_progress_note(
+        w->progress, sig == SIGINT   ? "wfengine: interrupted: stopping (ending running tasks)\n"
+                     : sig == SIGHUP ? "wfengine: hangup: stopping (ending running tasks)\n"
+                                     : "wfengine: terminated: stopping (ending running tasks)\n");
     wf_run_cancel(w->run);
     return NULL;
 }
@@ -612,7 +464,9 @@ int wf_cli_run(int argc, char **argv)
     wf_error_release(&reap_err);
     engine = wf_engine_new(NULL);
     cli.start_ms = wf_now_ms();
-    cli.progress = wf_cli_progress_new(cli.progress_mode, cli.quiet, cli.verbose, cli.start_ms);
+    cli.progress = wf_cli_progress_new(cli.progress_mode, cli.quiet, cli.verbose, cli.start_ms, wf,
+                                       store != NULL ? wf_store_dir(store) : NULL);
+    cli.lines = wf_cli_lines_new(cli.quiet, cli.verbose, cli.start_ms);
     if (cli.junit_path != NULL)
         cli.junit = wf_cli_junit_new(wf);
     opts.inputs = resume.inputs != NULL ? resume.inputs : cli.inputs;
@@ -634,6 +488,7 @@ int wf_cli_run(int argc, char **argv)
         goto out;
     }
     watch.run = run;
+    watch.progress = cli.progress;
     sig_started = pthread_create(&sig_thread, NULL, signal_main, &watch) == 0;
     st = wf_run_wait(run);
     if (sig_started) {
@@ -656,12 +511,22 @@ int wf_cli_run(int argc, char **argv)
              : watch.got != 0            ? WF_EXIT_SIGNAL
              : st == WF_STATUS_CANCELLED ? WF_EXIT_SIGNAL
                                          : WF_EXIT_FAILED;
-    if (store != NULL && !cli.quiet && cli.progress_mode != WF_PROGRESS_NONE &&
-        !wf_run_store_failed(run, NULL))
-        fprintf(stderr, "wfengine: recorded as run %s in %s (wfengine show %s)\n", wf_run_id(run),
-                wf_store_dir(store), wf_run_id(run));
+    if (store != NULL && cli.progress_mode != WF_PROGRESS_NONE && !wf_run_store_failed(run, NULL) &&
+        (!cli.quiet || st != WF_STATUS_SUCCEEDED)) {
+        wf_cli_run_place place = { .run_id = wf_run_id(run),
+                                   .store_dir = wf_store_dir(store),
+                                   .store_arg = cli.store_dir,
+                                   .file = cli.file,
+                                   .succeeded = st == WF_STATUS_SUCCEEDED };
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        wf_cli_lines_pointers(cli.lines, &sb, &place);
+        fputs(wf_strbuf_str(&sb), stderr);
+        wf_strbuf_release(&sb);
+    }
 out:
     wf_cli_progress_free(cli.progress);
+    wf_cli_lines_free(cli.lines);
     wf_cli_junit_free(cli.junit);
     wf_run_free(run);
     if (wf_store_close(store, &store_err) != WF_OK) {

@@ -248,7 +248,8 @@ static void slurm_done(wf_slurm_result *res, void *user)
         char where[80];
 
         snprintf(where, sizeof(where), "job %s", res->job_id);
-        wf__unit_finish_remote(x->run, &c, res->out_truncated, where);
+        wf__unit_finish_remote(x->run, &c, res->out_truncated, res->result, res->result_truncated,
+                               where);
     }
     pthread_mutex_lock(&x->lock);
     wf_done_queue_push(x->done, &c, NULL, 0);

@@ -154,7 +154,16 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
         const char *src = task->items->kind == WF_VNODE_TEMPLATE ? wf_tpl_source(task->items->tpl)
                                                                  : "the with-items value";
 
-        *error = wf_xasprintf("with-items: '%s' gave %s, not a list", src, wf_json_type_name(list));
+        const char *hint = json_object_is_type(list, json_type_object)
+                               ? "; make a list of it with | items (key and value pairs), "
+                                 "| values or | keys"
+                           : json_object_is_type(list, json_type_string)
+                               ? "; make a list of it with | lines or | split(\",\")"
+                               : "";
+
+        *error = wf_xasprintf("with-items (%s:%d:%d): '%s' gave %s, not a list%s", r->wf->path,
+                              task->items_mark.line, task->items_mark.column, src,
+                              wf_json_type_name(list), hint);
         json_object_put(own);
         return WF_ETYPE;
     }

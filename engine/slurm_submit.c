@@ -128,12 +128,22 @@ static char *array_script(const char *dir, const char *task_name, const char *en
              "    finish 125\n"
              "}\n"
              ". \"$d/env.$i\"\n");
+    /* As locally: the element's own TMPDIR on the node, removed when it ends, and $WF_RESULT
+     * in the job directory, where the poller reads it. */
+    wf_strbuf_adds(&sb, "t=$(mktemp -d \"${TMPDIR:-/tmp}/wfengine-unit.XXXXXX\") || {\n"
+                        "    echo \"wfengine: cannot create a temporary directory in "
+                        "${TMPDIR:-/tmp} on $(hostname)\" >&2\n"
+                        "    finish 125\n"
+                        "}\n");
     /* The command creates files with wfengine's umask, as a local unit would. */
     wf_strbuf_addf(&sb, "umask %s\n/usr/bin/env -i -- \"$@\"", engine_umask);
     for (size_t k = 0; SLURM_VARS[k] != NULL; k++)
         wf_strbuf_addf(&sb, " ${%s+\"%s=$%s\"}", SLURM_VARS[k], SLURM_VARS[k], SLURM_VARS[k]);
-    wf_strbuf_adds(&sb, " /bin/sh -e \"$d/cmd.$i\" </dev/null\n"
-                        "finish $?\n");
+    wf_strbuf_adds(&sb, " \"TMPDIR=$t\" \"WF_RESULT=$d/result.$i\" /bin/sh -e \"$d/cmd.$i\" "
+                        "</dev/null\n"
+                        "s=$?\n"
+                        "rm -rf \"$t\"\n"
+                        "finish $s\n");
     return wf_strbuf_detach(&sb, NULL);
 }
 
@@ -240,7 +250,7 @@ void wf__slurm_remove_submission(const char *dir)
 
 void wf__slurm_remove_element_files(const char *dir, size_t i)
 {
-    static const char *const kinds[] = { "cmd", "env", "dir", "out", "err", "rc", NULL };
+    static const char *const kinds[] = { "cmd", "env", "dir", "out", "err", "rc", "result", NULL };
 
     for (size_t k = 0; kinds[k] != NULL; k++) {
         char *p = wf_xasprintf("%s/%s.%zu", dir, kinds[k], i);

@@ -151,6 +151,12 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
     path = wf_xasprintf("%s/err.%zu", j->dir, i);
     have_err = read_capped(path, STDERR_CAP, &r.err, &err_trunc);
     free(path);
+    path = wf_xasprintf("%s/result.%zu", j->dir, i);
+    if (!read_capped(path, STDOUT_CAP, &r.result, &r.result_truncated)) {
+        free(r.result);
+        r.result = NULL;
+    }
+    free(path);
 
     if (r.status != WF_STATUS_SUCCEEDED) {
         wf_strbuf_addf(&msg, "job %s %s: ", r.job_id, st);
@@ -187,6 +193,7 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
     e->done = true;
     j->left--;
     s->done(&r, s->user);
+    free(r.result); /* the callback may have taken it (then NULL) */
     atomic_fetch_sub(&s->pending, 1);
 }
 

@@ -410,6 +410,8 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
         ev.delay_ms = delay;
         ev.status = WF_STATUS_FAILED;
         ev.message = c->error;
+        ev.stderr_text = c->err;
+        ev.stdout_text = c->out;
         wf__emit(r, &ev);
         json_object_put(c->value);
         goto out;

@@ -19,7 +19,8 @@
 #include "run_internal.h"
 #include "unit_internal.h"
 
-int wf__output_convert(wf_output_mode mode, const char *out, json_object **value, char **error)
+int wf__output_convert(wf_output_mode mode, const char *out, const char *what, json_object **value,
+                       char **error)
 {
     size_t len = out ? strlen(out) : 0;
 
@@ -47,9 +48,9 @@ int wf__output_convert(wf_output_mode mode, const char *out, json_object **value
             q = nl ? nl + 1 : end;
         }
         if (count > WF_MAX_LIST_LEN) {
-            *error = wf_xasprintf("output: lines: stdout has %zu lines, more than the %d a list "
+            *error = wf_xasprintf("output: lines: %s has %zu lines, more than the %d a list "
                                   "may have; use output: text, or print fewer lines",
-                                  count, WF_MAX_LIST_LEN);
+                                  what, count, WF_MAX_LIST_LEN);
             return WF_ERANGE;
         }
         list = wf_json_check(json_object_new_array_ext(count > 0 ? (int)count : 1));
@@ -95,7 +96,7 @@ int wf__output_convert(wf_output_mode mode, const char *out, json_object **value
             size_t show = len > 80 ? 80 : len;
 
             json_object_put(v);
-            wf_strbuf_addf(&sb, "output: json: stdout is not valid JSON (%s); it starts with: ",
+            wf_strbuf_addf(&sb, "output: json: %s is not valid JSON (%s); it starts with: ", what,
                            len == 0 ? "it is empty" : json_tokener_error_desc(jerr));
             wf_strbuf_addc(&sb, '\'');
             for (size_t k = 0; k < show; k++)
@@ -118,8 +119,9 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     wf_strbuf workdir = WF_STRBUF_INIT;
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
+    wf_unit_scratch scratch = { 0 };
     wf_error err;
-    char key[WF_SHA256_HEX_LEN + 1];
+    char key[WF_SHA256_HEX_LEN + 1], *result_text = NULL;
     bool use_cache = task->cache && r->store != NULL;
     int rc;
 
@@ -141,10 +143,11 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
         if (wf__unit_cache_lookup(r, key, c))
             goto out;
     }
-    if ((via_shell && !wf__unit_spill_script(argv, &script_file, c)) || !wf__unit_args_fit(argv, c))
+    if ((via_shell && !wf__unit_spill_script(argv, &script_file, c)) ||
+        !wf__unit_args_fit(argv, c) || !wf__unit_scratch_open(envp, &scratch, c))
         goto out;
     spec.argv = (const char *const *)argv;
-    spec.envp = (const char *const *)envp;
+    spec.envp = (const char *const *)scratch.envp;
     spec.workdir = task->workdir ? wf_strbuf_str(&workdir) : NULL;
     spec.timeout_ms = task->timeout_ms;
     spec.kill_grace_ms = r->engine->opts.kill_grace_ms;
@@ -179,6 +182,23 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     } else {
         char *error = NULL;
 
+        /* A result written to $WF_RESULT is the result; stdout is then only the log. */
+        rc = wf__unit_scratch_result(&scratch, spec.stdout_cap, &result_text, &error);
+        if (rc != WF_OK && rc != WF_ENOENT) {
+            c->status = WF_STATUS_FAILED;
+            c->error = error;
+            goto out;
+        }
+        if (result_text != NULL) {
+            if (wf__output_convert(task->output, result_text, "$WF_RESULT", &c->value, &error) !=
+                WF_OK) {
+                c->status = WF_STATUS_FAILED;
+                c->error = error;
+            } else {
+                c->status = WF_STATUS_SUCCEEDED;
+            }
+            goto out;
+        }
         if (res.out.truncated) {
             c->status = task->output == WF_OUTPUT_TEXT ? WF_STATUS_SUCCEEDED : WF_STATUS_FAILED;
             if (c->status == WF_STATUS_FAILED) {
@@ -189,7 +209,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
                 goto out;
             }
         }
-        if (wf__output_convert(task->output, c->out, &c->value, &error) != WF_OK) {
+        if (wf__output_convert(task->output, c->out, "stdout", &c->value, &error) != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
         } else {
@@ -202,6 +222,8 @@ out:
         wf__unit_cache_record(r, key, c);
     }
     wf_proc_result_release(&res);
+    wf__unit_scratch_close(&scratch);
+    free(result_text);
     wf_strbuf_release(&workdir);
     wf_error_release(&err);
     wf__strv_free(argv);
@@ -420,7 +442,8 @@ out:
     return ok;
 }
 
-void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *where)
+void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *result,
+                            bool result_truncated, const char *where)
 {
     const wf_task *task = &r->wf->tasks[c->job.task];
     wf_ctx *ctx = job_ctx(r, &c->job);
@@ -428,7 +451,22 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
     int64_t index;
     bool has_item = wf_ctx_item(ctx, &item, &index);
 
-    if (c->status == WF_STATUS_SUCCEEDED && out_truncated && task->output != WF_OUTPUT_TEXT) {
+    if (c->status == WF_STATUS_SUCCEEDED && result != NULL) {
+        /* A result written to $WF_RESULT is the result; stdout is then only the log. */
+        char *error = NULL;
+
+        if (result_truncated) {
+            c->status = WF_STATUS_FAILED;
+            c->error = wf_xasprintf("%s: $WF_RESULT is larger than the %d MiB a result may "
+                                    "have; write large data to a file of your own",
+                                    where, 64);
+        } else if (wf__output_convert(task->output, result, "$WF_RESULT", &c->value, &error) !=
+                   WF_OK) {
+            c->status = WF_STATUS_FAILED;
+            c->error = error;
+        }
+    } else if (c->status == WF_STATUS_SUCCEEDED && out_truncated &&
+               task->output != WF_OUTPUT_TEXT) {
         c->status = WF_STATUS_FAILED;
         c->error = wf_xasprintf("%s: stdout is larger than what is kept, so it cannot be "
                                 "parsed as output: %s",
@@ -436,7 +474,7 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
     } else if (c->status == WF_STATUS_SUCCEEDED) {
         char *error = NULL;
 
-        if (wf__output_convert(task->output, c->out, &c->value, &error) != WF_OK) {
+        if (wf__output_convert(task->output, c->out, "stdout", &c->value, &error) != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
         }

@@ -212,7 +212,8 @@ out:
 
 /* The variables the engine sets for every unit: an inherited one of these names is dropped
  * (a unit without an item has no WF_INDEX/WF_ITEM, even if wfengine itself runs in one). */
-static const char *const engine_vars[] = { "WF_RUN_ID", "WF_TASK", "WF_INDEX", "WF_ITEM" };
+static const char *const engine_vars[] = { "WF_RUN_ID", "WF_TASK", "WF_INDEX", "WF_ITEM",
+                                           "WF_RESULT" };
 
 static bool env_names_equal(const char *entry, const char *name)
 {

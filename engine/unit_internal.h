@@ -33,6 +33,26 @@ char **wf__unit_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf
 /* Frees a NULL-terminated array of owned strings (NULL is fine). */
 void wf__strv_free(char **v);
 
+/* ---- unit_scratch.c: a process unit's own TMPDIR and $WF_RESULT ----------------------------- */
+
+typedef struct wf_unit_scratch {
+    char *dir;         /* the unit's directory (mode 0700), removed by close */
+    char *result_path; /* dir/result: $WF_RESULT */
+    char **envp;       /* the unit's environment with TMPDIR and WF_RESULT set (borrows) */
+    char *tmpdir_var, *result_var;
+} wf_unit_scratch;
+
+/* Creates the unit's directory under envp's TMPDIR (or /tmp) and the environment that names
+ * it (s->envp borrows envp's strings: keep envp until close). False (c failed, s empty) when
+ * the directory cannot be created. */
+bool wf__unit_scratch_open(char *const *envp, wf_unit_scratch *s, wf_completion *c);
+/* What the unit wrote to $WF_RESULT: WF_OK with *text (owned), WF_ENOENT when it wrote
+ * nothing there (the result comes from stdout), or another code with *error (owned) when the
+ * file is not a regular file or is larger than cap bytes. */
+int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, char **error);
+/* Removes the directory and all in it (never following a symbolic link) and frees s. */
+void wf__unit_scratch_close(wf_unit_scratch *s);
+
 /* ---- unit_store.c ------------------------------------------------------------------------ */
 
 /* Writes what the unit's record points at (output blobs, a large result, the item's hash)

@@ -78,6 +78,10 @@ typedef struct wf_slurm_result {
     char job_id[64];          /* "123_4" for an array element, "123" for a single job */
     int64_t start_ms, end_ms; /* wf_now_ms() clock, as seen by the poller */
     bool out_truncated;       /* stdout was longer than the 64 MiB kept (as wf_proc's) */
+    /* What the element wrote to $WF_RESULT (NUL-terminated), or NULL when it wrote nothing
+     * there; result_truncated: it was longer than the 64 MiB kept. */
+    char *result;
+    bool result_truncated;
 } wf_slurm_result;
 
 typedef void (*wf_slurm_done_fn)(wf_slurm_result *res, void *user);

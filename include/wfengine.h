@@ -122,15 +122,21 @@ void wf_workflow_free(wf_workflow *wf);
 /* The workflow's name: its `name`, else the file name without its extension. Borrowed, valid
  * while wf lives. */
 const char *wf_workflow_name(const wf_workflow *wf);
+/* What loaded but is likely not what the author meant (another tool's template syntax such
+ * as GitHub's `${{ inputs.x }}`, which would reach the shell as text): each a wf_error whose
+ * message starts with "warning: ", with file:line:col and the source line, sorted. Borrowed,
+ * valid while wf lives; empty when there is nothing to say. */
+const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
 /* What the workflow holds, for tools (graphs, plans, editors), as a new JSON document (owned
  * by the caller): {"name", "description", "path", "sha256", "inputs": [{"name", "type",
- * "required", "secret", "description"}], "tasks": [{"name", "description", "needs": [NAME...],
- * "with_items": null | {"kind": "list" | "matrix", "count": N | null, "expr": TEXT | null,
- * "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null, "argv": [TEXT...] | null,
- * "action": NAME | null, "uses": PATH | null, "called": null | {the called workflow described
- * the same way}}], "order": [NAME...], "outputs": [NAME...]}. Tasks are in file order;
- * "needs" lists every dependency (explicit and read off templates); "order" is a dependency
- * order; templates are given as written. Keys are only ever added. Thread-safe; O(size). */
+ * "required", "secret", "description"}], "tasks": [{"name", "line", "col", "description",
+ * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
+ * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
+ * "argv": [TEXT...] | null, "action": NAME | null, "uses": PATH | null, "called": null |
+ * {the called workflow described the same way}}], "order": [NAME...], "outputs": [NAME...]}. Tasks are in file order; "needs" lists every dependency (explicit and read off
+ * templates); "order" is a dependency order; templates are given as written; "line" and
+ * "col" are where the task's name is in the file (1-based; 0 when not known). Keys are only
+ * ever added. Thread-safe; O(size). */
 json_object *wf_workflow_describe(const wf_workflow *wf);
 
 /* Reads a JSON or YAML file (YAML 1.2 core schema, like workflow files; sizes capped as for
@@ -191,9 +197,9 @@ typedef struct wf_event {
     const char *message;     /* borrowed, may be NULL */
     bool cached;             /* UNIT_END: the result came from the cache */
     bool reused;             /* UNIT_END: the result came from the run being resumed */
-    const char *stderr_text; /* UNIT_END of a process: what it wrote to stderr, or NULL */
-    /* UNIT_END: what the process wrote to stdout (an action: its log), or NULL. Like message
-     * and stderr_text, the values of secret inputs are replaced by "***". */
+    const char *stderr_text; /* UNIT_RETRY, UNIT_END of a process: its stderr, or NULL */
+    /* UNIT_RETRY, UNIT_END: what the attempt wrote to stdout (an action: its log), or NULL.
+     * Like message and stderr_text, the values of secret inputs are replaced by "***". */
     const char *stdout_text;
     /* UNIT_RETRY, UNIT_END: the attempt had its UNIT_START (false: it ended while queued, or
      * was taken from the resumed run). */

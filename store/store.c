@@ -79,8 +79,8 @@ static const char *const migrations[] = {
     "ALTER TABLE runs ADD COLUMN owner_host TEXT;"
     "ALTER TABLE runs ADD COLUMN owner_start TEXT;",
     /* 2 -> 3: a failure under continue-on-error is recorded as ignored (issue 19). */
-    "ALTER TABLE tasks ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE units ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;",
+    ("ALTER TABLE tasks ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE units ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;"),
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,

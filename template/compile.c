@@ -55,6 +55,15 @@ static part_mode mode_of(const node *n, const node **inner)
     return strcmp(n->fn->name, "raw") == 0 ? PM_RAW : PM_QUOTE;
 }
 
+/* wf_tpl_compile_all: moves the error in p->err to the list. */
+static void keep_error(parser *p)
+{
+    wf_error *e = wf_errlist_add(p->all);
+
+    *e = *p->err;
+    wf_error_init(p->err);
+}
+
 static int split_parts(parser *p)
 {
     wf_tpl *t = p->t;
@@ -71,11 +80,31 @@ static int split_parts(parser *p)
             node *n = NULL;
             size_t end = 0;
             part *pt;
+            int one;
 
             flush_text(t, &sb, start, i);
-            rc = wf__tpl_parse_one(p, i + 2, true, i, &n, &end);
-            if (rc != WF_OK)
+            one = wf__tpl_parse_one(p, i + 2, true, i, &n, &end);
+
+            if (one != WF_OK && p->all == NULL) {
+                rc = one;
                 goto out;
+            }
+            if (one != WF_OK) {
+                /* Keep the error, then go on after this expression's '>>' (or stop when
+                 * there is none): the next expressions may have errors of their own. */
+                size_t close = i + 2;
+
+                while (close + 1 < t->len && !(s[close] == '>' && s[close + 1] == '>'))
+                    close++;
+                keep_error(p);
+                if (rc == WF_OK)
+                    rc = one;
+                if (close + 1 >= t->len)
+                    break;
+                i = close + 2;
+                start = i;
+                continue;
+            }
             add_part(t, NULL, 0, n);
             pt = &t->parts[t->nparts - 1];
             pt->mode = mode_of(n, &pt->inner);
@@ -236,7 +265,8 @@ static int cmp_ref(const void *a, const void *b)
     return 0;
 }
 
-int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err)
+static int compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err,
+                   wf_errlist *all)
 {
     parser p;
     wf_tpl *t;
@@ -261,6 +291,7 @@ int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf
     memset(&p, 0, sizeof(p));
     p.t = t;
     p.err = err;
+    p.all = all;
     if (flags & WF_TPL_EXPR) {
         rc = compile_expr(&p);
     } else {
@@ -272,8 +303,11 @@ int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf
     }
     if (rc == WF_OK && (flags & (WF_TPL_SHELL | WF_TPL_CSTRING)))
         rc = check_no_nul(&p);
-    if (rc != WF_OK)
+    if (rc != WF_OK) {
+        if (all != NULL && err->code != WF_OK)
+            keep_error(&p);
         goto out;
+    }
     /* Status functions record their reference after their arguments: put them back in
      * source order (qsort is not stable, but two references never share an offset). */
     if (p.nrefs > 1)
@@ -290,6 +324,22 @@ int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf
 out:
     free(p.refs);
     wf_tpl_free(t);
+    return rc;
+}
+
+int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err)
+{
+    return compile(src, len, flags, out, err, NULL);
+}
+
+int wf_tpl_compile_all(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_errlist *errs)
+{
+    wf_error scratch;
+    int rc;
+
+    wf_error_init(&scratch);
+    rc = compile(src, len, flags, out, &scratch, errs);
+    wf_error_release(&scratch);
     return rc;
 }
 

@@ -11,6 +11,8 @@
 
 static const char *const roots[] = { "inputs", "vars",  "env",      "task",
                                      "item",   "index", "workflow", NULL };
+/* Where there is no item (WF_TPL_NO_ITEM). */
+static const char *const roots_no_item[] = { "inputs", "vars", "env", "task", "workflow", NULL };
 
 int wf__tpl_perr(parser *p, size_t off, int code, const char *fmt, ...)
 {
@@ -354,23 +356,22 @@ static int parse_name(parser *p, node **out)
         *out = mk(p, N_INDEX, name->start, name->end, name->start);
         add_ref(p, WF_TPL_REF_ITEM, "index", name->start);
     } else {
-        const char *close = wf_closest(name->s, roots);
+        bool no_item = (p->t->flags & WF_TPL_NO_ITEM) != 0;
+        const char *close = wf_closest(name->s, no_item ? roots_no_item : roots);
+        const char *names = no_item ? "inputs, vars, env, task or workflow"
+                                    : "inputs, vars, env, task, item, index or workflow";
 
         if (wf__tpl_builtin(name->s) != NULL)
             return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
                                 "'%s' is a function: write %s(x) or x | %s", name->s, name->s,
                                 name->s);
         if (close != NULL)
-            return wf__tpl_perr(
-                p, name->start, WF_EUNKNOWN,
-                "unknown name '%s'; did you mean '%s'? (names start with inputs, vars, "
-                "env, task, item, index or workflow)",
-                name->s, close);
-        return wf__tpl_perr(
-            p, name->start, WF_EUNKNOWN,
-            "unknown name '%s': names start with inputs, vars, env, task, item, index "
-            "or workflow (a string needs quotes)",
-            name->s);
+            return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
+                                "unknown name '%s'; did you mean '%s'? (names start with %s)",
+                                name->s, close, names);
+        return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
+                            "unknown name '%s': names start with %s (a string needs quotes)",
+                            name->s, names);
     }
     return WF_OK;
 }

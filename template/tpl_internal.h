@@ -455,6 +455,9 @@ typedef struct parser {
     const token *tok;
     size_t ntok, i;
     wf_error *err;
+    /* wf_tpl_compile_all: every error of the template goes here (and p->err is a scratch
+     * error); NULL: the first error stops compiling. */
+    wf_errlist *all;
     int depth;
     tmp_ref *refs;
     size_t nrefs, crefs;

@@ -51,6 +51,10 @@ enum wf_tpl_flags {
     WF_TPL_CSTRING = 1 << 2,
     /* `when`: the string is a bare expression, or one << expr >>. */
     WF_TPL_EXPR = 1 << 1,
+    /* There is no item where the template is used (a task without with-items, vars,
+     * outputs...): `item` and `index` are not offered as "did you mean" for an unknown name.
+     * (Using them is not a compile error: the loader says where they may be used.) */
+    WF_TPL_NO_ITEM = 1 << 3,
 };
 
 typedef enum wf_tpl_kind {
@@ -66,6 +70,10 @@ typedef enum wf_tpl_kind {
  * `1 / 0`), sets *out to NULL and fills err with the position of the offending character.
  * Thread-safe. */
 int wf_tpl_compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err);
+/* The same, with every error of the template appended to errs (one per `<< >>` that has
+ * one, in source order: each expression is compiled even when an earlier one failed) instead
+ * of the first only. Returns the first error's code. Thread-safe. */
+int wf_tpl_compile_all(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_errlist *errs);
 void wf_tpl_free(wf_tpl *t);
 
 wf_tpl_kind wf_tpl_get_kind(const wf_tpl *t);

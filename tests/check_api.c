@@ -123,6 +123,10 @@ START_TEST(plan_order_and_tasks)
                      "[ \"cc\", \"<< item.cc >>\" ]");
     ck_assert_str_eq(str(task_named(doc, "first"), "action"), "core.value");
     ck_assert(json_object_is_type(member(task_named(doc, "first"), "with_items"), json_type_null));
+    /* Where each task's name is in the file. */
+    ck_assert_int_eq(json_object_get_int(member(task_named(doc, "last"), "line")), 3);
+    ck_assert_int_eq(json_object_get_int(member(task_named(doc, "last"), "col")), 3);
+    ck_assert_int_eq(json_object_get_int(member(task_named(doc, "first"), "line")), 18);
     json_object_put(doc);
     wf_workflow_free(wf);
 }

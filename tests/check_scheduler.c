@@ -367,7 +367,7 @@ START_TEST(empty_and_bad_item_lists)
     ck_assert_str_eq(at(o.doc, "tasks.empty.result"), "[]");
     ck_assert_str_eq(at(o.doc, "tasks.bad.status"), "\"failed\"");
     ck_assert_str_eq(at(o.doc, "tasks.bad.error"),
-                     "\"with-items: '<< task.src.n >>' gave integer, not a list\"");
+                     "\"with-items (t.yaml:5:21): '<< task.src.n >>' gave integer, not a list\"");
     ck_assert_int_eq(atomic_load(&the_probe.calls), 0);
     json_object_put(o.doc);
 }
@@ -607,23 +607,24 @@ START_TEST(output_modes)
     json_object *v = NULL;
     char *err = NULL;
 
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_TEXT, "hi\n", &v, &err), WF_OK);
+    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_TEXT, "hi\n", "stdout", &v, &err), WF_OK);
     ck_assert_str_eq(json_object_get_string(v), "hi");
     json_object_put(v);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, " {\"a\": [1]} \n", &v, &err), WF_OK);
+    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, " {\"a\": [1]} \n", "stdout", &v, &err),
+                     WF_OK);
     ck_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "{\"a\":[1]}");
     json_object_put(v);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "42\n", &v, &err), WF_OK);
+    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "42\n", "stdout", &v, &err), WF_OK);
     ck_assert_int_eq(json_object_get_int(v), 42);
     json_object_put(v);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "{\"a\": 1} trailing", &v, &err),
+    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "{\"a\": 1} trailing", "stdout", &v, &err),
                      WF_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "'{\"a\": 1} trailing'"));
     free(err);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "", &v, &err), WF_EINVAL);
+    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "", "stdout", &v, &err), WF_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "it is empty"));
     free(err);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_LINES, "a\r\nb\n", &v, &err), WF_OK);
+    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_LINES, "a\r\nb\n", "stdout", &v, &err), WF_OK);
     ck_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "[\"a\",\"b\"]");
     json_object_put(v);
 }

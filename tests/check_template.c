@@ -1216,6 +1216,49 @@ START_TEST(test_compile_errors)
 }
 END_TEST
 
+/* wf_tpl_compile_all: one error per expression that has one, in source order, each at its
+ * place; WF_TPL_NO_ITEM: item and index are not offered where there is no item. */
+START_TEST(test_compile_all_errors)
+{
+    const char *src = "<< task.x | lenght >> and << task.x | uper >> ok << 1 + >> << itme >>";
+    wf_errlist errs;
+    wf_tpl *t = (wf_tpl *)&t;
+
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_tpl_compile_all(src, (size_t)-1, 0, &t, &errs), WF_EUNKNOWN);
+    ck_assert_ptr_null(t);
+    ck_assert_uint_eq(errs.len, 4);
+    ck_assert_str_eq(errs.items[0].message, "unknown filter 'lenght'; did you mean 'length'?");
+    ck_assert_int_eq(errs.items[0].column, 13);
+    ck_assert_str_eq(errs.items[1].message, "unknown filter 'uper'; did you mean 'upper'?");
+    ck_assert_int_eq(errs.items[1].column, 39);
+    ck_assert_int_eq(errs.items[2].code, WF_ESYNTAX);
+    ck_assert_int_eq(errs.items[3].column, 63);
+    ck_assert_ptr_nonnull(strstr(errs.items[3].message, "did you mean 'item'?"));
+    wf_errlist_release(&errs);
+
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_tpl_compile_all("<< itme >>", (size_t)-1, WF_TPL_NO_ITEM, &t, &errs),
+                     WF_EUNKNOWN);
+    ck_assert_uint_eq(errs.len, 1);
+    ck_assert_str_eq(errs.items[0].message, "unknown name 'itme': names start with inputs, "
+                                            "vars, env, task or workflow (a string needs quotes)");
+    wf_errlist_release(&errs);
+
+    /* An unclosed expression after an error ends the scan; a good template has no errors. */
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_tpl_compile_all("<< nope >> << 1 +", (size_t)-1, 0, &t, &errs),
+                     WF_EUNKNOWN);
+    ck_assert_uint_eq(errs.len, 2);
+    wf_errlist_release(&errs);
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_tpl_compile_all("a << 1 >> b", (size_t)-1, 0, &t, &errs), WF_OK);
+    ck_assert_uint_eq(errs.len, 0);
+    wf_tpl_free(t);
+    wf_errlist_release(&errs);
+}
+END_TEST
+
 START_TEST(test_nesting_limit)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
@@ -1510,6 +1553,7 @@ static Suite *template_suite(void)
     tcase_add_test(tc, test_text_form_helper);
     tcase_add_test(tc, test_eval_result_is_a_copy);
     tcase_add_test(tc, test_eval_borrow);
+    tcase_add_test(tc, test_compile_all_errors);
     tcase_add_test(tc, test_nesting_limit);
     tcase_add_test(tc, test_null_error);
     tcase_add_test(tc, test_shell_nul);

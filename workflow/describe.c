@@ -51,6 +51,9 @@ static json_object *describe_task(const wf_workflow *wf, const wf_task *task)
     json_object *o = json_object_new_object(), *needs = json_object_new_array();
 
     json_object_object_add(o, "name", json_object_new_string(task->name));
+    /* Where the task's key is, for tools that point at it (GitHub annotations). */
+    json_object_object_add(o, "line", json_object_new_int(task->mark.line));
+    json_object_object_add(o, "col", json_object_new_int(task->mark.column));
     json_object_object_add(o, "description", str_or_null(task->description));
     for (size_t d = 0; d < task->n_deps; d++)
         json_object_array_add(needs, json_object_new_string(wf->tasks[task->deps[d]].name));
@@ -77,6 +80,11 @@ static json_object *describe_task(const wf_workflow *wf, const wf_task *task)
 const char *wf_workflow_name(const wf_workflow *wf)
 {
     return wf->name;
+}
+
+const wf_errlist *wf_workflow_warnings(const wf_workflow *wf)
+{
+    return &wf->warnings;
 }
 
 json_object *wf_workflow_describe(const wf_workflow *wf)

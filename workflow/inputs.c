@@ -3,8 +3,9 @@
  * (see wf_workflow_bind_inputs in wf_workflow.h).
  *
  * Null fits every type: it is how an input with `default: null` says "not given". From
- * strings (the command line), `any` keeps the string as typed: "1.10", "007" and "null" stay
- * what the user wrote; declare a type to get a number, a boolean or parsed JSON.
+ * strings (the command line), `any` is the JSON value when the whole text is JSON ("3" is 3,
+ * "true", "[1, 2]", "null"), as GitHub and Argo users expect, else the string as typed
+ * ("hello", "007", "1.2.3"); declare `string` to keep "3" or "1.10" as text.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -196,6 +197,20 @@ static bool from_string(wf_input_type t, const char *s, size_t len, json_object 
         json_object_put(*out);
         *out = NULL;
         return false;
+    case WF_INPUT_ANY:
+        if (len == 4 && memcmp(s, "null", 4) == 0)
+            return true; /* JSON null, which parse_json cannot tell from a failure */
+        /* Numbers and literals have no end mark for the tokener: decided here. */
+        if (from_string(WF_INPUT_NUMBER, s, len, out))
+            return true;
+        if ((len == 4 && memcmp(s, "true", 4) == 0) || (len == 5 && memcmp(s, "false", 5) == 0)) {
+            *out = json_object_new_boolean(s[0] == 't');
+            return true;
+        }
+        *out = parse_json(s, len);
+        if (*out == NULL)
+            *out = json_object_new_string_len(s, (int)len);
+        return true;
     default:
         *out = json_object_new_string_len(s, (int)len);
         return true;

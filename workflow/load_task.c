@@ -522,6 +522,7 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     where = wf_xasprintf("task '%s'", key->text);
     wf__ld_check_keys(c, map, TASK_KEYS, where);
     free(where);
+    c->task_has_items = wf__ld_get(map, "with-items", NULL) != NULL;
 
     run = wf__ld_get(map, "run", &k_run);
     action = wf__ld_get(map, "action", &k_action);

@@ -47,6 +47,60 @@ void wf__ld_join_list(wf_strbuf *sb, const char *const *list)
 }
 
 /* "unknown key 'x' in task 'y'; did you mean 'z'?" or the list of valid keys. */
+/* Keys authors bring from other tools (when no key of ours is a near spelling) (GitHub Actions,
+ * go-task, Argo, Ansible, docker compose...), and ours for the same thing, with how it is written
+ * here. */
+static const struct {
+    const char *theirs, *ours, *how;
+} foreign_keys[] = {
+    { "depends_on", "needs", "needs: [a, b]" },
+    { "depends-on", "needs", "needs: [a, b]" },
+    { "dependsOn", "needs", "needs: [a, b]" },
+    { "dependencies", "needs", "needs: [a, b]" },
+    { "deps", "needs", "needs: [a, b]" },
+    { "requires", "needs", "needs: [a, b]" },
+    { "if", "when", "when: << inputs.deploy >>" },
+    { "condition", "when", "when: << inputs.deploy >>" },
+    { "cmds", "run", "run: a block scalar (|) with one command per line" },
+    { "cmd", "run", "run: make test" },
+    { "command", "run", "run: make test" },
+    { "commands", "run", "run: a block scalar (|) with one command per line" },
+    { "script", "run", "run: a block scalar (|) with one command per line" },
+    { "steps", "run", "run: a block scalar (|), or one task per step with needs" },
+    { "name", "description", "a task's name is its key; description: says what it does" },
+    { "timeout-minutes", "timeout", "timeout: 10m" },
+    { "timeout_minutes", "timeout", "timeout: 10m" },
+    { "timeoutMinutes", "timeout", "timeout: 10m" },
+    { "continueOnError", "continue-on-error", "continue-on-error: true" },
+    { "ignore_errors", "continue-on-error", "continue-on-error: true" },
+    { "ignore_error", "continue-on-error", "continue-on-error: true" },
+    { "withItems", "with-items", "with-items: [a, b]" },
+    { "loop", "with-items", "with-items: [a, b]" },
+    { "for_each", "with-items", "with-items: [a, b]" },
+    { "matrix", "with-items", "with-items: {matrix: {os: [linux, mac]}}" },
+    { "strategy", "with-items", "with-items: {matrix: {os: [linux, mac]}}" },
+    { "environment", "env", "env: {NAME: value}" },
+    { "working-directory", "workdir", "workdir: build" },
+    { "working_dir", "workdir", "workdir: build" },
+    { "dir", "workdir", "workdir: build" },
+    { "cwd", "workdir", "workdir: build" },
+    { "retries", "retry", "retry: {count: 3, delay: 1s}" },
+    { "jobs", "tasks", "tasks: {NAME: {run: ...}}" },
+};
+
+/* The hint for a key another tool uses for something `allowed` has, or NULL. */
+static const char *foreign_hint(const char *key, const char *const *allowed, const char **ours)
+{
+    for (size_t i = 0; i < WF_ARRAY_LEN(foreign_keys); i++) {
+        if (strcmp(key, foreign_keys[i].theirs) == 0 &&
+            wf__ld_in_list(foreign_keys[i].ours, allowed)) {
+            *ours = foreign_keys[i].ours;
+            return foreign_keys[i].how;
+        }
+    }
+    return NULL;
+}
+
 void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allowed,
                        const char *where)
 {
@@ -55,11 +109,16 @@ void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allow
         const char *near;
         wf_strbuf sb = WF_STRBUF_INIT;
 
+        const char *ours = NULL, *how;
+
         if (wf__ld_in_list(key, allowed))
             continue;
         near = wf_closest(key, allowed);
+        how = foreign_hint(key, allowed, &ours);
         if (near != NULL) {
             wf_strbuf_addf(&sb, "; did you mean '%s'?", near);
+        } else if (how != NULL) {
+            wf_strbuf_addf(&sb, "; wfengine's key is '%s' (%s)", ours, how);
         } else {
             wf_strbuf_adds(&sb, " (valid keys: ");
             wf__ld_join_list(&sb, allowed);
@@ -232,23 +291,105 @@ static void add_site(wf__ld *c, const wf_tpl *t, const wf__ynode *n, wf__tpl_rol
     s->len++;
 }
 
+/* What another tool's expression `inner` is written as here (appended to sb). GitHub:
+ * inputs.x, matrix.x, env.X, needs.T.outputs.K, secrets.X; go-task: .X; Jinja: x. */
+static void foreign_to_ours(wf_strbuf *sb, const char *inner, size_t len)
+{
+    static const struct {
+        const char *theirs, *ours;
+    } roots[] = {
+        { "inputs.", "inputs." },  { "matrix.", "item." },     { "env.", "env." },
+        { "secrets.", "inputs." }, { "github.", "workflow." }, { "vars.", "vars." },
+        { "steps.", "task." },     { "needs.", "task." },      { "item.", "item." },
+        { ".", "vars." },
+    };
+
+    for (size_t i = 0; i < WF_ARRAY_LEN(roots); i++) {
+        size_t n = strlen(roots[i].theirs);
+
+        if (len > n && strncmp(inner, roots[i].theirs, n) == 0) {
+            wf_strbuf_addf(sb, "<< %s%.*s >>", roots[i].ours, (int)(len - n), inner + n);
+            return;
+        }
+    }
+    wf_strbuf_addf(sb, "<< vars.%.*s >> or << inputs.%.*s >>", (int)len, inner, (int)len, inner);
+}
+
+/* Warns about GitHub's ${{ expr }}, go-task's {{ .Name }} and Jinja's {{ name }} in a
+ * template: wfengine leaves them as text, and in a `run` the shell then fails with "Bad
+ * substitution" or prints the braces. */
+static void warn_foreign_syntax(wf__ld *c, const wf__ynode *n)
+{
+    const char *s = n->text, *end = n->text + n->len;
+
+    for (const char *p = s; p < end && (p = strstr(p, "{{")) != NULL;) {
+        const char *close = strstr(p + 2, "}}"), *in = p + 2, *in_end;
+        bool github = p > s && p[-1] == '$', plain = true;
+        wf_strbuf how = WF_STRBUF_INIT;
+        int line = 1, col = 1;
+
+        if (close == NULL)
+            break;
+        in_end = close;
+        while (in < in_end && (*in == ' ' || *in == '\t'))
+            in++;
+        while (in_end > in && (in_end[-1] == ' ' || in_end[-1] == '\t'))
+            in_end--;
+        for (const char *q = in; q < in_end; q++)
+            plain &= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                     (*q >= '0' && *q <= '9') || *q == '_' || *q == '.' || *q == '-';
+        if (in < in_end && (github || plain)) {
+            const char *at = github ? p - 1 : p;
+
+            for (const char *q = s; q < at; q++) {
+                if (*q == '\n') {
+                    line++;
+                    col = 1;
+                } else {
+                    col++;
+                }
+            }
+            foreign_to_ours(&how, in, (size_t)(in_end - in));
+            wf__loader_warning(c->L, wf__scalar_pos(c->L, n, line, col),
+                               "'%.*s' is %s syntax, which wfengine leaves as text (%s); "
+                               "templates here are written %s",
+                               (int)(close + 2 - at), at,
+                               github       ? "GitHub Actions"
+                               : *in == '.' ? "go-task"
+                                            : "Jinja",
+                               github ? "in a `run` the shell fails with \"Bad substitution\""
+                                      : "the braces reach the command as they are",
+                               wf_strbuf_str(&how));
+        }
+        wf_strbuf_release(&how);
+        p = close + 2;
+    }
+}
+
 /* Compiles a scalar's text; a compile error is reported at its position in the file. */
 wf_tpl *wf__ld_compile(wf__ld *c, const wf__ynode *n, unsigned flags, wf__tpl_role role,
                        size_t owner)
 {
     wf_tpl *t = NULL;
-    wf_error err;
+    wf_errlist errs;
 
-    wf_error_init(&err);
-    if (wf_tpl_compile(n->text, n->len, flags, &t, &err) != WF_OK) {
-        wf_mark m = wf__scalar_pos(c->L, n, err.line, err.column);
+    wf_errlist_init(&errs);
+    warn_foreign_syntax(c, n);
+    if (role != WF__ROLE_TASK || !c->task_has_items)
+        flags |= WF_TPL_NO_ITEM;
+    /* Every expression's error at once: fixing a file must not take one round per typo. */
+    if (wf_tpl_compile_all(n->text, n->len, flags, &t, &errs) != WF_OK) {
+        for (size_t i = 0; i < errs.len; i++) {
+            const wf_error *err = &errs.items[i];
+            wf_mark m = wf__scalar_pos(c->L, n, err->line, err->column);
 
-        wf__loader_error(c->L, m, err.code, "%s",
-                         err.message != NULL ? err.message : wf_strerror(err.code));
-        wf_error_release(&err);
+            wf__loader_error(c->L, m, err->code, "%s",
+                             err->message != NULL ? err->message : wf_strerror(err->code));
+        }
+        wf_errlist_release(&errs);
         return NULL;
     }
-    wf_error_release(&err);
+    wf_errlist_release(&errs);
     add_site(c, t, n, role, owner);
     return t;
 }

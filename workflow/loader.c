@@ -326,6 +326,8 @@ static int load_text(const char *name, const char *text, size_t len, const wf__c
     L.src = wf->source;
     L.src_len = len;
     L.errs = errs;
+    wf_errlist_init(&wf->warnings);
+    L.warnings = &wf->warnings;
     c.L = &L;
     c.wf = wf;
     if (wf__yaml_load(&L, &root) || root != NULL) {
@@ -341,12 +343,30 @@ static int load_text(const char *name, const char *text, size_t len, const wf__c
         drop_repeats(errs);
         rc = WF_EINVAL;
     }
-    /* The called files' errors come after the caller's, each file's in its own order. */
+    /* The called files' errors and warnings come after the caller's, each file's in its own
+     * order. */
     for (size_t k = 0; k < sub.len; k++)
         wf_error_move(wf_errlist_add(errs), &sub.items[k]);
     if (sub.len > 0)
         rc = WF_EINVAL;
     wf_errlist_release(&sub);
+    wf_errlist_sort(&wf->warnings);
+    drop_repeats(&wf->warnings);
+    for (size_t k = 0; rc == WF_OK && k < wf->n_tasks; k++) {
+        const wf_task *t = &wf->tasks[k];
+        size_t from = wf->warnings.len;
+
+        for (size_t i = 0; t->called != NULL && i < t->called->warnings.len; i++) {
+            const wf_error *w = &t->called->warnings.items[i];
+            wf_error *copy = wf_errlist_add(&wf->warnings);
+
+            wf_error_set(copy, w->code, w->source, w->line, w->column, "%s", w->message);
+            if (w->source_line != NULL)
+                copy->source_line = wf_xstrdup(w->source_line);
+        }
+        if (t->called != NULL)
+            wf__uses_note(&wf->warnings, from, wf->path, t->run_mark);
+    }
     for (size_t k = 0; c.needs != NULL && k < wf->n_tasks; k++)
         free(c.needs[k].names);
     free(c.needs);
@@ -449,6 +469,7 @@ void wf_workflow_free(wf_workflow *wf)
 {
     if (wf == NULL)
         return;
+    wf_errlist_release(&wf->warnings);
     for (size_t k = 0; k < wf->n_inputs; k++) {
         free(wf->inputs[k].name);
         json_object_put(wf->inputs[k].default_value);

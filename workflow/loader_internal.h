@@ -78,7 +78,8 @@ typedef struct wf__loader {
     size_t n_lines;
     size_t cur_line, cur_chars, cur_off; /* last converted mark: marks mostly move forward */
     wf_errlist *errs;
-    wf__ynode *arena; /* every node, for freeing */
+    wf_errlist *warnings; /* the workflow's (wf_workflow_warnings), or NULL */
+    wf__ynode *arena;     /* every node, for freeing */
     size_t n_nodes;
 } wf__loader;
 
@@ -86,6 +87,10 @@ typedef struct wf__loader {
  * once the list is sorted (defaults folded into many tasks would repeat theirs). */
 void wf__loader_error(wf__loader *L, wf_mark m, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Adds a warning at m: something that loads but is likely not what the author meant. */
+void wf__loader_warning(wf__loader *L, wf_mark m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Parses L->src into a tree. Returns true when it added no error to L->errs. *root is the
  * tree (NULL for an empty document) whenever it can be used, even after errors that leave
@@ -190,6 +195,8 @@ typedef struct wf__ld {
     wf_executor_kind executor;
     const wf__ynode *env, *workdir, *shell;
     struct wf__uses_site *uses; /* per task (load_task.c fills it, loader.c loads the files) */
+    /* While a task is parsed: it has with-items (its templates may use item and index). */
+    bool task_has_items;
 } wf__ld;
 
 /* load_values.c. Every reader that fails adds an error at the value (what names the key in

@@ -204,6 +204,9 @@ typedef struct wf_workflow {
 
     wf_named_vnode *outputs;
     size_t n_outputs;
+    /* What loads but is likely a mistake (another tool's template syntax), each
+     * "warning: ..." at its place; sorted. */
+    wf_errlist warnings;
 } wf_workflow;
 
 /* Loads and validates a workflow file. See the header comment for errors; also WF_EIO (one

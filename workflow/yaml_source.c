@@ -26,6 +26,23 @@ void wf__loader_error(wf__loader *L, wf_mark m, int code, const char *fmt, ...)
     free(msg);
 }
 
+void wf__loader_warning(wf__loader *L, wf_mark m, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+    wf_error *e;
+
+    if (L->warnings == NULL)
+        return;
+    va_start(ap, fmt);
+    msg = wf_xvasprintf(fmt, ap);
+    va_end(ap);
+    e = wf_errlist_add(L->warnings);
+    wf_error_set(e, WF_EINVAL, L->path, m.line, m.column, "warning: %s", msg);
+    wf_error_set_source_line(e, L->src, L->src_len);
+    free(msg);
+}
+
 void wf__yaml_build_lines(wf__loader *L)
 {
     size_t cap = 64;

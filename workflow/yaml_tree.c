@@ -490,6 +490,7 @@ static void alias(builder *b, const yaml_event_t *ev)
 
 static void yaml_error(wf__loader *L, const yaml_parser_t *p)
 {
+    size_t off = 0;
     wf_mark m;
     const char *problem = p->problem != NULL ? p->problem : "cannot parse";
 
@@ -506,7 +507,23 @@ static void yaml_error(wf__loader *L, const yaml_parser_t *p)
             wf__loader_error(L, m, WF_ESYNTAX, "invalid YAML: %s", problem);
         return;
     }
-    convert_mark(L, p->problem_mark, &m, NULL);
+    convert_mark(L, p->problem_mark, &m, &off);
+    /* libyaml's words for the two mistakes everyone makes, said the way people think of them. */
+    if ((off < L->src_len && L->src[off] == '\t' &&
+         strcmp(problem, "found character that cannot start any token") == 0) ||
+        strstr(problem, "tab character") != NULL) {
+        wf__loader_error(L, m, WF_ESYNTAX,
+                         "YAML does not allow tabs for indentation: indent with spaces");
+        return;
+    }
+    if (strcmp(problem, "mapping values are not allowed in this context") == 0) {
+        wf__loader_error(L, m, WF_ESYNTAX,
+                         "invalid YAML: mapping values are not allowed in this context: a ': ' "
+                         "inside a plain value starts a mapping; quote the whole value ('...' or "
+                         "\"...\") or write it as a block scalar (run: | or run: >-, the text on "
+                         "the lines below)");
+        return;
+    }
     if (p->context != NULL) {
         wf_mark cm;
 

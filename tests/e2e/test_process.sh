@@ -154,4 +154,45 @@ expect_json "shell: sh runs without errexit" \
 expect_in "the failing line's stderr is in the error output" err.txt "/nope-wf"
 if [ "$(cat trace1 trace2)" = "$(printf 'a\na')" ]; then pass "nothing after the failing line ran"; else
     fail "lines after the failing one ran" "$(cat trace1 trace2)"; fi
+# $WF_RESULT and a TMPDIR of the unit's own, removed when it ends.
+mkdir -p scratch-parent
+cat > result.yaml <<Y
+version: 1
+tasks:
+  build:
+    output: json
+    run: |
+      echo "compiling, with noise on stdout"
+      echo '{"artifact": "app", "size": 3}' > "\$WF_RESULT"
+  items:
+    with-items: [1, 2, 3]
+    run: |
+      echo "<< item >>" > "\$TMPDIR/test.out"
+      sleep 0.2
+      echo "\$TMPDIR" >> $T/dirs.txt
+      cat "\$TMPDIR/test.out"
+  parent:
+    env: {TMPDIR: $T/scratch-parent}
+    run: 'case "\$TMPDIR" in $T/scratch-parent/wfengine-unit.*) echo inside;; *) echo "\$TMPDIR";; esac'
+  stdout_still:
+    run: echo from stdout
+  bad_json:
+    output: json
+    run: echo nope > "\$WF_RESULT"
+  not_a_file:
+    run: mkdir "\$WF_RESULT"
+Y
+run_wf run result.yaml --json --no-store -j 3
+expect_rc "a bad \$WF_RESULT fails the run" 1
+expect_json "\$WF_RESULT is the result, stdout only the log" 'd["tasks"]["build"]["result"]' '{"artifact": "app", "size": 3}'
+expect_json "each item has its own TMPDIR" 'd["tasks"]["items"]["result"]' '["1", "2", "3"]'
+expect_json "under the TMPDIR the task sets" 'd["tasks"]["parent"]["result"]' '"inside"'
+expect_json "without \$WF_RESULT stdout is the result" 'd["tasks"]["stdout_still"]["result"]' '"from stdout"'
+expect_json "bad JSON in \$WF_RESULT says so" 'd["tasks"]["bad_json"]["error"].startswith("output: json: $WF_RESULT is not valid JSON")' 'true'
+expect_json "a directory at \$WF_RESULT is refused" '"is not a regular file" in d["tasks"]["not_a_file"]["error"]' 'true'
+left=0
+while read -r d; do [ -e "$d" ] && left=$((left + 1)); done < dirs.txt
+if [ "$(wc -l < dirs.txt)" -eq 3 ] && [ "$left" -eq 0 ]; then pass "the units' directories are gone"; else
+    fail "units' directories left: $left of $(wc -l < dirs.txt)"; fi
+if [ -z "$(ls -A scratch-parent)" ]; then pass "nothing left in the parent"; else fail "left in parent: $(ls -A scratch-parent)"; fi
 done_testing

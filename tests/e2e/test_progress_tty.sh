@@ -23,7 +23,8 @@ Y
 # Plain: one line per event, no escape sequences (what CI logs get when stderr is a file).
 run_wf run slow.yaml -j 4
 expect_rc "plain run" 1
-expect_in "plain lines" err.txt "ok       build[0]"
+expect_in "plain lines: successes of a fan-out counted" err.txt "ok       build: 1/8 items done ["
+expect_in "plain lines: the task's end" err.txt "ok       build (8 items) in "
 if grep -q $'\033' err.txt; then fail "plain output has no escape sequences"; else
     pass "plain output has no escape sequences"; fi
 run_wf run slow.yaml -j 4 --progress none --no-store
@@ -75,6 +76,7 @@ expect_in "plain: the title change is shown as text" err.txt 'err \x1b]0;pwned\x
 expect_in "plain: the OSC 8 link too" err.txt '\x1b]8;;http://x.example/\x1b\link'
 expect_in "plain: C1 CSI and a bare CR too" err.txt '\u009b2J cr\x0dover'
 expect_in "plain: UTF-8 is kept" err.txt "héllo"
+expect_in "plain: the stdout tail is shown as text too" err.txt '| out \x1b]0;pwned\x07\x1b[2J héllo'
 run_wf run hostile.yaml -v --progress plain --no-store
 check_clean "-v (whole stderr)" err.txt
 run_wf run hostile.yaml --progress tty --no-store
@@ -86,7 +88,7 @@ expect_in "tty: shown as text" err.txt 'err \x1b]0;pwned'
 GITHUB_ACTIONS=true run_wf run hostile.yaml --progress plain --no-store
 check_clean "GitHub groups and annotations" err.txt
 expect_in "GitHub: the group has stdout as text" err.txt 'out \x1b]0;pwned\x07\x1b[2J héllo ✓'
-expect_in "GitHub: the annotation has stderr as text" err.txt '::error title=wfengine%3A evil failed::exit code 3%0Aerr \x1b]0;pwned'
+expect_in "GitHub: the annotation has stderr as text" err.txt 'title=wfengine%3A evil failed::exit code 3%0Aerr \x1b]0;pwned'
 if python3 -c 'import sys; open(sys.argv[1], encoding="utf-8", errors="strict").read()' err.txt; then
     pass "GitHub: a 64 KiB tail of UTF-8 output is not cut inside a character"
 else fail "GitHub: a 64 KiB tail of UTF-8 output is not cut inside a character"; fi
@@ -108,7 +110,9 @@ mid=""
 for _ in $(seq 1 40); do
     sleep 0.1
     mid=$(tmx capture-pane -p -t "$session")
-    grep -q "units\]" <<<"$mid" && grep -q "build" <<<"$mid" && break
+    # (broken fails as build starts; lint keeps the display up for 3 s after.)
+    grep -q "units\]" <<<"$mid" && grep -q "build" <<<"$mid" && grep -q "1 failed" <<<"$mid" &&
+        grep -q "| broken-stderr" <<<"$mid" && break
 done
 printf '%s\n' "$mid" > mid.txt
 expect_in "live headline with done/total units" mid.txt "units] "
@@ -138,8 +142,9 @@ expect_in "the summary line" final.txt "failed in "
 expect_in "task lines stay" final.txt "ok       build (8 items)"
 if grep -q "units\] \|running, " final.txt; then fail "final screen is clean (no display left)" "$(cat final.txt)"; else
     pass "final screen is clean (no display left)"; fi
-# Nothing garbled: every non-empty line is an event line, a stderr line, or our own.
-bad=$(grep -v -e '^\[ *[0-9.]*s\] ' -e '^      | ' -e '^EXIT=' -e '^$' final.txt || true)
+# Nothing garbled: every non-empty line is an event line, an output line, the recap, or our own.
+bad=$(grep -v -e '^\[ *[0-9.]*s\] ' -e '^      | ' -e '^      --- std' -e '^[0-9]* failed' -e '^  [a-z]' \
+    -e '^EXIT=' -e '^$' final.txt || true)
 if [ -z "$bad" ]; then pass "no garbled lines"; else fail "no garbled lines" "$bad"; fi
 
 # Queued is not running: with -j 1, one unit runs and the others wait for the worker.
@@ -161,4 +166,96 @@ printf '%s\n' "$q" > queue.txt
 expect_in "live headline: 1 running, 3 queued" queue.txt "units] 1 running, 3 queued, "
 expect_in "the task line: 1 running, 3 queued" queue.txt "0/4 items, 1 running, 3 queued"
 tmx kill-session -t queue
+
+# Honest numbers: with item lists known from the start, the total is the same from the first
+# frame to the last line; "running" counts what runs (never more than -j), not what is queued.
+# WF_E2E_SCALE divides the fan-outs (the TSan build sets it), down to a size that still
+# keeps three workers busy.
+S=${WF_E2E_SCALE:-1}
+N=$((30 / S))
+[ "$N" -ge 12 ] || N=12
+cat > frames.yaml <<Y
+version: 1
+tasks:
+  prepare:
+    run: sleep 0.2
+  list:
+    needs: [prepare]
+    with-items: [$(seq -s, 1 "$N")]
+    run: sleep 0.2
+  gate:
+    when: << false >>
+    run: "true"
+  after:
+    needs: [list]
+    run: "true"
+Y
+rm -f exit.txt frames.txt
+tmx new-session -d -s frames -x 120 -y 30 \
+    "cd '$T' && '$WFENGINE' run frames.yaml -j 3 --no-store; echo EXIT=\$? > exit.txt; sleep 60"
+for _ in $(seq 1 300); do
+    tmx capture-pane -p -t frames | grep "units\] " >> frames.txt || true
+    [ -s exit.txt ] && break
+    sleep 0.05
+done
+tmx capture-pane -p -t frames -S - > frames-final.txt
+tmx kill-session -t frames
+total=$((N + 3))
+n=$(wc -l < frames.txt)
+totals=$(sed 's/^\[[0-9]*\/\([0-9]*\) units\].*/\1/' frames.txt | sort -u | tr '\n' ' ')
+most=$(sed 's/^\[[0-9/]* units\] \([0-9]*\) running.*/\1/' frames.txt | sort -n | tail -1)
+if [ "$n" -ge 3 ] && [ "$totals" = "$total " ]; then pass "the total is $total in all $n frames"; else
+    fail "the total in $n frames: $totals, want $total" "$(head -5 frames.txt)"; fi
+if [ -n "$most" ] && [ "$most" -le 3 ] && grep -q " 3 running" frames.txt; then
+    pass "running: at most 3 at -j 3 (and 3 at times)"
+else fail "running: at most $most at -j 3" "$(sort -u frames.txt | head -20)"; fi
+expect_in "the last line counts the same units" frames-final.txt "succeeded in "
+expect_in "the last line counts the same units ($total)" frames-final.txt "($total units)"
+
+# Ctrl-C: the message comes above the display, the display goes away (no stale headline), and
+# the items that never started are one line, not one each.
+N=$((60 / S))
+[ "$N" -ge 20 ] || N=20
+cat > stop.yaml <<Y
+version: 1
+tasks:
+  work:
+    with-items: [$(seq -s, 1 "$N")]
+    run: sleep 0.3
+  after:
+    needs: [work]
+    run: "true"
+Y
+rm -f exit.txt
+tmx new-session -d -s stop -x 120 -y 30 \
+    "cd '$T' && '$WFENGINE' run stop.yaml -j 2 --no-store; echo EXIT=\$? > exit.txt; sleep 60"
+for _ in $(seq 1 100); do
+    sleep 0.1
+    tmx capture-pane -p -t stop | grep -q "^\[[2-9]/" && break
+done
+tmx send-keys -t stop C-c
+for _ in $(seq 1 100); do
+    [ -s exit.txt ] && break
+    sleep 0.1
+done
+tmx capture-pane -p -t stop -S - > stop.txt
+tmx kill-session -t stop
+expect_in "Ctrl-C: exit status 130" exit.txt "EXIT=130"
+expect_in "Ctrl-C: the signal's message" stop.txt "wfengine: interrupted: stopping (ending running tasks)"
+n=$(grep -c "units\] \|running, " stop.txt || true)
+[ "$n" = 0 ] && pass "Ctrl-C: no headline left behind" || fail "Ctrl-C: $n display lines left" "$(cat stop.txt)"
+msg=$(grep -n "interrupted: stopping" stop.txt | cut -d: -f1)
+folded=$(grep -n "cancelled work: [0-9]* items not started: the run was stopped" stop.txt | cut -d: -f1)
+if [ -n "$msg" ] && [ -n "$folded" ] && [ "$msg" -lt "$folded" ]; then
+    pass "Ctrl-C: the message, then the items not started in one line"
+else fail "Ctrl-C: the message (line $msg), then one not-started line (line $folded)" "$(cat stop.txt)"; fi
+unstarted=$(sed -n 's/.*cancelled work: \([0-9]*\) items not started.*/\1/p' stop.txt)
+ok=$(sed -n "s/.*cancelled work ($N items: \([0-9]*\) ok, .*/\1/p" stop.txt)
+running=$(grep -c "cancelled work\[[0-9]*\]: cancelled while running" stop.txt || true)
+if [ -n "$unstarted" ] && [ -n "$ok" ] && [ "$running" -le 2 ] &&
+    [ $((unstarted + ok + running)) = "$N" ]; then
+    pass "Ctrl-C: $ok ok + $running stopped while running + $unstarted not started = $N"
+else fail "Ctrl-C: ${ok:-?} ok + $running running + ${unstarted:-?} not started, want $N" "$(cat stop.txt)"; fi
+expect_in "Ctrl-C: the task that never started says why" stop.txt \
+    "cancelled after: not started: the run was stopped"
 done_testing

@@ -34,6 +34,11 @@ for sig in INT TERM HUP; do
     expect_json "SIG$sig: items cancelled, none started after" \
         'sorted(set(i["status"] for i in d["tasks"]["sleepers"]["items"]))' '["cancelled"]'
     if [ -e after-ran ]; then fail "SIG$sig: a dependent ran"; else pass "SIG$sig: nothing new started"; fi
+    case $sig in INT) said=interrupted ;; TERM) said=terminated ;; HUP) said=hangup ;; esac
+    expect_in "SIG$sig: says so" err.txt "wfengine: $said: stopping (ending running tasks)"
+    expect_in "SIG$sig: the items not started in one line" err.txt \
+        "cancelled sleepers: 4 items not started: the run was stopped"
+    expect_in "SIG$sig: the pointer to --resume" err.txt "wfengine run long.yaml --resume last"
     started=$(wc -l < pids.txt)
     if [ "$started" -eq 2 ]; then pass "SIG$sig: only the running units had started"; else fail "SIG$sig: $started units started"; fi
     alive=0

@@ -142,6 +142,24 @@ expect_json "item 1 stopped at its failing line" \
 expect_json "item 0 ran every line" 'd["tasks"]["strict"]["result"][0]' '"before 0\nafter 0"'
 expect_json "shell: sh has no errexit on Slurm either" 'd["tasks"]["loose"]["result"]' '"after"'
 
+# --- $WF_RESULT and the element's own TMPDIR on the node --------------------------------
+cat >result.yaml <<'Y'
+version: 1
+tasks:
+  res:
+    executor: slurm
+    with-items: [a, b]
+    output: json
+    run: |
+      echo noise
+      case "$TMPDIR" in */wfengine-unit.*) ;; *) exit 7;; esac
+      echo '{"item": "<< item >>"}' > "$WF_RESULT"
+Y
+run_wf run result.yaml --json
+expect_rc "\$WF_RESULT on Slurm" 0
+expect_json "the elements' results come from \$WF_RESULT" 'd["tasks"]["res"]["result"]' \
+    '[{"item": "a"}, {"item": "b"}]'
+
 # --- a retry resubmits only the failed element ---------------------------------------------
 rm -f marker
 cat >retry.yaml <<'Y'
