@@ -70,6 +70,8 @@ expect_rc "logs takes CALLER[I]/TASK" 0
 expect_in "logs prints that unit's stdout" out.txt "5"
 run_wf logs last child/double
 expect_in "logs takes CALLER/TASK" out.txt "10"
+run_wf run main.yaml --junit junit.xml
+expect_in "JUnit names an item's called task" junit.xml 'name="each[1]/plus_one"'
 run_wf run main.yaml --dry-run
 expect_in "--dry-run names the called file and its tasks" out.txt "uses: lib/sum.yaml (workflow sum: double plus_one)"
 
@@ -219,6 +221,14 @@ printf 'version: 1\ntasks:\n  a:\n    uses: lib/sum.yaml\n    run: echo\n    wit
 run_wf validate both.yaml
 expect_rc "uses: with run: is refused" 2
 expect_in "saying a task does one thing" err.txt "task 'a' has both 'uses' and 'run'"
+
+printf 'version: 1\ntasks:\n  t:\n    run: echo ${{ inputs.x }}\n' > lib2/warn.yaml
+printf 'version: 1\ntasks:\n  w:\n    uses: lib2/warn.yaml\n' > callswarn.yaml
+run_wf validate callswarn.yaml
+expect_rc "a warning inside the called file does not refuse it" 0
+expect_in "it is shown at the called file's line, with the uses: that loaded it" err.txt \
+    "lib2/warn.yaml:4:15: warning: "
+expect_in "... ending with the uses:" err.txt "(via uses: at callswarn.yaml:4:11)"
 
 # ---- a with: value of the wrong type, known only when it runs ------------------------------
 printf 'version: 1\ntasks:\n  a:\n    uses: lib/sum.yaml\n    with:\n      n: << "five" >>\n' > rtype.yaml
