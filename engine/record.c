@@ -74,7 +74,7 @@ const char *wf__task_display_name(const wf_run *r, const wf_task *task, wf_strbu
 
 void wf__emit(wf_run *r, wf_event *ev)
 {
-    char *message, *err_text, *out_text, *task = NULL;
+    char *task = NULL;
     const char *name = ev->task;
 
     if (r->opts.on_event == NULL)
@@ -87,6 +87,17 @@ void wf__emit(wf_run *r, wf_event *ev)
         task = wf_xstrndup(r->prefix, strlen(r->prefix) - 1);
         ev->task = task;
     }
+    wf__emit_named(r, ev);
+    ev->task = name; /* the caller may emit ev again */
+    free(task);
+}
+
+void wf__emit_named(wf_run *r, wf_event *ev)
+{
+    char *message, *err_text, *out_text;
+
+    if (r->opts.on_event == NULL)
+        return;
     ev->units_done = r->units_done;
     ev->units_total = r->units_total;
     message = wf__run_mask(r, ev->message);
@@ -99,8 +110,6 @@ void wf__emit(wf_run *r, wf_event *ev)
     if (out_text != NULL)
         ev->stdout_text = out_text;
     r->opts.on_event(ev, r->opts.user);
-    ev->task = name; /* the caller may emit ev again */
-    free(task);
     free(message);
     free(err_text);
     free(out_text);

@@ -212,6 +212,8 @@ void wf__mask_json(const wf_run *r, json_object *v);
 /* Calls the event callback (if any) with ev, its texts masked and its counts filled (and,
  * in a called workflow's run, its task name prefixed). */
 void wf__emit(wf_run *r, wf_event *ev);
+/* The same for an event whose task name is complete already (a called workflow's). */
+void wf__emit_named(wf_run *r, wf_event *ev);
 /* A task's name as events and records give it: with the run's prefix, if any, in buf (which
  * the caller releases). Borrowed: valid while buf and the task live. */
 const char *wf__task_display_name(const wf_run *r, const wf_task *task, wf_strbuf *buf);

@@ -45,7 +45,7 @@ void wf__fwd_event_free(wf_fwd_event *fe)
 
 void wf__emit_forwarded(wf_run *r, wf_fwd_event *fe)
 {
-    wf__emit(r, &fe->ev);
+    wf__emit_named(r, &fe->ev);
     wf__fwd_event_free(fe);
 }
 

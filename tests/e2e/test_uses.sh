@@ -75,6 +75,29 @@ expect_in "JUnit names an item's called task" junit.xml 'name="each[1]/plus_one"
 run_wf run main.yaml --dry-run
 expect_in "--dry-run names the called file and its tasks" out.txt "uses: lib/sum.yaml (workflow sum: double plus_one)"
 
+# ---- a called workflow that calls another, per item: names get a part per level -----------
+cat > lib/mid.yaml <<'Y'
+version: 1
+inputs:
+  k: {type: integer}
+tasks:
+  inner:
+    uses: sum.yaml
+    with-items: << range(inputs.k) >>
+    with:
+      n: << item >>
+outputs:
+  totals: << task.inner | map("total") >>
+Y
+printf 'version: 1\ntasks:\n  outer:\n    uses: lib/mid.yaml\n    with: {k: 2}\n' > nested.yaml
+run_wf run nested.yaml --json --progress plain
+expect_rc "a two-level call runs" 0
+expect_json "outputs come back through both levels" 'd["tasks"]["outer"]["result"]' '{"totals": [1, 3]}'
+expect_in "events name the task with one part per level" err.txt "ok       outer/inner[1]/plus_one"
+expect_not_in "and no part twice" err.txt "outer/outer/"
+run_wf logs last 'outer/inner[1]/plus_one'
+expect_in "logs finds a task two levels down" out.txt "3"
+
 # ---- a failure inside the called workflow; --resume re-runs only what failed --------------
 cat > lib/flaky.yaml <<'Y'
 version: 1
