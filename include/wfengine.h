@@ -179,7 +179,11 @@ typedef enum wf_event_kind {
 
 typedef struct wf_event {
     wf_event_kind kind;
-    const char *task;    /* NULL for run events */
+    /* NULL for run events. A task of a workflow called with `uses:` is CALLER/TASK, or
+     * CALLER[I]/TASK for item I (a part per level of calls); its events come in this run's
+     * stream, and its units run in a pool of its own (so the bound of `concurrency` started
+     * units holds per called run, not across them). */
+    const char *task;
     int64_t index;       /* item index, or -1 */
     int attempt;         /* 1-based; 0 when not about a unit. TASK_END of a task without
                             with-items: the attempts its unit made (0: it never ran) */
