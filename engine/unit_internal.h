@@ -42,15 +42,16 @@ typedef struct wf_unit_scratch {
     char *tmpdir_var, *result_var;
 } wf_unit_scratch;
 
-/* Creates the unit's directory under envp's TMPDIR (or /tmp) and the environment that names
- * it (s->envp borrows envp's strings: keep envp until close). False (c failed, s empty) when
- * the directory cannot be created. */
+/* The unit's directory (the calling worker thread's, under envp's TMPDIR or /tmp: made once,
+ * found empty by each unit) and the environment that names it (s->envp borrows envp's
+ * strings: keep envp until close). False (c failed, s empty) when it cannot be made. */
 bool wf__unit_scratch_open(char *const *envp, wf_unit_scratch *s, wf_completion *c);
 /* What the unit wrote to $WF_RESULT: WF_OK with *text (owned), WF_ENOENT when it wrote
  * nothing there (the result comes from stdout), or another code with *error (owned) when the
  * file is not a regular file or is larger than cap bytes. */
 int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, char **error);
-/* Removes the directory and all in it (never following a symbolic link) and frees s. */
+/* Empties the directory for the worker's next unit (never following a symbolic link; the
+ * directory itself goes when the thread ends) and frees s. */
 void wf__unit_scratch_close(wf_unit_scratch *s);
 
 /* ---- unit_store.c ------------------------------------------------------------------------ */
