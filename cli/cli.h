@@ -28,6 +28,7 @@ enum {
 int wf_cli_run(int argc, char **argv);        /* run.c */
 int wf_cli_validate(int argc, char **argv);   /* validate.c */
 int wf_cli_graph(int argc, char **argv);      /* graph.c */
+int wf_cli_list(int argc, char **argv);       /* list.c */
 int wf_cli_runs(int argc, char **argv);       /* store_cmds.c */
 int wf_cli_show(int argc, char **argv);       /* store_cmds.c */
 int wf_cli_logs(int argc, char **argv);       /* store_cmds.c */

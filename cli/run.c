@@ -10,24 +10,30 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [-j N]\n"
+    "usage: wfengine run FILE [TASK]... [--only TASK]... [-i NAME=VALUE]...\n"
+    "                    [--inputs FILE.json|yaml] [-j N]\n"
     "                    [--fail-fast] [--dry-run] [--json] [-q|-v]\n"
     "                    [--store DIR | --no-store] [--resume RUN|last [--force]] [--no-cache]\n"
     "                    [--executor local|slurm] [--keep-job-files]\n"
     "                    [--junit FILE] [--progress auto|tty|plain|none]\n"
     "\n"
-    "Runs the workflow in FILE. Progress goes to stderr (docs/cli.md); with --json the\n"
-    "result document (run_id, status, tasks, outputs) goes to stdout, for a failed run too.\n"
+    "Runs the workflow in FILE, or with TASK... those tasks and the tasks they need (the\n"
+    "others are left out; wfengine list FILE shows the tasks). Progress goes to stderr\n"
+    "(docs/cli.md); the workflow's outputs go to stdout, or with --json the result document\n"
+    "(run_id, status, tasks, outputs), for a failed run too.\n"
     "The run is recorded in the store (.wfengine/ in the current directory): see wfengine\n"
     "runs, show, logs and gc.\n"
     "\n"
     "Options:\n"
+    "  --only TASK             run just TASK (again), taking the results of the tasks it\n"
+    "                          needs from the last run in the store\n"
     "  -i, --input NAME=VALUE  set an input (converted to its declared type)\n"
-    "  --inputs FILE           read inputs from a JSON or YAML object\n"
+    "  --inputs FILE           read inputs from a JSON or YAML object (-i wins over it)\n"
     "  -j, --jobs N            run at most N units at once (default: the workflow's\n"
     "                          `concurrency`, else the number of CPUs)\n"
     "  --fail-fast             on the first failure start nothing new and stop what runs\n"
-    "  --dry-run               validate and print the plan; run nothing, record nothing\n"
+    "  --dry-run               check the inputs and print the plan (a constant matrix's\n"
+    "                          combinations too); run nothing, record nothing\n"
     "  --json                  print the result document on stdout\n"
     "  -q, --quiet             print only failures, the summary and the recap\n"
     "  -v, --verbose           fold nothing (a line per item), print when each unit starts,\n"
@@ -55,14 +61,20 @@ static const char help[] =
     "\n"
     "Examples:\n"
     "  wfengine run workflows/hello.yaml\n"
+    "  wfengine run workflows/matrix-build.yaml build\n"
+    "  wfengine run workflows/matrix-build.yaml --only summary\n"
     "  wfengine run workflows/health-check.yaml -i region=eu-west-1 -j 4 --json\n"
     "  wfengine run workflows/failure-handling.yaml --resume last\n"
     "  wfengine run workflows/matrix-build.yaml --junit report.xml --progress plain\n";
 
 typedef struct run_cli {
     const char *file;
-    json_object *inputs; /* name -> string from -i, or typed from --inputs */
-    bool inputs_typed;
+    json_object *inputs;      /* name -> string from -i */
+    json_object *file_inputs; /* typed, from --inputs (NULL: none) */
+    const char **targets;     /* TASK... then --only TASK... (owned array, borrowed names) */
+    size_t n_targets;
+    bool only;           /* the targets came from --only */
+    size_t n_positional; /* how many came as TASK... */
     int jobs;
     bool fail_fast, dry_run, json, quiet, verbose;
     bool no_store, force, no_cache, slurm, keep_job_files;
@@ -134,10 +146,6 @@ static int add_input(run_cli *cli, const char *arg)
         wf_cli_errorf("run: -i takes NAME=VALUE (got '%s')", arg);
         return WF_EINVAL;
     }
-    if (cli->inputs_typed) {
-        wf_cli_errorf("run: use either -i or --inputs, not both");
-        return WF_EINVAL;
-    }
     name = wf_xstrndup(arg, (size_t)(eq - arg));
     json_object_object_add(cli->inputs, name, json_object_new_string(eq + 1));
     free(name);
@@ -149,8 +157,8 @@ static int read_inputs_file(run_cli *cli, const char *path)
     json_object *obj = NULL;
     wf_errlist errs;
 
-    if (json_object_object_length(cli->inputs) > 0) {
-        wf_cli_errorf("run: use either -i or --inputs, not both");
+    if (cli->file_inputs != NULL) {
+        wf_cli_errorf("run: --inputs once (put every input in one file; -i adds to it)");
         return WF_EINVAL;
     }
     wf_errlist_init(&errs);
@@ -166,10 +174,34 @@ static int read_inputs_file(run_cli *cli, const char *path)
         json_object_put(obj);
         return WF_EINVAL;
     }
-    json_object_put(cli->inputs);
-    cli->inputs = obj;
-    cli->inputs_typed = true;
+    cli->file_inputs = obj;
     return WF_OK;
+}
+
+/* The inputs to run with: those of --inputs (typed), with -i on top. Without -i they stay
+ * typed; with -i the whole object is "from strings", which converts only the strings (a
+ * typed value from the file is kept as it is). *from_strings says which. Owned. */
+static json_object *merged_inputs(const run_cli *cli, bool *from_strings)
+{
+    json_object *all;
+
+    if (cli->file_inputs == NULL) {
+        *from_strings = true;
+        return json_object_get(cli->inputs);
+    }
+    *from_strings = json_object_object_length(cli->inputs) > 0;
+    all = wf_json_copy(cli->file_inputs);
+    json_object_object_foreach(cli->inputs, name, value)
+    {
+        json_object_object_add(all, name, json_object_get(value));
+    }
+    return all;
+}
+
+static void add_target(run_cli *cli, const char *name)
+{
+    cli->targets = wf_xrealloc(cli->targets, (cli->n_targets + 1) * sizeof(*cli->targets));
+    cli->targets[cli->n_targets++] = name;
 }
 
 /* ---- dry run --------------------------------------------------------------------------- */
@@ -196,8 +228,19 @@ static void print_task_plan(json_object *task)
         json_object *keys = NULL;
 
         json_object_object_get_ex(items, "keys", &keys);
-        if (strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0)
-            printf("    with-items: matrix of %zu keys\n", json_object_array_length(keys));
+        json_object *combos = NULL;
+
+        if (strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0 &&
+            json_object_object_get_ex(items, "combinations", &combos) && combos != NULL) {
+            printf("    with-items: matrix of %zu combinations\n",
+                   json_object_array_length(combos));
+            for (size_t c = 0; c < json_object_array_length(combos); c++)
+                printf("      %s\n", json_object_to_json_string_ext(
+                                         json_object_array_get_idx(combos, c),
+                                         JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+        } else if (strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0)
+            printf("    with-items: matrix of %zu keys (read when it runs)\n",
+                   json_object_array_length(keys));
         else if (wf_cli_json_int(items, "count", -1) >= 0)
             printf("    with-items: %lld items\n", (long long)wf_cli_json_int(items, "count", -1));
         else if (wf_cli_json_str(items, "expr") != NULL)
@@ -243,6 +286,105 @@ static void print_plan(const wf_workflow *wf)
     json_object_put(doc);
 }
 
+/* ---- targets and inputs, checked before anything starts --------------------------------- */
+
+/* Every TASK given is a task of the file; an unknown one is reported with the closest name.
+ * Returns true when all are known. */
+static bool check_targets(const run_cli *cli, json_object *doc)
+{
+    json_object *tasks = NULL;
+    const char **names;
+    size_t n;
+    bool ok = true;
+
+    json_object_object_get_ex(doc, "tasks", &tasks);
+    n = json_object_array_length(tasks);
+    names = wf_xcalloc(n + 1, sizeof(*names));
+    for (size_t t = 0; t < n; t++)
+        names[t] = wf_cli_json_str(json_object_array_get_idx(tasks, t), "name");
+    for (size_t i = 0; i < cli->n_targets; i++) {
+        const char *near = NULL;
+        bool found = false;
+
+        for (size_t t = 0; t < n && !found; t++)
+            found = strcmp(names[t], cli->targets[i]) == 0;
+        if (found)
+            continue;
+        ok = false;
+        near = wf_closest(cli->targets[i], names);
+        if (near != NULL)
+            wf_cli_errorf("run: %s has no task '%s'; did you mean '%s'? (wfengine list %s)",
+                          cli->file, cli->targets[i], near, cli->file);
+        else
+            wf_cli_errorf("run: %s has no task '%s' (wfengine list %s shows its tasks)", cli->file,
+                          cli->targets[i], cli->file);
+    }
+    free(names);
+    return ok;
+}
+
+/* Every required input has a value in inputs; for one that has none, says how to give it,
+ * with its type, enum and description. Returns true when none is missing. */
+static bool check_required_inputs(json_object *doc, const json_object *inputs)
+{
+    json_object *specs = NULL;
+    bool ok = true;
+
+    json_object_object_get_ex(doc, "inputs", &specs);
+    for (size_t i = 0; i < json_object_array_length(specs); i++) {
+        json_object *in = json_object_array_get_idx(specs, i), *req = NULL, *en = NULL;
+        const char *name = wf_cli_json_str(in, "name"), *desc = wf_cli_json_str(in, "description");
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        json_object_object_get_ex(in, "required", &req);
+        if (!json_object_get_boolean(req) ||
+            json_object_object_get_ex((json_object *)inputs, name, NULL))
+            continue;
+        ok = false;
+        wf_strbuf_addf(&sb, "run: input '%s' is required (%s", name, wf_cli_json_str(in, "type"));
+        if (json_object_object_get_ex(in, "enum", &en) && en != NULL) {
+            wf_strbuf_adds(&sb, ", one of:");
+            for (size_t k = 0; k < json_object_array_length(en); k++)
+                wf_strbuf_addf(&sb, "%s %s", k ? "," : "",
+                               json_object_to_json_string_ext(json_object_array_get_idx(en, k),
+                                                              JSON_C_TO_STRING_PLAIN));
+        }
+        wf_strbuf_addf(&sb, ")%s%s; give it with -i %s=VALUE", desc ? ": " : "", desc ? desc : "",
+                       name);
+        wf_cli_errorf("%s", wf_strbuf_str(&sb));
+        wf_strbuf_release(&sb);
+    }
+    return ok;
+}
+
+/* ---- after the run ------------------------------------------------------------------------ */
+
+/* The workflow's outputs on stdout, one `NAME: VALUE` line each (the value as compact JSON,
+ * a string as itself; secrets masked), after the progress on stderr. Nothing when it
+ * declares none. */
+static void print_outputs(const wf_run *run)
+{
+    json_object *result = wf_run_result_json(run), *outputs = NULL; /* secrets masked */
+
+    json_object_object_get_ex(result, "outputs", &outputs);
+    if (outputs == NULL || json_object_object_length(outputs) == 0) {
+        json_object_put(result);
+        return;
+    }
+    printf("outputs:\n");
+    json_object_object_foreach(outputs, name, value)
+    {
+        const char *text =
+            json_object_is_type(value, json_type_string)
+                ? json_object_get_string(value)
+                : json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        printf("  %s: %s\n", name, text);
+    }
+    json_object_put(result);
+}
+
 /* ---- resume ---------------------------------------------------------------------------- */
 
 /* --resume: wf_resume_prepare checks that the run fits the workflow file and merges its
@@ -253,11 +395,26 @@ static int prepare_resume(const run_cli *cli, const wf_workflow *wf, wf_store *s
 {
     wf_error err;
     int status = WF_EXIT_USAGE;
+    bool from_strings = true;
+    json_object *inputs = merged_inputs(cli, &from_strings);
+    int rc;
+
+    /* --only takes the results of what it needs from the last run, also after the file was
+     * edited (the usual reason to run one task again); the warning says so. */
+    const char *which = cli->only ? "last" : cli->resume;
 
     wf_error_init(&err);
-    if (wf_resume_prepare(store, cli->resume, wf, cli->inputs, !cli->inputs_typed, cli->force, res,
-                          &err) != WF_OK) {
-        if (res->other_workflow)
+    rc = wf_resume_prepare(store, which, wf, inputs, from_strings, cli->force || cli->only, res,
+                           &err);
+    json_object_put(inputs);
+    if (rc != WF_OK) {
+        if (cli->only && rc == WF_ENOENT)
+            wf_cli_errorf("run: --only %s takes what it needs from the last run, and the store "
+                          "has no run yet: run the workflow first (wfengine run %s)",
+                          cli->targets[0], cli->file);
+        else if (cli->only)
+            wf_cli_errorf("run: --only: %s", err.message);
+        else if (res->other_workflow)
             wf_cli_errorf("run: %s; use --force to resume it anyway", err.message);
         else if (res->file_changed)
             wf_cli_errorf("run: %s; use --force to resume with the changed file", err.message);
@@ -265,7 +422,17 @@ static int prepare_resume(const run_cli *cli, const wf_workflow *wf, wf_store *s
             wf_cli_errorf("run: --resume %s: %s", cli->resume, err.message);
         goto out;
     }
-    if (res->warning != NULL)
+    if (cli->only && res->other_workflow) {
+        wf_cli_errorf("run: --only: the last run in the store (%s) is of another workflow; run "
+                      "%s first",
+                      res->run_id, cli->file);
+        wf_resume_release(res);
+        goto out;
+    }
+    if (res->warning != NULL && cli->only)
+        fprintf(stderr, "wfengine: %s; taking what %s needs from it anyway (--only)\n",
+                res->warning, cli->targets[0]);
+    else if (res->warning != NULL)
         fprintf(stderr, "wfengine: %s; resuming anyway (--force)\n", res->warning);
     status = WF_EXIT_OK;
 out:
@@ -314,6 +481,12 @@ static int parse_args(run_cli *cli, int argc, char **argv)
             cli->jobs = (int)n;
             if (num == val)
                 i++;
+        } else if (strcmp(a, "--only") == 0) {
+            if (val == NULL)
+                goto missing;
+            cli->only = true;
+            add_target(cli, val);
+            i++;
         } else if (strcmp(a, "--fail-fast") == 0) {
             cli->fail_fast = true;
         } else if (strcmp(a, "--dry-run") == 0) {
@@ -372,12 +545,22 @@ static int parse_args(run_cli *cli, int argc, char **argv)
         } else if (cli->file == NULL) {
             cli->file = a;
         } else {
-            wf_cli_errorf("run: one workflow file at a time ('%s' is extra)", a);
-            return -1;
+            add_target(cli, a);
+            cli->n_positional++;
         }
     }
     if (cli->file == NULL) {
         fputs(help, stderr);
+        return -1;
+    }
+    if (cli->only && cli->n_positional > 0) {
+        wf_cli_errorf("run: give tasks either as TASK... or with --only, not both");
+        return -1;
+    }
+    if (cli->only && (cli->no_store || cli->resume != NULL)) {
+        wf_cli_errorf("run: --only takes what it needs from the last run: it cannot be used "
+                      "with %s",
+                      cli->no_store ? "--no-store" : "--resume");
         return -1;
     }
     if (cli->no_store && (cli->store_dir != NULL || cli->resume != NULL)) {
@@ -408,6 +591,8 @@ int wf_cli_run(int argc, char **argv)
     bool sig_started = false;
     int status = WF_EXIT_USAGE, rc;
     wf_status st;
+    json_object *doc = NULL, *inputs = NULL;
+    bool from_strings = true;
 
     wf_errlist_init(&errs);
     wf_error_init(&store_err);
@@ -422,7 +607,13 @@ int wf_cli_run(int argc, char **argv)
     wf = wf_cli_load(cli.file);
     if (wf == NULL)
         goto out;
+    doc = wf_workflow_describe(wf);
+    if (!check_targets(&cli, doc))
+        goto out;
+    inputs = merged_inputs(&cli, &from_strings);
     if (cli.dry_run) {
+        if (!check_required_inputs(doc, inputs))
+            goto out;
         print_plan(wf);
         status = WF_EXIT_OK;
         goto out;
@@ -441,9 +632,17 @@ int wf_cli_run(int argc, char **argv)
         if (status != WF_EXIT_OK)
             goto out;
         status = WF_EXIT_USAGE;
-        if (cli.resume != NULL && prepare_resume(&cli, wf, store, &resume) != WF_EXIT_OK)
+        if ((cli.resume != NULL || cli.only) &&
+            prepare_resume(&cli, wf, store, &resume) != WF_EXIT_OK)
             goto out;
     }
+    if (resume.inputs != NULL) {
+        json_object_put(inputs);
+        inputs = json_object_get(resume.inputs);
+        from_strings = resume.inputs_from_strings;
+    }
+    if (!check_required_inputs(doc, inputs))
+        goto out;
     /* Before the first unit starts: what a unit leaves behind (a setsid'd or double-forked
      * process) is then ours to kill and reap when the unit ends (docs/cli.md, "Stopping"). */
     wf_error_init(&reap_err);
@@ -457,9 +656,11 @@ int wf_cli_run(int argc, char **argv)
     cli.lines = wf_cli_lines_new(cli.quiet, cli.verbose, cli.start_ms);
     if (cli.junit_path != NULL)
         cli.junit = wf_cli_junit_new(wf);
-    opts.inputs = resume.inputs != NULL ? resume.inputs : cli.inputs;
-    opts.inputs_from_strings =
-        resume.inputs != NULL ? resume.inputs_from_strings : !cli.inputs_typed;
+    opts.inputs = inputs;
+    opts.inputs_from_strings = from_strings;
+    opts.targets = cli.targets;
+    opts.n_targets = cli.n_targets;
+    opts.targets_only = cli.only;
     opts.concurrency = cli.jobs;
     opts.fail_fast = cli.fail_fast;
     opts.on_event = on_event;
@@ -489,11 +690,13 @@ int wf_cli_run(int argc, char **argv)
         st == WF_STATUS_SUCCEEDED)
         st = WF_STATUS_FAILED; /* a CI job must not pass without the report it asked for */
     if (cli.json) {
-        json_object *doc = wf_run_result_json(run);
+        json_object *result = wf_run_result_json(run);
 
-        puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(doc);
+        puts(json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(result);
+    } else {
+        print_outputs(run);
     }
     status = st == WF_STATUS_SUCCEEDED   ? WF_EXIT_OK
              : watch.got != 0            ? WF_EXIT_SIGNAL
@@ -526,6 +729,10 @@ out:
     wf_workflow_free(wf);
     wf_engine_free(engine);
     json_object_put(cli.inputs);
+    json_object_put(cli.file_inputs);
+    json_object_put(inputs);
+    json_object_put(doc);
+    free(cli.targets);
     wf_errlist_release(&errs);
     return status;
 }

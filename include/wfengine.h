@@ -129,9 +129,12 @@ const char *wf_workflow_name(const wf_workflow *wf);
 const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
 /* What the workflow holds, for tools (graphs, plans, editors), as a new JSON document (owned
  * by the caller): {"name", "description", "path", "sha256", "inputs": [{"name", "type",
- * "required", "secret", "description"}], "tasks": [{"name", "line", "col", "description",
+ * "required", "secret", "description", "default" (null when required), "enum": [VALUE...] |
+ * null}], "tasks": [{"name", "line", "col", "description",
  * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
- * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
+ * "expr": TEXT | null, "keys": [KEY...], and for a matrix
+ * "combinations": [OBJECT...] | null (null when the matrix reads inputs or results; a
+ * constant matrix is expanded, include/exclude applied, so this is O(combinations))}, "when": TEXT | null, "run": TEXT | null,
  * "argv": [TEXT...] | null, "action": NAME | null}], "order": [NAME...], "outputs":
  * [NAME...]}. Tasks are in file order; "needs" lists every dependency (explicit and read off
  * templates); "order" is a dependency order; templates are given as written; "line" and
@@ -244,6 +247,19 @@ typedef struct wf_run_options {
     bool slurm_keep_files;
     wf_event_fn on_event;
     void *user;
+    /* Targets (`wfengine run FILE TASK...`): the names of the tasks to run (borrowed; NULL or
+     * n_targets 0: every task). The run then holds exactly these tasks and those they depend
+     * on, transitively (needs, task.X, status functions); the others are left out: they do
+     * not run, send no events, are not recorded and are absent from the result document's
+     * "tasks", and an output that reads one is null (with a WARNING event, as for any output
+     * that cannot be evaluated). An unknown name makes wf_run_start fail with WF_EINVAL. */
+    const char *const *targets;
+    size_t n_targets;
+    /* With targets and resume_run (`--only TASK`): the targets run again, and every task
+     * they depend on is taken from the resumed run instead of running. A dependency of
+     * which nothing succeeded there makes wf_run_start fail with WF_EINVAL (errs says which);
+     * items of it that did not succeed there run. */
+    bool targets_only;
 } wf_run_options;
 
 /* Binds the inputs, computes vars and env, and starts the run on its own threads. On a bad

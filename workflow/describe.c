@@ -43,6 +43,25 @@ static json_object *describe_items(const wf_task *task)
     for (size_t k = 0; k < task->n_matrix; k++)
         json_object_array_add(keys, json_object_new_string(task->matrix[k].name));
     json_object_object_add(o, "keys", keys);
+    if (task->items_kind == WF_ITEMS_MATRIX) {
+        /* The combinations, when the matrix reads nothing (no input, no result): evaluated
+         * in an empty context, which fails as soon as something is read. */
+        wf_ctx_init init = { 0 };
+        wf_ctx *ctx = wf_ctx_new(&init);
+        json_object *combos = NULL;
+        wf_error err;
+
+        wf_error_init(&err);
+        if (wf__matrix_expand(task, ctx, &combos, &err) == WF_OK) {
+            json_object_object_add(
+                o, "count", json_object_new_int64((int64_t)json_object_array_length(combos)));
+            json_object_object_add(o, "combinations", combos);
+        } else {
+            json_object_object_add(o, "combinations", NULL);
+        }
+        wf_error_release(&err);
+        wf_ctx_unref(ctx);
+    }
     return o;
 }
 
@@ -103,6 +122,9 @@ json_object *wf_workflow_describe(const wf_workflow *wf)
         json_object_object_add(o, "required", json_object_new_boolean(!in->has_default));
         json_object_object_add(o, "secret", json_object_new_boolean(in->secret));
         json_object_object_add(o, "description", str_or_null(in->description));
+        json_object_object_add(o, "default",
+                               in->has_default ? wf_json_copy(in->default_value) : NULL);
+        json_object_object_add(o, "enum", in->enum_values ? wf_json_copy(in->enum_values) : NULL);
         json_object_array_add(inputs, o);
     }
     json_object_object_add(doc, "inputs", inputs);
