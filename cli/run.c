@@ -260,10 +260,35 @@ static void print_task_plan(json_object *task)
     }
 }
 
-static void print_plan(const wf_workflow *wf)
+/* With targets: marks in `want` every task the targets need (the run's tasks); iterative,
+ * since a chain of dependencies may be long. */
+static void mark_wanted(json_object *by_name, json_object *want, const char *name)
+{
+    json_object *stack = json_object_new_array();
+
+    json_object_array_add(stack, json_object_new_string(name));
+    while (json_object_array_length(stack) > 0) {
+        size_t top = json_object_array_length(stack) - 1;
+        json_object *task = NULL, *needs = NULL;
+        char *cur = wf_xstrdup(json_object_get_string(json_object_array_get_idx(stack, top)));
+
+        json_object_array_del_idx(stack, top, 1);
+        if (!json_object_object_get_ex(want, cur, NULL) &&
+            json_object_object_get_ex(by_name, cur, &task)) {
+            json_object_object_add(want, cur, NULL);
+            json_object_object_get_ex(task, "needs", &needs);
+            for (size_t d = 0; d < json_object_array_length(needs); d++)
+                json_object_array_add(stack, json_object_get(json_object_array_get_idx(needs, d)));
+        }
+        free(cur);
+    }
+    json_object_put(stack);
+}
+
+static void print_plan(const wf_workflow *wf, const run_cli *cli)
 {
     json_object *doc = wf_workflow_describe(wf), *tasks = NULL, *order = NULL;
-    json_object *by_name = json_object_new_object();
+    json_object *by_name = json_object_new_object(), *want = json_object_new_object();
     size_t n;
 
     json_object_object_get_ex(doc, "tasks", &tasks);
@@ -274,14 +299,24 @@ static void print_plan(const wf_workflow *wf)
 
         json_object_object_add(by_name, wf_cli_json_str(task, "name"), json_object_get(task));
     }
-    printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
+    for (size_t i = 0; i < cli->n_targets; i++)
+        mark_wanted(by_name, want, cli->targets[i]);
+    if (cli->n_targets > 0)
+        printf("workflow %s (%zu of %zu tasks: %s%s and what %s)\n", wf_workflow_name(wf),
+               (size_t)json_object_object_length(want), n, cli->targets[0],
+               cli->n_targets > 1 ? ", ..." : "", cli->n_targets > 1 ? "they need" : "it needs");
+    else
+        printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
     for (size_t i = 0; i < json_object_array_length(order); i++) {
+        const char *name = json_object_get_string(json_object_array_get_idx(order, i));
         json_object *task = NULL;
 
-        json_object_object_get_ex(
-            by_name, json_object_get_string(json_object_array_get_idx(order, i)), &task);
+        if (cli->n_targets > 0 && !json_object_object_get_ex(want, name, NULL))
+            continue;
+        json_object_object_get_ex(by_name, name, &task);
         print_task_plan(task);
     }
+    json_object_put(want);
     json_object_put(by_name);
     json_object_put(doc);
 }
@@ -614,7 +649,7 @@ int wf_cli_run(int argc, char **argv)
     if (cli.dry_run) {
         if (!check_required_inputs(doc, inputs))
             goto out;
-        print_plan(wf);
+        print_plan(wf, &cli);
         status = WF_EXIT_OK;
         goto out;
     }

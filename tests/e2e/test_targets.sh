@@ -67,6 +67,10 @@ run_wf run t.yaml --dry-run -i env_name=dev
 expect_rc "--dry-run" 0
 expect_in "--dry-run lists a matrix's combinations" out.txt '{ "os": "mac", "cc": "gcc" }'
 expect_in "--dry-run counts them" out.txt "matrix of 2 combinations"
+run_wf run t.yaml build --dry-run -i env_name=dev
+expect_rc "--dry-run with a target" 0
+expect_in "--dry-run with a target says what it plans" out.txt "(2 of 4 tasks: build and what it needs)"
+expect_not_in "--dry-run with a target leaves out the rest" out.txt "  matrix"
 
 # --only with nothing stored
 run_wf run t.yaml --only build -i env_name=dev
