@@ -62,7 +62,7 @@ static const char help[] =
     "Examples:\n"
     "  wfengine run workflows/hello.yaml\n"
     "  wfengine run workflows/matrix-build.yaml build\n"
-    "  wfengine run workflows/matrix-build.yaml --only summary\n"
+    "  wfengine run workflows/matrix-build.yaml --only package\n"
     "  wfengine run workflows/health-check.yaml -i region=eu-west-1 -j 4 --json\n"
     "  wfengine run workflows/failure-handling.yaml --resume last\n"
     "  wfengine run workflows/matrix-build.yaml --junit report.xml --progress plain\n";
