@@ -208,9 +208,27 @@ static void add_target(run_cli *cli, const char *name)
 
 /* The plan is drawn from wf_workflow_describe(), the embedding API's view of the file: the
  * tasks in dependency order ("order"), each with what it waits for and what it runs. */
-static void print_task_plan(json_object *task)
+/* At most this many items of a list known before the run are printed, then a count. */
+#define PLAN_MAX_ITEMS 20
+
+static void print_plan_items(json_object *list, const char *kind)
 {
-    json_object *needs = NULL, *items = NULL, *argv = NULL;
+    size_t n = json_object_array_length(list);
+
+    printf("    with-items: %s%zu %s\n", kind, n, kind[0] ? "combinations" : "items");
+    for (size_t i = 0; i < n && i < PLAN_MAX_ITEMS; i++)
+        printf("      %s\n", json_object_to_json_string_ext(json_object_array_get_idx(list, i),
+                                                            JSON_C_TO_STRING_SPACED |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (n > PLAN_MAX_ITEMS)
+        printf("      ... (%zu more)\n", n - PLAN_MAX_ITEMS);
+}
+
+/* One task of the plan: task is its wf_workflow_describe() entry, known what wf_run_plan()
+ * evaluated for it with the given inputs (NULL: nothing). */
+static void print_task_plan(json_object *task, json_object *known)
+{
+    json_object *needs = NULL, *items = NULL, *argv = NULL, *v = NULL;
     size_t n_needs;
 
     printf("  %s", wf_cli_json_str(task, "name"));
@@ -225,30 +243,27 @@ static void print_task_plan(json_object *task)
     }
     printf("\n");
     if (json_object_object_get_ex(task, "with_items", &items) && items != NULL) {
+        bool matrix = strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0;
         json_object *keys = NULL;
 
         json_object_object_get_ex(items, "keys", &keys);
-        json_object *combos = NULL;
-
-        if (strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0 &&
-            json_object_object_get_ex(items, "combinations", &combos) && combos != NULL) {
-            printf("    with-items: matrix of %zu combinations\n",
-                   json_object_array_length(combos));
-            for (size_t c = 0; c < json_object_array_length(combos); c++)
-                printf("      %s\n", json_object_to_json_string_ext(
-                                         json_object_array_get_idx(combos, c),
-                                         JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-        } else if (strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0)
-            printf("    with-items: matrix of %zu keys (read when it runs)\n",
+        if (json_object_object_get_ex(known, "items", &v))
+            print_plan_items(v, matrix ? "matrix of " : "");
+        else if (matrix)
+            printf("    with-items: matrix of %zu keys (known when it runs)\n",
                    json_object_array_length(keys));
-        else if (wf_cli_json_int(items, "count", -1) >= 0)
-            printf("    with-items: %lld items\n", (long long)wf_cli_json_int(items, "count", -1));
         else if (wf_cli_json_str(items, "expr") != NULL)
             printf("    with-items: %s (known when it runs)\n", wf_cli_json_str(items, "expr"));
     }
-    if (wf_cli_json_str(task, "when") != NULL)
-        printf("    when: %s\n", wf_cli_json_str(task, "when"));
-    if (wf_cli_json_str(task, "run") != NULL) {
+    if (wf_cli_json_str(task, "when") != NULL) {
+        printf("    when: %s", wf_cli_json_str(task, "when"));
+        if (json_object_object_get_ex(known, "when", &v))
+            printf("  (%s)", json_object_get_boolean(v) ? "true: it runs" : "false: skipped");
+        printf("\n");
+    }
+    if (json_object_object_get_ex(known, "run", &v)) {
+        printf("    run: %s\n", json_object_get_string(v));
+    } else if (wf_cli_json_str(task, "run") != NULL) {
         printf("    run: %s\n", wf_cli_json_str(task, "run"));
     } else if (json_object_object_get_ex(task, "argv", &argv) && argv != NULL) {
         printf("    run:");
@@ -285,14 +300,16 @@ static void mark_wanted(json_object *by_name, json_object *want, const char *nam
     json_object_put(stack);
 }
 
-static void print_plan(const wf_workflow *wf, const run_cli *cli)
+static void print_plan(const wf_workflow *wf, const run_cli *cli, json_object *plan)
 {
+    json_object *known_tasks = NULL;
     json_object *doc = wf_workflow_describe(wf), *tasks = NULL, *order = NULL;
     json_object *by_name = json_object_new_object(), *want = json_object_new_object();
     size_t n;
 
     json_object_object_get_ex(doc, "tasks", &tasks);
     json_object_object_get_ex(doc, "order", &order);
+    json_object_object_get_ex(plan, "tasks", &known_tasks);
     n = json_object_array_length(tasks);
     for (size_t t = 0; t < n; t++) {
         json_object *task = json_object_array_get_idx(tasks, t);
@@ -309,12 +326,13 @@ static void print_plan(const wf_workflow *wf, const run_cli *cli)
         printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
     for (size_t i = 0; i < json_object_array_length(order); i++) {
         const char *name = json_object_get_string(json_object_array_get_idx(order, i));
-        json_object *task = NULL;
+        json_object *task = NULL, *known = NULL;
 
         if (cli->n_targets > 0 && !json_object_object_get_ex(want, name, NULL))
             continue;
         json_object_object_get_ex(by_name, name, &task);
-        print_task_plan(task);
+        json_object_object_get_ex(known_tasks, name, &known);
+        print_task_plan(task, known);
     }
     json_object_put(want);
     json_object_put(by_name);
@@ -647,9 +665,19 @@ int wf_cli_run(int argc, char **argv)
         goto out;
     inputs = merged_inputs(&cli, &from_strings);
     if (cli.dry_run) {
+        json_object *plan = NULL;
+
         if (!check_required_inputs(doc, inputs))
             goto out;
-        print_plan(wf, &cli);
+        engine = wf_engine_new(NULL);
+        opts.inputs = inputs;
+        opts.inputs_from_strings = from_strings;
+        if (wf_run_plan(engine, wf, &opts, &plan, &errs) != WF_OK) {
+            wf_cli_print_errors(&errs);
+            goto out;
+        }
+        print_plan(wf, &cli, plan);
+        json_object_put(plan);
         status = WF_EXIT_OK;
         goto out;
     }

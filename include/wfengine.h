@@ -267,6 +267,17 @@ typedef struct wf_run_options {
  * WF_EINVAL with every problem appended to errs and nothing started. */
 int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, wf_run **out,
                  wf_errlist *errs);
+/* What a dry run can know before anything runs (`wfengine run --dry-run`): binds opts'
+ * inputs as wf_run_start does (a bad or missing input: WF_EINVAL with every problem appended
+ * to errs) and evaluates, per task, what reads only inputs, env and vars: a with-items
+ * task's item list (a matrix: its combinations), and a task without items' `when` and
+ * rendered `run` command. Returns WF_OK with an owned *out = {"tasks": {NAME: {"items":
+ * [...], "when": BOOL, "run": TEXT}}}, where a key is absent when it reads a task's result
+ * (known only when the run gets there) or the task has no such thing; secret inputs masked
+ * as ***. Runs nothing and records nothing (opts' store, targets and callbacks are unused).
+ * Thread-safe. */
+int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
+                json_object **out, wf_errlist *errs);
 /* Waits until the run has ended and returns its status: WF_STATUS_SUCCEEDED, FAILED or
  * CANCELLED. Call it once, from one thread. */
 wf_status wf_run_wait(wf_run *r);

@@ -72,6 +72,37 @@ expect_rc "--dry-run with a target" 0
 expect_in "--dry-run with a target says what it plans" out.txt "(2 of 4 tasks: build and what it needs)"
 expect_not_in "--dry-run with a target leaves out the rest" out.txt "  matrix"
 
+# --dry-run evaluates what reads only inputs
+cat > p.yaml <<'YAML'
+version: 1
+inputs:
+  regions: {type: array, default: [eu, us]}
+  deploy: {type: boolean, default: false}
+  tok: {type: string, secret: true, default: "sekrit"}
+tasks:
+  m:
+    with-items:
+      matrix:
+        r: << inputs.regions >>
+        k: [1, 2]
+    run: echo hi
+  d:
+    when: << inputs.deploy >>
+    run: echo deploy << inputs.regions | length >> << inputs.tok >>
+  e:
+    run: echo << task.d >>
+YAML
+run_wf run p.yaml --dry-run -i deploy=true -i 'regions=["eu","us","ap"]'
+expect_rc "--dry-run of inputs-only expressions" 0
+expect_in "--dry-run expands a matrix read from inputs" out.txt "with-items: matrix of 6 combinations"
+expect_in "--dry-run lists its combinations" out.txt '{ "r": "ap", "k": 2 }'
+expect_in "--dry-run evaluates a when from inputs" out.txt "when: << inputs.deploy >>  (true: it runs)"
+expect_in "--dry-run renders a command from inputs, secrets masked" out.txt "run: echo deploy 3 ***"
+expect_in "--dry-run leaves what reads a result as written" out.txt "run: echo << task.d >>"
+run_wf run p.yaml --dry-run -i deploy=maybe
+expect_rc "--dry-run with a bad input" 2
+expect_in "--dry-run names the bad input" err.txt "input 'deploy' must be a boolean"
+
 # --only with nothing stored
 run_wf run t.yaml --only build -i env_name=dev
 expect_rc "--only with an empty store" 2
