@@ -32,8 +32,9 @@ static const char help[] =
     "  -j, --jobs N            run at most N units at once (default: the workflow's\n"
     "                          `concurrency`, else the number of CPUs)\n"
     "  --fail-fast             on the first failure start nothing new and stop what runs\n"
-    "  --dry-run               check the inputs and print the plan (a constant matrix's\n"
-    "                          combinations too); run nothing, record nothing\n"
+    "  --dry-run               check the inputs and print the plan (item lists, when and\n"
+    "                          commands that read only inputs, evaluated); run nothing,\n"
+    "                          record nothing\n"
     "  --json                  print the result document on stdout\n"
     "  -q, --quiet             print only failures, the summary and the recap\n"
     "  -v, --verbose           fold nothing (a line per item), print when each unit starts,\n"
@@ -207,7 +208,9 @@ static void add_target(run_cli *cli, const char *name)
 /* ---- dry run --------------------------------------------------------------------------- */
 
 /* The plan is drawn from wf_workflow_describe(), the embedding API's view of the file: the
- * tasks in dependency order ("order"), each with what it waits for and what it runs. */
+ * tasks in dependency order ("order"), each with what it waits for and what it runs, and
+ * from wf_run_plan(): what of it the inputs already decide. */
+
 /* At most this many items of a list known before the run are printed, then a count. */
 #define PLAN_MAX_ITEMS 20
 
@@ -252,6 +255,9 @@ static void print_task_plan(json_object *task, json_object *known)
         else if (matrix)
             printf("    with-items: matrix of %zu keys (known when it runs)\n",
                    json_object_array_length(keys));
+        else if (wf_cli_json_int(items, "count", -1) >= 0)
+            printf("    with-items: %lld items (known when it runs)\n",
+                   (long long)wf_cli_json_int(items, "count", -1));
         else if (wf_cli_json_str(items, "expr") != NULL)
             printf("    with-items: %s (known when it runs)\n", wf_cli_json_str(items, "expr"));
     }
@@ -434,6 +440,23 @@ static void print_outputs(const wf_run *run)
                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
 
         printf("  %s: %s\n", name, text);
+    }
+    json_object_put(result);
+}
+
+/* Tasks that targets left out of the run (absent from its result document's "tasks") get no
+ * JUnit testcase. */
+static void leave_out_of_junit(const run_cli *cli, const wf_run *run, json_object *doc)
+{
+    json_object *result = wf_run_result_json(run), *in_run = NULL, *tasks = NULL;
+
+    json_object_object_get_ex(result, "tasks", &in_run);
+    json_object_object_get_ex(doc, "tasks", &tasks);
+    for (size_t t = 0; t < json_object_array_length(tasks); t++) {
+        const char *name = wf_cli_json_str(json_object_array_get_idx(tasks, t), "name");
+
+        if (!json_object_object_get_ex(in_run, name, NULL))
+            wf_cli_junit_leave_out(cli->junit, name);
     }
     json_object_put(result);
 }
@@ -749,6 +772,8 @@ int wf_cli_run(int argc, char **argv)
     }
     wf_cli_progress_free(cli.progress);
     cli.progress = NULL;
+    if (cli.junit != NULL && cli.n_targets > 0)
+        leave_out_of_junit(&cli, run, doc);
     if (cli.junit != NULL && !wf_cli_junit_write(cli.junit, cli.junit_path) &&
         st == WF_STATUS_SUCCEEDED)
         st = WF_STATUS_FAILED; /* a CI job must not pass without the report it asked for */

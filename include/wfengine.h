@@ -132,9 +132,7 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
  * "required", "secret", "description", "default" (null when required), "enum": [VALUE...] |
  * null}], "tasks": [{"name", "line", "col", "description",
  * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
- * "expr": TEXT | null, "keys": [KEY...], and for a matrix
- * "combinations": [OBJECT...] | null (null when the matrix reads inputs or results; a
- * constant matrix is expanded, include/exclude applied, so this is O(combinations))}, "when": TEXT | null, "run": TEXT | null,
+ * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
  * "argv": [TEXT...] | null, "action": NAME | null}], "order": [NAME...], "outputs":
  * [NAME...]}. Tasks are in file order; "needs" lists every dependency (explicit and read off
  * templates); "order" is a dependency order; templates are given as written; "line" and

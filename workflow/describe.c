@@ -43,25 +43,6 @@ static json_object *describe_items(const wf_task *task)
     for (size_t k = 0; k < task->n_matrix; k++)
         json_object_array_add(keys, json_object_new_string(task->matrix[k].name));
     json_object_object_add(o, "keys", keys);
-    if (task->items_kind == WF_ITEMS_MATRIX) {
-        /* The combinations, when the matrix reads nothing (no input, no result): evaluated
-         * in an empty context, which fails as soon as something is read. */
-        wf_ctx_init init = { 0 };
-        wf_ctx *ctx = wf_ctx_new(&init);
-        json_object *combos = NULL;
-        wf_error err;
-
-        wf_error_init(&err);
-        if (wf__matrix_expand(task, ctx, &combos, &err) == WF_OK) {
-            json_object_object_add(
-                o, "count", json_object_new_int64((int64_t)json_object_array_length(combos)));
-            json_object_object_add(o, "combinations", combos);
-        } else {
-            json_object_object_add(o, "combinations", NULL);
-        }
-        wf_error_release(&err);
-        wf_ctx_unref(ctx);
-    }
     return o;
 }
 

@@ -116,8 +116,10 @@ expect_in "an unknown target gets a did-you-mean" err.txt "has no task 'buld'; d
 [ ! -d .wfengine ] && pass "nothing recorded for a bad target" || fail "nothing recorded for a bad target"
 
 # targets: build and base run, other and matrix do not
-run_wf run t.yaml build -i env_name=dev --progress plain --json
+run_wf run t.yaml build -i env_name=dev --progress plain --json --junit j.xml
 expect_rc "run FILE build" 0
+expect_in "JUnit has the targets" j.xml 'name="build"'
+expect_not_in "JUnit leaves out what the run left out" j.xml 'name="other"' 
 expect_json "the targets and what they need ran" 'sorted(d["tasks"])' '["base", "build"]'
 [ ! -e other-ran ] && pass "a task not needed did not run" || fail "a task not needed did not run"
 first=$(json_get 'd["tasks"]["build"]["result"]')
