@@ -28,6 +28,7 @@ enum {
 int wf_cli_run(int argc, char **argv);        /* run.c */
 int wf_cli_validate(int argc, char **argv);   /* validate.c */
 int wf_cli_graph(int argc, char **argv);      /* graph.c */
+int wf_cli_list(int argc, char **argv);       /* list.c */
 int wf_cli_runs(int argc, char **argv);       /* store_cmds.c */
 int wf_cli_show(int argc, char **argv);       /* store_cmds.c */
 int wf_cli_logs(int argc, char **argv);       /* store_cmds.c */
@@ -182,6 +183,8 @@ bool wf_cli_junit_check_path(const char *path);
 /* A report on a run of wf (testcases in the file's task order). Never NULL. */
 wf_cli_junit *wf_cli_junit_new(const wf_workflow *wf);
 void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev);
+/* The task is not part of the run (left out by targets): it gets no testcase. */
+void wf_cli_junit_leave_out(wf_cli_junit *j, const char *task);
 /* Writes the report (to a temporary file renamed over path). Returns false, with the error
  * printed, when it cannot. Items that never started are added as skipped testcases. */
 bool wf_cli_junit_write(wf_cli_junit *j, const char *path);

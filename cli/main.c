@@ -8,11 +8,13 @@ static const char usage[] =
     "usage: wfengine COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
-    "  run FILE [-i NAME=VALUE]... [--inputs FILE] [-j N] [--fail-fast] [--dry-run] [--json]\n"
+    "  run FILE [TASK]... [--only TASK] [-i NAME=VALUE]... [--inputs FILE] [-j N] [--fail-fast]\n"
+    "           [--dry-run] [--json]\n"
     "           [--store DIR|--no-store] [--resume RUN|last [--force]] [--no-cache] [-q|-v]\n"
     "           [--junit FILE] [--progress auto|tty|plain|none]\n"
     "                               run a workflow (recorded in .wfengine/)\n"
     "  validate FILE...             check workflow files; every error as FILE:LINE:COL\n"
+    "  list FILE [--json]           the tasks (with descriptions) and the inputs\n"
     "  graph FILE [--format dot|mermaid]\n"
     "                               print the task graph\n"
     "  runs [--limit N] [--json]    the recorded runs, newest first\n"
@@ -39,15 +41,11 @@ static const struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    { "run", wf_cli_run },
-    { "validate", wf_cli_validate },
-    { "graph", wf_cli_graph },
-    { "runs", wf_cli_runs },
-    { "show", wf_cli_show },
-    { "logs", wf_cli_logs },
-    { "report", wf_cli_report },
-    { "gc", wf_cli_gc },
-    { "completion", wf_cli_completion },
+    { "run", wf_cli_run },     { "validate", wf_cli_validate },
+    { "graph", wf_cli_graph }, { "list", wf_cli_list },
+    { "runs", wf_cli_runs },   { "show", wf_cli_show },
+    { "logs", wf_cli_logs },   { "report", wf_cli_report },
+    { "gc", wf_cli_gc },       { "completion", wf_cli_completion },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

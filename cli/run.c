@@ -10,27 +10,33 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [--env-file FILE]...\n"
-    "                    [-j N]\n"
+    "usage: wfengine run FILE [TASK]... [--only TASK]... [-i NAME=VALUE]...\n"
+    "                    [--inputs FILE.json|yaml] [--env-file FILE]... [-j N]\n"
     "                    [--fail-fast] [--dry-run] [--json] [-q|-v]\n"
     "                    [--store DIR | --no-store] [--resume RUN|last [--force]] [--no-cache]\n"
     "                    [--executor local|slurm] [--keep-job-files]\n"
     "                    [--junit FILE] [--progress auto|tty|plain|none]\n"
     "\n"
-    "Runs the workflow in FILE. Progress goes to stderr (docs/cli.md); with --json the\n"
-    "result document (run_id, status, tasks, outputs) goes to stdout, for a failed run too.\n"
+    "Runs the workflow in FILE, or with TASK... those tasks and the tasks they need (the\n"
+    "others are left out; wfengine list FILE shows the tasks). Progress goes to stderr\n"
+    "(docs/cli.md); the workflow's outputs go to stdout, or with --json the result document\n"
+    "(run_id, status, tasks, outputs), for a failed run too.\n"
     "The run is recorded in the store (.wfengine/ in the current directory): see wfengine\n"
     "runs, show, logs and gc.\n"
     "\n"
     "Options:\n"
+    "  --only TASK             run just TASK (again), taking the results of the tasks it\n"
+    "                          needs from the last run in the store\n"
     "  -i, --input NAME=VALUE  set an input (converted to its declared type)\n"
-    "  --inputs FILE           read inputs from a JSON or YAML object\n"
+    "  --inputs FILE           read inputs from a JSON or YAML object (-i wins over it)\n"
     "  --env-file FILE         read NAME=VALUE lines (dotenv) into the run's environment,\n"
     "                          after the workflow's env-file, before its env (repeatable)\n"
     "  -j, --jobs N            run at most N units at once (default: the workflow's\n"
     "                          `concurrency`, else the number of CPUs)\n"
     "  --fail-fast             on the first failure start nothing new and stop what runs\n"
-    "  --dry-run               validate and print the plan; run nothing, record nothing\n"
+    "  --dry-run               check the inputs and print the plan (item lists, when and\n"
+    "                          commands that read only inputs, evaluated); run nothing,\n"
+    "                          record nothing\n"
     "  --json                  print the result document on stdout\n"
     "  -q, --quiet             print only failures, the summary and the recap\n"
     "  -v, --verbose           fold nothing (a line per item), print when each unit starts,\n"
@@ -58,14 +64,20 @@ static const char help[] =
     "\n"
     "Examples:\n"
     "  wfengine run workflows/hello.yaml\n"
+    "  wfengine run workflows/matrix-build.yaml build\n"
+    "  wfengine run workflows/matrix-build.yaml --only package\n"
     "  wfengine run workflows/health-check.yaml -i region=eu-west-1 -j 4 --json\n"
     "  wfengine run workflows/failure-handling.yaml --resume last\n"
     "  wfengine run workflows/matrix-build.yaml --junit report.xml --progress plain\n";
 
 typedef struct run_cli {
     const char *file;
-    json_object *inputs; /* name -> string from -i, or typed from --inputs */
-    bool inputs_typed;
+    json_object *inputs;      /* name -> string from -i */
+    json_object *file_inputs; /* typed, from --inputs (NULL: none) */
+    const char **targets;     /* TASK... then --only TASK... (owned array, borrowed names) */
+    size_t n_targets;
+    bool only;           /* the targets came from --only */
+    size_t n_positional; /* how many came as TASK... */
     int jobs;
     bool fail_fast, dry_run, json, quiet, verbose;
     bool no_store, force, no_cache, slurm, keep_job_files;
@@ -139,10 +151,6 @@ static int add_input(run_cli *cli, const char *arg)
         wf_cli_errorf("run: -i takes NAME=VALUE (got '%s')", arg);
         return WF_EINVAL;
     }
-    if (cli->inputs_typed) {
-        wf_cli_errorf("run: use either -i or --inputs, not both");
-        return WF_EINVAL;
-    }
     name = wf_xstrndup(arg, (size_t)(eq - arg));
     json_object_object_add(cli->inputs, name, json_object_new_string(eq + 1));
     free(name);
@@ -154,8 +162,8 @@ static int read_inputs_file(run_cli *cli, const char *path)
     json_object *obj = NULL;
     wf_errlist errs;
 
-    if (json_object_object_length(cli->inputs) > 0) {
-        wf_cli_errorf("run: use either -i or --inputs, not both");
+    if (cli->file_inputs != NULL) {
+        wf_cli_errorf("run: --inputs once (put every input in one file; -i adds to it)");
         return WF_EINVAL;
     }
     wf_errlist_init(&errs);
@@ -171,19 +179,63 @@ static int read_inputs_file(run_cli *cli, const char *path)
         json_object_put(obj);
         return WF_EINVAL;
     }
-    json_object_put(cli->inputs);
-    cli->inputs = obj;
-    cli->inputs_typed = true;
+    cli->file_inputs = obj;
     return WF_OK;
+}
+
+/* The inputs to run with: those of --inputs (typed), with -i on top. Without -i they stay
+ * typed; with -i the whole object is "from strings", which converts only the strings (a
+ * typed value from the file is kept as it is). *from_strings says which. Owned. */
+static json_object *merged_inputs(const run_cli *cli, bool *from_strings)
+{
+    json_object *all;
+
+    if (cli->file_inputs == NULL) {
+        *from_strings = true;
+        return json_object_get(cli->inputs);
+    }
+    *from_strings = json_object_object_length(cli->inputs) > 0;
+    all = wf_json_copy(cli->file_inputs);
+    json_object_object_foreach(cli->inputs, name, value)
+    {
+        json_object_object_add(all, name, json_object_get(value));
+    }
+    return all;
+}
+
+static void add_target(run_cli *cli, const char *name)
+{
+    cli->targets = wf_xrealloc(cli->targets, (cli->n_targets + 1) * sizeof(*cli->targets));
+    cli->targets[cli->n_targets++] = name;
 }
 
 /* ---- dry run --------------------------------------------------------------------------- */
 
 /* The plan is drawn from wf_workflow_describe(), the embedding API's view of the file: the
- * tasks in dependency order ("order"), each with what it waits for and what it runs. */
-static void print_task_plan(json_object *task)
+ * tasks in dependency order ("order"), each with what it waits for and what it runs, and
+ * from wf_run_plan(): what of it the inputs already decide. */
+
+/* At most this many items of a list known before the run are printed, then a count. */
+#define PLAN_MAX_ITEMS 20
+
+static void print_plan_items(json_object *list, const char *kind)
 {
-    json_object *needs = NULL, *items = NULL, *argv = NULL;
+    size_t n = json_object_array_length(list);
+
+    printf("    with-items: %s%zu %s\n", kind, n, kind[0] ? "combinations" : "items");
+    for (size_t i = 0; i < n && i < PLAN_MAX_ITEMS; i++)
+        printf("      %s\n", json_object_to_json_string_ext(json_object_array_get_idx(list, i),
+                                                            JSON_C_TO_STRING_SPACED |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (n > PLAN_MAX_ITEMS)
+        printf("      ... (%zu more)\n", n - PLAN_MAX_ITEMS);
+}
+
+/* One task of the plan: task is its wf_workflow_describe() entry, known what wf_run_plan()
+ * evaluated for it with the given inputs (NULL: nothing). */
+static void print_task_plan(json_object *task, json_object *known)
+{
+    json_object *needs = NULL, *items = NULL, *argv = NULL, *v = NULL;
     size_t n_needs;
 
     printf("  %s", wf_cli_json_str(task, "name"));
@@ -198,19 +250,30 @@ static void print_task_plan(json_object *task)
     }
     printf("\n");
     if (json_object_object_get_ex(task, "with_items", &items) && items != NULL) {
+        bool matrix = strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0;
         json_object *keys = NULL;
 
         json_object_object_get_ex(items, "keys", &keys);
-        if (strcmp(wf_cli_json_str(items, "kind"), "matrix") == 0)
-            printf("    with-items: matrix of %zu keys\n", json_object_array_length(keys));
+        if (json_object_object_get_ex(known, "items", &v))
+            print_plan_items(v, matrix ? "matrix of " : "");
+        else if (matrix)
+            printf("    with-items: matrix of %zu keys (known when it runs)\n",
+                   json_object_array_length(keys));
         else if (wf_cli_json_int(items, "count", -1) >= 0)
-            printf("    with-items: %lld items\n", (long long)wf_cli_json_int(items, "count", -1));
+            printf("    with-items: %lld items (known when it runs)\n",
+                   (long long)wf_cli_json_int(items, "count", -1));
         else if (wf_cli_json_str(items, "expr") != NULL)
             printf("    with-items: %s (known when it runs)\n", wf_cli_json_str(items, "expr"));
     }
-    if (wf_cli_json_str(task, "when") != NULL)
-        printf("    when: %s\n", wf_cli_json_str(task, "when"));
-    if (wf_cli_json_str(task, "run") != NULL) {
+    if (wf_cli_json_str(task, "when") != NULL) {
+        printf("    when: %s", wf_cli_json_str(task, "when"));
+        if (json_object_object_get_ex(known, "when", &v))
+            printf("  (%s)", json_object_get_boolean(v) ? "true: it runs" : "false: skipped");
+        printf("\n");
+    }
+    if (json_object_object_get_ex(known, "run", &v)) {
+        printf("    run: %s\n", json_object_get_string(v));
+    } else if (wf_cli_json_str(task, "run") != NULL) {
         printf("    run: %s\n", wf_cli_json_str(task, "run"));
     } else if (json_object_object_get_ex(task, "argv", &argv) && argv != NULL) {
         printf("    run:");
@@ -234,30 +297,184 @@ static void print_task_plan(json_object *task)
     }
 }
 
-static void print_plan(const wf_workflow *wf)
+/* With targets: marks in `want` every task the targets need (the run's tasks); iterative,
+ * since a chain of dependencies may be long. */
+static void mark_wanted(json_object *by_name, json_object *want, const char *name)
 {
+    json_object *stack = json_object_new_array();
+
+    json_object_array_add(stack, json_object_new_string(name));
+    while (json_object_array_length(stack) > 0) {
+        size_t top = json_object_array_length(stack) - 1;
+        json_object *task = NULL, *needs = NULL;
+        char *cur = wf_xstrdup(json_object_get_string(json_object_array_get_idx(stack, top)));
+
+        json_object_array_del_idx(stack, top, 1);
+        if (!json_object_object_get_ex(want, cur, NULL) &&
+            json_object_object_get_ex(by_name, cur, &task)) {
+            json_object_object_add(want, cur, NULL);
+            json_object_object_get_ex(task, "needs", &needs);
+            for (size_t d = 0; d < json_object_array_length(needs); d++)
+                json_object_array_add(stack, json_object_get(json_object_array_get_idx(needs, d)));
+        }
+        free(cur);
+    }
+    json_object_put(stack);
+}
+
+static void print_plan(const wf_workflow *wf, const run_cli *cli, json_object *plan)
+{
+    json_object *known_tasks = NULL;
     json_object *doc = wf_workflow_describe(wf), *tasks = NULL, *order = NULL;
-    json_object *by_name = json_object_new_object();
+    json_object *by_name = json_object_new_object(), *want = json_object_new_object();
     size_t n;
 
     json_object_object_get_ex(doc, "tasks", &tasks);
     json_object_object_get_ex(doc, "order", &order);
+    json_object_object_get_ex(plan, "tasks", &known_tasks);
     n = json_object_array_length(tasks);
     for (size_t t = 0; t < n; t++) {
         json_object *task = json_object_array_get_idx(tasks, t);
 
         json_object_object_add(by_name, wf_cli_json_str(task, "name"), json_object_get(task));
     }
-    printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
+    for (size_t i = 0; i < cli->n_targets; i++)
+        mark_wanted(by_name, want, cli->targets[i]);
+    if (cli->n_targets > 0)
+        printf("workflow %s (%zu of %zu tasks: %s%s and what %s)\n", wf_workflow_name(wf),
+               (size_t)json_object_object_length(want), n, cli->targets[0],
+               cli->n_targets > 1 ? ", ..." : "", cli->n_targets > 1 ? "they need" : "it needs");
+    else
+        printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
     for (size_t i = 0; i < json_object_array_length(order); i++) {
-        json_object *task = NULL;
+        const char *name = json_object_get_string(json_object_array_get_idx(order, i));
+        json_object *task = NULL, *known = NULL;
 
-        json_object_object_get_ex(
-            by_name, json_object_get_string(json_object_array_get_idx(order, i)), &task);
-        print_task_plan(task);
+        if (cli->n_targets > 0 && !json_object_object_get_ex(want, name, NULL))
+            continue;
+        json_object_object_get_ex(by_name, name, &task);
+        json_object_object_get_ex(known_tasks, name, &known);
+        print_task_plan(task, known);
     }
+    json_object_put(want);
     json_object_put(by_name);
     json_object_put(doc);
+}
+
+/* ---- targets and inputs, checked before anything starts --------------------------------- */
+
+/* Every TASK given is a task of the file; an unknown one is reported with the closest name.
+ * Returns true when all are known. */
+static bool check_targets(const run_cli *cli, json_object *doc)
+{
+    json_object *tasks = NULL;
+    const char **names;
+    size_t n;
+    bool ok = true;
+
+    json_object_object_get_ex(doc, "tasks", &tasks);
+    n = json_object_array_length(tasks);
+    names = wf_xcalloc(n + 1, sizeof(*names));
+    for (size_t t = 0; t < n; t++)
+        names[t] = wf_cli_json_str(json_object_array_get_idx(tasks, t), "name");
+    for (size_t i = 0; i < cli->n_targets; i++) {
+        const char *near = NULL;
+        bool found = false;
+
+        for (size_t t = 0; t < n && !found; t++)
+            found = strcmp(names[t], cli->targets[i]) == 0;
+        if (found)
+            continue;
+        ok = false;
+        near = wf_closest(cli->targets[i], names);
+        if (near != NULL)
+            wf_cli_errorf("run: %s has no task '%s'; did you mean '%s'? (wfengine list %s)",
+                          cli->file, cli->targets[i], near, cli->file);
+        else
+            wf_cli_errorf("run: %s has no task '%s' (wfengine list %s shows its tasks)", cli->file,
+                          cli->targets[i], cli->file);
+    }
+    free(names);
+    return ok;
+}
+
+/* Every required input has a value in inputs; for one that has none, says how to give it,
+ * with its type, enum and description. Returns true when none is missing. */
+static bool check_required_inputs(json_object *doc, const json_object *inputs)
+{
+    json_object *specs = NULL;
+    bool ok = true;
+
+    json_object_object_get_ex(doc, "inputs", &specs);
+    for (size_t i = 0; i < json_object_array_length(specs); i++) {
+        json_object *in = json_object_array_get_idx(specs, i), *req = NULL, *en = NULL;
+        const char *name = wf_cli_json_str(in, "name"), *desc = wf_cli_json_str(in, "description");
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        json_object_object_get_ex(in, "required", &req);
+        if (!json_object_get_boolean(req) ||
+            json_object_object_get_ex((json_object *)inputs, name, NULL))
+            continue;
+        ok = false;
+        wf_strbuf_addf(&sb, "run: input '%s' is required (%s", name, wf_cli_json_str(in, "type"));
+        if (json_object_object_get_ex(in, "enum", &en) && en != NULL) {
+            wf_strbuf_adds(&sb, ", one of:");
+            for (size_t k = 0; k < json_object_array_length(en); k++)
+                wf_strbuf_addf(&sb, "%s %s", k ? "," : "",
+                               json_object_to_json_string_ext(json_object_array_get_idx(en, k),
+                                                              JSON_C_TO_STRING_PLAIN));
+        }
+        wf_strbuf_addf(&sb, ")%s%s; give it with -i %s=VALUE", desc ? ": " : "", desc ? desc : "",
+                       name);
+        wf_cli_errorf("%s", wf_strbuf_str(&sb));
+        wf_strbuf_release(&sb);
+    }
+    return ok;
+}
+
+/* ---- after the run ------------------------------------------------------------------------ */
+
+/* The workflow's outputs on stdout, one `NAME: VALUE` line each (the value as compact JSON,
+ * a string as itself; secrets masked), after the progress on stderr. Nothing when it
+ * declares none. */
+static void print_outputs(const wf_run *run)
+{
+    json_object *result = wf_run_result_json(run), *outputs = NULL; /* secrets masked */
+
+    json_object_object_get_ex(result, "outputs", &outputs);
+    if (outputs == NULL || json_object_object_length(outputs) == 0) {
+        json_object_put(result);
+        return;
+    }
+    printf("outputs:\n");
+    json_object_object_foreach(outputs, name, value)
+    {
+        const char *text =
+            json_object_is_type(value, json_type_string)
+                ? json_object_get_string(value)
+                : json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        printf("  %s: %s\n", name, text);
+    }
+    json_object_put(result);
+}
+
+/* Tasks that targets left out of the run (absent from its result document's "tasks") get no
+ * JUnit testcase. */
+static void leave_out_of_junit(const run_cli *cli, const wf_run *run, json_object *doc)
+{
+    json_object *result = wf_run_result_json(run), *in_run = NULL, *tasks = NULL;
+
+    json_object_object_get_ex(result, "tasks", &in_run);
+    json_object_object_get_ex(doc, "tasks", &tasks);
+    for (size_t t = 0; t < json_object_array_length(tasks); t++) {
+        const char *name = wf_cli_json_str(json_object_array_get_idx(tasks, t), "name");
+
+        if (!json_object_object_get_ex(in_run, name, NULL))
+            wf_cli_junit_leave_out(cli->junit, name);
+    }
+    json_object_put(result);
 }
 
 /* ---- resume ---------------------------------------------------------------------------- */
@@ -270,11 +487,26 @@ static int prepare_resume(const run_cli *cli, const wf_workflow *wf, wf_store *s
 {
     wf_error err;
     int status = WF_EXIT_USAGE;
+    bool from_strings = true;
+    json_object *inputs = merged_inputs(cli, &from_strings);
+    int rc;
+
+    /* --only takes the results of what it needs from the last run, also after the file was
+     * edited (the usual reason to run one task again); the warning says so. */
+    const char *which = cli->only ? "last" : cli->resume;
 
     wf_error_init(&err);
-    if (wf_resume_prepare(store, cli->resume, wf, cli->inputs, !cli->inputs_typed, cli->force, res,
-                          &err) != WF_OK) {
-        if (res->other_workflow)
+    rc = wf_resume_prepare(store, which, wf, inputs, from_strings, cli->force || cli->only, res,
+                           &err);
+    json_object_put(inputs);
+    if (rc != WF_OK) {
+        if (cli->only && rc == WF_ENOENT)
+            wf_cli_errorf("run: --only %s takes what it needs from the last run, and the store "
+                          "has no run yet: run the workflow first (wfengine run %s)",
+                          cli->targets[0], cli->file);
+        else if (cli->only)
+            wf_cli_errorf("run: --only: %s", err.message);
+        else if (res->other_workflow)
             wf_cli_errorf("run: %s; use --force to resume it anyway", err.message);
         else if (res->file_changed)
             wf_cli_errorf("run: %s; use --force to resume with the changed file", err.message);
@@ -282,7 +514,17 @@ static int prepare_resume(const run_cli *cli, const wf_workflow *wf, wf_store *s
             wf_cli_errorf("run: --resume %s: %s", cli->resume, err.message);
         goto out;
     }
-    if (res->warning != NULL)
+    if (cli->only && res->other_workflow) {
+        wf_cli_errorf("run: --only: the last run in the store (%s) is of another workflow; run "
+                      "%s first",
+                      res->run_id, cli->file);
+        wf_resume_release(res);
+        goto out;
+    }
+    if (res->warning != NULL && cli->only)
+        fprintf(stderr, "wfengine: %s; taking what %s needs from it anyway (--only)\n",
+                res->warning, cli->targets[0]);
+    else if (res->warning != NULL)
         fprintf(stderr, "wfengine: %s; resuming anyway (--force)\n", res->warning);
     status = WF_EXIT_OK;
 out:
@@ -341,6 +583,12 @@ static int parse_args(run_cli *cli, int argc, char **argv)
             cli->jobs = (int)n;
             if (num == val)
                 i++;
+        } else if (strcmp(a, "--only") == 0) {
+            if (val == NULL)
+                goto missing;
+            cli->only = true;
+            add_target(cli, val);
+            i++;
         } else if (strcmp(a, "--fail-fast") == 0) {
             cli->fail_fast = true;
         } else if (strcmp(a, "--dry-run") == 0) {
@@ -399,12 +647,22 @@ static int parse_args(run_cli *cli, int argc, char **argv)
         } else if (cli->file == NULL) {
             cli->file = a;
         } else {
-            wf_cli_errorf("run: one workflow file at a time ('%s' is extra)", a);
-            return -1;
+            add_target(cli, a);
+            cli->n_positional++;
         }
     }
     if (cli->file == NULL) {
         fputs(help, stderr);
+        return -1;
+    }
+    if (cli->only && cli->n_positional > 0) {
+        wf_cli_errorf("run: give tasks either as TASK... or with --only, not both");
+        return -1;
+    }
+    if (cli->only && (cli->no_store || cli->resume != NULL)) {
+        wf_cli_errorf("run: --only takes what it needs from the last run: it cannot be used "
+                      "with %s",
+                      cli->no_store ? "--no-store" : "--resume");
         return -1;
     }
     if (cli->no_store && (cli->store_dir != NULL || cli->resume != NULL)) {
@@ -435,6 +693,8 @@ int wf_cli_run(int argc, char **argv)
     bool sig_started = false;
     int status = WF_EXIT_USAGE, rc;
     wf_status st;
+    json_object *doc = NULL, *inputs = NULL;
+    bool from_strings = true;
 
     wf_errlist_init(&errs);
     wf_error_init(&store_err);
@@ -449,8 +709,25 @@ int wf_cli_run(int argc, char **argv)
     wf = wf_cli_load(cli.file);
     if (wf == NULL)
         goto out;
+    doc = wf_workflow_describe(wf);
+    if (!check_targets(&cli, doc))
+        goto out;
+    inputs = merged_inputs(&cli, &from_strings);
     if (cli.dry_run) {
-        print_plan(wf);
+        json_object *plan = NULL;
+
+        if (!check_required_inputs(doc, inputs))
+            goto out;
+        engine = wf_engine_new(NULL);
+        opts.inputs = inputs;
+        opts.inputs_from_strings = from_strings;
+        opts.env_files = cli.n_env_files > 0 ? cli.env_files : NULL;
+        if (wf_run_plan(engine, wf, &opts, &plan, &errs) != WF_OK) {
+            wf_cli_print_errors(&errs);
+            goto out;
+        }
+        print_plan(wf, &cli, plan);
+        json_object_put(plan);
         status = WF_EXIT_OK;
         goto out;
     }
@@ -468,9 +745,17 @@ int wf_cli_run(int argc, char **argv)
         if (status != WF_EXIT_OK)
             goto out;
         status = WF_EXIT_USAGE;
-        if (cli.resume != NULL && prepare_resume(&cli, wf, store, &resume) != WF_EXIT_OK)
+        if ((cli.resume != NULL || cli.only) &&
+            prepare_resume(&cli, wf, store, &resume) != WF_EXIT_OK)
             goto out;
     }
+    if (resume.inputs != NULL) {
+        json_object_put(inputs);
+        inputs = json_object_get(resume.inputs);
+        from_strings = resume.inputs_from_strings;
+    }
+    if (!check_required_inputs(doc, inputs))
+        goto out;
     /* Before the first unit starts: what a unit leaves behind (a setsid'd or double-forked
      * process) is then ours to kill and reap when the unit ends (docs/cli.md, "Stopping"). */
     wf_error_init(&reap_err);
@@ -484,9 +769,11 @@ int wf_cli_run(int argc, char **argv)
     cli.lines = wf_cli_lines_new(cli.quiet, cli.verbose, cli.start_ms);
     if (cli.junit_path != NULL)
         cli.junit = wf_cli_junit_new(wf);
-    opts.inputs = resume.inputs != NULL ? resume.inputs : cli.inputs;
-    opts.inputs_from_strings =
-        resume.inputs != NULL ? resume.inputs_from_strings : !cli.inputs_typed;
+    opts.inputs = inputs;
+    opts.inputs_from_strings = from_strings;
+    opts.targets = cli.targets;
+    opts.n_targets = cli.n_targets;
+    opts.targets_only = cli.only;
     opts.concurrency = cli.jobs;
     opts.fail_fast = cli.fail_fast;
     opts.on_event = on_event;
@@ -513,15 +800,19 @@ int wf_cli_run(int argc, char **argv)
     }
     wf_cli_progress_free(cli.progress);
     cli.progress = NULL;
+    if (cli.junit != NULL && cli.n_targets > 0)
+        leave_out_of_junit(&cli, run, doc);
     if (cli.junit != NULL && !wf_cli_junit_write(cli.junit, cli.junit_path) &&
         st == WF_STATUS_SUCCEEDED)
         st = WF_STATUS_FAILED; /* a CI job must not pass without the report it asked for */
     if (cli.json) {
-        json_object *doc = wf_run_result_json(run);
+        json_object *result = wf_run_result_json(run);
 
-        puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(doc);
+        puts(json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(result);
+    } else {
+        print_outputs(run);
     }
     status = st == WF_STATUS_SUCCEEDED   ? WF_EXIT_OK
              : watch.got != 0            ? WF_EXIT_SIGNAL
@@ -554,6 +845,10 @@ out:
     wf_workflow_free(wf);
     wf_engine_free(engine);
     json_object_put(cli.inputs);
+    json_object_put(cli.file_inputs);
+    json_object_put(inputs);
+    json_object_put(doc);
+    free(cli.targets);
     wf_errlist_release(&errs);
     return status;
 }

@@ -70,8 +70,11 @@ json_object *wf_run_result_json(const wf_run *r)
     for (size_t t = 0; t < r->wf->n_tasks; t++) {
         const wf_task *task = &r->wf->tasks[t];
         const wf_task_state *ts = &r->tasks[t];
-        json_object *o = json_object_new_object();
+        json_object *o;
 
+        if (ts->excluded)
+            continue; /* not a target nor needed by one: not part of this run */
+        o = json_object_new_object();
         json_object_object_add(o, "status", json_object_new_string(wf_status_name(ts->status)));
         if (ts->result != NULL && ts->result->ignored_failure)
             json_object_object_add(o, "continue_on_error", json_object_new_boolean(1));

@@ -196,6 +196,10 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
         wf_run_free(r);
         return WF_ESTORE;
     }
+    if (wf__apply_targets(r, errs) != WF_OK) {
+        wf_run_free(r);
+        return WF_EINVAL;
+    }
     rc = start_executors(r, errs);
     if (rc != WF_OK) {
         wf_run_free(r);

@@ -90,6 +90,9 @@ typedef struct wf_task_state {
      * units is handed out, then read-only: executors read it). A `uses:` unit then runs the
      * called workflow afresh, since what it is called with may have changed. */
     bool deps_reran;
+    /* Left out of the run by wf_run_options.targets (targets.c): it never becomes ready
+     * (pending_deps cannot reach 0), counts as ended from the start, and is not recorded. */
+    bool excluded;
     /* A task with env: the run's env_base without the names the task sets (pointers into
      * wf_run.envp; owned array, NULL for a task without env, which uses the run's). */
     char **file_env; /* the task's env-file entries NAME=VALUE (owned), NULL-terminated, or NULL */
@@ -206,6 +209,15 @@ int wf__build_env(wf_run *r, json_object *inputs, wf_errlist *errs);
 int wf__build_root(wf_run *r, json_object *inputs, wf_errlist *errs);
 /* Every action a task names is registered. */
 int wf__check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *errs);
+
+/* ---- targets.c ------------------------------------------------------------------------ */
+
+/* wf_run_options.targets: leaves out every task the targets do not need (excluded, ended
+ * from the start, out of units_total) and, with targets_only, takes the targets' dependencies
+ * from the resumed run (call after wf__load_reuse). Every problem (an unknown target, a
+ * dependency with nothing to take) is appended to errs; returns WF_OK or WF_EINVAL. Does
+ * nothing without targets. */
+int wf__apply_targets(wf_run *r, wf_errlist *errs);
 
 /* ---- record.c: events and store records (scheduler thread, except wf__run_mask) -------- */
 

@@ -129,7 +129,8 @@ const char *wf_workflow_name(const wf_workflow *wf);
 const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
 /* What the workflow holds, for tools (graphs, plans, editors), as a new JSON document (owned
  * by the caller): {"name", "description", "path", "sha256", "inputs": [{"name", "type",
- * "required", "secret", "description"}], "tasks": [{"name", "line", "col", "description",
+ * "required", "secret", "description", "default" (null when required), "enum": [VALUE...] |
+ * null}], "tasks": [{"name", "line", "col", "description",
  * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
  * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
  * "argv": [TEXT...] | null, "action": NAME | null, "uses": PATH | null, "called": null |
@@ -254,6 +255,19 @@ typedef struct wf_run_options {
      * directory), borrowed; NULL: none. A file that cannot be read or has a malformed line is
      * an error (file:line:col) and nothing starts. */
     const char *const *env_files;
+    /* Targets (`wfengine run FILE TASK...`): the names of the tasks to run (borrowed; NULL or
+     * n_targets 0: every task). The run then holds exactly these tasks and those they depend
+     * on, transitively (needs, task.X, status functions); the others are left out: they do
+     * not run, send no events, are not recorded and are absent from the result document's
+     * "tasks", and an output that reads one is null (with a WARNING event, as for any output
+     * that cannot be evaluated). An unknown name makes wf_run_start fail with WF_EINVAL. */
+    const char *const *targets;
+    size_t n_targets;
+    /* With targets and resume_run (`--only TASK`): the targets run again, and every task
+     * they depend on is taken from the resumed run instead of running. A dependency of
+     * which nothing succeeded there makes wf_run_start fail with WF_EINVAL (errs says which);
+     * items of it that did not succeed there run. */
+    bool targets_only;
 } wf_run_options;
 
 /* Binds the inputs, computes vars and env, and starts the run on its own threads. On a bad
@@ -261,6 +275,17 @@ typedef struct wf_run_options {
  * WF_EINVAL with every problem appended to errs and nothing started. */
 int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, wf_run **out,
                  wf_errlist *errs);
+/* What a dry run can know before anything runs (`wfengine run --dry-run`): binds opts'
+ * inputs as wf_run_start does (a bad or missing input: WF_EINVAL with every problem appended
+ * to errs) and evaluates, per task, what reads only inputs, env and vars: a with-items
+ * task's item list (a matrix: its combinations), and a task without items' `when` and
+ * rendered `run` command. Returns WF_OK with an owned *out = {"tasks": {NAME: {"items":
+ * [...], "when": BOOL, "run": TEXT}}}, where a key is absent when it reads a task's result
+ * (known only when the run gets there) or the task has no such thing; secret inputs masked
+ * as ***. Runs nothing and records nothing (opts' store, targets and callbacks are unused).
+ * Thread-safe. */
+int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
+                json_object **out, wf_errlist *errs);
 /* Waits until the run has ended and returns its status: WF_STATUS_SUCCEEDED, FAILED or
  * CANCELLED. Call it once, from one thread. */
 wf_status wf_run_wait(wf_run *r);

@@ -106,6 +106,9 @@ json_object *wf_workflow_describe(const wf_workflow *wf)
         json_object_object_add(o, "required", json_object_new_boolean(!in->has_default));
         json_object_object_add(o, "secret", json_object_new_boolean(in->secret));
         json_object_object_add(o, "description", str_or_null(in->description));
+        json_object_object_add(o, "default",
+                               in->has_default ? wf_json_copy(in->default_value) : NULL);
+        json_object_object_add(o, "enum", in->enum_values ? wf_json_copy(in->enum_values) : NULL);
         json_object_array_add(inputs, o);
     }
     json_object_object_add(doc, "inputs", inputs);

@@ -1,0 +1,83 @@
+/*
+ * plan.c: wf_run_plan, what a dry run can know before anything runs: the inputs bound as a
+ * run binds them, and per task what reads only inputs, env and vars (its item list, its
+ * `when`, its rendered command). Uses the run's set-up (setup.c) on a run that never starts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+
+/* What of task t can be evaluated in the root context (no task result is there: a template
+ * that reads one fails, and the key is left out). */
+static json_object *plan_task(wf_run *r, const wf_task *task)
+{
+    json_object *o = json_object_new_object(), *items = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    if (task->items_kind == WF_ITEMS_MATRIX) {
+        if (wf__matrix_expand(task, r->root, &items, &err) == WF_OK)
+            json_object_object_add(o, "items", items);
+    } else if (task->items_kind == WF_ITEMS_LIST) {
+        if (wf_vnode_eval(task->items, r->root, &items, &err) == WF_OK &&
+            json_object_is_type(items, json_type_array))
+            json_object_object_add(o, "items", items);
+        else
+            json_object_put(items);
+    } else {
+        bool yes = false;
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        if (task->when != NULL) {
+            wf_error_release(&err);
+            if (wf_tpl_eval_bool(task->when, r->root, &yes, &err) == WF_OK)
+                json_object_object_add(o, "when", json_object_new_boolean(yes));
+        }
+        if (task->run != NULL) {
+            wf_error_release(&err);
+            if (wf_tpl_render(task->run, r->root, &sb, &err) == WF_OK)
+                json_object_object_add(o, "run", json_object_new_string(wf_strbuf_str(&sb)));
+        }
+        wf_strbuf_release(&sb);
+    }
+    wf_error_release(&err);
+    wf__mask_json(r, o);
+    return o;
+}
+
+int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, json_object **out,
+                wf_errlist *errs)
+{
+    wf_run *r = wf_xcalloc(1, sizeof(*r));
+    json_object *inputs = NULL, *tasks;
+    int rc = WF_OK;
+
+    *out = NULL;
+    r->engine = e;
+    r->wf = wf;
+    if (opts != NULL)
+        r->opts = *opts;
+    wf__done_queue_init(&r->done);
+    snprintf(r->run_id, sizeof(r->run_id), "dry-run");
+    if (wf_workflow_bind_inputs(wf, r->opts.inputs, r->opts.inputs_from_strings, &inputs, errs) !=
+        WF_OK) {
+        json_object_put(inputs);
+        wf_run_free(r);
+        return WF_EINVAL;
+    }
+    wf__collect_secrets(r, inputs);
+    if (wf__build_env(r, inputs, errs) != WF_OK || wf__build_root(r, inputs, errs) != WF_OK) {
+        if (r->root == NULL)
+            json_object_put(inputs);
+        wf_run_free(r);
+        return WF_EINVAL;
+    }
+    tasks = json_object_new_object();
+    for (size_t t = 0; t < wf->n_tasks; t++)
+        json_object_object_add(tasks, wf->tasks[t].name, plan_task(r, &wf->tasks[t]));
+    *out = json_object_new_object();
+    json_object_object_add(*out, "tasks", tasks);
+    wf_run_free(r);
+    return rc;
+}
