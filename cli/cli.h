@@ -52,6 +52,9 @@ size_t wf_cli_utf8_len(const unsigned char *s);
  * the CI log) as what the process wrote, never as a command to the terminal (common.c says
  * how each byte is shown). */
 void wf_cli_add_safe(wf_strbuf *sb, const char *s);
+/* A unit's name as the CLI shows it: "task" (no items), "task[3]", or "task[3] (label)" when
+ * the item has a label (wf_event.label, a stored unit's "label"; shown safe as above). */
+void wf_cli_unit_name(wf_strbuf *sb, const char *task, int64_t index, const char *label);
 /* Where the tail of text worth showing starts: its last max_lines lines (0: any number; the
  * newlines that end the text do not count) within its last max_bytes bytes (0: any number),
  * at a character, never inside a UTF-8 sequence. Points into text (not NULL). O(length). */

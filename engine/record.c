@@ -104,6 +104,7 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     const wf_task *task = &r->wf->tasks[t];
     wf_store_unit_rec rec = { 0 };
     char *error = NULL;
+    char label_buf[WF__LABEL_MAX + 1];
 
     if (r->store == NULL)
         return;
@@ -125,6 +126,7 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     rec.cached = c->cached;
     rec.reused = reused;
     rec.ignored = c->status == WF_STATUS_FAILED && task->continue_on_error;
+    rec.label = wf__unit_label(r, t, idx, label_buf);
     wf_store_record_unit(r->store, &rec);
     free(error);
 }

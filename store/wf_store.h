@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 3
+#define WF_STORE_SCHEMA_VERSION 4
 
 /* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
  * ones are blobs. */
@@ -145,6 +145,7 @@ typedef struct wf_store_unit_rec {
     bool cached;             /* the result came from the cache */
     bool reused;             /* the result came from the run this one resumes */
     bool ignored;            /* FAILED under continue-on-error: not a failure of the run */
+    const char *label;       /* the item's label (`label:` or a short scalar item), or NULL */
 } wf_store_unit_rec;
 
 /* Each copies what it needs and queues it; see the header comment. */

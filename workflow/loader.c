@@ -338,6 +338,7 @@ static void free_task(wf_task *t)
     wf_vnode_free(t->matrix_include);
     wf_vnode_free(t->matrix_exclude);
     wf_tpl_free(t->when);
+    wf_tpl_free(t->label);
     free_named_tpls(t->env, t->n_env);
     wf_tpl_free(t->workdir);
     wf_tpl_free(t->shell);

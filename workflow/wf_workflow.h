@@ -139,6 +139,9 @@ typedef struct wf_task {
     int concurrency; /* items of this task at once; 0 = only the global limit */
     int batch_size;  /* 0 = no batching */
     bool fail_fast;
+    /* `label:` (WF_TPL_CSTRING, reads item), or NULL: names each item in progress, show,
+     * logs, JUnit, GitHub and the report. Only with with-items, never with batch-size. */
+    wf_tpl *label;
 
     /* Conditions and error handling */
     wf_tpl *when;          /* WF_TPL_EXPR, or NULL */
