@@ -190,62 +190,144 @@ void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev);
 bool wf_cli_junit_write(wf_cli_junit *j, const char *path);
 void wf_cli_junit_free(wf_cli_junit *j);
 
-/* ---- wfengine report (report.c, report_data.c, report_timeline.c) -------------------------
- * report.c writes the page (header, table) and runs the command; report_timeline.c draws the
- * timeline; both read the run through report_data.c, which calls neither. */
+/* ---- wfengine report (report*.c) -----------------------------------------------------------
+ * report.c runs the command and writes the header; report_failures.c the list of units that
+ * did not succeed with their output's tails; report_table.c the table of tasks and items;
+ * report_timeline.c the timeline; report_script.c holds the page's CSS and script. All read
+ * the run through report_data.c, which calls none of them. */
 
-/* A unit's status, ordered so that a higher value is worse (a merged bar of the timeline
- * takes the colour of its worst unit). */
+/* What the page shows a unit (or an attempt, or a task) as, ordered so that a higher value is
+ * worse (a merged bar of the timeline takes the colour of its worst unit). IGNORED is a failure
+ * under continue-on-error (status "failed", "ignored": true): not a failure of the run.
+ * RETRIED is an attempt that failed and was tried again; never a unit's final state. */
 enum {
     WF_CLI_ST_SUCCEEDED,
+    WF_CLI_ST_RETRIED,
     WF_CLI_ST_SKIPPED,
+    WF_CLI_ST_IGNORED,
     WF_CLI_ST_RUNNING,
     WF_CLI_ST_INTERRUPTED,
     WF_CLI_ST_CANCELLED,
     WF_CLI_ST_FAILED,
     WF_CLI_N_ST
 };
-/* Each status's name and colour, and the order statuses are listed in on the page. */
-extern const char *const wf_cli_report_st_names[WF_CLI_N_ST];
+/* Each state's key (CSS class, filter value, URL: "ignored"), label ("failed, ignored") and
+ * colour, and the order states are listed in on the page. */
+extern const char *const wf_cli_report_st_keys[WF_CLI_N_ST];
+extern const char *const wf_cli_report_st_labels[WF_CLI_N_ST];
 extern const char *const wf_cli_report_st_colors[WF_CLI_N_ST];
 extern const int wf_cli_report_st_order[WF_CLI_N_ST];
 
-/* The run being reported, read once. The page is built in out. */
+/* One unit of the run: a task without items, an item, or a task that has no units at all
+ * (skipped before it ran, or its item list failed). */
+typedef struct wf_cli_report_unit {
+    json_object *task;  /* borrowed from the document */
+    json_object *units; /* the task's units (borrowed), or NULL for a task without any */
+    size_t first, last; /* its attempts: units[first..last], the latest last */
+    int64_t index;      /* -1: not an item */
+    int state;          /* of the latest attempt (of the task when units is NULL) */
+} wf_cli_report_unit;
+
+/* The run being reported, read once (wf_cli_report_read). The page is built in out. */
 typedef struct wf_cli_report_run {
     json_object *doc;
+    struct wf_store *store; /* for the output's blobs */
     const char *run_id;
-    json_object *tasks; /* borrowed from doc; may be NULL */
-    int64_t t0, t1;     /* the span of the timeline, wall ms */
-    /* Units: one per task without items or per item (its latest attempt), or the task itself
-     * when it has no units (skipped before it ran). */
+    json_object *tasks;        /* borrowed from doc; may be NULL */
+    int64_t t0, t1;            /* the span of the timeline, wall ms */
+    wf_cli_report_unit *units; /* every unit, task by task (owned) */
+    size_t n_unit_rows;
+    size_t *task_first; /* task i's units are units[task_first[i] .. task_first[i + 1]) */
+    /* Items of task i the store has no record of (it records a unit when it ends): they never
+     * started, or had not ended when the run's process died, or have not yet in a run still
+     * running. Counted in unit_counts in wf_cli_report_missing_state's state. */
+    int64_t *task_missing;
+    bool running; /* the run has not ended */
     int64_t unit_counts[WF_CLI_N_ST], task_counts[WF_CLI_N_ST], n_units, n_attempts;
     int64_t n_items; /* units that are items of a with-items task */
+    /* Bytes of output tails the page may still hold: for units that did not succeed, and for
+     * those that did (report_failures.c); units past a budget get none. */
+    size_t budget_problems, budget_ok;
+    int64_t ok_logs_left_out; /* succeeded units with output the budget left out */
     wf_strbuf out;
 } wf_cli_report_run;
 
-/* The status named s; a missing or unknown one is WF_CLI_ST_RUNNING (a unit of a run that was
- * killed). */
-int wf_cli_report_st_parse(const char *s);
+/* The state of o (a task or an attempt): its "status" and "ignored"; a missing or unknown
+ * status is WF_CLI_ST_RUNNING (a unit of a run that was killed). */
+int wf_cli_report_state(json_object *o);
+/* The state of attempt k of u: an earlier attempt that failed is WF_CLI_ST_RETRIED. */
+int wf_cli_report_attempt_state(const wf_cli_report_unit *u, size_t k);
+/* The unit's latest attempt, or its task when it has none. */
+json_object *wf_cli_report_unit_json(const wf_cli_report_unit *u);
+/* True for a unit that never started (no start time). */
+bool wf_cli_report_unit_started(const wf_cli_report_unit *u);
+const char *wf_cli_report_unit_task(const wf_cli_report_unit *u);
 /* o[key] is true (missing: false). */
 bool wf_cli_report_get_bool(json_object *o, const char *key);
 /* Appends s (at most max bytes; 0: all of it) escaped for HTML text and attributes alike;
  * bytes that are not UTF-8 and control characters become U+FFFD. */
 void wf_cli_report_esc_n(wf_strbuf *sb, const char *s, size_t max);
 void wf_cli_report_esc(wf_strbuf *sb, const char *s);
-/* NAME or NAME[INDEX] (index >= 0), escaped. */
+/* What the page calls a unit: NAME or NAME[INDEX] (index >= 0), escaped. (Item labels, when
+ * the store records them, belong here.) */
 void wf_cli_report_esc_unit(wf_strbuf *sb, const char *task, int64_t index);
+/* A unit's anchor, escaped for an attribute: "TASK/INDEX", or "TASK" (index < 0). */
+void wf_cli_report_esc_anchor(wf_strbuf *sb, const char *task, int64_t index);
 size_t wf_cli_report_n_tasks(const wf_cli_report_run *r);
-/* A task's list of units (borrowed from the document), or NULL; and its length. */
-json_object *wf_cli_report_task_units(json_object *task);
-size_t wf_cli_report_n_task_units(json_object *task);
-/* Units come by index then attempt: the attempts of the unit at k are units[k..returned]. */
-size_t wf_cli_report_unit_last(json_object *units, size_t k);
-/* Fills r's counts and the timeline's span from r->tasks. */
-void wf_cli_report_count(wf_cli_report_run *r);
+/* Reads r->tasks into r->units, the counts and the timeline's span. */
+void wf_cli_report_read(wf_cli_report_run *r);
+/* What task i's items without a record are: WF_CLI_ST_RUNNING in a run still running (not
+ * counted), WF_CLI_ST_INTERRUPTED when the task was (some may have been running when its
+ * process died), WF_CLI_ST_SKIPPED when the task was, else WF_CLI_ST_CANCELLED (they never
+ * started: fail-fast, a stop). */
+int wf_cli_report_missing_state(const wf_cli_report_run *r, size_t i);
+/* Appends the indexes of task i's items that have no record, as ranges ("4-39, 41"), and
+ * sets *first and *last to the lowest and highest. */
+void wf_cli_report_add_missing(const wf_cli_report_run *r, size_t i, wf_strbuf *sb, int64_t *first,
+                               int64_t *last);
+/* Frees what wf_cli_report_read made (not the document, not out). */
+void wf_cli_report_release(wf_cli_report_run *r);
 /* "3 succeeded, 1 failed" from counts, in the page's order (as badges when badges is true);
  * "" when all are zero. */
 void wf_cli_report_add_counts(wf_strbuf *sb, const int64_t counts[WF_CLI_N_ST], bool badges);
+/* Appends a duration ("" when the span is not known) / "+DURATION" since the run started. */
+void wf_cli_report_add_duration(wf_strbuf *sb, int64_t start, int64_t end);
+void wf_cli_report_add_offset(const wf_cli_report_run *r, wf_strbuf *sb, int64_t start);
+
+/* The tails of output the page holds: at most TAIL_PROBLEM bytes of each stream of a unit that
+ * did not succeed, TAIL_OK of one that did, and at most BUDGET_* bytes of each kind in all
+ * (units past a budget get a pointer to `wfengine logs` instead), so that a run of 100,000
+ * units still gives a page a browser opens. */
+#define WF_CLI_REPORT_TAIL_PROBLEM    (8 * 1024)
+#define WF_CLI_REPORT_TAIL_OK         (2 * 1024)
+#define WF_CLI_REPORT_BUDGET_PROBLEMS (8 * 1024 * 1024)
+#define WF_CLI_REPORT_BUDGET_OK       (1024 * 1024)
+
+/* report_failures.c: the section listing every unit that failed, was cancelled or had its
+ * failure ignored, with the tails of its output. Never cut short: units cancelled before they
+ * started are folded into one entry per task and reason. */
+void wf_cli_report_write_failures(wf_cli_report_run *r);
+/* Appends the tails of u's latest attempt's stdout and stderr, each a folded <details> of at
+ * most cap bytes (a visible "truncated" marker when cut), charged to *budget; nothing for an
+ * empty stream. Returns false, writing nothing, when *budget is spent. open: unfold the first
+ * non-empty one. */
+bool wf_cli_report_write_tails(wf_cli_report_run *r, wf_strbuf *sb, const wf_cli_report_unit *u,
+                               size_t cap, size_t *budget, bool open);
+/* An <ol> of the earlier attempts of u (nothing when it has one): state, exit code, duration
+ * and error of each. */
+void wf_cli_report_write_attempts(wf_cli_report_run *r, wf_strbuf *sb, const wf_cli_report_unit *u);
+/* True for a unit the failures section lists and the table never leaves out: failed,
+ * interrupted, ignored, or cancelled after it started. */
+bool wf_cli_report_unit_kept(const wf_cli_report_unit *u);
+/* report_table.c: the table: a row per task, its items folded under it (counts per state),
+ * capped at a number of rows that never drops a unit that failed or ran and was cancelled. */
+void wf_cli_report_write_table(wf_cli_report_run *r);
 /* report_timeline.c: appends the timeline's SVG to r->out. */
 void wf_cli_report_write_timeline(wf_cli_report_run *r);
+/* report_script.c: the page's style sheet and script, each as a NULL-terminated list of parts
+ * (C limits the length of one string literal); wf_cli_report_add_parts appends one. */
+extern const char *const wf_cli_report_css[];
+extern const char *const wf_cli_report_js[];
+void wf_cli_report_add_parts(wf_strbuf *sb, const char *const *parts);
 
 #endif

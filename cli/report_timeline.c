@@ -97,35 +97,39 @@ static double x_of(const wf_cli_report_run *r, int64_t ms)
     return LABEL_W + (span > 0 ? (double)(ms - r->t0) / span * PLOT_W : 0.0);
 }
 
-/* The bars of one task: every attempt of every unit that started. Owned; *n their number. */
-static bar *task_bars(json_object *task, size_t *n)
+/* The bars of task i: every attempt of every unit that started, an earlier failed attempt as
+ * "failed, retried". Owned; *n their number. */
+static bar *task_bars(const wf_cli_report_run *r, size_t i, size_t *n)
 {
-    json_object *units = wf_cli_report_task_units(task);
-    size_t total = wf_cli_report_n_task_units(task), k = 0;
-    bar *bars = wf_xcalloc(total > 0 ? total : 1, sizeof(*bars));
+    size_t from = r->task_first[i], to = r->task_first[i + 1], total = 0;
+    bar *bars;
 
+    for (size_t j = from; j < to; j++)
+        total += r->units[j].units != NULL ? r->units[j].last - r->units[j].first + 1 : 0;
+    bars = wf_xcalloc(total > 0 ? total : 1, sizeof(*bars));
     *n = 0;
-    while (k < total) {
-        size_t last = wf_cli_report_unit_last(units, k);
-        int attempts = (int)(last - k + 1);
+    for (size_t j = from; j < to; j++) {
+        const wf_cli_report_unit *u = &r->units[j];
 
-        for (; k <= last; k++) {
-            json_object *u = json_object_array_get_idx(units, k);
+        for (size_t k = u->first; u->units != NULL && k <= u->last; k++) {
+            json_object *a = json_object_array_get_idx(u->units, k);
             bar *b = &bars[*n];
 
-            b->start = wf_cli_json_int(u, "started_ms", 0);
-            b->end = wf_cli_json_int(u, "ended_ms", 0);
+            b->start = wf_cli_json_int(a, "started_ms", 0);
+            b->end = wf_cli_json_int(a, "ended_ms", 0);
             if (b->start <= 0)
                 continue; /* never started: nothing to draw */
             if (b->end < b->start)
                 b->end = b->start;
-            b->index = wf_cli_json_int(u, "index", -1);
-            b->attempt = (int)wf_cli_json_int(u, "attempt", 1);
-            b->attempts = attempts > b->attempt ? attempts : b->attempt;
-            b->status = wf_cli_report_st_parse(wf_cli_json_str(u, "status"));
-            b->cached = wf_cli_report_get_bool(u, "cached");
-            b->reused = wf_cli_report_get_bool(u, "reused");
-            b->error = wf_cli_json_str(u, "error");
+            b->index = u->index;
+            b->attempt = (int)wf_cli_json_int(a, "attempt", 1);
+            b->attempts = (int)(u->last - u->first + 1);
+            if (b->attempts < b->attempt)
+                b->attempts = b->attempt;
+            b->status = wf_cli_report_attempt_state(u, k);
+            b->cached = wf_cli_report_get_bool(a, "cached");
+            b->reused = wf_cli_report_get_bool(a, "reused");
+            b->error = wf_cli_json_str(a, "error");
             (*n)++;
         }
     }
@@ -139,7 +143,7 @@ static void draw_bar(wf_strbuf *sb, const wf_cli_report_run *r, const char *task
 {
     int64_t counts[WF_CLI_N_ST] = { 0 }, start = bars[from].start, end = bars[from].end;
     int worst = 0;
-    bool faded = true;
+    bool faded = true, link;
     double x0, x1;
 
     for (size_t i = from; i < to; i++) {
@@ -154,6 +158,14 @@ static void draw_bar(wf_strbuf *sb, const wf_cli_report_run *r, const char *task
     x1 = x_of(r, end);
     if (x1 - x0 < MIN_BAR_W)
         x1 = x0 + MIN_BAR_W; /* an instant unit is still visible */
+    /* A bar of one unit that did not succeed links to its entry in the failures. */
+    link = to - from == 1 && bars[from].status >= WF_CLI_ST_IGNORED &&
+           bars[from].status != WF_CLI_ST_RUNNING;
+    if (link) {
+        wf_strbuf_adds(sb, "<a href=\"#");
+        wf_cli_report_esc_anchor(sb, task, bars[from].index);
+        wf_strbuf_adds(sb, "\">");
+    }
     wf_strbuf_addf(sb,
                    "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                    "fill=\"%s\"%s%s><title>",
@@ -166,7 +178,7 @@ static void draw_bar(wf_strbuf *sb, const wf_cli_report_run *r, const char *task
         const bar *b = &bars[from];
 
         wf_cli_report_esc_unit(sb, task, b->index);
-        wf_strbuf_addf(sb, ": %s, ", wf_cli_report_st_names[b->status]);
+        wf_strbuf_addf(sb, ": %s, ", wf_cli_report_st_labels[b->status]);
         wf_duration_format(sb, b->end - b->start);
         wf_strbuf_adds(sb, " from +");
         wf_duration_format(sb, b->start - r->t0);
@@ -192,7 +204,7 @@ static void draw_bar(wf_strbuf *sb, const wf_cli_report_run *r, const char *task
         wf_cli_report_add_counts(sb, counts, false);
         wf_strbuf_adds(sb, ")");
     }
-    wf_strbuf_adds(sb, "</title></rect>\n");
+    wf_strbuf_adds(sb, link ? "</title></rect></a>\n" : "</title></rect>\n");
 }
 
 /* Draws one task's row: its background and label into bg, its bars into fg. Returns the
@@ -201,9 +213,9 @@ static double draw_row(const wf_cli_report_run *r, size_t i, double y, wf_strbuf
 {
     json_object *t = json_object_array_get_idx(r->tasks, i);
     const char *name = wf_cli_json_str(t, "name"), *why = wf_cli_json_str(t, "error");
-    int status = wf_cli_report_st_parse(wf_cli_json_str(t, "status"));
+    int status = wf_cli_report_state(t);
     size_t n = 0, from = 0;
-    bar *bars = task_bars(t, &n);
+    bar *bars = task_bars(r, i, &n);
     int lanes;
     double lane_h, gap, row_h;
 
@@ -216,23 +228,25 @@ static double draw_row(const wf_cli_report_run *r, size_t i, double y, wf_strbuf
 
     wf_strbuf_addf(bg, "<rect x=\"0\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", y,
                    LABEL_W + PLOT_W + RIGHT_PAD, row_h, i % 2 ? "#ffffff" : "#f6f8fa");
-    wf_strbuf_addf(bg, "<text class=\"task\" x=\"8\" y=\"%.1f\" dominant-baseline=\"middle\">",
+    wf_strbuf_adds(bg, "<a href=\"#");
+    wf_cli_report_esc_anchor(bg, name, -1);
+    wf_strbuf_addf(bg, "\"><text class=\"task\" x=\"8\" y=\"%.1f\" dominant-baseline=\"middle\">",
                    y + row_h / 2);
     wf_cli_report_esc_n(bg, name, 26);
     wf_strbuf_adds(bg, "<title>");
     wf_cli_report_esc(bg, name);
-    wf_strbuf_addf(bg, ": %s", wf_cli_report_st_names[status]);
+    wf_strbuf_addf(bg, ": %s", wf_cli_report_st_labels[status]);
     if (wf_cli_json_int(t, "n_items", 0) > 0)
         wf_strbuf_addf(bg, ", %lld items", (long long)wf_cli_json_int(t, "n_items", 0));
     if (lanes > 1)
         wf_strbuf_addf(bg, " in %d lanes", lanes);
-    wf_strbuf_adds(bg, "</title></text>\n");
+    wf_strbuf_adds(bg, "</title></text></a>\n");
     if (n == 0) {
         /* Nothing ran (skipped, or its item list failed): say why in the row. */
         wf_strbuf_addf(fg,
                        "<text class=\"why\" x=\"%.1f\" y=\"%.1f\" "
                        "dominant-baseline=\"middle\">%s",
-                       LABEL_W + 6, y + row_h / 2, wf_cli_report_st_names[status]);
+                       LABEL_W + 6, y + row_h / 2, wf_cli_report_st_labels[status]);
         if (why != NULL) {
             wf_strbuf_adds(fg, ": ");
             wf_cli_report_esc_n(fg, why, 120);
@@ -288,7 +302,7 @@ void wf_cli_report_write_timeline(wf_cli_report_run *r)
     for (int i = 0; i < WF_CLI_N_ST; i++)
         wf_strbuf_addf(sb, "<i style=\"background:%s\"></i>%s",
                        wf_cli_report_st_colors[wf_cli_report_st_order[i]],
-                       wf_cli_report_st_names[wf_cli_report_st_order[i]]);
+                       wf_cli_report_st_labels[wf_cli_report_st_order[i]]);
     wf_strbuf_adds(sb, "<i style=\"background:#2da44e;opacity:.45\"></i>cached or reused</div>\n");
 
     for (size_t i = 0; i < wf_cli_report_n_tasks(r); i++)

@@ -82,6 +82,29 @@ static void stop_executors(wf_run *r)
     r->n_executors = 0;
 }
 
+/* When the scheduler must wake at the latest: the next retry timer, or the workflow's
+ * timeout. */
+static int64_t next_due(const wf_run *r)
+{
+    int64_t due = r->n_timers > 0 ? r->timers[0].due_ms : INT64_MAX;
+
+    if (r->wf->timeout_ms > 0 && !r->timed_out && r->start_ms + r->wf->timeout_ms < due)
+        due = r->start_ms + r->wf->timeout_ms;
+    return due;
+}
+
+static void timeout_warning(wf_run *r)
+{
+    wf_strbuf d = WF_STRBUF_INIT;
+    char *msg;
+
+    wf_duration_format(&d, r->wf->timeout_ms);
+    msg = wf_xasprintf("the workflow's timeout of %s passed: stopping the run", wf_strbuf_str(&d));
+    wf__emit_simple(r, WF_EVENT_WARNING, NULL, msg);
+    free(msg);
+    wf_strbuf_release(&d);
+}
+
 void *wf__scheduler_main(void *arg)
 {
     wf_run *r = arg;
@@ -110,10 +133,16 @@ void *wf__scheduler_main(void *arg)
         /* After handling completions, the next wait ends after a tick at the latest
          * (executors then need not wake us: see done_queue.c); after a tick with nothing to
          * do, it lasts until an executor wakes us or a retry timer is due. */
-        n = wf__done_queue_take(&r->done, r->n_timers > 0 ? r->timers[0].due_ms : INT64_MAX, n > 0,
+        n = wf__done_queue_take(&r->done, next_due(r), n > 0,
                                 r->stopping ? NULL : &r->cancel_requested, &batch, &batch_cap);
         if (atomic_load(&r->cancel_requested))
             wf__run_stop(r);
+        if (r->wf->timeout_ms > 0 && !r->timed_out &&
+            wf_now_ms() >= r->start_ms + r->wf->timeout_ms) {
+            r->timed_out = true;
+            timeout_warning(r);
+            wf__run_stop(r);
+        }
         for (size_t i = 0; i < n; i++) {
             if (batch[i].status == WF_STATUS_RUNNING)
                 wf__unit_started(r, &batch[i].job);

@@ -65,6 +65,7 @@ typedef struct wf_completion {
     char stderr_hash[WF_SHA256_HEX_LEN + 1];
     char item_hash[WF_SHA256_HEX_LEN + 1]; /* "" for a task without items */
     bool cached;                           /* the result came from the cache */
+    bool ignored; /* FAILED under continue-on-error (set by the scheduler, not executors) */
 } wf_completion;
 
 /* ---- the completion queue (engine/done_queue.c) ----------------------------------------- */

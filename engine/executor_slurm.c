@@ -145,7 +145,7 @@ static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
     slurm_opts_of(b->opts, &opts, &time_buf, &mem_buf, &extra);
     pthread_mutex_lock(&x->lock);
     if (wf_slurm_submit(x->slurm, t, task->name, b->elems, b->n, task->items_kind != WF_ITEMS_NONE,
-                        task->concurrency, &opts, task->timeout_ms, &err) == WF_OK) {
+                        x->run->tasks[t].concurrency, &opts, task->timeout_ms, &err) == WF_OK) {
         /* Slurm has the elements: for the engine they started (Slurm's own queue is not
          * followed; the recorded start is when the poller first saw one running). */
         for (size_t k = 0; k < b->n; k++) {

@@ -175,16 +175,16 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
         json_object_put(own);
         return WF_ERANGE;
     }
-    if (task->batch_size > 0) {
+    if (ts->batch_size > 0) {
         size_t n = json_object_array_length(list);
         json_object *batches =
-            json_object_new_array_ext((int)((n + task->batch_size - 1) / task->batch_size));
+            json_object_new_array_ext((int)((n + ts->batch_size - 1) / ts->batch_size));
 
-        for (size_t i = 0; i < n; i += (size_t)task->batch_size) {
+        for (size_t i = 0; i < n; i += (size_t)ts->batch_size) {
             json_object *b = json_object_new_array();
 
             /* Copies, not references: a lent list's reference counts are not ours. */
-            for (size_t j = i; j < n && j < i + (size_t)task->batch_size; j++)
+            for (size_t j = i; j < n && j < i + (size_t)ts->batch_size; j++)
                 json_object_array_add(b, wf_json_copy(json_object_array_get_idx(list, j)));
             json_object_array_add(batches, b);
         }

@@ -109,7 +109,7 @@ const char *wf__unit_label(const wf_run *r, uint32_t t, uint32_t idx, char *buf)
 
     if (ts->labels != NULL)
         return idx < ts->n_units ? ts->labels[idx] : NULL;
-    if (task->label != NULL || task->batch_size > 0 || ts->items == NULL ||
+    if (task->label != NULL || ts->batch_size > 0 || ts->items == NULL ||
         idx >= json_object_array_length(ts->items))
         return NULL;
     item = json_object_array_get_idx(ts->items, idx);

@@ -114,7 +114,7 @@ bool wf__has_startable(const wf_run *r, const wf_task_state *ts)
 
 bool wf__task_at_limit(const wf_run *r, uint32_t t)
 {
-    int limit = r->wf->tasks[t].concurrency;
+    int limit = r->tasks[t].concurrency;
 
     return limit > 0 && r->tasks[t].running >= (size_t)limit;
 }

@@ -125,7 +125,7 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     rec.item_hash = c->item_hash[0] ? c->item_hash : NULL;
     rec.cached = c->cached;
     rec.reused = reused;
-    rec.ignored = c->status == WF_STATUS_FAILED && task->continue_on_error;
+    rec.ignored = c->ignored;
     rec.label = wf__unit_label(r, t, idx, label_buf);
     wf_store_record_unit(r->store, &rec);
     free(error);
@@ -150,7 +150,8 @@ void wf__record_task(wf_run *r, uint32_t t)
     rec.with_items = task->items_kind != WF_ITEMS_NONE;
     rec.position = task->index;
     rec.n_items = rec.with_items ? ts->n_units : 0;
-    rec.ignored = ts->status == WF_STATUS_FAILED && task->continue_on_error;
+    rec.ignored = ts->status == WF_STATUS_FAILED && ts->result != NULL &&
+                  ts->result->ignored_failure;
     wf_store_record_task(r->store, &rec);
     free(error);
 }

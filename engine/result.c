@@ -73,7 +73,7 @@ json_object *wf_run_result_json(const wf_run *r)
         json_object *o = json_object_new_object();
 
         json_object_object_add(o, "status", json_object_new_string(wf_status_name(ts->status)));
-        if (task->continue_on_error && ts->status == WF_STATUS_FAILED)
+        if (ts->result != NULL && ts->result->ignored_failure)
             json_object_object_add(o, "continue_on_error", json_object_new_boolean(1));
         json_object_object_add(o, "duration_ms", json_object_new_int64(ts->end_ms - ts->start_ms));
         if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {

@@ -45,6 +45,7 @@ typedef struct wf_unit {
     uint8_t reused;    /* taken from the resumed run */
     uint8_t cached;    /* taken from the cache */
     uint8_t started;   /* the current attempt's UNIT_START was emitted */
+    uint8_t ignored;   /* it failed under continue-on-error */
     int32_t exit_code; /* of the last attempt, -1 if none */
     int64_t start_ms, end_ms;
 } wf_unit;
@@ -64,6 +65,8 @@ typedef struct wf_task_state {
     json_object *items_own;
     size_t n_units;
     size_t planned;    /* units counted in units_total for it (wf__planned_units, then n_units) */
+    int concurrency;   /* its items at once (0: no limit of its own), known when it starts */
+    int batch_size;    /* items per unit (0: one), known when it starts */
     int64_t stop_item; /* with stop_items: the item whose failure tripped it */
     wf_unit *units;
     size_t next_unit;    /* first unit never started */
@@ -154,6 +157,7 @@ struct wf_run {
     bool stopping; /* cancel or workflow fail-fast: start nothing new */
     bool failfast_tripped;
     uint32_t failfast_task; /* with failfast_tripped: the task whose failure tripped it */
+    bool timed_out;         /* the workflow's `timeout` passed: the run was stopped */
     wf_status status;
 };
 

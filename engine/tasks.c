@@ -61,6 +61,15 @@ char *wf__cancel_reason(const wf_run *r, const wf_task_state *ts, bool started)
     if (r->failfast_tripped)
         return wf_xasprintf("%s: fail-fast (task '%s' failed)", when,
                             r->wf->tasks[r->failfast_task].name);
+    if (r->timed_out) {
+        wf_strbuf d = WF_STRBUF_INIT;
+        char *msg;
+
+        wf_duration_format(&d, r->wf->timeout_ms);
+        msg = wf_xasprintf("%s: the workflow's timeout of %s passed", when, wf_strbuf_str(&d));
+        wf_strbuf_release(&d);
+        return msg;
+    }
     return wf_xasprintf("%s: the run was stopped", when);
 }
 
@@ -92,6 +101,41 @@ static bool dependency_reran(const wf_run *r, uint32_t t)
     return false;
 }
 
+/* A task's concurrency or batch-size written as a template: an integer >= 1, or the task
+ * fails with *error saying what it gave. */
+static bool eval_count(const wf_tpl *tpl, const wf_ctx *ctx, const char *what, int *out,
+                       char **error)
+{
+    json_object *v = NULL;
+    wf_error err;
+    int64_t n = 0;
+    bool ok;
+
+    wf_error_init(&err);
+    if (wf_tpl_eval(tpl, ctx, &v, &err) != WF_OK) {
+        *error = wf_xasprintf("%s: %s", what, err.message ? err.message : "cannot evaluate");
+        wf_error_release(&err);
+        return false;
+    }
+    ok = json_object_is_type(v, json_type_int) && (n = json_object_get_int64(v)) >= 1 &&
+         n <= INT32_MAX;
+    if (!ok && json_object_is_type(v, json_type_string)) {
+        /* `-i parallel=4` for a string input: the text of a whole number is fine. */
+        char *end = NULL;
+        long long x = strtoll(json_object_get_string(v), &end, 10);
+
+        ok = end != json_object_get_string(v) && *end == '\0' && x >= 1 && x <= INT32_MAX;
+        n = x;
+    }
+    if (ok)
+        *out = (int)n;
+    else
+        *error = wf_xasprintf("%s: '%s' gave %s, not an integer of at least 1", what,
+                              wf_tpl_source(tpl), json_object_to_json_string(v));
+    json_object_put(v);
+    return ok;
+}
+
 /* A task whose dependencies have all ended: skip it, or expand it and queue its units. */
 void wf__task_ready(wf_run *r, uint32_t t)
 {
@@ -121,6 +165,15 @@ void wf__task_ready(wf_run *r, uint32_t t)
         return;
     }
     free(why);
+    ts->concurrency = task->concurrency;
+    ts->batch_size = task->batch_size;
+    if ((task->concurrency_tpl != NULL &&
+         !eval_count(task->concurrency_tpl, ts->ctx, "concurrency", &ts->concurrency, &why)) ||
+        (task->batch_size_tpl != NULL &&
+         !eval_count(task->batch_size_tpl, ts->ctx, "batch-size", &ts->batch_size, &why))) {
+        wf__task_finish(r, t, WF_STATUS_FAILED, why);
+        return;
+    }
     if (ts->reuse != NULL && task->items_kind == WF_ITEMS_NONE) {
         wf__task_add_units(r, t, 1, false);
         wf__reuse_unit(r, t, 0, ts->reuse);
@@ -212,6 +265,48 @@ static void publish_vars(wf_run *r, uint32_t t)
     }
 }
 
+/* Whether a failure of the task's unit idx (-1: of the task itself, before it has units) is
+ * ignored: continue-on-error, evaluated for that unit when it is a template. A template that
+ * cannot be evaluated ignores nothing. */
+static bool ignores_failure(const wf_run *r, uint32_t t, int64_t idx)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    const wf_task_state *ts = &r->tasks[t];
+    wf_ctx *ctx;
+    wf_error err;
+    bool yes = false;
+
+    if (task->continue_on_error_tpl == NULL)
+        return task->continue_on_error;
+    if (idx >= 0 && ts->items != NULL)
+        ctx = wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, (size_t)idx), idx);
+    else
+        ctx = wf_ctx_ref(ts->ctx);
+    wf_error_init(&err);
+    if (wf_tpl_eval_bool(task->continue_on_error_tpl, ctx, &yes, &err) != WF_OK)
+        yes = false;
+    wf_error_release(&err);
+    wf_ctx_unref(ctx);
+    return yes;
+}
+
+/* A failed task's failure is ignored when every unit that failed was (continue-on-error per
+ * unit), or, when it failed before having units, when continue-on-error says so for it. */
+static bool task_ignored(const wf_run *r, uint32_t t)
+{
+    const wf_task_state *ts = &r->tasks[t];
+    bool any_failed = false;
+
+    for (size_t i = 0; i < ts->n_units; i++) {
+        if (ts->units[i].status != WF_STATUS_FAILED)
+            continue;
+        any_failed = true;
+        if (!ts->units[i].ignored)
+            return false;
+    }
+    return any_failed || ignores_failure(r, t, -1);
+}
+
 void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
 {
     const wf_task *task = &r->wf->tasks[t];
@@ -251,7 +346,7 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
         r->units_done++;
     }
     res = wf_result_new(status, value);
-    res->ignored_failure = status == WF_STATUS_FAILED && task->continue_on_error;
+    res->ignored_failure = status == WF_STATUS_FAILED && task_ignored(r, t);
     if (ts->error != NULL)
         res->error = wf_xstrdup(ts->error);
     if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
@@ -279,7 +374,7 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
     ev.attempt =
         task->items_kind == WF_ITEMS_NONE && ts->n_units == 1 ? (int)ts->units[0].attempt : 0;
     wf__emit(r, &ev);
-    if (status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
+    if (status == WF_STATUS_FAILED && !res->ignored_failure && r->fail_fast &&
         !r->failfast_tripped) {
         r->failfast_tripped = true;
         r->failfast_task = t;
@@ -400,6 +495,8 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
         free(c->error);
         c->error = wf__cancel_reason(r, ts, ev.started);
     }
+    c->ignored = c->status == WF_STATUS_FAILED &&
+                 ignores_failure(r, t, task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1);
     wf__record_unit(r, t, idx, c, (int)u->attempt, false);
     if (c->log != NULL)
         wf__emit_simple(r, WF_EVENT_LOG, task->name, c->log);
@@ -423,6 +520,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     }
     u->status = (uint8_t)c->status;
     u->cached = c->cached;
+    u->ignored = c->ignored;
     u->end_ms = c->end_ms;
     ts->ended++;
     r->units_done++;
@@ -449,20 +547,19 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     }
     ev.kind = WF_EVENT_UNIT_END;
     ev.status = c->status;
-    ev.ignored = c->status == WF_STATUS_FAILED && task->continue_on_error;
+    ev.ignored = c->ignored;
     ev.cached = c->cached;
     ev.duration_ms = c->end_ms - c->start_ms;
     ev.message = items && ts->item_errors ? ts->item_errors[idx] : (items ? NULL : ts->error);
     ev.stderr_text = items ? c->err : ts->plain_err;
     ev.stdout_text = items ? c->out : ts->plain_out;
     wf__emit(r, &ev);
-    if (c->status == WF_STATUS_FAILED && items && task->fail_fast) {
+    if (c->status == WF_STATUS_FAILED && !c->ignored && items && task->fail_fast) {
         ts->stop_items = true;
         ts->stop_item = (int64_t)idx;
         ts->exec->ops->cancel_task(ts->exec, t);
     }
-    if (c->status == WF_STATUS_FAILED && !task->continue_on_error && r->fail_fast &&
-        !r->failfast_tripped) {
+    if (c->status == WF_STATUS_FAILED && !c->ignored && r->fail_fast && !r->failfast_tripped) {
         r->failfast_tripped = true;
         r->failfast_task = t;
         wf__run_stop(r);
@@ -523,9 +620,9 @@ wf_status wf__final_status(const wf_run *r)
     for (size_t t = 0; t < r->wf->n_tasks; t++) {
         const wf_task_state *ts = &r->tasks[t];
 
-        if (ts->status == WF_STATUS_FAILED && !r->wf->tasks[t].continue_on_error)
+        if (ts->status == WF_STATUS_FAILED && !(ts->result && ts->result->ignored_failure))
             return WF_STATUS_FAILED;
-        if (ts->status == WF_STATUS_CANCELLED && r->failfast_tripped)
+        if (ts->status == WF_STATUS_CANCELLED && (r->failfast_tripped || r->timed_out))
             return WF_STATUS_FAILED;
     }
     return WF_STATUS_SUCCEEDED;

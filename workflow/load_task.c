@@ -464,6 +464,17 @@ static void fold_env(wf__ld *c, wf_task *t, const wf__ynode *own)
     free(vals);
 }
 
+/* concurrency or batch-size: an integer >= 1, or a template evaluated when the task starts
+ * (`concurrency: << inputs.parallel >>`). */
+static void parse_count(wf__ld *c, size_t ti, const wf__ynode *v, const char *what, int *out,
+                        wf_tpl **tpl)
+{
+    if (v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL)
+        *tpl = wf__ld_compile(c, v, 0, WF__ROLE_ONCE, ti);
+    else
+        wf__ld_get_int(c, v, what, 1, out);
+}
+
 static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__ynode *map)
 {
     wf_task *t = &c->wf->tasks[ti];
@@ -528,10 +539,10 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
 
     v = wf__ld_get(map, "concurrency", &k_conc);
     if (v != NULL)
-        wf__ld_get_int(c, v, "concurrency", 1, &t->concurrency);
+        parse_count(c, ti, v, "concurrency", &t->concurrency, &t->concurrency_tpl);
     v = wf__ld_get(map, "batch-size", &k_batch);
     if (v != NULL)
-        wf__ld_get_int(c, v, "batch-size", 1, &t->batch_size);
+        parse_count(c, ti, v, "batch-size", &t->batch_size, &t->batch_size_tpl);
     v = wf__ld_get(map, "fail-fast", &k_ff);
     if (v != NULL)
         wf__ld_get_bool(c, v, "fail-fast", &t->fail_fast);
@@ -569,7 +580,9 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     else if (c->has_timeout)
         t->timeout_ms = c->timeout_ms;
     v = wf__ld_get(map, "continue-on-error", NULL);
-    if (v != NULL)
+    if (v != NULL && v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL)
+        t->continue_on_error_tpl = wf__ld_compile(c, v, WF_TPL_EXPR, WF__ROLE_TASK, ti);
+    else if (v != NULL)
         wf__ld_get_bool(c, v, "continue-on-error", &t->continue_on_error);
     else if (c->has_coe)
         t->continue_on_error = c->coe;

@@ -16,8 +16,8 @@
 /* ---- key tables (NULL-terminated for wf_closest) ------------------------------------ */
 
 static const char *const TOP_KEYS[] = {
-    "version",  "name",        "description", "inputs", "vars",    "env",
-    "defaults", "concurrency", "fail-fast",   "tasks",  "outputs", NULL,
+    "version",     "name",      "description", "inputs",  "vars",    "env", "defaults",
+    "concurrency", "fail-fast", "tasks",       "outputs", "timeout", NULL,
 };
 static const char *const INPUT_KEYS[] = {
     "type", "default", "description", "secret", "enum", NULL
@@ -183,6 +183,9 @@ static void parse_top(wf__ld *c, const wf__ynode *root)
     v = wf__ld_get(root, "concurrency", NULL);
     if (v != NULL)
         wf__ld_get_int(c, v, "concurrency", 1, &wf->concurrency);
+    v = wf__ld_get(root, "timeout", NULL);
+    if (v != NULL)
+        wf__ld_get_duration(c, v, "timeout", &wf->timeout_ms);
     v = wf__ld_get(root, "fail-fast", NULL);
     if (v != NULL)
         wf__ld_get_bool(c, v, "fail-fast", &wf->fail_fast);
@@ -339,6 +342,9 @@ static void free_task(wf_task *t)
     wf_vnode_free(t->matrix_exclude);
     wf_tpl_free(t->when);
     wf_tpl_free(t->label);
+    wf_tpl_free(t->concurrency_tpl);
+    wf_tpl_free(t->continue_on_error_tpl);
+    wf_tpl_free(t->batch_size_tpl);
     free_named_tpls(t->env, t->n_env);
     wf_tpl_free(t->workdir);
     wf_tpl_free(t->shell);

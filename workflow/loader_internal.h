@@ -144,6 +144,7 @@ typedef enum wf__tpl_role {
     WF__ROLE_TASK,    /* any task template that sees item/index when the task has items */
     WF__ROLE_ITEMS,   /* the task's with-items expression: no item yet */
     WF__ROLE_PUBLISH, /* the task's publish: reads its own result, no item */
+    WF__ROLE_ONCE,    /* a task's concurrency or batch-size: once per task, no item */
     WF__ROLE_VARS,    /* workflow vars: inputs, env and earlier vars only */
     WF__ROLE_ENV,     /* workflow env: inputs, env and vars */
     WF__ROLE_OUTPUTS, /* workflow outputs: everything but item */

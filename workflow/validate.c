@@ -130,8 +130,8 @@ static void check_site(graph *g, const wf__tpl_site *s, const var_names *vars,
     const wf_workflow *wf = g->wf;
     const wf_tpl_ref *refs;
     size_t n = wf_tpl_refs(s->tpl, &refs);
-    bool in_task =
-        s->role == WF__ROLE_TASK || s->role == WF__ROLE_ITEMS || s->role == WF__ROLE_PUBLISH;
+    bool in_task = s->role == WF__ROLE_TASK || s->role == WF__ROLE_ITEMS ||
+                   s->role == WF__ROLE_PUBLISH || s->role == WF__ROLE_ONCE;
     const wf_task *task = in_task ? &wf->tasks[s->owner] : NULL;
 
     for (size_t k = 0; k < n; k++) {
@@ -173,6 +173,11 @@ static void check_site(graph *g, const wf__tpl_site *s, const var_names *vars,
                 wf__loader_error(g->L, m, WF_EINVAL,
                                  "'%s' cannot be used in 'with-items' itself: the list is "
                                  "computed before any item exists",
+                                 r->name);
+            else if (s->role == WF__ROLE_ONCE)
+                wf__loader_error(g->L, m, WF_EINVAL,
+                                 "'%s' cannot be used in 'concurrency' or 'batch-size', which are "
+                                 "evaluated once for the whole task, before its items",
                                  r->name);
             else if (s->role == WF__ROLE_PUBLISH)
                 wf__loader_error(g->L, m, WF_EINVAL,

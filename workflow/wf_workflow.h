@@ -138,6 +138,9 @@ typedef struct wf_task {
     wf_mark items_mark;
     int concurrency; /* items of this task at once; 0 = only the global limit */
     int batch_size;  /* 0 = no batching */
+    /* concurrency / batch-size written as a template (then the int above is 0): evaluated
+     * when the task starts, to an integer >= 1. NULL when written as a number. */
+    wf_tpl *concurrency_tpl, *batch_size_tpl;
     bool fail_fast;
     /* `label:` (WF_TPL_CSTRING, reads item), or NULL: names each item in progress, show,
      * logs, JUnit, GitHub and the report. Only with with-items, never with batch-size. */
@@ -149,6 +152,9 @@ typedef struct wf_task {
     wf_retry retry;
     int64_t timeout_ms; /* per attempt; 0 = none */
     bool continue_on_error;
+    /* continue-on-error written as a template (`<< item.experimental >>`): evaluated for
+     * each unit that fails, in its item's context; NULL when written as a boolean. */
+    wf_tpl *continue_on_error_tpl;
 
     /* Process settings (run tasks). Defaults are already folded in. */
     wf_output_mode output;
@@ -192,6 +198,7 @@ typedef struct wf_workflow {
     size_t n_env;
     int concurrency; /* 0 = the number of CPUs */
     bool fail_fast;
+    int64_t timeout_ms; /* the whole run's time limit (top-level `timeout`); 0: none */
 
     wf_task *tasks; /* in file order */
     size_t n_tasks;

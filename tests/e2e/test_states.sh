@@ -112,4 +112,68 @@ expect_json "a stopped unit says the run was stopped" \
     'sorted(set(u["error"] for t in d["tasks"] for u in t["units"]))' \
     '["cancelled while running: the run was stopped"]'
 
+# The workflow's own timeout stops the run: cancelled units say so, and the run fails.
+cat > wto.yaml <<'Y'
+version: 1
+timeout: 1s
+tasks:
+  quick:
+    run: echo hi
+  slow:
+    with-items: [1, 2, 3]
+    concurrency: 2
+    run: sleep 20
+Y
+start=$(date +%s)
+run_wf run wto.yaml --progress plain
+took=$(( $(date +%s) - start ))
+expect_rc "a run past its timeout fails" 1
+expect_in "a warning says why" err.txt "warning: the workflow's timeout of 1s passed: stopping the run"
+expect_in "running units say what stopped them" err.txt "cancelled while running: the workflow's timeout of 1s passed"
+if [ "$took" -lt 10 ]; then pass "stopped in ${took}s, not after 20s"; else fail "took ${took}s"; fi
+run_wf show last --json
+expect_json "quick succeeded before" '[t["status"] for t in d["tasks"]]' '["succeeded", "cancelled"]'
+# Templated options: continue-on-error per item (GitHub's matrix.experimental), concurrency
+# from an input, and a bad one.
+cat > opts.yaml <<'Y'
+version: 1
+inputs:
+  par: {default: 2}
+tasks:
+  build:
+    with-items:
+      matrix:
+        os: [linux, mac]
+      include:
+        - os: mac
+          experimental: true
+    continue-on-error: << item.experimental ?? false >>
+    concurrency: << inputs.par >>
+    run: test << item.os >> = linux
+  after:
+    needs: [build]
+    run: echo after
+  hard:
+    with-items: [a, b]
+    continue-on-error: << item == "a" >>
+    run: "false"
+Y
+run_wf run opts.yaml --json --progress none
+expect_rc "a failure not covered fails the run" 1
+expect_json "the experimental item is ignored, the task too, and its dependent runs" \
+    '[d["tasks"]["build"]["status"], d["tasks"]["build"].get("continue_on_error"), d["tasks"]["after"]["status"]]' \
+    '["failed", true, "succeeded"]'
+expect_json "per item: a ignored, b not, so the task fails" \
+    '[d["tasks"]["hard"]["status"], d["tasks"]["hard"].get("continue_on_error")]' '["failed", null]'
+run_wf show last --json
+expect_json "the store has it per unit" \
+    '[(u["index"], u["ignored"]) for t in d["tasks"] if t["name"] == "hard" for u in t["units"]]' \
+    '[[0, true], [1, false]]'
+run_wf run opts.yaml --json --progress none -i par=0
+expect_json "a concurrency of 0 fails the task saying so" 'd["tasks"]["build"]["error"]' \
+    '"concurrency: '"'"'<< inputs.par >>'"'"' gave 0, not an integer of at least 1"'
+printf 'version: 1\ntasks:\n  t:\n    with-items: [1]\n    concurrency: << item >>\n    run: echo\n' > once.yaml
+run_wf validate once.yaml
+expect_rc "item in concurrency is a load error" 2
+expect_in "it says why" err.txt "'item' cannot be used in 'concurrency' or 'batch-size', which are evaluated once for the whole task"
 done_testing
