@@ -268,9 +268,10 @@ bool wf_cli_report_get_bool(json_object *o, const char *key);
  * bytes that are not UTF-8 and control characters become U+FFFD. */
 void wf_cli_report_esc_n(wf_strbuf *sb, const char *s, size_t max);
 void wf_cli_report_esc(wf_strbuf *sb, const char *s);
-/* What the page calls a unit: NAME or NAME[INDEX] (index >= 0), escaped. (Item labels, when
- * the store records them, belong here.) */
+/* What the page calls a unit: NAME or NAME[INDEX] (index >= 0), escaped. */
 void wf_cli_report_esc_unit(wf_strbuf *sb, const char *task, int64_t index);
+/* The same for u, followed by its item's label when it has one: NAME[INDEX] (LABEL). */
+void wf_cli_report_esc_unit_named(wf_strbuf *sb, const wf_cli_report_unit *u);
 /* A unit's anchor, escaped for an attribute: "TASK/INDEX", or "TASK" (index < 0). */
 void wf_cli_report_esc_anchor(wf_strbuf *sb, const char *task, int64_t index);
 size_t wf_cli_report_n_tasks(const wf_cli_report_run *r);
