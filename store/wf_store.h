@@ -185,7 +185,8 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
 /* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
  * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "ignored", "units": [
  * {"index", "attempt", "status", "started_ms", "ended_ms", "exit_code", "error", "cached",
- * "reused", "stdout_hash", "stderr_hash", "ignored"} ...] } ] in workflow-file order (position),
+ * "reused", "stdout_hash", "stderr_hash", "ignored", "label"} ...] } ] in workflow-file order
+ * (position),
  * units by index then attempt. "ignored": a failure under continue-on-error (status "failed").
  * "error" of a unit says why it failed, was skipped or was cancelled. *out is owned. */
 int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err);
