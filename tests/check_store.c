@@ -373,7 +373,7 @@ START_TEST(test_newer_schema_refused)
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 3)"));
+        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 4)"));
     /* Refusing changed nothing. */
     ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 7);
     wf_error_release(&err);

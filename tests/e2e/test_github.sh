@@ -35,7 +35,7 @@ expect_in "workflow commands are stopped inside a group" err.txt "::stop-command
 token=$(sed -n 's/^::stop-commands::\(.*\)$/\1/p' err.txt | head -n 1)
 expect_in "and resumed after it" err.txt "::$token::"
 expect_in "an annotation per failure, at the task's line" err.txt \
-    "::error file=gh.yaml,line=7,col=3,title=wfengine%3A items[1] failed::exit code 5%0Aboom: ***"
+    "::error file=gh.yaml,line=7,col=3,title=wfengine%3A items[1] (b) failed::exit code 5%0Aboom: ***"
 n=$(grep -c '^::error' err.txt || true)
 [ "$n" = 1 ] && pass "exactly one annotation" || fail "exactly one annotation (got $n)"
 expect_not_in "the secret never appears" err.txt "very-secret-42"
@@ -137,7 +137,7 @@ expect_in "the last unit's output is kept" group.txt "end-of-item-19"
 expect_not_in "the first units' output is not" group.txt "end-of-item-0"
 expect_in "the group says what it left out" group.txt "the output of 5 earlier units is not shown here"
 first=$(grep -m1 '^--- big\[' group.txt || true)
-[ "$first" = "--- big[3] stdout (last 64 KiB of 70015 bytes) ---" ] && pass "failed units first" ||
+[ "$first" = "--- big[3] (3) stdout (last 64 KiB of 70015 bytes) ---" ] && pass "failed units first" ||
     fail "failed units first: '$first'"
 order=$(grep -o '^end-of-item-[0-9]*' group.txt | tr '\n' ' ')
 [ "$order" = "end-of-item-3 end-of-item-6 end-of-item-7 end-of-item-8 end-of-item-9 end-of-item-10 end-of-item-11 end-of-item-12 end-of-item-13 end-of-item-14 end-of-item-15 end-of-item-16 end-of-item-17 end-of-item-18 end-of-item-19 " ] &&
@@ -152,7 +152,7 @@ run_id=$(sed -n 's/^wfengine: recorded as run \([^ ]*\) .*/\1/p' err.txt)
 expect_in "the summary is appended" summary.md "# earlier step content"
 expect_in "it has the status" summary.md "### wfengine: gh failed"
 expect_in "the counts" summary.md "3 succeeded, 1 failed."
-expect_in "each failure with its error" summary.md '- **`items[1]`**: exit code 5'
+expect_in "each failure with its error" summary.md '- **`items[1]`** \(b\): exit code 5'
 expect_in "and its stderr" summary.md "boom: ***"
 expect_in "the tasks with their durations" summary.md '| `hello` | succeeded | 1 | '
 expect_in "where the full report is" summary.md "wfengine report $run_id -o report.html --store st"
