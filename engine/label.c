@@ -122,6 +122,9 @@ const char *wf__unit_label(const wf_run *r, uint32_t t, uint32_t idx, char *buf)
     default:
         return NULL;
     }
+    /* `with-items: << range(n) >>`: an item that is its own index says nothing more. */
+    if (json_object_is_type(item, json_type_int) && json_object_get_int64(item) == (int64_t)idx)
+        return NULL;
     text = json_object_get_string((json_object *)item);
     len = strlen(text);
     if (len > AUTO_LABEL_MAX)

@@ -18,7 +18,7 @@ tasks:
     label: << item.os >>-<< item.arch >>
     run: "echo built << item.os >>/<< item.arch >>; [ << item.os >>-<< item.arch >> != macos-arm64 ] || { echo 'no toolchain' >&2; exit 3; }"
   words:
-    with-items: [alpha, 7, "x\u001b[31my", {k: v}, "a string much longer than thirty-two bytes"]
+    with-items: [alpha, 7, "x\u001b[31my", {k: v}, "a string much longer than thirty-two bytes", 5]
     run: "echo word << index >>"
 Y
 run_wf run labels.yaml --progress plain -v --junit report.xml
@@ -32,6 +32,7 @@ expect_not_in "no raw escape reaches the terminal" err.txt $'\033[31m'
 expect_in "an object item has no label" err.txt "ok       words[3] ("
 expect_not_in "an object item is not shown" err.txt "words[3] ({"
 expect_not_in "a long string is not a label" err.txt "words[4] (a string"
+expect_not_in "an integer equal to its index is not a label" err.txt "words[5] (5)"
 expect_in "the logs pointer stays a command (no label)" err.txt "wfengine logs "
 if grep -F "wfengine logs" err.txt | grep -qF "(macos-arm64)"; then
     fail "the logs pointer holds the label" "$(grep -F 'wfengine logs' err.txt)"
@@ -42,6 +43,12 @@ if xmllint --noout --schema "$XSD" report.xml 2>xml.err; then pass "JUnit fits t
 expect_in "a JUnit test name carries the label" report.xml 'name="build[3] (macos-arm64)"'
 expect_in "the label is XML-safe in JUnit" report.xml 'name="words[2] (x?[31my)"'
 
+run_wf run labels.yaml --json
+expect_json "run --json: an item's label" '[i.get("label") for i in d["tasks"]["build"]["items"]]' \
+    '["linux-amd64", "linux-arm64", "macos-amd64", "macos-arm64"]'
+expect_json "run --json: no label key for an item without one" \
+    '[i.get("label") for i in d["tasks"]["words"]["items"]][3:]' '[null, null, null]'
+
 run_wf show last
 expect_rc "show" 0
 expect_in "show names items by label" out.txt "build[2] (macos-amd64)"
@@ -51,7 +58,7 @@ expect_json "show --json: a unit's label" \
     '["linux-amd64", "linux-arm64", "macos-amd64", "macos-arm64"]'
 expect_json "show --json: scalar labels and null" \
     '[u["label"] for t in d["tasks"] if t["name"]=="words" for u in t["units"]]' \
-    '["alpha", "7", "x?[31my", null, null]'
+    '["alpha", "7", "x?[31my", null, null, null]'
 
 run_wf logs last build.macos-amd64
 expect_rc "logs TASK.LABEL" 0
