@@ -150,8 +150,8 @@ void wf__record_task(wf_run *r, uint32_t t)
     rec.with_items = task->items_kind != WF_ITEMS_NONE;
     rec.position = task->index;
     rec.n_items = rec.with_items ? ts->n_units : 0;
-    rec.ignored = ts->status == WF_STATUS_FAILED && ts->result != NULL &&
-                  ts->result->ignored_failure;
+    rec.ignored =
+        ts->status == WF_STATUS_FAILED && ts->result != NULL && ts->result->ignored_failure;
     wf_store_record_task(r->store, &rec);
     free(error);
 }

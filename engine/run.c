@@ -154,6 +154,8 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
     }
     r->opts.inputs = NULL;
     wf__collect_secrets(r, inputs);
+    /* Before the environment: a task's env-file entries are kept in its state. */
+    r->tasks = wf_xcalloc(wf->n_tasks ? wf->n_tasks : 1, sizeof(*r->tasks));
     if (wf__build_env(r, inputs, errs) != WF_OK || wf__build_root(r, inputs, errs) != WF_OK) {
         if (r->root == NULL)
             json_object_put(inputs);
@@ -166,7 +168,6 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
                      : wf->concurrency > 0   ? wf->concurrency
                                              : (int)cpu_count();
     r->fail_fast = wf->fail_fast || r->opts.fail_fast;
-    r->tasks = wf_xcalloc(wf->n_tasks ? wf->n_tasks : 1, sizeof(*r->tasks));
     r->settle = wf_xmalloc((wf->n_tasks ? wf->n_tasks : 1) * sizeof(*r->settle));
     for (size_t t = 0; t < wf->n_tasks; t++) {
         r->tasks[t].pending_deps = (uint32_t)wf->tasks[t].n_deps;

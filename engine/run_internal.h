@@ -88,6 +88,7 @@ typedef struct wf_task_state {
     bool rerun;
     /* A task with env: the run's env_base without the names the task sets (pointers into
      * wf_run.envp; owned array, NULL for a task without env, which uses the run's). */
+    char **file_env; /* the task's env-file entries NAME=VALUE (owned), NULL-terminated, or NULL */
     const char **env_base;
     size_t n_env_base;
 } wf_task_state;

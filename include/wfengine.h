@@ -253,6 +253,11 @@ typedef struct wf_run_options {
     bool slurm_keep_files;
     wf_event_fn on_event;
     void *user;
+    /* dotenv files read when the run starts (`--env-file`), after the workflow's own
+     * `env-file` and before its `env`: NULL-terminated paths (relative to the current
+     * directory), borrowed; NULL: none. A file that cannot be read or has a malformed line is
+     * an error (file:line:col) and nothing starts. */
+    const char *const *env_files;
 } wf_run_options;
 
 /* Binds the inputs, computes vars and env, and starts the run on its own threads. On a bad

@@ -5,4 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
-./build/wfengine run workflows/health-check.yaml
+# wfengine, libwfengine, the headers and the manual page under /usr/local, so that the
+# README's `wfengine ...` and `man wfengine` work from here on.
+cmake --install build >/dev/null
+ldconfig
+wfengine run workflows/health-check.yaml

@@ -19,10 +19,10 @@ static const char *const DEFAULTS_KEYS[] = {
     "timeout", "retry", "env", "workdir", "shell", "continue-on-error", "executor", NULL,
 };
 static const char *const TASK_KEYS[] = {
-    "run",        "action",    "input",       "needs", "with-items", "concurrency",
-    "batch-size", "fail-fast", "when",        "retry", "timeout",    "continue-on-error",
-    "output",     "env",       "workdir",     "shell", "publish",    "cache",
-    "executor",   "slurm",     "description", "label", NULL,
+    "run",        "action",    "input",       "needs",    "with-items", "concurrency",
+    "batch-size", "fail-fast", "when",        "retry",    "timeout",    "continue-on-error",
+    "output",     "env",       "workdir",     "shell",    "publish",    "cache",
+    "executor",   "slurm",     "description", "env-file", "label",      NULL,
 };
 static const char *const RETRY_KEYS[] = { "count", "delay", "backoff", "max-delay", NULL };
 static const char *const BACKOFFS[] = { "constant", "linear", "exponential", NULL };
@@ -527,6 +527,9 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
             t->input = wf__ld_build_vnode(c, v, WF__ROLE_TASK, ti);
         }
     }
+    v = wf__ld_get(map, "env-file", NULL);
+    if (v != NULL)
+        t->env_files = wf__ld_env_files(c, v);
     v = wf__ld_get(map, "description", NULL);
     if (v != NULL && wf__ld_text_of(c, v, "description") != NULL)
         t->description = wf_xstrdup(v->text);

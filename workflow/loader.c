@@ -16,8 +16,8 @@
 /* ---- key tables (NULL-terminated for wf_closest) ------------------------------------ */
 
 static const char *const TOP_KEYS[] = {
-    "version",     "name",      "description", "inputs",  "vars",    "env", "defaults",
-    "concurrency", "fail-fast", "tasks",       "outputs", "timeout", NULL,
+    "version",     "name",      "description", "inputs",  "vars",    "env",      "defaults",
+    "concurrency", "fail-fast", "tasks",       "outputs", "timeout", "env-file", NULL,
 };
 static const char *const INPUT_KEYS[] = {
     "type", "default", "description", "secret", "enum", NULL
@@ -30,6 +30,39 @@ static const wf_input_type INPUT_TYPE_VALUES[] = {
     WF_INPUT_ANY,     WF_INPUT_STRING, WF_INPUT_INTEGER, WF_INPUT_NUMBER,
     WF_INPUT_BOOLEAN, WF_INPUT_ARRAY,  WF_INPUT_OBJECT,
 };
+
+/* A default written as a template: it may read env (the environment wfengine runs in) and
+ * nothing that is computed from inputs. */
+static wf_tpl *compile_default(wf__ld *c, const wf_input_spec *in, const wf__ynode *v)
+{
+    wf_tpl *t = NULL;
+    wf_errlist errs;
+    const wf_tpl_ref *refs;
+    size_t n;
+
+    wf_errlist_init(&errs);
+    if (wf_tpl_compile_all(v->text, v->len, WF_TPL_NO_ITEM, &t, &errs) != WF_OK) {
+        for (size_t i = 0; i < errs.len; i++)
+            wf__loader_error(c->L,
+                             wf__scalar_pos(c->L, v, errs.items[i].line, errs.items[i].column),
+                             errs.items[i].code, "%s", errs.items[i].message);
+        wf_errlist_release(&errs);
+        return NULL;
+    }
+    wf_errlist_release(&errs);
+    n = wf_tpl_refs(t, &refs);
+    for (size_t i = 0; i < n; i++)
+        wf__loader_error(c->L, wf__scalar_pos(c->L, v, refs[i].line, refs[i].column), WF_EINVAL,
+                         "the default of input '%s' may read only env (env.NAME, the "
+                         "environment wfengine runs in): it is computed before inputs, vars "
+                         "and tasks",
+                         in->name);
+    if (n > 0) {
+        wf_tpl_free(t);
+        return NULL;
+    }
+    return t;
+}
 
 /* ---- inputs, vars, env, outputs ----------------------------------------------------- */
 
@@ -92,7 +125,10 @@ static void parse_input(wf__ld *c, const wf__ynode *key, const wf__ynode *spec, 
         }
     }
     v = wf__ld_get(spec, "default", &dkey);
-    if (v != NULL) {
+    if (v != NULL && v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL) {
+        in->has_default = true;
+        in->default_tpl = compile_default(c, in, v);
+    } else if (v != NULL) {
         char *msg;
 
         in->has_default = true;
@@ -183,6 +219,9 @@ static void parse_top(wf__ld *c, const wf__ynode *root)
     v = wf__ld_get(root, "concurrency", NULL);
     if (v != NULL)
         wf__ld_get_int(c, v, "concurrency", 1, &wf->concurrency);
+    v = wf__ld_get(root, "env-file", NULL);
+    if (v != NULL)
+        wf->env_files = wf__ld_env_files(c, v);
     v = wf__ld_get(root, "timeout", NULL);
     if (v != NULL)
         wf__ld_get_duration(c, v, "timeout", &wf->timeout_ms);
@@ -352,6 +391,9 @@ static void free_task(wf_task *t)
     wf_tpl_free(t->cache_key);
     for (size_t k = 0; k < t->n_cache_sources; k++)
         free(t->cache_sources[k]);
+    for (size_t k = 0; t->env_files != NULL && t->env_files[k] != NULL; k++)
+        free(t->env_files[k]);
+    free(t->env_files);
     free(t->cache_sources);
     wf_vnode_free(t->slurm);
     free(t->deps);
@@ -363,9 +405,13 @@ void wf_workflow_free(wf_workflow *wf)
     if (wf == NULL)
         return;
     wf_errlist_release(&wf->warnings);
+    for (size_t k = 0; wf->env_files != NULL && wf->env_files[k] != NULL; k++)
+        free(wf->env_files[k]);
+    free(wf->env_files);
     for (size_t k = 0; k < wf->n_inputs; k++) {
         free(wf->inputs[k].name);
         json_object_put(wf->inputs[k].default_value);
+        wf_tpl_free(wf->inputs[k].default_tpl);
         json_object_put(wf->inputs[k].enum_values);
         free(wf->inputs[k].description);
     }

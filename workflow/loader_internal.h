@@ -200,6 +200,9 @@ typedef struct wf__ld {
 /* load_values.c. Every reader that fails adds an error at the value (what names the key in
  * the message) and returns false, -1 or NULL; the caller goes on with the next key. */
 
+/* An env-file value (a path or a list of paths) as paths resolved against the workflow
+ * file's directory, NULL-terminated; NULL after an error. */
+char **wf__ld_env_files(wf__ld *c, const wf__ynode *n);
 /* "'what' must be <expected>, got <what n is>" (with a hint for yes/no/on/off). */
 void wf__ld_type_error(wf__ld *c, const wf__ynode *n, const char *what, const char *expected);
 /* True when s is one of the NULL-terminated list. */

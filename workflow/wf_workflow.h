@@ -78,6 +78,9 @@ typedef struct wf_input_spec {
     wf_input_type type;
     bool has_default;
     json_object *default_value; /* owned; may be NULL (null) even when has_default */
+    /* A default written as a template (`default: << env.DEPLOY_ENV ?? "dev" >>`): evaluated
+     * against the environment when the inputs are bound; it reads only env. NULL otherwise. */
+    wf_tpl *default_tpl;
     bool secret;
     json_object *enum_values; /* owned list, or NULL */
     char *description;        /* may be NULL */
@@ -169,6 +172,7 @@ typedef struct wf_task {
     /* cache: (used by the store) */
     bool cache;
     wf_tpl *cache_key;    /* or NULL */
+    char **env_files;     /* the task's env-file paths (resolved as the workflow's); may be NULL */
     char **cache_sources; /* globs */
     size_t n_cache_sources;
 
@@ -199,6 +203,9 @@ typedef struct wf_workflow {
     int concurrency; /* 0 = the number of CPUs */
     bool fail_fast;
     int64_t timeout_ms; /* the whole run's time limit (top-level `timeout`); 0: none */
+    /* env-file: dotenv files read when the run starts, paths resolved against the workflow
+     * file's directory; NULL-terminated (NULL: none). */
+    char **env_files;
 
     wf_task *tasks; /* in file order */
     size_t n_tasks;
@@ -211,6 +218,12 @@ typedef struct wf_workflow {
      * "warning: ..." at its place; sorted. */
     wf_errlist warnings;
 } wf_workflow;
+
+/* Reads a dotenv file (NAME=VALUE lines, `export ` allowed, # comments, '...' literal and
+ * "..." with \n \t \r \\ \" \$ escapes; nothing expanded) into into (later names win).
+ * Returns WF_OK, WF_EIO (unreadable, one error), or WF_EINVAL with an error per bad line
+ * (file:line:col, source line for the caret). Thread-safe. */
+int wf_dotenv_read(const char *path, json_object *into, wf_errlist *errs);
 
 /* Loads and validates a workflow file. See the header comment for errors; also WF_EIO (one
  * error naming the path and the cause) when the file cannot be read. */
