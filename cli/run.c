@@ -217,6 +217,18 @@ static void print_task_plan(json_object *task)
         for (size_t a = 0; a < json_object_array_length(argv); a++)
             printf(" [%s]", json_object_get_string(json_object_array_get_idx(argv, a)));
         printf("\n");
+    } else if (wf_cli_json_str(task, "uses") != NULL) {
+        json_object *called = NULL, *ctasks = NULL;
+
+        printf("    uses: %s", wf_cli_json_str(task, "uses"));
+        if (json_object_object_get_ex(task, "called", &called) && called != NULL &&
+            json_object_object_get_ex(called, "tasks", &ctasks)) {
+            printf(" (workflow %s:", wf_cli_json_str(called, "name"));
+            for (size_t t = 0; t < json_object_array_length(ctasks); t++)
+                printf(" %s", wf_cli_json_str(json_object_array_get_idx(ctasks, t), "name"));
+            printf(")");
+        }
+        printf("\n");
     } else {
         printf("    action: %s\n", wf_cli_json_str(task, "action"));
     }

@@ -334,14 +334,18 @@ static const char logs_help[] =
     "Examples:\n"
     "  wfengine logs last build\n"
     "  wfengine logs last 'check_health[3]' --stderr --attempt 1\n"
-    "  wfengine logs last build.linux-amd64\n";
+    "  wfengine logs last build.linux-amd64\n"
+    "  wfengine logs last 'deploy[2]/migrate'   (a task of a workflow called by `uses:`)\n";
 
 /* Splits spec (TASK, TASK[ITEM], TASK.ITEM; the form progress lines show, "TASK[3] (LABEL)",
- * is TASK[3]) into *task (owned) and *item (owned, NULL for none). False when it is none of
- * those. */
+ * is TASK[3]) into *task (owned) and *item (owned, NULL for none). A task of a called
+ * workflow is CALLER[2]/TASK: the item is in the part after the last '/'. False when it is
+ * none of those. */
 static bool split_unit_spec(const char *spec, char **task, char **item)
 {
-    size_t n = strcspn(spec, "[.");
+    const char *slash = strrchr(spec, '/');
+    const char *last = slash != NULL ? slash + 1 : spec;
+    size_t n = (size_t)(last - spec) + strcspn(last, "[.");
     const char *rest = spec + n;
 
     *task = wf_xstrndup(spec, n);

@@ -209,6 +209,9 @@ int wf__check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *err
             free(msg);
             rc = WF_EINVAL;
         }
+        /* A called workflow's actions are checked now too: nothing starts when one is missing. */
+        if (task->called != NULL && wf__check_actions(e, task->called, errs) != WF_OK)
+            rc = WF_EINVAL;
     }
     return rc;
 }

@@ -128,4 +128,31 @@ run_wf logs last deploy.prod
 expect_rc "logs by a label that failed" 2
 expect_in "lists the labels there are" err.txt "has no item labelled 'prod'; its labels: dev@eu"
 
+# A called workflow's items keep their labels through the caller (events are forwarded).
+mkdir -p sub
+cat > sub/child.yaml <<'Y'
+version: 1
+inputs:
+  os: {type: string}
+tasks:
+  migrate:
+    with-items: [up, down]
+    run: "echo migrate << inputs.os >> << item >>"
+Y
+cat > parent.yaml <<'Y'
+version: 1
+tasks:
+  deploy:
+    with-items: [{os: linux}, {os: macos}]
+    label: on-<< item.os >>
+    uses: sub/child.yaml
+    with: {os: << item.os >>}
+Y
+run_wf run parent.yaml --progress plain -v
+expect_rc "a called workflow with labels" 0
+expect_in "the caller's item by its label" err.txt "ok       deploy[1] (on-macos)"
+expect_in "the called workflow's item by its label" err.txt "start    deploy[1]/migrate[1] (down)"
+run_wf logs last 'deploy[1]/migrate.down'
+expect_in "logs CALLER[N]/TASK.LABEL" out.txt "migrate macos down"
+
 done_testing
