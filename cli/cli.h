@@ -53,6 +53,9 @@ size_t wf_cli_utf8_len(const unsigned char *s);
  * the CI log) as what the process wrote, never as a command to the terminal (common.c says
  * how each byte is shown). */
 void wf_cli_add_safe(wf_strbuf *sb, const char *s);
+/* A unit's name as the CLI shows it: "task" (no items), "task[3]", or "task[3] (label)" when
+ * the item has a label (wf_event.label, a stored unit's "label"; shown safe as above). */
+void wf_cli_unit_name(wf_strbuf *sb, const char *task, int64_t index, const char *label);
 /* Where the tail of text worth showing starts: its last max_lines lines (0: any number; the
  * newlines that end the text do not count) within its last max_bytes bytes (0: any number),
  * at a character, never inside a UTF-8 sequence. Points into text (not NULL). O(length). */
@@ -268,9 +271,10 @@ bool wf_cli_report_get_bool(json_object *o, const char *key);
  * bytes that are not UTF-8 and control characters become U+FFFD. */
 void wf_cli_report_esc_n(wf_strbuf *sb, const char *s, size_t max);
 void wf_cli_report_esc(wf_strbuf *sb, const char *s);
-/* What the page calls a unit: NAME or NAME[INDEX] (index >= 0), escaped. (Item labels, when
- * the store records them, belong here.) */
+/* What the page calls a unit: NAME or NAME[INDEX] (index >= 0), escaped. */
 void wf_cli_report_esc_unit(wf_strbuf *sb, const char *task, int64_t index);
+/* The same for u, followed by its item's label when it has one: NAME[INDEX] (LABEL). */
+void wf_cli_report_esc_unit_named(wf_strbuf *sb, const wf_cli_report_unit *u);
 /* A unit's anchor, escaped for an attribute: "TASK/INDEX", or "TASK" (index < 0). */
 void wf_cli_report_esc_anchor(wf_strbuf *sb, const char *task, int64_t index);
 size_t wf_cli_report_n_tasks(const wf_cli_report_run *r);

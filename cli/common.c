@@ -193,6 +193,19 @@ const char *wf_cli_status_text(json_object *o)
  * ESC [ and the like) as \uHHHH, bytes that are not UTF-8 as \xHH. Tabs and newlines stay;
  * a carriage return before a newline is dropped (CRLF line ends), any other one shown as
  * \x0d, since it would let a line overwrite the one it is on. Valid UTF-8 is kept whole. */
+void wf_cli_unit_name(wf_strbuf *sb, const char *task, int64_t index, const char *label)
+{
+    wf_strbuf_adds(sb, task ? task : "");
+    if (index < 0)
+        return;
+    wf_strbuf_addf(sb, "[%lld]", (long long)index);
+    if (label != NULL && label[0] != '\0') {
+        wf_strbuf_adds(sb, " (");
+        wf_cli_add_safe(sb, label);
+        wf_strbuf_addc(sb, ')');
+    }
+}
+
 void wf_cli_add_safe(wf_strbuf *sb, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -73,6 +73,7 @@ typedef struct gh_failure {
     bool ignored;
     int attempts;
     int64_t duration_ms;
+    char *label;       /* the item's label, shown safe, or NULL */
     char *message;     /* shown safe */
     char *stderr_tail; /* shown safe, or NULL */
 } gh_failure;
@@ -158,9 +159,7 @@ static gh_task *task_of(wf_cli_github *g, const char *name)
 
 static void unit_name(wf_strbuf *sb, const wf_event *ev)
 {
-    wf_strbuf_adds(sb, ev->task);
-    if (ev->index >= 0)
-        wf_strbuf_addf(sb, "[%lld]", (long long)ev->index);
+    wf_cli_unit_name(sb, ev->task, ev->index, ev->label);
 }
 
 /* An annotation of the given kind at ev's task, unless the kind's quota is used up. */
@@ -407,6 +406,10 @@ static void note_failure(wf_cli_github *g, const wf_event *ev)
     f = &g->failures[g->n_failures++];
     f->task = wf_xstrdup(ev->task);
     f->index = ev->index;
+    if (ev->label != NULL) {
+        wf_cli_add_safe(&sb, ev->label);
+        f->label = wf_strbuf_detach(&sb, NULL);
+    }
     f->ignored = ev->ignored;
     f->attempts = ev->attempt;
     f->duration_ms = ev->duration_ms;
@@ -436,6 +439,11 @@ static void summary_failure(wf_strbuf *md, const wf_cli_github *g, const gh_fail
     if (f->index >= 0)
         wf_strbuf_addf(md, "[%lld]", (long long)f->index);
     wf_strbuf_adds(md, "`**");
+    if (f->label != NULL) {
+        wf_strbuf_adds(md, " \\(");
+        md_text(md, f->label);
+        wf_strbuf_adds(md, "\\)");
+    }
     if (f->ignored)
         wf_strbuf_adds(md, " (ignored: continue\\-on\\-error)");
     wf_strbuf_adds(md, ": ");
@@ -738,6 +746,7 @@ void wf_cli_github_free(wf_cli_github *g)
     }
     for (size_t i = 0; i < g->n_failures; i++) {
         free(g->failures[i].task);
+        free(g->failures[i].label);
         free(g->failures[i].message);
         free(g->failures[i].stderr_tail);
     }

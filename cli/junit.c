@@ -41,6 +41,7 @@ typedef struct junit_case {
     bool output_dropped; /* the report's output budget was used up */
     int64_t duration_ms;
     int attempts, exit_code;
+    char *label;             /* the item's label, shown safe; or NULL */
     char *message;           /* the error or the reason it was skipped or cancelled, or NULL */
     char *failure_text;      /* the last lines of stderr, shown safe; or NULL */
     char *out, *err;         /* tails of stdout and stderr, shown safe; or NULL */
@@ -236,6 +237,7 @@ void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev)
         c->exit_code = ev->exit_code;
         c->ignored = ev->status == WF_STATUS_FAILED && ev->ignored;
         c->message = safe_dup(ev->message);
+        c->label = safe_dup(ev->label);
         note_stop(j, ev);
         if (ev->status == WF_STATUS_FAILED) {
             c->failure_text =
@@ -374,6 +376,11 @@ static void add_case_xml(wf_strbuf *sb, const wf_cli_junit *j, const junit_task 
     xml_text(sb, t->name, true);
     if (c->index >= 0)
         wf_strbuf_addf(sb, "[%lld]", (long long)c->index);
+    if (c->index >= 0 && c->label != NULL) {
+        wf_strbuf_adds(sb, " (");
+        xml_text(sb, c->label, true);
+        wf_strbuf_addc(sb, ')');
+    }
     /* The schema's time has no sign: a clock step must not make the file invalid. */
     wf_strbuf_addf(sb, "\" time=\"%.3f\"",
                    (double)(c->duration_ms > 0 ? c->duration_ms : 0) / 1000.0);
@@ -583,6 +590,7 @@ void wf_cli_junit_free(wf_cli_junit *j)
     for (size_t i = 0; i < j->n_tasks; i++) {
         for (size_t c = 0; c < j->tasks[i].n_cases; c++) {
             free(j->tasks[i].cases[c].message);
+            free(j->tasks[i].cases[c].label);
             free(j->tasks[i].cases[c].failure_text);
             free(j->tasks[i].cases[c].out);
             free(j->tasks[i].cases[c].err);

@@ -35,6 +35,7 @@ typedef struct active_task {
     size_t running;     /* units running now (UNIT_START, not ended) */
     size_t n_items;     /* with-items: its units once expanded; 0 otherwise */
     size_t done;        /* units ended */
+    char *last_label;   /* the label of the item that started last, or NULL */
 } active_task;
 
 struct wf_cli_progress {
@@ -186,6 +187,10 @@ static void add_block(wf_cli_progress *p, wf_strbuf *out)
             wf_strbuf_addf(&line, "  %zu/%zu items, %zu running", t->done, t->n_items, t->running);
         if (t->n_items > 0 && t->queued > 0)
             wf_strbuf_addf(&line, ", %zu queued", t->queued);
+        if (t->n_items > 0 && t->last_label != NULL) {
+            wf_strbuf_adds(&line, ", last started ");
+            wf_cli_add_safe(&line, t->last_label);
+        }
         add_cut(out, wf_strbuf_str(&line), cols);
         wf_strbuf_addc(out, '\n');
         p->drawn_lines++;
@@ -257,6 +262,7 @@ static void drop_task(wf_cli_progress *p, active_task *t)
     size_t i = (size_t)(t - p->tasks);
 
     free(t->name);
+    free(t->last_label);
     memmove(&p->tasks[i], &p->tasks[i + 1], (p->n_tasks - i - 1) * sizeof(*p->tasks));
     p->n_tasks--;
 }
@@ -324,6 +330,10 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
         if (t->queued > 0)
             t->queued--;
         t->running++;
+        if (ev->label != NULL) {
+            free(t->last_label);
+            t->last_label = wf_xstrdup(ev->label);
+        }
         break;
     case WF_EVENT_UNIT_RETRY:
         t = find_task(p, ev->task, false);
@@ -413,8 +423,10 @@ void wf_cli_progress_free(wf_cli_progress *p)
     add_erase(p, &out);
     write_all(out.buf ? out.buf : "", out.len);
     wf_strbuf_release(&out);
-    for (size_t i = 0; i < p->n_tasks; i++)
+    for (size_t i = 0; i < p->n_tasks; i++) {
         free(p->tasks[i].name);
+        free(p->tasks[i].last_label);
+    }
     wf_cli_github_free(p->github);
     free(p->tasks);
     pthread_cond_destroy(&p->wake);

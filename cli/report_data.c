@@ -133,6 +133,20 @@ void wf_cli_report_esc_unit(wf_strbuf *sb, const char *task, int64_t index)
         wf_strbuf_addf(sb, "[%lld]", (long long)index);
 }
 
+void wf_cli_report_esc_unit_named(wf_strbuf *sb, const wf_cli_report_unit *u)
+{
+    const char *label = u->index >= 0 && u->units != NULL
+                            ? wf_cli_json_str(wf_cli_report_unit_json(u), "label")
+                            : NULL;
+
+    wf_cli_report_esc_unit(sb, wf_cli_report_unit_task(u), u->index);
+    if (label != NULL && label[0] != '\0') {
+        wf_strbuf_adds(sb, " <span class=\"label\">(");
+        wf_cli_report_esc(sb, label);
+        wf_strbuf_adds(sb, ")</span>");
+    }
+}
+
 void wf_cli_report_esc_anchor(wf_strbuf *sb, const char *task, int64_t index)
 {
     wf_cli_report_esc(sb, task);

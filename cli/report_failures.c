@@ -227,7 +227,7 @@ static void write_compact_entry(wf_cli_report_run *r, const wf_cli_report_unit *
     wf_strbuf_addf(sb, "<li class=\"fail c\" data-s=\"%s\" id=\"", wf_cli_report_st_keys[u->state]);
     wf_cli_report_esc_anchor(sb, task, u->index);
     wf_strbuf_adds(sb, "\">");
-    wf_cli_report_esc_unit(sb, task, u->index);
+    wf_cli_report_esc_unit_named(sb, u);
     wf_strbuf_addf(sb, " \xC2\xB7 %s", wf_cli_report_st_labels[u->state]);
     if (error != NULL) {
         wf_strbuf_adds(sb, " \xC2\xB7 ");
@@ -250,7 +250,7 @@ static void write_entry(wf_cli_report_run *r, const wf_cli_report_unit *u, bool 
     wf_strbuf_adds(sb, "\"><div class=\"fh\"><a class=\"u\" href=\"#");
     wf_cli_report_esc_anchor(sb, task, u->index);
     wf_strbuf_adds(sb, "\">");
-    wf_cli_report_esc_unit(sb, task, u->index);
+    wf_cli_report_esc_unit_named(sb, u);
     wf_strbuf_addf(sb, "</a> <span class=\"badge s-%s\">%s</span><span class=\"facts\">",
                    wf_cli_report_st_keys[u->state], wf_cli_report_st_labels[u->state]);
     if (code >= 0)

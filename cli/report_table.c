@@ -46,7 +46,7 @@ static void write_unit_row(wf_cli_report_run *r, const wf_cli_report_unit *u)
     wf_strbuf_adds(sb, "><td class=\"name\"><a href=\"#");
     wf_cli_report_esc_anchor(sb, task, u->index);
     wf_strbuf_adds(sb, "\">");
-    wf_cli_report_esc_unit(sb, task, u->index);
+    wf_cli_report_esc_unit_named(sb, u);
     wf_strbuf_adds(sb, "</a>");
     if (wf_cli_report_get_bool(a, "cached"))
         wf_strbuf_adds(sb, "<span class=\"mark\">cached</span>");

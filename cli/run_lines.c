@@ -71,11 +71,9 @@ struct wf_cli_lines {
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-static void unit_name(wf_strbuf *sb, const char *task, int64_t index)
+static void unit_name(wf_strbuf *sb, const wf_event *ev)
 {
-    wf_strbuf_adds(sb, task ? task : "");
-    if (index >= 0)
-        wf_strbuf_addf(sb, "[%lld]", (long long)index);
+    wf_cli_unit_name(sb, ev->task, ev->index, ev->label);
 }
 
 /* Where a cut at most max bytes before end (and not before text) may start: at a line's
@@ -183,14 +181,15 @@ static void recap_add(recap_list *l, const wf_event *ev, bool has_unit)
     char *line = has_unit ? telling_line(ev) : NULL;
 
     if (l->first_unit == NULL && has_unit && (line != NULL || ev->stdout_text != NULL)) {
-        unit_name(&sb, ev->task, ev->index);
+        /* Without the label: it goes into a command line (`wfengine logs RUN task[3]`). */
+        wf_cli_unit_name(&sb, ev->task, ev->index, NULL);
         l->first_unit = wf_strbuf_detach(&sb, NULL);
     }
     if (l->n++ >= RECAP_MAX) {
         free(line);
         return;
     }
-    unit_name(&sb, ev->task, ev->index);
+    unit_name(&sb, ev);
     wf_strbuf_addf(&sb, ": %s", ev->message ? ev->message : "failed");
     if (line != NULL) {
         const char *from = line + strspn(line, " \t");
@@ -407,11 +406,11 @@ static void unit_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
     add_stamp(l, out);
     if (ev->reused || ev->cached) {
         wf_strbuf_adds(out, ev->reused ? "reused   " : "cached   ");
-        unit_name(out, ev->task, ev->index);
+        unit_name(out, ev);
         wf_strbuf_adds(out, ev->reused ? "\n" : " (result from the cache)\n");
     } else if (ev->status == WF_STATUS_SUCCEEDED || ev->status == WF_STATUS_SKIPPED) {
         wf_strbuf_adds(out, ev->status == WF_STATUS_SUCCEEDED ? "ok       " : "skipped  ");
-        unit_name(out, ev->task, ev->index);
+        unit_name(out, ev);
         wf_strbuf_adds(out, " (");
         wf_duration_format(out, ev->duration_ms);
         wf_strbuf_addc(out, ')');
@@ -422,7 +421,7 @@ static void unit_end(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
         wf_strbuf_adds(out, ev->status != WF_STATUS_FAILED ? "cancelled "
                             : ev->ignored                  ? "FAILED (ignored) "
                                                            : "FAILED   ");
-        unit_name(out, ev->task, ev->index);
+        unit_name(out, ev);
         if (ev->message)
             wf_strbuf_addf(out, ": %s", ev->message);
         wf_strbuf_addc(out, '\n');
@@ -543,7 +542,7 @@ void wf_cli_lines_event(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
             break;
         add_stamp(l, out);
         wf_strbuf_adds(out, "start    ");
-        unit_name(out, ev->task, ev->index);
+        unit_name(out, ev);
         if (ev->attempt > 1)
             wf_strbuf_addf(out, " (attempt %d/%d)", ev->attempt, ev->max_attempts);
         wf_strbuf_addc(out, '\n');
@@ -551,7 +550,7 @@ void wf_cli_lines_event(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
     case WF_EVENT_UNIT_RETRY:
         add_stamp(l, out);
         wf_strbuf_adds(out, "retry    ");
-        unit_name(out, ev->task, ev->index);
+        unit_name(out, ev);
         wf_strbuf_addf(out, ": %s; attempt %d/%d in ", ev->message ? ev->message : "failed",
                        ev->attempt + 1, ev->max_attempts);
         wf_duration_format(out, ev->delay_ms);

@@ -222,9 +222,8 @@ static void print_unit_line(const char *name, int64_t index, json_object *unit, 
     int64_t code = wf_cli_json_int(unit, "exit_code", -1);
     const char *err = wf_cli_json_str(unit, "error");
 
-    wf_strbuf_addf(&sb, "    %s", name);
-    if (index >= 0)
-        wf_strbuf_addf(&sb, "[%lld]", (long long)index);
+    wf_strbuf_adds(&sb, "    ");
+    wf_cli_unit_name(&sb, name, index, wf_cli_json_str(unit, "label"));
     printf("%-32s %-10s", wf_strbuf_str(&sb), wf_cli_status_text(unit));
     wf_strbuf_reset(&sb);
     if (end >= start && start > 0)
@@ -325,21 +324,130 @@ out:
 /* ---- logs --------------------------------------------------------------------------------- */
 
 static const char logs_help[] =
-    "usage: wfengine logs RUN|last TASK[INDEX] [--attempt K] [--stderr] [--store DIR]\n"
+    "usage: wfengine logs RUN|last TASK[ITEM] [--attempt K] [--stderr] [--store DIR]\n"
     "\n"
     "Prints the stdout (or with --stderr the stderr) a task or an item wrote, as recorded:\n"
-    "the latest attempt, or attempt K. Secrets appear as ***.\n"
+    "the latest attempt, or attempt K. Secrets appear as ***. An item is named by its index\n"
+    "or its label: TASK[3], TASK.3, TASK[linux-amd64] or TASK.linux-amd64 (quote [ ] for\n"
+    "the shell).\n"
     "\n"
     "Examples:\n"
     "  wfengine logs last build\n"
-    "  wfengine logs last check_health[3] --stderr --attempt 1\n"
+    "  wfengine logs last 'check_health[3]' --stderr --attempt 1\n"
+    "  wfengine logs last build.linux-amd64\n"
     "  wfengine logs last 'deploy[2]/migrate'   (a task of a workflow called by `uses:`)\n";
+
+/* Splits spec (TASK, TASK[ITEM], TASK.ITEM; the form progress lines show, "TASK[3] (LABEL)",
+ * is TASK[3]) into *task (owned) and *item (owned, NULL for none). A task of a called
+ * workflow is CALLER[2]/TASK: the item is in the part after the last '/'. False when it is
+ * none of those. */
+static bool split_unit_spec(const char *spec, char **task, char **item)
+{
+    const char *slash = strrchr(spec, '/');
+    const char *last = slash != NULL ? slash + 1 : spec;
+    size_t n = (size_t)(last - spec) + strcspn(last, "[.");
+    const char *rest = spec + n;
+
+    *task = wf_xstrndup(spec, n);
+    *item = NULL;
+    if (*rest == '\0')
+        return n > 0;
+    if (*rest == '.') {
+        *item = wf_xstrdup(rest + 1);
+    } else {
+        const char *close = strchr(rest, ']');
+
+        if (close == NULL || (close[1] != '\0' && strncmp(close + 1, " (", 2) != 0))
+            return false;
+        *item = wf_xstrndup(rest + 1, (size_t)(close - rest - 1));
+    }
+    return n > 0 && (*item)[0] != '\0';
+}
+
+/* Whether s is a whole number ≥ 0 (then *out is it). */
+static bool parse_index(const char *s, int64_t *out)
+{
+    char *end = NULL;
+
+    if (*s < '0' || *s > '9')
+        return false;
+    *out = strtoll(s, &end, 10);
+    return *end == '\0' && *out >= 0;
+}
+
+/* The index of the unit of task whose label is label in the stored run. On failure, err says
+ * which labels there are (the closest one first, or a list). */
+static int index_of_label(wf_store *store, const char *run_id, const char *task, const char *label,
+                          int64_t *index, wf_error *err)
+{
+    json_object *doc = NULL, *tasks, *units = NULL;
+    const char **labels = NULL;
+    size_t n = 0;
+    int rc = wf_store_run_json(store, run_id, &doc, err);
+
+    if (rc != WF_OK)
+        return rc;
+    tasks = json_object_object_get(doc, "tasks");
+    for (size_t i = 0; i < json_object_array_length(tasks); i++) {
+        json_object *t = json_object_array_get_idx(tasks, i);
+        const char *name = wf_cli_json_str(t, "name");
+
+        if (name != NULL && strcmp(name, task) == 0)
+            units = json_object_object_get(t, "units");
+    }
+    labels = wf_xcalloc(json_object_array_length(units) + 1, sizeof(char *));
+    for (size_t i = 0; i < json_object_array_length(units); i++) {
+        json_object *u = json_object_array_get_idx(units, i);
+        const char *l = wf_cli_json_str(u, "label");
+
+        if (l == NULL)
+            continue;
+        if (strcmp(l, label) == 0) {
+            *index = wf_cli_json_int(u, "index", -1);
+            goto out;
+        }
+        if (n == 0 || strcmp(labels[n - 1], l) != 0) /* attempts of one unit are adjacent */
+            labels[n++] = l;
+    }
+    rc = WF_ENOENT;
+    if (units == NULL) {
+        wf_error_set(err, rc, NULL, 0, 0, "run %s has no task '%s'", run_id, task);
+    } else if (n == 0) {
+        wf_error_set(err, rc, NULL, 0, 0,
+                     "task '%s' of run %s has no item labels; name the item by its index: "
+                     "%s[N]",
+                     task, run_id, task);
+    } else {
+        const char *close = wf_closest(label, labels);
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        for (size_t i = 0; i < n && i < 10; i++) {
+            wf_strbuf_adds(&sb, i ? ", " : "");
+            wf_cli_add_safe(&sb, labels[i]);
+        }
+        if (n > 10)
+            wf_strbuf_addf(&sb, ", ... (%zu in all)", n);
+        if (close != NULL)
+            wf_error_set(err, rc, NULL, 0, 0,
+                         "task '%s' has no item labelled '%s'; did you mean "
+                         "'%s[%s]'?",
+                         task, label, task, close);
+        else
+            wf_error_set(err, rc, NULL, 0, 0, "task '%s' has no item labelled '%s'; its labels: %s",
+                         task, label, wf_strbuf_str(&sb));
+        wf_strbuf_release(&sb);
+    }
+out:
+    free(labels);
+    json_object_put(doc);
+    return rc;
+}
 
 int wf_cli_logs(int argc, char **argv)
 {
     store_args a = { 0 };
     wf_store *store = NULL;
-    char id[64], *task = NULL, *data = NULL, *bracket;
+    char id[64], *task = NULL, *item = NULL, *data = NULL;
     int64_t index = -1;
     size_t len = 0;
     wf_error err;
@@ -351,29 +459,24 @@ int wf_cli_logs(int argc, char **argv)
         fputs(logs_help, stderr);
         return WF_EXIT_USAGE;
     }
-    task = wf_xstrdup(a.pos[1]);
-    /* A called workflow's task is CALLER[3]/TASK: the index is in the last part only. */
-    bracket = strrchr(task, '/');
-    bracket = strchr(bracket != NULL ? bracket : task, '[');
-    if (bracket != NULL) {
-        char *end = NULL;
-
-        index = strtoll(bracket + 1, &end, 10);
-        if (end == bracket + 1 || *end != ']' || end[1] != '\0' || index < 0) {
-            wf_cli_errorf("logs: '%s' is not TASK or TASK[INDEX] (INDEX a whole number ≥ 0)",
-                          a.pos[1]);
-            free(task);
-            return WF_EXIT_USAGE;
-        }
-        *bracket = '\0';
+    if (!split_unit_spec(a.pos[1], &task, &item)) {
+        wf_cli_errorf("logs: '%s' is not TASK, TASK[ITEM] or TASK.ITEM (ITEM an index or a "
+                      "label)",
+                      a.pos[1]);
+        free(task);
+        free(item);
+        return WF_EXIT_USAGE;
     }
     status = wf_cli_open_existing_store(a.store, &store);
     if (status != WF_EXIT_OK) {
         free(task);
+        free(item);
         return status;
     }
     wf_error_init(&err);
     if (wf_store_resolve_run(store, a.pos[0], id, &err) != WF_OK ||
+        (item != NULL && !parse_index(item, &index) &&
+         index_of_label(store, id, task, item, &index, &err) != WF_OK) ||
         wf_store_unit_output(store, id, task, index, a.attempt, a.want_stderr, &data, &len, &err) !=
             WF_OK) {
         wf_cli_errorf("logs: %s", err.message);
@@ -384,6 +487,7 @@ int wf_cli_logs(int argc, char **argv)
 out:
     free(data);
     free(task);
+    free(item);
     wf_error_release(&err);
     return wf_cli_close_store(store, status);
 }

@@ -25,6 +25,7 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
     json_object *v = NULL;
     wf_strbuf sb = WF_STRBUF_INIT;
     wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true };
+    char label_buf[WF__LABEL_MAX + 1];
 
     memset(&c, 0, sizeof(c));
     c.status = WF_STATUS_SUCCEEDED;
@@ -57,6 +58,7 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
     ts->ended++;
     r->units_done++;
     ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
+    ev.label = wf__unit_label(r, t, idx, label_buf);
     ev.status = WF_STATUS_SUCCEEDED;
     ev.exit_code = c.exit_code;
     wf__emit(r, &ev);
@@ -193,6 +195,7 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
     }
     ts->items = list;
     ts->items_own = own;
+    wf__labels_render(r, t);
     return WF_OK;
 }
 

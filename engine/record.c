@@ -134,6 +134,7 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     wf_store_unit_rec rec = { 0 };
     wf_strbuf name = WF_STRBUF_INIT;
     char *error = NULL;
+    char label_buf[WF__LABEL_MAX + 1];
 
     if (r->store == NULL)
         return;
@@ -155,6 +156,7 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     rec.cached = c->cached;
     rec.reused = reused;
     rec.ignored = c->ignored;
+    rec.label = wf__unit_label(r, t, idx, label_buf);
     wf_store_record_unit(r->store, &rec);
     wf_strbuf_release(&name);
     free(error);

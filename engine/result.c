@@ -95,10 +95,16 @@ json_object *wf_run_result_json(const wf_run *r)
         if (task->items_kind != WF_ITEMS_NONE) {
             json_object *items = json_object_new_array_ext((int)ts->n_units);
 
-            for (size_t i = 0; i < ts->n_units; i++)
-                json_object_array_add(items,
-                                      unit_json(&ts->units[i], (int64_t)i,
-                                                ts->item_errors ? ts->item_errors[i] : NULL));
+            for (size_t i = 0; i < ts->n_units; i++) {
+                json_object *u = unit_json(&ts->units[i], (int64_t)i,
+                                           ts->item_errors ? ts->item_errors[i] : NULL);
+                char label_buf[WF__LABEL_MAX + 1];
+                const char *label = wf__unit_label(r, (uint32_t)t, (uint32_t)i, label_buf);
+
+                if (label != NULL)
+                    json_object_object_add(u, "label", json_object_new_string(label));
+                json_object_array_add(items, u);
+            }
             json_object_object_add(o, "items", items);
         }
         json_object_object_add(tasks, task->name, o);

@@ -93,6 +93,7 @@ void wf_run_free(wf_run *r)
         for (size_t i = 0; ts->item_errors != NULL && i < ts->n_units; i++)
             free(ts->item_errors[i]);
         free(ts->item_errors);
+        wf__labels_free(ts);
         free(ts->values);
         free(ts->units);
         free(ts->retries.v);

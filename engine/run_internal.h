@@ -76,6 +76,7 @@ typedef struct wf_task_state {
     size_t waiting_retry;        /* units waiting for their retry delay */
     json_object **values;        /* value per unit (owned until the task ends) */
     char **item_errors;          /* with-items: error per failed unit, allocated on first failure */
+    char **labels;               /* `label:` per unit (NULL where it failed), or NULL (label.c) */
     char *plain_out, *plain_err; /* a plain task's captured stdout/stderr */
     char *error;                 /* why the task failed/skipped (owned) */
     int64_t start_ms, end_ms;
@@ -125,7 +126,7 @@ struct wf_done_queue {
  * (unit_uses.c pushes it, dispatch.c emits it): ev's strings point at the owned copies. */
 typedef struct wf_fwd_event {
     wf_event ev;
-    char *task, *message, *stderr_text, *stdout_text;
+    char *task, *message, *stderr_text, *stdout_text, *label;
 } wf_fwd_event;
 
 struct wf_run {
@@ -278,6 +279,20 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec);
 size_t wf__reuse_items(wf_run *r, uint32_t t);
 /* --resume: reads what the resumed run has, per task. */
 int wf__load_reuse(wf_run *r, wf_errlist *errs);
+
+/* ---- label.c: item labels (scheduler thread) ------------------------------------------- */
+
+/* Longest label in bytes (a longer one is cut, ending in "..."). */
+#define WF__LABEL_MAX 64
+/* With `label:`: renders it for every item of the expanded task into ts->labels. An item
+ * whose label fails has none (it is named by its index), and one WF_EVENT_WARNING names the
+ * task, the first such item and the error. Nothing for a task without `label:`. */
+void wf__labels_render(wf_run *r, uint32_t t);
+void wf__labels_free(wf_task_state *ts);
+/* The label of unit idx (borrowed from ts->labels or written to buf, which holds
+ * WF__LABEL_MAX + 1 bytes), or NULL: a task without items, a failed label, or, without
+ * `label:`, an item that is not a short scalar. */
+const char *wf__unit_label(const wf_run *r, uint32_t t, uint32_t idx, char *buf);
 
 /* ---- tasks.c: the state machine ----------------------------------------------------------- */
 

@@ -404,11 +404,13 @@ void wf__unit_started(wf_run *r, const wf_job *job)
     const wf_task *task = &r->wf->tasks[job->task];
     wf_unit *u = &r->tasks[job->task].units[job->unit];
     wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
+    char label_buf[WF__LABEL_MAX + 1];
 
     if (u->attempt != job->attempt || u->status != WF_STATUS_RUNNING)
         return; /* cannot happen: an attempt ends after it starts, on the same queue */
     u->started = 1;
     ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)job->unit : -1;
+    ev.label = wf__unit_label(r, job->task, job->unit, label_buf);
     ev.attempt = (int)job->attempt;
     ev.max_attempts = task->retry.count + 1;
     wf__emit(r, &ev);
@@ -419,6 +421,7 @@ wf_job wf__take_unit(wf_run *r, uint32_t t)
     wf_task_state *ts = &r->tasks[t];
     const wf_task *task = &r->wf->tasks[t];
     wf_event ev = { .kind = WF_EVENT_UNIT_QUEUED, .task = task->name, .exit_code = -1 };
+    char label_buf[WF__LABEL_MAX + 1];
     wf_job job;
     wf_unit *u;
 
@@ -441,6 +444,7 @@ wf_job wf__take_unit(wf_run *r, uint32_t t)
     /* Queued as soon as it is taken, so that every attempt that ends without starting (its
      * `when` was false, a template error, a cluster refused it) was queued first. */
     ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)job.unit : -1;
+    ev.label = wf__unit_label(r, t, job.unit, label_buf);
     ev.attempt = (int)job.attempt;
     ev.max_attempts = task->retry.count + 1;
     wf__emit(r, &ev);
@@ -467,6 +471,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     wf_unit *u = &ts->units[idx];
     bool items = task->items_kind != WF_ITEMS_NONE;
     wf_event ev = { .task = task->name, .index = items ? (int64_t)idx : -1 };
+    char label_buf[WF__LABEL_MAX + 1];
 
     ts->running--;
     ts->exec->in_flight--;
@@ -480,6 +485,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     /* The unit started when a worker took its job, not when the job was queued. */
     if (u->attempt == 1 && c->start_ms > 0)
         u->start_ms = c->start_ms;
+    ev.label = wf__unit_label(r, t, idx, label_buf);
     ev.attempt = (int)u->attempt;
     ev.max_attempts = task->retry.count + 1;
     ev.exit_code = c->exit_code;

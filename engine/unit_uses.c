@@ -40,6 +40,7 @@ void wf__fwd_event_free(wf_fwd_event *fe)
     free(fe->message);
     free(fe->stderr_text);
     free(fe->stdout_text);
+    free(fe->label);
     free(fe);
 }
 
@@ -70,6 +71,7 @@ static void forward(const wf_event *ev, void *user)
     fe->ev.message = fe->message = dup_or_null(ev->message);
     fe->ev.stderr_text = fe->stderr_text = dup_or_null(ev->stderr_text);
     fe->ev.stdout_text = fe->stdout_text = dup_or_null(ev->stdout_text);
+    fe->ev.label = fe->label = dup_or_null(ev->label);
     wf__done_queue_push_event(&u->caller->done, fe);
 }
 

@@ -213,6 +213,15 @@ typedef struct wf_event {
     /* UNIT_END, TASK_END: a failure under continue-on-error (status FAILED): it does not fail
      * the run, and dependents run. Recorded in the store as "ignored". */
     bool ignored;
+    /* UNIT_QUEUED, UNIT_START, UNIT_RETRY, UNIT_END of an item: its label, or NULL. The
+     * task's `label:` rendered for the item, else the item itself when it is a short scalar
+     * (a string of at most 32 bytes, a number, a boolean) unless it is an integer equal to its
+     * index (`<< range(n) >>`); NULL when it is neither, for a
+     * task without items or with batch-size, and for an item whose `label:` failed (one
+     * WF_EVENT_WARNING then names the task and the item). One line of printable text (control
+     * bytes are '?'), at most 64 bytes (cut with "..."), secrets masked. Recorded in the
+     * store with the unit ("label"). */
+    const char *label;
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the

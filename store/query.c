@@ -546,6 +546,7 @@ static int task_units(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *ta
         add_col_hash(u, "stdout_hash", st, 9);
         add_col_hash(u, "stderr_hash", st, 10);
         add_bool(u, "ignored", sqlite3_column_int(st, 11) != 0);
+        add_col_str(u, "label", st, 12);
         json_object_array_add(arr, u);
     }
     sqlite3_reset(st);
@@ -585,15 +586,21 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
                                   "with_items, 0 FROM tasks WHERE run_seq = ?1 "
                                   "ORDER BY position, seq",
                             &tasks_st, err);
+    /* ... and of schema 3, before `label` (then NULL). */
     if (rc == WF_OK)
         rc = wf__store_prep(s,
-                            s->schema_version >= 3
+                            s->schema_version >= 4
                                 ? "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, "
-                                  "error, cached, reused, stdout_hash, stderr_hash, ignored "
+                                  "error, cached, reused, stdout_hash, stderr_hash, ignored, label "
+                                  "FROM units WHERE run_seq = ?1 AND task = ?2 "
+                                  "ORDER BY idx, attempt"
+                            : s->schema_version >= 3
+                                ? "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, "
+                                  "error, cached, reused, stdout_hash, stderr_hash, ignored, NULL "
                                   "FROM units WHERE run_seq = ?1 AND task = ?2 "
                                   "ORDER BY idx, attempt"
                                 : "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, "
-                                  "error, cached, reused, stdout_hash, stderr_hash, 0 "
+                                  "error, cached, reused, stdout_hash, stderr_hash, 0, NULL "
                                   "FROM units WHERE run_seq = ?1 AND task = ?2 "
                                   "ORDER BY idx, attempt",
                             &units_st, err);

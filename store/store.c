@@ -81,6 +81,9 @@ static const char *const migrations[] = {
     /* 2 -> 3: a failure under continue-on-error is recorded as ignored (issue 19). */
     ("ALTER TABLE tasks ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE units ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;"),
+    /* 3 -> 4: an item's label (`label:`, or a short rendering of a scalar item; issue 18).
+     * NULL for units recorded before and for units without one. */
+    "ALTER TABLE units ADD COLUMN label TEXT;",
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,

@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 3
+#define WF_STORE_SCHEMA_VERSION 4
 
 /* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
  * ones are blobs. */
@@ -145,6 +145,7 @@ typedef struct wf_store_unit_rec {
     bool cached;             /* the result came from the cache */
     bool reused;             /* the result came from the run this one resumes */
     bool ignored;            /* FAILED under continue-on-error: not a failure of the run */
+    const char *label;       /* the item's label (`label:` or a short scalar item), or NULL */
 } wf_store_unit_rec;
 
 /* Each copies what it needs and queues it; see the header comment. */
@@ -184,7 +185,8 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
 /* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
  * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "ignored", "units": [
  * {"index", "attempt", "status", "started_ms", "ended_ms", "exit_code", "error", "cached",
- * "reused", "stdout_hash", "stderr_hash", "ignored"} ...] } ] in workflow-file order (position),
+ * "reused", "stdout_hash", "stderr_hash", "ignored", "label"} ...] } ] in workflow-file order
+ * (position),
  * units by index then attempt. "ignored": a failure under continue-on-error (status "failed").
  * "error" of a unit says why it failed, was skipped or was cancelled. *out is owned. */
 int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err);

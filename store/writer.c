@@ -35,10 +35,11 @@ enum {
     S_UNIT_RESULT_HASH,
     S_UNIT_STDOUT,
     S_UNIT_STDERR,
-    S_UNIT_ITEM
+    S_UNIT_ITEM,
+    S_UNIT_LABEL
 };
 enum { S_CACHE_KEY, S_CACHE_RESULT, S_CACHE_RESULT_HASH, S_CACHE_STDOUT, S_CACHE_STDERR };
-#define REC_NSTR 8
+#define REC_NSTR 9
 
 struct wf__rec {
     wf__rec *next;
@@ -169,7 +170,8 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec)
                            nonempty(rec->result_hash),
                            nonempty(rec->stdout_hash),
                            nonempty(rec->stderr_hash),
-                           nonempty(rec->item_hash) };
+                           nonempty(rec->item_hash),
+                           rec->label };
     wf__rec *r;
 
     if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
@@ -359,6 +361,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         sqlite3_bind_int(st, 15, r->cached);
         sqlite3_bind_int(st, 16, r->reused);
         sqlite3_bind_int(st, 17, r->ignored);
+        bind_text(st, 18, r->str[S_UNIT_LABEL]);
         return step_reset(st);
     case REC_CACHE:
         *what = "cannot record a cache entry";
@@ -537,12 +540,13 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
                 "ended_ms = excluded.ended_ms, error = excluded.error, "
                 "with_items = excluded.with_items, n_items = excluded.n_items",
                 &s->st_task, err) != WF_OK ||
-        prepare(s,
-                "INSERT OR REPLACE INTO units (run_seq, task, idx, attempt, status, started_ms, "
-                "ended_ms, exit_code, error, result_json, result_hash, stdout_hash, stderr_hash, "
-                "item_hash, cached, reused, ignored) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-                &s->st_unit, err) != WF_OK ||
+        prepare(
+            s,
+            "INSERT OR REPLACE INTO units (run_seq, task, idx, attempt, status, started_ms, "
+            "ended_ms, exit_code, error, result_json, result_hash, stdout_hash, stderr_hash, "
+            "item_hash, cached, reused, ignored, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+            "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            &s->st_unit, err) != WF_OK ||
         prepare(s,
                 "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, "
                 "stderr_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

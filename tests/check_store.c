@@ -373,7 +373,7 @@ START_TEST(test_newer_schema_refused)
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 3)"));
+        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 4)"));
     /* Refusing changed nothing. */
     ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 7);
     wf_error_release(&err);
@@ -1673,10 +1673,11 @@ START_TEST(test_schema1_store)
     close_ok(s);
     sql_exec(tmp, "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
                   "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
-                  "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; PRAGMA user_version = 1");
+                  "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
+                  "COLUMN label; PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
-    /* Columns added since (schema 3: ignored) read as their defaults. */
+    /* Columns added since (schema 3: ignored, 4: label) read as their defaults. */
     {
         json_object *run = NULL, *t, *u;
 
@@ -1685,6 +1686,8 @@ START_TEST(test_schema1_store)
         u = json_object_array_get_idx(jget(t, "units"), 0);
         ck_assert(!json_object_get_boolean(jget(t, "ignored")));
         ck_assert(!json_object_get_boolean(jget(u, "ignored")));
+        ck_assert(json_object_object_get_ex(u, "label", NULL));
+        ck_assert_ptr_null(jget(u, "label"));
         ck_assert_str_eq(jstr(u, "status"), "failed");
         json_object_put(run);
     }

@@ -19,10 +19,11 @@ static const char *const DEFAULTS_KEYS[] = {
     "timeout", "retry", "env", "workdir", "shell", "continue-on-error", "executor", NULL,
 };
 static const char *const TASK_KEYS[] = {
-    "run",       "action", "input",   "needs",   "with-items",        "concurrency", "batch-size",
-    "fail-fast", "when",   "retry",   "timeout", "continue-on-error", "output",      "env",
-    "workdir",   "shell",  "publish", "cache",   "executor",          "slurm",       "description",
-    "env-file",  "uses",   "with",    NULL,
+    "run",        "action",    "input",       "needs",    "with-items", "concurrency",
+    "batch-size", "fail-fast", "when",        "retry",    "timeout",    "continue-on-error",
+    "output",     "env",       "workdir",     "shell",    "publish",    "cache",
+    "executor",   "slurm",     "description", "env-file", "uses",       "with",
+    "label",      NULL,
 };
 /* Keys that say how a process or an action runs: a `uses:` task runs a workflow instead. */
 static const char *const NOT_FOR_USES[] = {
@@ -515,6 +516,7 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     wf_task *t = &c->wf->tasks[ti];
     const wf__ynode *v, *run, *action, *k_input = NULL, *k_run = NULL, *k_action = NULL;
     const wf__ynode *k_conc = NULL, *k_batch = NULL, *k_ff = NULL, *k_output = NULL;
+    const wf__ynode *k_label = NULL;
     const wf__ynode *k_slurm = NULL, *slurm, *uses, *k_uses = NULL, *k_with = NULL;
     char *where;
 
@@ -600,8 +602,16 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     v = wf__ld_get(map, "fail-fast", &k_ff);
     if (v != NULL)
         wf__ld_get_bool(c, v, "fail-fast", &t->fail_fast);
+    v = wf__ld_get(map, "label", &k_label);
+    if (v != NULL && wf__ld_text_of(c, v, "label") != NULL) {
+        t->label = wf__ld_compile(c, v, WF_TPL_CSTRING, WF__ROLE_TASK, ti);
+        if (k_batch != NULL)
+            wf__loader_error(c->L, k_label->mark, WF_EINVAL,
+                             "'label' names items, and with 'batch-size' a unit is a batch of "
+                             "them; drop one of the two");
+    }
     if (wf__ld_get(map, "with-items", NULL) == NULL) {
-        const wf__ynode *item_keys[] = { k_conc, k_batch, k_ff };
+        const wf__ynode *item_keys[] = { k_conc, k_batch, k_ff, k_label };
 
         for (size_t k = 0; k < WF_ARRAY_LEN(item_keys); k++)
             if (item_keys[k] != NULL)

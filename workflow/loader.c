@@ -491,6 +491,7 @@ static void free_task(wf_task *t)
     wf_vnode_free(t->matrix_include);
     wf_vnode_free(t->matrix_exclude);
     wf_tpl_free(t->when);
+    wf_tpl_free(t->label);
     wf_tpl_free(t->concurrency_tpl);
     wf_tpl_free(t->continue_on_error_tpl);
     wf_tpl_free(t->batch_size_tpl);

@@ -152,6 +152,9 @@ typedef struct wf_task {
      * when the task starts, to an integer >= 1. NULL when written as a number. */
     wf_tpl *concurrency_tpl, *batch_size_tpl;
     bool fail_fast;
+    /* `label:` (WF_TPL_CSTRING, reads item), or NULL: names each item in progress, show,
+     * logs, JUnit, GitHub and the report. Only with with-items, never with batch-size. */
+    wf_tpl *label;
 
     /* Conditions and error handling */
     wf_tpl *when;          /* WF_TPL_EXPR, or NULL */

@@ -63,4 +63,20 @@ check "workflow files and directories" "a.yaml b.yml sub" wfengine run ""
 check "shells" "bash zsh" wfengine completion ""
 check "a run" "last" wfengine show l
 check "help topics" "run runs" wfengine help ru
+cat > lab.yaml <<'Y'
+version: 1
+tasks:
+  build:
+    with-items: [linux, macos]
+    label: os-<< item >>
+    run: "true"
+  objs:
+    with-items: [{a: 1}]
+    run: "true"
+Y
+"$WFENGINE" run lab.yaml >/dev/null 2>&1 || fail "the run for completion"
+check "logs RUN: the run's items, by label or index" "build.os-linux build.os-macos objs.0" \
+    "$WFENGINE" logs last ""
+check "logs RUN: completes a prefix" "build.os-macos" "$WFENGINE" logs last build.os-m
+check "logs RUN ITEM: nothing more" "" "$WFENGINE" logs last build.os-linux ""
 done_testing

@@ -35,7 +35,7 @@ expect_in "workflow commands are stopped inside a group" err.txt "::stop-command
 token=$(sed -n 's/^::stop-commands::\(.*\)$/\1/p' err.txt | head -n 1)
 expect_in "and resumed after it" err.txt "::$token::"
 expect_in "an annotation per failure, at the task's line" err.txt \
-    "::error file=gh.yaml,line=7,col=3,title=wfengine%3A items[1] failed::exit code 5%0Aboom: ***"
+    "::error file=gh.yaml,line=7,col=3,title=wfengine%3A items[1] (b) failed::exit code 5%0Aboom: ***"
 n=$(grep -c '^::error' err.txt || true)
 [ "$n" = 1 ] && pass "exactly one annotation" || fail "exactly one annotation (got $n)"
 expect_not_in "the secret never appears" err.txt "very-secret-42"
@@ -152,7 +152,7 @@ run_id=$(sed -n 's/^wfengine: recorded as run \([^ ]*\) .*/\1/p' err.txt)
 expect_in "the summary is appended" summary.md "# earlier step content"
 expect_in "it has the status" summary.md "### wfengine: gh failed"
 expect_in "the counts" summary.md "3 succeeded, 1 failed."
-expect_in "each failure with its error" summary.md '- **`items[1]`**: exit code 5'
+expect_in "each failure with its error" summary.md '- **`items[1]`** \(b\): exit code 5'
 expect_in "and its stderr" summary.md "boom: ***"
 expect_in "the tasks with their durations" summary.md '| `hello` | succeeded | 1 | '
 expect_in "where the full report is" summary.md "wfengine report $run_id -o report.html --store st"

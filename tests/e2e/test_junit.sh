@@ -57,12 +57,12 @@ expect_xpath "totals: failures" 'string(/testsuites/testsuite/@failures)' 1
 expect_xpath "totals: skipped" 'string(/testsuites/testsuite/@skipped)' 2
 expect_xpath "no skipped count on <testsuites> (the schema has none)" 'count(/testsuites/@skipped)' 0
 expect_xpath "suite named after the workflow" 'string(/testsuites/testsuite/@name)' ci
-expect_xpath "items named NAME[INDEX], in file order" \
+expect_xpath "items named NAME[INDEX] (LABEL), in file order (a short scalar item is its label)" \
     'concat(//testcase[1]/@name, " ", //testcase[2]/@name, " ", //testcase[3]/@name, " ", //testcase[4]/@name)' \
-    'build test[0] test[1] test[2]'
-expect_xpath "classname is WORKFLOW.TASK" 'string(//testcase[@name="test[1]"]/@classname)' ci.test
-expect_xpath "failure message" 'string(//testcase[@name="test[1]"]/failure/@message)' 'exit code 4'
-f=$(xpath 'string(//testcase[@name="test[1]"]/failure)')
+    'build test[0] (unit) test[1] (integration) test[2] (e2e)'
+expect_xpath "classname is WORKFLOW.TASK" 'string(//testcase[@name="test[1] (integration)"]/@classname)' ci.test
+expect_xpath "failure message" 'string(//testcase[@name="test[1] (integration)"]/failure/@message)' 'exit code 4'
+f=$(xpath 'string(//testcase[@name="test[1] (integration)"]/failure)')
 printf '%s\n' "$f" > failure.txt
 expect_in "failure text has the tail of stderr" failure.txt 'line 80'
 expect_not_in "only the tail" failure.txt 'line 20'
@@ -71,10 +71,10 @@ expect_not_in "secrets stay masked" failure.txt 's3cr3t-value'
 expect_in "masked as ***" failure.txt '***'
 expect_in "control bytes shown as text, as on the terminal" failure.txt 'bad bytes: \x01\xff \x1b[31mred'
 expect_xpath "stdout of a failed unit in <system-out>" \
-    'string(//testcase[@name="test[1]"]/system-out)' 'stdout of integration'
+    'string(//testcase[@name="test[1] (integration)"]/system-out)' 'stdout of integration'
 expect_xpath "stderr of a failed unit in <system-err>, more of it than the failure's 50 lines" \
-    'contains(//testcase[@name="test[1]"]/system-err, "line 20")' true
-expect_xpath "a passing unit has neither" 'count(//testcase[@name="test[0]"]/*)' 0
+    'contains(//testcase[@name="test[1] (integration)"]/system-err, "line 20")' true
+expect_xpath "a passing unit has neither" 'count(//testcase[@name="test[0] (unit)"]/*)' 0
 expect_xpath "skipped by when" 'string(//testcase[@name="lint"]/skipped/@message)' 'when was false'
 expect_xpath "skipped by a failed dependency" 'string(//testcase[@name="deploy"]/skipped/@message)' \
     "dependency 'test' failed"
@@ -149,7 +149,7 @@ expect_xpath "failures: broken and huge, not soft" 'string(/testsuites/testsuite
 expect_xpath "the same on <testsuites>" 'string(/testsuites/@failures)' 2
 expect_xpath "ignored failures counted in a property" \
     'string(//property[@name="ignored_failures"]/@value)' 1
-expect_xpath "a skipped item says why" 'string(//testcase[@name="some[0]"]/skipped/@message)' 'when was false'
+expect_xpath "a skipped item says why" 'string(//testcase[@name="some[0] (1)"]/skipped/@message)' 'when was false'
 expect_xpath "no skip reason is empty" 'count(//skipped[not(@message) or @message=""])' 0
 expect_xpath "huge stderr: <system-err> has the tail" \
     'contains(//testcase[@name="huge"]/system-err, "LAST-LINE")' true
@@ -197,6 +197,7 @@ expect_rc "stopped by SIGINT" 130
 valid "stopped"
 expect_xpath "the running unit: cancelled while running" \
     'string(//testcase[@name="slow[0]"]/skipped/@message)' 'cancelled while running: the run was stopped'
+# An item that never started has no event, so JUnit does not know its label.
 expect_xpath "items that never started" 'string(//testcase[@name="slow[2]"]/skipped/@message)' \
     'not started: the run was stopped'
 expect_xpath "a task that never started" 'string(//testcase[@name="later"]/skipped/@message)' \

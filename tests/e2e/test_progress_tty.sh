@@ -251,7 +251,8 @@ if [ -n "$msg" ] && [ -n "$folded" ] && [ "$msg" -lt "$folded" ]; then
 else fail "Ctrl-C: the message (line $msg), then one not-started line (line $folded)" "$(cat stop.txt)"; fi
 unstarted=$(sed -n 's/.*cancelled work: \([0-9]*\) items not started.*/\1/p' stop.txt)
 ok=$(sed -n "s/.*cancelled work ($N items: \([0-9]*\) ok, .*/\1/p" stop.txt)
-running=$(grep -c "cancelled work\[[0-9]*\]: cancelled while running" stop.txt || true)
+# An item's label (its value, 1..N) follows its index.
+running=$(grep -cE "cancelled work\[[0-9]+\]( \([0-9]+\))?: cancelled while running" stop.txt || true)
 if [ -n "$unstarted" ] && [ -n "$ok" ] && [ "$running" -le 2 ] &&
     [ $((unstarted + ok + running)) = "$N" ]; then
     pass "Ctrl-C: $ok ok + $running stopped while running + $unstarted not started = $N"

@@ -51,7 +51,7 @@ expect_json "a skipped task says why" \
     '[t["error"] for t in d["tasks"] if t["name"] == "dep"]' '["dependency '"'"'bad'"'"' failed"]'
 run_wf show last
 expect_in "show says failed, ignored for the task" out.txt "ign                            failed, ignored"
-expect_in "show says failed, ignored for the item" out.txt "ign_items[1]                 failed, ignored"
+expect_in "show says failed, ignored for the item" out.txt "ign_items[1] (b)             failed, ignored"
 
 # Cancelled units say what stopped them: the run's fail-fast (naming the task), a task's
 # fail-fast (naming the item), a stop.

@@ -127,7 +127,7 @@ Y
 touch ok-a
 run_wf run deploy.yaml --progress plain
 expect_rc "a failure inside the called workflow fails the run" 1
-expect_in "the calling unit's error names the called task that failed" err.txt "deploy[1]: task 'deploy[1]/install' failed: exit code 1"
+expect_in "the calling unit's error names the called task that failed" err.txt "deploy[1] (b): task 'deploy[1]/install' failed: exit code 1"
 expect_in "the called task's own failure is shown" err.txt "FAILED   deploy[1]/install"
 got=$(sort ran.txt | tr '\n' ' ')
 [ "$got" = "fetch-a fetch-b install-a install-b " ] && pass "every called task ran once" || fail "ran: $got"
