@@ -352,6 +352,9 @@ static void free_task(wf_task *t)
     for (size_t k = 0; k < t->n_cache_sources; k++)
         free(t->cache_sources[k]);
     free(t->cache_sources);
+    for (size_t k = 0; k < t->n_cache_generates; k++)
+        free(t->cache_generates[k]);
+    free(t->cache_generates);
     wf_vnode_free(t->slurm);
     free(t->deps);
     free(t->dependents);

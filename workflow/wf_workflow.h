@@ -168,6 +168,8 @@ typedef struct wf_task {
     wf_tpl *cache_key;    /* or NULL */
     char **cache_sources; /* globs */
     size_t n_cache_sources;
+    char **cache_generates; /* globs inside the workdir: files stored with the entry */
+    size_t n_cache_generates;
 
     wf_executor_kind executor;
     wf_vnode *slurm; /* slurm options map, or NULL */
