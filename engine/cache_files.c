@@ -124,7 +124,8 @@ char *wf__cache_files_collect(wf_run *r, const wf_task *task, const char *workdi
         wf_file_glob_free(paths);
     }
     if (ok)
-        out = wf_xstrdup(json_object_to_json_string_ext(files, JSON_C_TO_STRING_PLAIN));
+        out = wf_xstrdup(json_object_to_json_string_ext(files, JSON_C_TO_STRING_PLAIN |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(files);
     return out;
 }

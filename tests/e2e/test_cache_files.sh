@@ -86,6 +86,20 @@ expect_json "a hit without its file's blob is refused" 'd["tasks"]["build"].get(
 expect_in "the warning says what is gone" err.txt "cache entry not used: the stored content of out/"
 expect_builds "it ran the command" 4
 
+# A stored path that leaves the workdir (a tampered store) refuses the hit; nothing is written.
+if command -v sqlite3 >/dev/null; then
+    run_wf run build.yaml
+    sqlite3 .wfengine/state.db "UPDATE cache SET files_json = replace(files_json, '\"out/app\"', '\"../escaped\"')"
+    if sqlite3 .wfengine/state.db "SELECT files_json FROM cache" | grep -qF '"../escaped"'; then
+        pass "the store names ../escaped now"; else fail "could not edit files_json"; fi
+    run_wf run build.yaml --json
+    expect_json "a path out of the workdir is not restored" 'd["tasks"]["build"].get("cached", False)' 'false'
+    expect_in "the refusal is a warning" err.txt "cache entry not used: it names a file outside the workdir"
+    if [ -e ../escaped ]; then fail "../escaped was written"; else pass "nothing was written outside"; fi
+else
+    echo "# sqlite3 not installed: the tampered-store case is not checked"
+fi
+
 # A glob that matches nothing is a warning, for generates and sources alike.
 cat > nothing.yaml <<'Y'
 version: 1
