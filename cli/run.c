@@ -10,7 +10,8 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [-j N]\n"
+    "usage: wfengine run FILE [-i NAME=VALUE]... [--inputs FILE.json|yaml] [--env-file FILE]...\n"
+    "                    [-j N]\n"
     "                    [--fail-fast] [--dry-run] [--json] [-q|-v]\n"
     "                    [--store DIR | --no-store] [--resume RUN|last [--force]] [--no-cache]\n"
     "                    [--executor local|slurm] [--keep-job-files]\n"
@@ -24,6 +25,8 @@ static const char help[] =
     "Options:\n"
     "  -i, --input NAME=VALUE  set an input (converted to its declared type)\n"
     "  --inputs FILE           read inputs from a JSON or YAML object\n"
+    "  --env-file FILE         read NAME=VALUE lines (dotenv) into the run's environment,\n"
+    "                          after the workflow's env-file, before its env (repeatable)\n"
     "  -j, --jobs N            run at most N units at once (default: the workflow's\n"
     "                          `concurrency`, else the number of CPUs)\n"
     "  --fail-fast             on the first failure start nothing new and stop what runs\n"
@@ -70,6 +73,8 @@ typedef struct run_cli {
     const char *resume;    /* --resume RUN|last */
     int64_t start_ms;
     const char *junit_path;    /* --junit */
+    const char *env_files[17]; /* --env-file (at most 16), NULL-terminated */
+    size_t n_env_files;
     int progress_mode;         /* --progress: a wf_cli_progress_mode */
     wf_cli_progress *progress; /* progress.c: where the events' lines go */
     wf_cli_lines *lines;       /* run_lines.c: what the events print */
@@ -212,6 +217,18 @@ static void print_task_plan(json_object *task)
         for (size_t a = 0; a < json_object_array_length(argv); a++)
             printf(" [%s]", json_object_get_string(json_object_array_get_idx(argv, a)));
         printf("\n");
+    } else if (wf_cli_json_str(task, "uses") != NULL) {
+        json_object *called = NULL, *ctasks = NULL;
+
+        printf("    uses: %s", wf_cli_json_str(task, "uses"));
+        if (json_object_object_get_ex(task, "called", &called) && called != NULL &&
+            json_object_object_get_ex(called, "tasks", &ctasks)) {
+            printf(" (workflow %s:", wf_cli_json_str(called, "name"));
+            for (size_t t = 0; t < json_object_array_length(ctasks); t++)
+                printf(" %s", wf_cli_json_str(json_object_array_get_idx(ctasks, t), "name"));
+            printf(")");
+        }
+        printf("\n");
     } else {
         printf("    action: %s\n", wf_cli_json_str(task, "action"));
     }
@@ -296,6 +313,16 @@ static int parse_args(run_cli *cli, int argc, char **argv)
         } else if (strncmp(a, "-i", 2) == 0 && a[2] != '\0') {
             if (add_input(cli, a + 2) != WF_OK)
                 return -1;
+        } else if (strcmp(a, "--env-file") == 0) {
+            if (val == NULL)
+                goto missing;
+            if (cli->n_env_files == WF_ARRAY_LEN(cli->env_files) - 1) {
+                wf_cli_errorf("run: --env-file may be given at most %zu times",
+                              WF_ARRAY_LEN(cli->env_files) - 1);
+                return -1;
+            }
+            cli->env_files[cli->n_env_files++] = val;
+            i++;
         } else if (strcmp(a, "--inputs") == 0) {
             if (val == NULL || read_inputs_file(cli, val) != WF_OK)
                 goto missing;
@@ -463,6 +490,7 @@ int wf_cli_run(int argc, char **argv)
     opts.concurrency = cli.jobs;
     opts.fail_fast = cli.fail_fast;
     opts.on_event = on_event;
+    opts.env_files = cli.n_env_files > 0 ? cli.env_files : NULL;
     opts.user = &cli;
     opts.store = store;
     opts.resume_run = resume.run_id[0] ? resume.run_id : NULL;

@@ -332,7 +332,8 @@ static const char logs_help[] =
     "\n"
     "Examples:\n"
     "  wfengine logs last build\n"
-    "  wfengine logs last check_health[3] --stderr --attempt 1\n";
+    "  wfengine logs last check_health[3] --stderr --attempt 1\n"
+    "  wfengine logs last 'deploy[2]/migrate'   (a task of a workflow called by `uses:`)\n";
 
 int wf_cli_logs(int argc, char **argv)
 {
@@ -351,7 +352,9 @@ int wf_cli_logs(int argc, char **argv)
         return WF_EXIT_USAGE;
     }
     task = wf_xstrdup(a.pos[1]);
-    bracket = strchr(task, '[');
+    /* A called workflow's task is CALLER[3]/TASK: the index is in the last part only. */
+    bracket = strrchr(task, '/');
+    bracket = strchr(bracket != NULL ? bracket : task, '[');
     if (bracket != NULL) {
         char *end = NULL;
 

@@ -77,6 +77,10 @@ const char *wf_errname(int code);
  * further. */
 #define WF_MAX_FILE_SIZE ((size_t)64 << 20)
 
+/* Workflow files loaded under one workflow through `uses:` (each call counts, so that a
+ * file called from many places cannot make loading explode). */
+#define WF_MAX_CALLED_FILES 256
+
 /* The exit status of a process that ran out of memory (see wf_oom). */
 #define WF_EXIT_NOMEM 4
 

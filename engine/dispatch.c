@@ -144,7 +144,9 @@ void *wf__scheduler_main(void *arg)
             wf__run_stop(r);
         }
         for (size_t i = 0; i < n; i++) {
-            if (batch[i].status == WF_STATUS_RUNNING)
+            if (batch[i].status == WF_STATUS_RUNNING && batch[i].job.task == UINT32_MAX)
+                wf__emit_forwarded(r, batch[i].event);
+            else if (batch[i].status == WF_STATUS_RUNNING)
                 wf__unit_started(r, &batch[i].job);
             else
                 wf__unit_complete(r, &batch[i]);

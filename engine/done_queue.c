@@ -33,8 +33,11 @@ void wf__done_queue_release(wf_done_queue *q)
     for (size_t i = 0; i < q->len; i++) {
         wf_completion *c = &q->v[i];
 
-        if (c->status == WF_STATUS_RUNNING)
+        if (c->status == WF_STATUS_RUNNING) {
+            if (c->job.task == UINT32_MAX)
+                wf__fwd_event_free(c->event);
             continue;
+        }
         json_object_put(c->value);
         free(c->out);
         free(c->err);
@@ -95,6 +98,22 @@ void wf_done_queue_push(wf_done_queue *q, const wf_completion *c, const wf_job *
     /* Not urgent (a start, a success): wake the scheduler only when it would not look by
      * itself within a tick; without that a long unit would be shown queued until it ended. */
     if (q->wake_ms != 0 && !q->woken && (wake || q->wake_ms > wf_now_ms() + WF__SCHED_TICK_MS))
+        wake_locked(q);
+    pthread_mutex_unlock(&q->lock);
+}
+
+void wf__done_queue_push_event(wf_done_queue *q, wf_fwd_event *fe)
+{
+    wf_completion *n;
+
+    pthread_mutex_lock(&q->lock);
+    n = slot_locked(q);
+    n->job.task = UINT32_MAX;
+    n->status = WF_STATUS_RUNNING;
+    n->event = fe;
+    q->starts++;
+    /* Like a start notice: shown within a tick, no wake-up of its own otherwise. */
+    if (q->wake_ms != 0 && !q->woken && q->wake_ms > wf_now_ms() + WF__SCHED_TICK_MS)
         wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 }

@@ -67,6 +67,10 @@ typedef struct wf_completion {
     char item_hash[WF_SHA256_HEX_LEN + 1]; /* "" for a task without items */
     bool cached;                           /* the result came from the cache */
     bool ignored; /* FAILED under continue-on-error (set by the scheduler, not executors) */
+    /* Not a completion but an event of a called workflow's run on its way to the caller's
+     * scheduler (engine/unit_uses.c): marked by status WF_STATUS_RUNNING and job.task
+     * UINT32_MAX, read only then (owned). Executors never set it. */
+    struct wf_fwd_event *event;
 } wf_completion;
 
 /* ---- the completion queue (engine/done_queue.c) ----------------------------------------- */

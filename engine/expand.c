@@ -119,8 +119,9 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
     ts->planned = n;
     /* A with-items task is recorded as running now, so that a run killed before the task
      * ends still shows it with the items it recorded. (A plain task's one unit is recorded
-     * when it ends, with the task: one record fewer per task on the hot path.) */
-    if (r->wf->tasks[t].items_kind != WF_ITEMS_NONE)
+     * when it ends, with the task: one record fewer per task on the hot path.) A `uses:`
+     * task too: the tasks of the workflow it calls are then shown after it. */
+    if (r->wf->tasks[t].items_kind != WF_ITEMS_NONE || r->wf->tasks[t].called != NULL)
         wf__record_task(r, t);
     if (queue)
         wf__ready_push(r, t);
@@ -218,10 +219,20 @@ int wf__load_reuse(wf_run *r, wf_errlist *errs)
         const wf_task *task;
         long t;
         int64_t index;
+        const char *name;
 
         if (!json_object_object_get_ex(u, "task", &v))
             continue;
-        t = wf_workflow_task_index(r->wf, json_object_get_string(v));
+        name = json_object_get_string(v);
+        /* A called workflow's run takes its own units: those under its prefix. */
+        if (r->prefix != NULL) {
+            size_t plen = strlen(r->prefix);
+
+            if (strncmp(name, r->prefix, plen) != 0)
+                continue;
+            name += plen;
+        }
+        t = wf_workflow_task_index(r->wf, name);
         if (t < 0)
             continue; /* the task is gone from the workflow */
         task = &r->wf->tasks[t];

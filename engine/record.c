@@ -63,7 +63,36 @@ void wf__mask_json(const wf_run *r, json_object *v)
     }
 }
 
+const char *wf__task_display_name(const wf_run *r, const wf_task *task, wf_strbuf *buf)
+{
+    if (r->prefix == NULL)
+        return task->name;
+    wf_strbuf_adds(buf, r->prefix);
+    wf_strbuf_adds(buf, task->name);
+    return wf_strbuf_str(buf);
+}
+
 void wf__emit(wf_run *r, wf_event *ev)
+{
+    char *task = NULL;
+    const char *name = ev->task;
+
+    if (r->opts.on_event == NULL)
+        return;
+    if (r->prefix != NULL && ev->task != NULL) {
+        task = wf_xasprintf("%s%s", r->prefix, ev->task);
+        ev->task = task;
+    } else if (r->prefix != NULL && ev->kind == WF_EVENT_WARNING) {
+        /* A called workflow's own warning (an output that is null) is its caller's. */
+        task = wf_xstrndup(r->prefix, strlen(r->prefix) - 1);
+        ev->task = task;
+    }
+    wf__emit_named(r, ev);
+    ev->task = name; /* the caller may emit ev again */
+    free(task);
+}
+
+void wf__emit_named(wf_run *r, wf_event *ev)
 {
     char *message, *err_text, *out_text;
 
@@ -103,13 +132,14 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
 {
     const wf_task *task = &r->wf->tasks[t];
     wf_store_unit_rec rec = { 0 };
+    wf_strbuf name = WF_STRBUF_INIT;
     char *error = NULL;
 
     if (r->store == NULL)
         return;
     error = wf__run_mask(r, c->error);
     rec.run_id = r->run_id;
-    rec.task = task->name;
+    rec.task = wf__task_display_name(r, task, &name);
     rec.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
     rec.attempt = attempt;
     rec.status = c->status;
@@ -126,6 +156,7 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     rec.reused = reused;
     rec.ignored = c->ignored;
     wf_store_record_unit(r->store, &rec);
+    wf_strbuf_release(&name);
     free(error);
 }
 
@@ -134,23 +165,26 @@ void wf__record_task(wf_run *r, uint32_t t)
     const wf_task *task = &r->wf->tasks[t];
     const wf_task_state *ts = &r->tasks[t];
     wf_store_task_rec rec = { 0 };
+    wf_strbuf name = WF_STRBUF_INIT;
     char *error;
 
     if (r->store == NULL)
         return;
     error = wf__run_mask(r, ts->error);
     rec.run_id = r->run_id;
-    rec.task = task->name;
+    rec.task = wf__task_display_name(r, task, &name);
     rec.status = ts->status;
     rec.started_ms = wf__run_wall_ms(r, ts->start_ms);
     rec.ended_ms = ts->end_ms > 0 ? wf__run_wall_ms(r, ts->end_ms) : 0;
     rec.error = error ? error : ts->error;
     rec.with_items = task->items_kind != WF_ITEMS_NONE;
-    rec.position = task->index;
+    /* A called workflow's tasks are shown after the task that called them. */
+    rec.position = r->caller != NULL ? r->position : task->index;
     rec.n_items = rec.with_items ? ts->n_units : 0;
-    rec.ignored = ts->status == WF_STATUS_FAILED && ts->result != NULL &&
-                  ts->result->ignored_failure;
+    rec.ignored =
+        ts->status == WF_STATUS_FAILED && ts->result != NULL && ts->result->ignored_failure;
     wf_store_record_task(r->store, &rec);
+    wf_strbuf_release(&name);
     free(error);
 }
 
@@ -185,7 +219,8 @@ void wf__record_run_end(wf_run *r)
     char *masked;
     wf_error err;
 
-    if (r->store == NULL)
+    /* A called workflow's run is part of its caller's, which records the end. */
+    if (r->store == NULL || r->caller != NULL)
         return;
     wf_json_write(&sb, r->outputs);
     masked = wf__run_mask(r, wf_strbuf_str(&sb));

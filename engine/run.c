@@ -41,7 +41,9 @@ static void choose_executors(wf_run *r, wf_executor *over)
             r->tasks[t].exec = over;
             continue;
         }
-        if (task->action == NULL && (task->executor == WF_EXECUTOR_SLURM || r->opts.slurm_all))
+        /* A `uses:` unit runs its workflow in this process (its own tasks choose theirs). */
+        if (task->action == NULL && task->called == NULL &&
+            (task->executor == WF_EXECUTOR_SLURM || r->opts.slurm_all))
             ex = &slurm;
         else
             ex = &local;
@@ -117,11 +119,13 @@ void wf_run_free(wf_run *r)
     for (size_t i = 0; i < r->n_secrets; i++)
         free(r->secrets[i]);
     free(r->secrets);
+    free(r->prefix);
     free(r);
 }
 
 static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
-                     wf_executor *over, wf_run **out, wf_errlist *errs)
+                     wf_executor *over, wf_run *caller, char *prefix, size_t position, wf_run **out,
+                     wf_errlist *errs)
 {
     wf_run *r = wf_xcalloc(1, sizeof(*r));
     json_object *inputs = NULL;
@@ -131,6 +135,9 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
     *out = NULL;
     r->engine = e;
     r->wf = wf;
+    r->caller = caller;
+    r->prefix = prefix;
+    r->position = position;
     if (opts != NULL)
         r->opts = *opts;
     wf__done_queue_init(&r->done);
@@ -153,6 +160,13 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
     }
     r->opts.inputs = NULL;
     wf__collect_secrets(r, inputs);
+    /* A called workflow masks what its caller masks (a secret passed on through `with:`). */
+    for (size_t i = 0; caller != NULL && i < caller->n_secrets; i++) {
+        r->secrets = wf_xrealloc(r->secrets, (r->n_secrets + 1) * sizeof(*r->secrets));
+        r->secrets[r->n_secrets++] = wf_xstrdup(caller->secrets[i]);
+    }
+    /* Before the environment: a task's env-file entries are kept in its state. */
+    r->tasks = wf_xcalloc(wf->n_tasks ? wf->n_tasks : 1, sizeof(*r->tasks));
     if (wf__build_env(r, inputs, errs) != WF_OK || wf__build_root(r, inputs, errs) != WF_OK) {
         if (r->root == NULL)
             json_object_put(inputs);
@@ -165,7 +179,6 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
                      : wf->concurrency > 0   ? wf->concurrency
                                              : (int)cpu_count();
     r->fail_fast = wf->fail_fast || r->opts.fail_fast;
-    r->tasks = wf_xcalloc(wf->n_tasks ? wf->n_tasks : 1, sizeof(*r->tasks));
     r->settle = wf_xmalloc((wf->n_tasks ? wf->n_tasks : 1) * sizeof(*r->settle));
     for (size_t t = 0; t < wf->n_tasks; t++) {
         r->tasks[t].pending_deps = (uint32_t)wf->tasks[t].n_deps;
@@ -190,7 +203,7 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
     }
     r->start_ms = wf_now_ms();
     r->start_wall_ms = wf_wall_ms();
-    if (r->store != NULL)
+    if (r->store != NULL && r->caller == NULL)
         wf__record_run_start(r);
     if (pthread_create(&r->scheduler, NULL, wf__scheduler_main, r) != 0) {
         wf_error_set(wf_errlist_add(errs), WF_EIO, NULL, 0, 0, "cannot start threads");
@@ -204,13 +217,20 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
 int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, wf_run **out,
                  wf_errlist *errs)
 {
-    return run_start(e, wf, opts, NULL, out, errs);
+    return run_start(e, wf, opts, NULL, NULL, NULL, 0, out, errs);
+}
+
+int wf__run_start_called(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
+                         wf_run *caller, char *prefix_take, size_t position, wf_run **out,
+                         wf_errlist *errs)
+{
+    return run_start(e, wf, opts, NULL, caller, prefix_take, position, out, errs);
 }
 
 int wf__run_start_on(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
                      wf_executor *ex, wf_run **out, wf_errlist *errs)
 {
-    return run_start(e, wf, opts, ex, out, errs);
+    return run_start(e, wf, opts, ex, NULL, NULL, 0, out, errs);
 }
 
 wf_status wf_run_wait(wf_run *r)

@@ -8,6 +8,7 @@
  *   ready.c     the ready queue (round-robin) and the retry timers
  *   dispatch.c  the scheduler thread: hands units to executors, takes their completions
  *   executor_local.c / executor_slurm.c   run units (executor.h); unit.c runs one unit
+ *   unit_uses.c a `uses:` unit: the called workflow as a nested run (caller, prefix below)
  *   done_queue.c the completion queue from executors to the scheduler
  *   record.c    events and store records (secrets masked)
  *   result.c    outputs and the result document
@@ -85,8 +86,13 @@ typedef struct wf_task_state {
     /* --resume: the task ran again in this run (a unit of it ran instead of being taken from
      * the resumed run, or a task it depends on ran again), so its dependents run again too. */
     bool rerun;
+    /* --resume: a task it depends on ran again (set when it becomes ready, before any of its
+     * units is handed out, then read-only: executors read it). A `uses:` unit then runs the
+     * called workflow afresh, since what it is called with may have changed. */
+    bool deps_reran;
     /* A task with env: the run's env_base without the names the task sets (pointers into
      * wf_run.envp; owned array, NULL for a task without env, which uses the run's). */
+    char **file_env; /* the task's env-file entries NAME=VALUE (owned), NULL-terminated, or NULL */
     const char **env_base;
     size_t n_env_base;
 } wf_task_state;
@@ -112,6 +118,13 @@ struct wf_done_queue {
     bool woken; /* signalled since the scheduler last woke */
 };
 
+/* An event of a called workflow's run, copied to reach the caller's scheduler thread
+ * (unit_uses.c pushes it, dispatch.c emits it): ev's strings point at the owned copies. */
+typedef struct wf_fwd_event {
+    wf_event ev;
+    char *task, *message, *stderr_text, *stdout_text;
+} wf_fwd_event;
+
 struct wf_run {
     wf_engine *engine;
     const wf_workflow *wf;
@@ -135,6 +148,13 @@ struct wf_run {
     const char **env_base;
     size_t n_env_base;
     json_object *outputs; /* after the run */
+    /* A called workflow's run (a unit of a `uses:` task, unit_uses.c): the caller's run, and
+     * what its task names are prefixed with in events and records ("build/", "build[3]/";
+     * owned). It shares the caller's run id and store but records no run of its own. Both
+     * NULL for a run started through wfengine.h. */
+    wf_run *caller;
+    char *prefix;
+    size_t position; /* with caller: the top-level calling task's place in its file (show) */
     int64_t start_ms, start_wall_ms, end_ms;
 
     /* Executors (started before the scheduler, stopped by it when the run ends). */
@@ -167,6 +187,11 @@ struct wf_run {
 int wf__run_start_on(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
                      wf_executor *ex, wf_run **out, wf_errlist *errs);
 
+/* A called workflow's run: wf_run_start as a unit of caller (prefix taken: see wf_run). */
+int wf__run_start_called(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
+                         wf_run *caller, char *prefix_take, size_t position, wf_run **out,
+                         wf_errlist *errs);
+
 /* ---- setup.c -------------------------------------------------------------------------- */
 
 void wf__make_run_id(char *out, size_t n);
@@ -189,8 +214,14 @@ int wf__check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *err
 char *wf__run_mask(const wf_run *r, const char *text);
 /* Masks every string inside v in place (v is owned by the caller and not shared). */
 void wf__mask_json(const wf_run *r, json_object *v);
-/* Calls the event callback (if any) with ev, its texts masked and its counts filled. */
+/* Calls the event callback (if any) with ev, its texts masked and its counts filled (and,
+ * in a called workflow's run, its task name prefixed). */
 void wf__emit(wf_run *r, wf_event *ev);
+/* The same for an event whose task name is complete already (a called workflow's). */
+void wf__emit_named(wf_run *r, wf_event *ev);
+/* A task's name as events and records give it: with the run's prefix, if any, in buf (which
+ * the caller releases). Borrowed: valid while buf and the task live. */
+const char *wf__task_display_name(const wf_run *r, const wf_task *task, wf_strbuf *buf);
 void wf__emit_simple(wf_run *r, wf_event_kind kind, const char *task, const char *message);
 /* Wall-clock ms of a monotonic wf_now_ms() time of this run. */
 int64_t wf__run_wall_ms(const wf_run *r, int64_t mono_ms);
@@ -267,10 +298,24 @@ wf_status wf__final_status(const wf_run *r);
 
 void *wf__scheduler_main(void *arg);
 
+/* ---- unit_uses.c: a `uses:` unit (a worker thread) and its events (the scheduler) ------- */
+
+/* Runs the called workflow of a `uses:` unit as a nested run and fills c like
+ * wf__unit_execute: its result is the called workflow's outputs; a failure names the task
+ * that failed in it; cancel_fd (or the task's timeout) cancels the nested run. */
+void wf__unit_run_uses(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
+                       int cancel_fd, wf_completion *c);
+/* On the scheduler thread: emits a called workflow's event (taken and freed). */
+void wf__emit_forwarded(wf_run *r, wf_fwd_event *fe);
+void wf__fwd_event_free(wf_fwd_event *fe);
+
 /* ---- done_queue.c (the scheduler's side) -------------------------------------------------- */
 
 void wf__done_queue_init(wf_done_queue *q);
 void wf__done_queue_release(wf_done_queue *q);
+/* Hands the scheduler an event of a called workflow's run (taken), after everything pushed
+ * before it. Any thread. */
+void wf__done_queue_push_event(wf_done_queue *q, wf_fwd_event *fe);
 /* Wakes the scheduler (a cancel). */
 void wf__done_queue_wake(wf_done_queue *q);
 /* Waits until the queue holds something, the deadline due_ms (monotonic, INT64_MAX: none)

@@ -86,6 +86,35 @@ int wf__build_env(wf_run *r, json_object *inputs, wf_errlist *errs)
         json_object_object_add(env, name, json_object_new_string(eq + 1));
         free(name);
     }
+    /* The workflow's env-file, then --env-file: later files win, and `env` wins over both. */
+    for (size_t i = 0; wf->env_files != NULL && wf->env_files[i] != NULL; i++) {
+        if (wf_dotenv_read(wf->env_files[i], env, errs) != WF_OK)
+            rc = WF_EINVAL;
+    }
+    for (size_t i = 0; r->opts.env_files != NULL && r->opts.env_files[i] != NULL; i++) {
+        if (wf_dotenv_read(r->opts.env_files[i], env, errs) != WF_OK)
+            rc = WF_EINVAL;
+    }
+    for (size_t t = 0; t < wf->n_tasks; t++) {
+        json_object *task_env;
+        size_t k = 0;
+
+        if (wf->tasks[t].env_files == NULL || wf->tasks[t].env_files[0] == NULL)
+            continue;
+        task_env = json_object_new_object();
+        for (size_t i = 0; wf->tasks[t].env_files[i] != NULL; i++) {
+            if (wf_dotenv_read(wf->tasks[t].env_files[i], task_env, errs) != WF_OK)
+                rc = WF_EINVAL;
+        }
+        r->tasks[t].file_env =
+            wf_xcalloc((size_t)json_object_object_length(task_env) + 1, sizeof(char *));
+        json_object_object_foreach(task_env, k_name, k_val)
+        {
+            r->tasks[t].file_env[k++] =
+                wf_xasprintf("%s=%s", k_name, json_object_get_string(k_val));
+        }
+        json_object_put(task_env);
+    }
     init.inputs = wf_json_copy(inputs);
     init.env = wf_json_copy(env);
     init.workflow_name = wf->name;
@@ -180,6 +209,9 @@ int wf__check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *err
             free(msg);
             rc = WF_EINVAL;
         }
+        /* A called workflow's actions are checked now too: nothing starts when one is missing. */
+        if (task->called != NULL && wf__check_actions(e, task->called, errs) != WF_OK)
+            rc = WF_EINVAL;
     }
     return rc;
 }

@@ -153,6 +153,7 @@ void wf__task_ready(wf_run *r, uint32_t t)
      * in turn, whether it runs, fails or is skipped now. */
     if (r->opts.resume_run != NULL && dependency_reran(r, t)) {
         ts->rerun = true;
+        ts->deps_reran = true;
         ts->reuse = NULL;
     }
     if (r->stopping) {

@@ -243,6 +243,18 @@ static bool env_set_by_task(const wf_task *task, const char *entry)
     return false;
 }
 
+/* Whether list (NAME=VALUE entries, NULL-terminated, may be NULL) sets entry's name. */
+static bool env_in_list(const char *const *list, const char *entry)
+{
+    size_t n = strcspn(entry, "=");
+
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++) {
+        if (strncmp(list[i], entry, n) == 0 && list[i][n] == '=')
+            return true;
+    }
+    return false;
+}
+
 void wf__unit_env_prepare(wf_run *r)
 {
     r->env_base = wf_xmalloc((r->n_envp + 1) * sizeof(char *));
@@ -255,20 +267,33 @@ void wf__unit_env_prepare(wf_run *r)
         const wf_task *task = &r->wf->tasks[t];
         wf_task_state *ts = &r->tasks[t];
 
-        if (task->n_env == 0)
+        size_t n_file = 0;
+
+        while (ts->file_env != NULL && ts->file_env[n_file] != NULL)
+            n_file++;
+        if (task->n_env == 0 && n_file == 0)
             continue;
-        ts->env_base = wf_xmalloc((r->n_env_base + 1) * sizeof(char *));
+        /* The run's environment, then the task's env-file (both minus what the task's env
+         * sets, which each unit renders). */
+        ts->env_base = wf_xmalloc((r->n_env_base + n_file + 1) * sizeof(char *));
         for (size_t i = 0; i < r->n_env_base; i++) {
-            if (!env_set_by_task(task, r->env_base[i]))
+            if (!env_set_by_task(task, r->env_base[i]) &&
+                !env_in_list((const char *const *)ts->file_env, r->env_base[i]))
                 ts->env_base[ts->n_env_base++] = r->env_base[i];
+        }
+        for (size_t i = 0; i < n_file; i++) {
+            if (!env_set_by_task(task, ts->file_env[i]) && !env_is_engine_var(ts->file_env[i]))
+                ts->env_base[ts->n_env_base++] = ts->file_env[i];
         }
     }
 }
 
 void wf__unit_env_release(wf_run *r)
 {
-    for (size_t t = 0; r->tasks != NULL && t < r->wf->n_tasks; t++)
+    for (size_t t = 0; r->tasks != NULL && t < r->wf->n_tasks; t++) {
         free(r->tasks[t].env_base);
+        wf__strv_free(r->tasks[t].file_env);
+    }
     free(r->env_base);
 }
 

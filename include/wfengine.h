@@ -132,11 +132,12 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
  * "required", "secret", "description"}], "tasks": [{"name", "line", "col", "description",
  * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
  * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
- * "argv": [TEXT...] | null, "action": NAME | null}], "order": [NAME...], "outputs":
- * [NAME...]}. Tasks are in file order; "needs" lists every dependency (explicit and read off
- * templates); "order" is a dependency order; templates are given as written; "line" and
- * "col" are where the task's name is in the file (1-based; 0 when not known). Keys are only
- * ever added. Thread-safe; O(size). */
+ * "argv": [TEXT...] | null, "action": NAME | null, "uses": PATH | null, "called": null |
+ * {the called workflow described the same way}}], "order": [NAME...], "outputs": [NAME...]}.
+ * Tasks are in file order; "needs" lists every dependency (explicit and read off templates);
+ * "order" is a dependency order; templates are given as written; "line" and "col" are where
+ * the task's name is in the file (1-based; 0 when not known). Keys are only ever added.
+ * Thread-safe; O(size). */
 json_object *wf_workflow_describe(const wf_workflow *wf);
 
 /* Reads a JSON or YAML file (YAML 1.2 core schema, like workflow files; sizes capped as for
@@ -179,7 +180,11 @@ typedef enum wf_event_kind {
 
 typedef struct wf_event {
     wf_event_kind kind;
-    const char *task;    /* NULL for run events */
+    /* NULL for run events. A task of a workflow called with `uses:` is CALLER/TASK, or
+     * CALLER[I]/TASK for item I (a part per level of calls); its events come in this run's
+     * stream, and its units run in a pool of its own (so the bound of `concurrency` started
+     * units holds per called run, not across them). */
+    const char *task;
     int64_t index;       /* item index, or -1 */
     int attempt;         /* 1-based; 0 when not about a unit. TASK_END of a task without
                             with-items: the attempts its unit made (0: it never ran) */
@@ -244,6 +249,11 @@ typedef struct wf_run_options {
     bool slurm_keep_files;
     wf_event_fn on_event;
     void *user;
+    /* dotenv files read when the run starts (`--env-file`), after the workflow's own
+     * `env-file` and before its `env`: NULL-terminated paths (relative to the current
+     * directory), borrowed; NULL: none. A file that cannot be read or has a malformed line is
+     * an error (file:line:col) and nothing starts. */
+    const char *const *env_files;
 } wf_run_options;
 
 /* Binds the inputs, computes vars and env, and starts the run on its own threads. On a bad

@@ -116,7 +116,7 @@ static const struct {
       "version: 1\ntasks:\n  a:\n    run: echo\n    colour: red\n",
       "wf.yaml:5:5: unknown key 'colour' in task 'a' (valid keys: run, action, input, needs, "
       "with-items, concurrency, batch-size, fail-fast, when, retry, timeout, continue-on-error, "
-      "output, env, workdir, shell, publish, cache, executor, slurm, description)" },
+      "output, env, workdir, shell, publish, cache, executor, slurm, description, env-file, uses, with)" },
     { "missing version", "tasks:\n  a: {run: echo}\n",
       "wf.yaml:1:1: missing 'version': add 'version: 1' at the top" },
     { "bad version", "version: 2\ntasks:\n  a: {run: echo}\n",
@@ -129,7 +129,14 @@ static const struct {
     { "run and action", "version: 1\ntasks:\n  a:\n    run: echo\n    action: core.noop\n",
       "wf.yaml:5:5: task 'a' has both 'run' and 'action'; a task does exactly one" },
     { "neither run nor action", "version: 1\ntasks:\n  a:\n    timeout: 5s\n",
-      "wf.yaml:3:3: task 'a' needs 'run' (a command) or 'action' (like core.echo)" },
+      "wf.yaml:3:3: task 'a' needs 'run' (a command), 'action' (like core.echo) or "
+      "'uses' (a workflow file)" },
+    { "with without uses", "version: 1\ntasks:\n  a:\n    run: echo\n    with: {x: 1}\n",
+      "wf.yaml:5:5: 'with' gives the inputs of the workflow a task calls with 'uses'; task 'a' "
+      "has no 'uses'" },
+    { "uses with a template", "version: 1\ntasks:\n  a:\n    uses: << inputs.f >>\n",
+      "wf.yaml:4:11: 'uses' is loaded before anything runs, so it cannot hold a template: write "
+      "the path, and pass values with 'with:'" },
     { "empty task", "version: 1\ntasks:\n  a:\n",
       "wf.yaml:3:3: task 'a' must be a map with 'run' or 'action', got null" },
     { "input with run", "version: 1\ntasks:\n  a:\n    run: echo\n    input: {x: 1}\n",

@@ -71,6 +71,9 @@ static json_object *describe_task(const wf_workflow *wf, const wf_task *task)
         json_object_object_add(o, "argv", NULL);
     }
     json_object_object_add(o, "action", str_or_null(task->action));
+    json_object_object_add(o, "uses", str_or_null(task->uses));
+    json_object_object_add(o, "called",
+                           task->called != NULL ? wf_workflow_describe(task->called) : NULL);
     return o;
 }
 

@@ -232,6 +232,73 @@ static void bind_error(wf_errlist *errs, int code, const char *fmt, ...)
     free(msg);
 }
 
+extern char **environ;
+
+/* A default written as a template, evaluated against wfengine's environment. A string it
+ * gives is read as a command-line value would be (`default: << env.PORT >>` with type
+ * integer is the number); the result is checked like a given value. */
+static bool default_from_env(const wf_input_spec *spec, json_object **out, wf_errlist *errs)
+{
+    json_object *env = json_object_new_object(), *v = NULL;
+    wf_ctx_init init = { 0 };
+    wf_ctx *ctx;
+    wf_error err;
+    char *msg;
+    int rc;
+
+    for (char **e = environ; *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        char *name;
+
+        if (eq == NULL)
+            continue;
+        name = wf_xstrndup(*e, (size_t)(eq - *e));
+        json_object_object_add(env, name, json_object_new_string(eq + 1));
+        free(name);
+    }
+    init.env = env;
+    ctx = wf_ctx_new(&init);
+    wf_error_init(&err);
+    rc = wf_tpl_eval(spec->default_tpl, ctx, &v, &err);
+    wf_ctx_unref(ctx);
+    *out = NULL;
+    if (rc != WF_OK) {
+        bind_error(
+            errs, rc,
+            "input '%s': its default %s: %s (set it in the environment, or give -i %s=VALUE)",
+            spec->name, wf_tpl_source(spec->default_tpl),
+            err.message ? err.message : wf_strerror(rc), spec->name);
+        wf_error_release(&err);
+        return false;
+    }
+    wf_error_release(&err);
+    if (json_object_is_type(v, json_type_string) && spec->type != WF_INPUT_STRING) {
+        json_object *conv = NULL;
+
+        if (!from_string(spec->type, json_object_get_string(v),
+                         (size_t)json_object_get_string_len(v), &conv)) {
+            bind_error(errs, WF_ETYPE, "input '%s': its default %s gave '%s', not %s", spec->name,
+                       wf_tpl_source(spec->default_tpl),
+                       spec->secret ? "(hidden: the input is secret)" : json_object_get_string(v),
+                       expected_phrase(spec->type));
+            json_object_put(v);
+            return false;
+        }
+        json_object_put(v);
+        v = conv;
+    }
+    msg = wf__input_check(spec, v);
+    if (msg != NULL) {
+        bind_error(errs, WF_ETYPE, "input '%s' (its default %s) %s", spec->name,
+                   wf_tpl_source(spec->default_tpl), msg);
+        free(msg);
+        json_object_put(v);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, bool from_strings,
                             json_object **out, wf_errlist *errs)
 {
@@ -277,7 +344,13 @@ int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, boo
                            wf__input_type_name(spec->type));
                 continue;
             }
-            json_object_object_add(result, spec->name, wf_json_copy(spec->default_value));
+            if (spec->default_tpl != NULL) {
+                if (!default_from_env(spec, &v, errs))
+                    continue;
+            } else {
+                v = wf_json_copy(spec->default_value);
+            }
+            json_object_object_add(result, spec->name, v);
             continue;
         }
         if (from_strings && json_object_get_type(given_v) == json_type_string) {

@@ -19,10 +19,14 @@ static const char *const DEFAULTS_KEYS[] = {
     "timeout", "retry", "env", "workdir", "shell", "continue-on-error", "executor", NULL,
 };
 static const char *const TASK_KEYS[] = {
-    "run",        "action",    "input",       "needs", "with-items", "concurrency",
-    "batch-size", "fail-fast", "when",        "retry", "timeout",    "continue-on-error",
-    "output",     "env",       "workdir",     "shell", "publish",    "cache",
-    "executor",   "slurm",     "description", NULL,
+    "run",       "action", "input",   "needs",   "with-items",        "concurrency", "batch-size",
+    "fail-fast", "when",   "retry",   "timeout", "continue-on-error", "output",      "env",
+    "workdir",   "shell",  "publish", "cache",   "executor",          "slurm",       "description",
+    "env-file",  "uses",   "with",    NULL,
+};
+/* Keys that say how a process or an action runs: a `uses:` task runs a workflow instead. */
+static const char *const NOT_FOR_USES[] = {
+    "input", "output", "env", "workdir", "shell", "cache", "executor", "slurm", "env-file", NULL,
 };
 static const char *const RETRY_KEYS[] = { "count", "delay", "backoff", "max-delay", NULL };
 static const char *const BACKOFFS[] = { "constant", "linear", "exponential", NULL };
@@ -496,6 +500,37 @@ static void fold_env(wf__ld *c, wf_task *t, const wf__ynode *own)
     free(vals);
 }
 
+/* `uses:` and `with:`; loader.c loads the file once the whole workflow is read. */
+static void parse_uses(wf__ld *c, wf_task *t, const wf__ynode *map, const wf__ynode *n)
+{
+    const wf__ynode *with_key = NULL, *with = wf__ld_get(map, "with", &with_key);
+
+    t->run_mark = n->mark;
+    for (size_t k = 0; k < map->n; k++)
+        if (wf__ld_in_list(map->keys[k]->text, NOT_FOR_USES))
+            wf__loader_error(c->L, map->keys[k]->mark, WF_EINVAL,
+                             "'%s' does not apply to a 'uses' task: the called workflow's "
+                             "tasks say how they run",
+                             map->keys[k]->text);
+    if (n->type != WF__Y_STRING || n->len == 0) {
+        wf__ld_type_error(c, n, "uses", "the path of a workflow file, like ci/build.yaml");
+        return;
+    }
+    if (n->has_tpl) {
+        wf__loader_error(c->L, n->mark, WF_EINVAL,
+                         "'uses' is loaded before anything runs, so it cannot hold a template: "
+                         "write the path, and pass values with 'with:'");
+        return;
+    }
+    t->uses = wf_xstrdup(n->text);
+    c->uses[t->index].uses = n;
+    if (with != NULL && with->type != WF__Y_NULL && wf__ld_expect_map(c, with, "with")) {
+        c->uses[t->index].with_key = with_key;
+        c->uses[t->index].with = with;
+        t->with = wf__ld_build_vnode(c, with, WF__ROLE_TASK, t->index);
+    }
+}
+
 /* concurrency or batch-size: an integer >= 1, or a template evaluated when the task starts
  * (`concurrency: << inputs.parallel >>`). */
 static void parse_count(wf__ld *c, size_t ti, const wf__ynode *v, const char *what, int *out,
@@ -512,7 +547,7 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     wf_task *t = &c->wf->tasks[ti];
     const wf__ynode *v, *run, *action, *k_input = NULL, *k_run = NULL, *k_action = NULL;
     const wf__ynode *k_conc = NULL, *k_batch = NULL, *k_ff = NULL, *k_output = NULL;
-    const wf__ynode *k_slurm = NULL, *slurm;
+    const wf__ynode *k_slurm = NULL, *slurm, *uses, *k_uses = NULL, *k_with = NULL;
     char *where;
 
     t->name = wf_xstrdup(key->text);
@@ -534,23 +569,40 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
 
     run = wf__ld_get(map, "run", &k_run);
     action = wf__ld_get(map, "action", &k_action);
-    if (run != NULL && action != NULL) {
+    uses = wf__ld_get(map, "uses", &k_uses);
+    if (wf__ld_get(map, "with", &k_with) != NULL && uses == NULL)
+        wf__loader_error(c->L, k_with->mark, WF_EINVAL,
+                         "'with' gives the inputs of the workflow a task calls with 'uses'; "
+                         "task '%s' has no 'uses'",
+                         t->name);
+    if (uses != NULL) {
+        if (run != NULL || action != NULL)
+            wf__loader_error(c->L, (run != NULL ? k_run : k_action)->mark, WF_EINVAL,
+                             "task '%s' has both 'uses' and '%s'; a task does exactly one", t->name,
+                             run != NULL ? "run" : "action");
+        else
+            parse_uses(c, t, map, uses);
+    } else if (run != NULL && action != NULL) {
         const wf__ynode *later = k_run->offset > k_action->offset ? k_run : k_action;
 
         wf__loader_error(c->L, later->mark, WF_EINVAL,
                          "task '%s' has both 'run' and 'action'; a task does exactly one", t->name);
     } else if (run == NULL && action == NULL) {
         wf__loader_error(c->L, key->mark, WF_EMISSING,
-                         "task '%s' needs 'run' (a command) or 'action' (like core.echo)", t->name);
+                         "task '%s' needs 'run' (a command), 'action' (like core.echo) or "
+                         "'uses' (a workflow file)",
+                         t->name);
     }
-    if (run != NULL)
+    if (run != NULL && uses == NULL)
         parse_run(c, t, run);
-    if (action != NULL && run == NULL)
+    if (action != NULL && run == NULL && uses == NULL)
         parse_action(c, t, action);
 
     v = wf__ld_get(map, "input", &k_input);
     if (v != NULL) {
-        if (action == NULL) {
+        if (uses != NULL) {
+            /* reported by parse_uses */
+        } else if (action == NULL) {
             wf__loader_error(c->L, k_input->mark, WF_EINVAL,
                              "'input' is for action tasks; a run task takes values through "
                              "templates in 'run' or 'env'");
@@ -558,6 +610,9 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
             t->input = wf__ld_build_vnode(c, v, WF__ROLE_TASK, ti);
         }
     }
+    v = wf__ld_get(map, "env-file", NULL);
+    if (v != NULL)
+        t->env_files = wf__ld_env_files(c, v);
     v = wf__ld_get(map, "description", NULL);
     if (v != NULL && wf__ld_text_of(c, v, "description") != NULL)
         t->description = wf_xstrdup(v->text);
@@ -620,6 +675,14 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
                              "'output' is for run tasks; an action returns its result as is");
     }
 
+    v = wf__ld_get(map, "publish", NULL);
+    if (v != NULL && wf__ld_expect_map(c, v, "publish"))
+        t->n_publish =
+            wf__ld_build_named_tpls(c, v, "var", false, WF__ROLE_PUBLISH, ti, &t->publish);
+    /* The rest says how a process or an action runs: nothing a `uses` task takes (its keys
+     * were refused above; the defaults do not apply to it). */
+    if (uses != NULL)
+        return;
     fold_env(c, t, wf__ld_get(map, "env", NULL));
     v = wf__ld_get(map, "workdir", NULL);
     if (v == NULL)
@@ -632,10 +695,6 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     if (v != NULL && wf__ld_text_of(c, v, "shell") != NULL)
         t->shell = wf__ld_compile(c, v, WF_TPL_CSTRING, WF__ROLE_TASK, ti);
 
-    v = wf__ld_get(map, "publish", NULL);
-    if (v != NULL && wf__ld_expect_map(c, v, "publish"))
-        t->n_publish =
-            wf__ld_build_named_tpls(c, v, "var", false, WF__ROLE_PUBLISH, ti, &t->publish);
     v = wf__ld_get(map, "cache", NULL);
     if (v != NULL)
         parse_cache(c, t, v);
@@ -670,6 +729,7 @@ void wf__ld_parse_tasks(wf__ld *c, const wf__ynode *map)
     }
     wf->tasks = wf_xcalloc(map->n, sizeof(*wf->tasks));
     c->needs = wf_xcalloc(map->n, sizeof(*c->needs));
+    c->uses = wf_xcalloc(map->n, sizeof(*c->uses));
     wf->n_tasks = map->n;
     for (size_t k = 0; k < map->n; k++)
         parse_task(c, k, map->keys[k], map->items[k]);

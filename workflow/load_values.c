@@ -461,3 +461,35 @@ size_t wf__ld_build_named_tpls(wf__ld *c, const wf__ynode *map, const char *what
     }
     return n;
 }
+
+/* path as the run will open it: relative to the directory of the workflow file. */
+static char *resolve_path(const wf__ld *c, const char *path)
+{
+    const char *slash = strrchr(c->wf->path, '/');
+
+    if (path[0] == '/' || slash == NULL)
+        return wf_xstrdup(path);
+    return wf_xasprintf("%.*s/%s", (int)(slash - c->wf->path), c->wf->path, path);
+}
+
+char **wf__ld_env_files(wf__ld *c, const wf__ynode *n)
+{
+    size_t count = n->type == WF__Y_LIST ? n->n : 1, k = 0;
+    char **out;
+
+    if (n->type != WF__Y_LIST && n->type != WF__Y_STRING) {
+        wf__ld_type_error(c, n, "env-file", "a path or a list of paths");
+        return NULL;
+    }
+    out = wf_xcalloc(count + 1, sizeof(char *));
+    for (size_t i = 0; i < count; i++) {
+        const wf__ynode *p = n->type == WF__Y_LIST ? n->items[i] : n;
+
+        if (p->type != WF__Y_STRING || p->len == 0) {
+            wf__ld_type_error(c, p, "env-file", "a path");
+            continue;
+        }
+        out[k++] = resolve_path(c, p->text);
+    }
+    return out;
+}

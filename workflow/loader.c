@@ -8,6 +8,8 @@
  * that a user sees every error of a file at once. validate.c then builds and checks the
  * graph.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +18,8 @@
 /* ---- key tables (NULL-terminated for wf_closest) ------------------------------------ */
 
 static const char *const TOP_KEYS[] = {
-    "version",     "name",      "description", "inputs",  "vars",    "env", "defaults",
-    "concurrency", "fail-fast", "tasks",       "outputs", "timeout", NULL,
+    "version",     "name",      "description", "inputs",  "vars",    "env",      "defaults",
+    "concurrency", "fail-fast", "tasks",       "outputs", "timeout", "env-file", NULL,
 };
 static const char *const INPUT_KEYS[] = {
     "type", "default", "description", "secret", "enum", NULL
@@ -30,6 +32,39 @@ static const wf_input_type INPUT_TYPE_VALUES[] = {
     WF_INPUT_ANY,     WF_INPUT_STRING, WF_INPUT_INTEGER, WF_INPUT_NUMBER,
     WF_INPUT_BOOLEAN, WF_INPUT_ARRAY,  WF_INPUT_OBJECT,
 };
+
+/* A default written as a template: it may read env (the environment wfengine runs in) and
+ * nothing that is computed from inputs. */
+static wf_tpl *compile_default(wf__ld *c, const wf_input_spec *in, const wf__ynode *v)
+{
+    wf_tpl *t = NULL;
+    wf_errlist errs;
+    const wf_tpl_ref *refs;
+    size_t n;
+
+    wf_errlist_init(&errs);
+    if (wf_tpl_compile_all(v->text, v->len, WF_TPL_NO_ITEM, &t, &errs) != WF_OK) {
+        for (size_t i = 0; i < errs.len; i++)
+            wf__loader_error(c->L,
+                             wf__scalar_pos(c->L, v, errs.items[i].line, errs.items[i].column),
+                             errs.items[i].code, "%s", errs.items[i].message);
+        wf_errlist_release(&errs);
+        return NULL;
+    }
+    wf_errlist_release(&errs);
+    n = wf_tpl_refs(t, &refs);
+    for (size_t i = 0; i < n; i++)
+        wf__loader_error(c->L, wf__scalar_pos(c->L, v, refs[i].line, refs[i].column), WF_EINVAL,
+                         "the default of input '%s' may read only env (env.NAME, the "
+                         "environment wfengine runs in): it is computed before inputs, vars "
+                         "and tasks",
+                         in->name);
+    if (n > 0) {
+        wf_tpl_free(t);
+        return NULL;
+    }
+    return t;
+}
 
 /* ---- inputs, vars, env, outputs ----------------------------------------------------- */
 
@@ -92,7 +127,10 @@ static void parse_input(wf__ld *c, const wf__ynode *key, const wf__ynode *spec, 
         }
     }
     v = wf__ld_get(spec, "default", &dkey);
-    if (v != NULL) {
+    if (v != NULL && v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL) {
+        in->has_default = true;
+        in->default_tpl = compile_default(c, in, v);
+    } else if (v != NULL) {
         char *msg;
 
         in->has_default = true;
@@ -183,6 +221,9 @@ static void parse_top(wf__ld *c, const wf__ynode *root)
     v = wf__ld_get(root, "concurrency", NULL);
     if (v != NULL)
         wf__ld_get_int(c, v, "concurrency", 1, &wf->concurrency);
+    v = wf__ld_get(root, "env-file", NULL);
+    if (v != NULL)
+        wf->env_files = wf__ld_env_files(c, v);
     v = wf__ld_get(root, "timeout", NULL);
     if (v != NULL)
         wf__ld_get_duration(c, v, "timeout", &wf->timeout_ms);
@@ -211,6 +252,13 @@ static void parse_top(wf__ld *c, const wf__ynode *root)
     v = wf__ld_get(root, "outputs", NULL);
     if (v != NULL && v->type != WF__Y_NULL && wf__ld_expect_map(c, v, "outputs"))
         wf->n_outputs = parse_named_vnodes(c, v, "output", WF__ROLE_OUTPUTS, &wf->outputs);
+}
+
+static const wf__chain *chain_top(const wf__chain *c)
+{
+    while (c->up != NULL)
+        c = c->up;
+    return c;
 }
 
 /* A default folded into several tasks reports the same error for each: keep one. The list
@@ -243,17 +291,72 @@ static void drop_repeats(wf_errlist *errs)
     errs->len = w;
 }
 
-int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_workflow **out,
-                            wf_errlist *errs)
+static int load_text(const char *name, const char *text, size_t len, const wf__chain *chain,
+                     wf_workflow **out, wf_errlist *errs);
+
+/* Loads the file a task names in `uses:`. Problems with the call itself (no such file, a
+ * cycle, too many files) are errors at the `uses:` value in c; errors inside the called file
+ * go to sub, each saying which `uses:` loaded it. */
+static void load_called(wf__ld *c, size_t ti, const wf__chain *chain, wf_errlist *sub)
+{
+    wf_task *t = &c->wf->tasks[ti];
+    const wf__ynode *at = c->uses[ti].uses;
+    wf__chain link = { .up = chain, .loaded = chain->loaded };
+    char *path = wf__uses_resolve(c->wf->path, t->uses), *cycle = NULL;
+    wf_strbuf text = WF_STRBUF_INIT;
+    wf_errlist read_errs;
+    size_t from = sub->len;
+
+    wf_errlist_init(&read_errs);
+    link.path = path;
+    link.real = realpath(path, NULL);
+    if (link.real == NULL || wf__read_file(path, "workflow file", &text, &read_errs) != WF_OK) {
+        wf__loader_error(c->L, at->mark, WF_EIO, "uses: cannot read %s: %s", path,
+                         read_errs.len > 0 ? read_errs.items[0].message : strerror(errno));
+        goto out;
+    }
+    cycle = wf__uses_cycle(chain, link.real, path);
+    if (cycle != NULL) {
+        wf__loader_error(c->L, at->mark, WF_EINVAL,
+                         "uses: a call cycle across files: %s; a workflow cannot call itself",
+                         cycle);
+        goto out;
+    }
+    if (++*link.loaded > WF_MAX_CALLED_FILES) {
+        wf__loader_error(c->L, at->mark, WF_ERANGE,
+                         "uses: more than %d workflow files are loaded under %s (each call "
+                         "counts): call fewer",
+                         WF_MAX_CALLED_FILES, chain_top(chain)->path);
+        goto out;
+    }
+    if (load_text(path, wf_strbuf_str(&text), text.len, &link, &t->called, sub) != WF_OK) {
+        wf__uses_note(sub, from, c->wf->path, at->mark);
+        /* One line in the caller, so that its own errors say the call is broken too. */
+        wf__loader_error(c->L, at->mark, WF_EINVAL, "uses: %s has errors (below)", path);
+        goto out;
+    }
+    wf__uses_check_with(c, ti, t->called);
+out:
+    free(cycle);
+    free(link.real);
+    free(path);
+    wf_strbuf_release(&text);
+    wf_errlist_release(&read_errs);
+}
+
+static int load_text(const char *name, const char *text, size_t len, const wf__chain *chain,
+                     wf_workflow **out, wf_errlist *errs)
 {
     wf__loader L = { 0 };
     wf__ld c = { 0 };
     wf__ynode *root = NULL;
     wf_workflow *wf = wf_xcalloc(1, sizeof(*wf));
     size_t errs_before = errs->len;
+    wf_errlist sub;
     int rc = WF_OK;
 
     *out = NULL;
+    wf_errlist_init(&sub);
     wf->path = wf_xstrdup(name != NULL ? name : "<string>");
     wf->source = wf_xmalloc(len + 1);
     memcpy(wf->source, text, len);
@@ -273,17 +376,43 @@ int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_w
         parse_top(&c, root);
         if (wf->n_tasks > 0)
             wf__validate(&L, wf, &c.sites, c.needs);
+        for (size_t k = 0; c.uses != NULL && k < wf->n_tasks; k++)
+            if (c.uses[k].uses != NULL && wf->tasks[k].uses != NULL)
+                load_called(&c, k, chain, &sub);
     }
     if (errs->len > errs_before) {
         wf_errlist_sort(errs);
         drop_repeats(errs);
         rc = WF_EINVAL;
     }
+    /* The called files' errors and warnings come after the caller's, each file's in its own
+     * order. */
+    for (size_t k = 0; k < sub.len; k++)
+        wf_error_move(wf_errlist_add(errs), &sub.items[k]);
+    if (sub.len > 0)
+        rc = WF_EINVAL;
+    wf_errlist_release(&sub);
     wf_errlist_sort(&wf->warnings);
     drop_repeats(&wf->warnings);
+    for (size_t k = 0; rc == WF_OK && k < wf->n_tasks; k++) {
+        const wf_task *t = &wf->tasks[k];
+        size_t from = wf->warnings.len;
+
+        for (size_t i = 0; t->called != NULL && i < t->called->warnings.len; i++) {
+            const wf_error *w = &t->called->warnings.items[i];
+            wf_error *copy = wf_errlist_add(&wf->warnings);
+
+            wf_error_set(copy, w->code, w->source, w->line, w->column, "%s", w->message);
+            if (w->source_line != NULL)
+                copy->source_line = wf_xstrdup(w->source_line);
+        }
+        if (t->called != NULL)
+            wf__uses_note(&wf->warnings, from, wf->path, t->run_mark);
+    }
     for (size_t k = 0; c.needs != NULL && k < wf->n_tasks; k++)
         free(c.needs[k].names);
     free(c.needs);
+    free(c.uses);
     free(c.sites.items);
     wf__loader_release(&L);
     if (rc != WF_OK) {
@@ -292,6 +421,27 @@ int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_w
     }
     *out = wf;
     return WF_OK;
+}
+
+/* The top of the chain: the file being loaded for the caller of the public functions (a
+ * string has no real path unless its name is a file's). */
+static int load_top(const char *name, const char *text, size_t len, wf_workflow **out,
+                    wf_errlist *errs)
+{
+    size_t loaded = 0;
+    wf__chain top = { .path = name != NULL ? name : "<string>", .loaded = &loaded };
+    int rc;
+
+    top.real = name != NULL ? realpath(name, NULL) : NULL;
+    rc = load_text(name, text, len, &top, out, errs);
+    free(top.real);
+    return rc;
+}
+
+int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_workflow **out,
+                            wf_errlist *errs)
+{
+    return load_top(name, text, len, out, errs);
 }
 
 int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs)
@@ -303,7 +453,7 @@ int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs)
     rc = wf__read_file(path, "workflow file", &sb, errs);
     if (rc != WF_OK)
         return rc;
-    rc = wf_workflow_load_string(path, wf_strbuf_str(&sb), sb.len, out, errs);
+    rc = load_top(path, wf_strbuf_str(&sb), sb.len, out, errs);
     wf_strbuf_release(&sb);
     return rc;
 }
@@ -351,11 +501,17 @@ static void free_task(wf_task *t)
     wf_tpl_free(t->cache_key);
     for (size_t k = 0; k < t->n_cache_sources; k++)
         free(t->cache_sources[k]);
+    for (size_t k = 0; t->env_files != NULL && t->env_files[k] != NULL; k++)
+        free(t->env_files[k]);
+    free(t->env_files);
     free(t->cache_sources);
     for (size_t k = 0; k < t->n_cache_generates; k++)
         free(t->cache_generates[k]);
     free(t->cache_generates);
     wf_vnode_free(t->slurm);
+    free(t->uses);
+    wf_workflow_free(t->called);
+    wf_vnode_free(t->with);
     free(t->deps);
     free(t->dependents);
 }
@@ -365,9 +521,13 @@ void wf_workflow_free(wf_workflow *wf)
     if (wf == NULL)
         return;
     wf_errlist_release(&wf->warnings);
+    for (size_t k = 0; wf->env_files != NULL && wf->env_files[k] != NULL; k++)
+        free(wf->env_files[k]);
+    free(wf->env_files);
     for (size_t k = 0; k < wf->n_inputs; k++) {
         free(wf->inputs[k].name);
         json_object_put(wf->inputs[k].default_value);
+        wf_tpl_free(wf->inputs[k].default_tpl);
         json_object_put(wf->inputs[k].enum_values);
         free(wf->inputs[k].description);
     }

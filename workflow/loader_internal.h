@@ -11,8 +11,10 @@
  * one errlist.
  *
  * Calls between the files go one way: loader.c drives load_task.c, load_values.c,
- * yaml_tree.c, yaml_value.c (reading files), inputs.c (checking defaults), vnode.c (freeing)
- * and validate.c; load_task.c calls load_values.c, yaml_tree.c and matrix.c (the matrix cap);
+ * yaml_tree.c, yaml_value.c (reading files), inputs.c (checking defaults), vnode.c (freeing),
+ * validate.c and uses.c (the rules of `uses:`; loader.c itself loads the called files,
+ * recursively, so the recursion never leaves it); uses.c calls load_values.c, yaml_tree.c
+ * and inputs.c; load_task.c calls load_values.c, yaml_tree.c and matrix.c (the matrix cap);
  * load_values.c calls yaml_tree.c; yaml_tree.c calls yaml_scalar.c; validate.c, yaml_value.c
  * and inputs.c (the JSON number grammar) call only the YAML files; matrix.c calls only
  * vnode.c, and describe.c only inputs.c (the type names). Everything that reports an error
@@ -193,6 +195,7 @@ typedef struct wf__ld {
     bool coe;
     wf_executor_kind executor;
     const wf__ynode *env, *workdir, *shell;
+    struct wf__uses_site *uses; /* per task (load_task.c fills it, loader.c loads the files) */
     /* While a task is parsed: it has with-items (its templates may use item and index). */
     bool task_has_items;
 } wf__ld;
@@ -200,6 +203,9 @@ typedef struct wf__ld {
 /* load_values.c. Every reader that fails adds an error at the value (what names the key in
  * the message) and returns false, -1 or NULL; the caller goes on with the next key. */
 
+/* An env-file value (a path or a list of paths) as paths resolved against the workflow
+ * file's directory, NULL-terminated; NULL after an error. */
+char **wf__ld_env_files(wf__ld *c, const wf__ynode *n);
 /* "'what' must be <expected>, got <what n is>" (with a hint for yes/no/on/off). */
 void wf__ld_type_error(wf__ld *c, const wf__ynode *n, const char *what, const char *expected);
 /* True when s is one of the NULL-terminated list. */
@@ -244,5 +250,35 @@ size_t wf__ld_build_named_tpls(wf__ld *c, const wf__ynode *map, const char *what
  * into c->wf->tasks and its needs into c->needs. */
 void wf__ld_parse_defaults(wf__ld *c, const wf__ynode *map);
 void wf__ld_parse_tasks(wf__ld *c, const wf__ynode *map);
+
+/* ---- uses.c: sub-workflows (loader.c loads the files; uses.c knows the rules) ---------- */
+
+/* Where a task's `uses:` and `with:` were written (NULL: not there). */
+typedef struct wf__uses_site {
+    const wf__ynode *uses; /* the path's scalar */
+    const wf__ynode *with_key, *with;
+} wf__uses_site;
+
+/* The files being loaded, from the top one down to the current one (a list on the stack). */
+typedef struct wf__chain {
+    const struct wf__chain *up; /* the caller's file, or NULL for the top */
+    const char *path;           /* as loaded (for messages) */
+    char *real;                 /* realpath, or NULL (a string, an unreadable name); owned */
+    size_t *loaded;             /* files loaded under the top one (the top's counter) */
+} wf__chain;
+
+/* The path of a `uses:` file: as written when absolute, else relative to the directory of
+ * the caller's path. Owned. */
+char *wf__uses_resolve(const char *caller_path, const char *uses);
+/* When real is already in the chain: an owned "a.yaml -> b.yaml -> a.yaml" (the chain from
+ * the top, then path); else NULL. */
+char *wf__uses_cycle(const wf__chain *chain, const char *real, const char *path);
+/* Checks the task's `with:` keys against the called workflow's inputs (unknown names with a
+ * did-you-mean, required inputs missing, constant values of the wrong type), adding errors
+ * at the `with:` keys to c. */
+void wf__uses_check_with(wf__ld *c, size_t ti, const wf_workflow *called);
+/* Ends the message of errs->items[from..] with "(via uses: at FILE:LINE:COL)", or adds
+ * ", FILE:LINE:COL" inside such an ending (a file called through several). */
+void wf__uses_note(wf_errlist *errs, size_t from, const char *file, wf_mark m);
 
 #endif

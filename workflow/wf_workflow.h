@@ -78,6 +78,9 @@ typedef struct wf_input_spec {
     wf_input_type type;
     bool has_default;
     json_object *default_value; /* owned; may be NULL (null) even when has_default */
+    /* A default written as a template (`default: << env.DEPLOY_ENV ?? "dev" >>`): evaluated
+     * against the environment when the inputs are bound; it reads only env. NULL otherwise. */
+    wf_tpl *default_tpl;
     bool secret;
     json_object *enum_values; /* owned list, or NULL */
     char *description;        /* may be NULL */
@@ -114,19 +117,26 @@ typedef enum wf_items_kind { WF_ITEMS_NONE = 0, WF_ITEMS_LIST, WF_ITEMS_MATRIX }
 
 typedef enum wf_executor_kind { WF_EXECUTOR_LOCAL = 0, WF_EXECUTOR_SLURM } wf_executor_kind;
 
+typedef struct wf_workflow wf_workflow;
+
 typedef struct wf_task {
     char *name;
     wf_mark mark; /* of the task's key */
     size_t index; /* position in the file (display order) */
     char *description;
 
-    /* What it does: exactly one of run (string), run_argv (list) and action. */
+    /* What it does: exactly one of run (string), run_argv (list), action and uses. */
     wf_tpl *run;       /* compiled with WF_TPL_SHELL */
     wf_tpl **run_argv; /* each element one argument, not quoted, not split */
     size_t run_argc;
     char *action;     /* "core.echo", "ns.name" */
     wf_vnode *input;  /* the action's input map, or NULL */
-    wf_mark run_mark; /* of the run/action value */
+    wf_mark run_mark; /* of the run/action/uses value */
+    /* uses: another workflow file run as this task (once per item), its result the called
+     * workflow's outputs object. The file is loaded, checked and owned with this workflow. */
+    char *uses;          /* the path as written (relative to this workflow's file) */
+    wf_workflow *called; /* owned */
+    wf_vnode *with;      /* the called workflow's inputs: a map (templates allowed), or NULL */
 
     /* with-items */
     wf_items_kind items_kind;
@@ -166,6 +176,7 @@ typedef struct wf_task {
     /* cache: (used by the store) */
     bool cache;
     wf_tpl *cache_key;    /* or NULL */
+    char **env_files;     /* the task's env-file paths (resolved as the workflow's); may be NULL */
     char **cache_sources; /* globs */
     size_t n_cache_sources;
     char **cache_generates; /* globs inside the workdir: files stored with the entry */
@@ -198,6 +209,9 @@ typedef struct wf_workflow {
     int concurrency; /* 0 = the number of CPUs */
     bool fail_fast;
     int64_t timeout_ms; /* the whole run's time limit (top-level `timeout`); 0: none */
+    /* env-file: dotenv files read when the run starts, paths resolved against the workflow
+     * file's directory; NULL-terminated (NULL: none). */
+    char **env_files;
 
     wf_task *tasks; /* in file order */
     size_t n_tasks;
@@ -211,8 +225,18 @@ typedef struct wf_workflow {
     wf_errlist warnings;
 } wf_workflow;
 
+/* Reads a dotenv file (NAME=VALUE lines, `export ` allowed, # comments, '...' literal and
+ * "..." with \n \t \r \\ \" \$ escapes; nothing expanded) into into (later names win).
+ * Returns WF_OK, WF_EIO (unreadable, one error), or WF_EINVAL with an error per bad line
+ * (file:line:col, source line for the caret). Thread-safe. */
+int wf_dotenv_read(const char *path, json_object *into, wf_errlist *errs);
+
 /* Loads and validates a workflow file. See the header comment for errors; also WF_EIO (one
- * error naming the path and the cause) when the file cannot be read. */
+ * error naming the path and the cause) when the file cannot be read. The files its tasks
+ * name in `uses:` are loaded with it (relative to its directory), recursively: their errors
+ * come after the caller's, at their own file:line:col, each ending with "(via uses: at
+ * FILE:LINE:COL, ...)"; a file that calls itself through others is an error naming the
+ * chain, and at most WF_MAX_CALLED_FILES files are loaded under one workflow. */
 int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs);
 /* The same for text in memory; name is used in error messages and as the default name. */
 int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_workflow **out,

@@ -152,4 +152,31 @@ Y
 run_wf run summary.yaml --no-store --json --progress none
 expect_rc "the summary runs" 0
 expect_json "conditional and select/reject" 'd["tasks"]["summary"]["result"]' '"red: mac failed"'
+# ---- an input's default from the environment, secret or not ------------------------------
+cat > envdef.yaml <<'Y'
+version: 1
+inputs:
+  target: {type: string, default: << env.DEPLOY_ENV ?? "dev" >>}
+  port: {type: integer, default: << env.APP_PORT >>}
+  token: {type: string, secret: true, default: << env.API_TOKEN >>}
+tasks:
+  show:
+    run: echo "<< inputs.target >> << inputs.port >> << inputs.token >>"
+Y
+APP_PORT=8080 API_TOKEN=s3cr3t-v4lue run_wf run envdef.yaml --no-store --json --progress none
+expect_rc "defaults from the environment" 0
+expect_json "evaluated, converted to the type, the secret masked" 'd["tasks"]["show"]["result"]' '"dev 8080 ***"'
+expect_not_in "the secret never printed" out.txt "s3cr3t-v4lue"
+DEPLOY_ENV=prod API_TOKEN=x run_wf run envdef.yaml --no-store --progress none
+expect_rc "an unset variable without ?? is an error" 2
+expect_in "naming it and the fix" err.txt "input 'port': its default << env.APP_PORT >>: env.APP_PORT"
+expect_in "and the -i way" err.txt "give -i port=VALUE"
+APP_PORT=8080 API_TOKEN=another-token run_wf run envdef.yaml --no-store --json --progress none -i port=9
+expect_json "-i wins over the environment" 'd["tasks"]["show"]["result"]' '"dev 9 ***"'
+APP_PORT=abc API_TOKEN=x run_wf run envdef.yaml --no-store --progress none
+expect_in "a value of the wrong type says so" err.txt "input 'port': its default << env.APP_PORT >> gave 'abc', not an integer"
+printf 'version: 1\ninputs:\n  a: {default: << inputs.b >>}\n  b: {default: 1}\ntasks:\n  t: {run: echo}\n' > selfref.yaml
+run_wf validate selfref.yaml
+expect_rc "a default that reads inputs" 2
+expect_in "is refused at its place" err.txt "selfref.yaml:3:19: the default of input 'a' may read only env"
 done_testing
