@@ -67,6 +67,7 @@ struct wf_cli_lines {
     open_task *tasks;
     size_t n_tasks, cap_tasks;
     recap_list failed, ignored;
+    size_t cached; /* units whose result came from the cache, for the run's summary */
 };
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -557,6 +558,7 @@ void wf_cli_lines_event(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
         wf_strbuf_addc(out, '\n');
         break;
     case WF_EVENT_UNIT_END:
+        l->cached += ev->cached;
         unit_end(l, ev, out);
         break;
     case WF_EVENT_TASK_END:
@@ -584,7 +586,10 @@ void wf_cli_lines_event(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
         add_stamp(l, out);
         wf_strbuf_addf(out, "%s in ", wf_status_name(ev->status));
         wf_duration_format(out, ev->duration_ms);
-        wf_strbuf_addf(out, " (%zu unit%s)\n", ev->units_done, ev->units_done == 1 ? "" : "s");
+        wf_strbuf_addf(out, " (%zu unit%s", ev->units_done, ev->units_done == 1 ? "" : "s");
+        if (l->cached > 0)
+            wf_strbuf_addf(out, ", %zu cached", l->cached);
+        wf_strbuf_adds(out, ")\n");
         add_recap(l, out);
         break;
     }

@@ -43,6 +43,7 @@ void wf__done_queue_release(wf_done_queue *q)
         free(c->err);
         free(c->error);
         free(c->log);
+        free(c->warning);
         free(c->result_json);
     }
     free(q->v);

@@ -57,6 +57,7 @@ typedef struct wf_completion {
     char *out, *err;    /* captured stdout/stderr (owned, may be NULL) */
     char *error;        /* owned, may be NULL */
     char *log;          /* action log text (owned, may be NULL) */
+    char *warning;      /* lines the scheduler emits as WF_EVENT_WARNING (owned, may be NULL) */
     int64_t start_ms, end_ms;
     /* With a store, filled by the executor (blobs already written): */
     char *result_json; /* masked compact JSON of the result when small, else NULL (owned) */

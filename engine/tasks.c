@@ -501,6 +501,12 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     wf__record_unit(r, t, idx, c, (int)u->attempt, false);
     if (c->log != NULL)
         wf__emit_simple(r, WF_EVENT_LOG, task->name, c->log);
+    for (char *w = c->warning, *nl; w != NULL; w = nl ? nl + 1 : NULL) {
+        nl = strchr(w, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        wf__emit_simple(r, WF_EVENT_WARNING, task->name, w);
+    }
     /* No retry once nothing new may start: the run stops, or the task's fail-fast tripped. */
     if (c->status == WF_STATUS_FAILED && !r->stopping && !ts->stop_items &&
         u->attempt <= (uint32_t)task->retry.count) {
@@ -570,6 +576,7 @@ out:
     free(c->err);
     free(c->error);
     free(c->log);
+    free(c->warning);
     free(c->result_json);
     if (wf__has_startable(r, ts) && !wf__task_at_limit(r, t))
         wf__ready_push(r, t);

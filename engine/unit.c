@@ -140,7 +140,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
         if (!wf__unit_cache_key(r, task, ctx, argv, NULL,
                                 task->workdir ? wf_strbuf_str(&workdir) : NULL, c, key))
             goto out;
-        if (wf__unit_cache_lookup(r, key, c))
+        if (wf__unit_cache_lookup(r, task, key, task->workdir ? wf_strbuf_str(&workdir) : NULL, c))
             goto out;
     }
     if ((via_shell && !wf__unit_spill_script(argv, &script_file, c)) ||
@@ -219,7 +219,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
 out:
     if (use_cache && c->status == WF_STATUS_SUCCEEDED && !c->cached) {
         wf__unit_store_data(r, NULL, false, c);
-        wf__unit_cache_record(r, key, c);
+        wf__unit_cache_record(r, task, key, task->workdir ? wf_strbuf_str(&workdir) : NULL, c);
     }
     wf_proc_result_release(&res);
     wf__unit_scratch_close(&scratch);
@@ -253,7 +253,7 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
     }
     if (use_cache) {
         if (!wf__unit_cache_key(r, task, ctx, NULL, input, NULL, c, key) ||
-            wf__unit_cache_lookup(r, key, c)) {
+            wf__unit_cache_lookup(r, task, key, NULL, c)) {
             json_object_put(input);
             return;
         }
@@ -283,7 +283,7 @@ static void run_action(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
     }
     if (use_cache && c->status == WF_STATUS_SUCCEEDED) {
         wf__unit_store_data(r, NULL, false, c);
-        wf__unit_cache_record(r, key, c);
+        wf__unit_cache_record(r, task, key, NULL, c);
     }
     json_object_put(input);
 }

@@ -65,9 +65,33 @@ void wf__unit_store_data(wf_run *r, const json_object *item, bool has_item, wf_c
 bool wf__unit_cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char *const *argv,
                         const json_object *input, const char *workdir, wf_completion *c,
                         char key[WF_SHA256_HEX_LEN + 1]);
-/* A cache hit fills c as a success; false on a miss. */
-bool wf__unit_cache_lookup(wf_run *r, const char *key, wf_completion *c);
-/* Records a successful, not cached, unit's result under key. */
-void wf__unit_cache_record(wf_run *r, const char *key, const wf_completion *c);
+/* A cache hit fills c as a success, after restoring the entry's generated files into
+ * workdir (NULL: the current directory); false on a miss, or when a file cannot be restored
+ * (the hit is refused: c gets a warning and the unit runs). */
+bool wf__unit_cache_lookup(wf_run *r, const wf_task *task, const char *key, const char *workdir,
+                           wf_completion *c);
+/* Records a successful, not cached, unit's result under key, with its generated files (a
+ * file that cannot be stored leaves the entry unrecorded, with a warning in c). */
+void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, const char *workdir,
+                           wf_completion *c);
+
+/* ---- cache_files.c: the files of `cache.generates` ---------------------------------------- */
+
+/* The largest generated file a cache entry stores, in bytes (64 MiB). */
+#define WF_CACHE_FILE_MAX ((uint64_t)64 << 20)
+
+/* Appends a warning to c->warning (lines; the scheduler emits them as WF_EVENT_WARNING). */
+void wf__unit_warn(wf_completion *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Stores the regular files task's generates globs match below workdir as blobs; returns
+ * their list as JSON (owned; "[]" when none), or NULL (with a warning in c) when one cannot
+ * be stored: too large, unreadable, or a store error. A glob that matches no file is a
+ * warning. */
+char *wf__cache_files_collect(wf_run *r, const wf_task *task, const char *workdir,
+                              wf_completion *c);
+/* Writes the files of an entry's files_json back below workdir, each atomically with its
+ * mode bits. False (with a warning in c) when one cannot be: a path outside the workdir, a
+ * missing blob, or a failed write. */
+bool wf__cache_files_restore(wf_run *r, const char *workdir, const char *files_json,
+                             wf_completion *c);
 
 #endif

@@ -3,10 +3,10 @@
  * completion is handed back: stdout, stderr and large results as blobs (masked), the item's
  * hash, and the cache (the key of what a unit depends on, lookup, and record).
  */
-#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_glob.h"
 #include "run_internal.h"
 #include "unit_internal.h"
 
@@ -131,26 +131,33 @@ bool wf__unit_cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char 
         hash_str(h, wf_strbuf_str(&sb));
     }
     for (size_t i = 0; i < task->n_cache_sources; i++) {
-        glob_t g;
-        char *pattern = workdir != NULL && task->cache_sources[i][0] != '/'
-                            ? wf_xasprintf("%s/%s", workdir, task->cache_sources[i])
-                            : wf_xstrdup(task->cache_sources[i]);
+        char **paths;
+        size_t n;
 
         hash_str(h, "sources");
         hash_str(h, task->cache_sources[i]);
-        if (glob(pattern, 0, NULL, &g) == 0) {
-            for (size_t k = 0; k < g.gl_pathc; k++) {
-                char digest[WF_SHA256_HEX_LEN + 1];
+        wf_file_glob(workdir, task->cache_sources[i], &paths, &n);
+        if (n == 0)
+            wf__unit_warn(c, "cache.sources '%s' matched no file", task->cache_sources[i]);
+        for (size_t k = 0; k < n; k++) {
+            char digest[WF_SHA256_HEX_LEN + 1];
+            char *path = workdir != NULL && paths[k][0] != '/'
+                             ? wf_xasprintf("%s/%s", workdir, paths[k])
+                             : wf_xstrdup(paths[k]);
 
-                hash_str(h, g.gl_pathv[k]);
-                if (wf_sha256_file_hex(g.gl_pathv[k], digest) == WF_OK)
-                    hash_str(h, digest);
-                else
-                    hash_str(h, "unreadable");
-            }
-            globfree(&g);
+            hash_str(h, path);
+            if (wf_sha256_file_hex(path, digest) == WF_OK)
+                hash_str(h, digest);
+            else
+                hash_str(h, "unreadable");
+            free(path);
         }
-        free(pattern);
+        wf_file_glob_free(paths);
+    }
+    /* The files an entry restores are part of what it is. */
+    for (size_t i = 0; i < task->n_cache_generates; i++) {
+        hash_str(h, "generates");
+        hash_str(h, task->cache_generates[i]);
     }
 out:
     wf_sha256_final_hex(h, key);
@@ -159,20 +166,35 @@ out:
     return ok;
 }
 
-/* A cache hit fills c as a success. */
-bool wf__unit_cache_lookup(wf_run *r, const char *key, wf_completion *c)
+/* A cache hit fills c as a success once the entry's files are restored. */
+bool wf__unit_cache_lookup(wf_run *r, const wf_task *task, const char *key, const char *workdir,
+                           wf_completion *c)
 {
     json_object *value = NULL;
+    char *files = NULL;
     wf_error err;
     int rc;
 
     if (r->opts.no_cache)
         return false;
     wf_error_init(&err);
-    rc = wf_store_cache_get(r->store, key, &value, c->stdout_hash, c->stderr_hash, &err);
+    rc = wf_store_cache_get(r->store, key, &value, c->stdout_hash, c->stderr_hash,
+                            task->n_cache_generates > 0 ? &files : NULL, &err);
     wf_error_release(&err);
     if (rc != WF_OK)
         return false;
+    /* An entry without its files (recorded before generates was added) cannot restore them;
+     * the key covers generates, so this only happens with a damaged store. */
+    if (task->n_cache_generates > 0 &&
+        (files == NULL || !wf__cache_files_restore(r, workdir, files, c))) {
+        if (files == NULL)
+            wf__unit_warn(c, "cache entry not used: it has no list of generated files");
+        free(files);
+        json_object_put(value);
+        c->stdout_hash[0] = c->stderr_hash[0] = '\0';
+        return false;
+    }
+    free(files);
     c->status = WF_STATUS_SUCCEEDED;
     c->value = value;
     c->cached = true;
@@ -181,10 +203,19 @@ bool wf__unit_cache_lookup(wf_run *r, const char *key, wf_completion *c)
     return true;
 }
 
-void wf__unit_cache_record(wf_run *r, const char *key, const wf_completion *c)
+void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, const char *workdir,
+                           wf_completion *c)
 {
+    char *files = NULL;
+
     if (c->status != WF_STATUS_SUCCEEDED || c->cached)
         return;
+    if (task->n_cache_generates > 0) {
+        files = wf__cache_files_collect(r, task, workdir, c);
+        if (files == NULL)
+            return;
+    }
     wf_store_record_cache(r->store, key, c->result_json, c->result_hash, c->stdout_hash,
-                          c->stderr_hash);
+                          c->stderr_hash, files);
+    free(files);
 }

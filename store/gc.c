@@ -43,7 +43,9 @@ static int load_referenced(wf_store *s, hash_set *set, wf_error *err)
                               "UNION SELECT file_sha256 FROM runs WHERE file_sha256 IS NOT NULL "
                               "UNION SELECT result_hash FROM cache WHERE result_hash IS NOT NULL "
                               "UNION SELECT stdout_hash FROM cache WHERE stdout_hash IS NOT NULL "
-                              "UNION SELECT stderr_hash FROM cache WHERE stderr_hash IS NOT NULL";
+                              "UNION SELECT stderr_hash FROM cache WHERE stderr_hash IS NOT NULL "
+                              "UNION SELECT json_extract(f.value, '$.hash') FROM cache, "
+                              "json_each(cache.files_json) AS f WHERE cache.files_json IS NOT NULL";
     sqlite3_stmt *st = NULL;
     int rc = WF_OK;
 

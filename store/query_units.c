@@ -237,14 +237,16 @@ out:
 
 int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
                        char stdout_hash[WF_SHA256_HEX_LEN + 1],
-                       char stderr_hash[WF_SHA256_HEX_LEN + 1], wf_error *err)
+                       char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json, wf_error *err)
 {
     sqlite3_stmt *st;
-    char *result_json = NULL, *result_hash = NULL;
+    char *result_json = NULL, *result_hash = NULL, *files = NULL;
     const char *h;
     int rc = WF_OK;
 
     *result = NULL;
+    if (files_json != NULL)
+        *files_json = NULL;
     stdout_hash[0] = '\0';
     stderr_hash[0] = '\0';
     pthread_mutex_lock(&s->rlock);
@@ -265,6 +267,7 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
         h = wf__store_col_text(st, 3);
         if (wf__store_valid_hash(h))
             memcpy(stderr_hash, h, WF_SHA256_HEX_LEN + 1);
+        files = dup_or_null(wf__store_col_text(st, 4));
         break;
     case SQLITE_DONE:
         wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no cache entry for key %s", key ? key : "");
@@ -282,7 +285,11 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
     if (rc != WF_OK) {
         stdout_hash[0] = '\0';
         stderr_hash[0] = '\0';
+    } else if (files_json != NULL) {
+        *files_json = files;
+        files = NULL;
     }
+    free(files);
     free(result_hash);
     free(result_json);
     return rc;

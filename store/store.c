@@ -84,6 +84,9 @@ static const char *const migrations[] = {
     /* 3 -> 4: an item's label (`label:`, or a short rendering of a scalar item; issue 18).
      * NULL for units recorded before and for units without one. */
     "ALTER TABLE units ADD COLUMN label TEXT;",
+    /* 4 -> 5: the files a cache entry restores (`cache.generates`): a JSON array of
+     * {"path", "mode", "hash"}, each file's content a blob. NULL: no files. */
+    "ALTER TABLE cache ADD COLUMN files_json TEXT;",
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,
@@ -782,9 +785,13 @@ int wf__store_read_conn(wf_store *s, wf_error *err)
     }
     if (s->rdb == NULL && open_db(s, &s->rdb, err) != WF_OK)
         return WF_ESTORE;
+    /* files_json came with schema 5; a read-only open of an older store reads it as NULL. */
     if (sqlite3_prepare_v3(s->rdb,
-                           "SELECT result_json, result_hash, stdout_hash, stderr_hash FROM cache "
-                           "WHERE key = ?1",
+                           s->schema_version >= 5
+                               ? "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
+                                 "files_json FROM cache WHERE key = ?1"
+                               : "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
+                                 "NULL FROM cache WHERE key = ?1",
                            -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL) != SQLITE_OK)
         return wf__store_db_error(s, s->rdb, err, "cannot prepare a query");
     return WF_OK;

@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 4
+#define WF_STORE_SCHEMA_VERSION 5
 
 /* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
  * ones are blobs. */
@@ -156,10 +156,12 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec);
 void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, int64_t ended_ms,
                              const char *outputs_json);
 /* Remembers that the result of a unit with this cache key is the given one (hashes as in
- * wf_store_unit_rec; result inline or as a blob). */
+ * wf_store_unit_rec; result inline or as a blob). files_json: NULL, or the files the entry
+ * restores as a JSON array of {"path", "mode", "hash"} whose blobs are already written; gc
+ * keeps those blobs while the entry exists. */
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
                            const char *result_hash, const char *stdout_hash,
-                           const char *stderr_hash);
+                           const char *stderr_hash, const char *files_json);
 
 /* ---- queries ---------------------------------------------------------------------------- */
 
@@ -202,11 +204,13 @@ int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int6
  *  "stdout_hash", "stderr_hash", "exit_code"}. *out owned. */
 int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out, wf_error *err);
 
-/* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null) and the
- * stdout/stderr hashes ("" for none), WF_ENOENT on a miss, WF_ESTORE on failure. */
+/* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null), the
+ * stdout/stderr hashes ("" for none) and, when files_json is not NULL, *files_json (owned;
+ * NULL when the entry has no files, as recorded by wf_store_record_cache), WF_ENOENT on a
+ * miss, WF_ESTORE on failure. */
 int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
                        char stdout_hash[WF_SHA256_HEX_LEN + 1],
-                       char stderr_hash[WF_SHA256_HEX_LEN + 1], wf_error *err);
+                       char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json, wf_error *err);
 
 typedef struct wf_store_gc_stats {
     int64_t runs_deleted;

@@ -38,7 +38,14 @@ enum {
     S_UNIT_ITEM,
     S_UNIT_LABEL
 };
-enum { S_CACHE_KEY, S_CACHE_RESULT, S_CACHE_RESULT_HASH, S_CACHE_STDOUT, S_CACHE_STDERR };
+enum {
+    S_CACHE_KEY,
+    S_CACHE_RESULT,
+    S_CACHE_RESULT_HASH,
+    S_CACHE_STDOUT,
+    S_CACHE_STDERR,
+    S_CACHE_FILES
+};
 #define REC_NSTR 9
 
 struct wf__rec {
@@ -205,10 +212,12 @@ void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, 
 
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
                            const char *result_hash, const char *stdout_hash,
-                           const char *stderr_hash)
+                           const char *stderr_hash, const char *files_json)
 {
-    const char *strs[] = { key, result_json, nonempty(result_hash), nonempty(stdout_hash),
-                           nonempty(stderr_hash) };
+    const char *strs[] = {
+        key,       result_json, nonempty(result_hash), nonempty(stdout_hash), nonempty(stderr_hash),
+        files_json
+    };
     wf__rec *r;
 
     if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
@@ -374,6 +383,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         bind_text(st, 4, r->str[S_CACHE_STDOUT]);
         bind_text(st, 5, r->str[S_CACHE_STDERR]);
         sqlite3_bind_int64(st, 6, r->ended_ms);
+        bind_text(st, 7, r->str[S_CACHE_FILES]);
         return step_reset(st);
     }
     return SQLITE_MISUSE;
@@ -549,7 +559,7 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
             &s->st_unit, err) != WF_OK ||
         prepare(s,
                 "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, "
-                "stderr_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "stderr_hash, created_ms, files_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 &s->st_cache, err) != WF_OK)
         return WF_ESTORE;
     rc = pthread_create(&s->thread, NULL, writer_main, s);

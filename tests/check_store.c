@@ -373,7 +373,7 @@ START_TEST(test_newer_schema_refused)
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 4)"));
+        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 5)"));
     /* Refusing changed nothing. */
     ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 7);
     wf_error_release(&err);
@@ -1089,35 +1089,41 @@ START_TEST(test_cache)
     char *tmp = make_tmp();
     wf_store *s = open_ok(tmp);
     char so[WF_SHA256_HEX_LEN + 1], se[WF_SHA256_HEX_LEN + 1], big[WF_SHA256_HEX_LEN + 1];
-    char h1[WF_SHA256_HEX_LEN + 1], h2[WF_SHA256_HEX_LEN + 1];
+    char h1[WF_SHA256_HEX_LEN + 1], h2[WF_SHA256_HEX_LEN + 1], *files = NULL;
     json_object *res = NULL;
     wf_error err;
 
     wf_error_init(&err);
-    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, &err), WF_ENOENT);
+    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &err), WF_ENOENT);
     ck_assert_ptr_null(res);
     ck_assert_int_eq(wf_store_put_blob(s, "so", 2, so, &err), WF_OK);
     ck_assert_int_eq(wf_store_put_blob(s, "se", 2, se, &err), WF_OK);
     ck_assert_int_eq(wf_store_put_blob(s, "[1,2,3]", 7, big, &err), WF_OK);
-    wf_store_record_cache(s, "k1", "{\"a\":\"b\"}", NULL, so, "");
-    wf_store_record_cache(s, "k2", NULL, big, NULL, NULL);
-    wf_store_record_cache(s, "k3", NULL, NULL, NULL, NULL);
+    wf_store_record_cache(s, "k1", "{\"a\":\"b\"}", NULL, so, "", NULL);
+    wf_store_record_cache(s, "k2", NULL, big, NULL, NULL, NULL);
+    wf_store_record_cache(s, "k3", NULL, NULL, NULL, NULL,
+                          "[{\"path\":\"out/a\",\"mode\":493,\"hash\":\"h\"}]");
     flush_ok(s);
-    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &err), WF_OK);
     ck_assert_str_eq(jstr(res, "a"), "b");
     ck_assert_str_eq(h1, so);
     ck_assert_str_eq(h2, "");
     json_object_put(res);
-    ck_assert_int_eq(wf_store_cache_get(s, "k2", &res, h1, h2, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k2", &res, h1, h2, NULL, &err), WF_OK);
     ck_assert_int_eq(json_object_array_length(res), 3);
     ck_assert_str_eq(h1, "");
     json_object_put(res);
-    ck_assert_int_eq(wf_store_cache_get(s, "k3", &res, h1, h2, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k3", &res, h1, h2, &files, &err), WF_OK);
     ck_assert_ptr_null(res);
+    ck_assert_str_eq(files, "[{\"path\":\"out/a\",\"mode\":493,\"hash\":\"h\"}]");
+    free(files);
+    ck_assert_int_eq(wf_store_cache_get(s, "k2", &res, h1, h2, &files, &err), WF_OK);
+    ck_assert_ptr_null(files); /* an entry without files */
+    json_object_put(res);
     /* A later entry for the same key replaces the earlier one. */
-    wf_store_record_cache(s, "k1", "2", NULL, NULL, se);
+    wf_store_record_cache(s, "k1", "2", NULL, NULL, se, NULL);
     flush_ok(s);
-    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &err), WF_OK);
     ck_assert_int_eq(json_object_get_int(res), 2);
     ck_assert_str_eq(h1, "");
     ck_assert_str_eq(h2, se);
@@ -1136,7 +1142,8 @@ START_TEST(test_gc)
     char *tmp = make_tmp();
     wf_store *s = open_ok(tmp);
     char own[5][WF_SHA256_HEX_LEN + 1], shared[WF_SHA256_HEX_LEN + 1];
-    char orphan[WF_SHA256_HEX_LEN + 1], cached[WF_SHA256_HEX_LEN + 1];
+    char orphan[WF_SHA256_HEX_LEN + 1], cached[WF_SHA256_HEX_LEN + 1], cfile[WF_SHA256_HEX_LEN + 1];
+    char *files;
     char *stray, *path;
     json_object *runs = NULL;
     wf_store_gc_stats st;
@@ -1160,7 +1167,12 @@ START_TEST(test_gc)
         u.stderr_hash = shared;
         wf_store_record_unit(s, &u);
     }
-    wf_store_record_cache(s, "key", NULL, cached, NULL, NULL);
+    wf_store_record_cache(s, "key", NULL, cached, NULL, NULL, NULL);
+    /* A file a cache entry restores (cache.generates) is in use too. */
+    ck_assert_int_eq(wf_store_put_blob(s, "a file", 6, cfile, &err), WF_OK);
+    files = wf_xasprintf("[{\"path\":\"out/f\",\"mode\":420,\"hash\":\"%s\"}]", cfile);
+    wf_store_record_cache(s, "key2", "1", NULL, NULL, NULL, files);
+    free(files);
     /* A temporary file left by a writer that was killed between write and rename. */
     stray = wf_xasprintf("%s/blobs/%.2s/.tmp-1-1", tmp, shared);
     write_file(stray, "abc", 3);
@@ -1170,7 +1182,7 @@ START_TEST(test_gc)
     ck_assert_int_eq(st.runs_deleted, 3);
     ck_assert_int_eq(st.blobs_deleted, 4);           /* own[0..2] and the orphan */
     ck_assert_int_eq(st.bytes_freed, 3 * 8 + 7 + 3); /* and the stray temporary file */
-    ck_assert_int_eq(st.blobs_kept, 4);              /* own[3], own[4], shared, cached */
+    ck_assert_int_eq(st.blobs_kept, 5);              /* own[3], own[4], shared, cached, cfile */
     ck_assert(!exists(stray));
     for (int i = 0; i < 5; i++) {
         path = blob_path(tmp, own[i]);
@@ -1181,6 +1193,9 @@ START_TEST(test_gc)
     ck_assert(!exists(path));
     free(path);
     path = blob_path(tmp, cached);
+    ck_assert(exists(path));
+    free(path);
+    path = blob_path(tmp, cfile);
     ck_assert(exists(path));
     free(path);
     ck_assert_int_eq(wf_store_runs_json(s, 0, &runs, &err), WF_OK);
@@ -1199,7 +1214,7 @@ START_TEST(test_gc)
     flush_ok(s);
     ck_assert_int_eq(wf_store_gc(s, 0, &st, &err), WF_OK);
     ck_assert_int_eq(st.runs_deleted, 3);
-    ck_assert_int_eq(st.blobs_kept, 1); /* the cache's */
+    ck_assert_int_eq(st.blobs_kept, 2); /* the cache's: a result and a file */
     close_ok(s);
     wf_error_release(&err);
     remove_tree(tmp);
@@ -1671,10 +1686,11 @@ START_TEST(test_schema1_store)
         wf_store_record_unit(s, &u);
     }
     close_ok(s);
-    sql_exec(tmp, "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
-                  "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
-                  "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
-                  "COLUMN label; PRAGMA user_version = 1");
+    sql_exec(tmp,
+             "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
+             "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
+             "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
+             "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
     /* Columns added since (schema 3: ignored, 4: label) read as their defaults. */

@@ -34,7 +34,7 @@ static const char *const BACKOFFS[] = { "constant", "linear", "exponential", NUL
 static const char *const OUTPUT_MODES[] = { "text", "json", "lines", NULL };
 static const char *const EXECUTORS[] = { "local", "slurm", NULL };
 static const char *const ITEMS_KEYS[] = { "matrix", "include", "exclude", NULL };
-static const char *const CACHE_KEYS[] = { "key", "sources", NULL };
+static const char *const CACHE_KEYS[] = { "key", "sources", "generates", NULL };
 static const char *const SLURM_KEYS[] = { "partition", "time", "cpus", "mem", "extra", NULL };
 static const char *const CORE_ACTIONS[] = { "core.noop",  "core.echo",  "core.fail",
                                             "core.sleep", "core.value", NULL };
@@ -358,6 +358,52 @@ static void parse_items(wf__ld *c, wf_task *t, const wf__ynode *n)
     }
 }
 
+/* A `generates` glob names files the cache writes on a hit: it must stay inside the task's
+ * workdir, so no absolute path and no `..` segment. */
+static bool glob_escapes(const char *g)
+{
+    size_t n;
+
+    if (g[0] == '/')
+        return true;
+    for (const char *p = g; *p != '\0'; p += n + (p[n] == '/')) {
+        n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return true;
+    }
+    return false;
+}
+
+/* cache.sources / cache.generates: one glob or a list of them. */
+static void parse_globs(wf__ld *c, const wf__ynode *v, const char *what, bool confined, char ***out,
+                        size_t *n)
+{
+    const wf__ynode *one = v;
+    size_t count = v->type == WF__Y_LIST ? v->n : 1;
+
+    if (v->type != WF__Y_STRING && v->type != WF__Y_LIST) {
+        wf__ld_type_error(c, v, what, "a list of file globs");
+        return;
+    }
+    *out = wf_xcalloc(count + 1, sizeof(char *));
+    for (size_t k = 0; k < count; k++) {
+        if (v->type == WF__Y_LIST)
+            one = v->items[k];
+        if (one->type != WF__Y_STRING || one->text[0] == '\0') {
+            wf__ld_type_error(c, one, what, "a file glob");
+            continue;
+        }
+        if (confined && glob_escapes(one->text)) {
+            wf__loader_error(c->L, one->mark, WF_EINVAL,
+                             "'%s' must name files inside the task's workdir: '%s' is an "
+                             "absolute path or goes up with '..'",
+                             what, one->text);
+            continue;
+        }
+        (*out)[(*n)++] = wf_xstrdup(one->text);
+    }
+}
+
 static void parse_cache(wf__ld *c, wf_task *t, const wf__ynode *n)
 {
     const wf__ynode *v;
@@ -367,7 +413,7 @@ static void parse_cache(wf__ld *c, wf_task *t, const wf__ynode *n)
         return;
     }
     if (n->type != WF__Y_MAP) {
-        wf__ld_type_error(c, n, "cache", "a boolean or a map {key, sources}");
+        wf__ld_type_error(c, n, "cache", "a boolean or a map {key, sources, generates}");
         return;
     }
     t->cache = true;
@@ -376,25 +422,11 @@ static void parse_cache(wf__ld *c, wf_task *t, const wf__ynode *n)
     if (v != NULL && wf__ld_text_of(c, v, "cache.key") != NULL)
         t->cache_key = wf__ld_compile(c, v, 0, WF__ROLE_TASK, t->index);
     v = wf__ld_get(n, "sources", NULL);
-    if (v == NULL)
-        return;
-    if (v->type == WF__Y_STRING) {
-        t->cache_sources = wf_xcalloc(2, sizeof(char *));
-        t->cache_sources[t->n_cache_sources++] = wf_xstrdup(v->text);
-        return;
-    }
-    if (v->type != WF__Y_LIST) {
-        wf__ld_type_error(c, v, "cache.sources", "a list of file globs");
-        return;
-    }
-    t->cache_sources = wf_xcalloc(v->n + 1, sizeof(char *));
-    for (size_t k = 0; k < v->n; k++) {
-        if (v->items[k]->type != WF__Y_STRING) {
-            wf__ld_type_error(c, v->items[k], "cache.sources", "a file glob");
-            continue;
-        }
-        t->cache_sources[t->n_cache_sources++] = wf_xstrdup(v->items[k]->text);
-    }
+    if (v != NULL)
+        parse_globs(c, v, "cache.sources", false, &t->cache_sources, &t->n_cache_sources);
+    v = wf__ld_get(n, "generates", NULL);
+    if (v != NULL)
+        parse_globs(c, v, "cache.generates", true, &t->cache_generates, &t->n_cache_generates);
 }
 
 static void parse_slurm(wf__ld *c, wf_task *t, const wf__ynode *n)

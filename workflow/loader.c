@@ -506,6 +506,9 @@ static void free_task(wf_task *t)
         free(t->env_files[k]);
     free(t->env_files);
     free(t->cache_sources);
+    for (size_t k = 0; k < t->n_cache_generates; k++)
+        free(t->cache_generates[k]);
+    free(t->cache_generates);
     wf_vnode_free(t->slurm);
     free(t->uses);
     wf_workflow_free(t->called);

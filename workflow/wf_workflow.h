@@ -182,6 +182,8 @@ typedef struct wf_task {
     char **env_files;     /* the task's env-file paths (resolved as the workflow's); may be NULL */
     char **cache_sources; /* globs */
     size_t n_cache_sources;
+    char **cache_generates; /* globs inside the workdir: files stored with the entry */
+    size_t n_cache_generates;
 
     wf_executor_kind executor;
     wf_vnode *slurm; /* slurm options map, or NULL */
