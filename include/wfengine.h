@@ -293,8 +293,8 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
  * (known only when the run gets there) or the task has no such thing; secret inputs masked
  * as ***. Runs nothing and records nothing (opts' store, targets and callbacks are unused).
  * Thread-safe. */
-int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
-                json_object **out, wf_errlist *errs);
+int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, json_object **out,
+                wf_errlist *errs);
 /* Waits until the run has ended and returns its status: WF_STATUS_SUCCEEDED, FAILED or
  * CANCELLED. Call it once, from one thread. */
 wf_status wf_run_wait(wf_run *r);
