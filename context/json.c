@@ -201,6 +201,25 @@ void wf_json_write(wf_strbuf *sb, const json_object *v)
     }
 }
 
+extern char **environ;
+
+json_object *wf_json_environ(void)
+{
+    json_object *env = wf_json_check(json_object_new_object());
+
+    for (char **e = environ; *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        char *name;
+
+        if (eq == NULL)
+            continue;
+        name = wf_xstrndup(*e, (size_t)(eq - *e));
+        json_object_object_add(env, name, json_object_new_string(eq + 1));
+        free(name);
+    }
+    return env;
+}
+
 json_object *wf_json_copy(const json_object *v)
 {
     json_object *out = NULL;

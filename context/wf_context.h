@@ -153,6 +153,9 @@ json_object *wf_json_check(json_object *v);
 /* json_object_array_add(list, v_take) that ends the process through wf_oom() when the list
  * cannot grow, instead of leaking v_take and going on with a shorter list. */
 void wf_json_push(json_object *list, json_object *v_take);
+/* The process environment (environ) as a new object of strings, NAME -> value (`env.NAME` in
+ * templates). Not thread-safe with setenv/putenv elsewhere. */
+json_object *wf_json_environ(void);
 /* A deep copy that shares nothing with v (NULL for NULL). Only reads v. */
 json_object *wf_json_copy(const json_object *v);
 /* Deep equality with number rules of the template language (1 == 1.0). */

@@ -12,8 +12,6 @@
 
 #include "run_internal.h"
 
-extern char **environ;
-
 /* Values of `secret: true` inputs shorter than this are not masked: masking "a" or "1" would
  * garble every line without protecting anything. */
 #define MIN_SECRET_LEN 3
@@ -70,22 +68,12 @@ void wf__collect_secrets(wf_run *r, const json_object *inputs)
 int wf__build_env(wf_run *r, json_object *inputs, wf_errlist *errs)
 {
     const wf_workflow *wf = r->wf;
-    json_object *env = json_object_new_object();
+    json_object *env = wf_json_environ();
     wf_ctx_init init = { 0 };
     wf_ctx *ctx;
     size_t n = 0;
     int rc = WF_OK;
 
-    for (char **e = environ; *e != NULL; e++) {
-        const char *eq = strchr(*e, '=');
-        char *name;
-
-        if (eq == NULL)
-            continue;
-        name = wf_xstrndup(*e, (size_t)(eq - *e));
-        json_object_object_add(env, name, json_object_new_string(eq + 1));
-        free(name);
-    }
     /* The workflow's env-file, then --env-file: later files win, and `env` wins over both. */
     for (size_t i = 0; wf->env_files != NULL && wf->env_files[i] != NULL; i++) {
         if (wf_dotenv_read(wf->env_files[i], env, errs) != WF_OK)

@@ -232,30 +232,18 @@ static void bind_error(wf_errlist *errs, int code, const char *fmt, ...)
     free(msg);
 }
 
-extern char **environ;
-
 /* A default written as a template, evaluated against wfengine's environment. A string it
  * gives is read as a command-line value would be (`default: << env.PORT >>` with type
  * integer is the number); the result is checked like a given value. */
 static bool default_from_env(const wf_input_spec *spec, json_object **out, wf_errlist *errs)
 {
-    json_object *env = json_object_new_object(), *v = NULL;
+    json_object *env = wf_json_environ(), *v = NULL;
     wf_ctx_init init = { 0 };
     wf_ctx *ctx;
     wf_error err;
     char *msg;
     int rc;
 
-    for (char **e = environ; *e != NULL; e++) {
-        const char *eq = strchr(*e, '=');
-        char *name;
-
-        if (eq == NULL)
-            continue;
-        name = wf_xstrndup(*e, (size_t)(eq - *e));
-        json_object_object_add(env, name, json_object_new_string(eq + 1));
-        free(name);
-    }
     init.env = env;
     ctx = wf_ctx_new(&init);
     wf_error_init(&err);
