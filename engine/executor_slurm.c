@@ -2,8 +2,9 @@
  * executor_slurm.c: the Slurm executor (executor_slurm.h) on top of the Slurm client
  * (wf_slurm.h). A submission renders each unit as a /bin/sh script with its environment and
  * workdir (unit.c), evaluates its `slurm:` options, and sends the units as job arrays: one
- * per distinct set of rendered options (one in the usual case). What Slurm reports comes
- * back on the client's poller thread and is turned into completions there.
+ * per distinct set of rendered options (one in the usual case), packed when `slurm.pack`
+ * says so (several items per array element, each still reported on its own). What Slurm
+ * reports comes back on the client's poller thread and is turned into completions there.
  */
 #include "executor_slurm.h"
 
@@ -76,6 +77,19 @@ static void slurm_opts_of(json_object *o, wf_slurm_opts *opts, wf_strbuf *time_b
     }
 }
 
+/* The `pack` of an options object: N, WF_SLURM_PACK_AUTO for "auto", 0 when absent (the
+ * loader has checked the value). */
+static size_t pack_of(json_object *o)
+{
+    json_object *v = NULL;
+
+    if (!json_object_object_get_ex(o, "pack", &v) || v == NULL)
+        return 0;
+    if (json_object_is_type(v, json_type_string))
+        return strcmp(json_object_get_string(v), "auto") == 0 ? WF_SLURM_PACK_AUTO : 0;
+    return json_object_get_int64(v) > 0 ? (size_t)json_object_get_int64(v) : 0;
+}
+
 typedef struct slurm_batch {
     char *opts_text;
     json_object *opts;
@@ -143,6 +157,7 @@ static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
 
     wf_error_init(&err);
     slurm_opts_of(b->opts, &opts, &time_buf, &mem_buf, &extra);
+    opts.pack = pack_of(b->opts);
     pthread_mutex_lock(&x->lock);
     if (wf_slurm_submit(x->slurm, t, task->name, b->elems, b->n, task->items_kind != WF_ITEMS_NONE,
                         x->run->tasks[t].concurrency, &opts, task->timeout_ms, &err) == WF_OK) {

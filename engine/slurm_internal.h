@@ -6,6 +6,8 @@
  *   slurm_submit.c  wf_slurm_submit: the submission directory, its files, sbatch
  *   slurm_track.c   the poller thread: squeue, scontrol and sacct in batches, the results,
  *                   scancel
+ *   slurm_pack.c    the rules of packs: the packed element script, pack: auto's sizing,
+ *                   a packed element's time limit (pure functions)
  *   slurm_cmd.c     running Slurm's commands, describing their failures; wf_slurm_check
  *   slurm_parse.c   reading Slurm's answers (pure functions)
  *
@@ -34,7 +36,22 @@ typedef struct wf_slurm_job_element {
     int missing;      /* polls since it left the queue with no known state */
     bool queued;      /* listed by the last squeue */
     bool done;        /* reported */
+    int64_t ran_ms;   /* a packed item: how long it ran (from its files' mtimes), -1 unknown */
 } wf_slurm_job_element;
+
+/* What it takes to sbatch (more of) a packed submission: the probe job of pack: auto keeps it
+ * for the items that wait for the sizing rule (slurm_track.c submits them). */
+typedef struct wf_slurm_packsub {
+    char *dir, *task_name;
+    uint32_t task;
+    int concurrency;
+    char **args;    /* sbatch options from wf_slurm_opts (--partition, ...), NULL-terminated */
+    char *time_opt; /* slurm.time as given, NULL when none */
+    int64_t timeout_ms;
+    /* The waiting items: files NAME.(base + k), k < n. */
+    size_t base, n;
+    wf_slurm_job_element *items;
+} wf_slurm_packsub;
 
 /* One sbatch call: a job array, or a single job (n == 1). Made by wf_slurm_submit; once it is
  * in the wf_slurm's jobs list, its fields are the poller's, which frees it (wf__slurm_job_free)
@@ -51,6 +68,16 @@ typedef struct wf_slurm_job {
     int64_t submit_ms;
     size_t n, left;
     wf_slurm_job_element *el;
+    /* A packed job (wf_slurm.h, "Packs"); items is NULL for a plain one. Element a runs items
+     * [a * pack, min((a + 1) * pack, n_items)); item k's files are NAME.(pack_base + k);
+     * next[a] is element a's first item not yet reported. */
+    size_t pack, pack_base, n_items;
+    wf_slurm_job_element *items;
+    size_t *next;
+    int64_t item_timeout_ms;
+    /* pack: auto's probe job: the items that wait for the sizing rule (counted as one more
+     * element in left until they are submitted or reported). NULL otherwise. */
+    wf_slurm_packsub *rest;
 } wf_slurm_job;
 
 struct wf_slurm {
@@ -98,6 +125,21 @@ void wf__slurm_remove_submission(const char *dir);
  * command and environment may hold secrets, and its output is in the result (and the store)
  * now. */
 void wf__slurm_remove_element_files(const char *dir, size_t i);
+
+/* sbatch for items[0..n) of a packed submission, `pack` per element (files NAME.(base + k)):
+ * writes its element script (slurm-BASE.sh) and appends the job to s->jobs. Any thread (the
+ * poller submits pack: auto's rest); does not touch s->pending. WF_OK, or WF_EEXEC/WF_EIO
+ * with err. */
+int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
+                          const wf_slurm_job_element *items, size_t n, size_t pack,
+                          wf_slurm_packsub *rest, wf_error *err);
+
+/* Frees a wf_slurm_packsub. NULL is fine. */
+void wf__slurm_packsub_free(wf_slurm_packsub *sub);
+
+/* Removes what element a of the packed job whose items start at base left of its own
+ * (slurm-BASE.out.a, .err.a, .rc.a) once all its items have been reported. */
+void wf__slurm_remove_pack_element_files(const char *dir, size_t base, size_t a);
 
 /* ---- slurm_cmd.c ------------------------------------------------------------------------- */
 

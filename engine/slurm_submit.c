@@ -3,7 +3,9 @@
  * (0700) that holds, for element i, cmd.i (its script), env.i (its environment) and dir.i
  * (its workdir), later out.i, err.i and rc.i (what it printed, its exit status), all 0600,
  * and array.sh, the batch script that runs element $SLURM_ARRAY_TASK_ID; then one sbatch
- * call, with a reduced environment, submits them all. The files are removed here too
+ * call, with a reduced environment, submits them all. A packed submission (wf_slurm.h,
+ * "Packs") writes the same files per item and, instead of array.sh, slurm-B.sh (the element
+ * script of slurm_pack.c) for the job whose items start at B. The files are removed here too
  * (wf__slurm_remove_*), once reported or at the end.
  */
 #include <dirent.h>
@@ -248,9 +250,22 @@ void wf__slurm_remove_submission(const char *dir)
     rmdir(dir);
 }
 
+void wf__slurm_remove_pack_element_files(const char *dir, size_t base, size_t a)
+{
+    static const char *const kinds[] = { "out", "err", "rc", NULL };
+
+    for (size_t k = 0; kinds[k] != NULL; k++) {
+        char *p = wf_xasprintf("%s/slurm-%zu.%s.%zu", dir, base, kinds[k], a);
+
+        unlink(p);
+        free(p);
+    }
+}
+
 void wf__slurm_remove_element_files(const char *dir, size_t i)
 {
-    static const char *const kinds[] = { "cmd", "env", "dir", "out", "err", "rc", "result", NULL };
+    static const char *const kinds[] = { "cmd", "env",    "dir",   "out", "err",
+                                         "rc",  "result", "begin", NULL };
 
     for (size_t k = 0; kinds[k] != NULL; k++) {
         char *p = wf_xasprintf("%s/%s.%zu", dir, kinds[k], i);
@@ -321,22 +336,245 @@ static int run_sbatch(const char *const *argv, wf_proc_result *res)
     return rc;
 }
 
+/* How many arguments add_opts_args adds at most for opts. */
+static size_t opts_args_max(const wf_slurm_opts *opts)
+{
+    size_t n = 3;
+
+    for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
+        n++;
+    return n;
+}
+
+/* Appends to argv[argc..] the sbatch options that come from the task's `slurm:` options
+ * (all but the time); returns the new argc. Their strings are owned by argv. */
+static size_t add_opts_args(char **argv, size_t argc, const wf_slurm_opts *opts)
+{
+    if (opts == NULL)
+        return argc;
+    if (opts->partition != NULL && opts->partition[0] != '\0')
+        argv[argc++] = wf_xasprintf("--partition=%s", opts->partition);
+    if (opts->cpus > 0)
+        argv[argc++] = wf_xasprintf("--cpus-per-task=%d", opts->cpus);
+    if (opts->mem != NULL && opts->mem[0] != '\0')
+        argv[argc++] = wf_xasprintf("--mem=%s", opts->mem);
+    for (size_t k = 0; opts->extra != NULL && opts->extra[k] != NULL; k++)
+        argv[argc++] = wf_xstrdup(opts->extra[k]);
+    return argc;
+}
+
+/* Runs sbatch with argv and copies the job id it printed into id (size bytes). WF_OK, or
+ * WF_EEXEC with err quoting sbatch. */
+static int sbatch_job_id(const char *const *argv, const char *task_name, size_t n, char *id,
+                         size_t size, wf_error *err)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_proc_result res;
+    size_t idlen;
+    int rc;
+
+    memset(&res, 0, sizeof(res));
+    rc = run_sbatch(argv, &res);
+    idlen = strcspn(res.out.data ? res.out.data : "", ";\n ");
+    if (rc != WF_OK || res.exit_code != 0 || idlen == 0 || idlen >= size ||
+        wf__slurm_parse_num(res.out.data, idlen) < 0) {
+        wf_strbuf_addf(&sb, "task '%s': cannot submit %zu element%s to Slurm: ", task_name, n,
+                       n == 1 ? "" : "s");
+        if (rc == WF_OK && res.exit_code == 0) {
+            wf_strbuf_adds(&sb, "sbatch printed no job id: ");
+            wf__slurm_add_tail(&sb, res.out.data, res.out.len);
+        } else {
+            wf__slurm_describe_failure(&sb, "sbatch", rc, &res);
+        }
+        wf_error_set(err, WF_EEXEC, NULL, 0, 0, "%s", wf_strbuf_str(&sb));
+        rc = WF_EEXEC;
+    } else {
+        memcpy(id, res.out.data, idlen);
+        id[idlen] = '\0';
+    }
+    wf_proc_result_release(&res);
+    wf_strbuf_release(&sb);
+    return rc;
+}
+
+void wf__slurm_packsub_free(wf_slurm_packsub *sub)
+{
+    if (sub == NULL)
+        return;
+    for (size_t k = 0; sub->args != NULL && sub->args[k] != NULL; k++)
+        free(sub->args[k]);
+    free(sub->args);
+    free(sub->dir);
+    free(sub->task_name);
+    free(sub->time_opt);
+    free(sub->items);
+    free(sub);
+}
+
+int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
+                          const wf_slurm_job_element *items, size_t n, size_t pack,
+                          wf_slurm_packsub *rest, wf_error *err)
+{
+    wf_strbuf name = WF_STRBUF_INIT;
+    size_t n_el = (n + pack - 1) / pack, argc = 0, n_args = 0;
+    char *script, *path, **argv;
+    int64_t secs = -1, limit, submit_ms;
+    wf_slurm_job *j;
+    char id[32];
+    int rc;
+
+    path = wf_xasprintf("%s/slurm-%zu.sh", sub->dir, base);
+    script = wf__slurm_pack_script(sub->dir, sub->task_name, s->engine_umask, base, pack, base + n,
+                                   sub->timeout_ms);
+    rc = write_file(path, script, strlen(script), 0700, err);
+    free(script);
+    if (rc != WF_OK) {
+        free(path);
+        return rc;
+    }
+    /* A time limit for the whole element: `pack` item timeouts, or slurm.time if shorter. */
+    if (sub->time_opt != NULL)
+        secs = wf__slurm_parse_time(sub->time_opt);
+    limit = wf__slurm_pack_limit_min(pack, sub->timeout_ms, secs > 0 ? (secs + 59) / 60 : 0);
+    while (sub->args != NULL && sub->args[n_args] != NULL)
+        n_args++;
+    argv = wf_xcalloc(12 + n_args, sizeof(char *));
+    safe_name(&name, sub->task_name);
+    argv[argc++] = wf_xstrdup("sbatch");
+    argv[argc++] = wf_xstrdup("--parsable");
+    argv[argc++] = wf_xstrdup("--export=ALL"); /* as in wf_slurm_submit */
+    argv[argc++] = wf_xasprintf("--job-name=wf-%s", wf_strbuf_str(&name));
+    if (sub->concurrency > 0 && (size_t)sub->concurrency < n_el)
+        argv[argc++] = wf_xasprintf("--array=0-%zu%%%d", n_el - 1, sub->concurrency);
+    else
+        argv[argc++] = wf_xasprintf("--array=0-%zu", n_el - 1);
+    /* The element's own output: only what the wrapper says when it cannot run an item. */
+    argv[argc++] = wf_xasprintf("--output=%s/slurm-%zu.out.%%a", sub->dir, base);
+    argv[argc++] = wf_xasprintf("--error=%s/slurm-%zu.err.%%a", sub->dir, base);
+    argv[argc++] = wf_xasprintf("--chdir=%s", sub->dir);
+    if (sub->time_opt != NULL && secs <= 0)
+        argv[argc++] = wf_xasprintf("--time=%s", sub->time_opt);
+    if (limit > 0)
+        argv[argc++] = wf_xasprintf("--time=%lld", (long long)limit);
+    for (size_t k = 0; k < n_args; k++)
+        argv[argc++] = wf_xstrdup(sub->args[k]);
+    argv[argc++] = path;
+    /* Items may run before sbatch returns: their times are clamped to this, not later. */
+    submit_ms = wf_now_ms();
+    rc = sbatch_job_id((const char *const *)argv, sub->task_name, n, id, sizeof(id), err);
+    for (size_t k = 0; k < argc; k++)
+        free(argv[k]);
+    free(argv);
+    wf_strbuf_release(&name);
+    if (rc != WF_OK)
+        return rc;
+
+    j = wf_xcalloc(1, sizeof(*j));
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    j->dir = wf_xstrdup(sub->dir);
+    j->task_name = wf_xstrdup(sub->task_name);
+    j->task = sub->task;
+    j->is_array = true;
+    j->limit_min = limit;
+    j->limit_from_timeout = sub->timeout_ms > 0;
+    j->submit_ms = submit_ms;
+    j->n = n_el;
+    j->left = n_el + (rest != NULL ? 1 : 0);
+    j->el = wf_xcalloc(n_el, sizeof(*j->el));
+    j->pack = pack;
+    j->pack_base = base;
+    j->n_items = n;
+    j->items = wf_xcalloc(n, sizeof(*j->items));
+    for (size_t k = 0; k < n; k++) {
+        j->items[k].unit = items[k].unit;
+        j->items[k].attempt = items[k].attempt;
+        j->items[k].ran_ms = -1;
+    }
+    j->next = wf_xcalloc(n_el, sizeof(*j->next));
+    for (size_t a = 0; a < n_el; a++)
+        j->next[a] = a * pack;
+    j->item_timeout_ms = sub->timeout_ms;
+    j->rest = rest;
+    pthread_mutex_lock(&s->mu);
+    if (s->n_jobs == s->cap_jobs) {
+        s->cap_jobs = s->cap_jobs ? s->cap_jobs * 2 : 16;
+        s->jobs = wf_xrealloc(s->jobs, s->cap_jobs * sizeof(*s->jobs));
+    }
+    s->jobs[s->n_jobs++] = j;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    return WF_OK;
+}
+
+/* The packed form of wf_slurm_submit (opts->pack > 1): the element files are written; one
+ * sbatch of ceil(n / pack) elements, or, for pack: auto, a probe of the first
+ * WF_SLURM_PACK_PROBE items one per element, the rest waiting in the probe job for the
+ * poller to size and submit (slurm_track.c). */
+static int submit_packed(wf_slurm *s, const char *dir, uint32_t task, const char *task_name,
+                         const wf_slurm_element *elems, size_t n, int concurrency,
+                         const wf_slurm_opts *opts, int64_t timeout_ms, wf_error *err)
+{
+    wf_slurm_packsub *sub = wf_xcalloc(1, sizeof(*sub)), *rest = NULL;
+    wf_slurm_job_element *items = wf_xcalloc(n, sizeof(*items));
+    size_t first = n, pack = opts->pack, argc;
+    int rc;
+
+    sub->dir = wf_xstrdup(dir);
+    sub->task_name = wf_xstrdup(task_name);
+    sub->task = task;
+    sub->concurrency = concurrency;
+    sub->args = wf_xcalloc(opts_args_max(opts) + 1, sizeof(char *));
+    argc = add_opts_args(sub->args, 0, opts);
+    sub->args[argc] = NULL;
+    if (opts->time != NULL && opts->time[0] != '\0')
+        sub->time_opt = wf_xstrdup(opts->time);
+    sub->timeout_ms = timeout_ms;
+    for (size_t k = 0; k < n; k++) {
+        items[k].unit = elems[k].unit;
+        items[k].attempt = elems[k].attempt;
+    }
+    if (pack == WF_SLURM_PACK_AUTO) {
+        pack = 1;
+        if (n > WF_SLURM_PACK_PROBE) {
+            first = WF_SLURM_PACK_PROBE;
+            rest = wf_xcalloc(1, sizeof(*rest));
+            *rest = *sub;
+            rest->dir = wf_xstrdup(sub->dir);
+            rest->task_name = wf_xstrdup(sub->task_name);
+            rest->time_opt = sub->time_opt ? wf_xstrdup(sub->time_opt) : NULL;
+            rest->args = wf_xcalloc(argc + 1, sizeof(char *));
+            for (size_t k = 0; k < argc; k++)
+                rest->args[k] = wf_xstrdup(sub->args[k]);
+            rest->base = first;
+            rest->n = n - first;
+            rest->items = wf_xcalloc(n - first, sizeof(*rest->items));
+            memcpy(rest->items, items + first, (n - first) * sizeof(*items));
+        }
+    }
+    rc = wf__slurm_submit_pack(s, sub, 0, items, first, pack, rest, err);
+    if (rc != WF_OK)
+        wf__slurm_packsub_free(rest);
+    else
+        atomic_fetch_add(&s->pending, n);
+    wf__slurm_packsub_free(sub);
+    free(items);
+    return rc;
+}
+
 int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
                     const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
                     const wf_slurm_opts *opts, int64_t timeout_ms, wf_error *err)
 {
-    wf_strbuf sb = WF_STRBUF_INIT, name = WF_STRBUF_INIT;
+    wf_strbuf name = WF_STRBUF_INIT;
     char **argv = NULL;
     size_t argc = 0, cap;
     char *dir = NULL, *script = NULL, *path = NULL, cwd[PATH_MAX];
-    wf_proc_result res;
+    char id[32];
     wf_slurm_job *j = NULL;
     bool from_timeout = false, raw_time = false, cancelled;
     int64_t limit;
-    size_t idlen;
     int rc = WF_OK;
 
-    memset(&res, 0, sizeof(res));
     if (n == 0) {
         wf_error_set(err, WF_EINVAL, NULL, 0, 0, "task '%s': nothing to submit to Slurm",
                      task_name);
@@ -370,6 +608,14 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
         if (rc != WF_OK)
             goto out;
     }
+    if (as_array && opts != NULL && opts->pack > 1) {
+        rc = submit_packed(s, dir, task, task_name, elems, n, concurrency, opts, timeout_ms, err);
+        if (rc == WF_OK) {
+            free(dir); /* the jobs have their own copies; the directory stays */
+            dir = NULL;
+        }
+        goto out;
+    }
     script = array_script(dir, task_name, s->engine_umask);
     path = wf_xasprintf("%s/array.sh", dir);
     rc = write_file(path, script, strlen(script), 0700, err);
@@ -380,9 +626,7 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     limit = time_limit_min(opts, timeout_ms, &from_timeout, &raw_time);
     safe_name(&name, task_name);
     /* Our own options (14 at most, with the script), the extra ones and the NULL. */
-    cap = 17;
-    for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
-        cap++;
+    cap = 14 + opts_args_max(opts) + 1;
     argv = wf_xcalloc(cap, sizeof(char *));
     argv[argc++] = wf_xstrdup("sbatch");
     argv[argc++] = wf_xstrdup("--parsable");
@@ -409,40 +653,19 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     /* The job starts in the submission directory (which the nodes must see anyway); the
      * wrapper then moves to each element's own directory. */
     argv[argc++] = wf_xasprintf("--chdir=%s", dir);
-    if (opts != NULL && opts->partition != NULL && opts->partition[0] != '\0')
-        argv[argc++] = wf_xasprintf("--partition=%s", opts->partition);
     if (raw_time)
         argv[argc++] = wf_xasprintf("--time=%s", opts->time);
     if (limit > 0)
         argv[argc++] = wf_xasprintf("--time=%lld", (long long)limit);
-    if (opts != NULL && opts->cpus > 0)
-        argv[argc++] = wf_xasprintf("--cpus-per-task=%d", opts->cpus);
-    if (opts != NULL && opts->mem != NULL && opts->mem[0] != '\0')
-        argv[argc++] = wf_xasprintf("--mem=%s", opts->mem);
-    for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
-        argv[argc++] = wf_xstrdup(opts->extra[k]);
+    argc = add_opts_args(argv, argc, opts);
     argv[argc++] = wf_xstrdup(path);
 
-    rc = run_sbatch((const char *const *)argv, &res);
-    idlen = strcspn(res.out.data ? res.out.data : "", ";\n ");
-    if (rc != WF_OK || res.exit_code != 0 || idlen == 0 || idlen >= sizeof(j->id) ||
-        wf__slurm_parse_num(res.out.data, idlen) < 0) {
-        wf_strbuf_addf(&sb, "task '%s': cannot submit %zu element%s to Slurm: ", task_name, n,
-                       n == 1 ? "" : "s");
-        if (rc == WF_OK && res.exit_code == 0) {
-            wf_strbuf_adds(&sb, "sbatch printed no job id: ");
-            wf__slurm_add_tail(&sb, res.out.data, res.out.len);
-        } else {
-            wf__slurm_describe_failure(&sb, "sbatch", rc, &res);
-        }
-        wf_error_set(err, WF_EEXEC, NULL, 0, 0, "%s", wf_strbuf_str(&sb));
-        rc = WF_EEXEC;
+    rc = sbatch_job_id((const char *const *)argv, task_name, n, id, sizeof(id), err);
+    if (rc != WF_OK)
         goto out;
-    }
 
     j = wf_xcalloc(1, sizeof(*j));
-    memcpy(j->id, res.out.data, idlen);
-    j->id[idlen] = '\0';
+    memcpy(j->id, id, sizeof(j->id));
     j->dir = dir;
     dir = NULL;
     j->task_name = wf_xstrdup(task_name);
@@ -473,11 +696,9 @@ out:
     for (size_t k = 0; k < argc; k++)
         free(argv[k]);
     free(argv);
-    wf_proc_result_release(&res);
     free(path);
     free(script);
     free(dir);
     wf_strbuf_release(&name);
-    wf_strbuf_release(&sb);
     return rc;
 }

@@ -4,13 +4,17 @@
  * show job -o`, then `sacct` and the rc.i file the wrapper wrote, say how they ended. Each
  * element that ended is reported once through the done callback (finish), with its output
  * files read and removed. cancel and stop (slurm.c) reach the poller through flags; it
- * scancels the jobs and reports them as they end.
+ * scancels the jobs and reports them as they end. A packed job's items are reported one by
+ * one as their rc files appear (poll_packs), the rest of an element when it ends
+ * (finish_pack_element); pack: auto's waiting items are sized and submitted by
+ * submit_rest.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +71,9 @@ void wf__slurm_job_free(wf_slurm_job *j)
     if (j == NULL)
         return;
     free(j->el);
+    free(j->items);
+    free(j->next);
+    wf__slurm_packsub_free(j->rest);
     free(j->task_name);
     free(j->dir);
     free(j);
@@ -113,6 +120,9 @@ static void exit_text(wf_strbuf *sb, int exit_code)
         wf_strbuf_adds(sb, "exit code unknown");
 }
 
+static void finish_pack_element(wf_slurm *s, wf_slurm_job *j, size_t a, const char *state,
+                                int exit_code, const char *note);
+
 /* Reports element i of j as ended in state (Slurm's spelling) with exit_code; note, when
  * not NULL, explains where the state came from. Called on the poller thread, without the
  * lock: the job's fields are the poller's. */
@@ -125,6 +135,10 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
     char st[32], *path;
     bool have_out, have_err, err_trunc;
 
+    if (j->items != NULL) {
+        finish_pack_element(s, j, i, state, exit_code, note);
+        return;
+    }
     wf__slurm_base_state(state, st, sizeof(st));
     memset(&r, 0, sizeof(r));
     r.task = j->task;
@@ -195,6 +209,282 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
     s->done(&r, s->user);
     free(r.result); /* the callback may have taken it (then NULL) */
     atomic_fetch_sub(&s->pending, 1);
+}
+
+/* ---- packs ---------------------------------------------------------------------------- */
+
+/* The mtime of path in milliseconds of the wall clock, -1 when it does not exist. */
+static int64_t mtime_ms(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        return -1;
+    return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+/* Reports item k (of element a) of the packed job j. finished: its rc file gave exit code
+ * `code`; otherwise it did not end by itself and status, timed_out and why (after "job ID
+ * (item ...) ") say what became of it. */
+static void report_item(wf_slurm *s, wf_slurm_job *j, size_t a, size_t k, bool finished, int code,
+                        wf_status status, bool timed_out, const char *why)
+{
+    wf_slurm_job_element *it = &j->items[k];
+    size_t f = j->pack_base + k, first = a * j->pack;
+    size_t size = j->n_items - first < j->pack ? j->n_items - first : j->pack;
+    int64_t now = wf_now_ms(), off = now - wf_wall_ms(), begin, end;
+    wf_strbuf msg = WF_STRBUF_INIT;
+    wf_slurm_result r;
+    char *path;
+    bool trunc;
+
+    memset(&r, 0, sizeof(r));
+    r.task = j->task;
+    r.unit = it->unit;
+    r.attempt = it->attempt;
+    snprintf(r.job_id, sizeof(r.job_id), "%s_%zu", j->id, a);
+    /* The item's own times: begin.K is touched when it starts, rc.K written when it ends
+     * (both on the node's clock, as seen through the file system). */
+    path = wf_xasprintf("%s/begin.%zu", j->dir, f);
+    begin = mtime_ms(path);
+    free(path);
+    path = wf_xasprintf("%s/rc.%zu", j->dir, f);
+    end = finished ? mtime_ms(path) : -1;
+    free(path);
+    r.end_ms = end >= 0 ? end + off : now;
+    r.start_ms = begin >= 0 ? begin + off : r.end_ms;
+    if (begin >= 0 && end >= begin)
+        it->ran_ms = end - begin;
+    if (r.end_ms > now)
+        r.end_ms = now;
+    if (r.start_ms < j->submit_ms)
+        r.start_ms = j->submit_ms;
+    if (r.start_ms > r.end_ms)
+        r.start_ms = r.end_ms;
+
+    path = wf_xasprintf("%s/out.%zu", j->dir, f);
+    read_capped(path, STDOUT_CAP, &r.out, &r.out_truncated);
+    free(path);
+    path = wf_xasprintf("%s/err.%zu", j->dir, f);
+    read_capped(path, STDERR_CAP, &r.err, &trunc);
+    free(path);
+    path = wf_xasprintf("%s/result.%zu", j->dir, f);
+    if (!read_capped(path, STDOUT_CAP, &r.result, &r.result_truncated)) {
+        free(r.result);
+        r.result = NULL;
+    }
+    free(path);
+
+    if (finished) {
+        r.exit_code = code;
+        r.status = code == 0 ? WF_STATUS_SUCCEEDED : WF_STATUS_FAILED;
+        /* `timeout` exits 124 (137 after its grace): a timeout when the item ran that long. */
+        r.timed_out = code != 0 && j->item_timeout_ms > 0 && (code == 124 || code == 137) &&
+                      (it->ran_ms < 0 || it->ran_ms >= j->item_timeout_ms - 1000);
+    } else {
+        r.exit_code = -1;
+        r.status = status;
+        r.timed_out = timed_out;
+    }
+    if (r.status != WF_STATUS_SUCCEEDED) {
+        wf_strbuf_addf(&msg, "job %s (item %zu of %zu in its pack) ", r.job_id, k - first + 1,
+                       size);
+        if (!finished)
+            wf_strbuf_adds(&msg, why);
+        else if (r.timed_out)
+            wf_strbuf_addf(&msg, "FAILED: timed out after %lldms (exit code %d)",
+                           (long long)j->item_timeout_ms, code);
+        else {
+            wf_strbuf_adds(&msg, "FAILED: ");
+            exit_text(&msg, code);
+        }
+        r.error = wf_strbuf_detach(&msg, NULL);
+    }
+    wf_strbuf_release(&msg);
+    if (!s->keep_files)
+        wf__slurm_remove_element_files(j->dir, f);
+    it->done = true;
+    s->done(&r, s->user);
+    free(r.result);
+    atomic_fetch_sub(&s->pending, 1);
+}
+
+/* Reports the items of element a of packed job j whose rc file is complete (a line), in
+ * order: the wrapper runs them one after the other. */
+static void scan_element(wf_slurm *s, wf_slurm_job *j, size_t a)
+{
+    size_t end = (a + 1) * j->pack < j->n_items ? (a + 1) * j->pack : j->n_items;
+
+    while (j->next[a] < end) {
+        size_t k = j->next[a];
+        char *path = wf_xasprintf("%s/rc.%zu", j->dir, j->pack_base + k), *text = NULL;
+        bool trunc, whole;
+
+        whole = read_capped(path, 32, &text, &trunc) && text[0] != '\0' &&
+                text[strlen(text) - 1] == '\n';
+        free(path);
+        if (whole) {
+            long long code = wf__slurm_parse_num(text, strcspn(text, "\n"));
+
+            report_item(s, j, a, k, true, code >= 0 && code < 256 ? (int)code : -1,
+                        WF_STATUS_FAILED, false, NULL);
+        }
+        free(text);
+        if (!whole)
+            break;
+        j->next[a]++;
+    }
+}
+
+/* Element a of packed job j ended in state: its items that finished are reported as they
+ * ended, the others with what became of the element. */
+static void finish_pack_element(wf_slurm *s, wf_slurm_job *j, size_t a, const char *state,
+                                int exit_code, const char *note)
+{
+    size_t end = (a + 1) * j->pack < j->n_items ? (a + 1) * j->pack : j->n_items;
+    wf_strbuf why = WF_STRBUF_INIT, said = WF_STRBUF_INIT;
+    wf_status status;
+    bool timed_out;
+    char st[32], *path, *text = NULL;
+
+    scan_element(s, j, a);
+    wf__slurm_base_state(state, st, sizeof(st));
+    status = wf__slurm_state_status(st, exit_code, j->scancelled, &timed_out);
+    /* What the element's script said: why it could not run an item. */
+    path = wf_xasprintf("%s/slurm-%zu.err.%zu", j->dir, j->pack_base, a);
+    if (read_capped(path, 4096, &text, &timed_out) && text[0] != '\0') {
+        wf_strbuf_adds(&said, "; its pack's script said: ");
+        wf__slurm_add_tail(&said, text, strlen(text));
+    }
+    free(text);
+    free(path);
+    for (; j->next[a] < end; j->next[a]++) {
+        size_t k = j->next[a];
+        bool started, item_timed_out = false;
+
+        path = wf_xasprintf("%s/begin.%zu", j->dir, j->pack_base + k);
+        started = mtime_ms(path) >= 0;
+        free(path);
+        wf_strbuf_reset(&why);
+        status = wf__slurm_state_status(st, exit_code, j->scancelled, &timed_out);
+        if (status == WF_STATUS_CANCELLED) {
+            wf_strbuf_addf(&why, "%s: cancelled by wfengine %s", st,
+                           started ? "while it ran" : "before it started");
+        } else if (strcmp(st, "CANCELLED") == 0) {
+            wf_strbuf_addf(&why, "%s: cancelled by Slurm (or by someone else's scancel) %s", st,
+                           started ? "while it ran" : "before it started");
+        } else if (timed_out) {
+            wf_strbuf_addf(&why, "%s: its pack reached its time limit of %lld minute%s %s", st,
+                           (long long)j->limit_min, j->limit_min == 1 ? "" : "s",
+                           started ? "while it ran" : "before it started");
+            item_timed_out = started;
+        } else if (strcmp(st, "COMPLETED") == 0 || strcmp(st, "FAILED") == 0) {
+            wf_strbuf_addf(&why, "%s: its pack ended without its exit status", st);
+        } else {
+            wf_strbuf_addf(&why, "%s: %s %s", st, state_meaning(st),
+                           started ? "while it ran" : "before it started");
+        }
+        if (note != NULL)
+            wf_strbuf_addf(&why, " (%s)", note);
+        wf_strbuf_adds(&why, wf_strbuf_str(&said));
+        report_item(s, j, a, k, false, -1,
+                    status == WF_STATUS_CANCELLED ? WF_STATUS_CANCELLED : WF_STATUS_FAILED,
+                    item_timed_out, wf_strbuf_str(&why));
+    }
+    wf_strbuf_release(&why);
+    wf_strbuf_release(&said);
+    if (!s->keep_files)
+        wf__slurm_remove_pack_element_files(j->dir, j->pack_base, a);
+    j->el[a].done = true;
+    j->left--;
+}
+
+/* Reports every item that pack: auto's probe job j holds back as ended with status and the
+ * message why, without submitting it. */
+static void drop_rest(wf_slurm *s, wf_slurm_job *j, wf_status status, const char *why)
+{
+    wf_slurm_packsub *rest = j->rest;
+
+    for (size_t k = 0; k < rest->n; k++) {
+        wf_slurm_result r;
+
+        memset(&r, 0, sizeof(r));
+        r.task = j->task;
+        r.unit = rest->items[k].unit;
+        r.attempt = rest->items[k].attempt;
+        r.status = status;
+        r.exit_code = -1;
+        r.start_ms = r.end_ms = wf_now_ms();
+        snprintf(r.job_id, sizeof(r.job_id), "(not submitted)");
+        r.error = wf_xasprintf("task '%s': %s", j->task_name, why);
+        if (!s->keep_files)
+            wf__slurm_remove_element_files(j->dir, rest->base + k);
+        s->done(&r, s->user);
+        atomic_fetch_sub(&s->pending, 1);
+    }
+    wf__slurm_packsub_free(rest);
+    j->rest = NULL;
+    j->left--;
+}
+
+/* pack: auto: once every probe item of j has ended, or WF_SLURM_PACK_TARGET_MS after the
+ * first started, sizes the packs of the items held back (wf__slurm_pack_size) and submits
+ * them; when the run is being cancelled, reports them cancelled instead. */
+static void submit_rest(wf_slurm *s, wf_slurm_job *j)
+{
+    int64_t durations[WF_SLURM_PACK_PROBE], first = 0;
+    size_t n_dur = 0, unfinished = 0, pack;
+    bool cancel;
+    wf_error err;
+
+    pthread_mutex_lock(&s->mu);
+    cancel = s->cancel || s->stop;
+    pthread_mutex_unlock(&s->mu);
+    if (cancel) {
+        drop_rest(s, j, WF_STATUS_CANCELLED, "not submitted to Slurm: the run was cancelled");
+        return;
+    }
+    for (size_t k = 0; k < j->n_items; k++) {
+        if (!j->items[k].done)
+            unfinished++;
+        else if (j->items[k].ran_ms >= 0 && n_dur < WF_SLURM_PACK_PROBE)
+            durations[n_dur++] = j->items[k].ran_ms;
+    }
+    for (size_t a = 0; a < j->n; a++) {
+        if (j->el[a].start_ms > 0 && (first == 0 || j->el[a].start_ms < first))
+            first = j->el[a].start_ms;
+    }
+    if (unfinished > 0 && (first == 0 || wf_now_ms() - first < WF_SLURM_PACK_TARGET_MS))
+        return;
+    pack = wf__slurm_pack_size(durations, n_dur, unfinished);
+    wf_error_init(&err);
+    if (wf__slurm_submit_pack(s, j->rest, j->rest->base, j->rest->items, j->rest->n, pack, NULL,
+                              &err) != WF_OK) {
+        drop_rest(s, j, WF_STATUS_FAILED, err.message ? err.message : "sbatch failed");
+    } else {
+        wf__slurm_packsub_free(j->rest);
+        j->rest = NULL;
+        j->left--;
+    }
+    wf_error_release(&err);
+}
+
+/* After a poll: the items that running packed elements have finished, and pack: auto's
+ * waiting items. */
+static void poll_packs(wf_slurm *s, wf_slurm_job *const *jobs, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        wf_slurm_job *j = jobs[k];
+
+        if (j->items == NULL)
+            continue;
+        for (size_t a = 0; a < j->n; a++) {
+            if (!j->el[a].done && j->el[a].queued)
+                scan_element(s, j, a);
+        }
+        if (j->rest != NULL)
+            submit_rest(s, j);
+    }
 }
 
 /* The next line of a command's output from *pos on, without its newline; false at the end. */
@@ -451,7 +741,9 @@ static void poll_fallback(wf_slurm *s, wf_slurm_job *j)
 
         if (!gone(e))
             continue;
-        path = wf_xasprintf("%s/rc.%zu", j->dir, i);
+        /* A packed element's script writes its own rc file when it has run its items. */
+        path = j->items != NULL ? wf_xasprintf("%s/slurm-%zu.rc.%zu", j->dir, j->pack_base, i)
+                                : wf_xasprintf("%s/rc.%zu", j->dir, i);
         if (read_capped(path, 32, &text, &trunc)) {
             int code = (int)wf__slurm_parse_num(text, strcspn(text, "\n"));
 
@@ -509,6 +801,7 @@ static bool poll_once(wf_slurm *s, wf_slurm_job *const *jobs, size_t n, wf_strbu
         if (any_gone(jobs[k]))
             poll_fallback(s, jobs[k]);
     }
+    poll_packs(s, jobs, n);
     return true;
 }
 
@@ -521,6 +814,10 @@ static void finish_all(wf_slurm *s, wf_slurm_job *const *jobs, size_t n, const c
             if (!jobs[k]->el[i].done)
                 finish(s, jobs[k], i, state, -1, -1, note);
         }
+        if (jobs[k]->rest != NULL)
+            drop_rest(s, jobs[k],
+                      strcmp(state, "CANCELLED") == 0 ? WF_STATUS_CANCELLED : WF_STATUS_FAILED,
+                      note);
     }
 }
 

@@ -21,6 +21,13 @@
  * has been reported, and the submission directories and the job directory (when empty) by
  * wf_slurm_free, unless keep_files was set.
  *
+ * Packs (wf_slurm_opts.pack > 1, or WF_SLURM_PACK_AUTO): each array element runs several
+ * elements ("items") one after the other, each still its own /bin/sh process with its own
+ * environment, workdir, stdout/stderr files, exit status file and (with a timeout) its own
+ * coreutils `timeout`; the poller reports each item as soon as its exit status file appears,
+ * and the items an element did not finish when it ended (cancelled, timed out, node failure)
+ * with the element's state. See slurm_pack.c for the element script and the auto rule.
+ *
  * Tracking: one poller thread per wf_slurm polls every submitted job in batches (one
  * `squeue` call for all ids at once, then `scontrol show job -o` or `sacct -c` for final
  * states and exit codes); never `sbatch --wait`. For each element that ended it reads the
@@ -55,7 +62,19 @@ typedef struct wf_slurm_opts {
     int cpus;                 /* --cpus-per-task */
     const char *mem;          /* --mem (e.g. "4G", or megabytes as text) */
     const char *const *extra; /* further sbatch arguments, NULL-terminated, or NULL */
+    /* Elements per array element: 0 or 1 one each; N > 1 up to N each, run one after the
+     * other; WF_SLURM_PACK_AUTO sized from measured durations (wf__slurm_pack_size). */
+    size_t pack;
 } wf_slurm_opts;
+
+/* wf_slurm_opts.pack: size the packs from the durations of a first probe. */
+#define WF_SLURM_PACK_AUTO ((size_t)-1)
+/* pack: auto aims at elements that run this long... */
+#define WF_SLURM_PACK_TARGET_MS 120000
+/* ...with at most this many items in one element... */
+#define WF_SLURM_PACK_MAX 1000
+/* ...after a probe of this many items, one per element. */
+#define WF_SLURM_PACK_PROBE 8
 
 /* One element of a submission. All borrowed for the duration of wf_slurm_submit. */
 typedef struct wf_slurm_element {
@@ -151,6 +170,23 @@ int64_t wf__slurm_parse_time(const char *text);
 /* Whether a job state is final (COMPLETED, FAILED, CANCELLED, TIMEOUT, ...). A trailing
  * " by UID" or "+" (sacct's spelling) is ignored. */
 bool wf__slurm_state_ended(const char *state);
+
+/* pack: auto's rule. The items of the probe that ended took durations_ms[0..n) in all;
+ * `unfinished` of them had not ended when the rule was applied (each counts as
+ * WF_SLURM_PACK_TARGET_MS). Returns the pack size: floor(target / mean duration), at least 1,
+ * at most WF_SLURM_PACK_MAX (a mean below 1 ms counts as 1 ms); 1 when n + unfinished is 0. */
+size_t wf__slurm_pack_size(const int64_t *durations_ms, size_t n, size_t unfinished);
+
+/* The time limit of one packed element in minutes (0: none): `pack` items of timeout_ms each
+ * (0: none), plus the grace that coreutils `timeout -k` gives each, rounded up; the shorter
+ * of that and slurm_time_min (0: none). */
+int64_t wf__slurm_pack_limit_min(size_t pack, int64_t timeout_ms, int64_t slurm_time_min);
+
+/* The element script of a pack (slurm_pack.c): runs items [b + a*p, min(b + (a+1)*p, e)) of
+ * the submission in dir, a = $SLURM_ARRAY_TASK_ID; timeout_ms > 0 runs each under
+ * `timeout`. Owned string. */
+char *wf__slurm_pack_script(const char *dir, const char *task_name, const char *engine_umask,
+                            size_t b, size_t p, size_t e, int64_t timeout_ms);
 
 /* The unit status of an element that ended in state with exit_code; by_us: wfengine had
  * scancelled it. Sets *timed_out for TIMEOUT. */

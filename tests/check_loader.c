@@ -250,6 +250,16 @@ static const struct {
       "    slurm: {partition: debug}\n",
       "wf.yaml:5:15: invalid executor 'slurn'; did you mean 'slurm'?\n"
       "wf.yaml:8:5: 'slurm' options need 'executor: slurm' (in the task or in defaults)" },
+    { "bad slurm.pack values",
+      "version: 1\ndefaults: {executor: slurm}\ntasks:\n  a:\n    with-items: [1]\n    run: x\n"
+      "    slurm: {pack: 0}\n  b:\n    with-items: [1]\n    run: x\n    slurm: {pack: often}\n"
+      "  c:\n    with-items: [1]\n    run: x\n    slurm: {pack: '<< 2 >>'}\n"
+      "  d:\n    with-items: [1]\n    run: x\n    slurm: {pack: auto}\n",
+      "wf.yaml:7:19: 'slurm.pack' must be an integer >= 1, got the integer 0\n"
+      "wf.yaml:11:19: 'slurm.pack' must be a number of items per array element (1 or more) or "
+      "auto, not a template, got the string 'often'\n"
+      "wf.yaml:15:19: 'slurm.pack' must be a number of items per array element (1 or more) or "
+      "auto, not a template, got the string '<< 2 >>'" },
     { "with-items of the wrong kind", "version: 1\ntasks:\n  a:\n    with-items: abc\n    run: x\n",
       "wf.yaml:4:17: 'with-items' must be a list, one template that yields a list (like << "
       "task.x >>), or {matrix: {key: [..]}}, got the string 'abc'" },

@@ -47,6 +47,7 @@ static void collector_release(collector *c)
         free(c->res[i].out);
         free(c->res[i].err);
         free(c->res[i].error);
+        free(c->res[i].result);
     }
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->mu);
@@ -65,6 +66,7 @@ static void on_done(wf_slurm_result *r, void *user)
         free(r->error);
     } else {
         c->res[r->unit] = *r;
+        r->result = NULL; /* taken over */
         c->have[r->unit] = true;
         c->count++;
     }
@@ -286,6 +288,71 @@ START_TEST(test_parse_record)
 }
 END_TEST
 
+/* ---- packs: the rules ------------------------------------------------------------------- */
+
+static const struct {
+    int64_t durations[4];
+    size_t n, unfinished, want;
+} pack_size_cases[] = {
+    { { 0 }, 0, 0, 1 },                                    /* nothing measured: one per element */
+    { { 5, 5, 5, 5 }, 4, 0, 24000 > 1000 ? 1000 : 24000 }, /* tiny items: the maximum */
+    { { 0, 0 }, 2, 0, 1000 },                              /* under 1 ms counts as 1 ms */
+    { { 1000, 1000, 1000, 1000 }, 4, 0, 120 },             /* 1 s each: 120 per 2 minutes */
+    { { 1000, 3000 }, 2, 0, 60 },                          /* the mean (2 s), not the median */
+    { { 30000, 50000 }, 2, 0, 3 },                         /* 40 s each: 3 */
+    { { 119000 }, 1, 0, 1 },                               /* about the target: 1 */
+    { { 600000 }, 1, 0, 1 },                               /* longer than the target: 1 */
+    { { 10, 10, 10 }, 3, 1, 3 }, /* one still running at the target counts as the target */
+    { { 0 }, 0, 2, 1 },          /* none ended within the target: one per element */
+};
+
+START_TEST(test_pack_size)
+{
+    size_t got = wf__slurm_pack_size(pack_size_cases[_i].durations, pack_size_cases[_i].n,
+                                     pack_size_cases[_i].unfinished);
+
+    ck_assert_msg(got == pack_size_cases[_i].want, "case %d: got %zu, want %zu", _i, got,
+                  pack_size_cases[_i].want);
+}
+END_TEST
+
+START_TEST(test_pack_limit)
+{
+    /* No timeout: slurm.time or nothing. */
+    ck_assert_int_eq(wf__slurm_pack_limit_min(10, 0, 0), 0);
+    ck_assert_int_eq(wf__slurm_pack_limit_min(10, 0, 30), 30);
+    /* 10 items of 20 s, each with the 5 s that `timeout -k 5` gives: 250 s -> 5 minutes. */
+    ck_assert_int_eq(wf__slurm_pack_limit_min(10, 20000, 0), 5);
+    ck_assert_int_eq(wf__slurm_pack_limit_min(1, 20000, 0), 1);
+    /* slurm.time, when shorter, wins; when longer, the sum does. */
+    ck_assert_int_eq(wf__slurm_pack_limit_min(10, 20000, 3), 3);
+    ck_assert_int_eq(wf__slurm_pack_limit_min(10, 20000, 60), 5);
+    ck_assert_int_eq(wf__slurm_pack_limit_min(1000, 600000, 0), 10084);
+}
+END_TEST
+
+START_TEST(test_pack_script)
+{
+    char *with = wf__slurm_pack_script("/j/it's", "t x", "0022", 8, 5, 20, 1500);
+    char *without = wf__slurm_pack_script("/j/d", "t", "0027", 0, 3, 7, 0);
+
+    /* Element a runs items 8+5a .. up to 20 (exclusive), each in a subshell of its own. */
+    ck_assert_ptr_nonnull(strstr(with, "d='/j/it'\\''s'\n"));
+    ck_assert_ptr_nonnull(
+        strstr(with, "k=$((8 + a * 5)); e=$((k + 5)); [ \"$e\" -le 20 ] || e=20\n"));
+    ck_assert_ptr_nonnull(strstr(with, "    (item \"$k\")\n"));
+    /* Its own files, its umask, and its own timeout of 1.5 s. */
+    ck_assert_ptr_nonnull(strstr(with, "exec </dev/null >\"$d/out.$i\" 2>\"$d/err.$i\"\n"));
+    ck_assert_ptr_nonnull(strstr(with, "umask 0022\n    timeout -k 5 1.500 /usr/bin/env -i -- "));
+    ck_assert_ptr_nonnull(strstr(with, "echo \"$1\" >\"$d/rc.$i\"\n"));
+    ck_assert_ptr_nonnull(strstr(with, "echo 0 >\"$d/slurm-8.rc.$a\"\n"));
+    ck_assert_ptr_null(strstr(without, "timeout"));
+    ck_assert_ptr_nonnull(strstr(without, "umask 0027\n    /usr/bin/env -i -- "));
+    free(with);
+    free(without);
+}
+END_TEST
+
 /* ---- against a fake Slurm ------------------------------------------------------------------ */
 
 /* The fake cluster: sbatch runs the batch script for each element at once (unless the file
@@ -425,7 +492,7 @@ START_TEST(test_fake_roundtrip)
     char *dir = temp_dir(), cwd[2048], abs_dir[4096], want[8192];
     char *args, *sbatch_env;
     wf_slurm_element el[3];
-    wf_slurm_opts opts = { "debug", "2:00:00", 2, "100M", extra };
+    wf_slurm_opts opts = { "debug", "2:00:00", 2, "100M", extra, 0 };
     collector c;
     wf_error err;
     wf_slurm *s;
@@ -685,6 +752,186 @@ START_TEST(test_fake_failure_and_single)
     ck_assert_ptr_nonnull(strstr(args, "--array=0-0\n"));
     free(args);
 
+    wf_slurm_free(s);
+    ck_assert(!c.duplicate);
+    wf_error_release(&err);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* A packed submission: 7 items, 3 per element, one after the other in each element, each with
+ * its own output, exit code, timeout and message; only the items' result counts. */
+START_TEST(test_fake_pack)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", "WHO=x", NULL };
+    static const char *const env2[] = { "PATH=/usr/bin:/bin", "WHO=y", NULL };
+    char *dir = temp_dir(), *args, path[4096];
+    wf_slurm_element el[7];
+    wf_slurm_opts opts = { NULL, NULL, 0, NULL, NULL, 3 };
+    collector c;
+    wf_error err;
+    wf_slurm *s;
+
+    collector_init(&c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    s = new_executor(dir, &c);
+    el[0] = (wf_slurm_element){ 0, 1, "echo \"0 $WHO $SLURM_ARRAY_TASK_ID\"", env, NULL };
+    el[1] = (wf_slurm_element){ 1, 1, "echo out1; echo err1 >&2; exit 3", env, NULL };
+    el[2] = (wf_slurm_element){ 2, 2, "echo \"2 $WHO\"; pwd", env2, "/tmp" };
+    el[3] = (wf_slurm_element){ 3, 1, "sleep 5", env, NULL };
+    el[4] = (wf_slurm_element){ 4, 1, "echo after-timeout", env, "/nonexistent/dir" };
+    el[5] = (wf_slurm_element){ 5, 1, "echo 5 >\"$WF_RESULT\"", env, NULL };
+    el[6] = (wf_slurm_element){ 6, 1, "echo last", env, NULL };
+    ck_assert_int_eq(wf_slurm_submit(s, 4, "p", el, 7, true, 2, &opts, 1000, &err), WF_OK);
+    ck_assert_uint_eq(wait_results(&c, 7, 30000), 7);
+
+    /* One sbatch, three elements (3 + 3 + 1), at most 2 at once; a --time for 3 items of 1 s
+     * with their 5 s of grace: 1 minute. */
+    args = fake_file(dir, "sbatch.args.1");
+    ck_assert_ptr_null(fake_file(dir, "sbatch.args.2"));
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-2%2\n"));
+    ck_assert_ptr_nonnull(strstr(args, "--time=1\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/p-1/slurm-0.out.%a\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/p-1/slurm-0.sh\n"));
+    free(args);
+
+    ck_assert_int_eq(c.res[0].status, WF_STATUS_SUCCEEDED);
+    ck_assert_str_eq(c.res[0].out, "0 x 0\n");
+    ck_assert_str_eq(c.res[0].job_id, "4241_0");
+    ck_assert_int_eq(c.res[0].task, 4);
+    ck_assert_int_eq(c.res[1].status, WF_STATUS_FAILED);
+    ck_assert_int_eq(c.res[1].exit_code, 3);
+    ck_assert_str_eq(c.res[1].out, "out1\n");
+    ck_assert_str_eq(c.res[1].err, "err1\n");
+    ck_assert_str_eq(c.res[1].error, "job 4241_0 (item 2 of 3 in its pack) FAILED: exit code 3");
+    ck_assert_int_eq(c.res[2].status, WF_STATUS_SUCCEEDED);
+    ck_assert_uint_eq(c.res[2].attempt, 2);
+    ck_assert_str_eq(c.res[2].out, "2 y\n/tmp\n");
+    /* The item's own timeout (1 s) stops it; the next item of the pack still runs. */
+    ck_assert_int_eq(c.res[3].status, WF_STATUS_FAILED);
+    ck_assert(c.res[3].timed_out);
+    ck_assert_int_eq(c.res[3].exit_code, 124);
+    ck_assert_str_eq(c.res[3].job_id, "4241_1");
+    ck_assert_str_eq(c.res[3].error,
+                     "job 4241_1 (item 1 of 3 in its pack) FAILED: timed out after 1000ms (exit "
+                     "code 124)");
+    ck_assert_msg(c.res[3].end_ms - c.res[3].start_ms >= 900, "ran %lld ms",
+                  (long long)(c.res[3].end_ms - c.res[3].start_ms));
+    ck_assert_int_eq(c.res[4].exit_code, 125);
+    ck_assert_ptr_nonnull(strstr(c.res[4].err, "cannot change directory to '/nonexistent/dir'"));
+    ck_assert(!c.res[4].timed_out);
+    ck_assert_int_eq(c.res[5].status, WF_STATUS_SUCCEEDED);
+    ck_assert_str_eq(c.res[5].result, "5\n");
+    ck_assert_str_eq(c.res[6].out, "last\n");
+    ck_assert_str_eq(c.res[6].job_id, "4241_2");
+
+    /* Reported items leave no files; the element's own ones go too. */
+    snprintf(path, sizeof(path), "%s/jobs/run 1/p-1/rc.3", dir);
+    ck_assert(!exists(path));
+    snprintf(path, sizeof(path), "%s/jobs/run 1/p-1/begin.6", dir);
+    ck_assert(!exists(path));
+    snprintf(path, sizeof(path), "%s/jobs/run 1/p-1/slurm-0.out.2", dir);
+    ck_assert(!exists(path));
+    wf_slurm_free(s);
+    ck_assert(!c.duplicate);
+    wf_error_release(&err);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* pack: auto: a probe of WF_SLURM_PACK_PROBE items one per element, then the rest of tiny
+ * items in one element (at most WF_SLURM_PACK_MAX). */
+START_TEST(test_fake_pack_auto)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+    enum { N = 20 };
+    char *dir = temp_dir(), *args, script[N][32];
+    wf_slurm_element el[N];
+    wf_slurm_opts opts = { NULL, NULL, 0, NULL, NULL, WF_SLURM_PACK_AUTO };
+    collector c;
+    wf_error err;
+    wf_slurm *s;
+
+    collector_init(&c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    s = new_executor(dir, &c);
+    for (int i = 0; i < N; i++) {
+        snprintf(script[i], sizeof(script[i]), "echo %d", i);
+        el[i] = (wf_slurm_element){ (uint32_t)i, 1, script[i], env, NULL };
+    }
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "auto", el, N, true, 0, &opts, 0, &err), WF_OK);
+    ck_assert_uint_eq(wait_results(&c, N, 30000), N);
+    for (int i = 0; i < N; i++) {
+        char want[16];
+
+        snprintf(want, sizeof(want), "%d\n", i);
+        ck_assert_int_eq(c.res[i].status, WF_STATUS_SUCCEEDED);
+        ck_assert_str_eq(c.res[i].out, want);
+    }
+    args = fake_file(dir, "sbatch.args.1");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-7\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/auto-1/slurm-0.sh\n"));
+    free(args);
+    args = fake_file(dir, "sbatch.args.2");
+    ck_assert_ptr_nonnull(args);
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-0\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/auto-1/slurm-8.sh\n"));
+    free(args);
+    ck_assert_ptr_null(fake_file(dir, "sbatch.args.3"));
+    ck_assert_str_eq(c.res[8].job_id, "4242_0");
+    ck_assert_str_eq(c.res[19].job_id, "4242_0");
+
+    /* Few items (a retry): all of them the probe, one per element, one sbatch. */
+    el[0].attempt = 2;
+    el[0].unit = 100;
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "auto", el, 1, true, 0, &opts, 0, &err), WF_OK);
+    ck_assert_uint_eq(wait_results(&c, N + 1, 30000), N + 1);
+    ck_assert_ptr_null(fake_file(dir, "sbatch.args.4"));
+    wf_slurm_free(s);
+    ck_assert(!c.duplicate);
+    wf_error_release(&err);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* A packed array cancelled while pending: every item ends cancelled; pack: auto's waiting
+ * items are never submitted. */
+START_TEST(test_fake_pack_cancel)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+    enum { N = 12 };
+    char *dir = temp_dir(), path[4096];
+    wf_slurm_element el[N];
+    wf_slurm_opts opts = { NULL, NULL, 0, NULL, NULL, WF_SLURM_PACK_AUTO };
+    collector c;
+    wf_error err;
+    wf_slurm *s;
+
+    collector_init(&c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    snprintf(path, sizeof(path), "%s/bin/hold", dir);
+    write_text(path, "", 0644);
+    s = new_executor(dir, &c);
+    for (int i = 0; i < N; i++)
+        el[i] = (wf_slurm_element){ (uint32_t)i, 1, "true", env, NULL };
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, N, true, 0, &opts, 0, &err), WF_OK);
+    sleep_ms(200);
+    ck_assert_uint_eq(c.count, 0);
+    wf_slurm_cancel_all(s);
+    ck_assert_uint_eq(wait_results(&c, N, 20000), N);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(c.res[i].status == WF_STATUS_CANCELLED, "item %d: %s", i, c.res[i].error);
+    ck_assert_ptr_nonnull(strstr(c.res[0].error, "(item 1 of 1 in its pack) CANCELLED: "
+                                                 "cancelled by wfengine before it started"));
+    ck_assert_ptr_nonnull(strstr(c.res[N - 1].error, "not submitted to Slurm: the run was "
+                                                     "cancelled"));
+    ck_assert_ptr_null(fake_file(dir, "sbatch.args.2"));
     wf_slurm_free(s);
     ck_assert(!c.duplicate);
     wf_error_release(&err);
@@ -1162,6 +1409,10 @@ static Suite *slurm_suite(void)
     tcase_add_loop_test(tc, test_state_mapping, 0,
                         (int)(sizeof(state_cases) / sizeof(state_cases[0])));
     tcase_add_test(tc, test_parse_record);
+    tcase_add_loop_test(tc, test_pack_size, 0,
+                        (int)(sizeof(pack_size_cases) / sizeof(pack_size_cases[0])));
+    tcase_add_test(tc, test_pack_limit);
+    tcase_add_test(tc, test_pack_script);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fake");
@@ -1170,6 +1421,9 @@ static Suite *slurm_suite(void)
     tcase_add_test(tc, test_fake_empty_output);
     tcase_add_test(tc, test_fake_keep_files);
     tcase_add_test(tc, test_fake_failure_and_single);
+    tcase_add_test(tc, test_fake_pack);
+    tcase_add_test(tc, test_fake_pack_auto);
+    tcase_add_test(tc, test_fake_pack_cancel);
     tcase_add_test(tc, test_fake_forgotten);
     tcase_add_test(tc, test_fake_cancel);
     tcase_add_test(tc, test_fake_free_cancels);

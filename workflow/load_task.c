@@ -35,7 +35,9 @@ static const char *const OUTPUT_MODES[] = { "text", "json", "lines", NULL };
 static const char *const EXECUTORS[] = { "local", "slurm", NULL };
 static const char *const ITEMS_KEYS[] = { "matrix", "include", "exclude", NULL };
 static const char *const CACHE_KEYS[] = { "key", "sources", "generates", NULL };
-static const char *const SLURM_KEYS[] = { "partition", "time", "cpus", "mem", "extra", NULL };
+static const char *const SLURM_KEYS[] = {
+    "partition", "time", "cpus", "mem", "extra", "pack", NULL
+};
 static const char *const CORE_ACTIONS[] = { "core.noop",  "core.echo",  "core.fail",
                                             "core.sleep", "core.value", NULL };
 
@@ -459,6 +461,20 @@ static void parse_slurm(wf__ld *c, wf_task *t, const wf__ynode *n)
                 if (v->items[k]->type != WF__Y_STRING && !v->items[k]->has_tpl)
                     wf__ld_type_error(c, v->items[k], "slurm.extra", "a string");
         }
+    }
+    /* How many items share an array element: a constant, since one submission is packed as a
+     * whole (docs/slurm.md, "Packing"). */
+    v = wf__ld_get(n, "pack", NULL);
+    if (v != NULL) {
+        int pack;
+
+        if (v->has_tpl || (v->type == WF__Y_STRING && strcmp(v->text, "auto") != 0) ||
+            (v->type != WF__Y_STRING && v->type != WF__Y_INT))
+            wf__ld_type_error(c, v, "slurm.pack",
+                              "a number of items per array element (1 or "
+                              "more) or auto, not a template");
+        else if (v->type == WF__Y_INT)
+            wf__ld_get_int(c, v, "slurm.pack", 1, &pack);
     }
     t->slurm = wf__ld_build_vnode(c, n, WF__ROLE_TASK, t->index);
 }
