@@ -7,7 +7,8 @@
 # SIGINT leaves nothing in squeue; --resume does not resubmit succeeded elements; a missing
 # sbatch and a cluster that does not answer are clear errors before anything runs; a
 # 1,000-item fan-out goes through one sbatch with every result right and in order; 200
-# elements that print nothing give "" (not heap bytes); a secret (in the command, the
+# elements that print nothing give "" (not heap bytes); packs (several items per element,
+# each with its own status, output, exit code, retry and timeout; pack: auto); a secret (in the command, the
 # environment, the output) and wfengine's own environment are neither left in the job
 # directory nor in slurmctld's saved state, and job files are 0600 in 0700 directories.
 # Runs that count submissions pass --keep-job-files: by default the job directory goes.
@@ -315,6 +316,79 @@ if [ "$rc" = 0 ] && [ ! -s out.txt ]; then pass "logs of a silent element is emp
 run_wf logs last 'quiet[123]' --stderr
 if [ "$rc" = 0 ] && [ ! -s out.txt ]; then pass "logs --stderr of a silent element is empty"; else
     fail "logs --stderr of a silent element is empty (exit $rc)" "$(od -c out.txt | head -n 5)"; fi
+
+# --- packs: several items per element, each its own process, status, output and retry --------
+cat >pack.yaml <<'Y'
+version: 1
+defaults:
+  executor: slurm
+tasks:
+  pk:
+    with-items: << range(10) >>
+    retry: 1
+    output: json
+    slurm: {pack: 4}
+    # Item 3 fails once, item 6 always: only they are submitted again.
+    run: |
+      echo "err << item >>" >&2
+      if [ << item >> = 3 ] && [ ! -f once3 ]; then touch once3; exit 3; fi
+      if [ << item >> = 6 ]; then exit 6; fi
+      echo $((<< item >> * 10))
+  slow:
+    with-items: [0, 1, 2]
+    timeout: 2s
+    slurm: {pack: 3}
+    # The middle item outlives its own timeout; the next one in the pack still runs.
+    run: if [ << item >> = 1 ]; then sleep 30; fi; echo done << item >>
+Y
+rm -f once3
+run_wf run pack.yaml --json --keep-job-files
+expect_rc "a pack with a failing item fails the run" 1
+expect_json "each item its own status" '[i["status"] for i in d["tasks"]["pk"]["items"]]' \
+    '["succeeded", "succeeded", "succeeded", "succeeded", "succeeded", "succeeded", "failed", "succeeded", "succeeded", "succeeded"]'
+expect_json "results in item order" 'd["tasks"]["pk"]["result"]' \
+    '[0, 10, 20, 30, 40, 50, null, 70, 80, 90]'
+expect_json "attempts per item: only the failed ones again" \
+    '[i["attempts"] for i in d["tasks"]["pk"]["items"]]' '[1, 1, 1, 2, 1, 1, 2, 1, 1, 1]'
+expect_json "each item its own exit code" \
+    '[i["exit_code"] for i in d["tasks"]["pk"]["items"]][5:7]' '[0, 6]'
+expect_json "the error names the job and the item" \
+    '"in its pack) FAILED: exit code 6" in d["tasks"]["pk"]["items"][6]["error"]' 'true'
+run_id=$(ls -t .wfengine/slurm | head -n 1)
+expect_eq "the first submission: 3 elements for 10 items" \
+    "$(grep -c . <<<"$(ls ".wfengine/slurm/$run_id/pk-1" | grep -E '^slurm-0\.(out)\.' )")" 3
+expect_eq "the retries: only items 3 and 6" \
+    "$(find ".wfengine/slurm/$run_id" -path '*/pk-*' ! -path '*/pk-1/*' -name 'cmd.*' | wc -l)" 2
+expect_json "a timeout inside a pack applies to its item" \
+    '[(i["status"], "timed out after 2000ms" in (i.get("error") or "")) for i in d["tasks"]["slow"]["items"]]' \
+    '[["succeeded", false], ["failed", true], ["succeeded", false]]'
+expect_json "the item after it ran" 'd["tasks"]["slow"]["result"][2]' '"done 2"'
+expect_json "it was stopped at its own timeout, not the pack's" \
+    'd["tasks"]["slow"]["items"][1]["duration_ms"] < 15000' 'true'
+run_wf logs last 'pk[5]' --stderr
+expect_in "an item's own stderr is stored" out.txt "err 5"
+
+# pack: auto: a probe of 8 items one per element, then the rest in packs sized from it (tiny
+# items: all 32 others in one element), two sbatch calls in one submission directory.
+cat >auto.yaml <<'Y'
+version: 1
+tasks:
+  au:
+    executor: slurm
+    with-items: << range(40) >>
+    output: json
+    slurm: {pack: auto}
+    run: echo << item >>
+Y
+run_wf run auto.yaml --json --keep-job-files
+expect_rc "pack: auto" 0
+expect_json "pack: auto: every result in order" 'd["tasks"]["au"]["result"] == list(range(40))' 'true'
+run_id=$(ls -t .wfengine/slurm | head -n 1)
+expect_eq "pack: auto: two sbatch calls (probe, rest)" \
+    "$(ls ".wfengine/slurm/$run_id/au-1" | grep -c '^slurm-[0-9]*\.sh$')" 2
+expect_eq "pack: auto: the rest in one element" \
+    "$(ls ".wfengine/slurm/$run_id/au-1" | grep -c '^slurm-8\.rc\.')" 1
+queue_empty "packs: nothing left in squeue"
 
 # --- secrets: nothing left on disk, nothing in slurmctld's state ------------------------------
 state_dir=$(sed -n 's/^StateSaveLocation=//p' "$SLURM_CONF")
