@@ -89,31 +89,37 @@ char *wf__slurm_pack_script(const char *dir, const char *task_name, const char *
                    "exit 125;; esac\n"
                    "k=$((%zu + a * %zu)); e=$((k + %zu)); [ \"$e\" -le %zu ] || e=%zu\n",
                    b, p, p, e, e);
+    /* No subshell per item (a fork each): the function's own positional parameters take
+     * env.K's `set --`, the item's files are opened on 3 and 4 under the job's umask, and
+     * every path is absolute, so the `cd` of one item does not matter to the next. */
     wf_strbuf_adds(&sb, "ended() {\n"
                         "    umask 0077\n"
+                        "    exec 3>&- 4>&-\n"
                         "    echo \"$1\" >\"$d/rc.$i\"\n"
-                        "    exit \"$1\"\n"
                         "}\n"
                         "item() {\n"
                         "    i=$1\n"
                         "    : >\"$d/begin.$i\"\n"
-                        "    exec </dev/null >\"$d/out.$i\" 2>\"$d/err.$i\"\n"
+                        "    exec 3>\"$d/out.$i\" 4>\"$d/err.$i\"\n"
                         "    if [ ! -r \"$d/cmd.$i\" ] || [ ! -r \"$d/env.$i\" ] || "
                         "[ ! -r \"$d/dir.$i\" ]; then\n"
                         "        echo \"wfengine: cannot read $d/cmd.$i, env.$i or dir.$i (is "
-                        "the job directory visible on $(hostname)?)\" >&2\n"
+                        "the job directory visible on $(hostname)?)\" >&4\n"
                         "        ended 125\n"
+                        "        return\n"
                         "    fi\n"
                         "    . \"$d/dir.$i\"\n"
                         "    cd \"$w\" 2>/dev/null || {\n"
-                        "        echo \"wfengine: cannot change directory to '$w'\" >&2\n"
+                        "        echo \"wfengine: cannot change directory to '$w'\" >&4\n"
                         "        ended 125\n"
+                        "        return\n"
                         "    }\n"
                         "    . \"$d/env.$i\"\n"
                         "    t=$(mktemp -d \"${TMPDIR:-/tmp}/wfengine-unit.XXXXXX\") || {\n"
                         "        echo \"wfengine: cannot create a temporary directory in "
-                        "${TMPDIR:-/tmp} on $(hostname)\" >&2\n"
+                        "${TMPDIR:-/tmp} on $(hostname)\" >&4\n"
                         "        ended 125\n"
+                        "        return\n"
                         "    }\n");
     wf_strbuf_addf(&sb, "    umask %s\n    ", engine_umask);
     /* The item's own timeout: exit 124 (or 137 after the grace) tells the poller, with the
@@ -125,13 +131,14 @@ char *wf__slurm_pack_script(const char *dir, const char *task_name, const char *
     for (size_t k = 0; JOB_VARS[k] != NULL; k++)
         wf_strbuf_addf(&sb, " ${%s+\"%s=$%s\"}", JOB_VARS[k], JOB_VARS[k], JOB_VARS[k]);
     wf_strbuf_addf(&sb,
-                   " \"TMPDIR=$t\" \"WF_RESULT=$d/result.$i\" /bin/sh -e \"$d/cmd.$i\"\n"
+                   " \"TMPDIR=$t\" \"WF_RESULT=$d/result.$i\" /bin/sh -e \"$d/cmd.$i\" "
+                   "</dev/null >&3 2>&4 3>&- 4>&-\n"
                    "    s=$?\n"
                    "    rm -rf \"$t\"\n"
                    "    ended \"$s\"\n"
                    "}\n"
                    "while [ \"$k\" -lt \"$e\" ]; do\n"
-                   "    (item \"$k\")\n"
+                   "    item \"$k\"\n"
                    "    k=$((k + 1))\n"
                    "done\n"
                    "echo 0 >\"$d/slurm-%zu.rc.$a\"\n",

@@ -340,11 +340,11 @@ START_TEST(test_pack_script)
     ck_assert_ptr_nonnull(strstr(with, "d='/j/it'\\''s'\n"));
     ck_assert_ptr_nonnull(
         strstr(with, "k=$((8 + a * 5)); e=$((k + 5)); [ \"$e\" -le 20 ] || e=20\n"));
-    ck_assert_ptr_nonnull(strstr(with, "    (item \"$k\")\n"));
+    ck_assert_ptr_nonnull(strstr(with, "    item \"$k\"\n"));
     /* Its own files, its umask, and its own timeout of 1.5 s. */
-    ck_assert_ptr_nonnull(strstr(with, "exec </dev/null >\"$d/out.$i\" 2>\"$d/err.$i\"\n"));
+    ck_assert_ptr_nonnull(strstr(with, "exec 3>\"$d/out.$i\" 4>\"$d/err.$i\"\n"));
     ck_assert_ptr_nonnull(strstr(with, "umask 0022\n    timeout -k 5 1.500 /usr/bin/env -i -- "));
-    ck_assert_ptr_nonnull(strstr(with, "echo \"$1\" >\"$d/rc.$i\"\n"));
+    ck_assert_ptr_nonnull(strstr(with, "    echo \"$1\" >\"$d/rc.$i\"\n"));
     ck_assert_ptr_nonnull(strstr(with, "echo 0 >\"$d/slurm-8.rc.$a\"\n"));
     ck_assert_ptr_null(strstr(without, "timeout"));
     ck_assert_ptr_nonnull(strstr(without, "umask 0027\n    /usr/bin/env -i -- "));
