@@ -479,7 +479,9 @@ static void poll_packs(wf_slurm *s, wf_slurm_job *const *jobs, size_t n)
         if (j->items == NULL)
             continue;
         for (size_t a = 0; a < j->n; a++) {
-            if (!j->el[a].done && j->el[a].queued)
+            /* Running now: a pending element has nothing to show yet (and one that ran
+             * between two polls is finished by finish_pack_element). */
+            if (!j->el[a].done && j->el[a].queued && j->el[a].start_ms > 0)
                 scan_element(s, j, a);
         }
         if (j->rest != NULL)
@@ -761,6 +763,19 @@ out:
     wf_strbuf_release(&ids);
 }
 
+/* Whether every item of a packed job has been reported (its elements may still be ending):
+ * nothing of it is left to cancel. */
+static bool items_reported(const wf_slurm_job *j)
+{
+    if (j->items == NULL || j->rest != NULL)
+        return false;
+    for (size_t k = 0; k < j->n_items; k++) {
+        if (!j->items[k].done)
+            return false;
+    }
+    return true;
+}
+
 /* scancel for the jobs not yet cancelled; array jobs by their array id (all elements). */
 static void cancel_jobs(wf_slurm_job *const *jobs, size_t n)
 {
@@ -773,7 +788,7 @@ static void cancel_jobs(wf_slurm_job *const *jobs, size_t n)
         memset(&res, 0, sizeof(res));
         argv[argc++] = "scancel";
         for (size_t k = from; k < to; k++) {
-            if (!jobs[k]->scancelled && jobs[k]->left > 0)
+            if (!jobs[k]->scancelled && jobs[k]->left > 0 && !items_reported(jobs[k]))
                 argv[argc++] = jobs[k]->id;
         }
         /* scancel fails for jobs that ended meanwhile, yet cancels the others: whatever it
