@@ -53,7 +53,7 @@ engine_ms=()
 packed_ms=()
 for round in $(seq 0 "$k"); do
     t0=$(now)
-    "$wfengine" run flow.yaml -j 2 --no-store -q >/dev/null
+    "$wfengine" run flow.yaml -j 2 --no-store -q >/dev/null 2>&1
     t1=$(now)
     rm -f out.* err.* rc.*
     t2=$(now)
