@@ -126,7 +126,13 @@ wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, bool keep_files, wf_slu
  * Returns WF_OK when sbatch accepted it (the job id is in err-free log), or WF_EEXEC with
  * err quoting sbatch's stderr; WF_EINVAL for n == 0 or a job_dir Slurm cannot name;
  * WF_ECANCELLED (nothing submitted) after wf_slurm_cancel_all. Never blocks for longer than
- * sbatch takes. */
+ * sbatch takes.
+ * Packed (as_array and opts->pack > 1, see "Packs" above): ceil(n / pack) elements of up to
+ * `pack` elements each, timeout_ms applying to each of them (coreutils `timeout`) and --time
+ * covering the pack (wf__slurm_pack_limit_min); with WF_SLURM_PACK_AUTO, the first
+ * WF_SLURM_PACK_PROBE go out one per element and the poller thread submits the others later
+ * (an sbatch failure then fails each of them through the callback). The callback is called
+ * once per element (item) either way. */
 int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
                     const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
                     const wf_slurm_opts *opts, int64_t timeout_ms, wf_error *err);
