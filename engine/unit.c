@@ -123,6 +123,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
             c->error = error;
         } else {
             c->status = WF_STATUS_SUCCEEDED;
+            c->result_is_stdout = true;
         }
     }
 out:
@@ -386,6 +387,8 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
         if (wf_output_convert(task->output, c->out, "stdout", &c->value, &error) != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
+        } else {
+            c->result_is_stdout = true;
         }
     }
     if (r->store != NULL)
