@@ -26,46 +26,100 @@ typedef struct slurm_executor {
     pthread_mutex_t lock;
 } slurm_executor;
 
-/* The rendered `slurm:` options of a unit, as compact JSON (for grouping) and as the value. */
+/* Adds to o the entries of defaults whose key o lacks (`memory` counts as `mem`). */
+static void fill_missing(json_object *o, const json_object *defaults)
+{
+    json_object_object_foreach((json_object *)defaults, key, val)
+    {
+        const char *name = strcmp(key, "memory") == 0 ? "mem" : key;
+
+        if (!json_object_object_get_ex(o, name, NULL))
+            json_object_object_add(o, name, json_object_get(val));
+    }
+}
+
+/* The `slurm:` options of a unit, rendered and merged key by key: the task's own, its
+ * `cpus:` as --cpus-per-task, the workflow's top-level `slurm:`, the site configuration's;
+ * `memory` renamed `mem`. Each value is checked as the loader checks constants. A new
+ * object (compact JSON of it groups units into arrays), or NULL with err. */
 static json_object *slurm_options(wf_run *r, const wf_job *job, wf_error *err)
 {
     const wf_task *task = &r->wf->tasks[job->task];
     const wf_task_state *ts = &r->tasks[job->task];
-    json_object *v = NULL;
+    json_object *o = NULL, *v = NULL, *top = NULL;
     wf_ctx *ctx;
+    int rc = WF_OK;
 
-    if (task->slurm == NULL)
-        return json_object_new_object();
     ctx = ts->items != NULL
               ? wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, job->unit),
                                  (int64_t)job->unit)
               : wf_ctx_ref(ts->ctx);
-    if (wf_vnode_eval(task->slurm, ctx, &v, err) != WF_OK)
-        v = NULL;
+    if (task->slurm != NULL)
+        rc = wf_vnode_eval(task->slurm, ctx, &o, err);
+    if (rc == WF_OK && r->wf->slurm != NULL)
+        rc = wf_vnode_eval(r->wf->slurm, ctx, &top, err);
     wf_ctx_unref(ctx);
-    return v;
+    if (rc != WF_OK) {
+        json_object_put(o);
+        return NULL;
+    }
+    if (o == NULL)
+        o = json_object_new_object();
+    if (json_object_object_get_ex(o, "memory", &v)) {
+        json_object_object_add(o, "mem", json_object_get(v));
+        json_object_object_del(o, "memory");
+    }
+    if (!json_object_object_get_ex(o, "cpus", NULL) && (task->cpus > 0 || task->cpus_tpl != NULL))
+        json_object_object_add(o, "cpus", json_object_new_int(ts->cpus));
+    if (top != NULL)
+        fill_missing(o, top);
+    json_object_put(top);
+    if (r->opts.slurm_defaults != NULL)
+        fill_missing(o, r->opts.slurm_defaults);
+    json_object_object_foreach(o, key, val)
+    {
+        char *problem = wf_slurm_value_problem(key, val);
+
+        if (problem != NULL) {
+            wf_error_set(err, WF_EINVAL, NULL, 0, 0, "%s", problem);
+            free(problem);
+            json_object_put(o);
+            return NULL;
+        }
+    }
+    return o;
 }
 
-/* Reads the wf_slurm_opts of an options object; strings stay borrowed from it. */
-static void slurm_opts_of(json_object *o, wf_slurm_opts *opts, wf_strbuf *time_buf,
-                          wf_strbuf *mem_buf, const char ***extra)
+/* A text option of an options object (numbers as written), kept in buf; NULL when absent. */
+static const char *opt_text(json_object *o, const char *key, wf_strbuf *buf)
+{
+    json_object *v = NULL;
+
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+        return NULL;
+    wf_tpl_text_form(buf, v);
+    return wf_strbuf_str(buf);
+}
+
+/* Reads the wf_slurm_opts of an options object; strings stay borrowed from it and from
+ * bufs[0..5]. */
+static void slurm_opts_of(json_object *o, wf_slurm_opts *opts, wf_strbuf bufs[6],
+                          const char ***extra)
 {
     json_object *v = NULL;
 
     memset(opts, 0, sizeof(*opts));
     *extra = NULL;
-    if (json_object_object_get_ex(o, "partition", &v) && v != NULL)
-        opts->partition = json_object_get_string(v);
-    if (json_object_object_get_ex(o, "time", &v) && v != NULL) {
-        wf_tpl_text_form(time_buf, v);
-        opts->time = wf_strbuf_str(time_buf);
-    }
+    opts->partition = opt_text(o, "partition", &bufs[0]);
+    opts->time = opt_text(o, "time", &bufs[1]);
     if (json_object_object_get_ex(o, "cpus", &v) && v != NULL)
         opts->cpus = json_object_get_int(v);
-    if (json_object_object_get_ex(o, "mem", &v) && v != NULL) {
-        wf_tpl_text_form(mem_buf, v);
-        opts->mem = wf_strbuf_str(mem_buf);
-    }
+    opts->mem = opt_text(o, "mem", &bufs[2]);
+    opts->account = opt_text(o, "account", &bufs[3]);
+    opts->qos = opt_text(o, "qos", &bufs[4]);
+    opts->gpus = opt_text(o, "gpus", &bufs[5]);
+    if (json_object_object_get_ex(o, "constraint", &v) && v != NULL)
+        opts->constraint = json_object_get_string(v);
     if (json_object_object_get_ex(o, "extra", &v) && json_object_is_type(v, json_type_array)) {
         size_t n = json_object_array_length(v);
 
@@ -137,12 +191,13 @@ static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
 {
     const wf_task *task = &x->run->wf->tasks[t];
     wf_slurm_opts opts;
-    wf_strbuf time_buf = WF_STRBUF_INIT, mem_buf = WF_STRBUF_INIT;
+    wf_strbuf bufs[6] = { WF_STRBUF_INIT, WF_STRBUF_INIT, WF_STRBUF_INIT,
+                          WF_STRBUF_INIT, WF_STRBUF_INIT, WF_STRBUF_INIT };
     const char **extra = NULL;
     wf_error err;
 
     wf_error_init(&err);
-    slurm_opts_of(b->opts, &opts, &time_buf, &mem_buf, &extra);
+    slurm_opts_of(b->opts, &opts, bufs, &extra);
     pthread_mutex_lock(&x->lock);
     if (wf_slurm_submit(x->slurm, t, task->name, b->elems, b->n, task->items_kind != WF_ITEMS_NONE,
                         x->run->tasks[t].concurrency, &opts, task->timeout_ms, &err) == WF_OK) {
@@ -171,8 +226,8 @@ static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
     }
     pthread_mutex_unlock(&x->lock);
     wf_error_release(&err);
-    wf_strbuf_release(&time_buf);
-    wf_strbuf_release(&mem_buf);
+    for (size_t k = 0; k < WF_ARRAY_LEN(bufs); k++)
+        wf_strbuf_release(&bufs[k]);
     free(extra);
     for (size_t k = 0; k < b->n; k++) {
         free(b->scripts[k]);

@@ -68,6 +68,7 @@ typedef struct wf_task_state {
     size_t planned;    /* units counted in units_total for it (wf__planned_units, then n_units) */
     int concurrency;   /* its items at once (0: no limit of its own), known when it starts */
     int batch_size;    /* items per unit (0: one), known when it starts */
+    int cpus;          /* what each unit counts against -j (>= 1), known when it starts */
     int64_t stop_item; /* with stop_items: the item whose failure tripped it */
     wf_unit *units;
     size_t next_unit;    /* first unit never started */

@@ -168,8 +168,10 @@ void wf__task_ready(wf_run *r, uint32_t t)
     free(why);
     ts->concurrency = task->concurrency;
     ts->batch_size = task->batch_size;
+    ts->cpus = task->cpus > 0 ? task->cpus : 1;
     if ((task->concurrency_tpl != NULL &&
          !eval_count(task->concurrency_tpl, ts->ctx, "concurrency", &ts->concurrency, &why)) ||
+        (task->cpus_tpl != NULL && !eval_count(task->cpus_tpl, ts->ctx, "cpus", &ts->cpus, &why)) ||
         (task->batch_size_tpl != NULL &&
          !eval_count(task->batch_size_tpl, ts->ctx, "batch-size", &ts->batch_size, &why))) {
         wf__task_finish(r, t, WF_STATUS_FAILED, why);

@@ -134,7 +134,8 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
  * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
  * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
  * "argv": [TEXT...] | null, "action": NAME | null, "uses": PATH | null, "called": null |
- * {the called workflow described the same way}}], "order": [NAME...], "outputs": [NAME...]}.
+ * {the called workflow described the same way}, "executor": "local" | "slurm" | null (a run
+ * task's, as the file says)}], "order": [NAME...], "outputs": [NAME...]}.
  * Tasks are in file order; "needs" lists every dependency (explicit and read off templates);
  * "order" is a dependency order; templates are given as written; "line" and "col" are where
  * the task's name is in the file (1-based; 0 when not known). Keys are only ever added.

@@ -1240,6 +1240,7 @@ START_TEST(test_slurm_keys_and_cpus)
     ck_assert_ptr_nonnull(task(wf, "b")->cpus_tpl);
     ck_assert_int_eq(task(wf, "c")->cpus, 3);
     ck_assert_int_eq(task(wf, "e")->cpus, 1); /* its own wins over defaults */
+    ck_assert_int_eq(task(wf, "b")->cpus, 0);
     wf_workflow_free(wf);
 
     /* The site configuration: constants only, errors at file:line:col. */

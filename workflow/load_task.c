@@ -613,7 +613,6 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     v = wf__ld_get(map, "concurrency", &k_conc);
     if (v != NULL)
         parse_count(c, ti, v, "concurrency", &t->concurrency, &t->concurrency_tpl);
-    t->cpus = 1;
     v = wf__ld_get(map, "cpus", NULL);
     if (v == NULL && uses == NULL)
         v = c->cpus;

@@ -185,9 +185,10 @@ typedef struct wf_task {
     char **cache_generates; /* globs inside the workdir: files stored with the entry */
     size_t n_cache_generates;
 
-    /* cpus: how many of the local pool's workers (-j) each unit counts for (1 by default;
-     * also --cpus-per-task on Slurm unless slurm.cpus says). cpus_tpl: written as a
-     * template (then cpus is 1), evaluated when the task starts like concurrency. */
+    /* cpus: how many of the local pool's workers (-j) each unit counts for; 0: not given
+     * (it counts 1). On Slurm it is --cpus-per-task unless slurm.cpus says. cpus_tpl:
+     * written as a template (then cpus is 0), evaluated when the task starts like
+     * concurrency. */
     int cpus;
     wf_tpl *cpus_tpl;
 
