@@ -16,14 +16,25 @@
 
 #include "run_internal.h"
 
+/* What a submitted unit of a `cache:` task is recorded under when it succeeds: the key
+ * computed before it was submitted (as a local unit's, before it runs), its workdir (for
+ * cache.generates) and the warnings of the lookup, for its completion. */
+typedef struct slurm_cache_slot {
+    char key[WF_SHA256_HEX_LEN + 1]; /* "": nothing to record */
+    char *workdir, *warning;
+} slurm_cache_slot;
+
 typedef struct slurm_executor {
     wf_executor base;
     wf_run *run;
     wf_done_queue *done;
     wf_slurm *slurm;
     /* Held while a submission reports its start notices and while the poller reports a
-     * completion, so that an element's start always reaches the scheduler before its end. */
+     * completion, so that an element's start always reaches the scheduler before its end;
+     * and around cache_slots, written by submit and read by the poller. */
     pthread_mutex_t lock;
+    slurm_cache_slot **cache_slots; /* per task (NULL until one is cached), per unit */
+    size_t *n_cache_slots;
 } slurm_executor;
 
 /* Adds to o the entries of defaults whose key o lacks (`memory` counts as `mem`). */
@@ -242,6 +253,57 @@ static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
     json_object_put(b->opts);
 }
 
+/* Keeps what a cached unit's success is recorded under (takes over workdir's copy and the
+ * lookup's warnings). */
+static void cache_slot_set(slurm_executor *x, const wf_job *job, const char *key,
+                           const char *workdir, char *warning)
+{
+    slurm_cache_slot *slot;
+    size_t *n;
+
+    pthread_mutex_lock(&x->lock);
+    if (x->cache_slots == NULL) {
+        x->cache_slots = wf_xcalloc(x->run->wf->n_tasks, sizeof(*x->cache_slots));
+        x->n_cache_slots = wf_xcalloc(x->run->wf->n_tasks, sizeof(*x->n_cache_slots));
+    }
+    n = &x->n_cache_slots[job->task];
+    if (job->unit >= *n) {
+        size_t grown = job->unit + 1 > *n * 2 ? job->unit + 1 : *n * 2;
+
+        x->cache_slots[job->task] =
+            wf_xrealloc(x->cache_slots[job->task], grown * sizeof(slurm_cache_slot));
+        memset(&x->cache_slots[job->task][*n], 0, (grown - *n) * sizeof(slurm_cache_slot));
+        *n = grown;
+    }
+    slot = &x->cache_slots[job->task][job->unit];
+    snprintf(slot->key, sizeof(slot->key), "%s", key);
+    free(slot->workdir);
+    free(slot->warning);
+    slot->workdir = workdir != NULL ? wf_xstrdup(workdir) : NULL;
+    slot->warning = warning;
+    pthread_mutex_unlock(&x->lock);
+}
+
+/* Takes the slot of a unit that ended (key "" when it has none): the caller frees
+ * *workdir and owns *warning. */
+static void cache_slot_take(slurm_executor *x, uint32_t task, uint32_t unit,
+                            char key[WF_SHA256_HEX_LEN + 1], char **workdir, char **warning)
+{
+    key[0] = '\0';
+    *workdir = *warning = NULL;
+    pthread_mutex_lock(&x->lock);
+    if (x->cache_slots != NULL && unit < x->n_cache_slots[task]) {
+        slurm_cache_slot *slot = &x->cache_slots[task][unit];
+
+        memcpy(key, slot->key, sizeof(slot->key));
+        *workdir = slot->workdir;
+        *warning = slot->warning;
+        slot->key[0] = '\0';
+        slot->workdir = slot->warning = NULL;
+    }
+    pthread_mutex_unlock(&x->lock);
+}
+
 static void slurm_submit(wf_executor *ex, const wf_job *jobs, size_t n)
 {
     slurm_executor *x = (slurm_executor *)ex;
@@ -252,11 +314,12 @@ static void slurm_submit(wf_executor *ex, const wf_job *jobs, size_t n)
         wf_completion c;
         wf_error err;
         json_object *o;
-        char *script, **envp, *workdir;
+        char *script, **envp, *workdir, key[WF_SHA256_HEX_LEN + 1];
 
         memset(&c, 0, sizeof(c));
         c.job = jobs[i];
-        if (!wf__unit_render_script(x->run, &jobs[i], &script, &envp, &workdir, &c)) {
+        /* A cache hit ends here, as cached, and is never submitted. */
+        if (!wf__unit_render_script(x->run, &jobs[i], &script, &envp, &workdir, key, &c)) {
             report_now(x, &c);
             continue;
         }
@@ -273,6 +336,8 @@ static void slurm_submit(wf_executor *ex, const wf_job *jobs, size_t n)
             continue;
         }
         wf_error_release(&err);
+        if (key[0] != '\0' || c.warning != NULL)
+            cache_slot_set(x, &jobs[i], key, workdir, c.warning);
         batch_add(&batches, &n_batches, o, &jobs[i], script, envp, workdir);
     }
     for (size_t i = 0; i < n_batches; i++)
@@ -285,8 +350,10 @@ static void slurm_done(wf_slurm_result *res, void *user)
 {
     slurm_executor *x = user;
     wf_completion c;
+    char key[WF_SHA256_HEX_LEN + 1], *workdir;
 
     memset(&c, 0, sizeof(c));
+    cache_slot_take(x, res->task, res->unit, key, &workdir, &c.warning);
     c.job.task = res->task;
     c.job.unit = res->unit;
     c.job.attempt = res->attempt;
@@ -304,8 +371,9 @@ static void slurm_done(wf_slurm_result *res, void *user)
 
         snprintf(where, sizeof(where), "job %s", res->job_id);
         wf__unit_finish_remote(x->run, &c, res->out_truncated, res->result, res->result_truncated,
-                               where);
+                               where, key, workdir);
     }
+    free(workdir);
     pthread_mutex_lock(&x->lock);
     wf_done_queue_push(x->done, &c, NULL, 0);
     pthread_mutex_unlock(&x->lock);
@@ -361,6 +429,15 @@ static void slurm_stop(wf_executor *ex)
 
     wf_slurm_free(x->slurm);
     pthread_mutex_destroy(&x->lock);
+    for (size_t t = 0; x->cache_slots != NULL && t < x->run->wf->n_tasks; t++) {
+        for (size_t u = 0; u < x->n_cache_slots[t]; u++) {
+            free(x->cache_slots[t][u].workdir);
+            free(x->cache_slots[t][u].warning);
+        }
+        free(x->cache_slots[t]);
+    }
+    free(x->cache_slots);
+    free(x->n_cache_slots);
     free(x);
 }
 

@@ -158,4 +158,52 @@ expect_rc "with --executor slurm it applies" 0
 expect_in "the top level's account" "$F/args.1" "--account=proj"
 expect_in "the site's partition" "$F/args.1" "--partition=p1"
 
+# ---- cache: on Slurm -------------------------------------------------------------------------
+printf 'slurm: {}\n' >site.yaml
+mkdir -p work
+echo one >work/src.txt
+cat >cache.yaml <<'EOF'
+version: 1
+tasks:
+  c:
+    executor: slurm
+    with-items: [1, 2, 3]
+    cache: {sources: [src.txt, none.*], generates: [out.*]}
+    workdir: work
+    output: json
+    run: |
+      echo << item >> >out.<< item >>; echo '{"n": << item >>}'
+  plain:
+    executor: slurm
+    run: echo uncached
+EOF
+rm -f "$F/count"
+run_wf run cache.yaml --json
+expect_rc "a first run of a cached Slurm task" 0
+[ "$(calls)" = 2 ] && pass "it submits (one array, one job)" || fail "sbatch calls: $(calls), want 2"
+expect_json "its results" "d['tasks']['c']['result']" '[{"n": 1}, {"n": 2}, {"n": 3}]'
+expect_in "the lookup's warnings reach the run" err.txt "warning: c: cache.sources 'none.*' matched no file"
+rm -f work/out.* "$F/count"
+run_wf run cache.yaml --json
+expect_rc "a second run" 0
+[ "$(calls)" = 1 ] && pass "submits only the uncached task" || fail "sbatch calls: $(calls), want 1"
+expect_json "the same results, from the cache" "d['tasks']['c']['result']" '[{"n": 1}, {"n": 2}, {"n": 3}]'
+[ "$(cat work/out.2 2>/dev/null)" = 2 ] && pass "generated files restored on a hit" ||
+    fail "work/out.2 not restored"
+run_wf show last --json
+expect_json "show marks every item cached" "[u['cached'] for u in d['tasks'][0]['units']]" '[true, true, true]'
+echo two >work/src.txt
+rm -f "$F/count"
+run_wf run cache.yaml
+[ "$(calls)" = 2 ] && pass "a changed source submits again" || fail "sbatch calls: $(calls), want 2"
+rm -f "$F/count"
+run_wf run cache.yaml --no-cache
+[ "$(calls)" = 2 ] && pass "--no-cache submits" || fail "sbatch calls: $(calls), want 2"
+rm -f "$F/count"
+run_wf run cache.yaml --executor local
+expect_rc "the same task run locally" 0
+[ "$(calls)" = 0 ] && pass "nothing submitted" || fail "sbatch calls: $(calls)"
+run_wf show last --json
+expect_json "the local run hits what the Slurm run recorded (the key is the unit's, not the executor's)" "[u['cached'] for u in d['tasks'][0]['units']]" '[true, true, true]'
+
 done_testing
