@@ -394,10 +394,4 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
                             bool result_truncated, const char *where, const char *cache_key,
                             const char *workdir);
 
-/* Turns captured stdout (or what a unit wrote to $WF_RESULT: `what` names it in messages)
- * into a result per the task's output mode. On bad JSON returns WF_EINVAL with *error set to
- * a message quoting the start of the text. */
-int wf__output_convert(wf_output_mode mode, const char *out, const char *what, json_object **value,
-                       char **error);
-
 #endif
