@@ -2,11 +2,11 @@
  * executor_slurm.c: the Slurm executor (executor_slurm.h) on top of the Slurm client
  * (wf_slurm.h). A submission renders each unit as a /bin/sh script with its environment and
  * workdir (unit.c), evaluates its `slurm:` options, and groups the units into batches: one
- * per task and distinct set of rendered options (one in the usual case). The batches are
- * held for a short coalescing window (WF_SLURM_COALESCE_MS) so that units handed over a few
- * at a time (retries, which fail one poll apart) go out as one array, then sent by the
- * submitter thread. What Slurm reports comes back on the client's poller thread and is
- * turned into completions there.
+ * per task and distinct set of rendered options (one in the usual case). The submitter
+ * thread sends them; retries are held until the poller has finished one more round (at most
+ * WF_SLURM_COALESCE_MS), so that units handed over a few at a time (retries of elements that
+ * Slurm reports a poll apart) go out as one array. What Slurm reports comes back on the client's
+ * poller thread and is turned into completions there.
  */
 #include "executor_slurm.h"
 
@@ -20,8 +20,11 @@
 
 #include "run_internal.h"
 
-/* How long a batch of retries waits for more (WF_SLURM_COALESCE_MS). */
-#define DEFAULT_COALESCE_MS 500
+/* The most a batch of retries waits for more (WF_SLURM_COALESCE_MS), and how often the
+ * submitter looks whether the poller has finished a round meanwhile. */
+#define DEFAULT_COALESCE_MS 3000
+#define POLL_HELD_MS        50
+#define IDLE_MS             200
 
 typedef struct slurm_executor {
     wf_executor base;
@@ -32,8 +35,7 @@ typedef struct slurm_executor {
      * completion, so that an element's start always reaches the scheduler before its end. */
     pthread_mutex_t lock;
     char *warning; /* under lock: given to the next completion (then NULL) */
-    /* The coalescing window (ms): a batch of retries waits this long for more; a first
-     * submission goes at once unless its task sent one less than this long ago. */
+    /* The most a batch is held for more of its kind (ms); see hold_batches. */
     int coalesce_ms;
     /* The submitter thread and what it holds, guarded by hold_mu. */
     pthread_t submitter;
@@ -99,7 +101,9 @@ static void slurm_opts_of(json_object *o, wf_slurm_opts *opts, wf_strbuf *time_b
 typedef struct slurm_batch {
     uint32_t task;
     int concurrency;       /* the task's, read on the scheduler thread */
-    int64_t first_ms, due; /* when it was first held, when it goes out */
+    int64_t first_ms, due; /* when it was first held, when it goes out at the latest */
+    int64_t last_ms;       /* when units were last added */
+    unsigned polls;        /* the client's poll count when units were last added */
     char *opts_text;
     json_object *opts;
     wf_slurm_element *elems;
@@ -274,12 +278,15 @@ static void batch_merge(slurm_batch *dst, slurm_batch *src)
 }
 
 /* Hands task t's new batches to the submitter: merged into a held batch of the same options,
- * else held until due. Retries wait a window for more to come (the others of one poll's
- * failures come a moment later); a first submission goes at once unless its task sent one
- * within the window. Scheduler thread. */
+ * else held. A first submission of a task goes at once. Retries (and units of a task that
+ * sent a batch less than coalesce_ms ago) wait for more of their kind: failures that Slurm
+ * reports a few polls apart are retried together. Such a batch goes out once the poller has
+ * done a whole round that added nothing to it (batch_due), or nothing else is in Slurm, or
+ * coalesce_ms after it was first held at the latest. Scheduler thread. */
 static void hold_batches(slurm_executor *x, uint32_t t, slurm_batch *batches, size_t n)
 {
     int64_t now = wf_now_ms();
+    unsigned polls = wf_slurm_polls(x->slurm);
 
     pthread_mutex_lock(&x->hold_mu);
     for (size_t i = 0; i < n; i++) {
@@ -291,11 +298,10 @@ static void hold_batches(slurm_executor *x, uint32_t t, slurm_batch *batches, si
                 h = &x->held[k];
         }
         if (h != NULL) {
-            /* More for a held batch: it waits a little longer for the rest, within limits. */
+            /* More came: wait for another quiet round (within coalesce_ms of the first). */
             batch_merge(h, b);
-            if (now + x->coalesce_ms <= h->first_ms + 4 * (int64_t)x->coalesce_ms &&
-                now + x->coalesce_ms > h->due)
-                h->due = now + x->coalesce_ms;
+            h->polls = polls;
+            h->last_ms = now;
             continue;
         }
         for (size_t k = 0; k < b->n; k++)
@@ -303,6 +309,8 @@ static void hold_batches(slurm_executor *x, uint32_t t, slurm_batch *batches, si
         b->task = t;
         b->concurrency = x->run->tasks[t].concurrency;
         b->first_ms = now;
+        b->polls = polls;
+        b->last_ms = now;
         b->due = retry || (x->last_sent[t] > 0 && now - x->last_sent[t] < x->coalesce_ms)
                      ? now + x->coalesce_ms
                      : now;
@@ -351,7 +359,18 @@ static void cancel_held(slurm_executor *x, uint32_t t)
     free(gone);
 }
 
-/* The submitter thread: sends each held batch when it is due. */
+/* Whether held batch b goes out now: its time is up, or the poller has finished a whole
+ * round since units were last added (what ended with them has been reported), or nothing is
+ * left in Slurm that could end and add to it (for IDLE_MS: the scheduler may still be
+ * handing over the last completions' retries). */
+static bool batch_due(slurm_executor *x, const slurm_batch *b, int64_t now)
+{
+    return b->due <= now || wf_slurm_polls(x->slurm) - b->polls >= 2 ||
+           (wf_slurm_pending(x->slurm) == 0 && now - b->last_ms >= IDLE_MS);
+}
+
+/* The submitter thread: sends each held batch when it is due (looking every POLL_HELD_MS for
+ * the poller's rounds). */
 static void *submitter_main(void *arg)
 {
     slurm_executor *x = arg;
@@ -363,13 +382,14 @@ static void *submitter_main(void *arg)
         size_t n_due = 0;
 
         for (size_t k = 0; k < x->n_held;) {
-            if (x->held[k].due <= now || x->quit) {
+            if (x->quit || batch_due(x, &x->held[k], now)) {
                 due = wf_xrealloc(due, (n_due + 1) * sizeof(*due));
                 due[n_due++] = x->held[k];
                 x->last_sent[x->held[k].task] = now;
                 x->held[k] = x->held[--x->n_held];
             } else {
                 next = x->held[k].due < next ? x->held[k].due : next;
+                next = now + POLL_HELD_MS < next ? now + POLL_HELD_MS : next;
                 k++;
             }
         }

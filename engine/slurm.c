@@ -110,6 +110,7 @@ wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, bool keep_files, wf_slu
     s->done = done;
     s->user = user;
     atomic_init(&s->pending, 0);
+    atomic_init(&s->polls, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_init(&cattr);
     pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
@@ -153,6 +154,11 @@ const char *wf_slurm_warning(const wf_slurm *s)
 long wf_slurm_max_array(const wf_slurm *s)
 {
     return s ? s->max_array : 0;
+}
+
+unsigned wf_slurm_polls(wf_slurm *s)
+{
+    return s ? atomic_load(&s->polls) : 0;
 }
 
 size_t wf_slurm_pending(const wf_slurm *s)

@@ -70,6 +70,7 @@ struct wf_slurm {
     void *user;
     unsigned next_submission; /* scheduler thread only */
     atomic_size_t pending;
+    atomic_uint polls; /* poll rounds done (wf_slurm_polls) */
 
     pthread_mutex_t mu;
     pthread_cond_t cond;

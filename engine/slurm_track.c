@@ -170,9 +170,9 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
     if (r.status != WF_STATUS_SUCCEEDED) {
         wf_strbuf_addf(&msg, "job %s %s: ", r.job_id, st);
         if (e->timed_out && r.timed_out && strcmp(st, "TIMEOUT") != 0) {
-            wf_strbuf_adds(&msg, "stopped by wfengine when the task's timeout of ");
+            wf_strbuf_adds(&msg, "timed out after ");
             wf_duration_format(&msg, j->timeout_ms);
-            wf_strbuf_adds(&msg, " had passed (scancel)");
+            wf_strbuf_adds(&msg, " (the task's timeout: wfengine scancelled it)");
         } else if (r.status == WF_STATUS_CANCELLED) {
             wf_strbuf_adds(&msg, "cancelled by wfengine");
         } else if (strcmp(st, "CANCELLED") == 0) {
@@ -739,6 +739,7 @@ void *wf__slurm_poller(void *arg)
         if (due < next_poll)
             next_poll = due;
 
+        atomic_fetch_add(&s->polls, 1);
         pthread_mutex_lock(&s->mu);
         /* Drop the jobs with nothing left to report; new ones may have been appended. */
         for (size_t k = 0; k < s->n_jobs;) {

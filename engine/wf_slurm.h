@@ -139,6 +139,10 @@ long wf_slurm_max_array(const wf_slurm *s);
  * callback is still called for each). Returns at once; safe to call twice. */
 void wf_slurm_cancel_all(wf_slurm *s);
 
+/* How many poll rounds the poller has finished: an element that ended before a round
+ * started has been reported once the count has grown by two. Any thread. */
+unsigned wf_slurm_polls(wf_slurm *s);
+
 /* How many elements have been submitted and not yet reported. */
 size_t wf_slurm_pending(const wf_slurm *s);
 
