@@ -1,6 +1,7 @@
 /*
  * wf_slurm.h: the Slurm client. Units of `executor: slurm` tasks run as Slurm jobs: a
- * with-items task as ONE job array (sbatch --array=0-N%C), a plain task as a single job.
+ * with-items task as ONE job array (sbatch --array=0-N%C; several when it is larger than the
+ * cluster's MaxArraySize, see wf_slurm_submit), a plain task as a single job.
  * (Internal to the engine: the Slurm executor, executor_slurm.c, drives it. Its files are
  * listed in slurm_internal.h.)
  *
@@ -24,10 +25,14 @@
  * Tracking: one poller thread per wf_slurm polls every submitted job in batches (one
  * `squeue` call for all ids at once, then `scontrol show job -o` or `sacct -c` for final
  * states and exit codes); never `sbatch --wait`. For each element that ended it reads the
- * element's output files and calls the done callback with a wf_slurm_result.
+ * element's output files and calls the done callback with a wf_slurm_result. Polls back off
+ * while nothing changes, and every Slurm command of the process is rate limited (see
+ * wf_slurm_new and docs/slurm.md for the figures); the poller also enforces each task's
+ * timeout by scancelling the element.
  *
  * Mapping: COMPLETED with exit 0 -> SUCCEEDED; FAILED / exit N -> FAILED with exit_code N;
- * CANCELLED (not by us) -> FAILED "cancelled by Slurm"; TIMEOUT -> FAILED, timed_out;
+ * CANCELLED (not by us) -> FAILED "cancelled by Slurm"; TIMEOUT, or scancelled by the poller
+ * at the task's timeout -> FAILED, timed_out;
  * NODE_FAIL, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE, PREEMPTED -> FAILED with the state named in
  * the error; cancelled by wf_slurm_cancel_all -> CANCELLED. The message always names the job
  * id (JOBID_INDEX for array elements) and the Slurm state.
