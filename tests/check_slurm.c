@@ -456,7 +456,7 @@ static const char FAKE_SBATCH[] =
     "echo \"$id;fakecluster\"\n";
 
 static const char FAKE_SQUEUE[] =
-    "echo >>\"$F/squeue.calls\"\n"
+    "date +%s%N >>\"$F/squeue.calls\"\n"
     "for a; do ids=$a; done\n"
     "for id in $(echo \"$ids\" | tr , ' '); do\n"
     "  [ -f \"$F/held.$id\" ] && [ ! -f \"$F/cancelled.$id\" ] || continue\n"
@@ -1090,18 +1090,21 @@ START_TEST(test_fake_max_array_unknown)
 }
 END_TEST
 
-/* While nothing changes, polls back off (doubling up to WF_SLURM_POLL_MAX_MS). */
+/* While nothing changes, polls back off (doubling up to WF_SLURM_POLL_MAX_MS): the gaps
+ * between squeue calls grow from 50 ms to about a second (checked on the gaps, not on a
+ * count, which a loaded machine would skew). */
 START_TEST(test_fake_backoff)
 {
     static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
     char *dir = temp_dir(), path[4096], *calls;
     wf_slurm_element el = { 0, 1, "true", env, NULL };
+    long long t[64];
     size_t n = 0;
     collector c;
     wf_error err;
     wf_slurm *s;
 
-    setenv("WF_SLURM_POLL_MAX_MS", "400", 1);
+    setenv("WF_SLURM_POLL_MAX_MS", "1000", 1);
     setenv("WF_SLURM_CALLS_PER_S", "1000", 1);
     collector_init(&c);
     wf_error_init(&err);
@@ -1110,13 +1113,18 @@ START_TEST(test_fake_backoff)
     write_text(path, "", 0644);
     s = new_executor(dir, &c); /* polls every 50 ms at first */
     ck_assert_int_eq(wf_slurm_submit(s, 0, "t", &el, 1, true, 0, NULL, 0, NULL, &err), WF_OK);
-    sleep_ms(2500);
+    sleep_ms(4000);
     calls = fake_file(dir, "squeue.calls");
-    for (const char *p = calls; p != NULL && *p != '\0'; p++)
-        n += *p == '\n';
+    for (char *p = calls, *end; p != NULL && *p != '\0' && n < 64; p = end + 1) {
+        t[n++] = strtoll(p, &end, 10) / 1000000;
+        if (*end != '\n')
+            break;
+    }
     free(calls);
-    /* 50, 100, 200, 400, 400, ... ms: about 8 polls in 2.5 s (50 without backing off). */
-    ck_assert_msg(n >= 5 && n <= 11, "%zu squeue calls in 2.5 s", n);
+    /* 50, 100, 200, 400, 800, 1000 ms: about 7 polls in 4 s, 80 without backing off. */
+    ck_assert_msg(n >= 3 && n <= 12, "%zu squeue calls in 4 s", n);
+    ck_assert_msg(t[n - 1] - t[n - 2] >= 700, "the last gap is %lld ms", t[n - 1] - t[n - 2]);
+    ck_assert_msg(t[1] - t[0] < t[n - 1] - t[n - 2], "the gaps do not grow");
     wf_slurm_free(s);
     wf_error_release(&err);
     collector_release(&c);
