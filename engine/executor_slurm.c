@@ -1,14 +1,18 @@
 /*
  * executor_slurm.c: the Slurm executor (executor_slurm.h) on top of the Slurm client
  * (wf_slurm.h). A submission renders each unit as a /bin/sh script with its environment and
- * workdir (unit.c), evaluates its `slurm:` options, and sends the units as job arrays: one
- * per distinct set of rendered options (one in the usual case). What Slurm reports comes
- * back on the client's poller thread and is turned into completions there.
+ * workdir (unit.c), evaluates its `slurm:` options, and groups the units into batches: one
+ * per task and distinct set of rendered options (one in the usual case). The submitter
+ * thread sends them; retries are held until the poller has finished one more round (at most
+ * WF_SLURM_COALESCE_MS), so that units handed over a few at a time (retries of elements that
+ * Slurm reports a poll apart) go out as one array. What Slurm reports comes back on the client's
+ * poller thread and is turned into completions there.
  */
 #include "executor_slurm.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wf_slurm.h"
@@ -23,6 +27,11 @@ typedef struct slurm_cache_slot {
     char key[WF_SHA256_HEX_LEN + 1]; /* "": nothing to record */
     char *workdir, *warning;
 } slurm_cache_slot;
+/* The most a batch of retries waits for more (WF_SLURM_COALESCE_MS), and how often the
+ * submitter looks whether the poller has finished a round meanwhile. */
+#define DEFAULT_COALESCE_MS 3000
+#define POLL_HELD_MS        50
+#define IDLE_MS             200
 
 typedef struct slurm_executor {
     wf_executor base;
@@ -35,6 +44,18 @@ typedef struct slurm_executor {
     pthread_mutex_t lock;
     slurm_cache_slot **cache_slots; /* per task (NULL until one is cached), per unit */
     size_t *n_cache_slots;
+    char *warning; /* under lock: given to the next completion (then NULL) */
+    /* The most a batch is held for more of its kind (ms); see hold_batches. */
+    int coalesce_ms;
+    /* The submitter thread and what it holds, guarded by hold_mu. */
+    pthread_t submitter;
+    bool have_submitter;
+    pthread_mutex_t hold_mu;
+    pthread_cond_t hold_cond;
+    struct slurm_batch *held;
+    size_t n_held;
+    int64_t *last_sent; /* per task: when its last batch went out (0: never) */
+    bool quit;          /* stop: the submitter ends once nothing is held */
 } slurm_executor;
 
 /* Adds to o the entries of defaults whose key o lacks (`memory` counts as `mem`). */
@@ -142,6 +163,11 @@ static void slurm_opts_of(json_object *o, wf_slurm_opts *opts, wf_strbuf bufs[6]
 }
 
 typedef struct slurm_batch {
+    uint32_t task;
+    int concurrency;       /* the task's, read on the scheduler thread */
+    int64_t first_ms, due; /* when it was first held, when it goes out at the latest */
+    int64_t last_ms;       /* when units were last added */
+    unsigned polls;        /* the client's poll count when units were last added */
     char *opts_text;
     json_object *opts;
     wf_slurm_element *elems;
@@ -149,11 +175,32 @@ typedef struct slurm_batch {
     size_t n, cap;
 } slurm_batch;
 
+/* Gives c the warning not yet shown (what went wrong reading the cluster's configuration).
+ * Call with x->lock held. */
+static void give_warning(slurm_executor *x, wf_completion *c)
+{
+    if (x->warning == NULL)
+        return;
+    if (c->warning == NULL) {
+        c->warning = x->warning;
+    } else {
+        char *both = wf_xasprintf("%s\n%s", x->warning, c->warning);
+
+        free(c->warning);
+        free(x->warning);
+        c->warning = both;
+    }
+    x->warning = NULL;
+}
+
 /* A unit that ends before Slurm has it (its `when` was false, a template error, sbatch
  * refused it). */
 static void report_now(slurm_executor *x, wf_completion *c)
 {
+    pthread_mutex_lock(&x->lock);
+    give_warning(x, c);
     wf_done_queue_push(x->done, c, NULL, 0);
+    pthread_mutex_unlock(&x->lock);
 }
 
 /* Adds one rendered unit to the batch of its options (made when it is the first). */
@@ -196,50 +243,9 @@ static void batch_add(slurm_batch **batches, size_t *n_batches, json_object *o, 
     b->n++;
 }
 
-/* Sends one batch as a job array; every element either starts or fails with sbatch's
- * message. Frees the batch. */
-static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
+/* Frees what a batch holds (not the struct itself). */
+static void batch_free(slurm_batch *b)
 {
-    const wf_task *task = &x->run->wf->tasks[t];
-    wf_slurm_opts opts;
-    wf_strbuf bufs[6] = { WF_STRBUF_INIT, WF_STRBUF_INIT, WF_STRBUF_INIT,
-                          WF_STRBUF_INIT, WF_STRBUF_INIT, WF_STRBUF_INIT };
-    const char **extra = NULL;
-    wf_error err;
-
-    wf_error_init(&err);
-    slurm_opts_of(b->opts, &opts, bufs, &extra);
-    pthread_mutex_lock(&x->lock);
-    if (wf_slurm_submit(x->slurm, t, task->name, b->elems, b->n, task->items_kind != WF_ITEMS_NONE,
-                        x->run->tasks[t].concurrency, &opts, task->timeout_ms, &err) == WF_OK) {
-        /* Slurm has the elements: for the engine they started (Slurm's own queue is not
-         * followed; the recorded start is when the poller first saw one running). */
-        for (size_t k = 0; k < b->n; k++) {
-            wf_job job = { t, b->elems[k].unit, b->elems[k].attempt };
-
-            wf_done_queue_push(x->done, NULL, &job, 0);
-        }
-    } else {
-        /* sbatch refused: every element of this submission fails with its message. */
-        for (size_t k = 0; k < b->n; k++) {
-            wf_completion c;
-
-            memset(&c, 0, sizeof(c));
-            c.job.task = t;
-            c.job.unit = b->elems[k].unit;
-            c.job.attempt = b->elems[k].attempt;
-            c.status = WF_STATUS_FAILED;
-            c.exit_code = -1;
-            c.start_ms = c.end_ms = wf_now_ms();
-            c.error = wf_xasprintf("sbatch: %s", err.message ? err.message : "failed");
-            report_now(x, &c);
-        }
-    }
-    pthread_mutex_unlock(&x->lock);
-    wf_error_release(&err);
-    for (size_t k = 0; k < WF_ARRAY_LEN(bufs); k++)
-        wf_strbuf_release(&bufs[k]);
-    free(extra);
     for (size_t k = 0; k < b->n; k++) {
         free(b->scripts[k]);
         free(b->workdirs[k]);
@@ -304,6 +310,235 @@ static void cache_slot_take(slurm_executor *x, uint32_t task, uint32_t unit,
     pthread_mutex_unlock(&x->lock);
 }
 
+/* Sends one batch as a job array (split by the client when it is larger than the cluster's
+ * MaxArraySize); every element either starts or fails with sbatch's message. Frees the
+ * batch. On the submitter thread. */
+static void batch_submit(slurm_executor *x, slurm_batch *b)
+{
+    uint32_t t = b->task;
+    const wf_task *task = &x->run->wf->tasks[t];
+    wf_slurm_opts opts;
+    wf_strbuf bufs[6] = { WF_STRBUF_INIT, WF_STRBUF_INIT, WF_STRBUF_INIT,
+                          WF_STRBUF_INIT, WF_STRBUF_INIT, WF_STRBUF_INIT };
+    const char **extra = NULL;
+    size_t accepted = 0;
+    wf_error err;
+    int rc;
+
+    wf_error_init(&err);
+    slurm_opts_of(b->opts, &opts, bufs, &extra);
+    pthread_mutex_lock(&x->lock);
+    rc = wf_slurm_submit(x->slurm, t, task->name, b->elems, b->n, task->items_kind != WF_ITEMS_NONE,
+                         b->concurrency, &opts, task->timeout_ms, &accepted, &err);
+    /* Slurm has elements [0, accepted): for the engine they started (Slurm's own queue is
+     * not followed; the recorded start is when the poller first saw one running). */
+    for (size_t k = 0; k < accepted; k++) {
+        wf_job job = { t, b->elems[k].unit, b->elems[k].attempt };
+
+        wf_done_queue_push(x->done, NULL, &job, 0);
+    }
+    /* The others fail with sbatch's message, the same for all (the CLI shows it once for
+     * the task); a permanent refusal fails them without retries: the same request would be
+     * refused again. After a cancel they did not start. */
+    for (size_t k = accepted; k < b->n && rc != WF_OK; k++) {
+        wf_completion c;
+
+        memset(&c, 0, sizeof(c));
+        c.job.task = t;
+        c.job.unit = b->elems[k].unit;
+        c.job.attempt = b->elems[k].attempt;
+        c.exit_code = -1;
+        c.start_ms = c.end_ms = wf_now_ms();
+        if (rc == WF_ECANCELLED) {
+            c.status = WF_STATUS_CANCELLED;
+        } else {
+            c.status = WF_STATUS_FAILED;
+            c.no_retry = rc == WF_EINVAL;
+            c.error = wf_xasprintf("not submitted: %s%s", err.message ? err.message : "failed",
+                                   c.no_retry ? " (a permanent error: not retried)" : "");
+        }
+        give_warning(x, &c);
+        wf_done_queue_push(x->done, &c, NULL, 0);
+    }
+    pthread_mutex_unlock(&x->lock);
+    wf_error_release(&err);
+    for (size_t k = 0; k < WF_ARRAY_LEN(bufs); k++)
+        wf_strbuf_release(&bufs[k]);
+    free(extra);
+    batch_free(b);
+}
+
+/* Appends src's units to dst (same task and options) and frees what is left of src. */
+static void batch_merge(slurm_batch *dst, slurm_batch *src)
+{
+    for (size_t k = 0; k < src->n; k++) {
+        if (dst->n == dst->cap) {
+            dst->cap = dst->cap ? dst->cap * 2 : 16;
+            dst->elems = wf_xrealloc(dst->elems, dst->cap * sizeof(*dst->elems));
+            dst->scripts = wf_xrealloc(dst->scripts, dst->cap * sizeof(char *));
+            dst->envps = wf_xrealloc(dst->envps, dst->cap * sizeof(char **));
+            dst->workdirs = wf_xrealloc(dst->workdirs, dst->cap * sizeof(char *));
+        }
+        dst->elems[dst->n] = src->elems[k];
+        dst->scripts[dst->n] = src->scripts[k];
+        dst->envps[dst->n] = src->envps[k];
+        dst->workdirs[dst->n] = src->workdirs[k];
+        dst->n++;
+    }
+    free(src->elems);
+    free(src->scripts);
+    free(src->envps);
+    free(src->workdirs);
+    free(src->opts_text);
+    json_object_put(src->opts);
+}
+
+/* Hands task t's new batches to the submitter: merged into a held batch of the same options,
+ * else held. A first submission of a task goes at once. Retries (and units of a task that
+ * sent a batch less than coalesce_ms ago) wait for more of their kind: failures that Slurm
+ * reports a few polls apart are retried together. Such a batch goes out once the poller has
+ * done a whole round that added nothing to it (batch_due), or nothing else is in Slurm, or
+ * coalesce_ms after it was first held at the latest. Scheduler thread. */
+static void hold_batches(slurm_executor *x, uint32_t t, slurm_batch *batches, size_t n)
+{
+    int64_t now = wf_now_ms();
+    unsigned polls = wf_slurm_polls(x->slurm);
+
+    pthread_mutex_lock(&x->hold_mu);
+    for (size_t i = 0; i < n; i++) {
+        slurm_batch *b = &batches[i], *h = NULL;
+        bool retry = false;
+
+        for (size_t k = 0; k < x->n_held && h == NULL; k++) {
+            if (x->held[k].task == t && strcmp(x->held[k].opts_text, b->opts_text) == 0)
+                h = &x->held[k];
+        }
+        if (h != NULL) {
+            /* More came: wait for another quiet round (within coalesce_ms of the first). */
+            batch_merge(h, b);
+            h->polls = polls;
+            h->last_ms = now;
+            continue;
+        }
+        for (size_t k = 0; k < b->n; k++)
+            retry = retry || b->elems[k].attempt > 1;
+        b->task = t;
+        b->concurrency = x->run->tasks[t].concurrency;
+        b->first_ms = now;
+        b->polls = polls;
+        b->last_ms = now;
+        b->due = retry || (x->last_sent[t] > 0 && now - x->last_sent[t] < x->coalesce_ms)
+                     ? now + x->coalesce_ms
+                     : now;
+        x->held = wf_xrealloc(x->held, (x->n_held + 1) * sizeof(*x->held));
+        x->held[x->n_held++] = *b;
+    }
+    pthread_cond_signal(&x->hold_cond);
+    pthread_mutex_unlock(&x->hold_mu);
+}
+
+/* Ends the held units of task t (every task: UINT32_MAX) as CANCELLED: they never reached
+ * Slurm. */
+static void cancel_held(slurm_executor *x, uint32_t t)
+{
+    slurm_batch *gone = NULL;
+    size_t n_gone = 0;
+
+    pthread_mutex_lock(&x->hold_mu);
+    for (size_t k = 0; k < x->n_held;) {
+        if (t != UINT32_MAX && x->held[k].task != t) {
+            k++;
+            continue;
+        }
+        gone = wf_xrealloc(gone, (n_gone + 1) * sizeof(*gone));
+        gone[n_gone++] = x->held[k];
+        x->held[k] = x->held[--x->n_held];
+    }
+    pthread_mutex_unlock(&x->hold_mu);
+    for (size_t i = 0; i < n_gone; i++) {
+        slurm_batch *b = &gone[i];
+
+        for (size_t k = 0; k < b->n; k++) {
+            wf_completion c;
+
+            memset(&c, 0, sizeof(c));
+            c.job.task = b->task;
+            c.job.unit = b->elems[k].unit;
+            c.job.attempt = b->elems[k].attempt;
+            c.status = WF_STATUS_CANCELLED;
+            c.exit_code = -1;
+            c.start_ms = c.end_ms = wf_now_ms();
+            report_now(x, &c);
+        }
+        batch_free(b);
+    }
+    free(gone);
+}
+
+/* Whether held batch b goes out now: its time is up, or the poller has finished a whole
+ * round since units were last added (what ended with them has been reported), or nothing is
+ * left in Slurm that could end and add to it (for IDLE_MS: the scheduler may still be
+ * handing over the last completions' retries). */
+static bool batch_due(slurm_executor *x, const slurm_batch *b, int64_t now)
+{
+    return b->due <= now || wf_slurm_polls(x->slurm) - b->polls >= 2 ||
+           (wf_slurm_pending(x->slurm) == 0 && now - b->last_ms >= IDLE_MS);
+}
+
+/* The submitter thread: sends each held batch when it is due (looking every POLL_HELD_MS for
+ * the poller's rounds). */
+static void *submitter_main(void *arg)
+{
+    slurm_executor *x = arg;
+
+    pthread_mutex_lock(&x->hold_mu);
+    for (;;) {
+        int64_t now = wf_now_ms(), next = INT64_MAX;
+        slurm_batch *due = NULL;
+        size_t n_due = 0;
+
+        for (size_t k = 0; k < x->n_held;) {
+            if (x->quit || batch_due(x, &x->held[k], now)) {
+                due = wf_xrealloc(due, (n_due + 1) * sizeof(*due));
+                due[n_due++] = x->held[k];
+                x->last_sent[x->held[k].task] = now;
+                x->held[k] = x->held[--x->n_held];
+            } else {
+                next = x->held[k].due < next ? x->held[k].due : next;
+                next = now + POLL_HELD_MS < next ? now + POLL_HELD_MS : next;
+                k++;
+            }
+        }
+        if (n_due > 0) {
+            pthread_mutex_unlock(&x->hold_mu);
+            for (size_t i = 0; i < n_due; i++)
+                batch_submit(x, &due[i]);
+            free(due);
+            pthread_mutex_lock(&x->hold_mu);
+            continue;
+        }
+        if (x->quit)
+            break;
+        if (next == INT64_MAX) {
+            pthread_cond_wait(&x->hold_cond, &x->hold_mu);
+        } else {
+            struct timespec ts;
+            int64_t wait = next - now;
+
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += (time_t)(wait / 1000);
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&x->hold_cond, &x->hold_mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&x->hold_mu);
+    return NULL;
+}
+
 static void slurm_submit(wf_executor *ex, const wf_job *jobs, size_t n)
 {
     slurm_executor *x = (slurm_executor *)ex;
@@ -340,8 +575,7 @@ static void slurm_submit(wf_executor *ex, const wf_job *jobs, size_t n)
             cache_slot_set(x, &jobs[i], key, workdir, c.warning);
         batch_add(&batches, &n_batches, o, &jobs[i], script, envp, workdir);
     }
-    for (size_t i = 0; i < n_batches; i++)
-        batch_submit(x, jobs[0].task, &batches[i]);
+    hold_batches(x, jobs[0].task, batches, n_batches);
     free(batches);
 }
 
@@ -375,6 +609,7 @@ static void slurm_done(wf_slurm_result *res, void *user)
     }
     free(workdir);
     pthread_mutex_lock(&x->lock);
+    give_warning(x, &c);
     wf_done_queue_push(x->done, &c, NULL, 0);
     pthread_mutex_unlock(&x->lock);
 }
@@ -405,20 +640,31 @@ static int slurm_start(wf_executor *ex, wf_run *r, wf_error *err)
         dir = wf_xasprintf("%s/.wfengine-slurm/%s", cwd, r->run_id);
     x->slurm = wf_slurm_new(dir, 0, r->opts.slurm_keep_files, slurm_done, x, err);
     free(dir);
-    return x->slurm != NULL ? WF_OK : WF_EEXEC;
+    if (x->slurm == NULL)
+        return WF_EEXEC;
+    if (wf_slurm_warning(x->slurm) != NULL)
+        x->warning = wf_xstrdup(wf_slurm_warning(x->slurm));
+    x->coalesce_ms = (int)wf__slurm_env_num("WF_SLURM_COALESCE_MS", DEFAULT_COALESCE_MS, 0, 60000);
+    x->last_sent = wf_xcalloc(r->wf->n_tasks + 1, sizeof(*x->last_sent));
+    if (pthread_create(&x->submitter, NULL, submitter_main, x) != 0) {
+        wf_error_set(err, WF_EIO, NULL, 0, 0, "cannot start the Slurm submitter thread");
+        return WF_EIO;
+    }
+    x->have_submitter = true;
+    return WF_OK;
 }
 
-/* Elements are started as soon as Slurm has them: nothing of a task waits here. */
+/* Units of task t still held (not yet sent to Slurm) end cancelled; Slurm's go on. */
 static void slurm_cancel_task(wf_executor *ex, uint32_t t)
 {
-    (void)ex;
-    (void)t;
+    cancel_held((slurm_executor *)ex, t);
 }
 
 static void slurm_cancel_all(wf_executor *ex)
 {
     slurm_executor *x = (slurm_executor *)ex;
 
+    cancel_held(x, UINT32_MAX);
     if (x->slurm != NULL)
         wf_slurm_cancel_all(x->slurm);
 }
@@ -427,7 +673,21 @@ static void slurm_stop(wf_executor *ex)
 {
     slurm_executor *x = (slurm_executor *)ex;
 
+    /* Normally nothing is held by now (every job was reported); what is, never ran. */
+    if (x->have_submitter) {
+        cancel_held(x, UINT32_MAX);
+        pthread_mutex_lock(&x->hold_mu);
+        x->quit = true;
+        pthread_cond_signal(&x->hold_cond);
+        pthread_mutex_unlock(&x->hold_mu);
+        pthread_join(x->submitter, NULL);
+    }
     wf_slurm_free(x->slurm);
+    free(x->held);
+    free(x->last_sent);
+    free(x->warning);
+    pthread_cond_destroy(&x->hold_cond);
+    pthread_mutex_destroy(&x->hold_mu);
     pthread_mutex_destroy(&x->lock);
     for (size_t t = 0; x->cache_slots != NULL && t < x->run->wf->n_tasks; t++) {
         for (size_t u = 0; u < x->n_cache_slots[t]; u++) {
@@ -457,5 +717,14 @@ wf_executor *wf_executor_slurm_new(void)
     x->base.name = "slurm";
     x->base.caps = WF_EXEC_PROCESSES | WF_EXEC_ARRAYS;
     pthread_mutex_init(&x->lock, NULL);
+    pthread_mutex_init(&x->hold_mu, NULL);
+    {
+        pthread_condattr_t cattr;
+
+        pthread_condattr_init(&cattr);
+        pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+        pthread_cond_init(&x->hold_cond, &cattr);
+        pthread_condattr_destroy(&cattr);
+    }
     return &x->base;
 }

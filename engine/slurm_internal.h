@@ -34,6 +34,7 @@ typedef struct wf_slurm_job_element {
     int missing;      /* polls since it left the queue with no known state */
     bool queued;      /* listed by the last squeue */
     bool done;        /* reported */
+    bool timed_out;   /* scancelled by the poller when the task's timeout passed */
 } wf_slurm_job_element;
 
 /* One sbatch call: a job array, or a single job (n == 1). Made by wf_slurm_submit; once it is
@@ -48,14 +49,18 @@ typedef struct wf_slurm_job {
     bool scancelled;   /* we asked Slurm to cancel it */
     int64_t limit_min; /* the --time we passed in minutes, 0 when none */
     bool limit_from_timeout;
+    int64_t timeout_ms; /* the task's timeout, enforced by the poller (0: none) */
     int64_t submit_ms;
     size_t n, left;
     wf_slurm_job_element *el;
 } wf_slurm_job;
 
 struct wf_slurm {
-    char *job_dir; /* absolute */
-    int poll_ms;
+    char *job_dir;        /* absolute */
+    int poll_ms;          /* the first interval between polls, and the one after a change */
+    int poll_max_ms;      /* polls back off to this when nothing changes */
+    long max_array;       /* the cluster's MaxArraySize: elements per sbatch --array */
+    char *warning;        /* what went wrong reading the cluster's configuration, or NULL */
     bool keep_files;      /* keep every job file until the caller deletes them */
     char engine_umask[8]; /* "0022": wfengine's umask, restored for each element's command */
     /* Every submission directory made (scheduler thread; read by wf_slurm_free). */
@@ -65,6 +70,7 @@ struct wf_slurm {
     void *user;
     unsigned next_submission; /* scheduler thread only */
     atomic_size_t pending;
+    atomic_uint polls; /* poll rounds done (wf_slurm_polls) */
 
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -73,9 +79,10 @@ struct wf_slurm {
      * poller's once it is in the list. */
     wf_slurm_job **jobs;
     size_t n_jobs, cap_jobs;
-    bool cancel; /* wf_slurm_cancel_all was called */
-    bool stop;   /* wf_slurm_free was called */
-    bool kick;   /* poll now */
+    bool cancel;    /* wf_slurm_cancel_all was called */
+    bool stop;      /* wf_slurm_free was called */
+    bool kick;      /* poll now */
+    bool submitted; /* a job was added since the last poll: polls go back to poll_ms */
 };
 
 /* ---- slurm_track.c ----------------------------------------------------------------------- */
@@ -104,8 +111,14 @@ void wf__slurm_remove_element_files(const char *dir, size_t i);
 /* Runs argv (found on the engine's PATH) with envp (NULL: wfengine's environment), keeping
  * all of its output in *res (release it with wf_proc_result_release), and kills it after two
  * minutes: sbatch, squeue and scontrol retry on their own while the controller is busy, so
- * one that has not answered by then will not. Returns what wf_proc_run returns. */
+ * one that has not answered by then will not. Returns what wf_proc_run returns.
+ * Rate limited: the process makes at most WF_SLURM_CALLS_PER_S (default 10) Slurm calls a
+ * second, from all threads and clients together; a call waits for its turn. Thread-safe. */
 int wf__slurm_run(const char *const *argv, const char *const *envp, wf_proc_result *res);
+
+/* The cluster's MaxArraySize from `scontrol show config`; when it cannot be read, Slurm's
+ * default (1001), with a line in *warning saying what happened. */
+long wf__slurm_read_max_array(wf_strbuf *warning);
 
 /* Appends what a command called `what` did, given wf__slurm_run's rc and *res, for a message:
  * "squeue: not found", "squeue did not answer within 120 s", or "squeue failed (exit 1):

@@ -321,9 +321,38 @@ static int run_sbatch(const char *const *argv, wf_proc_result *res)
     return rc;
 }
 
-int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
-                    const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
-                    const wf_slurm_opts *opts, int64_t timeout_ms, wf_error *err)
+size_t wf__slurm_split(size_t n, long max_array, int concurrency, wf__slurm_piece **pieces)
+{
+    size_t max = max_array < 1 ? 1 : (size_t)max_array;
+    size_t count = (n + max - 1) / max, lanes;
+
+    *pieces = wf_xcalloc(count, sizeof(**pieces));
+    lanes = concurrency > 0 && (size_t)concurrency < count ? (size_t)concurrency : count;
+    for (size_t k = 0; k < count; k++) {
+        wf__slurm_piece *p = &(*pieces)[k];
+        size_t lane = k % lanes;
+
+        p->first = k * max;
+        p->n = n - p->first < max ? n - p->first : max;
+        p->after = k >= lanes ? (long)(k - lanes) : -1;
+        if (concurrency > 0) {
+            size_t share = (size_t)concurrency / lanes + (lane < (size_t)concurrency % lanes);
+
+            /* A %C that is not below the piece's size limits nothing: left out. */
+            p->concurrency = share < p->n ? (int)share : 0;
+        }
+    }
+    return count;
+}
+
+/* One sbatch call: elems[0..n) as one array (or a single job), with %concurrency (0: none),
+ * after the job `after` has ended (NULL: at once). On success the job is in s's list and its
+ * id in id_out. On failure err says why (the caller words the message) and the code is
+ * WF_EINVAL when sbatch's refusal is permanent, else WF_EEXEC (or WF_EIO for our files). */
+static int submit_piece(wf_slurm *s, uint32_t task, const char *task_name,
+                        const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
+                        const char *after, const wf_slurm_opts *opts, int64_t timeout_ms,
+                        char id_out[32], wf_error *err)
 {
     wf_strbuf sb = WF_STRBUF_INIT, name = WF_STRBUF_INIT;
     char **argv = NULL;
@@ -331,25 +360,12 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     char *dir = NULL, *script = NULL, *path = NULL, cwd[PATH_MAX];
     wf_proc_result res;
     wf_slurm_job *j = NULL;
-    bool from_timeout = false, raw_time = false, cancelled;
+    bool from_timeout = false, raw_time = false;
     int64_t limit;
     size_t idlen;
     int rc = WF_OK;
 
     memset(&res, 0, sizeof(res));
-    if (n == 0) {
-        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "task '%s': nothing to submit to Slurm",
-                     task_name);
-        return WF_EINVAL;
-    }
-    pthread_mutex_lock(&s->mu);
-    cancelled = s->cancel || s->stop;
-    pthread_mutex_unlock(&s->mu);
-    if (cancelled) {
-        wf_error_set(err, WF_ECANCELLED, NULL, 0, 0,
-                     "task '%s': not submitted to Slurm: the run is being cancelled", task_name);
-        return WF_ECANCELLED;
-    }
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
         wf_error_set(err, WF_EIO, NULL, 0, 0, "cannot get the current directory: %s",
                      strerror(errno));
@@ -379,8 +395,9 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     as_array = as_array || n > 1;
     limit = time_limit_min(opts, timeout_ms, &from_timeout, &raw_time);
     safe_name(&name, task_name);
-    /* Our own options (18 at most, with the script), the extra ones and the NULL. */
-    cap = 21;
+    /* Our own options (19 at most, with the script and --dependency), the extra ones and the
+     * NULL. */
+    cap = 22;
     for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
         cap++;
     argv = wf_xcalloc(cap, sizeof(char *));
@@ -409,6 +426,8 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     /* The job starts in the submission directory (which the nodes must see anyway); the
      * wrapper then moves to each element's own directory. */
     argv[argc++] = wf_xasprintf("--chdir=%s", dir);
+    if (after != NULL)
+        argv[argc++] = wf_xasprintf("--dependency=afterany:%s", after);
     if (opts != NULL && opts->partition != NULL && opts->partition[0] != '\0')
         argv[argc++] = wf_xasprintf("--partition=%s", opts->partition);
     if (raw_time)
@@ -435,16 +454,17 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     idlen = strcspn(res.out.data ? res.out.data : "", ";\n ");
     if (rc != WF_OK || res.exit_code != 0 || idlen == 0 || idlen >= sizeof(j->id) ||
         wf__slurm_parse_num(res.out.data, idlen) < 0) {
-        wf_strbuf_addf(&sb, "task '%s': cannot submit %zu element%s to Slurm: ", task_name, n,
-                       n == 1 ? "" : "s");
+        bool permanent = rc == WF_OK && res.exit_code != 0 && res.err.data != NULL &&
+                         wf__slurm_sbatch_permanent(res.err.data);
+
         if (rc == WF_OK && res.exit_code == 0) {
             wf_strbuf_adds(&sb, "sbatch printed no job id: ");
             wf__slurm_add_tail(&sb, res.out.data, res.out.len);
         } else {
             wf__slurm_describe_failure(&sb, "sbatch", rc, &res);
         }
-        wf_error_set(err, WF_EEXEC, NULL, 0, 0, "%s", wf_strbuf_str(&sb));
-        rc = WF_EEXEC;
+        rc = permanent ? WF_EINVAL : WF_EEXEC;
+        wf_error_set(err, rc, NULL, 0, 0, "%s", wf_strbuf_str(&sb));
         goto out;
     }
 
@@ -458,6 +478,7 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     j->is_array = as_array;
     j->limit_min = limit;
     j->limit_from_timeout = from_timeout;
+    j->timeout_ms = timeout_ms;
     j->submit_ms = wf_now_ms();
     j->n = j->left = n;
     j->el = wf_xcalloc(n, sizeof(*j->el));
@@ -472,8 +493,10 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
         s->jobs = wf_xrealloc(s->jobs, s->cap_jobs * sizeof(*s->jobs));
     }
     s->jobs[s->n_jobs++] = j;
+    s->submitted = true;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->mu);
+    snprintf(id_out, 32, "%s", j->id);
     rc = WF_OK;
 out:
     if (dir != NULL)
@@ -487,5 +510,67 @@ out:
     free(dir);
     wf_strbuf_release(&name);
     wf_strbuf_release(&sb);
+    return rc;
+}
+
+int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
+                    const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
+                    const wf_slurm_opts *opts, int64_t timeout_ms, size_t *accepted, wf_error *err)
+{
+    wf__slurm_piece *pieces = NULL;
+    char(*ids)[32];
+    size_t count;
+    int rc = WF_OK;
+
+    if (accepted != NULL)
+        *accepted = 0;
+    if (n == 0) {
+        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "task '%s': nothing to submit to Slurm",
+                     task_name);
+        return WF_EINVAL;
+    }
+    as_array = as_array || n > 1;
+    count = as_array ? wf__slurm_split(n, s->max_array, concurrency, &pieces) : 1;
+    if (!as_array) {
+        pieces = wf_xcalloc(1, sizeof(*pieces));
+        pieces[0].n = 1;
+        pieces[0].after = -1;
+    }
+    ids = wf_xcalloc(count, sizeof(*ids));
+    for (size_t k = 0; k < count; k++) {
+        const wf__slurm_piece *p = &pieces[k];
+        bool cancelled;
+        wf_error perr;
+
+        pthread_mutex_lock(&s->mu);
+        cancelled = s->cancel || s->stop;
+        pthread_mutex_unlock(&s->mu);
+        if (cancelled) {
+            wf_error_set(err, WF_ECANCELLED, NULL, 0, 0,
+                         "task '%s': not submitted to Slurm: the run is being cancelled",
+                         task_name);
+            rc = WF_ECANCELLED;
+            break;
+        }
+        wf_error_init(&perr);
+        rc = submit_piece(s, task, task_name, elems + p->first, p->n, as_array, p->concurrency,
+                          p->after >= 0 ? ids[p->after] : NULL, opts, timeout_ms, ids[k], &perr);
+        if (rc != WF_OK) {
+            size_t left = n - p->first;
+
+            wf_error_set(err, rc, NULL, 0, 0,
+                         "task '%s': cannot submit %zu element%s to Slurm%s: %s", task_name, left,
+                         left == 1 ? "" : "s",
+                         count > 1 ? " (an array split at the cluster's MaxArraySize)" : "",
+                         perr.message ? perr.message : wf_strerror(rc));
+            wf_error_release(&perr);
+            break;
+        }
+        wf_error_release(&perr);
+        if (accepted != NULL)
+            *accepted = p->first + p->n;
+    }
+    free(ids);
+    free(pieces);
     return rc;
 }

@@ -523,7 +523,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
         wf__emit_simple(r, WF_EVENT_WARNING, task->name, w);
     }
     /* No retry once nothing new may start: the run stops, or the task's fail-fast tripped. */
-    if (c->status == WF_STATUS_FAILED && !r->stopping && !ts->stop_items &&
+    if (c->status == WF_STATUS_FAILED && !r->stopping && !ts->stop_items && !c->no_retry &&
         u->attempt <= (uint32_t)task->retry.count) {
         int64_t delay = wf__retry_delay(&task->retry, u->attempt);
 
