@@ -127,7 +127,9 @@ void wf_cli_progress_free(wf_cli_progress *p);
  * "ok       TASK: DONE/N items done [D/T units]" at every tenth of its items or every 5 s,
  * whichever comes first; its skipped items into "skipped  TASK: N items skipped: REASON" and
  * those that never started into "cancelled TASK: N items not started: REASON", one line per
- * reason (at most 8), printed before the task's end line, which carries the last count ("(N
+ * reason (at most 8), and items a cluster refused with the message of one printed before
+ * ("not submitted: ...", a refused job array) into "FAILED   TASK: N more items not submitted
+ * for the same reason", printed before the task's end line, which carries the last count ("(N
  * items: A ok, B failed)", and how many came from the cache). The run's last line is followed
  * by a recap of the failures and the ignored failures (each with the line of its output that
  * says what went wrong). -q: only failures, not-started lines, warnings, the last line and the

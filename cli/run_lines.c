@@ -7,7 +7,9 @@
  * lines: successes into a count every tenth of the task's items or every FOLD_MS (whichever
  * comes first; the task's end line carries the last count), skipped items into one line per
  * task and reason, items that never started (a stop, a fail-fast) into one line per task and
- * reason. Failures, retries and task ends are always printed; -v prints every line.
+ * reason, items that a cluster refused with one message (a refused job array) into the first
+ * one's line and a count. Other failures, retries and task ends are always printed; -v prints
+ * every line.
  *
  * Only the scheduler thread calls in (events come one at a time), so there is no lock. The
  * text is returned raw: progress.c makes what units wrote safe for the terminal.
@@ -53,6 +55,9 @@ typedef struct open_task {
     int64_t last_line_ms;  /* when its last count line (or its start) was printed */
     reason_list skips;     /* skipped items, by reason */
     reason_list unstarted; /* cancelled before they started, by reason */
+    /* Failed because a cluster refused them ("not submitted: ..."), by message: the first of
+     * each is printed, the others counted (n) and folded. */
+    reason_list unsubmitted;
 } open_task;
 
 typedef struct recap_list {
@@ -275,6 +280,7 @@ static void drop_task(wf_cli_lines *l, open_task *t)
     free(t->name);
     reasons_release(&t->skips);
     reasons_release(&t->unstarted);
+    reasons_release(&t->unsubmitted);
     memmove(&l->tasks[i], &l->tasks[i + 1], (l->n_tasks - i - 1) * sizeof(*l->tasks));
     l->n_tasks--;
 }
@@ -299,6 +305,14 @@ static void add_folds(const wf_cli_lines *l, const open_task *t, wf_strbuf *out)
         wf_strbuf_addf(out, "cancelled %s: %zu item%s not started: %s\n", t->name,
                        t->unstarted.items[i].n, t->unstarted.items[i].n == 1 ? "" : "s",
                        t->unstarted.items[i].reason);
+    }
+    for (size_t i = 0; i < t->unsubmitted.len; i++) {
+        if (t->unsubmitted.items[i].n == 0)
+            continue;
+        add_stamp(l, out);
+        wf_strbuf_addf(out, "FAILED   %s: %zu more item%s not submitted for the same reason\n",
+                       t->name, t->unsubmitted.items[i].n,
+                       t->unsubmitted.items[i].n == 1 ? "" : "s");
     }
 }
 
@@ -368,6 +382,25 @@ static bool fold_unit(wf_cli_lines *l, open_task *t, const wf_event *ev, wf_strb
     return true;
 }
 
+/* Whether ev is an item that a cluster refused with the same message as one printed before
+ * (a refused array fails all its items at once): counted, to be folded into one line. */
+static bool refused_again(const wf_cli_lines *l, open_task *t, const wf_event *ev)
+{
+    static const char prefix[] = "not submitted: ";
+
+    if (l->verbose || ev->index < 0 || ev->started || ev->message == NULL ||
+        strncmp(ev->message, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    for (size_t i = 0; i < t->unsubmitted.len; i++) {
+        if (strcmp(t->unsubmitted.items[i].reason, ev->message) == 0) {
+            t->unsubmitted.items[i].n++;
+            return true;
+        }
+    }
+    reasons_add(&t->unsubmitted, ev->message, 0);
+    return false;
+}
+
 /* Counts ev in its task (and the recap); true when the unit's own line is to be printed. */
 static bool count_unit(wf_cli_lines *l, open_task *t, const wf_event *ev)
 {
@@ -379,6 +412,8 @@ static bool count_unit(wf_cli_lines *l, open_task *t, const wf_event *ev)
         break;
     case WF_STATUS_FAILED:
         (*(ev->ignored ? &t->ignored : &t->failed))++;
+        if (refused_again(l, t, ev))
+            return false;
         recap_add(ev->ignored ? &l->ignored : &l->failed, ev, true);
         return true;
     case WF_STATUS_SKIPPED:

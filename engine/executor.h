@@ -73,6 +73,9 @@ typedef struct wf_completion {
     char stderr_hash[WF_SHA256_HEX_LEN + 1];
     char item_hash[WF_SHA256_HEX_LEN + 1]; /* "" for a task without items */
     bool cached;                           /* the result came from the cache */
+    /* FAILED in a way that another attempt cannot fix (a cluster refused the request as
+     * invalid): the task's `retry` does not apply. */
+    bool no_retry;
     bool ignored; /* FAILED under continue-on-error (set by the scheduler, not executors) */
     /* Not a completion but an event of a called workflow's run on its way to the caller's
      * scheduler (engine/unit_uses.c): marked by status WF_STATUS_RUNNING and job.task

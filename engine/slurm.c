@@ -1,8 +1,9 @@
 /*
  * slurm.c: the life of a Slurm client (wf_slurm.h): wf_slurm_new makes the job directory and
- * starts the poller thread (slurm_track.c); wf_slurm_cancel_all and wf_slurm_free tell the
- * poller to cancel or to stop; wf_slurm_free then removes the submission directories
- * (slurm_submit.c). The other files of the client are listed in slurm_internal.h.
+ * reads the cluster's MaxArraySize and starts the poller thread (slurm_track.c);
+ * wf_slurm_cancel_all and wf_slurm_free tell the poller to cancel or to stop; wf_slurm_free then
+ * removes the submission directories (slurm_submit.c). The other files of the client are listed in
+ * slurm_internal.h.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,7 +16,10 @@
 
 #include "slurm_internal.h"
 
-#define DEFAULT_POLL_MS 500
+/* Polls start every DEFAULT_POLL_MS (WF_SLURM_POLL_MS) and, while nothing changes, back off
+ * by doubling up to DEFAULT_POLL_MAX_MS (WF_SLURM_POLL_MAX_MS). */
+#define DEFAULT_POLL_MS     500
+#define DEFAULT_POLL_MAX_MS 10000
 
 /* wfengine's umask as text ("0022"), read without changing it: umask(2) can only be read by
  * setting it, which would race with the other threads creating files. */
@@ -87,12 +91,26 @@ wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, bool keep_files, wf_slu
     }
     s = wf_xcalloc(1, sizeof(*s));
     s->job_dir = abs;
-    s->poll_ms = poll_ms > 0 ? poll_ms : DEFAULT_POLL_MS;
+    s->poll_ms = poll_ms > 0
+                     ? poll_ms
+                     : (int)wf__slurm_env_num("WF_SLURM_POLL_MS", DEFAULT_POLL_MS, 10, 600000);
+    s->poll_max_ms =
+        (int)wf__slurm_env_num("WF_SLURM_POLL_MAX_MS", DEFAULT_POLL_MAX_MS, 10, 3600000);
+    if (s->poll_max_ms < s->poll_ms)
+        s->poll_max_ms = s->poll_ms;
+    {
+        wf_strbuf warning = WF_STRBUF_INIT;
+
+        s->max_array = wf__slurm_read_max_array(&warning);
+        s->warning = warning.len > 0 ? wf_strbuf_detach(&warning, NULL) : NULL;
+        wf_strbuf_release(&warning);
+    }
     s->keep_files = keep_files;
     engine_umask(s->engine_umask, sizeof(s->engine_umask));
     s->done = done;
     s->user = user;
     atomic_init(&s->pending, 0);
+    atomic_init(&s->polls, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_init(&cattr);
     pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
@@ -104,6 +122,7 @@ wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, bool keep_files, wf_slu
                      strerror(rc));
         pthread_cond_destroy(&s->cond);
         pthread_mutex_destroy(&s->mu);
+        free(s->warning);
         free(s->job_dir);
         free(s);
         return NULL;
@@ -125,6 +144,21 @@ void wf_slurm_cancel_all(wf_slurm *s)
 {
     if (s != NULL)
         tell_poller(s, &s->cancel);
+}
+
+const char *wf_slurm_warning(const wf_slurm *s)
+{
+    return s ? s->warning : NULL;
+}
+
+long wf_slurm_max_array(const wf_slurm *s)
+{
+    return s ? s->max_array : 0;
+}
+
+unsigned wf_slurm_polls(wf_slurm *s)
+{
+    return s ? atomic_load(&s->polls) : 0;
 }
 
 size_t wf_slurm_pending(const wf_slurm *s)
@@ -153,6 +187,7 @@ void wf_slurm_free(wf_slurm *s)
         rmdir(s->job_dir);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->mu);
+    free(s->warning);
     free(s->job_dir);
     free(s);
 }

@@ -1,11 +1,15 @@
 /*
  * slurm_cmd.c: running Slurm's command-line tools (sbatch, squeue, scontrol, sacct, scancel)
- * with a time limit, and describing how one failed, for messages; wf_slurm_check, which asks
- * whether the tools are there and the cluster answers.
+ * with a time limit and a rate limit (no more than WF_SLURM_CALLS_PER_S calls a second from
+ * the whole process), and describing how one failed, for messages; wf_slurm_check, which asks
+ * whether the tools are there and the cluster answers; the cluster's MaxArraySize.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "slurm_internal.h"
@@ -30,10 +34,56 @@ void wf__slurm_add_tail(wf_strbuf *sb, const char *text, size_t len)
         wf_strbuf_addc(sb, text[i] == '\n' ? ' ' : text[i]);
 }
 
+/* Slurm calls a second (every command of wf__slurm_run), unless WF_SLURM_CALLS_PER_S says. */
+#define DEFAULT_CALLS_PER_S 10
+/* Slurm's own default MaxArraySize, used when the cluster's cannot be read. */
+#define DEFAULT_MAX_ARRAY 1001
+
+long wf__slurm_env_num(const char *name, long def, long min, long max)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n;
+
+    if (v == NULL || *v == '\0')
+        return def;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max)
+        return def;
+    return n;
+}
+
+/* The rate limit: calls are spaced at least 1000/N ms apart (so no second ever holds more
+ * than N), across threads. */
+static pthread_mutex_t rate_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t rate_next_ms;
+static long rate_per_s;
+
+static void wait_turn(void)
+{
+    int64_t now, at;
+
+    pthread_mutex_lock(&rate_mu);
+    if (rate_per_s == 0)
+        rate_per_s = wf__slurm_env_num("WF_SLURM_CALLS_PER_S", DEFAULT_CALLS_PER_S, 1, 1000);
+    now = wf_now_ms();
+    at = rate_next_ms > now ? rate_next_ms : now;
+    rate_next_ms = at + (1000 + rate_per_s - 1) / rate_per_s;
+    pthread_mutex_unlock(&rate_mu);
+    while (at > now) {
+        struct timespec ts = { (time_t)((at - now) / 1000), (long)((at - now) % 1000) * 1000000L };
+
+        nanosleep(&ts, NULL);
+        now = wf_now_ms();
+    }
+}
+
 int wf__slurm_run(const char *const *argv, const char *const *envp, wf_proc_result *res)
 {
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
 
+    wait_turn();
     spec.argv = argv;
     spec.envp = envp;
     spec.timeout_ms = COMMAND_TIMEOUT_MS;
@@ -127,4 +177,30 @@ out:
     wf_proc_result_release(&res);
     wf_strbuf_release(&sb);
     return rc;
+}
+
+long wf__slurm_read_max_array(wf_strbuf *warning)
+{
+    const char *argv[] = { "scontrol", "show", "config", NULL };
+    wf_proc_result res;
+    long long max = -1;
+    int rc;
+
+    memset(&res, 0, sizeof(res));
+    rc = wf__slurm_run(argv, NULL, &res);
+    if (rc == WF_OK && res.exit_code == 0 && res.out.data != NULL)
+        max = wf__slurm_config_num(res.out.data, res.out.len, "MaxArraySize");
+    if (max < 1) {
+        wf_strbuf_adds(warning, "cannot read the cluster's MaxArraySize: ");
+        if (rc != WF_OK || res.exit_code != 0)
+            wf__slurm_describe_failure(warning, "scontrol show config", rc, &res);
+        else
+            wf_strbuf_adds(warning, "`scontrol show config` has no MaxArraySize line with a "
+                                    "number");
+        wf_strbuf_addf(warning, "; arrays are split at Slurm's default of %d elements",
+                       DEFAULT_MAX_ARRAY);
+        max = DEFAULT_MAX_ARRAY;
+    }
+    wf_proc_result_release(&res);
+    return (long)max;
 }

@@ -37,6 +37,7 @@ typedef struct wf_slurm_job_element {
     bool queued;      /* listed by the last squeue */
     bool done;        /* reported */
     int64_t ran_ms;   /* a packed item: how long it ran (from its files' mtimes), -1 unknown */
+    bool timed_out;   /* scancelled by the poller when the task's timeout passed */
 } wf_slurm_job_element;
 
 /* What it takes to sbatch (more of) a packed submission: the probe job of pack: auto keeps it
@@ -65,6 +66,9 @@ typedef struct wf_slurm_job {
     bool scancelled;   /* we asked Slurm to cancel it */
     int64_t limit_min; /* the --time we passed in minutes, 0 when none */
     bool limit_from_timeout;
+    /* The task's timeout, enforced by the poller (0: none). Always 0 for a packed job: its
+     * items enforce their own (item_timeout_ms), its elements have the pack's --time. */
+    int64_t timeout_ms;
     int64_t submit_ms;
     size_t n, left;
     wf_slurm_job_element *el;
@@ -81,8 +85,11 @@ typedef struct wf_slurm_job {
 } wf_slurm_job;
 
 struct wf_slurm {
-    char *job_dir; /* absolute */
-    int poll_ms;
+    char *job_dir;        /* absolute */
+    int poll_ms;          /* the first interval between polls, and the one after a change */
+    int poll_max_ms;      /* polls back off to this when nothing changes */
+    long max_array;       /* the cluster's MaxArraySize: elements per sbatch --array */
+    char *warning;        /* what went wrong reading the cluster's configuration, or NULL */
     bool keep_files;      /* keep every job file until the caller deletes them */
     char engine_umask[8]; /* "0022": wfengine's umask, restored for each element's command */
     /* Every submission directory made (scheduler thread; read by wf_slurm_free). */
@@ -92,6 +99,7 @@ struct wf_slurm {
     void *user;
     unsigned next_submission; /* scheduler thread only */
     atomic_size_t pending;
+    atomic_uint polls; /* poll rounds done (wf_slurm_polls) */
 
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -100,9 +108,10 @@ struct wf_slurm {
      * poller's once it is in the list. */
     wf_slurm_job **jobs;
     size_t n_jobs, cap_jobs;
-    bool cancel; /* wf_slurm_cancel_all was called */
-    bool stop;   /* wf_slurm_free was called */
-    bool kick;   /* poll now */
+    bool cancel;    /* wf_slurm_cancel_all was called */
+    bool stop;      /* wf_slurm_free was called */
+    bool kick;      /* poll now */
+    bool submitted; /* a job was added since the last poll: polls go back to poll_ms */
 };
 
 /* ---- slurm_track.c ----------------------------------------------------------------------- */
@@ -127,12 +136,18 @@ void wf__slurm_remove_submission(const char *dir);
 void wf__slurm_remove_element_files(const char *dir, size_t i);
 
 /* sbatch for items[0..n) of a packed submission, `pack` per element (files NAME.(base + k)):
- * writes its element script (slurm-BASE.sh) and appends the job to s->jobs. Any thread (the
- * poller submits pack: auto's rest); does not touch s->pending. WF_OK, or WF_EEXEC/WF_EIO
- * with err. */
+ * writes the element script of each job (slurm-B.sh, B the base of its first item) and
+ * appends the jobs to s->jobs. More elements than the cluster's MaxArraySize go out as several
+ * jobs (wf__slurm_split: whole packs, lanes chained with --dependency=afterany, the concurrency
+ * shared). rest (pack: auto's waiting items) goes with the last job and is taken over when it
+ * is accepted. pending: count the items (and rest's) in s->pending (false when they already
+ * are). Any thread (the poller submits pack: auto's rest); sbatch is rate limited
+ * (wf__slurm_run). WF_OK; else err says why, *accepted counts the items accepted before the
+ * failure (items[0..*accepted) are the poller's), and the code is WF_EINVAL for a permanent
+ * refusal, WF_EEXEC or WF_EIO otherwise, WF_ECANCELLED after a cancel. */
 int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
                           const wf_slurm_job_element *items, size_t n, size_t pack,
-                          wf_slurm_packsub *rest, wf_error *err);
+                          wf_slurm_packsub *rest, bool pending, size_t *accepted, wf_error *err);
 
 /* Frees a wf_slurm_packsub. NULL is fine. */
 void wf__slurm_packsub_free(wf_slurm_packsub *sub);
@@ -146,8 +161,14 @@ void wf__slurm_remove_pack_element_files(const char *dir, size_t base, size_t a)
 /* Runs argv (found on the engine's PATH) with envp (NULL: wfengine's environment), keeping
  * all of its output in *res (release it with wf_proc_result_release), and kills it after two
  * minutes: sbatch, squeue and scontrol retry on their own while the controller is busy, so
- * one that has not answered by then will not. Returns what wf_proc_run returns. */
+ * one that has not answered by then will not. Returns what wf_proc_run returns.
+ * Rate limited: the process makes at most WF_SLURM_CALLS_PER_S (default 10) Slurm calls a
+ * second, from all threads and clients together; a call waits for its turn. Thread-safe. */
 int wf__slurm_run(const char *const *argv, const char *const *envp, wf_proc_result *res);
+
+/* The cluster's MaxArraySize from `scontrol show config`; when it cannot be read, Slurm's
+ * default (1001), with a line in *warning saying what happened. */
+long wf__slurm_read_max_array(wf_strbuf *warning);
 
 /* Appends what a command called `what` did, given wf__slurm_run's rc and *res, for a message:
  * "squeue: not found", "squeue did not answer within 120 s", or "squeue failed (exit 1):

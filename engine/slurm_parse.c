@@ -1,11 +1,14 @@
 /*
  * slurm_parse.c: reading Slurm's answers. Pure functions, no state, no I/O: the numbers,
- * times, exit codes and job states that squeue, scontrol and sacct print, and one record of
- * `scontrol show job -o`. Those declared in wf_slurm.h are there for tests/check_slurm.c;
+ * times, exit codes and job states that squeue, scontrol and sacct print, one record of
+ * `scontrol show job -o`, a number of `scontrol show config`, and whether an sbatch refusal
+ * is permanent. Those declared in wf_slurm.h are there for tests/check_slurm.c;
  * wf__slurm_field, wf__slurm_parse_num and wf__slurm_base_state (slurm_internal.h) serve the
  * other files of the client.
  */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "slurm_internal.h"
 
@@ -163,4 +166,89 @@ wf_status wf__slurm_state_status(const char *state, int exit_code, bool by_us, b
     if (strcmp(s, "CANCELLED") == 0 && by_us)
         return WF_STATUS_CANCELLED;
     return WF_STATUS_FAILED;
+}
+
+long long wf__slurm_config_num(const char *text, size_t len, const char *key)
+{
+    size_t klen = strlen(key);
+    size_t pos = 0;
+
+    while (pos < len) {
+        const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
+        size_t llen = nl ? (size_t)(nl - line) : len - pos, i = klen, start;
+
+        pos += llen + 1;
+        /* "MaxArraySize            = 1001": the key, blanks, '=', blanks, the value. */
+        if (llen <= klen || memcmp(line, key, klen) != 0 || (line[i] != ' ' && line[i] != '='))
+            continue;
+        while (i < llen && line[i] == ' ')
+            i++;
+        if (i == llen || line[i] != '=')
+            continue;
+        i++;
+        while (i < llen && line[i] == ' ')
+            i++;
+        start = i;
+        while (i < llen && line[i] != ' ' && line[i] != '\r')
+            i++;
+        return wf__slurm_parse_num(line + start, i - start);
+    }
+    return -1;
+}
+
+bool wf__slurm_sbatch_permanent(const char *message)
+{
+    /* sbatch's own words for a request that no later attempt can fix (Slurm 22.05-24.x):
+     * the request names something the cluster does not have or allow. Anything else (the
+     * controller busy or unreachable, a limit on queued jobs, a timeout) may pass later. */
+    static const char *const permanent[] = {
+        "Invalid partition name",
+        "Invalid account",
+        "Invalid qos specification",
+        "Invalid job array specification",
+        "Invalid generic resource",
+        "Invalid feature specification",
+        "Invalid node name specified",
+        "Invalid --array",
+        "Requested node configuration is not available",
+        "Requested partition configuration not available",
+        "Requested time limit is invalid",
+        "Requested reservation is invalid",
+        "Memory required by task is not available",
+        "More processors requested than permitted",
+        "Node count specification invalid",
+        "CPU count per node can not be satisfied",
+        "unrecognized option",
+        "invalid option",
+        "Job dependency problem",
+        NULL,
+    };
+
+    for (size_t i = 0; message != NULL && permanent[i] != NULL; i++) {
+        if (strstr(message, permanent[i]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+int64_t wf__slurm_parse_datetime(const char *text)
+{
+    struct tm tm;
+    int y, mo, d, h, mi, s, used = 0;
+
+    /* squeue's %S: "2026-12-06T22:01:02" in the controller's local time; "N/A" or "Unknown"
+     * for a job that has no start time yet. */
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 ||
+        text[used] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 ||
+        y < 1970)
+        return -1;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm);
 }

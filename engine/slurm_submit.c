@@ -336,10 +336,34 @@ static int run_sbatch(const char *const *argv, wf_proc_result *res)
     return rc;
 }
 
+size_t wf__slurm_split(size_t n, long max_array, int concurrency, wf__slurm_piece **pieces)
+{
+    size_t max = max_array < 1 ? 1 : (size_t)max_array;
+    size_t count = (n + max - 1) / max, lanes;
+
+    *pieces = wf_xcalloc(count, sizeof(**pieces));
+    lanes = concurrency > 0 && (size_t)concurrency < count ? (size_t)concurrency : count;
+    for (size_t k = 0; k < count; k++) {
+        wf__slurm_piece *p = &(*pieces)[k];
+        size_t lane = k % lanes;
+
+        p->first = k * max;
+        p->n = n - p->first < max ? n - p->first : max;
+        p->after = k >= lanes ? (long)(k - lanes) : -1;
+        if (concurrency > 0) {
+            size_t share = (size_t)concurrency / lanes + (lane < (size_t)concurrency % lanes);
+
+            /* A %C that is not below the piece's size limits nothing: left out. */
+            p->concurrency = share < p->n ? (int)share : 0;
+        }
+    }
+    return count;
+}
+
 /* How many arguments add_opts_args adds at most for opts. */
 static size_t opts_args_max(const wf_slurm_opts *opts)
 {
-    size_t n = 3;
+    size_t n = 7;
 
     for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
         n++;
@@ -347,7 +371,8 @@ static size_t opts_args_max(const wf_slurm_opts *opts)
 }
 
 /* Appends to argv[argc..] the sbatch options that come from the task's `slurm:` options
- * (all but the time); returns the new argc. Their strings are owned by argv. */
+ * (all but the time); returns the new argc. Their strings are owned by argv. Packed and
+ * unpacked submissions both take them from here. */
 static size_t add_opts_args(char **argv, size_t argc, const wf_slurm_opts *opts)
 {
     if (opts == NULL)
@@ -358,15 +383,24 @@ static size_t add_opts_args(char **argv, size_t argc, const wf_slurm_opts *opts)
         argv[argc++] = wf_xasprintf("--cpus-per-task=%d", opts->cpus);
     if (opts->mem != NULL && opts->mem[0] != '\0')
         argv[argc++] = wf_xasprintf("--mem=%s", opts->mem);
+    if (opts->account != NULL && opts->account[0] != '\0')
+        argv[argc++] = wf_xasprintf("--account=%s", opts->account);
+    if (opts->qos != NULL && opts->qos[0] != '\0')
+        argv[argc++] = wf_xasprintf("--qos=%s", opts->qos);
+    if (opts->gpus != NULL && opts->gpus[0] != '\0')
+        argv[argc++] = wf_xasprintf("--gpus=%s", opts->gpus);
+    if (opts->constraint != NULL && opts->constraint[0] != '\0')
+        argv[argc++] = wf_xasprintf("--constraint=%s", opts->constraint);
     for (size_t k = 0; opts->extra != NULL && opts->extra[k] != NULL; k++)
         argv[argc++] = wf_xstrdup(opts->extra[k]);
     return argc;
 }
 
-/* Runs sbatch with argv and copies the job id it printed into id (size bytes). WF_OK, or
- * WF_EEXEC with err quoting sbatch. */
-static int sbatch_job_id(const char *const *argv, const char *task_name, size_t n, char *id,
-                         size_t size, wf_error *err)
+/* Runs sbatch with argv (rate limited, through run_sbatch) and copies the job id it printed
+ * into id (size bytes). WF_OK; else err says what sbatch did (the caller words the message)
+ * and the code is WF_EINVAL when its refusal is permanent (wf__slurm_sbatch_permanent),
+ * else WF_EEXEC. */
+static int sbatch_job_id(const char *const *argv, char *id, size_t size, wf_error *err)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
     wf_proc_result res;
@@ -378,16 +412,17 @@ static int sbatch_job_id(const char *const *argv, const char *task_name, size_t 
     idlen = strcspn(res.out.data ? res.out.data : "", ";\n ");
     if (rc != WF_OK || res.exit_code != 0 || idlen == 0 || idlen >= size ||
         wf__slurm_parse_num(res.out.data, idlen) < 0) {
-        wf_strbuf_addf(&sb, "task '%s': cannot submit %zu element%s to Slurm: ", task_name, n,
-                       n == 1 ? "" : "s");
+        bool permanent = rc == WF_OK && res.exit_code != 0 && res.err.data != NULL &&
+                         wf__slurm_sbatch_permanent(res.err.data);
+
         if (rc == WF_OK && res.exit_code == 0) {
             wf_strbuf_adds(&sb, "sbatch printed no job id: ");
             wf__slurm_add_tail(&sb, res.out.data, res.out.len);
         } else {
             wf__slurm_describe_failure(&sb, "sbatch", rc, &res);
         }
-        wf_error_set(err, WF_EEXEC, NULL, 0, 0, "%s", wf_strbuf_str(&sb));
-        rc = WF_EEXEC;
+        rc = permanent ? WF_EINVAL : WF_EEXEC;
+        wf_error_set(err, rc, NULL, 0, 0, "%s", wf_strbuf_str(&sb));
     } else {
         memcpy(id, res.out.data, idlen);
         id[idlen] = '\0';
@@ -395,6 +430,65 @@ static int sbatch_job_id(const char *const *argv, const char *task_name, size_t 
     wf_proc_result_release(&res);
     wf_strbuf_release(&sb);
     return rc;
+}
+
+/* Appends j to s's jobs for the poller, its elements (or items) counted as pending first:
+ * the poller may report them at once. */
+static void add_job(wf_slurm *s, wf_slurm_job *j, size_t pending)
+{
+    atomic_fetch_add(&s->pending, pending);
+    pthread_mutex_lock(&s->mu);
+    if (s->n_jobs == s->cap_jobs) {
+        s->cap_jobs = s->cap_jobs ? s->cap_jobs * 2 : 16;
+        s->jobs = wf_xrealloc(s->jobs, s->cap_jobs * sizeof(*s->jobs));
+    }
+    s->jobs[s->n_jobs++] = j;
+    s->submitted = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Whether wf_slurm_cancel_all or wf_slurm_free was called. */
+static bool cancelling(wf_slurm *s)
+{
+    bool cancelled;
+
+    pthread_mutex_lock(&s->mu);
+    cancelled = s->cancel || s->stop;
+    pthread_mutex_unlock(&s->mu);
+    return cancelled;
+}
+
+/* A new submission directory (in s's list, removed by wf_slurm_free) holding the files of
+ * elems[0..n) as elements 0..n-1. NULL with err (WF_EIO) on failure. */
+static char *write_submission(wf_slurm *s, const char *task_name, const wf_slurm_element *elems,
+                              size_t n, wf_error *err)
+{
+    char *dir, cwd[PATH_MAX];
+
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        wf_error_set(err, WF_EIO, NULL, 0, 0, "cannot get the current directory: %s",
+                     strerror(errno));
+        return NULL;
+    }
+    dir = new_submission_dir(s, task_name, err);
+    if (dir == NULL)
+        return NULL;
+    /* Only the submitting thread makes directories; wf_slurm_free reads the list after the
+     * poller has stopped. */
+    if (s->n_subdirs == s->cap_subdirs) {
+        s->cap_subdirs = s->cap_subdirs ? s->cap_subdirs * 2 : 8;
+        s->subdirs = wf_xrealloc(s->subdirs, s->cap_subdirs * sizeof(*s->subdirs));
+    }
+    s->subdirs[s->n_subdirs++] = wf_xstrdup(dir);
+    for (size_t i = 0; i < n; i++) {
+        if (write_element(dir, i, &elems[i], cwd, err) != WF_OK) {
+            wf__slurm_remove_submission(dir);
+            free(dir);
+            return NULL;
+        }
+    }
+    return dir;
 }
 
 void wf__slurm_packsub_free(wf_slurm_packsub *sub)
@@ -411,9 +505,14 @@ void wf__slurm_packsub_free(wf_slurm_packsub *sub)
     free(sub);
 }
 
-int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
-                          const wf_slurm_job_element *items, size_t n, size_t pack,
-                          wf_slurm_packsub *rest, wf_error *err)
+/* One sbatch of a packed submission: items[0..n) (files NAME.(base + k)), `pack` per element,
+ * %concurrency (0: none), after the job `after` has ended (NULL: at once); rest (taken over
+ * on success) goes with the job; pending: count the items (and rest's) as pending. On success
+ * the job is in s's list and its id in id_out; on failure err says what sbatch did. */
+static int submit_pack_piece(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
+                             const wf_slurm_job_element *items, size_t n, size_t pack,
+                             int concurrency, const char *after, wf_slurm_packsub *rest,
+                             bool pending, char id_out[32], wf_error *err)
 {
     wf_strbuf name = WF_STRBUF_INIT;
     size_t n_el = (n + pack - 1) / pack, argc = 0, n_args = 0;
@@ -432,26 +531,30 @@ int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
         free(path);
         return rc;
     }
-    /* A time limit for the whole element: `pack` item timeouts, or slurm.time if shorter. */
+    /* A time limit for the whole element: `pack` item timeouts, or slurm.time if shorter.
+     * The poller does not cut a packed element at the task's timeout: each item has its own
+     * (coreutils `timeout` in the element script). */
     if (sub->time_opt != NULL)
         secs = wf__slurm_parse_time(sub->time_opt);
     limit = wf__slurm_pack_limit_min(pack, sub->timeout_ms, secs > 0 ? (secs + 59) / 60 : 0);
     while (sub->args != NULL && sub->args[n_args] != NULL)
         n_args++;
-    argv = wf_xcalloc(12 + n_args, sizeof(char *));
+    argv = wf_xcalloc(13 + n_args, sizeof(char *));
     safe_name(&name, sub->task_name);
     argv[argc++] = wf_xstrdup("sbatch");
     argv[argc++] = wf_xstrdup("--parsable");
-    argv[argc++] = wf_xstrdup("--export=ALL"); /* as in wf_slurm_submit */
+    argv[argc++] = wf_xstrdup("--export=ALL"); /* as in submit_piece */
     argv[argc++] = wf_xasprintf("--job-name=wf-%s", wf_strbuf_str(&name));
-    if (sub->concurrency > 0 && (size_t)sub->concurrency < n_el)
-        argv[argc++] = wf_xasprintf("--array=0-%zu%%%d", n_el - 1, sub->concurrency);
+    if (concurrency > 0 && (size_t)concurrency < n_el)
+        argv[argc++] = wf_xasprintf("--array=0-%zu%%%d", n_el - 1, concurrency);
     else
         argv[argc++] = wf_xasprintf("--array=0-%zu", n_el - 1);
     /* The element's own output: only what the wrapper says when it cannot run an item. */
     argv[argc++] = wf_xasprintf("--output=%s/slurm-%zu.out.%%a", sub->dir, base);
     argv[argc++] = wf_xasprintf("--error=%s/slurm-%zu.err.%%a", sub->dir, base);
     argv[argc++] = wf_xasprintf("--chdir=%s", sub->dir);
+    if (after != NULL)
+        argv[argc++] = wf_xasprintf("--dependency=afterany:%s", after);
     if (sub->time_opt != NULL && secs <= 0)
         argv[argc++] = wf_xasprintf("--time=%s", sub->time_opt);
     if (limit > 0)
@@ -461,7 +564,7 @@ int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
     argv[argc++] = path;
     /* Items may run before sbatch returns: their times are clamped to this, not later. */
     submit_ms = wf_now_ms();
-    rc = sbatch_job_id((const char *const *)argv, sub->task_name, n, id, sizeof(id), err);
+    rc = sbatch_job_id((const char *const *)argv, id, sizeof(id), err);
     for (size_t k = 0; k < argc; k++)
         free(argv[k]);
     free(argv);
@@ -477,6 +580,7 @@ int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
     j->is_array = true;
     j->limit_min = limit;
     j->limit_from_timeout = sub->timeout_ms > 0;
+    /* j->timeout_ms stays 0: see above. */
     j->submit_ms = submit_ms;
     j->n = n_el;
     j->left = n_el + (rest != NULL ? 1 : 0);
@@ -495,31 +599,84 @@ int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
         j->next[a] = a * pack;
     j->item_timeout_ms = sub->timeout_ms;
     j->rest = rest;
-    pthread_mutex_lock(&s->mu);
-    if (s->n_jobs == s->cap_jobs) {
-        s->cap_jobs = s->cap_jobs ? s->cap_jobs * 2 : 16;
-        s->jobs = wf_xrealloc(s->jobs, s->cap_jobs * sizeof(*s->jobs));
-    }
-    s->jobs[s->n_jobs++] = j;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->mu);
+    snprintf(id_out, 32, "%s", j->id);
+    add_job(s, j, pending ? n + (rest != NULL ? rest->n : 0) : 0);
     return WF_OK;
 }
 
-/* The packed form of wf_slurm_submit (opts->pack > 1): the element files are written; one
- * sbatch of ceil(n / pack) elements, or, for pack: auto, a probe of the first
- * WF_SLURM_PACK_PROBE items one per element, the rest waiting in the probe job for the
- * poller to size and submit (slurm_track.c). */
-static int submit_packed(wf_slurm *s, const char *dir, uint32_t task, const char *task_name,
-                         const wf_slurm_element *elems, size_t n, int concurrency,
-                         const wf_slurm_opts *opts, int64_t timeout_ms, wf_error *err)
+int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
+                          const wf_slurm_job_element *items, size_t n, size_t pack,
+                          wf_slurm_packsub *rest, bool pending, size_t *accepted, wf_error *err)
 {
-    wf_slurm_packsub *sub = wf_xcalloc(1, sizeof(*sub)), *rest = NULL;
-    wf_slurm_job_element *items = wf_xcalloc(n, sizeof(*items));
-    size_t first = n, pack = opts->pack, argc;
+    wf__slurm_piece *pieces = NULL;
+    size_t n_el = (n + pack - 1) / pack, count;
+    char(*ids)[32];
+    int rc = WF_OK;
+
+    *accepted = 0;
+    /* More elements than the cluster's MaxArraySize: pieces of whole packs, in lanes. */
+    count = wf__slurm_split(n_el, s->max_array, sub->concurrency, &pieces);
+    ids = wf_xcalloc(count, sizeof(*ids));
+    for (size_t k = 0; k < count; k++) {
+        const wf__slurm_piece *p = &pieces[k];
+        size_t from = p->first * pack, to = (p->first + p->n) * pack;
+        wf_error perr;
+
+        if (to > n)
+            to = n;
+        if (cancelling(s)) {
+            wf_error_set(err, WF_ECANCELLED, NULL, 0, 0,
+                         "not submitted to Slurm: the run is being cancelled");
+            rc = WF_ECANCELLED;
+            break;
+        }
+        wf_error_init(&perr);
+        /* pack: auto's waiting items go with the last piece: they are Slurm's (the poller's)
+         * only once every piece before them is. */
+        rc = submit_pack_piece(s, sub, base + from, items + from, to - from, pack, p->concurrency,
+                               p->after >= 0 ? ids[p->after] : NULL, k + 1 == count ? rest : NULL,
+                               pending, ids[k], &perr);
+        if (rc != WF_OK) {
+            size_t left = n - from;
+
+            wf_error_set(err, rc, NULL, 0, 0, "cannot submit %zu item%s to Slurm%s: %s", left,
+                         left == 1 ? "" : "s",
+                         count > 1 ? " (an array split at the cluster's MaxArraySize)" : "",
+                         perr.message ? perr.message : wf_strerror(rc));
+            wf_error_release(&perr);
+            break;
+        }
+        wf_error_release(&perr);
+        *accepted = to;
+    }
+    free(ids);
+    free(pieces);
+    return rc;
+}
+
+/* The packed form of wf_slurm_submit (opts->pack > 1): the element files are written in one
+ * submission directory; ceil(n / pack) elements go out (split at MaxArraySize), or, for
+ * pack: auto, a probe of the first WF_SLURM_PACK_PROBE items one per element (never more
+ * than one array), the rest waiting in the probe job for the poller to size and submit
+ * (slurm_track.c). *accepted as for wf_slurm_submit. */
+static int submit_packed(wf_slurm *s, uint32_t task, const char *task_name,
+                         const wf_slurm_element *elems, size_t n, int concurrency,
+                         const wf_slurm_opts *opts, int64_t timeout_ms, size_t *accepted,
+                         wf_error *err)
+{
+    wf_slurm_packsub *sub, *rest = NULL;
+    wf_slurm_job_element *items;
+    size_t first = n, pack = opts->pack, argc, probe, done = 0;
+    wf_error perr;
+    char *dir;
     int rc;
 
-    sub->dir = wf_xstrdup(dir);
+    dir = write_submission(s, task_name, elems, n, err);
+    if (dir == NULL)
+        return WF_EIO;
+    sub = wf_xcalloc(1, sizeof(*sub));
+    items = wf_xcalloc(n, sizeof(*items));
+    sub->dir = dir;
     sub->task_name = wf_xstrdup(task_name);
     sub->task = task;
     sub->concurrency = concurrency;
@@ -535,8 +692,11 @@ static int submit_packed(wf_slurm *s, const char *dir, uint32_t task, const char
     }
     if (pack == WF_SLURM_PACK_AUTO) {
         pack = 1;
-        if (n > WF_SLURM_PACK_PROBE) {
-            first = WF_SLURM_PACK_PROBE;
+        probe = s->max_array > 0 && (size_t)s->max_array < WF_SLURM_PACK_PROBE
+                    ? (size_t)s->max_array
+                    : WF_SLURM_PACK_PROBE;
+        if (n > probe) {
+            first = probe;
             rest = wf_xcalloc(1, sizeof(*rest));
             *rest = *sub;
             rest->dir = wf_xstrdup(sub->dir);
@@ -551,71 +711,44 @@ static int submit_packed(wf_slurm *s, const char *dir, uint32_t task, const char
             memcpy(rest->items, items + first, (n - first) * sizeof(*items));
         }
     }
-    rc = wf__slurm_submit_pack(s, sub, 0, items, first, pack, rest, err);
-    if (rc != WF_OK)
-        wf__slurm_packsub_free(rest);
-    else
-        atomic_fetch_add(&s->pending, n);
+    wf_error_init(&perr);
+    rc = wf__slurm_submit_pack(s, sub, 0, items, first, pack, rest, true, &done, &perr);
+    if (rc != WF_OK) {
+        wf_error_set(err, rc, NULL, 0, 0, "task '%s': %s", task_name,
+                     perr.message ? perr.message : wf_strerror(rc));
+        wf__slurm_packsub_free(rest); /* the last piece, which would have taken it, failed */
+        if (done == 0)
+            wf__slurm_remove_submission(dir);
+    }
+    *accepted = rc == WF_OK ? n : done;
+    wf_error_release(&perr);
     wf__slurm_packsub_free(sub);
     free(items);
     return rc;
 }
 
-int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
-                    const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
-                    const wf_slurm_opts *opts, int64_t timeout_ms, wf_error *err)
+/* One sbatch call: elems[0..n) as one array (or a single job), with %concurrency (0: none),
+ * after the job `after` has ended (NULL: at once). On success the job is in s's list and its
+ * id in id_out. On failure err says why (the caller words the message) and the code is
+ * WF_EINVAL when sbatch's refusal is permanent, else WF_EEXEC (or WF_EIO for our files). */
+static int submit_piece(wf_slurm *s, uint32_t task, const char *task_name,
+                        const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
+                        const char *after, const wf_slurm_opts *opts, int64_t timeout_ms,
+                        char id_out[32], wf_error *err)
 {
     wf_strbuf name = WF_STRBUF_INIT;
     char **argv = NULL;
     size_t argc = 0, cap;
-    char *dir = NULL, *script = NULL, *path = NULL, cwd[PATH_MAX];
+    char *dir = NULL, *script = NULL, *path = NULL;
     char id[32];
     wf_slurm_job *j = NULL;
-    bool from_timeout = false, raw_time = false, cancelled;
+    bool from_timeout = false, raw_time = false;
     int64_t limit;
     int rc = WF_OK;
 
-    if (n == 0) {
-        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "task '%s': nothing to submit to Slurm",
-                     task_name);
-        return WF_EINVAL;
-    }
-    pthread_mutex_lock(&s->mu);
-    cancelled = s->cancel || s->stop;
-    pthread_mutex_unlock(&s->mu);
-    if (cancelled) {
-        wf_error_set(err, WF_ECANCELLED, NULL, 0, 0,
-                     "task '%s': not submitted to Slurm: the run is being cancelled", task_name);
-        return WF_ECANCELLED;
-    }
-    if (getcwd(cwd, sizeof(cwd)) == NULL) {
-        wf_error_set(err, WF_EIO, NULL, 0, 0, "cannot get the current directory: %s",
-                     strerror(errno));
-        return WF_EIO;
-    }
-    dir = new_submission_dir(s, task_name, err);
+    dir = write_submission(s, task_name, elems, n, err);
     if (dir == NULL)
         return WF_EIO;
-    /* Only the scheduler thread submits; wf_slurm_free reads the list after the poller has
-     * stopped. */
-    if (s->n_subdirs == s->cap_subdirs) {
-        s->cap_subdirs = s->cap_subdirs ? s->cap_subdirs * 2 : 8;
-        s->subdirs = wf_xrealloc(s->subdirs, s->cap_subdirs * sizeof(*s->subdirs));
-    }
-    s->subdirs[s->n_subdirs++] = wf_xstrdup(dir);
-    for (size_t i = 0; i < n; i++) {
-        rc = write_element(dir, i, &elems[i], cwd, err);
-        if (rc != WF_OK)
-            goto out;
-    }
-    if (as_array && opts != NULL && opts->pack > 1) {
-        rc = submit_packed(s, dir, task, task_name, elems, n, concurrency, opts, timeout_ms, err);
-        if (rc == WF_OK) {
-            free(dir); /* the jobs have their own copies; the directory stays */
-            dir = NULL;
-        }
-        goto out;
-    }
     script = array_script(dir, task_name, s->engine_umask);
     path = wf_xasprintf("%s/array.sh", dir);
     rc = write_file(path, script, strlen(script), 0700, err);
@@ -625,8 +758,9 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     as_array = as_array || n > 1;
     limit = time_limit_min(opts, timeout_ms, &from_timeout, &raw_time);
     safe_name(&name, task_name);
-    /* Our own options (14 at most, with the script), the extra ones and the NULL. */
-    cap = 14 + opts_args_max(opts) + 1;
+    /* Our own options (12 at most, with the script and --dependency), those of add_opts_args
+     * and the NULL. */
+    cap = 12 + opts_args_max(opts) + 1;
     argv = wf_xcalloc(cap, sizeof(char *));
     argv[argc++] = wf_xstrdup("sbatch");
     argv[argc++] = wf_xstrdup("--parsable");
@@ -653,6 +787,8 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     /* The job starts in the submission directory (which the nodes must see anyway); the
      * wrapper then moves to each element's own directory. */
     argv[argc++] = wf_xasprintf("--chdir=%s", dir);
+    if (after != NULL)
+        argv[argc++] = wf_xasprintf("--dependency=afterany:%s", after);
     if (raw_time)
         argv[argc++] = wf_xasprintf("--time=%s", opts->time);
     if (limit > 0)
@@ -660,7 +796,7 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     argc = add_opts_args(argv, argc, opts);
     argv[argc++] = wf_xstrdup(path);
 
-    rc = sbatch_job_id((const char *const *)argv, task_name, n, id, sizeof(id), err);
+    rc = sbatch_job_id((const char *const *)argv, id, sizeof(id), err);
     if (rc != WF_OK)
         goto out;
 
@@ -673,6 +809,7 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     j->is_array = as_array;
     j->limit_min = limit;
     j->limit_from_timeout = from_timeout;
+    j->timeout_ms = timeout_ms;
     j->submit_ms = wf_now_ms();
     j->n = j->left = n;
     j->el = wf_xcalloc(n, sizeof(*j->el));
@@ -680,15 +817,8 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
         j->el[i].unit = elems[i].unit;
         j->el[i].attempt = elems[i].attempt;
     }
-    atomic_fetch_add(&s->pending, n);
-    pthread_mutex_lock(&s->mu);
-    if (s->n_jobs == s->cap_jobs) {
-        s->cap_jobs = s->cap_jobs ? s->cap_jobs * 2 : 16;
-        s->jobs = wf_xrealloc(s->jobs, s->cap_jobs * sizeof(*s->jobs));
-    }
-    s->jobs[s->n_jobs++] = j;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->mu);
+    snprintf(id_out, 32, "%s", j->id);
+    add_job(s, j, n);
     rc = WF_OK;
 out:
     if (dir != NULL)
@@ -700,5 +830,75 @@ out:
     free(script);
     free(dir);
     wf_strbuf_release(&name);
+    return rc;
+}
+
+int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
+                    const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
+                    const wf_slurm_opts *opts, int64_t timeout_ms, size_t *accepted, wf_error *err)
+{
+    wf__slurm_piece *pieces = NULL;
+    char(*ids)[32];
+    size_t count, done = 0;
+    int rc = WF_OK;
+
+    if (accepted != NULL)
+        *accepted = 0;
+    if (n == 0) {
+        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "task '%s': nothing to submit to Slurm",
+                     task_name);
+        return WF_EINVAL;
+    }
+    if (as_array && opts != NULL && opts->pack > 1) {
+        if (cancelling(s)) {
+            wf_error_set(err, WF_ECANCELLED, NULL, 0, 0,
+                         "task '%s': not submitted to Slurm: the run is being cancelled",
+                         task_name);
+            return WF_ECANCELLED;
+        }
+        rc = submit_packed(s, task, task_name, elems, n, concurrency, opts, timeout_ms, &done, err);
+        if (accepted != NULL)
+            *accepted = done;
+        return rc;
+    }
+    as_array = as_array || n > 1;
+    count = as_array ? wf__slurm_split(n, s->max_array, concurrency, &pieces) : 1;
+    if (!as_array) {
+        pieces = wf_xcalloc(1, sizeof(*pieces));
+        pieces[0].n = 1;
+        pieces[0].after = -1;
+    }
+    ids = wf_xcalloc(count, sizeof(*ids));
+    for (size_t k = 0; k < count; k++) {
+        const wf__slurm_piece *p = &pieces[k];
+        wf_error perr;
+
+        if (cancelling(s)) {
+            wf_error_set(err, WF_ECANCELLED, NULL, 0, 0,
+                         "task '%s': not submitted to Slurm: the run is being cancelled",
+                         task_name);
+            rc = WF_ECANCELLED;
+            break;
+        }
+        wf_error_init(&perr);
+        rc = submit_piece(s, task, task_name, elems + p->first, p->n, as_array, p->concurrency,
+                          p->after >= 0 ? ids[p->after] : NULL, opts, timeout_ms, ids[k], &perr);
+        if (rc != WF_OK) {
+            size_t left = n - p->first;
+
+            wf_error_set(err, rc, NULL, 0, 0,
+                         "task '%s': cannot submit %zu element%s to Slurm%s: %s", task_name, left,
+                         left == 1 ? "" : "s",
+                         count > 1 ? " (an array split at the cluster's MaxArraySize)" : "",
+                         perr.message ? perr.message : wf_strerror(rc));
+            wf_error_release(&perr);
+            break;
+        }
+        wf_error_release(&perr);
+        if (accepted != NULL)
+            *accepted = p->first + p->n;
+    }
+    free(ids);
+    free(pieces);
     return rc;
 }

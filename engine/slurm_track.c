@@ -4,14 +4,18 @@
  * show job -o`, then `sacct` and the rc.i file the wrapper wrote, say how they ended. Each
  * element that ended is reported once through the done callback (finish), with its output
  * files read and removed. cancel and stop (slurm.c) reach the poller through flags; it
- * scancels the jobs and reports them as they end. A packed job's items are reported one by
- * one as their rc files appear (poll_packs), the rest of an element when it ends
- * (finish_pack_element); pack: auto's waiting items are sized and submitted by
- * submit_rest.
+ * scancels the jobs and reports them as they end. The poller also enforces each task's
+ * timeout (it scancels an element that has run that long: Slurm's --time only has whole
+ * minutes), and backs off: poll_ms between polls, doubling while nothing changes up to
+ * poll_max_ms, and never so long that a timeout would be missed. A packed job's items are
+ * reported one by one as their rc files appear (poll_packs), the rest of an element when it
+ * ends (finish_pack_element); pack: auto's waiting items are sized and submitted by
+ * submit_rest. Packed elements are not cut at the task's timeout: each item has its own.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -158,6 +162,11 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
     else
         snprintf(r.job_id, sizeof(r.job_id), "%s", j->id);
     r.status = wf__slurm_state_status(st, exit_code, j->scancelled, &r.timed_out);
+    if (e->timed_out && r.status != WF_STATUS_SUCCEEDED) {
+        /* Our scancel at the task's timeout (or Slurm's own limit just before it). */
+        r.status = WF_STATUS_FAILED;
+        r.timed_out = true;
+    }
 
     path = wf_xasprintf("%s/out.%zu", j->dir, i);
     have_out = read_capped(path, STDOUT_CAP, &r.out, &r.out_truncated);
@@ -174,7 +183,11 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
 
     if (r.status != WF_STATUS_SUCCEEDED) {
         wf_strbuf_addf(&msg, "job %s %s: ", r.job_id, st);
-        if (r.status == WF_STATUS_CANCELLED) {
+        if (e->timed_out && r.timed_out && strcmp(st, "TIMEOUT") != 0) {
+            wf_strbuf_adds(&msg, "timed out after ");
+            wf_duration_format(&msg, j->timeout_ms);
+            wf_strbuf_adds(&msg, " (the task's timeout: wfengine scancelled it)");
+        } else if (r.status == WF_STATUS_CANCELLED) {
             wf_strbuf_adds(&msg, "cancelled by wfengine");
         } else if (strcmp(st, "CANCELLED") == 0) {
             wf_strbuf_adds(&msg, "cancelled by Slurm (or by someone else's scancel)");
@@ -399,13 +412,13 @@ static void finish_pack_element(wf_slurm *s, wf_slurm_job *j, size_t a, const ch
     j->left--;
 }
 
-/* Reports every item that pack: auto's probe job j holds back as ended with status and the
- * message why, without submitting it. */
-static void drop_rest(wf_slurm *s, wf_slurm_job *j, wf_status status, const char *why)
+/* Reports the items from `from` on that pack: auto's probe job j holds back as ended with
+ * status and the message why, without submitting them; j no longer holds any. */
+static void drop_rest(wf_slurm *s, wf_slurm_job *j, size_t from, wf_status status, const char *why)
 {
     wf_slurm_packsub *rest = j->rest;
 
-    for (size_t k = 0; k < rest->n; k++) {
+    for (size_t k = from; k < rest->n; k++) {
         wf_slurm_result r;
 
         memset(&r, 0, sizeof(r));
@@ -433,15 +446,16 @@ static void drop_rest(wf_slurm *s, wf_slurm_job *j, wf_status status, const char
 static void submit_rest(wf_slurm *s, wf_slurm_job *j)
 {
     int64_t durations[WF_SLURM_PACK_PROBE], first = 0;
-    size_t n_dur = 0, unfinished = 0, pack;
+    size_t n_dur = 0, unfinished = 0, pack, accepted = 0;
     bool cancel;
     wf_error err;
+    int rc;
 
     pthread_mutex_lock(&s->mu);
     cancel = s->cancel || s->stop;
     pthread_mutex_unlock(&s->mu);
     if (cancel) {
-        drop_rest(s, j, WF_STATUS_CANCELLED, "not submitted to Slurm: the run was cancelled");
+        drop_rest(s, j, 0, WF_STATUS_CANCELLED, "not submitted to Slurm: the run was cancelled");
         return;
     }
     for (size_t k = 0; k < j->n_items; k++) {
@@ -458,9 +472,13 @@ static void submit_rest(wf_slurm *s, wf_slurm_job *j)
         return;
     pack = wf__slurm_pack_size(durations, n_dur, unfinished);
     wf_error_init(&err);
-    if (wf__slurm_submit_pack(s, j->rest, j->rest->base, j->rest->items, j->rest->n, pack, NULL,
-                              &err) != WF_OK) {
-        drop_rest(s, j, WF_STATUS_FAILED, err.message ? err.message : "sbatch failed");
+    /* Split at MaxArraySize and rate limited like any submission; what sbatch did not take
+     * fails (or is cancelled) here, through the callback. */
+    rc = wf__slurm_submit_pack(s, j->rest, j->rest->base, j->rest->items, j->rest->n, pack, NULL,
+                               false, &accepted, &err);
+    if (rc != WF_OK) {
+        drop_rest(s, j, accepted, rc == WF_ECANCELLED ? WF_STATUS_CANCELLED : WF_STATUS_FAILED,
+                  err.message ? err.message : "sbatch failed");
     } else {
         wf__slurm_packsub_free(j->rest);
         j->rest = NULL;
@@ -525,14 +543,32 @@ static wf_slurm_job *find_job(wf_slurm_job *const *jobs, size_t n, const char *i
     return NULL;
 }
 
-/* One `squeue -r` line, "ID STATE": marks the element queued (and running). */
+/* When a RUNNING element started, on the wf_now_ms() clock: squeue's start time (%S, whole
+ * seconds of the controller's clock: the second after it, so that an element is never taken
+ * to have run longer than it has), but never later than now, when the poller first saw it
+ * running, nor before its submission. */
+static int64_t running_since(const wf_slurm_job *j, const char *start_text, int64_t now)
+{
+    int64_t epoch = wf__slurm_parse_datetime(start_text), start;
+
+    if (epoch < 0)
+        return now;
+    start = now - (wf_wall_ms() - (epoch + 1) * 1000);
+    if (start > now)
+        start = now;
+    if (start < j->submit_ms)
+        start = j->submit_ms;
+    return start;
+}
+
+/* One `squeue -r` line, "ID STATE START": marks the element queued (and running). */
 static void note_queued(wf_slurm_job *const *jobs, size_t n, const char *line, size_t len,
                         int64_t now)
 {
-    const char *sp = memchr(line, ' ', len), *us;
+    const char *sp = memchr(line, ' ', len), *us, *sp2;
     size_t idlen;
     long long idx = 0;
-    char state[32];
+    char state[32], start[40];
     size_t slen;
     wf_slurm_job *j;
 
@@ -547,17 +583,27 @@ static void note_queued(wf_slurm_job *const *jobs, size_t n, const char *line, s
         idx = wf__slurm_parse_num(us + 1, idlen - (size_t)(us + 1 - line));
     if (idx < 0 || (size_t)idx >= j->n)
         return;
-    slen = len - idlen - 1;
+    sp2 = memchr(sp + 1, ' ', len - idlen - 1);
+    slen = sp2 ? (size_t)(sp2 - sp - 1) : len - idlen - 1;
     if (slen >= sizeof(state))
         slen = sizeof(state) - 1;
     memcpy(state, sp + 1, slen);
     state[slen] = '\0';
+    start[0] = '\0';
+    if (sp2 != NULL) {
+        size_t tlen = len - (size_t)(sp2 + 1 - line);
+
+        if (tlen >= sizeof(start))
+            tlen = sizeof(start) - 1;
+        memcpy(start, sp2 + 1, tlen);
+        start[tlen] = '\0';
+    }
     /* A final state still listed is as good as gone: scontrol has the details. */
     if (wf__slurm_state_ended(state))
         return;
     j->el[idx].queued = true;
     if (j->el[idx].start_ms == 0 && strcmp(state, "RUNNING") == 0)
-        j->el[idx].start_ms = now;
+        j->el[idx].start_ms = running_since(j, start, now);
 }
 
 /* Runs squeue for jobs; marks what is queued. Returns false (with why in *why) when squeue
@@ -576,7 +622,7 @@ static bool poll_queue(wf_slurm_job *const *jobs, size_t n, wf_strbuf *why)
     }
     for (size_t from = 0; from < n && ok; from += IDS_PER_CALL) {
         size_t to = from + IDS_PER_CALL < n ? from + IDS_PER_CALL : n;
-        const char *argv[] = { "squeue", "-h", "-r", "-o", "%i %T", "-j", NULL, NULL };
+        const char *argv[] = { "squeue", "-h", "-r", "-o", "%i %T %S", "-j", NULL, NULL };
         const char *line;
         size_t len, pos = 0;
         int rc;
@@ -803,6 +849,98 @@ static void cancel_jobs(wf_slurm_job *const *jobs, size_t n)
     }
 }
 
+/* scancels the running elements that have run for their task's timeout (one call for all)
+ * and marks them timed out: they end CANCELLED, reported as FAILED, timed out. Returns when
+ * the poller should look next: when the next one is due, or after poll_ms when it scancelled
+ * some (INT64_MAX: nothing to look for). */
+static int64_t enforce_timeouts(wf_slurm_job *const *jobs, size_t n, int poll_ms)
+{
+    int64_t now = wf_now_ms(), next = INT64_MAX;
+    const char **argv = NULL;
+    char(*ids)[64] = NULL;
+    size_t argc = 0, cap = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        wf_slurm_job *j = jobs[k];
+
+        if (j->timeout_ms <= 0 || j->scancelled)
+            continue;
+        for (size_t i = 0; i < j->n; i++) {
+            wf_slurm_job_element *e = &j->el[i];
+            int64_t due = e->start_ms + j->timeout_ms;
+
+            if (e->done || !e->queued || e->start_ms == 0 || e->timed_out)
+                continue;
+            if (due > now) {
+                next = due < next ? due : next;
+                continue;
+            }
+            if (argc + 2 > cap) {
+                cap = cap ? cap * 2 : 16;
+                argv = wf_xrealloc(argv, cap * sizeof(*argv));
+                ids = wf_xrealloc(ids, cap * sizeof(*ids));
+            }
+            if (j->is_array)
+                snprintf(ids[argc], sizeof(ids[argc]), "%s_%zu", j->id, i);
+            else
+                snprintf(ids[argc], sizeof(ids[argc]), "%s", j->id);
+            argc++;
+            e->timed_out = true;
+        }
+    }
+    if (argc > 0) {
+        wf_proc_result res;
+
+        /* ids may have moved while growing: point argv at them only now. */
+        argv[0] = "scancel";
+        for (size_t k = 0; k < argc; k++)
+            argv[k + 1] = ids[k];
+        argv[argc + 1] = NULL;
+        memset(&res, 0, sizeof(res));
+        /* Whatever scancel says, the next polls tell how each element ended. */
+        wf__slurm_run(argv, NULL, &res);
+        wf_proc_result_release(&res);
+        if (now + poll_ms < next)
+            next = now + poll_ms;
+    }
+    free(argv);
+    free(ids);
+    return next;
+}
+
+/* How far the jobs have got: 2 for each element reported, 1 for each seen running, and 2
+ * for each packed item reported (a running pack reports its items one by one). A poll that
+ * does not change it saw nothing happen. */
+static size_t progress(wf_slurm_job *const *jobs, size_t n)
+{
+    size_t p = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        const wf_slurm_job *j = jobs[k];
+
+        for (size_t i = 0; i < j->n; i++) {
+            p += j->el[i].done ? 2 : j->el[i].start_ms > 0;
+            if (j->items != NULL)
+                p += 2 * (j->next[i] - i * j->pack);
+        }
+    }
+    return p;
+}
+
+/* The longest the poller may wait while jobs with a timeout have elements left: a quarter of
+ * the shortest timeout (so that an element that starts just after a poll is seen in time),
+ * not below poll_ms; INT64_MAX when no job has a timeout. */
+static int64_t timeout_cap(const wf_slurm *s, wf_slurm_job *const *jobs, size_t n)
+{
+    int64_t cap = INT64_MAX;
+
+    for (size_t k = 0; k < n; k++) {
+        if (jobs[k]->timeout_ms > 0 && jobs[k]->left > 0 && jobs[k]->timeout_ms / 4 < cap)
+            cap = jobs[k]->timeout_ms / 4;
+    }
+    return cap < s->poll_ms ? s->poll_ms : cap;
+}
+
 /* One round: squeue for all, then scontrol (and the fallbacks) for the jobs that have
  * elements no longer queued. Returns false when squeue did not answer. */
 static bool poll_once(wf_slurm *s, wf_slurm_job *const *jobs, size_t n, wf_strbuf *why)
@@ -830,7 +968,7 @@ static void finish_all(wf_slurm *s, wf_slurm_job *const *jobs, size_t n, const c
                 finish(s, jobs[k], i, state, -1, -1, note);
         }
         if (jobs[k]->rest != NULL)
-            drop_rest(s, jobs[k],
+            drop_rest(s, jobs[k], 0,
                       strcmp(state, "CANCELLED") == 0 ? WF_STATUS_CANCELLED : WF_STATUS_FAILED,
                       note);
     }
@@ -841,18 +979,25 @@ void *wf__slurm_poller(void *arg)
     wf_slurm *s = arg;
     wf_slurm_job **snap = NULL;
     size_t n = 0, snap_cap = 0;
-    int64_t next_poll = 0, failing_since = 0, stop_at = 0;
+    int64_t next_poll = 0, failing_since = 0, stop_at = 0, interval = s->poll_ms;
     wf_strbuf why = WF_STRBUF_INIT;
 
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        bool cancel, stop;
+        bool cancel, stop, changed;
+        size_t before;
+        int64_t due;
 
         /* Wait for the next poll, for work, or for a cancel/stop. */
         for (;;) {
             int64_t now = wf_now_ms();
             struct timespec ts;
 
+            if (s->submitted && next_poll > now + s->poll_ms) {
+                /* A new job after a quiet spell: look at it soon. */
+                interval = s->poll_ms;
+                next_poll = now + s->poll_ms;
+            }
             if ((s->stop && s->n_jobs == 0) || s->kick || (s->n_jobs > 0 && now >= next_poll))
                 break;
             if (s->n_jobs == 0) {
@@ -871,6 +1016,8 @@ void *wf__slurm_poller(void *arg)
         if (s->stop && s->n_jobs == 0)
             break;
         s->kick = false;
+        changed = s->submitted;
+        s->submitted = false;
         cancel = s->cancel || s->stop;
         stop = s->stop;
         if (s->n_jobs > snap_cap) {
@@ -886,6 +1033,7 @@ void *wf__slurm_poller(void *arg)
         if (cancel)
             cancel_jobs(snap, n);
         wf_strbuf_reset(&why);
+        before = progress(snap, n);
         if (poll_once(s, snap, n, &why)) {
             failing_since = 0;
         } else if (failing_since == 0) {
@@ -901,8 +1049,20 @@ void *wf__slurm_poller(void *arg)
         if (stop && wf_now_ms() >= stop_at)
             finish_all(s, snap, n, "CANCELLED",
                        "Slurm did not confirm the cancellation within 30 s");
-        next_poll = wf_now_ms() + (cancel && s->poll_ms > 200 ? 200 : s->poll_ms);
+        /* Back off while nothing happens: poll_ms, doubling up to poll_max_ms; back to
+         * poll_ms when an element started or ended or a job was submitted. */
+        if (changed || progress(snap, n) != before)
+            interval = s->poll_ms;
+        else if (interval < s->poll_max_ms)
+            interval = interval * 2 < s->poll_max_ms ? interval * 2 : s->poll_max_ms;
+        if (interval > timeout_cap(s, snap, n))
+            interval = timeout_cap(s, snap, n);
+        due = cancel ? INT64_MAX : enforce_timeouts(snap, n, s->poll_ms);
+        next_poll = wf_now_ms() + (cancel && interval > 200 ? 200 : interval);
+        if (due < next_poll)
+            next_poll = due;
 
+        atomic_fetch_add(&s->polls, 1);
         pthread_mutex_lock(&s->mu);
         /* Drop the jobs with nothing left to report; new ones may have been appended. */
         for (size_t k = 0; k < s->n_jobs;) {

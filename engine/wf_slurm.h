@@ -1,6 +1,7 @@
 /*
  * wf_slurm.h: the Slurm client. Units of `executor: slurm` tasks run as Slurm jobs: a
- * with-items task as ONE job array (sbatch --array=0-N%C), a plain task as a single job.
+ * with-items task as ONE job array (sbatch --array=0-N%C; several when it is larger than the
+ * cluster's MaxArraySize, see wf_slurm_submit), a plain task as a single job.
  * (Internal to the engine: the Slurm executor, executor_slurm.c, drives it. Its files are
  * listed in slurm_internal.h.)
  *
@@ -31,10 +32,14 @@
  * Tracking: one poller thread per wf_slurm polls every submitted job in batches (one
  * `squeue` call for all ids at once, then `scontrol show job -o` or `sacct -c` for final
  * states and exit codes); never `sbatch --wait`. For each element that ended it reads the
- * element's output files and calls the done callback with a wf_slurm_result.
+ * element's output files and calls the done callback with a wf_slurm_result. Polls back off
+ * while nothing changes, and every Slurm command of the process is rate limited (see
+ * wf_slurm_new and docs/slurm.md for the figures); the poller also enforces each task's
+ * timeout by scancelling the element.
  *
  * Mapping: COMPLETED with exit 0 -> SUCCEEDED; FAILED / exit N -> FAILED with exit_code N;
- * CANCELLED (not by us) -> FAILED "cancelled by Slurm"; TIMEOUT -> FAILED, timed_out;
+ * CANCELLED (not by us) -> FAILED "cancelled by Slurm"; TIMEOUT, or scancelled by the poller
+ * at the task's timeout -> FAILED, timed_out;
  * NODE_FAIL, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE, PREEMPTED -> FAILED with the state named in
  * the error; cancelled by wf_slurm_cancel_all -> CANCELLED. The message always names the job
  * id (JOBID_INDEX for array elements) and the Slurm state.
@@ -61,6 +66,10 @@ typedef struct wf_slurm_opts {
     const char *time;         /* --time (e.g. "01:30:00", or minutes as text) */
     int cpus;                 /* --cpus-per-task */
     const char *mem;          /* --mem (e.g. "4G", or megabytes as text) */
+    const char *account;      /* --account */
+    const char *qos;          /* --qos */
+    const char *gpus;         /* --gpus (e.g. "2" or "a100:2") */
+    const char *constraint;   /* --constraint */
     const char *const *extra; /* further sbatch arguments, NULL-terminated, or NULL */
     /* Elements per array element: 0 or 1 one each; N > 1 up to N each, run one after the
      * other; WF_SLURM_PACK_AUTO sized from measured durations (wf__slurm_pack_size). */
@@ -112,7 +121,11 @@ typedef void (*wf_slurm_done_fn)(wf_slurm_result *res, void *user);
 int wf_slurm_check(wf_error *err);
 
 /* A new client whose job files go under job_dir (created, with its parents, mode 0700).
- * Starts the poller thread. poll_ms: the interval between polls (0: 500 ms). keep_files:
+ * Reads the cluster's MaxArraySize (`scontrol show config`; Slurm's default 1001, and a
+ * warning for wf_slurm_warning, when it cannot) and starts the poller thread. poll_ms: the
+ * first interval between polls (0: WF_SLURM_POLL_MS, else 500 ms); while a poll sees nothing
+ * change the next waits twice as long, up to WF_SLURM_POLL_MAX_MS (default 10 s), and back to
+ * poll_ms after a change (an element started or ended, a new submission). keep_files:
  * keep every job file (commands, environments, outputs) after the element has ended and
  * after wf_slurm_free, for debugging; they may hold secrets in clear. Returns NULL with err
  * on failure. */
@@ -122,24 +135,49 @@ wf_slurm *wf_slurm_new(const char *job_dir, int poll_ms, bool keep_files, wf_slu
 /* Submits elems[0..n) of task (task_name for the job name) as one job array (or, when
  * as_array is false and n == 1, a single job), with at most `concurrency` elements running
  * at once (0: no limit; the %C of --array), the options, and a time limit per element of
- * timeout_ms (0: none; rounded up to whole minutes for Slurm, which also enforces it).
- * Returns WF_OK when sbatch accepted it (the job id is in err-free log), or WF_EEXEC with
- * err quoting sbatch's stderr; WF_EINVAL for n == 0 or a job_dir Slurm cannot name;
- * WF_ECANCELLED (nothing submitted) after wf_slurm_cancel_all. Never blocks for longer than
- * sbatch takes.
+ * timeout_ms (0: none). The timeout is enforced by the poller, which scancels an element
+ * once it has run that long (FAILED, timed_out); Slurm gets it rounded up to whole minutes
+ * as --time, the outer bound. An array larger than the cluster's MaxArraySize goes out as
+ * several sbatch calls (wf__slurm_split: pieces in lanes chained with
+ * --dependency=afterany, so that `concurrency` holds for the whole).
+ * Returns WF_OK when sbatch accepted every piece. Otherwise err says why (quoting sbatch's
+ * stderr) and *accepted (when not NULL) counts the elements accepted before the failure:
+ * elems[0..*accepted) are Slurm's (reported through the callback), the others are not:
+ * WF_EINVAL when sbatch refused for good (wf__slurm_sbatch_permanent: retrying the same
+ * request cannot help), or n == 0; WF_EEXEC for any other refusal or failure of sbatch,
+ * WF_EIO for the job files; WF_ECANCELLED after wf_slurm_cancel_all. Blocks for the sbatch
+ * calls (rate limited, see wf__slurm_run).
  * Packed (as_array and opts->pack > 1, see "Packs" above): ceil(n / pack) elements of up to
- * `pack` elements each, timeout_ms applying to each of them (coreutils `timeout`) and --time
- * covering the pack (wf__slurm_pack_limit_min); with WF_SLURM_PACK_AUTO, the first
+ * `pack` elements each, split at MaxArraySize like any array, timeout_ms applying to each
+ * item (coreutils `timeout` in the element; the poller does not cut a packed element) and
+ * --time covering the pack (wf__slurm_pack_limit_min); with WF_SLURM_PACK_AUTO, the first
  * WF_SLURM_PACK_PROBE go out one per element and the poller thread submits the others later
- * (an sbatch failure then fails each of them through the callback). The callback is called
- * once per element (item) either way. */
+ * (through the same rate limit and split; an sbatch failure then fails each of them through
+ * the callback). Those are counted in *accepted. The callback is called once per element
+ * (item) either way. */
 int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
                     const wf_slurm_element *elems, size_t n, bool as_array, int concurrency,
-                    const wf_slurm_opts *opts, int64_t timeout_ms, wf_error *err);
+                    const wf_slurm_opts *opts, int64_t timeout_ms, size_t *accepted, wf_error *err);
+
+/* A setting of the Slurm client and executor from the environment (WF_SLURM_POLL_MS, ...):
+ * the value of variable name as a whole number in [min, max], or def when it is unset, empty
+ * or not such a number. (slurm_cmd.c) */
+long wf__slurm_env_num(const char *name, long def, long min, long max);
+
+/* What went wrong when wf_slurm_new read the cluster's configuration (one line, for a
+ * warning), or NULL. Owned by s. */
+const char *wf_slurm_warning(const wf_slurm *s);
+
+/* The cluster's MaxArraySize as read by wf_slurm_new (1001 when it could not be read). */
+long wf_slurm_max_array(const wf_slurm *s);
 
 /* `scancel`s every job submitted and not yet ended; their elements end as CANCELLED (the
  * callback is still called for each). Returns at once; safe to call twice. */
 void wf_slurm_cancel_all(wf_slurm *s);
+
+/* How many poll rounds the poller has finished: an element that ended before a round
+ * started has been reported once the count has grown by two. Any thread. */
+unsigned wf_slurm_polls(wf_slurm *s);
 
 /* How many elements have been submitted and not yet reported. */
 size_t wf_slurm_pending(const wf_slurm *s);
@@ -197,5 +235,37 @@ char *wf__slurm_pack_script(const char *dir, const char *task_name, const char *
 /* The unit status of an element that ended in state with exit_code; by_us: wfengine had
  * scancelled it. Sets *timed_out for TIMEOUT. */
 wf_status wf__slurm_state_status(const char *state, int exit_code, bool by_us, bool *timed_out);
+
+/* The number that `key` has in `scontrol show config` output (text[0..len)), as in the line
+ * "MaxArraySize            = 1001"; -1 when the key is absent or its value is not a plain
+ * non-negative number. */
+long long wf__slurm_config_num(const char *text, size_t len, const char *key);
+
+/* Whether sbatch's message (its stderr) says the request can never be accepted as it is (an
+ * invalid partition, account, array, option...): such a refusal fails its units without
+ * retries. Everything else (the controller busy or unreachable, a job limit) counts as
+ * transient. The list is in slurm_parse.c and docs/slurm.md. */
+bool wf__slurm_sbatch_permanent(const char *message);
+
+/* squeue's %S time ("2026-12-06T22:01:02", local time) in seconds since the epoch; -1 for
+ * anything else ("N/A", "Unknown", garbage). */
+int64_t wf__slurm_parse_datetime(const char *text);
+
+/* One sbatch call of a split array: elements [first, first + n) of the submission, with
+ * `concurrency` as its %C (0: none), submitted after piece `after` has ended
+ * (--dependency=afterany, -1: at once). */
+typedef struct wf__slurm_piece {
+    size_t first, n;
+    int concurrency;
+    long after;
+} wf__slurm_piece;
+
+/* Splits an array of n elements (n > 0) for a cluster whose arrays hold at most max_array
+ * elements (indexes 0..max_array-1; max_array < 1 is taken as 1) with at most concurrency
+ * (0: no limit) running at once, into *pieces (allocated; free it). The pieces go in
+ * L = min(concurrency, pieces) lanes: piece k waits for piece k-L, and the lanes share the
+ * concurrency (each gets concurrency/L, the first concurrency%L one more), so that the
+ * whole never runs more than `concurrency` elements at once. Returns the number of pieces. */
+size_t wf__slurm_split(size_t n, long max_array, int concurrency, wf__slurm_piece **pieces);
 
 #endif

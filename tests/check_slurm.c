@@ -1,6 +1,7 @@
 /* Tests for the Slurm client (wf_slurm.h: engine/slurm*.c).
  *
- * Without a cluster: the parsers and the state mapping, and the whole executor against a
+ * Without a cluster: the parsers, the state mapping and the array split, and the whole
+ * client (splitting, backing off, the rate limit) against a
  * fake Slurm (shell scripts named sbatch, squeue, scontrol, scancel, sacct and sinfo put first
  * on the PATH) that runs the array script locally, which checks the job files round trip
  * (script, environment, workdir) and the sbatch arguments.
@@ -353,6 +354,149 @@ START_TEST(test_pack_script)
 }
 END_TEST
 
+START_TEST(test_config_num)
+{
+    static const char config[] = "Configuration data as of 2026-12-06T22:00:00\n"
+                                 "MaxArrayCount           = 7\n"
+                                 "MaxArraySizeX           = 5\n"
+                                 "MaxArraySize            = 1001\n"
+                                 "MaxJobCount             = 10000\n";
+    static const char garbage[] = "MaxArraySize            = lots\nMaxJobCount = 1\n";
+
+    ck_assert_int_eq(wf__slurm_config_num(config, strlen(config), "MaxArraySize"), 1001);
+    ck_assert_int_eq(wf__slurm_config_num(config, strlen(config), "MaxJobCount"), 10000);
+    ck_assert_int_eq(wf__slurm_config_num(config, strlen(config), "MinJobAge"), -1);
+    ck_assert_int_eq(wf__slurm_config_num(garbage, strlen(garbage), "MaxArraySize"), -1);
+    ck_assert_int_eq(wf__slurm_config_num("MaxArraySize=77", 15, "MaxArraySize"), 77);
+    ck_assert_int_eq(wf__slurm_config_num("MaxArraySize =", 14, "MaxArraySize"), -1);
+    ck_assert_int_eq(wf__slurm_config_num("MaxArraySize 12", 15, "MaxArraySize"), -1);
+    ck_assert_int_eq(wf__slurm_config_num("", 0, "MaxArraySize"), -1);
+    /* Only the given length counts. */
+    ck_assert_int_eq(wf__slurm_config_num(config, 60, "MaxArraySize"), -1);
+}
+END_TEST
+
+START_TEST(test_sbatch_permanent)
+{
+    ck_assert(wf__slurm_sbatch_permanent(
+        "sbatch: error: Batch job submission failed: Invalid partition name specified"));
+    ck_assert(wf__slurm_sbatch_permanent(
+        "sbatch: error: Batch job submission failed: Invalid job array specification"));
+    ck_assert(wf__slurm_sbatch_permanent("sbatch: unrecognized option '--bogus'"));
+    ck_assert(wf__slurm_sbatch_permanent("sbatch: error: Batch job submission failed: Requested "
+                                         "node configuration is not available"));
+    ck_assert(!wf__slurm_sbatch_permanent(
+        "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"));
+    ck_assert(!wf__slurm_sbatch_permanent("sbatch: error: Batch job submission failed: Job "
+                                          "violates accounting/QOS policy (job submit limit)"));
+    ck_assert(!wf__slurm_sbatch_permanent(
+        "sbatch: error: Batch job submission failed: Resource temporarily unavailable"));
+    ck_assert(!wf__slurm_sbatch_permanent(""));
+    ck_assert(!wf__slurm_sbatch_permanent(NULL));
+}
+END_TEST
+
+START_TEST(test_parse_datetime)
+{
+    int64_t a = wf__slurm_parse_datetime("2026-12-06T22:00:00");
+    int64_t b = wf__slurm_parse_datetime("2026-12-06T22:01:02");
+    int64_t c = wf__slurm_parse_datetime("2026-12-07T00:00:00");
+
+    ck_assert_int_gt(a, 0);
+    ck_assert_int_eq(b - a, 62);
+    ck_assert_int_eq(c - a, 7200);
+    ck_assert_int_eq(wf__slurm_parse_datetime("N/A"), -1);
+    ck_assert_int_eq(wf__slurm_parse_datetime("Unknown"), -1);
+    ck_assert_int_eq(wf__slurm_parse_datetime(""), -1);
+    ck_assert_int_eq(wf__slurm_parse_datetime("2026-13-01T00:00:00"), -1);
+    ck_assert_int_eq(wf__slurm_parse_datetime("2026-12-06T22:01:02x"), -1);
+    ck_assert_int_eq(wf__slurm_parse_datetime("2026-12-06 22:01:02"), -1);
+}
+END_TEST
+
+/* Checks the invariants of a split: pieces cover 0..n-1 in order, none larger than max, and
+ * the elements that can run at once (one piece per lane) never exceed the concurrency. */
+static void check_split(size_t n, long max, int conc)
+{
+    wf__slurm_piece *p;
+    size_t count = wf__slurm_split(n, max, conc, &p), next = 0, lanes = 0;
+    long running = 0;
+
+    ck_assert_uint_eq(count, (n + (size_t)max - 1) / (size_t)max);
+    for (size_t k = 0; k < count; k++) {
+        ck_assert_uint_eq(p[k].first, next);
+        ck_assert_uint_gt(p[k].n, 0);
+        ck_assert_uint_le(p[k].n, (size_t)max);
+        next += p[k].n;
+        if (p[k].after < 0) {
+            lanes++;
+            running += p[k].concurrency > 0 ? p[k].concurrency : (long)p[k].n;
+        } else {
+            ck_assert_int_lt(p[k].after, (long)k);
+        }
+        ck_assert(conc == 0 || p[k].concurrency <= conc);
+    }
+    ck_assert_uint_eq(next, n);
+    if (conc > 0)
+        ck_assert_msg(running <= conc, "n %zu max %ld conc %d: %ld at once", n, max, conc, running);
+    else
+        ck_assert_uint_eq(lanes, count);
+    free(p);
+}
+
+START_TEST(test_split)
+{
+    wf__slurm_piece *p;
+    size_t count;
+
+    /* 5,000 items at Slurm's default: five arrays, all at once. */
+    count = wf__slurm_split(5000, 1001, 0, &p);
+    ck_assert_uint_eq(count, 5);
+    ck_assert_uint_eq(p[0].n, 1001);
+    ck_assert_uint_eq(p[4].first, 4004);
+    ck_assert_uint_eq(p[4].n, 996);
+    for (size_t k = 0; k < count; k++) {
+        ck_assert_int_eq(p[k].after, -1);
+        ck_assert_int_eq(p[k].concurrency, 0);
+    }
+    free(p);
+    /* 1,000 fit in 1001 (indexes 0..999). */
+    count = wf__slurm_split(1000, 1001, 50, &p);
+    ck_assert_uint_eq(count, 1);
+    ck_assert_int_eq(p[0].concurrency, 50);
+    free(p);
+    /* 40 at 10 with concurrency 3: three lanes of %1, the fourth piece after the first. */
+    count = wf__slurm_split(40, 10, 3, &p);
+    ck_assert_uint_eq(count, 4);
+    ck_assert_int_eq(p[0].after, -1);
+    ck_assert_int_eq(p[2].after, -1);
+    ck_assert_int_eq(p[3].after, 0);
+    ck_assert_int_eq(p[3].concurrency, 1);
+    free(p);
+    /* concurrency 25 over four pieces of 10: 7+6+6+6, no chaining. */
+    count = wf__slurm_split(40, 10, 25, &p);
+    ck_assert_int_eq(p[0].concurrency, 7);
+    ck_assert_int_eq(p[3].concurrency, 6);
+    ck_assert_int_eq(p[3].after, -1);
+    free(p);
+    /* A share not below a piece's size is no limit. */
+    count = wf__slurm_split(12, 10, 8, &p);
+    ck_assert_int_eq(p[0].concurrency, 4);
+    ck_assert_int_eq(p[1].concurrency, 0);
+    free(p);
+    /* A nonsense MaxArraySize is taken as 1. */
+    count = wf__slurm_split(3, 0, 0, &p);
+    ck_assert_uint_eq(count, 3);
+    free(p);
+    for (size_t n = 1; n <= 30; n++) {
+        for (long max = 1; max <= 12; max++) {
+            for (int conc = 0; conc <= 9; conc++)
+                check_split(n, max, conc);
+        }
+    }
+}
+END_TEST
+
 /* ---- against a fake Slurm ------------------------------------------------------------------ */
 
 /* The fake cluster: sbatch runs the batch script for each element at once (unless the file
@@ -362,6 +506,7 @@ static const char FAKE_SBATCH[] =
     "n=$(cat \"$F/count\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >\"$F/count\"\n"
     "printf '%s\\n' \"$@\" >\"$F/sbatch.args.$n\"; env >\"$F/sbatch.env.$n\"\n"
     "if [ -f \"$F/sbatch.fail\" ]; then cat \"$F/sbatch.fail\" >&2; exit 1; fi\n"
+    "if [ -f \"$F/sbatch.fail.$n\" ]; then cat \"$F/sbatch.fail.$n\" >&2; exit 1; fi\n"
     "id=$((4240 + n)); arr=; out=; err=\n"
     "for a; do case $a in --array=*) arr=${a#--array=};; --output=*) out=${a#--output=};;\n"
     "  --error=*) err=${a#--error=};; esac; script=$a; done\n"
@@ -378,6 +523,7 @@ static const char FAKE_SBATCH[] =
     "echo \"$id;fakecluster\"\n";
 
 static const char FAKE_SQUEUE[] =
+    "date +%s%N >>\"$F/squeue.calls\"\n"
     "for a; do ids=$a; done\n"
     "for id in $(echo \"$ids\" | tr , ' '); do\n"
     "  [ -f \"$F/held.$id\" ] && [ ! -f \"$F/cancelled.$id\" ] || continue\n"
@@ -388,6 +534,8 @@ static const char FAKE_SQUEUE[] =
     "done\n";
 
 static const char FAKE_SCONTROL[] =
+    "if [ \"$2\" = config ]; then [ -f \"$F/config\" ] || { echo 'no config here' >&2; exit 1; };"
+    " cat \"$F/config\"; exit 0; fi\n"
     "for a; do id=$a; done\n"
     "if [ -f \"$F/forget\" ]; then echo 'slurm_load_jobs error: Invalid job id specified' >&2;"
     " exit 1; fi\n"
@@ -436,6 +584,8 @@ static void fake_slurm(const char *dir)
     }
     snprintf(path, sizeof(path), "%s/bin:/usr/bin:/bin", dir);
     setenv("PATH", path, 1);
+    /* The fake answers at once: no need for the rate limit (unless a test sets one). */
+    setenv("WF_SLURM_CALLS_PER_S", "1000", 0);
 }
 
 static wf_slurm *new_executor_keep(const char *dir, collector *c, bool keep)
@@ -492,7 +642,15 @@ START_TEST(test_fake_roundtrip)
     char *dir = temp_dir(), cwd[2048], abs_dir[4096], want[8192];
     char *args, *sbatch_env;
     wf_slurm_element el[3];
-    wf_slurm_opts opts = { "debug", "2:00:00", 2, "100M", extra, 0 };
+    wf_slurm_opts opts = { .partition = "debug",
+                           .time = "2:00:00",
+                           .cpus = 2,
+                           .mem = "100M",
+                           .account = "proj 42",
+                           .qos = "high",
+                           .gpus = "a100:2",
+                           .constraint = "x86&avx2",
+                           .extra = extra };
     collector c;
     wf_error err;
     wf_slurm *s;
@@ -516,7 +674,7 @@ START_TEST(test_fake_roundtrip)
     el[0] = (wf_slurm_element){ 10, 1, script0, env0, NULL };
     el[1] = (wf_slurm_element){ 11, 1, script1, env1, "rel dir" };
     el[2] = (wf_slurm_element){ 12, 2, "pwd; umask; exit 0", env1, abs_dir };
-    rc = wf_slurm_submit(s, 7, "fan out/x", el, 3, true, 2, &opts, 61000, &err);
+    rc = wf_slurm_submit(s, 7, "fan out/x", el, 3, true, 2, &opts, 61000, NULL, &err);
     ck_assert_msg(rc == WF_OK, "submit: %s", err.message);
     ck_assert_uint_eq(wait_results(&c, 3, 20000), 3);
     /* pending drops only after the callback has returned: give the poller a moment. */
@@ -567,8 +725,10 @@ START_TEST(test_fake_roundtrip)
     ck_assert_ptr_nonnull(strstr(args, "--time=2\n"));
     ck_assert_ptr_null(strstr(args, "--time=120\n"));
     ck_assert_ptr_nonnull(strstr(args, "--cpus-per-task=2\n"));
-    ck_assert_ptr_nonnull(strstr(args, "--mem=100M\n"));
-    ck_assert_ptr_nonnull(strstr(args, "--comment=hello world\n--qos=normal\n"));
+    /* The first-class keys, in this order, then extra (which may override them). */
+    ck_assert_ptr_nonnull(strstr(args, "--mem=100M\n--account=proj 42\n--qos=high\n"
+                                       "--gpus=a100:2\n--constraint=x86&avx2\n"
+                                       "--comment=hello world\n--qos=normal\n"));
     ck_assert_ptr_nonnull(strstr(args, "/jobs/run 1/fan_out_x-1/out.%a\n"));
     ck_assert_ptr_nonnull(strstr(args, "/jobs/run 1/fan_out_x-1/array.sh\n"));
 
@@ -617,7 +777,7 @@ START_TEST(test_fake_empty_output)
     s = new_executor(dir, c);
     for (uint32_t i = 0; i < N; i++)
         el[i] = (wf_slurm_element){ i, 1, i % 2 ? "true" : ":", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "quiet", el, N, true, 0, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "quiet", el, N, true, 0, NULL, 0, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(c, N, 50000), N);
     for (uint32_t i = 0; i < N; i++) {
         ck_assert_int_eq(c->res[i].status, WF_STATUS_SUCCEEDED);
@@ -654,7 +814,7 @@ START_TEST(test_fake_keep_files)
     s = new_executor_keep(dir, &c, true);
     el[0] = (wf_slurm_element){ 0, 1, "echo \"$TOKEN\"; echo \"$TOKEN\" >&2", env, NULL };
     el[1] = (wf_slurm_element){ 1, 1, "exit 2", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "keep", el, 2, true, 0, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "keep", el, 2, true, 0, NULL, 0, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, 2, 20000), 2);
     ck_assert_str_eq(c.res[0].out, "s3cr3t-kept\n");
     wf_slurm_free(s);
@@ -710,7 +870,7 @@ START_TEST(test_fake_failure_and_single)
     el[0] = (wf_slurm_element){ 0, 1, "echo ok", env, NULL };
     el[1] = (wf_slurm_element){ 1, 1, "echo partial; echo boom >&2; exit 3", env, NULL };
     el[2] = (wf_slurm_element){ 2, 1, "kill -9 $$", env, "/nonexistent/dir" };
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 3, true, 0, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 3, true, 0, NULL, 0, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, 3, 20000), 3);
     ck_assert_int_eq(c.res[0].status, WF_STATUS_SUCCEEDED);
     ck_assert_str_eq(c.res[0].out, "ok\n");
@@ -731,7 +891,7 @@ START_TEST(test_fake_failure_and_single)
 
     /* A plain task: a single job, no --array, no SLURM_ARRAY_TASK_ID. */
     el[0] = (wf_slurm_element){ 5, 3, "echo \"${SLURM_ARRAY_TASK_ID-none}\"; exit 4", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 1, "one", el, 1, false, 0, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 1, "one", el, 1, false, 0, NULL, 0, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, 4, 20000), 4);
     ck_assert_int_eq(c.res[5].task, 1);
     ck_assert_int_eq(c.res[5].attempt, 3);
@@ -745,7 +905,7 @@ START_TEST(test_fake_failure_and_single)
 
     /* A 1-element with-items task stays an array. */
     el[0] = (wf_slurm_element){ 6, 1, "true", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 2, "t", el, 1, true, 4, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 2, "t", el, 1, true, 4, NULL, 0, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, 5, 20000), 5);
     ck_assert_str_eq(c.res[6].job_id, "4243_0");
     args = fake_file(dir, "sbatch.args.3");
@@ -768,7 +928,7 @@ START_TEST(test_fake_pack)
     static const char *const env2[] = { "PATH=/usr/bin:/bin", "WHO=y", NULL };
     char *dir = temp_dir(), *args, path[4096];
     wf_slurm_element el[7];
-    wf_slurm_opts opts = { NULL, NULL, 0, NULL, NULL, 3 };
+    wf_slurm_opts opts = { .pack = 3 };
     collector c;
     wf_error err;
     wf_slurm *s;
@@ -784,7 +944,7 @@ START_TEST(test_fake_pack)
     el[4] = (wf_slurm_element){ 4, 1, "echo after-timeout", env, "/nonexistent/dir" };
     el[5] = (wf_slurm_element){ 5, 1, "echo 5 >\"$WF_RESULT\"", env, NULL };
     el[6] = (wf_slurm_element){ 6, 1, "echo last", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 4, "p", el, 7, true, 2, &opts, 1000, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 4, "p", el, 7, true, 2, &opts, 1000, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, 7, 30000), 7);
 
     /* One sbatch, three elements (3 + 3 + 1), at most 2 at once; a --time for 3 items of 1 s
@@ -853,7 +1013,7 @@ START_TEST(test_fake_pack_auto)
     enum { N = 20 };
     char *dir = temp_dir(), *args, script[N][32];
     wf_slurm_element el[N];
-    wf_slurm_opts opts = { NULL, NULL, 0, NULL, NULL, WF_SLURM_PACK_AUTO };
+    wf_slurm_opts opts = { .pack = WF_SLURM_PACK_AUTO };
     collector c;
     wf_error err;
     wf_slurm *s;
@@ -866,7 +1026,7 @@ START_TEST(test_fake_pack_auto)
         snprintf(script[i], sizeof(script[i]), "echo %d", i);
         el[i] = (wf_slurm_element){ (uint32_t)i, 1, script[i], env, NULL };
     }
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "auto", el, N, true, 0, &opts, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "auto", el, N, true, 0, &opts, 0, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, N, 30000), N);
     for (int i = 0; i < N; i++) {
         char want[16];
@@ -891,7 +1051,7 @@ START_TEST(test_fake_pack_auto)
     /* Few items (a retry): all of them the probe, one per element, one sbatch. */
     el[0].attempt = 2;
     el[0].unit = 100;
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "auto", el, 1, true, 0, &opts, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "auto", el, 1, true, 0, &opts, 0, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, N + 1, 30000), N + 1);
     ck_assert_ptr_null(fake_file(dir, "sbatch.args.4"));
     wf_slurm_free(s);
@@ -910,7 +1070,7 @@ START_TEST(test_fake_pack_cancel)
     enum { N = 12 };
     char *dir = temp_dir(), path[4096];
     wf_slurm_element el[N];
-    wf_slurm_opts opts = { NULL, NULL, 0, NULL, NULL, WF_SLURM_PACK_AUTO };
+    wf_slurm_opts opts = { .pack = WF_SLURM_PACK_AUTO };
     collector c;
     wf_error err;
     wf_slurm *s;
@@ -923,7 +1083,7 @@ START_TEST(test_fake_pack_cancel)
     s = new_executor(dir, &c);
     for (int i = 0; i < N; i++)
         el[i] = (wf_slurm_element){ (uint32_t)i, 1, "true", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, N, true, 0, &opts, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, N, true, 0, &opts, 0, NULL, &err), WF_OK);
     sleep_ms(200);
     ck_assert_uint_eq(c.count, 0);
     wf_slurm_cancel_all(s);
@@ -961,7 +1121,7 @@ START_TEST(test_fake_forgotten)
     s = new_executor(dir, &c);
     el[0] = (wf_slurm_element){ 0, 1, "echo a", env, NULL };
     el[1] = (wf_slurm_element){ 1, 1, "exit 9", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 2, true, 0, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 2, true, 0, NULL, 0, NULL, &err), WF_OK);
     ck_assert_uint_eq(wait_results(&c, 2, 20000), 2);
     ck_assert_int_eq(c.res[0].status, WF_STATUS_SUCCEEDED);
     ck_assert_str_eq(c.res[0].out, "a\n");
@@ -994,7 +1154,7 @@ START_TEST(test_fake_cancel)
     s = new_executor(dir, &c);
     for (uint32_t i = 0; i < 4; i++)
         el[i] = (wf_slurm_element){ i, 1, "sleep 100", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 4, true, 0, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 4, true, 0, NULL, 0, NULL, &err), WF_OK);
     sleep_ms(300);
     ck_assert_uint_eq(c.count, 0);
     ck_assert_uint_eq(wf_slurm_pending(s), 4);
@@ -1013,7 +1173,8 @@ START_TEST(test_fake_cancel)
     snprintf(path, sizeof(path), "%s/bin/cancelled.4241", dir);
     ck_assert(exists(path));
     /* Nothing more after a cancel. */
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 1, true, 0, NULL, 0, &err), WF_ECANCELLED);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 1, true, 0, NULL, 0, NULL, &err),
+                     WF_ECANCELLED);
     wf_slurm_free(s);
     ck_assert(!c.duplicate);
     wf_error_release(&err);
@@ -1039,7 +1200,7 @@ START_TEST(test_fake_free_cancels)
     s = new_executor(dir, &c);
     el[0] = (wf_slurm_element){ 0, 1, "sleep 100", env, NULL };
     el[1] = (wf_slurm_element){ 1, 1, "sleep 100", env, NULL };
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 2, true, 0, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 2, true, 0, NULL, 0, NULL, &err), WF_OK);
     wf_slurm_free(s);
     ck_assert_uint_eq(c.count, 2);
     ck_assert_int_eq(c.res[0].status, WF_STATUS_CANCELLED);
@@ -1067,7 +1228,7 @@ START_TEST(test_fake_sbatch_fails)
                "sbatch: error: Batch job submission failed: Invalid partition name specified\n",
                0644);
     s = new_executor(dir, &c);
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", &el, 1, true, 0, NULL, 0, &err), WF_EEXEC);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", &el, 1, true, 0, NULL, 0, NULL, &err), WF_EINVAL);
     ck_assert_str_eq(err.message, "task 't': cannot submit 1 element to Slurm: sbatch failed "
                                   "(exit 1): sbatch: error: Batch job submission failed: "
                                   "Invalid partition name specified");
@@ -1075,10 +1236,182 @@ START_TEST(test_fake_sbatch_fails)
     /* Nothing is left of the refused submission. */
     snprintf(path, sizeof(path), "%s/jobs/run 1/t-1", dir);
     ck_assert(!exists(path));
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", &el, 0, true, 0, NULL, 0, &err), WF_EINVAL);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", &el, 0, true, 0, NULL, 0, NULL, &err), WF_EINVAL);
     wf_slurm_free(s);
     ck_assert_uint_eq(c.count, 0);
     wf_error_release(&err);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* An array larger than MaxArraySize is split: one sbatch per piece, chained per lane, each
+ * element's result under its own unit; a later piece's refusal leaves the earlier ones
+ * running and says how many elements were not submitted. */
+START_TEST(test_fake_split)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+    char *dir = temp_dir(), path[4096], *args;
+    char scripts[7][32];
+    wf_slurm_element el[7];
+    size_t accepted = 99;
+    collector c;
+    wf_error err;
+    wf_slurm *s;
+
+    collector_init(&c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    snprintf(path, sizeof(path), "%s/bin/config", dir);
+    write_text(path, "MaxJobCount = 10\nMaxArraySize            = 3\n", 0644);
+    s = new_executor(dir, &c);
+    ck_assert_int_eq(wf_slurm_max_array(s), 3);
+    ck_assert_ptr_null(wf_slurm_warning(s));
+    for (size_t i = 0; i < 7; i++) {
+        snprintf(scripts[i], sizeof(scripts[i]), "echo unit %zu", 10 + i);
+        el[i] = (wf_slurm_element){ (uint32_t)(10 + i), 1, scripts[i], env, NULL };
+    }
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 7, true, 2, NULL, 0, &accepted, &err), WF_OK);
+    ck_assert_uint_eq(accepted, 7);
+    ck_assert_uint_eq(wait_results(&c, 7, 20000), 7);
+    for (size_t i = 0; i < 7; i++) {
+        char want[32];
+
+        snprintf(want, sizeof(want), "unit %zu\n", 10 + i);
+        ck_assert_str_eq(c.res[10 + i].out, want);
+    }
+    ck_assert_str_eq(c.res[16].job_id, "4243_0");
+    /* Three pieces in two lanes of %1; the third waits for the first. */
+    args = fake_file(dir, "sbatch.args.1");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-2%1\n"));
+    ck_assert_ptr_null(strstr(args, "--dependency"));
+    free(args);
+    args = fake_file(dir, "sbatch.args.2");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-2%1\n"));
+    ck_assert_ptr_null(strstr(args, "--dependency"));
+    free(args);
+    args = fake_file(dir, "sbatch.args.3");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-0\n"));
+    ck_assert_ptr_nonnull(strstr(args, "--dependency=afterany:4241\n"));
+    free(args);
+    ck_assert_ptr_null(fake_file(dir, "sbatch.args.4"));
+
+    /* The second piece of the next array is refused for good. */
+    snprintf(path, sizeof(path), "%s/bin/sbatch.fail.5", dir);
+    write_text(path,
+               "sbatch: error: Batch job submission failed: Invalid partition name specified\n",
+               0644);
+    for (size_t i = 0; i < 7; i++)
+        el[i].unit = (uint32_t)(20 + i);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", el, 7, true, 0, NULL, 0, &accepted, &err),
+                     WF_EINVAL);
+    ck_assert_uint_eq(accepted, 3);
+    ck_assert_str_eq(err.message, "task 't': cannot submit 4 elements to Slurm (an array split at "
+                                  "the cluster's MaxArraySize): sbatch failed (exit 1): sbatch: "
+                                  "error: Batch job submission failed: Invalid partition name "
+                                  "specified");
+    ck_assert_uint_eq(wait_results(&c, 10, 20000), 10);
+    ck_assert_str_eq(c.res[22].out, "unit 12\n");
+    wf_slurm_free(s);
+    ck_assert_uint_eq(c.count, 10);
+    ck_assert(!c.duplicate);
+    wf_error_release(&err);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* MaxArraySize that cannot be read: Slurm's default, and a warning that says why. */
+START_TEST(test_fake_max_array_unknown)
+{
+    char *dir = temp_dir(), path[4096];
+    collector c;
+    wf_slurm *s;
+
+    collector_init(&c);
+    fake_slurm(dir);
+    s = new_executor(dir, &c);
+    ck_assert_int_eq(wf_slurm_max_array(s), 1001);
+    ck_assert_str_eq(wf_slurm_warning(s),
+                     "cannot read the cluster's MaxArraySize: scontrol show config failed (exit "
+                     "1): no config here; arrays are split at Slurm's default of 1001 elements");
+    wf_slurm_free(s);
+    snprintf(path, sizeof(path), "%s/bin/config", dir);
+    write_text(path, "MaxArraySize = (null)\n", 0644);
+    s = new_executor(dir, &c);
+    ck_assert_int_eq(wf_slurm_max_array(s), 1001);
+    ck_assert_str_eq(wf_slurm_warning(s),
+                     "cannot read the cluster's MaxArraySize: `scontrol show config` has no "
+                     "MaxArraySize line with a number; arrays are split at Slurm's default of "
+                     "1001 elements");
+    wf_slurm_free(s);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* While nothing changes, polls back off (doubling up to WF_SLURM_POLL_MAX_MS): the gaps
+ * between squeue calls grow from 50 ms to about a second (checked on the gaps, not on a
+ * count, which a loaded machine would skew). */
+START_TEST(test_fake_backoff)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+    char *dir = temp_dir(), path[4096], *calls;
+    wf_slurm_element el = { 0, 1, "true", env, NULL };
+    long long t[64];
+    size_t n = 0;
+    collector c;
+    wf_error err;
+    wf_slurm *s;
+
+    setenv("WF_SLURM_POLL_MAX_MS", "1000", 1);
+    setenv("WF_SLURM_CALLS_PER_S", "1000", 1);
+    collector_init(&c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    snprintf(path, sizeof(path), "%s/bin/hold", dir);
+    write_text(path, "", 0644);
+    s = new_executor(dir, &c); /* polls every 50 ms at first */
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "t", &el, 1, true, 0, NULL, 0, NULL, &err), WF_OK);
+    sleep_ms(4000);
+    calls = fake_file(dir, "squeue.calls");
+    for (char *p = calls, *end; p != NULL && *p != '\0' && n < 64; p = end + 1) {
+        t[n++] = strtoll(p, &end, 10) / 1000000;
+        if (*end != '\n')
+            break;
+    }
+    free(calls);
+    /* 50, 100, 200, 400, 800, 1000 ms: about 7 polls in 4 s, 80 without backing off. */
+    ck_assert_msg(n >= 3 && n <= 12, "%zu squeue calls in 4 s", n);
+    ck_assert_msg(t[n - 1] - t[n - 2] >= 700, "the last gap is %lld ms", t[n - 1] - t[n - 2]);
+    ck_assert_msg(t[1] - t[0] < t[n - 1] - t[n - 2], "the gaps do not grow");
+    wf_slurm_free(s);
+    wf_error_release(&err);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* The rate limit: WF_SLURM_CALLS_PER_S=4 spaces the calls 250 ms apart. */
+START_TEST(test_rate_limit)
+{
+    char *dir = temp_dir(), path[4096];
+    int64_t t0;
+    collector c;
+    wf_slurm *s;
+
+    setenv("WF_SLURM_CALLS_PER_S", "4", 1);
+    collector_init(&c);
+    fake_slurm(dir);
+    snprintf(path, sizeof(path), "%s/bin/config", dir);
+    write_text(path, "MaxArraySize = 5\n", 0644);
+    t0 = wf_now_ms();
+    for (int k = 0; k < 5; k++) {
+        s = new_executor(dir, &c); /* one scontrol call each */
+        ck_assert_int_eq(wf_slurm_max_array(s), 5);
+        wf_slurm_free(s);
+    }
+    ck_assert_int_ge(wf_now_ms() - t0, 950);
     collector_release(&c);
     remove_dir(dir);
 }
@@ -1190,7 +1523,7 @@ START_TEST(test_live_array)
                                     envp[i], NULL };
     }
     t0 = wf_now_ms();
-    ck_assert_msg(wf_slurm_submit(s, 3, "live", el, 5, true, 0, NULL, 0, &err) == WF_OK,
+    ck_assert_msg(wf_slurm_submit(s, 3, "live", el, 5, true, 0, NULL, 0, NULL, &err) == WF_OK,
                   "submit: %s", err.message);
     ck_assert_uint_eq(wait_results(&c, 5, 90000), 5);
     fprintf(stderr, "live: 5-element array in %lld ms\n", (long long)(wf_now_ms() - t0));
@@ -1248,7 +1581,7 @@ START_TEST(test_live_cancel)
     s = new_executor(dir, &c);
     for (uint32_t i = 0; i < 3; i++)
         el[i] = (wf_slurm_element){ i, 1, "echo started; sleep 300", env, NULL };
-    ck_assert_msg(wf_slurm_submit(s, 0, "sleepy", el, 3, true, 2, NULL, 0, &err) == WF_OK,
+    ck_assert_msg(wf_slurm_submit(s, 0, "sleepy", el, 3, true, 2, NULL, 0, NULL, &err) == WF_OK,
                   "submit: %s", err.message);
     /* Let two start (the third waits for the %2 throttle), then cancel. */
     sleep_ms(2500);
@@ -1287,7 +1620,7 @@ START_TEST(test_live_free_cancels)
     collector_init(&c);
     wf_error_init(&err);
     s = new_executor(dir, &c);
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "single", &el, 1, false, 0, NULL, 0, &err), WF_OK);
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "single", &el, 1, false, 0, NULL, 0, NULL, &err), WF_OK);
     sleep_ms(1500);
     wf_slurm_free(s);
     ck_assert_uint_eq(c.count, 1);
@@ -1344,9 +1677,9 @@ START_TEST(test_live_thousand)
         el[i] = (wf_slurm_element){ i, 1, scripts[i], env, NULL };
     }
     t0 = wf_now_ms();
-    ck_assert_msg(wf_slurm_submit(s, 0, "thousand", el, MAX_RESULTS, true, 0, NULL, 0, &err) ==
-                      WF_OK,
-                  "submit: %s", err.message);
+    ck_assert_msg(
+        wf_slurm_submit(s, 0, "thousand", el, MAX_RESULTS, true, 0, NULL, 0, NULL, &err) == WF_OK,
+        "submit: %s", err.message);
     fprintf(stderr, "live: 1000-element array submitted in %lld ms\n",
             (long long)(wf_now_ms() - t0));
     ck_assert_uint_eq(wait_results(c, MAX_RESULTS, 200000), MAX_RESULTS);
@@ -1370,30 +1703,37 @@ START_TEST(test_live_thousand)
 }
 END_TEST
 
-/* The time limit: Slurm enforces it within 60-90 s, so only with WF_SLURM_TIMEOUT_TEST=1. */
+/* The task's timeout is the engine's: an element is scancelled once it has run that long
+ * (3 s here), not at Slurm's next minute. */
 START_TEST(test_live_timeout)
 {
     static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
     wf_slurm_element el = { 0, 1, "sleep 300", env, NULL };
-    const char *want = getenv("WF_SLURM_TIMEOUT_TEST");
+    int64_t t0, ran;
     char *dir;
     collector c;
     wf_error err;
     wf_slurm *s;
 
-    if (!live() || want == NULL || strcmp(want, "1") != 0)
+    if (!live())
         return;
     dir = temp_dir();
     collector_init(&c);
     wf_error_init(&err);
     s = new_executor(dir, &c);
-    ck_assert_int_eq(wf_slurm_submit(s, 0, "slow", &el, 1, true, 0, NULL, 5000, &err), WF_OK);
-    ck_assert_uint_eq(wait_results(&c, 1, 180000), 1);
+    t0 = wf_now_ms();
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "slow", &el, 1, true, 0, NULL, 3000, NULL, &err), WF_OK);
+    ck_assert_uint_eq(wait_results(&c, 1, 60000), 1);
+    ran = c.res[0].end_ms - c.res[0].start_ms;
+    fprintf(stderr,
+            "live: a 3 s timeout stopped the element after %lld ms (%lld ms after sbatch)\n",
+            (long long)ran, (long long)(wf_now_ms() - t0));
     ck_assert_int_eq(c.res[0].status, WF_STATUS_FAILED);
     ck_assert(c.res[0].timed_out);
-    ck_assert_msg(strstr(c.res[0].error, "TIMEOUT: reached its time limit of 1 minute (the "
-                                         "task's timeout, rounded up to whole minutes)") != NULL,
+    ck_assert_msg(strstr(c.res[0].error, "CANCELLED: timed out after 3s (the task's timeout: "
+                                         "wfengine scancelled it)") != NULL,
                   "%s", c.res[0].error);
+    ck_assert_msg(ran >= 2500 && ran < 10000, "ran %lld ms", (long long)ran);
     wf_slurm_free(s);
     wf_error_release(&err);
     collector_release(&c);
@@ -1416,6 +1756,10 @@ static Suite *slurm_suite(void)
                         (int)(sizeof(pack_size_cases) / sizeof(pack_size_cases[0])));
     tcase_add_test(tc, test_pack_limit);
     tcase_add_test(tc, test_pack_script);
+    tcase_add_test(tc, test_config_num);
+    tcase_add_test(tc, test_sbatch_permanent);
+    tcase_add_test(tc, test_parse_datetime);
+    tcase_add_test(tc, test_split);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fake");
@@ -1431,6 +1775,10 @@ static Suite *slurm_suite(void)
     tcase_add_test(tc, test_fake_cancel);
     tcase_add_test(tc, test_fake_free_cancels);
     tcase_add_test(tc, test_fake_sbatch_fails);
+    tcase_add_test(tc, test_fake_split);
+    tcase_add_test(tc, test_fake_max_array_unknown);
+    tcase_add_test(tc, test_fake_backoff);
+    tcase_add_test(tc, test_rate_limit);
     tcase_add_test(tc, test_check);
     tcase_add_test(tc, test_new_bad_dir);
     suite_add_tcase(s, tc);

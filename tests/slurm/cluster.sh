@@ -14,6 +14,8 @@
 #   SLURM_CI_CPUS    job slots to advertise (default 32; more than the cores is fine thanks to
 #                    SlurmdParameters=config_overrides, and trivial jobs start faster)
 #   SLURM_CI_CTLD_PORT, SLURM_CI_SLURMD_PORT   ports (default: the first free pair from 6817)
+#   SLURM_CI_MAX_ARRAY_SIZE   the cluster's MaxArraySize (default: unset, Slurm's default of
+#                    1001, as on most clusters)
 #   SLURM_CI_KEEP=1  keep the directory (logs) after the run
 set -euo pipefail
 
@@ -113,7 +115,7 @@ SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
 MinJobAge=300
-MaxArraySize=4001
+${SLURM_CI_MAX_ARRAY_SIZE:+MaxArraySize=$SLURM_CI_MAX_ARRAY_SIZE}
 KillWait=5
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=2000 State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP

@@ -10,8 +10,15 @@
 # elements that print nothing give "" (not heap bytes); packs (several items per element,
 # each with its own status, output, exit code, retry and timeout; pack: auto); a secret (in the command, the
 # environment, the output) and wfengine's own environment are neither left in the job
-# directory nor in slurmctld's saved state, and job files are 0600 in 0700 directories.
-# Runs that count submissions pass --keep-job-files: by default the job directory goes.
+# directory nor in slurmctld's saved state, and job files are 0600 in 0700 directories; the
+# limits: 20 retries go out as one array, a 3 s timeout kills an element after about 3 s (not
+# Slurm's minute), a refused submission is reported once and not retried. A cached task's
+# second run submits nothing, and the first-class keys the one-node cluster takes (cpus,
+# memory, partition, time; from the task, the top-level slurm: and the site configuration)
+# reach sbatch and the elements. Last, as it lowers the cluster's MaxArraySize to 10 with
+# scontrol reconfigure: 40 items are split into four arrays.
+# Runs that count submissions pass --keep-job-files: by default the job directory goes;
+# runs that count sbatch calls put a wrapper that logs them first on the PATH.
 WF_SOURCE_DIR=${WF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 export WF_SOURCE_DIR
 # lib.sh moves to a temporary directory: a relative WFENGINE must be made absolute first.
@@ -42,6 +49,16 @@ elements() {
 
 expect_eq() {
     if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
+}
+
+# A wrapper for sbatch that logs each call to sbatch.log, for runs under PATH="$wrap:$PATH".
+wrap=$PWD/wrap
+mkdir -p "$wrap"
+printf '#!/bin/sh\necho "$*" >>%s/sbatch.log\nexec %s "$@"\n' "$PWD" "$(command -v sbatch)" \
+    >"$wrap/sbatch"
+chmod +x "$wrap/sbatch"
+sbatch_calls() {
+    if [ -f sbatch.log ]; then wc -l <sbatch.log | tr -d ' '; else echo 0; fi
 }
 
 queue_empty() {
@@ -390,6 +407,78 @@ expect_eq "pack: auto: the rest in one element" \
     "$(ls ".wfengine/slurm/$run_id/au-1" | grep -c '^slurm-8\.rc\.')" 1
 queue_empty "packs: nothing left in squeue"
 
+# --- 20 retries go out as one array ----------------------------------------------------------
+# Every element fails once; Slurm reports their ends over a few polls, and the retries are
+# held until the poller has finished a round, then go out together.
+rm -f m.* sbatch.log
+cat >retries.yaml <<'Y'
+version: 1
+tasks:
+  flaky:
+    executor: slurm
+    with-items: << range(20) >>
+    retry: 1
+    run: |
+      if [ ! -e m.<< item >> ]; then touch m.<< item >>; exit 1; fi
+      echo << item >>
+Y
+PATH="$wrap:$PATH" run_wf run retries.yaml --json -q --keep-job-files
+expect_rc "20 retries on Slurm" 0
+expect_json "every item took two attempts" \
+    'sorted(set(i["attempts"] for i in d["tasks"]["flaky"]["items"]))' '[2]'
+expect_eq "20 items and 20 retries: two sbatch calls" "$(sbatch_calls)" 2
+expect_eq "the retries are one array of 20" "$(elements flaky 2)" 20
+
+# --- a timeout below a minute is the engine's ------------------------------------------------
+cat >timeout.yaml <<'Y'
+version: 1
+tasks:
+  slow:
+    executor: slurm
+    with-items: [1, 60]
+    timeout: 3s
+    run: sleep << item >>; echo done
+Y
+t0=$(date +%s)
+run_wf run timeout.yaml --json -q
+took=$(($(date +%s) - t0))
+expect_rc "a 3 s timeout on Slurm fails the run" 1
+expect_json "the short item succeeds, the long one fails" \
+    '[i["status"] for i in d["tasks"]["slow"]["items"]]' '["succeeded", "failed"]'
+expect_json "the error says the engine's timeout" \
+    '"CANCELLED: timed out after 3s (the task'"'"'s timeout: wfengine scancelled it)" in d["tasks"]["slow"]["items"][1]["error"]' \
+    'true'
+expect_json "the element ran about 3 s" \
+    '2500 <= d["tasks"]["slow"]["items"][1]["duration_ms"] <= 9000' 'true'
+if [ "$took" -lt 20 ]; then pass "the timed-out run ended in $took s (not Slurm's minute)"; else
+    fail "the timed-out run ended in $took s (not Slurm's minute)"; fi
+queue_empty "timeout: nothing left in squeue"
+
+# --- a refused submission is reported once and not retried ----------------------------------
+rm -f sbatch.log
+cat >refused.yaml <<'Y'
+version: 1
+tasks:
+  nowhere:
+    executor: slurm
+    with-items: << range(30) >>
+    retry: 2
+    slurm: {partition: no-such-partition}
+    run: "true"
+Y
+PATH="$wrap:$PATH" run_wf run refused.yaml --json
+expect_rc "an invalid partition fails the run" 1
+expect_eq "one sbatch call, not retried" "$(sbatch_calls)" 1
+expect_json "every item failed after one attempt" \
+    'sorted(set((i["status"], i["attempts"]) for i in d["tasks"]["nowhere"]["items"]))' \
+    '[["failed", 1]]'
+expect_json "each item's error quotes Slurm" \
+    'all("Invalid partition name specified" in i["error"] and "not retried" in i["error"] for i in d["tasks"]["nowhere"]["items"])' \
+    'true'
+expect_eq "Slurm's message is printed once" "$(grep -c 'Invalid partition name' err.txt)" 2
+expect_in "the other items are counted" err.txt \
+    "FAILED   nowhere: 29 more items not submitted for the same reason"
+
 # --- secrets: nothing left on disk, nothing in slurmctld's state ------------------------------
 state_dir=$(sed -n 's/^StateSaveLocation=//p' "$SLURM_CONF")
 secret="tok-$RANDOM$RANDOM-secret"
@@ -466,5 +555,69 @@ got=$(leaked "$run_id" | grep -v "^\.wfengine/" || true)
 if [ -z "$got" ]; then pass "--keep-job-files: still no secret in slurmctld's state"; else
     fail "--keep-job-files: still no secret in slurmctld's state" "$got"; fi
 rm -rf ".wfengine/slurm/$run_id"
+
+# --- cache: a second run submits nothing; first-class keys the one-node cluster takes ---------
+# The sbatch wrapper ($wrap, above) counts the calls and keeps their arguments.
+printf 'slurm: {partition: debug, time: 5}\n' >site.yaml
+cat >cached.yaml <<'Y'
+version: 1
+slurm:
+  memory: 100M
+tasks:
+  c:
+    executor: slurm
+    with-items: [1, 2, 3]
+    cpus: 2
+    cache: true
+    run: echo "<< item >> ${SLURM_CPUS_PER_TASK:-none} ${SLURM_JOB_PARTITION:-none}"
+Y
+rm -f sbatch.log
+PATH="$wrap:$PATH" WFENGINE_CONFIG="$PWD/site.yaml" run_wf run cached.yaml --json
+expect_rc "a cached Slurm task, first run" 0
+expect_json "cpus: 2 reached the elements as --cpus-per-task, the site's partition too" \
+    'd["tasks"]["c"]["result"]' '["1 2 debug", "2 2 debug", "3 2 debug"]'
+expect_eq "one sbatch" "$(sbatch_calls)" 1
+expect_in "with the task's cpus, the top level's memory and the site's partition and time" \
+    sbatch.log "--partition=debug --time=5 --cpus-per-task=2 --mem=100M"
+rm -f sbatch.log
+PATH="$wrap:$PATH" WFENGINE_CONFIG="$PWD/site.yaml" run_wf run cached.yaml --json
+expect_rc "the second run" 0
+expect_eq "submits nothing" "$(sbatch_calls)" 0
+expect_json "same results, all from the cache" \
+    '[d["tasks"]["c"]["result"], [i["cached"] for i in d["tasks"]["c"]["items"]]]' \
+    '[["1 2 debug", "2 2 debug", "3 2 debug"], [true, true, true]]'
+rm -f sbatch.log
+PATH="$wrap:$PATH" WFENGINE_CONFIG="$PWD/site.yaml" run_wf run cached.yaml --no-cache
+expect_rc "--no-cache" 0
+expect_eq "submits again" "$(sbatch_calls)" 1
+queue_empty "nothing left in squeue after the cached runs"
+
+# --- an array larger than MaxArraySize is split ------------------------------------------------
+# Last: it lowers the cluster's MaxArraySize to 10 (scontrol reconfigure does not raise it
+# back on Slurm 22.05). 40 items: four sbatch calls (--array=0-9 each), the results in order.
+sed -i -e '/^MaxArraySize=/d' "$SLURM_CONF"
+echo "MaxArraySize=10" >>"$SLURM_CONF"
+scontrol reconfigure
+for _ in $(seq 50); do
+    scontrol show config | grep -q '^MaxArraySize *= 10$' && break
+    sleep 0.1
+done
+rm -f sbatch.log
+cat >split.yaml <<'Y'
+version: 1
+tasks:
+  double:
+    executor: slurm
+    with-items: << range(40) >>
+    output: json
+    run: echo $((<< item >> * 2))
+Y
+PATH="$wrap:$PATH" run_wf run split.yaml --json -q
+expect_rc "40 items at MaxArraySize 10" 0
+expect_json "40 results, right and in item order" \
+    'd["tasks"]["double"]["result"] == [i * 2 for i in range(40)]' 'true'
+expect_eq "four sbatch calls" "$(sbatch_calls)" 4
+expect_eq "each an array of 10 (indexes 0-9)" "$(grep -c -- '--array=0-9 ' sbatch.log)" 4
+queue_empty "split: nothing left in squeue"
 
 done_testing
