@@ -1103,6 +1103,130 @@ START_TEST(test_fake_pack_cancel)
 }
 END_TEST
 
+/* A packed task larger than MaxArraySize (3 here) is split by whole packs, like an unpacked
+ * one: 13 items, 2 per element, are 7 elements in three arrays, two lanes of %1 (the third
+ * waits for the first); each array has its own element script; the first-class keys reach
+ * every sbatch. */
+START_TEST(test_fake_pack_split)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+    enum { N = 13 };
+    char *dir = temp_dir(), *args, path[4096], script[N][32];
+    wf_slurm_element el[N];
+    wf_slurm_opts opts = {
+        .account = "proj", .qos = "high", .gpus = "2", .constraint = "avx2", .pack = 2
+    };
+    size_t accepted = 0;
+    collector c;
+    wf_error err;
+    wf_slurm *s;
+
+    collector_init(&c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    snprintf(path, sizeof(path), "%s/bin/config", dir);
+    write_text(path, "MaxArraySize            = 3\n", 0644);
+    s = new_executor(dir, &c);
+    for (int i = 0; i < N; i++) {
+        snprintf(script[i], sizeof(script[i]), "echo %d", i);
+        el[i] = (wf_slurm_element){ (uint32_t)i, 1, script[i], env, NULL };
+    }
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "ps", el, N, true, 2, &opts, 0, &accepted, &err), WF_OK);
+    ck_assert_uint_eq(accepted, N);
+    ck_assert_uint_eq(wait_results(&c, N, 30000), N);
+    for (int i = 0; i < N; i++) {
+        char want[16];
+
+        snprintf(want, sizeof(want), "%d\n", i);
+        ck_assert_int_eq(c.res[i].status, WF_STATUS_SUCCEEDED);
+        ck_assert_str_eq(c.res[i].out, want);
+    }
+    args = fake_file(dir, "sbatch.args.1");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-2%1\n"));
+    ck_assert_ptr_null(strstr(args, "--dependency"));
+    ck_assert_ptr_nonnull(strstr(args, "/ps-1/slurm-0.sh\n"));
+    ck_assert_ptr_nonnull(
+        strstr(args, "--account=proj\n--qos=high\n--gpus=2\n--constraint=avx2\n"));
+    free(args);
+    args = fake_file(dir, "sbatch.args.2");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-2%1\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/ps-1/slurm-6.sh\n"));
+    ck_assert_ptr_nonnull(strstr(args, "--account=proj\n"));
+    free(args);
+    args = fake_file(dir, "sbatch.args.3");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-0\n"));
+    ck_assert_ptr_nonnull(strstr(args, "--dependency=afterany:4241\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/ps-1/slurm-12.sh\n"));
+    ck_assert_ptr_nonnull(strstr(args, "--constraint=avx2\n"));
+    free(args);
+    ck_assert_ptr_null(fake_file(dir, "sbatch.args.4"));
+    ck_assert_str_eq(c.res[1].job_id, "4241_0");
+    ck_assert_str_eq(c.res[7].job_id, "4242_0");
+    ck_assert_str_eq(c.res[11].job_id, "4242_2");
+    ck_assert_str_eq(c.res[12].job_id, "4243_0");
+    wf_slurm_free(s);
+    ck_assert(!c.duplicate);
+    wf_error_release(&err);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
+/* pack: auto at MaxArraySize 3: a probe of 3, and items that ran 100 s each (their begin
+ * files backdated) give packs of one, so the rest (7 items, submitted by the poller) is
+ * split into arrays of 3, 3 and 1. */
+START_TEST(test_fake_pack_auto_split)
+{
+    static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+    enum { N = 10 };
+    char *dir = temp_dir(), *args, path[4096];
+    wf_slurm_element el[N];
+    wf_slurm_opts opts = { .pack = WF_SLURM_PACK_AUTO };
+    collector c;
+    wf_error err;
+    wf_slurm *s;
+
+    collector_init(&c);
+    wf_error_init(&err);
+    fake_slurm(dir);
+    snprintf(path, sizeof(path), "%s/bin/config", dir);
+    write_text(path, "MaxArraySize            = 3\n", 0644);
+    s = new_executor(dir, &c);
+    for (int i = 0; i < N; i++)
+        el[i] = (wf_slurm_element){ (uint32_t)i, 1,
+                                    "touch -d @$(($(date +%s) - 100)) "
+                                    "\"${WF_RESULT%/result.*}/begin.${WF_RESULT##*.}\"",
+                                    env, NULL };
+    ck_assert_int_eq(wf_slurm_submit(s, 0, "au", el, N, true, 0, &opts, 0, NULL, &err), WF_OK);
+    ck_assert_uint_eq(wait_results(&c, N, 30000), N);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(c.res[i].status == WF_STATUS_SUCCEEDED, "item %d: %s", i, c.res[i].error);
+    args = fake_file(dir, "sbatch.args.1");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-2\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/au-1/slurm-0.sh\n"));
+    free(args);
+    args = fake_file(dir, "sbatch.args.2");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-2\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/au-1/slurm-3.sh\n"));
+    free(args);
+    args = fake_file(dir, "sbatch.args.3");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-2\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/au-1/slurm-6.sh\n"));
+    free(args);
+    args = fake_file(dir, "sbatch.args.4");
+    ck_assert_ptr_nonnull(strstr(args, "--array=0-0\n"));
+    ck_assert_ptr_nonnull(strstr(args, "/au-1/slurm-9.sh\n"));
+    free(args);
+    ck_assert_ptr_null(fake_file(dir, "sbatch.args.5"));
+    ck_assert_str_eq(c.res[9].job_id, "4244_0");
+    wf_slurm_free(s);
+    ck_assert(!c.duplicate);
+    wf_error_release(&err);
+    collector_release(&c);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_fake_forgotten)
 {
     static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
@@ -1771,6 +1895,8 @@ static Suite *slurm_suite(void)
     tcase_add_test(tc, test_fake_pack);
     tcase_add_test(tc, test_fake_pack_auto);
     tcase_add_test(tc, test_fake_pack_cancel);
+    tcase_add_test(tc, test_fake_pack_split);
+    tcase_add_test(tc, test_fake_pack_auto_split);
     tcase_add_test(tc, test_fake_forgotten);
     tcase_add_test(tc, test_fake_cancel);
     tcase_add_test(tc, test_fake_free_cancels);
