@@ -8,7 +8,8 @@
 # sbatch and a cluster that does not answer are clear errors before anything runs; a
 # 1,000-item fan-out goes through one sbatch with every result right and in order; 200
 # elements that print nothing give "" (not heap bytes); packs (several items per element,
-# each with its own status, output, exit code, retry and timeout; pack: auto); a secret (in the command, the
+# each with its own status, output, exit code, retry and timeout, a pack that outlives one
+# item's timeout not cut, pack: auto, a cached packed task); a secret (in the command, the
 # environment, the output) and wfengine's own environment are neither left in the job
 # directory nor in slurmctld's saved state, and job files are 0600 in 0700 directories; the
 # limits: 20 retries go out as one array, a 3 s timeout kills an element after about 3 s (not
@@ -16,7 +17,7 @@
 # second run submits nothing, and the first-class keys the one-node cluster takes (cpus,
 # memory, partition, time; from the task, the top-level slurm: and the site configuration)
 # reach sbatch and the elements. Last, as it lowers the cluster's MaxArraySize to 10 with
-# scontrol reconfigure: 40 items are split into four arrays.
+# scontrol reconfigure: 40 items are split into four arrays, 50 items in packs of 2 into three.
 # Runs that count submissions pass --keep-job-files: by default the job directory goes;
 # runs that count sbatch calls put a wrapper that logs them first on the PATH.
 WF_SOURCE_DIR=${WF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -357,6 +358,12 @@ tasks:
     slurm: {pack: 3}
     # The middle item outlives its own timeout; the next one in the pack still runs.
     run: if [ << item >> = 1 ]; then sleep 30; fi; echo done << item >>
+  steady:
+    with-items: [0, 1, 2, 3]
+    timeout: 2s
+    slurm: {pack: 4}
+    # Each item keeps to its timeout, the element runs twice as long: it is not cut.
+    run: sleep 1; echo ok << item >>
 Y
 rm -f once3
 run_wf run pack.yaml --json --keep-job-files
@@ -382,6 +389,8 @@ expect_json "a timeout inside a pack applies to its item" \
 expect_json "the item after it ran" 'd["tasks"]["slow"]["result"][2]' '"done 2"'
 expect_json "it was stopped at its own timeout, not the pack's" \
     'd["tasks"]["slow"]["items"][1]["duration_ms"] < 15000' 'true'
+expect_json "a pack that outlives one item's timeout is not cut: each item succeeds" \
+    'd["tasks"]["steady"]["result"]' '["ok 0", "ok 1", "ok 2", "ok 3"]'
 run_wf logs last 'pk[5]' --stderr
 expect_in "an item's own stderr is stored" out.txt "err 5"
 
@@ -592,6 +601,29 @@ expect_rc "--no-cache" 0
 expect_eq "submits again" "$(sbatch_calls)" 1
 queue_empty "nothing left in squeue after the cached runs"
 
+# cache: on packed items: one entry per item; a second run submits nothing.
+cat >cachedpack.yaml <<'Y'
+version: 1
+tasks:
+  cp:
+    executor: slurm
+    with-items: [1, 2, 3, 4, 5]
+    cache: true
+    slurm: {pack: 2}
+    run: echo "packed << item >>"
+Y
+rm -f sbatch.log
+PATH="$wrap:$PATH" run_wf run cachedpack.yaml --json
+expect_rc "a cached packed task, first run" 0
+expect_eq "one sbatch for 3 packs" "$(sbatch_calls)" 1
+rm -f sbatch.log
+PATH="$wrap:$PATH" run_wf run cachedpack.yaml --json
+expect_rc "the cached packed task again" 0
+expect_eq "submits nothing" "$(sbatch_calls)" 0
+expect_json "every packed item from the cache" \
+    '[d["tasks"]["cp"]["result"], [i["cached"] for i in d["tasks"]["cp"]["items"]]]' \
+    '[["packed 1", "packed 2", "packed 3", "packed 4", "packed 5"], [true, true, true, true, true]]'
+
 # --- an array larger than MaxArraySize is split ------------------------------------------------
 # Last: it lowers the cluster's MaxArraySize to 10 (scontrol reconfigure does not raise it
 # back on Slurm 22.05). 40 items: four sbatch calls (--array=0-9 each), the results in order.
@@ -619,5 +651,27 @@ expect_json "40 results, right and in item order" \
 expect_eq "four sbatch calls" "$(sbatch_calls)" 4
 expect_eq "each an array of 10 (indexes 0-9)" "$(grep -c -- '--array=0-9 ' sbatch.log)" 4
 queue_empty "split: nothing left in squeue"
+
+# A packed task is split by whole packs: 50 items at pack: 2 are 25 elements, 10 + 10 + 5.
+rm -f sbatch.log
+cat >splitpack.yaml <<'Y'
+version: 1
+tasks:
+  triple:
+    executor: slurm
+    with-items: << range(50) >>
+    output: json
+    slurm: {pack: 2}
+    run: echo $((<< item >> * 3))
+Y
+PATH="$wrap:$PATH" run_wf run splitpack.yaml --json -q
+expect_rc "50 packed items at MaxArraySize 10" 0
+expect_json "50 results, right and in item order" \
+    'd["tasks"]["triple"]["result"] == [i * 3 for i in range(50)]' 'true'
+expect_eq "three sbatch calls" "$(sbatch_calls)" 3
+expect_eq "two arrays of 10 packs and one of 5" \
+    "$(grep -o -- '--array=0-[0-9]* ' sbatch.log | sort | tr -d ' ' | tr '\n' ' ')" \
+    "--array=0-4 --array=0-9 --array=0-9 "
+queue_empty "packed split: nothing left in squeue"
 
 done_testing
