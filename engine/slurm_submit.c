@@ -370,15 +370,19 @@ static size_t opts_args_max(const wf_slurm_opts *opts)
     return n;
 }
 
-/* Appends to argv[argc..] the sbatch options that come from the task's `slurm:` options
- * (all but the time); returns the new argc. Their strings are owned by argv. Packed and
- * unpacked submissions both take them from here. */
-static size_t add_opts_args(char **argv, size_t argc, const wf_slurm_opts *opts)
+/* Appends to argv[argc..] the sbatch options that come from the task's `slurm:` options:
+ * --partition, then times (the --time arguments the caller worked out, NULL-terminated, or
+ * NULL; copied), then the others, `extra` last so that it can override ours. Returns the new
+ * argc; the strings are owned by argv. Packed and unpacked submissions both take them from
+ * here. */
+static size_t add_opts_args(char **argv, size_t argc, const wf_slurm_opts *opts, char *const *times)
 {
+    if (opts != NULL && opts->partition != NULL && opts->partition[0] != '\0')
+        argv[argc++] = wf_xasprintf("--partition=%s", opts->partition);
+    for (size_t k = 0; times != NULL && times[k] != NULL; k++)
+        argv[argc++] = wf_xstrdup(times[k]);
     if (opts == NULL)
         return argc;
-    if (opts->partition != NULL && opts->partition[0] != '\0')
-        argv[argc++] = wf_xasprintf("--partition=%s", opts->partition);
     if (opts->cpus > 0)
         argv[argc++] = wf_xasprintf("--cpus-per-task=%d", opts->cpus);
     if (opts->mem != NULL && opts->mem[0] != '\0')
@@ -515,7 +519,7 @@ static int submit_pack_piece(wf_slurm *s, const wf_slurm_packsub *sub, size_t ba
                              bool pending, char id_out[32], wf_error *err)
 {
     wf_strbuf name = WF_STRBUF_INIT;
-    size_t n_el = (n + pack - 1) / pack, argc = 0, n_args = 0;
+    size_t n_el = (n + pack - 1) / pack, argc = 0, n_args = 0, k0;
     char *script, *path, **argv;
     int64_t secs = -1, limit, submit_ms;
     wf_slurm_job *j;
@@ -555,11 +559,16 @@ static int submit_pack_piece(wf_slurm *s, const wf_slurm_packsub *sub, size_t ba
     argv[argc++] = wf_xasprintf("--chdir=%s", sub->dir);
     if (after != NULL)
         argv[argc++] = wf_xasprintf("--dependency=afterany:%s", after);
+    /* The task's options (add_opts_args), with the pack's time after --partition as in an
+     * unpacked submission. */
+    k0 = n_args > 0 && strncmp(sub->args[0], "--partition=", 12) == 0 ? 1 : 0;
+    for (size_t k = 0; k < k0; k++)
+        argv[argc++] = wf_xstrdup(sub->args[k]);
     if (sub->time_opt != NULL && secs <= 0)
         argv[argc++] = wf_xasprintf("--time=%s", sub->time_opt);
     if (limit > 0)
         argv[argc++] = wf_xasprintf("--time=%lld", (long long)limit);
-    for (size_t k = 0; k < n_args; k++)
+    for (size_t k = k0; k < n_args; k++)
         argv[argc++] = wf_xstrdup(sub->args[k]);
     argv[argc++] = path;
     /* Items may run before sbatch returns: their times are clamped to this, not later. */
@@ -681,7 +690,7 @@ static int submit_packed(wf_slurm *s, uint32_t task, const char *task_name,
     sub->task = task;
     sub->concurrency = concurrency;
     sub->args = wf_xcalloc(opts_args_max(opts) + 1, sizeof(char *));
-    argc = add_opts_args(sub->args, 0, opts);
+    argc = add_opts_args(sub->args, 0, opts, NULL);
     sub->args[argc] = NULL;
     if (opts->time != NULL && opts->time[0] != '\0')
         sub->time_opt = wf_xstrdup(opts->time);
@@ -739,7 +748,8 @@ static int submit_piece(wf_slurm *s, uint32_t task, const char *task_name,
     wf_strbuf name = WF_STRBUF_INIT;
     char **argv = NULL;
     size_t argc = 0, cap;
-    char *dir = NULL, *script = NULL, *path = NULL;
+    char *dir = NULL, *script = NULL, *path = NULL, *times[3] = { NULL, NULL, NULL };
+    size_t n_times = 0;
     char id[32];
     wf_slurm_job *j = NULL;
     bool from_timeout = false, raw_time = false;
@@ -758,9 +768,9 @@ static int submit_piece(wf_slurm *s, uint32_t task, const char *task_name,
     as_array = as_array || n > 1;
     limit = time_limit_min(opts, timeout_ms, &from_timeout, &raw_time);
     safe_name(&name, task_name);
-    /* Our own options (12 at most, with the script and --dependency), those of add_opts_args
-     * and the NULL. */
-    cap = 12 + opts_args_max(opts) + 1;
+    /* Our own options (10 at most, with the script and --dependency), those of add_opts_args
+     * with the two --time and the NULL. */
+    cap = 10 + opts_args_max(opts) + 2 + 1;
     argv = wf_xcalloc(cap, sizeof(char *));
     argv[argc++] = wf_xstrdup("sbatch");
     argv[argc++] = wf_xstrdup("--parsable");
@@ -790,10 +800,12 @@ static int submit_piece(wf_slurm *s, uint32_t task, const char *task_name,
     if (after != NULL)
         argv[argc++] = wf_xasprintf("--dependency=afterany:%s", after);
     if (raw_time)
-        argv[argc++] = wf_xasprintf("--time=%s", opts->time);
+        times[n_times++] = wf_xasprintf("--time=%s", opts->time);
     if (limit > 0)
-        argv[argc++] = wf_xasprintf("--time=%lld", (long long)limit);
-    argc = add_opts_args(argv, argc, opts);
+        times[n_times++] = wf_xasprintf("--time=%lld", (long long)limit);
+    argc = add_opts_args(argv, argc, opts, times);
+    for (size_t k = 0; k < n_times; k++)
+        free(times[k]);
     argv[argc++] = wf_xstrdup(path);
 
     rc = sbatch_job_id((const char *const *)argv, id, sizeof(id), err);
