@@ -35,7 +35,7 @@
  * element's output files and calls the done callback with a wf_slurm_result. Polls back off
  * while nothing changes, and every Slurm command of the process is rate limited (see
  * wf_slurm_new and docs/slurm.md for the figures); the poller also enforces each task's
- * timeout by scancelling the element.
+ * timeout by scancelling the element (not a packed element, whose items have their own).
  *
  * Mapping: COMPLETED with exit 0 -> SUCCEEDED; FAILED / exit N -> FAILED with exit_code N;
  * CANCELLED (not by us) -> FAILED "cancelled by Slurm"; TIMEOUT, or scancelled by the poller
