@@ -225,11 +225,11 @@ void wf__task_ready(wf_run *r, uint32_t t)
         }
         wf__task_add_units(r, t, ev.n_items, false);
         if (task->pipeline) {
-            char *msg = wf_xasprintf("pipelined from %s", r->wf->tasks[task->pipe_source].name);
+            wf_strbuf src = WF_STRBUF_INIT;
 
-            ev.message = msg;
+            ev.source = wf__task_display_name(r, &r->wf->tasks[task->pipe_source], &src);
             wf__emit(r, &ev);
-            free(msg);
+            wf_strbuf_release(&src);
             wf__pipe_start(r, t);
             return;
         }

@@ -222,6 +222,9 @@ typedef struct wf_event {
      * bytes are '?'), at most 64 bytes (cut with "..."), secrets masked. Recorded in the
      * store with the unit ("label"). */
     const char *label;
+    /* TASK_START of a pipelined task (`pipeline: true`): the task whose results it takes item
+     * by item (named as `task` is); NULL otherwise. */
+    const char *source;
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the

@@ -87,6 +87,8 @@ static const char *const migrations[] = {
     /* 4 -> 5: the files a cache entry restores (`cache.generates`): a JSON array of
      * {"path", "mode", "hash"}, each file's content a blob. NULL: no files. */
     "ALTER TABLE cache ADD COLUMN files_json TEXT;",
+    /* 5 -> 6: a pipelined task's source task (`pipeline: true`, issue 17); NULL otherwise. */
+    "ALTER TABLE tasks ADD COLUMN source TEXT;",
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,

@@ -373,7 +373,7 @@ START_TEST(test_newer_schema_refused)
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 5)"));
+        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 6)"));
     /* Refusing changed nothing. */
     ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 7);
     wf_error_release(&err);
@@ -1686,11 +1686,13 @@ START_TEST(test_schema1_store)
         wf_store_record_unit(s, &u);
     }
     close_ok(s);
-    sql_exec(tmp,
-             "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
-             "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
-             "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
-             "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; PRAGMA user_version = 1");
+    sql_exec(
+        tmp,
+        "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
+        "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
+        "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
+        "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE tasks DROP COLUMN "
+        "source; PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
     /* Columns added since (schema 3: ignored, 4: label) read as their defaults. */
@@ -1701,6 +1703,7 @@ START_TEST(test_schema1_store)
         t = json_object_array_get_idx(jget(run, "tasks"), 0);
         u = json_object_array_get_idx(jget(t, "units"), 0);
         ck_assert(!json_object_get_boolean(jget(t, "ignored")));
+        ck_assert(!json_object_object_get_ex(t, "source", NULL)); /* schema 6 */
         ck_assert(!json_object_get_boolean(jget(u, "ignored")));
         ck_assert(json_object_object_get_ex(u, "label", NULL));
         ck_assert_ptr_null(jget(u, "label"));

@@ -92,6 +92,15 @@ expect_json "failed source item: when: always() runs the item, with a null item"
 run_wf show last
 expect_in "failed source item: show says why b[2] was skipped" out.txt "source item 2 of 'a' failed"
 expect_in "failed source item: and why c[2] was" out.txt "source item 2 of 'b' skipped"
+expect_in "show: a stage names its source" out.txt "(5 items, pipelined from a)"
+expect_in "show: how far the items of a chain got" out.txt \
+    "pipeline a -> b -> c (5 items): 4 through, 1 stopped at a"
+expect_in "show: a stage that runs every item" out.txt "pipeline a -> rescue (5 items): 5 through"
+run_wf show last --json
+expect_json "show --json: the source of each task" '[t.get("source") for t in d["tasks"]]' \
+    '[null, "a", "b", "a"]'
+run_wf report last -o report.html
+expect_in "report: a stage names its source" report.html "5 items, pipelined from b"
 rm -f ran.txt
 
 # ---- stopped by SIGINT, then resumed: only the items not succeeded run again ------------------
@@ -124,6 +133,7 @@ wait "$pid"
 rc=$?
 set -e
 expect_rc "resume: SIGINT stops the chain" 130
+expect_in "progress: a stage names its source" err.txt "c: $M items, pipelined from b"
 run_wf show last --json
 read -r ok_a ok_b ok_c < <(json_get '" ".join(str(sum(u["status"] == "succeeded" for u in t["units"])) for t in d["tasks"])' | tr -d '"')
 if [ "$ok_c" -ge 1 ] && [ "$ok_a" -lt "$M" ]; then
