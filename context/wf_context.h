@@ -138,6 +138,22 @@ const char *wf_ctx_run_id(const wf_ctx *c);
  * set. */
 bool wf_ctx_item(const wf_ctx *c, const json_object **item, int64_t *index);
 
+/* ---- outputs ------------------------------------------------------------------------ */
+
+/* How a unit's stdout becomes its result (`output:`). */
+typedef enum wf_output_mode { WF_OUTPUT_TEXT = 0, WF_OUTPUT_JSON, WF_OUTPUT_LINES } wf_output_mode;
+
+/* "text", "json", "lines" (static). */
+const char *wf_output_mode_name(wf_output_mode mode);
+/* The mode a name gives; false for anything else (NULL included). */
+bool wf_output_mode_parse(const char *name, wf_output_mode *mode);
+/* Turns captured stdout (or what a unit wrote to $WF_RESULT: `what` names it in messages) into
+ * a result (*value, owned): text without its last line ending, a list of lines, or the JSON it
+ * holds. On bad JSON returns WF_EINVAL, and WF_ERANGE for more lines than WF_MAX_LIST_LEN,
+ * with *error (owned) saying so and quoting the start of the text. Any thread. */
+int wf_output_convert(wf_output_mode mode, const char *out, const char *what, json_object **value,
+                      char **error);
+
 /* ---- read-only JSON helpers --------------------------------------------------------- */
 
 /* Appends v as compact JSON (no spaces, keys in insertion order, NULL as null). Doubles are

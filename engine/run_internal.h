@@ -419,10 +419,4 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
 void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *result,
                             bool result_truncated, const char *where);
 
-/* Turns captured stdout (or what a unit wrote to $WF_RESULT: `what` names it in messages)
- * into a result per the task's output mode. On bad JSON returns WF_EINVAL with *error set to
- * a message quoting the start of the text. */
-int wf__output_convert(wf_output_mode mode, const char *out, const char *what, json_object **value,
-                       char **error);
-
 #endif

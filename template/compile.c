@@ -6,10 +6,23 @@
  * commands. Everything that can be decided without a context is decided here, once, so that
  * evaluation never parses.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tpl_internal.h"
+
+/* The two booleans every template hands out borrowed (tpl_internal.h): made once per process
+ * and never freed, as nothing ever changes their reference counts (shared values are
+ * read-only). One pair per template cost two allocations and 96 bytes each. */
+static json_object *g_true, *g_false;
+static pthread_once_t g_booleans_once = PTHREAD_ONCE_INIT;
+
+static void make_booleans(void)
+{
+    g_true = wf_json_check(json_object_new_boolean(1));
+    g_false = wf_json_check(json_object_new_boolean(0));
+}
 
 /* ---- the template --------------------------------------------------------------- */
 
@@ -32,6 +45,7 @@ static void flush_text(wf_tpl *t, wf_strbuf *sb, size_t start, size_t end)
     if (sb->len == 0)
         return;
     s = wf_strbuf_detach(sb, &len);
+    s = wf_xrealloc(s, len + 1); /* the builder's spare room would stay for the run */
     add_part(t, s, len, NULL);
     t->parts[t->nparts - 1].src_start = start;
     t->parts[t->nparts - 1].src_end = end;
@@ -143,6 +157,7 @@ static void classify(wf_tpl *t)
             wf_strbuf_add(&sb, t->parts[i].text, t->parts[i].len);
         wf_strbuf_add(&sb, "", 0);
         t->literal = wf_strbuf_detach(&sb, &t->literal_len);
+        t->literal = wf_xrealloc(t->literal, t->literal_len + 1);
     } else if (nexpr == 1 && blank + 1 == t->nparts) {
         t->kind = WF_TPL_VALUE;
         t->value = e->expr;
@@ -286,8 +301,9 @@ static int compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf
     t->src[len] = '\0';
     t->len = len;
     t->flags = flags;
-    t->c_true = json_object_new_boolean(1);
-    t->c_false = json_object_new_boolean(0);
+    pthread_once(&g_booleans_once, make_booleans);
+    t->c_true = g_true;
+    t->c_false = g_false;
     memset(&p, 0, sizeof(p));
     p.t = t;
     p.err = err;
@@ -365,8 +381,6 @@ void wf_tpl_free(wf_tpl *t)
     free(t->parts);
     free(t->refs);
     free(t->literal);
-    json_object_put(t->c_true);
-    json_object_put(t->c_false);
     free(t->src);
     free(t);
 }

@@ -438,7 +438,8 @@ struct wf_tpl {
     node **nodes; /* every node, for freeing */
     size_t nnodes;
     bool simple;
-    json_object *c_true, *c_false; /* handed out borrowed, so that booleans cost nothing */
+    /* handed out borrowed, so that booleans cost nothing (one pair per process: compile.c) */
+    json_object *c_true, *c_false;
 };
 
 /* ---- compiling (parser.c, used by compile.c) ------------------------------------------ */

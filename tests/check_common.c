@@ -8,6 +8,7 @@
 
 #include <check.h>
 
+#include "wf_arena.h"
 #include "wf_common.h"
 
 /* ---- error codes -------------------------------------------------------------------- */
@@ -347,6 +348,45 @@ static const struct {
     { "2.5m", 150000 }, { "1.5h", 5400000 }, { "\t7ms\n", 7 }, { "5.", 5000 },    { "0.0005", 1 },
 };
 
+/* The arena: zeroed and aligned allocations, copies, a request bigger than a chunk beside
+ * small ones (the small ones keep using the current chunk), release and reuse. */
+START_TEST(test_arena)
+{
+    wf_arena a = WF_ARENA_INIT;
+    char *big, *s, *first;
+    const char *ptrs[3] = { "a", "b", "c" };
+    const char **copy;
+    size_t before;
+
+    for (int round = 0; round < 2; round++) {
+        first = wf_arena_strndup(&a, "x", 1);
+        for (size_t n = 1; n < 200; n++) {
+            unsigned char *p = wf_arena_alloc(&a, n);
+
+            ck_assert_uint_eq((uintptr_t)p % 8, 0);
+            for (size_t k = 0; k < n; k++)
+                ck_assert_uint_eq(p[k], 0);
+            memset(p, 0xAB, n);
+        }
+        before = a.bytes;
+        big = wf_arena_alloc(&a, 1 << 20); /* its own chunk */
+        ck_assert_uint_ge(a.bytes - before, (size_t)1 << 20);
+        big[(1 << 20) - 1] = 1;
+        before = a.bytes;
+        s = wf_arena_strndup(&a, "hello\0world", 11); /* NULs kept, then one more */
+        ck_assert_uint_eq(a.bytes, before);           /* still in the small chunk */
+        ck_assert_mem_eq(s, "hello\0world", 12);
+        copy = wf_arena_ptrdup(&a, ptrs, 3);
+        ck_assert_ptr_eq(copy[2], ptrs[2]);
+        ck_assert_ptr_null(wf_arena_ptrdup(&a, ptrs, 0));
+        ck_assert_str_eq(first, "x");
+        wf_arena_release(&a);
+        ck_assert_uint_eq(a.bytes, 0);
+        ck_assert_ptr_null(a.chunks);
+    }
+}
+END_TEST
+
 START_TEST(test_duration_parse_ok)
 {
     int64_t ms = -1;
@@ -550,6 +590,7 @@ static Suite *common_suite(void)
     tcase_add_test(tc, test_strbuf);
     tcase_add_loop_test(tc, test_strbuf_empty_detach, 0, (int)WF_ARRAY_LEN(empty_cases));
     tcase_add_test(tc, test_alloc_helpers);
+    tcase_add_test(tc, test_arena);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("duration");

@@ -752,6 +752,40 @@ START_TEST(test_threads_write_shared_object)
 }
 END_TEST
 
+/* stdout (or $WF_RESULT) to a result, by output mode (moved here from check_scheduler.c with
+ * the conversion). */
+START_TEST(output_modes)
+{
+    wf_output_mode m = WF_OUTPUT_TEXT;
+    json_object *v = NULL;
+    char *err = NULL;
+
+    ck_assert_int_eq(wf_output_convert(WF_OUTPUT_TEXT, "hi\n", "stdout", &v, &err), WF_OK);
+    ck_assert_str_eq(json_object_get_string(v), "hi");
+    json_object_put(v);
+    ck_assert_int_eq(wf_output_convert(WF_OUTPUT_JSON, " {\"a\": [1]} \n", "stdout", &v, &err),
+                     WF_OK);
+    ck_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "{\"a\":[1]}");
+    json_object_put(v);
+    ck_assert_int_eq(wf_output_convert(WF_OUTPUT_JSON, "42\n", "stdout", &v, &err), WF_OK);
+    ck_assert_int_eq(json_object_get_int(v), 42);
+    json_object_put(v);
+    ck_assert_int_eq(wf_output_convert(WF_OUTPUT_JSON, "{\"a\": 1} trailing", "stdout", &v, &err),
+                     WF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "'{\"a\": 1} trailing'"));
+    free(err);
+    ck_assert_int_eq(wf_output_convert(WF_OUTPUT_JSON, "", "stdout", &v, &err), WF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "it is empty"));
+    free(err);
+    ck_assert_int_eq(wf_output_convert(WF_OUTPUT_LINES, "a\r\nb\n", "stdout", &v, &err), WF_OK);
+    ck_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "[\"a\",\"b\"]");
+    json_object_put(v);
+    ck_assert(wf_output_mode_parse("lines", &m) && m == WF_OUTPUT_LINES);
+    ck_assert_str_eq(wf_output_mode_name(WF_OUTPUT_JSON), "json");
+    ck_assert(!wf_output_mode_parse("yaml", &m) && !wf_output_mode_parse(NULL, &m));
+}
+END_TEST
+
 static Suite *context_suite(void)
 {
     Suite *s = suite_create("context");
@@ -794,6 +828,10 @@ static Suite *context_suite(void)
 
     tc = tcase_create("json_copy");
     tcase_add_test(tc, test_json_copy_independent);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("outputs");
+    tcase_add_test(tc, output_modes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("json_equal");

@@ -602,34 +602,6 @@ START_TEST(unknown_action_is_refused_before_running)
 }
 END_TEST
 
-START_TEST(output_modes)
-{
-    json_object *v = NULL;
-    char *err = NULL;
-
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_TEXT, "hi\n", "stdout", &v, &err), WF_OK);
-    ck_assert_str_eq(json_object_get_string(v), "hi");
-    json_object_put(v);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, " {\"a\": [1]} \n", "stdout", &v, &err),
-                     WF_OK);
-    ck_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "{\"a\":[1]}");
-    json_object_put(v);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "42\n", "stdout", &v, &err), WF_OK);
-    ck_assert_int_eq(json_object_get_int(v), 42);
-    json_object_put(v);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "{\"a\": 1} trailing", "stdout", &v, &err),
-                     WF_EINVAL);
-    ck_assert_ptr_nonnull(strstr(err, "'{\"a\": 1} trailing'"));
-    free(err);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_JSON, "", "stdout", &v, &err), WF_EINVAL);
-    ck_assert_ptr_nonnull(strstr(err, "it is empty"));
-    free(err);
-    ck_assert_int_eq(wf__output_convert(WF_OUTPUT_LINES, "a\r\nb\n", "stdout", &v, &err), WF_OK);
-    ck_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "[\"a\",\"b\"]");
-    json_object_put(v);
-}
-END_TEST
-
 static Suite *scheduler_suite(void)
 {
     Suite *s = suite_create("scheduler");
@@ -650,7 +622,6 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, long_chain_of_skips_does_not_recurse);
     tcase_add_test(tc, cancel_stops_everything);
     tcase_add_test(tc, unknown_action_is_refused_before_running);
-    tcase_add_test(tc, output_modes);
     suite_add_tcase(s, tc);
     tc = tcase_create("events");
     tcase_set_timeout(tc, 60);

@@ -311,7 +311,7 @@ static void parse_items(wf__ld *c, wf_task *t, const wf__ynode *n)
             wf__loader_error(c->L, n->mark, WF_ERANGE,
                              "with-items has %zu items, more than the %d a task may expand to; "
                              "split it into several tasks",
-                             n->n, WF_MAX_ITEMS);
+                             (size_t)n->n, WF_MAX_ITEMS);
         t->items_kind = WF_ITEMS_LIST;
         t->items = wf__ld_build_vnode(c, n, WF__ROLE_ITEMS, t->index);
         return;
@@ -466,13 +466,16 @@ static void parse_slurm(wf__ld *c, wf_task *t, const wf__ynode *n)
 static void fold_env(wf__ld *c, wf_task *t, const wf__ynode *own)
 {
     size_t cap = (c->env ? c->env->n : 0) + (own && own->type == WF__Y_MAP ? own->n : 0);
-    const wf__ynode **names = wf_xcalloc(cap + 1, sizeof(*names));
-    const wf__ynode **vals = wf_xcalloc(cap + 1, sizeof(*vals));
+    const wf__ynode **names, **vals;
     const wf__ynode *maps[2] = { c->env, own && own->type == WF__Y_MAP ? own : NULL };
     size_t n = 0;
 
     if (own != NULL)
         check_env_map(c, own, "env");
+    if (cap == 0)
+        return; /* most tasks: no allocation (t->env NULL, n_env 0) */
+    names = wf_xcalloc(cap + 1, sizeof(*names));
+    vals = wf_xcalloc(cap + 1, sizeof(*vals));
     for (int m = 0; m < 2; m++) {
         for (size_t k = 0; maps[m] != NULL && k < maps[m]->n; k++) {
             const wf__ynode *key = maps[m]->keys[k], *val = maps[m]->items[k];

@@ -291,8 +291,17 @@ static void drop_repeats(wf_errlist *errs)
     errs->len = w;
 }
 
-static int load_text(const char *name, const char *text, size_t len, const wf__chain *chain,
+static int load_text(const char *name, char *text, size_t len, const wf__chain *chain,
                      wf_workflow **out, wf_errlist *errs);
+
+/* A file's text read into sb, taken out at its exact size (it stays as the workflow's
+ * source for the run: the builder's spare room would stay with it). */
+static char *take_text(wf_strbuf *sb, size_t *len)
+{
+    char *text = wf_strbuf_detach(sb, len);
+
+    return wf_xrealloc(text, *len + 1);
+}
 
 /* Loads the file a task names in `uses:`. Problems with the call itself (no such file, a
  * cycle, too many files) are errors at the `uses:` value in c; errors inside the called file
@@ -302,10 +311,10 @@ static void load_called(wf__ld *c, size_t ti, const wf__chain *chain, wf_errlist
     wf_task *t = &c->wf->tasks[ti];
     const wf__ynode *at = c->uses[ti].uses;
     wf__chain link = { .up = chain, .loaded = chain->loaded };
-    char *path = wf__uses_resolve(c->wf->path, t->uses), *cycle = NULL;
+    char *path = wf__uses_resolve(c->wf->path, t->uses), *cycle = NULL, *body;
     wf_strbuf text = WF_STRBUF_INIT;
     wf_errlist read_errs;
-    size_t from = sub->len;
+    size_t from = sub->len, len;
 
     wf_errlist_init(&read_errs);
     link.path = path;
@@ -329,7 +338,8 @@ static void load_called(wf__ld *c, size_t ti, const wf__chain *chain, wf_errlist
                          WF_MAX_CALLED_FILES, chain_top(chain)->path);
         goto out;
     }
-    if (load_text(path, wf_strbuf_str(&text), text.len, &link, &t->called, sub) != WF_OK) {
+    body = take_text(&text, &len);
+    if (load_text(path, body, len, &link, &t->called, sub) != WF_OK) {
         wf__uses_note(sub, from, c->wf->path, at->mark);
         /* One line in the caller, so that its own errors say the call is broken too. */
         wf__loader_error(c->L, at->mark, WF_EINVAL, "uses: %s has errors (below)", path);
@@ -344,7 +354,9 @@ out:
     wf_errlist_release(&read_errs);
 }
 
-static int load_text(const char *name, const char *text, size_t len, const wf__chain *chain,
+/* Loads a workflow from text[0..len) (NUL-terminated there), which it takes over: the text
+ * becomes the workflow's source, or is freed. */
+static int load_text(const char *name, char *text, size_t len, const wf__chain *chain,
                      wf_workflow **out, wf_errlist *errs)
 {
     wf__loader L = { 0 };
@@ -358,9 +370,7 @@ static int load_text(const char *name, const char *text, size_t len, const wf__c
     *out = NULL;
     wf_errlist_init(&sub);
     wf->path = wf_xstrdup(name != NULL ? name : "<string>");
-    wf->source = wf_xmalloc(len + 1);
-    memcpy(wf->source, text, len);
-    wf->source[len] = '\0';
+    wf->source = text;
     wf->source_len = len;
     wf_sha256_hex(text, len, wf->sha256);
 
@@ -425,8 +435,7 @@ static int load_text(const char *name, const char *text, size_t len, const wf__c
 
 /* The top of the chain: the file being loaded for the caller of the public functions (a
  * string has no real path unless its name is a file's). */
-static int load_top(const char *name, const char *text, size_t len, wf_workflow **out,
-                    wf_errlist *errs)
+static int load_top(const char *name, char *text, size_t len, wf_workflow **out, wf_errlist *errs)
 {
     size_t loaded = 0;
     wf__chain top = { .path = name != NULL ? name : "<string>", .loaded = &loaded };
@@ -441,21 +450,26 @@ static int load_top(const char *name, const char *text, size_t len, wf_workflow 
 int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_workflow **out,
                             wf_errlist *errs)
 {
-    return load_top(name, text, len, out, errs);
+    char *copy = wf_xmalloc(len + 1);
+
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    return load_top(name, copy, len, out, errs);
 }
 
 int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
+    char *text;
+    size_t len;
     int rc;
 
     *out = NULL;
     rc = wf__read_file(path, "workflow file", &sb, errs);
     if (rc != WF_OK)
         return rc;
-    rc = load_top(path, wf_strbuf_str(&sb), sb.len, out, errs);
-    wf_strbuf_release(&sb);
-    return rc;
+    text = take_text(&sb, &len);
+    return load_top(path, text, len, out, errs);
 }
 
 static void free_named_tpls(wf_named_tpl *v, size_t n)

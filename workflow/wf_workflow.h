@@ -86,8 +86,6 @@ typedef struct wf_input_spec {
     char *description;        /* may be NULL */
 } wf_input_spec;
 
-typedef enum wf_output_mode { WF_OUTPUT_TEXT = 0, WF_OUTPUT_JSON, WF_OUTPUT_LINES } wf_output_mode;
-
 typedef enum wf_backoff {
     WF_BACKOFF_CONSTANT = 0,
     WF_BACKOFF_LINEAR,

@@ -32,18 +32,7 @@
 
 void wf__loader_release(wf__loader *L)
 {
-    wf__ynode *n = L->arena;
-
-    while (n != NULL) {
-        wf__ynode *next = n->arena_next;
-
-        free(n->text);
-        free(n->keys);
-        free(n->items);
-        free(n);
-        n = next;
-    }
-    L->arena = NULL;
+    wf_arena_release(&L->arena);
     free(L->line_starts);
     L->line_starts = NULL;
 }
@@ -80,32 +69,44 @@ static void convert_mark(wf__loader *L, yaml_mark_t ym, wf_mark *m, size_t *offs
 
 static wf__ynode *new_node(wf__loader *L, wf__ytype type, yaml_mark_t ym)
 {
-    wf__ynode *n = wf_xcalloc(1, sizeof(*n));
+    wf__ynode *n = wf_arena_alloc(&L->arena, sizeof(*n));
+    size_t offset;
 
     n->type = type;
     /* A null that stands for a bad alias may end up as a map key: give it a text. */
     if (type == WF__Y_NULL)
-        n->text = wf_xstrdup("");
-    convert_mark(L, ym, &n->mark, &n->offset);
+        n->text = wf_arena_strndup(&L->arena, "", 0);
+    convert_mark(L, ym, &n->mark, &offset);
+    n->offset = (uint32_t)offset;
     n->size = 1;
     n->depth = 1;
-    n->arena_next = L->arena;
-    L->arena = n;
     L->n_nodes++;
     return n;
 }
 
-static void push_entry(wf__ynode *n, wf__ynode *key, wf__ynode *value)
+/* Entries being collected: the raw pairs of the open collections (one stack for all of
+ * them, each collection's on top of its parent's), or a map's final entries while merge keys
+ * are resolved. A closed collection's entries are copied into the arena at their exact size. */
+typedef struct entries {
+    wf__ynode **keys, **items;
+    size_t n, cap;
+} entries;
+
+static void push_entry(entries *e, wf__ynode *key, wf__ynode *value)
 {
-    if (n->n == n->cap) {
-        n->cap = n->cap ? n->cap * 2 : 4;
-        n->items = wf_xrealloc(n->items, n->cap * sizeof(*n->items));
-        if (n->type == WF__Y_MAP)
-            n->keys = wf_xrealloc(n->keys, n->cap * sizeof(*n->keys));
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 64;
+        e->items = wf_xrealloc(e->items, e->cap * sizeof(*e->items));
+        e->keys = wf_xrealloc(e->keys, e->cap * sizeof(*e->keys));
     }
-    if (n->type == WF__Y_MAP)
-        n->keys[n->n] = key;
-    n->items[n->n++] = value;
+    e->keys[e->n] = key;
+    e->items[e->n++] = value;
+}
+
+static void release_entries(entries *e)
+{
+    free(e->keys);
+    free(e->items);
 }
 
 static bool has_tpl_text(const char *s, size_t len)
@@ -140,10 +141,8 @@ static void finish_scalar(wf__loader *L, wf__ynode *n, const yaml_event_t *ev)
     /* Every byte, an escaped NUL ("\0", "\u0000") included: a value is never cut short here.
      * Where such a string can reach a process it is refused with its position (templates
      * compiled WF_TPL_CSTRING) or, for data such as items, when the unit renders it. */
-    n->len = ev->data.scalar.length;
-    n->text = wf_xmalloc(n->len + 1);
-    memcpy(n->text, ev->data.scalar.value, n->len);
-    n->text[n->len] = '\0';
+    n->len = (uint32_t)ev->data.scalar.length; /* within the file's size */
+    n->text = wf_arena_strndup(&L->arena, (const char *)ev->data.scalar.value, n->len);
     n->type = WF__Y_STRING;
     if (tag == NULL) {
         if (n->style == WF__YS_PLAIN)
@@ -247,7 +246,7 @@ static bool in_sorted(const keyed *sorted, size_t n, const wf__ynode *k)
 
 /* The entries a merge key brings: those of its map, or of each map of its list (earlier maps
  * win), minus the keys the mapping itself has. */
-static void add_merged(wf__loader *L, wf__ynode *out, const wf__ynode *v, const keyed *own,
+static void add_merged(wf__loader *L, entries *out, const wf__ynode *v, const keyed *own,
                        size_t n_own)
 {
     size_t total = 0, n = 0;
@@ -299,15 +298,53 @@ static void add_merged(wf__loader *L, wf__ynode *out, const wf__ynode *v, const 
     free(drop);
 }
 
+/* A map of a few keys and no merge key, the common case: duplicates found pairwise, the
+ * entries kept in the arena without sorting anything. False when the map is not such a map. */
+static bool finish_small_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys,
+                             wf__ynode **raw_values, size_t raw_n)
+{
+    wf__ynode *keys[16], *values[16];
+    size_t kept = 0;
+
+    if (raw_n > 16)
+        return false;
+    for (size_t k = 0; k < raw_n; k++)
+        if (is_merge_key(raw_keys[k]))
+            return false;
+    for (size_t k = 0; k < raw_n; k++) {
+        size_t first = 0;
+
+        while (first < kept && key_cmp(keys[first], raw_keys[k]) != 0)
+            first++;
+        if (first < kept) {
+            wf__loader_error(L, raw_keys[k]->mark, WF_EINVAL,
+                             "duplicate key '%s' (first at line %d)", raw_keys[k]->text,
+                             keys[first]->mark.line);
+            continue;
+        }
+        keys[kept] = raw_keys[k];
+        values[kept++] = raw_values[k];
+    }
+    n->keys = wf_arena_ptrdup(&L->arena, keys, kept);
+    n->items = wf_arena_ptrdup(&L->arena, values, kept);
+    n->n = (uint32_t)kept;
+    return true;
+}
+
 /* Turns the raw key/value pairs of a finished mapping into its final entries: explicit keys
  * unique, merge keys replaced by the entries they bring, where they stand. */
-static void finish_map(wf__loader *L, wf__ynode *n)
+static void finish_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys, wf__ynode **raw_values,
+                       size_t raw_n)
 {
-    size_t raw_n = n->n, n_own = 0, n_merges = 0;
-    wf__ynode **raw_keys = n->keys, **raw_values = n->items;
-    keyed *own = wf_xmalloc((raw_n + 1) * sizeof(*own));
-    bool *drop = wf_xcalloc(raw_n + 1, sizeof(*drop));
-    wf__ynode out = { 0 };
+    size_t n_own = 0, n_merges = 0;
+    keyed *own;
+    bool *drop;
+    entries out = { 0 };
+
+    if (finish_small_map(L, n, raw_keys, raw_values, raw_n))
+        return;
+    own = wf_xmalloc((raw_n + 1) * sizeof(*own));
+    drop = wf_xcalloc(raw_n + 1, sizeof(*drop));
 
     for (size_t k = 0; k < raw_n; k++) {
         if (is_merge_key(raw_keys[k]))
@@ -319,7 +356,6 @@ static void finish_map(wf__loader *L, wf__ynode *n)
     }
     /* Sorted by (key, position), a duplicate follows its first occurrence. */
     flag_duplicates(L, own, n_own, drop, true);
-    out.type = WF__Y_MAP;
     for (size_t k = 0; k < raw_n; k++) {
         if (drop[k])
             continue;
@@ -334,14 +370,12 @@ static void finish_map(wf__loader *L, wf__ynode *n)
         }
         add_merged(L, &out, raw_values[k], own, n_own);
     }
-    free(raw_keys);
-    free(raw_values);
     free(own);
     free(drop);
-    n->keys = out.keys;
-    n->items = out.items;
-    n->n = out.n;
-    n->cap = out.cap;
+    n->keys = wf_arena_ptrdup(&L->arena, out.keys, out.n);
+    n->items = wf_arena_ptrdup(&L->arena, out.items, out.n);
+    n->n = (uint32_t)out.n;
+    release_entries(&out);
 }
 
 /* Size, depth and has_tpl of a finished collection, from its children. */
@@ -366,6 +400,7 @@ static void finish_collection(wf__ynode *n)
 
 typedef struct frame {
     wf__ynode *node;
+    size_t base;   /* where its raw entries start on the builder's stack of entries */
     size_t anchor; /* index into anchors + 1, or 0 */
     wf__ynode *key;
     bool have_key;
@@ -380,6 +415,7 @@ typedef struct builder {
     wf__loader *L;
     frame *stack;
     size_t depth, cap;
+    entries raw; /* the raw entries of the open collections */
     anchor *anchors;
     size_t n_anchors, anchors_cap;
     wf__ynode *root;
@@ -410,7 +446,7 @@ static void attach(builder *b, wf__ynode *n)
     }
     f = &b->stack[b->depth - 1];
     if (f->node->type == WF__Y_LIST) {
-        push_entry(f->node, NULL, n);
+        push_entry(&b->raw, NULL, n);
         return;
     }
     if (!f->have_key) {
@@ -426,7 +462,7 @@ static void attach(builder *b, wf__ynode *n)
     }
     /* A key that was not a scalar was reported; its pair is left out. */
     if (f->key != NULL)
-        push_entry(f->node, f->key, n);
+        push_entry(&b->raw, f->key, n);
     f->have_key = false;
     f->key = NULL;
 }
@@ -445,6 +481,7 @@ static void open_collection(builder *b, wf__ytype type, const yaml_event_t *ev,
         b->stack = wf_xrealloc(b->stack, b->cap * sizeof(*b->stack));
     }
     b->stack[b->depth].node = n;
+    b->stack[b->depth].base = b->raw.n;
     b->stack[b->depth].anchor = anchor_name != NULL ? add_anchor(b, anchor_name, NULL) : 0;
     b->stack[b->depth].key = NULL;
     b->stack[b->depth].have_key = false;
@@ -454,9 +491,15 @@ static void open_collection(builder *b, wf__ytype type, const yaml_event_t *ev,
 static void close_collection(builder *b)
 {
     frame f = b->stack[--b->depth];
+    size_t n = b->raw.n - f.base;
 
-    if (f.node->type == WF__Y_MAP)
-        finish_map(b->L, f.node);
+    if (f.node->type == WF__Y_MAP) {
+        finish_map(b->L, f.node, b->raw.keys + f.base, b->raw.items + f.base, n);
+    } else {
+        f.node->items = wf_arena_ptrdup(&b->L->arena, b->raw.items + f.base, n);
+        f.node->n = (uint32_t)n;
+    }
+    b->raw.n = f.base;
     finish_collection(f.node);
     if (f.anchor != 0)
         b->anchors[f.anchor - 1].node = f.node;
@@ -627,6 +670,7 @@ out:
         free(b.anchors[k].name);
     free(b.anchors);
     free(b.stack);
+    release_entries(&b.raw);
     yaml_parser_delete(&parser);
     return ok;
 }
