@@ -132,7 +132,8 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
  * "required", "secret", "description", "default" (null when required), "enum": [VALUE...] |
  * null}], "tasks": [{"name", "line", "col", "description",
  * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
- * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
+ * "expr": TEXT | null, "pipeline": BOOL, "keys": [KEY...]}, "when": TEXT | null,
+ * "run": TEXT | null,
  * "argv": [TEXT...] | null, "action": NAME | null, "uses": PATH | null, "called": null |
  * {the called workflow described the same way}}], "order": [NAME...], "outputs": [NAME...]}.
  * Tasks are in file order; "needs" lists every dependency (explicit and read off templates);
