@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wf_store.h"
 
@@ -49,7 +50,8 @@ static const char help[] =
     "  --force                 resume even though the workflow file has changed\n"
     "  --no-cache              run `cache:` tasks even when the store has their result\n"
     "  --executor local|slurm  where `run` tasks run: slurm sends every one to the Slurm\n"
-    "                          cluster (docs/slurm.md); default: as each task says\n"
+    "                          cluster (docs/slurm.md); local runs every one here, slurm:\n"
+    "                          options ignored; default: as each task says\n"
     "  --keep-job-files        keep the Slurm job files (commands, environments, outputs;\n"
     "                          they may hold secrets) after the run, for debugging\n"
     "  --junit FILE            write a JUnit XML report: one testcase per task or item\n"
@@ -80,7 +82,8 @@ typedef struct run_cli {
     size_t n_positional; /* how many came as TASK... */
     int jobs;
     bool fail_fast, dry_run, json, quiet, verbose;
-    bool no_store, force, no_cache, slurm, keep_job_files;
+    bool no_store, force, no_cache, keep_job_files;
+    bool slurm, local;     /* --executor slurm, --executor local */
     const char *store_dir; /* --store, else WFENGINE_STORE, else .wfengine */
     const char *resume;    /* --resume RUN|last */
     int64_t start_ms;
@@ -233,8 +236,10 @@ static void print_plan_items(json_object *list, const char *kind)
 
 /* One task of the plan: task is its wf_workflow_describe() entry, known what wf_run_plan()
  * evaluated for it with the given inputs (NULL: nothing). */
-static void print_task_plan(json_object *task, json_object *known)
+static void print_task_plan(json_object *task, json_object *known, const run_cli *cli)
 {
+    const char *executor = wf_cli_json_str(task, "executor");
+
     json_object *needs = NULL, *items = NULL, *argv = NULL, *v = NULL;
     size_t n_needs;
 
@@ -298,6 +303,13 @@ static void print_task_plan(json_object *task, json_object *known)
     } else {
         printf("    action: %s\n", wf_cli_json_str(task, "action"));
     }
+    if (executor != NULL && strcmp(executor, "slurm") == 0 && cli->local)
+        printf("    executor: local (--executor local: the file's executor: slurm and its "
+               "slurm: options are ignored)\n");
+    else if (executor != NULL && strcmp(executor, "slurm") == 0)
+        printf("    executor: slurm\n");
+    else if (executor != NULL && cli->slurm)
+        printf("    executor: slurm (--executor slurm)\n");
 }
 
 /* With targets: marks in `want` every task the targets need (the run's tasks); iterative,
@@ -357,11 +369,68 @@ static void print_plan(const wf_workflow *wf, const run_cli *cli, json_object *p
             continue;
         json_object_object_get_ex(by_name, name, &task);
         json_object_object_get_ex(known_tasks, name, &known);
-        print_task_plan(task, known);
+        print_task_plan(task, known, cli);
     }
     json_object_put(want);
     json_object_put(by_name);
     json_object_put(doc);
+}
+
+/* ---- the site configuration ------------------------------------------------------------- */
+
+/* Whether a task of a described workflow (or of one it calls) says `executor: slurm`. */
+static bool has_slurm_task(json_object *doc)
+{
+    json_object *tasks = NULL;
+
+    json_object_object_get_ex(doc, "tasks", &tasks);
+    for (size_t t = 0; t < json_object_array_length(tasks); t++) {
+        json_object *task = json_object_array_get_idx(tasks, t), *called = NULL;
+        const char *executor = wf_cli_json_str(task, "executor");
+
+        if (executor != NULL && strcmp(executor, "slurm") == 0)
+            return true;
+        if (json_object_object_get_ex(task, "called", &called) && called != NULL &&
+            has_slurm_task(called))
+            return true;
+    }
+    return false;
+}
+
+/* The site's Slurm defaults (docs/slurm.md, "Site defaults"): read only when a task will run
+ * on Slurm, from $WFENGINE_CONFIG (which must exist), else $XDG_CONFIG_HOME/wfengine/
+ * config.yaml or ~/.config/wfengine/config.yaml when there is one. False (errors printed)
+ * when the file cannot be read or has errors. */
+static bool load_site_config(const run_cli *cli, json_object *doc, json_object **slurm)
+{
+    const char *named = getenv("WFENGINE_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    char *path = NULL;
+    wf_errlist errs;
+    bool ok;
+
+    *slurm = NULL;
+    if (cli->local || (!cli->slurm && !has_slurm_task(doc)))
+        return true;
+    if (named != NULL && named[0] != '\0') {
+        path = wf_xstrdup(named);
+    } else {
+        if (xdg != NULL && xdg[0] == '/')
+            path = wf_xasprintf("%s/wfengine/config.yaml", xdg);
+        else if (home != NULL && home[0] != '\0')
+            path = wf_xasprintf("%s/.config/wfengine/config.yaml", home);
+        if (path == NULL || (access(path, F_OK) != 0 && errno == ENOENT)) {
+            free(path);
+            return true; /* no configuration: nothing to read */
+        }
+    }
+    wf_errlist_init(&errs);
+    ok = wf_site_config_load(path, slurm, &errs) == WF_OK;
+    if (!ok)
+        wf_cli_print_errors(&errs);
+    wf_errlist_release(&errs);
+    free(path);
+    return ok;
 }
 
 /* ---- targets and inputs, checked before anything starts --------------------------------- */
@@ -623,9 +692,9 @@ static int parse_args(run_cli *cli, int argc, char **argv)
         } else if (strcmp(a, "--executor") == 0) {
             if (val == NULL)
                 goto missing;
-            if (strcmp(val, "slurm") == 0) {
-                cli->slurm = true;
-            } else if (strcmp(val, "local") != 0) {
+            cli->slurm = strcmp(val, "slurm") == 0;
+            cli->local = strcmp(val, "local") == 0;
+            if (!cli->slurm && !cli->local) {
                 wf_cli_errorf("run: --executor takes local or slurm (got '%s')", val);
                 return -1;
             }
@@ -696,7 +765,7 @@ int wf_cli_run(int argc, char **argv)
     bool sig_started = false;
     int status = WF_EXIT_USAGE, rc;
     wf_status st;
-    json_object *doc = NULL, *inputs = NULL;
+    json_object *doc = NULL, *inputs = NULL, *site_slurm = NULL;
     bool from_strings = true;
 
     wf_errlist_init(&errs);
@@ -757,7 +826,7 @@ int wf_cli_run(int argc, char **argv)
         inputs = json_object_get(resume.inputs);
         from_strings = resume.inputs_from_strings;
     }
-    if (!check_required_inputs(doc, inputs))
+    if (!check_required_inputs(doc, inputs) || !load_site_config(&cli, doc, &site_slurm))
         goto out;
     /* Before the first unit starts: what a unit leaves behind (a setsid'd or double-forked
      * process) is then ours to kill and reap when the unit ends (docs/cli.md, "Stopping"). */
@@ -786,7 +855,9 @@ int wf_cli_run(int argc, char **argv)
     opts.resume_run = resume.run_id[0] ? resume.run_id : NULL;
     opts.no_cache = cli.no_cache;
     opts.slurm_all = cli.slurm;
+    opts.local_all = cli.local;
     opts.slurm_keep_files = cli.keep_job_files;
+    opts.slurm_defaults = site_slurm;
     rc = wf_run_start(engine, wf, &opts, &run, &errs);
     if (rc != WF_OK) {
         wf_cli_print_errors(&errs);
@@ -851,6 +922,7 @@ out:
     json_object_put(cli.file_inputs);
     json_object_put(inputs);
     json_object_put(doc);
+    json_object_put(site_slurm);
     free(cli.targets);
     wf_errlist_release(&errs);
     return status;

@@ -62,6 +62,13 @@ typedef struct wf_completion {
     /* With a store, filled by the executor (blobs already written): */
     char *result_json; /* masked compact JSON of the result when small, else NULL (owned) */
     char result_hash[WF_SHA256_HEX_LEN + 1]; /* blob of a large result, or "" */
+    /* A large result that is stdout converted by the task's output mode is not written again:
+     * result_hash stays "" and this names the mode ("text", "json", "lines"; static), so the
+     * store reads it back from stdout_hash's blob. NULL otherwise. */
+    const char *result_from;
+    /* Set by the executor: value is stdout converted by the task's output mode (not a
+     * $WF_RESULT file, an action's result, or a cache hit). */
+    bool result_is_stdout;
     char stdout_hash[WF_SHA256_HEX_LEN + 1];
     char stderr_hash[WF_SHA256_HEX_LEN + 1];
     char item_hash[WF_SHA256_HEX_LEN + 1]; /* "" for a task without items */

@@ -27,17 +27,36 @@ typedef struct local_executor {
     atomic_bool *task_stopped; /* the same per task (its fail-fast tripped) */
 
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* workers wait for jobs */
+    pthread_cond_t cond; /* workers wait for jobs, or for room for the head job */
     wf_job *jobs;        /* a ring */
     size_t head, len, cap;
+    size_t busy;    /* the weights (cpus) of the units workers are running */
+    size_t waiting; /* workers waiting on cond */
     bool shutting_down;
 } local_executor;
+
+/* What a job counts against the workers: its task's cpus, at most all of them (a unit that
+ * asks for more runs alone; the scheduler warned when the task started). */
+static size_t job_weight(const local_executor *x, const wf_job *job)
+{
+    size_t w = (size_t)x->run->tasks[job->task].cpus;
+
+    return w < 1 ? 1 : w > x->n_workers ? x->n_workers : w;
+}
+
+/* A job can be taken now: there is one, and its weight fits beside the running units'. With
+ * every weight 1 this is just len > 0 (a worker looking for a job runs nothing). */
+static bool can_take(const local_executor *x)
+{
+    return x->len > 0 && x->busy + job_weight(x, &x->jobs[x->head]) <= x->n_workers;
+}
 
 static void *worker_main(void *arg)
 {
     local_executor *x = arg;
     wf_completion c;
     bool have = false;
+    size_t mine = 0; /* the weight of the unit this worker ran last */
 
     for (;;) {
         wf_job job;
@@ -45,15 +64,22 @@ static void *worker_main(void *arg)
         bool cancelled;
 
         pthread_mutex_lock(&x->lock);
-        if (have && x->len == 0) {
+        x->busy -= mine;
+        mine = 0;
+        if (x->waiting > 0 && x->len > 0)
+            pthread_cond_broadcast(&x->cond); /* room for a heavier head job, maybe */
+        if (have && !can_take(x)) {
             /* Nothing to take next: hand the completion back before waiting. */
             pthread_mutex_unlock(&x->lock);
             wf_done_queue_push(x->done, &c, NULL, 0);
             have = false;
             pthread_mutex_lock(&x->lock);
         }
-        while (x->len == 0 && !x->shutting_down)
+        while (!can_take(x) && !(x->len == 0 && x->shutting_down)) {
+            x->waiting++;
             pthread_cond_wait(&x->cond, &x->lock);
+            x->waiting--;
+        }
         if (x->len == 0) {
             pthread_mutex_unlock(&x->lock);
             return NULL;
@@ -62,6 +88,8 @@ static void *worker_main(void *arg)
         job = x->jobs[x->head];
         x->head = (x->head + 1) % x->cap;
         x->len--;
+        mine = job_weight(x, &job);
+        x->busy += mine;
         pthread_mutex_unlock(&x->lock);
 
         /* A job queued before a stop ends cancelled without starting (wf__unit_execute). No

@@ -2,7 +2,11 @@
  * executor_local.h: the local executor, a pool of worker threads that run units on this
  * machine: `run` commands as child processes (wf_proc.h) and in-process actions.
  *
- * At most `workers` units execute at once because there are that many threads. The
+ * At most `workers` units execute at once because there are that many threads, and each
+ * unit weighs its task's `cpus` (wf_task_state.cpus, clamped to `workers`): a worker takes
+ * the job at the head of the queue only when the weights of the running units plus its own
+ * fit in `workers`, else it waits for running ones to end (first come, first served: a
+ * heavy job is never passed by lighter ones, so it cannot starve). The
  * executor's limit (wf_executor.limit) lets the scheduler keep more jobs queued ahead of
  * them: a worker that finishes takes its next job at once instead of waiting for the
  * scheduler to wake up (without it every in-process unit costs two thread wake-ups). In a

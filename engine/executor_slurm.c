@@ -16,56 +16,121 @@
 
 #include "run_internal.h"
 
+/* What a submitted unit of a `cache:` task is recorded under when it succeeds: the key
+ * computed before it was submitted (as a local unit's, before it runs), its workdir (for
+ * cache.generates) and the warnings of the lookup, for its completion. */
+typedef struct slurm_cache_slot {
+    char key[WF_SHA256_HEX_LEN + 1]; /* "": nothing to record */
+    char *workdir, *warning;
+} slurm_cache_slot;
+
 typedef struct slurm_executor {
     wf_executor base;
     wf_run *run;
     wf_done_queue *done;
     wf_slurm *slurm;
     /* Held while a submission reports its start notices and while the poller reports a
-     * completion, so that an element's start always reaches the scheduler before its end. */
+     * completion, so that an element's start always reaches the scheduler before its end;
+     * and around cache_slots, written by submit and read by the poller. */
     pthread_mutex_t lock;
+    slurm_cache_slot **cache_slots; /* per task (NULL until one is cached), per unit */
+    size_t *n_cache_slots;
 } slurm_executor;
 
-/* The rendered `slurm:` options of a unit, as compact JSON (for grouping) and as the value. */
+/* Adds to o the entries of defaults whose key o lacks (`memory` counts as `mem`). */
+static void fill_missing(json_object *o, const json_object *defaults)
+{
+    json_object_object_foreach((json_object *)defaults, key, val)
+    {
+        const char *name = strcmp(key, "memory") == 0 ? "mem" : key;
+
+        if (!json_object_object_get_ex(o, name, NULL))
+            json_object_object_add(o, name, json_object_get(val));
+    }
+}
+
+/* The `slurm:` options of a unit, rendered and merged key by key: the task's own, its
+ * `cpus:` as --cpus-per-task, the workflow's top-level `slurm:`, the site configuration's;
+ * `memory` renamed `mem`. Each value is checked as the loader checks constants. A new
+ * object (compact JSON of it groups units into arrays), or NULL with err. */
 static json_object *slurm_options(wf_run *r, const wf_job *job, wf_error *err)
 {
     const wf_task *task = &r->wf->tasks[job->task];
     const wf_task_state *ts = &r->tasks[job->task];
-    json_object *v = NULL;
+    json_object *o = NULL, *v = NULL, *top = NULL;
     wf_ctx *ctx;
+    int rc = WF_OK;
 
-    if (task->slurm == NULL)
-        return json_object_new_object();
     ctx = ts->items != NULL
               ? wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, job->unit),
                                  (int64_t)job->unit)
               : wf_ctx_ref(ts->ctx);
-    if (wf_vnode_eval(task->slurm, ctx, &v, err) != WF_OK)
-        v = NULL;
+    if (task->slurm != NULL)
+        rc = wf_vnode_eval(task->slurm, ctx, &o, err);
+    if (rc == WF_OK && r->wf->slurm != NULL)
+        rc = wf_vnode_eval(r->wf->slurm, ctx, &top, err);
     wf_ctx_unref(ctx);
-    return v;
+    if (rc != WF_OK) {
+        json_object_put(o);
+        return NULL;
+    }
+    if (o == NULL)
+        o = json_object_new_object();
+    if (json_object_object_get_ex(o, "memory", &v)) {
+        json_object_object_add(o, "mem", json_object_get(v));
+        json_object_object_del(o, "memory");
+    }
+    if (!json_object_object_get_ex(o, "cpus", NULL) && (task->cpus > 0 || task->cpus_tpl != NULL))
+        json_object_object_add(o, "cpus", json_object_new_int(ts->cpus));
+    if (top != NULL)
+        fill_missing(o, top);
+    json_object_put(top);
+    if (r->opts.slurm_defaults != NULL)
+        fill_missing(o, r->opts.slurm_defaults);
+    json_object_object_foreach(o, key, val)
+    {
+        char *problem = wf_slurm_value_problem(key, val);
+
+        if (problem != NULL) {
+            wf_error_set(err, WF_EINVAL, NULL, 0, 0, "%s", problem);
+            free(problem);
+            json_object_put(o);
+            return NULL;
+        }
+    }
+    return o;
 }
 
-/* Reads the wf_slurm_opts of an options object; strings stay borrowed from it. */
-static void slurm_opts_of(json_object *o, wf_slurm_opts *opts, wf_strbuf *time_buf,
-                          wf_strbuf *mem_buf, const char ***extra)
+/* A text option of an options object (numbers as written), kept in buf; NULL when absent. */
+static const char *opt_text(json_object *o, const char *key, wf_strbuf *buf)
+{
+    json_object *v = NULL;
+
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+        return NULL;
+    wf_tpl_text_form(buf, v);
+    return wf_strbuf_str(buf);
+}
+
+/* Reads the wf_slurm_opts of an options object; strings stay borrowed from it and from
+ * bufs[0..5]. */
+static void slurm_opts_of(json_object *o, wf_slurm_opts *opts, wf_strbuf bufs[6],
+                          const char ***extra)
 {
     json_object *v = NULL;
 
     memset(opts, 0, sizeof(*opts));
     *extra = NULL;
-    if (json_object_object_get_ex(o, "partition", &v) && v != NULL)
-        opts->partition = json_object_get_string(v);
-    if (json_object_object_get_ex(o, "time", &v) && v != NULL) {
-        wf_tpl_text_form(time_buf, v);
-        opts->time = wf_strbuf_str(time_buf);
-    }
+    opts->partition = opt_text(o, "partition", &bufs[0]);
+    opts->time = opt_text(o, "time", &bufs[1]);
     if (json_object_object_get_ex(o, "cpus", &v) && v != NULL)
         opts->cpus = json_object_get_int(v);
-    if (json_object_object_get_ex(o, "mem", &v) && v != NULL) {
-        wf_tpl_text_form(mem_buf, v);
-        opts->mem = wf_strbuf_str(mem_buf);
-    }
+    opts->mem = opt_text(o, "mem", &bufs[2]);
+    opts->account = opt_text(o, "account", &bufs[3]);
+    opts->qos = opt_text(o, "qos", &bufs[4]);
+    opts->gpus = opt_text(o, "gpus", &bufs[5]);
+    if (json_object_object_get_ex(o, "constraint", &v) && v != NULL)
+        opts->constraint = json_object_get_string(v);
     if (json_object_object_get_ex(o, "extra", &v) && json_object_is_type(v, json_type_array)) {
         size_t n = json_object_array_length(v);
 
@@ -137,12 +202,13 @@ static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
 {
     const wf_task *task = &x->run->wf->tasks[t];
     wf_slurm_opts opts;
-    wf_strbuf time_buf = WF_STRBUF_INIT, mem_buf = WF_STRBUF_INIT;
+    wf_strbuf bufs[6] = { WF_STRBUF_INIT, WF_STRBUF_INIT, WF_STRBUF_INIT,
+                          WF_STRBUF_INIT, WF_STRBUF_INIT, WF_STRBUF_INIT };
     const char **extra = NULL;
     wf_error err;
 
     wf_error_init(&err);
-    slurm_opts_of(b->opts, &opts, &time_buf, &mem_buf, &extra);
+    slurm_opts_of(b->opts, &opts, bufs, &extra);
     pthread_mutex_lock(&x->lock);
     if (wf_slurm_submit(x->slurm, t, task->name, b->elems, b->n, task->items_kind != WF_ITEMS_NONE,
                         x->run->tasks[t].concurrency, &opts, task->timeout_ms, &err) == WF_OK) {
@@ -171,8 +237,8 @@ static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
     }
     pthread_mutex_unlock(&x->lock);
     wf_error_release(&err);
-    wf_strbuf_release(&time_buf);
-    wf_strbuf_release(&mem_buf);
+    for (size_t k = 0; k < WF_ARRAY_LEN(bufs); k++)
+        wf_strbuf_release(&bufs[k]);
     free(extra);
     for (size_t k = 0; k < b->n; k++) {
         free(b->scripts[k]);
@@ -187,6 +253,57 @@ static void batch_submit(slurm_executor *x, uint32_t t, slurm_batch *b)
     json_object_put(b->opts);
 }
 
+/* Keeps what a cached unit's success is recorded under (takes over workdir's copy and the
+ * lookup's warnings). */
+static void cache_slot_set(slurm_executor *x, const wf_job *job, const char *key,
+                           const char *workdir, char *warning)
+{
+    slurm_cache_slot *slot;
+    size_t *n;
+
+    pthread_mutex_lock(&x->lock);
+    if (x->cache_slots == NULL) {
+        x->cache_slots = wf_xcalloc(x->run->wf->n_tasks, sizeof(*x->cache_slots));
+        x->n_cache_slots = wf_xcalloc(x->run->wf->n_tasks, sizeof(*x->n_cache_slots));
+    }
+    n = &x->n_cache_slots[job->task];
+    if (job->unit >= *n) {
+        size_t grown = job->unit + 1 > *n * 2 ? job->unit + 1 : *n * 2;
+
+        x->cache_slots[job->task] =
+            wf_xrealloc(x->cache_slots[job->task], grown * sizeof(slurm_cache_slot));
+        memset(&x->cache_slots[job->task][*n], 0, (grown - *n) * sizeof(slurm_cache_slot));
+        *n = grown;
+    }
+    slot = &x->cache_slots[job->task][job->unit];
+    snprintf(slot->key, sizeof(slot->key), "%s", key);
+    free(slot->workdir);
+    free(slot->warning);
+    slot->workdir = workdir != NULL ? wf_xstrdup(workdir) : NULL;
+    slot->warning = warning;
+    pthread_mutex_unlock(&x->lock);
+}
+
+/* Takes the slot of a unit that ended (key "" when it has none): the caller frees
+ * *workdir and owns *warning. */
+static void cache_slot_take(slurm_executor *x, uint32_t task, uint32_t unit,
+                            char key[WF_SHA256_HEX_LEN + 1], char **workdir, char **warning)
+{
+    key[0] = '\0';
+    *workdir = *warning = NULL;
+    pthread_mutex_lock(&x->lock);
+    if (x->cache_slots != NULL && unit < x->n_cache_slots[task]) {
+        slurm_cache_slot *slot = &x->cache_slots[task][unit];
+
+        memcpy(key, slot->key, sizeof(slot->key));
+        *workdir = slot->workdir;
+        *warning = slot->warning;
+        slot->key[0] = '\0';
+        slot->workdir = slot->warning = NULL;
+    }
+    pthread_mutex_unlock(&x->lock);
+}
+
 static void slurm_submit(wf_executor *ex, const wf_job *jobs, size_t n)
 {
     slurm_executor *x = (slurm_executor *)ex;
@@ -197,11 +314,12 @@ static void slurm_submit(wf_executor *ex, const wf_job *jobs, size_t n)
         wf_completion c;
         wf_error err;
         json_object *o;
-        char *script, **envp, *workdir;
+        char *script, **envp, *workdir, key[WF_SHA256_HEX_LEN + 1];
 
         memset(&c, 0, sizeof(c));
         c.job = jobs[i];
-        if (!wf__unit_render_script(x->run, &jobs[i], &script, &envp, &workdir, &c)) {
+        /* A cache hit ends here, as cached, and is never submitted. */
+        if (!wf__unit_render_script(x->run, &jobs[i], &script, &envp, &workdir, key, &c)) {
             report_now(x, &c);
             continue;
         }
@@ -218,6 +336,8 @@ static void slurm_submit(wf_executor *ex, const wf_job *jobs, size_t n)
             continue;
         }
         wf_error_release(&err);
+        if (key[0] != '\0' || c.warning != NULL)
+            cache_slot_set(x, &jobs[i], key, workdir, c.warning);
         batch_add(&batches, &n_batches, o, &jobs[i], script, envp, workdir);
     }
     for (size_t i = 0; i < n_batches; i++)
@@ -230,8 +350,10 @@ static void slurm_done(wf_slurm_result *res, void *user)
 {
     slurm_executor *x = user;
     wf_completion c;
+    char key[WF_SHA256_HEX_LEN + 1], *workdir;
 
     memset(&c, 0, sizeof(c));
+    cache_slot_take(x, res->task, res->unit, key, &workdir, &c.warning);
     c.job.task = res->task;
     c.job.unit = res->unit;
     c.job.attempt = res->attempt;
@@ -249,8 +371,9 @@ static void slurm_done(wf_slurm_result *res, void *user)
 
         snprintf(where, sizeof(where), "job %s", res->job_id);
         wf__unit_finish_remote(x->run, &c, res->out_truncated, res->result, res->result_truncated,
-                               where);
+                               where, key, workdir);
     }
+    free(workdir);
     pthread_mutex_lock(&x->lock);
     wf_done_queue_push(x->done, &c, NULL, 0);
     pthread_mutex_unlock(&x->lock);
@@ -306,6 +429,15 @@ static void slurm_stop(wf_executor *ex)
 
     wf_slurm_free(x->slurm);
     pthread_mutex_destroy(&x->lock);
+    for (size_t t = 0; x->cache_slots != NULL && t < x->run->wf->n_tasks; t++) {
+        for (size_t u = 0; u < x->n_cache_slots[t]; u++) {
+            free(x->cache_slots[t][u].workdir);
+            free(x->cache_slots[t][u].warning);
+        }
+        free(x->cache_slots[t]);
+    }
+    free(x->cache_slots);
+    free(x->n_cache_slots);
     free(x);
 }
 

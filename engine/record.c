@@ -150,6 +150,7 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     rec.error = error ? error : c->error;
     rec.result_json = c->result_json;
     rec.result_hash = c->result_hash;
+    rec.result_from = c->result_from;
     rec.stdout_hash = c->stdout_hash;
     rec.stderr_hash = c->stderr_hash;
     rec.item_hash = c->item_hash[0] ? c->item_hash : NULL;

@@ -75,6 +75,7 @@ typedef struct wf_task_state {
     size_t planned;    /* units counted in units_total for it (wf__planned_units, then n_units) */
     int concurrency;   /* its items at once (0: no limit of its own), known when it starts */
     int batch_size;    /* items per unit (0: one), known when it starts */
+    int cpus;          /* what each unit counts against -j (>= 1), known when it starts */
     int64_t stop_item; /* with stop_items: the item whose failure tripped it */
     wf_unit *units;
     size_t next_unit;    /* first unit never started */
@@ -405,18 +406,25 @@ void wf__unit_env_release(wf_run *r);
 void wf__unit_execute(wf_run *r, const wf_job *job, int cancel_fd, bool cancelled,
                       wf_completion *c);
 
-/* For an executor that runs units elsewhere (a cluster): evaluates the item's `when` and
+/* For an executor that runs units elsewhere (a cluster): evaluates the item's `when`,
  * renders the unit as a /bin/sh script, its full environment and its workdir (all owned by
- * the caller; workdir NULL for the current directory). Returns false when the unit ends
- * here: c is then SKIPPED (its `when` was false) or FAILED (a template error), its store
- * data written. Any thread. */
+ * the caller; workdir NULL for the current directory), and, for a `cache:` task with a
+ * store, computes its cache key (the same as a local unit's) into cache_key ("" when the
+ * task is not cached) and looks it up. Returns false when the unit ends here: c is then
+ * SKIPPED (its `when` was false), FAILED (a template error) or SUCCEEDED and cached (a cache
+ * hit: nothing to submit), its store data written. On true, c->warning may hold warnings of
+ * the lookup (a source glob that matched nothing) for the unit's completion. Any thread. */
 bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char ***envp,
-                            char **workdir, wf_completion *c);
+                            char **workdir, char cache_key[WF_SHA256_HEX_LEN + 1],
+                            wf_completion *c);
 /* Completes c for a unit run elsewhere, whose job, status, exit code, out, err, error and
  * times the executor filled: converts stdout to the result per the task's output mode (a
  * failure when it cannot be parsed, or when out_truncated and the mode is not text; `where`
- * names the job in that message) and writes the store data. Any thread. */
+ * names the job in that message) and writes the store data; a success is recorded in the
+ * cache under cache_key (NULL or "": not cached; workdir: where its generated files are, as
+ * wf__unit_render_script gave it). Any thread. */
 void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *result,
-                            bool result_truncated, const char *where);
+                            bool result_truncated, const char *where, const char *cache_key,
+                            const char *workdir);
 
 #endif

@@ -379,8 +379,8 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
     as_array = as_array || n > 1;
     limit = time_limit_min(opts, timeout_ms, &from_timeout, &raw_time);
     safe_name(&name, task_name);
-    /* Our own options (14 at most, with the script), the extra ones and the NULL. */
-    cap = 17;
+    /* Our own options (18 at most, with the script), the extra ones and the NULL. */
+    cap = 21;
     for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
         cap++;
     argv = wf_xcalloc(cap, sizeof(char *));
@@ -419,6 +419,14 @@ int wf_slurm_submit(wf_slurm *s, uint32_t task, const char *task_name,
         argv[argc++] = wf_xasprintf("--cpus-per-task=%d", opts->cpus);
     if (opts != NULL && opts->mem != NULL && opts->mem[0] != '\0')
         argv[argc++] = wf_xasprintf("--mem=%s", opts->mem);
+    if (opts != NULL && opts->account != NULL && opts->account[0] != '\0')
+        argv[argc++] = wf_xasprintf("--account=%s", opts->account);
+    if (opts != NULL && opts->qos != NULL && opts->qos[0] != '\0')
+        argv[argc++] = wf_xasprintf("--qos=%s", opts->qos);
+    if (opts != NULL && opts->gpus != NULL && opts->gpus[0] != '\0')
+        argv[argc++] = wf_xasprintf("--gpus=%s", opts->gpus);
+    if (opts != NULL && opts->constraint != NULL && opts->constraint[0] != '\0')
+        argv[argc++] = wf_xasprintf("--constraint=%s", opts->constraint);
     for (size_t k = 0; opts != NULL && opts->extra != NULL && opts->extra[k] != NULL; k++)
         argv[argc++] = wf_xstrdup(opts->extra[k]);
     argv[argc++] = wf_xstrdup(path);

@@ -143,6 +143,17 @@ static bool eval_count(const wf_tpl *tpl, const wf_ctx *ctx, const char *what, i
     return ok;
 }
 
+/* A unit asks for more cpus than the pool has workers (-j): the pool runs it alone. */
+static void cpus_warning(wf_run *r, uint32_t t)
+{
+    char *msg = wf_xasprintf("task '%s' has cpus: %d, more than the %d units that run at once "
+                             "(-j): each of its units runs alone",
+                             r->wf->tasks[t].name, r->tasks[t].cpus, r->concurrency);
+
+    wf__emit_simple(r, WF_EVENT_WARNING, r->wf->tasks[t].name, msg);
+    free(msg);
+}
+
 /* A task whose dependencies have all ended: skip it, or expand it and queue its units. */
 void wf__task_ready(wf_run *r, uint32_t t)
 {
@@ -175,13 +186,17 @@ void wf__task_ready(wf_run *r, uint32_t t)
     free(why);
     ts->concurrency = task->concurrency;
     ts->batch_size = task->batch_size;
+    ts->cpus = task->cpus > 0 ? task->cpus : 1;
     if ((task->concurrency_tpl != NULL &&
          !eval_count(task->concurrency_tpl, ts->ctx, "concurrency", &ts->concurrency, &why)) ||
+        (task->cpus_tpl != NULL && !eval_count(task->cpus_tpl, ts->ctx, "cpus", &ts->cpus, &why)) ||
         (task->batch_size_tpl != NULL &&
          !eval_count(task->batch_size_tpl, ts->ctx, "batch-size", &ts->batch_size, &why))) {
         wf__task_finish(r, t, WF_STATUS_FAILED, why);
         return;
     }
+    if (ts->cpus > r->concurrency && !(ts->exec->caps & WF_EXEC_ARRAYS))
+        cpus_warning(r, t);
     if (ts->reuse != NULL && task->items_kind == WF_ITEMS_NONE) {
         wf__task_add_units(r, t, 1, false);
         wf__reuse_unit(r, t, 0, ts->reuse);

@@ -123,6 +123,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
             c->error = error;
         } else {
             c->status = WF_STATUS_SUCCEEDED;
+            c->result_is_stdout = true;
         }
     }
 out:
@@ -279,7 +280,7 @@ static char *argv_script(char *const *argv)
 }
 
 bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char ***envp,
-                            char **workdir, wf_completion *c)
+                            char **workdir, char cache_key[WF_SHA256_HEX_LEN + 1], wf_completion *c)
 {
     const wf_task *task = &r->wf->tasks[job->task];
     wf_ctx *ctx = job_ctx(r, job);
@@ -290,6 +291,7 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
     *script = NULL;
     *envp = NULL;
     *workdir = NULL;
+    cache_key[0] = '\0';
     c->start_ms = c->end_ms = wf_now_ms();
     c->exit_code = -1;
     wf_error_init(&err);
@@ -329,6 +331,11 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
         }
         *workdir = wf_strbuf_detach(&sb, NULL);
     }
+    /* As a local unit: the key from the rendered command, a hit ends the unit here. */
+    if (task->cache && r->store != NULL &&
+        (!wf__unit_cache_key(r, task, ctx, argv, NULL, *workdir, c, cache_key) ||
+         wf__unit_cache_lookup(r, task, cache_key, *workdir, c)))
+        goto out;
     ok = true;
 out:
     if (!ok) {
@@ -352,7 +359,8 @@ out:
 }
 
 void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *result,
-                            bool result_truncated, const char *where)
+                            bool result_truncated, const char *where, const char *cache_key,
+                            const char *workdir)
 {
     const wf_task *task = &r->wf->tasks[c->job.task];
     wf_ctx *ctx = job_ctx(r, &c->job);
@@ -386,9 +394,13 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
         if (wf_output_convert(task->output, c->out, "stdout", &c->value, &error) != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
+        } else {
+            c->result_is_stdout = true;
         }
     }
     if (r->store != NULL)
         wf__unit_store_data(r, item, has_item, c);
+    if (r->store != NULL && cache_key != NULL && cache_key[0] != '\0')
+        wf__unit_cache_record(r, task, cache_key, workdir, c);
     wf_ctx_unref(ctx);
 }

@@ -46,7 +46,15 @@ void wf__unit_store_data(wf_run *r, const json_object *item, bool has_item, wf_c
         put_text_blob(r, c->out, c->out ? strlen(c->out) : 0, c->stdout_hash);
     if (c->stderr_hash[0] == '\0')
         put_text_blob(r, c->err, c->err ? strlen(c->err) : 0, c->stderr_hash);
-    if (c->status == WF_STATUS_SUCCEEDED && c->result_json == NULL && c->result_hash[0] == '\0') {
+    /* A large result that is its stdout converted: the stdout blob is the one copy. (Its
+     * length decides: a result from more than WF_STORE_INLINE_MAX bytes of stdout would not be
+     * inline either, and nothing is serialized, masked and hashed a second time.) */
+    if (c->status == WF_STATUS_SUCCEEDED && c->result_is_stdout && c->stdout_hash[0] != '\0' &&
+        c->result_json == NULL && c->result_hash[0] == '\0' && c->result_from == NULL &&
+        c->out != NULL && strlen(c->out) > WF_STORE_INLINE_MAX)
+        c->result_from = wf_output_mode_name(r->wf->tasks[c->job.task].output);
+    if (c->status == WF_STATUS_SUCCEEDED && c->result_json == NULL && c->result_hash[0] == '\0' &&
+        c->result_from == NULL) {
         char *masked;
 
         wf_json_write(&sb, c->value);
@@ -215,7 +223,7 @@ void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, cons
         if (files == NULL)
             return;
     }
-    wf_store_record_cache(r->store, key, c->result_json, c->result_hash, c->stdout_hash,
-                          c->stderr_hash, files);
+    wf_store_record_cache(r->store, key, c->result_json, c->result_hash, c->result_from,
+                          c->stdout_hash, c->stderr_hash, files);
     free(files);
 }

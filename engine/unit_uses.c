@@ -157,6 +157,8 @@ void wf__unit_run_uses(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
     opts.resume_run = r->tasks[job->task].deps_reran ? NULL : r->opts.resume_run;
     opts.no_cache = r->opts.no_cache;
     opts.slurm_all = r->opts.slurm_all;
+    opts.local_all = r->opts.local_all;
+    opts.slurm_defaults = r->opts.slurm_defaults;
     opts.slurm_dir = r->opts.slurm_dir;
     opts.slurm_keep_files = r->opts.slurm_keep_files;
     opts.on_event = forward;

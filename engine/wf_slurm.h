@@ -54,6 +54,10 @@ typedef struct wf_slurm_opts {
     const char *time;         /* --time (e.g. "01:30:00", or minutes as text) */
     int cpus;                 /* --cpus-per-task */
     const char *mem;          /* --mem (e.g. "4G", or megabytes as text) */
+    const char *account;      /* --account */
+    const char *qos;          /* --qos */
+    const char *gpus;         /* --gpus (e.g. "2" or "a100:2") */
+    const char *constraint;   /* --constraint */
     const char *const *extra; /* further sbatch arguments, NULL-terminated, or NULL */
 } wf_slurm_opts;
 

@@ -135,7 +135,8 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
  * "expr": TEXT | null, "pipeline": BOOL, "keys": [KEY...]}, "when": TEXT | null,
  * "run": TEXT | null,
  * "argv": [TEXT...] | null, "action": NAME | null, "uses": PATH | null, "called": null |
- * {the called workflow described the same way}}], "order": [NAME...], "outputs": [NAME...]}.
+ * {the called workflow described the same way}, "executor": "local" | "slurm" | null (a run
+ * task's, as the file says)}], "order": [NAME...], "outputs": [NAME...]}.
  * Tasks are in file order; "needs" lists every dependency (explicit and read off templates);
  * "order" is a dependency order; templates are given as written; "line" and "col" are where
  * the task's name is in the file (1-based; 0 when not known). Keys are only ever added.
@@ -147,6 +148,15 @@ json_object *wf_workflow_describe(const wf_workflow *wf);
  * WF_OK with an owned *out, or WF_EIO (unreadable) or WF_EINVAL (syntax) with every error
  * (file:line:col) appended to errs and *out NULL. Thread-safe. */
 int wf_yaml_load_value_file(const char *path, json_object **out, wf_errlist *errs);
+
+/* Reads a site configuration file (`wfengine run` reads $WFENGINE_CONFIG, else
+ * $XDG_CONFIG_HOME/wfengine/config.yaml or ~/.config/wfengine/config.yaml): YAML, a map whose
+ * only key today is `slurm:`, the site's defaults for every task that runs on Slurm (the keys
+ * of a task's `slurm:`, constants only; docs/slurm.md). Returns WF_OK with *slurm that map as
+ * JSON (owned; NULL when the file has none), for wf_run_options.slurm_defaults; WF_EIO when
+ * the file cannot be read, WF_EINVAL with every error (file:line:col) appended to errs.
+ * Thread-safe. */
+int wf_site_config_load(const char *path, json_object **slurm, wf_errlist *errs);
 
 /* ---- runs ---------------------------------------------------------------------------- */
 
@@ -254,6 +264,12 @@ typedef struct wf_run_options {
     /* Run every `run` task on Slurm (as `--executor slurm`), not only those that say
      * `executor: slurm`. Actions always run in process. */
     bool slurm_all;
+    /* Run every task locally (as `--executor local`), also those that say `executor:
+     * slurm`; their `slurm:` options are then ignored. Wins over slurm_all. */
+    bool local_all;
+    /* The site's Slurm defaults (wf_site_config_load), under the workflow's top-level
+     * `slurm:` and each task's own (which win, key by key). Borrowed; NULL: none. */
+    const json_object *slurm_defaults;
     /* Where Slurm job files go (must be visible to the compute nodes). NULL: under the
      * store's directory (slurm/RUN_ID), else .wfengine-slurm/RUN_ID in the current one. */
     const char *slurm_dir;

@@ -90,14 +90,34 @@ int wf__store_parse_json(const wf_store *s, const char *text, const char *what, 
     return rc;
 }
 
-int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash, json_object **out,
-                          wf_error *err)
+int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash, const char *from,
+                          const char *stdout_hash, json_object **out, wf_error *err)
 {
-    char *text = NULL;
+    char *text = NULL, *error = NULL;
     size_t len;
+    wf_output_mode mode;
     int rc;
 
     *out = NULL;
+    if (from != NULL) {
+        /* The stdout blob, converted as the unit's was when it ended. */
+        if (!wf_output_mode_parse(from, &mode) || stdout_hash == NULL || stdout_hash[0] == '\0') {
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                         "%s: a result recorded as its stdout ('%s') has no valid stdout blob or "
+                         "mode (the store is damaged)",
+                         s->db_path, from);
+            return WF_ESTORE;
+        }
+        rc = wf_store_get_blob(s, stdout_hash, &text, &len, err);
+        if (rc == WF_OK && wf_output_convert(mode, text, "a stored stdout", out, &error) != WF_OK) {
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: %s (the store is damaged)", s->db_path,
+                         error);
+            rc = WF_ESTORE;
+        }
+        free(error);
+        free(text);
+        return rc;
+    }
     if (inline_json != NULL || hash == NULL || hash[0] == '\0')
         return wf__store_parse_json(s, inline_json, "a stored result", out, err);
     rc = wf_store_get_blob(s, hash, &text, &len, err);
@@ -579,7 +599,7 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
     if (rc == WF_OK)
         rc = wf__store_prep(
             s,
-            s->schema_version >= 6   ? "SELECT name, status, started_ms, ended_ms, error, n_items, "
+            s->schema_version >= 7   ? "SELECT name, status, started_ms, ended_ms, error, n_items, "
                                        "with_items, ignored, source FROM tasks WHERE run_seq = ?1 "
                                        "ORDER BY position, seq"
             : s->schema_version >= 3 ? "SELECT name, status, started_ms, ended_ms, error, n_items, "

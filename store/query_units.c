@@ -125,7 +125,7 @@ out:
 
 /* One succeeded unit's row, copied out so that blobs are read after the transaction. */
 typedef struct unit_row {
-    char *task, *item_hash, *result_json, *result_hash, *stdout_hash, *stderr_hash;
+    char *task, *item_hash, *result_json, *result_hash, *stdout_hash, *stderr_hash, *from;
     int64_t index;
     int exit_code;
 } unit_row;
@@ -152,12 +152,19 @@ int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out,
     if (rc == WF_OK)
         /* The latest attempt of each (task, index) decides: a unit that succeeded and was
          * then run again and failed does not count. */
+        /* result_from came with schema 6: an older store (read-only) has NULL there. */
         rc = wf__store_prep(s,
-                            "SELECT task, idx, item_hash, result_json, result_hash, stdout_hash, "
-                            "stderr_hash, exit_code FROM units u WHERE run_seq = ?1 AND "
-                            "status = 'succeeded' AND attempt = (SELECT max(attempt) FROM units v "
-                            "WHERE v.run_seq = u.run_seq AND v.task = u.task AND v.idx = u.idx) "
-                            "ORDER BY rowid",
+                            s->schema_version >= 6
+                                ? "SELECT task, idx, item_hash, result_json, result_hash, "
+                                  "stdout_hash, stderr_hash, exit_code, result_from FROM units u "
+                                  "WHERE run_seq = ?1 AND status = 'succeeded' AND attempt = "
+                                  "(SELECT max(attempt) FROM units v WHERE v.run_seq = u.run_seq "
+                                  "AND v.task = u.task AND v.idx = u.idx) ORDER BY rowid"
+                                : "SELECT task, idx, item_hash, result_json, result_hash, "
+                                  "stdout_hash, stderr_hash, exit_code, NULL FROM units u "
+                                  "WHERE run_seq = ?1 AND status = 'succeeded' AND attempt = "
+                                  "(SELECT max(attempt) FROM units v WHERE v.run_seq = u.run_seq "
+                                  "AND v.task = u.task AND v.idx = u.idx) ORDER BY rowid",
                             &st, err);
     if (rc != WF_OK) {
         wf__store_read_end(s);
@@ -187,6 +194,7 @@ int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out,
         u->stdout_hash = dup_or_null(wf__store_col_text(st, 5));
         u->stderr_hash = dup_or_null(wf__store_col_text(st, 6));
         u->exit_code = sqlite3_column_int(st, 7);
+        u->from = dup_or_null(wf__store_col_text(st, 8));
     }
     sqlite3_finalize(st);
     wf__store_read_end(s);
@@ -201,13 +209,16 @@ int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out,
         wf__store_add_str(o, "task", rows[i].task ? rows[i].task : "");
         wf__store_add_int(o, "index", rows[i].index);
         wf__store_add_str(o, "item_hash", rows[i].item_hash);
-        rc = wf__store_load_result(s, rows[i].result_json, rows[i].result_hash, &result, err);
+        rc = wf__store_load_result(s, rows[i].result_json, rows[i].result_hash, rows[i].from,
+                                   rows[i].stdout_hash, &result, err);
         if (rc != WF_OK) {
             if (rc == WF_ENOENT) {
-                wf_error_set(err, WF_ESTORE, NULL, 0, 0,
-                             "%s/%.2s/%s: missing, but a result of run %s refers to it (the "
-                             "store is damaged)",
-                             s->blobs_dir, rows[i].result_hash, rows[i].result_hash, run_id);
+                wf_error_set(
+                    err, WF_ESTORE, NULL, 0, 0,
+                    "%s/%.2s/%s: missing, but a result of run %s refers to it (the "
+                    "store is damaged)",
+                    s->blobs_dir, rows[i].from != NULL ? rows[i].stdout_hash : rows[i].result_hash,
+                    rows[i].from != NULL ? rows[i].stdout_hash : rows[i].result_hash, run_id);
                 rc = WF_ESTORE;
             }
             goto out;
@@ -225,6 +236,7 @@ out:
         free(rows[i].result_hash);
         free(rows[i].stdout_hash);
         free(rows[i].stderr_hash);
+        free(rows[i].from);
     }
     free(rows);
     if (rc == WF_OK) {
@@ -240,7 +252,7 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
                        char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json, wf_error *err)
 {
     sqlite3_stmt *st;
-    char *result_json = NULL, *result_hash = NULL, *files = NULL;
+    char *result_json = NULL, *result_hash = NULL, *files = NULL, *from = NULL;
     const char *h;
     int rc = WF_OK;
 
@@ -268,6 +280,7 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
         if (wf__store_valid_hash(h))
             memcpy(stderr_hash, h, WF_SHA256_HEX_LEN + 1);
         files = dup_or_null(wf__store_col_text(st, 4));
+        from = dup_or_null(wf__store_col_text(st, 5));
         break;
     case SQLITE_DONE:
         wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no cache entry for key %s", key ? key : "");
@@ -281,7 +294,7 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
     pthread_mutex_unlock(&s->rlock);
     /* A result blob that is gone makes the entry a miss: the unit simply runs again. */
     if (rc == WF_OK)
-        rc = wf__store_load_result(s, result_json, result_hash, result, err);
+        rc = wf__store_load_result(s, result_json, result_hash, from, stdout_hash, result, err);
     if (rc != WF_OK) {
         stdout_hash[0] = '\0';
         stderr_hash[0] = '\0';
@@ -292,5 +305,6 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
     free(files);
     free(result_hash);
     free(result_json);
+    free(from);
     return rc;
 }

@@ -87,7 +87,12 @@ static const char *const migrations[] = {
     /* 4 -> 5: the files a cache entry restores (`cache.generates`): a JSON array of
      * {"path", "mode", "hash"}, each file's content a blob. NULL: no files. */
     "ALTER TABLE cache ADD COLUMN files_json TEXT;",
-    /* 5 -> 6: a pipelined task's source task (`pipeline: true`, issue 17); NULL otherwise. */
+    /* 5 -> 6: a large result that is its unit's stdout converted by an output mode ("text",
+     * "json", "lines") is not written twice: result_hash stays NULL and the result is read back
+     * from the stdout blob (issue 16). NULL: the result is result_json or result_hash. */
+    ("ALTER TABLE units ADD COLUMN result_from TEXT;"
+     "ALTER TABLE cache ADD COLUMN result_from TEXT;"),
+    /* 6 -> 7: a pipelined task's source task (`pipeline: true`, issue 17); NULL otherwise. */
     "ALTER TABLE tasks ADD COLUMN source TEXT;",
 };
 
@@ -787,14 +792,17 @@ int wf__store_read_conn(wf_store *s, wf_error *err)
     }
     if (s->rdb == NULL && open_db(s, &s->rdb, err) != WF_OK)
         return WF_ESTORE;
-    /* files_json came with schema 5; a read-only open of an older store reads it as NULL. */
-    if (sqlite3_prepare_v3(s->rdb,
-                           s->schema_version >= 5
-                               ? "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
-                                 "files_json FROM cache WHERE key = ?1"
-                               : "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
-                                 "NULL FROM cache WHERE key = ?1",
-                           -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL) != SQLITE_OK)
+    /* files_json came with schema 5 and result_from with 6; a read-only open of an older store
+     * reads them as NULL. */
+    if (sqlite3_prepare_v3(
+            s->rdb,
+            s->schema_version >= 6   ? "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
+                                       "files_json, result_from FROM cache WHERE key = ?1"
+            : s->schema_version >= 5 ? "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
+                                       "files_json, NULL FROM cache WHERE key = ?1"
+                                     : "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
+                                       "NULL, NULL FROM cache WHERE key = ?1",
+            -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL) != SQLITE_OK)
         return wf__store_db_error(s, s->rdb, err, "cannot prepare a query");
     return WF_OK;
 }

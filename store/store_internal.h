@@ -165,9 +165,10 @@ wf__owner_state wf__store_owner_state(const wf_store *s, const char *run_id, boo
  * JSON null. Returns WF_OK or WF_ESTORE (err names what). */
 int wf__store_parse_json(const wf_store *s, const char *text, const char *what, json_object **out,
                          wf_error *err);
-/* Loads a result: inline text when present, else the blob named hash, else JSON null. */
-int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash, json_object **out,
-                          wf_error *err);
+/* Loads a result: the stdout blob converted by the output mode `from` when from is not NULL,
+ * else inline text when present, else the blob named hash, else JSON null. */
+int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash, const char *from,
+                          const char *stdout_hash, json_object **out, wf_error *err);
 
 /* ---- the read side (query.c, used by query_units.c) ----------------------------------- */
 

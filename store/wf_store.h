@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 6
+#define WF_STORE_SCHEMA_VERSION 7
 
 /* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
  * ones are blobs. */
@@ -140,6 +140,10 @@ typedef struct wf_store_unit_rec {
     const char *error;            /* or NULL */
     const char *result_json; /* compact JSON of the result when it is small (inline), or NULL */
     const char *result_hash; /* blob of the result's JSON when it is large, or NULL/"" */
+    /* Or, instead of both: the result is stdout_hash's blob converted by this output mode
+     * ("text", "json", "lines"; wf_output_mode_name), so a large result that is the stdout is
+     * on disk once. NULL otherwise. */
+    const char *result_from;
     const char *stdout_hash; /* blob of stdout (masked, capped), or NULL/"" for none */
     const char *stderr_hash; /* blob of stderr, or NULL/"" */
     const char *item_hash;   /* SHA256 of the item's compact JSON, or NULL for no item */
@@ -157,12 +161,14 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec);
 void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, int64_t ended_ms,
                              const char *outputs_json);
 /* Remembers that the result of a unit with this cache key is the given one (hashes as in
- * wf_store_unit_rec; result inline or as a blob). files_json: NULL, or the files the entry
+ * wf_store_unit_rec; result inline, as a blob, or result_from its stdout blob). files_json:
+ * NULL, or the files the entry
  * restores as a JSON array of {"path", "mode", "hash"} whose blobs are already written; gc
  * keeps those blobs while the entry exists. */
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
-                           const char *result_hash, const char *stdout_hash,
-                           const char *stderr_hash, const char *files_json);
+                           const char *result_hash, const char *result_from,
+                           const char *stdout_hash, const char *stderr_hash,
+                           const char *files_json);
 
 /* ---- queries ---------------------------------------------------------------------------- */
 

@@ -36,7 +36,8 @@ enum {
     S_UNIT_STDOUT,
     S_UNIT_STDERR,
     S_UNIT_ITEM,
-    S_UNIT_LABEL
+    S_UNIT_LABEL,
+    S_UNIT_FROM
 };
 enum {
     S_CACHE_KEY,
@@ -44,9 +45,10 @@ enum {
     S_CACHE_RESULT_HASH,
     S_CACHE_STDOUT,
     S_CACHE_STDERR,
-    S_CACHE_FILES
+    S_CACHE_FILES,
+    S_CACHE_FROM
 };
-#define REC_NSTR 9
+#define REC_NSTR 10
 
 struct wf__rec {
     wf__rec *next;
@@ -178,7 +180,8 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec)
                            nonempty(rec->stdout_hash),
                            nonempty(rec->stderr_hash),
                            nonempty(rec->item_hash),
-                           rec->label };
+                           rec->label,
+                           rec->result_from };
     wf__rec *r;
 
     if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
@@ -211,13 +214,16 @@ void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, 
 }
 
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
-                           const char *result_hash, const char *stdout_hash,
-                           const char *stderr_hash, const char *files_json)
+                           const char *result_hash, const char *result_from,
+                           const char *stdout_hash, const char *stderr_hash, const char *files_json)
 {
-    const char *strs[] = {
-        key,       result_json, nonempty(result_hash), nonempty(stdout_hash), nonempty(stderr_hash),
-        files_json
-    };
+    const char *strs[] = { key,
+                           result_json,
+                           nonempty(result_hash),
+                           nonempty(stdout_hash),
+                           nonempty(stderr_hash),
+                           files_json,
+                           result_from };
     wf__rec *r;
 
     if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
@@ -372,6 +378,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         sqlite3_bind_int(st, 16, r->reused);
         sqlite3_bind_int(st, 17, r->ignored);
         bind_text(st, 18, r->str[S_UNIT_LABEL]);
+        bind_text(st, 19, r->str[S_UNIT_FROM]);
         return step_reset(st);
     case REC_CACHE:
         *what = "cannot record a cache entry";
@@ -385,6 +392,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         bind_text(st, 5, r->str[S_CACHE_STDERR]);
         sqlite3_bind_int64(st, 6, r->ended_ms);
         bind_text(st, 7, r->str[S_CACHE_FILES]);
+        bind_text(st, 8, r->str[S_CACHE_FROM]);
         return step_reset(st);
     }
     return SQLITE_MISUSE;
@@ -555,12 +563,13 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
             s,
             "INSERT OR REPLACE INTO units (run_seq, task, idx, attempt, status, started_ms, "
             "ended_ms, exit_code, error, result_json, result_hash, stdout_hash, stderr_hash, "
-            "item_hash, cached, reused, ignored, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-            "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            "item_hash, cached, reused, ignored, label, result_from) VALUES (?1, ?2, ?3, ?4, ?5, "
+            "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             &s->st_unit, err) != WF_OK ||
         prepare(s,
                 "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, "
-                "stderr_hash, created_ms, files_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "stderr_hash, created_ms, files_json, result_from) VALUES (?1, ?2, ?3, ?4, ?5, "
+                "?6, ?7, ?8)",
                 &s->st_cache, err) != WF_OK)
         return WF_ESTORE;
     rc = pthread_create(&s->thread, NULL, writer_main, s);

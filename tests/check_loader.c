@@ -5,6 +5,7 @@
  * "file:line:col: message", one line per error, in the order they are printed. Messages that
  * come from the template compiler are owned by tests/check_template.c; here only their
  * position in the file is checked (an expected line ending in '*' matches as a prefix). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,7 @@ static const struct {
       "wf.yaml:5:5: unknown key 'colour' in task 'a' (valid keys: run, action, input, needs, "
       "with-items, concurrency, batch-size, fail-fast, when, retry, timeout, continue-on-error, "
       "output, env, workdir, shell, publish, cache, executor, slurm, description, env-file, uses, with, "
-      "label, pipeline)" },
+      "label, cpus, pipeline)" },
     { "missing version", "tasks:\n  a: {run: echo}\n",
       "wf.yaml:1:1: missing 'version': add 'version: 1' at the top" },
     { "bad version", "version: 2\ntasks:\n  a: {run: echo}\n",
@@ -250,6 +251,49 @@ static const struct {
       "    slurm: {partition: debug}\n",
       "wf.yaml:5:15: invalid executor 'slurn'; did you mean 'slurm'?\n"
       "wf.yaml:8:5: 'slurm' options need 'executor: slurm' (in the task or in defaults)" },
+    { "slurm keys: types, empty values, sbatch syntax, both spellings of mem",
+      "version: 1\ndefaults: {executor: slurm}\ntasks:\n  a:\n    run: echo\n    slurm:\n"
+      "      account: \"\"\n      qos: -q\n      gpus: 0\n      constraint: \"a\\nb\"\n"
+      "      mem: 4G\n      memory: 8G\n      partition: [p]\n      time: \"\\t1\"\n"
+      "      cpus: \"<< inputs.n >>\"\n      qoss: x\n"
+      "  b:\n    run: echo\n    slurm: {gpus: \"-1\", memory: 0, extra: [1], account: 3}\n",
+      "wf.yaml:7:16: 'slurm.account' is empty: give a value or leave the key out\n"
+      "wf.yaml:8:12: 'slurm.qos' is '-q', which starts with '-' and would be read as an sbatch "
+      "option; pass options through 'slurm.extra'\n"
+      "wf.yaml:9:13: 'slurm.gpus' must be a GPU count of at least 1 or a string like \"a100:2\" "
+      "(--gpus), got the integer 0\n"
+      "wf.yaml:10:19: 'slurm.constraint' holds a control character (a newline or a tab, byte 10): "
+      "sbatch takes it as one word\n"
+      "wf.yaml:12:7: 'slurm' has both 'mem' and 'memory', two spellings of --mem: keep one\n"
+      "wf.yaml:13:18: 'slurm.partition' must be a string, got a list\n"
+      "wf.yaml:14:13: 'slurm.time' holds a control character (a newline or a tab, byte 9): sbatch "
+      "takes it as one word\n"
+      "wf.yaml:15:17: unknown input 'n'\n"
+      "wf.yaml:16:7: unknown key 'qoss' in slurm; did you mean 'qos'?\n"
+      "wf.yaml:19:19: 'slurm.gpus' is '-1', which starts with '-' and would be read as an sbatch "
+      "option; pass options through 'slurm.extra'\n"
+      "wf.yaml:19:33: 'slurm.memory' must be a memory size like \"4G\" or megabytes of at least 1 "
+      "(--mem), got the integer 0\n"
+      "wf.yaml:19:43: 'slurm.extra' must be a list of strings, got the integer 1\n"
+      "wf.yaml:19:57: 'slurm.account' must be a string, got the integer 3" },
+    { "top-level slurm: checked, templates read inputs, env and vars only",
+      "version: 1\nslurm:\n  account: << task.a >>\n  qos: \" \"\n  gpus: << item >>\n"
+      "  partition: -p\ntasks:\n  a: {run: echo}\n",
+      "wf.yaml:3:15: task results cannot be used in the top-level 'slurm', which applies to every "
+      "Slurm task alike\n"
+      "wf.yaml:5:12: 'item' is only defined inside a task with 'with-items'\n"
+      "wf.yaml:6:14: 'slurm.partition' is '-p', which starts with '-' and would be read as an "
+      "sbatch option; pass options through 'slurm.extra'" },
+    { "cpus: an integer >= 1 or a template without item; not for uses; checked in defaults",
+      "version: 1\ndefaults: {cpus: 0}\ntasks:\n  a: {run: echo, cpus: two}\n"
+      "  b: {run: echo, with-items: [1], cpus: << item >>}\n  c: {uses: x.yaml, cpus: 2}\n",
+      "wf.yaml:2:18: 'cpus' must be an integer >= 1, got the integer 0\n"
+      "wf.yaml:4:24: 'cpus' must be an integer >= 1, got the string 'two'\n"
+      "wf.yaml:5:44: 'item' cannot be used in 'concurrency', 'cpus' or 'batch-size', which are "
+      "evaluated once for the whole task, before its items\n"
+      "wf.yaml:6:13: uses: cannot read x.yaml: No such file or directory\n"
+      "wf.yaml:6:21: 'cpus' does not apply to a 'uses' task: the called workflow's tasks say how "
+      "they run" },
     { "with-items of the wrong kind", "version: 1\ntasks:\n  a:\n    with-items: abc\n    run: x\n",
       "wf.yaml:4:17: 'with-items' must be a list, one template that yields a list (like << "
       "task.x >>), or {matrix: {key: [..]}}, got the string 'abc'" },
@@ -1234,6 +1278,80 @@ static int load_inputs(const char *path, wf_errlist *errs)
     return rc;
 }
 
+START_TEST(test_slurm_keys_and_cpus)
+{
+    wf_workflow *wf = load_ok("version: 1\n"
+                              "inputs: {acct: {default: p42}}\n"
+                              "slurm: {account: << inputs.acct >>, qos: normal, memory: 2G}\n"
+                              "defaults: {cpus: 2}\n"
+                              "tasks:\n"
+                              "  a:\n"
+                              "    executor: slurm\n"
+                              "    run: echo\n"
+                              "    slurm: {gpus: \"a100:2\", constraint: \"<< inputs.acct >>\", "
+                              "mem: 4096, time: 0, extra: [--x, << inputs.acct >>]}\n"
+                              "  b: {run: echo, cpus: << inputs.acct >>}\n"
+                              "  c: {run: echo, cpus: 3}\n"
+                              "  e: {action: core.noop, cpus: 1}\n");
+    json_object *cfg = NULL;
+    wf_errlist errs;
+    char path[] = "/tmp/wf-check-config-XXXXXX";
+    int fd = mkstemp(path);
+    char *err;
+    static const char bad[] = "slurm:\n  account: << x >>\n  mem: [1]\nslurn: {}\n";
+    ck_assert_ptr_nonnull(wf->slurm);
+    ck_assert_int_eq(task(wf, "a")->cpus, 2);
+    ck_assert_ptr_nonnull(task(wf, "a")->slurm);
+    ck_assert_ptr_nonnull(task(wf, "b")->cpus_tpl);
+    ck_assert_int_eq(task(wf, "c")->cpus, 3);
+    ck_assert_int_eq(task(wf, "e")->cpus, 1); /* its own wins over defaults */
+    ck_assert_int_eq(task(wf, "b")->cpus, 0);
+    wf_workflow_free(wf);
+
+    /* The site configuration: constants only, errors at file:line:col. */
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, bad, sizeof(bad) - 1), (ssize_t)sizeof(bad) - 1);
+    close(fd);
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_site_config_load(path, &cfg, &errs), WF_EINVAL);
+    ck_assert_ptr_null(cfg);
+    ck_assert_uint_eq(errs.len, 3);
+    ck_assert_int_eq(errs.items[0].line, 2);
+    ck_assert_int_eq(errs.items[0].column, 12);
+    ck_assert_str_eq(errs.items[0].message,
+                     "'slurm.account' holds a template, and the site configuration has no "
+                     "workflow to evaluate it against: write the value");
+    ck_assert_str_eq(errs.items[1].message, "'slurm.mem' must be a memory size like \"4G\" or "
+                                            "megabytes of at least 1 (--mem), got a list");
+    ck_assert_str_eq(errs.items[2].message,
+                     "unknown key 'slurn' in the configuration; did you mean 'slurm'?");
+    wf_errlist_release(&errs);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "slurm: {account: proj, qos: -q}\n", 32), 32);
+    close(fd);
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_site_config_load(path, &cfg, &errs), WF_EINVAL);
+    ck_assert_uint_eq(errs.len, 1);
+    ck_assert_int_eq(errs.items[0].column, 29);
+    wf_errlist_release(&errs);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_eq(write(fd, "slurm: {account: proj, memory: 2G}\n", 35), 35);
+    close(fd);
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_site_config_load(path, &cfg, &errs), WF_OK);
+    err = json_text(cfg);
+    ck_assert_str_eq(err, "{\"account\":\"proj\",\"memory\":\"2G\"}");
+    free(err);
+    json_object_put(cfg);
+    wf_errlist_release(&errs);
+    unlink(path);
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_site_config_load(path, &cfg, &errs), WF_EIO);
+    wf_errlist_release(&errs);
+}
+END_TEST
+
 START_TEST(test_file_cap)
 {
     char path[] = "/tmp/wf-check-loader-XXXXXX";
@@ -1307,6 +1425,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, test_matrix_cap);
     tcase_add_test(tc, test_items_cap);
     tcase_add_test(tc, test_file_cap);
+    tcase_add_test(tc, test_slurm_keys_and_cpus);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 

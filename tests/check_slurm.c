@@ -425,7 +425,15 @@ START_TEST(test_fake_roundtrip)
     char *dir = temp_dir(), cwd[2048], abs_dir[4096], want[8192];
     char *args, *sbatch_env;
     wf_slurm_element el[3];
-    wf_slurm_opts opts = { "debug", "2:00:00", 2, "100M", extra };
+    wf_slurm_opts opts = { .partition = "debug",
+                           .time = "2:00:00",
+                           .cpus = 2,
+                           .mem = "100M",
+                           .account = "proj 42",
+                           .qos = "high",
+                           .gpus = "a100:2",
+                           .constraint = "x86&avx2",
+                           .extra = extra };
     collector c;
     wf_error err;
     wf_slurm *s;
@@ -500,8 +508,10 @@ START_TEST(test_fake_roundtrip)
     ck_assert_ptr_nonnull(strstr(args, "--time=2\n"));
     ck_assert_ptr_null(strstr(args, "--time=120\n"));
     ck_assert_ptr_nonnull(strstr(args, "--cpus-per-task=2\n"));
-    ck_assert_ptr_nonnull(strstr(args, "--mem=100M\n"));
-    ck_assert_ptr_nonnull(strstr(args, "--comment=hello world\n--qos=normal\n"));
+    /* The first-class keys, in this order, then extra (which may override them). */
+    ck_assert_ptr_nonnull(strstr(args, "--mem=100M\n--account=proj 42\n--qos=high\n"
+                                       "--gpus=a100:2\n--constraint=x86&avx2\n"
+                                       "--comment=hello world\n--qos=normal\n"));
     ck_assert_ptr_nonnull(strstr(args, "/jobs/run 1/fan_out_x-1/out.%a\n"));
     ck_assert_ptr_nonnull(strstr(args, "/jobs/run 1/fan_out_x-1/array.sh\n"));
 

@@ -366,16 +366,16 @@ START_TEST(test_newer_schema_refused)
     wf_error err;
 
     close_ok(open_ok(tmp));
-    sql_exec(tmp, "PRAGMA user_version = 7");
+    sql_exec(tmp, "PRAGMA user_version = 8");
     wf_error_init(&err);
     ck_assert_int_eq(wf_store_open(tmp, &s, &err), WF_ESTORE);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 6)"));
+        strstr(err.message, "was written by a newer wfengine (schema 8, this one reads up to 7)"));
     /* Refusing changed nothing. */
-    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 7);
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 8);
     wf_error_release(&err);
     remove_tree(tmp);
     free(db);
@@ -1099,9 +1099,9 @@ START_TEST(test_cache)
     ck_assert_int_eq(wf_store_put_blob(s, "so", 2, so, &err), WF_OK);
     ck_assert_int_eq(wf_store_put_blob(s, "se", 2, se, &err), WF_OK);
     ck_assert_int_eq(wf_store_put_blob(s, "[1,2,3]", 7, big, &err), WF_OK);
-    wf_store_record_cache(s, "k1", "{\"a\":\"b\"}", NULL, so, "", NULL);
-    wf_store_record_cache(s, "k2", NULL, big, NULL, NULL, NULL);
-    wf_store_record_cache(s, "k3", NULL, NULL, NULL, NULL,
+    wf_store_record_cache(s, "k1", "{\"a\":\"b\"}", NULL, NULL, so, "", NULL);
+    wf_store_record_cache(s, "k2", NULL, big, NULL, NULL, NULL, NULL);
+    wf_store_record_cache(s, "k3", NULL, NULL, NULL, NULL, NULL,
                           "[{\"path\":\"out/a\",\"mode\":493,\"hash\":\"h\"}]");
     flush_ok(s);
     ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &err), WF_OK);
@@ -1121,13 +1121,32 @@ START_TEST(test_cache)
     ck_assert_ptr_null(files); /* an entry without files */
     json_object_put(res);
     /* A later entry for the same key replaces the earlier one. */
-    wf_store_record_cache(s, "k1", "2", NULL, NULL, se, NULL);
+    wf_store_record_cache(s, "k1", "2", NULL, NULL, NULL, se, NULL);
     flush_ok(s);
     ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &err), WF_OK);
     ck_assert_int_eq(json_object_get_int(res), 2);
     ck_assert_str_eq(h1, "");
     ck_assert_str_eq(h2, se);
     json_object_put(res);
+    /* A result recorded as its stdout blob converted (schema 6): read back through the mode,
+     * and a miss once that blob is gone, like a missing result blob. */
+    ck_assert_int_eq(wf_store_put_blob(s, "line 1\nline 2\n", 14, big, &err), WF_OK);
+    wf_store_record_cache(s, "k4", NULL, NULL, "lines", big, NULL, NULL);
+    wf_store_record_cache(s, "k5", NULL, NULL, "text", big, NULL, NULL);
+    wf_store_record_cache(s, "k6", NULL, NULL, "yaml", big, NULL, NULL);
+    flush_ok(s);
+    ck_assert_int_eq(wf_store_cache_get(s, "k4", &res, h1, h2, NULL, &err), WF_OK);
+    ck_assert_int_eq(json_object_array_length(res), 2);
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(res, 1)), "line 2");
+    ck_assert_str_eq(h1, big);
+    json_object_put(res);
+    ck_assert_int_eq(wf_store_cache_get(s, "k5", &res, h1, h2, NULL, &err), WF_OK);
+    ck_assert_str_eq(json_object_get_string(res), "line 1\nline 2");
+    json_object_put(res);
+    ck_assert_int_eq(wf_store_cache_get(s, "k6", &res, h1, h2, NULL, &err), WF_ESTORE);
+    ck_assert_ptr_null(res);
+    ck_assert_ptr_nonnull(strstr(err.message, "damaged"));
+    wf_error_release(&err);
     close_ok(s);
     wf_error_release(&err);
     remove_tree(tmp);
@@ -1167,11 +1186,11 @@ START_TEST(test_gc)
         u.stderr_hash = shared;
         wf_store_record_unit(s, &u);
     }
-    wf_store_record_cache(s, "key", NULL, cached, NULL, NULL, NULL);
+    wf_store_record_cache(s, "key", NULL, cached, NULL, NULL, NULL, NULL);
     /* A file a cache entry restores (cache.generates) is in use too. */
     ck_assert_int_eq(wf_store_put_blob(s, "a file", 6, cfile, &err), WF_OK);
     files = wf_xasprintf("[{\"path\":\"out/f\",\"mode\":420,\"hash\":\"%s\"}]", cfile);
-    wf_store_record_cache(s, "key2", "1", NULL, NULL, NULL, files);
+    wf_store_record_cache(s, "key2", "1", NULL, NULL, NULL, NULL, files);
     free(files);
     /* A temporary file left by a writer that was killed between write and rename. */
     stray = wf_xasprintf("%s/blobs/%.2s/.tmp-1-1", tmp, shared);
@@ -1686,13 +1705,13 @@ START_TEST(test_schema1_store)
         wf_store_record_unit(s, &u);
     }
     close_ok(s);
-    sql_exec(
-        tmp,
-        "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
-        "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
-        "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
-        "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE tasks DROP COLUMN "
-        "source; PRAGMA user_version = 1");
+    sql_exec(tmp, "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
+                  "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
+                  "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
+                  "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE units DROP "
+                  "COLUMN result_from; ALTER TABLE cache DROP COLUMN result_from; "
+                  "ALTER TABLE tasks DROP COLUMN source; "
+                  "PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
     /* Columns added since (schema 3: ignored, 4: label) read as their defaults. */
@@ -1703,7 +1722,7 @@ START_TEST(test_schema1_store)
         t = json_object_array_get_idx(jget(run, "tasks"), 0);
         u = json_object_array_get_idx(jget(t, "units"), 0);
         ck_assert(!json_object_get_boolean(jget(t, "ignored")));
-        ck_assert(!json_object_object_get_ex(t, "source", NULL)); /* schema 6 */
+        ck_assert(!json_object_object_get_ex(t, "source", NULL)); /* schema 7 */
         ck_assert(!json_object_get_boolean(jget(u, "ignored")));
         ck_assert(json_object_object_get_ex(u, "label", NULL));
         ck_assert_ptr_null(jget(u, "label"));

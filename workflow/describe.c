@@ -73,6 +73,12 @@ static json_object *describe_task(const wf_workflow *wf, const wf_task *task)
     }
     json_object_object_add(o, "action", str_or_null(task->action));
     json_object_object_add(o, "uses", str_or_null(task->uses));
+    /* Where a run task's units go as the file says (null for actions and uses tasks, which
+     * run in wfengine). */
+    json_object_object_add(o, "executor",
+                           task->action != NULL || task->uses != NULL ? NULL
+                           : task->executor == WF_EXECUTOR_SLURM ? json_object_new_string("slurm")
+                                                                 : json_object_new_string("local"));
     json_object_object_add(o, "called",
                            task->called != NULL ? wf_workflow_describe(task->called) : NULL);
     return o;

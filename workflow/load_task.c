@@ -16,17 +16,19 @@
 /* ---- key tables (NULL-terminated for wf_closest) ------------------------------------ */
 
 static const char *const DEFAULTS_KEYS[] = {
-    "timeout", "retry", "env", "workdir", "shell", "continue-on-error", "executor", NULL,
+    "timeout", "retry", "env", "workdir", "shell", "continue-on-error", "executor", "cpus", NULL,
 };
 static const char *const TASK_KEYS[] = {
-    "run",       "action", "input",   "needs",   "with-items",        "concurrency", "batch-size",
-    "fail-fast", "when",   "retry",   "timeout", "continue-on-error", "output",      "env",
-    "workdir",   "shell",  "publish", "cache",   "executor",          "slurm",       "description",
-    "env-file",  "uses",   "with",    "label",   "pipeline",          NULL,
+    "run",        "action",    "input",       "needs",    "with-items", "concurrency",
+    "batch-size", "fail-fast", "when",        "retry",    "timeout",    "continue-on-error",
+    "output",     "env",       "workdir",     "shell",    "publish",    "cache",
+    "executor",   "slurm",     "description", "env-file", "uses",       "with",
+    "label",      "cpus",      "pipeline",  NULL,
 };
 /* Keys that say how a process or an action runs: a `uses:` task runs a workflow instead. */
 static const char *const NOT_FOR_USES[] = {
-    "input", "output", "env", "workdir", "shell", "cache", "executor", "slurm", "env-file", NULL,
+    "input",    "output", "env",      "workdir", "shell", "cache",
+    "executor", "slurm",  "env-file", "cpus",    NULL,
 };
 static const char *const RETRY_KEYS[] = { "count", "delay", "backoff", "max-delay", NULL };
 static const char *const BACKOFFS[] = { "constant", "linear", "exponential", NULL };
@@ -34,7 +36,6 @@ static const char *const OUTPUT_MODES[] = { "text", "json", "lines", NULL };
 static const char *const EXECUTORS[] = { "local", "slurm", NULL };
 static const char *const ITEMS_KEYS[] = { "matrix", "include", "exclude", NULL };
 static const char *const CACHE_KEYS[] = { "key", "sources", "generates", NULL };
-static const char *const SLURM_KEYS[] = { "partition", "time", "cpus", "mem", "extra", NULL };
 static const char *const CORE_ACTIONS[] = { "core.noop",  "core.echo",  "core.fail",
                                             "core.sleep", "core.value", NULL };
 
@@ -152,6 +153,16 @@ void wf__ld_parse_defaults(wf__ld *c, const wf__ynode *map)
     if (v != NULL) {
         check_tpl(c, v, "shell");
         c->shell = wf__ld_is_scalar(v) && v->type != WF__Y_NULL ? v : NULL;
+    }
+    v = wf__ld_get(map, "cpus", NULL);
+    if (v != NULL) {
+        int cpus;
+
+        if (v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL)
+            check_tpl(c, v, "cpus");
+        else if (!wf__ld_get_int(c, v, "cpus", 1, &cpus))
+            v = NULL;
+        c->cpus = v;
     }
 }
 
@@ -430,36 +441,11 @@ static void parse_cache(wf__ld *c, wf_task *t, const wf__ynode *n)
 
 static void parse_slurm(wf__ld *c, wf_task *t, const wf__ynode *n)
 {
-    const wf__ynode *v;
-    int cpus;
-
-    if (!wf__ld_expect_map(c, n, "slurm"))
-        return;
-    wf__ld_check_keys(c, n, SLURM_KEYS, "slurm");
-    /* Templates are allowed in the values; only constants can be checked now. */
-    v = wf__ld_get(n, "partition", NULL);
-    if (v != NULL && !v->has_tpl && v->type != WF__Y_STRING)
-        wf__ld_type_error(c, v, "slurm.partition", "a string");
-    v = wf__ld_get(n, "time", NULL);
-    if (v != NULL && !v->has_tpl && v->type != WF__Y_STRING && v->type != WF__Y_INT)
-        wf__ld_type_error(c, v, "slurm.time", "a Slurm time limit like \"01:30:00\" or minutes");
-    v = wf__ld_get(n, "cpus", NULL);
-    if (v != NULL && !v->has_tpl)
-        wf__ld_get_int(c, v, "slurm.cpus", 1, &cpus);
-    v = wf__ld_get(n, "mem", NULL);
-    if (v != NULL && !v->has_tpl && v->type != WF__Y_STRING && v->type != WF__Y_INT)
-        wf__ld_type_error(c, v, "slurm.mem", "a Slurm memory size like 4G or megabytes");
-    v = wf__ld_get(n, "extra", NULL);
-    if (v != NULL && !v->has_tpl) {
-        if (v->type != WF__Y_LIST) {
-            wf__ld_type_error(c, v, "slurm.extra", "a list of sbatch options");
-        } else {
-            for (size_t k = 0; k < v->n; k++)
-                if (v->items[k]->type != WF__Y_STRING && !v->items[k]->has_tpl)
-                    wf__ld_type_error(c, v->items[k], "slurm.extra", "a string");
-        }
-    }
-    t->slurm = wf__ld_build_vnode(c, n, WF__ROLE_TASK, t->index);
+    /* Templates are allowed in the values; constants are checked now, the rest when the
+     * Slurm executor renders them. Built after errors too, so that its templates are. */
+    wf__ld_check_slurm(c, n, false);
+    if (n->type == WF__Y_MAP)
+        t->slurm = wf__ld_build_vnode(c, n, WF__ROLE_TASK, t->index);
 }
 
 /* Task env: defaults.env first, then the task's own, which replace same-named entries. */
@@ -630,6 +616,11 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     v = wf__ld_get(map, "concurrency", &k_conc);
     if (v != NULL)
         parse_count(c, ti, v, "concurrency", &t->concurrency, &t->concurrency_tpl);
+    v = wf__ld_get(map, "cpus", NULL);
+    if (v == NULL && uses == NULL)
+        v = c->cpus;
+    if (v != NULL)
+        parse_count(c, ti, v, "cpus", &t->cpus, &t->cpus_tpl);
     v = wf__ld_get(map, "batch-size", &k_batch);
     if (v != NULL)
         parse_count(c, ti, v, "batch-size", &t->batch_size, &t->batch_size_tpl);

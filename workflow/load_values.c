@@ -115,10 +115,12 @@ void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allow
             continue;
         near = wf_closest(key, allowed);
         how = foreign_hint(key, allowed, &ours);
-        if (near != NULL) {
-            wf_strbuf_addf(&sb, "; did you mean '%s'?", near);
-        } else if (how != NULL) {
+        /* Another tool's key is a known match, a spelling a guess (`cmds` is 'run', not
+         * 'cpus'). */
+        if (how != NULL) {
             wf_strbuf_addf(&sb, "; wfengine's key is '%s' (%s)", ours, how);
+        } else if (near != NULL) {
+            wf_strbuf_addf(&sb, "; did you mean '%s'?", near);
         } else {
             wf_strbuf_adds(&sb, " (valid keys: ");
             wf__ld_join_list(&sb, allowed);

@@ -18,8 +18,8 @@
 /* ---- key tables (NULL-terminated for wf_closest) ------------------------------------ */
 
 static const char *const TOP_KEYS[] = {
-    "version",     "name",      "description", "inputs",  "vars",    "env",      "defaults",
-    "concurrency", "fail-fast", "tasks",       "outputs", "timeout", "env-file", NULL,
+    "version",   "name",  "description", "inputs",  "vars",     "env",   "defaults", "concurrency",
+    "fail-fast", "tasks", "outputs",     "timeout", "env-file", "slurm", NULL,
 };
 static const char *const INPUT_KEYS[] = {
     "type", "default", "description", "secret", "enum", NULL
@@ -240,6 +240,12 @@ static void parse_top(wf__ld *c, const wf__ynode *root)
     v = wf__ld_get(root, "env", NULL);
     if (v != NULL && v->type != WF__Y_NULL && wf__ld_expect_map(c, v, "env"))
         wf->n_env = wf__ld_build_named_tpls(c, v, "env", true, WF__ROLE_ENV, 0, &wf->env);
+    v = wf__ld_get(root, "slurm", NULL);
+    if (v != NULL && v->type != WF__Y_NULL) {
+        wf__ld_check_slurm(c, v, false);
+        if (v->type == WF__Y_MAP)
+            wf->slurm = wf__ld_build_vnode(c, v, WF__ROLE_SLURM, 0);
+    }
     v = wf__ld_get(root, "defaults", NULL);
     if (v != NULL && v->type != WF__Y_NULL)
         wf__ld_parse_defaults(c, v);
@@ -507,6 +513,7 @@ static void free_task(wf_task *t)
     wf_tpl_free(t->when);
     wf_tpl_free(t->label);
     wf_tpl_free(t->concurrency_tpl);
+    wf_tpl_free(t->cpus_tpl);
     wf_tpl_free(t->continue_on_error_tpl);
     wf_tpl_free(t->batch_size_tpl);
     free_named_tpls(t->env, t->n_env);
@@ -555,6 +562,7 @@ void wf_workflow_free(wf_workflow *wf)
     free(wf->topo_order);
     free(wf->by_name);
     free_named_vnodes(wf->outputs, wf->n_outputs);
+    wf_vnode_free(wf->slurm);
     free(wf->path);
     free(wf->name);
     free(wf->description);

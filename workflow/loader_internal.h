@@ -150,6 +150,7 @@ typedef enum wf__tpl_role {
     WF__ROLE_ONCE,    /* a task's concurrency or batch-size: once per task, no item */
     WF__ROLE_VARS,    /* workflow vars: inputs, env and earlier vars only */
     WF__ROLE_ENV,     /* workflow env: inputs, env and vars */
+    WF__ROLE_SLURM,   /* the top-level slurm map: inputs, env and vars */
     WF__ROLE_OUTPUTS, /* workflow outputs: everything but item */
 } wf__tpl_role;
 
@@ -191,6 +192,7 @@ typedef struct wf__ld {
     wf__needs *needs; /* per task */
     /* defaults: parsed once; the template ones are compiled again for each task */
     bool has_timeout, has_retry, has_coe, has_executor;
+    const wf__ynode *cpus; /* defaults.cpus, compiled again per task (a template) */
     int64_t timeout_ms;
     wf_retry retry;
     bool coe;
@@ -246,6 +248,11 @@ wf_vnode *wf__ld_build_vnode(wf__ld *c, const wf__ynode *n, wf__tpl_role role, s
  * map); names are checked as env names or as what ("var"). Returns how many it kept. */
 size_t wf__ld_build_named_tpls(wf__ld *c, const wf__ynode *map, const char *what, bool env_names,
                                wf__tpl_role role, size_t owner, wf_named_tpl **out);
+
+/* slurm_keys.c. Checks a `slurm:` map (keys, both spellings of mem, every constant value by
+ * wf_slurm_value_problem; with constants_only, a template is an error too), adding errors
+ * at the values. True when it added none. */
+bool wf__ld_check_slurm(wf__ld *c, const wf__ynode *n, bool constants_only);
 
 /* load_task.c. The defaults map into c (parsed once, before the tasks), then every task
  * into c->wf->tasks and its needs into c->needs. */

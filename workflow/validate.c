@@ -113,6 +113,8 @@ static const char *role_place(wf__tpl_role role)
         return "in 'vars', which are computed before any task runs";
     case WF__ROLE_ENV:
         return "in the workflow's 'env', which is set before any task runs";
+    case WF__ROLE_SLURM:
+        return "in the top-level 'slurm', which applies to every Slurm task alike";
     default:
         return "here";
     }
@@ -239,7 +241,7 @@ static void check_site(graph *g, const wf__tpl_site *s, const var_names *vars,
         case WF_TPL_REF_STATUS_FN: {
             long dep;
 
-            if (s->role == WF__ROLE_VARS || s->role == WF__ROLE_ENV) {
+            if (s->role == WF__ROLE_VARS || s->role == WF__ROLE_ENV || s->role == WF__ROLE_SLURM) {
                 wf__loader_error(g->L, m, WF_EINVAL, "task results cannot be used %s",
                                  role_place(s->role));
                 break;
@@ -267,7 +269,7 @@ static void check_site(graph *g, const wf__tpl_site *s, const var_names *vars,
             break;
         }
         case WF_TPL_REF_STATUS_ANY:
-            if (s->role == WF__ROLE_VARS || s->role == WF__ROLE_ENV)
+            if (s->role == WF__ROLE_VARS || s->role == WF__ROLE_ENV || s->role == WF__ROLE_SLURM)
                 wf__loader_error(g->L, m, WF_EINVAL, "'%s()' cannot be used %s", r->name,
                                  role_place(s->role));
             break;
@@ -280,10 +282,11 @@ static void check_site(graph *g, const wf__tpl_site *s, const var_names *vars,
                                  "computed before any item exists",
                                  r->name);
             else if (s->role == WF__ROLE_ONCE)
-                wf__loader_error(g->L, m, WF_EINVAL,
-                                 "'%s' cannot be used in 'concurrency' or 'batch-size', which are "
-                                 "evaluated once for the whole task, before its items",
-                                 r->name);
+                wf__loader_error(
+                    g->L, m, WF_EINVAL,
+                    "'%s' cannot be used in 'concurrency', 'cpus' or 'batch-size', which are "
+                    "evaluated once for the whole task, before its items",
+                    r->name);
             else if (s->role == WF__ROLE_PUBLISH)
                 wf__loader_error(g->L, m, WF_EINVAL,
                                  "'%s' cannot be used in 'publish', which is evaluated once "
@@ -319,7 +322,7 @@ static void check_site(graph *g, const wf__tpl_site *s, const var_names *vars,
                 unknown_name(g->L, m, "var", r->name, vars->names);
                 break;
             }
-            if (s->role == WF__ROLE_ENV) {
+            if (s->role == WF__ROLE_ENV || s->role == WF__ROLE_SLURM) {
                 wf__loader_error(g->L, m, WF_EINVAL,
                                  "var '%s' is published by a task and cannot be used %s", r->name,
                                  role_place(s->role));

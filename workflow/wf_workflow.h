@@ -191,8 +191,15 @@ typedef struct wf_task {
     char **cache_generates; /* globs inside the workdir: files stored with the entry */
     size_t n_cache_generates;
 
+    /* cpus: how many of the local pool's workers (-j) each unit counts for; 0: not given
+     * (it counts 1). On Slurm it is --cpus-per-task unless slurm.cpus says. cpus_tpl:
+     * written as a template (then cpus is 0), evaluated when the task starts like
+     * concurrency. */
+    int cpus;
+    wf_tpl *cpus_tpl;
+
     wf_executor_kind executor;
-    wf_vnode *slurm; /* slurm options map, or NULL */
+    wf_vnode *slurm; /* the task's own slurm options map, or NULL */
 
     /* The graph: indices into wf_workflow.tasks, sorted, no duplicates. */
     size_t *deps;
@@ -218,6 +225,9 @@ typedef struct wf_workflow {
     int concurrency; /* 0 = the number of CPUs */
     bool fail_fast;
     int64_t timeout_ms; /* the whole run's time limit (top-level `timeout`); 0: none */
+    /* The top-level `slurm:` map: defaults for every task that runs on Slurm (a task's own
+     * keys win, key by key); its templates read inputs, env and vars only. NULL: none. */
+    wf_vnode *slurm;
     /* env-file: dotenv files read when the run starts, paths resolved against the workflow
      * file's directory; NULL-terminated (NULL: none). */
     char **env_files;
@@ -239,6 +249,20 @@ typedef struct wf_workflow {
  * Returns WF_OK, WF_EIO (unreadable, one error), or WF_EINVAL with an error per bad line
  * (file:line:col, source line for the caret). Thread-safe. */
 int wf_dotenv_read(const char *path, json_object *into, wf_errlist *errs);
+
+/* The keys of a `slurm:` map (a task's, the workflow's top-level one, the site
+ * configuration's), NULL-terminated. `memory` is another spelling of `mem`. */
+extern const char *const wf_slurm_keys[];
+/* What is wrong with the value v of `slurm.KEY` (a constant of the file, or what a template
+ * rendered), or NULL when sbatch can take it: partition, account, qos and constraint are
+ * strings; time a string ("01:30:00") or minutes >= 0; cpus an integer >= 1; gpus an
+ * integer >= 1 or a string ("a100:2"); mem/memory a string ("4G") or megabytes >= 1; extra
+ * a list of strings. A string (but extra's) must not be empty, start with '-' (sbatch would
+ * read an option) or hold a control character such as a newline. The message is owned and
+ * names the key ("'slurm.qos' is empty: ..."). Thread-safe. */
+char *wf_slurm_value_problem(const char *key, const json_object *v);
+/* Reads the site configuration file (see wfengine.h). */
+int wf_site_config_load(const char *path, json_object **slurm, wf_errlist *errs);
 
 /* Loads and validates a workflow file. See the header comment for errors; also WF_EIO (one
  * error naming the path and the cause) when the file cannot be read. The files its tasks

@@ -175,5 +175,5 @@ expect_json "a concurrency of 0 fails the task saying so" 'd["tasks"]["build"]["
 printf 'version: 1\ntasks:\n  t:\n    with-items: [1]\n    concurrency: << item >>\n    run: echo\n' > once.yaml
 run_wf validate once.yaml
 expect_rc "item in concurrency is a load error" 2
-expect_in "it says why" err.txt "'item' cannot be used in 'concurrency' or 'batch-size', which are evaluated once for the whole task"
+expect_in "it says why" err.txt "'item' cannot be used in 'concurrency', 'cpus' or 'batch-size', which are evaluated once for the whole task"
 done_testing

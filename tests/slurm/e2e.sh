@@ -10,6 +10,9 @@
 # elements that print nothing give "" (not heap bytes); a secret (in the command, the
 # environment, the output) and wfengine's own environment are neither left in the job
 # directory nor in slurmctld's saved state, and job files are 0600 in 0700 directories.
+# A cached task's second run submits nothing (sbatch counted through a wrapper), and the
+# first-class keys the one-node cluster takes (cpus, memory, partition, time; from the task,
+# the top-level slurm: and the site configuration) reach sbatch and the elements.
 # Runs that count submissions pass --keep-job-files: by default the job directory goes.
 WF_SOURCE_DIR=${WF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 export WF_SOURCE_DIR
@@ -392,5 +395,46 @@ got=$(leaked "$run_id" | grep -v "^\.wfengine/" || true)
 if [ -z "$got" ]; then pass "--keep-job-files: still no secret in slurmctld's state"; else
     fail "--keep-job-files: still no secret in slurmctld's state" "$got"; fi
 rm -rf ".wfengine/slurm/$run_id"
+
+# --- cache: a second run submits nothing; first-class keys the one-node cluster takes ---------
+# An sbatch wrapper first on the PATH counts the calls and keeps their arguments.
+mkdir -p wrap
+real_sbatch=$(command -v sbatch)
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/sbatch.log"\nexec "%s" "$@"\n' "$PWD" "$real_sbatch" >wrap/sbatch
+chmod +x wrap/sbatch
+sbatch_calls() { if [ -f sbatch.log ]; then wc -l <sbatch.log | tr -d ' '; else echo 0; fi; }
+printf 'slurm: {partition: debug, time: 5}\n' >site.yaml
+cat >cached.yaml <<'Y'
+version: 1
+slurm:
+  memory: 100M
+tasks:
+  c:
+    executor: slurm
+    with-items: [1, 2, 3]
+    cpus: 2
+    cache: true
+    run: echo "<< item >> ${SLURM_CPUS_PER_TASK:-none} ${SLURM_JOB_PARTITION:-none}"
+Y
+rm -f sbatch.log
+PATH="$PWD/wrap:$PATH" WFENGINE_CONFIG="$PWD/site.yaml" run_wf run cached.yaml --json
+expect_rc "a cached Slurm task, first run" 0
+expect_json "cpus: 2 reached the elements as --cpus-per-task, the site's partition too" \
+    'd["tasks"]["c"]["result"]' '["1 2 debug", "2 2 debug", "3 2 debug"]'
+expect_eq "one sbatch" "$(sbatch_calls)" 1
+expect_in "with the task's cpus, the top level's memory and the site's partition and time" \
+    sbatch.log "--partition=debug --time=5 --cpus-per-task=2 --mem=100M"
+rm -f sbatch.log
+PATH="$PWD/wrap:$PATH" WFENGINE_CONFIG="$PWD/site.yaml" run_wf run cached.yaml --json
+expect_rc "the second run" 0
+expect_eq "submits nothing" "$(sbatch_calls)" 0
+expect_json "same results, all from the cache" \
+    '[d["tasks"]["c"]["result"], [i["cached"] for i in d["tasks"]["c"]["items"]]]' \
+    '[["1 2 debug", "2 2 debug", "3 2 debug"], [true, true, true]]'
+rm -f sbatch.log
+PATH="$PWD/wrap:$PATH" WFENGINE_CONFIG="$PWD/site.yaml" run_wf run cached.yaml --no-cache
+expect_rc "--no-cache" 0
+expect_eq "submits again" "$(sbatch_calls)" 1
+queue_empty "nothing left in squeue after the cached runs"
 
 done_testing
