@@ -49,4 +49,15 @@ if [ "$profiles" -ne 4 ] && ! printf '%s\n' "$out" | grep -q '^{"bench":"profile
     echo "bench smoke: peers.sh --profile printed $profiles profile lines, expected 4" >&2
     exit 1
 fi
+# B13 prints a line per form (3) and one with the ratios.
+out=$(bash bench/pipeline.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b13") || {
+    echo "bench smoke: B13 failed: bench/pipeline.sh --smoke" >&2
+    exit 1
+}
+printf '%s\n' "$out"
+if [ "$(printf '%s\n' "$out" | grep -c '^{"bench": "B13", "form": ')" -ne 3 ] ||
+    ! printf '%s\n' "$out" | grep -q '^{"bench": "B13", "what": "ratios", '; then
+    echo "bench smoke: B13 printed other lines than expected" >&2
+    exit 1
+fi
 echo "bench smoke: every benchmark ran"
