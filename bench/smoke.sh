@@ -27,7 +27,7 @@ check() {
         exit 1
     fi
     printf '%s\n' "$out"
-    lines=$(printf '%s\n' "$out" | grep -c '^{"bench":"B[0-9]","what":"[a-z_]*",.*,"k":[0-9]*}$' || true)
+    lines=$(printf '%s\n' "$out" | grep -c '^{"bench":"B[0-9][0-9]*","what":"[a-z_]*",.*,"k":[0-9]*}$' || true)
     if [ "$lines" -lt "$want" ]; then
         echo "bench smoke: $name printed $lines result lines, expected $want" >&2
         exit 1
@@ -42,11 +42,23 @@ check B4-store 2 "$build/bench_dispatch" --units 1000 --k 1 --warmup 0 --store "
 check B6 1 "$build/bench_rss" --items 20000 --base 1000
 check B5-floor 4 "$build/bench_proc" --n 20 --k 1 --warmup 0
 check B7 1 "$build/bench_store" --records 1000 --k 1 --warmup 0 --dir "$tmp"
+check B15 3 bash bench/load.sh --n 2000 --k 1 --wfengine "$build/wfengine"
 check peers 4 bash bench/peers.sh --smoke --profile --wfengine "$build/wfengine" --out "$tmp/peers"
 # --profile: one line per tool and work, or one saying that perf cannot record here.
 profiles=$(printf '%s\n' "$out" | grep -c '^{"bench":"profile","what":"[a-z_]*","tool":"[a-z]*","samples":[1-9][0-9]*,.*}$' || true)
 if [ "$profiles" -ne 4 ] && ! printf '%s\n' "$out" | grep -q '^{"bench":"profile","skipped":'; then
     echo "bench smoke: peers.sh --profile printed $profiles profile lines, expected 4" >&2
+    exit 1
+fi
+# B13 prints a line per form (3) and one with the ratios.
+out=$(bash bench/pipeline.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b13") || {
+    echo "bench smoke: B13 failed: bench/pipeline.sh --smoke" >&2
+    exit 1
+}
+printf '%s\n' "$out"
+if [ "$(printf '%s\n' "$out" | grep -c '^{"bench": "B13", "form": ')" -ne 3 ] ||
+    ! printf '%s\n' "$out" | grep -q '^{"bench": "B13", "what": "ratios", '; then
+    echo "bench smoke: B13 printed other lines than expected" >&2
     exit 1
 fi
 echo "bench smoke: every benchmark ran"

@@ -36,6 +36,7 @@ typedef struct active_task {
     size_t n_items;     /* with-items: its units once expanded; 0 otherwise */
     size_t done;        /* units ended */
     char *last_label;   /* the label of the item that started last, or NULL */
+    bool pipelined;     /* its items come one by one from another task (`pipeline: true`) */
 } active_task;
 
 struct wf_cli_progress {
@@ -133,6 +134,13 @@ static void add_erase(wf_cli_progress *p, wf_strbuf *out)
 }
 
 /* Draws the live display: a headline, then the running tasks, oldest first. Lock held. */
+/* A task has a line while units of it run, and a pipelined stage that started also while it
+ * waits for its source's next items: every stage of a chain keeps its count in view. */
+static bool shown_line(const active_task *t)
+{
+    return t->running > 0 || (t->pipelined && t->started_ms > 0 && t->done < t->n_items);
+}
+
 static void add_block(wf_cli_progress *p, wf_strbuf *out)
 {
     int cols = term_columns() - 1;
@@ -166,13 +174,13 @@ static void add_block(wf_cli_progress *p, wf_strbuf *out)
     for (size_t i = 0; i < p->n_tasks; i++) {
         const active_task *t = &p->tasks[i];
 
-        if (t->running == 0)
+        if (!shown_line(t))
             continue;
         if (shown == MAX_TASK_LINES) {
             size_t more = 0;
 
             for (size_t j = i; j < p->n_tasks; j++)
-                more += p->tasks[j].running > 0;
+                more += shown_line(&p->tasks[j]);
             wf_strbuf_reset(&line);
             wf_strbuf_addf(&line, "  ... and %zu more running task%s", more, more == 1 ? "" : "s");
             add_cut(out, wf_strbuf_str(&line), cols);
@@ -318,7 +326,9 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
     }
     switch (ev->kind) {
     case WF_EVENT_TASK_START:
-        find_task(p, ev->task, true)->n_items = ev->n_items;
+        t = find_task(p, ev->task, true);
+        t->n_items = ev->n_items;
+        t->pipelined = ev->source != NULL;
         break;
     case WF_EVENT_UNIT_QUEUED:
         find_task(p, ev->task, true)->queued++;

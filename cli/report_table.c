@@ -110,11 +110,16 @@ static void write_task_row(wf_cli_report_run *r, size_t i)
     wf_cli_report_esc_anchor(sb, name, -1);
     wf_strbuf_adds(sb, "\">");
     wf_cli_report_esc(sb, name);
+    wf_strbuf_addf(sb, "</a> <span class=\"mark\">%lld item%s", (long long)n_items,
+                   n_items == 1 ? "" : "s");
+    if (wf_cli_json_str(t, "source") != NULL) {
+        wf_strbuf_adds(sb, ", pipelined from ");
+        wf_cli_report_esc(sb, wf_cli_json_str(t, "source"));
+    }
     wf_strbuf_addf(sb,
-                   "</a> <span class=\"mark\">%lld item%s</span></td><td class=\"t-%s\">%s</td>"
+                   "</span></td><td class=\"t-%s\">%s</td>"
                    "<td class=\"num\"></td><td class=\"num\">",
-                   (long long)n_items, n_items == 1 ? "" : "s", wf_cli_report_st_keys[state],
-                   wf_cli_report_st_labels[state]);
+                   wf_cli_report_st_keys[state], wf_cli_report_st_labels[state]);
     wf_cli_report_add_offset(r, sb, start);
     wf_strbuf_adds(sb, "</td><td class=\"num\">");
     wf_cli_report_add_duration(sb, start, wf_cli_json_int(t, "ended_ms", 0));

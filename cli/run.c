@@ -268,7 +268,10 @@ static void print_task_plan(json_object *task, json_object *known, const run_cli
             printf("    with-items: %lld items (known when it runs)\n",
                    (long long)wf_cli_json_int(items, "count", -1));
         else if (wf_cli_json_str(items, "expr") != NULL)
-            printf("    with-items: %s (known when it runs)\n", wf_cli_json_str(items, "expr"));
+            printf("    with-items: %s (%s)\n", wf_cli_json_str(items, "expr"),
+                   json_object_get_boolean(json_object_object_get(items, "pipeline"))
+                       ? "pipeline: item by item, as its source's items succeed"
+                       : "known when it runs");
     }
     if (wf_cli_json_str(task, "when") != NULL) {
         printf("    when: %s", wf_cli_json_str(task, "when"));

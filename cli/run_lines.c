@@ -569,7 +569,10 @@ void wf_cli_lines_event(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
         if (l->quiet)
             break;
         add_stamp(l, out);
-        wf_strbuf_addf(out, "%s: %zu item%s\n", ev->task, ev->n_items, ev->n_items == 1 ? "" : "s");
+        wf_strbuf_addf(out, "%s: %zu item%s", ev->task, ev->n_items, ev->n_items == 1 ? "" : "s");
+        if (ev->source != NULL)
+            wf_strbuf_addf(out, ", pipelined from %s", ev->source);
+        wf_strbuf_addc(out, '\n');
         break;
     case WF_EVENT_UNIT_QUEUED:
         break; /* counted by the live display; a line for it would be noise */

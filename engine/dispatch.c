@@ -1,7 +1,7 @@
 /*
  * dispatch.c: the scheduler thread. It alone owns the run's scheduling state (run_internal.h).
  * Each round it hands ready units to their executors (round-robin over the ready tasks,
- * under each executor's limit and each task's `concurrency`), waits on the completion queue
+ * deepest pipeline stage first (ready.c), under each executor's limit and each task's `concurrency`), waits on the completion queue
  * (at most until the next retry timer), and feeds what came back to the state machine
  * (tasks.c). When every task has ended it stops the executors and records the run's end.
  */
@@ -42,8 +42,8 @@ static void dispatch(wf_run *r)
     size_t n = 0;
     wf_executor *batch_ex = NULL;
 
-    while (!r->stopping && r->ready.len > 0) {
-        uint32_t t = r->ready.v[r->ready.head];
+    while (!r->stopping && r->ready_len > 0) {
+        uint32_t t = wf__ready_peek(r);
         wf_task_state *ts = &r->tasks[t];
         wf_executor *ex = ts->exec;
 

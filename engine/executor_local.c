@@ -143,6 +143,11 @@ static int local_start(wf_executor *ex, wf_run *r, wf_error *err)
     /* A few more jobs queued than workers (see executor_local.h): B4 went from 31,000 to
      * about 1,000,000 in-process units/s with them. */
     x->base.limit = x->n_workers + (x->n_workers * 4 > 256 ? x->n_workers * 4 : 256);
+    /* With pipelines, no job queued ahead: the scheduler chooses each next unit when a worker
+     * is free, so that the deepest stage goes first (depth first, ready.c). */
+    for (size_t t = 0; t < r->wf->n_tasks; t++)
+        if (r->wf->tasks[t].pipeline)
+            x->base.limit = x->n_workers;
     return WF_OK;
 }
 

@@ -9,7 +9,9 @@
  * heavy job is never passed by lighter ones, so it cannot starve). The
  * executor's limit (wf_executor.limit) lets the scheduler keep more jobs queued ahead of
  * them: a worker that finishes takes its next job at once instead of waiting for the
- * scheduler to wake up (without it every in-process unit costs two thread wake-ups).
+ * scheduler to wake up (without it every in-process unit costs two thread wake-ups). In a
+ * run with a pipelined task the limit is `workers`: nothing is queued ahead, so the scheduler
+ * picks each next unit when a worker is free (the deepest pipeline stage first).
  *
  * A worker hands back its completion and a start notice for its next job in one push;
  * start notices are sent only when want_starts (someone listens to UNIT_START). A job

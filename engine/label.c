@@ -42,6 +42,37 @@ static const char *clean_into(char *buf, size_t max, const char *text, size_t le
     return n > 0 ? buf : NULL;
 }
 
+/* Renders the label of item i into ts->labels[i]; on failure returns the error (owned). */
+static char *render_one(wf_run *r, uint32_t t, size_t i)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_task_state *ts = &r->tasks[t];
+    wf_ctx *ctx = wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, i), (int64_t)i);
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_error err;
+    char *error = NULL;
+    int rc;
+
+    wf_error_init(&err);
+    rc = wf_tpl_render(task->label, ctx, &sb, &err);
+    wf_ctx_unref(ctx);
+    if (rc != WF_OK) {
+        error = wf_xasprintf("label of %s[%zu]: %s", task->name, i,
+                             err.message ? err.message : wf_strerror(rc));
+    } else {
+        char *masked = wf__run_mask(r, wf_strbuf_str(&sb));
+        const char *text = masked ? masked : wf_strbuf_str(&sb);
+        char buf[WF__LABEL_MAX + 1];
+
+        if (clean_into(buf, WF__LABEL_MAX, text, strlen(text)) != NULL)
+            ts->labels[i] = wf_xstrdup(buf);
+        free(masked);
+    }
+    wf_error_release(&err);
+    wf_strbuf_release(&sb);
+    return error;
+}
+
 void wf__labels_render(wf_run *r, uint32_t t)
 {
     const wf_task *task = &r->wf->tasks[t];
@@ -53,30 +84,12 @@ void wf__labels_render(wf_run *r, uint32_t t)
         return;
     ts->labels = wf_xcalloc(n, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
-        wf_ctx *ctx =
-            wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, i), (int64_t)i);
-        wf_strbuf sb = WF_STRBUF_INIT;
-        wf_error err;
-        int rc;
+        char *error = render_one(r, t, i);
 
-        wf_error_init(&err);
-        rc = wf_tpl_render(task->label, ctx, &sb, &err);
-        wf_ctx_unref(ctx);
-        if (rc != WF_OK) {
-            if (failed++ == 0)
-                first_error = wf_xasprintf("label of %s[%zu]: %s", task->name, i,
-                                           err.message ? err.message : wf_strerror(rc));
-        } else {
-            char *masked = wf__run_mask(r, wf_strbuf_str(&sb));
-            const char *text = masked ? masked : wf_strbuf_str(&sb);
-            char buf[WF__LABEL_MAX + 1];
-
-            if (clean_into(buf, WF__LABEL_MAX, text, strlen(text)) != NULL)
-                ts->labels[i] = wf_xstrdup(buf);
-            free(masked);
-        }
-        wf_error_release(&err);
-        wf_strbuf_release(&sb);
+        if (error != NULL && failed++ == 0)
+            first_error = error;
+        else
+            free(error);
     }
     if (failed > 0) {
         char *msg = failed == 1
@@ -89,6 +102,22 @@ void wf__labels_render(wf_run *r, uint32_t t)
         free(msg);
     }
     free(first_error);
+}
+
+void wf__label_render_one(wf_run *r, uint32_t t, size_t i)
+{
+    char *error;
+
+    if (r->tasks[t].labels == NULL)
+        return;
+    error = render_one(r, t, i);
+    if (error != NULL) {
+        char *msg = wf_xasprintf("%s; that item is named by its index", error);
+
+        wf__emit_simple(r, WF_EVENT_WARNING, r->wf->tasks[t].name, msg);
+        free(msg);
+        free(error);
+    }
 }
 
 void wf__labels_free(wf_task_state *ts)

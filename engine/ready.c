@@ -1,6 +1,9 @@
 /*
  * ready.c: the ready queue and the retry timers, owned by the scheduler thread. Tasks with
- * units to start wait in a FIFO (served round-robin); a failed attempt with retries left waits
+ * units to start wait in a FIFO (served round-robin); pipelined tasks wait in a FIFO per
+ * pipeline depth, served first and deepest first, so that a free worker carries an item
+ * further down its chain rather than start a new first-stage item (depth first: items finish
+ * early and in a steady stream). A failed attempt with retries left waits
  * in a min-heap of timers until its delay (the retry policy: fixed, linear or exponential,
  * capped) has passed, then joins its task's retry FIFO. Whether a task can start a unit now
  * (something left to start, under its `concurrency`) is decided here too.
@@ -38,17 +41,47 @@ uint32_t wf__fifo_pop(wf_u32_fifo *q)
 
 void wf__ready_push(wf_run *r, uint32_t t)
 {
+    size_t depth = r->wf->tasks[t].pipe_depth;
+
     if (r->tasks[t].ready_queued)
         return;
-    wf__fifo_push(&r->ready, t);
+    if (depth == 0) {
+        wf__fifo_push(&r->ready, t);
+    } else {
+        if (depth > r->n_ready_deep) {
+            r->ready_deep = wf_xrealloc(r->ready_deep, depth * sizeof(*r->ready_deep));
+            memset(r->ready_deep + r->n_ready_deep, 0,
+                   (depth - r->n_ready_deep) * sizeof(*r->ready_deep));
+            r->n_ready_deep = depth;
+        }
+        wf__fifo_push(&r->ready_deep[depth - 1], t);
+    }
     r->tasks[t].ready_queued = true;
+    r->ready_len++;
+}
+
+/* The FIFO the next ready task comes from: the deepest non-empty one. */
+static wf_u32_fifo *next_fifo(const wf_run *r)
+{
+    for (size_t d = r->n_ready_deep; d > 0; d--)
+        if (r->ready_deep[d - 1].len > 0)
+            return &r->ready_deep[d - 1];
+    return (wf_u32_fifo *)&r->ready;
+}
+
+uint32_t wf__ready_peek(const wf_run *r)
+{
+    const wf_u32_fifo *q = next_fifo(r);
+
+    return q->v[q->head];
 }
 
 uint32_t wf__ready_pop(wf_run *r)
 {
-    uint32_t t = wf__fifo_pop(&r->ready);
+    uint32_t t = wf__fifo_pop(next_fifo(r));
 
     r->tasks[t].ready_queued = false;
+    r->ready_len--;
     return t;
 }
 
@@ -109,7 +142,7 @@ bool wf__has_startable(const wf_run *r, const wf_task_state *ts)
 {
     if (r->stopping || ts->stop_items)
         return false;
-    return ts->retries.len > 0 || ts->next_unit < ts->n_units;
+    return ts->retries.len > 0 || ts->fed.len > 0 || ts->next_unit < ts->n_units;
 }
 
 bool wf__task_at_limit(const wf_run *r, uint32_t t)

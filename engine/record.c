@@ -168,7 +168,7 @@ void wf__record_task(wf_run *r, uint32_t t)
     const wf_task *task = &r->wf->tasks[t];
     const wf_task_state *ts = &r->tasks[t];
     wf_store_task_rec rec = { 0 };
-    wf_strbuf name = WF_STRBUF_INIT;
+    wf_strbuf name = WF_STRBUF_INIT, source = WF_STRBUF_INIT;
     char *error;
 
     if (r->store == NULL)
@@ -176,6 +176,8 @@ void wf__record_task(wf_run *r, uint32_t t)
     error = wf__run_mask(r, ts->error);
     rec.run_id = r->run_id;
     rec.task = wf__task_display_name(r, task, &name);
+    if (task->pipeline)
+        rec.source = wf__task_display_name(r, &r->wf->tasks[task->pipe_source], &source);
     rec.status = ts->status;
     rec.started_ms = wf__run_wall_ms(r, ts->start_ms);
     rec.ended_ms = ts->end_ms > 0 ? wf__run_wall_ms(r, ts->end_ms) : 0;
@@ -188,6 +190,7 @@ void wf__record_task(wf_run *r, uint32_t t)
         ts->status == WF_STATUS_FAILED && ts->result != NULL && ts->result->ignored_failure;
     wf_store_record_task(r->store, &rec);
     wf_strbuf_release(&name);
+    wf_strbuf_release(&source);
     free(error);
 }
 

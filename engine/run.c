@@ -97,6 +97,7 @@ void wf_run_free(wf_run *r)
         free(ts->values);
         free(ts->units);
         free(ts->retries.v);
+        free(ts->fed.v);
         free(ts->error);
         free(ts->plain_out);
         free(ts->plain_err);
@@ -115,6 +116,9 @@ void wf_run_free(wf_run *r)
     wf_ctx_unref(r->root);
     wf__done_queue_release(&r->done);
     free(r->ready.v);
+    for (size_t i = 0; i < r->n_ready_deep; i++)
+        free(r->ready_deep[i].v);
+    free(r->ready_deep);
     free(r->timers);
     free(r->settle);
     for (size_t i = 0; i < r->n_secrets; i++)

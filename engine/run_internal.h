@@ -5,7 +5,8 @@
  *   setup.c     run id, secrets, environment, root context (inputs, env, vars), actions
  *   tasks.c     the task and unit state machine (ready, skipped, finished, retried)
  *   expand.c    a task's units: with-items lists, batches, units taken from --resume
- *   ready.c     the ready queue (round-robin) and the retry timers
+ *   ready.c     the ready queue (round-robin, deepest pipeline stage first), retry timers
+ *   pipeline.c  pipelined tasks: item i of a stage starts when item i of its source ended
  *   dispatch.c  the scheduler thread: hands units to executors, takes their completions
  *   executor_local.c / executor_slurm.c   run units (executor.h); unit.c runs one unit
  *   unit_uses.c a `uses:` unit: the called workflow as a nested run (caller, prefix below)
@@ -56,7 +57,13 @@ typedef struct wf_task_state {
     uint32_t pending_deps;
     bool ready_queued; /* in the ready list */
     bool started;
-    bool stop_items;   /* task fail-fast tripped: start no new items */
+    bool stop_items; /* task fail-fast tripped: start no new items */
+    /* pipeline.c: a pipelined task's units whose source item arrived, not yet started
+     * (started before next_unit, which a pipelined task never uses), and how many still wait
+     * for their source item; pipe_opened: its pipelined dependents were told its units. */
+    wf_u32_fifo fed;
+    size_t unfed;
+    bool pipe_opened;
     wf_executor *exec; /* what runs its units (set up before the run starts, then read-only) */
     wf_ctx *ctx;       /* the task's context (vars as published so far) */
     /* with-items: the expanded list, read by executors. Lent (items_own NULL) when it is a
@@ -171,8 +178,11 @@ struct wf_run {
 
     /* ---- scheduler-owned ---- */
     wf_task_state *tasks;
-    wf_u32_fifo ready; /* FIFO of task indices with units to start */
-    wf_timer *timers;  /* min-heap by due_ms */
+    wf_u32_fifo ready; /* FIFO of task indices with units to start (pipe_depth 0) */
+    /* The same for pipelined tasks, by pipe_depth - 1: served first, deepest first (ready.c) */
+    wf_u32_fifo *ready_deep;
+    size_t n_ready_deep, ready_len; /* ready_len: tasks in all the ready FIFOs */
+    wf_timer *timers;               /* min-heap by due_ms */
     size_t n_timers, cap_timers;
     uint32_t *settle; /* tasks whose dependencies all ended, to be handled */
     size_t n_settle;
@@ -250,9 +260,12 @@ void wf__record_run_end(wf_run *r);
 
 void wf__fifo_push(wf_u32_fifo *q, uint32_t x);
 uint32_t wf__fifo_pop(wf_u32_fifo *q);
-/* Puts task t on the ready list (once). */
+/* Puts task t on the ready list (once), in the FIFO of its pipeline depth. */
 void wf__ready_push(wf_run *r, uint32_t t);
+/* The next ready task (the deepest pipeline stage first, then round-robin), taken off the
+ * list, or only looked at. Call only when r->ready_len > 0. */
 uint32_t wf__ready_pop(wf_run *r);
+uint32_t wf__ready_peek(const wf_run *r);
 void wf__timer_push(wf_run *r, int64_t due, wf_job job);
 wf_timer wf__timer_pop(wf_run *r);
 /* Whether a unit of the task can start now (retries or units never started). */
@@ -281,6 +294,24 @@ size_t wf__reuse_items(wf_run *r, uint32_t t);
 /* --resume: reads what the resumed run has, per task. */
 int wf__load_reuse(wf_run *r, wf_errlist *errs);
 
+/* ---- pipeline.c: pipelined tasks (scheduler thread) ------------------------------------ */
+
+/* Source task s has expanded: its pipelined dependents stop waiting for it (they need their
+ * other dependencies only). */
+void wf__pipe_open(wf_run *r, uint32_t s);
+/* Whether task t no longer counts dep among its pending dependencies (dep is t's pipeline
+ * source and has expanded): dep's end must not count down t's pending_deps again. */
+bool wf__pipe_waits_on(const wf_run *r, uint32_t t, uint32_t dep);
+/* Pipelined task t is ready: its item list (nulls, filled as source items end) and labels.
+ * Returns its number of units: its source's. */
+size_t wf__pipe_expand(wf_run *r, uint32_t t);
+/* After wf__task_add_units: feeds the units whose source item already ended, opens t for
+ * its own pipelined dependents. */
+void wf__pipe_start(wf_run *r, uint32_t t);
+/* Unit idx of task s reached its final state: feeds (or skips) unit idx of each task
+ * pipelined from s that has expanded. */
+void wf__pipe_feed(wf_run *r, uint32_t s, uint32_t idx);
+
 /* ---- label.c: item labels (scheduler thread) ------------------------------------------- */
 
 /* Longest label in bytes (a longer one is cut, ending in "..."). */
@@ -290,6 +321,8 @@ int wf__load_reuse(wf_run *r, wf_errlist *errs);
  * task, the first such item and the error. Nothing for a task without `label:`. */
 void wf__labels_render(wf_run *r, uint32_t t);
 void wf__labels_free(wf_task_state *ts);
+/* A pipelined task's label for item i, once the item arrived (a warning when it fails). */
+void wf__label_render_one(wf_run *r, uint32_t t, size_t i);
 /* The label of unit idx (borrowed from ts->labels or written to buf, which holds
  * WF__LABEL_MAX + 1 bytes), or NULL: a task without items, a failed label, or, without
  * `label:`, an item that is not a short scalar. */

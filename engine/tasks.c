@@ -31,6 +31,9 @@ void wf__task_maybe_finish(wf_run *r, uint32_t t)
     if (ts->status != WF_STATUS_RUNNING || ts->running > 0 || ts->waiting_retry > 0 ||
         wf__has_startable(r, ts))
         return;
+    /* A pipelined task waits for its source's items, unless nothing of it may start now. */
+    if (ts->unfed > 0 && !r->stopping && !ts->stop_items)
+        return;
     for (size_t i = 0; i < ts->n_units; i++) {
         wf_unit *u = &ts->units[i];
 
@@ -38,6 +41,7 @@ void wf__task_maybe_finish(wf_run *r, uint32_t t)
             u->status = WF_STATUS_CANCELLED;
             ts->ended++;
             r->units_done++;
+            wf__pipe_feed(r, t, (uint32_t)i);
         }
         any_failed |= u->status == WF_STATUS_FAILED;
         any_cancelled |= u->status == WF_STATUS_CANCELLED;
@@ -81,6 +85,9 @@ static char *dependency_problem(wf_run *r, uint32_t t)
     for (size_t i = 0; i < task->n_deps; i++) {
         const wf_task_state *d = &r->tasks[task->deps[i]];
 
+        /* A pipeline source that expanded is judged item by item (pipeline.c). */
+        if (wf__pipe_waits_on(r, t, (uint32_t)task->deps[i]))
+            continue;
         if (!wf_result_ok(d->result))
             return wf_xasprintf("dependency '%s' %s", r->wf->tasks[task->deps[i]].name,
                                 wf_status_name(d->status));
@@ -218,17 +225,29 @@ void wf__task_ready(wf_run *r, uint32_t t)
         char *error = NULL;
         wf_event ev = { .kind = WF_EVENT_TASK_START, .task = task->name, .index = -1 };
 
-        if (wf__expand_items(r, t, &error) != WF_OK) {
+        if (task->pipeline) {
+            ev.n_items = wf__pipe_expand(r, t);
+        } else if (wf__expand_items(r, t, &error) != WF_OK) {
             wf__task_finish(r, t, WF_STATUS_FAILED, error);
             return;
+        } else {
+            ev.n_items = json_object_array_length(ts->items);
         }
-        ev.n_items = json_object_array_length(ts->items);
         if (ev.n_items == 0) {
             wf__emit(r, &ev);
             wf__task_finish(r, t, WF_STATUS_SUCCEEDED, NULL);
             return;
         }
         wf__task_add_units(r, t, ev.n_items, false);
+        if (task->pipeline) {
+            wf_strbuf src = WF_STRBUF_INIT;
+
+            ev.source = wf__task_display_name(r, &r->wf->tasks[task->pipe_source], &src);
+            wf__emit(r, &ev);
+            wf_strbuf_release(&src);
+            wf__pipe_start(r, t);
+            return;
+        }
         if (ts->reuse != NULL) {
             size_t reused = wf__reuse_items(r, t);
             char *msg = wf_xasprintf("%zu reused from run %s", reused, r->opts.resume_run);
@@ -239,6 +258,7 @@ void wf__task_ready(wf_run *r, uint32_t t)
         } else {
             wf__emit(r, &ev);
         }
+        wf__pipe_open(r, t);
         if (wf__has_startable(r, ts))
             wf__ready_push(r, t);
         else
@@ -400,6 +420,8 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
     for (size_t i = 0; i < task->n_dependents; i++) {
         uint32_t d = (uint32_t)task->dependents[i];
 
+        if (wf__pipe_waits_on(r, d, t))
+            continue; /* it stopped waiting when t expanded */
         if (--r->tasks[d].pending_deps == 0)
             r->settle[r->n_settle++] = d;
     }
@@ -442,6 +464,8 @@ wf_job wf__take_unit(wf_run *r, uint32_t t)
 
     if (ts->retries.len > 0) {
         job.unit = wf__fifo_pop(&ts->retries);
+    } else if (ts->fed.len > 0) {
+        job.unit = wf__fifo_pop(&ts->fed);
     } else {
         job.unit = (uint32_t)ts->next_unit++;
         wf__advance_next(ts);
@@ -586,6 +610,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
         r->failfast_task = t;
         wf__run_stop(r);
     }
+    wf__pipe_feed(r, t, idx);
 out:
     free(c->out);
     free(c->err);
@@ -625,7 +650,7 @@ void wf__drain_after_stop(wf_run *r)
 
         r->tasks[tm.job.task].waiting_retry--;
     }
-    while (r->ready.len > 0) {
+    while (r->ready_len > 0) {
         uint32_t t = wf__ready_pop(r);
 
         wf__task_maybe_finish(r, t);

@@ -132,7 +132,8 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
  * "required", "secret", "description", "default" (null when required), "enum": [VALUE...] |
  * null}], "tasks": [{"name", "line", "col", "description",
  * "needs": [NAME...], "with_items": null | {"kind": "list" | "matrix", "count": N | null,
- * "expr": TEXT | null, "keys": [KEY...]}, "when": TEXT | null, "run": TEXT | null,
+ * "expr": TEXT | null, "pipeline": BOOL, "keys": [KEY...]}, "when": TEXT | null,
+ * "run": TEXT | null,
  * "argv": [TEXT...] | null, "action": NAME | null, "uses": PATH | null, "called": null |
  * {the called workflow described the same way}, "executor": "local" | "slurm" | null (a run
  * task's, as the file says)}], "order": [NAME...], "outputs": [NAME...]}.
@@ -232,6 +233,9 @@ typedef struct wf_event {
      * bytes are '?'), at most 64 bytes (cut with "..."), secrets masked. Recorded in the
      * store with the unit ("label"). */
     const char *label;
+    /* TASK_START of a pipelined task (`pipeline: true`): the task whose results it takes item
+     * by item (named as `task` is); NULL otherwise. */
+    const char *source;
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the

@@ -597,15 +597,18 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
     rc = wf__store_prep(s, sql, &st, err);
     /* A read-only store may be of schema 2, before `ignored` (then 0). */
     if (rc == WF_OK)
-        rc = wf__store_prep(s,
-                            s->schema_version >= 3
-                                ? "SELECT name, status, started_ms, ended_ms, error, n_items, "
-                                  "with_items, ignored FROM tasks WHERE run_seq = ?1 "
-                                  "ORDER BY position, seq"
-                                : "SELECT name, status, started_ms, ended_ms, error, n_items, "
-                                  "with_items, 0 FROM tasks WHERE run_seq = ?1 "
-                                  "ORDER BY position, seq",
-                            &tasks_st, err);
+        rc = wf__store_prep(
+            s,
+            s->schema_version >= 7   ? "SELECT name, status, started_ms, ended_ms, error, n_items, "
+                                       "with_items, ignored, source FROM tasks WHERE run_seq = ?1 "
+                                       "ORDER BY position, seq"
+            : s->schema_version >= 3 ? "SELECT name, status, started_ms, ended_ms, error, n_items, "
+                                       "with_items, ignored, NULL FROM tasks WHERE run_seq = ?1 "
+                                       "ORDER BY position, seq"
+                                     : "SELECT name, status, started_ms, ended_ms, error, n_items, "
+                                       "with_items, 0, NULL FROM tasks WHERE run_seq = ?1 "
+                                       "ORDER BY position, seq",
+            &tasks_st, err);
     /* ... and of schema 3, before `label` (then NULL). */
     if (rc == WF_OK)
         rc = wf__store_prep(s,
@@ -678,6 +681,8 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
         add_col_int(t, "n_items", tasks_st, 5);
         add_bool(t, "with_items", sqlite3_column_int(tasks_st, 6) != 0);
         add_bool(t, "ignored", sqlite3_column_int(tasks_st, 7) != 0);
+        if (wf__store_col_text(tasks_st, 8) != NULL)
+            add_col_str(t, "source", tasks_st, 8);
         rc = task_units(s, units_st, seq, wf__store_col_text(tasks_st, 0), &units, err);
         if (rc != WF_OK)
             goto out;

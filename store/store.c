@@ -92,6 +92,8 @@ static const char *const migrations[] = {
      * from the stdout blob (issue 16). NULL: the result is result_json or result_hash. */
     ("ALTER TABLE units ADD COLUMN result_from TEXT;"
      "ALTER TABLE cache ADD COLUMN result_from TEXT;"),
+    /* 6 -> 7: a pipelined task's source task (`pipeline: true`, issue 17); NULL otherwise. */
+    "ALTER TABLE tasks ADD COLUMN source TEXT;",
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,

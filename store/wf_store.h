@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 6
+#define WF_STORE_SCHEMA_VERSION 7
 
 /* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
  * ones are blobs. */
@@ -124,8 +124,9 @@ typedef struct wf_store_task_rec {
     const char *error;            /* or NULL */
     size_t n_items;               /* with-items: number of items; 0 otherwise */
     bool with_items;
-    size_t position; /* the task's place in the workflow file: `show` lists tasks in it */
-    bool ignored;    /* FAILED under continue-on-error: not a failure of the run */
+    size_t position;    /* the task's place in the workflow file: `show` lists tasks in it */
+    bool ignored;       /* FAILED under continue-on-error: not a failure of the run */
+    const char *source; /* `pipeline: true`: the task it takes its items from, or NULL */
 } wf_store_task_rec;
 
 typedef struct wf_store_unit_rec {

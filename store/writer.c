@@ -26,7 +26,7 @@ enum {
     S_OWNER_START
 };
 enum { S_END_RUN_ID, S_OUTPUTS };
-enum { S_TASK_RUN_ID, S_TASK_NAME, S_TASK_ERROR };
+enum { S_TASK_RUN_ID, S_TASK_NAME, S_TASK_ERROR, S_TASK_SOURCE };
 enum {
     S_UNIT_RUN_ID,
     S_UNIT_TASK,
@@ -154,7 +154,7 @@ void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec)
 
 void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec)
 {
-    const char *strs[] = { rec->run_id, rec->task, rec->error };
+    const char *strs[] = { rec->run_id, rec->task, rec->error, rec->source };
     wf__rec *r;
 
     if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
@@ -352,6 +352,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         sqlite3_bind_int64(st, 8, r->n_items);
         sqlite3_bind_int64(st, 9, r->index);
         sqlite3_bind_int(st, 10, r->ignored);
+        bind_text(st, 11, r->str[S_TASK_SOURCE]);
         return step_reset(st);
     case REC_UNIT:
         *what = "cannot record a unit";
@@ -551,9 +552,9 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
         /* An upsert, not a replace: the task keeps its first seq, which orders `show`. */
         prepare(s,
                 "INSERT INTO tasks (run_seq, name, status, started_ms, ended_ms, error, "
-                "with_items, n_items, position, ignored) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                "?9, ?10) ON CONFLICT (run_seq, name) DO UPDATE SET status = excluded.status, "
-                "ignored = excluded.ignored, "
+                "with_items, n_items, position, ignored, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                "?7, ?8, ?9, ?10, ?11) ON CONFLICT (run_seq, name) DO UPDATE SET "
+                "status = excluded.status, ignored = excluded.ignored, source = excluded.source, "
                 "started_ms = coalesce(excluded.started_ms, started_ms), "
                 "ended_ms = excluded.ended_ms, error = excluded.error, "
                 "with_items = excluded.with_items, n_items = excluded.n_items",

@@ -1113,6 +1113,147 @@ END_TEST
 
 /* A test case with a timeout well above WAIT_MS, so that a wait that fails is reported as
  * such rather than as a timeout. */
+/* ---- pipelines -------------------------------------------------------------------------- */
+
+/* Item 2 of a pipelined task is handed over as soon as item 2 of its source succeeded,
+ * while the source's other items are still held; its results stay in item order. */
+START_TEST(pipeline_item_starts_before_its_source_ends)
+{
+    harness h;
+    long b2;
+
+    harness_init(&h);
+    scripted_executor_default(h.sx, HOLD);
+    ck_assert_int_eq(harness_start(&h,
+                                   "version: 1\n"
+                                   "tasks:\n"
+                                   "  a: {with-items: '<< range(4) >>', action: core.noop}\n"
+                                   "  b: {with-items: '<< task.a >>', pipeline: true, "
+                                   "action: core.noop}\n",
+                                   NULL),
+                     WF_OK);
+    ck_assert(scripted_executor_wait_held(h.sx, 4, WAIT_MS));
+    ck_assert(scripted_executor_release(
+        h.sx, "a", 2, (scripted_outcome){ .action = SCRIPTED_SUCCEED, .value = "20" }));
+    ck_assert(scripted_executor_wait(h.sx, SCRIPTED_SUBMIT, 5, WAIT_MS));
+    b2 = find(&h, SCRIPTED_SUBMIT, "b", 2, 1);
+    ck_assert_int_ge(b2, 0);
+    ck_assert_int_eq(find(&h, SCRIPTED_SUBMIT, "b", -1, 0), b2); /* the first of b */
+    ck_assert_int_eq(scripted_executor_count(h.sx, SCRIPTED_COMPLETE), 1);
+    ck_assert_int_eq(count_events(&h, WF_EVENT_TASK_END, "a", -1), 0);
+    release_in_turn(&h, 7, SUCCEED); /* a[0], a[1], a[3], then b's */
+    ck_assert_int_eq(harness_wait(&h), WF_STATUS_SUCCEEDED);
+    ck_assert_str_eq(at(&h, "tasks.a.result"), "[0,1,20,3]");
+    ck_assert_str_eq(at(&h, "tasks.b.result"), "[0,1,2,3]");
+    harness_free(&h);
+}
+END_TEST
+
+/* One worker (limit 1), a chain of three pipelined stages: a free worker carries an item
+ * through every stage before it starts the next first-stage item (depth first). */
+START_TEST(pipeline_goes_depth_first)
+{
+    static const char *const want[] = { "a", "b", "c" };
+    const scripted_record *log;
+    size_t n;
+    int k = 0;
+    harness h;
+
+    harness_init(&h);
+    scripted_executor_set_limit(h.sx, 1);
+    ck_assert_int_eq(harness_start(&h,
+                                   "version: 1\n"
+                                   "tasks:\n"
+                                   "  c: {with-items: '<< task.b >>', pipeline: true, "
+                                   "action: core.noop}\n"
+                                   "  a: {with-items: [x, y, z], action: core.noop}\n"
+                                   "  b: {with-items: '<< task.a >>', pipeline: true, "
+                                   "action: core.noop}\n",
+                                   NULL),
+                     WF_OK);
+    ck_assert_int_eq(harness_wait(&h), WF_STATUS_SUCCEEDED);
+    log = scripted_executor_log(h.sx, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (log[i].kind != SCRIPTED_SUBMIT)
+            continue;
+        ck_assert_msg(strcmp(task_name(&h, log[i].job.task), want[k % 3]) == 0 &&
+                          log[i].job.unit == (uint32_t)(k / 3),
+                      "submit %d was %s[%u]", k, task_name(&h, log[i].job.task), log[i].job.unit);
+        k++;
+    }
+    ck_assert_int_eq(k, 9);
+    ck_assert_str_eq(at(&h, "tasks.c.result"), "[0,1,2]");
+    harness_free(&h);
+}
+END_TEST
+
+/* A source item that fails (after its retry) skips the items downstream of it, stage after
+ * stage, naming the source item; the other items go on; a pipelined task whose `when` calls
+ * a status function runs that item anyway (its item is null). */
+START_TEST(pipeline_failed_source_item_skips_downstream)
+{
+    long pos;
+    harness h;
+
+    harness_init(&h);
+    scripted_executor_on(h.sx, "a", 1, 0, FAIL);
+    ck_assert_int_eq(harness_start(&h,
+                                   "version: 1\n"
+                                   "tasks:\n"
+                                   "  a: {with-items: [x, y, z], retry: {count: 1, delay: 1ms}, "
+                                   "action: core.noop}\n"
+                                   "  b: {with-items: '<< task.a >>', pipeline: true, "
+                                   "action: core.noop}\n"
+                                   "  c: {with-items: '<< task.b >>', pipeline: true, "
+                                   "action: core.noop}\n"
+                                   "  d: {with-items: '<< task.a >>', pipeline: true, "
+                                   "when: '<< always() >>', action: core.noop}\n",
+                                   NULL),
+                     WF_OK);
+    ck_assert_int_eq(harness_wait(&h), WF_STATUS_FAILED);
+    ck_assert_int_ge(find(&h, SCRIPTED_SUBMIT, "a", 1, 2), 0); /* retried once */
+    ck_assert_int_eq(find(&h, SCRIPTED_SUBMIT, "b", 1, 0), -1);
+    ck_assert_int_eq(find(&h, SCRIPTED_SUBMIT, "c", 1, 0), -1);
+    ck_assert_int_ge(find(&h, SCRIPTED_SUBMIT, "d", 1, 1), 0);
+    pos = find_event(&h, WF_EVENT_UNIT_END, "b", 1);
+    ck_assert_int_ge(pos, 0);
+    ck_assert_int_eq(h.events[pos].status, WF_STATUS_SKIPPED);
+    pos = find_event(&h, WF_EVENT_UNIT_END, "c", 1);
+    ck_assert_int_ge(pos, 0);
+    ck_assert_int_eq(h.events[pos].status, WF_STATUS_SKIPPED);
+    ck_assert_str_eq(at(&h, "tasks.b.result"), "[0,null,2]");
+    ck_assert_str_eq(at(&h, "tasks.c.result"), "[0,null,2]");
+    ck_assert_str_eq(at(&h, "tasks.d.result"), "[0,1,2]");
+    ck_assert_str_eq(at(&h, "tasks.b.status"), "\"succeeded\"");
+    harness_free(&h);
+}
+END_TEST
+
+/* An executor that takes a task's units at once (Slurm arrays) gets a pipelined task's units
+ * as they become startable: several small submits, every unit once. */
+START_TEST(pipeline_on_arrays_trickles)
+{
+    harness h;
+
+    harness_init(&h);
+    scripted_executor_set_caps(h.sx, WF_EXEC_PROCESSES | WF_EXEC_ACTIONS | WF_EXEC_ARRAYS);
+    scripted_executor_default(h.sx, HOLD);
+    ck_assert_int_eq(harness_start(&h,
+                                   "version: 1\n"
+                                   "tasks:\n"
+                                   "  a: {with-items: '<< range(4) >>', action: core.noop}\n"
+                                   "  b: {with-items: '<< task.a >>', pipeline: true, "
+                                   "action: core.noop}\n",
+                                   NULL),
+                     WF_OK);
+    release_in_turn(&h, 8, SUCCEED);
+    ck_assert_int_eq(harness_wait(&h), WF_STATUS_SUCCEEDED);
+    ck_assert_int_eq(submits_of(&h, "b"), 4);
+    ck_assert_str_eq(at(&h, "tasks.b.result"), "[0,1,2,3]");
+    harness_free(&h);
+}
+END_TEST
+
 static TCase *new_tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
@@ -1160,6 +1301,13 @@ static Suite *dispatch_suite(void)
     tc = new_tcase("life");
     tcase_add_loop_test(tc, a_refused_run_stops_its_executor, 0, N(refused_cases));
     tcase_add_test(tc, an_executor_that_cannot_start);
+    suite_add_tcase(s, tc);
+
+    tc = new_tcase("pipelines");
+    tcase_add_test(tc, pipeline_item_starts_before_its_source_ends);
+    tcase_add_test(tc, pipeline_goes_depth_first);
+    tcase_add_test(tc, pipeline_failed_source_item_skips_downstream);
+    tcase_add_test(tc, pipeline_on_arrays_trickles);
     suite_add_tcase(s, tc);
 
     tc = new_tcase("retry_after_fail_fast");

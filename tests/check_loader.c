@@ -118,7 +118,7 @@ static const struct {
       "wf.yaml:5:5: unknown key 'colour' in task 'a' (valid keys: run, action, input, needs, "
       "with-items, concurrency, batch-size, fail-fast, when, retry, timeout, continue-on-error, "
       "output, env, workdir, shell, publish, cache, executor, slurm, description, env-file, uses, with, "
-      "label, cpus)" },
+      "label, cpus, pipeline)" },
     { "missing version", "tasks:\n  a: {run: echo}\n",
       "wf.yaml:1:1: missing 'version': add 'version: 1' at the top" },
     { "bad version", "version: 2\ntasks:\n  a: {run: echo}\n",
@@ -365,6 +365,48 @@ static const struct {
       "with a unit: 500ms, 30s, 5m, 1h\n"
       "wf.yaml:10:16: unknown task 'c'; did you mean 'a'?\n"
       "wf.yaml:11:15: 'item' is only defined in a task with 'with-items', and task 'b' has none" },
+    { "pipeline without with-items",
+      "version: 1\ntasks:\n  a:\n    pipeline: true\n    run: echo\n",
+      "wf.yaml:4:5: 'pipeline: true' takes another with-items task's results item by item and "
+      "needs 'with-items: << task.NAME >>'; task 'a' has no 'with-items'" },
+    { "pipeline over something else than a task's results",
+      "version: 1\ntasks:\n  a: {with-items: [1, 2], run: echo}\n"
+      "  b:\n    with-items: << task.a | reverse >>\n    pipeline: true\n    run: echo\n"
+      "  c:\n    with-items: [1, 2]\n    pipeline: true\n    run: echo\n",
+      "wf.yaml:5:17: task 'b' has 'pipeline: true', so its with-items must be another with-items "
+      "task's results, exactly '<< task.NAME >>' (filter or reshape them in that task, or drop "
+      "'pipeline')\n"
+      "wf.yaml:9:17: task 'c' has 'pipeline: true', so its with-items must be another with-items "
+      "task's results, exactly '<< task.NAME >>' (filter or reshape them in that task, or drop "
+      "'pipeline')" },
+    { "pipeline from a task without items, or an unknown one",
+      "version: 1\ntasks:\n  a: {run: echo}\n"
+      "  b:\n    with-items: << task.a >>\n    pipeline: true\n    run: echo\n"
+      "  c:\n    with-items: << task.zz >>\n    pipeline: true\n    run: echo\n",
+      "wf.yaml:5:17: task 'b' has 'pipeline: true', but its source 'a' has no 'with-items': a "
+      "pipeline takes a with-items task's results one by one (drop 'pipeline' to read the whole "
+      "result)\n"
+      "wf.yaml:9:20: unknown task 'zz'; did you mean 'a'?" },
+    { "pipeline with batch-size",
+      "version: 1\ntasks:\n  a: {with-items: [1, 2], run: echo}\n"
+      "  b:\n    with-items: << task.a >>\n    batch-size: 2\n    pipeline: true\n"
+      "    run: echo\n",
+      "wf.yaml:6:5: 'pipeline' takes the source task's results one by one, and with "
+      "'batch-size' a unit is a batch of them; drop one of the two" },
+    { "a pipelined task reads its source as a whole",
+      "version: 1\ntasks:\n  a: {with-items: [1, 2], run: echo}\n"
+      "  b:\n    with-items: << task.a >>\n    pipeline: true\n"
+      "    run: echo << item >> << task.a | length >> << task.a[3] >>\n"
+      "    when: << status(\"a\") == \"ok\" >>\n",
+      "wf.yaml:7:29: '<< task.a | length >>' reads task 'a' as a whole, but task 'b' is "
+      "pipelined from it and takes its results one by one; use item (the result of the same "
+      "item of 'a')\n"
+      "wf.yaml:7:51: '<< task.a[3] >>' reads task 'a' as a whole, but task 'b' is pipelined "
+      "from it and takes its results one by one; use item (the result of the same item of "
+      "'a')\n"
+      "wf.yaml:8:14: '<< status(\"a\") == \"ok\" >>' reads task 'a' as a whole, but task 'b' "
+      "is pipelined from it and takes its results one by one; use item (the result of the same "
+      "item of 'a')" },
 };
 
 START_TEST(test_error_messages)
@@ -631,6 +673,29 @@ START_TEST(test_defaults_folded)
     ck_assert_ptr_null(b->run);
     ck_assert_uint_eq(b->run_argc, 3);
     ck_assert_str_eq(wf_tpl_source(b->run_argv[2]), "1");
+    wf_workflow_free(wf);
+}
+END_TEST
+
+/* A chain of pipelined tasks: each names its source, its depth counts the links. */
+START_TEST(test_pipeline_chain)
+{
+    wf_workflow *wf = load_ok("version: 1\ntasks:\n"
+                              "  c:\n    with-items: << task.b >>\n    pipeline: true\n"
+                              "    run: echo << item >>\n"
+                              "  a: {with-items: [1, 2], run: echo}\n"
+                              "  b: {with-items: '<<task.a>>', pipeline: true, run: echo}\n"
+                              "  d: {with-items: << task.a >>, run: echo}\n");
+
+    ck_assert(!task(wf, "a")->pipeline);
+    ck_assert_uint_eq(task(wf, "a")->pipe_depth, 0);
+    ck_assert(task(wf, "b")->pipeline);
+    ck_assert_str_eq(wf->tasks[task(wf, "b")->pipe_source].name, "a");
+    ck_assert_uint_eq(task(wf, "b")->pipe_depth, 1);
+    ck_assert_str_eq(wf->tasks[task(wf, "c")->pipe_source].name, "b");
+    ck_assert_uint_eq(task(wf, "c")->pipe_depth, 2);
+    ck_assert(!task(wf, "d")->pipeline);
+    ck_assert_uint_eq(task(wf, "d")->pipe_depth, 0);
     wf_workflow_free(wf);
 }
 END_TEST
@@ -1350,6 +1415,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, test_implicit_deps_and_publish);
     tcase_add_test(tc, test_defaults_folded);
     tcase_add_test(tc, test_matrix);
+    tcase_add_test(tc, test_pipeline_chain);
     tcase_add_test(tc, test_matrix_include_as_github);
     tcase_add_test(tc, test_many_tasks);
     suite_add_tcase(s, tc);

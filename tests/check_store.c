@@ -366,16 +366,16 @@ START_TEST(test_newer_schema_refused)
     wf_error err;
 
     close_ok(open_ok(tmp));
-    sql_exec(tmp, "PRAGMA user_version = 7");
+    sql_exec(tmp, "PRAGMA user_version = 8");
     wf_error_init(&err);
     ck_assert_int_eq(wf_store_open(tmp, &s, &err), WF_ESTORE);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 7, this one reads up to 6)"));
+        strstr(err.message, "was written by a newer wfengine (schema 8, this one reads up to 7)"));
     /* Refusing changed nothing. */
-    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 7);
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 8);
     wf_error_release(&err);
     remove_tree(tmp);
     free(db);
@@ -1710,6 +1710,7 @@ START_TEST(test_schema1_store)
                   "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
                   "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE units DROP "
                   "COLUMN result_from; ALTER TABLE cache DROP COLUMN result_from; "
+                  "ALTER TABLE tasks DROP COLUMN source; "
                   "PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
@@ -1721,6 +1722,7 @@ START_TEST(test_schema1_store)
         t = json_object_array_get_idx(jget(run, "tasks"), 0);
         u = json_object_array_get_idx(jget(t, "units"), 0);
         ck_assert(!json_object_get_boolean(jget(t, "ignored")));
+        ck_assert(!json_object_object_get_ex(t, "source", NULL)); /* schema 7 */
         ck_assert(!json_object_get_boolean(jget(u, "ignored")));
         ck_assert(json_object_object_get_ex(u, "label", NULL));
         ck_assert_ptr_null(jget(u, "label"));

@@ -39,6 +39,7 @@ static json_object *describe_items(const wf_task *task)
                                    task->items->kind == WF_VNODE_TEMPLATE
                                ? tpl_or_null(task->items->tpl)
                                : NULL);
+    json_object_object_add(o, "pipeline", json_object_new_boolean(task->pipeline));
     keys = json_object_new_array();
     for (size_t k = 0; k < task->n_matrix; k++)
         json_object_array_add(keys, json_object_new_string(task->matrix[k].name));

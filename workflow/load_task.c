@@ -23,7 +23,7 @@ static const char *const TASK_KEYS[] = {
     "batch-size", "fail-fast", "when",        "retry",    "timeout",    "continue-on-error",
     "output",     "env",       "workdir",     "shell",    "publish",    "cache",
     "executor",   "slurm",     "description", "env-file", "uses",       "with",
-    "label",      "cpus",      NULL,
+    "label",      "cpus",      "pipeline",  NULL,
 };
 /* Keys that say how a process or an action runs: a `uses:` task runs a workflow instead. */
 static const char *const NOT_FOR_USES[] = {
@@ -536,7 +536,7 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     wf_task *t = &c->wf->tasks[ti];
     const wf__ynode *v, *run, *action, *k_input = NULL, *k_run = NULL, *k_action = NULL;
     const wf__ynode *k_conc = NULL, *k_batch = NULL, *k_ff = NULL, *k_output = NULL;
-    const wf__ynode *k_label = NULL;
+    const wf__ynode *k_label = NULL, *k_pipe = NULL;
     const wf__ynode *k_slurm = NULL, *slurm, *uses, *k_uses = NULL, *k_with = NULL;
     char *where;
 
@@ -634,6 +634,20 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
             wf__loader_error(c->L, k_label->mark, WF_EINVAL,
                              "'label' names items, and with 'batch-size' a unit is a batch of "
                              "them; drop one of the two");
+    }
+    v = wf__ld_get(map, "pipeline", &k_pipe);
+    if (v != NULL && wf__ld_get_bool(c, v, "pipeline", &t->pipeline) && t->pipeline) {
+        t->pipeline_mark = k_pipe->mark;
+        if (k_batch != NULL)
+            wf__loader_error(c->L, k_batch->mark, WF_EINVAL,
+                             "'pipeline' takes the source task's results one by one, and with "
+                             "'batch-size' a unit is a batch of them; drop one of the two");
+        if (wf__ld_get(map, "with-items", NULL) == NULL)
+            wf__loader_error(c->L, k_pipe->mark, WF_EINVAL,
+                             "'pipeline: true' takes another with-items task's results item by "
+                             "item and needs 'with-items: << task.NAME >>'; task '%s' has no "
+                             "'with-items'",
+                             t->name);
     }
     if (wf__ld_get(map, "with-items", NULL) == NULL) {
         const wf__ynode *item_keys[] = { k_conc, k_batch, k_ff, k_label };

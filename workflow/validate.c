@@ -5,7 +5,9 @@
  * functions with a literal name), except itself inside its own `publish`. Names are looked
  * up in a sorted index (the graph of a 10,000-task workflow is built in O(E log N)); the
  * order is computed with Kahn's algorithm, and the tasks it cannot order hold the cycles,
- * each reported once, in order, at the first task of the cycle in the file.
+ * each reported once, in order, at the first task of the cycle in the file. A pipelined task
+ * (`pipeline: true`) is checked here too: its with-items names a with-items source task, and
+ * none of its other templates reads that source as a whole.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +120,98 @@ static const char *role_place(wf__tpl_role role)
     }
 }
 
+/* `pipeline: true`: with-items must be exactly << task.NAME >> (spaces allowed). Returns
+ * NAME's length and sets *name, or 0. */
+static size_t pipe_source_name(const char *src, const char **name)
+{
+    const char *p = src, *start;
+
+    while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+    if (strncmp(p, "<<", 2) != 0)
+        return 0;
+    for (p += 2; *p == ' ' || *p == '\t'; p++)
+        ;
+    if (strncmp(p, "task.", 5) != 0)
+        return 0;
+    start = p += 5;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '_' || *p == '-')
+        p++;
+    if (p == start)
+        return 0;
+    *name = start;
+    for (start = p; *p == ' ' || *p == '\t'; p++)
+        ;
+    if (strncmp(p, ">>", 2) != 0)
+        return 0;
+    for (p += 2; *p == ' ' || *p == '\t' || *p == '\n'; p++)
+        ;
+    return *p == '\0' ? (size_t)(start - *name) : 0;
+}
+
+/* Sets pipe_source for every pipelined task, or reports why its with-items cannot be
+ * pipelined (pipe_source is then SIZE_MAX). */
+static void check_pipeline_sources(graph *g)
+{
+    wf_workflow *wf = g->wf;
+
+    for (size_t t = 0; t < wf->n_tasks; t++) {
+        wf_task *task = &wf->tasks[t];
+        const char *name = NULL;
+        size_t len = 0;
+        char *src;
+        long s;
+
+        task->pipe_source = SIZE_MAX;
+        if (!task->pipeline || task->items_kind == WF_ITEMS_NONE)
+            continue;
+        if (task->items_kind == WF_ITEMS_LIST && task->items->kind == WF_VNODE_TEMPLATE)
+            len = pipe_source_name(wf_tpl_source(task->items->tpl), &name);
+        if (len == 0) {
+            wf__loader_error(g->L, task->items_mark, WF_EINVAL,
+                             "task '%s' has 'pipeline: true', so its with-items must be another "
+                             "with-items task's results, exactly '<< task.NAME >>' (filter or "
+                             "reshape them in that task, or drop 'pipeline')",
+                             task->name);
+            continue;
+        }
+        src = wf_xstrndup(name, len);
+        s = wf_workflow_task_index(wf, src);
+        if (s >= 0 && wf->tasks[s].items_kind == WF_ITEMS_NONE)
+            wf__loader_error(g->L, task->items_mark, WF_EINVAL,
+                             "task '%s' has 'pipeline: true', but its source '%s' has no "
+                             "'with-items': a pipeline takes a with-items task's results one by "
+                             "one (drop 'pipeline' to read the whole result)",
+                             task->name, src);
+        else if (s >= 0 && (size_t)s != t)
+            task->pipe_source = (size_t)s;
+        free(src); /* an unknown name is reported with the with-items template's references */
+    }
+}
+
+/* The `<< >>` around byte `column` of line `line` of a template's source (owned), for an
+ * error that quotes the expression. */
+static char *expr_at(const char *src, int line, int column)
+{
+    const char *p = src, *open, *close;
+
+    for (int l = 1; l < line && p != NULL; l++) {
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    if (p == NULL || (size_t)column > strlen(p) + 1)
+        return wf_xstrdup(src);
+    p += column > 0 ? column - 1 : 0;
+    for (open = p; open > src && strncmp(open, "<<", 2) != 0; open--)
+        ;
+    close = strstr(p, ">>");
+    if (strncmp(open, "<<", 2) != 0 || close == NULL)
+        return wf_xstrdup(src);
+    return wf_xstrndup(open, (size_t)(close + 2 - open));
+}
+
 /* A vars.X read by a task, checked once the graph is known. */
 typedef struct var_read {
     size_t task;
@@ -154,6 +248,17 @@ static void check_site(graph *g, const wf__tpl_site *s, const var_names *vars,
             }
             if (s->role == WF__ROLE_PUBLISH && strcmp(r->name, task->name) == 0)
                 break;
+            if (in_task && task->pipe_source != SIZE_MAX && s->role != WF__ROLE_ITEMS &&
+                strcmp(r->name, wf->tasks[task->pipe_source].name) == 0) {
+                char *expr = expr_at(wf_tpl_source(s->tpl), r->line, r->column);
+
+                wf__loader_error(g->L, m, WF_EINVAL,
+                                 "'%s' reads task '%s' as a whole, but task '%s' is pipelined "
+                                 "from it and takes its results one by one; use item (the "
+                                 "result of the same item of '%s')",
+                                 expr, r->name, task->name, r->name);
+                free(expr);
+            }
             dep = wf_workflow_task_index(wf, r->name);
             if (dep < 0) {
                 unknown_name(g->L, m, "task", r->name, g->task_names);
@@ -348,6 +453,12 @@ static void order(graph *g)
         }
     }
     memcpy(wf->topo_order, queue, tail * sizeof(*queue));
+    for (size_t k = 0; k < tail; k++) {
+        wf_task *task = &wf->tasks[queue[k]];
+
+        if (task->pipe_source != SIZE_MAX)
+            task->pipe_depth = wf->tasks[task->pipe_source].pipe_depth + 1;
+    }
     if (tail < n)
         report_cycles(g, pending, done);
     free(pending);
@@ -460,6 +571,7 @@ void wf__validate(wf__loader *L, wf_workflow *wf, const wf__sites *sites, const 
         wf->by_name[t] = sorted[t].index;
     free(sorted);
 
+    check_pipeline_sources(&g);
     for (size_t t = 0; t < n; t++) {
         for (size_t k = 0; k < needs[t].n; k++) {
             const wf__ynode *nm = needs[t].names[k];

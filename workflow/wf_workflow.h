@@ -153,6 +153,14 @@ typedef struct wf_task {
     /* `label:` (WF_TPL_CSTRING, reads item), or NULL: names each item in progress, show,
      * logs, JUnit, GitHub and the report. Only with with-items, never with batch-size. */
     wf_tpl *label;
+    /* `pipeline: true`: the items are another with-items task's results taken one by one
+     * (`with-items: << task.S >>`): item i starts once item i of S succeeded. pipe_source is
+     * S's index (validate.c), pipe_depth the number of pipelined links from the chain's first
+     * task (0 for a task that is not pipelined). */
+    bool pipeline;
+    wf_mark pipeline_mark;
+    size_t pipe_source;
+    size_t pipe_depth;
 
     /* Conditions and error handling */
     wf_tpl *when;          /* WF_TPL_EXPR, or NULL */

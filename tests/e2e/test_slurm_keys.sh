@@ -38,6 +38,8 @@ tool sacct 'exit 1'
 tool sinfo 'echo debug up'
 export PATH="$F/bin:$PATH"
 export WFENGINE_CONFIG="$T/site.yaml"
+# The fake Slurm answers at once: poll it often and without the rate limit a real cluster gets.
+export WF_SLURM_POLL_MS=20 WF_SLURM_CALLS_PER_S=1000
 # args N: the arguments of the Nth sbatch call, one a line; calls: how many there were.
 args() { cat "$F/args.$1"; }
 calls() { cat "$F/count" 2>/dev/null || echo 0; }
