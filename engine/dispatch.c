@@ -1,9 +1,10 @@
 /*
  * dispatch.c: the scheduler thread. It alone owns the run's scheduling state (run_internal.h).
  * Each round it hands ready units to their executors (round-robin over the ready tasks,
- * deepest pipeline stage first (ready.c), under each executor's limit and each task's `concurrency`), waits on the completion queue
- * (at most until the next retry timer), and feeds what came back to the state machine
- * (tasks.c). When every task has ended it stops the executors and records the run's end.
+ * deepest pipeline stage first (ready.c), under each executor's limit and each task's
+ * `concurrency`), waits on the completion queue (at most until the next retry timer), and feeds
+ * what came back to the state machine (tasks.c). When every task has ended it stops the executors
+ * and records the run's end.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -23,7 +23,7 @@ static const char *const TASK_KEYS[] = {
     "batch-size", "fail-fast", "when",        "retry",    "timeout",    "continue-on-error",
     "output",     "env",       "workdir",     "shell",    "publish",    "cache",
     "executor",   "slurm",     "description", "env-file", "uses",       "with",
-    "label",      "cpus",      "pipeline",  NULL,
+    "label",      "cpus",      "pipeline",    NULL,
 };
 /* Keys that say how a process or an action runs: a `uses:` task runs a workflow instead. */
 static const char *const NOT_FOR_USES[] = {
