@@ -145,6 +145,10 @@ void wf__slurm_remove_element_files(const char *dir, size_t i);
  * (wf__slurm_run). WF_OK; else err says why, *accepted counts the items accepted before the
  * failure (items[0..*accepted) are the poller's), and the code is WF_EINVAL for a permanent
  * refusal, WF_EEXEC or WF_EIO otherwise, WF_ECANCELLED after a cancel. */
+/* slurm_pack.c, for the scripts of slurm_submit.c too: appends s as one single-quoted shell
+ * word (' written as '\''): every byte but NUL survives. */
+void wf__slurm_shell_quote(wf_strbuf *sb, const char *s);
+
 int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
                           const wf_slurm_job_element *items, size_t n, size_t pack,
                           wf_slurm_packsub *rest, bool pending, size_t *accepted, wf_error *err);

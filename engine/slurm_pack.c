@@ -56,7 +56,7 @@ int64_t wf__slurm_pack_limit_min(size_t pack, int64_t timeout_ms, int64_t slurm_
     return min;
 }
 
-static void quote(wf_strbuf *sb, const char *s)
+void wf__slurm_shell_quote(wf_strbuf *sb, const char *s)
 {
     wf_strbuf_addc(sb, '\'');
     for (; *s != '\0'; s++) {
@@ -74,7 +74,7 @@ char *wf__slurm_pack_script(const char *dir, const char *task_name, const char *
     wf_strbuf sb = WF_STRBUF_INIT;
 
     wf_strbuf_adds(&sb, "#!/bin/sh\n# Written by wfengine for task ");
-    quote(&sb, task_name);
+    wf__slurm_shell_quote(&sb, task_name);
     wf_strbuf_addf(&sb,
                    ": element $SLURM_ARRAY_TASK_ID (a) runs items\n"
                    "# %zu+a*%zu up to %zu (exclusive) one after the other: item K is cmd.K with "
@@ -82,7 +82,7 @@ char *wf__slurm_pack_script(const char *dir, const char *task_name, const char *
                    "and\n# err.K, its exit status in rc.K (begin.K marks its start).\n"
                    "umask 0077\nPATH=/usr/bin:/bin\nd=",
                    b, p, e);
-    quote(&sb, dir);
+    wf__slurm_shell_quote(&sb, dir);
     wf_strbuf_addf(&sb,
                    "\na=${SLURM_ARRAY_TASK_ID:-0}\n"
                    "case $a in ''|*[!0-9]*) echo \"wfengine: bad SLURM_ARRAY_TASK_ID '$a'\" >&2; "

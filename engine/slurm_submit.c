@@ -33,19 +33,6 @@ static const char *const SLURM_VARS[] = {
     "SLURM_JOB_NODELIST", "SLURM_JOB_PARTITION", "SLURMD_NODENAME",     NULL,
 };
 
-/* Appends s as one single-quoted shell word: every byte but NUL survives. */
-static void shell_quote(wf_strbuf *sb, const char *s)
-{
-    wf_strbuf_addc(sb, '\'');
-    for (; *s != '\0'; s++) {
-        if (*s == '\'')
-            wf_strbuf_adds(sb, "'\\''");
-        else
-            wf_strbuf_addc(sb, *s);
-    }
-    wf_strbuf_addc(sb, '\'');
-}
-
 static int write_file(const char *path, const char *data, size_t len, mode_t mode, wf_error *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -101,7 +88,7 @@ static char *array_script(const char *dir, const char *task_name, const char *en
     wf_strbuf sb = WF_STRBUF_INIT;
 
     wf_strbuf_adds(&sb, "#!/bin/sh\n# Written by wfengine for task ");
-    shell_quote(&sb, task_name);
+    wf__slurm_shell_quote(&sb, task_name);
     wf_strbuf_adds(&sb, ": runs element $SLURM_ARRAY_TASK_ID (cmd.N with the environment of\n"
                         "# env.N in the directory of dir.N) and keeps its exit status in rc.N.\n"
                         "# Only wfengine's SLURM_*, SBATCH_*, PATH and HOME variables are in\n"
@@ -109,7 +96,7 @@ static char *array_script(const char *dir, const char *task_name, const char *en
                         "umask " JOB_UMASK "\n"
                         "PATH=" WRAPPER_PATH "\n"
                         "d=");
-    shell_quote(&sb, dir);
+    wf__slurm_shell_quote(&sb, dir);
     wf_strbuf_adds(
         &sb, "\ni=${SLURM_ARRAY_TASK_ID:-0}\n"
              "case $i in ''|*[!0-9]*) echo \"wfengine: bad SLURM_ARRAY_TASK_ID '$i'\" >&2; "
@@ -172,7 +159,7 @@ static int write_element(const char *dir, size_t i, const wf_slurm_element *e, c
         if (eq == NULL || eq == e->envp[k])
             continue;
         wf_strbuf_addc(&sb, ' ');
-        shell_quote(&sb, e->envp[k]);
+        wf__slurm_shell_quote(&sb, e->envp[k]);
     }
     wf_strbuf_addc(&sb, '\n');
     wf_strbuf_reset(&path);
@@ -185,13 +172,13 @@ static int write_element(const char *dir, size_t i, const wf_slurm_element *e, c
     wf_strbuf_reset(&sb);
     wf_strbuf_adds(&sb, "w=");
     if (e->workdir == NULL) {
-        shell_quote(&sb, cwd);
+        wf__slurm_shell_quote(&sb, cwd);
     } else if (e->workdir[0] == '/') {
-        shell_quote(&sb, e->workdir);
+        wf__slurm_shell_quote(&sb, e->workdir);
     } else {
         char *abs = wf_xasprintf("%s/%s", cwd, e->workdir);
 
-        shell_quote(&sb, abs);
+        wf__slurm_shell_quote(&sb, abs);
         free(abs);
     }
     wf_strbuf_addc(&sb, '\n');
