@@ -35,8 +35,9 @@
 #define WF__STORE_WAL_KEEP (1024 * 1024)
 
 /* A range row of unit_ranges holds at most this many units (its item digests, 8 bytes each,
- * are rewritten whole when a later batch extends it: 32 KiB at most). */
-#define WF__STORE_RANGE_MAX 4096
+ * are rewritten whole when a later batch extends it: 4 KiB at most, so extending a range
+ * a few units at a time stays cheap). */
+#define WF__STORE_RANGE_MAX 512
 
 typedef struct wf__rec wf__rec;
 
