@@ -195,8 +195,10 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
  * --store DIR unless the store is .wfengine), null for any other run. */
 int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err);
 
-/* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
- * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "ignored", "units": [
+/* One run, every unit of it (wf_store_run_page_json reads a page: use it for runs of any
+ * size): the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
+ * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "ignored", "counts"
+ * (see wf_store_run_page_json), "next_index" (null), "units": [
  * {"index", "attempt", "status", "started_ms", "ended_ms", "exit_code", "error", "cached",
  * "reused", "stdout_hash", "stderr_hash", "ignored", "label"} ...] } ] in workflow-file order
  * (position),
