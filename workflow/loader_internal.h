@@ -84,7 +84,7 @@ typedef struct wf__loader {
     const char *path; /* the name errors carry */
     const char *src;
     size_t src_len;
-    size_t *line_starts; /* byte offset of each line's first byte */
+    uint32_t *line_starts; /* byte offset of each line's first byte (files are < 4 GiB) */
     size_t n_lines;
     size_t cur_line, cur_chars, cur_off; /* last converted mark: marks mostly move forward */
     wf_errlist *errs;
