@@ -83,6 +83,8 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : NULL;
     const struct command *c;
 
+    /* wfengine uses OpenSSL for SHA-256 alone: its configuration file has nothing to say. */
+    wf_sha256_skip_openssl_config();
     if (cmd == NULL) {
         fputs(usage, stderr);
         return WF_EXIT_USAGE;

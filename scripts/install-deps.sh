@@ -5,7 +5,7 @@ set -euo pipefail
 # libxml2-utils (xmllint: the JUnit report), tmux (the live terminal display), graphviz (dot:
 # `wfengine graph`), python3-jsonschema and python3-yaml (the workflow JSON Schema): tests only;
 # man-db: `man wfengine`.
-pkgs=(build-essential cmake pkg-config libyaml-dev libjson-c-dev libsqlite3-dev
+pkgs=(build-essential cmake pkg-config libyaml-dev libjson-c-dev libsqlite3-dev libssl-dev
       check clang libclang-rt-14-dev python3 libxml2-utils tmux graphviz python3-jsonschema
       python3-yaml man-db)
 missing=()
