@@ -240,7 +240,7 @@ if ! $b8_only; then
 fi
 # B8: K rounds (after a warm-up), each one hyperfine call of 10 runs of every command.
 one_cmds=(-n wfengine "$wfengine run one.yaml -q" -n ninja "ninja -f one.ninja" -n true /bin/true)
-[ -z "$before" ] || one_cmds+=(-n before "$before run one.yaml -q")
+[ -z "$before" ] || one_cmds+=(-n before "$before run one.yaml -q --store .wfengine-before")
 : >"$out/one.times"
 for r in $(seq 0 "$k"); do
     (cd "$out/one" && hyperfine -N --style none --warmup 2 --runs 10 --export-csv "$out/one.csv" \
