@@ -91,7 +91,12 @@ json_object *wf_run_result_json(const wf_run *r)
         }
         if (ts->error != NULL)
             json_object_object_add(o, "error", json_object_new_string(ts->error));
-        json_object_object_add(o, "result", ts->result ? wf_json_copy(ts->result->value) : NULL);
+        /* Large results stay references (json-c's writer prints their values), except where
+         * secrets must be masked in them. */
+        json_object_object_add(o, "result",
+                               ts->result == NULL  ? NULL
+                               : r->n_secrets == 0 ? wf_json_copy_refs(ts->result->value)
+                                                   : wf_json_copy(ts->result->value));
         if (task->items_kind != WF_ITEMS_NONE) {
             json_object *items = json_object_new_array_ext((int)ts->n_units);
 

@@ -46,7 +46,10 @@ typedef struct wf_store wf_store; /* the run store: see wf_store.h (wf_store_ope
 typedef struct wf_engine_options {
     /* Grace period between SIGTERM and SIGKILL when a process is stopped; 0: 5 s. */
     int64_t kill_grace_ms;
-    /* Cap on the stdout / stderr kept per unit, in bytes; 0: 64 MiB / 16 MiB. */
+    /* stdout_cap: the default of `max-output`, the bytes of stdout a unit may write (kept on
+     * disk beyond 64 KiB: a store blob, or a file in the run's spill directory); a unit that
+     * writes more fails. 0: 1 GiB. stderr_cap: the bytes of stderr kept in memory per unit
+     * (the rest is dropped); 0: 16 MiB. */
     size_t stdout_cap, stderr_cap;
 } wf_engine_options;
 
@@ -297,6 +300,14 @@ typedef struct wf_run_options {
      * which nothing succeeded there makes wf_run_start fail with WF_EINVAL (errs says which);
      * items of it that did not succeed there run. */
     bool targets_only;
+    /* Bytes of results the run keeps in memory (`--memory`): large results (stdout over
+     * 64 KiB) are kept on disk and loaded through a cache of this size; a value that must be
+     * loaded whole and is larger fails what needs it. 0: the workflow's `memory:`, else
+     * 256 MiB. */
+    uint64_t memory;
+    /* The default `max-output` of tasks without their own (`--max-output`), winning over the
+     * workflow's top-level one. 0: the workflow's, else the engine's stdout_cap. */
+    uint64_t max_output;
 } wf_run_options;
 
 /* Binds the inputs, computes vars and env, and starts the run on its own threads. On a bad
