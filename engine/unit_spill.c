@@ -129,7 +129,7 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
         if (to_store)
             wf_store_adopt_blob(r->store, -1, NULL, out->hash, out->total, out->spill_errno, &err);
         c->status = WF_STATUS_FAILED;
-        c->error = wf_xasprintf("stdout: cannot write it to %s: %s (after %llu bytes)",
+        c->error = wf_xasprintf("stdout: cannot write it to %s: %s (after %llu bytes of it)",
                                 wf__spill_dir_for(r), strerror(out->spill_errno),
                                 (unsigned long long)out->total);
         wf_error_release(&err);

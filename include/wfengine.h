@@ -221,6 +221,9 @@ typedef struct wf_event {
     /* UNIT_RETRY, UNIT_END: what the attempt wrote to stdout (an action: its log), or NULL.
      * Like message and stderr_text, the values of secret inputs are replaced by "***". */
     const char *stdout_text;
+    /* UNIT_RETRY, UNIT_END: the bytes the attempt wrote to stdout when stdout_text holds only
+     * its last 64 KiB (a larger stdout is kept on disk: wfengine logs prints it), else 0. */
+    uint64_t stdout_bytes;
     /* UNIT_RETRY, UNIT_END: the attempt had its UNIT_START (false: it ended while queued, or
      * was taken from the resumed run). */
     bool started;
@@ -340,7 +343,10 @@ void wf_run_cancel(wf_run *r);
 const char *wf_run_id(const wf_run *r);
 /* After wf_run_wait: the result document (owned by the caller): {"run_id", "workflow",
  * "status", "duration_ms", "tasks": {NAME: {"status", "attempts", "exit_code", "duration_ms",
- * "error", "result", "items": [...]}}, "outputs": {...}}. docs/cli.md describes it. */
+ * "error", "result", "items": [...]}}, "outputs": {...}, "results_memory": {"budget", "peak",
+ * "loads", "evictions"}}. docs/cli.md describes it. A large result in it (stdout over
+ * 64 KiB) is a json-c string whose serializer prints the value: print the document with
+ * json_object_to_json_string*, or read such a value through wf_json_copy (wf_context.h). */
 json_object *wf_run_result_json(const wf_run *r);
 /* After wf_run_wait: the workflow outputs (borrowed, read-only; an object). */
 const json_object *wf_run_outputs(const wf_run *r);

@@ -227,6 +227,9 @@ int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out,
         wf__store_add_str(o, "stdout_hash", rows[i].stdout_hash ? rows[i].stdout_hash : "");
         wf__store_add_str(o, "stderr_hash", rows[i].stderr_hash ? rows[i].stderr_hash : "");
         wf__store_add_int(o, "exit_code", rows[i].exit_code);
+        /* A reused unit's record points at the same blobs instead of writing them again. */
+        wf__store_add_str(o, "result_hash", rows[i].result_hash);
+        wf__store_add_str(o, "result_from", rows[i].from);
     }
 out:
     for (size_t i = 0; i < n; i++) {

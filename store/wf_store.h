@@ -223,7 +223,9 @@ int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int6
 
 /* For --resume: the units of run_id whose latest attempt succeeded, as a JSON array of
  * {"task", "index", "item_hash", "result" (the value, loaded from its blob if needed),
- *  "stdout_hash", "stderr_hash", "exit_code"}. *out owned. */
+ *  "stdout_hash", "stderr_hash", "exit_code", "result_hash" and "result_from" (where the
+ *  result was recorded: its blob, or the stdout blob converted by that mode; null when
+ *  inline)}. *out owned. */
 int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out, wf_error *err);
 
 /* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null), the
