@@ -47,8 +47,10 @@ if [ -z "$out" ]; then
     out=$(mktemp -d "${TMPDIR:-/tmp}/wf-b10.XXXXXX")
     trap 'rm -rf "$out"' EXIT
 fi
-mkdir -p "$out"
+mkdir -p "$out/tmp"
 cd "$out"
+# The runs' spill directories go here, so that the check below sees only this script's.
+export TMPDIR=$out/tmp
 cmd="head -c $bytes /dev/urandom | base64 -w0"
 cat > b10.yaml <<YAML
 version: 1
@@ -96,5 +98,5 @@ engine() {
 rm -rf st
 engine store --store st
 engine nostore --no-store
-ls -d "${TMPDIR:-/tmp}"/wfengine-spill-* 2>/dev/null && { echo "byref.sh: a spill directory was left behind" >&2; exit 1; }
+ls -d "$TMPDIR"/wfengine-spill-* 2>/dev/null && { echo "byref.sh: a spill directory was left behind" >&2; exit 1; }
 echo "{\"bench\":\"B10\",\"what\":\"ratios\",\"store_vs_plain\":$(awk "BEGIN{printf \"%.3f\", $(cat wall_store.txt) / $plain}"),\"nostore_vs_plain\":$(awk "BEGIN{printf \"%.3f\", $(cat wall_nostore.txt) / $plain}"),\"k\":1}"

@@ -70,6 +70,30 @@ if [ "$(head -c 6 out.txt)" = "7-xxxx" ] && [ "$(wc -c < out.txt)" -ge 73730 ]; 
     pass "logs prints the stored stdout of gen[7]"
 else fail "logs gen[7]" "$(head -c 100 out.txt)"; fi
 
+# A with-items list from the large results: lent as references, each item loaded by its unit
+# (with a budget smaller than all of them together), and pipelined items the same way.
+cat > over.yaml <<YAML
+version: 1
+tasks:
+  gen:
+    with-items: << range($N) >>
+    run: head -c 73728 /dev/zero | tr -c x x | sed "s/^/<< item >>-/"
+  each:
+    with-items: << task.gen >>
+    run: printf %s << item >> | cut -c1-3
+  piped:
+    with-items: << task.gen >>
+    pipeline: true
+    run: echo << item | length >>
+outputs:
+  each: << task.each[9] >>
+  piped: << task.piped[9] >>
+YAML
+run_wf run over.yaml --no-store --memory 1MiB --json -j2 --progress none
+expect_rc "a fan-out over large results, with less memory than they take" 0
+expect_json "each item read its own result" 'd["outputs"]["each"]' '"9-x"'
+expect_json "pipelined items too" 'd["outputs"]["piped"]' '"73730"'
+
 # ---- the memory budget --------------------------------------------------------------------
 
 # The whole list needed (join) is more than --memory: an error naming the task and figures.
