@@ -346,7 +346,8 @@ const char *wf_run_id(const wf_run *r);
  * "error", "result", "items": [...]}}, "outputs": {...}, "results_memory": {"budget", "peak",
  * "loads", "evictions"}}. docs/cli.md describes it. A large result in it (stdout over
  * 64 KiB) is a json-c string whose serializer prints the value: print the document with
- * json_object_to_json_string*, or read such a value through wf_json_copy (wf_context.h). */
+ * json_object_to_json_string*, or read such a value through wf_json_copy (wf_context.h),
+ * before wf_run_free (which removes a --no-store run's files: a value read later is null). */
 json_object *wf_run_result_json(const wf_run *r);
 /* After wf_run_wait: the workflow outputs (borrowed, read-only; an object). */
 const json_object *wf_run_outputs(const wf_run *r);

@@ -93,6 +93,7 @@ run_wf run over.yaml --no-store --memory 1MiB --json -j2 --progress none
 expect_rc "a fan-out over large results, with less memory than they take" 0
 expect_json "each item read its own result" 'd["outputs"]["each"]' '"9-x"'
 expect_json "pipelined items too" 'd["outputs"]["piped"]' '"73730"'
+expect_not_in "no reference's placeholder anywhere (labels, results)" out.txt "(a result not loaded)"
 
 # ---- the memory budget --------------------------------------------------------------------
 
