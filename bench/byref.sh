@@ -42,6 +42,7 @@ if [ -z "$wfengine" ]; then
     done
 fi
 [ -x "${wfengine:-}" ] || { echo "byref.sh: no wfengine binary (use --wfengine)" >&2; exit 2; }
+[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 [ -x /usr/bin/time ] || { echo "byref.sh: needs GNU time (/usr/bin/time)" >&2; exit 2; }
 if [ -z "$out" ]; then
     out=$(mktemp -d "${TMPDIR:-/tmp}/wf-b10.XXXXXX")
@@ -73,7 +74,7 @@ rm -rf files && mkdir files
 t0=$(date +%s.%N)
 seq 0 $((n - 1)) | xargs -P 2 -I{} sh -c "$cmd > files/{}"
 t1=$(date +%s.%N)
-plain=$(echo "$t1 - $t0" | bc)
+plain=$(awk "BEGIN{printf \"%.3f\", $t1 - $t0}")
 plain_disk=$(du -sb files | cut -f1)
 echo "{\"bench\":\"B10\",\"what\":\"plain\",\"n\":$n,\"wall_s\":$plain,\"disk_per_unit\":$((plain_disk / n)),\"load\":\"$load\",\"k\":1}"
 
