@@ -266,6 +266,8 @@ static void add_stream(wf_strbuf *sb, const wf_event *ev, const char *stream, co
     if (text == NULL || text[0] == '\0')
         return;
     len = strlen(text);
+    if (strcmp(stream, "stdout") == 0 && ev->stdout_bytes > len)
+        len = (size_t)ev->stdout_bytes; /* text is the tail of a stdout kept on disk */
     wf_strbuf_adds(sb, "--- ");
     unit_name(sb, ev);
     wf_strbuf_addf(sb, " %s", stream);

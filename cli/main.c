@@ -11,6 +11,7 @@ static const char usage[] =
     "  run FILE [TASK]... [--only TASK] [-i NAME=VALUE]... [--inputs FILE] [-j N] [--fail-fast]\n"
     "           [--dry-run] [--json]\n"
     "           [--store DIR|--no-store] [--resume RUN|last [--force]] [--no-cache] [-q|-v]\n"
+    "           [--memory SIZE] [--max-output SIZE]\n"
     "           [--junit FILE] [--progress auto|tty|plain|none]\n"
     "                               run a workflow (recorded in .wfengine/)\n"
     "  validate FILE...             check workflow files; every error as FILE:LINE:COL\n"

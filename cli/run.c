@@ -16,6 +16,7 @@ static const char help[] =
     "                    [--fail-fast] [--dry-run] [--json] [-q|-v]\n"
     "                    [--store DIR | --no-store] [--resume RUN|last [--force]] [--no-cache]\n"
     "                    [--executor local|slurm] [--keep-job-files]\n"
+    "                    [--memory SIZE] [--max-output SIZE]\n"
     "                    [--junit FILE] [--progress auto|tty|plain|none]\n"
     "\n"
     "Runs the workflow in FILE, or with TASK... those tasks and the tasks they need (the\n"
@@ -54,12 +55,16 @@ static const char help[] =
     "                          options ignored; default: as each task says\n"
     "  --keep-job-files        keep the Slurm job files (commands, environments, outputs;\n"
     "                          they may hold secrets) after the run, for debugging\n"
+    "  --memory SIZE           RAM for results kept on disk (default 256MiB, memory:)\n"
+    "  --max-output SIZE       stdout a unit may write (default 1GiB, max-output:)\n"
     "  --junit FILE            write a JUnit XML report: one testcase per task or item\n"
     "  --progress MODE         auto (default): a live display on a terminal, else plain;\n"
     "                          tty; plain: event lines, a fan-out's successes counted every\n"
     "                          tenth of its items or 5 s; none: only warnings.\n"
     "                          With GITHUB_ACTIONS=true: ::group:: and ::error lines too\n"
-    "\n"
+    "\n";
+/* The rest of the help (one string literal may hold at most 4095 bytes in C99). */
+static const char help_end[] =
     "Exit status: 0 success, 1 the workflow failed, 2 usage or validation error (nothing ran),\n"
     "3 the store cannot be used, 4 out of memory, 130 stopped by SIGINT, SIGTERM or SIGHUP\n"
     "(running children and what they started were ended; resume with --resume last).\n"
@@ -83,9 +88,10 @@ typedef struct run_cli {
     int jobs;
     bool fail_fast, dry_run, json, quiet, verbose;
     bool no_store, force, no_cache, keep_job_files;
-    bool slurm, local;     /* --executor slurm, --executor local */
-    const char *store_dir; /* --store, else WFENGINE_STORE, else .wfengine */
-    const char *resume;    /* --resume RUN|last */
+    uint64_t memory, max_output; /* --memory, --max-output; 0: not given */
+    bool slurm, local;           /* --executor slurm, --executor local */
+    const char *store_dir;       /* --store, else WFENGINE_STORE, else .wfengine */
+    const char *resume;          /* --resume RUN|last */
     int64_t start_ms;
     const char *junit_path;    /* --junit */
     const char *env_files[17]; /* --env-file (at most 16), NULL-terminated */
@@ -650,6 +656,7 @@ static int parse_args(run_cli *cli, int argc, char **argv)
 
         if (wf_cli_is_help(a)) {
             fputs(help, stdout);
+            fputs(help_end, stdout);
             return 1;
         } else if (strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0) {
             if (val == NULL || add_input(cli, val) != WF_OK)
@@ -718,6 +725,18 @@ static int parse_args(run_cli *cli, int argc, char **argv)
             cli->force = true;
         } else if (strcmp(a, "--no-cache") == 0) {
             cli->no_cache = true;
+        } else if (strcmp(a, "--memory") == 0 || strcmp(a, "--max-output") == 0) {
+            uint64_t *size = a[2] == 'm' && a[3] == 'e' ? &cli->memory : &cli->max_output;
+            char *msg = NULL;
+
+            if (val == NULL)
+                goto missing;
+            if (wf_size_parse(val, size, &msg) != WF_OK || *size == 0) {
+                wf_cli_errorf("run: %s: %s", a, msg ? msg : "must be at least 1 byte");
+                free(msg);
+                return -1;
+            }
+            i++;
         } else if (strcmp(a, "--keep-job-files") == 0) {
             cli->keep_job_files = true;
         } else if (strcmp(a, "--executor") == 0) {
@@ -756,6 +775,7 @@ static int parse_args(run_cli *cli, int argc, char **argv)
     }
     if (cli->file == NULL) {
         fputs(help, stderr);
+        fputs(help_end, stderr);
         return -1;
     }
     if (cli->only && cli->n_positional > 0) {
@@ -886,6 +906,8 @@ int wf_cli_run(int argc, char **argv)
     opts.store = store;
     opts.resume_run = resume.run_id[0] ? resume.run_id : NULL;
     opts.no_cache = cli.no_cache;
+    opts.memory = cli.memory;
+    opts.max_output = cli.max_output;
     opts.slurm_all = cli.slurm;
     opts.local_all = cli.local;
     opts.slurm_keep_files = cli.keep_job_files;

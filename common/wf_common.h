@@ -183,6 +183,15 @@ wf_error *wf_errlist_add(wf_errlist *l);
 /* Sorts by line then column (stable), so that a file's errors print top to bottom. */
 void wf_errlist_sort(wf_errlist *l);
 
+/* ---- sizes ------------------------------------------------------------------------- */
+
+/* A size in bytes: a number (digits and one dot), then optionally a unit, case-insensitive:
+ * B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB, all powers of 1024 ("64MiB", "1.5G", "512k",
+ * "1048576"). Returns WF_OK with *out, or WF_EINVAL with *msg (owned; msg may be NULL). */
+int wf_size_parse(const char *s, uint64_t *out, char **msg);
+/* Appends bytes as people read it: "512 bytes", "64 MiB", "1.5 GiB". */
+void wf_size_format(wf_strbuf *sb, uint64_t bytes);
+
 /* ---- durations ---------------------------------------------------------------------- */
 
 /* Parses "500ms", "30s", "5m", "1h", "1.5s" or a plain number of seconds ("10", "0.25") into

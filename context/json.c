@@ -142,6 +142,21 @@ void wf_json_write_double(wf_strbuf *sb, double d)
 
 void wf_json_write(wf_strbuf *sb, const json_object *v)
 {
+    if (wf_ref_is(v)) {
+        const json_object *value;
+        char *error = NULL;
+
+        /* A value that cannot be loaded any more is written as null (wf_ref_pin says why to
+         * the readers that can report it: templates). */
+        if (wf_ref_pin(v, &value, &error) != WF_OK) {
+            free(error);
+            wf_strbuf_adds(sb, "null");
+            return;
+        }
+        wf_json_write(sb, value);
+        wf_ref_unpin(v);
+        return;
+    }
     switch (json_object_get_type(v)) {
     case json_type_null:
         wf_strbuf_adds(sb, "null");
@@ -220,10 +235,24 @@ json_object *wf_json_environ(void)
     return env;
 }
 
-json_object *wf_json_copy(const json_object *v)
+static json_object *copy(const json_object *v, bool keep_refs)
 {
     json_object *out = NULL;
 
+    if (wf_ref_is(v)) {
+        const json_object *value;
+        char *error = NULL;
+
+        if (keep_refs)
+            return wf_ref_share(v);
+        if (wf_ref_pin(v, &value, &error) != WF_OK) {
+            free(error);
+            return NULL;
+        }
+        out = copy(value, false);
+        wf_ref_unpin(v);
+        return out;
+    }
     switch (json_object_get_type(v)) {
     case json_type_null:
         break;
@@ -254,7 +283,7 @@ json_object *wf_json_copy(const json_object *v)
 
         out = checked(json_object_new_array_ext(n > 0 ? (int)n : 1));
         for (size_t i = 0; i < n; i++) {
-            wf_json_push(out, wf_json_copy(json_object_array_get_idx(v, i)));
+            wf_json_push(out, copy(json_object_array_get_idx(v, i), keep_refs));
         }
         break;
     }
@@ -263,13 +292,23 @@ json_object *wf_json_copy(const json_object *v)
         for (struct lh_entry *e = lh_table_head(json_object_get_object(v)); e != NULL;
              e = lh_entry_next(e)) {
             /* Keys are unique in the source, so the insert can skip json-c's lookup. */
-            if (json_object_object_add_ex(out, lh_entry_k(e), wf_json_copy(lh_entry_v(e)),
+            if (json_object_object_add_ex(out, lh_entry_k(e), copy(lh_entry_v(e), keep_refs),
                                           JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0)
                 wf_oom(sizeof(struct lh_entry));
         }
         break;
     }
     return out;
+}
+
+json_object *wf_json_copy(const json_object *v)
+{
+    return copy(v, false);
+}
+
+json_object *wf_json_copy_refs(const json_object *v)
+{
+    return copy(v, true);
 }
 
 /* An integer and a double are equal when the double is exactly that integer. Converting the
@@ -298,6 +337,25 @@ static bool int_equals_int(const json_object *a, const json_object *b)
 
 bool wf_json_equal(const json_object *a, const json_object *b)
 {
+    if (wf_ref_is(a) || wf_ref_is(b)) {
+        const json_object *va = a, *vb = b;
+        char *error = NULL;
+        bool same = false;
+
+        if (wf_ref_is(a) && wf_ref_pin(a, &va, &error) != WF_OK) {
+            free(error);
+            return false;
+        }
+        if (wf_ref_is(b) && wf_ref_pin(b, &vb, &error) != WF_OK) {
+            free(error);
+            wf_ref_unpin(a);
+            return false;
+        }
+        same = wf_json_equal(va, vb);
+        wf_ref_unpin(a);
+        wf_ref_unpin(b);
+        return same;
+    }
     enum json_type ta = json_object_get_type(a), tb = json_object_get_type(b);
 
     if (ta == json_type_int && tb == json_type_double)

@@ -154,6 +154,92 @@ bool wf_output_mode_parse(const char *name, wf_output_mode *mode);
 int wf_output_convert(wf_output_mode mode, const char *out, const char *what, json_object **value,
                       char **error);
 
+/* ---- results by reference ---------------------------------------------------------- */
+
+/* A large result (a unit's stdout above WF_REF_THRESHOLD, converted by its output mode) is
+ * not held in memory: its place in a result (a plain task's value, an element of a with-items
+ * task's list of item values) holds a marker, a json_object that stands for the value and
+ * points at a refcounted handle: the file that holds the bytes (a store blob, or a file in the
+ * run's spill directory), its SHA256, the output mode and the size. The parsed value is loaded
+ * on first use through the run's wf_ref_cache, an LRU bounded by a byte budget
+ * (`--memory`), and dropped when the cache is over it and nobody has it pinned.
+ *
+ * Markers follow the json-c rules of this header: read-only once shared, never get/put. Every
+ * reader of shared values here resolves them: wf_json_write and wf_json_copy load the value
+ * (wf_json_copy_refs keeps markers as markers), wf_json_equal compares values, and json-c's
+ * own serializer prints the value (a marker carries a serializer), so a marker's placeholder
+ * text never reaches a user. Templates resolve markers where they read task results and items
+ * (template/eval.c), and read `task.x | length` and `task.x[i]` without loading the other
+ * items. */
+
+/* Stdout kept in memory by a unit; beyond this it is spilled to a file and the result is a
+ * reference (bytes). */
+#define WF_REF_THRESHOLD ((size_t)64 << 10)
+/* The default budget of a run's result cache (bytes): 256 MiB. */
+#define WF_REF_DEFAULT_BUDGET ((uint64_t)256 << 20)
+
+/* The loaded values of a run's references, at most `budget` bytes (estimated) of them that
+ * are not pinned. Refcounted; thread-safe (one mutex, held to move a few pointers; loading
+ * and parsing happen outside it). */
+typedef struct wf_ref_cache wf_ref_cache;
+
+typedef struct wf_ref_stats {
+    uint64_t loads;     /* values read and parsed from their files */
+    uint64_t evictions; /* values dropped to stay within the budget */
+    uint64_t resident;  /* bytes (estimated) of loaded values now */
+    uint64_t peak;      /* the most resident bytes at any time */
+    uint64_t budget;
+} wf_ref_stats;
+
+/* A new cache with one reference (budget 0: WF_REF_DEFAULT_BUDGET). */
+wf_ref_cache *wf_ref_cache_new(uint64_t budget);
+wf_ref_cache *wf_ref_cache_ref(wf_ref_cache *c);
+/* Drops a reference; the last one frees the cache (handles hold references). NULL is fine. */
+void wf_ref_cache_unref(wf_ref_cache *c);
+/* A snapshot of the counters. Thread-safe. */
+void wf_ref_cache_stats(wf_ref_cache *c, wf_ref_stats *out);
+
+/* What a reference points at. */
+typedef struct wf_ref_info {
+    const char *path;  /* the file with the bytes (borrowed, valid while the marker lives) */
+    const char *hash;  /* their SHA256, hex */
+    wf_output_mode mode;
+    uint64_t size;     /* bytes in the file */
+    uint64_t mem;      /* estimated bytes of the parsed value */
+    uint64_t budget;   /* the budget of the cache it loads through */
+} wf_ref_info;
+
+/* A new marker (owned, one json-c reference) for the value that `path` (copied) holds: the
+ * bytes whose SHA256 is hash, converted by mode. mem is the estimated size of the parsed value
+ * in memory (wf_ref_mem_estimate); label names it in errors ("task 'gen' item 7", copied).
+ * value_take, when not NULL, is the parsed value already (it enters the cache if it fits).
+ * Any thread. */
+json_object *wf_ref_new(wf_ref_cache *cache, const char *path, const char *hash,
+                        wf_output_mode mode, uint64_t size, uint64_t mem, const char *label,
+                        json_object *value_take);
+/* The estimated bytes in memory of a value of `size` bytes of text converted by mode, with
+ * `lines` lines (for lines mode). */
+uint64_t wf_ref_mem_estimate(wf_output_mode mode, uint64_t size, uint64_t lines);
+/* True when v is a marker. O(1); any thread. */
+bool wf_ref_is(const json_object *v);
+/* Fills *info and returns true when v is a marker. */
+bool wf_ref_get_info(const json_object *v, wf_ref_info *info);
+/* A new marker for the same value (owned; the handle is shared, refcounted). */
+json_object *wf_ref_share(const json_object *marker);
+/* The value a marker stands for, loaded if needed, and pinned: it stays in memory, unchanged,
+ * until wf_ref_unpin(marker). *value is borrowed and read-only (NULL is JSON null). Returns
+ * WF_OK; WF_ERANGE when the value's estimated size is over the cache's whole budget (it can
+ * never be resident); WF_EIO when the file cannot be read, no longer has its size, or no
+ * longer converts. Then *error (owned) names the label and the figures. Any thread. */
+int wf_ref_pin(const json_object *marker, const json_object **value, char **error);
+/* Reads path (size bytes) and converts it by mode into *value (owned), outside any cache.
+ * WF_OK, or WF_EIO (unreadable, another size) or the conversion's error, with *error (owned).
+ * For a value the engine is about to make a reference to (to check its output once). */
+int wf_ref_load_file(const char *path, wf_output_mode mode, uint64_t size, json_object **value,
+                     char **error);
+/* Releases one wf_ref_pin. */
+void wf_ref_unpin(const json_object *marker);
+
 /* ---- read-only JSON helpers --------------------------------------------------------- */
 
 /* Appends v as compact JSON (no spaces, keys in insertion order, NULL as null). Doubles are
@@ -172,8 +258,12 @@ void wf_json_push(json_object *list, json_object *v_take);
 /* The process environment (environ) as a new object of strings, NAME -> value (`env.NAME` in
  * templates). Not thread-safe with setenv/putenv elsewhere. */
 json_object *wf_json_environ(void);
-/* A deep copy that shares nothing with v (NULL for NULL). Only reads v. */
+/* A deep copy that shares nothing with v (NULL for NULL). Only reads v. Markers are loaded
+ * and copied (a marker that cannot be loaded becomes null): the copy holds the whole value. */
 json_object *wf_json_copy(const json_object *v);
+/* The same, but markers stay markers (new ones for the same handles): the copy is as small
+ * as v. */
+json_object *wf_json_copy_refs(const json_object *v);
 /* Deep equality with number rules of the template language (1 == 1.0). */
 bool wf_json_equal(const json_object *a, const json_object *b);
 /* The json-c type name a user understands: "null", "boolean", "integer", "number",

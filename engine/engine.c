@@ -20,7 +20,7 @@ wf_engine *wf_engine_new(const wf_engine_options *opts)
     if (e->opts.kill_grace_ms <= 0)
         e->opts.kill_grace_ms = 5000;
     if (e->opts.stdout_cap == 0)
-        e->opts.stdout_cap = (size_t)64 << 20;
+        e->opts.stdout_cap = (size_t)1 << 30;
     if (e->opts.stderr_cap == 0)
         e->opts.stderr_cap = (size_t)16 << 20;
     /* A child that exits while we still write to it must not kill the engine: block SIGPIPE

@@ -55,6 +55,9 @@ typedef struct wf_completion {
     int exit_code;      /* of a process, -1 for an action or when there was none */
     json_object *value; /* the unit's result (owned) */
     char *out, *err;    /* captured stdout/stderr (owned, may be NULL) */
+    /* Bytes of the whole stdout when it spilled to a file (out then holds only its last
+     * WF_PROC_SPILL_THRESHOLD bytes, and stdout_hash names it), else 0. */
+    uint64_t out_spilled;
     char *error;        /* owned, may be NULL */
     char *log;          /* action log text (owned, may be NULL) */
     char *warning;      /* lines the scheduler emits as WF_EVENT_WARNING (owned, may be NULL) */

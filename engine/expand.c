@@ -22,7 +22,8 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
     wf_task_state *ts = &r->tasks[t];
     const wf_task *task = &r->wf->tasks[t];
     wf_completion c;
-    json_object *v = NULL;
+    json_object *v = NULL, *from = NULL;
+    wf_output_mode mode;
     wf_strbuf sb = WF_STRBUF_INIT;
     wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true };
     char label_buf[WF__LABEL_MAX + 1];
@@ -40,15 +41,24 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
         snprintf(c.item_hash, sizeof(c.item_hash), "%s", item_hash);
     v = NULL;
     json_object_object_get_ex(rec, "result", &v);
-    wf_json_write(&sb, v);
-    if (sb.len <= WF_STORE_INLINE_MAX) {
-        c.result_json = wf_strbuf_detach(&sb, NULL);
+    if (json_object_object_get_ex(rec, "result_from", &from) && from != NULL &&
+        wf_output_mode_parse(json_object_get_string(from), &mode)) {
+        /* Recorded as the stdout blob converted: the new record says the same (no copy). */
+        c.result_from = wf_output_mode_name(mode);
+    } else if (json_object_object_get_ex(rec, "result_hash", &from) && from != NULL &&
+               json_object_get_string_len(from) == WF_SHA256_HEX_LEN) {
+        snprintf(c.result_hash, sizeof(c.result_hash), "%s", json_object_get_string(from));
     } else {
-        wf_error err;
+        wf_json_write(&sb, v);
+        if (sb.len <= WF_STORE_INLINE_MAX) {
+            c.result_json = wf_strbuf_detach(&sb, NULL);
+        } else {
+            wf_error err;
 
-        wf_error_init(&err);
-        wf_store_put_blob(r->store, sb.buf, sb.len, c.result_hash, &err);
-        wf_error_release(&err);
+            wf_error_init(&err);
+            wf_store_put_blob(r->store, sb.buf, sb.len, c.result_hash, &err);
+            wf_error_release(&err);
+        }
     }
     wf__record_unit(r, t, idx, &c, 1, true);
     ts->units[idx].status = WF_STATUS_SUCCEEDED;
@@ -306,6 +316,10 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     json_object_object_add(rec, "stdout_hash", json_object_new_string(u->stdout_hash));
     json_object_object_add(rec, "stderr_hash", json_object_new_string(u->stderr_hash));
     json_object_object_add(rec, "exit_code", json_object_new_int(u->exit_code));
+    if (u->result_hash[0] != '\0')
+        json_object_object_add(rec, "result_hash", json_object_new_string(u->result_hash));
+    if (u->result_from != NULL)
+        json_object_object_add(rec, "result_from", json_object_new_string(u->result_from));
     sp->rec = rec;
     r->tasks[t].reuse = rt;
     return WF_OK;

@@ -142,6 +142,9 @@ const char *wf__unit_label(const wf_run *r, uint32_t t, uint32_t idx, char *buf)
         idx >= json_object_array_length(ts->items))
         return NULL;
     item = json_object_array_get_idx(ts->items, idx);
+    /* An earlier task's result by reference is over 64 KiB: far too long for a label. */
+    if (wf_ref_is(item))
+        return NULL;
     switch (json_object_get_type(item)) {
     case json_type_string:
     case json_type_int:

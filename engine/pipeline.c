@@ -94,7 +94,7 @@ static void feed_one(wf_run *r, uint32_t t, uint32_t idx)
     ts->unfed--;
     if (src == WF_STATUS_SUCCEEDED) {
         json_object_array_put_idx(ts->items_own, idx,
-                                  wf_json_copy(source_value(r, task->pipe_source, idx)));
+                                  wf_json_copy_refs(source_value(r, task->pipe_source, idx)));
         wf__label_render_one(r, t, idx);
         if (wf__reuse_take(r, t, idx)) {
             wf__pipe_feed(r, t, idx);

@@ -42,6 +42,14 @@ typedef struct stream {
     wf_strbuf buf;
     size_t cap;
     bool truncated;
+    /* Spilling (stdout with spec->spill_dir): */
+    const char *spill_dir;
+    int spill_fd;
+    char *spill_path;
+    wf_sha256 *sha;
+    uint64_t total; /* bytes kept: in buf, then in the file */
+    int spill_errno;
+    char *chunk; /* READ_CHUNK bytes */
 } stream;
 
 typedef struct runner {
@@ -70,14 +78,26 @@ void wf_proc_spec_init(wf_proc_spec *spec)
 static void result_init(wf_proc_result *res)
 {
     memset(res, 0, sizeof(*res));
+    res->out.spill_fd = res->err.spill_fd = -1;
     res->exit_code = -1;
     res->pid = -1;
+}
+
+static void output_release(wf_proc_output *o)
+{
+    if (o->spill_fd >= 0)
+        close(o->spill_fd);
+    if (o->spill_path != NULL)
+        unlink(o->spill_path);
+    free(o->spill_path);
 }
 
 void wf_proc_result_release(wf_proc_result *res)
 {
     if (res == NULL)
         return;
+    output_release(&res->out);
+    output_release(&res->err);
     free(res->out.data);
     free(res->err.data);
     free(res->error);
@@ -262,11 +282,105 @@ static void terminate(runner *r, int64_t now)
     r->kill_at = now + r->grace_ms;
 }
 
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The spill file: unnamed where the file system allows (nothing is left behind whatever
+ * happens to the engine), else a unique name. */
+static int open_spill(stream *s)
+{
+    static atomic_ulong counter;
+    int fd = open(s->spill_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
+
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd < 0 ? errno : (s->spill_fd = fd, 0);
+    for (int tries = 0; tries < 100; tries++) {
+        free(s->spill_path);
+        s->spill_path = wf_xasprintf("%s/.spill-%ld-%lu", s->spill_dir, (long)getpid(),
+                                     atomic_fetch_add(&counter, 1));
+        fd = open(s->spill_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        free(s->spill_path);
+        s->spill_path = NULL;
+        return errno;
+    }
+    s->spill_fd = fd;
+    return 0;
+}
+
+/* Keeps n bytes of a spilling stream: in memory up to the threshold, then all of it in the
+ * file, hashed on the way; past the cap (on disk) the rest is dropped. */
+static void spill_take(stream *s, const char *p, size_t n)
+{
+    if (s->total + n > s->cap) {
+        n = s->total < s->cap ? (size_t)(s->cap - s->total) : 0;
+        s->truncated = true;
+    }
+    if (n == 0)
+        return;
+    s->total += n;
+    if (s->spill_fd < 0 && s->spill_errno == 0 && s->buf.len + n <= WF_PROC_SPILL_THRESHOLD) {
+        wf_strbuf_add(&s->buf, p, n);
+        return;
+    }
+    if (s->spill_errno != 0)
+        return;
+    if (s->spill_fd < 0) {
+        s->spill_errno = open_spill(s);
+        if (s->spill_errno != 0)
+            return;
+        s->sha = wf_sha256_new();
+        wf_sha256_update(s->sha, s->buf.buf ? s->buf.buf : "", s->buf.len);
+        s->spill_errno = write_all(s->spill_fd, s->buf.buf ? s->buf.buf : "", s->buf.len);
+        wf_strbuf_reset(&s->buf);
+        if (s->spill_errno != 0)
+            return;
+    }
+    wf_sha256_update(s->sha, p, n);
+    s->spill_errno = write_all(s->spill_fd, p, n);
+}
+
+static void drain_spill(stream *s)
+{
+    for (int i = 0; i < READS_PER_WAKEUP && s->fd >= 0; i++) {
+        ssize_t n = read(s->fd, s->chunk, READ_CHUNK);
+
+        if (n > 0) {
+            spill_take(s, s->chunk, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        close_fd(&s->fd);
+    }
+}
+
 /* Empties what the pipe holds now (up to READS_PER_WAKEUP reads), keeping up to the cap. */
 static void drain(stream *s)
 {
     char scratch[8192];
 
+    if (s->spill_dir != NULL) {
+        drain_spill(s);
+        return;
+    }
     for (int i = 0; i < READS_PER_WAKEUP && s->fd >= 0; i++) {
         char *dst = scratch;
         size_t room = sizeof(scratch);
@@ -302,8 +416,48 @@ static void drain(stream *s)
 static void stream_finish(stream *s, wf_proc_output *o)
 {
     close_fd(&s->fd);
-    o->data = wf_strbuf_detach(&s->buf, &o->len);
     o->truncated = s->truncated;
+    o->spill_errno = s->spill_errno;
+    o->total = s->total;
+    if (s->spill_fd >= 0) {
+        /* What logs show of it: its last bytes. */
+        size_t tail =
+            s->total < WF_PROC_SPILL_THRESHOLD ? (size_t)s->total : WF_PROC_SPILL_THRESHOLD;
+        ssize_t got;
+
+        wf_sha256_final_hex(s->sha, o->hash);
+        s->sha = NULL;
+        wf_strbuf_reset(&s->buf);
+        wf_strbuf_grow(&s->buf, tail);
+        got = s->spill_errno == 0 ? pread(s->spill_fd, s->buf.buf, tail, (off_t)(s->total - tail))
+                                  : 0;
+        s->buf.len = got > 0 ? (size_t)got : 0;
+        s->buf.buf[s->buf.len] = '\0';
+        o->spill_fd = s->spill_fd;
+        o->spill_path = s->spill_path;
+        s->spill_fd = -1;
+        s->spill_path = NULL;
+    } else if (s->spill_dir == NULL) {
+        o->total = s->buf.len;
+    }
+    o->data = wf_strbuf_detach(&s->buf, &o->len);
+}
+
+/* What stream_finish did not take over. */
+static void stream_release(stream *s)
+{
+    wf_strbuf_release(&s->buf);
+    if (s->sha != NULL) {
+        char ignored[WF_SHA256_HEX_LEN + 1];
+
+        wf_sha256_final_hex(s->sha, ignored);
+    }
+    if (s->spill_fd >= 0)
+        close(s->spill_fd);
+    if (s->spill_path != NULL)
+        unlink(s->spill_path);
+    free(s->spill_path);
+    free(s->chunk);
 }
 
 static pid_t waitpid_retry(pid_t pid, int *status)
@@ -803,6 +957,7 @@ int wf_proc_run(const wf_proc_spec *spec, wf_proc_result *res)
     r.pidfd = -1;
     r.cancel_fd = -1;
     r.out.fd = r.err.fd = -1;
+    r.out.spill_fd = r.err.spill_fd = -1;
     wf_strbuf_init(&r.out.buf);
     wf_strbuf_init(&r.err.buf);
     res->start_ms = res->end_ms = wf_now_ms();
@@ -816,6 +971,10 @@ int wf_proc_run(const wf_proc_spec *spec, wf_proc_result *res)
     r.grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : WF_PROC_DEFAULT_KILL_GRACE_MS;
     r.out.cap = spec->stdout_cap > 0 ? spec->stdout_cap : WF_PROC_DEFAULT_STDOUT_CAP;
     r.err.cap = spec->stderr_cap > 0 ? spec->stderr_cap : WF_PROC_DEFAULT_STDERR_CAP;
+    if (spec->spill_dir != NULL) {
+        r.out.spill_dir = spec->spill_dir;
+        r.out.chunk = wf_xmalloc(READ_CHUNK);
+    }
 
     if (spec->cancel_fd >= 0) {
         struct pollfd c = { .fd = spec->cancel_fd, .events = POLLIN };
@@ -892,7 +1051,7 @@ out:
         stream_finish(&r.err, &res->err);
     else
         close_fd(&r.err.fd);
-    wf_strbuf_release(&r.out.buf);
-    wf_strbuf_release(&r.err.buf);
+    stream_release(&r.out);
+    stream_release(&r.err);
     return rc;
 }

@@ -91,7 +91,12 @@ json_object *wf_run_result_json(const wf_run *r)
         }
         if (ts->error != NULL)
             json_object_object_add(o, "error", json_object_new_string(ts->error));
-        json_object_object_add(o, "result", ts->result ? wf_json_copy(ts->result->value) : NULL);
+        /* Large results stay references (json-c's writer prints their values), except where
+         * secrets must be masked in them. */
+        json_object_object_add(o, "result",
+                               ts->result == NULL  ? NULL
+                               : r->n_secrets == 0 ? wf_json_copy_refs(ts->result->value)
+                                                   : wf_json_copy(ts->result->value));
         if (task->items_kind != WF_ITEMS_NONE) {
             json_object *items = json_object_new_array_ext((int)ts->n_units);
 
@@ -111,6 +116,17 @@ json_object *wf_run_result_json(const wf_run *r)
     }
     json_object_object_add(doc, "tasks", tasks);
     json_object_object_add(doc, "outputs", r->outputs ? wf_json_copy(r->outputs) : NULL);
+    if (r->refs != NULL) {
+        wf_ref_stats st;
+        json_object *m = json_object_new_object();
+
+        wf_ref_cache_stats(r->refs, &st);
+        json_object_object_add(m, "budget", json_object_new_int64((int64_t)st.budget));
+        json_object_object_add(m, "peak", json_object_new_int64((int64_t)st.peak));
+        json_object_object_add(m, "loads", json_object_new_int64((int64_t)st.loads));
+        json_object_object_add(m, "evictions", json_object_new_int64((int64_t)st.evictions));
+        json_object_object_add(doc, "results_memory", m);
+    }
     wf__mask_json(r, doc);
     return doc;
 }

@@ -114,6 +114,8 @@ void wf_run_free(wf_run *r)
     wf__reuse_free(r);
     free(r->executors);
     wf_ctx_unref(r->root);
+    /* After everything that holds references: their files go with the directory. */
+    wf__spill_close(r);
     wf__done_queue_release(&r->done);
     free(r->ready.v);
     for (size_t i = 0; i < r->n_ready_deep; i++)
@@ -196,6 +198,10 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
     if (r->opts.resume_run != NULL) {
         snprintf(r->resume_id, sizeof(r->resume_id), "%s", r->opts.resume_run);
         r->opts.resume_run = r->resume_id;
+    }
+    if (wf__spill_open(r, errs) != WF_OK) {
+        wf_run_free(r);
+        return WF_EIO;
     }
     if (r->store != NULL && wf__load_reuse(r, errs) != WF_OK) {
         wf_run_free(r);

@@ -149,7 +149,13 @@ struct wf_run {
     bool fail_fast;        /* workflow fail-fast (file or options) */
     char **secrets;        /* text of the secret inputs' values, masked as *** in output */
     size_t n_secrets;
-    wf_store *store;    /* borrowed, or NULL */
+    wf_store *store; /* borrowed, or NULL */
+    /* Results by reference (context/ref.c): the cache of loaded large values (a reference),
+     * and the directory where stdout spills when it cannot go to the store's blobs
+     * (--no-store, or a run with secrets, whose blobs are masked): made when the run starts,
+     * removed with everything in it by wf_run_free. NULL when not needed. */
+    wf_ref_cache *refs;
+    char *spill_dir;
     char resume_id[64]; /* --resume: the run resumed (opts.resume_run points here) */
     /* --resume: the succeeded units of the resumed run, one entry per task (owned). */
     struct wf__reuse_task *reuse_tasks;
@@ -197,6 +203,13 @@ struct wf_run {
 };
 
 /* ---- run.c ---------------------------------------------------------------------------- */
+
+/* unit_spill.c: the run's result cache (budget: opts.memory, the workflow's memory:, 256 MiB)
+ * and, without a store or with secrets, its spill directory under $TMPDIR. WF_EIO (errs says
+ * why) when the directory cannot be made. */
+int wf__spill_open(wf_run *r, wf_errlist *errs);
+/* Drops the cache and removes the spill directory with its files (after the results). */
+void wf__spill_close(wf_run *r);
 
 /* wf_run_start with every task on executor ex (taken over: its stop is called), for tests of
  * the scheduler (tests/scripted_executor.c). */

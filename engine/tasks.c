@@ -555,6 +555,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
         ev.message = c->error;
         ev.stderr_text = c->err;
         ev.stdout_text = c->out;
+        ev.stdout_bytes = c->out_spilled;
         wf__emit(r, &ev);
         json_object_put(c->value);
         goto out;
@@ -594,6 +595,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     ev.message = items && ts->item_errors ? ts->item_errors[idx] : (items ? NULL : ts->error);
     ev.stderr_text = items ? c->err : ts->plain_err;
     ev.stdout_text = items ? c->out : ts->plain_out;
+    ev.stdout_bytes = c->out_spilled;
     wf__emit(r, &ev);
     if (c->status == WF_STATUS_FAILED && !c->ignored && items && task->fail_fast) {
         ts->stop_items = true;

@@ -19,6 +19,32 @@
 #include "run_internal.h"
 #include "unit_internal.h"
 
+/* The task's max-output: its own, else --max-output, the workflow's, the engine's. */
+static uint64_t max_output(const wf_run *r, const wf_task *task)
+{
+    return task->max_output     ? task->max_output
+           : r->opts.max_output ? r->opts.max_output
+           : r->wf->max_output  ? r->wf->max_output
+                                : (uint64_t)r->engine->opts.stdout_cap;
+}
+
+/* A unit over its max-output fails naming it, the cap and how to raise it. */
+static void over_cap(const wf_task *task, const wf_job *job, uint64_t cap, wf_completion *c)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_strbuf_addf(&sb, "task '%s'", task->name);
+    if (task->items_kind != WF_ITEMS_NONE)
+        wf_strbuf_addf(&sb, " item %u", (unsigned)job->unit);
+    wf_strbuf_adds(&sb, " wrote more than its max-output of ");
+    wf_size_format(&sb, cap);
+    wf_strbuf_addf(&sb, " to stdout (what came after was dropped); raise it with `max-output:` "
+                        "on the task or at the top of the file, or --max-output");
+    c->status = WF_STATUS_FAILED;
+    free(c->error);
+    c->error = wf_strbuf_detach(&sb, NULL);
+}
+
 static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
                         int cancel_fd, wf_completion *c)
 {
@@ -30,7 +56,8 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     wf_proc_result res;
     wf_unit_scratch scratch = { 0 };
     wf_error err;
-    char key[WF_SHA256_HEX_LEN + 1], *result_text = NULL;
+    char key[WF_SHA256_HEX_LEN + 1], *result_text = NULL, *ref_path = NULL;
+    uint64_t cap = max_output(r, task);
     bool use_cache = task->cache && r->store != NULL;
     int rc;
 
@@ -60,9 +87,10 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     spec.workdir = task->workdir ? wf_strbuf_str(&workdir) : NULL;
     spec.timeout_ms = task->timeout_ms;
     spec.kill_grace_ms = r->engine->opts.kill_grace_ms;
-    spec.stdout_cap = r->engine->opts.stdout_cap;
+    spec.stdout_cap = cap < SIZE_MAX ? (size_t)cap : SIZE_MAX;
     spec.stderr_cap = r->engine->opts.stderr_cap;
     spec.cancel_fd = cancel_fd;
+    spec.spill_dir = wf__spill_dir_for(r);
     rc = wf_proc_run(&spec, &res);
     c->start_ms = res.start_ms ? res.start_ms : c->start_ms;
     c->end_ms = res.end_ms ? res.end_ms : wf_now_ms();
@@ -70,6 +98,9 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     c->out = res.out.data;
     c->err = res.err.data;
     res.out.data = res.err.data = NULL;
+    /* Spilled stdout is kept (a blob, or a file of the spill directory) whatever happened. */
+    if (res.out.spill_fd >= 0 && !wf__unit_take_stdout(r, &res.out, c, &ref_path))
+        goto out;
     if (rc == WF_ECANCELLED) {
         c->status = WF_STATUS_CANCELLED;
         c->error = wf_xstrdup("cancelled");
@@ -109,14 +140,16 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
             goto out;
         }
         if (res.out.truncated) {
-            c->status = task->output == WF_OUTPUT_TEXT ? WF_STATUS_SUCCEEDED : WF_STATUS_FAILED;
-            if (c->status == WF_STATUS_FAILED) {
-                c->error = wf_xasprintf("stdout is larger than the %zu bytes kept, so it cannot "
-                                        "be parsed as output: %s",
-                                        spec.stdout_cap,
-                                        task->output == WF_OUTPUT_JSON ? "json" : "lines");
-                goto out;
+            over_cap(task, job, cap, c);
+            goto out;
+        }
+        if (ref_path != NULL) {
+            c->value = wf__unit_ref_result(r, task, job, ref_path, res.out.hash, res.out.total, c);
+            if (c->value != NULL) {
+                c->status = WF_STATUS_SUCCEEDED;
+                c->result_is_stdout = true;
             }
+            goto out;
         }
         if (wf_output_convert(task->output, c->out, "stdout", &c->value, &error) != WF_OK) {
             c->status = WF_STATUS_FAILED;
@@ -134,6 +167,7 @@ out:
     wf_proc_result_release(&res);
     wf__unit_scratch_close(&scratch);
     free(result_text);
+    free(ref_path);
     wf_strbuf_release(&workdir);
     wf_error_release(&err);
     wf__strv_free(argv);

@@ -352,18 +352,23 @@ char **wf__unit_envp(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf
     wf_strbuf_add(&sb, task->name, strlen(task->name) + 1);
     if (wf_ctx_item(ctx, &item, &index)) {
         char num[24];
+        wf_ref_info info;
+        bool too_big;
 
         offs[n++] = sb.len;
         wf_strbuf_adds(&sb, "WF_INDEX=");
         wf_strbuf_add(&sb, num,
                       (size_t)snprintf(num, sizeof(num), "%lu", (unsigned long)job->unit) + 1);
+        /* A result by reference is not loaded to find out that it is too large. */
+        too_big = wf_ref_get_info(item, &info) && info.size > ARG_STRLEN_MAX;
         offs[n++] = sb.len;
         wf_strbuf_adds(&sb, "WF_ITEM=");
-        wf_json_write(&sb, item);
+        if (!too_big)
+            wf_json_write(&sb, item);
         wf_strbuf_addc(&sb, '\0');
         /* An item too large for one variable would make the exec fail: it is left out (the
          * command reads it through its templates instead). */
-        if (sb.len - offs[n - 1] > ARG_STRLEN_MAX) {
+        if (too_big || sb.len - offs[n - 1] > ARG_STRLEN_MAX) {
             sb.len = offs[--n];
             sb.buf[sb.len] = '\0';
         }

@@ -8,6 +8,7 @@
 #define WF_UNIT_INTERNAL_H
 
 #include "run_internal.h"
+#include "wf_proc.h"
 
 /* ---- unit_command.c ---------------------------------------------------------------------- */
 
@@ -74,6 +75,24 @@ bool wf__unit_cache_lookup(wf_run *r, const wf_task *task, const char *key, cons
  * file that cannot be stored leaves the entry unrecorded, with a warning in c). */
 void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, const char *workdir,
                            wf_completion *c);
+
+/* ---- unit_spill.c: large stdout by reference ---------------------------------------------- */
+
+/* Where a unit's stdout spills (wf_proc_spec.spill_dir): the store's blobs, or the run's
+ * spill directory. */
+const char *wf__spill_dir_for(const wf_run *r);
+/* Stdout that spilled (out->spill_fd >= 0) becomes the stdout blob (c->stdout_hash: linked
+ * into the store), or a file of the spill directory named by its hash; *ref_path (owned) is
+ * the file a result made from it reads. Sets c->out_spilled. False, with c failed (and with a
+ * store that could not take it, the store failed), when the file could not be written (a
+ * full disk) or kept. */
+bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char **ref_path);
+/* The unit's result as a reference to path (size bytes, SHA256 hash) converted by the task's
+ * output mode: a marker (owned). json and lines are parsed once to check them; NULL with c
+ * failed when they do not convert. */
+json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *job,
+                                 const char *path, const char *hash, uint64_t size,
+                                 wf_completion *c);
 
 /* ---- cache_files.c: the files of `cache.generates` ---------------------------------------- */
 

@@ -51,7 +51,7 @@ void wf__unit_store_data(wf_run *r, const json_object *item, bool has_item, wf_c
      * inline either, and nothing is serialized, masked and hashed a second time.) */
     if (c->status == WF_STATUS_SUCCEEDED && c->result_is_stdout && c->stdout_hash[0] != '\0' &&
         c->result_json == NULL && c->result_hash[0] == '\0' && c->result_from == NULL &&
-        c->out != NULL && strlen(c->out) > WF_STORE_INLINE_MAX)
+        (c->out_spilled > 0 || (c->out != NULL && strlen(c->out) > WF_STORE_INLINE_MAX)))
         c->result_from = wf_output_mode_name(r->wf->tasks[c->job.task].output);
     if (c->status == WF_STATUS_SUCCEEDED && c->result_json == NULL && c->result_hash[0] == '\0' &&
         c->result_from == NULL) {

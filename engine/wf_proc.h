@@ -36,7 +36,10 @@
  *
  * Output: each stream is kept up to its cap; the rest is read and thrown away (so the child
  * never blocks on a full pipe) and the stream is marked truncated. Memory per stream is
- * bounded by about twice its cap (the buffer grows by doubling).
+ * bounded by about twice its cap (the buffer grows by doubling). With spec->spill_dir, stdout
+ * is kept in memory only up to WF_PROC_SPILL_THRESHOLD: from there on the whole stream goes
+ * to a file in that directory, hashed (SHA256) as it arrives, and its cap is a cap on the
+ * file (on disk), so memory stays at about the threshold whatever the child prints.
  *
  * Requirements on the rest of the process (the engine's main):
  * - SIGCHLD must not be ignored (SIG_IGN makes the kernel reap children before we can read
@@ -70,6 +73,8 @@
 #define WF_PROC_DEFAULT_KILL_GRACE_MS 5000
 #define WF_PROC_DEFAULT_STDOUT_CAP    ((size_t)64 << 20) /* 64 MiB */
 #define WF_PROC_DEFAULT_STDERR_CAP    ((size_t)1 << 20)  /* 1 MiB */
+/* Stdout held in memory before it spills to a file (with spec->spill_dir): 64 KiB. */
+#define WF_PROC_SPILL_THRESHOLD ((size_t)64 << 10)
 
 /* Exit codes of a child that could not be started (the shell's conventions, and env(1)'s
  * 125 for "the runner itself failed"). */
@@ -93,11 +98,16 @@ typedef struct wf_proc_spec {
      * never read or closed, so one descriptor can cancel many runs at once; it must stay
      * open until wf_proc_run returns. */
     int cancel_fd;
+    /* NULL: stdout is kept in memory up to stdout_cap. Otherwise a directory (borrowed) where
+     * stdout beyond WF_PROC_SPILL_THRESHOLD bytes is written to an unnamed file (O_TMPFILE;
+     * a named one, ".spill-PID-N", where the file system has no O_TMPFILE): see
+     * wf_proc_output.spill_fd. */
+    const char *spill_dir;
 } wf_proc_spec;
 
-#define WF_PROC_SPEC_INIT                \
-    {                                    \
-        NULL, NULL, NULL, 0, 0, 0, 0, -1 \
+#define WF_PROC_SPEC_INIT                      \
+    {                                          \
+        NULL, NULL, NULL, 0, 0, 0, 0, -1, NULL \
     }
 
 void wf_proc_spec_init(wf_proc_spec *spec);
@@ -107,7 +117,20 @@ void wf_proc_spec_init(wf_proc_spec *spec);
 typedef struct wf_proc_output {
     char *data;
     size_t len;
-    bool truncated; /* the stream was longer than its cap; len == cap */
+    bool truncated; /* the stream was longer than its cap; len (or total) == cap */
+    /* Spilled stdout (spec->spill_dir): spill_fd >= 0 is a file (read-write, offset at its
+     * end, owned: wf_proc_result_release closes it) holding the whole stream, total bytes
+     * whose SHA256 is hash; data then holds only its last WF_PROC_SPILL_THRESHOLD bytes (for
+     * logs). spill_path is the file's name when it has one (owned; release unlinks it unless
+     * the caller took it, e.g. renamed it, and set it NULL), NULL for an unnamed file.
+     * spill_errno is set (and the file incomplete) when it could not be written (ENOSPC):
+     * the rest of the stream was read and dropped. Without a spill, spill_fd is -1 and total
+     * is len. */
+    int spill_fd;
+    char *spill_path;
+    uint64_t total;
+    char hash[WF_SHA256_HEX_LEN + 1];
+    int spill_errno;
 } wf_proc_output;
 
 typedef struct wf_proc_result {
@@ -128,7 +151,7 @@ typedef struct wf_proc_result {
     char *error;
 } wf_proc_result;
 
-/* Frees the strings and resets res to the state wf_proc_run starts from. Accepts NULL. */
+/* Frees the strings (closes a spill file, unlinks a named one) and resets res to the state wf_proc_run starts from. Accepts NULL. */
 void wf_proc_result_release(wf_proc_result *res);
 
 /*

@@ -46,7 +46,10 @@ typedef struct wf_store wf_store; /* the run store: see wf_store.h (wf_store_ope
 typedef struct wf_engine_options {
     /* Grace period between SIGTERM and SIGKILL when a process is stopped; 0: 5 s. */
     int64_t kill_grace_ms;
-    /* Cap on the stdout / stderr kept per unit, in bytes; 0: 64 MiB / 16 MiB. */
+    /* stdout_cap: the default of `max-output`, the bytes of stdout a unit may write (kept on
+     * disk beyond 64 KiB: a store blob, or a file in the run's spill directory); a unit that
+     * writes more fails. 0: 1 GiB. stderr_cap: the bytes of stderr kept in memory per unit
+     * (the rest is dropped); 0: 16 MiB. */
     size_t stdout_cap, stderr_cap;
 } wf_engine_options;
 
@@ -231,6 +234,9 @@ typedef struct wf_event {
     /* UNIT_RETRY, UNIT_END: what the attempt wrote to stdout (an action: its log), or NULL.
      * Like message and stderr_text, the values of secret inputs are replaced by "***". */
     const char *stdout_text;
+    /* UNIT_RETRY, UNIT_END: the bytes the attempt wrote to stdout when stdout_text holds only
+     * its last 64 KiB (a larger stdout is kept on disk: wfengine logs prints it), else 0. */
+    uint64_t stdout_bytes;
     /* UNIT_RETRY, UNIT_END: the attempt had its UNIT_START (false: it ended while queued, or
      * was taken from the resumed run). */
     bool started;
@@ -310,6 +316,14 @@ typedef struct wf_run_options {
      * which nothing succeeded there makes wf_run_start fail with WF_EINVAL (errs says which);
      * items of it that did not succeed there run. */
     bool targets_only;
+    /* Bytes of results the run keeps in memory (`--memory`): large results (stdout over
+     * 64 KiB) are kept on disk and loaded through a cache of this size; a value that must be
+     * loaded whole and is larger fails what needs it. 0: the workflow's `memory:`, else
+     * 256 MiB. */
+    uint64_t memory;
+    /* The default `max-output` of tasks without their own (`--max-output`), winning over the
+     * workflow's top-level one. 0: the workflow's, else the engine's stdout_cap. */
+    uint64_t max_output;
 } wf_run_options;
 
 /* Binds the inputs, computes vars and env, and starts the run on its own threads. On a bad
@@ -352,7 +366,11 @@ void wf_run_cancel(wf_run *r);
 const char *wf_run_id(const wf_run *r);
 /* After wf_run_wait: the result document (owned by the caller): {"run_id", "workflow",
  * "status", "duration_ms", "tasks": {NAME: {"status", "attempts", "exit_code", "duration_ms",
- * "error", "result", "items": [...]}}, "outputs": {...}}. docs/cli.md describes it. */
+ * "error", "result", "items": [...]}}, "outputs": {...}, "results_memory": {"budget", "peak",
+ * "loads", "evictions"}}. docs/cli.md describes it. A large result in it (stdout over
+ * 64 KiB) is a json-c string whose serializer prints the value: print the document with
+ * json_object_to_json_string*, or read such a value through wf_json_copy (wf_context.h),
+ * before wf_run_free (which removes a --no-store run's files: a value read later is null). */
 json_object *wf_run_result_json(const wf_run *r);
 /* After wf_run_wait: the workflow outputs (borrowed, read-only; an object). */
 const json_object *wf_run_outputs(const wf_run *r);

@@ -178,7 +178,9 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
                               .last = u.index,
                               .stdout_hash = u.stdout_hash ? u.stdout_hash : "",
                               .stderr_hash = u.stderr_hash ? u.stderr_hash : "",
-                              .exit_code = u.exit_code };
+                              .exit_code = u.exit_code,
+                              .result_hash = u.result_hash ? u.result_hash : "",
+                              .result_from = u.result_from };
         unsigned char digest[WF_STORE_DIGEST_LEN];
         const char *blob = u.result_from != NULL ? u.stdout_hash : u.result_hash;
 

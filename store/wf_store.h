@@ -103,6 +103,21 @@ const char *wf_store_dir(const wf_store *s);
  * then failed). Thread-safe. */
 int wf_store_put_blob(wf_store *s, const void *data, size_t len, char hash[WF_SHA256_HEX_LEN + 1],
                       wf_error *err);
+/* The directory where a file meant to become a blob should be written (the blobs' own file
+ * system, so that wf_store_adopt_blob links it into place without copying). Borrowed. */
+const char *wf_store_blobs_dir(const wf_store *s);
+/* The path of the blob named hash (owned). It exists once a put or an adopt returned WF_OK. */
+char *wf_store_blob_path(const wf_store *s, const char *hash);
+/* Makes a file already written the blob named hash (its SHA256, computed by the caller as it
+ * wrote the len bytes): fd is an unnamed file (O_TMPFILE) in wf_store_blobs_dir, linked into
+ * place, or tmp_path names the file, renamed into place (then *tmp_path is gone on WF_OK).
+ * Nothing is copied. A blob already there with that size is kept (the file is left to the
+ * caller). The caller still closes fd. write_errno is the errno of a failed write of the file
+ * (ENOSPC), or 0: then nothing is adopted and the store fails, as when wf_store_put_blob
+ * cannot write (a full disk stops the run with what is recorded consistent). Returns WF_OK or
+ * WF_ESTORE (err filled; the store is then failed). Thread-safe. */
+int wf_store_adopt_blob(wf_store *s, int fd, const char *tmp_path, const char *hash, uint64_t len,
+                        int write_errno, wf_error *err);
 /* Reads a blob into *data (owned, NUL-terminated; *len without the NUL). Returns WF_OK,
  * WF_ENOENT when there is no such blob, or WF_ESTORE (unreadable, or its content does not
  * match its name). */
@@ -243,6 +258,12 @@ typedef struct wf_store_reused {
     const char *stdout_hash; /* "" for none */
     const char *stderr_hash; /* "" for none */
     int exit_code;
+    /* Where the result was recorded, so that a reused unit's record points at the same blob
+     * instead of writing the value again: its own blob (result_hash, "" for an inline
+     * result), or the stdout blob converted by the output mode result_from ("text", "json",
+     * "lines"; NULL when not). */
+    const char *result_hash;
+    const char *result_from;
 } wf_store_reused;
 
 /* Called for each run of succeeded units; anything but WF_OK stops the walk, and

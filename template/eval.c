@@ -79,8 +79,11 @@ json_object *wf__tpl_detach(tval *v)
 {
     json_object *r;
 
-    if (v->own == NULL)
-        return wf_json_copy(v->j);
+    if (v->own == NULL) {
+        r = wf_json_copy(v->j);
+        tval_release(v);
+        return r;
+    }
     if (v->j == v->own) {
         r = v->own;
     } else {
@@ -249,10 +252,12 @@ static void child_of(tval *base, const json_object *j, tval *out)
 {
     out->j = j;
     out->own = base->own;
+    out->pin = base->pin;
     out->res = base->res;
     out->task = base->task;
     out->at_root = false;
     base->own = NULL;
+    base->pin = NULL;
 }
 
 static int get_key(ev *e, const node *n, tval *base, const char *key, tval *out)
@@ -270,7 +275,7 @@ static int get_key(ev *e, const node *n, tval *base, const char *key, tval *out)
     if (!json_object_object_get_ex(base->j, key, &child))
         return missing_key(e, n, base, key);
     child_of(base, child, out);
-    return WF_OK;
+    return wf__tpl_resolve(e, n, out);
 }
 
 static int get_index(ev *e, const node *n, tval *base, int64_t idx, tval *out)
@@ -298,7 +303,7 @@ static int get_index(ev *e, const node *n, tval *base, int64_t idx, tval *out)
                             SRC_ARGS(e, n), (long long)idx, len, len == 1 ? "" : "s");
     }
     child_of(base, json_object_array_get_idx(base->j, (size_t)k), out);
-    return WF_OK;
+    return wf__tpl_resolve(e, n, out);
 }
 
 static int eval_get(ev *e, const node *n, tval *out)
@@ -306,7 +311,7 @@ static int eval_get(ev *e, const node *n, tval *out)
     tval base = TVAL_NULL, key = TVAL_NULL;
     int rc;
 
-    rc = wf__tpl_eval_node(e, n->a, &base);
+    rc = wf__tpl_eval_lazy(e, n->a, &base);
     if (rc != WF_OK)
         goto out;
     if (n->op == GET_KEY) {
@@ -372,10 +377,11 @@ static int eval_item(ev *e, const node *n, tval *out)
     if (!wf_ctx_item(e->ctx, &item, &index))
         return wf__tpl_fail(e, n, WF_EUNKNOWN, "'%s' is only defined in a task with with-items",
                             n->kind == N_ITEM ? "item" : "index");
-    if (n->kind == N_ITEM)
+    if (n->kind == N_ITEM) {
         out->j = item;
-    else
-        tval_take(out, json_object_new_int64(index));
+        return wf__tpl_resolve(e, n, out);
+    }
+    tval_take(out, json_object_new_int64(index));
     return WF_OK;
 }
 
@@ -722,7 +728,11 @@ static int eval_call(ev *e, const node *n, tval *out)
         return eval_fallback(e, n->args[0], n->args[1], out);
     for (; done < n->nargs; done++) {
         args[done] = (tval)TVAL_NULL;
-        rc = wf__tpl_eval_node(e, n->args[done], &args[done]);
+        /* length needs no item of a with-items result loaded. */
+        if (n->fn->fn == wf__tpl_f_length)
+            rc = wf__tpl_eval_lazy(e, n->args[done], &args[done]);
+        else
+            rc = wf__tpl_eval_node(e, n->args[done], &args[done]);
         if (rc != WF_OK)
             goto out;
     }
@@ -731,6 +741,92 @@ out:
     for (size_t i = 0; i < done; i++)
         tval_release(&args[i]);
     return rc;
+}
+
+int wf__tpl_resolve(ev *e, const node *n, tval *v)
+{
+    const json_object *value;
+    char *error = NULL;
+    int rc;
+
+    if (!wf_ref_is(v->j))
+        return WF_OK;
+    if (v->pin != NULL) {
+        /* Already holding one pin (a reference inside a copy): take a copy of this one. */
+        json_object *copy = wf_json_copy(v->j);
+
+        tval_release(v);
+        tval_take(v, copy);
+        return WF_OK;
+    }
+    rc = wf_ref_pin(v->j, &value, &error);
+    if (rc != WF_OK) {
+        rc = wf__tpl_fail(e, n, rc, "%s", error);
+        free(error);
+        return rc;
+    }
+    v->pin = v->j;
+    v->j = value;
+    return WF_OK;
+}
+
+/* A with-items result read whole: a list holding the item values, loaded (a copy, owned by
+ * the evaluation), when some are references; as it is when none is. Refused when the items
+ * it would load add up to more than the memory budget. */
+static int load_items(ev *e, const node *n, tval *out)
+{
+    size_t len = json_object_array_length(out->j), refs = 0;
+    uint64_t need = 0, budget = 0;
+    json_object *list;
+    wf_ref_info info;
+
+    for (size_t i = 0; i < len; i++) {
+        if (wf_ref_get_info(json_object_array_get_idx(out->j, i), &info)) {
+            refs++;
+            need += info.mem;
+            budget = info.budget;
+        }
+    }
+    if (refs == 0)
+        return WF_OK;
+    if (need > budget) {
+        wf_strbuf a = WF_STRBUF_INIT, b = WF_STRBUF_INIT;
+        int rc;
+
+        wf_size_format(&a, need);
+        wf_size_format(&b, budget);
+        rc = wf__tpl_fail(e, n, WF_ERANGE,
+                          "task '%s': its %zu item results are needed whole here, about %s in "
+                          "memory, more than the memory budget for results (%s); raise it "
+                          "with --memory or `memory:`, or read parts of it (| length, [index])",
+                          n->key, len, a.buf, b.buf);
+        wf_strbuf_release(&a);
+        wf_strbuf_release(&b);
+        return rc;
+    }
+    list = wf_json_copy(out->j);
+    out->j = list;
+    out->own = list;
+    return WF_OK;
+}
+
+int wf__tpl_eval_lazy(ev *e, const node *n, tval *out)
+{
+    if (n->kind != N_TASK)
+        return wf__tpl_eval_node(e, n, out);
+    {
+        const wf_result *r = wf_results_get(wf_ctx_results(e->ctx), n->key);
+
+        *out = (tval)TVAL_NULL;
+        if (r == NULL)
+            return wf__tpl_fail(e, n, WF_EUNKNOWN, "task '%s' has not run", n->key);
+        out->j = r->value;
+        out->res = r;
+        out->task = n->key;
+        out->at_root = true;
+        /* A plain task's value by reference is loaded whole; a list is left as it is. */
+        return wf__tpl_resolve(e, n, out);
+    }
 }
 
 int wf__tpl_eval_node(ev *e, const node *n, tval *out)
@@ -772,17 +868,11 @@ int wf__tpl_eval_node(ev *e, const node *n, tval *out)
         return WF_OK;
     case N_VAR:
         return eval_var(e, n, out);
-    case N_TASK: {
-        const wf_result *r = wf_results_get(wf_ctx_results(e->ctx), n->key);
-
-        if (r == NULL)
-            return wf__tpl_fail(e, n, WF_EUNKNOWN, "task '%s' has not run", n->key);
-        out->j = r->value;
-        out->res = r;
-        out->task = n->key;
-        out->at_root = true;
-        return WF_OK;
-    }
+    case N_TASK:
+        rc = wf__tpl_eval_lazy(e, n, out);
+        if (rc == WF_OK && tpl_is(out->j, json_type_array))
+            rc = load_items(e, n, out);
+        return rc;
     case N_ITEM:
     case N_INDEX:
         return eval_item(e, n, out);

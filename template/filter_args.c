@@ -18,7 +18,9 @@ void wf__tpl_pass_on(tval *from, const json_object *j, tval *out)
 {
     out->j = j;
     out->own = from->own;
+    out->pin = from->pin;
     from->own = NULL;
+    from->pin = NULL;
 }
 
 void wf__tpl_new_string(tval *out, const char *s, size_t len)

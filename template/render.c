@@ -155,10 +155,13 @@ int wf_tpl_eval_borrow(const wf_tpl *t, const wf_ctx *ctx, const json_object **v
         *value = *owned;
         return rc;
     }
-    rc = wf__tpl_eval_node(&e, t->value, &v);
-    if (rc == WF_OK && v.own == NULL) {
+    /* A with-items task's results are lent as they are: references stay references (each
+     * item is loaded when a unit reads it). */
+    rc = wf__tpl_eval_lazy(&e, t->value, &v);
+    if (rc == WF_OK && v.own == NULL && v.pin == NULL) {
         *value = v.j;
     } else if (rc == WF_OK) {
+        /* Owned, or a loaded value the cache may drop once unpinned: a copy of its own. */
         *owned = wf__tpl_detach(&v);
         *value = *owned;
     }

@@ -167,18 +167,21 @@ typedef struct node {
 /* A value that is either borrowed (own == NULL: from the context or the template, strictly
  * read-only) or owned (own is the object to put when done; j may point inside it). Plain
  * path lookups therefore allocate nothing. res/task remember that j is, or is inside, the
- * result of a task, for better messages. */
+ * result of a task, for better messages. pin, when not NULL, is a marker (a result by
+ * reference, wf_context.h) whose loaded value j is, or is inside: it stays loaded until the
+ * tval is released, and moves along with own. */
 typedef struct tval {
     const json_object *j;
     json_object *own;
+    const json_object *pin;
     const wf_result *res;
     const char *task;
     bool at_root; /* j is the whole result of task */
 } tval;
 
-#define TVAL_NULL                     \
-    {                                 \
-        NULL, NULL, NULL, NULL, false \
+#define TVAL_NULL                           \
+    {                                       \
+        NULL, NULL, NULL, NULL, NULL, false \
     }
 
 typedef struct ev {
@@ -193,7 +196,10 @@ static inline void tval_release(tval *v)
 {
     if (v->own != NULL)
         json_object_put(v->own);
+    if (v->pin != NULL)
+        wf_ref_unpin(v->pin);
     v->own = NULL;
+    v->pin = NULL;
     v->j = NULL;
 }
 
@@ -202,12 +208,20 @@ static inline void tval_take(tval *v, json_object *j_take)
 {
     v->j = j_take;
     v->own = j_take;
+    v->pin = NULL;
     v->res = NULL;
     v->task = NULL;
     v->at_root = false;
 }
 
 int wf__tpl_eval_node(ev *e, const node *n, tval *out);
+/* The same, but a with-items task's result (`task.x` itself) comes back as its list of item
+ * values as they are, references included, not loaded: for readers of its length or of one
+ * element (`| length`, `task.x[i]`), which resolve what they take (wf__tpl_resolve). */
+int wf__tpl_eval_lazy(ev *e, const node *n, tval *out);
+/* When v->j is a result by reference, loads and pins it (v->j becomes the value); an error
+ * at n when it cannot be loaded or is larger than the memory budget. */
+int wf__tpl_resolve(ev *e, const node *n, tval *v);
 /* Fills e->err with code and a message at n->pos; returns code. */
 int wf__tpl_fail(ev *e, const node *n, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

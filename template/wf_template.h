@@ -119,8 +119,9 @@ int wf_tpl_eval(const wf_tpl *t, const wf_ctx *ctx, json_object **out, wf_error 
  * the new value and *value points at it too. A lent value lives as long as ctx and t, and is
  * read-only in the strictest sense, like everything in a context: no json_object_get/put and
  * no json_object_to_json_string (json-c's reference counts and string caches are not
- * thread-safe, and other runs may be reading it). Failure as wf_tpl_eval (*value and *owned
- * NULL). */
+ * thread-safe, and other runs may be reading it). A with-items task's results (`task.x`) are
+ * lent as they are: their elements may be results by reference (wf_ref_is, wf_context.h),
+ * which a template reading `item` loads. Failure as wf_tpl_eval (*value and *owned NULL). */
 int wf_tpl_eval_borrow(const wf_tpl *t, const wf_ctx *ctx, const json_object **value,
                        json_object **owned, wf_error *err);
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <json-c/json.h>
@@ -786,6 +787,166 @@ START_TEST(output_modes)
 }
 END_TEST
 
+/* ---- results by reference ----------------------------------------------------------- */
+
+/* A file in a fresh directory holding text; its path (owned) and size. */
+static char *ref_file(const char *text, char dir_out[64])
+{
+    char *path;
+    FILE *f;
+
+    snprintf(dir_out, 64, "/tmp/wf-ctx-ref-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir_out));
+    path = wf_xasprintf("%s/v", dir_out);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void ref_cleanup(char *path, const char *dir)
+{
+    unlink(path);
+    rmdir(dir);
+    free(path);
+}
+
+START_TEST(test_ref_load_pin_write)
+{
+    char dir[64], *path = ref_file("[1,2,3]\n", dir), *error = NULL;
+    wf_ref_cache *c = wf_ref_cache_new(1 << 20);
+    json_object *m = wf_ref_new(c, path, "h", WF_OUTPUT_JSON, 8, 100, "task 'x'", NULL);
+    json_object *copy, *refs;
+    const json_object *v = NULL;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_ref_stats st;
+    wf_ref_info info;
+
+    ck_assert(wf_ref_is(m));
+    ck_assert(!wf_ref_is(NULL));
+    {
+        json_object *plain = json_object_new_string("(a result not loaded)");
+
+        ck_assert(!wf_ref_is(plain)); /* the same text is not a marker */
+        json_object_put(plain);
+    }
+    ck_assert(wf_ref_get_info(m, &info));
+    ck_assert_str_eq(info.path, path);
+    ck_assert_uint_eq(info.size, 8);
+    ck_assert_uint_eq(info.budget, 1 << 20);
+    /* Nothing is loaded until the value is read. */
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.loads, 0);
+    ck_assert_int_eq(wf_ref_pin(m, &v, &error), WF_OK);
+    ck_assert_int_eq(json_object_array_length(v), 3);
+    wf_ref_unpin(m);
+    /* The writers print the value, never the placeholder. */
+    wf_json_write(&sb, m);
+    ck_assert_str_eq(sb.buf, "[1,2,3]");
+    copy = wf_json_copy(m);
+    ck_assert(!wf_ref_is(copy));
+    ck_assert_int_eq(json_object_array_length(copy), 3);
+    refs = json_object_new_array();
+    json_object_array_add(refs, wf_json_copy_refs(m));
+    ck_assert(wf_ref_is(json_object_array_get_idx(refs, 0)));
+    ck_assert_str_eq(json_object_to_json_string_ext(refs, JSON_C_TO_STRING_PLAIN), "[[1,2,3]]");
+    ck_assert(wf_json_equal(m, copy));
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.loads, 1); /* loaded once, then served from the cache */
+    json_object_put(refs);
+    json_object_put(copy);
+    wf_strbuf_release(&sb);
+    json_object_put(m);
+    wf_ref_cache_unref(c);
+    ref_cleanup(path, dir);
+}
+END_TEST
+
+START_TEST(test_ref_eviction_and_pins)
+{
+    char dir[64], *path = ref_file("abcdef", dir), *error = NULL;
+    /* Room for two values of 100 (estimated) bytes. */
+    wf_ref_cache *c = wf_ref_cache_new(250);
+    json_object *m[3];
+    const json_object *v;
+    wf_ref_stats st;
+
+    for (int i = 0; i < 3; i++)
+        m[i] = wf_ref_new(c, path, "h", WF_OUTPUT_TEXT, 6, 100, "task 'x'", NULL);
+    ck_assert_int_eq(wf_ref_pin(m[0], &v, &error), WF_OK);
+    ck_assert_str_eq(json_object_get_string((json_object *)(uintptr_t)v), "abcdef");
+    ck_assert_int_eq(wf_ref_pin(m[1], &v, &error), WF_OK);
+    wf_ref_unpin(m[1]);
+    /* m[0] is pinned: loading m[2] evicts m[1], the least recently used unpinned one, and
+     * m[0]'s value stays valid. */
+    ck_assert_int_eq(wf_ref_pin(m[2], &v, &error), WF_OK);
+    wf_ref_unpin(m[2]);
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.loads, 3);
+    ck_assert_uint_eq(st.evictions, 1);
+    ck_assert_uint_le(st.resident, 250);
+    ck_assert_int_eq(wf_ref_pin(m[0], &v, &error), WF_OK); /* still there: no new load */
+    wf_ref_unpin(m[0]);
+    wf_ref_unpin(m[0]);
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.loads, 3);
+    ck_assert_uint_le(st.peak, 300);
+    for (int i = 0; i < 3; i++)
+        json_object_put(m[i]);
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.resident, 0);
+    wf_ref_cache_unref(c);
+    ref_cleanup(path, dir);
+}
+END_TEST
+
+START_TEST(test_ref_budget_and_missing)
+{
+    char dir[64], *path = ref_file("abcdef", dir), *error = NULL;
+    wf_ref_cache *c = wf_ref_cache_new(50);
+    json_object *big = wf_ref_new(c, path, "h", WF_OUTPUT_TEXT, 6, 100, "task 'gen' item 3", NULL);
+    json_object *gone =
+        wf_ref_new(c, "/nonexistent/wf-ref", "h", WF_OUTPUT_TEXT, 6, 10, "task 'y'", NULL);
+    const json_object *v = NULL;
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    /* Larger than the whole budget: an error naming it and the figures, nothing loaded. */
+    ck_assert_int_eq(wf_ref_pin(big, &v, &error), WF_ERANGE);
+    ck_assert_ptr_null(v);
+    ck_assert_msg(strstr(error, "task 'gen' item 3") != NULL && strstr(error, "6 bytes") &&
+                      strstr(error, "--memory") != NULL,
+                  "%s", error);
+    free(error);
+    error = NULL;
+    ck_assert_int_eq(wf_ref_pin(gone, &v, &error), WF_EIO);
+    ck_assert_msg(strstr(error, "task 'y'") != NULL && strstr(error, "/nonexistent/wf-ref"), "%s",
+                  error);
+    free(error);
+    /* A writer cannot fail: null. */
+    wf_json_write(&sb, gone);
+    ck_assert_str_eq(sb.buf, "null");
+    wf_strbuf_release(&sb);
+    json_object_put(big);
+    json_object_put(gone);
+    wf_ref_cache_unref(c);
+    ref_cleanup(path, dir);
+}
+END_TEST
+
+static const wf_output_mode size_modes[] = { WF_OUTPUT_TEXT, WF_OUTPUT_LINES, WF_OUTPUT_JSON };
+
+START_TEST(test_ref_estimates)
+{
+    /* Every estimate covers at least the bytes; lines and json cost more than text. */
+    uint64_t e = wf_ref_mem_estimate(size_modes[_i], 1000, 10);
+
+    ck_assert_uint_ge(e, 1000);
+    if (size_modes[_i] != WF_OUTPUT_TEXT)
+        ck_assert_uint_gt(e, wf_ref_mem_estimate(WF_OUTPUT_TEXT, 1000, 10));
+}
+END_TEST
+
 static Suite *context_suite(void)
 {
     Suite *s = suite_create("context");
@@ -837,6 +998,13 @@ static Suite *context_suite(void)
     tc = tcase_create("json_equal");
     tcase_add_loop_test(tc, test_json_equal, 0, (int)WF_ARRAY_LEN(equal_cases));
     tcase_add_loop_test(tc, test_json_type_name, 0, (int)WF_ARRAY_LEN(type_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("refs");
+    tcase_add_test(tc, test_ref_load_pin_write);
+    tcase_add_test(tc, test_ref_eviction_and_pins);
+    tcase_add_test(tc, test_ref_budget_and_missing);
+    tcase_add_loop_test(tc, test_ref_estimates, 0, 3);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");

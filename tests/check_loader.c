@@ -118,7 +118,7 @@ static const struct {
       "wf.yaml:5:5: unknown key 'colour' in task 'a' (valid keys: run, action, input, needs, "
       "with-items, concurrency, batch-size, fail-fast, when, retry, timeout, continue-on-error, "
       "output, env, workdir, shell, publish, cache, executor, slurm, description, env-file, uses, with, "
-      "label, cpus, pipeline)" },
+      "label, cpus, pipeline, max-output)" },
     { "missing version", "tasks:\n  a: {run: echo}\n",
       "wf.yaml:1:1: missing 'version': add 'version: 1' at the top" },
     { "bad version", "version: 2\ntasks:\n  a: {run: echo}\n",

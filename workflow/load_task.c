@@ -23,12 +23,12 @@ static const char *const TASK_KEYS[] = {
     "batch-size", "fail-fast", "when",        "retry",    "timeout",    "continue-on-error",
     "output",     "env",       "workdir",     "shell",    "publish",    "cache",
     "executor",   "slurm",     "description", "env-file", "uses",       "with",
-    "label",      "cpus",      "pipeline",    NULL,
+    "label",      "cpus",      "pipeline",    "max-output", NULL,
 };
 /* Keys that say how a process or an action runs: a `uses:` task runs a workflow instead. */
 static const char *const NOT_FOR_USES[] = {
     "input",    "output", "env",      "workdir", "shell", "cache",
-    "executor", "slurm",  "env-file", "cpus",    NULL,
+    "executor", "slurm",  "env-file", "cpus",    "max-output", NULL,
 };
 static const char *const RETRY_KEYS[] = { "count", "delay", "backoff", "max-delay", NULL };
 static const char *const BACKOFFS[] = { "constant", "linear", "exponential", NULL };
@@ -674,6 +674,9 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
         wf__ld_get_duration(c, v, "timeout", &t->timeout_ms);
     else if (c->has_timeout)
         t->timeout_ms = c->timeout_ms;
+    v = wf__ld_get(map, "max-output", NULL);
+    if (v != NULL)
+        wf__ld_get_size(c, v, "max-output", &t->max_output);
     v = wf__ld_get(map, "continue-on-error", NULL);
     if (v != NULL && v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL)
         t->continue_on_error_tpl = wf__ld_compile(c, v, WF_TPL_EXPR, WF__ROLE_TASK, ti);

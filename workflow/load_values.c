@@ -199,6 +199,29 @@ bool wf__ld_get_duration(wf__ld *c, const wf__ynode *n, const char *what, int64_
     return true;
 }
 
+bool wf__ld_get_size(wf__ld *c, const wf__ynode *n, const char *what, uint64_t *bytes)
+{
+    char *msg = NULL;
+    uint64_t v = 0;
+
+    if (n->type != WF__Y_INT && n->type != WF__Y_DOUBLE && n->type != WF__Y_STRING) {
+        wf__ld_type_error(c, n, what, "a size (64MiB, 1G, or a number of bytes)");
+        return false;
+    }
+    if (wf_size_parse(n->text, &v, &msg) != WF_OK) {
+        wf__loader_error(c->L, n->mark, WF_EINVAL, "%s: %s", what, msg);
+        free(msg);
+        return false;
+    }
+    if (v == 0) {
+        wf__loader_error(c->L, n->mark, WF_EINVAL, "%s: must be at least 1 byte, got '%s'", what,
+                         n->text);
+        return false;
+    }
+    *bytes = v;
+    return true;
+}
+
 /* One word of a fixed set ("did you mean" on a near miss). Returns its index or -1. */
 int wf__ld_get_enum(wf__ld *c, const wf__ynode *n, const char *what, const char *const *words)
 {

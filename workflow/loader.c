@@ -19,7 +19,8 @@
 
 static const char *const TOP_KEYS[] = {
     "version",   "name",  "description", "inputs",  "vars",     "env",   "defaults", "concurrency",
-    "fail-fast", "tasks", "outputs",     "timeout", "env-file", "slurm", NULL,
+    "fail-fast", "tasks", "outputs",     "timeout", "env-file", "slurm", "memory", "max-output",
+    NULL,
 };
 static const char *const INPUT_KEYS[] = {
     "type", "default", "description", "secret", "enum", NULL
@@ -230,6 +231,12 @@ static void parse_top(wf__ld *c, const wf__ynode *root)
     v = wf__ld_get(root, "fail-fast", NULL);
     if (v != NULL)
         wf__ld_get_bool(c, v, "fail-fast", &wf->fail_fast);
+    v = wf__ld_get(root, "memory", NULL);
+    if (v != NULL)
+        wf__ld_get_size(c, v, "memory", &wf->memory);
+    v = wf__ld_get(root, "max-output", NULL);
+    if (v != NULL)
+        wf__ld_get_size(c, v, "max-output", &wf->max_output);
 
     v = wf__ld_get(root, "inputs", NULL);
     if (v != NULL && v->type != WF__Y_NULL)

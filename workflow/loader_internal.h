@@ -237,6 +237,8 @@ bool wf__ld_get_bool(wf__ld *c, const wf__ynode *n, const char *what, bool *out)
 bool wf__ld_get_int(wf__ld *c, const wf__ynode *n, const char *what, int min, int *out);
 /* 500ms, 30s, 5m, 1h or a number of seconds, in milliseconds. */
 bool wf__ld_get_duration(wf__ld *c, const wf__ynode *n, const char *what, int64_t *ms);
+/* A size of at least 1 byte (wf_size_parse: 64MiB, 1G, or a number of bytes). */
+bool wf__ld_get_size(wf__ld *c, const wf__ynode *n, const char *what, uint64_t *bytes);
 /* One word of a fixed set ("did you mean" on a near miss). Returns its index or -1. */
 int wf__ld_get_enum(wf__ld *c, const wf__ynode *n, const char *what, const char *const *words);
 bool wf__ld_expect_map(wf__ld *c, const wf__ynode *n, const char *what);

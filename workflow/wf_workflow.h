@@ -168,6 +168,9 @@ typedef struct wf_task {
     wf_tpl *when; /* WF_TPL_EXPR, or NULL */
     wf_retry retry;
     int64_t timeout_ms; /* per attempt; 0 = none */
+    /* `max-output`: bytes of stdout a unit may write (on disk); more fails it. 0: the run's
+     * default (--max-output, the top-level max-output, the engine's stdout_cap). */
+    uint64_t max_output;
     /* continue-on-error written as a template (`<< item.experimental >>`): evaluated for
      * each unit that fails, in its item's context; NULL when written as a boolean. */
     wf_tpl *continue_on_error_tpl;
@@ -226,6 +229,11 @@ typedef struct wf_workflow {
     int concurrency; /* 0 = the number of CPUs */
     bool fail_fast;
     int64_t timeout_ms; /* the whole run's time limit (top-level `timeout`); 0: none */
+    /* `memory`: bytes of results the run keeps in memory (the result cache); 0: the default
+     * (wf_run_options.memory wins). */
+    uint64_t memory;
+    /* `max-output`: the default of the tasks' max-output; 0: the engine's. */
+    uint64_t max_output;
     /* The top-level `slurm:` map: defaults for every task that runs on Slurm (a task's own
      * keys win, key by key); its templates read inputs, env and vars only. NULL: none. */
     wf_vnode *slurm;

@@ -1,0 +1,403 @@
+/*
+ * ref.c: results by reference (see wf_context.h): the handle behind a marker, and the run's
+ * cache of loaded values, an LRU list bounded by a byte budget.
+ *
+ * A marker is a json-c string (its text a placeholder nobody should see) whose userdata is
+ * the handle and whose serializer prints the value, so json-c's writer on a document that
+ * holds copies of markers (wf_json_copy_refs) prints values, not placeholders. Handles are
+ * refcounted (several markers may share one: a pipelined item, the result document); the
+ * cache's mutex guards every handle's loaded value, pin count and list links, and the
+ * cache's counters.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wf_context.h"
+
+#define REF_MAGIC 0x77667266u /* "wfrf" */
+
+typedef struct wf_ref wf_ref;
+
+struct wf_ref_cache {
+    atomic_uint refs;
+    pthread_mutex_t mu;
+    uint64_t budget;
+    wf_ref_stats st;   /* under mu */
+    wf_ref *mru, *lru; /* loaded handles, most recently used first; under mu */
+};
+
+struct wf_ref {
+    uint32_t magic;
+    atomic_uint refs;
+    wf_ref_cache *cache; /* a reference */
+    char *path, *label;
+    char hash[WF_SHA256_HEX_LEN + 1];
+    wf_output_mode mode;
+    uint64_t size, mem;
+    /* Under cache->mu: */
+    json_object *value; /* loaded value (owned) when loaded */
+    bool loaded;
+    unsigned pins;
+    wf_ref *prev, *next; /* in the cache's list while loaded */
+};
+
+wf_ref_cache *wf_ref_cache_new(uint64_t budget)
+{
+    wf_ref_cache *c = wf_xcalloc(1, sizeof(*c));
+
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->mu, NULL);
+    c->budget = budget > 0 ? budget : WF_REF_DEFAULT_BUDGET;
+    c->st.budget = c->budget;
+    return c;
+}
+
+wf_ref_cache *wf_ref_cache_ref(wf_ref_cache *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void wf_ref_cache_unref(wf_ref_cache *c)
+{
+    if (c == NULL || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    /* Every handle holds a reference, so the list is empty here. */
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+void wf_ref_cache_stats(wf_ref_cache *c, wf_ref_stats *out)
+{
+    pthread_mutex_lock(&c->mu);
+    *out = c->st;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- the list (cache->mu held) ------------------------------------------------------- */
+
+static void unlink_ref(wf_ref_cache *c, wf_ref *h)
+{
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        c->mru = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    else
+        c->lru = h->prev;
+    h->prev = h->next = NULL;
+}
+
+static void push_front(wf_ref_cache *c, wf_ref *h)
+{
+    h->prev = NULL;
+    h->next = c->mru;
+    if (c->mru != NULL)
+        c->mru->prev = h;
+    c->mru = h;
+    if (c->lru == NULL)
+        c->lru = h;
+}
+
+static void drop_value(wf_ref_cache *c, wf_ref *h)
+{
+    unlink_ref(c, h);
+    /* Nobody holds a pin, so nobody borrows the value: this is its only owner. */
+    json_object_put(h->value);
+    h->value = NULL;
+    h->loaded = false;
+    c->st.resident -= h->mem;
+}
+
+/* Drops the least recently used unpinned values until the cache fits its budget. Pinned
+ * values stay (they are borrowed), so it may stay over for as long as they are pinned. */
+static void evict(wf_ref_cache *c)
+{
+    wf_ref *h = c->lru;
+
+    while (h != NULL && c->st.resident > c->budget) {
+        wf_ref *prev = h->prev;
+
+        if (h->pins == 0) {
+            drop_value(c, h);
+            c->st.evictions++;
+        }
+        h = prev;
+    }
+}
+
+/* Makes value_take h's loaded value, unless h got one meanwhile. */
+static void install(wf_ref *h, json_object *value_take, bool pin)
+{
+    wf_ref_cache *c = h->cache;
+
+    if (h->loaded) {
+        json_object_put(value_take);
+    } else {
+        h->value = value_take;
+        h->loaded = true;
+        c->st.resident += h->mem;
+        if (c->st.resident > c->st.peak)
+            c->st.peak = c->st.resident;
+        push_front(c, h);
+    }
+    if (pin)
+        h->pins++;
+    evict(c);
+}
+
+/* ---- handles and markers ------------------------------------------------------------ */
+
+static wf_ref *handle_of(const json_object *v)
+{
+    wf_ref *h;
+
+    if (v == NULL || json_object_get_type(v) != json_type_string)
+        return NULL;
+    /* Only a marker's string has userdata: json-c sets none on strings it makes. */
+    h = json_object_get_userdata((json_object *)(uintptr_t)v);
+    return h != NULL && h->magic == REF_MAGIC ? h : NULL;
+}
+
+static void handle_unref(wf_ref *h)
+{
+    wf_ref_cache *c = h->cache;
+
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    pthread_mutex_lock(&c->mu);
+    if (h->loaded)
+        drop_value(c, h);
+    pthread_mutex_unlock(&c->mu);
+    h->magic = 0;
+    free(h->path);
+    free(h->label);
+    free(h);
+    wf_ref_cache_unref(c);
+}
+
+static void marker_delete(json_object *jso, void *userdata)
+{
+    (void)jso;
+    handle_unref(userdata);
+}
+
+/* json-c's writer on a marker: the value itself (loaded for the time of the write). */
+static int marker_serialize(json_object *jso, struct printbuf *pb, int level, int flags)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    (void)level;
+    (void)flags;
+    wf_json_write(&sb, jso);
+    printbuf_memappend(pb, sb.buf ? sb.buf : "null", sb.buf ? (int)sb.len : 4);
+    wf_strbuf_release(&sb);
+    return 0;
+}
+
+static json_object *marker_for(wf_ref *h)
+{
+    json_object *m = wf_json_check(json_object_new_string("(a result not loaded)"));
+
+    json_object_set_serializer(m, marker_serialize, h, marker_delete);
+    return m;
+}
+
+uint64_t wf_ref_mem_estimate(wf_output_mode mode, uint64_t size, uint64_t lines)
+{
+    /* json-c: a string is its bytes plus about 64 of object; a parsed document takes a few
+     * times its text (measured about 3x for objects of short strings). */
+    switch (mode) {
+    case WF_OUTPUT_TEXT:
+        return size + 64;
+    case WF_OUTPUT_LINES:
+        return size + 72 * lines + 64;
+    case WF_OUTPUT_JSON:
+        break;
+    }
+    return 3 * size + 64;
+}
+
+json_object *wf_ref_new(wf_ref_cache *cache, const char *path, const char *hash,
+                        wf_output_mode mode, uint64_t size, uint64_t mem, const char *label,
+                        json_object *value_take)
+{
+    wf_ref *h = wf_xcalloc(1, sizeof(*h));
+    json_object *m;
+
+    h->magic = REF_MAGIC;
+    atomic_init(&h->refs, 1);
+    h->cache = wf_ref_cache_ref(cache);
+    h->path = wf_xstrdup(path);
+    h->label = wf_xstrdup(label ? label : "a result");
+    snprintf(h->hash, sizeof(h->hash), "%s", hash ? hash : "");
+    h->mode = mode;
+    h->size = size;
+    h->mem = mem;
+    m = marker_for(h);
+    if (value_take != NULL) {
+        pthread_mutex_lock(&cache->mu);
+        if (mem <= cache->budget)
+            install(h, value_take, false);
+        else
+            json_object_put(value_take);
+        pthread_mutex_unlock(&cache->mu);
+    }
+    return m;
+}
+
+bool wf_ref_is(const json_object *v)
+{
+    return handle_of(v) != NULL;
+}
+
+bool wf_ref_get_info(const json_object *v, wf_ref_info *info)
+{
+    wf_ref *h = handle_of(v);
+
+    if (h == NULL)
+        return false;
+    info->path = h->path;
+    info->hash = h->hash;
+    info->mode = h->mode;
+    info->size = h->size;
+    info->mem = h->mem;
+    info->budget = h->cache->budget;
+    return true;
+}
+
+json_object *wf_ref_share(const json_object *marker)
+{
+    wf_ref *h = handle_of(marker);
+
+    atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+    return marker_for(h);
+}
+
+/* The file's bytes (owned, NUL-terminated), or NULL with *error. */
+static char *read_file(const char *path, uint64_t size, char **error)
+{
+    char *buf = NULL;
+    struct stat st;
+    size_t done = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {
+        *error = wf_xasprintf("cannot read the result kept in %s: %s", path,
+                              fd < 0 ? strerror(errno) : "its size changed");
+        goto out;
+    }
+    buf = wf_xmalloc(size + 1);
+    while (done < size) {
+        ssize_t n = read(fd, buf + done, size - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *error = wf_xasprintf("cannot read the result kept in %s: %s", path,
+                                  n < 0 ? strerror(errno) : "it is shorter");
+            free(buf);
+            buf = NULL;
+            goto out;
+        }
+        done += (size_t)n;
+    }
+    buf[done] = '\0';
+out:
+    if (fd >= 0)
+        close(fd);
+    return buf;
+}
+
+int wf_ref_load_file(const char *path, wf_output_mode mode, uint64_t size, json_object **value,
+                     char **error)
+{
+    char *text = read_file(path, size, error);
+    int rc;
+
+    *value = NULL;
+    if (text == NULL)
+        return WF_EIO;
+    rc = wf_output_convert(mode, text, "stdout", value, error);
+    free(text);
+    return rc;
+}
+
+static void size_text(char *buf, size_t n, uint64_t bytes)
+{
+    if (bytes >= ((uint64_t)1 << 20))
+        snprintf(buf, n, "%.1f MiB", (double)bytes / (double)(1 << 20));
+    else
+        snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
+}
+
+int wf_ref_pin(const json_object *marker, const json_object **value, char **error)
+{
+    wf_ref *h = handle_of(marker);
+    wf_ref_cache *c;
+    json_object *v = NULL;
+    char *why = NULL;
+
+    *value = NULL;
+    *error = NULL;
+    if (h == NULL) {
+        *value = marker;
+        return WF_OK;
+    }
+    c = h->cache;
+    pthread_mutex_lock(&c->mu);
+    if (h->loaded) {
+        h->pins++;
+        unlink_ref(c, h);
+        push_front(c, h);
+        *value = h->value;
+        pthread_mutex_unlock(&c->mu);
+        return WF_OK;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (h->mem > c->budget) {
+        char need[32], have[32];
+
+        size_text(need, sizeof(need), h->mem);
+        size_text(have, sizeof(have), c->budget);
+        *error = wf_xasprintf("%s: its value (%llu bytes of output, about %s in memory) is "
+                              "needed whole, but the memory budget for results is %s; raise "
+                              "it with --memory or `memory:`, or read parts of it (| length, "
+                              "[index])",
+                              h->label, (unsigned long long)h->size, need, have);
+        return WF_ERANGE;
+    }
+    /* Read and parse outside the lock: other values stay available meanwhile. Two threads
+     * may load the same value at once; install keeps the first. */
+    if (wf_ref_load_file(h->path, h->mode, h->size, &v, &why) != WF_OK) {
+        *error = wf_xasprintf("%s: %s", h->label, why);
+        free(why);
+        return WF_EIO;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->st.loads++;
+    install(h, v, true);
+    *value = h->value;
+    pthread_mutex_unlock(&c->mu);
+    return WF_OK;
+}
+
+void wf_ref_unpin(const json_object *marker)
+{
+    wf_ref *h = handle_of(marker);
+    wf_ref_cache *c;
+
+    if (h == NULL)
+        return;
+    c = h->cache;
+    pthread_mutex_lock(&c->mu);
+    h->pins--;
+    evict(c);
+    pthread_mutex_unlock(&c->mu);
+}

@@ -1,0 +1,204 @@
+/*
+ * unit_spill.c: large results kept on disk, by reference. A unit's stdout past 64 KiB is
+ * written to a file as it arrives (proc.c); here that file becomes the stdout blob in the
+ * store (linked into place: one copy, nothing read back), or, without a store (and in a run
+ * with secrets, whose blobs are masked), a file of the run's spill directory, which goes
+ * with the run. The unit's result is then a marker for that file (context/ref.c), loaded
+ * through the run's cache when a template needs it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run_internal.h"
+#include "unit_internal.h"
+
+int wf__spill_open(wf_run *r, wf_errlist *errs)
+{
+    uint64_t budget = r->opts.memory > 0 ? r->opts.memory : r->wf->memory;
+    const char *tmp = getenv("TMPDIR");
+    char *dir;
+
+    r->refs = wf_ref_cache_new(budget);
+    if (r->store != NULL && r->n_secrets == 0)
+        return WF_OK;
+    dir = wf_xasprintf("%s/wfengine-spill-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        wf_error_set(wf_errlist_add(errs), WF_EIO, NULL, 0, 0,
+                     "%s: cannot create the directory for large outputs: %s (set TMPDIR)", dir,
+                     strerror(errno));
+        free(dir);
+        return WF_EIO;
+    }
+    r->spill_dir = dir;
+    return WF_OK;
+}
+
+void wf__spill_close(wf_run *r)
+{
+    DIR *d;
+    struct dirent *e;
+
+    wf_ref_cache_unref(r->refs);
+    r->refs = NULL;
+    if (r->spill_dir == NULL)
+        return;
+    /* Flat: only files this run named, and spill files a failed link left. */
+    d = opendir(r->spill_dir);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(r->spill_dir);
+    free(r->spill_dir);
+    r->spill_dir = NULL;
+}
+
+const char *wf__spill_dir_for(const wf_run *r)
+{
+    return r->spill_dir != NULL ? r->spill_dir : wf_store_blobs_dir(r->store);
+}
+
+/* Gives the spilled file the name path: a link for an unnamed file, else a rename. The same
+ * name already there is the same content (it is its hash). */
+static int name_file(const wf_proc_output *out, const char *path)
+{
+    char proc[64];
+
+    if (out->spill_path != NULL)
+        return rename(out->spill_path, path) == 0 ? 0 : errno;
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out->spill_fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0 && errno != EEXIST)
+        return errno;
+    return 0;
+}
+
+/* A run with secrets stores stdout masked: the masked copy is made in memory (the raw file
+ * stays in the spill directory for the result). */
+static bool put_masked(wf_run *r, const char *path, uint64_t size, wf_completion *c)
+{
+    char *text = wf_xmalloc(size + 1), *masked;
+    size_t done = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    wf_error err;
+
+    while (fd >= 0 && done < size) {
+        ssize_t n = read(fd, text + done, size - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    if (fd >= 0)
+        close(fd);
+    text[done] = '\0';
+    masked = wf__run_mask(r, text);
+    wf_error_init(&err);
+    if (wf_store_put_blob(r->store, masked ? masked : text, masked ? strlen(masked) : done,
+                          c->stdout_hash, &err) != WF_OK) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xstrdup(err.message ? err.message : "cannot store stdout");
+    }
+    wf_error_release(&err);
+    free(masked);
+    free(text);
+    return c->error == NULL;
+}
+
+bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char **ref_path)
+{
+    bool to_store = r->store != NULL && r->spill_dir == NULL;
+    wf_error err;
+    char *path;
+    int e;
+
+    *ref_path = NULL;
+    c->out_spilled = out->total;
+    wf_error_init(&err);
+    if (out->spill_errno != 0) {
+        /* A full disk: the unit failed, and with a store so did the store (the run stops
+         * with what is recorded consistent; --resume goes on once there is room). */
+        if (to_store)
+            wf_store_adopt_blob(r->store, -1, NULL, out->hash, out->total, out->spill_errno, &err);
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("stdout: cannot write it to %s: %s (after %llu bytes of it)",
+                                wf__spill_dir_for(r), strerror(out->spill_errno),
+                                (unsigned long long)out->total);
+        wf_error_release(&err);
+        return false;
+    }
+    if (to_store) {
+        if (wf_store_adopt_blob(r->store, out->spill_fd, out->spill_path, out->hash, out->total, 0,
+                                &err) != WF_OK) {
+            c->status = WF_STATUS_FAILED;
+            c->error = wf_xstrdup(err.message ? err.message : "cannot store stdout");
+            wf_error_release(&err);
+            return false;
+        }
+        if (out->spill_path != NULL && access(out->spill_path, F_OK) != 0) {
+            free(out->spill_path); /* renamed into place */
+            out->spill_path = NULL;
+        }
+        snprintf(c->stdout_hash, sizeof(c->stdout_hash), "%s", out->hash);
+        *ref_path = wf_store_blob_path(r->store, out->hash);
+        return true;
+    }
+    path = wf_xasprintf("%s/%s", r->spill_dir, out->hash);
+    e = name_file(out, path);
+    if (e != 0) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("stdout: cannot keep it in %s: %s", r->spill_dir, strerror(e));
+        free(path);
+        return false;
+    }
+    if (out->spill_path != NULL) {
+        free(out->spill_path);
+        out->spill_path = NULL;
+    }
+    if (r->store != NULL && !put_masked(r, path, out->total, c)) {
+        free(path);
+        return false;
+    }
+    *ref_path = path;
+    return true;
+}
+
+json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *job,
+                                 const char *path, const char *hash, uint64_t size,
+                                 wf_completion *c)
+{
+    char *label = task->items_kind != WF_ITEMS_NONE
+                      ? wf_xasprintf("task '%s' item %u", task->name, (unsigned)job->unit)
+                      : wf_xasprintf("task '%s'", task->name);
+    json_object *value = NULL, *marker = NULL;
+    uint64_t lines = 0;
+
+    /* json and lines are parsed once now, to fail the unit on bad output as before (the
+     * parsed value enters the cache if it fits: it is likely to be read soon). */
+    if (task->output != WF_OUTPUT_TEXT) {
+        json_object *probe = NULL;
+        char *error = NULL;
+
+        if (wf_ref_load_file(path, task->output, size, &probe, &error) != WF_OK) {
+            c->status = WF_STATUS_FAILED;
+            c->error = error;
+            free(label);
+            return NULL;
+        }
+        value = probe;
+        if (task->output == WF_OUTPUT_LINES)
+            lines = json_object_array_length(value);
+    }
+    marker = wf_ref_new(r->refs, path, hash, task->output, size,
+                        wf_ref_mem_estimate(task->output, size, lines), label, value);
+    free(label);
+    return marker;
+}
