@@ -511,11 +511,10 @@ static bool check_required_inputs(json_object *doc, const json_object *inputs)
  * declares none. */
 static void print_outputs(const wf_run *run)
 {
-    json_object *result = wf_run_result_json(run), *outputs = NULL; /* secrets masked */
+    json_object *outputs = wf_run_outputs_json(run); /* secrets masked */
 
-    json_object_object_get_ex(result, "outputs", &outputs);
     if (outputs == NULL || json_object_object_length(outputs) == 0) {
-        json_object_put(result);
+        json_object_put(outputs);
         return;
     }
     printf("outputs:\n");
@@ -529,7 +528,7 @@ static void print_outputs(const wf_run *run)
 
         printf("  %s: %s\n", name, text);
     }
-    json_object_put(result);
+    json_object_put(outputs);
 }
 
 /* Tasks that targets left out of the run (absent from its result document's "tasks") get no

@@ -333,6 +333,10 @@ const char *wf_run_id(const wf_run *r);
 json_object *wf_run_result_json(const wf_run *r);
 /* After wf_run_wait: the workflow outputs (borrowed, read-only; an object). */
 const json_object *wf_run_outputs(const wf_run *r);
+/* After wf_run_wait: the workflow outputs as wf_run_result_json gives them (secrets masked;
+ * owned by the caller), without building the rest of the document (whose size grows with
+ * the items of the run). */
+json_object *wf_run_outputs_json(const wf_run *r);
 /* Frees a run that has been waited for. NULL is fine. */
 void wf_run_free(wf_run *r);
 
