@@ -1,8 +1,9 @@
 /*
  * expand.c: a task's units. A with-items task's list (a literal, a template, a matrix,
- * batches) is evaluated when its dependencies are done (dynamic expansion) and lent rather
- * than copied where it can be; --resume settles the units that the resumed run has (an
- * unchanged item that succeeded there) without running them.
+ * batches) is evaluated when its dependencies are done (dynamic expansion) into an item
+ * source (items.h): lent rather than copied where it can be, and never built at all for
+ * `<< range(...) >>` and `<< file_lines(...) >>`; --resume settles the units that the resumed
+ * run has (an unchanged item that succeeded there) without running them.
  */
 #include <stdlib.h>
 #include <string.h>

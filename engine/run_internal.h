@@ -5,6 +5,8 @@
  *   setup.c     run id, secrets, environment, root context (inputs, env, vars), actions
  *   tasks.c     the task and unit state machine (ready, skipped, finished, retried)
  *   expand.c    a task's units: with-items lists, batches, units taken from --resume
+ *   items.c     a with-items list read one item at a time (a JSON list, a range, a file)
+ *   unit_detail.c  a unit's state beyond its 4 dense bytes (sparse details, values)
  *   ready.c     the ready queue (round-robin, deepest pipeline stage first), retry timers
  *   pipeline.c  pipelined tasks: item i of a stage starts when item i of its source ended
  *   dispatch.c  the scheduler thread: hands units to executors, takes their completions
