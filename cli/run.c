@@ -221,10 +221,8 @@ static void add_target(run_cli *cli, const char *name)
 /* At most this many items of a list known before the run are printed, then a count. */
 #define PLAN_MAX_ITEMS 20
 
-static void print_plan_items(json_object *list, const char *kind)
+static void print_plan_items(json_object *list, size_t n, const char *kind)
 {
-    size_t n = json_object_array_length(list);
-
     printf("    with-items: %s%zu %s\n", kind, n, kind[0] ? "combinations" : "items");
     for (size_t i = 0; i < n && i < PLAN_MAX_ITEMS; i++)
         printf("      %s\n", json_object_to_json_string_ext(json_object_array_get_idx(list, i),
@@ -260,7 +258,10 @@ static void print_task_plan(json_object *task, json_object *known, const run_cli
 
         json_object_object_get_ex(items, "keys", &keys);
         if (json_object_object_get_ex(known, "items", &v))
-            print_plan_items(v, matrix ? "matrix of " : "");
+            print_plan_items(
+                v,
+                (size_t)wf_cli_json_int(known, "items_total", (int64_t)json_object_array_length(v)),
+                matrix ? "matrix of " : "");
         else if (matrix)
             printf("    with-items: matrix of %zu keys (known when it runs)\n",
                    json_object_array_length(keys));

@@ -132,12 +132,9 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
         wf__ready_push(r, t);
 }
 
-/* `with-items: << range(...) >>` or `<< file_lines(...) >>`: a source read one item at a time
- * (*src, or NULL when the template is another). A file's path is relative to the directory
- * of the workflow file, like `uses:` and `env-file:`. */
-static int lazy_source(wf_run *r, uint32_t t, wf_items **src, char **error)
+int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
+                   char **error)
 {
-    const wf_task *task = &r->wf->tasks[t];
     wf_tpl_list list;
     wf_error err;
     char *path, *why = NULL;
@@ -149,7 +146,7 @@ static int lazy_source(wf_run *r, uint32_t t, wf_items **src, char **error)
         !wf_tpl_is_lazy_list(task->items->tpl))
         return WF_OK;
     wf_error_init(&err);
-    rc = wf_tpl_lazy_list(task->items->tpl, r->tasks[t].ctx, WF_MAX_ITEMS, &list, &err);
+    rc = wf_tpl_lazy_list(task->items->tpl, ctx, WF_MAX_ITEMS, &list, &err);
     if (rc != WF_OK) {
         *error = wf_xasprintf("with-items: %s", err.message ? err.message : wf_strerror(rc));
         wf_error_release(&err);
@@ -186,7 +183,7 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
     wf_items *src = NULL;
     int rc;
 
-    rc = lazy_source(r, t, &src, error);
+    rc = wf__lazy_items(r, task, ts->ctx, &src, error);
     if (rc != WF_OK)
         return rc;
     if (src != NULL)

@@ -339,6 +339,14 @@ size_t wf__planned_units(const wf_task *task);
 void wf__advance_next(wf_task_state *ts);
 /* Creates n units for the task and, with queue, puts it on the ready list. */
 void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue);
+/* `with-items: << range(...) >>` or `<< file_lines(...) >>` evaluated in ctx: a source read
+ * one item at a time in *src (owned; NULL when the task's items are another template or no
+ * template). A file's path is relative to the directory of the workflow file, like `uses:`
+ * and `env-file:`. On failure returns its code and *error (owned) says why. */
+int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
+                   char **error);
+/* How many items of such a list a dry run shows (wf_run_plan). */
+#define WF__PLAN_ITEMS 20
 /* Evaluates the task's item list into ts->items; on failure *error says why (owned). */
 int wf__expand_items(wf_run *r, uint32_t t, char **error);
 /* --resume: settles unit idx with what the resumed run recorded for it. */

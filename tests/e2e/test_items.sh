@@ -28,6 +28,10 @@ expect_in "the failure names the task, the figure and the cap" err.txt \
 run_wf run cap.yaml -i n=-5 --no-store --json
 expect_rc "range of a negative count is an empty list" 0
 expect_json "no items" 'd["tasks"]["count"]["result"]' '0'
+run_wf run cap.yaml -i n=10000000 --dry-run
+expect_rc "a dry run of range(10,000,000)" 0
+expect_in "it counts the items without building them" out.txt "with-items: 10000000 items"
+expect_in "and shows the first 20" out.txt "... (9999980 more)"
 n=$((1000000 / scale))
 [ "$n" -ge 70000 ] || n=70000 # more than WF__DETAIL_ALL: the dense path
 run_wf run cap.yaml -i n=$n --no-store --json -j2
@@ -123,6 +127,10 @@ if [ "$(id -u)" -ne 0 ]; then
 else
     echo "ok - # skip the unreadable file as root"
 fi
+
+run_wf run wf/lines.yaml -i path=/nonexistent --dry-run
+expect_in "a dry run shows a file's lines" out.txt "with-items: 4 items"
+expect_in "and leaves a missing file to the run" out.txt "with-items: << file_lines(inputs.path) >> (known when it runs)"
 
 cat >wf/misuse.yaml <<'Y'
 version: 1
