@@ -8,23 +8,26 @@
 #   ninja_n    `ninja -n` (parses build.ninja, plans, runs nothing)
 # One JSON line per tool: median wall time and median peak RSS (GNU time's %M) over K rounds,
 # KiB per task, and the ratio to ninja -n. Targets (issue 16): validate <= 0.3 s and
-# <= 1 KiB per task at N = 100,000.
+# <= 1 KiB per task at N = 100,000. --before PATH adds another binary (say main's, built the
+# same way) to every round, as validate_before and dry_run_before.
 #
-# usage: bench/load.sh [--wfengine PATH] [--n N] [--k K] [--out DIR]
+# usage: bench/load.sh [--wfengine PATH] [--before PATH] [--n N] [--k K] [--out DIR]
 set -euo pipefail
 here=$PWD
 cd "$(dirname "$0")/.."
 wfengine=${WFENGINE:-}
+before=""
 n=100000
 k=5
 out=""
 while [ $# -gt 0 ]; do
     case $1 in
     --wfengine) wfengine=$2; shift 2 ;;
+    --before) before=$2; shift 2 ;;
     --n) n=$2; shift 2 ;;
     --k) k=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "usage: $0 [--wfengine PATH] [--n N] [--k K] [--out DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--wfengine PATH] [--before PATH] [--n N] [--k K] [--out DIR]" >&2; exit 2 ;;
     esac
 done
 if [ -z "$wfengine" ]; then
@@ -34,6 +37,10 @@ if [ -z "$wfengine" ]; then
 fi
 case $wfengine in /*) ;; *) wfengine=$PWD/$wfengine ;; esac
 [ -x "$wfengine" ] || { echo "$0: no wfengine binary (--wfengine PATH)" >&2; exit 2; }
+if [ -n "$before" ]; then
+    case $before in /*) ;; *) before=$PWD/$before ;; esac
+    [ -x "$before" ] || { echo "$0: --before $before is not an executable" >&2; exit 2; }
+fi
 command -v ninja >/dev/null || apt-get install -y -qq ninja-build >/dev/null
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 if [ -z "$out" ]; then
@@ -80,6 +87,10 @@ for _ in $(seq 1 "$k"); do
     one validate "$wfengine" validate big.yaml
     one dry_run "$wfengine" run --dry-run big.yaml
     one ninja_n ninja -n
+    if [ -n "$before" ]; then
+        one validate_before "$before" validate big.yaml
+        one dry_run_before "$before" run --dry-run big.yaml
+    fi
 done
 python3 - "$n" "$k" <<'PY'
 import json, statistics, sys
@@ -89,7 +100,9 @@ for line in open("rounds.txt"):
     tool, s, kib = line.split()
     rows.setdefault(tool, []).append((float(s), int(kib)))
 ninja_s = statistics.median(s for s, _ in rows["ninja_n"])
-for tool in ("validate", "dry_run", "ninja_n"):
+for tool in ("validate", "dry_run", "ninja_n", "validate_before", "dry_run_before"):
+    if tool not in rows:
+        continue
     s = statistics.median(x for x, _ in rows[tool])
     kib = statistics.median(x for _, x in rows[tool])
     print(json.dumps({"bench": "B15", "what": tool, "tasks": n, "s": round(s, 3),

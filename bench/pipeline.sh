@@ -82,7 +82,7 @@ for round in $(seq "$k"); do
 for form in pipelined barrier nodeps; do
     "$wfengine" run "$form.yaml" -j "$jobs" --progress none --store store >/dev/null 2>"$form.err" ||
         { cat "$form.err" >&2; exit 1; }
-    "$wfengine" show last --json --store store > "$form.json"
+    "$wfengine" show last --json --limit 0 --store store > "$form.json"
     line=$(python3 - "$form" "$n" "$jobs" "$form.json" "$round" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import json, statistics, sys
 form, n, jobs, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

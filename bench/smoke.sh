@@ -9,7 +9,7 @@ build=${1:-build-test}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for b in bench_ctx bench_expand bench_render bench_dispatch bench_rss bench_proc bench_store; do
+for b in bench_ctx bench_expand bench_render bench_dispatch bench_rss bench_proc bench_store bench_store_scale; do
     if [ ! -x "$build/$b" ]; then
         echo "bench smoke: $build/$b is missing (configure with -DWF_BUILD_BENCH=ON)" >&2
         exit 1
@@ -44,6 +44,7 @@ check B5-floor 4 "$build/bench_proc" --n 20 --k 1 --warmup 0
 check B7 1 "$build/bench_store" --records 1000 --k 1 --warmup 0 --dir "$tmp"
 # B11: the load line and one per mode (no store, store); it checks the count task's result.
 check B11 3 bash bench/items.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b11"
+check B16 6 bash bench/store_scale.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b16"
 check B15 3 bash bench/load.sh --n 2000 --k 1 --wfengine "$build/wfengine"
 check peers 4 bash bench/peers.sh --smoke --profile --wfengine "$build/wfengine" --out "$tmp/peers"
 # --profile: one line per tool and work, or one saying that perf cannot record here.

@@ -247,6 +247,10 @@ typedef struct wf_cli_report_run {
      * started, or had not ended when the run's process died, or have not yet in a run still
      * running. Counted in unit_counts in wf_cli_report_missing_state's state. */
     int64_t *task_missing;
+    /* Units of task i the store has but the page did not read (past its first units, not
+     * failed), by state, from the task's counts; task_unread_from[i] the first index of them. */
+    int64_t (*task_unread)[WF_CLI_N_ST];
+    int64_t *task_unread_from;
     bool running; /* the run has not ended */
     int64_t unit_counts[WF_CLI_N_ST], task_counts[WF_CLI_N_ST], n_units, n_attempts;
     int64_t n_items; /* units that are items of a with-items task */

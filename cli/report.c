@@ -21,6 +21,11 @@
 
 #include "cli.h"
 
+/* What the page reads of a task, at most: its first units (more than the table lists, so a
+ * run of that size reads whole, as before), and its failures after those. */
+#define REPORT_UNITS    20000
+#define REPORT_FAILURES 10000
+
 static const char report_help[] =
     "usage: wfengine report RUN|last -o FILE.html [--store DIR]\n"
     "\n"
@@ -185,6 +190,52 @@ out:
     return saved == 0;
 }
 
+/* The run as the page needs it, bounded whatever its size: the first REPORT_UNITS units
+ * of each task, then its failed units after those up to REPORT_FAILURES (a 10M-unit run
+ * with a few failures at its end shows them). Each task keeps "counts" (from the store's
+ * summary) and, when units were left unread, "next_index" (the first one). */
+static int read_run(wf_store *store, const char *id, json_object **doc, wf_error *err)
+{
+    wf_store_page first = { .limit = REPORT_UNITS },
+                  failed = { .limit = REPORT_FAILURES, .status = "failed" };
+    json_object *more = NULL, *tasks, *more_tasks;
+    int rc = wf_store_run_page_json(store, id, &first, doc, err);
+
+    if (rc != WF_OK)
+        return rc;
+    tasks = json_object_object_get(*doc, "tasks");
+    for (size_t i = 0; i < json_object_array_length(tasks); i++) {
+        if (wf_cli_json_int(json_object_array_get_idx(tasks, i), "next_index", -1) >= 0) {
+            rc = wf_store_run_page_json(store, id, &failed, &more, err);
+            break;
+        }
+    }
+    if (rc != WF_OK || more == NULL)
+        return rc;
+    more_tasks = json_object_object_get(more, "tasks");
+    for (size_t i = 0; i < json_object_array_length(tasks); i++) {
+        json_object *t = json_object_array_get_idx(tasks, i),
+                    *mt = json_object_array_get_idx(more_tasks, i),
+                    *units = json_object_object_get(t, "units"),
+                    *mu = json_object_object_get(mt, "units");
+        int64_t next = wf_cli_json_int(t, "next_index", -1);
+
+        /* The same tasks in the same order: one snapshot each, of a run that only grows. */
+        if (next < 0 || mt == NULL || wf_cli_json_str(t, "name") == NULL ||
+            wf_cli_json_str(mt, "name") == NULL ||
+            strcmp(wf_cli_json_str(t, "name"), wf_cli_json_str(mt, "name")) != 0)
+            continue;
+        for (size_t k = 0; k < json_object_array_length(mu); k++) {
+            json_object *u = json_object_array_get_idx(mu, k);
+
+            if (wf_cli_json_int(u, "index", -1) >= next)
+                json_object_array_add(units, json_object_get(u));
+        }
+    }
+    json_object_put(more);
+    return WF_OK;
+}
+
 int wf_cli_report(int argc, char **argv)
 {
     const char *store_dir = NULL, *output = NULL, *spec = NULL;
@@ -239,7 +290,7 @@ int wf_cli_report(int argc, char **argv)
         return status;
     wf_error_init(&err);
     if (wf_store_resolve_run(store, spec, id, &err) != WF_OK ||
-        wf_store_run_json(store, id, &doc, &err) != WF_OK) {
+        read_run(store, id, &doc, &err) != WF_OK) {
         wf_cli_errorf("report: %s", err.message);
         status = err.code == WF_ESTORE ? WF_EXIT_STORE : WF_EXIT_USAGE;
         goto out;

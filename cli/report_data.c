@@ -194,6 +194,48 @@ static void widen(wf_cli_report_run *r, json_object *o)
         r->t1 = end;
 }
 
+/* The report state of a unit status of the store's counts. */
+static int count_state(const char *status)
+{
+    if (strcmp(status, "failed") == 0)
+        return WF_CLI_ST_FAILED;
+    for (int i = 0; i < WF_CLI_N_ST; i++) {
+        if (strcmp(status, wf_cli_report_st_keys[i]) == 0)
+            return i;
+    }
+    return WF_CLI_ST_RUNNING;
+}
+
+/* Task i's units that the store counts but the page did not read (a task with more units
+ * than the report reads): into r->task_unread by state and the totals. Returns how many. */
+static int64_t count_unread(wf_cli_report_run *r, size_t i, json_object *t)
+{
+    json_object *counts = NULL;
+    int64_t total = 0;
+
+    r->task_unread_from[i] = wf_cli_json_int(t, "next_index", -1);
+    if (r->task_unread_from[i] < 0 || !json_object_object_get_ex(t, "counts", &counts))
+        return 0;
+    json_object_object_foreach(counts, status, n)
+    {
+        int64_t unread = json_object_get_int64(n);
+
+        for (size_t j = r->task_first[i]; j < r->n_unit_rows; j++) {
+            const char *s = wf_cli_json_str(wf_cli_report_unit_json(&r->units[j]), "status");
+
+            unread -= r->units[j].index >= 0 && s != NULL && strcmp(s, status) == 0;
+        }
+        if (unread <= 0)
+            continue;
+        r->task_unread[i][count_state(status)] += unread;
+        r->unit_counts[count_state(status)] += unread;
+        r->n_units += unread;
+        r->n_items += unread;
+        total += unread;
+    }
+    return total;
+}
+
 void wf_cli_report_read(wf_cli_report_run *r)
 {
     int64_t end = wf_cli_json_int(r->doc, "ended_ms", 0);
@@ -203,12 +245,15 @@ void wf_cli_report_read(wf_cli_report_run *r)
     r->t1 = end > r->t0 ? end : r->t0;
     r->task_first = wf_xcalloc(n_tasks + 1, sizeof(*r->task_first));
     r->task_missing = wf_xcalloc(n_tasks + 1, sizeof(*r->task_missing));
+    r->task_unread = wf_xcalloc(n_tasks + 1, sizeof(*r->task_unread));
+    r->task_unread_from = wf_xcalloc(n_tasks + 1, sizeof(*r->task_unread_from));
     r->running = wf_cli_report_state(r->doc) == WF_CLI_ST_RUNNING;
     for (size_t i = 0; i < n_tasks; i++) {
         json_object *t = json_object_array_get_idx(r->tasks, i), *units = task_units(t);
         size_t n = units != NULL ? json_object_array_length(units) : 0;
 
         r->task_first[i] = r->n_unit_rows;
+        r->task_unread_from[i] = -1;
         r->task_counts[wf_cli_report_state(t)]++;
         widen(r, t);
         /* A task with no unit is one, unless it has items (counted as missing below). */
@@ -246,6 +291,7 @@ void wf_cli_report_read(wf_cli_report_run *r)
 
             for (size_t j = r->task_first[i]; j < r->n_unit_rows; j++)
                 recorded += r->units[j].index >= 0;
+            recorded += count_unread(r, i, t);
             if (wf_cli_json_int(t, "n_items", 0) > recorded)
                 r->task_missing[i] = wf_cli_json_int(t, "n_items", 0) - recorded;
             if (!r->running) {
@@ -263,7 +309,11 @@ void wf_cli_report_release(wf_cli_report_run *r)
     free(r->units);
     free(r->task_first);
     free(r->task_missing);
+    free(r->task_unread);
+    free(r->task_unread_from);
     r->task_missing = NULL;
+    r->task_unread = NULL;
+    r->task_unread_from = NULL;
     r->units = NULL;
     r->task_first = NULL;
 }

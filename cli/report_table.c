@@ -102,6 +102,8 @@ static void write_task_row(wf_cli_report_run *r, size_t i)
         counts[r->units[j].state]++;
     if (!r->running)
         counts[wf_cli_report_missing_state(r, i)] += r->task_missing[i];
+    for (int k = 0; k < WF_CLI_N_ST; k++)
+        counts[k] += r->task_unread[i][k];
     wf_strbuf_addf(sb, "<tr class=\"task\" data-s=\"%s\" id=\"", wf_cli_report_st_keys[state]);
     wf_cli_report_esc_anchor(sb, name, -1);
     wf_strbuf_adds(sb, "\"><td class=\"name\"><button type=\"button\" class=\"tg\" "
@@ -221,6 +223,20 @@ void wf_cli_report_write_table(wf_cli_report_run *r)
         }
         if (more.n > 0)
             write_more_row(r, name, &more);
+        if (r->task_unread_from[i] >= 0) {
+            int64_t n = 0;
+
+            for (int k = 0; k < WF_CLI_N_ST; k++)
+                n += r->task_unread[i][k];
+            wf_strbuf_addf(sb, "<tr class=\"more\"><td colspan=\"%d\">%lld more item%s of ",
+                           N_COLUMNS, (long long)n, n == 1 ? "" : "s");
+            wf_cli_report_esc(sb, name);
+            wf_strbuf_addf(sb, " from index %lld on, not read for this page (",
+                           (long long)r->task_unread_from[i]);
+            wf_cli_report_add_counts(sb, r->task_unread[i], false);
+            wf_strbuf_addf(sb, "): <code>wfengine show %s --offset %lld</code></td></tr>\n",
+                           r->run_id, (long long)r->task_unread_from[i]);
+        }
         if (r->task_missing[i] > 0) {
             wf_strbuf idx = WF_STRBUF_INIT;
             int64_t first, last;

@@ -214,9 +214,11 @@ static void add_target(run_cli *cli, const char *name)
 
 /* ---- dry run --------------------------------------------------------------------------- */
 
-/* The plan is drawn from wf_workflow_describe(), the embedding API's view of the file: the
- * tasks in dependency order ("order"), each with what it waits for and what it runs, and
- * from wf_run_plan(): what of it the inputs already decide. */
+/* The plan is drawn from wf_workflow_describe_task(), the embedding API's view of the file:
+ * the tasks in dependency order (wf_workflow_task_in_order), each with what it waits for and
+ * what it runs, and from wf_plan_task(): what of it the inputs already decide. Both come one
+ * task at a time and are printed and dropped, so that a plan of 100,000 tasks never holds
+ * them all as JSON. */
 
 /* At most this many items of a list known before the run are printed, then a count. */
 #define PLAN_MAX_ITEMS 20
@@ -232,7 +234,7 @@ static void print_plan_items(json_object *list, size_t n, const char *kind)
         printf("      ... (%zu more)\n", n - PLAN_MAX_ITEMS);
 }
 
-/* One task of the plan: task is its wf_workflow_describe() entry, known what wf_run_plan()
+/* One task of the plan: task is its wf_workflow_describe_task(), known what wf_plan_task()
  * evaluated for it with the given inputs (NULL: nothing). */
 static void print_task_plan(json_object *task, json_object *known, const run_cli *cli)
 {
@@ -313,96 +315,127 @@ static void print_task_plan(json_object *task, json_object *known, const run_cli
         printf("    executor: slurm (--executor slurm)\n");
 }
 
-/* With targets: marks in `want` every task the targets need (the run's tasks); iterative,
- * since a chain of dependencies may be long. */
-static void mark_wanted(json_object *by_name, json_object *want, const char *name)
+/* With targets: marks in want (by file index) every task the target start needs (the run's
+ * tasks), by_name mapping each name to its index; iterative, since a chain of dependencies
+ * may be long. Returns how many it marked. */
+static size_t mark_wanted(const wf_workflow *wf, json_object *by_name, bool *want, size_t start)
 {
-    json_object *stack = json_object_new_array();
+    size_t *stack = wf_xmalloc(sizeof(*stack)), n = 1, marked = 0;
 
-    json_object_array_add(stack, json_object_new_string(name));
-    while (json_object_array_length(stack) > 0) {
-        size_t top = json_object_array_length(stack) - 1;
-        json_object *task = NULL, *needs = NULL;
-        char *cur = wf_xstrdup(json_object_get_string(json_object_array_get_idx(stack, top)));
+    stack[0] = start;
+    while (n > 0) {
+        size_t cur = stack[--n], n_needs;
+        json_object *task, *needs = NULL;
 
-        json_object_array_del_idx(stack, top, 1);
-        if (!json_object_object_get_ex(want, cur, NULL) &&
-            json_object_object_get_ex(by_name, cur, &task)) {
-            json_object_object_add(want, cur, NULL);
-            json_object_object_get_ex(task, "needs", &needs);
-            for (size_t d = 0; d < json_object_array_length(needs); d++)
-                json_object_array_add(stack, json_object_get(json_object_array_get_idx(needs, d)));
+        if (want[cur])
+            continue;
+        want[cur] = true;
+        marked++;
+        task = wf_workflow_describe_task(wf, cur);
+        json_object_object_get_ex(task, "needs", &needs);
+        n_needs = json_object_array_length(needs);
+        stack = wf_xrealloc(stack, (n + n_needs + 1) * sizeof(*stack));
+        for (size_t d = 0; d < n_needs; d++) {
+            json_object *index = NULL;
+
+            json_object_object_get_ex(
+                by_name, json_object_get_string(json_object_array_get_idx(needs, d)), &index);
+            stack[n++] = (size_t)json_object_get_int64(index);
         }
-        free(cur);
+        json_object_put(task);
     }
-    json_object_put(stack);
+    free(stack);
+    return marked;
 }
 
-static void print_plan(const wf_workflow *wf, const run_cli *cli, json_object *plan)
+static void print_plan(const wf_workflow *wf, const run_cli *cli, wf_plan *plan)
 {
-    json_object *known_tasks = NULL;
-    json_object *doc = wf_workflow_describe(wf), *tasks = NULL, *order = NULL;
-    json_object *by_name = json_object_new_object(), *want = json_object_new_object();
-    size_t n;
+    size_t n = wf_workflow_task_count(wf);
+    bool *want = NULL;
 
-    json_object_object_get_ex(doc, "tasks", &tasks);
-    json_object_object_get_ex(doc, "order", &order);
-    json_object_object_get_ex(plan, "tasks", &known_tasks);
-    n = json_object_array_length(tasks);
-    for (size_t t = 0; t < n; t++) {
-        json_object *task = json_object_array_get_idx(tasks, t);
+    if (cli->n_targets > 0) {
+        json_object *by_name = json_object_new_object();
+        size_t n_want = 0;
 
-        json_object_object_add(by_name, wf_cli_json_str(task, "name"), json_object_get(task));
-    }
-    for (size_t i = 0; i < cli->n_targets; i++)
-        mark_wanted(by_name, want, cli->targets[i]);
-    if (cli->n_targets > 0)
-        printf("workflow %s (%zu of %zu tasks: %s%s and what %s)\n", wf_workflow_name(wf),
-               (size_t)json_object_object_length(want), n, cli->targets[0],
-               cli->n_targets > 1 ? ", ..." : "", cli->n_targets > 1 ? "they need" : "it needs");
-    else
+        want = wf_xcalloc(n, sizeof(*want));
+        for (size_t t = 0; t < n; t++)
+            json_object_object_add(by_name, wf_workflow_task_name(wf, t),
+                                   json_object_new_int64((int64_t)t));
+        for (size_t i = 0; i < cli->n_targets; i++) {
+            json_object *index = NULL;
+
+            json_object_object_get_ex(by_name, cli->targets[i], &index);
+            n_want += mark_wanted(wf, by_name, want, (size_t)json_object_get_int64(index));
+        }
+        json_object_put(by_name);
+        printf("workflow %s (%zu of %zu tasks: %s%s and what %s)\n", wf_workflow_name(wf), n_want,
+               n, cli->targets[0], cli->n_targets > 1 ? ", ..." : "",
+               cli->n_targets > 1 ? "they need" : "it needs");
+    } else {
         printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
-    for (size_t i = 0; i < json_object_array_length(order); i++) {
-        const char *name = json_object_get_string(json_object_array_get_idx(order, i));
-        json_object *task = NULL, *known = NULL;
-
-        if (cli->n_targets > 0 && !json_object_object_get_ex(want, name, NULL))
-            continue;
-        json_object_object_get_ex(by_name, name, &task);
-        json_object_object_get_ex(known_tasks, name, &known);
-        print_task_plan(task, known, cli);
     }
-    json_object_put(want);
-    json_object_put(by_name);
-    json_object_put(doc);
+    for (size_t i = 0; i < n; i++) {
+        size_t t = wf_workflow_task_in_order(wf, i);
+        json_object *task, *known;
+
+        if (want != NULL && !want[t])
+            continue;
+        task = wf_workflow_describe_task(wf, t);
+        known = wf_plan_task(plan, t);
+        print_task_plan(task, known, cli);
+        json_object_put(known);
+        json_object_put(task);
+    }
+    free(want);
 }
 
 /* ---- the site configuration ------------------------------------------------------------- */
 
-/* Whether a task of a described workflow (or of one it calls) says `executor: slurm`. */
-static bool has_slurm_task(json_object *doc)
+static bool doc_has_slurm_task(json_object *doc);
+
+/* Whether a described task (or a task of the workflow it calls) says `executor: slurm`. */
+static bool task_on_slurm(json_object *task)
+{
+    const char *executor = wf_cli_json_str(task, "executor");
+    json_object *called = NULL;
+
+    if (executor != NULL && strcmp(executor, "slurm") == 0)
+        return true;
+    return json_object_object_get_ex(task, "called", &called) && called != NULL &&
+           doc_has_slurm_task(called);
+}
+
+/* The same for every task of a described (called) workflow. */
+static bool doc_has_slurm_task(json_object *doc)
 {
     json_object *tasks = NULL;
 
     json_object_object_get_ex(doc, "tasks", &tasks);
-    for (size_t t = 0; t < json_object_array_length(tasks); t++) {
-        json_object *task = json_object_array_get_idx(tasks, t), *called = NULL;
-        const char *executor = wf_cli_json_str(task, "executor");
-
-        if (executor != NULL && strcmp(executor, "slurm") == 0)
+    for (size_t t = 0; t < json_object_array_length(tasks); t++)
+        if (task_on_slurm(json_object_array_get_idx(tasks, t)))
             return true;
-        if (json_object_object_get_ex(task, "called", &called) && called != NULL &&
-            has_slurm_task(called))
-            return true;
-    }
     return false;
+}
+
+/* The same for the workflow, one task's description at a time. */
+static bool has_slurm_task(const wf_workflow *wf)
+{
+    bool found = false;
+
+    for (size_t t = 0; t < wf_workflow_task_count(wf) && !found; t++) {
+        json_object *task = wf_workflow_describe_task(wf, t);
+
+        found = task_on_slurm(task);
+        json_object_put(task);
+    }
+    return found;
 }
 
 /* The site's Slurm defaults (docs/slurm.md, "Site defaults"): read only when a task will run
  * on Slurm, from $WFENGINE_CONFIG (which must exist), else $XDG_CONFIG_HOME/wfengine/
  * config.yaml or ~/.config/wfengine/config.yaml when there is one. False (errors printed)
  * when the file cannot be read or has errors. */
-static bool load_site_config(const run_cli *cli, json_object *doc, json_object **slurm)
+static bool load_site_config(const run_cli *cli, const wf_workflow *wf, json_object **slurm)
 {
     const char *named = getenv("WFENGINE_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
     const char *home = getenv("HOME");
@@ -411,7 +444,7 @@ static bool load_site_config(const run_cli *cli, json_object *doc, json_object *
     bool ok;
 
     *slurm = NULL;
-    if (cli->local || (!cli->slurm && !has_slurm_task(doc)))
+    if (cli->local || (!cli->slurm && !has_slurm_task(wf)))
         return true;
     if (named != NULL && named[0] != '\0') {
         path = wf_xstrdup(named);
@@ -438,18 +471,17 @@ static bool load_site_config(const run_cli *cli, json_object *doc, json_object *
 
 /* Every TASK given is a task of the file; an unknown one is reported with the closest name.
  * Returns true when all are known. */
-static bool check_targets(const run_cli *cli, json_object *doc)
+static bool check_targets(const run_cli *cli, const wf_workflow *wf)
 {
-    json_object *tasks = NULL;
+    size_t n = wf_workflow_task_count(wf);
     const char **names;
-    size_t n;
     bool ok = true;
 
-    json_object_object_get_ex(doc, "tasks", &tasks);
-    n = json_object_array_length(tasks);
+    if (cli->n_targets == 0)
+        return true;
     names = wf_xcalloc(n + 1, sizeof(*names));
     for (size_t t = 0; t < n; t++)
-        names[t] = wf_cli_json_str(json_object_array_get_idx(tasks, t), "name");
+        names[t] = wf_workflow_task_name(wf, t);
     for (size_t i = 0; i < cli->n_targets; i++) {
         const char *near = NULL;
         bool found = false;
@@ -534,14 +566,13 @@ static void print_outputs(const wf_run *run)
 
 /* Tasks that targets left out of the run (absent from its result document's "tasks") get no
  * JUnit testcase. */
-static void leave_out_of_junit(const run_cli *cli, const wf_run *run, json_object *doc)
+static void leave_out_of_junit(const run_cli *cli, const wf_run *run, const wf_workflow *wf)
 {
-    json_object *result = wf_run_result_json(run), *in_run = NULL, *tasks = NULL;
+    json_object *result = wf_run_result_json(run), *in_run = NULL;
 
     json_object_object_get_ex(result, "tasks", &in_run);
-    json_object_object_get_ex(doc, "tasks", &tasks);
-    for (size_t t = 0; t < json_object_array_length(tasks); t++) {
-        const char *name = wf_cli_json_str(json_object_array_get_idx(tasks, t), "name");
+    for (size_t t = 0; t < wf_workflow_task_count(wf); t++) {
+        const char *name = wf_workflow_task_name(wf, t);
 
         if (!json_object_object_get_ex(in_run, name, NULL))
             wf_cli_junit_leave_out(cli->junit, name);
@@ -781,12 +812,13 @@ int wf_cli_run(int argc, char **argv)
     wf = wf_cli_load(cli.file);
     if (wf == NULL)
         goto out;
-    doc = wf_workflow_describe(wf);
-    if (!check_targets(&cli, doc))
+    /* Only the top (the inputs): the tasks are described one at a time where needed. */
+    doc = wf_workflow_describe_top(wf);
+    if (!check_targets(&cli, wf))
         goto out;
     inputs = merged_inputs(&cli, &from_strings);
     if (cli.dry_run) {
-        json_object *plan = NULL;
+        wf_plan *plan = NULL;
 
         if (!check_required_inputs(doc, inputs))
             goto out;
@@ -794,12 +826,12 @@ int wf_cli_run(int argc, char **argv)
         opts.inputs = inputs;
         opts.inputs_from_strings = from_strings;
         opts.env_files = cli.n_env_files > 0 ? cli.env_files : NULL;
-        if (wf_run_plan(engine, wf, &opts, &plan, &errs) != WF_OK) {
+        if (wf_plan_open(engine, wf, &opts, &plan, &errs) != WF_OK) {
             wf_cli_print_errors(&errs);
             goto out;
         }
         print_plan(wf, &cli, plan);
-        json_object_put(plan);
+        wf_plan_free(plan);
         status = WF_EXIT_OK;
         goto out;
     }
@@ -826,7 +858,7 @@ int wf_cli_run(int argc, char **argv)
         inputs = json_object_get(resume.inputs);
         from_strings = resume.inputs_from_strings;
     }
-    if (!check_required_inputs(doc, inputs) || !load_site_config(&cli, doc, &site_slurm))
+    if (!check_required_inputs(doc, inputs) || !load_site_config(&cli, wf, &site_slurm))
         goto out;
     /* Before the first unit starts: what a unit leaves behind (a setsid'd or double-forked
      * process) is then ours to kill and reap when the unit ends (docs/cli.md, "Stopping"). */
@@ -875,7 +907,7 @@ int wf_cli_run(int argc, char **argv)
     wf_cli_progress_free(cli.progress);
     cli.progress = NULL;
     if (cli.junit != NULL && cli.n_targets > 0)
-        leave_out_of_junit(&cli, run, doc);
+        leave_out_of_junit(&cli, run, wf);
     if (cli.junit != NULL && !wf_cli_junit_write(cli.junit, cli.junit_path) &&
         st == WF_STATUS_SUCCEEDED)
         st = WF_STATUS_FAILED; /* a CI job must not pass without the report it asked for */

@@ -36,7 +36,21 @@ typedef struct store_args {
     int attempt;
     bool want_stderr;
     int keep_runs;
+    int64_t offset;     /* show: units from this index on */
+    const char *status; /* show: only units whose latest attempt has it (--status, --failed) */
 } store_args;
+
+/* The statuses a unit can end with, for --status. */
+static const char *const unit_statuses[] = { "succeeded", "failed", "skipped", "cancelled" };
+
+static bool valid_unit_status(const char *s)
+{
+    for (size_t i = 0; i < WF_ARRAY_LEN(unit_statuses); i++) {
+        if (strcmp(s, unit_statuses[i]) == 0)
+            return true;
+    }
+    return false;
+}
 
 static int parse_store_args(const char *cmd, const char *help, int argc, char **argv, store_args *a,
                             int max_pos)
@@ -57,6 +71,35 @@ static int parse_store_args(const char *cmd, const char *help, int argc, char **
             a->json = true;
         } else if (strcmp(arg, "--stderr") == 0 && strcmp(cmd, "logs") == 0) {
             a->want_stderr = true;
+        } else if (strcmp(arg, "--failed") == 0 && strcmp(cmd, "show") == 0) {
+            a->status = "failed";
+        } else if (strcmp(arg, "--status") == 0 && strcmp(cmd, "show") == 0) {
+            if (val == NULL || !valid_unit_status(val)) {
+                wf_cli_errorf("%s: --status takes one of succeeded, failed, skipped, cancelled "
+                              "(got %s%s%s)",
+                              cmd, val ? "'" : "nothing", val ? val : "", val ? "'" : "");
+                return -1;
+            }
+            a->status = val;
+            i++;
+        } else if ((strcmp(arg, "--limit") == 0 || strcmp(arg, "--offset") == 0) &&
+                   strcmp(cmd, "show") == 0) {
+            long long v;
+
+            if (val == NULL) {
+                wf_cli_errorf("%s: %s needs a number", cmd, arg);
+                return -1;
+            }
+            v = strtoll(val, &end, 10);
+            if (*end != '\0' || end == val || v < 0 || v > 1000000000000LL) {
+                wf_cli_errorf("%s: %s takes a whole number ≥ 0 (got '%s')", cmd, arg, val);
+                return -1;
+            }
+            if (arg[2] == 'l')
+                a->limit = (int)(v > 1000000000 ? 1000000000 : v);
+            else
+                a->offset = v;
+            i++;
         } else if ((strcmp(arg, "--limit") == 0 && strcmp(cmd, "runs") == 0) ||
                    (strcmp(arg, "--attempt") == 0 && strcmp(cmd, "logs") == 0) ||
                    (strcmp(arg, "--keep-runs") == 0 && strcmp(cmd, "gc") == 0)) {
@@ -175,14 +218,23 @@ out:
 
 /* ---- show --------------------------------------------------------------------------------- */
 
+/* How many units of each task show lists unless --limit says otherwise. */
+#define SHOW_LIMIT 1000
+
 static const char show_help[] =
-    "usage: wfengine show RUN|last [--json] [--store DIR]\n"
+    "usage: wfengine show RUN|last [--failed | --status S] [--limit N] [--offset I] [--json]\n"
+    "                     [--store DIR]\n"
     "\n"
-    "Shows one recorded run: every task and every item (NAME[INDEX]) with its status,\n"
-    "attempts, duration, exit code and error. RUN is a run id or a unique prefix of one.\n"
+    "Shows one recorded run: every task, how many of its units ended how, and its items\n"
+    "(NAME[INDEX]) with their status, attempts, duration, exit code and error: at most N\n"
+    "per task (default 1000; 0: all), from index I on. RUN is a run id or a unique prefix.\n"
+    "--failed (--status failed) lists only the units whose last attempt failed; S is one of\n"
+    "succeeded, failed, skipped, cancelled.\n"
     "\n"
     "Examples:\n"
     "  wfengine show last\n"
+    "  wfengine show last --failed\n"
+    "  wfengine show last --offset 5000 --limit 100\n"
     "  wfengine show 20261123-1930 --json\n";
 
 /* What is known of the process of a run recorded as running. */
@@ -325,9 +377,29 @@ static void print_pipelines(json_object *tasks)
     }
 }
 
+/* "    3 succeeded, 1 failed" for a task's units (only the statuses that occur). */
+static void print_counts(json_object *t)
+{
+    json_object *counts = NULL;
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    if (!json_object_object_get_ex(t, "counts", &counts) || counts == NULL)
+        return;
+    json_object_object_foreach(counts, st, n)
+    {
+        if (json_object_get_int64(n) != 0)
+            wf_strbuf_addf(&sb, "%s%lld %s", sb.len ? ", " : "",
+                           (long long)json_object_get_int64(n), st);
+    }
+    if (sb.len > 0)
+        printf("    units: %s\n", wf_strbuf_str(&sb));
+    wf_strbuf_release(&sb);
+}
+
 int wf_cli_show(int argc, char **argv)
 {
-    store_args a = { 0 };
+    store_args a = { .limit = SHOW_LIMIT, .offset = 0 };
+    wf_store_page page;
     wf_store *store = NULL;
     json_object *doc = NULL, *tasks = NULL;
     char id[64];
@@ -344,8 +416,11 @@ int wf_cli_show(int argc, char **argv)
     if (status != WF_EXIT_OK)
         return status;
     wf_error_init(&err);
+    page.offset = a.offset;
+    page.limit = a.limit;
+    page.status = a.status;
     if (wf_store_resolve_run(store, a.pos[0], id, &err) != WF_OK ||
-        wf_store_run_json(store, id, &doc, &err) != WF_OK) {
+        wf_store_run_page_json(store, id, &page, &doc, &err) != WF_OK) {
         wf_cli_errorf("show: %s", err.message);
         status = err.code == WF_ESTORE ? WF_EXIT_STORE : WF_EXIT_USAGE;
         goto out;
@@ -373,6 +448,8 @@ int wf_cli_show(int argc, char **argv)
         wf_strbuf_release(&dur);
     }
     if (json_object_object_get_ex(doc, "tasks", &tasks) && tasks != NULL) {
+        bool whole = a.offset == 0 && a.status == NULL;
+
         for (size_t i = 0; i < json_object_array_length(tasks); i++) {
             json_object *t = json_object_array_get_idx(tasks, i), *units = NULL;
             const char *name = wf_cli_json_str(t, "name");
@@ -386,6 +463,8 @@ int wf_cli_show(int argc, char **argv)
             if (wf_cli_json_str(t, "error") != NULL)
                 printf("  %s", wf_cli_json_str(t, "error"));
             printf("\n");
+            if (json_object_get_boolean(json_object_object_get(t, "with_items")))
+                print_counts(t);
             if (!json_object_object_get_ex(t, "units", &units) || units == NULL)
                 continue;
             /* Units come by index then attempt: print the last attempt of each. */
@@ -399,8 +478,16 @@ int wf_cli_show(int argc, char **argv)
                     continue;
                 print_unit_line(name, index, u, (int)wf_cli_json_int(u, "attempt", 1));
             }
+            whole = whole && wf_cli_json_int(t, "next_index", -1) < 0;
+            if (wf_cli_json_int(t, "next_index", -1) >= 0)
+                printf("    ... more from index %lld: wfengine show %s --offset %lld%s%s\n",
+                       (long long)wf_cli_json_int(t, "next_index", -1), id,
+                       (long long)wf_cli_json_int(t, "next_index", -1),
+                       a.status ? " --status " : "", a.status ? a.status : "");
         }
-        print_pipelines(tasks);
+        /* Pipelines follow items through stages: only when every unit is listed. */
+        if (whole)
+            print_pipelines(tasks);
     }
 out:
     json_object_put(doc);

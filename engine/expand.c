@@ -18,7 +18,7 @@ void wf__advance_next(wf_task_state *ts)
 }
 
 /* --resume: settles unit idx with what the resumed run recorded for it. */
-void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
+void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const char *item_hash)
 {
     wf_task_state *ts = &r->tasks[t];
     const wf_task *task = &r->wf->tasks[t];
@@ -37,8 +37,8 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
         snprintf(c.stdout_hash, sizeof(c.stdout_hash), "%s", json_object_get_string(v));
     if (json_object_object_get_ex(rec, "stderr_hash", &v) && v != NULL)
         snprintf(c.stderr_hash, sizeof(c.stderr_hash), "%s", json_object_get_string(v));
-    if (json_object_object_get_ex(rec, "item_hash", &v) && v != NULL)
-        snprintf(c.item_hash, sizeof(c.item_hash), "%s", json_object_get_string(v));
+    if (item_hash != NULL)
+        snprintf(c.item_hash, sizeof(c.item_hash), "%s", item_hash);
     v = NULL;
     json_object_object_get_ex(rec, "result", &v);
     wf_json_write(&sb, v);
@@ -68,31 +68,92 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
     wf_strbuf_release(&sb);
 }
 
+/* The span of rt that holds unit idx, or NULL (binary search). */
+static const wf__reuse_span *find_span(const wf__reuse_task *rt, int64_t idx)
+{
+    size_t lo = 0, hi = rt != NULL ? rt->n : 0;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (rt->spans[mid].last < idx)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < (rt != NULL ? rt->n : 0) && rt->spans[lo].first <= idx ? &rt->spans[lo] : NULL;
+}
+
+bool wf__reuse_has(const wf_task_state *ts, uint32_t idx)
+{
+    if (ts->reuse == NULL)
+        return false;
+    /* A plain task's one span is -1..-1. */
+    if (ts->reuse->n == 1 && ts->reuse->spans[0].first < 0)
+        return true;
+    return find_span(ts->reuse, idx) != NULL;
+}
+
+/* Whether item idx of the task is the one the span recorded: the SHA256 of its compact JSON
+ * (into hex) starts with the recorded digest. */
+static bool same_item(wf_run *r, uint32_t t, const wf__reuse_span *sp, uint32_t idx, wf_strbuf *sb,
+                      char hex[WF_SHA256_HEX_LEN + 1])
+{
+    const unsigned char *d;
+    const json_object *item = NULL;
+    json_object *own = NULL;
+
+    if (sp->digests == NULL)
+        return false;
+    if (!wf__items_get(r->tasks[t].items, idx, &item, &own, NULL))
+        return false; /* it cannot be read: it runs, and fails saying why */
+    d = sp->digests + (size_t)(idx - sp->first) * WF_STORE_DIGEST_LEN;
+    wf_strbuf_reset(sb);
+    wf_json_write(sb, item);
+    json_object_put(own);
+    wf_sha256_hex(wf_strbuf_str(sb), sb->len, hex);
+    for (int i = 0; i < WF_STORE_DIGEST_LEN; i++) {
+        static const char digits[] = "0123456789abcdef";
+
+        if (hex[2 * i] != digits[d[i] >> 4] || hex[2 * i + 1] != digits[d[i] & 15])
+            return false;
+    }
+    return true;
+}
+
+bool wf__reuse_take(wf_run *r, uint32_t t, uint32_t idx)
+{
+    const wf__reuse_span *sp = find_span(r->tasks[t].reuse, idx);
+    wf_strbuf sb = WF_STRBUF_INIT;
+    char hex[WF_SHA256_HEX_LEN + 1];
+    bool same = sp != NULL && same_item(r, t, sp, idx, &sb, hex);
+
+    wf_strbuf_release(&sb);
+    if (same)
+        wf__reuse_unit(r, t, idx, sp->rec, hex);
+    return same;
+}
+
 /* --resume for a with-items task: items whose item is unchanged and that succeeded in the
  * resumed run are taken from it. Returns how many. */
 size_t wf__reuse_items(wf_run *r, uint32_t t)
 {
     wf_task_state *ts = &r->tasks[t];
-    size_t n = 0, len = json_object_array_length(ts->reuse);
+    const wf__reuse_task *rt = ts->reuse;
+    size_t n = 0;
     wf_strbuf sb = WF_STRBUF_INIT;
+    char hex[WF_SHA256_HEX_LEN + 1];
 
-    for (size_t i = 0; i < len && i < ts->n_units; i++) {
-        json_object *rec = json_object_array_get_idx(ts->reuse, i), *h = NULL, *own = NULL;
-        const json_object *item = NULL;
-        char digest[WF_SHA256_HEX_LEN + 1];
+    for (size_t k = 0; rt != NULL && k < rt->n; k++) {
+        const wf__reuse_span *sp = &rt->spans[k];
 
-        if (rec == NULL || !json_object_object_get_ex(rec, "item_hash", &h) || h == NULL)
-            continue;
-        if (!wf__items_get(ts->items, i, &item, &own, NULL))
-            continue; /* it cannot be read: it runs, and fails saying why */
-        wf_strbuf_reset(&sb);
-        wf_json_write(&sb, item);
-        json_object_put(own);
-        wf_sha256_hex(wf_strbuf_str(&sb), sb.len, digest);
-        if (strcmp(digest, json_object_get_string(h)) != 0)
-            continue;
-        wf__reuse_unit(r, t, (uint32_t)i, rec);
-        n++;
+        for (int64_t i = sp->first < 0 ? 0 : sp->first; i <= sp->last && (size_t)i < ts->n_units;
+             i++) {
+            if (!same_item(r, t, sp, (uint32_t)i, &sb, hex))
+                continue;
+            wf__reuse_unit(r, t, (uint32_t)i, sp->rec, hex);
+            n++;
+        }
     }
     wf_strbuf_release(&sb);
     wf__advance_next(ts);
@@ -234,57 +295,85 @@ done:
     return WF_OK;
 }
 
+/* wf_store_succeeded_each's callback: files a run of units under its task. */
+static int collect_reused(const wf_store_reused *u, void *ctx)
+{
+    wf_run *r = ctx;
+    const char *name = u->task;
+    const wf_task *task;
+    wf__reuse_task *rt;
+    wf__reuse_span *sp;
+    json_object *rec;
+    long t;
+
+    /* A called workflow's run takes its own units: those under its prefix. */
+    if (r->prefix != NULL) {
+        size_t plen = strlen(r->prefix);
+
+        if (strncmp(name, r->prefix, plen) != 0)
+            return WF_OK;
+        name += plen;
+    }
+    t = wf_workflow_task_index(r->wf, name);
+    if (t < 0)
+        return WF_OK; /* the task is gone from the workflow */
+    task = &r->wf->tasks[t];
+    if ((task->items_kind == WF_ITEMS_NONE) != (u->first < 0) || u->last >= INT32_MAX)
+        return WF_OK;
+    rt = &r->reuse_tasks[t];
+    if (task->items_kind == WF_ITEMS_NONE)
+        rt->n = 0; /* the latest attempt's, as before: one unit */
+    if (rt->n == rt->cap) {
+        rt->cap = rt->cap ? rt->cap * 2 : 4;
+        rt->spans = wf_xrealloc(rt->spans, rt->cap * sizeof(*rt->spans));
+    }
+    sp = &rt->spans[rt->n++];
+    sp->first = u->first;
+    sp->last = u->last;
+    sp->digests = NULL;
+    if (u->digests != NULL) {
+        size_t len = (size_t)(u->last - u->first + 1) * WF_STORE_DIGEST_LEN;
+
+        sp->digests = wf_xmalloc(len);
+        memcpy(sp->digests, u->digests, len);
+    }
+    rec = json_object_new_object();
+    json_object_object_add(rec, "result", json_object_get(u->result));
+    json_object_object_add(rec, "stdout_hash", json_object_new_string(u->stdout_hash));
+    json_object_object_add(rec, "stderr_hash", json_object_new_string(u->stderr_hash));
+    json_object_object_add(rec, "exit_code", json_object_new_int(u->exit_code));
+    sp->rec = rec;
+    r->tasks[t].reuse = rt;
+    return WF_OK;
+}
+
 /* --resume: what the resumed run has, per task. */
 int wf__load_reuse(wf_run *r, wf_errlist *errs)
 {
-    json_object *units = NULL, *holder;
     wf_error err;
 
     if (r->opts.resume_run == NULL)
         return WF_OK;
     wf_error_init(&err);
-    if (wf_store_succeeded_units(r->store, r->opts.resume_run, &units, &err) != WF_OK) {
+    r->reuse_tasks = wf_xcalloc(r->wf->n_tasks ? r->wf->n_tasks : 1, sizeof(*r->reuse_tasks));
+    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, collect_reused, r, &err) !=
+        WF_OK) {
         wf_error_move(wf_errlist_add(errs), &err);
         return WF_ESTORE;
     }
-    /* Keep the units and the per-task arrays alive together for the whole run. */
-    r->reuse_doc = json_object_new_object();
-    holder = json_object_new_array();
-    json_object_object_add(r->reuse_doc, "units", units);
-    json_object_object_add(r->reuse_doc, "by_task", holder);
-    for (size_t i = 0; i < json_object_array_length(units); i++) {
-        json_object *u = json_object_array_get_idx(units, i), *v = NULL;
-        const wf_task *task;
-        long t;
-        int64_t index;
-        const char *name;
-
-        if (!json_object_object_get_ex(u, "task", &v))
-            continue;
-        name = json_object_get_string(v);
-        /* A called workflow's run takes its own units: those under its prefix. */
-        if (r->prefix != NULL) {
-            size_t plen = strlen(r->prefix);
-
-            if (strncmp(name, r->prefix, plen) != 0)
-                continue;
-            name += plen;
-        }
-        t = wf_workflow_task_index(r->wf, name);
-        if (t < 0)
-            continue; /* the task is gone from the workflow */
-        task = &r->wf->tasks[t];
-        index = json_object_object_get_ex(u, "index", &v) ? json_object_get_int64(v) : -1;
-        if (task->items_kind == WF_ITEMS_NONE && index < 0) {
-            r->tasks[t].reuse = u;
-        } else if (task->items_kind != WF_ITEMS_NONE && index >= 0 && index < INT32_MAX) {
-            if (r->tasks[t].reuse == NULL) {
-                r->tasks[t].reuse = json_object_new_array();
-                json_object_array_add(holder, r->tasks[t].reuse);
-            }
-            json_object_array_put_idx(r->tasks[t].reuse, (size_t)index, json_object_get(u));
-        }
-    }
     wf_error_release(&err);
     return WF_OK;
+}
+
+void wf__reuse_free(wf_run *r)
+{
+    for (size_t t = 0; r->reuse_tasks != NULL && t < r->wf->n_tasks; t++) {
+        for (size_t k = 0; k < r->reuse_tasks[t].n; k++) {
+            free(r->reuse_tasks[t].spans[k].digests);
+            json_object_put(r->reuse_tasks[t].spans[k].rec);
+        }
+        free(r->reuse_tasks[t].spans);
+    }
+    free(r->reuse_tasks);
+    r->reuse_tasks = NULL;
 }

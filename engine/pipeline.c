@@ -51,28 +51,6 @@ static const json_object *source_value(const wf_run *r, uint32_t s, size_t i)
     return NULL;
 }
 
-/* --resume: whether the resumed run has unit idx with this item, succeeded: it is taken. */
-static bool reuse_fed(wf_run *r, uint32_t t, uint32_t idx)
-{
-    wf_task_state *ts = &r->tasks[t];
-    json_object *rec, *h = NULL;
-    wf_strbuf sb = WF_STRBUF_INIT;
-    char digest[WF_SHA256_HEX_LEN + 1];
-
-    if (ts->reuse == NULL || idx >= json_object_array_length(ts->reuse))
-        return false;
-    rec = json_object_array_get_idx(ts->reuse, idx);
-    if (rec == NULL || !json_object_object_get_ex(rec, "item_hash", &h) || h == NULL)
-        return false;
-    wf_json_write(&sb, json_object_array_get_idx(ts->items->list, idx));
-    wf_sha256_hex(wf_strbuf_str(&sb), sb.len, digest);
-    wf_strbuf_release(&sb);
-    if (strcmp(digest, json_object_get_string(h)) != 0)
-        return false;
-    wf__reuse_unit(r, t, idx, rec);
-    return true;
-}
-
 /* Unit idx of T ends skipped without running: its source item did not succeed. */
 static void skip_unit(wf_run *r, uint32_t t, uint32_t idx, wf_status source_status)
 {
@@ -123,7 +101,7 @@ static void feed_one(wf_run *r, uint32_t t, uint32_t idx)
         json_object_array_put_idx(ts->items->own, idx,
                                   wf_json_copy(source_value(r, task->pipe_source, idx)));
         wf__label_render_one(r, t, idx);
-        if (reuse_fed(r, t, idx)) {
+        if (wf__reuse_take(r, t, idx)) {
             wf__pipe_feed(r, t, idx);
             wf__task_maybe_finish(r, t);
             return;

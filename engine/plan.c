@@ -1,7 +1,8 @@
 /*
  * plan.c: wf_run_plan, what a dry run can know before anything runs: the inputs bound as a
  * run binds them, and per task what reads only inputs, env and vars (its item list, its
- * `when`, its rendered command). Uses the run's set-up (setup.c) on a run that never starts.
+ * `when`, its rendered command), whole (wf_run_plan) or task by task (wf_plan). Uses the run's
+ * set-up (setup.c) on a run that never starts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,12 +79,15 @@ static json_object *plan_task(wf_run *r, const wf_task *task)
     return o;
 }
 
-int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, json_object **out,
-                wf_errlist *errs)
+struct wf_plan {
+    wf_run *run; /* never started: its root context is what the templates read */
+};
+
+int wf_plan_open(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, wf_plan **out,
+                 wf_errlist *errs)
 {
     wf_run *r = wf_xcalloc(1, sizeof(*r));
-    json_object *inputs = NULL, *tasks;
-    int rc = WF_OK;
+    json_object *inputs = NULL;
 
     *out = NULL;
     r->engine = e;
@@ -105,11 +109,38 @@ int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts,
         wf_run_free(r);
         return WF_EINVAL;
     }
+    *out = wf_xcalloc(1, sizeof(**out));
+    (*out)->run = r;
+    return WF_OK;
+}
+
+json_object *wf_plan_task(wf_plan *p, size_t i)
+{
+    return i < p->run->wf->n_tasks ? plan_task(p->run, &p->run->wf->tasks[i]) : NULL;
+}
+
+void wf_plan_free(wf_plan *p)
+{
+    if (p == NULL)
+        return;
+    wf_run_free(p->run);
+    free(p);
+}
+
+int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, json_object **out,
+                wf_errlist *errs)
+{
+    wf_plan *p = NULL;
+    json_object *tasks;
+
+    *out = NULL;
+    if (wf_plan_open(e, wf, opts, &p, errs) != WF_OK)
+        return WF_EINVAL;
     tasks = json_object_new_object();
     for (size_t t = 0; t < wf->n_tasks; t++)
-        json_object_object_add(tasks, wf->tasks[t].name, plan_task(r, &wf->tasks[t]));
+        json_object_object_add(tasks, wf->tasks[t].name, wf_plan_task(p, t));
     *out = json_object_new_object();
     json_object_object_add(*out, "tasks", tasks);
-    wf_run_free(r);
-    return rc;
+    wf_plan_free(p);
+    return WF_OK;
 }

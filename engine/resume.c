@@ -55,7 +55,7 @@ int wf_resume_prepare(wf_store *store, const char *run, const wf_workflow *wf,
     memset(out, 0, sizeof(*out));
     rc = wf_store_resolve_run(store, run, out->run_id, err);
     if (rc == WF_OK)
-        rc = wf_store_run_json(store, out->run_id, &doc, err);
+        rc = wf_store_run_page_json(store, out->run_id, &(wf_store_page){ .limit = -1 }, &doc, err);
     if (rc != WF_OK)
         goto out;
     if (json_object_object_get_ex(doc, "workflow", &v) && json_object_is_type(v, json_type_string))

@@ -107,7 +107,7 @@ void wf_run_free(wf_run *r)
     free(r->envp);
     json_object_put(r->env_json);
     json_object_put(r->outputs);
-    json_object_put(r->reuse_doc);
+    wf__reuse_free(r);
     free(r->executors);
     wf_ctx_unref(r->root);
     wf__done_queue_release(&r->done);

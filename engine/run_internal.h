@@ -119,9 +119,9 @@ typedef struct wf_task_state {
     char *error;                 /* why the task failed/skipped (owned) */
     int64_t start_ms, end_ms;
     wf_result *result; /* published result (a reference) */
-    /* --resume: what the resumed run has for this task (borrowed from wf_run.reuse_doc):
-     * the unit object of a plain task, or an array of unit objects by item index. */
-    json_object *reuse;
+    /* --resume: what the resumed run has for this task (borrowed from wf_run.reuse_tasks),
+     * or NULL. */
+    struct wf__reuse_task *reuse;
     /* --resume: the task ran again in this run (a unit of it ran instead of being taken from
      * the resumed run, or a task it depends on ran again), so its dependents run again too. */
     bool rerun;
@@ -179,10 +179,11 @@ struct wf_run {
     bool fail_fast;        /* workflow fail-fast (file or options) */
     char **secrets;        /* text of the secret inputs' values, masked as *** in output */
     size_t n_secrets;
-    wf_store *store;        /* borrowed, or NULL */
-    char resume_id[64];     /* --resume: the run resumed (opts.resume_run points here) */
-    json_object *reuse_doc; /* --resume: the succeeded units of the resumed run (owned) */
-    bool store_failed;      /* the store failed: the run was stopped */
+    wf_store *store;    /* borrowed, or NULL */
+    char resume_id[64]; /* --resume: the run resumed (opts.resume_run points here) */
+    /* --resume: the succeeded units of the resumed run, one entry per task (owned). */
+    struct wf__reuse_task *reuse_tasks;
+    bool store_failed; /* the store failed: the run was stopped */
     size_t n_envp;
     /* envp without the variables the engine sets for every unit (WF_RUN_ID, WF_TASK,
      * WF_INDEX, WF_ITEM): what a unit's environment starts with (borrowed pointers into
@@ -349,12 +350,35 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
 #define WF__PLAN_ITEMS 20
 /* Evaluates the task's item list into ts->items; on failure *error says why (owned). */
 int wf__expand_items(wf_run *r, uint32_t t, char **error);
-/* --resume: settles unit idx with what the resumed run recorded for it. */
-void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec);
+/* --resume: what the resumed run has for a task, read from the store as runs of units
+ * (wf_store_succeeded_each): a span is consecutive succeeded units that share their result
+ * and outputs, with the first bytes of each one's item hash. A plain task has one span,
+ * -1..-1. Memory: WF_STORE_DIGEST_LEN bytes per item plus one record per span, however the
+ * units were stored (a range of the store is one span). */
+typedef struct wf__reuse_span {
+    int64_t first, last;
+    unsigned char *digests; /* (last - first + 1) * WF_STORE_DIGEST_LEN, or NULL: none */
+    json_object *rec;       /* {"result", "stdout_hash", "stderr_hash", "exit_code"} */
+} wf__reuse_span;
+typedef struct wf__reuse_task {
+    wf__reuse_span *spans; /* by first index */
+    size_t n, cap;
+} wf__reuse_task;
+
+/* --resume: settles unit idx with rec (a span's record); item_hash is its item's SHA256
+ * (hex) or NULL. */
+void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const char *item_hash);
+/* --resume: whether the resumed run has a success of unit idx of the task (O(log spans)). */
+bool wf__reuse_has(const wf_task_state *ts, uint32_t idx);
+/* --resume: takes unit idx from the resumed run when it succeeded there with the same item
+ * (ts->items[idx] already set). True when it was taken. */
+bool wf__reuse_take(wf_run *r, uint32_t t, uint32_t idx);
 /* --resume: takes the unchanged items that succeeded in the resumed run. Returns how many. */
 size_t wf__reuse_items(wf_run *r, uint32_t t);
 /* --resume: reads what the resumed run has, per task. */
 int wf__load_reuse(wf_run *r, wf_errlist *errs);
+/* Frees what wf__load_reuse read. */
+void wf__reuse_free(wf_run *r);
 
 /* ---- pipeline.c: pipelined tasks (scheduler thread) ------------------------------------ */
 

@@ -199,7 +199,7 @@ void wf__task_ready(wf_run *r, uint32_t t)
         cpus_warning(r, t);
     if (ts->reuse != NULL && task->items_kind == WF_ITEMS_NONE) {
         wf__task_add_units(r, t, 1, false);
-        wf__reuse_unit(r, t, 0, ts->reuse);
+        wf__reuse_unit(r, t, 0, ts->reuse->spans[0].rec, NULL);
         wf__task_finish(r, t, WF_STATUS_SUCCEEDED, NULL);
         return;
     }
@@ -503,12 +503,7 @@ wf_job wf__take_unit(wf_run *r, uint32_t t)
  * it was there, since it was not taken from it). */
 static bool had_success(const wf_task_state *ts, uint32_t idx)
 {
-    if (ts->reuse == NULL)
-        return false;
-    if (!json_object_is_type(ts->reuse, json_type_array))
-        return true;
-    return idx < json_object_array_length(ts->reuse) &&
-           json_object_array_get_idx(ts->reuse, idx) != NULL;
+    return wf__reuse_has(ts, idx);
 }
 
 void wf__unit_complete(wf_run *r, wf_completion *c)

@@ -142,6 +142,19 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
  * the task's name is in the file (1-based; 0 when not known). Keys are only ever added.
  * Thread-safe; O(size). */
 json_object *wf_workflow_describe(const wf_workflow *wf);
+/* The same description part by part, for a tool that walks a big workflow without holding
+ * all of it as JSON (`run --dry-run` of 100,000 tasks): wf_workflow_describe_top is the
+ * document without "tasks" and "order" (owned; O(inputs + outputs)); wf_workflow_task_count
+ * is the length of "tasks"; wf_workflow_describe_task(wf, i) is "tasks"[i] (owned; file
+ * order; NULL when i >= the count); wf_workflow_task_name(wf, i) its "name" (borrowed, valid
+ * while wf lives; NULL out of range); wf_workflow_task_in_order(wf, i) is the file index of
+ * the task named by "order"[i] (SIZE_MAX out of range). Each gives exactly what
+ * wf_workflow_describe holds at that place. Thread-safe. */
+json_object *wf_workflow_describe_top(const wf_workflow *wf);
+size_t wf_workflow_task_count(const wf_workflow *wf);
+json_object *wf_workflow_describe_task(const wf_workflow *wf, size_t i);
+const char *wf_workflow_task_name(const wf_workflow *wf, size_t i);
+size_t wf_workflow_task_in_order(const wf_workflow *wf, size_t i);
 
 /* Reads a JSON or YAML file (YAML 1.2 core schema, like workflow files; sizes capped as for
  * them) into a value, for wf_run_options.inputs (`wfengine run --inputs FILE`). Returns
@@ -317,6 +330,16 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
  * Thread-safe. */
 int wf_run_plan(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, json_object **out,
                 wf_errlist *errs);
+/* The same plan task by task (a dry run of 100,000 tasks holds one task's plan at a time):
+ * wf_plan_open binds the inputs as wf_run_plan does (same errors, *out NULL on failure);
+ * wf_plan_task(p, i) is what wf_run_plan's "tasks" holds for the task of file index i
+ * (owned; NULL when i is out of range); wf_plan_free frees (NULL is fine). A wf_plan is used
+ * from one thread at a time and must not outlive wf. */
+typedef struct wf_plan wf_plan;
+int wf_plan_open(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, wf_plan **out,
+                 wf_errlist *errs);
+json_object *wf_plan_task(wf_plan *p, size_t i);
+void wf_plan_free(wf_plan *p);
 /* Waits until the run has ended and returns its status: WF_STATUS_SUCCEEDED, FAILED or
  * CANCELLED. Call it once, from one thread. */
 wf_status wf_run_wait(wf_run *r);

@@ -40,6 +40,10 @@ static int load_referenced(wf_store *s, hash_set *set, wf_error *err)
                               "UNION SELECT stdout_hash FROM units WHERE stdout_hash IS NOT NULL "
                               "UNION SELECT stderr_hash FROM units WHERE stderr_hash IS NOT NULL "
                               "UNION SELECT item_hash FROM units WHERE item_hash IS NOT NULL "
+                              "UNION SELECT stdout_hash FROM unit_ranges "
+                              "WHERE stdout_hash IS NOT NULL "
+                              "UNION SELECT stderr_hash FROM unit_ranges "
+                              "WHERE stderr_hash IS NOT NULL "
                               "UNION SELECT file_sha256 FROM runs WHERE file_sha256 IS NOT NULL "
                               "UNION SELECT result_hash FROM cache WHERE result_hash IS NOT NULL "
                               "UNION SELECT stdout_hash FROM cache WHERE stdout_hash IS NOT NULL "
@@ -83,6 +87,10 @@ static int delete_runs(wf_store *s, int keep, int64_t *deleted, wf_error *err)
     static const char *const sql[] = {
         "DELETE FROM units WHERE run_seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT -1 "
         "OFFSET ?1)",
+        "DELETE FROM unit_ranges WHERE run_seq IN (SELECT seq FROM runs ORDER BY seq DESC "
+        "LIMIT -1 OFFSET ?1)",
+        "DELETE FROM unit_counts WHERE run_seq IN (SELECT seq FROM runs ORDER BY seq DESC "
+        "LIMIT -1 OFFSET ?1)",
         "DELETE FROM tasks WHERE run_seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT -1 "
         "OFFSET ?1)",
         "DELETE FROM runs WHERE seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT -1 "

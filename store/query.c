@@ -44,14 +44,6 @@ static void add_col_str(json_object *o, const char *key, sqlite3_stmt *st, int i
     wf__store_add_str(o, key, wf__store_col_text(st, i));
 }
 
-/* A hash column: "" for none, like wf_result's stdout_ref, so callers can copy it as is. */
-static void add_col_hash(json_object *o, const char *key, sqlite3_stmt *st, int i)
-{
-    const char *v = wf__store_col_text(st, i);
-
-    wf__store_add_str(o, key, v ? v : "");
-}
-
 static void add_col_int(json_object *o, const char *key, sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
@@ -534,18 +526,87 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
     return rc;
 }
 
-/* The units of one task, by index then attempt. */
-static int task_units(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *task,
-                      json_object **out, wf_error *err)
+/* o[key] = the hash, "" for none (like add_col_hash). */
+static void add_hash(json_object *o, const char *key, const char *v)
+{
+    wf__store_add_str(o, key, v ? v : "");
+}
+
+/* A page of the units of one task (see wf_store_page), by index then attempt, into *out;
+ * *next is the index the next page starts at, or -2 when none is left. At most limit
+ * distinct indices (0: all). */
+static int task_units(wf_store *s, int64_t seq, const char *task, const wf_store_page *page,
+                      json_object **out, int64_t *next, wf_error *err)
 {
     json_object *arr = wf__store_checked(json_object_new_array());
+    wf__unit_cursor c;
+    wf__unit_view u;
+    int64_t shown = 0, last = INT64_MIN;
+    int rc = wf__unit_cursor_open(s, &c, seq, task, page->offset > 0 ? page->offset : INT64_MIN,
+                                  page->status, err);
+
+    *next = -2;
+    *out = NULL;
+    if (rc != WF_OK) {
+        json_object_put(arr);
+        return rc;
+    }
+    while ((rc = wf__unit_cursor_next(&c, &u, err)) == WF_OK) {
+        json_object *o;
+
+        if (u.index != last && page->limit > 0 && shown == page->limit) {
+            *next = u.index;
+            break;
+        }
+        if (u.index != last)
+            shown++;
+        last = u.index;
+        o = wf__store_checked(json_object_new_object());
+        wf__store_add_int(o, "index", u.index);
+        wf__store_add_int(o, "attempt", u.attempt);
+        wf__store_add_str(o, "status", u.status);
+        if (u.has_times) {
+            wf__store_add_int(o, "started_ms", u.started_ms);
+            wf__store_add_int(o, "ended_ms", u.ended_ms);
+        } else {
+            json_object_object_add(o, "started_ms", NULL);
+            json_object_object_add(o, "ended_ms", NULL);
+        }
+        wf__store_add_int(o, "exit_code", u.exit_code);
+        wf__store_add_str(o, "error", u.error);
+        add_bool(o, "cached", u.cached);
+        add_bool(o, "reused", u.reused);
+        add_hash(o, "stdout_hash", u.stdout_hash);
+        add_hash(o, "stderr_hash", u.stderr_hash);
+        add_bool(o, "ignored", u.ignored);
+        wf__store_add_str(o, "label", u.label);
+        json_object_array_add(arr, o);
+    }
+    wf__unit_cursor_close(&c);
+    if (rc == WF_ENOENT)
+        rc = WF_OK;
+    if (rc != WF_OK) {
+        json_object_put(arr);
+        return rc;
+    }
+    *out = arr;
+    return WF_OK;
+}
+
+/* {"succeeded": n, "failed": n, "skipped": n, "cancelled": n}: the task's units by the status
+ * of their latest attempt, from unit_counts (computed for a store older than schema 8). */
+static int unit_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *task,
+                       json_object **out, wf_error *err)
+{
+    json_object *o = wf__store_checked(json_object_new_object());
     int rc = WF_OK;
 
+    for (int i = WF_STATUS_SUCCEEDED; i <= WF_STATUS_CANCELLED; i++)
+        wf__store_add_int(o, wf_status_name((wf_status)i), 0);
     sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
     for (;;) {
         int r = wf__store_step(s, st, err);
-        json_object *u;
 
         if (r == SQLITE_DONE)
             break;
@@ -553,35 +614,22 @@ static int task_units(wf_store *s, sqlite3_stmt *st, int64_t seq, const char *ta
             rc = WF_ESTORE;
             break;
         }
-        u = wf__store_checked(json_object_new_object());
-        add_col_int(u, "index", st, 0);
-        add_col_int(u, "attempt", st, 1);
-        add_col_str(u, "status", st, 2);
-        add_col_int(u, "started_ms", st, 3);
-        add_col_int(u, "ended_ms", st, 4);
-        add_col_int(u, "exit_code", st, 5);
-        add_col_str(u, "error", st, 6);
-        add_bool(u, "cached", sqlite3_column_int(st, 7) != 0);
-        add_bool(u, "reused", sqlite3_column_int(st, 8) != 0);
-        add_col_hash(u, "stdout_hash", st, 9);
-        add_col_hash(u, "stderr_hash", st, 10);
-        add_bool(u, "ignored", sqlite3_column_int(st, 11) != 0);
-        add_col_str(u, "label", st, 12);
-        json_object_array_add(arr, u);
+        if (wf__store_col_text(st, 0) != NULL)
+            wf__store_add_int(o, wf__store_col_text(st, 0), sqlite3_column_int64(st, 1));
     }
     sqlite3_reset(st);
     if (rc != WF_OK) {
-        json_object_put(arr);
-        arr = NULL;
+        json_object_put(o);
+        o = NULL;
     }
-    *out = arr;
+    *out = o;
     return rc;
 }
 
-static int run_once(wf_store *s, const char *run_id, json_object **out, bool *interrupted,
-                    wf_error *err)
+static int run_once(wf_store *s, const char *run_id, const wf_store_page *page, json_object **out,
+                    bool *interrupted, wf_error *err)
 {
-    sqlite3_stmt *st = NULL, *tasks_st = NULL, *units_st = NULL;
+    sqlite3_stmt *st = NULL, *tasks_st = NULL, *counts_st = NULL;
     json_object *run = NULL, *v = NULL, *tasks = NULL;
     char *sql = run_select(s, "FROM runs WHERE run_id = ?1");
     int64_t seq = 0;
@@ -609,24 +657,16 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
                                        "with_items, 0, NULL FROM tasks WHERE run_seq = ?1 "
                                        "ORDER BY position, seq",
             &tasks_st, err);
-    /* ... and of schema 3, before `label` (then NULL). */
     if (rc == WF_OK)
         rc = wf__store_prep(s,
-                            s->schema_version >= 4
-                                ? "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, "
-                                  "error, cached, reused, stdout_hash, stderr_hash, ignored, label "
-                                  "FROM units WHERE run_seq = ?1 AND task = ?2 "
-                                  "ORDER BY idx, attempt"
-                            : s->schema_version >= 3
-                                ? "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, "
-                                  "error, cached, reused, stdout_hash, stderr_hash, ignored, NULL "
-                                  "FROM units WHERE run_seq = ?1 AND task = ?2 "
-                                  "ORDER BY idx, attempt"
-                                : "SELECT idx, attempt, status, started_ms, ended_ms, exit_code, "
-                                  "error, cached, reused, stdout_hash, stderr_hash, 0, NULL "
-                                  "FROM units WHERE run_seq = ?1 AND task = ?2 "
-                                  "ORDER BY idx, attempt",
-                            &units_st, err);
+                            s->schema_version >= 8
+                                ? "SELECT status, n FROM unit_counts WHERE run_seq = ?1 AND "
+                                  "task = ?2"
+                                : "SELECT status, count(*) FROM units u WHERE run_seq = ?1 AND "
+                                  "task = ?2 AND attempt = (SELECT max(attempt) FROM units v "
+                                  "WHERE v.run_seq = u.run_seq AND v.task = u.task AND "
+                                  "v.idx = u.idx) GROUP BY status",
+                            &counts_st, err);
     if (rc != WF_OK)
         goto out;
     sqlite3_bind_text(st, 1, run_id ? run_id : "", -1, SQLITE_STATIC);
@@ -659,7 +699,8 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
     sqlite3_bind_int64(tasks_st, 1, seq);
     for (;;) {
         int r = wf__store_step(s, tasks_st, err);
-        json_object *t, *units = NULL;
+        json_object *t, *units = NULL, *counts = NULL;
+        int64_t next = -2;
 
         if (r == SQLITE_DONE)
             break;
@@ -683,13 +724,23 @@ static int run_once(wf_store *s, const char *run_id, json_object **out, bool *in
         add_bool(t, "ignored", sqlite3_column_int(tasks_st, 7) != 0);
         if (wf__store_col_text(tasks_st, 8) != NULL)
             add_col_str(t, "source", tasks_st, 8);
-        rc = task_units(s, units_st, seq, wf__store_col_text(tasks_st, 0), &units, err);
+        rc = unit_counts(s, counts_st, seq, wf__store_col_text(tasks_st, 0), &counts, err);
+        if (rc != WF_OK)
+            goto out;
+        json_object_object_add(t, "counts", counts);
+        if (page->limit < 0)
+            continue;
+        rc = task_units(s, seq, wf__store_col_text(tasks_st, 0), page, &units, &next, err);
         if (rc != WF_OK)
             goto out;
         json_object_object_add(t, "units", units);
+        if (next > -2)
+            wf__store_add_int(t, "next_index", next);
+        else
+            json_object_object_add(t, "next_index", NULL);
     }
 out:
-    sqlite3_finalize(units_st);
+    sqlite3_finalize(counts_st);
     sqlite3_finalize(tasks_st);
     sqlite3_finalize(st);
     wf__store_read_end(s);
@@ -704,6 +755,14 @@ out:
 
 int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err)
 {
+    const wf_store_page all = { 0 };
+
+    return wf_store_run_page_json(s, run_id, &all, out, err);
+}
+
+int wf_store_run_page_json(wf_store *s, const char *run_id, const wf_store_page *page,
+                           json_object **out, wf_error *err)
+{
     int rc = WF_OK;
 
     *out = NULL;
@@ -713,7 +772,7 @@ int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_err
 
         json_object_put(*out);
         *out = NULL;
-        rc = run_once(s, run_id, out, &interrupted, err);
+        rc = run_once(s, run_id, page, out, &interrupted, err);
         if (rc != WF_OK || !interrupted || !ended_meanwhile(s, ids, 1))
             break;
     }

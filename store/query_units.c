@@ -16,16 +16,34 @@ static int explain_missing(wf_store *s, int64_t seq, const char *run_id, const c
 {
     sqlite3_stmt *st = NULL;
     int64_t n = 0, lo = 0, hi = 0;
-    int rc =
-        wf__store_prep(s,
-                       "SELECT count(*), min(idx), max(idx), "
-                       "(SELECT group_concat(name, ', ') FROM (SELECT name FROM tasks "
-                       "WHERE run_seq = ?1 ORDER BY seq)), "
-                       "(SELECT max(attempt) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
-                       "idx = ?3), "
-                       "(SELECT count(*) FROM units WHERE run_seq = ?1 AND task = ?2 AND idx = ?3) "
-                       "FROM units WHERE run_seq = ?1 AND task = ?2",
-                       &st, err);
+    /* Each aggregate is its own subquery, so that min() and max() are index seeks. */
+    int rc = wf__store_prep(
+        s,
+        s->schema_version >= 8
+            ? "SELECT EXISTS (SELECT 1 FROM units WHERE run_seq = ?1 AND task = ?2) OR "
+              "EXISTS (SELECT 1 FROM unit_ranges WHERE run_seq = ?1 AND task = ?2), "
+              "min(coalesce((SELECT min(idx) FROM units WHERE run_seq = ?1 AND task = ?2), "
+              "4611686018427387904), coalesce((SELECT min(first_idx) FROM unit_ranges WHERE "
+              "run_seq = ?1 AND task = ?2), 4611686018427387904)), "
+              "max(coalesce((SELECT max(idx) FROM units WHERE run_seq = ?1 AND task = ?2), -1), "
+              "coalesce((SELECT max(last_idx) FROM unit_ranges WHERE run_seq = ?1 AND "
+              "task = ?2), -1)), "
+              "(SELECT group_concat(name, ', ') FROM (SELECT name FROM tasks "
+              "WHERE run_seq = ?1 ORDER BY seq)), "
+              "coalesce((SELECT max(attempt) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+              "idx = ?3), 1), "
+              "(SELECT count(*) FROM units WHERE run_seq = ?1 AND task = ?2 AND idx = ?3) + "
+              "(SELECT count(*) FROM unit_ranges WHERE run_seq = ?1 AND task = ?2 AND "
+              "first_idx = (SELECT max(first_idx) FROM unit_ranges WHERE run_seq = ?1 AND "
+              "task = ?2 AND first_idx <= ?3) AND last_idx >= ?3)"
+            : "SELECT count(*), min(idx), max(idx), "
+              "(SELECT group_concat(name, ', ') FROM (SELECT name FROM tasks "
+              "WHERE run_seq = ?1 ORDER BY seq)), "
+              "(SELECT max(attempt) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+              "idx = ?3), "
+              "(SELECT count(*) FROM units WHERE run_seq = ?1 AND task = ?2 AND idx = ?3) "
+              "FROM units WHERE run_seq = ?1 AND task = ?2",
+        &st, err);
 
     if (rc != WF_OK)
         goto out;
@@ -81,10 +99,20 @@ int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int6
     rc = wf__store_find_run(s, run_id, &seq, err);
     if (rc != WF_OK)
         goto out;
+    /* A unit of a range (attempt 1) is found by one seek: the range that starts at or
+     * before the index. */
     rc = wf__store_prep(
         s,
-        "SELECT stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 AND "
-        "idx = ?3 AND (?4 = 0 OR attempt = ?4) ORDER BY attempt DESC LIMIT 1",
+        s->schema_version >= 8
+            ? "SELECT stdout_hash, stderr_hash, attempt FROM units WHERE run_seq = ?1 AND "
+              "task = ?2 AND idx = ?3 AND (?4 = 0 OR attempt = ?4) UNION ALL "
+              "SELECT stdout_hash, stderr_hash, 1 FROM unit_ranges INDEXED BY unit_ranges_first "
+              "WHERE run_seq = ?1 AND "
+              "task = ?2 AND first_idx = (SELECT max(first_idx) FROM unit_ranges WHERE "
+              "run_seq = ?1 AND task = ?2 AND first_idx <= ?3) AND last_idx >= ?3 AND "
+              "?4 IN (0, 1) ORDER BY 3 DESC LIMIT 1"
+            : "SELECT stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+              "idx = ?3 AND (?4 = 0 OR attempt = ?4) ORDER BY attempt DESC LIMIT 1",
         &st, err);
     if (rc != WF_OK)
         goto out;
@@ -123,57 +151,95 @@ out:
     return rc;
 }
 
-/* One succeeded unit's row, copied out so that blobs are read after the transaction. */
-typedef struct unit_row {
-    char *task, *item_hash, *result_json, *result_hash, *stdout_hash, *stderr_hash, *from;
-    int64_t index;
-    int exit_code;
-} unit_row;
-
 static char *dup_or_null(const char *s)
 {
     return s ? wf_xstrdup(s) : NULL;
 }
 
-int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out, wf_error *err)
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The succeeded units of one task, in runs (wf_store_succeeded_each). Inside the read
+ * transaction. */
+static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const char *task,
+                          wf_store_reused_fn fn, void *ctx, wf_error *err)
+{
+    wf__unit_cursor c;
+    wf__unit_view u;
+    int rc = wf__unit_cursor_open(s, &c, seq, task, INT64_MIN, "succeeded", err);
+
+    if (rc != WF_OK)
+        return rc;
+    while ((rc = wf__unit_cursor_next(&c, &u, err)) == WF_OK) {
+        wf_store_reused r = { .task = task,
+                              .first = u.index,
+                              .last = u.index,
+                              .stdout_hash = u.stdout_hash ? u.stdout_hash : "",
+                              .stderr_hash = u.stderr_hash ? u.stderr_hash : "",
+                              .exit_code = u.exit_code };
+        unsigned char digest[WF_STORE_DIGEST_LEN];
+        const char *blob = u.result_from != NULL ? u.stdout_hash : u.result_hash;
+
+        if (u.in_range) {
+            r.last = u.range_last;
+            r.digests = u.digest;
+            wf__unit_cursor_skip_range(&c);
+        } else if (wf__store_valid_hash(u.item_hash)) {
+            for (int i = 0; i < WF_STORE_DIGEST_LEN; i++)
+                digest[i] = (unsigned char)(hex_digit(u.item_hash[2 * i]) << 4 |
+                                            hex_digit(u.item_hash[2 * i + 1]));
+            r.digests = digest;
+        }
+        rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from, u.stdout_hash,
+                                   &r.result, err);
+        if (rc == WF_ENOENT) {
+            wf_error_set(err, WF_ESTORE, NULL, 0, 0,
+                         "%s/%.2s/%s: missing, but a result of run %s refers to it (the store "
+                         "is damaged)",
+                         s->blobs_dir, blob ? blob : "", blob ? blob : "", run_id);
+            rc = WF_ESTORE;
+        }
+        if (rc == WF_OK)
+            rc = fn(&r, ctx);
+        json_object_put(r.result);
+        if (rc != WF_OK)
+            break;
+    }
+    wf__unit_cursor_close(&c);
+    return rc == WF_ENOENT ? WF_OK : rc;
+}
+
+int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
+                            wf_store_reused_fn fn, void *ctx, wf_error *err)
 {
     sqlite3_stmt *st = NULL;
-    unit_row *rows = NULL;
-    size_t n = 0, cap = 0;
-    json_object *arr = NULL;
     int64_t seq = 0;
-    int rc;
+    int rc = wf__store_read_begin(s, err);
 
-    *out = NULL;
-    rc = wf__store_read_begin(s, err);
     if (rc != WF_OK)
         return rc;
     rc = wf__store_find_run(s, run_id, &seq, err);
-    if (rc == WF_OK)
-        /* The latest attempt of each (task, index) decides: a unit that succeeded and was
-         * then run again and failed does not count. */
-        /* result_from came with schema 6: an older store (read-only) has NULL there. */
-        rc = wf__store_prep(s,
-                            s->schema_version >= 6
-                                ? "SELECT task, idx, item_hash, result_json, result_hash, "
-                                  "stdout_hash, stderr_hash, exit_code, result_from FROM units u "
-                                  "WHERE run_seq = ?1 AND status = 'succeeded' AND attempt = "
-                                  "(SELECT max(attempt) FROM units v WHERE v.run_seq = u.run_seq "
-                                  "AND v.task = u.task AND v.idx = u.idx) ORDER BY rowid"
-                                : "SELECT task, idx, item_hash, result_json, result_hash, "
-                                  "stdout_hash, stderr_hash, exit_code, NULL FROM units u "
-                                  "WHERE run_seq = ?1 AND status = 'succeeded' AND attempt = "
-                                  "(SELECT max(attempt) FROM units v WHERE v.run_seq = u.run_seq "
-                                  "AND v.task = u.task AND v.idx = u.idx) ORDER BY rowid",
-                            &st, err);
-    if (rc != WF_OK) {
-        wf__store_read_end(s);
+    if (rc != WF_OK)
+        goto out;
+    if (task != NULL) {
+        rc = task_succeeded(s, seq, run_id, task, fn, ctx, err);
         goto out;
     }
+    /* The tasks that have units (a plain task's unit may be recorded before its task). */
+    rc = wf__store_prep(s,
+                        s->schema_version >= 8
+                            ? "SELECT DISTINCT task FROM unit_counts WHERE run_seq = ?1 AND "
+                              "status = 'succeeded' AND n > 0 ORDER BY task"
+                            : "SELECT DISTINCT task FROM units WHERE run_seq = ?1 ORDER BY task",
+                        &st, err);
+    if (rc != WF_OK)
+        goto out;
     sqlite3_bind_int64(st, 1, seq);
     for (;;) {
         int r = wf__store_step(s, st, err);
-        unit_row *u;
+        char *name;
 
         if (r == SQLITE_DONE)
             break;
@@ -181,69 +247,15 @@ int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out,
             rc = WF_ESTORE;
             break;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            rows = wf_xrealloc(rows, cap * sizeof(*rows));
-        }
-        u = &rows[n++];
-        u->task = dup_or_null(wf__store_col_text(st, 0));
-        u->index = sqlite3_column_int64(st, 1);
-        u->item_hash = dup_or_null(wf__store_col_text(st, 2));
-        u->result_json = dup_or_null(wf__store_col_text(st, 3));
-        u->result_hash = dup_or_null(wf__store_col_text(st, 4));
-        u->stdout_hash = dup_or_null(wf__store_col_text(st, 5));
-        u->stderr_hash = dup_or_null(wf__store_col_text(st, 6));
-        u->exit_code = sqlite3_column_int(st, 7);
-        u->from = dup_or_null(wf__store_col_text(st, 8));
-    }
-    sqlite3_finalize(st);
-    wf__store_read_end(s);
-    if (rc != WF_OK)
-        goto out;
-
-    arr = wf__store_checked(json_object_new_array_ext((int)n));
-    for (size_t i = 0; i < n; i++) {
-        json_object *o = wf__store_checked(json_object_new_object()), *result = NULL;
-
-        json_object_array_add(arr, o);
-        wf__store_add_str(o, "task", rows[i].task ? rows[i].task : "");
-        wf__store_add_int(o, "index", rows[i].index);
-        wf__store_add_str(o, "item_hash", rows[i].item_hash);
-        rc = wf__store_load_result(s, rows[i].result_json, rows[i].result_hash, rows[i].from,
-                                   rows[i].stdout_hash, &result, err);
-        if (rc != WF_OK) {
-            if (rc == WF_ENOENT) {
-                wf_error_set(
-                    err, WF_ESTORE, NULL, 0, 0,
-                    "%s/%.2s/%s: missing, but a result of run %s refers to it (the "
-                    "store is damaged)",
-                    s->blobs_dir, rows[i].from != NULL ? rows[i].stdout_hash : rows[i].result_hash,
-                    rows[i].from != NULL ? rows[i].stdout_hash : rows[i].result_hash, run_id);
-                rc = WF_ESTORE;
-            }
-            goto out;
-        }
-        json_object_object_add(o, "result", result);
-        wf__store_add_str(o, "stdout_hash", rows[i].stdout_hash ? rows[i].stdout_hash : "");
-        wf__store_add_str(o, "stderr_hash", rows[i].stderr_hash ? rows[i].stderr_hash : "");
-        wf__store_add_int(o, "exit_code", rows[i].exit_code);
+        name = dup_or_null(wf__store_col_text(st, 0));
+        rc = task_succeeded(s, seq, run_id, name ? name : "", fn, ctx, err);
+        free(name);
+        if (rc != WF_OK)
+            break;
     }
 out:
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].task);
-        free(rows[i].item_hash);
-        free(rows[i].result_json);
-        free(rows[i].result_hash);
-        free(rows[i].stdout_hash);
-        free(rows[i].stderr_hash);
-        free(rows[i].from);
-    }
-    free(rows);
-    if (rc == WF_OK) {
-        *out = arr;
-        arr = NULL;
-    }
-    json_object_put(arr);
+    sqlite3_finalize(st);
+    wf__store_read_end(s);
     return rc;
 }
 

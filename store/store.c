@@ -94,6 +94,45 @@ static const char *const migrations[] = {
      "ALTER TABLE cache ADD COLUMN result_from TEXT;"),
     /* 6 -> 7: a pipelined task's source task (`pipeline: true`, issue 17); NULL otherwise. */
     "ALTER TABLE tasks ADD COLUMN source TEXT;",
+    /* 7 -> 8: compact records for 10M-unit runs (issue 16, docs/store.md "Ranges"): runs of
+     * consecutive first-attempt successes that carry nothing of their own are one row of
+     * unit_ranges (the writer coalesces them, writer_ranges.c), and unit_counts counts each
+     * task's units by the status of their latest attempt, so nothing scans the units for a
+     * count. The counts of runs recorded before are computed here, once. */
+    ("CREATE TABLE unit_ranges ("
+     " run_seq INTEGER NOT NULL REFERENCES runs (seq),"
+     " task TEXT NOT NULL,"
+     " first_idx INTEGER NOT NULL,"
+     " last_idx INTEGER NOT NULL,"
+     " started_ms INTEGER,"
+     " ended_ms INTEGER,"
+     " exit_code INTEGER NOT NULL,"
+     " result_json TEXT,"
+     " stdout_hash TEXT,"
+     " stderr_hash TEXT,"
+     " reused INTEGER NOT NULL,"
+     " item_digests BLOB NOT NULL);"
+     /* Rows carry up to 32 KiB of digests: a rowid table, the lookups through indexes. */
+     "CREATE UNIQUE INDEX unit_ranges_first ON unit_ranges (run_seq, task, first_idx);"
+     "CREATE INDEX unit_ranges_last ON unit_ranges (run_seq, task, last_idx);"
+     "CREATE TABLE unit_counts ("
+     " run_seq INTEGER NOT NULL REFERENCES runs (seq),"
+     " task TEXT NOT NULL,"
+     " status TEXT NOT NULL,"
+     " n INTEGER NOT NULL,"
+     " PRIMARY KEY (run_seq, task, status)) WITHOUT ROWID;"
+     "INSERT INTO unit_counts (run_seq, task, status, n) SELECT run_seq, task, status, count(*) "
+     " FROM units u WHERE attempt = (SELECT max(attempt) FROM units v WHERE v.run_seq = "
+     " u.run_seq AND v.task = u.task AND v.idx = u.idx) GROUP BY run_seq, task, status;"
+     /* A unit row counts for its status; a later attempt takes its unit from the status of
+      * the attempt before (units of ranges are counted by the writer). */
+     "CREATE TRIGGER unit_counts_add AFTER INSERT ON units BEGIN"
+     " INSERT INTO unit_counts (run_seq, task, status, n) VALUES (new.run_seq, new.task,"
+     " new.status, 1) ON CONFLICT (run_seq, task, status) DO UPDATE SET n = n + 1;"
+     " UPDATE unit_counts SET n = n - 1 WHERE new.attempt > 1 AND run_seq = new.run_seq AND"
+     " task = new.task AND status = (SELECT status FROM units WHERE run_seq = new.run_seq AND"
+     " task = new.task AND idx = new.idx AND attempt = new.attempt - 1);"
+     " END;"),
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,

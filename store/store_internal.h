@@ -34,7 +34,34 @@
  * close (store.c, skip_small_checkpoint). */
 #define WF__STORE_WAL_KEEP (1024 * 1024)
 
+/* A range row of unit_ranges holds at most this many units (its item digests, 8 bytes each,
+ * are rewritten whole when a later batch extends it: 4 KiB at most, so extending a range
+ * a few units at a time stays cheap). */
+#define WF__STORE_RANGE_MAX 512
+
 typedef struct wf__rec wf__rec;
+
+/* One unit the writer keeps as part of a range (writer_ranges.c); the strings are borrowed
+ * from its record, which lives until its batch is committed. */
+typedef struct wf__range_unit {
+    int64_t run_seq;
+    const char *task;
+    int64_t index;
+    int64_t started_ms, ended_ms;
+    int exit_code;
+    bool reused;
+    const char *result_json, *stdout_hash, *stderr_hash; /* NULL for none */
+    unsigned char digest[WF_STORE_DIGEST_LEN];           /* of its item_hash */
+    size_t order;                                        /* arrival in the batch */
+} wf__range_unit;
+
+/* The range units of the batch being committed. */
+typedef struct wf__ranges {
+    wf__range_unit *units;
+    size_t n, cap;
+    unsigned char *buf; /* a range's digests while it is written */
+    size_t buf_cap;
+} wf__ranges;
 
 /* A run this process owns: its lock file, held (flock, exclusive) from the run's start until
  * its end is committed (writer.c) or the store closes. */
@@ -76,6 +103,8 @@ struct wf_store {
     sqlite3 *wdb;
     sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_run_start, *st_run_end, *st_task,
         *st_unit, *st_cache, *st_run_seq;
+    /* writer_ranges.c's */
+    sqlite3_stmt *st_range_before, *st_range_after, *st_range_del, *st_range_ins, *st_count_add;
 
     pthread_mutex_t rlock;
     sqlite3 *rdb;
@@ -126,6 +155,15 @@ bool wf__store_valid_hash(const char *h);
 /* With rlock held: opens rdb and prepares st_cache_get unless done already. WF_OK, or
  * WF_ESTORE with err filled (the next call tries again). */
 int wf__store_read_conn(wf_store *s, wf_error *err);
+
+/* writer_ranges.c: prepares and finalizes its statements on wdb; queues a unit of the batch
+ * being committed; writes the batch's units as ranges (inside the writer's transaction:
+ * SQLITE_OK or SQLite's error code); frees what it holds. */
+int wf__ranges_prepare(wf_store *s, wf_error *err);
+void wf__ranges_finalize(wf_store *s);
+void wf__ranges_add(wf__ranges *p, const wf__range_unit *u);
+int wf__ranges_commit(wf_store *s, wf__ranges *p);
+void wf__ranges_release(wf__ranges *p);
 
 /* Prepares the writer's statements on wdb and starts the writer thread. */
 int wf__store_writer_start(wf_store *s, wf_error *err);
@@ -191,5 +229,44 @@ void wf__store_read_end(wf_store *s);
 int wf__store_step(wf_store *s, sqlite3_stmt *st, wf_error *err);
 /* The seq of a full run id: WF_OK, WF_ENOENT or WF_ESTORE. Inside a read transaction. */
 int wf__store_find_run(wf_store *s, const char *run_id, int64_t *seq, wf_error *err);
+
+/* ---- unit_cursor.c: one task's units, rows and ranges alike, in index order ------------- */
+
+/* One unit as the cursor hands it out. Strings are borrowed until the next call. */
+typedef struct wf__unit_view {
+    int64_t index;
+    int attempt;
+    const char *status;
+    int64_t started_ms, ended_ms; /* 0: unknown */
+    bool has_times;
+    int exit_code;
+    const char *error, *label;
+    bool cached, reused, ignored;
+    const char *stdout_hash, *stderr_hash;               /* NULL: none */
+    const char *result_json, *result_hash, *result_from; /* as in units */
+    const char *item_hash;                               /* a row's, or NULL */
+    const unsigned char *digest; /* a range unit's WF_STORE_DIGEST_LEN bytes, or NULL */
+    bool in_range;               /* it is a unit of a range row ... */
+    int64_t range_last;          /* ... that goes up to this index */
+} wf__unit_view;
+
+typedef struct wf__unit_cursor {
+    wf_store *s;
+    sqlite3_stmt *rows, *ranges;
+    int64_t from;
+    int row_state, range_state; /* 0 to read, 1 loaded, 2 done (3: a row was handed out) */
+    int64_t range_first, range_last, range_next;
+} wf__unit_cursor;
+
+/* Inside a read transaction: the units of task in run seq with an index ≥ from, all attempts
+ * in (index, attempt) order, or, with status, only units whose latest attempt has it. WF_OK
+ * or WF_ESTORE (err filled). Close it before the transaction ends. */
+int wf__unit_cursor_open(wf_store *s, wf__unit_cursor *c, int64_t seq, const char *task,
+                         int64_t from, const char *status, wf_error *err);
+/* The next unit into *u: WF_OK, WF_ENOENT at the end, WF_ESTORE (err filled). */
+int wf__unit_cursor_next(wf__unit_cursor *c, wf__unit_view *u, wf_error *err);
+/* After a unit of a range: skips the rest of that range. */
+void wf__unit_cursor_skip_range(wf__unit_cursor *c);
+void wf__unit_cursor_close(wf__unit_cursor *c);
 
 #endif

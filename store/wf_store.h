@@ -61,7 +61,11 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 7
+#define WF_STORE_SCHEMA_VERSION 8
+
+/* Bytes of an item's SHA256 that a range of units keeps per unit (docs/store.md, "Ranges"):
+ * enough for --resume to tell a changed item from an unchanged one. */
+#define WF_STORE_DIGEST_LEN 8
 
 /* Results whose compact JSON is at most this many bytes are kept inline in state.db; larger
  * ones are blobs. */
@@ -191,8 +195,10 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
  * --store DIR unless the store is .wfengine), null for any other run. */
 int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err);
 
-/* One run: the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
- * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "ignored", "units": [
+/* One run, every unit of it (wf_store_run_page_json reads a page: use it for runs of any
+ * size): the fields above plus "file_sha256", "inputs", "outputs" and "tasks": [ {"name",
+ * "status", "started_ms", "ended_ms", "error", "n_items", "with_items", "ignored", "counts"
+ * (see wf_store_run_page_json), "next_index" (null), "units": [
  * {"index", "attempt", "status", "started_ms", "ended_ms", "exit_code", "error", "cached",
  * "reused", "stdout_hash", "stderr_hash", "ignored", "label"} ...] } ] in workflow-file order
  * (position),
@@ -200,16 +206,57 @@ int wf_store_runs_json(wf_store *s, int limit, json_object **out, wf_error *err)
  * "error" of a unit says why it failed, was skipped or was cancelled. *out is owned. */
 int wf_store_run_json(wf_store *s, const char *run_id, json_object **out, wf_error *err);
 
+/* Which units wf_store_run_page_json lists for each task. {0}: every unit. */
+typedef struct wf_store_page {
+    int64_t offset;     /* only units whose index is at least this (a task without items has
+                         * index -1: it is listed when offset is 0) */
+    int64_t limit;      /* at most this many units (by index; all attempts of each) per task; 0:
+                         * all of them; -1: none (only the tasks and their counts) */
+    const char *status; /* only units whose latest attempt has this status (a wf_status
+                         * name); NULL: every unit and attempt */
+} wf_store_page;
+
+/* wf_store_run_json with the units of each task limited to a page. Each task also has
+ * "counts" ({"succeeded": n, "failed": n, "skipped": n, "cancelled": n}: its units by the
+ * status of their latest attempt, read from a summary, not counted) and, unless limit is -1,
+ * "next_index": the offset of the next page, or null when the page is the last. Cost: a seek
+ * per task and the units of the page, whatever the number of units in the run. */
+int wf_store_run_page_json(wf_store *s, const char *run_id, const wf_store_page *page,
+                           json_object **out, wf_error *err);
+
 /* stdout (or stderr) of one unit: index -1 for a task without items; attempt 0 for the
  * latest. *data owned (NUL-terminated), "" when the unit wrote nothing. WF_ENOENT when there
  * is no such task, item or attempt (err says which exist). */
 int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
                          int attempt, bool want_stderr, char **data, size_t *len, wf_error *err);
 
-/* For --resume: the units of run_id whose latest attempt succeeded, as a JSON array of
- * {"task", "index", "item_hash", "result" (the value, loaded from its blob if needed),
- *  "stdout_hash", "stderr_hash", "exit_code"}. *out owned. */
-int wf_store_succeeded_units(wf_store *s, const char *run_id, json_object **out, wf_error *err);
+/* Succeeded units of a run, for --resume: consecutive units that share everything but their
+ * item (a range of the store, docs/store.md "Ranges") come as one; any other unit alone. */
+typedef struct wf_store_reused {
+    const char *task;    /* borrowed */
+    int64_t first, last; /* item indices (first == last for one unit); -1, -1 for a task
+                          * without items */
+    /* (last - first + 1) * WF_STORE_DIGEST_LEN bytes: the first bytes of each unit's item
+     * SHA256 (wf_store_unit_rec.item_hash), in index order; NULL when it had none. Borrowed. */
+    const unsigned char *digests;
+    json_object *result;     /* each unit's result (borrowed; NULL is JSON null) */
+    const char *stdout_hash; /* "" for none */
+    const char *stderr_hash; /* "" for none */
+    int exit_code;
+} wf_store_reused;
+
+/* Called for each run of succeeded units; anything but WF_OK stops the walk, and
+ * wf_store_succeeded_each returns it. */
+typedef int (*wf_store_reused_fn)(const wf_store_reused *u, void *ctx);
+
+/* For --resume: calls fn for the units of run_id whose latest attempt succeeded, task by task
+ * (task: only that one; NULL: every task), by index. Results in blobs are loaded before fn
+ * sees them. Memory: one range or unit at a time, whatever the size of the run. fn runs
+ * inside the store's read lock: it must not call the query functions of this store (it may
+ * record and put blobs). Returns WF_OK, WF_ENOENT (no such run), WF_ESTORE (err filled: a
+ * result's blob is missing or damaged), or what fn returned. */
+int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
+                            wf_store_reused_fn fn, void *ctx, wf_error *err);
 
 /* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null), the
  * stdout/stderr hashes ("" for none) and, when files_json is not NULL, *files_json (owned;

@@ -240,7 +240,44 @@ typedef struct writer {
     wf_store *s;
     char run_id[64]; /* the run whose seq was looked up last: most records belong to it */
     int64_t run_seq;
+    wf__ranges ranges; /* the batch's units that become ranges (writer_ranges.c) */
 } writer;
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Whether a unit carries nothing a range cannot say (docs/store.md, "Ranges"): a first
+ * attempt of an item that succeeded, with no error, label, cache hit, ignored failure or
+ * result of its own beyond an inline one (which the range shares with its neighbours), and an
+ * item hash to keep a digest of. */
+static bool rangeable(const wf__rec *r)
+{
+    return r->status == WF_STATUS_SUCCEEDED && r->attempt == 1 && r->index >= 0 &&
+           r->str[S_UNIT_ERROR] == NULL && r->str[S_UNIT_RESULT_HASH] == NULL &&
+           r->str[S_UNIT_FROM] == NULL && r->str[S_UNIT_LABEL] == NULL && !r->cached &&
+           !r->ignored && wf__store_valid_hash(r->str[S_UNIT_ITEM]);
+}
+
+static void add_range_unit(writer *w, const wf__rec *r, int64_t seq)
+{
+    wf__range_unit u = { .run_seq = seq,
+                         .task = r->str[S_UNIT_TASK] ? r->str[S_UNIT_TASK] : "",
+                         .index = r->index,
+                         .started_ms = r->started_ms,
+                         .ended_ms = r->ended_ms,
+                         .exit_code = r->exit_code,
+                         .reused = r->reused,
+                         .result_json = r->str[S_UNIT_RESULT],
+                         .stdout_hash = r->str[S_UNIT_STDOUT],
+                         .stderr_hash = r->str[S_UNIT_STDERR] };
+    const char *h = r->str[S_UNIT_ITEM];
+
+    for (int i = 0; i < WF_STORE_DIGEST_LEN; i++)
+        u.digest[i] = (unsigned char)(hex_digit(h[2 * i]) << 4 | hex_digit(h[2 * i + 1]));
+    wf__ranges_add(&w->ranges, &u);
+}
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
@@ -359,6 +396,10 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         rc = run_seq(w, r->str[S_UNIT_RUN_ID], &seq);
         if (rc != SQLITE_OK)
             return rc;
+        if (rangeable(r)) {
+            add_range_unit(w, r, seq);
+            return SQLITE_OK;
+        }
         st = s->st_unit;
         sqlite3_bind_int64(st, 1, seq);
         bind_text(st, 2, r->str[S_UNIT_TASK] ? r->str[S_UNIT_TASK] : "");
@@ -440,6 +481,12 @@ static void commit_batch(writer *w, wf__rec *const *list, size_t n)
             goto out;
         }
     }
+    rc = wf__ranges_commit(s, &w->ranges);
+    if (rc != SQLITE_OK) {
+        wf__store_fail(s, NULL, "%s: cannot record a range of units: %s", s->db_path,
+                       wf__store_sqlite_msg(s->wdb, mbuf, sizeof(mbuf)));
+        goto out;
+    }
     rc = step_reset(s->st_commit);
     if (rc != SQLITE_OK)
         wf__store_fail(s, NULL, "%s: cannot commit: %s", s->db_path,
@@ -454,6 +501,7 @@ out:
         }
         return;
     }
+    w->ranges.n = 0;
     /* After some errors (disk full) SQLite has already rolled back; then this is a no-op. */
     if (!sqlite3_get_autocommit(s->wdb))
         step_reset(s->st_rollback);
@@ -484,7 +532,7 @@ static void linger(wf_store *s)
 
 static void *writer_main(void *arg)
 {
-    writer w = { .s = arg, .run_id = "", .run_seq = 0 };
+    writer w = { .s = arg, .run_id = "", .run_seq = 0, .ranges = { 0 } };
     wf_store *s = w.s;
     wf__rec **batch = wf_xmalloc(WF__STORE_BATCH_MAX * sizeof(*batch));
 
@@ -523,6 +571,7 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&s->q_done);
     }
     pthread_mutex_unlock(&s->qlock);
+    wf__ranges_release(&w.ranges);
     free(batch);
     return NULL;
 }
@@ -570,7 +619,8 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
                 "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, "
                 "stderr_hash, created_ms, files_json, result_from) VALUES (?1, ?2, ?3, ?4, ?5, "
                 "?6, ?7, ?8)",
-                &s->st_cache, err) != WF_OK)
+                &s->st_cache, err) != WF_OK ||
+        wf__ranges_prepare(s, err) != WF_OK)
         return WF_ESTORE;
     rc = pthread_create(&s->thread, NULL, writer_main, s);
     if (rc != 0) {
@@ -615,6 +665,7 @@ void wf__store_writer_release(wf_store *s)
     sqlite3_finalize(s->st_task);
     sqlite3_finalize(s->st_unit);
     sqlite3_finalize(s->st_cache);
+    wf__ranges_finalize(s);
     s->st_begin = s->st_commit = s->st_rollback = s->st_run_seq = s->st_run_start = NULL;
     s->st_run_end = s->st_task = s->st_unit = s->st_cache = NULL;
 }

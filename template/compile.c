@@ -151,7 +151,12 @@ static void classify(wf_tpl *t)
             blank++;
         }
     }
-    if (nexpr == 0) {
+    if (nexpr == 0 && t->nparts == 1) {
+        /* One run of text (a constant command): the literal is that part's text, shared. */
+        t->kind = WF_TPL_LITERAL;
+        t->literal = t->parts[0].text;
+        t->literal_len = t->parts[0].len;
+    } else if (nexpr == 0) {
         t->kind = WF_TPL_LITERAL;
         for (size_t i = 0; i < t->nparts; i++)
             wf_strbuf_add(&sb, t->parts[i].text, t->parts[i].len);
@@ -349,7 +354,8 @@ static int compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf
      * source order (qsort is not stable, but two references never share an offset). */
     if (p.nrefs > 1)
         qsort(p.refs, p.nrefs, sizeof(*p.refs), cmp_ref);
-    t->refs = wf_xcalloc(p.nrefs ? p.nrefs : 1, sizeof(*t->refs));
+    /* None (a constant) allocates nothing: wf_tpl_refs gives NULL and 0. */
+    t->refs = p.nrefs > 0 ? wf_xcalloc(p.nrefs, sizeof(*t->refs)) : NULL;
     for (size_t i = 0; i < p.nrefs; i++) {
         t->refs[i] = p.refs[i].ref;
         wf__tpl_linecol(t->src, p.refs[i].off, &t->refs[i].line, &t->refs[i].column);
@@ -397,11 +403,12 @@ void wf_tpl_free(wf_tpl *t)
         free(n);
     }
     free(t->nodes);
+    if (t->nparts != 1 || t->literal != t->parts[0].text)
+        free(t->literal);
     for (size_t i = 0; i < t->nparts; i++)
         free(t->parts[i].text);
     free(t->parts);
     free(t->refs);
-    free(t->literal);
     free(t->src);
     free(t);
 }

@@ -439,7 +439,7 @@ struct wf_tpl {
     size_t value_part; /* WF_TPL_VALUE: its part (for its shell context) */
     part_mode value_mode;
     const node *value_inner;
-    char *literal; /* WF_TPL_LITERAL: the text */
+    char *literal; /* WF_TPL_LITERAL: the text (parts[0].text itself when one part) */
     size_t literal_len;
     wf_tpl_ref *refs;
     size_t nrefs;

@@ -1,8 +1,10 @@
 /*
  * check_api: the embedding API as a program sees it, through the installed headers alone
- * (wfengine.h, wf_store.h): the plan that `run --dry-run` prints from wf_workflow_describe,
- * and resuming a recorded run with wf_resume_prepare as `run --resume` does.
+ * (wfengine.h, wf_store.h): the plan that `run --dry-run` prints from wf_workflow_describe
+ * (whole, and task by task as the CLI walks it), and resuming a recorded run with
+ * wf_resume_prepare as `run --resume` does.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +130,108 @@ START_TEST(plan_order_and_tasks)
     ck_assert_int_eq(json_object_get_int(member(task_named(doc, "last"), "col")), 3);
     ck_assert_int_eq(json_object_get_int(member(task_named(doc, "first"), "line")), 18);
     json_object_put(doc);
+    wf_workflow_free(wf);
+}
+END_TEST
+
+/* The describe and the plan given task by task are exactly the whole ones, piece by piece
+ * (what `run --dry-run` prints from them), inputs and outputs in the top part. */
+START_TEST(plan_streamed_equals_whole)
+{
+    static const char text[] = "version: 1\n"
+                               "name: streamed\n"
+                               "inputs:\n"
+                               "  n: {type: integer, default: 2, description: how many}\n"
+                               "  tag: {type: string, enum: [a, b], default: a}\n"
+                               "tasks:\n"
+                               "  b:\n"
+                               "    with-items: << range(inputs.n) >>\n"
+                               "    run: echo << item >> << inputs.tag >>\n"
+                               "    needs: [a]\n"
+                               "  a:\n"
+                               "    run: echo << inputs.n >>\n"
+                               "    when: << inputs.tag == 'a' >>\n"
+                               "  c:\n"
+                               "    action: core.value\n"
+                               "    input: {value: << task.b.result >>}\n"
+                               "outputs:\n"
+                               "  out: << task.c.result >>\n";
+    wf_workflow *wf = load("streamed.yaml", text);
+    json_object *doc = wf_workflow_describe(wf), *top = wf_workflow_describe_top(wf);
+    json_object *tasks = member(doc, "tasks"), *order = member(doc, "order");
+    json_object *whole = NULL, *expect_top = json_object_new_object();
+    size_t n = wf_workflow_task_count(wf);
+    wf_engine *e = wf_engine_new(NULL);
+    wf_run_options opts = { 0 };
+    wf_plan *plan = NULL;
+    wf_errlist errs;
+
+    ck_assert_uint_eq(n, 3);
+    ck_assert_uint_eq(json_object_array_length(tasks), n);
+    json_object_object_foreach(doc, key, value)
+    {
+        if (strcmp(key, "tasks") != 0 && strcmp(key, "order") != 0)
+            json_object_object_add(expect_top, key, json_object_get(value));
+    }
+    ck_assert_str_eq(json_object_to_json_string(top), json_object_to_json_string(expect_top));
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_run_plan(e, wf, &opts, &whole, &errs), WF_OK);
+    ck_assert_int_eq(wf_plan_open(e, wf, &opts, &plan, &errs), WF_OK);
+    for (size_t i = 0; i < n; i++) {
+        json_object *task = wf_workflow_describe_task(wf, i), *known = wf_plan_task(plan, i);
+        size_t t = wf_workflow_task_in_order(wf, i);
+
+        ck_assert_str_eq(json_object_to_json_string(task),
+                         json_object_to_json_string(json_object_array_get_idx(tasks, i)));
+        ck_assert_str_eq(wf_workflow_task_name(wf, i), str(task, "name"));
+        ck_assert_str_eq(wf_workflow_task_name(wf, t),
+                         json_object_get_string(json_object_array_get_idx(order, i)));
+        ck_assert_str_eq(json_object_to_json_string(known),
+                         json_object_to_json_string(
+                             member(member(whole, "tasks"), wf_workflow_task_name(wf, i))));
+        json_object_put(known);
+        json_object_put(task);
+    }
+    /* What the inputs decide is there: b's items, a's command and condition. */
+    ck_assert_str_eq(json_object_to_json_string(member(member(whole, "tasks"), "b")),
+                     "{ \"items\": [ 0, 1 ] }");
+    ck_assert_str_eq(json_object_to_json_string(member(member(whole, "tasks"), "a")),
+                     "{ \"when\": true, \"run\": \"echo 2\" }");
+    ck_assert_ptr_null(wf_workflow_describe_task(wf, n));
+    ck_assert_ptr_null(wf_workflow_task_name(wf, n));
+    ck_assert_ptr_null(wf_plan_task(plan, n));
+    ck_assert_uint_eq(wf_workflow_task_in_order(wf, n), SIZE_MAX);
+    wf_plan_free(plan);
+    json_object_put(whole);
+    json_object_put(expect_top);
+    json_object_put(top);
+    json_object_put(doc);
+    wf_errlist_release(&errs);
+    wf_engine_free(e);
+    wf_workflow_free(wf);
+}
+END_TEST
+
+/* A plan whose inputs do not bind is refused as wf_run_plan refuses it, with nothing open. */
+START_TEST(plan_open_refuses_bad_inputs)
+{
+    wf_workflow *wf = load("req.yaml", "version: 1\n"
+                                       "inputs:\n"
+                                       "  n: {type: integer}\n"
+                                       "tasks:\n"
+                                       "  a: {run: echo << inputs.n >>}\n");
+    wf_engine *e = wf_engine_new(NULL);
+    wf_run_options opts = { 0 };
+    wf_plan *plan = (wf_plan *)&opts;
+    wf_errlist errs;
+
+    wf_errlist_init(&errs);
+    ck_assert_int_eq(wf_plan_open(e, wf, &opts, &plan, &errs), WF_EINVAL);
+    ck_assert_ptr_null(plan);
+    ck_assert_uint_eq(errs.len, 1);
+    ck_assert_ptr_nonnull(strstr(errs.items[0].message, "'n'"));
+    wf_errlist_release(&errs);
+    wf_engine_free(e);
     wf_workflow_free(wf);
 }
 END_TEST
@@ -391,6 +495,8 @@ static Suite *api_suite(void)
     TCase *tc = tcase_create("plan");
 
     tcase_add_test(tc, plan_order_and_tasks);
+    tcase_add_test(tc, plan_streamed_equals_whole);
+    tcase_add_test(tc, plan_open_refuses_bad_inputs);
     suite_add_tcase(s, tc);
     tc = tcase_create("resume");
     tcase_add_checked_fixture(tc, setup, teardown);

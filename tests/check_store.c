@@ -210,6 +210,46 @@ static wf_store_unit_rec unit(const char *run_id, const char *task, int64_t inde
     return u;
 }
 
+/* wf_store_succeeded_each's callback: one object per run of units, in a JSON array (ctx):
+ * {"task", "index" (the first), "last", "result", "stdout_hash", "stderr_hash", "exit_code",
+ *  "digests" (hex of every unit's digest, or null)}. */
+static int collect_reused(const wf_store_reused *u, void *ctx)
+{
+    json_object *o = json_object_new_object();
+    wf_strbuf hex = WF_STRBUF_INIT;
+
+    json_object_object_add(o, "task", json_object_new_string(u->task));
+    json_object_object_add(o, "index", json_object_new_int64(u->first));
+    json_object_object_add(o, "last", json_object_new_int64(u->last));
+    json_object_object_add(o, "result", json_object_get(u->result));
+    json_object_object_add(o, "stdout_hash", json_object_new_string(u->stdout_hash));
+    json_object_object_add(o, "stderr_hash", json_object_new_string(u->stderr_hash));
+    json_object_object_add(o, "exit_code", json_object_new_int(u->exit_code));
+    for (int64_t i = 0; u->digests != NULL && i < (u->last - u->first + 1) * WF_STORE_DIGEST_LEN;
+         i++)
+        wf_strbuf_addf(&hex, "%02x", u->digests[i]);
+    json_object_object_add(o, "digests",
+                           u->digests ? json_object_new_string(wf_strbuf_str(&hex)) : NULL);
+    wf_strbuf_release(&hex);
+    json_object_array_add(ctx, o);
+    return WF_OK;
+}
+
+/* The succeeded units of a run (of one task, or all), as collect_reused makes them. */
+static int succeeded_units(wf_store *s, const char *run_id, const char *task, json_object **arr,
+                           wf_error *err)
+{
+    int rc;
+
+    *arr = json_object_new_array();
+    rc = wf_store_succeeded_each(s, run_id, task, collect_reused, *arr, err);
+    if (rc != WF_OK) {
+        json_object_put(*arr);
+        *arr = NULL;
+    }
+    return rc;
+}
+
 static const char *jstr(json_object *o, const char *key)
 {
     json_object *v = NULL;
@@ -366,16 +406,16 @@ START_TEST(test_newer_schema_refused)
     wf_error err;
 
     close_ok(open_ok(tmp));
-    sql_exec(tmp, "PRAGMA user_version = 8");
+    sql_exec(tmp, "PRAGMA user_version = 9");
     wf_error_init(&err);
     ck_assert_int_eq(wf_store_open(tmp, &s, &err), WF_ESTORE);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 8, this one reads up to 7)"));
+        strstr(err.message, "was written by a newer wfengine (schema 9, this one reads up to 8)"));
     /* Refusing changed nothing. */
-    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 8);
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 9);
     wf_error_release(&err);
     remove_tree(tmp);
     free(db);
@@ -1056,7 +1096,7 @@ START_TEST(test_succeeded_units)
     wf_store_record_unit(s, &u);
     flush_ok(s);
 
-    ck_assert_int_eq(wf_store_succeeded_units(s, "r1", &arr, &err), WF_OK);
+    ck_assert_int_eq(succeeded_units(s, "r1", NULL, &arr, &err), WF_OK);
     ck_assert_int_eq(json_object_array_length(arr), 3);
     o = json_object_array_get_idx(arr, 0);
     ck_assert_str_eq(jstr(o, "task"), "a");
@@ -1064,18 +1104,18 @@ START_TEST(test_succeeded_units)
     ck_assert_int_eq(jint(jget(o, "result"), "v"), 1);
     ck_assert_str_eq(jstr(o, "stdout_hash"), out);
     ck_assert_str_eq(jstr(o, "stderr_hash"), "");
-    ck_assert_ptr_null(jget(o, "item_hash"));
+    ck_assert_ptr_null(jget(o, "digests"));
     ck_assert_int_eq(jint(o, "exit_code"), 0);
     o = json_object_array_get_idx(arr, 1);
     ck_assert_str_eq(jstr(o, "task"), "c");
     ck_assert_int_eq(jint(o, "index"), 0);
-    ck_assert_str_eq(jstr(o, "item_hash"), out);
+    ck_assert_int_eq(strncmp(jstr(o, "digests"), out, 2 * WF_STORE_DIGEST_LEN), 0);
     ck_assert_int_eq(json_object_array_length(jget(jget(o, "result"), "lines")), 500);
     o = json_object_array_get_idx(arr, 2);
     ck_assert_int_eq(jint(o, "index"), 1);
     ck_assert_ptr_null(jget(o, "result"));
     json_object_put(arr);
-    ck_assert_int_eq(wf_store_succeeded_units(s, "r2", &arr, &err), WF_ENOENT);
+    ck_assert_int_eq(succeeded_units(s, "r2", NULL, &arr, &err), WF_ENOENT);
     close_ok(s);
     wf_strbuf_release(&big);
     wf_error_release(&err);
@@ -1345,7 +1385,7 @@ START_TEST(test_crash_kill9)
         free(ok);
     }
     /* Every result a row names is there, whole: loading them all checks every hash. */
-    ck_assert_int_eq(wf_store_succeeded_units(s, "crash", &arr, &err), WF_OK);
+    ck_assert_int_eq(succeeded_units(s, "crash", NULL, &arr, &err), WF_OK);
     ck_assert_int_eq(json_object_array_length(arr),
                      sql_int(tmp, "SELECT count(*) FROM units WHERE result_hash IS NOT NULL"));
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -1705,7 +1745,8 @@ START_TEST(test_schema1_store)
         wf_store_record_unit(s, &u);
     }
     close_ok(s);
-    sql_exec(tmp, "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
+    sql_exec(tmp, "DROP TRIGGER unit_counts_add; DROP TABLE unit_ranges; DROP TABLE unit_counts; "
+                  "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
                   "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
                   "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
                   "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE units DROP "
@@ -1749,6 +1790,288 @@ START_TEST(test_schema1_store)
     s = open_ok(tmp);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
     ck_assert_str_eq(view_run(s, "r-new").status, "interrupted");
+    close_ok(s);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* ---- ranges: compact records of plain successes ----------------------------------------- */
+
+/* Records item i of task (attempt, status) with the item hash of "i", as the engine does. */
+static void record_item(wf_store *s, const char *run_id, const char *task, int64_t i, int attempt,
+                        wf_status status, const char *stdout_hash)
+{
+    char text[32], hash[WF_SHA256_HEX_LEN + 1];
+    wf_store_unit_rec u = unit(run_id, task, i, attempt, status);
+
+    snprintf(text, sizeof(text), "%lld", (long long)i);
+    wf_sha256_hex(text, strlen(text), hash);
+    u.item_hash = hash;
+    u.stdout_hash = stdout_hash;
+    u.started_ms = 1000 + i;
+    u.ended_ms = 2000 + i;
+    wf_store_record_unit(s, &u);
+}
+
+static int64_t range_rows(const char *dir, const char *task)
+{
+    char *sql = wf_xasprintf("SELECT count(*) FROM unit_ranges WHERE task = '%s'", task);
+    int64_t n = sql_int(dir, sql);
+
+    free(sql);
+    return n;
+}
+
+/* Ten items: 0-4 plain, 5 failed then retried, 6 plain, 7 with its own stdout, 8-9 plain,
+ * recorded out of order in one batch; 10 failed. */
+static void record_ten(wf_store *s, const char *out)
+{
+    static const int order[] = { 9, 3, 0, 1, 2, 4, 8, 6 };
+
+    record_run(s, "r1", "wf");
+    record_task(s, "r1", "t", WF_STATUS_FAILED);
+    for (size_t k = 0; k < WF_ARRAY_LEN(order); k++)
+        record_item(s, "r1", "t", order[k], 1, WF_STATUS_SUCCEEDED, NULL);
+    record_item(s, "r1", "t", 5, 1, WF_STATUS_FAILED, NULL);
+    record_item(s, "r1", "t", 5, 2, WF_STATUS_SUCCEEDED, NULL);
+    record_item(s, "r1", "t", 7, 1, WF_STATUS_SUCCEEDED, out);
+    record_item(s, "r1", "t", 10, 1, WF_STATUS_FAILED, NULL);
+    flush_ok(s);
+}
+
+START_TEST(test_ranges_split_and_read)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    char out[WF_SHA256_HEX_LEN + 1], *data = NULL;
+    size_t len = 0;
+    json_object *run = NULL, *t, *units, *counts;
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_store_put_blob(s, "seven\n", 6, out, &err), WF_OK);
+    record_ten(s, out);
+    /* [0..4] [6] [7: its stdout] [8..9]; 5's two attempts and 10 are rows. */
+    ck_assert_int_eq(range_rows(tmp, "t"), 4);
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM units"), 3);
+    ck_assert_int_eq(sql_int(tmp, "SELECT last_idx FROM unit_ranges WHERE first_idx = 0"), 4);
+    ck_assert_int_eq(sql_int(tmp, "SELECT started_ms FROM unit_ranges WHERE first_idx = 0"), 1000);
+    ck_assert_int_eq(sql_int(tmp, "SELECT ended_ms FROM unit_ranges WHERE first_idx = 0"), 2004);
+    ck_assert_int_eq(sql_int(tmp, "SELECT length(item_digests) FROM unit_ranges WHERE "
+                                  "first_idx = 0"),
+                     5 * WF_STORE_DIGEST_LEN);
+    /* Read back as units, by index then attempt, every field a unit row would have. */
+    ck_assert_int_eq(wf_store_run_json(s, "r1", &run, &err), WF_OK);
+    t = json_object_array_get_idx(jget(run, "tasks"), 0);
+    units = jget(t, "units");
+    ck_assert_int_eq(json_object_array_length(units), 12);
+    for (int i = 0; i < 12; i++) {
+        json_object *u = json_object_array_get_idx(units, (size_t)i);
+        int64_t want = i <= 5 ? i : i - 1;
+
+        ck_assert_int_eq(jint(u, "index"), want);
+        ck_assert_int_eq(jint(u, "attempt"), i == 6 ? 2 : 1);
+    }
+    ck_assert_str_eq(jstr(json_object_array_get_idx(units, 2), "status"), "succeeded");
+    ck_assert_int_eq(jint(json_object_array_get_idx(units, 2), "started_ms"), 1000);
+    ck_assert_int_eq(jint(json_object_array_get_idx(units, 2), "ended_ms"), 2004);
+    ck_assert_str_eq(jstr(json_object_array_get_idx(units, 2), "stdout_hash"), "");
+    ck_assert_str_eq(jstr(json_object_array_get_idx(units, 8), "stdout_hash"), out);
+    ck_assert_str_eq(jstr(json_object_array_get_idx(units, 5), "status"), "failed");
+    ck_assert_str_eq(jstr(json_object_array_get_idx(units, 11), "status"), "failed");
+    /* Counts by the latest attempt: 5 counts as succeeded once. */
+    counts = jget(t, "counts");
+    ck_assert_int_eq(jint(counts, "succeeded"), 10);
+    ck_assert_int_eq(jint(counts, "failed"), 1);
+    ck_assert_int_eq(jint(counts, "skipped"), 0);
+    json_object_put(run);
+    /* logs of a unit inside a range, and of one with its own stdout. */
+    ck_assert_int_eq(wf_store_unit_output(s, "r1", "t", 3, 0, false, &data, &len, &err), WF_OK);
+    ck_assert_str_eq(data, "");
+    free(data);
+    ck_assert_int_eq(wf_store_unit_output(s, "r1", "t", 7, 1, false, &data, &len, &err), WF_OK);
+    ck_assert_str_eq(data, "seven\n");
+    free(data);
+    ck_assert_int_eq(wf_store_unit_output(s, "r1", "t", 3, 2, false, &data, &len, &err), WF_ENOENT);
+    ck_assert_str_eq(err.message,
+                     "item 3 of task 't' of run r1 has no attempt 2 (attempts 1 to 1)");
+    ck_assert_int_eq(wf_store_unit_output(s, "r1", "t", 12, 0, false, &data, &len, &err),
+                     WF_ENOENT);
+    ck_assert_str_eq(err.message, "task 't' of run r1 has no item 12 (its items are 0 to 10)");
+    close_ok(s);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+START_TEST(test_ranges_across_batches)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    json_object *run = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    record_run(s, "r1", "wf");
+    /* Four batches: 0-4, 5-9 (appended), 15-19, then 10-14 joins both into one range. */
+    for (int b = 0; b < 4; b++) {
+        static const int starts[] = { 0, 5, 15, 10 };
+
+        for (int i = starts[b]; i < starts[b] + 5; i++)
+            record_item(s, "r1", "a", i, 1, WF_STATUS_SUCCEEDED, NULL);
+        flush_ok(s);
+    }
+    ck_assert_int_eq(range_rows(tmp, "a"), 1);
+    ck_assert_int_eq(sql_int(tmp, "SELECT last_idx FROM unit_ranges WHERE task = 'a'"), 19);
+    ck_assert_int_eq(sql_int(tmp, "SELECT ended_ms FROM unit_ranges WHERE task = 'a'"), 2019);
+    /* A range holds at most WF__STORE_RANGE_MAX (512) units: 5000 make 10 rows. */
+    for (int i = 0; i < 5000; i++)
+        record_item(s, "r1", "b", i, 1, WF_STATUS_SUCCEEDED, NULL);
+    flush_ok(s);
+    ck_assert_int_eq(range_rows(tmp, "b"), 10);
+    ck_assert_int_eq(sql_int(tmp, "SELECT max(last_idx - first_idx + 1) FROM unit_ranges"), 512);
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM units"), 0);
+    ck_assert_int_eq(sql_int(tmp, "SELECT sum(n) FROM unit_counts WHERE status = 'succeeded'"),
+                     5020);
+    /* The digests follow the units across the merges: unit 12's is at its place. */
+    {
+        char hash[WF_SHA256_HEX_LEN + 1], *hex;
+
+        wf_sha256_hex("12", 2, hash);
+        hex = sql_text(tmp, "SELECT lower(hex(substr(item_digests, 12 * 8 + 1, 8))) FROM "
+                            "unit_ranges WHERE task = 'a'");
+        ck_assert_int_eq(strncmp(hex, hash, 16), 0);
+        free(hex);
+    }
+    ck_assert_int_eq(wf_store_run_json(s, "r1", &run, &err), WF_OK);
+    /* No task was recorded: the units are there all the same (logs, resume). */
+    ck_assert_int_eq(json_object_array_length(jget(run, "tasks")), 0);
+    json_object_put(run);
+    {
+        char *data = NULL;
+        size_t len = 0;
+
+        ck_assert_int_eq(wf_store_unit_output(s, "r1", "b", 4999, 1, false, &data, &len, &err),
+                         WF_OK);
+        free(data);
+    }
+    close_ok(s);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* A page of task t of r1 (record_ten) as "index/attempt ..." and its next_index. */
+static char *page_text(wf_store *s, int64_t offset, int64_t limit, const char *status,
+                       int64_t *next)
+{
+    wf_store_page page = { .offset = offset, .limit = limit, .status = status };
+    json_object *run = NULL, *t, *units, *n;
+    wf_strbuf sb = WF_STRBUF_INIT;
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_store_run_page_json(s, "r1", &page, &run, &err), WF_OK);
+    t = json_object_array_get_idx(jget(run, "tasks"), 0);
+    ck_assert_int_eq(jint(jget(t, "counts"), "succeeded"), 10);
+    if (!json_object_object_get_ex(t, "units", &units)) {
+        *next = -3;
+        json_object_put(run);
+        wf_error_release(&err);
+        return wf_strbuf_detach(&sb, NULL);
+    }
+    for (size_t i = 0; i < json_object_array_length(units); i++) {
+        json_object *u = json_object_array_get_idx(units, i);
+
+        wf_strbuf_addf(&sb, "%s%lld/%lld", i ? " " : "", (long long)jint(u, "index"),
+                       (long long)jint(u, "attempt"));
+    }
+    n = jget(t, "next_index");
+    *next = n != NULL ? json_object_get_int64(n) : -1;
+    json_object_put(run);
+    wf_error_release(&err);
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+START_TEST(test_ranges_pages)
+{
+    static const struct {
+        int64_t offset, limit;
+        const char *status, *want;
+        int64_t next;
+    } cases[] = {
+        { 0, 3, NULL, "0/1 1/1 2/1", 3 },
+        { 4, 2, NULL, "4/1 5/1 5/2", 6 }, /* a page keeps a unit's attempts together */
+        { 9, 5, NULL, "9/1 10/1", -1 },
+        { 11, 5, NULL, "", -1 },
+        { 0, 0, NULL, "0/1 1/1 2/1 3/1 4/1 5/1 5/2 6/1 7/1 8/1 9/1 10/1", -1 },
+        { 0, 10, "failed", "10/1", -1 }, /* 5 succeeded at last: not failed */
+        { 0, 2, "succeeded", "0/1 1/1", 2 },
+        { 5, 2, "succeeded", "5/2 6/1", 7 }, /* a latest attempt only */
+        { 0, 5, "skipped", "", -1 },
+        { 0, -1, NULL, "", -3 }, /* counts only */
+    };
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    char out[WF_SHA256_HEX_LEN + 1];
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_store_put_blob(s, "seven\n", 6, out, &err), WF_OK);
+    record_ten(s, out);
+    for (size_t i = 0; i < WF_ARRAY_LEN(cases); i++) {
+        int64_t next = 0;
+        char *got = page_text(s, cases[i].offset, cases[i].limit, cases[i].status, &next);
+
+        ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: got '%s', want '%s'", i, got,
+                      cases[i].want);
+        ck_assert_msg(next == cases[i].next, "case %zu: next %lld, want %lld", i, (long long)next,
+                      (long long)cases[i].next);
+        free(got);
+    }
+    close_ok(s);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+START_TEST(test_ranges_resume)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    char out[WF_SHA256_HEX_LEN + 1], h5[WF_SHA256_HEX_LEN + 1];
+    json_object *arr = NULL, *o;
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_store_put_blob(s, "seven\n", 6, out, &err), WF_OK);
+    record_ten(s, out);
+    ck_assert_int_eq(succeeded_units(s, "r1", "t", &arr, &err), WF_OK);
+    /* [0..4] as one, 5 (its retry), 6, 7 (own stdout), [8..9]; failed 10 is not there. */
+    ck_assert_int_eq(json_object_array_length(arr), 5);
+    o = json_object_array_get_idx(arr, 0);
+    ck_assert_int_eq(jint(o, "index"), 0);
+    ck_assert_int_eq(jint(o, "last"), 4);
+    ck_assert_int_eq(strlen(jstr(o, "digests")), 5 * 2 * WF_STORE_DIGEST_LEN);
+    o = json_object_array_get_idx(arr, 1);
+    wf_sha256_hex("5", 1, h5);
+    ck_assert_int_eq(jint(o, "index"), 5);
+    ck_assert_int_eq(jint(o, "last"), 5);
+    ck_assert_int_eq(strncmp(jstr(o, "digests"), h5, 2 * WF_STORE_DIGEST_LEN), 0);
+    o = json_object_array_get_idx(arr, 3);
+    ck_assert_int_eq(jint(o, "index"), 7);
+    ck_assert_str_eq(jstr(o, "stdout_hash"), out);
+    o = json_object_array_get_idx(arr, 4);
+    ck_assert_int_eq(jint(o, "index"), 8);
+    ck_assert_int_eq(jint(o, "last"), 9);
+    ck_assert_int_eq(jint(o, "exit_code"), 0);
+    ck_assert_ptr_null(jget(o, "result"));
+    json_object_put(arr);
     close_ok(s);
     wf_error_release(&err);
     remove_tree(tmp);
@@ -1911,6 +2234,13 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_unit_output);
     tcase_add_test(tc, test_succeeded_units);
     tcase_add_test(tc, test_cache);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ranges");
+    tcase_add_test(tc, test_ranges_split_and_read);
+    tcase_add_test(tc, test_ranges_across_batches);
+    tcase_add_test(tc, test_ranges_pages);
+    tcase_add_test(tc, test_ranges_resume);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gc");

@@ -1,8 +1,12 @@
 /*
  * describe.c: introspection for tools, the model's JSON view: the workflow's name and a
- * description of what it holds (wfengine.h). The CLI draws `graph` and names JUnit's test
- * cases from it, so an embedding program can do the same.
+ * description of what it holds (wfengine.h), whole or task by task (the top part, then one
+ * task at a time, so that a tool walking 100,000 tasks holds one task's JSON at a time). The
+ * CLI draws `graph`, the `run --dry-run` plan and JUnit's test cases from it, so an embedding
+ * program can do the same.
  */
+#include <stdint.h>
+
 #include "loader_internal.h"
 #include "wfengine.h"
 
@@ -94,11 +98,30 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf)
     return &wf->warnings;
 }
 
-json_object *wf_workflow_describe(const wf_workflow *wf)
+size_t wf_workflow_task_count(const wf_workflow *wf)
+{
+    return wf->n_tasks;
+}
+
+const char *wf_workflow_task_name(const wf_workflow *wf, size_t i)
+{
+    return i < wf->n_tasks ? wf->tasks[i].name : NULL;
+}
+
+size_t wf_workflow_task_in_order(const wf_workflow *wf, size_t i)
+{
+    return i < wf->n_tasks ? wf->topo_order[i] : SIZE_MAX;
+}
+
+json_object *wf_workflow_describe_task(const wf_workflow *wf, size_t i)
+{
+    return i < wf->n_tasks ? describe_task(wf, &wf->tasks[i]) : NULL;
+}
+
+json_object *wf_workflow_describe_top(const wf_workflow *wf)
 {
     json_object *doc = json_object_new_object();
-    json_object *inputs = json_object_new_array(), *tasks = json_object_new_array();
-    json_object *order = json_object_new_array(), *outputs = json_object_new_array();
+    json_object *inputs = json_object_new_array(), *outputs = json_object_new_array();
 
     json_object_object_add(doc, "name", json_object_new_string(wf->name));
     json_object_object_add(doc, "description", str_or_null(wf->description));
@@ -119,14 +142,27 @@ json_object *wf_workflow_describe(const wf_workflow *wf)
         json_object_array_add(inputs, o);
     }
     json_object_object_add(doc, "inputs", inputs);
+    for (size_t o = 0; o < wf->n_outputs; o++)
+        json_object_array_add(outputs, json_object_new_string(wf->outputs[o].name));
+    json_object_object_add(doc, "outputs", outputs);
+    return doc;
+}
+
+/* The top part with "tasks" and "order" put in before "outputs", where they always were. */
+json_object *wf_workflow_describe(const wf_workflow *wf)
+{
+    json_object *doc = wf_workflow_describe_top(wf), *outputs = NULL;
+    json_object *tasks = json_object_new_array(), *order = json_object_new_array();
+
+    json_object_object_get_ex(doc, "outputs", &outputs);
+    json_object_get(outputs);
+    json_object_object_del(doc, "outputs");
     for (size_t t = 0; t < wf->n_tasks; t++) {
         json_object_array_add(tasks, describe_task(wf, &wf->tasks[t]));
         json_object_array_add(order, json_object_new_string(wf->tasks[wf->topo_order[t]].name));
     }
     json_object_object_add(doc, "tasks", tasks);
     json_object_object_add(doc, "order", order);
-    for (size_t o = 0; o < wf->n_outputs; o++)
-        json_object_array_add(outputs, json_object_new_string(wf->outputs[o].name));
     json_object_object_add(doc, "outputs", outputs);
     return doc;
 }

@@ -49,33 +49,42 @@ typedef enum wf__ystyle {
     WF__YS_FOLDED,
 } wf__ystyle;
 
-/* One YAML node (88 bytes: a 100,000-task file has about 800,000 of them). An alias is not a node
+/* One YAML node (48 bytes: a 100,000-task file has about 800,000 of them). An alias is not a node
  * of its own: it points at the anchored node, so the tree is a DAG and every node (its text and
  * entry arrays too) lives in the loader's arena. Maps hold their final entries: merge keys are
- * resolved and keys are unique. */
+ * resolved and keys are unique. A scalar has text (and i, d or b); a list items; a map keys
+ * and items: they share the node's last 16 bytes. */
 typedef struct wf__ynode {
-    wf__ytype type;
-    wf__ystyle style;
+    wf__ytype type : 8;
+    wf__ystyle style : 8;
+    bool b;          /* WF__Y_BOOL */
+    bool has_tpl;    /* a string in this subtree contains "<<" */
+    uint16_t depth;  /* nesting depth with aliases expanded (capped past the limit) */
     wf_mark mark;    /* 1-based line and byte column of the node (of its anchor or tag if any) */
     uint32_t offset; /* byte offset of mark in the source (files are < WF_MAX_FILE_SIZE) */
     uint32_t len;    /* scalars: length of text */
     uint32_t n;      /* entries of a list or map */
-    int depth;       /* nesting depth with aliases expanded */
-    bool b;          /* WF__Y_BOOL */
-    bool has_tpl;    /* a string in this subtree contains "<<" */
-    char *text;      /* scalars: the value after YAML unescaping and folding, NUL-terminated */
-    int64_t i;       /* WF__Y_INT */
-    double d;        /* WF__Y_DOUBLE */
-    struct wf__ynode **keys;  /* WF__Y_MAP: key scalars */
-    struct wf__ynode **items; /* WF__Y_LIST: items; WF__Y_MAP: values */
-    size_t size;              /* nodes in the subtree with aliases expanded (saturating) */
+    uint32_t size;   /* nodes in the subtree with aliases expanded (saturating at UINT32_MAX) */
+    union {
+        struct {        /* scalars */
+            char *text; /* the value after YAML unescaping and folding, NUL-terminated */
+            union {
+                int64_t i; /* WF__Y_INT */
+                double d;  /* WF__Y_DOUBLE */
+            };
+        };
+        struct {                      /* collections */
+            struct wf__ynode **keys;  /* WF__Y_MAP: key scalars */
+            struct wf__ynode **items; /* WF__Y_LIST: items; WF__Y_MAP: values */
+        };
+    };
 } wf__ynode;
 
 typedef struct wf__loader {
     const char *path; /* the name errors carry */
     const char *src;
     size_t src_len;
-    size_t *line_starts; /* byte offset of each line's first byte */
+    uint32_t *line_starts; /* byte offset of each line's first byte (files are < 4 GiB) */
     size_t n_lines;
     size_t cur_line, cur_chars, cur_off; /* last converted mark: marks mostly move forward */
     wf_errlist *errs;

@@ -94,8 +94,8 @@ typedef enum wf_backoff {
 
 typedef struct wf_retry {
     int count;            /* extra attempts after the first; 0 = no retry */
-    int64_t delay_ms;     /* delay before the first retry */
     wf_backoff backoff;   /* constant: delay; linear: delay*k; exponential: delay*2^(k-1) */
+    int64_t delay_ms;     /* delay before the first retry */
     int64_t max_delay_ms; /* cap on the delay; 0 = no cap */
 } wf_retry;
 
@@ -117,6 +117,8 @@ typedef enum wf_executor_kind { WF_EXECUTOR_LOCAL = 0, WF_EXECUTOR_SLURM } wf_ex
 
 typedef struct wf_workflow wf_workflow;
 
+/* One task (the fields of 4 bytes or less are paired so that a 100,000-task workflow holds
+ * little padding: 424 bytes a task, not 480). */
 typedef struct wf_task {
     char *name;
     wf_mark mark; /* of the task's key */
@@ -138,6 +140,12 @@ typedef struct wf_task {
 
     /* with-items */
     wf_items_kind items_kind;
+    bool fail_fast;
+    /* `pipeline: true`: the items are another with-items task's results taken one by one
+     * (`with-items: << task.S >>`): item i starts once item i of S succeeded. pipe_source is
+     * S's index (validate.c), pipe_depth the number of pipelined links from the chain's first
+     * task (0 for a task that is not pipelined). */
+    bool pipeline;
     wf_vnode *items;        /* LIST: a literal list (may hold templates) or one template */
     wf_named_vnode *matrix; /* MATRIX: key -> list value, in file order */
     size_t n_matrix;
@@ -149,31 +157,26 @@ typedef struct wf_task {
     /* concurrency / batch-size written as a template (then the int above is 0): evaluated
      * when the task starts, to an integer >= 1. NULL when written as a number. */
     wf_tpl *concurrency_tpl, *batch_size_tpl;
-    bool fail_fast;
     /* `label:` (WF_TPL_CSTRING, reads item), or NULL: names each item in progress, show,
      * logs, JUnit, GitHub and the report. Only with with-items, never with batch-size. */
     wf_tpl *label;
-    /* `pipeline: true`: the items are another with-items task's results taken one by one
-     * (`with-items: << task.S >>`): item i starts once item i of S succeeded. pipe_source is
-     * S's index (validate.c), pipe_depth the number of pipelined links from the chain's first
-     * task (0 for a task that is not pipelined). */
-    bool pipeline;
     wf_mark pipeline_mark;
     size_t pipe_source;
     size_t pipe_depth;
 
     /* Conditions and error handling */
-    wf_tpl *when;          /* WF_TPL_EXPR, or NULL */
-    bool when_uses_status; /* when calls always()/status()/failed()/...: it alone decides */
+    wf_tpl *when; /* WF_TPL_EXPR, or NULL */
     wf_retry retry;
     int64_t timeout_ms; /* per attempt; 0 = none */
-    bool continue_on_error;
     /* continue-on-error written as a template (`<< item.experimental >>`): evaluated for
      * each unit that fails, in its item's context; NULL when written as a boolean. */
     wf_tpl *continue_on_error_tpl;
 
     /* Process settings (run tasks). Defaults are already folded in. */
     wf_output_mode output;
+    bool when_uses_status; /* when calls always()/status()/failed()/...: it alone decides */
+    bool continue_on_error;
+    bool cache;        /* cache: (used by the store) */
     wf_named_tpl *env; /* task env (after workflow defaults.env), in file order */
     size_t n_env;
     wf_tpl *workdir; /* or NULL */
@@ -182,8 +185,6 @@ typedef struct wf_task {
     wf_named_tpl *publish; /* var -> template, evaluated after success */
     size_t n_publish;
 
-    /* cache: (used by the store) */
-    bool cache;
     wf_tpl *cache_key;    /* or NULL */
     char **env_files;     /* the task's env-file paths (resolved as the workflow's); may be NULL */
     char **cache_sources; /* globs */
@@ -196,9 +197,9 @@ typedef struct wf_task {
      * written as a template (then cpus is 0), evaluated when the task starts like
      * concurrency. */
     int cpus;
+    wf_executor_kind executor;
     wf_tpl *cpus_tpl;
 
-    wf_executor_kind executor;
     wf_vnode *slurm; /* the task's own slurm options map, or NULL */
 
     /* The graph: indices into wf_workflow.tasks, sorted, no duplicates. */

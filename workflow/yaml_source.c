@@ -47,7 +47,7 @@ void wf__yaml_build_lines(wf__loader *L)
 {
     size_t cap = 64;
 
-    L->line_starts = wf_xmalloc(cap * sizeof(size_t));
+    L->line_starts = wf_xmalloc(cap * sizeof(*L->line_starts));
     L->line_starts[0] = 0;
     L->n_lines = 1;
     for (size_t k = 0; k < L->src_len; k++) {
@@ -55,9 +55,9 @@ void wf__yaml_build_lines(wf__loader *L)
             continue;
         if (L->n_lines == cap) {
             cap *= 2;
-            L->line_starts = wf_xrealloc(L->line_starts, cap * sizeof(size_t));
+            L->line_starts = wf_xrealloc(L->line_starts, cap * sizeof(*L->line_starts));
         }
-        L->line_starts[L->n_lines++] = k + 1;
+        L->line_starts[L->n_lines++] = (uint32_t)(k + 1);
     }
 }
 

@@ -26,7 +26,7 @@
 #define MAX_DEPTH   512
 /* How many nodes aliases may add beyond the ones written in the file ("billion laughs"). */
 #define MAX_ALIAS_NODES 1000000
-#define SIZE_CAP        ((size_t)1 << 40)
+#define SIZE_CAP        UINT32_MAX
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
@@ -381,7 +381,7 @@ static void finish_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys, wf__yn
 /* Size, depth and has_tpl of a finished collection, from its children. */
 static void finish_collection(wf__ynode *n)
 {
-    size_t size = 1;
+    uint64_t size = 1;
     int depth = 0;
 
     for (size_t k = 0; k < n->n; k++) {
@@ -394,8 +394,8 @@ static void finish_collection(wf__ynode *n)
             depth = c->depth;
         n->has_tpl = n->has_tpl || c->has_tpl;
     }
-    n->size = size;
-    n->depth = depth < MAX_DEPTH * 2 ? depth + 1 : depth;
+    n->size = (uint32_t)size;
+    n->depth = (uint16_t)(depth < MAX_DEPTH * 2 ? depth + 1 : depth);
 }
 
 typedef struct frame {

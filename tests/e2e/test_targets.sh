@@ -71,6 +71,23 @@ run_wf run t.yaml build --dry-run -i env_name=dev
 expect_rc "--dry-run with a target" 0
 expect_in "--dry-run with a target says what it plans" out.txt "(2 of 4 tasks: build and what it needs)"
 expect_not_in "--dry-run with a target leaves out the rest" out.txt "  matrix"
+# The plan is printed task by task as it is described (never the whole workflow as JSON at
+# once): the whole text, pinned, in dependency order, with two targets.
+cat > plan.expected <<'PLAN'
+workflow t (3 of 4 tasks: build, ... and what they need)
+  base
+    run: echo '{"v":2}'
+  matrix
+    with-items: matrix of 2 combinations
+      { "os": "linux", "cc": "gcc" }
+      { "os": "mac", "cc": "gcc" }
+    run: echo << item.os >>
+  build  (after base)
+    run: echo "build-<< task.base.v >>-$(date +%s%N)"
+PLAN
+run_wf run t.yaml build matrix --dry-run -i env_name=dev
+if cmp -s out.txt plan.expected; then pass "--dry-run with two targets prints the plan, whole"; else
+    fail "--dry-run with two targets prints the plan, whole" "$(diff plan.expected out.txt)"; fi
 
 # --dry-run evaluates what reads only inputs
 cat > p.yaml <<'YAML'

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# A store that holds big runs (issue 16): plain successes kept as ranges, show in pages with
+# --limit/--offset/--failed/--status and counts from the summary, logs of a unit inside a
+# range, and --resume of a run with failures in ranges running exactly those.
+. "$(dirname "$0")/lib.sh"
+
+n=$((300 * ${WF_E2E_SCALE:-1}))
+n_fail=$((n / 10))
+cat > pages.yaml <<Y
+version: 1
+tasks:
+  fan:
+    with-items: << range($n) >>
+    run: echo << item >> >> ran.txt; case << item >> in *7) test -e fixed;; esac
+Y
+run_wf run pages.yaml -j 2
+expect_rc "items ending in 7 fail" 1
+id=$("$WFENGINE" show last --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+
+# Successes that say nothing of their own are ranges: only the failures are unit rows.
+if command -v sqlite3 >/dev/null; then
+    rows=$(sqlite3 .wfengine/state.db "SELECT count(*) FROM units")
+    covered=$(sqlite3 .wfengine/state.db "SELECT sum(last_idx - first_idx + 1) FROM unit_ranges")
+    if [ "$rows" -eq "$n_fail" ] && [ "$covered" -eq $((n - n_fail)) ]; then
+        pass "$n_fail unit rows, $covered units in ranges"
+    else fail "unit rows $rows (want $n_fail), units in ranges $covered (want $((n - n_fail)))"; fi
+fi
+
+run_wf show last
+expect_rc "show last" 0
+expect_in "counts per status" out.txt "units: $((n - n_fail)) succeeded, $n_fail failed"
+expect_in "a unit of a range" out.txt "fan[3]                       succeeded"
+expect_in "a failed unit" out.txt "fan[7]                       failed"
+
+run_wf show last --limit 10
+expect_rc "show --limit 10" 0
+lines=$(grep -c '^    fan\[' out.txt || true)
+if [ "$lines" -eq 10 ]; then pass "--limit 10 lists 10 units"; else fail "--limit 10 listed $lines units"; fi
+expect_in "and says how to see the next page" out.txt "... more from index 10: wfengine show $id --offset 10"
+
+run_wf show last --offset $((n - 5)) --limit 10
+expect_rc "show --offset" 0
+expect_in "--offset starts at that index" out.txt "fan[$((n - 5))]"
+expect_not_in "... and not before" out.txt "fan[$((n - 6))] "
+expect_not_in "the last page has no next one" out.txt "more from index"
+
+run_wf show last --failed
+expect_rc "show --failed" 0
+lines=$(grep -c '^    fan\[.*failed' out.txt || true)
+all=$(grep -c '^    fan\[' out.txt || true)
+if [ "$lines" -eq "$n_fail" ] && [ "$all" -eq "$n_fail" ]; then pass "--failed lists the $n_fail failures and nothing else"
+else fail "--failed listed $all units, $lines failed (want $n_fail)"; fi
+
+run_wf show last --status skipped --json
+expect_rc "show --status skipped --json" 0
+expect_json "no unit is skipped; the counts are all there" \
+    '[len(d["tasks"][0]["units"]), d["tasks"][0]["counts"]]' \
+    "[0, {\"cancelled\": 0, \"failed\": $n_fail, \"skipped\": 0, \"succeeded\": $((n - n_fail))}]"
+
+run_wf show last --json --limit 5 --offset 2
+expect_json "--json pages too, with the next page's offset" \
+    '[u["index"] for u in d["tasks"][0]["units"]] + [d["tasks"][0]["next_index"]]' '[2, 3, 4, 5, 6, 7]'
+
+# Bad input: an error that says what is valid, exit 2.
+run_wf show last --status bogus
+expect_rc "--status bogus" 2
+expect_in "lists the valid statuses" err.txt "show: --status takes one of succeeded, failed, skipped, cancelled (got 'bogus')"
+run_wf show last --status
+expect_rc "--status without a value" 2
+run_wf show last --limit -1
+expect_rc "--limit -1" 2
+expect_in "says what --limit takes" err.txt "show: --limit takes a whole number ≥ 0 (got '-1')"
+run_wf show last --offset ten
+expect_rc "--offset ten" 2
+expect_in "says what --offset takes" err.txt "show: --offset takes a whole number ≥ 0 (got 'ten')"
+
+run_wf logs last 'fan[3]'
+expect_rc "logs of a unit inside a range" 0
+run_wf logs last 'fan[3]' --attempt 2
+expect_rc "logs of an attempt a range unit does not have" 2
+expect_in "... says which it has" err.txt "item 3 of task 'fan' of run $id has no attempt 2 (attempts 1 to 1)"
+
+# --resume runs exactly the failures, and the counts of the new run say so.
+touch fixed
+: > ran.txt
+run_wf run pages.yaml --resume last -j 2
+expect_rc "resume succeeds" 0
+ran=$(wc -l < ran.txt)
+if [ "$ran" -eq "$n_fail" ] && ! grep -qv '7$' ran.txt; then pass "resume ran exactly the $n_fail failures"
+else fail "resume ran $ran units" "$(sort -n ran.txt | head)"; fi
+run_wf show last
+expect_in "the resumed run counts every unit as succeeded" out.txt "units: $n succeeded"
+
+done_testing
