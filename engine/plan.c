@@ -10,8 +10,8 @@
 #include "run_internal.h"
 
 /* `<< range(...) >>` or `<< file_lines(...) >>`: the first WF__PLAN_ITEMS items in "items"
- * and how many there are in "items_total", without building the list (a missing file leaves
- * both out: the run says why). Returns false for another template. */
+ * and, when there are more, how many in "items_total", without building the list (a missing file
+ * leaves both out: the run says why). Returns false for another template. */
 static bool plan_lazy(wf_run *r, const wf_task *task, json_object *o)
 {
     wf_items *src = NULL;
@@ -34,7 +34,8 @@ static bool plan_lazy(wf_run *r, const wf_task *task, json_object *o)
         json_object_array_add(first, own != NULL ? own : wf_json_copy(item));
     }
     json_object_object_add(o, "items", first);
-    json_object_object_add(o, "items_total", json_object_new_int64((int64_t)src->n_items));
+    if (src->n_items > WF__PLAN_ITEMS)
+        json_object_object_add(o, "items_total", json_object_new_int64((int64_t)src->n_items));
     wf__items_free(src);
     return true;
 }

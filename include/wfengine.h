@@ -323,8 +323,8 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
  * task's item list (a matrix: its combinations), and a task without items' `when` and
  * rendered `run` command. Returns WF_OK with an owned *out = {"tasks": {NAME: {"items":
  * [...], "when": BOOL, "run": TEXT}}}, where "items" of `<< range(...) >>` and
- * `<< file_lines(...) >>` holds only the first 20 items, with "items_total" the number of
- * items (the list is never built); a key is absent when it reads a task's result
+ * `<< file_lines(...) >>` holds only the first 20 items and then "items_total" is the
+ * number of items (the list is never built); a key is absent when it reads a task's result
  * (known only when the run gets there) or the task has no such thing; secret inputs masked
  * as ***. Runs nothing and records nothing (opts' store, targets and callbacks are unused).
  * Thread-safe. */
