@@ -229,10 +229,8 @@ static void add_target(run_cli *cli, const char *name)
 /* At most this many items of a list known before the run are printed, then a count. */
 #define PLAN_MAX_ITEMS 20
 
-static void print_plan_items(json_object *list, const char *kind)
+static void print_plan_items(json_object *list, size_t n, const char *kind)
 {
-    size_t n = json_object_array_length(list);
-
     printf("    with-items: %s%zu %s\n", kind, n, kind[0] ? "combinations" : "items");
     for (size_t i = 0; i < n && i < PLAN_MAX_ITEMS; i++)
         printf("      %s\n", json_object_to_json_string_ext(json_object_array_get_idx(list, i),
@@ -268,7 +266,10 @@ static void print_task_plan(json_object *task, json_object *known, const run_cli
 
         json_object_object_get_ex(items, "keys", &keys);
         if (json_object_object_get_ex(known, "items", &v))
-            print_plan_items(v, matrix ? "matrix of " : "");
+            print_plan_items(
+                v,
+                (size_t)wf_cli_json_int(known, "items_total", (int64_t)json_object_array_length(v)),
+                matrix ? "matrix of " : "");
         else if (matrix)
             printf("    with-items: matrix of %zu keys (known when it runs)\n",
                    json_object_array_length(keys));
@@ -549,11 +550,10 @@ static bool check_required_inputs(json_object *doc, const json_object *inputs)
  * declares none. */
 static void print_outputs(const wf_run *run)
 {
-    json_object *result = wf_run_result_json(run), *outputs = NULL; /* secrets masked */
+    json_object *outputs = wf_run_outputs_json(run); /* secrets masked */
 
-    json_object_object_get_ex(result, "outputs", &outputs);
     if (outputs == NULL || json_object_object_length(outputs) == 0) {
-        json_object_put(result);
+        json_object_put(outputs);
         return;
     }
     printf("outputs:\n");
@@ -567,7 +567,7 @@ static void print_outputs(const wf_run *run)
 
         printf("  %s: %s\n", name, text);
     }
-    json_object_put(result);
+    json_object_put(outputs);
 }
 
 /* Tasks that targets left out of the run (absent from its result document's "tasks") get no

@@ -68,9 +68,9 @@ const char *wf_errname(int code);
 
 /* Units one task may expand to: the items of a with-items list, the combinations of a
  * matrix (before exclude, plus include). */
-#define WF_MAX_ITEMS 1000000
+#define WF_MAX_ITEMS 10000000
 /* Elements of one list a template expression builds (range, +, flatten, split, ...). */
-#define WF_MAX_LIST_LEN 1000000
+#define WF_MAX_LIST_LEN 10000000
 /* Bytes of one string a template expression builds (+, join, replace, json, ...). */
 #define WF_MAX_STRING_LEN ((size_t)64 << 20)
 /* Bytes of a workflow file or an inputs file; a pipe or device is read up to this and no

@@ -54,7 +54,7 @@ typedef struct wf_result {
     char stdout_ref[WF_SHA256_HEX_LEN + 1]; /* content hash of the stored stdout, or "" */
     char stderr_ref[WF_SHA256_HEX_LEN + 1]; /* content hash of the stored stderr, or "" */
     size_t n_items;                         /* with-items: number of items, else 0 */
-    wf_status *item_status;                 /* with-items: status per item, in item order. Owned. */
+    uint8_t *item_status; /* with-items: status (a wf_status) per item, in item order. Owned. */
 } wf_result;
 
 /* A new result with one reference, taking ownership of value (may be NULL). All other fields

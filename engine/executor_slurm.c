@@ -80,18 +80,23 @@ static json_object *slurm_options(wf_run *r, const wf_job *job, wf_error *err)
     const wf_task *task = &r->wf->tasks[job->task];
     const wf_task_state *ts = &r->tasks[job->task];
     json_object *o = NULL, *v = NULL, *top = NULL;
+    json_object *own = NULL;
+    char *why = NULL;
     wf_ctx *ctx;
     int rc = WF_OK;
 
-    ctx = ts->items != NULL
-              ? wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, job->unit),
-                                 (int64_t)job->unit)
-              : wf_ctx_ref(ts->ctx);
+    ctx = wf__unit_ctx(r, job->task, job->unit, &own, &why);
+    if (ctx == NULL) {
+        wf_error_set(err, WF_EINVAL, NULL, 0, 0, "item: %s", why);
+        free(why);
+        return NULL;
+    }
     if (task->slurm != NULL)
         rc = wf_vnode_eval(task->slurm, ctx, &o, err);
     if (rc == WF_OK && r->wf->slurm != NULL)
         rc = wf_vnode_eval(r->wf->slurm, ctx, &top, err);
     wf_ctx_unref(ctx);
+    json_object_put(own);
     if (rc != WF_OK) {
         json_object_put(o);
         return NULL;

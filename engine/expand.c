@@ -1,8 +1,9 @@
 /*
  * expand.c: a task's units. A with-items task's list (a literal, a template, a matrix,
- * batches) is evaluated when its dependencies are done (dynamic expansion) and lent rather
- * than copied where it can be; --resume settles the units that the resumed run has (an
- * unchanged item that succeeded there) without running them.
+ * batches) is evaluated when its dependencies are done (dynamic expansion) into an item
+ * source (items.h): lent rather than copied where it can be, and never built at all for
+ * `<< range(...) >>` and `<< file_lines(...) >>`; --resume settles the units that the resumed
+ * run has (an unchanged item that succeeded there) without running them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,10 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
     }
     wf__record_unit(r, t, idx, &c, 1, true);
     ts->units[idx].status = WF_STATUS_SUCCEEDED;
-    ts->units[idx].reused = 1;
-    ts->units[idx].exit_code = c.exit_code;
-    ts->values[idx] = wf_json_copy(v);
+    ts->units[idx].flags |= WF__U_REUSED | (c.exit_code == 0 ? WF__U_EXIT0 : 0);
+    if (wf__detail_all(ts) || (c.exit_code != 0 && c.exit_code != -1))
+        wf__detail_put(ts, idx)->exit_code = c.exit_code;
+    wf__unit_value_set(ts, idx, wf_json_copy(v));
     ts->ended++;
     r->units_done++;
     ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
@@ -108,12 +110,17 @@ static bool same_item(wf_run *r, uint32_t t, const wf__reuse_span *sp, uint32_t 
                       char hex[WF_SHA256_HEX_LEN + 1])
 {
     const unsigned char *d;
+    const json_object *item = NULL;
+    json_object *own = NULL;
 
     if (sp->digests == NULL)
         return false;
+    if (!wf__items_get(r->tasks[t].items, idx, &item, &own, NULL))
+        return false; /* it cannot be read: it runs, and fails saying why */
     d = sp->digests + (size_t)(idx - sp->first) * WF_STORE_DIGEST_LEN;
     wf_strbuf_reset(sb);
-    wf_json_write(sb, json_object_array_get_idx(r->tasks[t].items, idx));
+    wf_json_write(sb, item);
+    json_object_put(own);
     wf_sha256_hex(wf_strbuf_str(sb), sb->len, hex);
     for (int i = 0; i < WF_STORE_DIGEST_LEN; i++) {
         static const char digits[] = "0123456789abcdef";
@@ -184,9 +191,6 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 
     ts->n_units = n;
     ts->units = wf_xcalloc(n ? n : 1, sizeof(*ts->units));
-    ts->values = wf_xcalloc(n ? n : 1, sizeof(*ts->values));
-    for (size_t i = 0; i < n; i++)
-        ts->units[i].exit_code = -1;
     r->units_total = r->units_total - ts->planned + n;
     ts->planned = n;
     /* A with-items task is recorded as running now, so that a run killed before the task
@@ -199,8 +203,47 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
         wf__ready_push(r, t);
 }
 
-/* Evaluates the task's item list (a literal or template list, or a matrix) into ts->items,
- * lent where it can be (see wf_task_state). */
+int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
+                   char **error)
+{
+    wf_tpl_list list;
+    wf_error err;
+    char *path, *why = NULL;
+    const char *slash;
+    int rc;
+
+    *src = NULL;
+    if (task->items_kind != WF_ITEMS_LIST || task->items->kind != WF_VNODE_TEMPLATE ||
+        !wf_tpl_is_lazy_list(task->items->tpl))
+        return WF_OK;
+    wf_error_init(&err);
+    rc = wf_tpl_lazy_list(task->items->tpl, ctx, WF_MAX_ITEMS, &list, &err);
+    if (rc != WF_OK) {
+        *error = wf_xasprintf("with-items: %s", err.message ? err.message : wf_strerror(rc));
+        wf_error_release(&err);
+        return rc;
+    }
+    if (list.kind == WF_TPL_LIST_RANGE) {
+        *src = wf__items_range(list.lo, list.n);
+        return WF_OK;
+    }
+    slash = strrchr(r->wf->path, '/');
+    path = list.path[0] == '/' || slash == NULL
+               ? wf_xstrdup(list.path)
+               : wf_xasprintf("%.*s/%s", (int)(slash - r->wf->path), r->wf->path, list.path);
+    *src = wf__items_file(path, WF_MAX_ITEMS, &why);
+    if (*src == NULL) {
+        *error = wf_xasprintf("with-items: file_lines('%s'): %s", list.path, why);
+        rc = WF_EINVAL;
+    }
+    free(why);
+    free(path);
+    free(list.path);
+    return rc;
+}
+
+/* Evaluates the task's item list (a literal or template list, a matrix, a range or a file's
+ * lines) into ts->items, lent where it can be (see wf_task_state). */
 int wf__expand_items(wf_run *r, uint32_t t, char **error)
 {
     const wf_task *task = &r->wf->tasks[t];
@@ -208,8 +251,14 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
     wf_error err;
     const json_object *list = NULL;
     json_object *own = NULL;
+    wf_items *src = NULL;
     int rc;
 
+    rc = wf__lazy_items(r, task, ts->ctx, &src, error);
+    if (rc != WF_OK)
+        return rc;
+    if (src != NULL)
+        goto done;
     wf_error_init(&err);
     if (task->items_kind == WF_ITEMS_MATRIX) {
         rc = wf__matrix_expand(task, ts->ctx, &own, &err);
@@ -223,8 +272,9 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
         return rc;
     }
     if (!json_object_is_type(list, json_type_array)) {
-        const char *src = task->items->kind == WF_VNODE_TEMPLATE ? wf_tpl_source(task->items->tpl)
-                                                                 : "the with-items value";
+        const char *src_text = task->items->kind == WF_VNODE_TEMPLATE
+                                   ? wf_tpl_source(task->items->tpl)
+                                   : "the with-items value";
 
         const char *hint = json_object_is_type(list, json_type_object)
                                ? "; make a list of it with | items (key and value pairs), "
@@ -234,7 +284,7 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
                                : "";
 
         *error = wf_xasprintf("with-items (%s:%d:%d): '%s' gave %s, not a list%s", r->wf->path,
-                              task->items_mark.line, task->items_mark.column, src,
+                              task->items_mark.line, task->items_mark.column, src_text,
                               wf_json_type_name(list), hint);
         json_object_put(own);
         return WF_ETYPE;
@@ -246,25 +296,11 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
         json_object_put(own);
         return WF_ERANGE;
     }
-    if (ts->batch_size > 0) {
-        size_t n = json_object_array_length(list);
-        json_object *batches =
-            json_object_new_array_ext((int)((n + ts->batch_size - 1) / ts->batch_size));
-
-        for (size_t i = 0; i < n; i += (size_t)ts->batch_size) {
-            json_object *b = json_object_new_array();
-
-            /* Copies, not references: a lent list's reference counts are not ours. */
-            for (size_t j = i; j < n && j < i + (size_t)ts->batch_size; j++)
-                json_object_array_add(b, wf_json_copy(json_object_array_get_idx(list, j)));
-            json_object_array_add(batches, b);
-        }
-        json_object_put(own);
-        own = batches;
-        list = batches;
-    }
-    ts->items = list;
-    ts->items_own = own;
+    src = wf__items_json(list, own);
+done:
+    if (ts->batch_size > 0)
+        wf__items_set_batch(src, (size_t)ts->batch_size);
+    ts->items = src;
     wf__labels_render(r, t);
     return WF_OK;
 }

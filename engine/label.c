@@ -47,15 +47,23 @@ static char *render_one(wf_run *r, uint32_t t, size_t i)
 {
     const wf_task *task = &r->wf->tasks[t];
     wf_task_state *ts = &r->tasks[t];
-    wf_ctx *ctx = wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, i), (int64_t)i);
+    json_object *own = NULL;
+    char *error = NULL;
+    wf_ctx *ctx = wf__unit_ctx(r, t, (uint32_t)i, &own, &error);
     wf_strbuf sb = WF_STRBUF_INIT;
     wf_error err;
-    char *error = NULL;
     int rc;
 
+    if (ctx == NULL) {
+        char *msg = wf_xasprintf("label of %s[%zu]: %s", task->name, i, error);
+
+        free(error);
+        return msg;
+    }
     wf_error_init(&err);
     rc = wf_tpl_render(task->label, ctx, &sb, &err);
     wf_ctx_unref(ctx);
+    json_object_put(own);
     if (rc != WF_OK) {
         error = wf_xasprintf("label of %s[%zu]: %s", task->name, i,
                              err.message ? err.message : wf_strerror(rc));
@@ -77,7 +85,7 @@ void wf__labels_render(wf_run *r, uint32_t t)
 {
     const wf_task *task = &r->wf->tasks[t];
     wf_task_state *ts = &r->tasks[t];
-    size_t n = ts->items ? json_object_array_length(ts->items) : 0, failed = 0;
+    size_t n = ts->items ? ts->items->n_units : 0, failed = 0;
     char *first_error = NULL;
 
     if (task->label == NULL || n == 0)
@@ -133,18 +141,22 @@ const char *wf__unit_label(const wf_run *r, uint32_t t, uint32_t idx, char *buf)
     const wf_task *task = &r->wf->tasks[t];
     const wf_task_state *ts = &r->tasks[t];
     const json_object *item;
-    const char *text;
+    json_object *own = NULL;
+    const char *text, *label = NULL;
     size_t len;
 
     if (ts->labels != NULL)
         return idx < ts->n_units ? ts->labels[idx] : NULL;
-    if (task->label != NULL || ts->batch_size > 0 || ts->items == NULL ||
-        idx >= json_object_array_length(ts->items))
+    if (task->label != NULL || ts->batch_size > 0 || ts->items == NULL || idx >= ts->items->n_units)
         return NULL;
-    item = json_object_array_get_idx(ts->items, idx);
+    /* `with-items: << range(n) >>`: an item that is its own index says nothing more. */
+    if (ts->items->kind == WF_ITEMS_SRC_RANGE && ts->items->lo == 0)
+        return NULL;
+    if (!wf__items_get(ts->items, idx, &item, &own, NULL))
+        return NULL;
     /* An earlier task's result by reference is over 64 KiB: far too long for a label. */
     if (wf_ref_is(item))
-        return NULL;
+        goto out;
     switch (json_object_get_type(item)) {
     case json_type_string:
     case json_type_int:
@@ -152,23 +164,26 @@ const char *wf__unit_label(const wf_run *r, uint32_t t, uint32_t idx, char *buf)
     case json_type_boolean:
         break;
     default:
-        return NULL;
+        goto out;
     }
-    /* `with-items: << range(n) >>`: an item that is its own index says nothing more. */
     if (json_object_is_type(item, json_type_int) && json_object_get_int64(item) == (int64_t)idx)
-        return NULL;
+        goto out;
     text = json_object_get_string((json_object *)item);
     len = strlen(text);
     if (len > AUTO_LABEL_MAX)
-        return NULL;
+        goto out;
     if (r->n_secrets > 0) {
         char *masked = wf__run_mask(r, text);
 
         if (masked != NULL) {
             clean_into(buf, WF__LABEL_MAX, masked, strlen(masked));
             free(masked);
-            return buf[0] ? buf : NULL;
+            label = buf[0] ? buf : NULL;
+            goto out;
         }
     }
-    return clean_into(buf, WF__LABEL_MAX, text, len);
+    label = clean_into(buf, WF__LABEL_MAX, text, len);
+out:
+    json_object_put(own);
+    return label;
 }

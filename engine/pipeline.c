@@ -44,8 +44,8 @@ static const json_object *source_value(const wf_run *r, uint32_t s, size_t i)
 {
     const wf_task_state *ss = &r->tasks[s];
 
-    if (ss->values != NULL && ss->values[i] != NULL)
-        return ss->values[i];
+    if (wf__unit_value(ss, (uint32_t)i) != NULL)
+        return wf__unit_value(ss, (uint32_t)i);
     if (ss->result != NULL && json_object_is_type(ss->result->value, json_type_array))
         return json_object_array_get_idx(ss->result->value, i);
     return NULL;
@@ -68,10 +68,13 @@ static void skip_unit(wf_run *r, uint32_t t, uint32_t idx, wf_status source_stat
                            wf_status_name(source_status));
     wf__record_unit(r, t, idx, &c, 0, false);
     ts->units[idx].status = WF_STATUS_SKIPPED;
-    ts->units[idx].end_ms = c.end_ms;
-    if (ts->item_errors == NULL)
-        ts->item_errors = wf_xcalloc(ts->n_units, sizeof(char *));
-    ts->item_errors[idx] = c.error;
+    if (wf__detail_all(ts)) {
+        wf_unit_detail *d = wf__detail_put(ts, idx);
+
+        d->end_ms = c.end_ms;
+        free(d->error);
+        d->error = c.error;
+    }
     ts->ended++;
     r->units_done++;
     ev.label = wf__unit_label(r, t, idx, label_buf);
@@ -79,6 +82,8 @@ static void skip_unit(wf_run *r, uint32_t t, uint32_t idx, wf_status source_stat
     ev.exit_code = -1;
     ev.message = c.error;
     wf__emit(r, &ev);
+    if (!wf__detail_all(ts))
+        free(c.error);
 }
 
 /* Source unit idx of T's source ended: T's unit idx gets its item, or is skipped. */
@@ -93,7 +98,7 @@ static void feed_one(wf_run *r, uint32_t t, uint32_t idx)
         return;
     ts->unfed--;
     if (src == WF_STATUS_SUCCEEDED) {
-        json_object_array_put_idx(ts->items_own, idx,
+        json_object_array_put_idx(ts->items->own, idx,
                                   wf_json_copy_refs(source_value(r, task->pipe_source, idx)));
         wf__label_render_one(r, t, idx);
         if (wf__reuse_take(r, t, idx)) {
@@ -130,11 +135,12 @@ size_t wf__pipe_expand(wf_run *r, uint32_t t)
     wf_task_state *ts = &r->tasks[t];
     const wf_task_state *ss = &r->tasks[task->pipe_source];
     size_t n = ss->n_units;
+    json_object *list = wf_json_check(json_object_new_array_ext((int)(n ? n : 1)));
 
-    ts->items_own = json_object_new_array_ext((int)(n ? n : 1));
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(ts->items_own, NULL);
-    ts->items = ts->items_own;
+    /* The items arrive one by one (feed_one): nulls until then. */
+    if (n > 0 && json_object_array_put_idx(list, n - 1, NULL) != 0)
+        wf_oom(n * sizeof(void *));
+    ts->items = wf__items_json(list, list);
     if (task->label != NULL && n > 0)
         ts->labels = wf_xcalloc(n, sizeof(char *));
     return n;

@@ -9,6 +9,37 @@
 
 #include "run_internal.h"
 
+/* `<< range(...) >>` or `<< file_lines(...) >>`: the first WF__PLAN_ITEMS items in "items"
+ * and, when there are more, how many in "items_total", without building the list (a missing file
+ * leaves both out: the run says why). Returns false for another template. */
+static bool plan_lazy(wf_run *r, const wf_task *task, json_object *o)
+{
+    wf_items *src = NULL;
+    char *error = NULL;
+    json_object *first;
+
+    if (task->items->kind != WF_VNODE_TEMPLATE || !wf_tpl_is_lazy_list(task->items->tpl))
+        return false;
+    if (wf__lazy_items(r, task, r->root, &src, &error) != WF_OK) {
+        free(error);
+        return true;
+    }
+    first = json_object_new_array();
+    for (size_t i = 0; i < src->n_items && i < WF__PLAN_ITEMS; i++) {
+        const json_object *item = NULL;
+        json_object *own = NULL;
+
+        if (!wf__items_get(src, i, &item, &own, NULL))
+            break;
+        json_object_array_add(first, own != NULL ? own : wf_json_copy(item));
+    }
+    json_object_object_add(o, "items", first);
+    if (src->n_items > WF__PLAN_ITEMS)
+        json_object_object_add(o, "items_total", json_object_new_int64((int64_t)src->n_items));
+    wf__items_free(src);
+    return true;
+}
+
 /* What of task t can be evaluated in the root context (no task result is there: a template
  * that reads one fails, and the key is left out). */
 static json_object *plan_task(wf_run *r, const wf_task *task)
@@ -20,6 +51,8 @@ static json_object *plan_task(wf_run *r, const wf_task *task)
     if (task->items_kind == WF_ITEMS_MATRIX) {
         if (wf__matrix_expand(task, r->root, &items, &err) == WF_OK)
             json_object_object_add(o, "items", items);
+    } else if (task->items_kind == WF_ITEMS_LIST && plan_lazy(r, task, o)) {
+        /* described without building the list */
     } else if (task->items_kind == WF_ITEMS_LIST) {
         if (wf_vnode_eval(task->items, r->root, &items, &err) == WF_OK &&
             json_object_is_type(items, json_type_array))

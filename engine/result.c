@@ -36,26 +36,38 @@ const json_object *wf_run_outputs(const wf_run *r)
     return r->outputs;
 }
 
-static json_object *unit_json(const wf_unit *u, int64_t index, const char *error)
+/* Item idx of a task: its exit code, duration and error where it keeps them (see
+ * wf_unit_detail: a task of more than WF__DETAIL_ALL items keeps them for the items that
+ * failed; the others' duration is null). */
+static json_object *unit_json(const wf_task_state *ts, uint32_t idx)
 {
+    const wf_unit *u = &ts->units[idx];
+    const wf_unit_detail *d = wf__detail_get(ts, idx);
+    int exit_code = wf__unit_exit_code(ts, idx);
     json_object *o = json_object_new_object();
 
-    if (index >= 0)
-        json_object_object_add(o, "index", json_object_new_int64(index));
+    json_object_object_add(o, "index", json_object_new_int64(idx));
     json_object_object_add(o, "status", json_object_new_string(wf_status_name(u->status)));
-    json_object_object_add(o, "attempts", json_object_new_int((int)u->attempt));
-    json_object_object_add(o, "exit_code",
-                           u->exit_code >= 0 ? json_object_new_int(u->exit_code) : NULL);
+    json_object_object_add(o, "attempts", json_object_new_int((int)wf__unit_attempts(ts, idx)));
+    json_object_object_add(o, "exit_code", exit_code >= 0 ? json_object_new_int(exit_code) : NULL);
     json_object_object_add(o, "duration_ms",
-                           u->end_ms >= u->start_ms && u->start_ms > 0
-                               ? json_object_new_int64(u->end_ms - u->start_ms)
+                           d != NULL && d->end_ms >= d->start_ms && d->start_ms > 0
+                               ? json_object_new_int64(d->end_ms - d->start_ms)
                                : NULL);
-    if (error != NULL)
-        json_object_object_add(o, "error", json_object_new_string(error));
-    if (u->cached)
+    if (d != NULL && d->error != NULL)
+        json_object_object_add(o, "error", json_object_new_string(d->error));
+    if (u->flags & WF__U_CACHED)
         json_object_object_add(o, "cached", json_object_new_boolean(1));
-    if (u->reused)
+    if (u->flags & WF__U_REUSED)
         json_object_object_add(o, "reused", json_object_new_boolean(1));
+    return o;
+}
+
+json_object *wf_run_outputs_json(const wf_run *r)
+{
+    json_object *o = r->outputs ? wf_json_copy(r->outputs) : NULL;
+
+    wf__mask_json(r, o);
     return o;
 }
 
@@ -80,14 +92,16 @@ json_object *wf_run_result_json(const wf_run *r)
             json_object_object_add(o, "continue_on_error", json_object_new_boolean(1));
         json_object_object_add(o, "duration_ms", json_object_new_int64(ts->end_ms - ts->start_ms));
         if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
-            json_object_object_add(o, "attempts", json_object_new_int((int)ts->units[0].attempt));
-            if (ts->units[0].cached)
+            int exit_code = wf__unit_exit_code(ts, 0);
+
+            json_object_object_add(o, "attempts",
+                                   json_object_new_int((int)wf__unit_attempts(ts, 0)));
+            if (ts->units[0].flags & WF__U_CACHED)
                 json_object_object_add(o, "cached", json_object_new_boolean(1));
-            if (ts->units[0].reused)
+            if (ts->units[0].flags & WF__U_REUSED)
                 json_object_object_add(o, "reused", json_object_new_boolean(1));
-            json_object_object_add(
-                o, "exit_code",
-                ts->units[0].exit_code >= 0 ? json_object_new_int(ts->units[0].exit_code) : NULL);
+            json_object_object_add(o, "exit_code",
+                                   exit_code >= 0 ? json_object_new_int(exit_code) : NULL);
         }
         if (ts->error != NULL)
             json_object_object_add(o, "error", json_object_new_string(ts->error));
@@ -101,8 +115,7 @@ json_object *wf_run_result_json(const wf_run *r)
             json_object *items = json_object_new_array_ext((int)ts->n_units);
 
             for (size_t i = 0; i < ts->n_units; i++) {
-                json_object *u = unit_json(&ts->units[i], (int64_t)i,
-                                           ts->item_errors ? ts->item_errors[i] : NULL);
+                json_object *u = unit_json(ts, (uint32_t)i);
                 char label_buf[WF__LABEL_MAX + 1];
                 const char *label = wf__unit_label(r, (uint32_t)t, (uint32_t)i, label_buf);
 

@@ -88,20 +88,16 @@ void wf_run_free(wf_run *r)
     for (size_t t = 0; r->tasks != NULL && t < r->wf->n_tasks; t++) {
         wf_task_state *ts = &r->tasks[t];
 
-        for (size_t i = 0; ts->values != NULL && i < ts->n_units; i++)
-            json_object_put(ts->values[i]);
-        for (size_t i = 0; ts->item_errors != NULL && i < ts->n_units; i++)
-            free(ts->item_errors[i]);
-        free(ts->item_errors);
+        json_object_put(ts->values);
+        wf__detail_free(ts);
         wf__labels_free(ts);
-        free(ts->values);
         free(ts->units);
         free(ts->retries.v);
         free(ts->fed.v);
         free(ts->error);
         free(ts->plain_out);
         free(ts->plain_err);
-        json_object_put(ts->items_own);
+        wf__items_free(ts->items);
         wf_ctx_unref(ts->ctx);
         wf_result_unref(ts->result);
     }

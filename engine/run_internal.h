@@ -5,6 +5,8 @@
  *   setup.c     run id, secrets, environment, root context (inputs, env, vars), actions
  *   tasks.c     the task and unit state machine (ready, skipped, finished, retried)
  *   expand.c    a task's units: with-items lists, batches, units taken from --resume
+ *   items.c     a with-items list read one item at a time (a JSON list, a range, a file)
+ *   unit_detail.c  a unit's state beyond its 4 dense bytes (sparse details, values)
  *   ready.c     the ready queue (round-robin, deepest pipeline stage first), retry timers
  *   pipeline.c  pipelined tasks: item i of a stage starts when item i of its source ended
  *   dispatch.c  the scheduler thread: hands units to executors, takes their completions
@@ -31,6 +33,7 @@
 
 #include "engine_internal.h"
 #include "executor.h"
+#include "items.h"
 #include "wfengine.h"
 
 /* A growable FIFO of task or unit indices (the ready list, a task's retries). */
@@ -39,18 +42,44 @@ typedef struct wf_u32_fifo {
     size_t head, len, cap;
 } wf_u32_fifo;
 
-/* One unit of work: a task attempt, or an item (or batch) attempt. Kept small: the item is
- * not copied, it is found by index in the task's item list. */
+/* One unit of work: a task attempt, or an item (or batch) attempt. Dense: 4 bytes per unit
+ * whatever the task's size (a 10,000,000-item task's units take 40 MB). The item is not
+ * copied (it is read from the task's item source by index); what more a unit has (its exit
+ * code, times, error, an attempt count past 65,534) is in the task's sparse details, kept
+ * only where they say something (unit_detail.c). */
 typedef struct wf_unit {
-    uint32_t attempt;  /* attempts started so far */
-    uint8_t status;    /* wf_status */
-    uint8_t reused;    /* taken from the resumed run */
-    uint8_t cached;    /* taken from the cache */
-    uint8_t started;   /* the current attempt's UNIT_START was emitted */
-    uint8_t ignored;   /* it failed under continue-on-error */
-    int32_t exit_code; /* of the last attempt, -1 if none */
-    int64_t start_ms, end_ms;
+    uint8_t status;   /* wf_status */
+    uint8_t flags;    /* WF__U_* */
+    uint16_t attempt; /* attempts started so far; WF__U_ATTEMPT_MAX: see its detail */
 } wf_unit;
+
+enum {
+    WF__U_REUSED = 1 << 0,  /* taken from the resumed run */
+    WF__U_CACHED = 1 << 1,  /* taken from the cache */
+    WF__U_STARTED = 1 << 2, /* the current attempt's UNIT_START was emitted */
+    WF__U_IGNORED = 1 << 3, /* it failed under continue-on-error */
+    WF__U_EXIT0 = 1 << 4,   /* its last attempt exited 0 (a unit without detail: else -1) */
+};
+#define WF__U_ATTEMPT_MAX UINT16_MAX
+
+/* What a unit has beyond wf_unit: every unit of a task of at most WF__DETAIL_ALL units has
+ * one from its first attempt on; in a bigger task, only a unit with a failed attempt (from
+ * that failure on), one that did not succeed, or one past WF__U_ATTEMPT_MAX attempts. */
+typedef struct wf_unit_detail {
+    uint32_t idx;      /* the unit; UINT32_MAX: a free slot of the map */
+    int32_t exit_code; /* of the last attempt, -1 if none */
+    uint32_t attempt;  /* attempts, once wf_unit.attempt is WF__U_ATTEMPT_MAX */
+    int64_t start_ms, end_ms;
+    char *error; /* with-items: why it failed, was skipped or cancelled (owned), or NULL */
+} wf_unit_detail;
+
+#define WF__DETAIL_ALL 65536
+
+/* A task's details by unit index: open addressing, linear probing, power-of-two capacity. */
+typedef struct wf_detail_map {
+    wf_unit_detail *v;
+    size_t len, cap;
+} wf_detail_map;
 
 typedef struct wf_task_state {
     wf_status status;
@@ -66,11 +95,10 @@ typedef struct wf_task_state {
     bool pipe_opened;
     wf_executor *exec; /* what runs its units (set up before the run starts, then read-only) */
     wf_ctx *ctx;       /* the task's context (vars as published so far) */
-    /* with-items: the expanded list, read by executors. Lent (items_own NULL) when it is a
-     * constant of the workflow or a value already in the context (`<< task.x.items >>`),
-     * so a run neither copies nor touches its reference counts; else items_own owns it. */
-    const json_object *items;
-    json_object *items_own;
+    /* with-items: the item list, read by executors one item at a time (items.h): a JSON
+     * list lent when it is a constant of the workflow or a value already in the context
+     * (`<< task.x.items >>`), a range, or a file's lines. Owned; NULL without with-items. */
+    wf_items *items;
     size_t n_units;
     size_t planned;    /* units counted in units_total for it (wf__planned_units, then n_units) */
     int concurrency;   /* its items at once (0: no limit of its own), known when it starts */
@@ -81,9 +109,11 @@ typedef struct wf_task_state {
     size_t next_unit;    /* first unit never started */
     wf_u32_fifo retries; /* units whose retry delay has passed */
     size_t running, ended;
-    size_t waiting_retry;        /* units waiting for their retry delay */
-    json_object **values;        /* value per unit (owned until the task ends) */
-    char **item_errors;          /* with-items: error per failed unit, allocated on first failure */
+    size_t waiting_retry; /* units waiting for their retry delay */
+    /* The units' values, a JSON array by unit index created at the first value that is not
+     * null (owned until the task ends, when it becomes the task's result as it is). */
+    json_object *values;
+    wf_detail_map details;       /* see wf_unit_detail */
     char **labels;               /* `label:` per unit (NULL where it failed), or NULL (label.c) */
     char *plain_out, *plain_err; /* a plain task's captured stdout/stderr */
     char *error;                 /* why the task failed/skipped (owned) */
@@ -289,6 +319,30 @@ bool wf__task_at_limit(const wf_run *r, uint32_t t);
 /* The delay before retry number retry_number (1 for the first) under the policy. */
 int64_t wf__retry_delay(const wf_retry *rt, uint32_t retry_number);
 
+/* ---- unit_detail.c: what units have beyond wf_unit ------------------------------------- */
+
+/* Unit idx's detail, or NULL. */
+wf_unit_detail *wf__detail_get(const wf_task_state *ts, uint32_t idx);
+/* Unit idx's detail, created (exit code -1, no times, no error) when it has none. */
+wf_unit_detail *wf__detail_put(wf_task_state *ts, uint32_t idx);
+/* Whether every unit of the task keeps a detail (see wf_unit_detail). */
+bool wf__detail_all(const wf_task_state *ts);
+void wf__detail_free(wf_task_state *ts);
+/* Unit idx's attempts, exit code (-1: none) and error (borrowed, or NULL). */
+uint32_t wf__unit_attempts(const wf_task_state *ts, uint32_t idx);
+int wf__unit_exit_code(const wf_task_state *ts, uint32_t idx);
+const char *wf__unit_error(const wf_task_state *ts, uint32_t idx);
+/* Counts a new attempt of unit idx; returns the count. */
+uint32_t wf__unit_attempt_add(wf_task_state *ts, uint32_t idx);
+/* Unit idx's value (borrowed: the task's values array holds it), or NULL. */
+const json_object *wf__unit_value(const wf_task_state *ts, uint32_t idx);
+/* Keeps v_take as unit idx's value (NULL: none). */
+void wf__unit_value_set(wf_task_state *ts, uint32_t idx, json_object *v_take);
+/* A context for unit idx (its item from the task's item source, when it has one): *own is
+ * what the caller puts after unreffing the context (NULL if nothing). Returns NULL when the
+ * item cannot be read (*error says why, owned, when error is not NULL). Any thread. */
+wf_ctx *wf__unit_ctx(const wf_run *r, uint32_t t, uint32_t idx, json_object **own, char **error);
+
 /* ---- expand.c: a task's units ------------------------------------------------------------ */
 
 /* The units a task counts for in units_total before it expands: the length of a literal item
@@ -299,6 +353,14 @@ size_t wf__planned_units(const wf_task *task);
 void wf__advance_next(wf_task_state *ts);
 /* Creates n units for the task and, with queue, puts it on the ready list. */
 void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue);
+/* `with-items: << range(...) >>` or `<< file_lines(...) >>` evaluated in ctx: a source read
+ * one item at a time in *src (owned; NULL when the task's items are another template or no
+ * template). A file's path is relative to the directory of the workflow file, like `uses:`
+ * and `env-file:`. On failure returns its code and *error (owned) says why. */
+int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
+                   char **error);
+/* How many items of such a list a dry run shows (wf_run_plan). */
+#define WF__PLAN_ITEMS 20
 /* Evaluates the task's item list into ts->items; on failure *error says why (owned). */
 int wf__expand_items(wf_run *r, uint32_t t, char **error);
 /* --resume: what the resumed run has for a task, read from the store as runs of units

@@ -231,7 +231,7 @@ void wf__task_ready(wf_run *r, uint32_t t)
             wf__task_finish(r, t, WF_STATUS_FAILED, error);
             return;
         } else {
-            ev.n_items = json_object_array_length(ts->items);
+            ev.n_items = ts->items->n_units;
         }
         if (ev.n_items == 0) {
             wf__emit(r, &ev);
@@ -309,20 +309,24 @@ static bool ignores_failure(const wf_run *r, uint32_t t, int64_t idx)
     const wf_task *task = &r->wf->tasks[t];
     const wf_task_state *ts = &r->tasks[t];
     wf_ctx *ctx;
+    json_object *own = NULL;
     wf_error err;
     bool yes = false;
 
     if (task->continue_on_error_tpl == NULL)
         return task->continue_on_error;
-    if (idx >= 0 && ts->items != NULL)
-        ctx = wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, (size_t)idx), idx);
+    if (idx >= 0)
+        ctx = wf__unit_ctx(r, t, (uint32_t)idx, &own, NULL);
     else
         ctx = wf_ctx_ref(ts->ctx);
+    if (ctx == NULL)
+        return false; /* its item cannot be read any more */
     wf_error_init(&err);
     if (wf_tpl_eval_bool(task->continue_on_error_tpl, ctx, &yes, &err) != WF_OK)
         yes = false;
     wf_error_release(&err);
     wf_ctx_unref(ctx);
+    json_object_put(own);
     return yes;
 }
 
@@ -337,7 +341,7 @@ static bool task_ignored(const wf_run *r, uint32_t t)
         if (ts->units[i].status != WF_STATUS_FAILED)
             continue;
         any_failed = true;
-        if (!ts->units[i].ignored)
+        if (!(ts->units[i].flags & WF__U_IGNORED))
             return false;
     }
     return any_failed || ignores_failure(r, t, -1);
@@ -363,16 +367,17 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
     }
     if (task->items_kind != WF_ITEMS_NONE && status != WF_STATUS_SKIPPED &&
         (ts->items != NULL || status == WF_STATUS_SUCCEEDED)) {
-        /* The list of item results in item order, null where an item did not succeed. */
-        value = json_object_new_array_ext((int)ts->n_units);
-        for (size_t i = 0; i < ts->n_units; i++) {
-            json_object_array_add(value, ts->values[i]);
-            ts->values[i] = NULL;
-        }
+        /* The list of item results in item order, null where an item did not succeed: the
+         * values array as it is, made as long as the list. */
+        value = ts->values;
+        ts->values = NULL;
+        if (value == NULL)
+            value = wf_json_check(json_object_new_array_ext((int)(ts->n_units ? ts->n_units : 1)));
+        if (json_object_array_length(value) < ts->n_units &&
+            json_object_array_put_idx(value, ts->n_units - 1, NULL) != 0)
+            wf_oom(ts->n_units * sizeof(void *));
     } else if (task->items_kind == WF_ITEMS_NONE && status == WF_STATUS_SUCCEEDED) {
-        value = ts->values ? ts->values[0] : NULL;
-        if (ts->values)
-            ts->values[0] = NULL;
+        value = json_object_get((json_object *)wf__unit_value(ts, 0));
     }
     /* A task that ends without units (skipped, cancelled, failed before expanding, an empty
      * list) is one unit of the run's count, ended. */
@@ -386,15 +391,15 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
     if (ts->error != NULL)
         res->error = wf_xstrdup(ts->error);
     if (task->items_kind == WF_ITEMS_NONE && ts->n_units == 1) {
-        res->exit_code = ts->units[0].exit_code;
+        res->exit_code = wf__unit_exit_code(ts, 0);
         res->stdout_text = ts->plain_out;
         res->stderr_text = ts->plain_err;
         ts->plain_out = ts->plain_err = NULL;
     } else if (task->items_kind != WF_ITEMS_NONE) {
         res->n_items = ts->n_units;
-        res->item_status = wf_xmalloc((ts->n_units ? ts->n_units : 1) * sizeof(wf_status));
+        res->item_status = wf_xmalloc(ts->n_units ? ts->n_units : 1);
         for (size_t i = 0; i < ts->n_units; i++)
-            res->item_status[i] = (wf_status)ts->units[i].status;
+            res->item_status[i] = ts->units[i].status;
     }
     ts->result = res;
     wf_results_publish(wf_ctx_results(r->root), task->name, res);
@@ -408,7 +413,7 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
     ev.message = ts->error;
     ev.n_items = task->items_kind != WF_ITEMS_NONE ? ts->n_units : 0;
     ev.attempt =
-        task->items_kind == WF_ITEMS_NONE && ts->n_units == 1 ? (int)ts->units[0].attempt : 0;
+        task->items_kind == WF_ITEMS_NONE && ts->n_units == 1 ? (int)wf__unit_attempts(ts, 0) : 0;
     wf__emit(r, &ev);
     if (status == WF_STATUS_FAILED && !res->ignored_failure && r->fail_fast &&
         !r->failfast_tripped) {
@@ -439,13 +444,14 @@ void wf__settle(wf_run *r)
 void wf__unit_started(wf_run *r, const wf_job *job)
 {
     const wf_task *task = &r->wf->tasks[job->task];
-    wf_unit *u = &r->tasks[job->task].units[job->unit];
+    wf_task_state *ts = &r->tasks[job->task];
+    wf_unit *u = &ts->units[job->unit];
     wf_event ev = { .kind = WF_EVENT_UNIT_START, .task = task->name, .exit_code = -1 };
     char label_buf[WF__LABEL_MAX + 1];
 
-    if (u->attempt != job->attempt || u->status != WF_STATUS_RUNNING)
+    if (wf__unit_attempts(ts, job->unit) != job->attempt || u->status != WF_STATUS_RUNNING)
         return; /* cannot happen: an attempt ends after it starts, on the same queue */
-    u->started = 1;
+    u->flags |= WF__U_STARTED;
     ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)job->unit : -1;
     ev.label = wf__unit_label(r, job->task, job->unit, label_buf);
     ev.attempt = (int)job->attempt;
@@ -471,15 +477,18 @@ wf_job wf__take_unit(wf_run *r, uint32_t t)
         wf__advance_next(ts);
     }
     u = &ts->units[job.unit];
-    u->attempt++;
+    job.attempt = wf__unit_attempt_add(ts, job.unit);
     u->status = WF_STATUS_RUNNING;
-    u->started = 0;
-    if (u->start_ms == 0)
-        u->start_ms = wf_now_ms();
+    u->flags &= (uint8_t)~WF__U_STARTED;
+    if (wf__detail_all(ts)) {
+        wf_unit_detail *d = wf__detail_put(ts, job.unit);
+
+        if (d->start_ms == 0)
+            d->start_ms = wf_now_ms();
+    }
     ts->running++;
     ts->exec->in_flight++;
     job.task = t;
-    job.attempt = u->attempt;
     /* Queued as soon as it is taken, so that every attempt that ends without starting (its
      * `when` was false, a template error, a cluster refused it) was queued first. */
     ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)job.unit : -1;
@@ -503,6 +512,8 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     const wf_task *task = &r->wf->tasks[t];
     wf_task_state *ts = &r->tasks[t];
     wf_unit *u = &ts->units[idx];
+    wf_unit_detail *d = wf__detail_get(ts, idx);
+    uint32_t attempt = wf__unit_attempts(ts, idx);
     bool items = task->items_kind != WF_ITEMS_NONE;
     wf_event ev = { .task = task->name, .index = items ? (int64_t)idx : -1 };
     char label_buf[WF__LABEL_MAX + 1];
@@ -515,16 +526,25 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
      * is already set): skipped there too, it changes nothing its dependents read. */
     if (c->status != WF_STATUS_SKIPPED || had_success(ts, idx))
         ts->rerun = true;
-    u->exit_code = c->exit_code;
-    /* The unit started when a worker took its job, not when the job was queued. */
-    if (u->attempt == 1 && c->start_ms > 0)
-        u->start_ms = c->start_ms;
+    /* A unit of a big task keeps a detail once an attempt of it failed or was cancelled, or
+     * when its exit code is one its flags cannot say (an item skipped by its `when` does not:
+     * its reason is in its event and record). */
+    if (d == NULL && (c->status == WF_STATUS_FAILED || c->status == WF_STATUS_CANCELLED ||
+                      (c->exit_code != 0 && c->exit_code != -1)))
+        d = wf__detail_put(ts, idx);
+    if (d != NULL) {
+        d->exit_code = c->exit_code;
+        /* The unit started when a worker took its job, not when the job was queued. */
+        if ((attempt == 1 || d->start_ms == 0) && c->start_ms > 0)
+            d->start_ms = c->start_ms;
+    }
+    u->flags = (uint8_t)((u->flags & ~WF__U_EXIT0) | (c->exit_code == 0 ? WF__U_EXIT0 : 0));
     ev.label = wf__unit_label(r, t, idx, label_buf);
-    ev.attempt = (int)u->attempt;
+    ev.attempt = (int)attempt;
     ev.max_attempts = task->retry.count + 1;
     ev.exit_code = c->exit_code;
-    ev.started = u->started;
-    u->started = 0;
+    ev.started = (u->flags & WF__U_STARTED) != 0;
+    u->flags &= (uint8_t)~WF__U_STARTED;
     /* A cancelled unit says what stopped it (the executor only knows that it was). */
     if (c->status == WF_STATUS_CANCELLED && !c->timed_out) {
         free(c->error);
@@ -532,7 +552,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     }
     c->ignored = c->status == WF_STATUS_FAILED &&
                  ignores_failure(r, t, task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1);
-    wf__record_unit(r, t, idx, c, (int)u->attempt, false);
+    wf__record_unit(r, t, idx, c, (int)attempt, false);
     if (c->log != NULL)
         wf__emit_simple(r, WF_EVENT_LOG, task->name, c->log);
     for (char *w = c->warning, *nl; w != NULL; w = nl ? nl + 1 : NULL) {
@@ -543,8 +563,8 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     }
     /* No retry once nothing new may start: the run stops, or the task's fail-fast tripped. */
     if (c->status == WF_STATUS_FAILED && !r->stopping && !ts->stop_items && !c->no_retry &&
-        u->attempt <= (uint32_t)task->retry.count) {
-        int64_t delay = wf__retry_delay(&task->retry, u->attempt);
+        attempt <= (uint32_t)task->retry.count) {
+        int64_t delay = wf__retry_delay(&task->retry, attempt);
 
         u->status = WF_STATUS_PENDING;
         ts->waiting_retry++;
@@ -561,25 +581,26 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
         goto out;
     }
     u->status = (uint8_t)c->status;
-    u->cached = c->cached;
-    u->ignored = c->ignored;
-    u->end_ms = c->end_ms;
+    u->flags = (uint8_t)((u->flags & ~(WF__U_CACHED | WF__U_IGNORED)) |
+                         (c->cached ? WF__U_CACHED : 0) | (c->ignored ? WF__U_IGNORED : 0));
+    if (d != NULL)
+        d->end_ms = c->end_ms;
     ts->ended++;
     r->units_done++;
     if (c->status == WF_STATUS_SUCCEEDED) {
-        ts->values[idx] = c->value;
+        wf__unit_value_set(ts, idx, c->value);
     } else {
         json_object_put(c->value);
         if (c->error != NULL) {
             if (!items) {
                 free(ts->error);
                 ts->error = c->error;
-            } else {
-                if (ts->item_errors == NULL)
-                    ts->item_errors = wf_xcalloc(ts->n_units, sizeof(char *));
-                ts->item_errors[idx] = c->error;
+                c->error = NULL;
+            } else if (d != NULL) {
+                free(d->error);
+                d->error = c->error;
+                c->error = NULL;
             }
-            c->error = NULL;
         }
     }
     if (!items) {
@@ -592,7 +613,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     ev.ignored = c->ignored;
     ev.cached = c->cached;
     ev.duration_ms = c->end_ms - c->start_ms;
-    ev.message = items && ts->item_errors ? ts->item_errors[idx] : (items ? NULL : ts->error);
+    ev.message = items ? (d != NULL ? d->error : c->error) : ts->error;
     ev.stderr_text = items ? c->err : ts->plain_err;
     ev.stdout_text = items ? c->out : ts->plain_out;
     ev.stdout_bytes = c->out_spilled;

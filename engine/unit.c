@@ -236,17 +236,22 @@ void wf__unit_execute(wf_run *r, const wf_job *job, int cancel_fd, bool cancelle
 {
     const wf_task *task = &r->wf->tasks[job->task];
     const wf_task_state *ts = &r->tasks[job->task];
+    json_object *own = NULL;
+    char *why = NULL;
     wf_ctx *ctx;
     wf_error err;
 
     c->start_ms = wf_now_ms();
     c->exit_code = -1;
+    ctx = wf__unit_ctx(r, job->task, job->unit, &own, &why);
+    if (ctx == NULL) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("item: %s", why);
+        c->end_ms = wf_now_ms();
+        free(why);
+        return;
+    }
     wf_error_init(&err);
-    if (ts->items != NULL)
-        ctx = wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, job->unit),
-                               (int64_t)job->unit);
-    else
-        ctx = wf_ctx_ref(ts->ctx);
     /* A job queued before a stop (the run's, or its task's fail-fast) never starts. */
     if (cancelled) {
         c->status = WF_STATUS_CANCELLED;
@@ -284,20 +289,19 @@ out:
     }
     wf_error_release(&err);
     wf_ctx_unref(ctx);
+    json_object_put(own);
 }
 
 /* ---- units run elsewhere (a cluster)
  * ----------------------------------------------------------------------- */
 
-/* The item context of a job (a new reference). */
-static wf_ctx *job_ctx(const wf_run *r, const wf_job *job)
+/* The item context of a job (a new reference; *own: its item's, to put after it). When its
+ * item cannot be read, the context has a null item and *error (owned) says why. */
+static wf_ctx *job_ctx(const wf_run *r, const wf_job *job, json_object **own, char **error)
 {
-    const wf_task_state *ts = &r->tasks[job->task];
+    wf_ctx *ctx = wf__unit_ctx(r, job->task, job->unit, own, error);
 
-    if (ts->items != NULL)
-        return wf_ctx_with_item(ts->ctx, json_object_array_get_idx(ts->items, job->unit),
-                                (int64_t)job->unit);
-    return wf_ctx_ref(ts->ctx);
+    return ctx != NULL ? ctx : wf_ctx_with_item(r->tasks[job->task].ctx, NULL, job->unit);
 }
 
 /* argv as one /bin/sh script: every word quoted. */
@@ -317,7 +321,9 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
                             char **workdir, char cache_key[WF_SHA256_HEX_LEN + 1], wf_completion *c)
 {
     const wf_task *task = &r->wf->tasks[job->task];
-    wf_ctx *ctx = job_ctx(r, job);
+    json_object *own = NULL;
+    char *why = NULL;
+    wf_ctx *ctx = job_ctx(r, job, &own, &why);
     char **argv = NULL;
     wf_error err;
     bool ok = false, via_shell = false;
@@ -326,6 +332,16 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
     *envp = NULL;
     *workdir = NULL;
     cache_key[0] = '\0';
+    if (why != NULL) {
+        c->start_ms = c->end_ms = wf_now_ms();
+        c->exit_code = -1;
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("item: %s", why);
+        free(why);
+        wf_ctx_unref(ctx);
+        json_object_put(own);
+        return false;
+    }
     c->start_ms = c->end_ms = wf_now_ms();
     c->exit_code = -1;
     wf_error_init(&err);
@@ -389,6 +405,7 @@ out:
     wf__strv_free(argv);
     wf_error_release(&err);
     wf_ctx_unref(ctx);
+    json_object_put(own);
     return ok;
 }
 
@@ -397,7 +414,9 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
                             const char *workdir)
 {
     const wf_task *task = &r->wf->tasks[c->job.task];
-    wf_ctx *ctx = job_ctx(r, &c->job);
+    json_object *own = NULL;
+    char *why = NULL;
+    wf_ctx *ctx = job_ctx(r, &c->job, &own, &why);
     const json_object *item = NULL;
     int64_t index;
     bool has_item = wf_ctx_item(ctx, &item, &index);
@@ -437,4 +456,6 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
     if (r->store != NULL && cache_key != NULL && cache_key[0] != '\0')
         wf__unit_cache_record(r, task, cache_key, workdir, c);
     wf_ctx_unref(ctx);
+    json_object_put(own);
+    free(why); /* read when its script was rendered: it changed since, nothing to add */
 }

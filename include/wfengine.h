@@ -336,7 +336,9 @@ int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts
  * to errs) and evaluates, per task, what reads only inputs, env and vars: a with-items
  * task's item list (a matrix: its combinations), and a task without items' `when` and
  * rendered `run` command. Returns WF_OK with an owned *out = {"tasks": {NAME: {"items":
- * [...], "when": BOOL, "run": TEXT}}}, where a key is absent when it reads a task's result
+ * [...], "when": BOOL, "run": TEXT}}}, where "items" of `<< range(...) >>` and
+ * `<< file_lines(...) >>` holds only the first 20 items and then "items_total" is the
+ * number of items (the list is never built); a key is absent when it reads a task's result
  * (known only when the run gets there) or the task has no such thing; secret inputs masked
  * as ***. Runs nothing and records nothing (opts' store, targets and callbacks are unused).
  * Thread-safe. */
@@ -374,6 +376,10 @@ const char *wf_run_id(const wf_run *r);
 json_object *wf_run_result_json(const wf_run *r);
 /* After wf_run_wait: the workflow outputs (borrowed, read-only; an object). */
 const json_object *wf_run_outputs(const wf_run *r);
+/* After wf_run_wait: the workflow outputs as wf_run_result_json gives them (secrets masked;
+ * owned by the caller), without building the rest of the document (whose size grows with
+ * the items of the run). */
+json_object *wf_run_outputs_json(const wf_run *r);
 /* Frees a run that has been waited for. NULL is fine. */
 void wf_run_free(wf_run *r);
 

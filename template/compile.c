@@ -285,6 +285,25 @@ static int cmp_ref(const void *a, const void *b)
     return 0;
 }
 
+/* file_lines is only the whole value of a template (`<< file_lines('x') >>`, which the engine
+ * reads one line at a time as a with-items list): inside an expression or some text it is a
+ * compile error. */
+static int check_file_lines(parser *p)
+{
+    const wf_tpl *t = p->t;
+
+    for (size_t i = 0; i < t->nnodes; i++) {
+        const node *n = t->nodes[i];
+
+        if (n->kind == N_CALL && n->fn->fn == wf__tpl_f_file_lines &&
+            (t->kind != WF_TPL_VALUE || n != t->value))
+            return wf__tpl_perr(p, n->pos, WF_EINVAL,
+                                "file_lines can only be a whole with-items value "
+                                "(with-items: << file_lines('items.txt') >>)");
+    }
+    return WF_OK;
+}
+
 static int compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf_error *err,
                    wf_errlist *all)
 {
@@ -324,6 +343,8 @@ static int compile(const char *src, size_t len, unsigned flags, wf_tpl **out, wf
     }
     if (rc == WF_OK && (flags & (WF_TPL_SHELL | WF_TPL_CSTRING)))
         rc = check_no_nul(&p);
+    if (rc == WF_OK)
+        rc = check_file_lines(&p);
     if (rc != WF_OK) {
         if (all != NULL && err->code != WF_OK)
             keep_error(&p);

@@ -617,8 +617,8 @@ FN(f_range)
     if (wf__tpl_num(a[0].j, nargs == 1 ? &hi : &lo, &d) != 1 ||
         (nargs == 2 && wf__tpl_num(a[1].j, &hi, &d) != 1))
         return wf__tpl_type_error(e, call, a, nargs);
-    count = hi > lo ? (int64_t)((uint64_t)hi - (uint64_t)lo) : 0;
-    if (hi > lo && (count < 0 || count > WF_MAX_LIST_LEN))
+    count = wf__tpl_range_count(lo, hi);
+    if (count < 0 || count > WF_MAX_LIST_LEN)
         return wf__tpl_fail(e, call, WF_ERANGE, "range: %lld numbers is more than the %d allowed",
                             (long long)((double)hi - (double)lo), WF_MAX_LIST_LEN);
     arr = wf__tpl_new_list((size_t)count);

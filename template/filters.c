@@ -22,6 +22,7 @@ static const builtin table[] = {
     { "endswith", 2, 2, 0, "x, s", "two strings", wf__tpl_f_endswith },
     { "exit_code", 1, 1, B_STATUS, "name", "a task name (a string)", wf__tpl_f_exit_code },
     { "failed", 1, 1, B_STATUS, "name", "a task name (a string)", wf__tpl_f_failed },
+    { "file_lines", 1, 1, B_ENGINE, "path", "a path (a non-empty string)", wf__tpl_f_file_lines },
     { "first", 1, 1, 0, "x", "a list", wf__tpl_f_first },
     { "flatten", 1, 1, 0, "x", "a list", wf__tpl_f_flatten },
     { "float", 1, 1, 0, "x", "a number, a numeric string or a boolean", wf__tpl_f_float },

@@ -117,6 +117,21 @@ static bool is_const(const node *n)
     return n == NULL || n->kind == N_LIT;
 }
 
+/* Whether a range() call with constant arguments is folded: when it gives at most
+ * WF__TPL_FOLD_RANGE_MAX numbers, or when folding fails (wrong arguments, more numbers than
+ * WF_MAX_LIST_LEN: a load-time error, before anything is built). */
+static bool small_range(const node *n)
+{
+    int64_t lo = 0, hi = 0, count;
+    double d;
+
+    if (wf__tpl_num(n->args[0]->lit, n->nargs == 1 ? &hi : &lo, &d) != 1 ||
+        (n->nargs == 2 && wf__tpl_num(n->args[1]->lit, &hi, &d) != 1))
+        return true;
+    count = wf__tpl_range_count(lo, hi);
+    return count < 0 || count <= WF__TPL_FOLD_RANGE_MAX || count > WF_MAX_LIST_LEN;
+}
+
 /* Evaluates a node whose operands are all constants, once, now: `"a" + 1` is then a load-time
  * error, and `[1, 2]` or `-1` cost nothing per evaluation. */
 static int fold(parser *p, node *n)
@@ -133,7 +148,9 @@ static int fold(parser *p, node *n)
     for (size_t i = 0; i < n->nargs; i++)
         if (!is_const(n->args[i]))
             return WF_OK;
-    if (n->kind == N_CALL && (n->fn->flags & (B_STATUS | B_NOFOLD)) != 0)
+    if (n->kind == N_CALL && (n->fn->flags & (B_STATUS | B_NOFOLD | B_ENGINE)) != 0)
+        return WF_OK;
+    if (n->kind == N_CALL && n->fn->fn == wf__tpl_f_range && !small_range(n))
         return WF_OK;
     rc = wf__tpl_eval_node(&e, n, &v);
     if (rc != WF_OK)

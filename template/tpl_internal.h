@@ -260,6 +260,7 @@ enum {
     B_STATUS = 1 << 0, /* reads task results: never folded; a ref for the loader */
     B_LAZY = 1 << 1,   /* default: evaluates its own arguments */
     B_NOFOLD = 1 << 2, /* raw/quote: must stay visible to the renderer */
+    B_ENGINE = 1 << 3, /* file_lines: read by the engine (wf_tpl_lazy_list), never folded */
 };
 
 typedef int (*builtin_fn)(ev *e, const node *call, tval *args, size_t nargs, tval *out);
@@ -329,6 +330,13 @@ WF__TPL_FN(f_map);
 WF__TPL_FN(f_reject);
 WF__TPL_FN(f_select);
 WF__TPL_FN(f_range);
+/* lazy_list.c */
+WF__TPL_FN(f_file_lines);
+/* How many numbers range(lo, hi) gives (0 when hi <= lo), or -1 past INT64_MAX. */
+int64_t wf__tpl_range_count(int64_t lo, int64_t hi);
+/* range() is folded at compile time only up to this many numbers: a bigger one would be built
+ * at load, whether a run reads it whole or (with-items) one item at a time. */
+#define WF__TPL_FOLD_RANGE_MAX 4096
 WF__TPL_FN(f_chunks);
 WF__TPL_FN(f_zip);
 /* filter_string.c */

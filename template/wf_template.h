@@ -125,6 +125,33 @@ int wf_tpl_eval(const wf_tpl *t, const wf_ctx *ctx, json_object **out, wf_error 
 int wf_tpl_eval_borrow(const wf_tpl *t, const wf_ctx *ctx, const json_object **value,
                        json_object **owned, wf_error *err);
 
+/* ---- with-items lists read one item at a time (lazy_list.c) -------------------------- */
+
+typedef enum wf_tpl_list_kind {
+    WF_TPL_LIST_NONE,       /* not such a list: evaluate the template */
+    WF_TPL_LIST_RANGE,      /* the integers lo, lo + 1, ... (n of them) */
+    WF_TPL_LIST_FILE_LINES, /* the lines of the file path (as written: relative to nothing yet) */
+} wf_tpl_list_kind;
+
+typedef struct wf_tpl_list {
+    wf_tpl_list_kind kind;
+    int64_t lo;
+    size_t n;
+    char *path; /* FILE_LINES: owned */
+} wf_tpl_list;
+
+/* Whether t is a value template whose whole expression is `range(...)` or
+ * `file_lines(...)`. */
+bool wf_tpl_is_lazy_list(const wf_tpl *t);
+/* For such a template, evaluates the call's arguments against ctx and describes the list in
+ * *out without building it: a range of more than cap numbers is WF_ERANGE with the message
+ * range() gives ("range: N numbers is more than the CAP allowed"); a file_lines argument that
+ * is not a non-empty string is WF_ETYPE. Any other template: WF_OK with out->kind NONE.
+ * Failure as wf_tpl_eval. Thread-safe. (file_lines evaluated as an expression anywhere else
+ * is an error saying where it belongs.) */
+int wf_tpl_lazy_list(const wf_tpl *t, const wf_ctx *ctx, size_t cap, wf_tpl_list *out,
+                     wf_error *err);
+
 /* Appends the text form of t to out (interpolation rules; shell-quoted with WF_TPL_SHELL;
  * a value template appends its value's text form, quoted in shell mode). On failure returns
  * as wf_tpl_eval and out holds whatever was appended before the failing expression. This is

@@ -1,0 +1,77 @@
+/*
+ * items.h: a with-items task's item list as the run reads it, one item (or batch) at a time:
+ * a JSON list (lent from the workflow or the context, or owned), a range of integers computed
+ * on demand, or the lines of a file read in windows. A 10,000,000-item range or file never
+ * becomes a list in memory.
+ *
+ * Thread safety: after wf__items_* set it up (scheduler thread), any number of threads may
+ * call wf__items_get at once (the file source reads under its own lock). A pipelined task's
+ * JSON list is filled in by the scheduler while executors read other indices (pipeline.c).
+ */
+#ifndef WF_ITEMS_H
+#define WF_ITEMS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wf_context.h"
+
+typedef enum wf_items_src_kind {
+    WF_ITEMS_SRC_JSON,  /* list: a JSON array */
+    WF_ITEMS_SRC_RANGE, /* item i is lo + i */
+    WF_ITEMS_SRC_FILE,  /* item i is line i of the file, without its \n (and a \r before it) */
+} wf_items_src_kind;
+
+/* Lines per window of a file source: one offset is kept per window (8 bytes per 4,096 lines),
+ * and one window is held in memory at a time. */
+#define WF__LINES_WINDOW 4096
+
+typedef struct wf_items {
+    wf_items_src_kind kind;
+    size_t n_items; /* items in the list */
+    size_t n_units; /* units: n_items, or ceil(n_items / batch) */
+    size_t batch;   /* batch-size (items per unit), 0 for one item per unit */
+    /* JSON: lent (own NULL: a constant of the workflow or a value in the context, which the
+     * run neither copies nor touches the reference counts of) or owned (own == list). */
+    const json_object *list;
+    json_object *own;
+    int64_t lo; /* RANGE */
+    /* FILE: the open file, the byte offset of each window's first line (n_windows + 1, the
+     * last the file's size), and the window read last, under lock. */
+    char *path;
+    int fd;
+    uint64_t *window_off;
+    size_t n_windows;
+    pthread_mutex_t lock;
+    size_t win;       /* which window buf holds (SIZE_MAX: none) */
+    char *buf;        /* its bytes */
+    size_t *line_off; /* where each of its lines starts in buf (+ one past the last) */
+    size_t win_lines;
+} wf_items;
+
+/* A source over a JSON array (list must be one): lent when own is NULL, else own == list is
+ * taken. */
+wf_items *wf__items_json(const json_object *list, json_object *own);
+/* The n integers lo, lo + 1, ... */
+wf_items *wf__items_range(int64_t lo, size_t n);
+/* The lines of the file at path (read once now to count them and note where each window
+ * starts; kept open for the run). A last line without \n counts; a \r before a \n is not
+ * part of the line; empty lines are items (""). On failure returns NULL and *error (owned)
+ * says why: the file cannot be opened or read (the system's reason), is not a regular file,
+ * has more than cap lines, or a line longer than WF_MAX_STRING_LEN. */
+wf_items *wf__items_file(const char *path, size_t cap, char **error);
+/* Groups the items by batch (> 0): unit u is the list of items [u*batch, (u+1)*batch). */
+void wf__items_set_batch(wf_items *s, size_t batch);
+void wf__items_free(wf_items *s);
+
+/* Unit u's item (a batch: the list of its items): *item points at it. It is either borrowed
+ * from a JSON list (*own NULL; read-only, as wf_ctx_with_item wants it) or new (*own == *item,
+ * for the caller to json_object_put once done with it and with any context made from it).
+ * Returns false when it cannot be read (a file source whose file changed or cannot be read
+ * any more): *item and *own NULL, and *error (owned, when error is not NULL) says why. */
+bool wf__items_get(wf_items *s, size_t u, const json_object **item, json_object **own,
+                   char **error);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * lazy_list.c: with-items lists the engine reads one item at a time instead of building them
+ * (wf_tpl_lazy_list): `range(...)` and `file_lines(...)` written as the whole with-items
+ * value. Also the function file_lines itself, which only means something there.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tpl_internal.h"
+
+#define FN WF__TPL_FN
+
+/* How many numbers range(lo, hi) gives (0 when hi <= lo), or -1 past INT64_MAX. */
+int64_t wf__tpl_range_count(int64_t lo, int64_t hi)
+{
+    int64_t count;
+
+    if (hi <= lo)
+        return 0;
+    count = (int64_t)((uint64_t)hi - (uint64_t)lo);
+    return count < 0 ? -1 : count;
+}
+
+FN(f_file_lines)
+{
+    (void)a;
+    (void)nargs;
+    (void)out;
+    return wf__tpl_fail(e, call, WF_EINVAL,
+                        "file_lines is read by the engine as a whole with-items list "
+                        "(with-items: << file_lines('items.txt') >>), not inside an expression");
+}
+
+static const node *lazy_call(const wf_tpl *t)
+{
+    const node *n = t->kind == WF_TPL_VALUE ? t->value : NULL;
+
+    if (n == NULL || n->kind != N_CALL)
+        return NULL;
+    if (n->fn->fn != wf__tpl_f_range && n->fn->fn != wf__tpl_f_file_lines)
+        return NULL;
+    return n;
+}
+
+bool wf_tpl_is_lazy_list(const wf_tpl *t)
+{
+    return lazy_call(t) != NULL;
+}
+
+int wf_tpl_lazy_list(const wf_tpl *t, const wf_ctx *ctx, size_t cap, wf_tpl_list *out,
+                     wf_error *err)
+{
+    const node *n = lazy_call(t);
+    ev e = { t, ctx, err, 0 };
+    tval a[2] = { TVAL_NULL, TVAL_NULL };
+    int rc = WF_OK;
+
+    memset(out, 0, sizeof(*out));
+    if (n == NULL)
+        return WF_OK;
+    for (size_t i = 0; i < n->nargs && rc == WF_OK; i++)
+        rc = wf__tpl_eval_node(&e, n->args[i], &a[i]);
+    if (rc != WF_OK)
+        goto out;
+    if (n->fn->fn == wf__tpl_f_file_lines) {
+        if (!tpl_is(a[0].j, json_type_string) || json_object_get_string_len(a[0].j) == 0) {
+            rc = wf__tpl_type_error(&e, n, a, n->nargs);
+            goto out;
+        }
+        out->kind = WF_TPL_LIST_FILE_LINES;
+        out->path = wf_xstrdup(tpl_str(a[0].j, NULL));
+    } else {
+        int64_t lo = 0, hi = 0, count;
+        double d;
+
+        if (wf__tpl_num(a[0].j, n->nargs == 1 ? &hi : &lo, &d) != 1 ||
+            (n->nargs == 2 && wf__tpl_num(a[1].j, &hi, &d) != 1)) {
+            rc = wf__tpl_type_error(&e, n, a, n->nargs);
+            goto out;
+        }
+        count = wf__tpl_range_count(lo, hi);
+        if (count < 0 || (uint64_t)count > cap) {
+            rc = wf__tpl_fail(&e, n, WF_ERANGE, "range: %lld numbers is more than the %zu allowed",
+                              (long long)((double)hi - (double)lo), cap);
+            goto out;
+        }
+        out->kind = WF_TPL_LIST_RANGE;
+        out->lo = lo;
+        out->n = (size_t)count;
+    }
+out:
+    for (size_t i = 0; i < 2; i++)
+        tval_release(&a[i]);
+    return rc;
+}
