@@ -201,12 +201,12 @@ void wf_ref_cache_stats(wf_ref_cache *c, wf_ref_stats *out);
 
 /* What a reference points at. */
 typedef struct wf_ref_info {
-    const char *path;  /* the file with the bytes (borrowed, valid while the marker lives) */
-    const char *hash;  /* their SHA256, hex */
+    const char *path; /* the file with the bytes (borrowed, valid while the marker lives) */
+    const char *hash; /* their SHA256, hex */
     wf_output_mode mode;
-    uint64_t size;     /* bytes in the file */
-    uint64_t mem;      /* estimated bytes of the parsed value */
-    uint64_t budget;   /* the budget of the cache it loads through */
+    uint64_t size;   /* bytes in the file */
+    uint64_t mem;    /* estimated bytes of the parsed value */
+    uint64_t budget; /* the budget of the cache it loads through */
 } wf_ref_info;
 
 /* A new marker (owned, one json-c reference) for the value that `path` (copied) holds: the

@@ -58,9 +58,9 @@ typedef struct wf_completion {
     /* Bytes of the whole stdout when it spilled to a file (out then holds only its last
      * WF_PROC_SPILL_THRESHOLD bytes, and stdout_hash names it), else 0. */
     uint64_t out_spilled;
-    char *error;        /* owned, may be NULL */
-    char *log;          /* action log text (owned, may be NULL) */
-    char *warning;      /* lines the scheduler emits as WF_EVENT_WARNING (owned, may be NULL) */
+    char *error;   /* owned, may be NULL */
+    char *log;     /* action log text (owned, may be NULL) */
+    char *warning; /* lines the scheduler emits as WF_EVENT_WARNING (owned, may be NULL) */
     int64_t start_ms, end_ms;
     /* With a store, filled by the executor (blobs already written): */
     char *result_json; /* masked compact JSON of the result when small, else NULL (owned) */

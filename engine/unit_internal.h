@@ -7,8 +7,9 @@
 #ifndef WF_UNIT_INTERNAL_H
 #define WF_UNIT_INTERNAL_H
 
-#include "run_internal.h"
 #include "wf_proc.h"
+
+#include "run_internal.h"
 
 /* ---- unit_command.c ---------------------------------------------------------------------- */
 

@@ -151,7 +151,8 @@ typedef struct wf_proc_result {
     char *error;
 } wf_proc_result;
 
-/* Frees the strings (closes a spill file, unlinks a named one) and resets res to the state wf_proc_run starts from. Accepts NULL. */
+/* Frees the strings (closes a spill file, unlinks a named one) and resets res to the state
+ * wf_proc_run starts from. Accepts NULL. */
 void wf_proc_result_release(wf_proc_result *res);
 
 /*

@@ -19,15 +19,15 @@ static const char *const DEFAULTS_KEYS[] = {
     "timeout", "retry", "env", "workdir", "shell", "continue-on-error", "executor", "cpus", NULL,
 };
 static const char *const TASK_KEYS[] = {
-    "run",        "action",    "input",       "needs",    "with-items", "concurrency",
-    "batch-size", "fail-fast", "when",        "retry",    "timeout",    "continue-on-error",
-    "output",     "env",       "workdir",     "shell",    "publish",    "cache",
-    "executor",   "slurm",     "description", "env-file", "uses",       "with",
+    "run",        "action",    "input",       "needs",      "with-items", "concurrency",
+    "batch-size", "fail-fast", "when",        "retry",      "timeout",    "continue-on-error",
+    "output",     "env",       "workdir",     "shell",      "publish",    "cache",
+    "executor",   "slurm",     "description", "env-file",   "uses",       "with",
     "label",      "cpus",      "pipeline",    "max-output", NULL,
 };
 /* Keys that say how a process or an action runs: a `uses:` task runs a workflow instead. */
 static const char *const NOT_FOR_USES[] = {
-    "input",    "output", "env",      "workdir", "shell", "cache",
+    "input",    "output", "env",      "workdir", "shell",      "cache",
     "executor", "slurm",  "env-file", "cpus",    "max-output", NULL,
 };
 static const char *const RETRY_KEYS[] = { "count", "delay", "backoff", "max-delay", NULL };

@@ -18,9 +18,9 @@
 /* ---- key tables (NULL-terminated for wf_closest) ------------------------------------ */
 
 static const char *const TOP_KEYS[] = {
-    "version",   "name",  "description", "inputs",  "vars",     "env",   "defaults", "concurrency",
-    "fail-fast", "tasks", "outputs",     "timeout", "env-file", "slurm", "memory", "max-output",
-    NULL,
+    "version",  "name",        "description", "inputs",     "vars",    "env",
+    "defaults", "concurrency", "fail-fast",   "tasks",      "outputs", "timeout",
+    "env-file", "slurm",       "memory",      "max-output", NULL,
 };
 static const char *const INPUT_KEYS[] = {
     "type", "default", "description", "secret", "enum", NULL
