@@ -75,7 +75,7 @@ void wf_proc_spec_init(wf_proc_spec *spec)
     *spec = init;
 }
 
-static void result_init(wf_proc_result *res)
+void wf_proc_result_init(wf_proc_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->out.spill_fd = res->err.spill_fd = -1;
@@ -101,7 +101,7 @@ void wf_proc_result_release(wf_proc_result *res)
     free(res->out.data);
     free(res->err.data);
     free(res->error);
-    result_init(res);
+    wf_proc_result_init(res);
 }
 
 /* Records why nothing could be run. The text also becomes the child's stderr, so that the
@@ -951,7 +951,7 @@ int wf_proc_run(const wf_proc_spec *spec, wf_proc_result *res)
     int rc = WF_OK;
     int e;
 
-    result_init(res);
+    wf_proc_result_init(res);
     memset(&r, 0, sizeof(r));
     r.pid = -1;
     r.pidfd = -1;

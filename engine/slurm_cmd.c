@@ -153,7 +153,7 @@ int wf_slurm_check(wf_error *err)
         }
     }
     argv = on_path("sinfo", path) ? sinfo_argv : squeue_argv;
-    memset(&res, 0, sizeof(res));
+    wf_proc_result_init(&res);
     spec.argv = argv;
     spec.timeout_ms = CHECK_TIMEOUT_MS;
     spec.kill_grace_ms = 1000;
@@ -186,7 +186,7 @@ long wf__slurm_read_max_array(wf_strbuf *warning)
     long long max = -1;
     int rc;
 
-    memset(&res, 0, sizeof(res));
+    wf_proc_result_init(&res);
     rc = wf__slurm_run(argv, NULL, &res);
     if (rc == WF_OK && res.exit_code == 0 && res.out.data != NULL)
         max = wf__slurm_config_num(res.out.data, res.out.len, "MaxArraySize");

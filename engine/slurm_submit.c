@@ -398,7 +398,7 @@ static int sbatch_job_id(const char *const *argv, char *id, size_t size, wf_erro
     size_t idlen;
     int rc;
 
-    memset(&res, 0, sizeof(res));
+    wf_proc_result_init(&res);
     rc = run_sbatch(argv, &res);
     idlen = strcspn(res.out.data ? res.out.data : "", ";\n ");
     if (rc != WF_OK || res.exit_code != 0 || idlen == 0 || idlen >= size ||

@@ -615,7 +615,7 @@ static bool poll_queue(wf_slurm_job *const *jobs, size_t n, wf_strbuf *why)
     bool ok = true;
     int64_t now = wf_now_ms();
 
-    memset(&res, 0, sizeof(res));
+    wf_proc_result_init(&res);
     for (size_t k = 0; k < n; k++) {
         for (size_t i = 0; i < jobs[k]->n; i++)
             jobs[k]->el[i].queued = false;
@@ -690,7 +690,7 @@ static void poll_scontrol(wf_slurm *s, wf_slurm_job *j)
     size_t len, pos = 0;
     int rc;
 
-    memset(&res, 0, sizeof(res));
+    wf_proc_result_init(&res);
     rc = wf__slurm_run(argv, NULL, &res);
     if (rc != WF_OK || res.exit_code != 0)
         goto out;
@@ -728,7 +728,7 @@ static void poll_fallback(wf_slurm *s, wf_slurm_job *j)
     const char *raw;
     size_t len, pos = 0;
 
-    memset(&res, 0, sizeof(res));
+    wf_proc_result_init(&res);
     for (size_t i = 0; i < j->n; i++) {
         if (!gone(&j->el[i]))
             continue;
@@ -831,7 +831,7 @@ static void cancel_jobs(wf_slurm_job *const *jobs, size_t n)
         size_t argc = 0;
         wf_proc_result res;
 
-        memset(&res, 0, sizeof(res));
+        wf_proc_result_init(&res);
         argv[argc++] = "scancel";
         for (size_t k = from; k < to; k++) {
             if (!jobs[k]->scancelled && jobs[k]->left > 0 && !items_reported(jobs[k]))
@@ -896,7 +896,7 @@ static int64_t enforce_timeouts(wf_slurm_job *const *jobs, size_t n, int poll_ms
         for (size_t k = 0; k < argc; k++)
             argv[k + 1] = ids[k];
         argv[argc + 1] = NULL;
-        memset(&res, 0, sizeof(res));
+        wf_proc_result_init(&res);
         /* Whatever scancel says, the next polls tell how each element ended. */
         wf__slurm_run(argv, NULL, &res);
         wf_proc_result_release(&res);

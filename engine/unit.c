@@ -62,7 +62,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     int rc;
 
     wf_error_init(&err);
-    memset(&res, 0, sizeof(res));
+    wf_proc_result_init(&res);
     if (argv == NULL)
         goto out;
     envp = wf__unit_envp(r, task, ctx, job, c);

@@ -151,6 +151,11 @@ typedef struct wf_proc_result {
     char *error;
 } wf_proc_result;
 
+/* The state wf_proc_run starts from: nothing captured, no spill file (spill_fd -1), exit_code
+ * and pid -1. A result that may be released without wf_proc_run having filled it must start
+ * here: a zeroed one has spill_fd 0, and releasing it would close descriptor 0, which by then
+ * may be another thread's file. */
+void wf_proc_result_init(wf_proc_result *res);
 /* Frees the strings (closes a spill file, unlinks a named one) and resets res to the state
  * wf_proc_run starts from. Accepts NULL. */
 void wf_proc_result_release(wf_proc_result *res);

@@ -173,6 +173,25 @@ START_TEST(test_exit_codes)
 }
 END_TEST
 
+/* A result released without wf_proc_run (a Slurm scancel with nothing to cancel) must not
+ * close descriptor 0: by then another thread may have opened a file there (it was the
+ * "cannot write env.0: Invalid argument" of a Slurm submission, whose descriptor had become
+ * a pidfd). */
+START_TEST(test_result_init_release_closes_nothing)
+{
+    int fd0_before = fcntl(0, F_GETFD);
+    wf_proc_result res;
+
+    ck_assert_int_ne(fd0_before, -1);
+    wf_proc_result_init(&res);
+    ck_assert_int_eq(res.out.spill_fd, -1);
+    ck_assert_int_eq(res.err.spill_fd, -1);
+    wf_proc_result_release(&res);
+    wf_proc_result_release(&res);
+    ck_assert_int_eq(fcntl(0, F_GETFD), fd0_before);
+}
+END_TEST
+
 START_TEST(test_signal_death)
 {
     wf_proc_result res;
@@ -1018,6 +1037,7 @@ static Suite *proc_suite(void)
 
     tc = tcase_create("status");
     tcase_add_loop_test(tc, test_exit_codes, 0, (int)WF_ARRAY_LEN(exit_cases));
+    tcase_add_test(tc, test_result_init_release_closes_nothing);
     tcase_add_test(tc, test_signal_death);
     tcase_add_test(tc, test_signals_reset_in_child);
     tcase_add_test(tc, test_no_descriptor_leaks);
