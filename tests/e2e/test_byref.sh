@@ -99,6 +99,7 @@ expect_not_in "no reference's placeholder anywhere (labels, results)" out.txt "(
 # ---- the memory budget --------------------------------------------------------------------
 
 # The whole list needed (join) is more than --memory: an error naming the task and figures.
+# 512 KiB is below N x 72 KiB at every WF_E2E_SCALE (N >= 10), and above one item.
 cat > whole.yaml <<YAML
 version: 1
 tasks:
@@ -108,10 +109,10 @@ tasks:
   all:
     run: echo << task.gen | join(",") | length >>
 YAML
-run_wf run whole.yaml --no-store --memory 1MiB --progress plain
+run_wf run whole.yaml --no-store --memory 512KiB --progress plain
 expect_rc "a list larger than --memory, needed whole" 1
 expect_in "the error names the task and the budget" err.txt "task 'gen': its $N item results are needed whole here"
-expect_in "the error says how to raise it" err.txt "more than the memory budget for results (1 MiB); raise it with --memory"
+expect_in "the error says how to raise it" err.txt "more than the memory budget for results (512 KiB); raise it with --memory"
 run_wf run whole.yaml --no-store --memory 64MiB --progress none --json
 expect_rc "the same with room" 0
 
