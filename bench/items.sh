@@ -89,5 +89,5 @@ PY
 echo "{\"bench\":\"B11\",\"what\":\"load\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"k\":1}"
 for mode in no_store store; do
     one new "$wfengine" "$mode"
-    [ -n "$base" ] && one base "$base" "$mode"
+    if [ -n "$base" ]; then one base "$base" "$mode"; fi
 done
