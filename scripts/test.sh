@@ -32,12 +32,15 @@ cmake --build build-tsan -j"$jobs"
 # The e2e fan-outs at scale run whole in the gcc and ASan builds; here a tenth of them
 # (WF_E2E_SCALE) finds the same races in a tenth of the time.
 # Left out here, as other runs exercise the same threads: the template suite's single-threaded
-# cases (its "threads" case runs alone below), the quoting battery (e2e_test_injection) and
-# the page checked in Chromium (e2e_test_report); all three run whole under gcc and ASan.
+# cases (its "threads" case runs alone below), the quoting battery (e2e_test_injection), the
+# page checked in Chromium (e2e_test_report), and the store's pages, its damaged-store cases
+# and the input caps (e2e_test_store_pages, _store_trust, _limits: 164 s of this stage, whose
+# runs use the same threads as the e2e tests kept here); all of them run whole under gcc and
+# ASan.
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 WF_E2E_SCALE=10 setarch "$(uname -m)" -R bash -c "cd build-tsan && ctest --output-on-failure \
     -j$jobs -R 'check_(context|proc|scheduler|dispatch|api|store|slurm)|e2e_' \
-    -E 'e2e_test_(injection|report)\$'"
+    -E 'e2e_test_(injection|report|store_pages|store_trust|limits)\$'"
 CK_RUN_CASE=threads setarch "$(uname -m)" -R build-tsan/check_template
 
 step "fuzz targets (clang libFuzzer, 20 s each)"
