@@ -249,13 +249,20 @@ static void parse_action(wf__ld *c, wf_task *t, const wf__ynode *n)
     t->action = wf_xstrdup(n->text);
 }
 
+static void add_need(wf__ld *c, wf__needs *nd, const wf__ynode *name)
+{
+    nd->names[nd->n].name = wf_arena_strndup(&c->names, name->text, name->len);
+    nd->names[nd->n].mark = name->mark;
+    nd->n++;
+}
+
 static void parse_needs(wf__ld *c, size_t ti, const wf__ynode *n)
 {
     wf__needs *nd = &c->needs[ti];
 
     if (n->type == WF__Y_STRING) {
         nd->names = wf_xmalloc(sizeof(*nd->names));
-        nd->names[nd->n++] = n;
+        add_need(c, nd, n);
         return;
     }
     if (n->type != WF__Y_LIST) {
@@ -268,7 +275,7 @@ static void parse_needs(wf__ld *c, size_t ti, const wf__ynode *n)
             wf__ld_type_error(c, n->items[k], "needs", "a task name");
             continue;
         }
-        nd->names[nd->n++] = n->items[k];
+        add_need(c, nd, n->items[k]);
     }
 }
 

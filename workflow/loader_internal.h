@@ -163,9 +163,12 @@ typedef enum wf__tpl_role {
     WF__ROLE_OUTPUTS, /* workflow outputs: everything but item */
 } wf__tpl_role;
 
+/* A template that reads something (a constant has nothing to check and is not recorded). It
+ * holds no YAML node, so that the loader can free a task's nodes once it has built the task:
+ * marks[k] is where the template's reference k is in the file. */
 typedef struct wf__tpl_site {
     const wf_tpl *tpl;
-    const wf__ynode *node; /* the scalar it was compiled from */
+    wf_mark *marks; /* owned: one per reference (wf_tpl_refs) */
     wf__tpl_role role;
     size_t owner; /* task index, or var index for WF__ROLE_VARS */
 } wf__tpl_site;
@@ -175,11 +178,16 @@ typedef struct wf__sites {
     size_t len, cap;
 } wf__sites;
 
+/* One `needs` name, held apart from the YAML nodes (which the loader frees task by task). */
+typedef struct wf__need {
+    const char *name; /* in wf__ld.names */
+    wf_mark mark;
+} wf__need;
+
 /* Builds deps, dependents, topo_order and when_uses_status and checks names, cycles, item
- * use and published vars, adding errors to L. needs[i] holds the `needs` names of task i
- * (each with its node). */
+ * use and published vars, adding errors to L. needs[i] holds the `needs` names of task i. */
 typedef struct wf__needs {
-    const wf__ynode **names;
+    wf__need *names;
     size_t n;
 } wf__needs;
 
@@ -199,6 +207,7 @@ typedef struct wf__ld {
     wf_workflow *wf;
     wf__sites sites;
     wf__needs *needs; /* per task */
+    wf_arena names;   /* the text of every needs name */
     /* defaults: parsed once; the template ones are compiled again for each task */
     bool has_timeout, has_retry, has_coe, has_executor;
     const wf__ynode *cpus; /* defaults.cpus, compiled again per task (a template) */
