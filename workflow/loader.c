@@ -432,8 +432,6 @@ static int load_text(const char *name, char *text, size_t len, const wf__chain *
         if (t->called != NULL)
             wf__uses_note(&wf->warnings, from, wf->path, t->run_mark);
     }
-    for (size_t k = 0; c.needs != NULL && k < wf->n_tasks; k++)
-        free(c.needs[k].names);
     free(c.needs);
     wf_arena_release(&c.names);
     free(c.uses);

@@ -80,6 +80,28 @@ typedef struct wf__ynode {
     };
 } wf__ynode;
 
+/* The values of the top-level `tasks` map live in groups of arenas of their own, about
+ * GROUP_BYTES each (yaml_tree.c), so that wf__ld_parse_tasks can free a group's nodes once it
+ * has built its tasks: the tree of a 100,000-task file is then never alive beside the whole
+ * model. A group holds tasks [previous group's end, end) of the map. */
+typedef struct wf__ygroup {
+    wf_arena arena;
+    size_t end;  /* one past the index of its last task in the tasks map */
+    bool pinned; /* it defines an anchor: an alias elsewhere may point into it */
+} wf__ygroup;
+
+typedef struct wf__ytasks {
+    /* The top-level tasks map when its entries are its values as written, one by one (no
+     * merge key, no duplicate, one such map): only then do the groups' ends index it. NULL
+     * otherwise, and the groups are freed with the rest of the tree. */
+    const struct wf__ynode *map;
+    wf__ygroup *groups;
+    size_t n_groups;
+    size_t n_values; /* values attached to the tasks map so far */
+    int maps;        /* top-level tasks maps seen */
+    bool merged;     /* the tasks map has a merge key */
+} wf__ytasks;
+
 typedef struct wf__loader {
     const char *path; /* the name errors carry */
     const char *src;
@@ -89,9 +111,14 @@ typedef struct wf__loader {
     size_t cur_line, cur_chars, cur_off; /* last converted mark: marks mostly move forward */
     wf_errlist *errs;
     wf_errlist *warnings; /* the workflow's (wf_workflow_warnings), or NULL */
-    wf_arena arena;       /* every node, its text and its entries */
+    wf_arena arena;       /* every node, its text and its entries, but the task groups' */
+    wf_arena *cur;        /* where new nodes go: NULL (arena) or the open task group's */
+    wf__ytasks tasks;
     size_t n_nodes;
 } wf__loader;
+
+/* Frees group g of L->tasks (its nodes are dead: the tasks they held are built). */
+void wf__yaml_free_group(wf__loader *L, size_t g);
 
 /* Adds an error at m (line 0: no position) with the source line. The loader drops repeats
  * once the list is sorted (defaults folded into many tasks would repeat theirs). */
@@ -207,7 +234,7 @@ typedef struct wf__ld {
     wf_workflow *wf;
     wf__sites sites;
     wf__needs *needs; /* per task */
-    wf_arena names;   /* the text of every needs name */
+    wf_arena names;   /* every needs name (wf__needs.names and their text) */
     /* defaults: parsed once; the template ones are compiled again for each task */
     bool has_timeout, has_retry, has_coe, has_executor;
     const wf__ynode *cpus; /* defaults.cpus, compiled again per task (a template) */
@@ -216,7 +243,9 @@ typedef struct wf__ld {
     bool coe;
     wf_executor_kind executor;
     const wf__ynode *env, *workdir, *shell;
-    struct wf__uses_site *uses; /* per task (load_task.c fills it, loader.c loads the files) */
+    /* per task (load_task.c fills it, loader.c loads the files); NULL while no task has
+     * `uses:` */
+    struct wf__uses_site *uses;
     /* While a task is parsed: it has with-items (its templates may use item and index). */
     bool task_has_items;
 } wf__ld;
