@@ -1462,6 +1462,7 @@ START_TEST(test_task_groups)
     char *merged = many_tasks(6000, -1, NULL, NULL);
     char *dup = many_tasks(6000, 4000, "  t7:\n    run: echo again\n", NULL);
     char *merged_tail = wf_xasprintf("base: &b {extra: {run: x}}\n%s  <<: *b\n", merged);
+    char *anchored_map;
     groups_seen g = task_groups_of(plain);
 
     /* About 600 KB of task nodes: several groups, each freeable, ending at the last task. */
@@ -1478,6 +1479,11 @@ START_TEST(test_task_groups)
      * nothing is freed before the end. */
     ck_assert(!task_groups_of(merged_tail).whole);
     ck_assert(!task_groups_of(dup).whole);
+    /* An anchored tasks map: an alias (outputs: *t) reads its values after they are built. */
+    anchored_map =
+        wf_xasprintf("version: 1\ntasks: &t\n%s", plain + strlen("version: 1\ntasks:\n"));
+    ck_assert(!task_groups_of(anchored_map).whole);
+    free(anchored_map);
     free(plain);
     free(anchored);
     free(merged);
@@ -1515,6 +1521,15 @@ START_TEST(test_task_groups_loaded)
                         "wf.yaml:6:14: unknown task 'nothere'*");
     free(errs);
     free(bad);
+
+    /* The whole tasks map read again through an alias after the tasks are built. */
+    free(aliased);
+    free(text);
+    text = many_tasks(6000, -1, NULL, "outputs:\n  all: *t\n");
+    aliased = wf_xasprintf("version: 1\ntasks: &t\n%s", text + strlen("version: 1\ntasks:\n"));
+    wf = load_ok(aliased);
+    ck_assert_uint_eq(wf->n_outputs, 1);
+    wf_workflow_free(wf);
     free(aliased);
     free(text);
 }

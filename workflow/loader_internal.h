@@ -92,8 +92,10 @@ typedef struct wf__ygroup {
 
 typedef struct wf__ytasks {
     /* The top-level tasks map when its entries are its values as written, one by one (no
-     * merge key, no duplicate, one such map): only then do the groups' ends index it. NULL
-     * otherwise, and the groups are freed with the rest of the tree. */
+     * merge key, no duplicate, one such map) and no alias can reach them but through a
+     * group's own anchors (the map has no anchor): only then do the groups' ends index it
+     * and may the loader free them early. NULL otherwise: the groups are freed with the rest
+     * of the tree. */
     const struct wf__ynode *map;
     wf__ygroup *groups;
     size_t n_groups;

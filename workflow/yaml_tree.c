@@ -583,7 +583,9 @@ static void close_collection(builder *b)
         wf__ytasks *t = &b->L->tasks;
 
         t->maps++;
-        t->map = t->maps == 1 && !t->merged && f.node->n == t->n_values ? f.node : NULL;
+        /* An alias of the whole map (outputs: *tasks) would read the values after. */
+        t->map =
+            t->maps == 1 && !t->merged && f.anchor == 0 && f.node->n == t->n_values ? f.node : NULL;
     }
     attach(b, f.node);
 }
