@@ -568,11 +568,14 @@ static void close_collection(builder *b)
 {
     frame f = b->stack[--b->depth];
     size_t n = b->raw.n - f.base;
+    /* Before the first entry the stack is NULL, and NULL + 0 is undefined (UBSan). */
+    wf__ynode **keys = n > 0 ? b->raw.keys + f.base : NULL;
+    wf__ynode **items = n > 0 ? b->raw.items + f.base : NULL;
 
     if (f.node->type == WF__Y_MAP) {
-        finish_map(b->L, f.node, b->raw.keys + f.base, b->raw.items + f.base, n);
+        finish_map(b->L, f.node, keys, items, n);
     } else {
-        f.node->items = wf_arena_ptrdup(tree_arena(b->L), b->raw.items + f.base, n);
+        f.node->items = wf_arena_ptrdup(tree_arena(b->L), items, n);
         f.node->n = (uint32_t)n;
     }
     b->raw.n = f.base;
