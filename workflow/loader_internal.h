@@ -135,7 +135,8 @@ void wf__loader_warning(wf__loader *L, wf_mark m, const char *fmt, ...)
  * tree (NULL for an empty document) whenever it can be used, even after errors that leave
  * it whole (duplicate keys, unknown anchors), so that the loader can go on and report more;
  * it is NULL after a YAML syntax error or a size or depth limit. The nodes live until
- * wf__loader_release. */
+ * wf__loader_release, but for the task groups that wf__ld_parse_tasks frees once it has built
+ * their tasks (see wf__ytasks). */
 bool wf__yaml_load(wf__loader *L, wf__ynode **root);
 
 /* yaml_source.c, for yaml_tree.c: L->line_starts for L->src (owned by L, freed by
