@@ -16,6 +16,7 @@
 
 #include "wf_workflow.h"
 
+#include "../workflow/loader_internal.h"
 #include "sanitized.h"
 #include "wfengine.h"
 
@@ -1400,6 +1401,140 @@ START_TEST(test_file_cap)
 }
 END_TEST
 
+/* ---- task groups: a big file's task nodes freed as its tasks are built ------------ */
+
+/* N tasks t0.. (about 100 bytes of nodes each), with extra text after task `at` (NULL:
+ * none) and top-level text after the tasks. */
+static char *many_tasks(int n, int at, const char *extra, const char *after)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_strbuf_adds(&sb, "version: 1\ntasks:\n");
+    for (int k = 0; k < n; k++) {
+        if (k == 0)
+            wf_strbuf_adds(&sb, "  t0:\n    run: echo start\n");
+        else
+            wf_strbuf_addf(&sb, "  t%d:\n    run: echo << task.t%d >>\n    needs: [t%d]\n", k,
+                           k - 1, k - 1);
+        if (k == at && extra != NULL)
+            wf_strbuf_adds(&sb, extra);
+    }
+    if (after != NULL)
+        wf_strbuf_adds(&sb, after);
+    return wf_strbuf_detach(&sb, NULL);
+}
+
+/* The builder's record of the task groups for text (released before returning). */
+typedef struct groups_seen {
+    size_t n_groups, n_pinned, first_pinned, last_end;
+    bool whole; /* L.tasks.map is the root's tasks map */
+} groups_seen;
+
+static groups_seen task_groups_of(const char *text)
+{
+    wf_errlist errs;
+    wf__loader L = { 0 };
+    wf__ynode *root = NULL;
+    groups_seen g = { .first_pinned = SIZE_MAX };
+
+    wf_errlist_init(&errs);
+    L.path = "wf.yaml";
+    L.src = text;
+    L.src_len = strlen(text);
+    L.errs = &errs;
+    wf__yaml_load(&L, &root);
+    ck_assert_ptr_nonnull(root);
+    g.n_groups = L.tasks.n_groups;
+    for (size_t k = 0; k < L.tasks.n_groups; k++)
+        if (L.tasks.groups[k].pinned && g.n_pinned++ == 0)
+            g.first_pinned = k;
+    g.last_end = L.tasks.n_groups > 0 ? L.tasks.groups[L.tasks.n_groups - 1].end : 0;
+    g.whole = L.tasks.map != NULL && L.tasks.map == wf__ld_get(root, "tasks", NULL);
+    wf__loader_release(&L);
+    wf_errlist_release(&errs);
+    return g;
+}
+
+START_TEST(test_task_groups)
+{
+    char *plain = many_tasks(6000, -1, NULL, "outputs:\n  o: << task.t5 >>\n");
+    char *anchored = many_tasks(6000, 3, "    env: &e {A: x}\n", NULL);
+    char *merged = many_tasks(6000, -1, NULL, NULL);
+    char *dup = many_tasks(6000, 4000, "  t7:\n    run: echo again\n", NULL);
+    char *merged_tail = wf_xasprintf("base: &b {extra: {run: x}}\n%s  <<: *b\n", merged);
+    char *anchored_map;
+    groups_seen g = task_groups_of(plain);
+
+    /* About 600 KB of task nodes: several groups, each freeable, ending at the last task. */
+    ck_assert_uint_ge(g.n_groups, 3);
+    ck_assert_uint_eq(g.n_pinned, 0);
+    ck_assert_uint_eq(g.last_end, 6000);
+    ck_assert(g.whole);
+    /* An anchor in task 3 pins its group (an alias elsewhere may point into it). */
+    g = task_groups_of(anchored);
+    ck_assert_uint_eq(g.n_pinned, 1);
+    ck_assert_uint_eq(g.first_pinned, 0);
+    ck_assert(g.whole);
+    /* A merge key or a duplicate task: the map's entries are not its values as written, and
+     * nothing is freed before the end. */
+    ck_assert(!task_groups_of(merged_tail).whole);
+    ck_assert(!task_groups_of(dup).whole);
+    /* An anchored tasks map: an alias (outputs: *t) reads its values after they are built. */
+    anchored_map =
+        wf_xasprintf("version: 1\ntasks: &t\n%s", plain + strlen("version: 1\ntasks:\n"));
+    ck_assert(!task_groups_of(anchored_map).whole);
+    free(anchored_map);
+    free(plain);
+    free(anchored);
+    free(merged);
+    free(dup);
+    free(merged_tail);
+}
+END_TEST
+
+START_TEST(test_task_groups_loaded)
+{
+    /* Task 3's env is anchored and task 5,990's reads it through an alias, long after task
+     * 3's group would have been freed; an outputs template reads an early task. */
+    char *text = many_tasks(6000, 3, "    env: &e {A: x}\n", "outputs:\n  o: << task.t5 >>\n");
+    char *aliased, *bad, *errs;
+    wf_workflow *wf;
+    size_t at;
+
+    aliased = wf_xasprintf("%s", text);
+    at = (size_t)(strstr(aliased, "  t5990:\n") - aliased);
+    free(aliased);
+    aliased = wf_xasprintf("%.*s  t5990:\n    env: *e\n%s", (int)at, text,
+                           text + at + strlen("  t5990:\n"));
+    wf = load_ok(aliased);
+    ck_assert_uint_eq(wf->n_tasks, 6000);
+    ck_assert_uint_eq(task(wf, "t5990")->n_env, 1);
+    ck_assert_str_eq(task(wf, "t5990")->env[0].name, "A");
+    ck_assert_uint_eq(task(wf, "t5999")->n_deps, 1);
+    wf_workflow_free(wf);
+
+    /* Errors in the first task, found by validation once its nodes are gone, keep their
+     * positions: an unknown needs name and an unknown task in a template. */
+    bad = many_tasks(6000, 0, "    needs: [nope]\n    when: << task.nothere >>\n", NULL);
+    errs = load_errors(bad, NULL);
+    assert_errors(errs, "wf.yaml:5:13: unknown task 'nope'*\n"
+                        "wf.yaml:6:14: unknown task 'nothere'*");
+    free(errs);
+    free(bad);
+
+    /* The whole tasks map read again through an alias after the tasks are built. */
+    free(aliased);
+    free(text);
+    text = many_tasks(6000, -1, NULL, "outputs:\n  all: *t\n");
+    aliased = wf_xasprintf("version: 1\ntasks: &t\n%s", text + strlen("version: 1\ntasks:\n"));
+    wf = load_ok(aliased);
+    ck_assert_uint_eq(wf->n_outputs, 1);
+    wf_workflow_free(wf);
+    free(aliased);
+    free(text);
+}
+END_TEST
+
 static Suite *loader_suite(void)
 {
     Suite *s = suite_create("loader");
@@ -1423,6 +1558,8 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, test_pipeline_chain);
     tcase_add_test(tc, test_matrix_include_as_github);
     tcase_add_test(tc, test_many_tasks);
+    tcase_add_test(tc, test_task_groups);
+    tcase_add_test(tc, test_task_groups_loaded);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("yaml");

@@ -249,26 +249,33 @@ static void parse_action(wf__ld *c, wf_task *t, const wf__ynode *n)
     t->action = wf_xstrdup(n->text);
 }
 
+static void add_need(wf__ld *c, wf__needs *nd, const wf__ynode *name)
+{
+    nd->names[nd->n].name = wf_arena_strndup(&c->names, name->text, name->len);
+    nd->names[nd->n].mark = name->mark;
+    nd->n++;
+}
+
 static void parse_needs(wf__ld *c, size_t ti, const wf__ynode *n)
 {
     wf__needs *nd = &c->needs[ti];
 
     if (n->type == WF__Y_STRING) {
-        nd->names = wf_xmalloc(sizeof(*nd->names));
-        nd->names[nd->n++] = n;
+        nd->names = wf_arena_alloc(&c->names, sizeof(*nd->names));
+        add_need(c, nd, n);
         return;
     }
     if (n->type != WF__Y_LIST) {
         wf__ld_type_error(c, n, "needs", "a task name or a list of task names");
         return;
     }
-    nd->names = wf_xcalloc(n->n + 1, sizeof(*nd->names));
+    nd->names = wf_arena_alloc(&c->names, n->n * sizeof(*nd->names));
     for (size_t k = 0; k < n->n; k++) {
         if (n->items[k]->type != WF__Y_STRING) {
             wf__ld_type_error(c, n->items[k], "needs", "a task name");
             continue;
         }
-        nd->names[nd->n++] = n->items[k];
+        add_need(c, nd, n->items[k]);
     }
 }
 
@@ -512,6 +519,8 @@ static void parse_uses(wf__ld *c, wf_task *t, const wf__ynode *map, const wf__yn
         return;
     }
     t->uses = wf_xstrdup(n->text);
+    if (c->uses == NULL)
+        c->uses = wf_xcalloc(c->wf->n_tasks, sizeof(*c->uses));
     c->uses[t->index].uses = n;
     if (with != NULL && with->type != WF__Y_NULL && wf__ld_expect_map(c, with, "with")) {
         c->uses[t->index].with_key = with_key;
@@ -737,9 +746,19 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     }
 }
 
+/* Whether a task in [from, to) keeps YAML nodes for later (`uses:` and `with:`). */
+static bool keeps_nodes(const wf__ld *c, size_t from, size_t to)
+{
+    for (size_t k = from; c->uses != NULL && k < to; k++)
+        if (c->uses[k].uses != NULL || c->uses[k].with_key != NULL)
+            return true;
+    return false;
+}
+
 void wf__ld_parse_tasks(wf__ld *c, const wf__ynode *map)
 {
     wf_workflow *wf = c->wf;
+    const wf__ytasks *yt = &c->L->tasks;
 
     if (!wf__ld_expect_map(c, map, "tasks"))
         return;
@@ -749,8 +768,17 @@ void wf__ld_parse_tasks(wf__ld *c, const wf__ynode *map)
     }
     wf->tasks = wf_xcalloc(map->n, sizeof(*wf->tasks));
     c->needs = wf_xcalloc(map->n, sizeof(*c->needs));
-    c->uses = wf_xcalloc(map->n, sizeof(*c->uses));
     wf->n_tasks = map->n;
-    for (size_t k = 0; k < map->n; k++)
+    for (size_t k = 0, g = 0, first = 0; k < map->n; k++) {
         parse_task(c, k, map->keys[k], map->items[k]);
+        if (yt->map != map)
+            continue;
+        /* Once a group's tasks are built, nothing reads its nodes again, unless an alias
+         * may point into it or a task kept its `uses:` nodes for loading the called file. */
+        for (; g < yt->n_groups && yt->groups[g].end <= k + 1; g++) {
+            if (!yt->groups[g].pinned && !keeps_nodes(c, first, yt->groups[g].end))
+                wf__yaml_free_group(c->L, g);
+            first = yt->groups[g].end;
+        }
+    }
 }

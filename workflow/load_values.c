@@ -300,17 +300,26 @@ bool wf__ld_check_name(wf__ld *c, const wf__ynode *key, const char *kind)
 
 /* ---- templates and value trees ------------------------------------------------------ */
 
+/* validate.c checks what a template reads; one that reads nothing is not recorded. */
 static void add_site(wf__ld *c, const wf_tpl *t, const wf__ynode *n, wf__tpl_role role,
                      size_t owner)
 {
     wf__sites *s = &c->sites;
+    const wf_tpl_ref *refs;
+    size_t nrefs = wf_tpl_refs(t, &refs);
+    wf_mark *marks;
 
+    if (nrefs == 0)
+        return;
+    marks = wf_xmalloc(nrefs * sizeof(*marks));
+    for (size_t k = 0; k < nrefs; k++)
+        marks[k] = wf__scalar_pos(c->L, n, refs[k].line, refs[k].column);
     if (s->len == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 64;
         s->items = wf_xrealloc(s->items, s->cap * sizeof(*s->items));
     }
     s->items[s->len].tpl = t;
-    s->items[s->len].node = n;
+    s->items[s->len].marks = marks;
     s->items[s->len].role = role;
     s->items[s->len].owner = owner;
     s->len++;

@@ -432,10 +432,11 @@ static int load_text(const char *name, char *text, size_t len, const wf__chain *
         if (t->called != NULL)
             wf__uses_note(&wf->warnings, from, wf->path, t->run_mark);
     }
-    for (size_t k = 0; c.needs != NULL && k < wf->n_tasks; k++)
-        free(c.needs[k].names);
     free(c.needs);
+    wf_arena_release(&c.names);
     free(c.uses);
+    for (size_t k = 0; k < c.sites.len; k++)
+        free(c.sites.items[k].marks);
     free(c.sites.items);
     wf__loader_release(&L);
     if (rc != WF_OK) {

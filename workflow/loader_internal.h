@@ -80,6 +80,30 @@ typedef struct wf__ynode {
     };
 } wf__ynode;
 
+/* The values of the top-level `tasks` map live in groups of arenas of their own, about
+ * GROUP_BYTES each (yaml_tree.c), so that wf__ld_parse_tasks can free a group's nodes once it
+ * has built its tasks: the tree of a 100,000-task file is then never alive beside the whole
+ * model. A group holds tasks [previous group's end, end) of the map. */
+typedef struct wf__ygroup {
+    wf_arena arena;
+    size_t end;  /* one past the index of its last task in the tasks map */
+    bool pinned; /* it defines an anchor: an alias elsewhere may point into it */
+} wf__ygroup;
+
+typedef struct wf__ytasks {
+    /* The top-level tasks map when its entries are its values as written, one by one (no
+     * merge key, no duplicate, one such map) and no alias can reach them but through a
+     * group's own anchors (the map has no anchor): only then do the groups' ends index it
+     * and may the loader free them early. NULL otherwise: the groups are freed with the rest
+     * of the tree. */
+    const struct wf__ynode *map;
+    wf__ygroup *groups;
+    size_t n_groups;
+    size_t n_values; /* values attached to the tasks map so far */
+    int maps;        /* top-level tasks maps seen */
+    bool merged;     /* the tasks map has a merge key */
+} wf__ytasks;
+
 typedef struct wf__loader {
     const char *path; /* the name errors carry */
     const char *src;
@@ -89,9 +113,14 @@ typedef struct wf__loader {
     size_t cur_line, cur_chars, cur_off; /* last converted mark: marks mostly move forward */
     wf_errlist *errs;
     wf_errlist *warnings; /* the workflow's (wf_workflow_warnings), or NULL */
-    wf_arena arena;       /* every node, its text and its entries */
+    wf_arena arena;       /* every node, its text and its entries, but the task groups' */
+    wf_arena *cur;        /* where new nodes go: NULL (arena) or the open task group's */
+    wf__ytasks tasks;
     size_t n_nodes;
 } wf__loader;
+
+/* Frees group g of L->tasks (its nodes are dead: the tasks they held are built). */
+void wf__yaml_free_group(wf__loader *L, size_t g);
 
 /* Adds an error at m (line 0: no position) with the source line. The loader drops repeats
  * once the list is sorted (defaults folded into many tasks would repeat theirs). */
@@ -106,7 +135,8 @@ void wf__loader_warning(wf__loader *L, wf_mark m, const char *fmt, ...)
  * tree (NULL for an empty document) whenever it can be used, even after errors that leave
  * it whole (duplicate keys, unknown anchors), so that the loader can go on and report more;
  * it is NULL after a YAML syntax error or a size or depth limit. The nodes live until
- * wf__loader_release. */
+ * wf__loader_release, but for the task groups that wf__ld_parse_tasks frees once it has built
+ * their tasks (see wf__ytasks). */
 bool wf__yaml_load(wf__loader *L, wf__ynode **root);
 
 /* yaml_source.c, for yaml_tree.c: L->line_starts for L->src (owned by L, freed by
@@ -163,9 +193,12 @@ typedef enum wf__tpl_role {
     WF__ROLE_OUTPUTS, /* workflow outputs: everything but item */
 } wf__tpl_role;
 
+/* A template that reads something (a constant has nothing to check and is not recorded). It
+ * holds no YAML node, so that the loader can free a task's nodes once it has built the task:
+ * marks[k] is where the template's reference k is in the file. */
 typedef struct wf__tpl_site {
     const wf_tpl *tpl;
-    const wf__ynode *node; /* the scalar it was compiled from */
+    wf_mark *marks; /* owned: one per reference (wf_tpl_refs) */
     wf__tpl_role role;
     size_t owner; /* task index, or var index for WF__ROLE_VARS */
 } wf__tpl_site;
@@ -175,11 +208,16 @@ typedef struct wf__sites {
     size_t len, cap;
 } wf__sites;
 
+/* One `needs` name, held apart from the YAML nodes (which the loader frees task by task). */
+typedef struct wf__need {
+    const char *name; /* in wf__ld.names */
+    wf_mark mark;
+} wf__need;
+
 /* Builds deps, dependents, topo_order and when_uses_status and checks names, cycles, item
- * use and published vars, adding errors to L. needs[i] holds the `needs` names of task i
- * (each with its node). */
+ * use and published vars, adding errors to L. needs[i] holds the `needs` names of task i. */
 typedef struct wf__needs {
-    const wf__ynode **names;
+    wf__need *names;
     size_t n;
 } wf__needs;
 
@@ -199,6 +237,7 @@ typedef struct wf__ld {
     wf_workflow *wf;
     wf__sites sites;
     wf__needs *needs; /* per task */
+    wf_arena names;   /* every needs name (wf__needs.names and their text) */
     /* defaults: parsed once; the template ones are compiled again for each task */
     bool has_timeout, has_retry, has_coe, has_executor;
     const wf__ynode *cpus; /* defaults.cpus, compiled again per task (a template) */
@@ -207,7 +246,9 @@ typedef struct wf__ld {
     bool coe;
     wf_executor_kind executor;
     const wf__ynode *env, *workdir, *shell;
-    struct wf__uses_site *uses; /* per task (load_task.c fills it, loader.c loads the files) */
+    /* per task (load_task.c fills it, loader.c loads the files); NULL while no task has
+     * `uses:` */
+    struct wf__uses_site *uses;
     /* While a task is parsed: it has with-items (its templates may use item and index). */
     bool task_has_items;
 } wf__ld;

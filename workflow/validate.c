@@ -232,7 +232,7 @@ static void check_site(graph *g, const wf__tpl_site *s, const var_names *vars,
 
     for (size_t k = 0; k < n; k++) {
         const wf_tpl_ref *r = &refs[k];
-        wf_mark m = wf__scalar_pos(g->L, s->node, r->line, r->column);
+        wf_mark m = s->marks[k];
 
         if (r->name == NULL)
             continue;
@@ -574,11 +574,11 @@ void wf__validate(wf__loader *L, wf_workflow *wf, const wf__sites *sites, const 
     check_pipeline_sources(&g);
     for (size_t t = 0; t < n; t++) {
         for (size_t k = 0; k < needs[t].n; k++) {
-            const wf__ynode *nm = needs[t].names[k];
-            long dep = wf_workflow_task_index(wf, nm->text);
+            const wf__need *nm = &needs[t].names[k];
+            long dep = wf_workflow_task_index(wf, nm->name);
 
             if (dep < 0)
-                unknown_name(L, nm->mark, "task", nm->text, g.task_names);
+                unknown_name(L, nm->mark, "task", nm->name, g.task_names);
             else
                 add_dep(&g, t, (size_t)dep);
         }

@@ -30,8 +30,18 @@
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
+/* A task group's size: big enough that groups are few, small enough that the model built
+ * from one group's tasks soon reuses its memory. */
+#define GROUP_BYTES ((size_t)256 * 1024)
+#define GROUP_SLACK ((size_t)4 * 1024)
+
 void wf__loader_release(wf__loader *L)
 {
+    for (size_t g = 0; g < L->tasks.n_groups; g++)
+        wf_arena_release(&L->tasks.groups[g].arena);
+    free(L->tasks.groups);
+    L->tasks = (wf__ytasks){ 0 };
+    L->cur = NULL;
     wf_arena_release(&L->arena);
     free(L->line_starts);
     L->line_starts = NULL;
@@ -67,15 +77,25 @@ static void convert_mark(wf__loader *L, yaml_mark_t ym, wf_mark *m, size_t *offs
         *offset = p;
 }
 
+void wf__yaml_free_group(wf__loader *L, size_t g)
+{
+    wf_arena_release(&L->tasks.groups[g].arena);
+}
+
+static wf_arena *tree_arena(wf__loader *L)
+{
+    return L->cur != NULL ? L->cur : &L->arena;
+}
+
 static wf__ynode *new_node(wf__loader *L, wf__ytype type, yaml_mark_t ym)
 {
-    wf__ynode *n = wf_arena_alloc(&L->arena, sizeof(*n));
+    wf__ynode *n = wf_arena_alloc(tree_arena(L), sizeof(*n));
     size_t offset;
 
     n->type = type;
     /* A null that stands for a bad alias may end up as a map key: give it a text. */
     if (type == WF__Y_NULL)
-        n->text = wf_arena_strndup(&L->arena, "", 0);
+        n->text = wf_arena_strndup(tree_arena(L), "", 0);
     convert_mark(L, ym, &n->mark, &offset);
     n->offset = (uint32_t)offset;
     n->size = 1;
@@ -142,7 +162,7 @@ static void finish_scalar(wf__loader *L, wf__ynode *n, const yaml_event_t *ev)
      * Where such a string can reach a process it is refused with its position (templates
      * compiled WF_TPL_CSTRING) or, for data such as items, when the unit renders it. */
     n->len = (uint32_t)ev->data.scalar.length; /* within the file's size */
-    n->text = wf_arena_strndup(&L->arena, (const char *)ev->data.scalar.value, n->len);
+    n->text = wf_arena_strndup(tree_arena(L), (const char *)ev->data.scalar.value, n->len);
     n->type = WF__Y_STRING;
     if (tag == NULL) {
         if (n->style == WF__YS_PLAIN)
@@ -325,8 +345,8 @@ static bool finish_small_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys,
         keys[kept] = raw_keys[k];
         values[kept++] = raw_values[k];
     }
-    n->keys = wf_arena_ptrdup(&L->arena, keys, kept);
-    n->items = wf_arena_ptrdup(&L->arena, values, kept);
+    n->keys = wf_arena_ptrdup(tree_arena(L), keys, kept);
+    n->items = wf_arena_ptrdup(tree_arena(L), values, kept);
     n->n = (uint32_t)kept;
     return true;
 }
@@ -372,8 +392,8 @@ static void finish_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys, wf__yn
     }
     free(own);
     free(drop);
-    n->keys = wf_arena_ptrdup(&L->arena, out.keys, out.n);
-    n->items = wf_arena_ptrdup(&L->arena, out.items, out.n);
+    n->keys = wf_arena_ptrdup(tree_arena(L), out.keys, out.n);
+    n->items = wf_arena_ptrdup(tree_arena(L), out.items, out.n);
     n->n = (uint32_t)out.n;
     release_entries(&out);
 }
@@ -420,6 +440,7 @@ typedef struct builder {
     size_t n_anchors, anchors_cap;
     wf__ynode *root;
     int documents;
+    size_t task_anchors; /* anchors defined before the open task entry's key */
 } builder;
 
 static size_t add_anchor(builder *b, const char *name, wf__ynode *node)
@@ -431,6 +452,47 @@ static size_t add_anchor(builder *b, const char *name, wf__ynode *node)
     b->anchors[b->n_anchors].name = wf_xstrdup(name);
     b->anchors[b->n_anchors].node = node;
     return ++b->n_anchors;
+}
+
+/* Whether the innermost open collection is the top-level tasks map. */
+static bool in_tasks_map(const builder *b)
+{
+    const wf__ynode *k = b->depth == 2 ? b->stack[0].key : NULL;
+
+    return b->documents == 1 && k != NULL && b->stack[0].node->type == WF__Y_MAP &&
+           k->type == WF__Y_STRING && strcmp(k->text, "tasks") == 0 &&
+           b->stack[1].node->type == WF__Y_MAP;
+}
+
+/* Called before each node: a key of the tasks map starts a task entry, whose nodes (the key
+ * and the value) go to the newest task group, or to a new group once the newest holds
+ * GROUP_BYTES and its last chunk is about full. */
+static void before_node(builder *b)
+{
+    wf__ytasks *t = &b->L->tasks;
+    const wf_arena *a = t->n_groups > 0 ? &t->groups[t->n_groups - 1].arena : NULL;
+
+    if (!in_tasks_map(b) || b->stack[1].have_key)
+        return;
+    if (a == NULL || (a->bytes >= GROUP_BYTES && (size_t)(a->end - a->next) < GROUP_SLACK)) {
+        t->groups = wf_xrealloc(t->groups, (t->n_groups + 1) * sizeof(*t->groups));
+        memset(&t->groups[t->n_groups], 0, sizeof(*t->groups));
+        t->n_groups++;
+    }
+    b->L->cur = &t->groups[t->n_groups - 1].arena;
+    b->task_anchors = b->n_anchors;
+}
+
+/* The value of a task entry is attached: the entry's nodes are done. */
+static void end_task_entry(builder *b, bool kept)
+{
+    wf__ytasks *t = &b->L->tasks;
+    wf__ygroup *g = &t->groups[t->n_groups - 1];
+
+    g->pinned |= b->n_anchors > b->task_anchors;
+    if (kept)
+        g->end = ++t->n_values;
+    b->L->cur = NULL;
 }
 
 /* Hands a finished node to the collection that contains it (or makes it the root). */
@@ -456,6 +518,8 @@ static void attach(builder *b, wf__ynode *n)
                              n->type == WF__Y_MAP ? "map" : "list");
             n = NULL;
         }
+        if (n != NULL && is_merge_key(n) && in_tasks_map(b))
+            b->L->tasks.merged = true;
         f->key = n;
         f->have_key = true;
         return;
@@ -463,6 +527,8 @@ static void attach(builder *b, wf__ynode *n)
     /* A key that was not a scalar was reported; its pair is left out. */
     if (f->key != NULL)
         push_entry(&b->raw, f->key, n);
+    if (in_tasks_map(b))
+        end_task_entry(b, f->key != NULL);
     f->have_key = false;
     f->key = NULL;
 }
@@ -488,21 +554,42 @@ static void open_collection(builder *b, wf__ytype type, const yaml_event_t *ev,
     b->depth++;
 }
 
+/* Whether n, just closed with the root map open, is the value of its key 'tasks'. */
+static bool in_tasks_map_closed(const builder *b, const wf__ynode *n)
+{
+    const wf__ynode *k = b->stack[0].key;
+
+    return b->documents == 1 && b->stack[0].node->type == WF__Y_MAP && b->stack[0].have_key &&
+           k != NULL && k->type == WF__Y_STRING && strcmp(k->text, "tasks") == 0 &&
+           n->type == WF__Y_MAP;
+}
+
 static void close_collection(builder *b)
 {
     frame f = b->stack[--b->depth];
     size_t n = b->raw.n - f.base;
+    /* Before the first entry the stack is NULL, and NULL + 0 is undefined (UBSan). */
+    wf__ynode **keys = n > 0 ? b->raw.keys + f.base : NULL;
+    wf__ynode **items = n > 0 ? b->raw.items + f.base : NULL;
 
     if (f.node->type == WF__Y_MAP) {
-        finish_map(b->L, f.node, b->raw.keys + f.base, b->raw.items + f.base, n);
+        finish_map(b->L, f.node, keys, items, n);
     } else {
-        f.node->items = wf_arena_ptrdup(&b->L->arena, b->raw.items + f.base, n);
+        f.node->items = wf_arena_ptrdup(tree_arena(b->L), items, n);
         f.node->n = (uint32_t)n;
     }
     b->raw.n = f.base;
     finish_collection(f.node);
     if (f.anchor != 0)
         b->anchors[f.anchor - 1].node = f.node;
+    if (b->depth == 1 && in_tasks_map_closed(b, f.node)) {
+        wf__ytasks *t = &b->L->tasks;
+
+        t->maps++;
+        /* An alias of the whole map (outputs: *tasks) would read the values after. */
+        t->map =
+            t->maps == 1 && !t->merged && f.anchor == 0 && f.node->n == t->n_values ? f.node : NULL;
+    }
     attach(b, f.node);
 }
 
@@ -610,7 +697,10 @@ bool wf__yaml_load(wf__loader *L, wf__ynode **root)
             }
             break;
         case YAML_SCALAR_EVENT: {
-            wf__ynode *n = new_node(L, WF__Y_STRING, ev.start_mark);
+            wf__ynode *n;
+
+            before_node(&b);
+            n = new_node(L, WF__Y_STRING, ev.start_mark);
 
             finish_scalar(L, n, &ev);
             if (ev.data.scalar.anchor != NULL)
@@ -634,6 +724,7 @@ bool wf__yaml_load(wf__loader *L, wf__ynode **root)
                 yaml_event_delete(&ev);
                 goto out;
             }
+            before_node(&b);
             open_collection(&b, is_map ? WF__Y_MAP : WF__Y_LIST, &ev, anchor_name, tag);
             break;
         }
@@ -642,6 +733,7 @@ bool wf__yaml_load(wf__loader *L, wf__ynode **root)
             close_collection(&b);
             break;
         case YAML_ALIAS_EVENT:
+            before_node(&b);
             alias(&b, &ev);
             break;
         case YAML_STREAM_END_EVENT:
