@@ -17,23 +17,41 @@ void wf__advance_next(wf_task_state *ts)
         ts->next_unit++;
 }
 
-/* --resume: settles unit idx with what the resumed run recorded for it. */
-void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const char *item_hash)
+/* --resume: unit idx takes what the resumed run recorded for it (rec): its state, exit code
+ * and value, counted as ended. Nothing recorded, no event. Returns its exit code. */
+static int settle_reused(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
 {
     wf_task_state *ts = &r->tasks[t];
+    json_object *v = NULL;
+    int exit_code =
+        json_object_object_get_ex(rec, "exit_code", &v) && v != NULL ? json_object_get_int(v) : -1;
+
+    ts->units[idx].status = WF_STATUS_SUCCEEDED;
+    ts->units[idx].flags |= WF__U_REUSED | (exit_code == 0 ? WF__U_EXIT0 : 0);
+    if (wf__detail_all(ts) || (exit_code != 0 && exit_code != -1))
+        wf__detail_put(ts, idx)->exit_code = exit_code;
+    v = NULL;
+    if (json_object_object_get_ex(rec, "result", &v) && v != NULL)
+        wf__unit_value_set(ts, idx, wf_json_copy(v));
+    ts->ended++;
+    r->units_done++;
+    return exit_code;
+}
+
+void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const char *item_hash)
+{
     const wf_task *task = &r->wf->tasks[t];
     wf_completion c;
     json_object *v = NULL, *from = NULL;
     wf_output_mode mode;
     wf_strbuf sb = WF_STRBUF_INIT;
-    wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true };
+    wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true, .n_units = 1 };
     char label_buf[WF__LABEL_MAX + 1];
 
     memset(&c, 0, sizeof(c));
     c.status = WF_STATUS_SUCCEEDED;
     c.start_ms = c.end_ms = wf_now_ms();
-    c.exit_code =
-        json_object_object_get_ex(rec, "exit_code", &v) && v != NULL ? json_object_get_int(v) : -1;
+    c.exit_code = settle_reused(r, t, idx, rec);
     if (json_object_object_get_ex(rec, "stdout_hash", &v) && v != NULL)
         snprintf(c.stdout_hash, sizeof(c.stdout_hash), "%s", json_object_get_string(v));
     if (json_object_object_get_ex(rec, "stderr_hash", &v) && v != NULL)
@@ -62,13 +80,6 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
         }
     }
     wf__record_unit(r, t, idx, &c, 1, true);
-    ts->units[idx].status = WF_STATUS_SUCCEEDED;
-    ts->units[idx].flags |= WF__U_REUSED | (c.exit_code == 0 ? WF__U_EXIT0 : 0);
-    if (wf__detail_all(ts) || (c.exit_code != 0 && c.exit_code != -1))
-        wf__detail_put(ts, idx)->exit_code = c.exit_code;
-    wf__unit_value_set(ts, idx, wf_json_copy(v));
-    ts->ended++;
-    r->units_done++;
     ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
     ev.label = wf__unit_label(r, t, idx, label_buf);
     ev.status = WF_STATUS_SUCCEEDED;
@@ -76,6 +87,26 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
     wf__emit(r, &ev);
     free(c.result_json);
     wf_strbuf_release(&sb);
+}
+
+/* --resume: units first..last of a with-items task, settled from the resumed run already,
+ * recorded as one span (the store copies what the resumed run has for them) and told as one
+ * UNIT_END (n_units). exit_code: the first unit's. */
+static void reused_span(wf_run *r, uint32_t t, int64_t first, int64_t last, int exit_code)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true };
+    wf_strbuf name = WF_STRBUF_INIT;
+
+    if (r->store != NULL)
+        wf_store_record_reused(r->store, r->run_id, wf__task_display_name(r, task, &name),
+                               r->opts.resume_run, first, last, wf__run_wall_ms(r, wf_now_ms()));
+    wf_strbuf_release(&name);
+    ev.index = first;
+    ev.n_units = (size_t)(last - first + 1);
+    ev.status = WF_STATUS_SUCCEEDED;
+    ev.exit_code = exit_code;
+    wf__emit(r, &ev);
 }
 
 /* The span of rt that holds unit idx, or NULL (binary search). */
@@ -145,7 +176,8 @@ bool wf__reuse_take(wf_run *r, uint32_t t, uint32_t idx)
 }
 
 /* --resume for a with-items task: items whose item is unchanged and that succeeded in the
- * resumed run are taken from it. Returns how many. */
+ * resumed run are taken from it, settled one by one in memory (a few bytes each) and
+ * recorded and told by span of consecutive indices. Returns how many. */
 size_t wf__reuse_items(wf_run *r, uint32_t t)
 {
     wf_task_state *ts = &r->tasks[t];
@@ -153,18 +185,31 @@ size_t wf__reuse_items(wf_run *r, uint32_t t)
     size_t n = 0;
     wf_strbuf sb = WF_STRBUF_INIT;
     char hex[WF_SHA256_HEX_LEN + 1];
+    int64_t first = -1, last = -2;
+    int exit_code = -1;
 
     for (size_t k = 0; rt != NULL && k < rt->n; k++) {
         const wf__reuse_span *sp = &rt->spans[k];
 
         for (int64_t i = sp->first < 0 ? 0 : sp->first; i <= sp->last && (size_t)i < ts->n_units;
              i++) {
+            int code;
+
             if (!same_item(r, t, sp, (uint32_t)i, &sb, hex))
                 continue;
-            wf__reuse_unit(r, t, (uint32_t)i, sp->rec, hex);
+            code = settle_reused(r, t, (uint32_t)i, sp->rec);
             n++;
+            if (i != last + 1) {
+                if (first >= 0)
+                    reused_span(r, t, first, last, exit_code);
+                first = i;
+                exit_code = code;
+            }
+            last = i;
         }
     }
+    if (first >= 0)
+        reused_span(r, t, first, last, exit_code);
     wf_strbuf_release(&sb);
     wf__advance_next(ts);
     return n;

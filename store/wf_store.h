@@ -176,6 +176,14 @@ typedef struct wf_store_unit_rec {
 void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec);
 void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec);
 void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec);
+/* Units first..last of task (index order; -1..-1 for a task without items) that run_id takes
+ * from from_run, the run it resumes, recorded as from_run recorded them (results, outputs,
+ * exit codes, item hashes and labels), as first attempts, reused, at at_ms: the writer copies
+ * them in a few statements (ranges cut to the span, unit rows), whatever the span's length.
+ * Every unit of the span must be one whose latest attempt succeeded in from_run
+ * (wf_store_succeeded_each); a unit it does not have there is not recorded. */
+void wf_store_record_reused(wf_store *s, const char *run_id, const char *task,
+                            const char *from_run, int64_t first, int64_t last, int64_t at_ms);
 /* status is the run's (SUCCEEDED, FAILED, CANCELLED); outputs_json may be NULL. */
 void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, int64_t ended_ms,
                              const char *outputs_json);
