@@ -17,25 +17,39 @@ void wf__advance_next(wf_task_state *ts)
         ts->next_unit++;
 }
 
-/* --resume: unit idx takes what the resumed run recorded for it (rec): its state, exit code
- * and value, counted as ended. Nothing recorded, no event. Returns its exit code. */
-static int settle_reused(wf_run *r, uint32_t t, uint32_t idx, json_object *rec)
+/* What a span of the resumed run recorded that each of its units takes. */
+typedef struct reused_rec {
+    int exit_code;
+    const json_object *result; /* borrowed from the span's record; NULL is JSON null */
+} reused_rec;
+
+static reused_rec reused_rec_of(json_object *rec)
+{
+    reused_rec rr = { .exit_code = -1 };
+    json_object *v = NULL;
+
+    if (json_object_object_get_ex(rec, "exit_code", &v) && v != NULL)
+        rr.exit_code = json_object_get_int(v);
+    v = NULL;
+    json_object_object_get_ex(rec, "result", &v);
+    rr.result = v;
+    return rr;
+}
+
+/* --resume: unit idx takes what the resumed run recorded for it: its state, exit code and
+ * value, counted as ended. Nothing recorded, no event. */
+static void settle_reused(wf_run *r, uint32_t t, uint32_t idx, const reused_rec *rr)
 {
     wf_task_state *ts = &r->tasks[t];
-    json_object *v = NULL;
-    int exit_code =
-        json_object_object_get_ex(rec, "exit_code", &v) && v != NULL ? json_object_get_int(v) : -1;
 
     ts->units[idx].status = WF_STATUS_SUCCEEDED;
-    ts->units[idx].flags |= WF__U_REUSED | (exit_code == 0 ? WF__U_EXIT0 : 0);
-    if (wf__detail_all(ts) || (exit_code != 0 && exit_code != -1))
-        wf__detail_put(ts, idx)->exit_code = exit_code;
-    v = NULL;
-    if (json_object_object_get_ex(rec, "result", &v) && v != NULL)
-        wf__unit_value_set(ts, idx, wf_json_copy(v));
+    ts->units[idx].flags |= WF__U_REUSED | (rr->exit_code == 0 ? WF__U_EXIT0 : 0);
+    if (wf__detail_all(ts) || (rr->exit_code != 0 && rr->exit_code != -1))
+        wf__detail_put(ts, idx)->exit_code = rr->exit_code;
+    if (rr->result != NULL)
+        wf__unit_value_set(ts, idx, wf_json_copy(rr->result));
     ts->ended++;
     r->units_done++;
-    return exit_code;
 }
 
 void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const char *item_hash)
@@ -47,11 +61,14 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
     wf_strbuf sb = WF_STRBUF_INIT;
     wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true, .n_units = 1 };
     char label_buf[WF__LABEL_MAX + 1];
+    reused_rec rr;
 
     memset(&c, 0, sizeof(c));
     c.status = WF_STATUS_SUCCEEDED;
     c.start_ms = c.end_ms = wf_now_ms();
-    c.exit_code = settle_reused(r, t, idx, rec);
+    rr = reused_rec_of(rec);
+    settle_reused(r, t, idx, &rr);
+    c.exit_code = rr.exit_code;
     if (json_object_object_get_ex(rec, "stdout_hash", &v) && v != NULL)
         snprintf(c.stdout_hash, sizeof(c.stdout_hash), "%s", json_object_get_string(v));
     if (json_object_object_get_ex(rec, "stderr_hash", &v) && v != NULL)
@@ -136,29 +153,54 @@ bool wf__reuse_has(const wf_task_state *ts, uint32_t idx)
 }
 
 /* Whether item idx of the task is the one the span recorded: the SHA256 of its compact JSON
- * (into hex) starts with the recorded digest. */
-static bool same_item(wf_run *r, uint32_t t, const wf__reuse_span *sp, uint32_t idx, wf_strbuf *sb,
-                      char hex[WF_SHA256_HEX_LEN + 1])
+ * starts with the recorded digest. With hex, its digest in hex goes there. */
+static bool same_item(wf_run *r, uint32_t t, const unsigned char *digests, int64_t first,
+                      uint32_t idx, wf_strbuf *sb, wf_sha256 *h, char hex[WF_SHA256_HEX_LEN + 1])
 {
-    const unsigned char *d;
+    static const char digits[] = "0123456789abcdef";
+    unsigned char d[WF_SHA256_LEN];
     const json_object *item = NULL;
     json_object *own = NULL;
 
-    if (sp->digests == NULL)
-        return false;
-    if (!wf__items_get(r->tasks[t].items, idx, &item, &own, NULL))
-        return false; /* it cannot be read: it runs, and fails saying why */
-    d = sp->digests + (size_t)(idx - sp->first) * WF_STORE_DIGEST_LEN;
-    wf_strbuf_reset(sb);
-    wf_json_write(sb, item);
-    json_object_put(own);
-    wf_sha256_hex(wf_strbuf_str(sb), sb->len, hex);
-    for (int i = 0; i < WF_STORE_DIGEST_LEN; i++) {
-        static const char digits[] = "0123456789abcdef";
+    const wf_items *items = r->tasks[t].items;
+    char num[24], *p = num + sizeof(num);
+    const char *text;
+    size_t len;
 
-        if (hex[2 * i] != digits[d[i] >> 4] || hex[2 * i + 1] != digits[d[i] & 15])
-            return false;
+    if (digests == NULL)
+        return false;
+    if (items->kind == WF_ITEMS_SRC_RANGE && items->batch == 0) {
+        /* Item idx of a range is lo + idx, whose compact JSON is its decimal digits: written
+         * here, so that checking 10,000,000 of them makes no JSON value and no printf. */
+        int64_t v = items->lo + (int64_t)idx;
+        uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+        do {
+            *--p = (char)('0' + m % 10);
+            m /= 10;
+        } while (m > 0);
+        if (v < 0)
+            *--p = '-';
+        text = p;
+        len = (size_t)(num + sizeof(num) - p);
+    } else {
+        if (!wf__items_get(r->tasks[t].items, idx, &item, &own, NULL))
+            return false; /* it cannot be read: it runs, and fails saying why */
+        wf_strbuf_reset(sb);
+        wf_json_write(sb, item);
+        json_object_put(own);
+        text = wf_strbuf_str(sb);
+        len = sb->len;
     }
+    wf_sha256_digest(h, text, len, d);
+    if (memcmp(d, digests + (size_t)(idx - first) * WF_STORE_DIGEST_LEN, WF_STORE_DIGEST_LEN) != 0)
+        return false;
+    for (int i = 0; hex != NULL && i < WF_SHA256_LEN; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    if (hex != NULL)
+        hex[WF_SHA256_HEX_LEN] = '\0';
     return true;
 }
 
@@ -166,53 +208,84 @@ bool wf__reuse_take(wf_run *r, uint32_t t, uint32_t idx)
 {
     const wf__reuse_span *sp = find_span(r->tasks[t].reuse, idx);
     wf_strbuf sb = WF_STRBUF_INIT;
+    wf_sha256 *h = wf_sha256_new();
     char hex[WF_SHA256_HEX_LEN + 1];
-    bool same = sp != NULL && same_item(r, t, sp, idx, &sb, hex);
+    bool same = sp != NULL && same_item(r, t, sp->digests, sp->first, idx, &sb, h, hex);
 
+    wf_sha256_free(h);
     wf_strbuf_release(&sb);
     if (same)
         wf__reuse_unit(r, t, idx, sp->rec, hex);
     return same;
 }
 
+/* wf__reuse_items's walk over the resumed run's succeeded units of one task. */
+typedef struct reuse_walk {
+    wf_run *r;
+    uint32_t t;
+    size_t n;
+    wf_strbuf sb;
+    wf_sha256 *h;
+    int64_t first, last; /* the span of reused units not yet told (first -1: none) */
+    int exit_code;       /* its first unit's */
+} reuse_walk;
+
+/* wf_store_succeeded_each's callback: settles the units of u whose item is unchanged. */
+static int reuse_run_of_units(const wf_store_reused *u, void *ctx)
+{
+    reuse_walk *w = ctx;
+    wf_task_state *ts = &w->r->tasks[w->t];
+    reused_rec rr = { .exit_code = u->exit_code, .result = u->result };
+
+    for (int64_t i = u->first < 0 ? 0 : u->first; i <= u->last && (size_t)i < ts->n_units; i++) {
+        if (ts->units[i].status != WF_STATUS_PENDING ||
+            !same_item(w->r, w->t, u->digests, u->first, (uint32_t)i, &w->sb, w->h, NULL))
+            continue;
+        settle_reused(w->r, w->t, (uint32_t)i, &rr);
+        w->n++;
+        if (i != w->last + 1) {
+            if (w->first >= 0)
+                reused_span(w->r, w->t, w->first, w->last, w->exit_code);
+            w->first = i;
+            w->exit_code = rr.exit_code;
+        }
+        w->last = i;
+    }
+    return WF_OK;
+}
+
 /* --resume for a with-items task: items whose item is unchanged and that succeeded in the
  * resumed run are taken from it, settled one by one in memory (a few bytes each) and
- * recorded and told by span of consecutive indices. Returns how many. */
+ * recorded and told by span of consecutive indices. The item digests are read from the store
+ * now, a run of units at a time, not kept from the start of the run (8 bytes an item).
+ * Returns how many. */
 size_t wf__reuse_items(wf_run *r, uint32_t t)
 {
-    wf_task_state *ts = &r->tasks[t];
-    const wf__reuse_task *rt = ts->reuse;
-    size_t n = 0;
-    wf_strbuf sb = WF_STRBUF_INIT;
-    char hex[WF_SHA256_HEX_LEN + 1];
-    int64_t first = -1, last = -2;
-    int exit_code = -1;
+    reuse_walk w = { .r = r, .t = t, .sb = WF_STRBUF_INIT, .first = -1, .last = -2 };
+    wf_strbuf name = WF_STRBUF_INIT;
+    wf_error err;
 
-    for (size_t k = 0; rt != NULL && k < rt->n; k++) {
-        const wf__reuse_span *sp = &rt->spans[k];
+    w.h = wf_sha256_new();
+    wf_error_init(&err);
+    if (wf_store_succeeded_each(r->store, r->opts.resume_run,
+                                wf__task_display_name(r, &r->wf->tasks[t], &name),
+                                reuse_run_of_units, &w, &err) != WF_OK) {
+        /* What was not settled runs again. */
+        char *msg = wf_xasprintf("cannot read what run %s has of the task (its items run "
+                                 "again): %s",
+                                 r->opts.resume_run, err.message ? err.message : "?");
 
-        for (int64_t i = sp->first < 0 ? 0 : sp->first; i <= sp->last && (size_t)i < ts->n_units;
-             i++) {
-            int code;
-
-            if (!same_item(r, t, sp, (uint32_t)i, &sb, hex))
-                continue;
-            code = settle_reused(r, t, (uint32_t)i, sp->rec);
-            n++;
-            if (i != last + 1) {
-                if (first >= 0)
-                    reused_span(r, t, first, last, exit_code);
-                first = i;
-                exit_code = code;
-            }
-            last = i;
-        }
+        wf__emit_simple(r, WF_EVENT_WARNING, r->wf->tasks[t].name, msg);
+        free(msg);
     }
-    if (first >= 0)
-        reused_span(r, t, first, last, exit_code);
-    wf_strbuf_release(&sb);
-    wf__advance_next(ts);
-    return n;
+    if (w.first >= 0)
+        reused_span(r, t, w.first, w.last, w.exit_code);
+    wf_error_release(&err);
+    wf_strbuf_release(&name);
+    wf_sha256_free(w.h);
+    wf_strbuf_release(&w.sb);
+    wf__advance_next(&r->tasks[t]);
+    return w.n;
 }
 
 size_t wf__planned_units(const wf_task *task)
@@ -386,7 +459,9 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     sp->first = u->first;
     sp->last = u->last;
     sp->digests = NULL;
-    if (u->digests != NULL) {
+    /* A pipelined task takes its items one by one as they come (wf__reuse_take): it keeps
+     * the digests. Any other reads them again when it expands (wf__reuse_items). */
+    if (u->digests != NULL && task->pipeline) {
         size_t len = (size_t)(u->last - u->first + 1) * WF_STORE_DIGEST_LEN;
 
         sp->digests = wf_xmalloc(len);
