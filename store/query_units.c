@@ -83,6 +83,44 @@ out:
     return rc;
 }
 
+int wf_store_label_index(wf_store *s, const char *run_id, const char *task, const char *label,
+                         int64_t *index, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t seq = 0;
+    int rc = wf__store_read_begin(s, err);
+
+    if (rc != WF_OK)
+        return rc;
+    rc = wf__store_find_run(s, run_id, &seq, err);
+    if (rc == WF_OK)
+        rc = wf__store_prep(s,
+                            "SELECT min(idx) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+                            "label = ?3 HAVING count(*) > 0",
+                            &st, err);
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, task ? task : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, label ? label : "", -1, SQLITE_STATIC);
+    switch (wf__store_step(s, st, err)) {
+    case SQLITE_ROW:
+        *index = sqlite3_column_int64(st, 0);
+        break;
+    case SQLITE_DONE:
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "task '%s' of run %s has no item labelled '%s'",
+                     task ? task : "", run_id, label ? label : "");
+        rc = WF_ENOENT;
+        break;
+    default:
+        rc = WF_ESTORE;
+    }
+out:
+    sqlite3_finalize(st);
+    wf__store_read_end(s);
+    return rc;
+}
+
 int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
                          int attempt, bool want_stderr, char **data, size_t *len, wf_error *err)
 {

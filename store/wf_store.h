@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 8
+#define WF_STORE_SCHEMA_VERSION 9
 
 /* Bytes of an item's SHA256 that a range of units keeps per unit (docs/store.md, "Ranges"):
  * enough for --resume to tell a changed item from an unchanged one. */
@@ -182,8 +182,8 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec);
  * them in a few statements (ranges cut to the span, unit rows), whatever the span's length.
  * Every unit of the span must be one whose latest attempt succeeded in from_run
  * (wf_store_succeeded_each); a unit it does not have there is not recorded. */
-void wf_store_record_reused(wf_store *s, const char *run_id, const char *task,
-                            const char *from_run, int64_t first, int64_t last, int64_t at_ms);
+void wf_store_record_reused(wf_store *s, const char *run_id, const char *task, const char *from_run,
+                            int64_t first, int64_t last, int64_t at_ms);
 /* status is the run's (SUCCEEDED, FAILED, CANCELLED); outputs_json may be NULL. */
 void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, int64_t ended_ms,
                              const char *outputs_json);
@@ -252,6 +252,13 @@ int wf_store_run_page_json(wf_store *s, const char *run_id, const wf_store_page 
  * is no such task, item or attempt (err says which exist). */
 int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
                          int attempt, bool want_stderr, char **data, size_t *len, wf_error *err);
+
+/* The index of the unit of task in run_id whose label (wf_store_unit_rec.label) is label: the
+ * lowest such index. One seek (schema 9's index; an older store read-only scans the task's
+ * labelled rows). Returns WF_OK, WF_ENOENT (no such run, or no unit with that label: err
+ * says which), or WF_ESTORE. */
+int wf_store_label_index(wf_store *s, const char *run_id, const char *task, const char *label,
+                         int64_t *index, wf_error *err);
 
 /* Succeeded units of a run, for --resume: consecutive units that share everything but their
  * item (a range of the store, docs/store.md "Ranges") come as one; any other unit alone. */
