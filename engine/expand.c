@@ -36,6 +36,30 @@ static reused_rec reused_rec_of(json_object *rec)
     return rr;
 }
 
+/* The result of u (a run of one unit: ranges hold no blob results), a reference to its blob
+ * when the store left it unread (WF_STORE_RESULTS_UNREAD), else a copy of the value. Owned. */
+static json_object *reused_result(wf_run *r, const wf_store_reused *u)
+{
+    wf_output_mode mode = WF_OUTPUT_JSON; /* a result blob is the value's JSON */
+    const char *hash = u->result_hash;
+    json_object *marker;
+    char *path, *label;
+
+    if (!u->result_unread)
+        return wf_json_copy_refs(u->result);
+    if (u->result_from != NULL && wf_output_mode_parse(u->result_from, &mode))
+        hash = u->stdout_hash;
+    path = wf_store_blob_path(r->store, hash);
+    label = u->first >= 0 ? wf_xasprintf("task '%s' item %lld (run %s)", u->task,
+                                         (long long)u->first, r->opts.resume_run)
+                          : wf_xasprintf("task '%s' (run %s)", u->task, r->opts.resume_run);
+    marker = wf_ref_new(r->refs, path, hash, mode, u->result_size,
+                        wf_ref_mem_estimate(mode, u->result_size, u->result_size / 8), label, NULL);
+    free(label);
+    free(path);
+    return marker;
+}
+
 /* --resume: unit idx takes what the resumed run recorded for it: its state, exit code and
  * value, counted as ended. Nothing recorded, no event. */
 static void settle_reused(wf_run *r, uint32_t t, uint32_t idx, const reused_rec *rr)
@@ -47,7 +71,7 @@ static void settle_reused(wf_run *r, uint32_t t, uint32_t idx, const reused_rec 
     if (wf__detail_all(ts) || (rr->exit_code != 0 && rr->exit_code != -1))
         wf__detail_put(ts, idx)->exit_code = rr->exit_code;
     if (rr->result != NULL)
-        wf__unit_value_set(ts, idx, wf_json_copy(rr->result));
+        wf__unit_value_set(ts, idx, wf_json_copy_refs(rr->result));
     ts->ended++;
     r->units_done++;
 }
@@ -235,7 +259,8 @@ static int reuse_run_of_units(const wf_store_reused *u, void *ctx)
 {
     reuse_walk *w = ctx;
     wf_task_state *ts = &w->r->tasks[w->t];
-    reused_rec rr = { .exit_code = u->exit_code, .result = u->result };
+    json_object *result = reused_result(w->r, u);
+    reused_rec rr = { .exit_code = u->exit_code, .result = result };
 
     for (int64_t i = u->first < 0 ? 0 : u->first; i <= u->last && (size_t)i < ts->n_units; i++) {
         if (ts->units[i].status != WF_STATUS_PENDING ||
@@ -251,6 +276,7 @@ static int reuse_run_of_units(const wf_store_reused *u, void *ctx)
         }
         w->last = i;
     }
+    json_object_put(result);
     return WF_OK;
 }
 
@@ -269,7 +295,7 @@ size_t wf__reuse_items(wf_run *r, uint32_t t)
     wf_error_init(&err);
     if (wf_store_succeeded_each(r->store, r->opts.resume_run,
                                 wf__task_display_name(r, &r->wf->tasks[t], &name),
-                                reuse_run_of_units, &w, &err) != WF_OK) {
+                                WF_STORE_RESULTS_UNREAD, reuse_run_of_units, &w, &err) != WF_OK) {
         /* What was not settled runs again. */
         char *msg = wf_xasprintf("cannot read what run %s has of the task (its items run "
                                  "again): %s",
@@ -468,7 +494,7 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
         memcpy(sp->digests, u->digests, len);
     }
     rec = json_object_new_object();
-    json_object_object_add(rec, "result", json_object_get(u->result));
+    json_object_object_add(rec, "result", reused_result(r, u));
     json_object_object_add(rec, "stdout_hash", json_object_new_string(u->stdout_hash));
     json_object_object_add(rec, "stderr_hash", json_object_new_string(u->stderr_hash));
     json_object_object_add(rec, "exit_code", json_object_new_int(u->exit_code));
@@ -490,8 +516,8 @@ int wf__load_reuse(wf_run *r, wf_errlist *errs)
         return WF_OK;
     wf_error_init(&err);
     r->reuse_tasks = wf_xcalloc(r->wf->n_tasks ? r->wf->n_tasks : 1, sizeof(*r->reuse_tasks));
-    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, collect_reused, r, &err) !=
-        WF_OK) {
+    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, WF_STORE_RESULTS_UNREAD,
+                                collect_reused, r, &err) != WF_OK) {
         wf_error_move(wf_errlist_add(errs), &err);
         return WF_ESTORE;
     }

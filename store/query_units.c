@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store_internal.h"
 
@@ -202,7 +203,7 @@ static int hex_digit(char c)
 /* The succeeded units of one task, in runs (wf_store_succeeded_each). Inside the read
  * transaction. */
 static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const char *task,
-                          wf_store_reused_fn fn, void *ctx, wf_error *err)
+                          unsigned flags, wf_store_reused_fn fn, void *ctx, wf_error *err)
 {
     wf__unit_cursor c;
     wf__unit_view u;
@@ -232,8 +233,20 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
                                             hex_digit(u.item_hash[2 * i + 1]));
             r.digests = digest;
         }
-        rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from, u.stdout_hash,
-                                   &r.result, err);
+        if ((flags & WF_STORE_RESULTS_UNREAD) && u.result_json == NULL && blob != NULL &&
+            blob[0] != '\0') {
+            /* Only its size: the engine makes a reference to the blob. */
+            char *path = wf_store_blob_path(s, blob);
+            struct stat st;
+
+            rc = stat(path, &st) == 0 ? WF_OK : WF_ENOENT;
+            r.result_unread = rc == WF_OK;
+            r.result_size = rc == WF_OK ? (uint64_t)st.st_size : 0;
+            free(path);
+        } else {
+            rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from,
+                                       u.stdout_hash, &r.result, err);
+        }
         if (rc == WF_ENOENT) {
             wf_error_set(err, WF_ESTORE, NULL, 0, 0,
                          "%s/%.2s/%s: missing, but a result of run %s refers to it (the store "
@@ -251,7 +264,7 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
     return rc == WF_ENOENT ? WF_OK : rc;
 }
 
-int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
+int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -264,7 +277,7 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
     if (rc != WF_OK)
         goto out;
     if (task != NULL) {
-        rc = task_succeeded(s, seq, run_id, task, fn, ctx, err);
+        rc = task_succeeded(s, seq, run_id, task, flags, fn, ctx, err);
         goto out;
     }
     /* The tasks that have units (a plain task's unit may be recorded before its task). */
@@ -288,7 +301,7 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
             break;
         }
         name = dup_or_null(wf__store_col_text(st, 0));
-        rc = task_succeeded(s, seq, run_id, name ? name : "", fn, ctx, err);
+        rc = task_succeeded(s, seq, run_id, name ? name : "", flags, fn, ctx, err);
         free(name);
         if (rc != WF_OK)
             break;

@@ -279,7 +279,16 @@ typedef struct wf_store_reused {
      * "lines"; NULL when not). */
     const char *result_hash;
     const char *result_from;
+    /* With WF_STORE_RESULTS_UNREAD and a result in a blob (result_hash, or result_from over
+     * stdout_hash): true, result is NULL (not JSON null: unread) and result_size is the blob's
+     * size in bytes, for a reference to it (wf_ref_new). Else false and 0. */
+    bool result_unread;
+    uint64_t result_size;
 } wf_store_reused;
+
+/* wf_store_succeeded_each's flags: results in blobs are not read (their blob is checked to
+ * exist), so that a resumed run holds references to them, not their values. */
+#define WF_STORE_RESULTS_UNREAD 1u
 
 /* Called for each run of succeeded units; anything but WF_OK stops the walk, and
  * wf_store_succeeded_each returns it. */
@@ -287,11 +296,11 @@ typedef int (*wf_store_reused_fn)(const wf_store_reused *u, void *ctx);
 
 /* For --resume: calls fn for the units of run_id whose latest attempt succeeded, task by task
  * (task: only that one; NULL: every task), by index. Results in blobs are loaded before fn
- * sees them. Memory: one range or unit at a time, whatever the size of the run. fn runs
- * inside the store's read lock: it must not call the query functions of this store (it may
- * record and put blobs). Returns WF_OK, WF_ENOENT (no such run), WF_ESTORE (err filled: a
- * result's blob is missing or damaged), or what fn returned. */
-int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
+ * sees them, unless flags has WF_STORE_RESULTS_UNREAD. Memory: one range or unit at a time,
+ * whatever the size of the run. fn runs inside the store's read lock: it must not call the query
+ * functions of this store (it may record and put blobs). Returns WF_OK, WF_ENOENT (no such run),
+ * WF_ESTORE (err filled: a result's blob is missing or damaged), or what fn returned. */
+int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err);
 
 /* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null), the

@@ -242,7 +242,7 @@ static int succeeded_units(wf_store *s, const char *run_id, const char *task, js
     int rc;
 
     *arr = json_object_new_array();
-    rc = wf_store_succeeded_each(s, run_id, task, collect_reused, *arr, err);
+    rc = wf_store_succeeded_each(s, run_id, task, 0, collect_reused, *arr, err);
     if (rc != WF_OK) {
         json_object_put(*arr);
         *arr = NULL;

@@ -2,7 +2,8 @@
 # --resume of a big with-items task settles what it takes by span (docs/store.md, "Resume";
 # wf_event.n_units): exactly the failed items run again, the resumed run's store has every
 # unit with the right status and `reused` flag (`show` pages, counts, `logs`), a second resume
-# takes everything, and a changed item in the middle of a span splits it and runs alone.
+# takes everything, a changed item in the middle of a span splits it and runs alone, and
+# large reused results are references to their blobs, loaded only when read.
 . "$(dirname "$0")/lib.sh"
 
 # ---- processes: exactly the failed items run again ------------------------------------------
@@ -101,5 +102,33 @@ expect_json "many: only the changed item ran" \
     '[u["index"] for u in d["tasks"][0]["units"] if not u["reused"]]' "[$mid]"
 run_wf show "$first" --json --limit 1
 expect_json "many: the first run is unchanged" 'd["tasks"][0]["counts"]["failed"]' 2
+
+# ---- large reused results are references, loaded when read ---------------------------------
+cat > big.yaml <<'Y'
+version: 1
+tasks:
+  big:
+    with-items: << range(4) >>
+    run: head -c $((100000 + << item >>)) /dev/zero | tr '\0' x
+  plain:
+    run: head -c 150000 /dev/zero | tr '\0' y
+  use:
+    needs: [big, plain]
+    run: test -e ok && echo << task.big[2] | length >>
+outputs:
+  n: << task.use >>
+Y
+run_wf run big.yaml
+expect_rc "big: use fails the first time" 1
+touch ok
+run_wf run big.yaml --resume last --json
+expect_rc "big: the resume succeeds" 0
+expect_json "big: the item read has its value" 'd["outputs"]["n"]' '"100002"'
+expect_json "big: one result loaded (big[2]), not the five reused" \
+    'd["results_memory"]["loads"]' '1'
+run_wf logs last big.3
+expect_rc "big: logs of a reused large item" 0
+[ "$(wc -c < out.txt)" -eq 100003 ] && pass "big: its stdout is whole" ||
+    fail "big: its stdout has $(wc -c < out.txt) bytes, want 100003"
 
 done_testing
