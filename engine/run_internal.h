@@ -365,9 +365,11 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
 int wf__expand_items(wf_run *r, uint32_t t, char **error);
 /* --resume: what the resumed run has for a task, read from the store as runs of units
  * (wf_store_succeeded_each): a span is consecutive succeeded units that share their result
- * and outputs, with the first bytes of each one's item hash. A plain task has one span,
- * -1..-1. Memory: WF_STORE_DIGEST_LEN bytes per item plus one record per span, however the
- * units were stored (a range of the store is one span). */
+ * and outputs. A plain task has one span, -1..-1. A pipelined task's spans keep the first
+ * bytes of each one's item hash (WF_STORE_DIGEST_LEN bytes per item); any other with-items
+ * task reads them again from the store when it expands (wf__reuse_items), so what is kept
+ * from the start of the run is one record per span, however the units were stored (a range
+ * of the store is one span). */
 typedef struct wf__reuse_span {
     int64_t first, last;
     unsigned char *digests; /* (last - first + 1) * WF_STORE_DIGEST_LEN, or NULL: none */

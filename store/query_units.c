@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store_internal.h"
 
@@ -80,6 +81,44 @@ static int explain_missing(wf_store *s, int64_t seq, const char *run_id, const c
     }
 out:
     sqlite3_finalize(st);
+    return rc;
+}
+
+int wf_store_label_index(wf_store *s, const char *run_id, const char *task, const char *label,
+                         int64_t *index, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t seq = 0;
+    int rc = wf__store_read_begin(s, err);
+
+    if (rc != WF_OK)
+        return rc;
+    rc = wf__store_find_run(s, run_id, &seq, err);
+    if (rc == WF_OK)
+        rc = wf__store_prep(s,
+                            "SELECT min(idx) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+                            "label = ?3 HAVING count(*) > 0",
+                            &st, err);
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, task ? task : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, label ? label : "", -1, SQLITE_STATIC);
+    switch (wf__store_step(s, st, err)) {
+    case SQLITE_ROW:
+        *index = sqlite3_column_int64(st, 0);
+        break;
+    case SQLITE_DONE:
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "task '%s' of run %s has no item labelled '%s'",
+                     task ? task : "", run_id, label ? label : "");
+        rc = WF_ENOENT;
+        break;
+    default:
+        rc = WF_ESTORE;
+    }
+out:
+    sqlite3_finalize(st);
+    wf__store_read_end(s);
     return rc;
 }
 
@@ -164,7 +203,7 @@ static int hex_digit(char c)
 /* The succeeded units of one task, in runs (wf_store_succeeded_each). Inside the read
  * transaction. */
 static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const char *task,
-                          wf_store_reused_fn fn, void *ctx, wf_error *err)
+                          unsigned flags, wf_store_reused_fn fn, void *ctx, wf_error *err)
 {
     wf__unit_cursor c;
     wf__unit_view u;
@@ -194,8 +233,20 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
                                             hex_digit(u.item_hash[2 * i + 1]));
             r.digests = digest;
         }
-        rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from, u.stdout_hash,
-                                   &r.result, err);
+        if ((flags & WF_STORE_RESULTS_UNREAD) && u.result_json == NULL && blob != NULL &&
+            blob[0] != '\0') {
+            /* Only its size: the engine makes a reference to the blob. */
+            char *path = wf_store_blob_path(s, blob);
+            struct stat st;
+
+            rc = stat(path, &st) == 0 ? WF_OK : WF_ENOENT;
+            r.result_unread = rc == WF_OK;
+            r.result_size = rc == WF_OK ? (uint64_t)st.st_size : 0;
+            free(path);
+        } else {
+            rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from,
+                                       u.stdout_hash, &r.result, err);
+        }
         if (rc == WF_ENOENT) {
             wf_error_set(err, WF_ESTORE, NULL, 0, 0,
                          "%s/%.2s/%s: missing, but a result of run %s refers to it (the store "
@@ -213,7 +264,7 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
     return rc == WF_ENOENT ? WF_OK : rc;
 }
 
-int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
+int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -226,7 +277,7 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
     if (rc != WF_OK)
         goto out;
     if (task != NULL) {
-        rc = task_succeeded(s, seq, run_id, task, fn, ctx, err);
+        rc = task_succeeded(s, seq, run_id, task, flags, fn, ctx, err);
         goto out;
     }
     /* The tasks that have units (a plain task's unit may be recorded before its task). */
@@ -250,7 +301,7 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
             break;
         }
         name = dup_or_null(wf__store_col_text(st, 0));
-        rc = task_succeeded(s, seq, run_id, name ? name : "", fn, ctx, err);
+        rc = task_succeeded(s, seq, run_id, name ? name : "", flags, fn, ctx, err);
         free(name);
         if (rc != WF_OK)
             break;

@@ -133,6 +133,9 @@ static const char *const migrations[] = {
      " task = new.task AND status = (SELECT status FROM units WHERE run_seq = new.run_seq AND"
      " task = new.task AND idx = new.idx AND attempt = new.attempt - 1);"
      " END;"),
+    /* 8 -> 9: `logs RUN TASK.LABEL` finds its unit by one seek (wf_store_label_index), not
+     * by reading every unit of the run. Only rows with a label are indexed. */
+    "CREATE INDEX units_label ON units (run_seq, task, label) WHERE label IS NOT NULL;",
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,
