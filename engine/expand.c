@@ -261,8 +261,14 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
         goto done;
     wf_error_init(&err);
     if (task->items_kind == WF_ITEMS_MATRIX) {
-        rc = wf__matrix_expand(task, ts->ctx, &own, &err);
-        list = own;
+        wf_matrix *m = NULL;
+
+        /* Computed per item: a 10,000,000-combination matrix is never a list in memory. */
+        rc = wf__matrix_open(task, ts->ctx, &m, &err);
+        if (rc == WF_OK) {
+            src = wf__items_matrix(m);
+            goto done;
+        }
     } else {
         rc = wf_vnode_eval_borrow(task->items, ts->ctx, &list, &own, &err);
     }
