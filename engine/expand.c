@@ -44,8 +44,12 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
     json_object_object_get_ex(rec, "result", &v);
     if (json_object_object_get_ex(rec, "result_from", &from) && from != NULL &&
         wf_output_mode_parse(json_object_get_string(from), &mode)) {
-        /* Recorded as the stdout blob converted: the new record says the same (no copy). */
+        /* Recorded as a blob converted (the stdout's, or a large $WF_RESULT's): the new
+         * record says the same (no copy). */
         c.result_from = wf_output_mode_name(mode);
+        if (json_object_object_get_ex(rec, "result_hash", &from) && from != NULL &&
+            json_object_get_string_len(from) == WF_SHA256_HEX_LEN)
+            snprintf(c.result_hash, sizeof(c.result_hash), "%s", json_object_get_string(from));
     } else if (json_object_object_get_ex(rec, "result_hash", &from) && from != NULL &&
                json_object_get_string_len(from) == WF_SHA256_HEX_LEN) {
         snprintf(c.result_hash, sizeof(c.result_hash), "%s", json_object_get_string(from));

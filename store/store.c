@@ -133,6 +133,10 @@ static const char *const migrations[] = {
      " task = new.task AND status = (SELECT status FROM units WHERE run_seq = new.run_seq AND"
      " task = new.task AND idx = new.idx AND attempt = new.attempt - 1);"
      " END;"),
+    /* 8 -> 9: result_from may convert result_hash's blob (a large $WF_RESULT file kept as it
+     * was written, issue 16) instead of the stdout blob. Nothing to change in the tables: the
+     * number keeps an older wfengine, which would read the stdout instead, from this store. */
+    "SELECT 1;",
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,
