@@ -102,7 +102,8 @@ bool wf__unit_take_result(wf_run *r, wf_proc_output *out, wf_completion *c, char
  * file system (nothing copied; the file must not change afterwards), else a copy. Memory: a
  * 64 KiB buffer whatever the size. A file that cannot be written there (a full disk) is
  * out->spill_errno, for wf__unit_take_stdout/_result to fail the unit. Returns false with
- * *error (owned) when path cannot be read or is not a regular file. Any thread. */
+ * *error (owned) when path cannot be read or is not a regular file (a symbolic link is
+ * refused). Any thread. */
 bool wf__spill_adopt_file(wf_run *r, const char *path, uint64_t cap, wf_proc_output *out,
                           char **error);
 /* The unit's result as a reference to path (size bytes, SHA256 hash) converted by the task's

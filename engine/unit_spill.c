@@ -240,7 +240,8 @@ bool wf__spill_adopt_file(wf_run *r, const char *path, uint64_t cap, wf_proc_out
     wf_sha256 *h = NULL;
     struct stat st;
     bool linked = false;
-    int in = open(path, O_RDONLY | O_CLOEXEC), e;
+    char proc[64];
+    int in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), e;
 
     *error = NULL;
     if (in < 0 || fstat(in, &st) != 0) {
@@ -256,9 +257,12 @@ bool wf__spill_adopt_file(wf_run *r, const char *path, uint64_t cap, wf_proc_out
     }
     out->truncated = (uint64_t)st.st_size > cap;
     out->total = out->truncated ? cap : (uint64_t)st.st_size;
-    /* The whole file, on the same file system: a second name for it, nothing copied. */
+    /* The whole file, on the same file system: a second name for it, nothing copied (for the
+     * file opened and hashed here, whatever path names by then). */
     out->spill_path = adopt_name(dir);
-    if (!out->truncated && link(path, out->spill_path) == 0) {
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", in);
+    if (!out->truncated &&
+        linkat(AT_FDCWD, proc, AT_FDCWD, out->spill_path, AT_SYMLINK_FOLLOW) == 0) {
         linked = true;
         out->spill_fd = open(out->spill_path, O_RDONLY | O_CLOEXEC);
     } else {
