@@ -201,8 +201,9 @@ expect_eq "two 1 MiB stdout blobs and one \$WF_RESULT blob (the same in both)" \
     "$(find .wfengine/blobs -type f -size +1023k | wc -l | tr -d ' ')" 3
 run_wf run bigout.yaml --max-output 100K --progress plain
 expect_rc "over max-output on Slurm" 1
+# (The $WF_RESULT file is the result: its size fails the unit; stdout is then only the log.)
 expect_in "the unit fails naming task, item and cap" err.txt \
-    "task 'big' item 0 wrote more than its max-output of 100 KiB to stdout"
+    "task 'big' item 0 wrote more than its max-output of 100 KiB to \$WF_RESULT; raise it with"
 
 # --- a retry resubmits only the failed element ---------------------------------------------
 rm -f marker
