@@ -44,6 +44,7 @@ check B5-floor 4 "$build/bench_proc" --n 20 --k 1 --warmup 0
 check B7 1 "$build/bench_store" --records 1000 --k 1 --warmup 0 --dir "$tmp"
 # B11: the load line and one per mode (no store, store); it checks the count task's result.
 check B11 3 bash bench/items.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b11"
+check B11 3 bash bench/items.sh --smoke --matrix --wfengine "$build/wfengine" --out "$tmp/b11m"
 check B16 7 bash bench/store_scale.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b16"
 check B15 3 bash bench/load.sh --n 2000 --k 1 --wfengine "$build/wfengine"
 check peers 4 bash bench/peers.sh --smoke --profile --wfengine "$build/wfengine" --out "$tmp/peers"

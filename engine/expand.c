@@ -103,8 +103,12 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
     json_object_object_get_ex(rec, "result", &v);
     if (json_object_object_get_ex(rec, "result_from", &from) && from != NULL &&
         wf_output_mode_parse(json_object_get_string(from), &mode)) {
-        /* Recorded as the stdout blob converted: the new record says the same (no copy). */
+        /* Recorded as a blob converted (the stdout's, or a large $WF_RESULT's): the new
+         * record says the same (no copy). */
         c.result_from = wf_output_mode_name(mode);
+        if (json_object_object_get_ex(rec, "result_hash", &from) && from != NULL &&
+            json_object_get_string_len(from) == WF_SHA256_HEX_LEN)
+            snprintf(c.result_hash, sizeof(c.result_hash), "%s", json_object_get_string(from));
     } else if (json_object_object_get_ex(rec, "result_hash", &from) && from != NULL &&
                json_object_get_string_len(from) == WF_SHA256_HEX_LEN) {
         snprintf(c.result_hash, sizeof(c.result_hash), "%s", json_object_get_string(from));
@@ -405,8 +409,14 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
         goto done;
     wf_error_init(&err);
     if (task->items_kind == WF_ITEMS_MATRIX) {
-        rc = wf__matrix_expand(task, ts->ctx, &own, &err);
-        list = own;
+        wf_matrix *m = NULL;
+
+        /* Computed per item: a 10,000,000-combination matrix is never a list in memory. */
+        rc = wf__matrix_open(task, ts->ctx, &m, &err);
+        if (rc == WF_OK) {
+            src = wf__items_matrix(m);
+            goto done;
+        }
     } else {
         rc = wf_vnode_eval_borrow(task->items, ts->ctx, &list, &own, &err);
     }

@@ -1,6 +1,7 @@
 /*
  * items.c: a with-items task's item list, read one item at a time (items.h): a JSON list, a
- * range computed on demand, or a file's lines read in windows of WF__LINES_WINDOW lines.
+ * range or a matrix computed on demand, or a file's lines read in windows of WF__LINES_WINDOW
+ * lines.
  */
 #include "items.h"
 
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "wf_workflow.h"
 
 static wf_items *items_new(wf_items_src_kind kind, size_t n)
 {
@@ -39,6 +42,14 @@ wf_items *wf__items_range(int64_t lo, size_t n)
     return s;
 }
 
+wf_items *wf__items_matrix(struct wf_matrix *matrix)
+{
+    wf_items *s = items_new(WF_ITEMS_SRC_MATRIX, wf__matrix_count(matrix));
+
+    s->matrix = matrix;
+    return s;
+}
+
 void wf__items_set_batch(wf_items *s, size_t batch)
 {
     s->batch = batch;
@@ -50,6 +61,7 @@ void wf__items_free(wf_items *s)
     if (s == NULL)
         return;
     json_object_put(s->own);
+    wf__matrix_free(s->matrix);
     if (s->kind == WF_ITEMS_SRC_FILE) {
         close(s->fd);
         pthread_mutex_destroy(&s->lock);
@@ -230,6 +242,8 @@ static json_object *item_new(wf_items *s, size_t i, char **error)
         return json_object_new_int64(s->lo + (int64_t)i);
     case WF_ITEMS_SRC_FILE:
         return file_line(s, i, error);
+    case WF_ITEMS_SRC_MATRIX:
+        return wf__matrix_get(s->matrix, i);
     }
     return NULL;
 }

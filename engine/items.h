@@ -1,8 +1,8 @@
 /*
  * items.h: a with-items task's item list as the run reads it, one item (or batch) at a time:
  * a JSON list (lent from the workflow or the context, or owned), a range of integers computed
- * on demand, or the lines of a file read in windows. A 10,000,000-item range or file never
- * becomes a list in memory.
+ * on demand, a matrix's combinations computed on demand, or the lines of a file read in
+ * windows. A 10,000,000-item range, matrix or file never becomes a list in memory.
  *
  * Thread safety: after wf__items_* set it up (scheduler thread), any number of threads may
  * call wf__items_get at once (the file source reads under its own lock). A pipelined task's
@@ -19,9 +19,10 @@
 #include "wf_context.h"
 
 typedef enum wf_items_src_kind {
-    WF_ITEMS_SRC_JSON,  /* list: a JSON array */
-    WF_ITEMS_SRC_RANGE, /* item i is lo + i */
-    WF_ITEMS_SRC_FILE,  /* item i is line i of the file, without its \n (and a \r before it) */
+    WF_ITEMS_SRC_JSON,   /* list: a JSON array */
+    WF_ITEMS_SRC_RANGE,  /* item i is lo + i */
+    WF_ITEMS_SRC_FILE,   /* item i is line i of the file, without its \n (and a \r before it) */
+    WF_ITEMS_SRC_MATRIX, /* item i is the matrix's combination i, computed on demand */
 } wf_items_src_kind;
 
 /* Lines per window of a file source: one offset is kept per window (8 bytes per 4,096 lines),
@@ -37,7 +38,8 @@ typedef struct wf_items {
      * run neither copies nor touches the reference counts of) or owned (own == list). */
     const json_object *list;
     json_object *own;
-    int64_t lo; /* RANGE */
+    int64_t lo;               /* RANGE */
+    struct wf_matrix *matrix; /* MATRIX: owned */
     /* FILE: the open file, the byte offset of each window's first line (n_windows + 1, the
      * last the file's size), and the window read last, under lock. */
     char *path;
@@ -56,6 +58,8 @@ typedef struct wf_items {
 wf_items *wf__items_json(const json_object *list, json_object *own);
 /* The n integers lo, lo + 1, ... */
 wf_items *wf__items_range(int64_t lo, size_t n);
+/* The combinations of matrix (taken: freed with the source). */
+wf_items *wf__items_matrix(struct wf_matrix *matrix);
 /* The lines of the file at path (read once now to count them and note where each window
  * starts; kept open for the run). A last line without \n counts; a \r before a \n is not
  * part of the line; empty lines are items (""). On failure returns NULL and *error (owned)

@@ -520,12 +520,16 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
                             wf_completion *c);
 /* Completes c for a unit run elsewhere, whose job, status, exit code, out, err, error and
  * times the executor filled: converts stdout to the result per the task's output mode (a
- * failure when it cannot be parsed, or when out_truncated and the mode is not text; `where`
- * names the job in that message) and writes the store data; a success is recorded in the
- * cache under cache_key (NULL or "": not cached; workdir: where its generated files are, as
- * wf__unit_render_script gave it). Any thread. */
-void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *result,
-                            bool result_truncated, const char *where, const char *cache_key,
+ * failure when it cannot be parsed; `where` names the job in that message) and writes the
+ * store data; a success is recorded in the cache under cache_key (NULL or "": not cached;
+ * workdir: where its generated files are, as wf__unit_render_script gave it). out_path: the
+ * file of a stdout too large to be read into c->out (c->out is then its tail), taken by reference
+ * as a local unit's large stdout is (wf__spill_adopt_file: linked or copied, never read whole);
+ * result or result_path: what the job wrote to $WF_RESULT, in memory or (large) as a file taken the
+ * same way. Either over the task's max-output fails the unit naming the task, item and cap. The
+ * files must stay until it returns. Any thread. */
+void wf__unit_finish_remote(wf_run *r, wf_completion *c, const char *out_path, const char *result,
+                            const char *result_path, const char *where, const char *cache_key,
                             const char *workdir);
 
 #endif

@@ -221,7 +221,10 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
                               .result_hash = u.result_hash ? u.result_hash : "",
                               .result_from = u.result_from };
         unsigned char digest[WF_STORE_DIGEST_LEN];
-        const char *blob = u.result_from != NULL ? u.stdout_hash : u.result_hash;
+        const char *blob =
+            u.result_from != NULL && (u.result_hash == NULL || u.result_hash[0] == '\0')
+                ? u.stdout_hash
+                : u.result_hash;
 
         if (u.in_range) {
             r.last = u.range_last;

@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 9
+#define WF_STORE_SCHEMA_VERSION 10
 
 /* Bytes of an item's SHA256 that a range of units keeps per unit (docs/store.md, "Ranges"):
  * enough for --resume to tell a changed item from an unchanged one. */
@@ -159,9 +159,9 @@ typedef struct wf_store_unit_rec {
     const char *error;            /* or NULL */
     const char *result_json; /* compact JSON of the result when it is small (inline), or NULL */
     const char *result_hash; /* blob of the result's JSON when it is large, or NULL/"" */
-    /* Or, instead of both: the result is stdout_hash's blob converted by this output mode
-     * ("text", "json", "lines"; wf_output_mode_name), so a large result that is the stdout is
-     * on disk once. NULL otherwise. */
+    /* Or: the result is a blob converted by this output mode ("text", "json", "lines";
+     * wf_output_mode_name): result_hash's when set (a large $WF_RESULT file, schema 10), else
+     * stdout_hash's, so a large result is on disk once. NULL otherwise. */
     const char *result_from;
     const char *stdout_hash; /* blob of stdout (masked, capped), or NULL/"" for none */
     const char *stderr_hash; /* blob of stderr, or NULL/"" */

@@ -406,16 +406,16 @@ START_TEST(test_newer_schema_refused)
     wf_error err;
 
     close_ok(open_ok(tmp));
-    sql_exec(tmp, "PRAGMA user_version = 10");
+    sql_exec(tmp, "PRAGMA user_version = 11");
     wf_error_init(&err);
     ck_assert_int_eq(wf_store_open(tmp, &s, &err), WF_ESTORE);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 10, this one reads up to 9)"));
+        strstr(err.message, "was written by a newer wfengine (schema 11, this one reads up to 10)"));
     /* Refusing changed nothing. */
-    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 10);
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 11);
     wf_error_release(&err);
     remove_tree(tmp);
     free(db);
