@@ -207,6 +207,7 @@ typedef struct wf_ref_info {
     uint64_t size;   /* bytes in the file */
     uint64_t mem;    /* estimated bytes of the parsed value */
     uint64_t budget; /* the budget of the cache it loads through */
+    uint64_t lines;  /* lines mode: the number of lines (the list's length), else 0 */
 } wf_ref_info;
 
 /* A new marker (owned, one json-c reference) for the value that `path` (copied) holds: the
@@ -239,6 +240,29 @@ int wf_ref_load_file(const char *path, wf_output_mode mode, uint64_t size, json_
                      char **error);
 /* Releases one wf_ref_pin. */
 void wf_ref_unpin(const json_object *marker);
+
+/* ---- lines by reference: a list read a window at a time ------------------------------ */
+
+/* A reference in lines mode (output: lines) stands for the list of its file's lines; its
+ * length is known without reading the file (the lines were counted as the file was written)
+ * and one line is read without loading the list: a with-items over it reads the file in
+ * windows (engine/items.c), `| length` is wf_ref_lines, `[i]` wf_ref_line. */
+
+/* Lines per window of wf_ref_line: one offset is kept per window, and one window's bytes. */
+#define WF_REF_LINES_WINDOW 4096
+
+/* Records that the marker (lines mode) stands for `lines` lines: a last line without \n
+ * counts, as in wf_output_convert. Call it once, before the marker is shared. */
+void wf_ref_set_lines(json_object *marker, uint64_t lines);
+/* True, with *lines, when v is a marker in lines mode. O(1); any thread. */
+bool wf_ref_lines(const json_object *v, uint64_t *lines);
+/* Line i (0-based, i below the count) of a marker in lines mode, as a new string (owned),
+ * without its \n (nor a \r before it). The first call reads the file once to note where each
+ * window of WF_REF_LINES_WINDOW lines starts (8 bytes a window); each call then reads at most
+ * one window (the last one read is kept, so reading lines in order reads the file once).
+ * Returns WF_OK; WF_EIO with *error (owned, naming the label) when the file cannot be read or
+ * changed. Any thread (one mutex per marker's handle). */
+int wf_ref_line(const json_object *marker, uint64_t i, json_object **line, char **error);
 
 /* ---- read-only JSON helpers --------------------------------------------------------- */
 

@@ -353,7 +353,8 @@ size_t wf__planned_units(const wf_task *task);
 void wf__advance_next(wf_task_state *ts);
 /* Creates n units for the task and, with queue, puts it on the ready list. */
 void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue);
-/* `with-items: << range(...) >>` or `<< file_lines(...) >>` evaluated in ctx: a source read
+/* `with-items: << range(...) >>`, `<< file_lines(...) >>` or `<< task.NAME >>` of a lines
+ * result kept by reference (its file, read in windows) evaluated in ctx: a source read
  * one item at a time in *src (owned; NULL when the task's items are another template or no
  * template). A file's path is relative to the directory of the workflow file, like `uses:`
  * and `env-file:`. On failure returns its code and *error (owned) says why. */

@@ -144,7 +144,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
             goto out;
         }
         if (ref_path != NULL) {
-            c->value = wf__unit_ref_result(r, task, job, ref_path, res.out.hash, res.out.total, c);
+            c->value = wf__unit_ref_result(r, task, job, ref_path, &res.out, c);
             if (c->value != NULL) {
                 c->status = WF_STATUS_SUCCEEDED;
                 c->result_is_stdout = true;

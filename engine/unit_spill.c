@@ -172,33 +172,39 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
 }
 
 json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *job,
-                                 const char *path, const char *hash, uint64_t size,
-                                 wf_completion *c)
+                                 const char *path, const wf_proc_output *out, wf_completion *c)
 {
     char *label = task->items_kind != WF_ITEMS_NONE
                       ? wf_xasprintf("task '%s' item %u", task->name, (unsigned)job->unit)
                       : wf_xasprintf("task '%s'", task->name);
     json_object *value = NULL, *marker = NULL;
-    uint64_t lines = 0;
+    uint64_t lines = out->lines;
 
-    /* json and lines are parsed once now, to fail the unit on bad output as before (the
-     * parsed value enters the cache if it fits: it is likely to be read soon). */
-    if (task->output != WF_OUTPUT_TEXT) {
-        json_object *probe = NULL;
+    if (task->output == WF_OUTPUT_LINES && lines > WF_MAX_LIST_LEN) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("output: lines: stdout has %llu lines, more than the %d a list "
+                                "may have; use output: text, or print fewer lines",
+                                (unsigned long long)lines, WF_MAX_LIST_LEN);
+        free(label);
+        return NULL;
+    }
+    /* json is parsed once now, to fail the unit on bad output as before (the parsed value
+     * enters the cache if it fits: it is likely to be read soon). Lines always convert: they
+     * were counted on the way, and are read a window at a time when used. */
+    if (task->output == WF_OUTPUT_JSON) {
         char *error = NULL;
 
-        if (wf_ref_load_file(path, task->output, size, &probe, &error) != WF_OK) {
+        if (wf_ref_load_file(path, task->output, out->total, &value, &error) != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
             free(label);
             return NULL;
         }
-        value = probe;
-        if (task->output == WF_OUTPUT_LINES)
-            lines = json_object_array_length(value);
     }
-    marker = wf_ref_new(r->refs, path, hash, task->output, size,
-                        wf_ref_mem_estimate(task->output, size, lines), label, value);
+    marker = wf_ref_new(r->refs, path, out->hash, task->output, out->total,
+                        wf_ref_mem_estimate(task->output, out->total, lines), label, value);
+    if (task->output == WF_OUTPUT_LINES)
+        wf_ref_set_lines(marker, lines);
     free(label);
     return marker;
 }
