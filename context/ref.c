@@ -40,7 +40,10 @@ struct wf_ref {
     char hash[WF_SHA256_HEX_LEN + 1];
     wf_output_mode mode;
     uint64_t size, mem;
-    uint64_t lines; /* lines mode: how many (set once, before the marker is shared) */
+    uint64_t lines; /* a list: its length (set once, before the marker is shared) */
+    /* A list another module reads (wf_ref_new_list): its items come from ops->get. */
+    const wf_ref_list_ops *ops;
+    void *src;
     /* Under lines_mu (wf_ref_line): window offsets (n_win + 1) and the window read last. */
     pthread_mutex_t lines_mu;
     uint64_t *win_off;
@@ -184,6 +187,8 @@ static void handle_unref(wf_ref *h)
         drop_value(c, h);
     pthread_mutex_unlock(&c->mu);
     h->magic = 0;
+    if (h->ops != NULL)
+        h->ops->free(h->src);
     pthread_mutex_destroy(&h->lines_mu);
     free(h->win_off);
     free(h->buf);
@@ -352,6 +357,26 @@ static void size_text(char *buf, size_t n, uint64_t bytes)
         snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
 }
 
+/* A list's items read one by one into one list (owned), or an error. */
+static int load_list(wf_ref *h, json_object **value, char **error)
+{
+    json_object *list = wf_json_check(json_object_new_array_ext(h->lines ? (int)h->lines : 1));
+
+    for (uint64_t i = 0; i < h->lines; i++) {
+        json_object *v = NULL;
+        int rc = h->ops->get(h->src, i, &v, error);
+
+        if (rc != WF_OK) {
+            json_object_put(list);
+            return rc;
+        }
+        if (json_object_array_add(list, v) != 0)
+            wf_oom(sizeof(void *));
+    }
+    *value = list;
+    return WF_OK;
+}
+
 int wf_ref_pin(const json_object *marker, const json_object **value, char **error)
 {
     wf_ref *h = handle_of(marker);
@@ -381,16 +406,24 @@ int wf_ref_pin(const json_object *marker, const json_object **value, char **erro
 
         size_text(need, sizeof(need), h->mem);
         size_text(have, sizeof(have), c->budget);
-        *error = wf_xasprintf("%s: its value (%llu bytes of output, about %s in memory) is "
-                              "needed whole, but the memory budget for results is %s; raise "
-                              "it with --memory or `memory:`, or read parts of it (| length, "
-                              "[index])",
-                              h->label, (unsigned long long)h->size, need, have);
+        if (h->ops != NULL)
+            *error = wf_xasprintf("%s: its %llu item results are needed whole here, about %s "
+                                  "in memory, more than the memory budget for results (%s); "
+                                  "raise it with --memory or `memory:`, or read parts of it "
+                                  "(| length, [index])",
+                                  h->label, (unsigned long long)h->lines, need, have);
+        else
+            *error = wf_xasprintf("%s: its value (%llu bytes of output, about %s in memory) is "
+                                  "needed whole, but the memory budget for results is %s; "
+                                  "raise it with --memory or `memory:`, or read parts of it "
+                                  "(| length, [index])",
+                                  h->label, (unsigned long long)h->size, need, have);
         return WF_ERANGE;
     }
     /* Read and parse outside the lock: other values stay available meanwhile. Two threads
      * may load the same value at once; install keeps the first. */
-    if (wf_ref_load_file(h->path, h->mode, h->size, &v, &why) != WF_OK) {
+    if ((h->ops != NULL ? load_list(h, &v, &why)
+                        : wf_ref_load_file(h->path, h->mode, h->size, &v, &why)) != WF_OK) {
         *error = wf_xasprintf("%s: %s", h->label, why);
         free(why);
         return WF_EIO;
@@ -417,7 +450,8 @@ void wf_ref_unpin(const json_object *marker)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* ---- lines by reference ------------------------------------------------------------- */
+/* ---- lists by reference: lines, and lists read through ops
+ * ------------------------------------------------------------- */
 
 void wf_ref_set_lines(json_object *marker, uint64_t lines)
 {
@@ -427,14 +461,26 @@ void wf_ref_set_lines(json_object *marker, uint64_t lines)
         h->lines = lines;
 }
 
-bool wf_ref_lines(const json_object *v, uint64_t *lines)
+bool wf_ref_list_len(const json_object *v, uint64_t *len)
 {
     wf_ref *h = handle_of(v);
 
-    if (h == NULL || h->mode != WF_OUTPUT_LINES)
+    if (h == NULL || (h->mode != WF_OUTPUT_LINES && h->ops == NULL))
         return false;
-    *lines = h->lines;
+    *len = h->lines;
     return true;
+}
+
+json_object *wf_ref_new_list(wf_ref_cache *cache, const wf_ref_list_ops *ops, void *src_take,
+                             uint64_t len, uint64_t mem, const char *label)
+{
+    json_object *m = wf_ref_new(cache, "", NULL, WF_OUTPUT_JSON, 0, mem, label, NULL);
+    wf_ref *h = handle_of(m);
+
+    h->ops = ops;
+    h->src = src_take;
+    h->lines = len;
+    return m;
 }
 
 /* Reads len bytes at off of fd into buf, or returns an error (owned). */
@@ -532,17 +578,19 @@ static char *load_lines_window(wf_ref *h, size_t w)
     return NULL;
 }
 
-int wf_ref_line(const json_object *marker, uint64_t i, json_object **line, char **error)
+int wf_ref_list_get(const json_object *marker, uint64_t i, json_object **line, char **error)
 {
     wf_ref *h = handle_of(marker);
     size_t w, k, start, end;
 
     *line = NULL;
     *error = NULL;
-    if (h == NULL || h->mode != WF_OUTPUT_LINES || i >= h->lines) {
-        *error = wf_xasprintf("%s: no line %llu", h ? h->label : "a result", (unsigned long long)i);
+    if (h == NULL || (h->mode != WF_OUTPUT_LINES && h->ops == NULL) || i >= h->lines) {
+        *error = wf_xasprintf("%s: no item %llu", h ? h->label : "a result", (unsigned long long)i);
         return WF_EINVAL;
     }
+    if (h->ops != NULL)
+        return h->ops->get(h->src, i, line, error);
     w = (size_t)(i / WF_REF_LINES_WINDOW);
     k = (size_t)(i % WF_REF_LINES_WINDOW);
     pthread_mutex_lock(&h->lines_mu);

@@ -191,6 +191,13 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 
     ts->n_units = n;
     ts->units = wf_xcalloc(n ? n : 1, sizeof(*ts->units));
+    /* A large fan-out's results go to a file; where none can be made, to memory as before. */
+    if (n > WF__VALUES_INLINE && r->wf->tasks[t].items_kind != WF_ITEMS_NONE) {
+        char *why = NULL;
+
+        ts->values_log = wf__values_log_new(r, t, n, &why);
+        free(why);
+    }
     r->units_total = r->units_total - ts->planned + n;
     ts->planned = n;
     /* A with-items task is recorded as running now, so that a run killed before the task
@@ -201,22 +208,6 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
         wf__record_task(r, t);
     if (queue)
         wf__ready_push(r, t);
-}
-
-/* A with-items over a task's lines result kept by reference: its file read in windows, the
- * way file_lines reads a file (the list is never built). */
-static int lines_ref_items(const json_object *ref, wf_items **src, char **error)
-{
-    wf_ref_info info;
-    char *why = NULL;
-
-    wf_ref_get_info(ref, &info);
-    *src = wf__items_file(info.path, WF_MAX_ITEMS, &why);
-    if (*src != NULL)
-        return WF_OK;
-    *error = wf_xasprintf("with-items: %s", why);
-    free(why);
-    return WF_EIO;
 }
 
 int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
@@ -231,8 +222,10 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
     *src = NULL;
     if (task->items_kind != WF_ITEMS_LIST || task->items->kind != WF_VNODE_TEMPLATE)
         return WF_OK;
-    if (wf_tpl_lines_ref(task->items->tpl, ctx) != NULL)
-        return lines_ref_items(wf_tpl_lines_ref(task->items->tpl, ctx), src, error);
+    if (wf_tpl_list_ref(task->items->tpl, ctx) != NULL) {
+        *src = wf__items_ref(wf_tpl_list_ref(task->items->tpl, ctx));
+        return WF_OK;
+    }
     if (!wf_tpl_is_lazy_list(task->items->tpl))
         return WF_OK;
     wf_error_init(&err);

@@ -299,7 +299,7 @@ static int get_line(ev *e, const node *n, tval *base, int64_t idx, uint64_t line
 
     if (k < 0 || (uint64_t)k >= lines)
         return out_of_range(e, n, idx, lines);
-    rc = wf_ref_line(base->j, (uint64_t)k, &line, &error);
+    rc = wf_ref_list_get(base->j, (uint64_t)k, &line, &error);
     if (rc != WF_OK) {
         rc = wf__tpl_fail(e, n, rc, "%s", error);
         free(error);
@@ -315,7 +315,7 @@ static int get_index(ev *e, const node *n, tval *base, int64_t idx, tval *out)
     int64_t k = idx;
     uint64_t lines;
 
-    if (wf_ref_lines(base->j, &lines))
+    if (wf_ref_list_len(base->j, &lines))
         return get_line(e, n, base, idx, lines, out);
     if (!tpl_is(base->j, json_type_array)) {
         if (tpl_is(base->j, json_type_object))
@@ -772,7 +772,7 @@ static int eval_call(ev *e, const node *n, tval *out)
         if (rc != WF_OK)
             goto out;
     }
-    if (n->fn->fn == wf__tpl_f_length && n->nargs == 1 && wf_ref_lines(args[0].j, &lines)) {
+    if (n->fn->fn == wf__tpl_f_length && n->nargs == 1 && wf_ref_list_len(args[0].j, &lines)) {
         tval_take(out, json_object_new_int64((int64_t)lines));
         goto out;
     }
@@ -814,7 +814,7 @@ int wf__tpl_resolve_lines(ev *e, const node *n, tval *v)
 {
     uint64_t lines;
 
-    if (!wf_ref_lines(v->j, &lines))
+    if (!wf_ref_list_len(v->j, &lines))
         return WF_OK;
     return wf__tpl_resolve(e, n, v);
 }
@@ -878,7 +878,7 @@ int wf__tpl_eval_lazy(ev *e, const node *n, tval *out)
         /* A plain task's value by reference is loaded whole; a list is left as it is, and so
          * is a lines result by reference (read by index or length; the callers that need it
          * whole load it with wf__tpl_resolve_lines). */
-        if (wf_ref_lines(out->j, &lines))
+        if (wf_ref_list_len(out->j, &lines))
             return WF_OK;
         return wf__tpl_resolve(e, n, out);
     }
