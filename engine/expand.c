@@ -213,6 +213,7 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
                    char **error)
 {
+    const json_object *ref;
     wf_tpl_list list;
     wf_error err;
     char *path, *why = NULL;
@@ -222,8 +223,9 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
     *src = NULL;
     if (task->items_kind != WF_ITEMS_LIST || task->items->kind != WF_VNODE_TEMPLATE)
         return WF_OK;
-    if (wf_tpl_list_ref(task->items->tpl, ctx) != NULL) {
-        *src = wf__items_ref(wf_tpl_list_ref(task->items->tpl, ctx));
+    ref = wf_tpl_list_ref(task->items->tpl, ctx);
+    if (ref != NULL) {
+        *src = wf__items_ref(ref);
         return WF_OK;
     }
     if (!wf_tpl_is_lazy_list(task->items->tpl))
