@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # Always above the 4,096 units kept in memory, whatever the scale.
-N=$((20000 / ${WF_E2E_SCALE:-1}))
+N=$((10000 / ${WF_E2E_SCALE:-1}))
 [ "$N" -ge 5000 ] || N=5000
 mkdir -p tmp
 export TMPDIR=$T/tmp
