@@ -339,6 +339,13 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 
     ts->n_units = n;
     ts->units = wf_xcalloc(n ? n : 1, sizeof(*ts->units));
+    /* A large fan-out's results go to a file; where none can be made, to memory as before. */
+    if (n > WF__VALUES_INLINE && r->wf->tasks[t].items_kind != WF_ITEMS_NONE) {
+        char *why = NULL;
+
+        ts->values_log = wf__values_log_new(r, t, n, &why);
+        free(why);
+    }
     r->units_total = r->units_total - ts->planned + n;
     ts->planned = n;
     /* A with-items task is recorded as running now, so that a run killed before the task
@@ -354,6 +361,7 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
                    char **error)
 {
+    const json_object *ref;
     wf_tpl_list list;
     wf_error err;
     char *path, *why = NULL;
@@ -361,8 +369,14 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
     int rc;
 
     *src = NULL;
-    if (task->items_kind != WF_ITEMS_LIST || task->items->kind != WF_VNODE_TEMPLATE ||
-        !wf_tpl_is_lazy_list(task->items->tpl))
+    if (task->items_kind != WF_ITEMS_LIST || task->items->kind != WF_VNODE_TEMPLATE)
+        return WF_OK;
+    ref = wf_tpl_list_ref(task->items->tpl, ctx);
+    if (ref != NULL) {
+        *src = wf__items_ref(ref);
+        return WF_OK;
+    }
+    if (!wf_tpl_is_lazy_list(task->items->tpl))
         return WF_OK;
     wf_error_init(&err);
     rc = wf_tpl_lazy_list(task->items->tpl, ctx, WF_MAX_ITEMS, &list, &err);

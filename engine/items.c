@@ -1,7 +1,7 @@
 /*
  * items.c: a with-items task's item list, read one item at a time (items.h): a JSON list, a
- * range or a matrix computed on demand, or a file's lines read in windows of WF__LINES_WINDOW
- * lines.
+ * range or a matrix computed on demand, a file's lines read in windows of WF__LINES_WINDOW
+ * lines, or a list by reference.
  */
 #include "items.h"
 
@@ -31,6 +31,17 @@ wf_items *wf__items_json(const json_object *list, json_object *own)
 
     s->list = list;
     s->own = own;
+    return s;
+}
+
+wf_items *wf__items_ref(const json_object *marker)
+{
+    uint64_t n = 0;
+    wf_items *s;
+
+    wf_ref_list_len(marker, &n);
+    s = items_new(WF_ITEMS_SRC_REF, (size_t)n);
+    s->own = wf_ref_share(marker);
     return s;
 }
 
@@ -244,6 +255,12 @@ static json_object *item_new(wf_items *s, size_t i, char **error)
         return file_line(s, i, error);
     case WF_ITEMS_SRC_MATRIX:
         return wf__matrix_get(s->matrix, i);
+    case WF_ITEMS_SRC_REF: {
+        json_object *v = NULL;
+
+        wf_ref_list_get(s->own, i, &v, error);
+        return v;
+    }
     }
     return NULL;
 }

@@ -72,7 +72,7 @@ static bool result_by_ref(wf_run *r, const wf_task *task, const wf_job *job, con
     }
     if (!wf__unit_take_result(r, &res.out, c, &ref_path))
         goto out;
-    c->value = wf__unit_ref_result(r, task, job, ref_path, res.out.hash, res.out.total, c);
+    c->value = wf__unit_ref_result(r, task, job, ref_path, &res.out, c);
     if (c->value != NULL) {
         c->status = WF_STATUS_SUCCEEDED;
         ok = true;
@@ -191,7 +191,7 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
             goto out;
         }
         if (ref_path != NULL) {
-            c->value = wf__unit_ref_result(r, task, job, ref_path, res.out.hash, res.out.total, c);
+            c->value = wf__unit_ref_result(r, task, job, ref_path, &res.out, c);
             if (c->value != NULL) {
                 c->status = WF_STATUS_SUCCEEDED;
                 c->result_is_stdout = true;
@@ -501,7 +501,7 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, const char *out_path, c
     } else if (c->status == WF_STATUS_SUCCEEDED && out_over) {
         over_cap(task, &c->job, cap, "stdout", c);
     } else if (c->status == WF_STATUS_SUCCEEDED && ref_path != NULL) {
-        c->value = wf__unit_ref_result(r, task, &c->job, ref_path, big.out.hash, big.out.total, c);
+        c->value = wf__unit_ref_result(r, task, &c->job, ref_path, &big.out, c);
         if (c->value != NULL)
             c->result_is_stdout = true;
     } else if (c->status == WF_STATUS_SUCCEEDED) {

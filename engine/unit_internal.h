@@ -106,12 +106,12 @@ bool wf__unit_take_result(wf_run *r, wf_proc_output *out, wf_completion *c, char
  * refused). Any thread. */
 bool wf__spill_adopt_file(wf_run *r, const char *path, uint64_t cap, wf_proc_output *out,
                           char **error);
-/* The unit's result as a reference to path (size bytes, SHA256 hash) converted by the task's
- * output mode: a marker (owned). json and lines are parsed once to check them; NULL with c
- * failed when they do not convert. */
+/* The unit's result as a reference to path (the spilled stdout `out` describes: its size,
+ * SHA256 and lines) converted by the task's output mode: a marker (owned). json is
+ * parsed once to check it; lines are counted, not read (more than WF_MAX_LIST_LEN fail the
+ * unit). NULL with c failed when the output does not convert. */
 json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *job,
-                                 const char *path, const char *hash, uint64_t size,
-                                 wf_completion *c);
+                                 const char *path, const wf_proc_output *out, wf_completion *c);
 
 /* ---- cache_files.c: the files of `cache.generates` ---------------------------------------- */
 

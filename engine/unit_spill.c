@@ -203,12 +203,16 @@ static char *adopt_name(const char *dir)
     return wf_xasprintf("%s/.adopt-%ld-%lu", dir, (long)getpid(), atomic_fetch_add(&counter, 1));
 }
 
-/* Copies the first len bytes of in (at its offset 0) to out, hashing them into h. 0, or the
- * errno of a failed read (negated) or write. */
-static int copy_hashing(int in, int out, uint64_t len, wf_sha256 *h)
+/* Copies the first len bytes of in (at its offset 0) to out, hashing them into h and
+ * counting their lines into *lines (a last line without \n counts), as proc.c does for a
+ * stream. 0, or the errno of a failed read (negated) or write. */
+static int copy_hashing(int in, int out, uint64_t len, wf_sha256 *h, uint64_t *lines)
 {
     char buf[65536];
     uint64_t done = 0;
+    char last = '\n';
+
+    *lines = 0;
 
     while (done < len) {
         size_t want = len - done < sizeof(buf) ? (size_t)(len - done) : sizeof(buf);
@@ -219,6 +223,9 @@ static int copy_hashing(int in, int out, uint64_t len, wf_sha256 *h)
         if (n <= 0)
             return n < 0 ? -errno : -EIO; /* shorter than fstat said: it changed */
         wf_sha256_update(h, buf, (size_t)n);
+        for (const char *p = buf, *end = buf + n; (p = memchr(p, '\n', (size_t)(end - p)));)
+            ++*lines, ++p;
+        last = buf[n - 1];
         for (ssize_t w = 0; out >= 0 && w < n;) {
             ssize_t k = write(out, buf + w, (size_t)(n - w));
 
@@ -230,6 +237,8 @@ static int copy_hashing(int in, int out, uint64_t len, wf_sha256 *h)
         }
         done += (uint64_t)n;
     }
+    if (last != '\n')
+        ++*lines;
     return 0;
 }
 
@@ -278,7 +287,7 @@ bool wf__spill_adopt_file(wf_run *r, const char *path, uint64_t cap, wf_proc_out
         return true; /* as a stream that could not be written: the caller fails the unit */
     }
     h = wf_sha256_new();
-    e = copy_hashing(in, linked ? -1 : out->spill_fd, out->total, h);
+    e = copy_hashing(in, linked ? -1 : out->spill_fd, out->total, h, &out->lines);
     wf_sha256_final_hex(h, out->hash);
     close(in);
     if (e < 0) {
@@ -290,33 +299,39 @@ bool wf__spill_adopt_file(wf_run *r, const char *path, uint64_t cap, wf_proc_out
 }
 
 json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *job,
-                                 const char *path, const char *hash, uint64_t size,
-                                 wf_completion *c)
+                                 const char *path, const wf_proc_output *out, wf_completion *c)
 {
     char *label = task->items_kind != WF_ITEMS_NONE
                       ? wf_xasprintf("task '%s' item %u", task->name, (unsigned)job->unit)
                       : wf_xasprintf("task '%s'", task->name);
     json_object *value = NULL, *marker = NULL;
-    uint64_t lines = 0;
+    uint64_t lines = out->lines;
 
-    /* json and lines are parsed once now, to fail the unit on bad output as before (the
-     * parsed value enters the cache if it fits: it is likely to be read soon). */
-    if (task->output != WF_OUTPUT_TEXT) {
-        json_object *probe = NULL;
+    if (task->output == WF_OUTPUT_LINES && lines > WF_MAX_LIST_LEN) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("output: lines: stdout has %llu lines, more than the %d a list "
+                                "may have; use output: text, or print fewer lines",
+                                (unsigned long long)lines, WF_MAX_LIST_LEN);
+        free(label);
+        return NULL;
+    }
+    /* json is parsed once now, to fail the unit on bad output as before (the parsed value
+     * enters the cache if it fits: it is likely to be read soon). Lines always convert: they
+     * were counted on the way, and are read a window at a time when used. */
+    if (task->output == WF_OUTPUT_JSON) {
         char *error = NULL;
 
-        if (wf_ref_load_file(path, task->output, size, &probe, &error) != WF_OK) {
+        if (wf_ref_load_file(path, task->output, out->total, &value, &error) != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
             free(label);
             return NULL;
         }
-        value = probe;
-        if (task->output == WF_OUTPUT_LINES)
-            lines = json_object_array_length(value);
     }
-    marker = wf_ref_new(r->refs, path, hash, task->output, size,
-                        wf_ref_mem_estimate(task->output, size, lines), label, value);
+    marker = wf_ref_new(r->refs, path, out->hash, task->output, out->total,
+                        wf_ref_mem_estimate(task->output, out->total, lines), label, value);
+    if (task->output == WF_OUTPUT_LINES)
+        wf_ref_set_lines(marker, lines);
     free(label);
     return marker;
 }
