@@ -53,8 +53,13 @@ static json_object *reused_result(wf_run *r, const wf_store_reused *u)
     label = u->first >= 0 ? wf_xasprintf("task '%s' item %lld (run %s)", u->task,
                                          (long long)u->first, r->opts.resume_run)
                           : wf_xasprintf("task '%s' (run %s)", u->task, r->opts.resume_run);
-    marker = wf_ref_new(r->refs, path, hash, mode, u->result_size,
-                        wf_ref_mem_estimate(mode, u->result_size, u->result_size / 8), label, NULL);
+    marker = wf_ref_new(
+        r->refs, path, hash, mode, u->result_size,
+        wf_ref_mem_estimate(mode, u->result_size,
+                            mode == WF_OUTPUT_LINES ? u->result_lines : u->result_size / 8),
+        label, NULL);
+    if (mode == WF_OUTPUT_LINES)
+        wf_ref_set_lines(marker, u->result_lines);
     free(label);
     free(path);
     return marker;

@@ -5,9 +5,12 @@
  * one transaction (wf__store_read_begin, in query.c) so that what it returns is one
  * consistent snapshot even while the writer commits; blobs are read after it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_internal.h"
 
@@ -199,6 +202,33 @@ static int hex_digit(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
+/* The lines of the file at path (a last line without \n counts), read once in 64 KiB
+ * pieces: WF_OK, or WF_ENOENT when it cannot be read. */
+static int count_lines(const char *path, uint64_t *lines)
+{
+    char buf[65536], last = '\n';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    *lines = 0;
+    if (fd < 0)
+        return WF_ENOENT;
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        for (const char *p = buf, *end = buf + n; (p = memchr(p, '\n', (size_t)(end - p)));)
+            ++*lines, ++p;
+        last = buf[n - 1];
+    }
+    close(fd);
+    if (n < 0)
+        return WF_ENOENT;
+    if (last != '\n')
+        ++*lines;
+    return WF_OK;
+}
 
 /* The succeeded units of one task, in runs (wf_store_succeeded_each). Inside the read
  * transaction. */
@@ -245,6 +275,9 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
             rc = stat(path, &st) == 0 ? WF_OK : WF_ENOENT;
             r.result_unread = rc == WF_OK;
             r.result_size = rc == WF_OK ? (uint64_t)st.st_size : 0;
+            r.result_lines = 0;
+            if (rc == WF_OK && u.result_from != NULL && strcmp(u.result_from, "lines") == 0)
+                rc = count_lines(path, &r.result_lines);
             free(path);
         } else {
             rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from,

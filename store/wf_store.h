@@ -284,6 +284,9 @@ typedef struct wf_store_reused {
      * size in bytes, for a reference to it (wf_ref_new). Else false and 0. */
     bool result_unread;
     uint64_t result_size;
+    /* With result_unread and result_from "lines": the blob's lines (a last line without \n
+     * counts), counted as it is read once (nothing kept), for a list by reference. Else 0. */
+    uint64_t result_lines;
 } wf_store_reused;
 
 /* wf_store_succeeded_each's flags: results in blobs are not read (their blob is checked to
