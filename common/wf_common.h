@@ -140,6 +140,10 @@ const char *wf_strbuf_str(const wf_strbuf *sb);
  * newly allocated "" with *len 0. len may be NULL. */
 char *wf_strbuf_detach(wf_strbuf *sb, size_t *len);
 
+/* The '\n' bytes among the n at p (what counts a stream's lines as it passes: its lines are
+ * that count, plus one when it is not empty and does not end with '\n'). */
+uint64_t wf_count_newlines(const char *p, size_t n);
+
 /* ---- user-facing errors ------------------------------------------------------------- */
 
 /* An error a user can act on. line/column are 1-based; 0 means unknown (then they are not

@@ -336,9 +336,7 @@ static void spill_take(stream *s, const char *p, size_t n)
     if (n == 0)
         return;
     s->total += n;
-    for (const char *q = memchr(p, '\n', n); q != NULL;
-         q = memchr(q + 1, '\n', (size_t)(p + n - q - 1)))
-        s->newlines++;
+    s->newlines += wf_count_newlines(p, n);
     s->last = p[n - 1];
     if (s->spill_fd < 0 && s->spill_errno == 0 && s->buf.len + n <= WF_PROC_SPILL_THRESHOLD) {
         wf_strbuf_add(&s->buf, p, n);

@@ -223,8 +223,7 @@ static int copy_hashing(int in, int out, uint64_t len, wf_sha256 *h, uint64_t *l
         if (n <= 0)
             return n < 0 ? -errno : -EIO; /* shorter than fstat said: it changed */
         wf_sha256_update(h, buf, (size_t)n);
-        for (const char *p = buf, *end = buf + n; (p = memchr(p, '\n', (size_t)(end - p)));)
-            ++*lines, ++p;
+        *lines += wf_count_newlines(buf, (size_t)n);
         last = buf[n - 1];
         for (ssize_t w = 0; out >= 0 && w < n;) {
             ssize_t k = write(out, buf + w, (size_t)(n - w));

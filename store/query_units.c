@@ -218,8 +218,7 @@ static int count_lines(const char *path, uint64_t *lines)
             continue;
         if (n < 0)
             break;
-        for (const char *p = buf, *end = buf + n; (p = memchr(p, '\n', (size_t)(end - p)));)
-            ++*lines, ++p;
+        *lines += wf_count_newlines(buf, (size_t)n);
         last = buf[n - 1];
     }
     close(fd);
