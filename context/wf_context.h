@@ -54,7 +54,10 @@ typedef struct wf_result {
     char stdout_ref[WF_SHA256_HEX_LEN + 1]; /* content hash of the stored stdout, or "" */
     char stderr_ref[WF_SHA256_HEX_LEN + 1]; /* content hash of the stored stderr, or "" */
     size_t n_items;                         /* with-items: number of items, else 0 */
-    uint8_t *item_status; /* with-items: status (a wf_status) per item, in item order. Owned. */
+    /* with-items: status (a wf_status) per item, in item order (owned); NULL when every item
+     * ended the same way (the common case, nothing a byte an item): item_status_all is it. */
+    uint8_t *item_status;
+    uint8_t item_status_all;
 } wf_result;
 
 /* A new result with one reference, taking ownership of value (may be NULL). All other fields

@@ -400,9 +400,17 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
         ts->plain_out = ts->plain_err = NULL;
     } else if (task->items_kind != WF_ITEMS_NONE) {
         res->n_items = ts->n_units;
-        res->item_status = wf_xmalloc(ts->n_units ? ts->n_units : 1);
-        for (size_t i = 0; i < ts->n_units; i++)
-            res->item_status[i] = ts->units[i].status;
+        size_t same = 0;
+
+        while (same < ts->n_units && ts->units[same].status == ts->units[0].status)
+            same++;
+        if (same > 0 && same == ts->n_units) {
+            res->item_status_all = ts->units[0].status;
+        } else if (ts->n_units > 0) {
+            res->item_status = wf_xmalloc(ts->n_units);
+            for (size_t i = 0; i < ts->n_units; i++)
+                res->item_status[i] = ts->units[i].status;
+        }
     }
     ts->result = res;
     wf_results_publish(wf_ctx_results(r->root), task->name, res);

@@ -120,8 +120,9 @@ FN(f_item_status)
     if (rc != WF_OK)
         return rc;
     arr = wf__tpl_new_list(r->n_items);
-    for (size_t k = 0; k < r->n_items && r->item_status != NULL; k++)
-        wf_json_push(arr, json_object_new_string(wf_status_name(r->item_status[k])));
+    for (size_t k = 0; k < r->n_items; k++)
+        wf_json_push(arr, json_object_new_string(wf_status_name(
+                              r->item_status != NULL ? r->item_status[k] : r->item_status_all)));
     tval_take(out, arr);
     return WF_OK;
 }

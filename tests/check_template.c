@@ -68,6 +68,12 @@ static void setup(void)
     r->item_status[2] = WF_STATUS_SUCCEEDED;
     ck_assert_int_eq(wf_results_publish(results, "many", r), WF_OK);
     wf_result_unref(r);
+    /* Every item ended the same way: no byte an item, the one status (engine/tasks.c). */
+    r = wf_result_new(WF_STATUS_SUCCEEDED, NULL);
+    r->n_items = 2;
+    r->item_status_all = WF_STATUS_SUCCEEDED;
+    ck_assert_int_eq(wf_results_publish(results, "same", r), WF_OK);
+    wf_result_unref(r);
     publish(pub, "pub", WF_STATUS_SUCCEEDED, "\"published!\"", 0, NULL, NULL);
     publish(pub, "shadow", WF_STATUS_SUCCEEDED, "\"from-publish\"", 0, NULL, NULL);
 
@@ -366,6 +372,7 @@ static const struct {
     { "<< stderr('broken') >>", "\"boom\"" },
     { "<< item_status('many') >>", "[\"succeeded\",\"failed\",\"succeeded\"]" },
     { "<< item_status('fetch') >>", "[]" },
+    { "<< item_status('same') >>", "[\"succeeded\",\"succeeded\"]" },
     { "<< task.many | length >>", "3" },
     /* whole-string values keep their type, with spaces around */
     { "  << inputs.list >>  ", "[1,2,3]" },
