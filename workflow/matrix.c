@@ -40,11 +40,13 @@ static int eval_list(const wf_vnode *n, const wf_ctx *ctx, const char *what, jso
  * is a matrix key has combo's value (it would overwrite no original value). */
 static bool include_fits(const wf_task *task, const json_object *combo, json_object *entry)
 {
-    for (size_t k = 0; k < task->n_matrix; k++) {
+    const wf_task_extra *x = wf_task_extra_of(task);
+
+    for (size_t k = 0; k < x->n_matrix; k++) {
         json_object *want = NULL, *have = NULL;
 
-        if (json_object_object_get_ex(entry, task->matrix[k].name, &want) &&
-            (!json_object_object_get_ex((json_object *)combo, task->matrix[k].name, &have) ||
+        if (json_object_object_get_ex(entry, x->matrix[k].name, &want) &&
+            (!json_object_object_get_ex((json_object *)combo, x->matrix[k].name, &have) ||
              !wf_json_equal(have, want)))
             return false;
     }
@@ -58,6 +60,7 @@ static bool include_fits(const wf_task *task, const json_object *combo, json_obj
  * added as it is. */
 static void add_includes(const wf_task *task, json_object *combos, json_object *include)
 {
+    const wf_task_extra *x = wf_task_extra_of(task);
     size_t n_orig = json_object_array_length(combos);
 
     for (size_t i = 0; include != NULL && i < json_object_array_length(include); i++) {
@@ -65,8 +68,7 @@ static void add_includes(const wf_task *task, json_object *combos, json_object *
         bool added = false;
 
         for (size_t c = 0;
-             task->n_matrix > 0 && json_object_is_type(entry, json_type_object) && c < n_orig;
-             c++) {
+             x->n_matrix > 0 && json_object_is_type(entry, json_type_object) && c < n_orig; c++) {
             json_object *combo = json_object_array_get_idx(combos, c);
 
             if (!include_fits(task, combo, entry))
@@ -105,36 +107,37 @@ int wf__matrix_too_large(wf_mark mark, size_t combos, size_t include, wf_error *
 
 int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err)
 {
-    json_object **axes = wf_xcalloc(task->n_matrix ? task->n_matrix : 1, sizeof(*axes));
+    const wf_task_extra *x = wf_task_extra_of(task);
+    json_object **axes = wf_xcalloc(x->n_matrix ? x->n_matrix : 1, sizeof(*axes));
     json_object *combos = wf_json_check(json_object_new_array()), *exclude = NULL, *include = NULL;
-    size_t *pos = wf_xcalloc(task->n_matrix ? task->n_matrix : 1, sizeof(*pos));
+    size_t *pos = wf_xcalloc(x->n_matrix ? x->n_matrix : 1, sizeof(*pos));
     size_t total = 1;
     int rc = WF_OK;
 
     *out = NULL;
-    for (size_t k = 0; k < task->n_matrix; k++) {
-        char *what = wf_xasprintf("matrix.%s", task->matrix[k].name);
+    for (size_t k = 0; k < x->n_matrix; k++) {
+        char *what = wf_xasprintf("matrix.%s", x->matrix[k].name);
 
-        rc = eval_list(task->matrix[k].value, ctx, what, &axes[k], err);
+        rc = eval_list(x->matrix[k].value, ctx, what, &axes[k], err);
         free(what);
         if (rc != WF_OK)
             goto out;
         if (__builtin_mul_overflow(total, json_object_array_length(axes[k]), &total))
             total = SIZE_MAX;
     }
-    if (task->matrix_exclude != NULL) {
-        rc = eval_list(task->matrix_exclude, ctx, "exclude", &exclude, err);
+    if (x->matrix_exclude != NULL) {
+        rc = eval_list(x->matrix_exclude, ctx, "exclude", &exclude, err);
         if (rc != WF_OK)
             goto out;
     }
-    if (task->matrix_include != NULL) {
-        rc = eval_list(task->matrix_include, ctx, "include", &include, err);
+    if (x->matrix_include != NULL) {
+        rc = eval_list(x->matrix_include, ctx, "include", &include, err);
         if (rc != WF_OK)
             goto out;
     }
     /* The cap is checked on the product before exclude, since that is what the odometer
      * walks and builds, and before a single combination is allocated. */
-    if (task->n_matrix > 0 &&
+    if (x->n_matrix > 0 &&
         (total > WF_MAX_ITEMS ||
          (include != NULL && json_object_array_length(include) > WF_MAX_ITEMS - total))) {
         rc = wf__matrix_too_large(task->items_mark, total,
@@ -142,12 +145,12 @@ int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out,
         goto out;
     }
     /* Odometer over the axes, first key outermost. */
-    for (size_t i = 0; task->n_matrix > 0 && i < total; i++) {
+    for (size_t i = 0; x->n_matrix > 0 && i < total; i++) {
         json_object *combo = wf_json_check(json_object_new_object());
         bool excluded = false;
 
-        for (size_t k = 0; k < task->n_matrix; k++)
-            if (json_object_object_add(combo, task->matrix[k].name,
+        for (size_t k = 0; k < x->n_matrix; k++)
+            if (json_object_object_add(combo, x->matrix[k].name,
                                        wf_json_copy(json_object_array_get_idx(axes[k], pos[k]))) !=
                 0)
                 wf_oom(sizeof(struct lh_entry));
@@ -163,7 +166,7 @@ int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out,
             json_object_put(combo);
         else
             wf_json_push(combos, combo);
-        for (size_t k = task->n_matrix; k-- > 0;) {
+        for (size_t k = x->n_matrix; k-- > 0;) {
             if (++pos[k] < json_object_array_length(axes[k]))
                 break;
             pos[k] = 0;
@@ -173,7 +176,7 @@ int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out,
     *out = combos;
     combos = NULL;
 out:
-    for (size_t k = 0; k < task->n_matrix; k++)
+    for (size_t k = 0; k < x->n_matrix; k++)
         json_object_put(axes[k]);
     free(axes);
     free(pos);
