@@ -535,8 +535,8 @@ static void parse_uses(wf__ld *c, wf_task *t, const wf__ynode *map, const wf__yn
     }
 }
 
-/* concurrency or batch-size: an integer >= 1, or a template evaluated when the task starts
- * (`concurrency: << inputs.parallel >>`). */
+/* concurrency, cpus or batch-size: an integer >= 1 (into *out; NULL returned), or a template
+ * evaluated when the task starts (`concurrency: << inputs.parallel >>`), returned owned. */
 static wf_tpl *parse_count(wf__ld *c, size_t ti, const wf__ynode *v, const char *what, int *out)
 {
     if (v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL)
