@@ -173,7 +173,7 @@ int main(int argc, char **argv)
         json_object_put(doc);
         w.spans = w.units = 0;
         t0 = (double)bench_now_ns();
-        if (wf_store_succeeded_each(s, "bench-run", NULL, count_reused, &w, &err) != WF_OK)
+        if (wf_store_succeeded_each(s, "bench-run", NULL, 0, count_reused, &w, &err) != WF_OK)
             die("resume read", &err);
         resume[k] = ((double)bench_now_ns() - t0) / 1e6;
         t0 = (double)bench_now_ns();

@@ -7,7 +7,11 @@
 # <= 256 MiB, >= 1M units/s without the store, >= 500k units/s with it. With --base OLD, the
 # same runs with the binary OLD right after each (side by side in one run).
 #
-# usage: bench/items.sh [--wfengine PATH] [--base PATH] [--n N] [--smoke] [--out DIR]
+# With --matrix the items are a matrix's combinations instead of a range (`a: range(1000)`
+# times `b: range(N / 1000)`, computed one at a time since issue 16): its lines say
+# "what":"matrix_no_store" / "matrix_store".
+#
+# usage: bench/items.sh [--wfengine PATH] [--base PATH] [--n N] [--smoke] [--matrix] [--out DIR]
 #   --smoke: N = 20,000 (CI: checks the lines and the result, judges no figure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,14 +19,16 @@ wfengine=${WFENGINE:-}
 base=""
 n=10000000
 out=""
+matrix=""
 while [ $# -gt 0 ]; do
     case $1 in
     --wfengine) wfengine=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
     --n) n=$2; shift 2 ;;
     --smoke) n=20000; shift ;;
+    --matrix) matrix=matrix_; shift ;;
     --out) out=$2; shift 2 ;;
-    *) echo "usage: $0 [--wfengine PATH] [--base PATH] [--n N] [--smoke] [--out DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--wfengine PATH] [--base PATH] [--n N] [--smoke] [--matrix] [--out DIR]" >&2; exit 2 ;;
     esac
 done
 if [ -z "$wfengine" ]; then
@@ -55,6 +61,16 @@ tasks:
 outputs:
   count: << task.count >>
 YAML
+if [ -n "$matrix" ]; then
+    # The same N items as a matrix of 1000 x N/1000 combinations (N a multiple of 1000).
+    python3 - "$out/items.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read().replace("    with-items: << range(inputs.n) >>\n",
+    "    with-items:\n      matrix:\n        a: << range(1000) >>\n        b: << range(inputs.n / 1000) >>\n")
+open(p, "w").write(s)
+PY
+fi
 
 # one LABEL BINARY MODE: runs the workflow once and prints its JSON line.
 one() {
@@ -74,12 +90,12 @@ one() {
     fi
     read -r secs kib <"$out/time.txt"
     [ "$mode" = store ] && bytes=$(du -sb "$out/store" | cut -f1)
-    python3 - "$label" "$mode" "$n" "$secs" "$kib" "$bytes" <<'PY'
+    python3 - "$label" "$matrix$mode" "$n" "$secs" "$kib" "$bytes" <<'PY'
 import json, sys
 label, mode, n, secs, kib, nbytes = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 line = {"bench": "B11", "what": mode, "binary": label, "items": n, "s": secs,
         "units_per_s": round(n / secs) if secs > 0 else None, "peak_mib": round(kib / 1024, 1)}
-if mode == "store":
+if mode.endswith("store") and not mode.endswith("no_store"):
     line["store_bytes_per_unit"] = round(nbytes / n, 1)
 line["k"] = 1
 print(json.dumps(line, separators=(",", ":")))

@@ -44,7 +44,8 @@ check B5-floor 4 "$build/bench_proc" --n 20 --k 1 --warmup 0
 check B7 1 "$build/bench_store" --records 1000 --k 1 --warmup 0 --dir "$tmp"
 # B11: the load line and one per mode (no store, store); it checks the count task's result.
 check B11 3 bash bench/items.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b11"
-check B16 6 bash bench/store_scale.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b16"
+check B11 3 bash bench/items.sh --smoke --matrix --wfengine "$build/wfengine" --out "$tmp/b11m"
+check B16 7 bash bench/store_scale.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b16"
 check B15 3 bash bench/load.sh --n 2000 --k 1 --wfengine "$build/wfengine"
 check peers 4 bash bench/peers.sh --smoke --profile --wfengine "$build/wfengine" --out "$tmp/peers"
 # --profile: one line per tool and work, or one saying that perf cannot record here.
@@ -54,6 +55,7 @@ if [ "$profiles" -ne 4 ] && ! printf '%s\n' "$out" | grep -q '^{"bench":"profile
     exit 1
 fi
 check B10 4 bash bench/byref.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b10"
+check B12 3 bash bench/lines.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b12"
 # B13 prints a line per form (3) and one with the ratios.
 out=$(bash bench/pipeline.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b13") || {
     echo "bench smoke: B13 failed: bench/pipeline.sh --smoke" >&2

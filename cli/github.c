@@ -59,7 +59,7 @@ typedef struct gh_task {
     gh_chunks others;    /* output of the rest */
     size_t kept;         /* bytes in both */
     size_t dropped;      /* units whose output did not fit */
-    size_t unit_ends;    /* UNIT_END events */
+    size_t unit_ends;    /* units told by UNIT_END events */
     size_t n_items;      /* with-items: its units once expanded */
     bool ended, ignored; /* TASK_END seen; it was a failure under continue-on-error */
     wf_status status;
@@ -673,7 +673,7 @@ static void task_end(wf_cli_github *g, gh_task *t, const wf_event *ev, wf_strbuf
     if (t->unit_ends == 0 && ev->n_items == 0) {
         /* It ran no unit: skipped, cancelled, or failed before it could (its item list or
          * `when` could not be evaluated); failed units were annotated as they ended. */
-        count(g, ev->status, ev->ignored, 1);
+        count(g, ev->status, ev->ignored, ev->n_units > 0 ? ev->n_units : 1);
         if (ev->status == WF_STATUS_FAILED) {
             gh_annotate_failure(g, ev, out);
             note_failure(g, ev);
@@ -717,7 +717,7 @@ void wf_cli_github_event(wf_cli_github *g, const wf_event *ev, wf_strbuf *out)
             note_failure(g, ev);
         }
         if (t != NULL) {
-            t->unit_ends++;
+            t->unit_ends += ev->n_units > 0 ? ev->n_units : 1;
             gh_keep(t, ev);
         }
         break;

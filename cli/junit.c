@@ -231,6 +231,9 @@ void wf_cli_junit_event(wf_cli_junit *j, const wf_event *ev)
         break;
     case WF_EVENT_UNIT_END:
         t = task_of(j, ev->task);
+        /* A span of units taken from the resumed run comes as one event: a case each. */
+        for (size_t k = 1; k < ev->n_units; k++)
+            add_case(t, ev->index + (int64_t)k, ev->status)->exit_code = ev->exit_code;
         c = add_case(t, ev->index, ev->status);
         c->duration_ms = ev->duration_ms;
         c->attempts = ev->attempt;

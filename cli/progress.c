@@ -354,7 +354,7 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev)
         t = find_task(p, ev->task, true);
         if (!ev->reused)
             attempt_ended(t, ev);
-        t->done++;
+        t->done += ev->n_units > 0 ? ev->n_units : 1; /* a span of reused units is one event */
         if (ev->status == WF_STATUS_FAILED)
             (*(ev->ignored ? &p->ignored : &p->failures))++;
         break;

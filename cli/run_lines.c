@@ -404,10 +404,12 @@ static bool refused_again(const wf_cli_lines *l, open_task *t, const wf_event *e
 /* Counts ev in its task (and the recap); true when the unit's own line is to be printed. */
 static bool count_unit(wf_cli_lines *l, open_task *t, const wf_event *ev)
 {
-    t->ended++;
+    size_t n = ev->n_units > 0 ? ev->n_units : 1; /* a span of reused units is one event */
+
+    t->ended += n;
     switch (ev->status) {
     case WF_STATUS_SUCCEEDED:
-        t->ok++;
+        t->ok += n;
         t->cached += ev->cached;
         break;
     case WF_STATUS_FAILED:

@@ -549,16 +549,22 @@ static bool parse_index(const char *s, int64_t *out)
     return *end == '\0' && *out >= 0;
 }
 
-/* The index of the unit of task whose label is label in the stored run. On failure, err says
- * which labels there are (the closest one first, or a list). */
+/* The index of the unit of task whose label is label in the stored run: one seek in the
+ * store. On failure, err says which labels there are (the closest one first, or a list):
+ * only then is the whole run read. */
 static int index_of_label(wf_store *store, const char *run_id, const char *task, const char *label,
                           int64_t *index, wf_error *err)
 {
     json_object *doc = NULL, *tasks, *units = NULL;
     const char **labels = NULL;
     size_t n = 0;
-    int rc = wf_store_run_json(store, run_id, &doc, err);
+    int rc = wf_store_label_index(store, run_id, task, label, index, err);
 
+    if (rc != WF_ENOENT)
+        return rc;
+    wf_error_release(err);
+    wf_error_init(err);
+    rc = wf_store_run_json(store, run_id, &doc, err);
     if (rc != WF_OK)
         return rc;
     tasks = json_object_object_get(doc, "tasks");

@@ -78,6 +78,24 @@ void wf_sha256_final_hex(wf_sha256 *h, char out[WF_SHA256_HEX_LEN + 1])
     free(h);
 }
 
+void wf_sha256_digest(wf_sha256 *h, const void *data, size_t len, unsigned char out[WF_SHA256_LEN])
+{
+    unsigned n = 0;
+
+    /* The context keeps its fetched digest: re-initialising it allocates nothing. */
+    if (EVP_DigestInit_ex2(h->md, md(), NULL) != 1 || EVP_DigestUpdate(h->md, data, len) != 1 ||
+        EVP_DigestFinal_ex(h->md, out, &n) != 1 || n != WF_SHA256_LEN)
+        wf_oom(sizeof(void *));
+}
+
+void wf_sha256_free(wf_sha256 *h)
+{
+    if (h == NULL)
+        return;
+    EVP_MD_CTX_free(h->md);
+    free(h);
+}
+
 void wf_sha256_hex(const void *data, size_t len, char out[WF_SHA256_HEX_LEN + 1])
 {
     unsigned char d[EVP_MAX_MD_SIZE];

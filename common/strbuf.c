@@ -124,3 +124,12 @@ char *wf_xasprintf(const char *fmt, ...)
     va_end(ap);
     return s;
 }
+
+uint64_t wf_count_newlines(const char *p, size_t n)
+{
+    uint64_t k = 0;
+
+    for (const char *end = p + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        k++;
+    return k;
+}

@@ -140,6 +140,10 @@ const char *wf_strbuf_str(const wf_strbuf *sb);
  * newly allocated "" with *len 0. len may be NULL. */
 char *wf_strbuf_detach(wf_strbuf *sb, size_t *len);
 
+/* The '\n' bytes among the n at p (what counts a stream's lines as it passes: its lines are
+ * that count, plus one when it is not empty and does not end with '\n'). */
+uint64_t wf_count_newlines(const char *p, size_t n);
+
 /* ---- user-facing errors ------------------------------------------------------------- */
 
 /* An error a user can act on. line/column are 1-based; 0 means unknown (then they are not
@@ -205,6 +209,7 @@ void wf_duration_format(wf_strbuf *sb, int64_t ms);
 /* ---- SHA256 ------------------------------------------------------------------------- */
 
 #define WF_SHA256_HEX_LEN 64
+#define WF_SHA256_LEN     32
 
 /*
  * The hash is OpenSSL's SHA-256, fetched once per process (EVP_MD_fetch on the default
@@ -228,6 +233,12 @@ wf_sha256 *wf_sha256_new(void);
 void wf_sha256_update(wf_sha256 *h, const void *data, size_t len);
 /* Writes the hex digest and frees h. */
 void wf_sha256_final_hex(wf_sha256 *h, char out[WF_SHA256_HEX_LEN + 1]);
+/* The digest of data alone into out, through h's context, which is reset first and stays
+ * usable: for many small digests in a row (a resume's item hashes), nothing is allocated per
+ * digest. h must not hold an unfinished digest; one h per thread. */
+void wf_sha256_digest(wf_sha256 *h, const void *data, size_t len, unsigned char out[WF_SHA256_LEN]);
+/* Frees h without a digest. NULL is fine. */
+void wf_sha256_free(wf_sha256 *h);
 /* Hashes a file's content. Returns WF_OK, or WF_EIO (errno kept) when it cannot be read. */
 int wf_sha256_file_hex(const char *path, char out[WF_SHA256_HEX_LEN + 1]);
 

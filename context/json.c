@@ -142,6 +142,26 @@ void wf_json_write_double(wf_strbuf *sb, double d)
 
 void wf_json_write(wf_strbuf *sb, const json_object *v)
 {
+    uint64_t n_items;
+
+    if (wf_ref_list_len(v, &n_items)) {
+        /* A list by reference is written an item at a time, never loaded whole; an item that
+         * cannot be read any more is null. */
+        wf_strbuf_addc(sb, '[');
+        for (uint64_t i = 0; i < n_items; i++) {
+            json_object *item = NULL;
+            char *error = NULL;
+
+            wf_ref_list_get(v, i, &item, &error);
+            free(error);
+            if (i > 0)
+                wf_strbuf_addc(sb, ',');
+            wf_json_write(sb, item);
+            json_object_put(item);
+        }
+        wf_strbuf_addc(sb, ']');
+        return;
+    }
     if (wf_ref_is(v)) {
         const json_object *value;
         char *error = NULL;

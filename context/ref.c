@@ -7,7 +7,8 @@
  * holds copies of markers (wf_json_copy_refs) prints values, not placeholders. Handles are
  * refcounted (several markers may share one: a pipelined item, the result document); the
  * cache's mutex guards every handle's loaded value, pin count and list links, and the
- * cache's counters.
+ * cache's counters. A lines reference also keeps, under its own mutex, where each window of
+ * its lines starts and the window it read last (wf_ref_line).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,16 @@ struct wf_ref {
     char hash[WF_SHA256_HEX_LEN + 1];
     wf_output_mode mode;
     uint64_t size, mem;
+    uint64_t lines; /* a list: its length (set once, before the marker is shared) */
+    /* A list another module reads (wf_ref_new_list): its items come from ops->get. */
+    const wf_ref_list_ops *ops;
+    void *src;
+    /* Under lines_mu (wf_ref_line): window offsets (n_win + 1) and the window read last. */
+    pthread_mutex_t lines_mu;
+    uint64_t *win_off;
+    size_t n_win, win; /* win: which window buf holds (SIZE_MAX: none) */
+    char *buf;
+    size_t *line_off; /* where each of its lines starts in buf (+ one past the last) */
     /* Under cache->mu: */
     json_object *value; /* loaded value (owned) when loaded */
     bool loaded;
@@ -176,6 +187,12 @@ static void handle_unref(wf_ref *h)
         drop_value(c, h);
     pthread_mutex_unlock(&c->mu);
     h->magic = 0;
+    if (h->ops != NULL)
+        h->ops->free(h->src);
+    pthread_mutex_destroy(&h->lines_mu);
+    free(h->win_off);
+    free(h->buf);
+    free(h->line_off);
     free(h->path);
     free(h->label);
     free(h);
@@ -240,6 +257,8 @@ json_object *wf_ref_new(wf_ref_cache *cache, const char *path, const char *hash,
     h->mode = mode;
     h->size = size;
     h->mem = mem;
+    pthread_mutex_init(&h->lines_mu, NULL);
+    h->win = SIZE_MAX;
     m = marker_for(h);
     if (value_take != NULL) {
         pthread_mutex_lock(&cache->mu);
@@ -269,6 +288,7 @@ bool wf_ref_get_info(const json_object *v, wf_ref_info *info)
     info->size = h->size;
     info->mem = h->mem;
     info->budget = h->cache->budget;
+    info->lines = h->lines;
     return true;
 }
 
@@ -337,6 +357,26 @@ static void size_text(char *buf, size_t n, uint64_t bytes)
         snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
 }
 
+/* A list's items read one by one into one list (owned), or an error. */
+static int load_list(wf_ref *h, json_object **value, char **error)
+{
+    json_object *list = wf_json_check(json_object_new_array_ext(h->lines ? (int)h->lines : 1));
+
+    for (uint64_t i = 0; i < h->lines; i++) {
+        json_object *v = NULL;
+        int rc = h->ops->get(h->src, i, &v, error);
+
+        if (rc != WF_OK) {
+            json_object_put(list);
+            return rc;
+        }
+        if (json_object_array_add(list, v) != 0)
+            wf_oom(sizeof(void *));
+    }
+    *value = list;
+    return WF_OK;
+}
+
 int wf_ref_pin(const json_object *marker, const json_object **value, char **error)
 {
     wf_ref *h = handle_of(marker);
@@ -366,16 +406,24 @@ int wf_ref_pin(const json_object *marker, const json_object **value, char **erro
 
         size_text(need, sizeof(need), h->mem);
         size_text(have, sizeof(have), c->budget);
-        *error = wf_xasprintf("%s: its value (%llu bytes of output, about %s in memory) is "
-                              "needed whole, but the memory budget for results is %s; raise "
-                              "it with --memory or `memory:`, or read parts of it (| length, "
-                              "[index])",
-                              h->label, (unsigned long long)h->size, need, have);
+        if (h->ops != NULL)
+            *error = wf_xasprintf("%s: its %llu item results are needed whole here, about %s "
+                                  "in memory, more than the memory budget for results (%s); "
+                                  "raise it with --memory or `memory:`, or read parts of it "
+                                  "(| length, [index])",
+                                  h->label, (unsigned long long)h->lines, need, have);
+        else
+            *error = wf_xasprintf("%s: its value (%llu bytes of output, about %s in memory) is "
+                                  "needed whole, but the memory budget for results is %s; "
+                                  "raise it with --memory or `memory:`, or read parts of it "
+                                  "(| length, [index])",
+                                  h->label, (unsigned long long)h->size, need, have);
         return WF_ERANGE;
     }
     /* Read and parse outside the lock: other values stay available meanwhile. Two threads
      * may load the same value at once; install keeps the first. */
-    if (wf_ref_load_file(h->path, h->mode, h->size, &v, &why) != WF_OK) {
+    if ((h->ops != NULL ? load_list(h, &v, &why)
+                        : wf_ref_load_file(h->path, h->mode, h->size, &v, &why)) != WF_OK) {
         *error = wf_xasprintf("%s: %s", h->label, why);
         free(why);
         return WF_EIO;
@@ -400,4 +448,163 @@ void wf_ref_unpin(const json_object *marker)
     h->pins--;
     evict(c);
     pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- lists by reference: lines, and lists read through ops
+ * ------------------------------------------------------------- */
+
+void wf_ref_set_lines(json_object *marker, uint64_t lines)
+{
+    wf_ref *h = handle_of(marker);
+
+    if (h != NULL)
+        h->lines = lines;
+}
+
+bool wf_ref_list_len(const json_object *v, uint64_t *len)
+{
+    wf_ref *h = handle_of(v);
+
+    if (h == NULL || (h->mode != WF_OUTPUT_LINES && h->ops == NULL))
+        return false;
+    *len = h->lines;
+    return true;
+}
+
+json_object *wf_ref_new_list(wf_ref_cache *cache, const wf_ref_list_ops *ops, void *src_take,
+                             uint64_t len, uint64_t mem, const char *label)
+{
+    json_object *m = wf_ref_new(cache, "", NULL, WF_OUTPUT_JSON, 0, mem, label, NULL);
+    wf_ref *h = handle_of(m);
+
+    h->ops = ops;
+    h->src = src_take;
+    h->lines = len;
+    return m;
+}
+
+/* Reads len bytes at off of fd into buf, or returns an error (owned). */
+static char *read_at(const wf_ref *h, int fd, char *buf, size_t len, uint64_t off)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t got = pread(fd, buf + done, len - done, (off_t)(off + done));
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return wf_xasprintf("%s: cannot read the result kept in %s: %s", h->label, h->path,
+                                got < 0 ? strerror(errno) : "it is shorter");
+        done += (size_t)got;
+    }
+    return NULL;
+}
+
+/* Notes where each window of lines starts: one pass over the file (lines_mu held). */
+static char *index_windows(wf_ref *h, int fd)
+{
+    enum { CHUNK = 1 << 16 };
+    size_t n_win = (size_t)((h->lines + WF_REF_LINES_WINDOW - 1) / WF_REF_LINES_WINDOW), w = 1;
+    uint64_t off = 0, seen = 0;
+    char *chunk = wf_xmalloc(CHUNK), *error = NULL;
+
+    h->win_off = wf_xmalloc((n_win + 1) * sizeof(*h->win_off));
+    h->win_off[0] = 0;
+    while (off < h->size && w < n_win && error == NULL) {
+        size_t len = h->size - off < CHUNK ? (size_t)(h->size - off) : CHUNK;
+
+        error = read_at(h, fd, chunk, len, off);
+        for (const char *p = chunk, *end = chunk + len; error == NULL && p < end && w < n_win;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+            if (nl == NULL)
+                break;
+            p = nl + 1;
+            if (++seen % WF_REF_LINES_WINDOW == 0)
+                h->win_off[w++] = off + (uint64_t)(p - chunk);
+        }
+        off += len;
+    }
+    free(chunk);
+    if (error == NULL && w < n_win)
+        error = wf_xasprintf("%s: the result kept in %s changed (it has fewer lines)", h->label,
+                             h->path);
+    if (error != NULL) {
+        free(h->win_off);
+        h->win_off = NULL;
+        return error;
+    }
+    h->win_off[n_win] = h->size;
+    h->n_win = n_win;
+    return NULL;
+}
+
+/* Reads window w into buf and line_off (lines_mu held). */
+static char *load_lines_window(wf_ref *h, size_t w)
+{
+    size_t len = 0, pos = 0, k = 0, want;
+    int fd = open(h->path, O_RDONLY | O_CLOEXEC);
+    char *error = NULL;
+
+    if (fd < 0)
+        return wf_xasprintf("%s: cannot read the result kept in %s: %s", h->label, h->path,
+                            strerror(errno));
+    if (h->win_off == NULL)
+        error = index_windows(h, fd);
+    if (error == NULL) {
+        len = (size_t)(h->win_off[w + 1] - h->win_off[w]);
+        h->win = SIZE_MAX;
+        h->buf = wf_xrealloc(h->buf, len ? len : 1);
+        error = read_at(h, fd, h->buf, len, h->win_off[w]);
+    }
+    close(fd);
+    if (error != NULL)
+        return error;
+    want = h->lines - (uint64_t)w * WF_REF_LINES_WINDOW < WF_REF_LINES_WINDOW
+               ? (size_t)(h->lines - (uint64_t)w * WF_REF_LINES_WINDOW)
+               : WF_REF_LINES_WINDOW;
+    if (h->line_off == NULL)
+        h->line_off = wf_xmalloc((WF_REF_LINES_WINDOW + 1) * sizeof(*h->line_off));
+    while (pos < len && k < want) {
+        const char *nl = memchr(h->buf + pos, '\n', len - pos);
+
+        h->line_off[k++] = pos;
+        pos = nl ? (size_t)(nl - h->buf) + 1 : len;
+    }
+    if (k != want || pos != len)
+        return wf_xasprintf("%s: the result kept in %s changed (its lines moved)", h->label,
+                            h->path);
+    h->line_off[k] = pos;
+    h->win = w;
+    return NULL;
+}
+
+int wf_ref_list_get(const json_object *marker, uint64_t i, json_object **line, char **error)
+{
+    wf_ref *h = handle_of(marker);
+    size_t w, k, start, end;
+
+    *line = NULL;
+    *error = NULL;
+    if (h == NULL || (h->mode != WF_OUTPUT_LINES && h->ops == NULL) || i >= h->lines) {
+        *error = wf_xasprintf("%s: no item %llu", h ? h->label : "a result", (unsigned long long)i);
+        return WF_EINVAL;
+    }
+    if (h->ops != NULL)
+        return h->ops->get(h->src, i, line, error);
+    w = (size_t)(i / WF_REF_LINES_WINDOW);
+    k = (size_t)(i % WF_REF_LINES_WINDOW);
+    pthread_mutex_lock(&h->lines_mu);
+    if (h->win != w)
+        *error = load_lines_window(h, w);
+    if (*error == NULL) {
+        start = h->line_off[k];
+        end = h->line_off[k + 1];
+        if (end > start && h->buf[end - 1] == '\n')
+            end--;
+        if (end > start && h->buf[end - 1] == '\r')
+            end--;
+        *line = wf_json_check(json_object_new_string_len(h->buf + start, (int)(end - start)));
+    }
+    pthread_mutex_unlock(&h->lines_mu);
+    return *error == NULL ? WF_OK : WF_EIO;
 }

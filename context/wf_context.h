@@ -207,6 +207,7 @@ typedef struct wf_ref_info {
     uint64_t size;   /* bytes in the file */
     uint64_t mem;    /* estimated bytes of the parsed value */
     uint64_t budget; /* the budget of the cache it loads through */
+    uint64_t lines;  /* lines mode: the number of lines (the list's length), else 0 */
 } wf_ref_info;
 
 /* A new marker (owned, one json-c reference) for the value that `path` (copied) holds: the
@@ -239,6 +240,47 @@ int wf_ref_load_file(const char *path, wf_output_mode mode, uint64_t size, json_
                      char **error);
 /* Releases one wf_ref_pin. */
 void wf_ref_unpin(const json_object *marker);
+
+/* ---- lists by reference: read an item at a time ----------------------------------- */
+
+/* Two kinds of reference stand for a list whose length is known and whose items are read one
+ * at a time, without loading the list: a lines result (output: lines) kept in a file, whose
+ * lines were counted as the file was written, and a list another module reads item by item
+ * (wf_ref_new_list: a fan-out's item results kept on disk, engine/unit_values.c). A with-items
+ * over either reads it an item at a time, `| length` is wf_ref_list_len, `[i]`
+ * wf_ref_list_get; everything else loads it whole through the cache (wf_ref_pin, the budget
+ * rule), and wf_json_write writes it item by item. */
+
+/* Lines per window of a lines reference: one offset is kept per window, and one window's
+ * bytes. */
+#define WF_REF_LINES_WINDOW 4096
+
+/* How a list reference reads its items. get: item i (below the length) as a new value (owned;
+ * NULL is JSON null), or an error code with *error (owned); called from any thread. free:
+ * frees src (when the last marker goes). */
+typedef struct wf_ref_list_ops {
+    int (*get)(void *src, uint64_t i, json_object **value, char **error);
+    void (*free)(void *src);
+} wf_ref_list_ops;
+
+/* A new marker (owned) for the list of len items ops reads from src (taken: freed with
+ * ops->free), mem its estimated size loaded whole, label as in wf_ref_new. Any thread. */
+json_object *wf_ref_new_list(wf_ref_cache *cache, const wf_ref_list_ops *ops, void *src_take,
+                             uint64_t len, uint64_t mem, const char *label);
+/* Records that the marker (lines mode) stands for `lines` lines: a last line without \n
+ * counts, as in wf_output_convert. Call it once, before the marker is shared. */
+void wf_ref_set_lines(json_object *marker, uint64_t lines);
+/* True, with *len, when v is a list by reference (lines mode, or wf_ref_new_list). O(1); any
+ * thread. */
+bool wf_ref_list_len(const json_object *v, uint64_t *len);
+/* Item i (0-based, below the length) of a list by reference, as a new value (owned). For
+ * lines: the line as a string without its \n (nor a \r before it); the first call reads the
+ * file once to note where each window of WF_REF_LINES_WINDOW lines starts (8 bytes a window),
+ * each call then reads at most one window (the last one read is kept, so reading lines in
+ * order reads the file once). Returns WF_OK; WF_EINVAL past the end; WF_EIO with *error
+ * (owned, naming the label) when the file cannot be read or changed. Any thread (one mutex
+ * per handle). */
+int wf_ref_list_get(const json_object *marker, uint64_t i, json_object **value, char **error);
 
 /* ---- read-only JSON helpers --------------------------------------------------------- */
 

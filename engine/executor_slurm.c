@@ -625,8 +625,8 @@ static void slurm_done(wf_slurm_result *res, void *user)
         char where[80];
 
         snprintf(where, sizeof(where), "job %s", res->job_id);
-        wf__unit_finish_remote(x->run, &c, res->out_truncated, res->result, res->result_truncated,
-                               where, key, workdir);
+        wf__unit_finish_remote(x->run, &c, res->out_path, res->result, res->result_path, where, key,
+                               workdir);
     }
     free(workdir);
     pthread_mutex_lock(&x->lock);

@@ -17,23 +17,87 @@ void wf__advance_next(wf_task_state *ts)
         ts->next_unit++;
 }
 
-/* --resume: settles unit idx with what the resumed run recorded for it. */
-void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const char *item_hash)
+/* What a span of the resumed run recorded that each of its units takes. */
+typedef struct reused_rec {
+    int exit_code;
+    const json_object *result; /* borrowed from the span's record; NULL is JSON null */
+} reused_rec;
+
+static reused_rec reused_rec_of(json_object *rec)
+{
+    reused_rec rr = { .exit_code = -1 };
+    json_object *v = NULL;
+
+    if (json_object_object_get_ex(rec, "exit_code", &v) && v != NULL)
+        rr.exit_code = json_object_get_int(v);
+    v = NULL;
+    json_object_object_get_ex(rec, "result", &v);
+    rr.result = v;
+    return rr;
+}
+
+/* The result of u (a run of one unit: ranges hold no blob results), a reference to its blob
+ * when the store left it unread (WF_STORE_RESULTS_UNREAD), else a copy of the value. Owned. */
+static json_object *reused_result(wf_run *r, const wf_store_reused *u)
+{
+    wf_output_mode mode = WF_OUTPUT_JSON; /* a result blob is the value's JSON */
+    const char *hash = u->result_hash;
+    json_object *marker;
+    char *path, *label;
+
+    if (!u->result_unread)
+        return wf_json_copy_refs(u->result);
+    if (u->result_from != NULL && wf_output_mode_parse(u->result_from, &mode))
+        hash = u->stdout_hash;
+    path = wf_store_blob_path(r->store, hash);
+    label = u->first >= 0 ? wf_xasprintf("task '%s' item %lld (run %s)", u->task,
+                                         (long long)u->first, r->opts.resume_run)
+                          : wf_xasprintf("task '%s' (run %s)", u->task, r->opts.resume_run);
+    marker = wf_ref_new(
+        r->refs, path, hash, mode, u->result_size,
+        wf_ref_mem_estimate(mode, u->result_size,
+                            mode == WF_OUTPUT_LINES ? u->result_lines : u->result_size / 8),
+        label, NULL);
+    if (mode == WF_OUTPUT_LINES)
+        wf_ref_set_lines(marker, u->result_lines);
+    free(label);
+    free(path);
+    return marker;
+}
+
+/* --resume: unit idx takes what the resumed run recorded for it: its state, exit code and
+ * value, counted as ended. Nothing recorded, no event. */
+static void settle_reused(wf_run *r, uint32_t t, uint32_t idx, const reused_rec *rr)
 {
     wf_task_state *ts = &r->tasks[t];
+
+    ts->units[idx].status = WF_STATUS_SUCCEEDED;
+    ts->units[idx].flags |= WF__U_REUSED | (rr->exit_code == 0 ? WF__U_EXIT0 : 0);
+    if (wf__detail_all(ts) || (rr->exit_code != 0 && rr->exit_code != -1))
+        wf__detail_put(ts, idx)->exit_code = rr->exit_code;
+    if (rr->result != NULL)
+        wf__unit_value_set(ts, idx, wf_json_copy_refs(rr->result));
+    ts->ended++;
+    r->units_done++;
+}
+
+void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const char *item_hash)
+{
     const wf_task *task = &r->wf->tasks[t];
     wf_completion c;
     json_object *v = NULL, *from = NULL;
     wf_output_mode mode;
     wf_strbuf sb = WF_STRBUF_INIT;
-    wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true };
+    wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true, .n_units = 1 };
     char label_buf[WF__LABEL_MAX + 1];
+    reused_rec rr;
 
     memset(&c, 0, sizeof(c));
     c.status = WF_STATUS_SUCCEEDED;
     c.start_ms = c.end_ms = wf_now_ms();
-    c.exit_code =
-        json_object_object_get_ex(rec, "exit_code", &v) && v != NULL ? json_object_get_int(v) : -1;
+    rr = reused_rec_of(rec);
+    settle_reused(r, t, idx, &rr);
+    c.exit_code = rr.exit_code;
     if (json_object_object_get_ex(rec, "stdout_hash", &v) && v != NULL)
         snprintf(c.stdout_hash, sizeof(c.stdout_hash), "%s", json_object_get_string(v));
     if (json_object_object_get_ex(rec, "stderr_hash", &v) && v != NULL)
@@ -44,8 +108,12 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
     json_object_object_get_ex(rec, "result", &v);
     if (json_object_object_get_ex(rec, "result_from", &from) && from != NULL &&
         wf_output_mode_parse(json_object_get_string(from), &mode)) {
-        /* Recorded as the stdout blob converted: the new record says the same (no copy). */
+        /* Recorded as a blob converted (the stdout's, or a large $WF_RESULT's): the new
+         * record says the same (no copy). */
         c.result_from = wf_output_mode_name(mode);
+        if (json_object_object_get_ex(rec, "result_hash", &from) && from != NULL &&
+            json_object_get_string_len(from) == WF_SHA256_HEX_LEN)
+            snprintf(c.result_hash, sizeof(c.result_hash), "%s", json_object_get_string(from));
     } else if (json_object_object_get_ex(rec, "result_hash", &from) && from != NULL &&
                json_object_get_string_len(from) == WF_SHA256_HEX_LEN) {
         snprintf(c.result_hash, sizeof(c.result_hash), "%s", json_object_get_string(from));
@@ -62,13 +130,6 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
         }
     }
     wf__record_unit(r, t, idx, &c, 1, true);
-    ts->units[idx].status = WF_STATUS_SUCCEEDED;
-    ts->units[idx].flags |= WF__U_REUSED | (c.exit_code == 0 ? WF__U_EXIT0 : 0);
-    if (wf__detail_all(ts) || (c.exit_code != 0 && c.exit_code != -1))
-        wf__detail_put(ts, idx)->exit_code = c.exit_code;
-    wf__unit_value_set(ts, idx, wf_json_copy(v));
-    ts->ended++;
-    r->units_done++;
     ev.index = task->items_kind != WF_ITEMS_NONE ? (int64_t)idx : -1;
     ev.label = wf__unit_label(r, t, idx, label_buf);
     ev.status = WF_STATUS_SUCCEEDED;
@@ -76,6 +137,26 @@ void wf__reuse_unit(wf_run *r, uint32_t t, uint32_t idx, json_object *rec, const
     wf__emit(r, &ev);
     free(c.result_json);
     wf_strbuf_release(&sb);
+}
+
+/* --resume: units first..last of a with-items task, settled from the resumed run already,
+ * recorded as one span (the store copies what the resumed run has for them) and told as one
+ * UNIT_END (n_units). exit_code: the first unit's. */
+static void reused_span(wf_run *r, uint32_t t, int64_t first, int64_t last, int exit_code)
+{
+    const wf_task *task = &r->wf->tasks[t];
+    wf_event ev = { .kind = WF_EVENT_UNIT_END, .task = task->name, .reused = true };
+    wf_strbuf name = WF_STRBUF_INIT;
+
+    if (r->store != NULL)
+        wf_store_record_reused(r->store, r->run_id, wf__task_display_name(r, task, &name),
+                               r->opts.resume_run, first, last, wf__run_wall_ms(r, wf_now_ms()));
+    wf_strbuf_release(&name);
+    ev.index = first;
+    ev.n_units = (size_t)(last - first + 1);
+    ev.status = WF_STATUS_SUCCEEDED;
+    ev.exit_code = exit_code;
+    wf__emit(r, &ev);
 }
 
 /* The span of rt that holds unit idx, or NULL (binary search). */
@@ -105,29 +186,54 @@ bool wf__reuse_has(const wf_task_state *ts, uint32_t idx)
 }
 
 /* Whether item idx of the task is the one the span recorded: the SHA256 of its compact JSON
- * (into hex) starts with the recorded digest. */
-static bool same_item(wf_run *r, uint32_t t, const wf__reuse_span *sp, uint32_t idx, wf_strbuf *sb,
-                      char hex[WF_SHA256_HEX_LEN + 1])
+ * starts with the recorded digest. With hex, its digest in hex goes there. */
+static bool same_item(wf_run *r, uint32_t t, const unsigned char *digests, int64_t first,
+                      uint32_t idx, wf_strbuf *sb, wf_sha256 *h, char hex[WF_SHA256_HEX_LEN + 1])
 {
-    const unsigned char *d;
+    static const char digits[] = "0123456789abcdef";
+    unsigned char d[WF_SHA256_LEN];
     const json_object *item = NULL;
     json_object *own = NULL;
 
-    if (sp->digests == NULL)
-        return false;
-    if (!wf__items_get(r->tasks[t].items, idx, &item, &own, NULL))
-        return false; /* it cannot be read: it runs, and fails saying why */
-    d = sp->digests + (size_t)(idx - sp->first) * WF_STORE_DIGEST_LEN;
-    wf_strbuf_reset(sb);
-    wf_json_write(sb, item);
-    json_object_put(own);
-    wf_sha256_hex(wf_strbuf_str(sb), sb->len, hex);
-    for (int i = 0; i < WF_STORE_DIGEST_LEN; i++) {
-        static const char digits[] = "0123456789abcdef";
+    const wf_items *items = r->tasks[t].items;
+    char num[24], *p = num + sizeof(num);
+    const char *text;
+    size_t len;
 
-        if (hex[2 * i] != digits[d[i] >> 4] || hex[2 * i + 1] != digits[d[i] & 15])
-            return false;
+    if (digests == NULL)
+        return false;
+    if (items->kind == WF_ITEMS_SRC_RANGE && items->batch == 0) {
+        /* Item idx of a range is lo + idx, whose compact JSON is its decimal digits: written
+         * here, so that checking 10,000,000 of them makes no JSON value and no printf. */
+        int64_t v = items->lo + (int64_t)idx;
+        uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+        do {
+            *--p = (char)('0' + m % 10);
+            m /= 10;
+        } while (m > 0);
+        if (v < 0)
+            *--p = '-';
+        text = p;
+        len = (size_t)(num + sizeof(num) - p);
+    } else {
+        if (!wf__items_get(r->tasks[t].items, idx, &item, &own, NULL))
+            return false; /* it cannot be read: it runs, and fails saying why */
+        wf_strbuf_reset(sb);
+        wf_json_write(sb, item);
+        json_object_put(own);
+        text = wf_strbuf_str(sb);
+        len = sb->len;
     }
+    wf_sha256_digest(h, text, len, d);
+    if (memcmp(d, digests + (size_t)(idx - first) * WF_STORE_DIGEST_LEN, WF_STORE_DIGEST_LEN) != 0)
+        return false;
+    for (int i = 0; hex != NULL && i < WF_SHA256_LEN; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    if (hex != NULL)
+        hex[WF_SHA256_HEX_LEN] = '\0';
     return true;
 }
 
@@ -135,39 +241,86 @@ bool wf__reuse_take(wf_run *r, uint32_t t, uint32_t idx)
 {
     const wf__reuse_span *sp = find_span(r->tasks[t].reuse, idx);
     wf_strbuf sb = WF_STRBUF_INIT;
+    wf_sha256 *h = wf_sha256_new();
     char hex[WF_SHA256_HEX_LEN + 1];
-    bool same = sp != NULL && same_item(r, t, sp, idx, &sb, hex);
+    bool same = sp != NULL && same_item(r, t, sp->digests, sp->first, idx, &sb, h, hex);
 
+    wf_sha256_free(h);
     wf_strbuf_release(&sb);
     if (same)
         wf__reuse_unit(r, t, idx, sp->rec, hex);
     return same;
 }
 
+/* wf__reuse_items's walk over the resumed run's succeeded units of one task. */
+typedef struct reuse_walk {
+    wf_run *r;
+    uint32_t t;
+    size_t n;
+    wf_strbuf sb;
+    wf_sha256 *h;
+    int64_t first, last; /* the span of reused units not yet told (first -1: none) */
+    int exit_code;       /* its first unit's */
+} reuse_walk;
+
+/* wf_store_succeeded_each's callback: settles the units of u whose item is unchanged. */
+static int reuse_run_of_units(const wf_store_reused *u, void *ctx)
+{
+    reuse_walk *w = ctx;
+    wf_task_state *ts = &w->r->tasks[w->t];
+    json_object *result = reused_result(w->r, u);
+    reused_rec rr = { .exit_code = u->exit_code, .result = result };
+
+    for (int64_t i = u->first < 0 ? 0 : u->first; i <= u->last && (size_t)i < ts->n_units; i++) {
+        if (ts->units[i].status != WF_STATUS_PENDING ||
+            !same_item(w->r, w->t, u->digests, u->first, (uint32_t)i, &w->sb, w->h, NULL))
+            continue;
+        settle_reused(w->r, w->t, (uint32_t)i, &rr);
+        w->n++;
+        if (i != w->last + 1) {
+            if (w->first >= 0)
+                reused_span(w->r, w->t, w->first, w->last, w->exit_code);
+            w->first = i;
+            w->exit_code = rr.exit_code;
+        }
+        w->last = i;
+    }
+    json_object_put(result);
+    return WF_OK;
+}
+
 /* --resume for a with-items task: items whose item is unchanged and that succeeded in the
- * resumed run are taken from it. Returns how many. */
+ * resumed run are taken from it, settled one by one in memory (a few bytes each) and
+ * recorded and told by span of consecutive indices. The item digests are read from the store
+ * now, a run of units at a time, not kept from the start of the run (8 bytes an item).
+ * Returns how many. */
 size_t wf__reuse_items(wf_run *r, uint32_t t)
 {
-    wf_task_state *ts = &r->tasks[t];
-    const wf__reuse_task *rt = ts->reuse;
-    size_t n = 0;
-    wf_strbuf sb = WF_STRBUF_INIT;
-    char hex[WF_SHA256_HEX_LEN + 1];
+    reuse_walk w = { .r = r, .t = t, .sb = WF_STRBUF_INIT, .first = -1, .last = -2 };
+    wf_strbuf name = WF_STRBUF_INIT;
+    wf_error err;
 
-    for (size_t k = 0; rt != NULL && k < rt->n; k++) {
-        const wf__reuse_span *sp = &rt->spans[k];
+    w.h = wf_sha256_new();
+    wf_error_init(&err);
+    if (wf_store_succeeded_each(r->store, r->opts.resume_run,
+                                wf__task_display_name(r, &r->wf->tasks[t], &name),
+                                WF_STORE_RESULTS_UNREAD, reuse_run_of_units, &w, &err) != WF_OK) {
+        /* What was not settled runs again. */
+        char *msg = wf_xasprintf("cannot read what run %s has of the task (its items run "
+                                 "again): %s",
+                                 r->opts.resume_run, err.message ? err.message : "?");
 
-        for (int64_t i = sp->first < 0 ? 0 : sp->first; i <= sp->last && (size_t)i < ts->n_units;
-             i++) {
-            if (!same_item(r, t, sp, (uint32_t)i, &sb, hex))
-                continue;
-            wf__reuse_unit(r, t, (uint32_t)i, sp->rec, hex);
-            n++;
-        }
+        wf__emit_simple(r, WF_EVENT_WARNING, r->wf->tasks[t].name, msg);
+        free(msg);
     }
-    wf_strbuf_release(&sb);
-    wf__advance_next(ts);
-    return n;
+    if (w.first >= 0)
+        reused_span(r, t, w.first, w.last, w.exit_code);
+    wf_error_release(&err);
+    wf_strbuf_release(&name);
+    wf_sha256_free(w.h);
+    wf_strbuf_release(&w.sb);
+    wf__advance_next(&r->tasks[t]);
+    return w.n;
 }
 
 size_t wf__planned_units(const wf_task *task)
@@ -191,6 +344,13 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 
     ts->n_units = n;
     ts->units = wf_xcalloc(n ? n : 1, sizeof(*ts->units));
+    /* A large fan-out's results go to a file; where none can be made, to memory as before. */
+    if (n > WF__VALUES_INLINE && r->wf->tasks[t].items_kind != WF_ITEMS_NONE) {
+        char *why = NULL;
+
+        ts->values_log = wf__values_log_new(r, t, n, &why);
+        free(why);
+    }
     r->units_total = r->units_total - ts->planned + n;
     ts->planned = n;
     /* A with-items task is recorded as running now, so that a run killed before the task
@@ -207,6 +367,7 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
                    char **error)
 {
+    const json_object *ref;
     wf_tpl_list list;
     wf_error err;
     char *path, *why = NULL;
@@ -214,8 +375,14 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
     int rc;
 
     *src = NULL;
-    if (task->items_kind != WF_ITEMS_LIST || task->items->kind != WF_VNODE_TEMPLATE ||
-        !wf_tpl_is_lazy_list(task->items->tpl))
+    if (task->items_kind != WF_ITEMS_LIST || task->items->kind != WF_VNODE_TEMPLATE)
+        return WF_OK;
+    ref = wf_tpl_list_ref(task->items->tpl, ctx);
+    if (ref != NULL) {
+        *src = wf__items_ref(ref);
+        return WF_OK;
+    }
+    if (!wf_tpl_is_lazy_list(task->items->tpl))
         return WF_OK;
     wf_error_init(&err);
     rc = wf_tpl_lazy_list(task->items->tpl, ctx, WF_MAX_ITEMS, &list, &err);
@@ -262,8 +429,14 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error)
         goto done;
     wf_error_init(&err);
     if (task->items_kind == WF_ITEMS_MATRIX) {
-        rc = wf__matrix_expand(task, ts->ctx, &own, &err);
-        list = own;
+        wf_matrix *m = NULL;
+
+        /* Computed per item: a 10,000,000-combination matrix is never a list in memory. */
+        rc = wf__matrix_open(task, ts->ctx, &m, &err);
+        if (rc == WF_OK) {
+            src = wf__items_matrix(m);
+            goto done;
+        }
     } else {
         rc = wf_vnode_eval_borrow(task->items, ts->ctx, &list, &own, &err);
     }
@@ -342,14 +515,16 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     sp->first = u->first;
     sp->last = u->last;
     sp->digests = NULL;
-    if (u->digests != NULL) {
+    /* A pipelined task takes its items one by one as they come (wf__reuse_take): it keeps
+     * the digests. Any other reads them again when it expands (wf__reuse_items). */
+    if (u->digests != NULL && task->pipeline) {
         size_t len = (size_t)(u->last - u->first + 1) * WF_STORE_DIGEST_LEN;
 
         sp->digests = wf_xmalloc(len);
         memcpy(sp->digests, u->digests, len);
     }
     rec = json_object_new_object();
-    json_object_object_add(rec, "result", json_object_get(u->result));
+    json_object_object_add(rec, "result", reused_result(r, u));
     json_object_object_add(rec, "stdout_hash", json_object_new_string(u->stdout_hash));
     json_object_object_add(rec, "stderr_hash", json_object_new_string(u->stderr_hash));
     json_object_object_add(rec, "exit_code", json_object_new_int(u->exit_code));
@@ -371,8 +546,8 @@ int wf__load_reuse(wf_run *r, wf_errlist *errs)
         return WF_OK;
     wf_error_init(&err);
     r->reuse_tasks = wf_xcalloc(r->wf->n_tasks ? r->wf->n_tasks : 1, sizeof(*r->reuse_tasks));
-    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, collect_reused, r, &err) !=
-        WF_OK) {
+    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, WF_STORE_RESULTS_UNREAD,
+                                collect_reused, r, &err) != WF_OK) {
         wf_error_move(wf_errlist_add(errs), &err);
         return WF_ESTORE;
     }

@@ -1,6 +1,7 @@
 /*
  * items.c: a with-items task's item list, read one item at a time (items.h): a JSON list, a
- * range computed on demand, or a file's lines read in windows of WF__LINES_WINDOW lines.
+ * range or a matrix computed on demand, a file's lines read in windows of WF__LINES_WINDOW
+ * lines, or a list by reference.
  */
 #include "items.h"
 
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "wf_workflow.h"
 
 static wf_items *items_new(wf_items_src_kind kind, size_t n)
 {
@@ -31,11 +34,30 @@ wf_items *wf__items_json(const json_object *list, json_object *own)
     return s;
 }
 
+wf_items *wf__items_ref(const json_object *marker)
+{
+    uint64_t n = 0;
+    wf_items *s;
+
+    wf_ref_list_len(marker, &n);
+    s = items_new(WF_ITEMS_SRC_REF, (size_t)n);
+    s->own = wf_ref_share(marker);
+    return s;
+}
+
 wf_items *wf__items_range(int64_t lo, size_t n)
 {
     wf_items *s = items_new(WF_ITEMS_SRC_RANGE, n);
 
     s->lo = lo;
+    return s;
+}
+
+wf_items *wf__items_matrix(struct wf_matrix *matrix)
+{
+    wf_items *s = items_new(WF_ITEMS_SRC_MATRIX, wf__matrix_count(matrix));
+
+    s->matrix = matrix;
     return s;
 }
 
@@ -50,6 +72,7 @@ void wf__items_free(wf_items *s)
     if (s == NULL)
         return;
     json_object_put(s->own);
+    wf__matrix_free(s->matrix);
     if (s->kind == WF_ITEMS_SRC_FILE) {
         close(s->fd);
         pthread_mutex_destroy(&s->lock);
@@ -230,6 +253,14 @@ static json_object *item_new(wf_items *s, size_t i, char **error)
         return json_object_new_int64(s->lo + (int64_t)i);
     case WF_ITEMS_SRC_FILE:
         return file_line(s, i, error);
+    case WF_ITEMS_SRC_MATRIX:
+        return wf__matrix_get(s->matrix, i);
+    case WF_ITEMS_SRC_REF: {
+        json_object *v = NULL;
+
+        wf_ref_list_get(s->own, i, &v, error);
+        return v;
+    }
     }
     return NULL;
 }

@@ -1,8 +1,9 @@
 /*
  * items.h: a with-items task's item list as the run reads it, one item (or batch) at a time:
  * a JSON list (lent from the workflow or the context, or owned), a range of integers computed
- * on demand, or the lines of a file read in windows. A 10,000,000-item range or file never
- * becomes a list in memory.
+ * on demand, a matrix's combinations computed on demand, the lines of a file read in windows,
+ * or a list by reference (a task's lines result or large fan-out results kept on disk). A
+ * 10,000,000-item range, matrix or file never becomes a list in memory.
  *
  * Thread safety: after wf__items_* set it up (scheduler thread), any number of threads may
  * call wf__items_get at once (the file source reads under its own lock). A pipelined task's
@@ -19,9 +20,11 @@
 #include "wf_context.h"
 
 typedef enum wf_items_src_kind {
-    WF_ITEMS_SRC_JSON,  /* list: a JSON array */
-    WF_ITEMS_SRC_RANGE, /* item i is lo + i */
-    WF_ITEMS_SRC_FILE,  /* item i is line i of the file, without its \n (and a \r before it) */
+    WF_ITEMS_SRC_JSON,   /* list: a JSON array */
+    WF_ITEMS_SRC_RANGE,  /* item i is lo + i */
+    WF_ITEMS_SRC_FILE,   /* item i is line i of the file, without its \n (and a \r before it) */
+    WF_ITEMS_SRC_MATRIX, /* item i is the matrix's combination i, computed on demand */
+    WF_ITEMS_SRC_REF,    /* item i is item i of a list by reference (wf_ref_list_get) */
 } wf_items_src_kind;
 
 /* Lines per window of a file source: one offset is kept per window (8 bytes per 4,096 lines),
@@ -36,8 +39,9 @@ typedef struct wf_items {
     /* JSON: lent (own NULL: a constant of the workflow or a value in the context, which the
      * run neither copies nor touches the reference counts of) or owned (own == list). */
     const json_object *list;
-    json_object *own;
-    int64_t lo; /* RANGE */
+    json_object *own;         /* REF: the marker (a share of the result's) */
+    int64_t lo;               /* RANGE */
+    struct wf_matrix *matrix; /* MATRIX: owned */
     /* FILE: the open file, the byte offset of each window's first line (n_windows + 1, the
      * last the file's size), and the window read last, under lock. */
     char *path;
@@ -54,8 +58,13 @@ typedef struct wf_items {
 /* A source over a JSON array (list must be one): lent when own is NULL, else own == list is
  * taken. */
 wf_items *wf__items_json(const json_object *list, json_object *own);
+/* The items of a list by reference (a marker, wf_ref_list_len), read one at a time; the
+ * source holds its own share of the marker. */
+wf_items *wf__items_ref(const json_object *marker);
 /* The n integers lo, lo + 1, ... */
 wf_items *wf__items_range(int64_t lo, size_t n);
+/* The combinations of matrix (taken: freed with the source). */
+wf_items *wf__items_matrix(struct wf_matrix *matrix);
 /* The lines of the file at path (read once now to count them and note where each window
  * starts; kept open for the run). A last line without \n counts; a \r before a \n is not
  * part of the line; empty lines are items (""). On failure returns NULL and *error (owned)

@@ -38,16 +38,24 @@ void wf__pipe_open(wf_run *r, uint32_t s)
     }
 }
 
-/* Source unit i's result (borrowed): from the source's values while it runs, from its
- * published result once it ended. */
-static const json_object *source_value(const wf_run *r, uint32_t s, size_t i)
+/* Source unit i's result (owned; references shared): from the source's values while it runs,
+ * from its published result once it ended. */
+static json_object *source_value(const wf_run *r, uint32_t s, size_t i)
 {
     const wf_task_state *ss = &r->tasks[s];
+    json_object *v = wf__unit_value_copy(ss, (uint32_t)i);
+    char *error = NULL;
+    uint64_t len;
 
-    if (wf__unit_value(ss, (uint32_t)i) != NULL)
-        return wf__unit_value(ss, (uint32_t)i);
-    if (ss->result != NULL && json_object_is_type(ss->result->value, json_type_array))
-        return json_object_array_get_idx(ss->result->value, i);
+    if (v != NULL || ss->result == NULL)
+        return v;
+    if (wf_ref_list_len(ss->result->value, &len)) {
+        wf_ref_list_get(ss->result->value, i, &v, &error);
+        free(error);
+        return v;
+    }
+    if (json_object_is_type(ss->result->value, json_type_array))
+        return wf_json_copy_refs(json_object_array_get_idx(ss->result->value, i));
     return NULL;
 }
 
@@ -98,8 +106,7 @@ static void feed_one(wf_run *r, uint32_t t, uint32_t idx)
         return;
     ts->unfed--;
     if (src == WF_STATUS_SUCCEEDED) {
-        json_object_array_put_idx(ts->items->own, idx,
-                                  wf_json_copy_refs(source_value(r, task->pipe_source, idx)));
+        json_object_array_put_idx(ts->items->own, idx, source_value(r, task->pipe_source, idx));
         wf__label_render_one(r, t, idx);
         if (wf__reuse_take(r, t, idx)) {
             wf__pipe_feed(r, t, idx);

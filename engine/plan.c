@@ -9,22 +9,12 @@
 
 #include "run_internal.h"
 
-/* `<< range(...) >>` or `<< file_lines(...) >>`: the first WF__PLAN_ITEMS items in "items"
- * and, when there are more, how many in "items_total", without building the list (a missing file
- * leaves both out: the run says why). Returns false for another template. */
-static bool plan_lazy(wf_run *r, const wf_task *task, json_object *o)
+/* The first WF__PLAN_ITEMS items of src in "items" and, when there are more, how many in
+ * "items_total" (src is freed). */
+static void plan_first_items(wf_items *src, json_object *o)
 {
-    wf_items *src = NULL;
-    char *error = NULL;
-    json_object *first;
+    json_object *first = json_object_new_array();
 
-    if (task->items->kind != WF_VNODE_TEMPLATE || !wf_tpl_is_lazy_list(task->items->tpl))
-        return false;
-    if (wf__lazy_items(r, task, r->root, &src, &error) != WF_OK) {
-        free(error);
-        return true;
-    }
-    first = json_object_new_array();
     for (size_t i = 0; i < src->n_items && i < WF__PLAN_ITEMS; i++) {
         const json_object *item = NULL;
         json_object *own = NULL;
@@ -37,6 +27,22 @@ static bool plan_lazy(wf_run *r, const wf_task *task, json_object *o)
     if (src->n_items > WF__PLAN_ITEMS)
         json_object_object_add(o, "items_total", json_object_new_int64((int64_t)src->n_items));
     wf__items_free(src);
+}
+
+/* `<< range(...) >>` or `<< file_lines(...) >>`: described without building the list (a
+ * missing file leaves "items" out: the run says why). Returns false for another template. */
+static bool plan_lazy(wf_run *r, const wf_task *task, json_object *o)
+{
+    wf_items *src = NULL;
+    char *error = NULL;
+
+    if (task->items->kind != WF_VNODE_TEMPLATE || !wf_tpl_is_lazy_list(task->items->tpl))
+        return false;
+    if (wf__lazy_items(r, task, r->root, &src, &error) != WF_OK) {
+        free(error);
+        return true;
+    }
+    plan_first_items(src, o);
     return true;
 }
 
@@ -49,8 +55,11 @@ static json_object *plan_task(wf_run *r, const wf_task *task)
 
     wf_error_init(&err);
     if (task->items_kind == WF_ITEMS_MATRIX) {
-        if (wf__matrix_expand(task, r->root, &items, &err) == WF_OK)
-            json_object_object_add(o, "items", items);
+        wf_matrix *m = NULL;
+
+        /* As for a range: the first combinations and how many, computed one at a time. */
+        if (wf__matrix_open(task, r->root, &m, &err) == WF_OK)
+            plan_first_items(wf__items_matrix(m), o);
     } else if (task->items_kind == WF_ITEMS_LIST && plan_lazy(r, task, o)) {
         /* described without building the list */
     } else if (task->items_kind == WF_ITEMS_LIST) {

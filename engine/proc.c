@@ -47,7 +47,9 @@ typedef struct stream {
     int spill_fd;
     char *spill_path;
     wf_sha256 *sha;
-    uint64_t total; /* bytes kept: in buf, then in the file */
+    uint64_t total;    /* bytes kept: in buf, then in the file */
+    uint64_t newlines; /* '\n' bytes among them (output: lines counts its lines with it) */
+    char last;         /* the last byte kept */
     int spill_errno;
     char *chunk; /* READ_CHUNK bytes */
 } stream;
@@ -334,6 +336,8 @@ static void spill_take(stream *s, const char *p, size_t n)
     if (n == 0)
         return;
     s->total += n;
+    s->newlines += wf_count_newlines(p, n);
+    s->last = p[n - 1];
     if (s->spill_fd < 0 && s->spill_errno == 0 && s->buf.len + n <= WF_PROC_SPILL_THRESHOLD) {
         wf_strbuf_add(&s->buf, p, n);
         return;
@@ -419,6 +423,7 @@ static void stream_finish(stream *s, wf_proc_output *o)
     o->truncated = s->truncated;
     o->spill_errno = s->spill_errno;
     o->total = s->total;
+    o->lines = s->newlines + (s->total > 0 && s->last != '\n');
     if (s->spill_fd >= 0) {
         /* What logs show of it: its last bytes. */
         size_t tail =

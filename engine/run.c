@@ -89,6 +89,7 @@ void wf_run_free(wf_run *r)
         wf_task_state *ts = &r->tasks[t];
 
         json_object_put(ts->values);
+        wf__values_log_free(ts->values_log);
         wf__detail_free(ts);
         wf__labels_free(ts);
         free(ts->units);

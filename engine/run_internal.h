@@ -34,6 +34,7 @@
 #include "engine_internal.h"
 #include "executor.h"
 #include "items.h"
+#include "unit_values.h"
 #include "wfengine.h"
 
 /* A growable FIFO of task or unit indices (the ready list, a task's retries). */
@@ -111,8 +112,11 @@ typedef struct wf_task_state {
     size_t running, ended;
     size_t waiting_retry; /* units waiting for their retry delay */
     /* The units' values, a JSON array by unit index created at the first value that is not
-     * null (owned until the task ends, when it becomes the task's result as it is). */
+     * null (owned until the task ends, when it becomes the task's result as it is); for a
+     * task of more than WF__VALUES_INLINE units, a file instead (unit_values.h; owned until
+     * the task ends, when it becomes the task's result, a list by reference). */
     json_object *values;
+    wf_values_log *values_log;
     wf_detail_map details;       /* see wf_unit_detail */
     char **labels;               /* `label:` per unit (NULL where it failed), or NULL (label.c) */
     char *plain_out, *plain_err; /* a plain task's captured stdout/stderr */
@@ -334,10 +338,14 @@ int wf__unit_exit_code(const wf_task_state *ts, uint32_t idx);
 const char *wf__unit_error(const wf_task_state *ts, uint32_t idx);
 /* Counts a new attempt of unit idx; returns the count. */
 uint32_t wf__unit_attempt_add(wf_task_state *ts, uint32_t idx);
-/* Unit idx's value (borrowed: the task's values array holds it), or NULL. */
+/* Unit idx's value (borrowed: the task's values array holds it), or NULL; NULL too for a task
+ * whose values are in a file (wf__unit_value_copy reads those). */
 const json_object *wf__unit_value(const wf_task_state *ts, uint32_t idx);
 /* Keeps v_take as unit idx's value (NULL: none). */
 void wf__unit_value_set(wf_task_state *ts, uint32_t idx, json_object *v_take);
+/* Unit idx's value as a new value (owned; references shared, not loaded) whether it is in the
+ * values array or the file, or NULL (none, or a file that cannot be read back). */
+json_object *wf__unit_value_copy(const wf_task_state *ts, uint32_t idx);
 /* A context for unit idx (its item from the task's item source, when it has one): *own is
  * what the caller puts after unreffing the context (NULL if nothing). Returns NULL when the
  * item cannot be read (*error says why, owned, when error is not NULL). Any thread. */
@@ -353,10 +361,11 @@ size_t wf__planned_units(const wf_task *task);
 void wf__advance_next(wf_task_state *ts);
 /* Creates n units for the task and, with queue, puts it on the ready list. */
 void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue);
-/* `with-items: << range(...) >>` or `<< file_lines(...) >>` evaluated in ctx: a source read
- * one item at a time in *src (owned; NULL when the task's items are another template or no
- * template). A file's path is relative to the directory of the workflow file, like `uses:`
- * and `env-file:`. On failure returns its code and *error (owned) says why. */
+/* `with-items: << range(...) >>`, `<< file_lines(...) >>` or `<< task.NAME >>` of a list by
+ * reference (a lines result, a large fan-out's results: read an item at a time) evaluated in ctx: a
+ * source read one item at a time in *src (owned; NULL when the task's items are another template or
+ * no template). A file's path is relative to the directory of the workflow file, like `uses:` and
+ * `env-file:`. On failure returns its code and *error (owned) says why. */
 int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_items **src,
                    char **error);
 /* How many items of such a list a dry run shows (wf_run_plan). */
@@ -365,9 +374,11 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
 int wf__expand_items(wf_run *r, uint32_t t, char **error);
 /* --resume: what the resumed run has for a task, read from the store as runs of units
  * (wf_store_succeeded_each): a span is consecutive succeeded units that share their result
- * and outputs, with the first bytes of each one's item hash. A plain task has one span,
- * -1..-1. Memory: WF_STORE_DIGEST_LEN bytes per item plus one record per span, however the
- * units were stored (a range of the store is one span). */
+ * and outputs. A plain task has one span, -1..-1. A pipelined task's spans keep the first
+ * bytes of each one's item hash (WF_STORE_DIGEST_LEN bytes per item); any other with-items
+ * task reads them again from the store when it expands (wf__reuse_items), so what is kept
+ * from the start of the run is one record per span, however the units were stored (a range
+ * of the store is one span). */
 typedef struct wf__reuse_span {
     int64_t first, last;
     unsigned char *digests; /* (last - first + 1) * WF_STORE_DIGEST_LEN, or NULL: none */
@@ -518,12 +529,16 @@ bool wf__unit_render_script(wf_run *r, const wf_job *job, char **script, char **
                             wf_completion *c);
 /* Completes c for a unit run elsewhere, whose job, status, exit code, out, err, error and
  * times the executor filled: converts stdout to the result per the task's output mode (a
- * failure when it cannot be parsed, or when out_truncated and the mode is not text; `where`
- * names the job in that message) and writes the store data; a success is recorded in the
- * cache under cache_key (NULL or "": not cached; workdir: where its generated files are, as
- * wf__unit_render_script gave it). Any thread. */
-void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *result,
-                            bool result_truncated, const char *where, const char *cache_key,
+ * failure when it cannot be parsed; `where` names the job in that message) and writes the
+ * store data; a success is recorded in the cache under cache_key (NULL or "": not cached;
+ * workdir: where its generated files are, as wf__unit_render_script gave it). out_path: the
+ * file of a stdout too large to be read into c->out (c->out is then its tail), taken by reference
+ * as a local unit's large stdout is (wf__spill_adopt_file: linked or copied, never read whole);
+ * result or result_path: what the job wrote to $WF_RESULT, in memory or (large) as a file taken the
+ * same way. Either over the task's max-output fails the unit naming the task, item and cap. The
+ * files must stay until it returns. Any thread. */
+void wf__unit_finish_remote(wf_run *r, wf_completion *c, const char *out_path, const char *result,
+                            const char *result_path, const char *where, const char *cache_key,
                             const char *workdir);
 
 #endif

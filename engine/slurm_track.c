@@ -24,8 +24,8 @@
 
 #include "slurm_internal.h"
 
-/* What is kept of an element's output files: the local executor's default caps. */
-#define STDOUT_CAP ((size_t)64 << 20)
+/* What is kept in memory of an element's stderr; its stdout and $WF_RESULT are read whole only
+ * up to WF_SLURM_INLINE_MAX (larger ones go by path: see wf_slurm_result). */
 #define STDERR_CAP ((size_t)16 << 20)
 /* Job ids per squeue/sacct/scancel call: one call in practice, and far below the 128 KiB
  * that Linux allows for one argument. */
@@ -67,6 +67,35 @@ static bool read_capped(const char *path, size_t cap, char **out, bool *truncate
     close(fd);
     /* An empty file is an allocated "": detach always terminates. */
     *out = wf_strbuf_detach(&sb, NULL);
+    return true;
+}
+
+/* An element's stdout or $WF_RESULT file: up to WF_SLURM_INLINE_MAX bytes read whole into
+ * *text; a larger one is left where it is (*big_path owned) with *text its last
+ * WF_SLURM_INLINE_MAX bytes (for the log). False when the file cannot be opened (then both
+ * NULL). */
+static bool read_output(const char *path, char **text, char **big_path)
+{
+    struct stat st;
+    bool truncated;
+    int fd;
+
+    *big_path = NULL;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size <= WF_SLURM_INLINE_MAX)
+        return read_capped(path, WF_SLURM_INLINE_MAX, text, &truncated);
+    *text = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    {
+        char *tail = wf_xmalloc(WF_SLURM_INLINE_MAX + 1);
+        ssize_t n = pread(fd, tail, WF_SLURM_INLINE_MAX, st.st_size - (off_t)WF_SLURM_INLINE_MAX);
+
+        tail[n > 0 ? n : 0] = '\0';
+        *text = tail;
+    }
+    close(fd);
+    *big_path = wf_xstrdup(path);
     return true;
 }
 
@@ -169,16 +198,13 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
     }
 
     path = wf_xasprintf("%s/out.%zu", j->dir, i);
-    have_out = read_capped(path, STDOUT_CAP, &r.out, &r.out_truncated);
+    have_out = read_output(path, &r.out, &r.out_path);
     free(path);
     path = wf_xasprintf("%s/err.%zu", j->dir, i);
     have_err = read_capped(path, STDERR_CAP, &r.err, &err_trunc);
     free(path);
     path = wf_xasprintf("%s/result.%zu", j->dir, i);
-    if (!read_capped(path, STDOUT_CAP, &r.result, &r.result_truncated)) {
-        free(r.result);
-        r.result = NULL;
-    }
+    read_output(path, &r.result, &r.result_path);
     free(path);
 
     if (r.status != WF_STATUS_SUCCEEDED) {
@@ -214,13 +240,15 @@ static void finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, in
     }
     wf_strbuf_release(&msg);
 
-    if (!s->keep_files)
-        wf__slurm_remove_element_files(j->dir, i);
-
     e->done = true;
     j->left--;
     s->done(&r, s->user);
+    /* After the callback: it may have linked a large output file elsewhere. */
+    if (!s->keep_files)
+        wf__slurm_remove_element_files(j->dir, i);
     free(r.result); /* the callback may have taken it (then NULL) */
+    free(r.out_path);
+    free(r.result_path);
     atomic_fetch_sub(&s->pending, 1);
 }
 
@@ -276,16 +304,13 @@ static void report_item(wf_slurm *s, wf_slurm_job *j, size_t a, size_t k, bool f
         r.start_ms = r.end_ms;
 
     path = wf_xasprintf("%s/out.%zu", j->dir, f);
-    read_capped(path, STDOUT_CAP, &r.out, &r.out_truncated);
+    read_output(path, &r.out, &r.out_path);
     free(path);
     path = wf_xasprintf("%s/err.%zu", j->dir, f);
     read_capped(path, STDERR_CAP, &r.err, &trunc);
     free(path);
     path = wf_xasprintf("%s/result.%zu", j->dir, f);
-    if (!read_capped(path, STDOUT_CAP, &r.result, &r.result_truncated)) {
-        free(r.result);
-        r.result = NULL;
-    }
+    read_output(path, &r.result, &r.result_path);
     free(path);
 
     if (finished) {
@@ -314,11 +339,13 @@ static void report_item(wf_slurm *s, wf_slurm_job *j, size_t a, size_t k, bool f
         r.error = wf_strbuf_detach(&msg, NULL);
     }
     wf_strbuf_release(&msg);
-    if (!s->keep_files)
-        wf__slurm_remove_element_files(j->dir, f);
     it->done = true;
     s->done(&r, s->user);
+    if (!s->keep_files)
+        wf__slurm_remove_element_files(j->dir, f);
     free(r.result);
+    free(r.out_path);
+    free(r.result_path);
     atomic_fetch_sub(&s->pending, 1);
 }
 

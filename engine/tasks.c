@@ -372,9 +372,12 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
          * values array as it is, made as long as the list. */
         value = ts->values;
         ts->values = NULL;
-        if (value == NULL)
+        if (ts->values_log != NULL) {
+            value = wf__values_log_publish(ts->values_log);
+            ts->values_log = NULL;
+        } else if (value == NULL)
             value = wf_json_check(json_object_new_array_ext((int)(ts->n_units ? ts->n_units : 1)));
-        if (json_object_array_length(value) < ts->n_units &&
+        if (!wf_ref_is(value) && json_object_array_length(value) < ts->n_units &&
             json_object_array_put_idx(value, ts->n_units - 1, NULL) != 0)
             wf_oom(ts->n_units * sizeof(void *));
     } else if (task->items_kind == WF_ITEMS_NONE && status == WF_STATUS_SUCCEEDED) {

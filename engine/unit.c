@@ -28,8 +28,10 @@ static uint64_t max_output(const wf_run *r, const wf_task *task)
                                 : (uint64_t)r->engine->opts.stdout_cap;
 }
 
-/* A unit over its max-output fails naming it, the cap and how to raise it. */
-static void over_cap(const wf_task *task, const wf_job *job, uint64_t cap, wf_completion *c)
+/* A unit over its max-output fails naming it, the cap and how to raise it; what: "stdout"
+ * or "$WF_RESULT". */
+static void over_cap(const wf_task *task, const wf_job *job, uint64_t cap, const char *what,
+                     wf_completion *c)
 {
     wf_strbuf sb = WF_STRBUF_INIT;
 
@@ -38,11 +40,47 @@ static void over_cap(const wf_task *task, const wf_job *job, uint64_t cap, wf_co
         wf_strbuf_addf(&sb, " item %u", (unsigned)job->unit);
     wf_strbuf_adds(&sb, " wrote more than its max-output of ");
     wf_size_format(&sb, cap);
-    wf_strbuf_addf(&sb, " to stdout (what came after was dropped); raise it with `max-output:` "
-                        "on the task or at the top of the file, or --max-output");
+    wf_strbuf_addf(&sb,
+                   " to %s%s; raise it with `max-output:` on the task or at the top of the "
+                   "file, or --max-output",
+                   what, strcmp(what, "stdout") == 0 ? " (what came after was dropped)" : "");
     c->status = WF_STATUS_FAILED;
     free(c->error);
     c->error = wf_strbuf_detach(&sb, NULL);
+}
+
+/* A $WF_RESULT too large to read (over WF_PROC_SPILL_THRESHOLD) as the unit's result: kept by
+ * reference, as a large stdout is. False with c failed. */
+static bool result_by_ref(wf_run *r, const wf_task *task, const wf_job *job, const char *path,
+                          uint64_t cap, wf_completion *c)
+{
+    wf_proc_result res;
+    char *error = NULL, *ref_path = NULL;
+    bool ok = false;
+
+    wf_proc_result_init(&res);
+    if (!wf__spill_adopt_file(r, path, cap, &res.out, &error)) {
+        c->status = WF_STATUS_FAILED;
+        free(c->error);
+        c->error = wf_xasprintf("$WF_RESULT: %s", error);
+        free(error);
+        goto out;
+    }
+    if (res.out.truncated) {
+        over_cap(task, job, cap, "$WF_RESULT", c);
+        goto out;
+    }
+    if (!wf__unit_take_result(r, &res.out, c, &ref_path))
+        goto out;
+    c->value = wf__unit_ref_result(r, task, job, ref_path, &res.out, c);
+    if (c->value != NULL) {
+        c->status = WF_STATUS_SUCCEEDED;
+        ok = true;
+    }
+out:
+    free(ref_path);
+    wf_proc_result_release(&res);
+    return ok;
 }
 
 static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const wf_job *job,
@@ -121,12 +159,21 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
             c->error = wf_xasprintf("exit code %d", res.exit_code);
     } else {
         char *error = NULL;
+        bool large = false;
 
         /* A result written to $WF_RESULT is the result; stdout is then only the log. */
-        rc = wf__unit_scratch_result(&scratch, spec.stdout_cap, &result_text, &error);
+        rc = wf__unit_scratch_result(&scratch, spec.stdout_cap, &result_text, &large, &error);
+        if (rc == WF_ERANGE) {
+            over_cap(task, job, cap, "$WF_RESULT", c);
+            goto out;
+        }
         if (rc != WF_OK && rc != WF_ENOENT) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
+            goto out;
+        }
+        if (large) {
+            result_by_ref(r, task, job, scratch.result_path, cap, c);
             goto out;
         }
         if (result_text != NULL) {
@@ -140,11 +187,11 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
             goto out;
         }
         if (res.out.truncated) {
-            over_cap(task, job, cap, c);
+            over_cap(task, job, cap, "stdout", c);
             goto out;
         }
         if (ref_path != NULL) {
-            c->value = wf__unit_ref_result(r, task, job, ref_path, res.out.hash, res.out.total, c);
+            c->value = wf__unit_ref_result(r, task, job, ref_path, &res.out, c);
             if (c->value != NULL) {
                 c->status = WF_STATUS_SUCCEEDED;
                 c->result_is_stdout = true;
@@ -409,38 +456,54 @@ out:
     return ok;
 }
 
-void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, const char *result,
-                            bool result_truncated, const char *where, const char *cache_key,
+void wf__unit_finish_remote(wf_run *r, wf_completion *c, const char *out_path, const char *result,
+                            const char *result_path, const char *where, const char *cache_key,
                             const char *workdir)
 {
     const wf_task *task = &r->wf->tasks[c->job.task];
     json_object *own = NULL;
-    char *why = NULL;
+    char *why = NULL, *ref_path = NULL;
     wf_ctx *ctx = job_ctx(r, &c->job, &own, &why);
     const json_object *item = NULL;
     int64_t index;
-    bool has_item = wf_ctx_item(ctx, &item, &index);
+    bool has_item = wf_ctx_item(ctx, &item, &index), out_over;
+    uint64_t cap = max_output(r, task);
+    wf_proc_result big;
 
-    if (c->status == WF_STATUS_SUCCEEDED && result != NULL) {
-        /* A result written to $WF_RESULT is the result; stdout is then only the log. */
+    wf_proc_result_init(&big);
+    /* A large stdout is kept by reference whatever happened, as a local unit's. */
+    out_over = out_path == NULL && c->out != NULL && strlen(c->out) > cap;
+    if (out_path != NULL) {
         char *error = NULL;
 
-        if (result_truncated) {
+        if (!wf__spill_adopt_file(r, out_path, cap, &big.out, &error)) {
             c->status = WF_STATUS_FAILED;
-            c->error = wf_xasprintf("%s: $WF_RESULT is larger than the %d MiB a result may "
-                                    "have; write large data to a file of your own",
-                                    where, 64);
-        } else if (wf_output_convert(task->output, result, "$WF_RESULT", &c->value, &error) !=
-                   WF_OK) {
+            free(c->error);
+            c->error = wf_xasprintf("%s: stdout: %s", where, error);
+            free(error);
+        } else if (wf__unit_take_stdout(r, &big.out, c, &ref_path)) {
+            out_over = big.out.truncated;
+        }
+    }
+    if (c->status == WF_STATUS_SUCCEEDED && result_path != NULL) {
+        /* A result written to $WF_RESULT is the result; stdout is then only the log. */
+        result_by_ref(r, task, &c->job, result_path, cap, c);
+    } else if (c->status == WF_STATUS_SUCCEEDED && result != NULL) {
+        char *error = NULL;
+
+        if (strlen(result) > cap)
+            over_cap(task, &c->job, cap, "$WF_RESULT", c);
+        else if (wf_output_convert(task->output, result, "$WF_RESULT", &c->value, &error) !=
+                 WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
         }
-    } else if (c->status == WF_STATUS_SUCCEEDED && out_truncated &&
-               task->output != WF_OUTPUT_TEXT) {
-        c->status = WF_STATUS_FAILED;
-        c->error = wf_xasprintf("%s: stdout is larger than what is kept, so it cannot be "
-                                "parsed as output: %s",
-                                where, task->output == WF_OUTPUT_JSON ? "json" : "lines");
+    } else if (c->status == WF_STATUS_SUCCEEDED && out_over) {
+        over_cap(task, &c->job, cap, "stdout", c);
+    } else if (c->status == WF_STATUS_SUCCEEDED && ref_path != NULL) {
+        c->value = wf__unit_ref_result(r, task, &c->job, ref_path, &big.out, c);
+        if (c->value != NULL)
+            c->result_is_stdout = true;
     } else if (c->status == WF_STATUS_SUCCEEDED) {
         char *error = NULL;
 
@@ -455,6 +518,8 @@ void wf__unit_finish_remote(wf_run *r, wf_completion *c, bool out_truncated, con
         wf__unit_store_data(r, item, has_item, c);
     if (r->store != NULL && cache_key != NULL && cache_key[0] != '\0')
         wf__unit_cache_record(r, task, cache_key, workdir, c);
+    wf_proc_result_release(&big);
+    free(ref_path);
     wf_ctx_unref(ctx);
     json_object_put(own);
     free(why); /* read when its script was rendered: it changed since, nothing to add */

@@ -132,6 +132,10 @@ const json_object *wf__unit_value(const wf_task_state *ts, uint32_t idx)
 
 void wf__unit_value_set(wf_task_state *ts, uint32_t idx, json_object *v_take)
 {
+    if (ts->values_log != NULL) {
+        wf__values_log_put(ts->values_log, idx, v_take);
+        return;
+    }
     if (v_take == NULL && ts->values == NULL)
         return;
     if (ts->values == NULL)
@@ -139,6 +143,18 @@ void wf__unit_value_set(wf_task_state *ts, uint32_t idx, json_object *v_take)
     /* put_idx fills the gap before idx with nulls; it frees what idx held. */
     if (json_object_array_put_idx(ts->values, idx, v_take) != 0)
         wf_oom(sizeof(void *) * (idx + 1));
+}
+
+json_object *wf__unit_value_copy(const wf_task_state *ts, uint32_t idx)
+{
+    json_object *v;
+    char *error = NULL;
+
+    if (ts->values_log == NULL)
+        return wf_json_copy_refs(wf__unit_value(ts, idx));
+    v = wf__values_log_get(ts->values_log, idx, &error);
+    free(error);
+    return v;
 }
 
 wf_ctx *wf__unit_ctx(const wf_run *r, uint32_t t, uint32_t idx, json_object **own, char **error)

@@ -48,10 +48,13 @@ typedef struct wf_unit_scratch {
  * found empty by each unit) and the environment that names it (s->envp borrows envp's
  * strings: keep envp until close). False (c failed, s empty) when it cannot be made. */
 bool wf__unit_scratch_open(char *const *envp, wf_unit_scratch *s, wf_completion *c);
-/* What the unit wrote to $WF_RESULT: WF_OK with *text (owned), WF_ENOENT when it wrote
- * nothing there (the result comes from stdout), or another code with *error (owned) when the
- * file is not a regular file or is larger than cap bytes. */
-int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, char **error);
+/* What the unit wrote to $WF_RESULT: WF_OK with *text (owned), or, for a file larger than
+ * WF_PROC_SPILL_THRESHOLD, WF_OK with *large set and nothing read (the caller takes
+ * s->result_path by reference); WF_ENOENT when it wrote nothing there (the result comes from
+ * stdout); WF_ERANGE when it is larger than cap bytes (the caller says so); WF_EIO with
+ * *error (owned) when it is not a regular file. */
+int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, bool *large,
+                            char **error);
 /* Empties the directory for the worker's next unit (never following a symbolic link; the
  * directory itself goes when the thread ends) and frees s. */
 void wf__unit_scratch_close(wf_unit_scratch *s);
@@ -88,12 +91,27 @@ const char *wf__spill_dir_for(const wf_run *r);
  * store that could not take it, the store failed), when the file could not be written (a
  * full disk) or kept. */
 bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char **ref_path);
-/* The unit's result as a reference to path (size bytes, SHA256 hash) converted by the task's
- * output mode: a marker (owned). json and lines are parsed once to check them; NULL with c
- * failed when they do not convert. */
+/* As wf__unit_take_stdout for a large $WF_RESULT: the file becomes a blob (c->result_hash,
+ * with c->result_from the task's output mode: the record's result is that blob converted) or
+ * a file of the spill directory. */
+bool wf__unit_take_result(wf_run *r, wf_proc_output *out, wf_completion *c, char **ref_path);
+/* A file written outside wf_proc_run (a cluster job's stdout or $WF_RESULT, a local unit's
+ * $WF_RESULT) as a spilled stream in out (which starts as wf_proc_result_init leaves it):
+ * its first cap bytes (out->truncated when it has more) hashed as they are read once, in a
+ * file of wf__spill_dir_for(r): a hard link to path when it is kept whole and on the same
+ * file system (nothing copied; the file must not change afterwards), else a copy. Memory: a
+ * 64 KiB buffer whatever the size. A file that cannot be written there (a full disk) is
+ * out->spill_errno, for wf__unit_take_stdout/_result to fail the unit. Returns false with
+ * *error (owned) when path cannot be read or is not a regular file (a symbolic link is
+ * refused). Any thread. */
+bool wf__spill_adopt_file(wf_run *r, const char *path, uint64_t cap, wf_proc_output *out,
+                          char **error);
+/* The unit's result as a reference to path (the spilled stdout `out` describes: its size,
+ * SHA256 and lines) converted by the task's output mode: a marker (owned). json is
+ * parsed once to check it; lines are counted, not read (more than WF_MAX_LIST_LEN fail the
+ * unit). NULL with c failed when the output does not convert. */
 json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *job,
-                                 const char *path, const char *hash, uint64_t size,
-                                 wf_completion *c);
+                                 const char *path, const wf_proc_output *out, wf_completion *c);
 
 /* ---- cache_files.c: the files of `cache.generates` ---------------------------------------- */
 

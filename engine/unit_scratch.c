@@ -169,7 +169,8 @@ bool wf__unit_scratch_open(char *const *envp, wf_unit_scratch *s, wf_completion 
     return true;
 }
 
-int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, char **error)
+int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, bool *large,
+                            char **error)
 {
     int fd = open(s->result_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     wf_strbuf sb = WF_STRBUF_INIT;
@@ -177,6 +178,7 @@ int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, c
     char buf[65536];
 
     *text = NULL;
+    *large = false;
     *error = NULL;
     if (fd < 0 && errno == ENOENT)
         return WF_ENOENT;
@@ -187,12 +189,15 @@ int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, c
             close(fd);
         return WF_EIO;
     }
-    if ((size_t)st.st_size > cap) {
-        *error = wf_xasprintf("$WF_RESULT holds %lld bytes, more than the %zu a result may have; "
-                              "write large data to a file of your own and its path to $WF_RESULT",
-                              (long long)st.st_size, cap);
+    if ((uint64_t)st.st_size > cap) {
         close(fd);
         return WF_ERANGE;
+    }
+    if ((uint64_t)st.st_size > WF_PROC_SPILL_THRESHOLD) {
+        /* Not read here: the caller keeps it by reference (wf__spill_adopt_file). */
+        close(fd);
+        *large = true;
+        return WF_OK;
     }
     for (;;) {
         ssize_t got = read(fd, buf, sizeof(buf));
@@ -207,7 +212,6 @@ int wf__unit_scratch_result(const wf_unit_scratch *s, size_t cap, char **text, c
     }
     close(fd);
     if (sb.len > cap) {
-        *error = wf_xasprintf("$WF_RESULT grew past the %zu bytes a result may have", cap);
         wf_strbuf_release(&sb);
         return WF_ERANGE;
     }

@@ -9,9 +9,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "run_internal.h"
@@ -81,7 +83,8 @@ static int name_file(const wf_proc_output *out, const char *path)
 
 /* A run with secrets stores stdout masked: the masked copy is made in memory (the raw file
  * stays in the spill directory for the result). */
-static bool put_masked(wf_run *r, const char *path, uint64_t size, wf_completion *c)
+static bool put_masked(wf_run *r, const char *path, uint64_t size, char *blob_hash,
+                       wf_completion *c)
 {
     char *text = wf_xmalloc(size + 1), *masked;
     size_t done = 0;
@@ -103,9 +106,9 @@ static bool put_masked(wf_run *r, const char *path, uint64_t size, wf_completion
     masked = wf__run_mask(r, text);
     wf_error_init(&err);
     if (wf_store_put_blob(r->store, masked ? masked : text, masked ? strlen(masked) : done,
-                          c->stdout_hash, &err) != WF_OK) {
+                          blob_hash, &err) != WF_OK) {
         c->status = WF_STATUS_FAILED;
-        c->error = wf_xstrdup(err.message ? err.message : "cannot store stdout");
+        c->error = wf_xstrdup(err.message ? err.message : "cannot store a large output");
     }
     wf_error_release(&err);
     free(masked);
@@ -113,7 +116,10 @@ static bool put_masked(wf_run *r, const char *path, uint64_t size, wf_completion
     return c->error == NULL;
 }
 
-bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char **ref_path)
+/* What wf__unit_take_stdout and wf__unit_take_result share: the spilled file out becomes the
+ * blob named in blob_hash (what: "stdout" or "$WF_RESULT", for the messages). */
+static bool take_spilled(wf_run *r, wf_proc_output *out, const char *what, char *blob_hash,
+                         wf_completion *c, char **ref_path)
 {
     bool to_store = r->store != NULL && r->spill_dir == NULL;
     wf_error err;
@@ -121,7 +127,6 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
     int e;
 
     *ref_path = NULL;
-    c->out_spilled = out->total;
     wf_error_init(&err);
     if (out->spill_errno != 0) {
         /* A full disk: the unit failed, and with a store so did the store (the run stops
@@ -129,7 +134,8 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
         if (to_store)
             wf_store_adopt_blob(r->store, -1, NULL, out->hash, out->total, out->spill_errno, &err);
         c->status = WF_STATUS_FAILED;
-        c->error = wf_xasprintf("stdout: cannot write it to %s: %s (after %llu bytes of it)",
+        free(c->error);
+        c->error = wf_xasprintf("%s: cannot write it to %s: %s (after %llu bytes of it)", what,
                                 wf__spill_dir_for(r), strerror(out->spill_errno),
                                 (unsigned long long)out->total);
         wf_error_release(&err);
@@ -139,7 +145,8 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
         if (wf_store_adopt_blob(r->store, out->spill_fd, out->spill_path, out->hash, out->total, 0,
                                 &err) != WF_OK) {
             c->status = WF_STATUS_FAILED;
-            c->error = wf_xstrdup(err.message ? err.message : "cannot store stdout");
+            free(c->error);
+            c->error = wf_xasprintf("%s: %s", what, err.message ? err.message : "cannot store it");
             wf_error_release(&err);
             return false;
         }
@@ -147,7 +154,7 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
             free(out->spill_path); /* renamed into place */
             out->spill_path = NULL;
         }
-        snprintf(c->stdout_hash, sizeof(c->stdout_hash), "%s", out->hash);
+        snprintf(blob_hash, WF_SHA256_HEX_LEN + 1, "%s", out->hash);
         *ref_path = wf_store_blob_path(r->store, out->hash);
         return true;
     }
@@ -155,7 +162,8 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
     e = name_file(out, path);
     if (e != 0) {
         c->status = WF_STATUS_FAILED;
-        c->error = wf_xasprintf("stdout: cannot keep it in %s: %s", r->spill_dir, strerror(e));
+        free(c->error);
+        c->error = wf_xasprintf("%s: cannot keep it in %s: %s", what, r->spill_dir, strerror(e));
         free(path);
         return false;
     }
@@ -163,7 +171,7 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
         free(out->spill_path);
         out->spill_path = NULL;
     }
-    if (r->store != NULL && !put_masked(r, path, out->total, c)) {
+    if (r->store != NULL && !put_masked(r, path, out->total, blob_hash, c)) {
         free(path);
         return false;
     }
@@ -171,34 +179,158 @@ bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char
     return true;
 }
 
+bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char **ref_path)
+{
+    c->out_spilled = out->total;
+    return take_spilled(r, out, "stdout", c->stdout_hash, c, ref_path);
+}
+
+bool wf__unit_take_result(wf_run *r, wf_proc_output *out, wf_completion *c, char **ref_path)
+{
+    bool ok = take_spilled(r, out, "$WF_RESULT", c->result_hash, c, ref_path);
+
+    /* The record says: the result is that blob converted by the task's output mode. */
+    if (ok && r->store != NULL)
+        c->result_from = wf_output_mode_name(r->wf->tasks[c->job.task].output);
+    return ok;
+}
+
+/* A name in dir for a file adopted there, unique in the process. */
+static char *adopt_name(const char *dir)
+{
+    static atomic_ulong counter;
+
+    return wf_xasprintf("%s/.adopt-%ld-%lu", dir, (long)getpid(), atomic_fetch_add(&counter, 1));
+}
+
+/* Copies the first len bytes of in (at its offset 0) to out, hashing them into h and
+ * counting their lines into *lines (a last line without \n counts), as proc.c does for a
+ * stream. 0, or the errno of a failed read (negated) or write. */
+static int copy_hashing(int in, int out, uint64_t len, wf_sha256 *h, uint64_t *lines)
+{
+    char buf[65536];
+    uint64_t done = 0;
+    char last = '\n';
+
+    *lines = 0;
+
+    while (done < len) {
+        size_t want = len - done < sizeof(buf) ? (size_t)(len - done) : sizeof(buf);
+        ssize_t n = pread(in, buf, want, (off_t)done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO; /* shorter than fstat said: it changed */
+        wf_sha256_update(h, buf, (size_t)n);
+        *lines += wf_count_newlines(buf, (size_t)n);
+        last = buf[n - 1];
+        for (ssize_t w = 0; out >= 0 && w < n;) {
+            ssize_t k = write(out, buf + w, (size_t)(n - w));
+
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0)
+                return errno;
+            w += k;
+        }
+        done += (uint64_t)n;
+    }
+    if (last != '\n')
+        ++*lines;
+    return 0;
+}
+
+bool wf__spill_adopt_file(wf_run *r, const char *path, uint64_t cap, wf_proc_output *out,
+                          char **error)
+{
+    const char *dir = wf__spill_dir_for(r);
+    wf_sha256 *h = NULL;
+    struct stat st;
+    bool linked = false;
+    char proc[64];
+    int in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), e;
+
+    *error = NULL;
+    if (in < 0 || fstat(in, &st) != 0) {
+        *error = wf_xasprintf("cannot read '%s': %s", path, strerror(errno));
+        if (in >= 0)
+            close(in);
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *error = wf_xasprintf("cannot read '%s': not a regular file", path);
+        close(in);
+        return false;
+    }
+    out->truncated = (uint64_t)st.st_size > cap;
+    out->total = out->truncated ? cap : (uint64_t)st.st_size;
+    /* The whole file, on the same file system: a second name for it, nothing copied (for the
+     * file opened and hashed here, whatever path names by then). */
+    out->spill_path = adopt_name(dir);
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", in);
+    if (!out->truncated &&
+        linkat(AT_FDCWD, proc, AT_FDCWD, out->spill_path, AT_SYMLINK_FOLLOW) == 0) {
+        linked = true;
+        out->spill_fd = open(out->spill_path, O_RDONLY | O_CLOEXEC);
+    } else {
+        out->spill_fd = open(out->spill_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    }
+    if (out->spill_fd < 0) {
+        out->spill_errno = errno;
+        close(in);
+        if (linked)
+            unlink(out->spill_path);
+        free(out->spill_path);
+        out->spill_path = NULL;
+        return true; /* as a stream that could not be written: the caller fails the unit */
+    }
+    h = wf_sha256_new();
+    e = copy_hashing(in, linked ? -1 : out->spill_fd, out->total, h, &out->lines);
+    wf_sha256_final_hex(h, out->hash);
+    close(in);
+    if (e < 0) {
+        *error = wf_xasprintf("cannot read '%s': %s", path, strerror(-e));
+        return false;
+    }
+    out->spill_errno = e;
+    return true;
+}
+
 json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *job,
-                                 const char *path, const char *hash, uint64_t size,
-                                 wf_completion *c)
+                                 const char *path, const wf_proc_output *out, wf_completion *c)
 {
     char *label = task->items_kind != WF_ITEMS_NONE
                       ? wf_xasprintf("task '%s' item %u", task->name, (unsigned)job->unit)
                       : wf_xasprintf("task '%s'", task->name);
     json_object *value = NULL, *marker = NULL;
-    uint64_t lines = 0;
+    uint64_t lines = out->lines;
 
-    /* json and lines are parsed once now, to fail the unit on bad output as before (the
-     * parsed value enters the cache if it fits: it is likely to be read soon). */
-    if (task->output != WF_OUTPUT_TEXT) {
-        json_object *probe = NULL;
+    if (task->output == WF_OUTPUT_LINES && lines > WF_MAX_LIST_LEN) {
+        c->status = WF_STATUS_FAILED;
+        c->error = wf_xasprintf("output: lines: stdout has %llu lines, more than the %d a list "
+                                "may have; use output: text, or print fewer lines",
+                                (unsigned long long)lines, WF_MAX_LIST_LEN);
+        free(label);
+        return NULL;
+    }
+    /* json is parsed once now, to fail the unit on bad output as before (the parsed value
+     * enters the cache if it fits: it is likely to be read soon). Lines always convert: they
+     * were counted on the way, and are read a window at a time when used. */
+    if (task->output == WF_OUTPUT_JSON) {
         char *error = NULL;
 
-        if (wf_ref_load_file(path, task->output, size, &probe, &error) != WF_OK) {
+        if (wf_ref_load_file(path, task->output, out->total, &value, &error) != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
             free(label);
             return NULL;
         }
-        value = probe;
-        if (task->output == WF_OUTPUT_LINES)
-            lines = json_object_array_length(value);
     }
-    marker = wf_ref_new(r->refs, path, hash, task->output, size,
-                        wf_ref_mem_estimate(task->output, size, lines), label, value);
+    marker = wf_ref_new(r->refs, path, out->hash, task->output, out->total,
+                        wf_ref_mem_estimate(task->output, out->total, lines), label, value);
+    if (task->output == WF_OUTPUT_LINES)
+        wf_ref_set_lines(marker, lines);
     free(label);
     return marker;
 }

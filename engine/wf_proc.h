@@ -125,10 +125,12 @@ typedef struct wf_proc_output {
      * the caller took it, e.g. renamed it, and set it NULL), NULL for an unnamed file.
      * spill_errno is set (and the file incomplete) when it could not be written (ENOSPC):
      * the rest of the stream was read and dropped. Without a spill, spill_fd is -1 and total
-     * is len. */
+     * is len. lines counts the lines of the total (a last line without \n counts), counted as
+     * they arrive like the hash, so a spilled stream's lines are known without reading it. */
     int spill_fd;
     char *spill_path;
     uint64_t total;
+    uint64_t lines;
     char hash[WF_SHA256_HEX_LEN + 1];
     int spill_errno;
 } wf_proc_output;

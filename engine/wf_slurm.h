@@ -105,12 +105,22 @@ typedef struct wf_slurm_result {
     char *error;              /* NULL on success; else "job 123_4 FAILED: exit code 3", ... */
     char job_id[64];          /* "123_4" for an array element, "123" for a single job */
     int64_t start_ms, end_ms; /* wf_now_ms() clock, as seen by the poller */
-    bool out_truncated;       /* stdout was longer than the 64 MiB kept (as wf_proc's) */
+    /* stdout larger than WF_SLURM_INLINE_MAX is never read whole: out_path names its file
+     * (freed by the client after the callback unless the callback took it and set it NULL;
+     * the file stays until the callback returns, which may link it elsewhere, and must not
+     * be changed), and out holds only its last WF_SLURM_INLINE_MAX bytes (for the log). NULL
+     * for a smaller stdout, read whole. */
+    char *out_path;
     /* What the element wrote to $WF_RESULT (NUL-terminated), or NULL when it wrote nothing
-     * there; result_truncated: it was longer than the 64 MiB kept. */
+     * there or more than WF_SLURM_INLINE_MAX bytes: then result_path names the file as
+     * out_path does. */
     char *result;
-    bool result_truncated;
+    char *result_path;
 } wf_slurm_result;
+
+/* Output read whole into a wf_slurm_result: 64 KiB (WF_PROC_SPILL_THRESHOLD, as a local
+ * unit's stdout held in memory). */
+#define WF_SLURM_INLINE_MAX ((size_t)64 << 10)
 
 typedef void (*wf_slurm_done_fn)(wf_slurm_result *res, void *user);
 

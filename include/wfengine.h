@@ -191,8 +191,9 @@ int wf_site_config_load(const char *path, json_object **slurm, wf_errlist *errs)
  * An attempt that ends before it starts (queued before a stop or a task fail-fast; on Slurm,
  * an item whose `when` was false, a template error, or sbatch refusing) has no UNIT_START:
  * its UNIT_RETRY/UNIT_END says started == false. A unit taken from a resumed run has only
- * its UNIT_END (reused). A start is reported on the scheduler thread like every event, so it
- * may reach the callback shortly (up to a couple of milliseconds) after the worker began. */
+ * its UNIT_END (reused; one event per span of such units: n_units). A start is reported on
+ * the scheduler thread like every event, so it may reach the callback shortly (up to a couple
+ * of milliseconds) after the worker began. */
 typedef enum wf_event_kind {
     WF_EVENT_RUN_START,   /* message: the run id */
     WF_EVENT_TASK_START,  /* a with-items task was expanded: n_items */
@@ -255,6 +256,12 @@ typedef struct wf_event {
     /* TASK_START of a pipelined task (`pipeline: true`): the task whose results it takes item
      * by item (named as `task` is); NULL otherwise. */
     const char *source;
+    /* UNIT_END with reused: the units it stands for, index .. index + n_units - 1. A resumed
+     * with-items task tells each span of consecutive items it takes from the resumed run with
+     * one event (no label; attempt 0), not one per item, so that taking 10,000,000 units
+     * costs a few events; a task without items, or an item a pipeline takes, has its own
+     * (n_units 1). 0 in every other event, which is about one unit (or none). */
+    size_t n_units;
 } wf_event;
 
 /* Called on the run's scheduler thread, one event at a time. Must not block for long: the

@@ -92,7 +92,10 @@ int wf__store_load_result(wf_store *s, const char *inline_json, const char *hash
 
     *out = NULL;
     if (from != NULL) {
-        /* The stdout blob, converted as the unit's was when it ended. */
+        /* The result blob (a large $WF_RESULT, schema 10), else the stdout blob, converted as
+         * the unit's was when it ended. */
+        if (hash != NULL && hash[0] != '\0')
+            stdout_hash = hash;
         if (!wf_output_mode_parse(from, &mode) || stdout_hash == NULL || stdout_hash[0] == '\0') {
             wf_error_set(err, WF_ESTORE, NULL, 0, 0,
                          "%s: a result recorded as its stdout ('%s') has no valid stdout blob or "

@@ -5,8 +5,12 @@
  * one transaction (wf__store_read_begin, in query.c) so that what it returns is one
  * consistent snapshot even while the writer commits; blobs are read after it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_internal.h"
 
@@ -80,6 +84,44 @@ static int explain_missing(wf_store *s, int64_t seq, const char *run_id, const c
     }
 out:
     sqlite3_finalize(st);
+    return rc;
+}
+
+int wf_store_label_index(wf_store *s, const char *run_id, const char *task, const char *label,
+                         int64_t *index, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t seq = 0;
+    int rc = wf__store_read_begin(s, err);
+
+    if (rc != WF_OK)
+        return rc;
+    rc = wf__store_find_run(s, run_id, &seq, err);
+    if (rc == WF_OK)
+        rc = wf__store_prep(s,
+                            "SELECT min(idx) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+                            "label = ?3 HAVING count(*) > 0",
+                            &st, err);
+    if (rc != WF_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, task ? task : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, label ? label : "", -1, SQLITE_STATIC);
+    switch (wf__store_step(s, st, err)) {
+    case SQLITE_ROW:
+        *index = sqlite3_column_int64(st, 0);
+        break;
+    case SQLITE_DONE:
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "task '%s' of run %s has no item labelled '%s'",
+                     task ? task : "", run_id, label ? label : "");
+        rc = WF_ENOENT;
+        break;
+    default:
+        rc = WF_ESTORE;
+    }
+out:
+    sqlite3_finalize(st);
+    wf__store_read_end(s);
     return rc;
 }
 
@@ -160,11 +202,37 @@ static int hex_digit(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
+/* The lines of the file at path (a last line without \n counts), read once in 64 KiB
+ * pieces: WF_OK, or WF_ENOENT when it cannot be read. */
+static int count_lines(const char *path, uint64_t *lines)
+{
+    char buf[65536], last = '\n';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    *lines = 0;
+    if (fd < 0)
+        return WF_ENOENT;
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        *lines += wf_count_newlines(buf, (size_t)n);
+        last = buf[n - 1];
+    }
+    close(fd);
+    if (n < 0)
+        return WF_ENOENT;
+    if (last != '\n')
+        ++*lines;
+    return WF_OK;
+}
 
 /* The succeeded units of one task, in runs (wf_store_succeeded_each). Inside the read
  * transaction. */
 static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const char *task,
-                          wf_store_reused_fn fn, void *ctx, wf_error *err)
+                          unsigned flags, wf_store_reused_fn fn, void *ctx, wf_error *err)
 {
     wf__unit_cursor c;
     wf__unit_view u;
@@ -182,7 +250,10 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
                               .result_hash = u.result_hash ? u.result_hash : "",
                               .result_from = u.result_from };
         unsigned char digest[WF_STORE_DIGEST_LEN];
-        const char *blob = u.result_from != NULL ? u.stdout_hash : u.result_hash;
+        const char *blob =
+            u.result_from != NULL && (u.result_hash == NULL || u.result_hash[0] == '\0')
+                ? u.stdout_hash
+                : u.result_hash;
 
         if (u.in_range) {
             r.last = u.range_last;
@@ -194,8 +265,23 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
                                             hex_digit(u.item_hash[2 * i + 1]));
             r.digests = digest;
         }
-        rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from, u.stdout_hash,
-                                   &r.result, err);
+        if ((flags & WF_STORE_RESULTS_UNREAD) && u.result_json == NULL && blob != NULL &&
+            blob[0] != '\0') {
+            /* Only its size: the engine makes a reference to the blob. */
+            char *path = wf_store_blob_path(s, blob);
+            struct stat st;
+
+            rc = stat(path, &st) == 0 ? WF_OK : WF_ENOENT;
+            r.result_unread = rc == WF_OK;
+            r.result_size = rc == WF_OK ? (uint64_t)st.st_size : 0;
+            r.result_lines = 0;
+            if (rc == WF_OK && u.result_from != NULL && strcmp(u.result_from, "lines") == 0)
+                rc = count_lines(path, &r.result_lines);
+            free(path);
+        } else {
+            rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from,
+                                       u.stdout_hash, &r.result, err);
+        }
         if (rc == WF_ENOENT) {
             wf_error_set(err, WF_ESTORE, NULL, 0, 0,
                          "%s/%.2s/%s: missing, but a result of run %s refers to it (the store "
@@ -213,7 +299,7 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
     return rc == WF_ENOENT ? WF_OK : rc;
 }
 
-int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
+int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -226,7 +312,7 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
     if (rc != WF_OK)
         goto out;
     if (task != NULL) {
-        rc = task_succeeded(s, seq, run_id, task, fn, ctx, err);
+        rc = task_succeeded(s, seq, run_id, task, flags, fn, ctx, err);
         goto out;
     }
     /* The tasks that have units (a plain task's unit may be recorded before its task). */
@@ -250,7 +336,7 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
             break;
         }
         name = dup_or_null(wf__store_col_text(st, 0));
-        rc = task_succeeded(s, seq, run_id, name ? name : "", fn, ctx, err);
+        rc = task_succeeded(s, seq, run_id, name ? name : "", flags, fn, ctx, err);
         free(name);
         if (rc != WF_OK)
             break;

@@ -133,6 +133,13 @@ static const char *const migrations[] = {
      " task = new.task AND status = (SELECT status FROM units WHERE run_seq = new.run_seq AND"
      " task = new.task AND idx = new.idx AND attempt = new.attempt - 1);"
      " END;"),
+    /* 8 -> 9: `logs RUN TASK.LABEL` finds its unit by one seek (wf_store_label_index), not
+     * by reading every unit of the run. Only rows with a label are indexed. */
+    "CREATE INDEX units_label ON units (run_seq, task, label) WHERE label IS NOT NULL;",
+    /* 9 -> 10: result_from may convert result_hash's blob (a large $WF_RESULT file kept as it
+     * was written, issue 16) instead of the stdout blob. Nothing to change in the tables: the
+     * number keeps an older wfengine, which would read the stdout instead, from this store. */
+    "SELECT 1;",
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,

@@ -105,6 +105,8 @@ struct wf_store {
         *st_unit, *st_cache, *st_run_seq;
     /* writer_ranges.c's */
     sqlite3_stmt *st_range_before, *st_range_after, *st_range_del, *st_range_ins, *st_count_add;
+    /* writer_reuse.c's */
+    sqlite3_stmt *st_reuse_ranges, *st_reuse_count, *st_reuse_units;
 
     pthread_mutex_t rlock;
     sqlite3 *rdb;
@@ -164,6 +166,14 @@ void wf__ranges_finalize(wf_store *s);
 void wf__ranges_add(wf__ranges *p, const wf__range_unit *u);
 int wf__ranges_commit(wf_store *s, wf__ranges *p);
 void wf__ranges_release(wf__ranges *p);
+
+/* writer_reuse.c (the writer thread, inside its transaction): units first..last of task that
+ * run seq takes from run from_seq, copied from what from_seq recorded and marked reused at
+ * at_ms. SQLITE_OK or SQLite's error. */
+int wf__reuse_prepare(wf_store *s, wf_error *err);
+void wf__reuse_finalize(wf_store *s);
+int wf__reuse_copy(wf_store *s, int64_t seq, const char *task, int64_t from_seq, int64_t first,
+                   int64_t last, int64_t at_ms);
 
 /* Prepares the writer's statements on wdb and starts the writer thread. */
 int wf__store_writer_start(wf_store *s, wf_error *err);

@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 8
+#define WF_STORE_SCHEMA_VERSION 10
 
 /* Bytes of an item's SHA256 that a range of units keeps per unit (docs/store.md, "Ranges"):
  * enough for --resume to tell a changed item from an unchanged one. */
@@ -159,9 +159,9 @@ typedef struct wf_store_unit_rec {
     const char *error;            /* or NULL */
     const char *result_json; /* compact JSON of the result when it is small (inline), or NULL */
     const char *result_hash; /* blob of the result's JSON when it is large, or NULL/"" */
-    /* Or, instead of both: the result is stdout_hash's blob converted by this output mode
-     * ("text", "json", "lines"; wf_output_mode_name), so a large result that is the stdout is
-     * on disk once. NULL otherwise. */
+    /* Or: the result is a blob converted by this output mode ("text", "json", "lines";
+     * wf_output_mode_name): result_hash's when set (a large $WF_RESULT file, schema 10), else
+     * stdout_hash's, so a large result is on disk once. NULL otherwise. */
     const char *result_from;
     const char *stdout_hash; /* blob of stdout (masked, capped), or NULL/"" for none */
     const char *stderr_hash; /* blob of stderr, or NULL/"" */
@@ -176,6 +176,14 @@ typedef struct wf_store_unit_rec {
 void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec);
 void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec);
 void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec);
+/* Units first..last of task (index order; -1..-1 for a task without items) that run_id takes
+ * from from_run, the run it resumes, recorded as from_run recorded them (results, outputs,
+ * exit codes, item hashes and labels), as first attempts, reused, at at_ms: the writer copies
+ * them in a few statements (ranges cut to the span, unit rows), whatever the span's length.
+ * Every unit of the span must be one whose latest attempt succeeded in from_run
+ * (wf_store_succeeded_each); a unit it does not have there is not recorded. */
+void wf_store_record_reused(wf_store *s, const char *run_id, const char *task, const char *from_run,
+                            int64_t first, int64_t last, int64_t at_ms);
 /* status is the run's (SUCCEEDED, FAILED, CANCELLED); outputs_json may be NULL. */
 void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, int64_t ended_ms,
                              const char *outputs_json);
@@ -245,6 +253,13 @@ int wf_store_run_page_json(wf_store *s, const char *run_id, const wf_store_page 
 int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
                          int attempt, bool want_stderr, char **data, size_t *len, wf_error *err);
 
+/* The index of the unit of task in run_id whose label (wf_store_unit_rec.label) is label: the
+ * lowest such index. One seek (schema 9's index; an older store read-only scans the task's
+ * labelled rows). Returns WF_OK, WF_ENOENT (no such run, or no unit with that label: err
+ * says which), or WF_ESTORE. */
+int wf_store_label_index(wf_store *s, const char *run_id, const char *task, const char *label,
+                         int64_t *index, wf_error *err);
+
 /* Succeeded units of a run, for --resume: consecutive units that share everything but their
  * item (a range of the store, docs/store.md "Ranges") come as one; any other unit alone. */
 typedef struct wf_store_reused {
@@ -264,7 +279,19 @@ typedef struct wf_store_reused {
      * "lines"; NULL when not). */
     const char *result_hash;
     const char *result_from;
+    /* With WF_STORE_RESULTS_UNREAD and a result in a blob (result_hash, or result_from over
+     * stdout_hash): true, result is NULL (not JSON null: unread) and result_size is the blob's
+     * size in bytes, for a reference to it (wf_ref_new). Else false and 0. */
+    bool result_unread;
+    uint64_t result_size;
+    /* With result_unread and result_from "lines": the blob's lines (a last line without \n
+     * counts), counted as it is read once (nothing kept), for a list by reference. Else 0. */
+    uint64_t result_lines;
 } wf_store_reused;
+
+/* wf_store_succeeded_each's flags: results in blobs are not read (their blob is checked to
+ * exist), so that a resumed run holds references to them, not their values. */
+#define WF_STORE_RESULTS_UNREAD 1u
 
 /* Called for each run of succeeded units; anything but WF_OK stops the walk, and
  * wf_store_succeeded_each returns it. */
@@ -272,11 +299,11 @@ typedef int (*wf_store_reused_fn)(const wf_store_reused *u, void *ctx);
 
 /* For --resume: calls fn for the units of run_id whose latest attempt succeeded, task by task
  * (task: only that one; NULL: every task), by index. Results in blobs are loaded before fn
- * sees them. Memory: one range or unit at a time, whatever the size of the run. fn runs
- * inside the store's read lock: it must not call the query functions of this store (it may
- * record and put blobs). Returns WF_OK, WF_ENOENT (no such run), WF_ESTORE (err filled: a
- * result's blob is missing or damaged), or what fn returned. */
-int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task,
+ * sees them, unless flags has WF_STORE_RESULTS_UNREAD. Memory: one range or unit at a time,
+ * whatever the size of the run. fn runs inside the store's read lock: it must not call the query
+ * functions of this store (it may record and put blobs). Returns WF_OK, WF_ENOENT (no such run),
+ * WF_ESTORE (err filled: a result's blob is missing or damaged), or what fn returned. */
+int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err);
 
 /* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null), the

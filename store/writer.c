@@ -12,7 +12,7 @@
 
 #include "store_internal.h"
 
-enum rec_kind { REC_RUN_START, REC_RUN_END, REC_TASK, REC_UNIT, REC_CACHE };
+enum rec_kind { REC_RUN_START, REC_RUN_END, REC_TASK, REC_UNIT, REC_CACHE, REC_REUSE };
 
 /* Indexes into wf__rec.str for each kind. */
 enum {
@@ -48,6 +48,7 @@ enum {
     S_CACHE_FILES,
     S_CACHE_FROM
 };
+enum { S_REUSE_RUN_ID, S_REUSE_TASK, S_REUSE_FROM };
 #define REC_NSTR 10
 
 struct wf__rec {
@@ -199,6 +200,21 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec)
     enqueue(s, r);
 }
 
+void wf_store_record_reused(wf_store *s, const char *run_id, const char *task, const char *from_run,
+                            int64_t first, int64_t last, int64_t at_ms)
+{
+    const char *strs[] = { run_id, task, from_run };
+    wf__rec *r;
+
+    if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
+        return;
+    r = rec_new(REC_REUSE, strs, WF_ARRAY_LEN(strs));
+    r->index = first;
+    r->n_items = last;
+    r->started_ms = at_ms;
+    enqueue(s, r);
+}
+
 void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, int64_t ended_ms,
                              const char *outputs_json)
 {
@@ -332,6 +348,22 @@ static int run_seq(writer *w, const char *run_id, int64_t *seq)
     return rc;
 }
 
+/* The seq of an earlier run (a resumed one), looked up without replacing the cached one. */
+static int other_run_seq(writer *w, const char *run_id, int64_t *seq)
+{
+    sqlite3_stmt *st = w->s->st_run_seq;
+    int rc;
+
+    if (run_id == NULL)
+        return SQLITE_NOTFOUND;
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? SQLITE_NOTFOUND : rc;
+}
+
 /* Applies one record inside the open transaction. On failure fills *what for the message. */
 static int apply(writer *w, const wf__rec *r, const char **what)
 {
@@ -421,6 +453,18 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         bind_text(st, 18, r->str[S_UNIT_LABEL]);
         bind_text(st, 19, r->str[S_UNIT_FROM]);
         return step_reset(st);
+    case REC_REUSE: {
+        int64_t from = 0;
+
+        *what = "cannot record the units taken from a resumed run";
+        rc = run_seq(w, r->str[S_REUSE_RUN_ID], &seq);
+        if (rc == SQLITE_OK)
+            rc = other_run_seq(w, r->str[S_REUSE_FROM], &from);
+        if (rc != SQLITE_OK)
+            return rc;
+        return wf__reuse_copy(s, seq, r->str[S_REUSE_TASK] ? r->str[S_REUSE_TASK] : "", from,
+                              r->index, r->n_items, r->started_ms);
+    }
     case REC_CACHE:
         *what = "cannot record a cache entry";
         if (r->str[S_CACHE_KEY] == NULL)
@@ -620,7 +664,7 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
                 "stderr_hash, created_ms, files_json, result_from) VALUES (?1, ?2, ?3, ?4, ?5, "
                 "?6, ?7, ?8)",
                 &s->st_cache, err) != WF_OK ||
-        wf__ranges_prepare(s, err) != WF_OK)
+        wf__ranges_prepare(s, err) != WF_OK || wf__reuse_prepare(s, err) != WF_OK)
         return WF_ESTORE;
     rc = pthread_create(&s->thread, NULL, writer_main, s);
     if (rc != 0) {
@@ -666,6 +710,7 @@ void wf__store_writer_release(wf_store *s)
     sqlite3_finalize(s->st_unit);
     sqlite3_finalize(s->st_cache);
     wf__ranges_finalize(s);
+    wf__reuse_finalize(s);
     s->st_begin = s->st_commit = s->st_rollback = s->st_run_seq = s->st_run_start = NULL;
     s->st_run_end = s->st_task = s->st_unit = s->st_cache = NULL;
 }

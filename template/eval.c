@@ -278,11 +278,45 @@ static int get_key(ev *e, const node *n, tval *base, const char *key, tval *out)
     return wf__tpl_resolve(e, n, out);
 }
 
+static int out_of_range(ev *e, const node *n, int64_t idx, uint64_t len)
+{
+    if (len == 0)
+        return wf__tpl_fail(e, n, WF_EMISSING, "%.*s: index %lld out of range; the list is empty",
+                            SRC_ARGS(e, n), (long long)idx);
+    return wf__tpl_fail(e, n, WF_EMISSING,
+                        "%.*s: index %lld out of range; the list has %llu item%s", SRC_ARGS(e, n),
+                        (long long)idx, (unsigned long long)len, len == 1 ? "" : "s");
+}
+
+/* [idx] of a lines result by reference: that line, read from its file (the list is not
+ * loaded). */
+static int get_line(ev *e, const node *n, tval *base, int64_t idx, uint64_t lines, tval *out)
+{
+    json_object *line = NULL;
+    char *error = NULL;
+    int64_t k = idx < 0 ? idx + (int64_t)lines : idx;
+    int rc;
+
+    if (k < 0 || (uint64_t)k >= lines)
+        return out_of_range(e, n, idx, lines);
+    rc = wf_ref_list_get(base->j, (uint64_t)k, &line, &error);
+    if (rc != WF_OK) {
+        rc = wf__tpl_fail(e, n, rc, "%s", error);
+        free(error);
+        return rc;
+    }
+    tval_take(out, line);
+    return WF_OK;
+}
+
 static int get_index(ev *e, const node *n, tval *base, int64_t idx, tval *out)
 {
     size_t len;
     int64_t k = idx;
+    uint64_t lines;
 
+    if (wf_ref_list_len(base->j, &lines))
+        return get_line(e, n, base, idx, lines, out);
     if (!tpl_is(base->j, json_type_array)) {
         if (tpl_is(base->j, json_type_object))
             return wf__tpl_fail(e, n, WF_ETYPE,
@@ -293,15 +327,8 @@ static int get_index(ev *e, const node *n, tval *base, int64_t idx, tval *out)
     len = json_object_array_length(base->j);
     if (k < 0)
         k += (int64_t)len;
-    if (k < 0 || (uint64_t)k >= len) {
-        if (len == 0)
-            return wf__tpl_fail(e, n, WF_EMISSING,
-                                "%.*s: index %lld out of range; the list is empty", SRC_ARGS(e, n),
-                                (long long)idx);
-        return wf__tpl_fail(e, n, WF_EMISSING,
-                            "%.*s: index %lld out of range; the list has %zu item%s",
-                            SRC_ARGS(e, n), (long long)idx, len, len == 1 ? "" : "s");
-    }
+    if (k < 0 || (uint64_t)k >= len)
+        return out_of_range(e, n, idx, len);
     child_of(base, json_object_array_get_idx(base->j, (size_t)k), out);
     return wf__tpl_resolve(e, n, out);
 }
@@ -312,6 +339,11 @@ static int eval_get(ev *e, const node *n, tval *out)
     int rc;
 
     rc = wf__tpl_eval_lazy(e, n->a, &base);
+    if (rc != WF_OK)
+        goto out;
+    /* Only an index reads a lines result by reference without loading it. */
+    if (n->op == GET_KEY)
+        rc = wf__tpl_resolve_lines(e, n->a, &base);
     if (rc != WF_OK)
         goto out;
     if (n->op == GET_KEY) {
@@ -325,9 +357,11 @@ static int eval_get(ev *e, const node *n, tval *out)
         rc = wf__tpl_eval_node(e, n->b, &key);
         if (rc != WF_OK)
             goto out;
-        if (tpl_is(key.j, json_type_string))
-            rc = get_key(e, n, &base, tpl_str(key.j, NULL), out);
-        else if (wf__tpl_num(key.j, &i, &d) == 1)
+        if (tpl_is(key.j, json_type_string)) {
+            rc = wf__tpl_resolve_lines(e, n->a, &base);
+            if (rc == WF_OK)
+                rc = get_key(e, n, &base, tpl_str(key.j, NULL), out);
+        } else if (wf__tpl_num(key.j, &i, &d) == 1)
             rc = get_index(e, n, &base, i, out);
         else
             rc = wf__tpl_fail(e, n, WF_ETYPE,
@@ -722,19 +756,25 @@ static int eval_call(ev *e, const node *n, tval *out)
 {
     tval args[WF_TPL_MAX_ARGS];
     size_t done = 0;
+    uint64_t lines;
     int rc = WF_OK;
 
     if (n->fn->flags & B_LAZY)
         return eval_fallback(e, n->args[0], n->args[1], out);
     for (; done < n->nargs; done++) {
         args[done] = (tval)TVAL_NULL;
-        /* length needs no item of a with-items result loaded. */
+        /* length needs no item of a with-items result loaded, nor a lines result by
+         * reference (its lines were counted when it was kept). */
         if (n->fn->fn == wf__tpl_f_length)
             rc = wf__tpl_eval_lazy(e, n->args[done], &args[done]);
         else
             rc = wf__tpl_eval_node(e, n->args[done], &args[done]);
         if (rc != WF_OK)
             goto out;
+    }
+    if (n->fn->fn == wf__tpl_f_length && n->nargs == 1 && wf_ref_list_len(args[0].j, &lines)) {
+        tval_take(out, json_object_new_int64((int64_t)lines));
+        goto out;
     }
     rc = n->fn->fn(e, n, args, n->nargs, out);
 out:
@@ -768,6 +808,15 @@ int wf__tpl_resolve(ev *e, const node *n, tval *v)
     v->pin = v->j;
     v->j = value;
     return WF_OK;
+}
+
+int wf__tpl_resolve_lines(ev *e, const node *n, tval *v)
+{
+    uint64_t lines;
+
+    if (!wf_ref_list_len(v->j, &lines))
+        return WF_OK;
+    return wf__tpl_resolve(e, n, v);
 }
 
 /* A with-items result read whole: a list holding the item values, loaded (a copy, owned by
@@ -812,6 +861,8 @@ static int load_items(ev *e, const node *n, tval *out)
 
 int wf__tpl_eval_lazy(ev *e, const node *n, tval *out)
 {
+    uint64_t lines;
+
     if (n->kind != N_TASK)
         return wf__tpl_eval_node(e, n, out);
     {
@@ -824,7 +875,11 @@ int wf__tpl_eval_lazy(ev *e, const node *n, tval *out)
         out->res = r;
         out->task = n->key;
         out->at_root = true;
-        /* A plain task's value by reference is loaded whole; a list is left as it is. */
+        /* A plain task's value by reference is loaded whole; a list is left as it is, and so
+         * is a lines result by reference (read by index or length; the callers that need it
+         * whole load it with wf__tpl_resolve_lines). */
+        if (wf_ref_list_len(out->j, &lines))
+            return WF_OK;
         return wf__tpl_resolve(e, n, out);
     }
 }
@@ -870,6 +925,8 @@ int wf__tpl_eval_node(ev *e, const node *n, tval *out)
         return eval_var(e, n, out);
     case N_TASK:
         rc = wf__tpl_eval_lazy(e, n, out);
+        if (rc == WF_OK)
+            rc = wf__tpl_resolve_lines(e, n, out);
         if (rc == WF_OK && tpl_is(out->j, json_type_array))
             rc = load_items(e, n, out);
         return rc;

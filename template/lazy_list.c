@@ -1,7 +1,8 @@
 /*
  * lazy_list.c: with-items lists the engine reads one item at a time instead of building them
  * (wf_tpl_lazy_list): `range(...)` and `file_lines(...)` written as the whole with-items
- * value. Also the function file_lines itself, which only means something there.
+ * value, and a task's result that is a list by reference (wf_tpl_list_ref). Also the function
+ * file_lines itself, which only means something there.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,4 +93,16 @@ out:
     for (size_t i = 0; i < 2; i++)
         tval_release(&a[i]);
     return rc;
+}
+
+const json_object *wf_tpl_list_ref(const wf_tpl *t, const wf_ctx *ctx)
+{
+    const node *n = t->kind == WF_TPL_VALUE ? t->value : NULL;
+    const wf_result *r;
+    uint64_t len;
+
+    if (n == NULL || n->kind != N_TASK)
+        return NULL;
+    r = wf_results_get(wf_ctx_results(ctx), n->key);
+    return r != NULL && wf_ref_list_len(r->value, &len) ? r->value : NULL;
 }

@@ -158,6 +158,8 @@ int wf_tpl_eval_borrow(const wf_tpl *t, const wf_ctx *ctx, const json_object **v
     /* A with-items task's results are lent as they are: references stay references (each
      * item is loaded when a unit reads it). */
     rc = wf__tpl_eval_lazy(&e, t->value, &v);
+    if (rc == WF_OK)
+        rc = wf__tpl_resolve_lines(&e, t->value, &v);
     if (rc == WF_OK && v.own == NULL && v.pin == NULL) {
         *value = v.j;
     } else if (rc == WF_OK) {

@@ -216,12 +216,16 @@ static inline void tval_take(tval *v, json_object *j_take)
 
 int wf__tpl_eval_node(ev *e, const node *n, tval *out);
 /* The same, but a with-items task's result (`task.x` itself) comes back as its list of item
- * values as they are, references included, not loaded: for readers of its length or of one
- * element (`| length`, `task.x[i]`), which resolve what they take (wf__tpl_resolve). */
+ * values as they are, references included, not loaded, and a lines result by reference as
+ * its marker: for readers of its length or of one element (`| length`, `task.x[i]`), which
+ * resolve what they take (wf__tpl_resolve, wf__tpl_resolve_lines). */
 int wf__tpl_eval_lazy(ev *e, const node *n, tval *out);
 /* When v->j is a result by reference, loads and pins it (v->j becomes the value); an error
  * at n when it cannot be loaded or is larger than the memory budget. */
 int wf__tpl_resolve(ev *e, const node *n, tval *v);
+/* wf__tpl_resolve for a lines result by reference only (what wf__tpl_eval_lazy leaves
+ * unloaded); anything else is left as it is. */
+int wf__tpl_resolve_lines(ev *e, const node *n, tval *v);
 /* Fills e->err with code and a message at n->pos; returns code. */
 int wf__tpl_fail(ev *e, const node *n, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

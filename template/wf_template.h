@@ -152,6 +152,11 @@ bool wf_tpl_is_lazy_list(const wf_tpl *t);
 int wf_tpl_lazy_list(const wf_tpl *t, const wf_ctx *ctx, size_t cap, wf_tpl_list *out,
                      wf_error *err);
 
+/* When t's whole expression is `task.NAME` and that task's result is a list by reference
+ * (wf_ref_list_len: a lines result, a large fan-out's item results), its marker (borrowed
+ * from ctx's results), for the engine to read an item at a time; else NULL. Thread-safe. */
+const json_object *wf_tpl_list_ref(const wf_tpl *t, const wf_ctx *ctx);
+
 /* Appends the text form of t to out (interpolation rules; shell-quoted with WF_TPL_SHELL;
  * a value template appends its value's text form, quoted in shell mode). On failure returns
  * as wf_tpl_eval and out holds whatever was appended before the failing expression. This is

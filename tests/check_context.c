@@ -936,6 +936,127 @@ END_TEST
 
 static const wf_output_mode size_modes[] = { WF_OUTPUT_TEXT, WF_OUTPUT_LINES, WF_OUTPUT_JSON };
 
+/* A lines reference over WF_REF_LINES_WINDOW * 2 + 3 lines: "a\r\n" first, then "l1".."lN-1",
+ * the last without \n. Lines are read by index across windows and written item by item,
+ * nothing is loaded, and a file that lost lines is an error naming the label. */
+START_TEST(test_ref_lines_windows)
+{
+    const uint64_t n = WF_REF_LINES_WINDOW * 2 + 3;
+    wf_strbuf text = WF_STRBUF_INIT, sb = WF_STRBUF_INIT;
+    char dir[64], *path, *error = NULL;
+    wf_ref_cache *c = wf_ref_cache_new(1 << 20);
+    json_object *m, *line = NULL, *list;
+    uint64_t len = 0;
+    wf_ref_stats st;
+
+    wf_strbuf_adds(&text, "a\r\n");
+    for (uint64_t i = 1; i < n; i++)
+        wf_strbuf_addf(&text, "l%llu%s", (unsigned long long)i, i + 1 < n ? "\n" : "");
+    path = ref_file(text.buf, dir);
+    m = wf_ref_new(c, path, "h", WF_OUTPUT_LINES, text.len, 100, "task 'gen'", NULL);
+    wf_ref_set_lines(m, n);
+    ck_assert(wf_ref_list_len(m, &len));
+    ck_assert_uint_eq(len, n);
+    ck_assert_int_eq(wf_ref_list_get(m, 0, &line, &error), WF_OK);
+    ck_assert_str_eq(json_object_get_string(line), "a"); /* the \r goes with the \n */
+    json_object_put(line);
+    /* Last line of a window, first of the next, the last (no \n), then back to window 0. */
+    {
+        static const uint64_t at[] = { WF_REF_LINES_WINDOW - 1, WF_REF_LINES_WINDOW,
+                                       WF_REF_LINES_WINDOW * 2 + 2, 1 };
+        char want[32];
+
+        for (size_t k = 0; k < WF_ARRAY_LEN(at); k++) {
+            ck_assert_int_eq(wf_ref_list_get(m, at[k], &line, &error), WF_OK);
+            snprintf(want, sizeof(want), "l%llu", (unsigned long long)at[k]);
+            ck_assert_str_eq(json_object_get_string(line), want);
+            json_object_put(line);
+        }
+    }
+    ck_assert_int_eq(wf_ref_list_get(m, n, &line, &error), WF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(error, "task 'gen': no item"));
+    free(error);
+    error = NULL;
+    /* Written item by item, the same list the whole load gives; neither is counted a load
+     * but the whole one. */
+    wf_json_write(&sb, m);
+    list = json_tokener_parse(sb.buf);
+    ck_assert_uint_eq(json_object_array_length(list), n);
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(list, n - 1)), "l8194");
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.loads, 0);
+    json_object_put(list);
+    json_object_put(m);
+    /* A file with fewer lines than counted: an error, not a wrong line. */
+    m = wf_ref_new(c, path, "h", WF_OUTPUT_LINES, text.len, 100, "task 'gen'", NULL);
+    wf_ref_set_lines(m, n + WF_REF_LINES_WINDOW);
+    ck_assert_int_eq(wf_ref_list_get(m, n, &line, &error), WF_EIO);
+    ck_assert_ptr_null(line);
+    ck_assert_ptr_nonnull(strstr(error, "task 'gen': the result kept in"));
+    free(error);
+    json_object_put(m);
+    wf_strbuf_release(&sb);
+    wf_strbuf_release(&text);
+    wf_ref_cache_unref(c);
+    ref_cleanup(path, dir);
+}
+END_TEST
+
+/* A list read through ops: length and items without a load, a whole load counted once. */
+static int squares_get(void *src, uint64_t i, json_object **value, char **error)
+{
+    (void)error;
+    (*(int *)src)++;
+    *value = json_object_new_int64((int64_t)(i * i));
+    return WF_OK;
+}
+
+static void squares_free(void *src)
+{
+    free(src);
+}
+
+START_TEST(test_ref_list_ops)
+{
+    static const wf_ref_list_ops ops = { squares_get, squares_free };
+    wf_ref_cache *c = wf_ref_cache_new(1 << 20);
+    int *calls = wf_xcalloc(1, sizeof(*calls));
+    json_object *m = wf_ref_new_list(c, &ops, calls, 5, 200, "task 'sq'"), *v = NULL;
+    const json_object *whole = NULL;
+    char *error = NULL;
+    uint64_t len = 0;
+    wf_ref_stats st;
+
+    ck_assert(wf_ref_list_len(m, &len));
+    ck_assert_uint_eq(len, 5);
+    ck_assert_int_eq(wf_ref_list_get(m, 3, &v, &error), WF_OK);
+    ck_assert_int_eq(json_object_get_int(v), 9);
+    ck_assert_int_eq(*calls, 1);
+    json_object_put(v);
+    ck_assert_int_eq(wf_ref_pin(m, &whole, &error), WF_OK);
+    {
+        wf_strbuf sb = WF_STRBUF_INIT;
+
+        wf_json_write(&sb, whole);
+        ck_assert_str_eq(sb.buf, "[0,1,4,9,16]");
+        wf_strbuf_release(&sb);
+    }
+    wf_ref_unpin(m);
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.loads, 1);
+    json_object_put(m);
+    /* Over the budget: refused, naming the task and the item count. */
+    calls = wf_xcalloc(1, sizeof(*calls));
+    m = wf_ref_new_list(c, &ops, calls, 5, 2 << 20, "task 'sq'");
+    ck_assert_int_eq(wf_ref_pin(m, &whole, &error), WF_ERANGE);
+    ck_assert_ptr_nonnull(strstr(error, "task 'sq': its 5 item results are needed whole"));
+    ck_assert_int_eq(*calls, 0);
+    free(error);
+    json_object_put(m);
+    wf_ref_cache_unref(c);
+}
+END_TEST
+
 START_TEST(test_ref_estimates)
 {
     /* Every estimate covers at least the bytes; lines and json cost more than text. */
@@ -1005,6 +1126,8 @@ static Suite *context_suite(void)
     tcase_add_test(tc, test_ref_eviction_and_pins);
     tcase_add_test(tc, test_ref_budget_and_missing);
     tcase_add_loop_test(tc, test_ref_estimates, 0, 3);
+    tcase_add_test(tc, test_ref_lines_windows);
+    tcase_add_test(tc, test_ref_list_ops);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");

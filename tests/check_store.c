@@ -242,7 +242,7 @@ static int succeeded_units(wf_store *s, const char *run_id, const char *task, js
     int rc;
 
     *arr = json_object_new_array();
-    rc = wf_store_succeeded_each(s, run_id, task, collect_reused, *arr, err);
+    rc = wf_store_succeeded_each(s, run_id, task, 0, collect_reused, *arr, err);
     if (rc != WF_OK) {
         json_object_put(*arr);
         *arr = NULL;
@@ -406,16 +406,16 @@ START_TEST(test_newer_schema_refused)
     wf_error err;
 
     close_ok(open_ok(tmp));
-    sql_exec(tmp, "PRAGMA user_version = 9");
+    sql_exec(tmp, "PRAGMA user_version = 11");
     wf_error_init(&err);
     ck_assert_int_eq(wf_store_open(tmp, &s, &err), WF_ESTORE);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 9, this one reads up to 8)"));
+        strstr(err.message, "was written by a newer wfengine (schema 11, this one reads up to 10)"));
     /* Refusing changed nothing. */
-    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 9);
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 11);
     wf_error_release(&err);
     remove_tree(tmp);
     free(db);
@@ -1048,6 +1048,45 @@ START_TEST(test_unit_output)
     ck_assert_ptr_nonnull(strstr(err.message, "no run 'r9'"));
     close_ok(s);
     wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* wf_store_label_index: the lowest index with the label, through schema 9's index; a label
+ * nobody has, or another task's, is WF_ENOENT naming it. */
+START_TEST(test_label_index)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    static const char *const labels[] = { "linux", "darwin", "linux", NULL };
+    int64_t index = -7;
+    wf_error err;
+
+    wf_error_init(&err);
+    record_run(s, "r1", "wf");
+    for (int i = 0; i < 4; i++) {
+        wf_store_unit_rec u = unit("r1", "build", 10 + i, 1, WF_STATUS_SUCCEEDED);
+
+        u.label = labels[i];
+        wf_store_record_unit(s, &u);
+    }
+    {
+        wf_store_unit_rec u = unit("r1", "other", 3, 1, WF_STATUS_SUCCEEDED);
+
+        u.label = "windows";
+        wf_store_record_unit(s, &u);
+    }
+    flush_ok(s);
+    ck_assert_int_eq(wf_store_label_index(s, "r1", "build", "linux", &index, &err), WF_OK);
+    ck_assert_int_eq(index, 10);
+    ck_assert_int_eq(wf_store_label_index(s, "r1", "build", "darwin", &index, &err), WF_OK);
+    ck_assert_int_eq(index, 11);
+    ck_assert_int_eq(wf_store_label_index(s, "r1", "build", "windows", &index, &err), WF_ENOENT);
+    ck_assert_str_eq(err.message, "task 'build' of run r1 has no item labelled 'windows'");
+    ck_assert_int_eq(index, 11);
+    wf_error_release(&err);
+    close_ok(s);
     remove_tree(tmp);
     free(tmp);
 }
@@ -1745,14 +1784,16 @@ START_TEST(test_schema1_store)
         wf_store_record_unit(s, &u);
     }
     close_ok(s);
-    sql_exec(tmp, "DROP TRIGGER unit_counts_add; DROP TABLE unit_ranges; DROP TABLE unit_counts; "
-                  "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
-                  "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
-                  "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
-                  "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE units DROP "
-                  "COLUMN result_from; ALTER TABLE cache DROP COLUMN result_from; "
-                  "ALTER TABLE tasks DROP COLUMN source; "
-                  "PRAGMA user_version = 1");
+    sql_exec(
+        tmp,
+        "DROP INDEX units_label; DROP TRIGGER unit_counts_add; DROP TABLE unit_ranges; DROP TABLE unit_counts; "
+        "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN "
+        "owner_host; ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE tasks DROP "
+        "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
+        "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE units DROP "
+        "COLUMN result_from; ALTER TABLE cache DROP COLUMN result_from; "
+        "ALTER TABLE tasks DROP COLUMN source; "
+        "PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
     /* Columns added since (schema 3: ignored, 4: label) read as their defaults. */
@@ -2232,6 +2273,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_run_json);
     tcase_add_loop_test(tc, test_resolve_run, 0, (int)WF_ARRAY_LEN(resolve_cases));
     tcase_add_test(tc, test_unit_output);
+    tcase_add_test(tc, test_label_index);
     tcase_add_test(tc, test_succeeded_units);
     tcase_add_test(tc, test_cache);
     suite_add_tcase(s, tc);

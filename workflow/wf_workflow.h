@@ -315,16 +315,31 @@ long wf_workflow_task_index(const wf_workflow *wf, const char *name);
 int wf_workflow_bind_inputs(const wf_workflow *wf, const json_object *given, bool from_strings,
                             json_object **out, wf_errlist *errs);
 
-/* Expands the matrix of a task with items_kind WF_ITEMS_MATRIX into a list of objects, one per
- * combination: the cartesian product of the axes (each evaluated against ctx, first key
- * outermost), minus the combinations that match an `exclude` entry, then the `include`
- * entries by GitHub Actions' rules (each entry's keys are added to every remaining
- * combination whose matrix values it does not contradict; one that fits none is a combination
- * of its own). On success *out is a new list (owned, shares nothing with task or ctx). On failure
- * *out is NULL and err is set: the template's code when an axis, exclude or include fails to
- * evaluate, WF_ETYPE when one is not a list, WF_ERANGE when the product plus include is over
- * WF_MAX_ITEMS (checked before any combination is built). Thread-safe; O(combinations x
- * (axes + exclude entries)). The run calls it (internal to wfengine: hence wf__). */
+/* A task's matrix (items_kind WF_ITEMS_MATRIX) read one combination at a time: the cartesian
+ * product of the axes (each evaluated against ctx, first key outermost, the last axis changing
+ * fastest), minus the combinations that match an `exclude` entry, then the `include` entries
+ * by GitHub Actions' rules (each entry's keys are added to every remaining combination whose
+ * matrix values it does not contradict; one that fits none is a combination of its own,
+ * after the others). Internal to wfengine (hence wf__): the run and the dry run use it.
+ *
+ * wf__matrix_open evaluates the axes, exclude and include into *out (owned: wf__matrix_free;
+ * it shares nothing with task or ctx, but task must outlive it). Memory: the evaluated lists,
+ * plus, with exclude, 1.5 bits per combination of the product; never a list of the
+ * combinations. With exclude or include it walks the product once (O(combinations x (exclude
+ * + include entries)), no allocation per combination). On failure *out is NULL and err is
+ * set: the template's code when an axis, exclude or include fails to evaluate, WF_ETYPE when
+ * one is not a list, WF_ERANGE when the product plus include is over WF_MAX_ITEMS (checked
+ * before the walk). */
+typedef struct wf_matrix wf_matrix;
+int wf__matrix_open(const wf_task *task, const wf_ctx *ctx, wf_matrix **out, wf_error *err);
+/* How many combinations (items) m has. */
+size_t wf__matrix_count(const wf_matrix *m);
+/* Combination i (< wf__matrix_count) as a new value (owned). O(axes + include entries), plus
+ * O(log combinations) with exclude. Thread-safe: m is only read. */
+json_object *wf__matrix_get(const wf_matrix *m, size_t i);
+void wf__matrix_free(wf_matrix *m);
+/* All of m's combinations as one list (*out owned; NULL on failure, with err as for
+ * wf__matrix_open). For tests and small matrices: the run reads them one at a time. */
 int wf__matrix_expand(const wf_task *task, const wf_ctx *ctx, json_object **out, wf_error *err);
 
 #endif

@@ -74,7 +74,10 @@ static void on_event(const wf_event *ev, void *user)
         return;
     /* index is -1 for a task without with-items: it has one unit, named by the task alone. */
     fprintf(stderr, "[%zu/%zu] %s", ev->units_done, ev->units_total, ev->task);
-    if (ev->index >= 0)
+    if (ev->index >= 0 && ev->n_units > 1) /* a span of items taken from the resumed run */
+        fprintf(stderr, "[%lld..%lld]", (long long)ev->index,
+                (long long)ev->index + (long long)ev->n_units - 1);
+    else if (ev->index >= 0)
         fprintf(stderr, "[%lld]", (long long)ev->index);
     fprintf(stderr, " %s%s%s\n", wf_status_name(ev->status), ev->ignored ? ", ignored" : "",
             ev->reused ? " (reused from the resumed run)" : "");

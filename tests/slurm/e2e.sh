@@ -179,6 +179,32 @@ expect_rc "\$WF_RESULT on Slurm" 0
 expect_json "the elements' results come from \$WF_RESULT" 'd["tasks"]["res"]["result"]' \
     '[{"item": "a"}, {"item": "b"}]'
 
+# --- 1 MiB of stdout and of $WF_RESULT per element: by reference, on disk once ----------------
+cat >bigout.yaml <<'Y'
+version: 1
+tasks:
+  big:
+    executor: slurm
+    with-items: [a, b]
+    run: |
+      printf %s "<< item >>"; head -c 786432 /dev/zero | base64 -w0
+      ( printf r; head -c 786432 /dev/zero | base64 -w0 ) >"$WF_RESULT"
+  read:
+    needs: [big]
+    run: echo "<< task.big[1] | length >>"
+Y
+run_wf run bigout.yaml --json
+expect_rc "1 MiB outputs on Slurm" 0
+expect_json "the \$WF_RESULT file is the result, whole" 'd["tasks"]["read"]["result"]' '"1048577"'
+expect_json "a reference, loaded once" 'd["results_memory"]["loads"]' '1'
+expect_eq "two 1 MiB stdout blobs and one \$WF_RESULT blob (the same in both)" \
+    "$(find .wfengine/blobs -type f -size +1023k | wc -l | tr -d ' ')" 3
+run_wf run bigout.yaml --max-output 100K --progress plain
+expect_rc "over max-output on Slurm" 1
+# (The $WF_RESULT file is the result: its size fails the unit; stdout is then only the log.)
+expect_in "the unit fails naming task, item and cap" err.txt \
+    "task 'big' item 0 wrote more than its max-output of 100 KiB to \$WF_RESULT; raise it with"
+
 # --- a retry resubmits only the failed element ---------------------------------------------
 rm -f marker
 cat >retry.yaml <<'Y'
