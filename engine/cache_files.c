@@ -78,15 +78,16 @@ static bool read_small_file(const char *path, const struct stat *st, char **data
 
 char *wf__cache_files_collect(wf_run *r, const wf_task *task, const char *workdir, wf_completion *c)
 {
+    const wf_task_extra *x = wf_task_extra_of(task);
     json_object *files = json_object_new_array();
     char *out = NULL;
     bool ok = true;
 
-    for (size_t i = 0; ok && i < task->n_cache_generates; i++) {
+    for (size_t i = 0; ok && i < x->n_cache_generates; i++) {
         char **paths;
         size_t n, stored = 0;
 
-        wf_file_glob(workdir, task->cache_generates[i], &paths, &n);
+        wf_file_glob(workdir, x->cache_generates[i], &paths, &n);
         for (size_t k = 0; ok && k < n; k++) {
             char *path = in_workdir(workdir, paths[k]), *data = NULL, hash[WF_SHA256_HEX_LEN + 1];
             const char *why = NULL;
@@ -120,7 +121,7 @@ char *wf__cache_files_collect(wf_run *r, const wf_task *task, const char *workdi
             free(path);
         }
         if (ok && stored == 0)
-            wf__unit_warn(c, "cache.generates '%s' matched no file", task->cache_generates[i]);
+            wf__unit_warn(c, "cache.generates '%s' matched no file", x->cache_generates[i]);
         wf_file_glob_free(paths);
     }
     if (ok)

@@ -107,7 +107,8 @@ static json_object *slurm_options(wf_run *r, const wf_job *job, wf_error *err)
         json_object_object_add(o, "mem", json_object_get(v));
         json_object_object_del(o, "memory");
     }
-    if (!json_object_object_get_ex(o, "cpus", NULL) && (task->cpus > 0 || task->cpus_tpl != NULL))
+    if (!json_object_object_get_ex(o, "cpus", NULL) &&
+        (task->cpus > 0 || wf_task_extra_of(task)->cpus_tpl != NULL))
         json_object_object_add(o, "cpus", json_object_new_int(ts->cpus));
     if (top != NULL)
         fill_missing(o, top);

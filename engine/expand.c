@@ -357,7 +357,8 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
      * ends still shows it with the items it recorded. (A plain task's one unit is recorded
      * when it ends, with the task: one record fewer per task on the hot path.) A `uses:`
      * task too: the tasks of the workflow it calls are then shown after it. */
-    if (r->wf->tasks[t].items_kind != WF_ITEMS_NONE || r->wf->tasks[t].called != NULL)
+    if (r->wf->tasks[t].items_kind != WF_ITEMS_NONE ||
+        wf_task_extra_of(&r->wf->tasks[t])->called != NULL)
         wf__record_task(r, t);
     if (queue)
         wf__ready_push(r, t);

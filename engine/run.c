@@ -42,7 +42,7 @@ static void choose_executors(wf_run *r, wf_executor *over)
             continue;
         }
         /* A `uses:` unit runs its workflow in this process (its own tasks choose theirs). */
-        if (task->action == NULL && task->called == NULL && !r->opts.local_all &&
+        if (task->action == NULL && wf_task_extra_of(task)->called == NULL && !r->opts.local_all &&
             (task->executor == WF_EXECUTOR_SLURM || r->opts.slurm_all))
             ex = &slurm;
         else

@@ -198,7 +198,8 @@ int wf__check_actions(const wf_engine *e, const wf_workflow *wf, wf_errlist *err
             rc = WF_EINVAL;
         }
         /* A called workflow's actions are checked now too: nothing starts when one is missing. */
-        if (task->called != NULL && wf__check_actions(e, task->called, errs) != WF_OK)
+        if (wf_task_extra_of(task)->called != NULL &&
+            wf__check_actions(e, wf_task_extra_of(task)->called, errs) != WF_OK)
             rc = WF_EINVAL;
     }
     return rc;

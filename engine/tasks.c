@@ -158,6 +158,7 @@ static void cpus_warning(wf_run *r, uint32_t t)
 void wf__task_ready(wf_run *r, uint32_t t)
 {
     const wf_task *task = &r->wf->tasks[t];
+    const wf_task_extra *x = wf_task_extra_of(task);
     wf_task_state *ts = &r->tasks[t];
     char *why = NULL;
     wf_error err;
@@ -187,11 +188,11 @@ void wf__task_ready(wf_run *r, uint32_t t)
     ts->concurrency = task->concurrency;
     ts->batch_size = task->batch_size;
     ts->cpus = task->cpus > 0 ? task->cpus : 1;
-    if ((task->concurrency_tpl != NULL &&
-         !eval_count(task->concurrency_tpl, ts->ctx, "concurrency", &ts->concurrency, &why)) ||
-        (task->cpus_tpl != NULL && !eval_count(task->cpus_tpl, ts->ctx, "cpus", &ts->cpus, &why)) ||
-        (task->batch_size_tpl != NULL &&
-         !eval_count(task->batch_size_tpl, ts->ctx, "batch-size", &ts->batch_size, &why))) {
+    if ((x->concurrency_tpl != NULL &&
+         !eval_count(x->concurrency_tpl, ts->ctx, "concurrency", &ts->concurrency, &why)) ||
+        (x->cpus_tpl != NULL && !eval_count(x->cpus_tpl, ts->ctx, "cpus", &ts->cpus, &why)) ||
+        (x->batch_size_tpl != NULL &&
+         !eval_count(x->batch_size_tpl, ts->ctx, "batch-size", &ts->batch_size, &why))) {
         wf__task_finish(r, t, WF_STATUS_FAILED, why);
         return;
     }
@@ -313,7 +314,7 @@ static bool ignores_failure(const wf_run *r, uint32_t t, int64_t idx)
     wf_error err;
     bool yes = false;
 
-    if (task->continue_on_error_tpl == NULL)
+    if (wf_task_extra_of(task)->continue_on_error_tpl == NULL)
         return task->continue_on_error;
     if (idx >= 0)
         ctx = wf__unit_ctx(r, t, (uint32_t)idx, &own, NULL);
@@ -322,7 +323,7 @@ static bool ignores_failure(const wf_run *r, uint32_t t, int64_t idx)
     if (ctx == NULL)
         return false; /* its item cannot be read any more */
     wf_error_init(&err);
-    if (wf_tpl_eval_bool(task->continue_on_error_tpl, ctx, &yes, &err) != WF_OK)
+    if (wf_tpl_eval_bool(wf_task_extra_of(task)->continue_on_error_tpl, ctx, &yes, &err) != WF_OK)
         yes = false;
     wf_error_release(&err);
     wf_ctx_unref(ctx);

@@ -320,7 +320,7 @@ void wf__unit_execute(wf_run *r, const wf_job *job, int cancel_fd, bool cancelle
     }
     if (task->action != NULL)
         run_action(r, task, ctx, job, cancel_fd, c);
-    else if (task->called != NULL)
+    else if (wf_task_extra_of(task)->called != NULL)
         wf__unit_run_uses(r, task, ctx, job, cancel_fd, c);
     else
         run_process(r, task, ctx, job, cancel_fd, c);

@@ -90,6 +90,7 @@ bool wf__unit_cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char 
                         const json_object *input, const char *workdir, wf_completion *c,
                         char key[WF_SHA256_HEX_LEN + 1])
 {
+    const wf_task_extra *x = wf_task_extra_of(task);
     wf_sha256 *h = wf_sha256_new();
     wf_strbuf sb = WF_STRBUF_INIT;
     wf_error err;
@@ -128,9 +129,9 @@ bool wf__unit_cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char 
         }
         hash_str(h, wf_strbuf_str(&sb));
     }
-    if (task->cache_key != NULL) {
+    if (x->cache_key != NULL) {
         wf_strbuf_reset(&sb);
-        if (wf_tpl_render(task->cache_key, ctx, &sb, &err) != WF_OK) {
+        if (wf_tpl_render(x->cache_key, ctx, &sb, &err) != WF_OK) {
             wf__unit_fail(c, "cache.key", &err);
             ok = false;
             goto out;
@@ -138,15 +139,15 @@ bool wf__unit_cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char 
         hash_str(h, "key");
         hash_str(h, wf_strbuf_str(&sb));
     }
-    for (size_t i = 0; i < task->n_cache_sources; i++) {
+    for (size_t i = 0; i < x->n_cache_sources; i++) {
         char **paths;
         size_t n;
 
         hash_str(h, "sources");
-        hash_str(h, task->cache_sources[i]);
-        wf_file_glob(workdir, task->cache_sources[i], &paths, &n);
+        hash_str(h, x->cache_sources[i]);
+        wf_file_glob(workdir, x->cache_sources[i], &paths, &n);
         if (n == 0)
-            wf__unit_warn(c, "cache.sources '%s' matched no file", task->cache_sources[i]);
+            wf__unit_warn(c, "cache.sources '%s' matched no file", x->cache_sources[i]);
         for (size_t k = 0; k < n; k++) {
             char digest[WF_SHA256_HEX_LEN + 1];
             char *path = workdir != NULL && paths[k][0] != '/'
@@ -163,9 +164,9 @@ bool wf__unit_cache_key(wf_run *r, const wf_task *task, const wf_ctx *ctx, char 
         wf_file_glob_free(paths);
     }
     /* The files an entry restores are part of what it is. */
-    for (size_t i = 0; i < task->n_cache_generates; i++) {
+    for (size_t i = 0; i < x->n_cache_generates; i++) {
         hash_str(h, "generates");
-        hash_str(h, task->cache_generates[i]);
+        hash_str(h, x->cache_generates[i]);
     }
 out:
     wf_sha256_final_hex(h, key);
@@ -178,6 +179,7 @@ out:
 bool wf__unit_cache_lookup(wf_run *r, const wf_task *task, const char *key, const char *workdir,
                            wf_completion *c)
 {
+    const wf_task_extra *x = wf_task_extra_of(task);
     json_object *value = NULL;
     char *files = NULL;
     wf_error err;
@@ -187,13 +189,13 @@ bool wf__unit_cache_lookup(wf_run *r, const wf_task *task, const char *key, cons
         return false;
     wf_error_init(&err);
     rc = wf_store_cache_get(r->store, key, &value, c->stdout_hash, c->stderr_hash,
-                            task->n_cache_generates > 0 ? &files : NULL, &err);
+                            x->n_cache_generates > 0 ? &files : NULL, &err);
     wf_error_release(&err);
     if (rc != WF_OK)
         return false;
     /* An entry without its files (recorded before generates was added) cannot restore them;
      * the key covers generates, so this only happens with a damaged store. */
-    if (task->n_cache_generates > 0 &&
+    if (x->n_cache_generates > 0 &&
         (files == NULL || !wf__cache_files_restore(r, workdir, files, c))) {
         if (files == NULL)
             wf__unit_warn(c, "cache entry not used: it has no list of generated files");
@@ -218,7 +220,7 @@ void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, cons
 
     if (c->status != WF_STATUS_SUCCEEDED || c->cached)
         return;
-    if (task->n_cache_generates > 0) {
+    if (wf_task_extra_of(task)->n_cache_generates > 0) {
         files = wf__cache_files_collect(r, task, workdir, c);
         if (files == NULL)
             return;

@@ -136,7 +136,8 @@ void wf__unit_run_uses(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
 
     wf_errlist_init(&errs);
     wf_error_init(&err);
-    if (task->with != NULL && wf_vnode_eval(task->with, ctx, &inputs, &err) != WF_OK) {
+    if (wf_task_extra_of(task)->with != NULL &&
+        wf_vnode_eval(wf_task_extra_of(task)->with, ctx, &inputs, &err) != WF_OK) {
         wf__unit_fail(c, "with", &err);
         goto out;
     }
@@ -167,11 +168,11 @@ void wf__unit_run_uses(wf_run *r, const wf_task *task, const wf_ctx *ctx, const 
         prefix = wf_xasprintf("%s%s[%u]/", r->prefix ? r->prefix : "", task->name, job->unit);
     else
         prefix = wf_xasprintf("%s%s/", r->prefix ? r->prefix : "", task->name);
-    if (wf__run_start_called(r->engine, task->called, &opts, r, prefix,
+    if (wf__run_start_called(r->engine, wf_task_extra_of(task)->called, &opts, r, prefix,
                              r->caller != NULL ? r->position : task->index, &n, &errs) != WF_OK) {
         wf_strbuf sb = WF_STRBUF_INIT;
 
-        wf_strbuf_addf(&sb, "%s cannot start: ", task->uses);
+        wf_strbuf_addf(&sb, "%s cannot start: ", wf_task_extra_of(task)->uses);
         for (size_t i = 0; i < errs.len; i++) {
             if (i > 0)
                 wf_strbuf_adds(&sb, "; ");

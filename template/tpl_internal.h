@@ -464,6 +464,9 @@ struct wf_tpl {
     node **nodes; /* every node, for freeing */
     size_t nnodes;
     bool simple;
+    /* A constant with its text as written (compact_literal in compile.c): the part and src
+     * live in t's own allocation, so that wf_tpl_free frees t alone. */
+    bool one_block;
     /* handed out borrowed, so that booleans cost nothing (one pair per process: compile.c) */
     json_object *c_true, *c_false;
 };

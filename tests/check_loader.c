@@ -617,8 +617,8 @@ START_TEST(test_implicit_deps_and_publish)
     ck_assert_uint_eq(task(wf, "a")->n_publish, 1);
     ck_assert_uint_eq(task(wf, "a")->n_dependents, 2);
     ck_assert(task(wf, "c")->cache);
-    ck_assert_uint_eq(task(wf, "c")->n_cache_sources, 1);
-    ck_assert_ptr_nonnull(task(wf, "c")->cache_key);
+    ck_assert_uint_eq(wf_task_extra_of(task(wf, "c"))->n_cache_sources, 1);
+    ck_assert_ptr_nonnull(wf_task_extra_of(task(wf, "c"))->cache_key);
     ck_assert_int_eq(task(wf, "d-x")->input->kind, WF_VNODE_CONST);
     wf_workflow_free(wf);
 }
@@ -718,16 +718,16 @@ START_TEST(test_matrix)
     char *s;
 
     ck_assert_int_eq(t->items_kind, WF_ITEMS_MATRIX);
-    ck_assert_uint_eq(t->n_matrix, 2);
-    ck_assert_str_eq(t->matrix[0].name, "os");
-    ck_assert_str_eq(t->matrix[1].name, "arch");
-    s = json_text(t->matrix[1].value->constant);
+    ck_assert_uint_eq(wf_task_extra_of(t)->n_matrix, 2);
+    ck_assert_str_eq(wf_task_extra_of(t)->matrix[0].name, "os");
+    ck_assert_str_eq(wf_task_extra_of(t)->matrix[1].name, "arch");
+    s = json_text(wf_task_extra_of(t)->matrix[1].value->constant);
     ck_assert_str_eq(s, "[\"x86\",\"arm\"]");
     free(s);
-    s = json_text(t->matrix_exclude->constant);
+    s = json_text(wf_task_extra_of(t)->matrix_exclude->constant);
     ck_assert_str_eq(s, "[{\"os\":\"mac\",\"arch\":\"x86\"}]");
     free(s);
-    ck_assert_ptr_nonnull(t->matrix_include);
+    ck_assert_ptr_nonnull(wf_task_extra_of(t)->matrix_include);
     ck_assert_int_eq(t->batch_size, 2);
     ck_assert(t->fail_fast);
     wf_workflow_free(wf);
@@ -1319,7 +1319,7 @@ START_TEST(test_slurm_keys_and_cpus)
     ck_assert_ptr_nonnull(wf->slurm);
     ck_assert_int_eq(task(wf, "a")->cpus, 2);
     ck_assert_ptr_nonnull(task(wf, "a")->slurm);
-    ck_assert_ptr_nonnull(task(wf, "b")->cpus_tpl);
+    ck_assert_ptr_nonnull(wf_task_extra_of(task(wf, "b"))->cpus_tpl);
     ck_assert_int_eq(task(wf, "c")->cpus, 3);
     ck_assert_int_eq(task(wf, "e")->cpus, 1); /* its own wins over defaults */
     ck_assert_int_eq(task(wf, "b")->cpus, 0);

@@ -45,8 +45,8 @@ static json_object *describe_items(const wf_task *task)
                                : NULL);
     json_object_object_add(o, "pipeline", json_object_new_boolean(task->pipeline));
     keys = json_object_new_array();
-    for (size_t k = 0; k < task->n_matrix; k++)
-        json_object_array_add(keys, json_object_new_string(task->matrix[k].name));
+    for (size_t k = 0; k < wf_task_extra_of(task)->n_matrix; k++)
+        json_object_array_add(keys, json_object_new_string(wf_task_extra_of(task)->matrix[k].name));
     json_object_object_add(o, "keys", keys);
     return o;
 }
@@ -76,15 +76,17 @@ static json_object *describe_task(const wf_workflow *wf, const wf_task *task)
         json_object_object_add(o, "argv", NULL);
     }
     json_object_object_add(o, "action", str_or_null(task->action));
-    json_object_object_add(o, "uses", str_or_null(task->uses));
+    json_object_object_add(o, "uses", str_or_null(wf_task_extra_of(task)->uses));
     /* Where a run task's units go as the file says (null for actions and uses tasks, which
      * run in wfengine). */
     json_object_object_add(o, "executor",
-                           task->action != NULL || task->uses != NULL ? NULL
+                           task->action != NULL || wf_task_extra_of(task)->uses != NULL ? NULL
                            : task->executor == WF_EXECUTOR_SLURM ? json_object_new_string("slurm")
                                                                  : json_object_new_string("local"));
     json_object_object_add(o, "called",
-                           task->called != NULL ? wf_workflow_describe(task->called) : NULL);
+                           wf_task_extra_of(task)->called != NULL
+                               ? wf_workflow_describe(wf_task_extra_of(task)->called)
+                               : NULL);
     return o;
 }
 

@@ -322,6 +322,7 @@ static void check_matrix_size(wf__ld *c, const wf__ynode *m, const wf__ynode *in
 static void parse_items(wf__ld *c, wf_task *t, const wf__ynode *n)
 {
     const wf__ynode *m, *v;
+    wf_task_extra *x;
 
     t->items_mark = n->mark;
     if (n->type == WF__Y_LIST || (n->type == WF__Y_STRING && n->has_tpl)) {
@@ -341,6 +342,7 @@ static void parse_items(wf__ld *c, wf_task *t, const wf__ynode *n)
         return;
     }
     t->items_kind = WF_ITEMS_MATRIX;
+    x = wf__task_extra(t);
     wf__ld_check_keys(c, n, ITEMS_KEYS, "with-items");
     m = wf__ld_get(n, "matrix", NULL);
     if (m == NULL) {
@@ -349,29 +351,29 @@ static void parse_items(wf__ld *c, wf_task *t, const wf__ynode *n)
     } else if (wf__ld_expect_map(c, m, "matrix")) {
         if (m->n == 0)
             wf__loader_error(c->L, m->mark, WF_EINVAL, "'matrix' needs at least one key");
-        t->matrix = wf_xcalloc(m->n + 1, sizeof(*t->matrix));
+        x->matrix = wf_xcalloc(m->n + 1, sizeof(*x->matrix));
         for (size_t k = 0; k < m->n; k++) {
             wf_vnode *val = list_or_tpl(c, m->items[k], m->keys[k]->text, t->index);
 
             if (val == NULL)
                 continue;
-            t->matrix[t->n_matrix].name = wf_xstrdup(m->keys[k]->text);
-            t->matrix[t->n_matrix].mark = m->keys[k]->mark;
-            t->matrix[t->n_matrix].value = val;
-            t->n_matrix++;
+            x->matrix[x->n_matrix].name = wf_xstrdup(m->keys[k]->text);
+            x->matrix[x->n_matrix].mark = m->keys[k]->mark;
+            x->matrix[x->n_matrix].value = val;
+            x->n_matrix++;
         }
     }
     v = wf__ld_get(n, "include", NULL);
     if (v != NULL) {
         check_object_list(c, v, "include");
-        t->matrix_include = list_or_tpl(c, v, "include", t->index);
+        x->matrix_include = list_or_tpl(c, v, "include", t->index);
     }
     if (m != NULL && m->type == WF__Y_MAP)
         check_matrix_size(c, m, v);
     v = wf__ld_get(n, "exclude", NULL);
     if (v != NULL) {
         check_object_list(c, v, "exclude");
-        t->matrix_exclude = list_or_tpl(c, v, "exclude", t->index);
+        x->matrix_exclude = list_or_tpl(c, v, "exclude", t->index);
     }
 }
 
@@ -424,6 +426,7 @@ static void parse_globs(wf__ld *c, const wf__ynode *v, const char *what, bool co
 static void parse_cache(wf__ld *c, wf_task *t, const wf__ynode *n)
 {
     const wf__ynode *v;
+    wf_task_extra *x;
 
     if (n->type == WF__Y_BOOL) {
         t->cache = n->b;
@@ -434,16 +437,17 @@ static void parse_cache(wf__ld *c, wf_task *t, const wf__ynode *n)
         return;
     }
     t->cache = true;
+    x = wf__task_extra(t);
     wf__ld_check_keys(c, n, CACHE_KEYS, "cache");
     v = wf__ld_get(n, "key", NULL);
     if (v != NULL && wf__ld_text_of(c, v, "cache.key") != NULL)
-        t->cache_key = wf__ld_compile(c, v, 0, WF__ROLE_TASK, t->index);
+        x->cache_key = wf__ld_compile(c, v, 0, WF__ROLE_TASK, t->index);
     v = wf__ld_get(n, "sources", NULL);
     if (v != NULL)
-        parse_globs(c, v, "cache.sources", false, &t->cache_sources, &t->n_cache_sources);
+        parse_globs(c, v, "cache.sources", false, &x->cache_sources, &x->n_cache_sources);
     v = wf__ld_get(n, "generates", NULL);
     if (v != NULL)
-        parse_globs(c, v, "cache.generates", true, &t->cache_generates, &t->n_cache_generates);
+        parse_globs(c, v, "cache.generates", true, &x->cache_generates, &x->n_cache_generates);
 }
 
 static void parse_slurm(wf__ld *c, wf_task *t, const wf__ynode *n)
@@ -500,6 +504,7 @@ static void fold_env(wf__ld *c, wf_task *t, const wf__ynode *own)
 static void parse_uses(wf__ld *c, wf_task *t, const wf__ynode *map, const wf__ynode *n)
 {
     const wf__ynode *with_key = NULL, *with = wf__ld_get(map, "with", &with_key);
+    wf_task_extra *x;
 
     t->run_mark = n->mark;
     for (size_t k = 0; k < map->n; k++)
@@ -518,26 +523,26 @@ static void parse_uses(wf__ld *c, wf_task *t, const wf__ynode *map, const wf__yn
                          "write the path, and pass values with 'with:'");
         return;
     }
-    t->uses = wf_xstrdup(n->text);
+    x = wf__task_extra(t);
+    x->uses = wf_xstrdup(n->text);
     if (c->uses == NULL)
         c->uses = wf_xcalloc(c->wf->n_tasks, sizeof(*c->uses));
     c->uses[t->index].uses = n;
     if (with != NULL && with->type != WF__Y_NULL && wf__ld_expect_map(c, with, "with")) {
         c->uses[t->index].with_key = with_key;
         c->uses[t->index].with = with;
-        t->with = wf__ld_build_vnode(c, with, WF__ROLE_TASK, t->index);
+        x->with = wf__ld_build_vnode(c, with, WF__ROLE_TASK, t->index);
     }
 }
 
-/* concurrency or batch-size: an integer >= 1, or a template evaluated when the task starts
- * (`concurrency: << inputs.parallel >>`). */
-static void parse_count(wf__ld *c, size_t ti, const wf__ynode *v, const char *what, int *out,
-                        wf_tpl **tpl)
+/* concurrency, cpus or batch-size: an integer >= 1 (into *out; NULL returned), or a template
+ * evaluated when the task starts (`concurrency: << inputs.parallel >>`), returned owned. */
+static wf_tpl *parse_count(wf__ld *c, size_t ti, const wf__ynode *v, const char *what, int *out)
 {
     if (v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL)
-        *tpl = wf__ld_compile(c, v, 0, WF__ROLE_ONCE, ti);
-    else
-        wf__ld_get_int(c, v, what, 1, out);
+        return wf__ld_compile(c, v, 0, WF__ROLE_ONCE, ti);
+    wf__ld_get_int(c, v, what, 1, out);
+    return NULL;
 }
 
 static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__ynode *map)
@@ -547,6 +552,7 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     const wf__ynode *k_conc = NULL, *k_batch = NULL, *k_ff = NULL, *k_output = NULL;
     const wf__ynode *k_label = NULL, *k_pipe = NULL;
     const wf__ynode *k_slurm = NULL, *slurm, *uses, *k_uses = NULL, *k_with = NULL;
+    wf_tpl *tpl;
     char *where;
 
     t->name = wf_xstrdup(key->text);
@@ -623,16 +629,19 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
         parse_items(c, t, v);
 
     v = wf__ld_get(map, "concurrency", &k_conc);
-    if (v != NULL)
-        parse_count(c, ti, v, "concurrency", &t->concurrency, &t->concurrency_tpl);
+    tpl = v == NULL ? NULL : parse_count(c, ti, v, "concurrency", &t->concurrency);
+    if (tpl != NULL)
+        wf__task_extra(t)->concurrency_tpl = tpl;
     v = wf__ld_get(map, "cpus", NULL);
     if (v == NULL && uses == NULL)
         v = c->cpus;
-    if (v != NULL)
-        parse_count(c, ti, v, "cpus", &t->cpus, &t->cpus_tpl);
+    tpl = v == NULL ? NULL : parse_count(c, ti, v, "cpus", &t->cpus);
+    if (tpl != NULL)
+        wf__task_extra(t)->cpus_tpl = tpl;
     v = wf__ld_get(map, "batch-size", &k_batch);
-    if (v != NULL)
-        parse_count(c, ti, v, "batch-size", &t->batch_size, &t->batch_size_tpl);
+    tpl = v == NULL ? NULL : parse_count(c, ti, v, "batch-size", &t->batch_size);
+    if (tpl != NULL)
+        wf__task_extra(t)->batch_size_tpl = tpl;
     v = wf__ld_get(map, "fail-fast", &k_ff);
     if (v != NULL)
         wf__ld_get_bool(c, v, "fail-fast", &t->fail_fast);
@@ -646,7 +655,6 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     }
     v = wf__ld_get(map, "pipeline", &k_pipe);
     if (v != NULL && wf__ld_get_bool(c, v, "pipeline", &t->pipeline) && t->pipeline) {
-        t->pipeline_mark = k_pipe->mark;
         if (k_batch != NULL)
             wf__loader_error(c->L, k_batch->mark, WF_EINVAL,
                              "'pipeline' takes the source task's results one by one, and with "
@@ -688,7 +696,8 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
         wf__ld_get_size(c, v, "max-output", &t->max_output);
     v = wf__ld_get(map, "continue-on-error", NULL);
     if (v != NULL && v->type == WF__Y_STRING && strstr(v->text, "<<") != NULL)
-        t->continue_on_error_tpl = wf__ld_compile(c, v, WF_TPL_EXPR, WF__ROLE_TASK, ti);
+        wf__task_extra(t)->continue_on_error_tpl =
+            wf__ld_compile(c, v, WF_TPL_EXPR, WF__ROLE_TASK, ti);
     else if (v != NULL)
         wf__ld_get_bool(c, v, "continue-on-error", &t->continue_on_error);
     else if (c->has_coe)

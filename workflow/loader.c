@@ -324,7 +324,7 @@ static void load_called(wf__ld *c, size_t ti, const wf__chain *chain, wf_errlist
     wf_task *t = &c->wf->tasks[ti];
     const wf__ynode *at = c->uses[ti].uses;
     wf__chain link = { .up = chain, .loaded = chain->loaded };
-    char *path = wf__uses_resolve(c->wf->path, t->uses), *cycle = NULL, *body;
+    char *path = wf__uses_resolve(c->wf->path, t->extra->uses), *cycle = NULL, *body;
     wf_strbuf text = WF_STRBUF_INIT;
     wf_errlist read_errs;
     size_t from = sub->len, len;
@@ -352,13 +352,13 @@ static void load_called(wf__ld *c, size_t ti, const wf__chain *chain, wf_errlist
         goto out;
     }
     body = take_text(&text, &len);
-    if (load_text(path, body, len, &link, &t->called, sub) != WF_OK) {
+    if (load_text(path, body, len, &link, &t->extra->called, sub) != WF_OK) {
         wf__uses_note(sub, from, c->wf->path, at->mark);
         /* One line in the caller, so that its own errors say the call is broken too. */
         wf__loader_error(c->L, at->mark, WF_EINVAL, "uses: %s has errors (below)", path);
         goto out;
     }
-    wf__uses_check_with(c, ti, t->called);
+    wf__uses_check_with(c, ti, t->extra->called);
 out:
     free(cycle);
     free(link.real);
@@ -400,7 +400,7 @@ static int load_text(const char *name, char *text, size_t len, const wf__chain *
         if (wf->n_tasks > 0)
             wf__validate(&L, wf, &c.sites, c.needs);
         for (size_t k = 0; c.uses != NULL && k < wf->n_tasks; k++)
-            if (c.uses[k].uses != NULL && wf->tasks[k].uses != NULL)
+            if (c.uses[k].uses != NULL && wf_task_extra_of(&wf->tasks[k])->uses != NULL)
                 load_called(&c, k, chain, &sub);
     }
     if (errs->len > errs_before) {
@@ -419,17 +419,18 @@ static int load_text(const char *name, char *text, size_t len, const wf__chain *
     drop_repeats(&wf->warnings);
     for (size_t k = 0; rc == WF_OK && k < wf->n_tasks; k++) {
         const wf_task *t = &wf->tasks[k];
+        const wf_workflow *called = wf_task_extra_of(t)->called;
         size_t from = wf->warnings.len;
 
-        for (size_t i = 0; t->called != NULL && i < t->called->warnings.len; i++) {
-            const wf_error *w = &t->called->warnings.items[i];
+        for (size_t i = 0; called != NULL && i < called->warnings.len; i++) {
+            const wf_error *w = &called->warnings.items[i];
             wf_error *copy = wf_errlist_add(&wf->warnings);
 
             wf_error_set(copy, w->code, w->source, w->line, w->column, "%s", w->message);
             if (w->source_line != NULL)
                 copy->source_line = wf_xstrdup(w->source_line);
         }
-        if (t->called != NULL)
+        if (called != NULL)
             wf__uses_note(&wf->warnings, from, wf->path, t->run_mark);
     }
     free(c.needs);
@@ -504,6 +505,39 @@ static void free_named_vnodes(wf_named_vnode *v, size_t n)
     free(v);
 }
 
+const wf_task_extra wf__task_extra_none;
+
+wf_task_extra *wf__task_extra(wf_task *t)
+{
+    if (t->extra == NULL)
+        t->extra = wf_xcalloc(1, sizeof(*t->extra));
+    return t->extra;
+}
+
+static void free_task_extra(wf_task_extra *x)
+{
+    if (x == NULL)
+        return;
+    free(x->uses);
+    wf_workflow_free(x->called);
+    wf_vnode_free(x->with);
+    free_named_vnodes(x->matrix, x->n_matrix);
+    wf_vnode_free(x->matrix_include);
+    wf_vnode_free(x->matrix_exclude);
+    wf_tpl_free(x->concurrency_tpl);
+    wf_tpl_free(x->batch_size_tpl);
+    wf_tpl_free(x->cpus_tpl);
+    wf_tpl_free(x->continue_on_error_tpl);
+    wf_tpl_free(x->cache_key);
+    for (size_t k = 0; k < x->n_cache_sources; k++)
+        free(x->cache_sources[k]);
+    free(x->cache_sources);
+    for (size_t k = 0; k < x->n_cache_generates; k++)
+        free(x->cache_generates[k]);
+    free(x->cache_generates);
+    free(x);
+}
+
 static void free_task(wf_task *t)
 {
     free(t->name);
@@ -515,35 +549,19 @@ static void free_task(wf_task *t)
     free(t->action);
     wf_vnode_free(t->input);
     wf_vnode_free(t->items);
-    free_named_vnodes(t->matrix, t->n_matrix);
-    wf_vnode_free(t->matrix_include);
-    wf_vnode_free(t->matrix_exclude);
     wf_tpl_free(t->when);
     wf_tpl_free(t->label);
-    wf_tpl_free(t->concurrency_tpl);
-    wf_tpl_free(t->cpus_tpl);
-    wf_tpl_free(t->continue_on_error_tpl);
-    wf_tpl_free(t->batch_size_tpl);
     free_named_tpls(t->env, t->n_env);
     wf_tpl_free(t->workdir);
     wf_tpl_free(t->shell);
     free_named_tpls(t->publish, t->n_publish);
-    wf_tpl_free(t->cache_key);
-    for (size_t k = 0; k < t->n_cache_sources; k++)
-        free(t->cache_sources[k]);
     for (size_t k = 0; t->env_files != NULL && t->env_files[k] != NULL; k++)
         free(t->env_files[k]);
     free(t->env_files);
-    free(t->cache_sources);
-    for (size_t k = 0; k < t->n_cache_generates; k++)
-        free(t->cache_generates[k]);
-    free(t->cache_generates);
     wf_vnode_free(t->slurm);
-    free(t->uses);
-    wf_workflow_free(t->called);
-    wf_vnode_free(t->with);
     free(t->deps);
     free(t->dependents);
+    free_task_extra(t->extra);
 }
 
 void wf_workflow_free(wf_workflow *wf)

@@ -285,6 +285,8 @@ int wf__ld_get_enum(wf__ld *c, const wf__ynode *n, const char *what, const char 
 bool wf__ld_expect_map(wf__ld *c, const wf__ynode *n, const char *what);
 /* Task, var and input names: [A-Za-z_][A-Za-z0-9_-]*. */
 bool wf__ld_valid_name(const char *s);
+/* t's extra, allocated (all NULL and 0) on first use; freed with the workflow. */
+wf_task_extra *wf__task_extra(wf_task *t);
 /* Environment names: no '-', which a shell cannot expand. */
 bool wf__ld_valid_env_name(const char *s);
 /* wf__ld_valid_name with an error naming the kind ("task", "var", ...). */

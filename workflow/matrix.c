@@ -78,6 +78,8 @@ static int eval_list(const wf_vnode *n, const wf_ctx *ctx, const char *what, jso
 
 static void pattern_init(const wf_task *task, json_object *map, axis_pattern *p)
 {
+    const wf_task_extra *x = wf_task_extra_of(task);
+
     memset(p, 0, sizeof(*p));
     if (!json_object_is_type(map, json_type_object))
         return;
@@ -87,9 +89,9 @@ static void pattern_init(const wf_task *task, json_object *map, axis_pattern *p)
     {
         size_t k = 0;
 
-        while (k < task->n_matrix && strcmp(task->matrix[k].name, key) != 0)
+        while (k < x->n_matrix && strcmp(x->matrix[k].name, key) != 0)
             k++;
-        if (k == task->n_matrix) {
+        if (k == x->n_matrix) {
             p->never = true;
             continue;
         }
@@ -180,6 +182,7 @@ static void walk(wf_matrix *m, json_object *exclude)
 
 int wf__matrix_open(const wf_task *task, const wf_ctx *ctx, wf_matrix **out, wf_error *err)
 {
+    const wf_task_extra *x = wf_task_extra_of(task);
     wf_matrix *m = wf_xcalloc(1, sizeof(*m));
     json_object *exclude = NULL;
     size_t n_in;
@@ -187,14 +190,14 @@ int wf__matrix_open(const wf_task *task, const wf_ctx *ctx, wf_matrix **out, wf_
 
     *out = NULL;
     m->task = task;
-    m->n_axes = task->n_matrix;
+    m->n_axes = x->n_matrix;
     m->axes = wf_xcalloc(m->n_axes + 1, sizeof(*m->axes));
     m->len = wf_xcalloc(m->n_axes + 1, sizeof(*m->len));
     m->total = m->n_axes > 0 ? 1 : 0;
     for (size_t k = 0; k < m->n_axes; k++) {
-        char *what = wf_xasprintf("matrix.%s", task->matrix[k].name);
+        char *what = wf_xasprintf("matrix.%s", x->matrix[k].name);
 
-        rc = eval_list(task->matrix[k].value, ctx, what, &m->axes[k], err);
+        rc = eval_list(x->matrix[k].value, ctx, what, &m->axes[k], err);
         free(what);
         if (rc != WF_OK)
             goto out;
@@ -202,13 +205,13 @@ int wf__matrix_open(const wf_task *task, const wf_ctx *ctx, wf_matrix **out, wf_
         if (__builtin_mul_overflow(m->total, m->len[k], &m->total))
             m->total = SIZE_MAX;
     }
-    if (task->matrix_exclude != NULL) {
-        rc = eval_list(task->matrix_exclude, ctx, "exclude", &exclude, err);
+    if (x->matrix_exclude != NULL) {
+        rc = eval_list(x->matrix_exclude, ctx, "exclude", &exclude, err);
         if (rc != WF_OK)
             goto out;
     }
-    if (task->matrix_include != NULL) {
-        rc = eval_list(task->matrix_include, ctx, "include", &m->include, err);
+    if (x->matrix_include != NULL) {
+        rc = eval_list(x->matrix_include, ctx, "include", &m->include, err);
         if (rc != WF_OK)
             goto out;
     }
@@ -282,7 +285,7 @@ json_object *wf__matrix_get(const wf_matrix *m, size_t i)
     }
     combo = wf_json_check(json_object_new_object());
     for (size_t k = 0; k < m->n_axes; k++) {
-        if (json_object_object_add(combo, m->task->matrix[k].name,
+        if (json_object_object_add(combo, wf_task_extra_of(m->task)->matrix[k].name,
                                    wf_json_copy(json_object_array_get_idx(m->axes[k], pos[k]))) !=
             0)
             wf_oom(sizeof(struct lh_entry));

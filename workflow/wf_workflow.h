@@ -117,8 +117,38 @@ typedef enum wf_executor_kind { WF_EXECUTOR_LOCAL = 0, WF_EXECUTOR_SLURM } wf_ex
 
 typedef struct wf_workflow wf_workflow;
 
+/* What a task rarely sets, kept out of line so that a task that sets none of it (most tasks of
+ * a big generated workflow) pays one pointer for it (wf_task.extra). */
+typedef struct wf_task_extra {
+    /* uses: another workflow file run as this task (once per item), its result the called
+     * workflow's outputs object. The file is loaded, checked and owned with this workflow. */
+    char *uses;          /* the path as written (relative to this workflow's file) */
+    wf_workflow *called; /* owned */
+    wf_vnode *with;      /* the called workflow's inputs: a map (templates allowed), or NULL */
+
+    /* with-items as a matrix (items_kind WF_ITEMS_MATRIX) */
+    wf_named_vnode *matrix; /* key -> list value, in file order */
+    size_t n_matrix;
+    wf_vnode *matrix_include; /* list of objects, or NULL */
+    wf_vnode *matrix_exclude; /* list of objects, or NULL */
+
+    /* concurrency / batch-size / cpus written as a template (then the task's int is 0):
+     * evaluated when the task starts, to an integer >= 1. NULL when written as a number. */
+    wf_tpl *concurrency_tpl, *batch_size_tpl, *cpus_tpl;
+    /* continue-on-error written as a template (`<< item.experimental >>`): evaluated for
+     * each unit that fails, in its item's context; NULL when written as a boolean. */
+    wf_tpl *continue_on_error_tpl;
+
+    /* cache: as a map (the task's `cache` flag says whether it is cached at all) */
+    wf_tpl *cache_key;    /* or NULL */
+    char **cache_sources; /* globs */
+    size_t n_cache_sources;
+    char **cache_generates; /* globs inside the workdir: files stored with the entry */
+    size_t n_cache_generates;
+} wf_task_extra;
+
 /* One task (the fields of 4 bytes or less are paired so that a 100,000-task workflow holds
- * little padding: 424 bytes a task, not 480). */
+ * little padding; what few tasks set is in extra). */
 typedef struct wf_task {
     char *name;
     wf_mark mark; /* of the task's key */
@@ -132,11 +162,6 @@ typedef struct wf_task {
     char *action;     /* "core.echo", "ns.name" */
     wf_vnode *input;  /* the action's input map, or NULL */
     wf_mark run_mark; /* of the run/action/uses value */
-    /* uses: another workflow file run as this task (once per item), its result the called
-     * workflow's outputs object. The file is loaded, checked and owned with this workflow. */
-    char *uses;          /* the path as written (relative to this workflow's file) */
-    wf_workflow *called; /* owned */
-    wf_vnode *with;      /* the called workflow's inputs: a map (templates allowed), or NULL */
 
     /* with-items */
     wf_items_kind items_kind;
@@ -146,21 +171,13 @@ typedef struct wf_task {
      * S's index (validate.c), pipe_depth the number of pipelined links from the chain's first
      * task (0 for a task that is not pipelined). */
     bool pipeline;
-    wf_vnode *items;        /* LIST: a literal list (may hold templates) or one template */
-    wf_named_vnode *matrix; /* MATRIX: key -> list value, in file order */
-    size_t n_matrix;
-    wf_vnode *matrix_include; /* list of objects, or NULL */
-    wf_vnode *matrix_exclude; /* list of objects, or NULL */
+    wf_vnode *items; /* LIST: a literal list (may hold templates) or one template */
     wf_mark items_mark;
     int concurrency; /* items of this task at once; 0 = only the global limit */
     int batch_size;  /* 0 = no batching */
-    /* concurrency / batch-size written as a template (then the int above is 0): evaluated
-     * when the task starts, to an integer >= 1. NULL when written as a number. */
-    wf_tpl *concurrency_tpl, *batch_size_tpl;
     /* `label:` (WF_TPL_CSTRING, reads item), or NULL: names each item in progress, show,
      * logs, JUnit, GitHub and the report. Only with with-items, never with batch-size. */
     wf_tpl *label;
-    wf_mark pipeline_mark;
     size_t pipe_source;
     size_t pipe_depth;
 
@@ -171,9 +188,6 @@ typedef struct wf_task {
     /* `max-output`: bytes of stdout a unit may write (on disk); more fails it. 0: the run's
      * default (--max-output, the top-level max-output, the engine's stdout_cap). */
     uint64_t max_output;
-    /* continue-on-error written as a template (`<< item.experimental >>`): evaluated for
-     * each unit that fails, in its item's context; NULL when written as a boolean. */
-    wf_tpl *continue_on_error_tpl;
 
     /* Process settings (run tasks). Defaults are already folded in. */
     wf_output_mode output;
@@ -188,20 +202,13 @@ typedef struct wf_task {
     wf_named_tpl *publish; /* var -> template, evaluated after success */
     size_t n_publish;
 
-    wf_tpl *cache_key;    /* or NULL */
-    char **env_files;     /* the task's env-file paths (resolved as the workflow's); may be NULL */
-    char **cache_sources; /* globs */
-    size_t n_cache_sources;
-    char **cache_generates; /* globs inside the workdir: files stored with the entry */
-    size_t n_cache_generates;
+    char **env_files; /* the task's env-file paths (resolved as the workflow's); may be NULL */
 
     /* cpus: how many of the local pool's workers (-j) each unit counts for; 0: not given
-     * (it counts 1). On Slurm it is --cpus-per-task unless slurm.cpus says. cpus_tpl:
-     * written as a template (then cpus is 0), evaluated when the task starts like
-     * concurrency. */
+     * (it counts 1). On Slurm it is --cpus-per-task unless slurm.cpus says. written as a
+     * template: extra->cpus_tpl (then cpus is 0). */
     int cpus;
     wf_executor_kind executor;
-    wf_tpl *cpus_tpl;
 
     wf_vnode *slurm; /* the task's own slurm options map, or NULL */
 
@@ -210,7 +217,19 @@ typedef struct wf_task {
     size_t n_deps;
     size_t *dependents;
     size_t n_dependents;
+
+    /* What few tasks set (uses, matrix, cache, templated counts): NULL when none is; read it
+     * through wf_task_extra_of. */
+    wf_task_extra *extra;
 } wf_task;
+
+/* The extra of a task, or a shared one with every field NULL or 0 when it has none. Borrowed,
+ * valid while the workflow lives. */
+extern const wf_task_extra wf__task_extra_none; /* loader.c: all NULL and 0 */
+static inline const wf_task_extra *wf_task_extra_of(const wf_task *t)
+{
+    return t->extra != NULL ? t->extra : &wf__task_extra_none;
+}
 
 typedef struct wf_workflow {
     char *path;        /* as given; "<string>" for a string */
