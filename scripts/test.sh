@@ -19,17 +19,6 @@ cmake -S . -B build-asan -DWF_WERROR=ON -DWF_ASAN=ON -DWF_UBSAN=ON -DCMAKE_BUILD
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ctest_run build-asan
 
-# The live Slurm suite mostly waits on the cluster (in one run: 157 s of CPU in 520 s): it runs
-# in the background beside the TSan stage, the fuzz targets (one core) and the benchmarks, its
-# output kept in a file and printed when it ends. (Started after the TSan stage it was the
-# last to end: CI took 1260 s, 135 s of them waiting for it.)
-step "Slurm (a real one-node cluster, the executor's live and end-to-end tests), in the background"
-slurm_log=build-test/slurm-suite.log
-setsid bash tests/slurm/run.sh build-test build-test/wfengine >"$slurm_log" 2>&1 &
-slurm_pid=$!
-# If a later stage fails, the Slurm suite and its cluster (its own process group) go too.
-trap 'kill -TERM -- -"$slurm_pid" 2>/dev/null || true' EXIT
-
 # The TSan build is also the clang -Werror build (everything, tests and benchmarks included):
 # a separate clang build compiled the same files with the same warnings a second time.
 step "clang -Werror, TSan (the concurrent suites and the end-to-end runs)"
@@ -50,6 +39,16 @@ WF_E2E_SCALE=10 setarch "$(uname -m)" -R bash -c "cd build-tsan && ctest --outpu
     -j$jobs -R 'check_(context|proc|scheduler|dispatch|api|store|slurm)|e2e_' \
     -E 'e2e_test_(injection|report|store_pages|store_trust|limits)\$'"
 CK_RUN_CASE=threads setarch "$(uname -m)" -R build-tsan/check_template
+
+# The live Slurm suite mostly waits on the cluster (in one run: 157 s of CPU in 520 s), while
+# the fuzz targets run one at a time on one core: the two go side by side, the Slurm suite's
+# output kept in a file and printed when it ends.
+step "Slurm (a real one-node cluster, the executor's live and end-to-end tests), in the background"
+slurm_log=build-test/slurm-suite.log
+setsid bash tests/slurm/run.sh build-test build-test/wfengine >"$slurm_log" 2>&1 &
+slurm_pid=$!
+# If a later stage fails, the Slurm suite and its cluster (its own process group) go too.
+trap 'kill -TERM -- -"$slurm_pid" 2>/dev/null || true' EXIT
 
 step "fuzz targets (clang libFuzzer, 20 s each)"
 cmake -S . -B build-fuzz -DWF_FUZZ=ON -DCMAKE_C_COMPILER=clang -DWF_BUILD_BENCH=OFF \
