@@ -412,8 +412,8 @@ START_TEST(test_newer_schema_refused)
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
-    ck_assert_ptr_nonnull(
-        strstr(err.message, "was written by a newer wfengine (schema 11, this one reads up to 10)"));
+    ck_assert_ptr_nonnull(strstr(
+        err.message, "was written by a newer wfengine (schema 11, this one reads up to 10)"));
     /* Refusing changed nothing. */
     ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 11);
     wf_error_release(&err);
