@@ -1,4 +1,5 @@
 /* Tests for store/: layout and schema, blobs, the writer, queries, gc and crash safety. */
+/* ctest-cost: 36 (about its seconds in its slowest CI stage; see CMakeLists.txt) */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 # Limits instead of aborts (issue 14): every size that comes from input is checked against a
 # documented cap (docs/workflow-format.md, "Limits") before it is allocated, and memory that
 # still runs out ends the process through one handler with exit status 4, never SIGABRT (134).
+# ctest-cost: 32 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 source "$(dirname "$0")/lib.sh"
 
 # Sanitizer runtimes reserve terabytes of address space, so `ulimit -v` cannot be used on

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # --progress: the live display on a real terminal (tmux), plain lines elsewhere, none; -v
 # start lines when units really start; no escape sequence from a unit reaches the terminal.
+# ctest-cost: 19 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 cat > slow.yaml <<'Y'

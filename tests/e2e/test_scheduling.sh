@@ -2,6 +2,7 @@
 # Scheduling rules seen from outside: concurrency limits are never exceeded, fail-fast stops
 # new work, the results keep item order whatever the finishing order, and large fan-outs
 # complete (nothing quadratic).
+# ctest-cost: 30 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 cat > limits.yaml <<'Y'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The run store: history, show, logs, resume of only what failed, resume after kill -9 and
 # after SIGINT, the cache, gc, secrets never on disk, and a store that cannot be used.
+# ctest-cost: 24 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 cat > flaky.yaml <<'Y'
