@@ -14,6 +14,8 @@ cmake -S . -B build-test -DWF_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/
 cmake --build build-test -j"$jobs"
 ctest_run build-test
 
+# The Check suites run in one process each here (CK_FORK=no, set by CMakeLists.txt for ASan
+# builds): a fork per test, each ending with its own leak check, cost more than the tests.
 step "ASan + UBSan"
 cmake -S . -B build-asan -DWF_WERROR=ON -DWF_ASAN=ON -DWF_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"
