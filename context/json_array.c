@@ -172,14 +172,8 @@ int wf_json_array_scan(const char *path, uint64_t size, const char *what, bool *
                 }
                 /* fall through */
             case S_NEXT:
-                /* An item starts: each window's first one is noted. */
-                if (idx->n_items >= WF_MAX_LIST_LEN) {
-                    *error = wf_xasprintf("output: json: %s is a list of more than the %d "
-                                          "items a list may have",
-                                          what, WF_MAX_LIST_LEN);
-                    rc = WF_ERANGE;
-                    goto out;
-                }
+                /* An item starts: each window's first one is noted. (No cap here, as for a
+                 * list parsed whole: a with-items over it checks its length.) */
                 if (idx->n_items % WF_REF_LINES_WINDOW == 0) {
                     note(idx, &cap, idx->n_win, off + p);
                     idx->n_win++;

@@ -307,7 +307,7 @@ typedef struct wf_json_array_index {
  * whole). When it is one whose items all parse (strict JSON, as wf_output_convert) and
  * nothing but whitespace follows it: WF_OK, *is_array true and *idx filled (the caller owns
  * idx->win_off). Otherwise WF_EINVAL ("WHAT is not valid JSON at byte N (why): 'text
- * there'"), WF_ERANGE (more than WF_MAX_LIST_LEN items) or WF_EIO (unreadable), with *error
+ * there'") or WF_EIO (unreadable), with *error
  * (owned; `what` names the output in it, "stdout"). Memory: one item and one chunk at a time.
  * Any thread. */
 int wf_json_array_scan(const char *path, uint64_t size, const char *what, bool *is_array,
