@@ -379,6 +379,15 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
         return WF_OK;
     ref = wf_tpl_list_ref(task->items->tpl, ctx);
     if (ref != NULL) {
+        uint64_t len = 0;
+
+        /* Lines are capped where they are made; a JSON list by reference is not. */
+        if (wf_ref_list_len(ref, &len) && len > WF_MAX_ITEMS) {
+            *error = wf_xasprintf("with-items: the list has %llu items, more than the %d a task "
+                                  "may expand to; split it into several tasks",
+                                  (unsigned long long)len, WF_MAX_ITEMS);
+            return WF_ERANGE;
+        }
         *src = wf__items_ref(ref);
         return WF_OK;
     }

@@ -305,6 +305,8 @@ json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *j
                       : wf_xasprintf("task '%s'", task->name);
     json_object *value = NULL, *marker = NULL;
     uint64_t lines = out->lines;
+    wf_json_array_index idx = { 0 };
+    bool is_array = false;
 
     if (task->output == WF_OUTPUT_LINES && lines > WF_MAX_LIST_LEN) {
         c->status = WF_STATUS_FAILED;
@@ -314,13 +316,18 @@ json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *j
         free(label);
         return NULL;
     }
-    /* json is parsed once now, to fail the unit on bad output as before (the parsed value
-     * enters the cache if it fits: it is likely to be read soon). Lines always convert: they
-     * were counted on the way, and are read a window at a time when used. */
+    /* json is checked once now, to fail the unit on bad output as before. An array is
+     * scanned an item at a time and becomes a list by reference (read a window at a time when
+     * used); any other value is parsed whole, and enters the cache if it fits: it is likely
+     * to be read soon. Lines always convert: they were counted on the way, and are read a
+     * window at a time when used. */
     if (task->output == WF_OUTPUT_JSON) {
         char *error = NULL;
+        int rc = wf_json_array_scan(path, out->total, "stdout", &is_array, &idx, &error);
 
-        if (wf_ref_load_file(path, task->output, out->total, &value, &error) != WF_OK) {
+        if (rc == WF_OK && !is_array)
+            rc = wf_ref_load_file(path, task->output, out->total, &value, &error);
+        if (rc != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
             free(label);
@@ -331,6 +338,8 @@ json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *j
                         wf_ref_mem_estimate(task->output, out->total, lines), label, value);
     if (task->output == WF_OUTPUT_LINES)
         wf_ref_set_lines(marker, lines);
+    if (is_array)
+        wf_ref_set_json_array(marker, &idx);
     free(label);
     return marker;
 }

@@ -33,6 +33,7 @@
 #define FLUSH_AT ((size_t)64 << 10)
 
 struct wf_values_log {
+    atomic_uint n_refs; /* the task (then its published result), and a pipelined task's items */
     pthread_mutex_t mu;
     int fd;
     char *dir;   /* where the file is, for errors */
@@ -47,6 +48,7 @@ struct wf_values_log {
     /* The window read last. */
     size_t win; /* SIZE_MAX: none */
     char *buf;
+    size_t buf_len; /* its records' bytes (each line's \n made a NUL) */
     size_t *at; /* per unit of the window: where its record's kind letter is in buf, or SIZE_MAX */
 };
 
@@ -62,6 +64,7 @@ wf_values_log *wf__values_log_new(const wf_run *r, uint32_t t, size_t n_units, c
         return NULL;
     }
     l = wf_xcalloc(1, sizeof(*l));
+    atomic_init(&l->n_refs, 1);
     pthread_mutex_init(&l->mu, NULL);
     l->fd = fd;
     l->dir = wf_xstrdup(dir);
@@ -77,9 +80,15 @@ wf_values_log *wf__values_log_new(const wf_run *r, uint32_t t, size_t n_units, c
     return l;
 }
 
+wf_values_log *wf__values_log_ref(wf_values_log *l)
+{
+    atomic_fetch_add_explicit(&l->n_refs, 1, memory_order_relaxed);
+    return l;
+}
+
 void wf__values_log_free(wf_values_log *l)
 {
-    if (l == NULL)
+    if (l == NULL || atomic_fetch_sub_explicit(&l->n_refs, 1, memory_order_acq_rel) != 1)
         return;
     close(l->fd);
     pthread_mutex_destroy(&l->mu);
@@ -137,8 +146,19 @@ void wf__values_log_put(wf_values_log *l, uint32_t idx, json_object *v_take)
         l->lo[w] = l->end;
     l->end += l->wbuf.len - start;
     l->hi[w] = l->end;
-    if (l->win == w)
-        l->win = SIZE_MAX;
+    if (l->win == w) {
+        /* The window read last gets the record too: a pipeline reads each item just after
+         * its unit put it, and would otherwise read the window again for every item. */
+        size_t rec = l->wbuf.len - start,
+               prefix = (size_t)(strchr(l->wbuf.buf + start, ' ') + 1 - (l->wbuf.buf + start));
+
+        l->buf = wf_xrealloc(l->buf, l->buf_len + rec + 1);
+        memcpy(l->buf + l->buf_len, l->wbuf.buf + start, rec);
+        l->buf[l->buf_len + rec - 1] = '\0';
+        l->buf[l->buf_len + rec] = '\0';
+        l->at[idx - w * WF__VALUES_WINDOW] = l->buf_len + prefix;
+        l->buf_len += rec;
+    }
     if (l->wbuf.len >= FLUSH_AT)
         flush_log(l);
     pthread_mutex_unlock(&l->mu);
@@ -172,6 +192,7 @@ static char *load_window(wf_values_log *l, size_t w)
         done += (size_t)n;
     }
     l->buf[len] = '\0';
+    l->buf_len = len;
     /* Records of other windows may lie between this window's: only its own are noted. */
     for (size_t pos = 0; pos < len;) {
         char *nl = memchr(l->buf + pos, '\n', len - pos), *sp;

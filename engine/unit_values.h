@@ -29,7 +29,10 @@ struct wf_run;
  * *error (owned) when the file cannot be created (the caller then keeps the values in
  * memory). Scheduler thread. */
 wf_values_log *wf__values_log_new(const struct wf_run *r, uint32_t t, size_t n_units, char **error);
-/* Frees the log and closes its file; NULL is fine. Only for a log never published. */
+/* Adds a reference (a pipelined task reads its items from its source's log). Returns l. */
+wf_values_log *wf__values_log_ref(wf_values_log *l);
+/* Drops a reference: the last one frees the log and closes its file; NULL is fine. The task's
+ * own reference is dropped here only for a log never published (publishing hands it over). */
 void wf__values_log_free(wf_values_log *l);
 /* Appends unit idx's value (taken; NULL puts nothing: the item reads as null). A result by
  * reference is written as what it points at, never loaded. A write error (a full disk) is kept
