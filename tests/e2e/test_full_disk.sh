@@ -28,7 +28,7 @@ if ! tmpfs "$T/probe" size=64k; then
 fi
 
 # big: one unit printing 2,000,000 bytes (spilled past 64 KiB); fan: 5,000 units whose
-# results (263 bytes each, 1.3 MB in all) go to the fan-out's results file.
+# results (255 bytes each, 1.3 MB in all) go to the fan-out's results file.
 cat > big.yaml <<'YAML'
 version: 1
 tasks:
