@@ -578,7 +578,9 @@ void *wf__slurm_poller(void *arg)
             snap = wf_xrealloc(snap, snap_cap * sizeof(*snap));
         }
         n = s->n_jobs;
-        memcpy(snap, s->jobs, n * sizeof(*snap));
+        /* Before the first job both are NULL: memcpy must not see them (UBSan). */
+        if (n > 0)
+            memcpy(snap, s->jobs, n * sizeof(*snap));
         pthread_mutex_unlock(&s->mu);
 
         if (stop && stop_at == 0)
