@@ -31,8 +31,9 @@ int wf__spill_open(wf_run *r, wf_errlist *errs)
     dir = wf_xasprintf("%s/wfengine-spill-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL) {
         wf_error_set(wf_errlist_add(errs), WF_EIO, NULL, 0, 0,
-                     "%s: cannot create the directory for large outputs: %s (set TMPDIR)", dir,
-                     strerror(errno));
+                     "%s: cannot create the directory for large outputs: %s; make room there, "
+                     "or point TMPDIR at a file system with room",
+                     dir, strerror(errno));
         free(dir);
         return WF_EIO;
     }
@@ -65,6 +66,33 @@ void wf__spill_close(wf_run *r)
 const char *wf__spill_dir_for(const wf_run *r)
 {
     return r->spill_dir != NULL ? r->spill_dir : wf_store_blobs_dir(r->store);
+}
+
+const char *wf__spill_advice(const wf_run *r)
+{
+    if (r->store == NULL)
+        return "make room there (or point TMPDIR at a file system with room) and run again";
+    if (r->spill_dir != NULL)
+        return "make room there (or point TMPDIR at a file system with room), then continue "
+               "with --resume last";
+    return "make room there, then continue with --resume last";
+}
+
+/* A spilled file that cannot be written or kept outside the store: the unit fails, and so
+ * does the run (exit 3), which cannot keep its results (what: "stdout" or "$WF_RESULT"). */
+static bool spill_failed(wf_run *r, const char *what, const char *doing, int e, wf_completion *c)
+{
+    const wf_task *task = &r->wf->tasks[c->job.task];
+    char unit[32] = "";
+
+    if (task->items_kind != WF_ITEMS_NONE)
+        snprintf(unit, sizeof(unit), " item %u", (unsigned)c->job.unit);
+    c->status = WF_STATUS_FAILED;
+    free(c->error);
+    c->error = wf_xasprintf("%s: %s %s: %s", what, doing, r->spill_dir, strerror(e));
+    wf__run_disk_failed(
+        r, wf_xasprintf("task '%s'%s: %s; %s", task->name, unit, c->error, wf__spill_advice(r)));
+    return false;
 }
 
 /* Gives the spilled file the name path: a link for an unnamed file, else a rename. The same
@@ -129,10 +157,12 @@ static bool take_spilled(wf_run *r, wf_proc_output *out, const char *what, char 
     *ref_path = NULL;
     wf_error_init(&err);
     if (out->spill_errno != 0) {
-        /* A full disk: the unit failed, and with a store so did the store (the run stops
-         * with what is recorded consistent; --resume goes on once there is room). */
-        if (to_store)
-            wf_store_adopt_blob(r->store, -1, NULL, out->hash, out->total, out->spill_errno, &err);
+        /* A full disk: the unit failed, and so did the store, or the run without one (either
+         * way the run stops, with what is recorded consistent; --resume goes on once there
+         * is room). */
+        if (!to_store)
+            return spill_failed(r, what, "cannot write it to", out->spill_errno, c);
+        wf_store_adopt_blob(r->store, -1, NULL, out->hash, out->total, out->spill_errno, &err);
         c->status = WF_STATUS_FAILED;
         free(c->error);
         c->error = wf_xasprintf("%s: cannot write it to %s: %s (after %llu bytes of it)", what,
@@ -161,11 +191,8 @@ static bool take_spilled(wf_run *r, wf_proc_output *out, const char *what, char 
     path = wf_xasprintf("%s/%s", r->spill_dir, out->hash);
     e = name_file(out, path);
     if (e != 0) {
-        c->status = WF_STATUS_FAILED;
-        free(c->error);
-        c->error = wf_xasprintf("%s: cannot keep it in %s: %s", what, r->spill_dir, strerror(e));
         free(path);
-        return false;
+        return spill_failed(r, what, "cannot keep it in", e, c);
     }
     if (out->spill_path != NULL) {
         free(out->spill_path);

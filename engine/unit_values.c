@@ -44,7 +44,9 @@ struct wf_values_log {
     uint64_t end;      /* bytes in the file, buffered ones included */
     uint64_t written;  /* bytes written to the file */
     wf_strbuf wbuf;
-    int write_errno; /* the first write error: every read fails with it */
+    int write_errno;    /* the first write error: every read fails with it */
+    bool reported;      /* write_errno was handed to the caller */
+    const char *advice; /* wf__spill_advice: what to do after a failed write */
     /* The window read last. */
     size_t win; /* SIZE_MAX: none */
     char *buf;
@@ -58,9 +60,20 @@ wf_values_log *wf__values_log_new(const wf_run *r, uint32_t t, size_t n_units, c
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     wf_values_log *l;
 
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        /* A file system without O_TMPFILE: a named file, unnamed at once. */
+        char *path = wf_xasprintf("%s/.values-XXXXXX", dir);
+
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(path);
+        free(path);
+    }
     if (fd < 0) {
-        *error = wf_xasprintf("cannot create a file for the results of task '%s' in %s: %s",
-                              r->wf->tasks[t].name, dir, strerror(errno));
+        *error =
+            wf_xasprintf("task '%s': cannot create the file for its %zu item results in "
+                         "%s: %s; %s",
+                         r->wf->tasks[t].name, n_units, dir, strerror(errno), wf__spill_advice(r));
         return NULL;
     }
     l = wf_xcalloc(1, sizeof(*l));
@@ -77,6 +90,7 @@ wf_values_log *wf__values_log_new(const wf_run *r, uint32_t t, size_t n_units, c
     for (size_t w = 0; w < l->n_win; w++)
         l->lo[w] = UINT64_MAX;
     l->win = SIZE_MAX;
+    l->advice = wf__spill_advice(r);
     return l;
 }
 
@@ -116,6 +130,8 @@ static void flush_log(wf_values_log *l)
             continue;
         if (n < 0)
             l->write_errno = errno;
+        else if (n == 0)
+            l->write_errno = ENOSPC; /* no progress: as good as a full disk */
         else
             done += (size_t)n;
     }
@@ -123,13 +139,26 @@ static void flush_log(wf_values_log *l)
     wf_strbuf_reset(&l->wbuf);
 }
 
-void wf__values_log_put(wf_values_log *l, uint32_t idx, json_object *v_take)
+/* The message of a write error not handed to the caller yet (owned), or NULL (mu held): a
+ * read may meet the error first, but only a put or the publish report it, on the scheduler
+ * thread. */
+static char *unreported_error(wf_values_log *l)
+{
+    if (l->write_errno == 0 || l->reported)
+        return NULL;
+    l->reported = true;
+    return wf_xasprintf("%s: its item results cannot be written to %s: %s; %s", l->label, l->dir,
+                        strerror(l->write_errno), l->advice);
+}
+
+char *wf__values_log_put(wf_values_log *l, uint32_t idx, json_object *v_take)
 {
     size_t w = idx / WF__VALUES_WINDOW, start;
     wf_ref_info info;
+    char *error = NULL;
 
     if (v_take == NULL)
-        return;
+        return NULL;
     pthread_mutex_lock(&l->mu);
     start = l->wbuf.len;
     wf_strbuf_addf(&l->wbuf, "%" PRIu32 " ", idx);
@@ -161,8 +190,10 @@ void wf__values_log_put(wf_values_log *l, uint32_t idx, json_object *v_take)
     }
     if (l->wbuf.len >= FLUSH_AT)
         flush_log(l);
+    error = unreported_error(l);
     pthread_mutex_unlock(&l->mu);
     json_object_put(v_take);
+    return error;
 }
 
 /* Reads window w's records into buf and at (mu held); an error (owned) or NULL. */
@@ -274,12 +305,13 @@ json_object *wf__values_log_get(wf_values_log *l, uint32_t idx, char **error)
     return v;
 }
 
-json_object *wf__values_log_publish(wf_values_log *l)
+json_object *wf__values_log_publish(wf_values_log *l, char **error)
 {
     uint64_t mem;
 
     pthread_mutex_lock(&l->mu);
     flush_log(l);
+    *error = unreported_error(l);
     /* Loaded whole: about three times the JSON text, and a slot a unit. */
     mem = 3 * l->end + 8 * (uint64_t)l->n_units + 64;
     pthread_mutex_unlock(&l->mu);

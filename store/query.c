@@ -191,6 +191,32 @@ out:
     return rc;
 }
 
+int wf__store_run_begin(wf_store *s, const char *run_id, const char *sql, int64_t *seq,
+                        sqlite3_stmt **st, wf_error *err)
+{
+    int rc = wf__store_read_begin(s, err);
+
+    *st = NULL;
+    if (rc != WF_OK)
+        return rc;
+    rc = wf__store_find_run(s, run_id, seq, err);
+    if (rc == WF_OK && sql != NULL)
+        rc = wf__store_prep(s, sql, st, err);
+    if (rc != WF_OK) {
+        wf__store_read_end(s);
+        return rc;
+    }
+    if (*st != NULL)
+        sqlite3_bind_int64(*st, 1, *seq);
+    return WF_OK;
+}
+
+void wf__store_run_end(wf_store *s, sqlite3_stmt *st)
+{
+    sqlite3_finalize(st);
+    wf__store_read_end(s);
+}
+
 int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *err)
 {
     sqlite3_stmt *st = NULL;

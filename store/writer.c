@@ -631,9 +631,13 @@ static void *writer_main(void *arg)
         while (list != NULL) {
             size_t n = 0;
 
+            /* A run's start ends its batch: committed on its own, the run is there to
+             * --resume even when the disk fills up in the batch of units after it. */
             while (list != NULL && n < WF__STORE_BATCH_MAX) {
                 batch[n++] = list;
                 list = list->next;
+                if (batch[n - 1]->kind == REC_RUN_START)
+                    break;
             }
             commit_batch(&w, batch, n);
             for (size_t i = 0; i < n; i++)
