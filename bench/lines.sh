@@ -5,13 +5,16 @@
 # (GNU time %M) and wall time of each, and the ratio of the peaks (target, issue 16: the peak
 # at 1M lines <= 1.5x the peak at 100k). The fan-in's values are checked. With --base OLD, the
 # same runs with OLD first (side by side: same minutes, same load). One JSON line per run, then
-# one with the ratios per binary.
+# one with the ratios per binary. With --json, the task prints the same numbers as one JSON
+# array (`output: json`: issue 16's JSON lists by reference) and the lines are named "json_".
 #
-# usage: bench/lines.sh [--wfengine PATH] [--base PATH] [--n N] [--small N] [--smoke] [--out DIR]
+# usage: bench/lines.sh [--wfengine PATH] [--base PATH] [--n N] [--small N] [--json] [--smoke]
+#                       [--out DIR]
 #   --wfengine  the binary (default: $WFENGINE, else build-bench/wfengine, else build/wfengine)
 #   --base      an older binary measured beside it
 #   --n         lines of the big run (default 1000000); --small: of the small one (100000)
 #   --out       where the workflow goes (default: a temporary directory, removed)
+#   --json      the list as a JSON array (output: json) instead of lines
 #   --smoke     tiny and quick: --n 20000 --small 5000, for CI (no figure is judged)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -19,11 +22,18 @@ source "$(dirname "$0")/lib.sh"
 base=""
 n=1000000
 small=100000
+gen="run: seq 1 << inputs.n >>"
+output=lines
+kind=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --base) base=$(abs "$2"); shift 2 ;;
     --n) n=$2; shift 2 ;;
     --small) small=$2; shift 2 ;;
+    --json)
+        gen="run: seq 1 << inputs.n >> | sed '1s/^/[/; \$!s/\$/,/; \$s/\$/]/'"
+        output=json kind=json_
+        shift ;;
     --smoke) n=20000; small=5000; shift ;;
     *) bench_common_opt "$@"; shift "$bench_shift" ;;
     esac
@@ -34,14 +44,14 @@ bench_find_wfengine
 [ -x /usr/bin/time ] || { echo "lines.sh: needs GNU time (/usr/bin/time)" >&2; exit 2; }
 bench_out b12
 cd "$out"
-cat > b12.yaml <<'YAML'
+cat > b12.yaml <<YAML
 version: 1
 inputs:
   n: {type: integer}
 tasks:
   gen:
-    run: seq 1 << inputs.n >>
-    output: lines
+    $gen
+    output: $output
   fan:
     with-items: << task.gen >>
     action: core.value
@@ -64,7 +74,7 @@ one() {
     got=$(sed -n 's/^  fanin: //p' outputs.txt)
     [ "$got" = "$lines $lines $lines" ] ||
         { echo "lines.sh: $what: the fan-in read '$got', not '$lines $lines $lines'" >&2; exit 1; }
-    echo "{\"bench\":\"B12\",\"what\":\"${what}_run\",\"lines\":$lines,\"peak_rss_kb\":$rss,\"wall_s\":$wall,\"load\":\"$load\",\"k\":1}"
+    echo "{\"bench\":\"B12\",\"what\":\"${kind}${what}_run\",\"lines\":$lines,\"peak_rss_kb\":$rss,\"wall_s\":$wall,\"load\":\"$load\",\"k\":1}"
     echo "$rss" > "peak_$lines.txt"
 }
 
@@ -72,7 +82,7 @@ one() {
 both() {
     one "$1" "$2" "$small"
     one "$1" "$2" "$n"
-    echo "{\"bench\":\"B12\",\"what\":\"$1_ratio\",\"peak_big_kb\":$(cat "peak_$n.txt"),\"peak_small_kb\":$(cat "peak_$small.txt"),\"ratio\":$(awk "BEGIN{printf \"%.2f\", $(cat "peak_$n.txt") / $(cat "peak_$small.txt")}"),\"k\":1}"
+    echo "{\"bench\":\"B12\",\"what\":\"${kind}$1_ratio\",\"peak_big_kb\":$(cat "peak_$n.txt"),\"peak_small_kb\":$(cat "peak_$small.txt"),\"ratio\":$(awk "BEGIN{printf \"%.2f\", $(cat "peak_$n.txt") / $(cat "peak_$small.txt")}"),\"k\":1}"
 }
 
 if [ -n "$base" ]; then

@@ -56,6 +56,7 @@ if [ "$profiles" -ne 4 ] && ! printf '%s\n' "$out" | grep -q '^{"bench":"profile
 fi
 check B10 4 bash bench/byref.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b10"
 check B12 3 bash bench/lines.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b12"
+check B12 3 bash bench/lines.sh --json --smoke --wfengine "$build/wfengine" --out "$tmp/b12j"
 # B13 prints a line per form (3) and one with the ratios.
 out=$(bash bench/pipeline.sh --smoke --wfengine "$build/wfengine" --out "$tmp/b13") || {
     echo "bench smoke: B13 failed: bench/pipeline.sh --smoke" >&2

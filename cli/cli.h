@@ -154,6 +154,10 @@ void wf_cli_lines_event(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out);
  * succeed the commands that show the first failure's whole output (wfengine logs), the run as
  * a page (wfengine report) and run again what did not succeed (--resume last). */
 void wf_cli_lines_pointers(const wf_cli_lines *l, wf_strbuf *out, const wf_cli_run_place *place);
+/* Appends "wfengine run FILE --resume RESUME [--store DIR]" and a newline, each word quoted
+ * for a POSIX shell when it needs to be. */
+void wf_cli_resume_command(wf_strbuf *out, const char *file, const char *resume,
+                           const char *store_arg);
 void wf_cli_lines_free(wf_cli_lines *l); /* NULL is fine */
 
 /* ---- GitHub Actions (github.c) -----------------------------------------------------------

@@ -810,7 +810,8 @@ int wf_cli_run(int argc, char **argv)
     wf_run_options opts = { 0 };
     wf_store *store = NULL;
     wf_resume resume = { 0 };
-    wf_error store_err, reap_err;
+    wf_error store_err, reap_err, disk_err;
+    wf_strbuf resume_hint = WF_STRBUF_INIT;
     signal_watch watch = { 0 };
     pthread_t sig_thread;
     bool sig_started = false;
@@ -821,6 +822,7 @@ int wf_cli_run(int argc, char **argv)
 
     wf_errlist_init(&errs);
     wf_error_init(&store_err);
+    wf_error_init(&disk_err);
     cli.inputs = json_object_new_object();
     rc = parse_args(&cli, argc, argv);
     if (rc != 0) {
@@ -946,6 +948,20 @@ int wf_cli_run(int argc, char **argv)
              : watch.got != 0            ? WF_EXIT_SIGNAL
              : st == WF_STATUS_CANCELLED ? WF_EXIT_SIGNAL
                                          : WF_EXIT_FAILED;
+    /* A file outside the store that could not be written (a failed store says so when it is
+     * closed, below). */
+    if ((store == NULL || !wf_store_failed(store)) && wf_run_store_failed(run, &disk_err)) {
+        wf_cli_errorf("%s", disk_err.message);
+        status = WF_EXIT_STORE;
+    }
+    /* A store that failed during the run (a full disk) keeps what it committed: the run goes
+     * on from there, by its id ("last" may be an earlier run if this one was never
+     * committed: then --resume says so, and the run is simply run again). */
+    if (store != NULL && wf_store_failed(store)) {
+        wf_strbuf_addf(&resume_hint, "wfengine: once there is room in %s, continue the run: ",
+                       wf_store_dir(store));
+        wf_cli_resume_command(&resume_hint, cli.file, wf_run_id(run), cli.store_dir);
+    }
     if (store != NULL && cli.progress_mode != WF_PROGRESS_NONE && !wf_run_store_failed(run, NULL) &&
         (!cli.quiet || st != WF_STATUS_SUCCEEDED)) {
         wf_cli_run_place place = { .run_id = wf_run_id(run),
@@ -966,9 +982,12 @@ out:
     wf_run_free(run);
     if (wf_store_close(store, &store_err) != WF_OK) {
         wf_cli_errorf("the store cannot be used: %s", store_err.message);
+        fputs(wf_strbuf_str(&resume_hint), stderr);
         status = WF_EXIT_STORE;
     }
+    wf_strbuf_release(&resume_hint);
     wf_error_release(&store_err);
+    wf_error_release(&disk_err);
     wf_resume_release(&resume);
     wf_workflow_free(wf);
     wf_engine_free(engine);

@@ -653,6 +653,20 @@ static void add_shell_word(wf_strbuf *sb, const char *s)
     wf_strbuf_addc(sb, '\'');
 }
 
+void wf_cli_resume_command(wf_strbuf *out, const char *file, const char *resume,
+                           const char *store_arg)
+{
+    wf_strbuf_adds(out, "wfengine run ");
+    add_shell_word(out, file);
+    wf_strbuf_adds(out, " --resume ");
+    add_shell_word(out, resume);
+    if (store_arg != NULL) {
+        wf_strbuf_adds(out, " --store ");
+        add_shell_word(out, store_arg);
+    }
+    wf_strbuf_addc(out, '\n');
+}
+
 void wf_cli_lines_pointers(const wf_cli_lines *l, wf_strbuf *out, const wf_cli_run_place *place)
 {
     wf_strbuf store = WF_STRBUF_INIT;
@@ -674,9 +688,8 @@ void wf_cli_lines_pointers(const wf_cli_lines *l, wf_strbuf *out, const wf_cli_r
     }
     wf_strbuf_addf(out, "wfengine: the run as a web page: wfengine report %s -o report.html%s\n",
                    place->run_id, wf_strbuf_str(&store));
-    wf_strbuf_adds(out, "wfengine: run what did not succeed again: wfengine run ");
-    add_shell_word(out, place->file);
-    wf_strbuf_addf(out, " --resume last%s\n", wf_strbuf_str(&store));
+    wf_strbuf_adds(out, "wfengine: run what did not succeed again: ");
+    wf_cli_resume_command(out, place->file, "last", place->store_arg);
 out:
     wf_strbuf_release(&store);
 }

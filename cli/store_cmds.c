@@ -1,4 +1,5 @@
 /* The commands that read the run store: runs, show, logs, gc. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -377,6 +378,74 @@ static void print_pipelines(json_object *tasks)
     }
 }
 
+/* ---- show --json --limit 0: streamed ------------------------------------------------------ */
+
+/* Writes v's pretty JSON (without its last `drop` bytes) as the value at nesting depth
+ * `depth` of a pretty document: json-c indents by two spaces a level, so v's own text, with
+ * 2 * depth spaces after each line ending, is what it writes for v inside the document (a
+ * line ending never occurs inside a JSON string: it is escaped). */
+static void put_nested(json_object *v, int depth, size_t drop)
+{
+    size_t len;
+    const char *text = json_object_to_json_string_length(
+        v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    const char *p = text, *end = text + (len > drop ? len - drop : 0);
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl + 1 : end;
+
+        fwrite(p, 1, (size_t)(stop - p), stdout);
+        if (nl != NULL)
+            printf("%*s", 2 * depth, "");
+        p = stop;
+    }
+}
+
+static int put_unit(json_object *unit, void *ud)
+{
+    bool *first = ud;
+
+    fputs(*first ? "\n        " : ",\n        ", stdout);
+    *first = false;
+    put_nested(unit, 4, 0);
+    return ferror(stdout) ? WF_EIO : WF_OK;
+}
+
+/* `show --json --limit 0`: doc (the run and its tasks, listed without units) printed as
+ * print_json prints the whole document, each task's units read and written one at a time
+ * (the same text, in memory one unit at a time whatever the run's size). */
+static int print_json_streamed(wf_store *store, const char *id, json_object *doc,
+                               const wf_store_page *page, wf_error *err)
+{
+    json_object *tasks = NULL;
+    int rc = WF_OK;
+
+    json_object_object_get_ex(doc, "tasks", &tasks);
+    tasks = json_object_get(tasks);
+    json_object_object_del(doc, "tasks");
+    /* The run's fields, without the closing "\n}", then its tasks (the last field). */
+    put_nested(doc, 0, 2);
+    fputs(",\n  \"tasks\":[", stdout);
+    for (size_t i = 0; i < json_object_array_length(tasks) && rc == WF_OK; i++) {
+        json_object *t = json_object_array_get_idx(tasks, i);
+        bool first = true;
+
+        fputs(i > 0 ? ",\n    " : "\n    ", stdout);
+        put_nested(t, 2, 2);
+        fputs(",\n      \"units\":[", stdout);
+        rc = wf_store_task_units_each(store, id, wf_cli_json_str(t, "name"), page, put_unit, &first,
+                                      err);
+        /* json-c closes an empty array the same way: "[", a line ending, the indent, "]". */
+        fputs("\n      ],\n      \"next_index\":null\n    }", stdout);
+    }
+    fputs("\n  ]\n}\n", stdout);
+    json_object_put(tasks);
+    if (rc == WF_EIO)
+        wf_error_set(err, WF_EIO, NULL, 0, 0, "cannot write the output: %s", strerror(errno));
+    return rc;
+}
+
 /* "    3 succeeded, 1 failed" for a task's units (only the statuses that occur). */
 static void print_counts(json_object *t)
 {
@@ -417,12 +486,21 @@ int wf_cli_show(int argc, char **argv)
         return status;
     wf_error_init(&err);
     page.offset = a.offset;
-    page.limit = a.limit;
+    /* Every unit as JSON: the tasks now, their units streamed. */
+    page.limit = a.json && a.limit == 0 ? -1 : a.limit;
     page.status = a.status;
     if (wf_store_resolve_run(store, a.pos[0], id, &err) != WF_OK ||
         wf_store_run_page_json(store, id, &page, &doc, &err) != WF_OK) {
         wf_cli_errorf("show: %s", err.message);
         status = err.code == WF_ESTORE ? WF_EXIT_STORE : WF_EXIT_USAGE;
+        goto out;
+    }
+    if (a.json && a.limit == 0) {
+        page.limit = 0;
+        if (print_json_streamed(store, id, doc, &page, &err) != WF_OK) {
+            wf_cli_errorf("show: %s", err.message);
+            status = err.code == WF_EIO ? WF_EXIT_FAILED : WF_EXIT_STORE;
+        }
         goto out;
     }
     if (a.json) {

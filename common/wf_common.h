@@ -219,9 +219,12 @@ void wf_duration_format(wf_strbuf *sb, int64_t ms);
  */
 
 /* For programs that use OpenSSL only through wfengine (the wfengine CLI): initialises OpenSSL
- * without reading openssl.cnf and loading every algorithm it lists, which is 0.3 ms of a
- * 4 ms run. Call it first, before any other OpenSSL use. A library or a program that uses
- * OpenSSL itself must not call it: it decides the configuration for the whole process. */
+ * without reading openssl.cnf and loading every algorithm it lists (0.3 ms of a 4 ms run),
+ * without its legacy name tables (EVP_get_digestbyname and the like find nothing; copying
+ * them into the provider name map was most of the first digest's cost) and without freeing
+ * its tables at exit. Call it first, before any other OpenSSL use. A library or a program
+ * that uses OpenSSL itself must not call it: it decides the configuration for the whole
+ * process. */
 void wf_sha256_skip_openssl_config(void);
 
 /* out receives 64 lowercase hex digits and a NUL. */

@@ -8,7 +8,9 @@
  * refcounted (several markers may share one: a pipelined item, the result document); the
  * cache's mutex guards every handle's loaded value, pin count and list links, and the
  * cache's counters. A lines reference also keeps, under its own mutex, where each window of
- * its lines starts and the window it read last (wf_ref_line).
+ * its lines starts and the window it read last (wf_ref_line); a JSON array reference
+ * (json_array.c indexed it) keeps the same offsets, of its items, and the last window's items
+ * parsed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +22,8 @@
 
 #include "wf_context.h"
 
-#define REF_MAGIC 0x77667266u /* "wfrf" */
+#define REF_MAGIC        0x77667266u /* "wfrf" */
+#define REF_JSON_WINDOWS 4
 
 typedef struct wf_ref wf_ref;
 
@@ -50,6 +53,15 @@ struct wf_ref {
     size_t n_win, win; /* win: which window buf holds (SIZE_MAX: none) */
     char *buf;
     size_t *line_off; /* where each of its lines starts in buf (+ one past the last) */
+    bool json_array;  /* a JSON array (wf_ref_set_json_array): win_off indexes its items */
+    /* A JSON array: the windows read last, parsed (a few: the scheduler reads an item's label
+     * a little ahead of the executors that read its item, maybe one window further). */
+    struct {
+        size_t w;
+        json_object *items; /* owned; NULL: the slot is empty */
+        uint64_t used;
+    } jwin[REF_JSON_WINDOWS];
+    uint64_t jclock;
     /* Under cache->mu: */
     json_object *value; /* loaded value (owned) when loaded */
     bool loaded;
@@ -193,6 +205,8 @@ static void handle_unref(wf_ref *h)
     free(h->win_off);
     free(h->buf);
     free(h->line_off);
+    for (size_t i = 0; i < REF_JSON_WINDOWS; i++)
+        json_object_put(h->jwin[i].items);
     free(h->path);
     free(h->label);
     free(h);
@@ -465,7 +479,7 @@ bool wf_ref_list_len(const json_object *v, uint64_t *len)
 {
     wf_ref *h = handle_of(v);
 
-    if (h == NULL || (h->mode != WF_OUTPUT_LINES && h->ops == NULL))
+    if (h == NULL || (h->mode != WF_OUTPUT_LINES && h->ops == NULL && !h->json_array))
         return false;
     *len = h->lines;
     return true;
@@ -578,6 +592,64 @@ static char *load_lines_window(wf_ref *h, size_t w)
     return NULL;
 }
 
+void wf_ref_set_json_array(json_object *marker, wf_json_array_index *idx_take)
+{
+    wf_ref *h = handle_of(marker);
+
+    h->json_array = true;
+    h->lines = idx_take->n_items;
+    h->win_off = idx_take->win_off;
+    h->n_win = idx_take->n_win;
+    idx_take->win_off = NULL;
+}
+
+/* Window w of a JSON array, parsed (borrowed: valid while lines_mu is held), read into the
+ * least recently used slot unless a slot has it; or NULL with *error (lines_mu held). */
+static const json_object *json_window(wf_ref *h, size_t w, char **error)
+{
+    size_t len = (size_t)(h->win_off[w + 1] - h->win_off[w]), count, slot = 0;
+    uint64_t first = (uint64_t)w * WF_REF_LINES_WINDOW;
+    char *why = NULL, *buf;
+    int fd;
+
+    for (size_t i = 0; i < REF_JSON_WINDOWS; i++) {
+        if (h->jwin[i].items != NULL && h->jwin[i].w == w) {
+            h->jwin[i].used = ++h->jclock;
+            return h->jwin[i].items;
+        }
+        if (h->jwin[i].items == NULL || h->jwin[i].used < h->jwin[slot].used)
+            slot = i;
+    }
+    fd = open(h->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *error = wf_xasprintf("%s: cannot read the result kept in %s: %s", h->label, h->path,
+                              strerror(errno));
+        return NULL;
+    }
+    json_object_put(h->jwin[slot].items);
+    h->jwin[slot].items = NULL;
+    /* The bytes are dropped once parsed: the window's items are what stays. */
+    buf = wf_xmalloc(len ? len : 1);
+    *error = read_at(h, fd, buf, len, h->win_off[w]);
+    close(fd);
+    if (*error != NULL) {
+        free(buf);
+        return NULL;
+    }
+    count =
+        h->lines - first < WF_REF_LINES_WINDOW ? (size_t)(h->lines - first) : WF_REF_LINES_WINDOW;
+    h->jwin[slot].items = wf_json_array_window(buf, len, count, &why);
+    free(buf);
+    if (h->jwin[slot].items == NULL) {
+        *error = wf_xasprintf("%s: the result kept in %s changed: %s", h->label, h->path, why);
+        free(why);
+        return NULL;
+    }
+    h->jwin[slot].w = w;
+    h->jwin[slot].used = ++h->jclock;
+    return h->jwin[slot].items;
+}
+
 int wf_ref_list_get(const json_object *marker, uint64_t i, json_object **line, char **error)
 {
     wf_ref *h = handle_of(marker);
@@ -585,7 +657,8 @@ int wf_ref_list_get(const json_object *marker, uint64_t i, json_object **line, c
 
     *line = NULL;
     *error = NULL;
-    if (h == NULL || (h->mode != WF_OUTPUT_LINES && h->ops == NULL) || i >= h->lines) {
+    if (h == NULL || (h->mode != WF_OUTPUT_LINES && h->ops == NULL && !h->json_array) ||
+        i >= h->lines) {
         *error = wf_xasprintf("%s: no item %llu", h ? h->label : "a result", (unsigned long long)i);
         return WF_EINVAL;
     }
@@ -594,6 +667,14 @@ int wf_ref_list_get(const json_object *marker, uint64_t i, json_object **line, c
     w = (size_t)(i / WF_REF_LINES_WINDOW);
     k = (size_t)(i % WF_REF_LINES_WINDOW);
     pthread_mutex_lock(&h->lines_mu);
+    if (h->json_array) {
+        const json_object *items = json_window(h, w, error);
+
+        if (items != NULL)
+            *line = wf_json_copy(json_object_array_get_idx(items, k));
+        pthread_mutex_unlock(&h->lines_mu);
+        return *error == NULL ? WF_OK : WF_EIO;
+    }
     if (h->win != w)
         *error = load_lines_window(h, w);
     if (*error == NULL) {

@@ -210,7 +210,7 @@ typedef struct wf_ref_info {
     uint64_t size;   /* bytes in the file */
     uint64_t mem;    /* estimated bytes of the parsed value */
     uint64_t budget; /* the budget of the cache it loads through */
-    uint64_t lines;  /* lines mode: the number of lines (the list's length), else 0 */
+    uint64_t lines;  /* a list by reference (lines, a JSON array): its length, else 0 */
 } wf_ref_info;
 
 /* A new marker (owned, one json-c reference) for the value that `path` (copied) holds: the
@@ -246,11 +246,12 @@ void wf_ref_unpin(const json_object *marker);
 
 /* ---- lists by reference: read an item at a time ----------------------------------- */
 
-/* Two kinds of reference stand for a list whose length is known and whose items are read one
- * at a time, without loading the list: a lines result (output: lines) kept in a file, whose
- * lines were counted as the file was written, and a list another module reads item by item
+/* Three kinds of reference stand for a list whose length is known and whose items are read
+ * one at a time, without loading the list: a lines result (output: lines) kept in a file, whose
+ * lines were counted as the file was written, a JSON array kept in a file (indexed once,
+ * wf_ref_set_json_array below), and a list another module reads item by item
  * (wf_ref_new_list: a fan-out's item results kept on disk, engine/unit_values.c). A with-items
- * over either reads it an item at a time, `| length` is wf_ref_list_len, `[i]`
+ * over any of them reads it an item at a time, `| length` is wf_ref_list_len, `[i]`
  * wf_ref_list_get; everything else loads it whole through the cache (wf_ref_pin, the budget
  * rule), and wf_json_write writes it item by item. */
 
@@ -273,8 +274,8 @@ json_object *wf_ref_new_list(wf_ref_cache *cache, const wf_ref_list_ops *ops, vo
 /* Records that the marker (lines mode) stands for `lines` lines: a last line without \n
  * counts, as in wf_output_convert. Call it once, before the marker is shared. */
 void wf_ref_set_lines(json_object *marker, uint64_t lines);
-/* True, with *len, when v is a list by reference (lines mode, or wf_ref_new_list). O(1); any
- * thread. */
+/* True, with *len, when v is a list by reference (lines mode, a JSON array with
+ * wf_ref_set_json_array, or wf_ref_new_list). O(1); any thread. */
 bool wf_ref_list_len(const json_object *v, uint64_t *len);
 /* Item i (0-based, below the length) of a list by reference, as a new value (owned). For
  * lines: the line as a string without its \n (nor a \r before it); the first call reads the
@@ -284,6 +285,41 @@ bool wf_ref_list_len(const json_object *v, uint64_t *len);
  * (owned, naming the label) when the file cannot be read or changed. Any thread (one mutex
  * per handle). */
 int wf_ref_list_get(const json_object *marker, uint64_t i, json_object **value, char **error);
+
+/* ---- JSON arrays by reference ------------------------------------------------------ */
+
+/* A large `output: json` whose top-level value is an array is a list by reference too: its
+ * file is scanned once when the unit ends (every item parsed by json-c's tokener and freed,
+ * counted, and the byte offset of every WF_REF_LINES_WINDOW-th item noted), then `| length`
+ * reads nothing and `[i]` or a with-items parses one window of items. Objects and other
+ * values at the top level are parsed whole, as before. */
+
+/* Where the windows of a JSON array in a file start: win_off[w] is the byte offset of item
+ * w * WF_REF_LINES_WINDOW, win_off[n_win] that of the closing ']'. win_off is owned. */
+typedef struct wf_json_array_index {
+    uint64_t n_items;
+    uint64_t *win_off;
+    size_t n_win;
+} wf_json_array_index;
+
+/* Reads the JSON text in the file at path (size bytes) 64 KiB at a time. When its top-level
+ * value is not an array, returns WF_OK with *is_array false (nothing else is read: parse it
+ * whole). When it is one whose items all parse (strict JSON, as wf_output_convert) and
+ * nothing but whitespace follows it: WF_OK, *is_array true and *idx filled (the caller owns
+ * idx->win_off). Otherwise WF_EINVAL ("WHAT is not valid JSON at byte N (why): 'text
+ * there'") or WF_EIO (unreadable), with *error
+ * (owned; `what` names the output in it, "stdout"). Memory: one item and one chunk at a time.
+ * Any thread. */
+int wf_json_array_scan(const char *path, uint64_t size, const char *what, bool *is_array,
+                       wf_json_array_index *idx, char **error);
+/* The `count` items of one window, buf (len bytes: from a window's first item up to the next
+ * window's first item or the closing ']'), parsed into a new array (owned). NULL with *error
+ * (owned) when they do not parse (the file changed). Any thread. */
+json_object *wf_json_array_window(const char *buf, size_t len, size_t count, char **error);
+/* Makes the marker (mode json) a list by reference over the array that idx (taken: its
+ * win_off is owned by the handle from now on) indexes. Call it once, before the marker is
+ * shared. */
+void wf_ref_set_json_array(json_object *marker, wf_json_array_index *idx_take);
 
 /* ---- read-only JSON helpers --------------------------------------------------------- */
 

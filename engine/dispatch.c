@@ -158,6 +158,12 @@ void *wf__scheduler_main(void *arg)
                             "the store cannot be written: stopping the run (nothing new starts)");
             wf__run_stop(r);
         }
+        if (!r->store_failed && atomic_load(&r->disk_error) != NULL) {
+            r->store_failed = true;
+            wf__emit_simple(r, WF_EVENT_WARNING, NULL,
+                            "a file cannot be written: stopping the run (nothing new starts)");
+            wf__run_stop(r);
+        }
         wf__fire_timers(r, wf_now_ms());
         if (r->stopping)
             wf__drain_after_stop(r);

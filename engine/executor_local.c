@@ -2,7 +2,8 @@
  * executor_local.c: the local worker pool (executor_local.h). Jobs wait in one FIFO under
  * the pool's mutex, held only to move a few words; a worker that finishes a unit pops its
  * next job, then hands back the completion and the next job's start notice in one push to
- * the completion queue.
+ * the completion queue. One worker starts with the pool; the others when jobs wait and no
+ * worker is idle, so a run of one unit starts one thread for it, not `workers`.
  */
 #include "executor_local.h"
 
@@ -21,8 +22,9 @@ typedef struct local_executor {
     bool want_starts;
     size_t want_workers;
     pthread_t *workers;
-    size_t n_workers;
-    int cancel_pipe[2];        /* readable end polled by every process and action */
+    size_t n_workers;   /* the pool's size: what the weights count against */
+    size_t n_started;   /* threads started so far (under lock after local_start), <= n_workers */
+    int cancel_pipe[2]; /* readable end polled by every process and action */
     atomic_bool stop_queued;   /* the run is stopping: queued jobs end cancelled, unstarted */
     atomic_bool *task_stopped; /* the same per task (its fail-fast tripped) */
 
@@ -30,8 +32,9 @@ typedef struct local_executor {
     pthread_cond_t cond; /* workers wait for jobs, or for room for the head job */
     wf_job *jobs;        /* a ring */
     size_t head, len, cap;
-    size_t busy;    /* the weights (cpus) of the units workers are running */
-    size_t waiting; /* workers waiting on cond */
+    size_t busy;     /* the weights (cpus) of the units workers are running */
+    size_t waiting;  /* workers waiting on cond */
+    size_t starting; /* workers started that have not looked for a job yet */
     bool shutting_down;
 } local_executor;
 
@@ -57,6 +60,7 @@ static void *worker_main(void *arg)
     wf_completion c;
     bool have = false;
     size_t mine = 0; /* the weight of the unit this worker ran last */
+    bool first = true;
 
     for (;;) {
         wf_job job;
@@ -64,6 +68,9 @@ static void *worker_main(void *arg)
         bool cancelled;
 
         pthread_mutex_lock(&x->lock);
+        if (first)
+            x->starting--;
+        first = false;
         x->busy -= mine;
         mine = 0;
         if (x->waiting > 0 && x->len > 0)
@@ -106,13 +113,27 @@ static void *worker_main(void *arg)
 
 static void local_shutdown(local_executor *x)
 {
+    size_t started;
+
     pthread_mutex_lock(&x->lock);
     x->shutting_down = true;
+    started = x->n_started;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
-    for (size_t i = 0; i < x->n_workers; i++)
+    for (size_t i = 0; i < started; i++)
         pthread_join(x->workers[i], NULL);
-    x->n_workers = 0;
+    x->n_workers = x->n_started = 0;
+}
+
+/* With lock held: starts workers while jobs wait beyond the idle ones. A thread that cannot
+ * be created leaves the pool smaller (the first one was checked by local_start). */
+static void grow(local_executor *x)
+{
+    while (x->n_started < x->n_workers && x->len > x->waiting + x->starting &&
+           pthread_create(&x->workers[x->n_started], NULL, worker_main, x) == 0) {
+        x->n_started++;
+        x->starting++;
+    }
 }
 
 static int local_start(wf_executor *ex, wf_run *r, wf_error *err)
@@ -131,15 +152,17 @@ static int local_start(wf_executor *ex, wf_run *r, wf_error *err)
     fcntl(x->cancel_pipe[0], F_SETFD, FD_CLOEXEC);
     fcntl(x->cancel_pipe[1], F_SETFD, FD_CLOEXEC);
     x->workers = wf_xcalloc(n ? n : 1, sizeof(*x->workers));
-    for (size_t i = 0; i < n; i++) {
-        if (pthread_create(&x->workers[i], NULL, worker_main, x) != 0)
-            break;
-        x->n_workers++;
-    }
-    if (x->n_workers == 0) {
+    /* One worker now (a pool that cannot have one fails here), the rest by grow. The lock
+     * keeps it from counting itself before it is counted. */
+    pthread_mutex_lock(&x->lock);
+    if (pthread_create(&x->workers[0], NULL, worker_main, x) != 0) {
+        pthread_mutex_unlock(&x->lock);
         wf_error_set(err, WF_EIO, NULL, 0, 0, "cannot start threads");
         return WF_EIO;
     }
+    x->n_started = x->starting = 1;
+    x->n_workers = n ? n : 1;
+    pthread_mutex_unlock(&x->lock);
     /* A few more jobs queued than workers (see executor_local.h): B4 went from 31,000 to
      * about 1,000,000 in-process units/s with them. */
     x->base.limit = x->n_workers + (x->n_workers * 4 > 256 ? x->n_workers * 4 : 256);
@@ -175,6 +198,7 @@ static void local_submit(wf_executor *ex, const wf_job *jobs, size_t n)
     for (size_t i = 0; i < n; i++)
         x->jobs[(x->head + x->len + i) % x->cap] = jobs[i];
     x->len += n;
+    grow(x);
     if (n == 1)
         pthread_cond_signal(&x->cond);
     else

@@ -23,8 +23,10 @@
 
 #include "executor.h"
 
-/* A pool of `workers` threads (capped at 1024; started by the start operation, which fails
- * when not even one thread can be created). Never returns NULL (out of memory exits). */
+/* A pool of `workers` threads (capped at 1024). The start operation starts one, and fails
+ * when it cannot; the others start when jobs are queued and no worker is idle (a thread
+ * that cannot be created then leaves the pool smaller: its jobs wait for the others). Never
+ * returns NULL (out of memory exits). */
 wf_executor *wf_executor_local_new(size_t workers, bool want_starts);
 
 #endif

@@ -351,6 +351,14 @@ static void batch_submit(slurm_executor *x, slurm_batch *b)
     pthread_mutex_lock(&x->lock);
     rc = wf_slurm_submit(x->slurm, t, task->name, b->elems, b->n, task->items_kind != WF_ITEMS_NONE,
                          b->concurrency, &opts, task->timeout_ms, &accepted, &err);
+    /* WF_EIO: the job's own files could not be written (a full disk). The units fail below,
+     * and the run stops (exit 3): every later submission would fail the same way. */
+    if (rc == WF_EIO)
+        wf__run_disk_failed(x->run, wf_xasprintf("%s; %s", err.message ? err.message : "failed",
+                                                 x->run->store != NULL
+                                                     ? "make room there, then continue with "
+                                                       "--resume last"
+                                                     : "make room there and run again"));
     /* Slurm has elements [0, accepted): for the engine they started (Slurm's own queue is
      * not followed; the recorded start is when the poller first saw one running). */
     for (size_t k = 0; k < accepted; k++) {

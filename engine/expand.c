@@ -76,7 +76,7 @@ static void settle_reused(wf_run *r, uint32_t t, uint32_t idx, const reused_rec 
     if (wf__detail_all(ts) || (rr->exit_code != 0 && rr->exit_code != -1))
         wf__detail_put(ts, idx)->exit_code = rr->exit_code;
     if (rr->result != NULL)
-        wf__unit_value_set(ts, idx, wf_json_copy_refs(rr->result));
+        wf__unit_value_set(r, ts, idx, wf_json_copy_refs(rr->result));
     ts->ended++;
     r->units_done++;
 }
@@ -344,12 +344,14 @@ void wf__task_add_units(wf_run *r, uint32_t t, size_t n, bool queue)
 
     ts->n_units = n;
     ts->units = wf_xcalloc(n ? n : 1, sizeof(*ts->units));
-    /* A large fan-out's results go to a file; where none can be made, to memory as before. */
+    /* A large fan-out's results go to a file. Where none can be made, the run stops (a full
+     * disk, exit 3): holding them in memory instead would break the memory budget. Until it
+     * has stopped, they are kept in memory. */
     if (n > WF__VALUES_INLINE && r->wf->tasks[t].items_kind != WF_ITEMS_NONE) {
         char *why = NULL;
 
         ts->values_log = wf__values_log_new(r, t, n, &why);
-        free(why);
+        wf__run_disk_failed(r, why);
     }
     r->units_total = r->units_total - ts->planned + n;
     ts->planned = n;
@@ -379,6 +381,15 @@ int wf__lazy_items(const wf_run *r, const wf_task *task, const wf_ctx *ctx, wf_i
         return WF_OK;
     ref = wf_tpl_list_ref(task->items->tpl, ctx);
     if (ref != NULL) {
+        uint64_t len = 0;
+
+        /* Lines are capped where they are made; a JSON list by reference is not. */
+        if (wf_ref_list_len(ref, &len) && len > WF_MAX_ITEMS) {
+            *error = wf_xasprintf("with-items: the list has %llu items, more than the %d a task "
+                                  "may expand to; split it into several tasks",
+                                  (unsigned long long)len, WF_MAX_ITEMS);
+            return WF_ERANGE;
+        }
         *src = wf__items_ref(ref);
         return WF_OK;
     }

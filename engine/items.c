@@ -14,6 +14,8 @@
 
 #include "wf_workflow.h"
 
+#include "unit_values.h"
+
 static wf_items *items_new(wf_items_src_kind kind, size_t n)
 {
     wf_items *s = wf_xcalloc(1, sizeof(*s));
@@ -45,6 +47,20 @@ wf_items *wf__items_ref(const json_object *marker)
     return s;
 }
 
+wf_items *wf__items_pipe(struct wf_values_log *log, size_t n)
+{
+    wf_items *s = items_new(WF_ITEMS_SRC_PIPE, n);
+
+    s->log = wf__values_log_ref(log);
+    s->fed = wf_xcalloc(n ? n : 1, sizeof(*s->fed));
+    return s;
+}
+
+void wf__items_pipe_fed(wf_items *s, size_t i)
+{
+    atomic_store_explicit(&s->fed[i], 1, memory_order_release);
+}
+
 wf_items *wf__items_range(int64_t lo, size_t n)
 {
     wf_items *s = items_new(WF_ITEMS_SRC_RANGE, n);
@@ -73,6 +89,8 @@ void wf__items_free(wf_items *s)
         return;
     json_object_put(s->own);
     wf__matrix_free(s->matrix);
+    wf__values_log_free(s->log);
+    free((void *)s->fed);
     if (s->kind == WF_ITEMS_SRC_FILE) {
         close(s->fd);
         pthread_mutex_destroy(&s->lock);
@@ -261,6 +279,10 @@ static json_object *item_new(wf_items *s, size_t i, char **error)
         wf_ref_list_get(s->own, i, &v, error);
         return v;
     }
+    case WF_ITEMS_SRC_PIPE:
+        if (!atomic_load_explicit(&s->fed[i], memory_order_acquire))
+            return NULL;
+        return wf__values_log_get(s->log, (uint32_t)i, error);
     }
     return NULL;
 }

@@ -7,12 +7,14 @@
  *
  * Thread safety: after wf__items_* set it up (scheduler thread), any number of threads may
  * call wf__items_get at once (the file source reads under its own lock). A pipelined task's
- * JSON list is filled in by the scheduler while executors read other indices (pipeline.c).
+ * JSON list (or, over a large source, its fed bytes) is filled in by the scheduler while
+ * executors read other indices (pipeline.c).
  */
 #ifndef WF_ITEMS_H
 #define WF_ITEMS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +27,7 @@ typedef enum wf_items_src_kind {
     WF_ITEMS_SRC_FILE,   /* item i is line i of the file, without its \n (and a \r before it) */
     WF_ITEMS_SRC_MATRIX, /* item i is the matrix's combination i, computed on demand */
     WF_ITEMS_SRC_REF,    /* item i is item i of a list by reference (wf_ref_list_get) */
+    WF_ITEMS_SRC_PIPE,   /* item i is the result of the source's unit i, read from its file */
 } wf_items_src_kind;
 
 /* Lines per window of a file source: one offset is kept per window (8 bytes per 4,096 lines),
@@ -53,6 +56,10 @@ typedef struct wf_items {
     char *buf;        /* its bytes */
     size_t *line_off; /* where each of its lines starts in buf (+ one past the last) */
     size_t win_lines;
+    /* PIPE: the source task's item results (a reference), and a byte per item: 1 once the
+     * source's unit succeeded and the item was fed (else the item is null). */
+    struct wf_values_log *log;
+    _Atomic unsigned char *fed;
 } wf_items;
 
 /* A source over a JSON array (list must be one): lent when own is NULL, else own == list is
@@ -61,6 +68,14 @@ wf_items *wf__items_json(const json_object *list, json_object *own);
 /* The items of a list by reference (a marker, wf_ref_list_len), read one at a time; the
  * source holds its own share of the marker. */
 wf_items *wf__items_ref(const json_object *marker);
+/* A pipelined task's n items, read from its source's item results (log: a reference is
+ * taken) as they arrive: item i is null until wf__items_pipe_fed(s, i), then the source's
+ * unit i's result, read from the file when a unit needs it (nothing kept per item but the
+ * byte). */
+wf_items *wf__items_pipe(struct wf_values_log *log, size_t n);
+/* Item i's source unit succeeded: its result is the item from now on. Scheduler thread;
+ * publishes to the executors that read item i after it. */
+void wf__items_pipe_fed(wf_items *s, size_t i);
 /* The n integers lo, lo + 1, ... */
 wf_items *wf__items_range(int64_t lo, size_t n);
 /* The combinations of matrix (taken: freed with the source). */

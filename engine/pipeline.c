@@ -106,7 +106,10 @@ static void feed_one(wf_run *r, uint32_t t, uint32_t idx)
         return;
     ts->unfed--;
     if (src == WF_STATUS_SUCCEEDED) {
-        json_object_array_put_idx(ts->items->own, idx, source_value(r, task->pipe_source, idx));
+        if (ts->items->kind == WF_ITEMS_SRC_PIPE)
+            wf__items_pipe_fed(ts->items, idx);
+        else
+            json_object_array_put_idx(ts->items->own, idx, source_value(r, task->pipe_source, idx));
         wf__label_render_one(r, t, idx);
         if (wf__reuse_take(r, t, idx)) {
             wf__pipe_feed(r, t, idx);
@@ -142,14 +145,21 @@ size_t wf__pipe_expand(wf_run *r, uint32_t t)
     wf_task_state *ts = &r->tasks[t];
     const wf_task_state *ss = &r->tasks[task->pipe_source];
     size_t n = ss->n_units;
-    json_object *list = wf_json_check(json_object_new_array_ext((int)(n ? n : 1)));
+    json_object *list;
 
-    /* The items arrive one by one (feed_one): nulls until then. */
+    if (task->label != NULL && n > 0)
+        ts->labels = wf_xcalloc(n, sizeof(char *));
+    /* A large source keeps its item results in a file (unit_values.c): the items are read
+     * from it, a byte an item saying which arrived. */
+    if (ss->values_log != NULL) {
+        ts->items = wf__items_pipe(ss->values_log, n);
+        return n;
+    }
+    /* A small one: the items arrive one by one (feed_one), nulls until then. */
+    list = wf_json_check(json_object_new_array_ext((int)(n ? n : 1)));
     if (n > 0 && json_object_array_put_idx(list, n - 1, NULL) != 0)
         wf_oom(n * sizeof(void *));
     ts->items = wf__items_json(list, list);
-    if (task->label != NULL && n > 0)
-        ts->labels = wf_xcalloc(n, sizeof(char *));
     return n;
 }
 

@@ -113,6 +113,7 @@ void wf_run_free(wf_run *r)
     wf_ctx_unref(r->root);
     /* After everything that holds references: their files go with the directory. */
     wf__spill_close(r);
+    free(atomic_load(&r->disk_error));
     wf__done_queue_release(&r->done);
     free(r->ready.v);
     for (size_t i = 0; i < r->n_ready_deep; i++)
@@ -196,9 +197,11 @@ static int run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *
         snprintf(r->resume_id, sizeof(r->resume_id), "%s", r->opts.resume_run);
         r->opts.resume_run = r->resume_id;
     }
+    /* A spill directory that cannot be made is a disk that cannot be written: exit 3, as a
+     * store that cannot be. */
     if (wf__spill_open(r, errs) != WF_OK) {
         wf_run_free(r);
-        return WF_EIO;
+        return WF_ESTORE;
     }
     if (r->store != NULL && wf__load_reuse(r, errs) != WF_OK) {
         wf_run_free(r);
@@ -251,11 +254,24 @@ wf_status wf_run_wait(wf_run *r)
     return r->status;
 }
 
+void wf__run_disk_failed(wf_run *r, char *message_take)
+{
+    char *none = NULL;
+
+    if (message_take != NULL &&
+        !atomic_compare_exchange_strong(&r->disk_error, &none, message_take))
+        free(message_take);
+}
+
 bool wf_run_store_failed(const wf_run *r, wf_error *err)
 {
-    if (!r->store_failed)
+    char *disk = atomic_load(&((wf_run *)r)->disk_error);
+
+    if (!r->store_failed && disk == NULL)
         return false;
-    if (err != NULL)
+    if (err != NULL && disk != NULL)
+        wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s", disk);
+    else if (err != NULL)
         wf_store_flush(r->store, err);
     return true;
 }

@@ -193,7 +193,11 @@ struct wf_run {
     char resume_id[64]; /* --resume: the run resumed (opts.resume_run points here) */
     /* --resume: the succeeded units of the resumed run, one entry per task (owned). */
     struct wf__reuse_task *reuse_tasks;
-    bool store_failed; /* the store failed: the run was stopped */
+    bool store_failed; /* the store failed, or disk_error was set: the run was stopped */
+    /* The first write to disk outside the store that failed (a full spill directory, a
+     * fan-out's results file): its message (owned), set once by wf__run_disk_failed from any
+     * thread. The scheduler then stops the run as for a failed store (exit 3). */
+    _Atomic(char *) disk_error;
     size_t n_envp;
     /* envp without the variables the engine sets for every unit (WF_RUN_ID, WF_TASK,
      * WF_INDEX, WF_ITEM): what a unit's environment starts with (borrowed pointers into
@@ -244,6 +248,13 @@ struct wf_run {
 int wf__spill_open(wf_run *r, wf_errlist *errs);
 /* Drops the cache and removes the spill directory with its files (after the results). */
 void wf__spill_close(wf_run *r);
+/* What to do after a write to the spill or blobs directory failed (static text, for the end
+ * of a message): make room, and then --resume or run again. */
+const char *wf__spill_advice(const wf_run *r);
+/* A write to disk that the run needs failed (message_take, owned; NULL is ignored): the first
+ * one is kept and the scheduler stops the run, which ends failed with wf_run_store_failed
+ * true (exit 3). Later ones are dropped. Any thread. */
+void wf__run_disk_failed(wf_run *r, char *message_take);
 
 /* wf_run_start with every task on executor ex (taken over: its stop is called), for tests of
  * the scheduler (tests/scripted_executor.c). */
@@ -341,8 +352,9 @@ uint32_t wf__unit_attempt_add(wf_task_state *ts, uint32_t idx);
 /* Unit idx's value (borrowed: the task's values array holds it), or NULL; NULL too for a task
  * whose values are in a file (wf__unit_value_copy reads those). */
 const json_object *wf__unit_value(const wf_task_state *ts, uint32_t idx);
-/* Keeps v_take as unit idx's value (NULL: none). */
-void wf__unit_value_set(wf_task_state *ts, uint32_t idx, json_object *v_take);
+/* Keeps v_take as unit idx's value (NULL: none). A value that cannot be written to the
+ * task's results file (a full disk) fails the run (wf__run_disk_failed). */
+void wf__unit_value_set(wf_run *r, wf_task_state *ts, uint32_t idx, json_object *v_take);
 /* Unit idx's value as a new value (owned; references shared, not loaded) whether it is in the
  * values array or the file, or NULL (none, or a file that cannot be read back). */
 json_object *wf__unit_value_copy(const wf_task_state *ts, uint32_t idx);

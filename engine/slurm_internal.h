@@ -4,16 +4,18 @@
  *
  *   slurm.c         the client's life: wf_slurm_new, wf_slurm_cancel_all, wf_slurm_free
  *   slurm_submit.c  wf_slurm_submit: the submission directory, its files, sbatch
- *   slurm_track.c   the poller thread: squeue, scontrol and sacct in batches, the results,
+ *   slurm_track.c   the poller thread: squeue, scontrol and sacct in batches, timeouts,
  *                   scancel
+ *   slurm_finish.c  reporting what ended: an element's files read, the done callback, a
+ *                   pack's items one by one, pack: auto's rest sized and submitted
  *   slurm_pack.c    the rules of packs: the packed element script, pack: auto's sizing,
  *                   a packed element's time limit (pure functions)
  *   slurm_cmd.c     running Slurm's commands, describing their failures; wf_slurm_check
  *   slurm_parse.c   reading Slurm's answers (pure functions)
  *
- * Calls point one way, down this list: a file calls only files below it (slurm_track.c
- * calls slurm_submit.c to remove an element's files; slurm_cmd.c and slurm_parse.c call
- * none of the others).
+ * Calls point one way, down this list: a file calls only files below it (slurm_finish.c
+ * calls slurm_submit.c to remove an element's files and submit pack: auto's rest; slurm_cmd.c and
+ * slurm_parse.c call none of the others).
  *
  * Threads: the thread that submits (the scheduler's) calls wf_slurm_submit,
  * wf_slurm_cancel_all and wf_slurm_free; the poller thread runs wf__slurm_poller and
@@ -41,7 +43,7 @@ typedef struct wf_slurm_job_element {
 } wf_slurm_job_element;
 
 /* What it takes to sbatch (more of) a packed submission: the probe job of pack: auto keeps it
- * for the items that wait for the sizing rule (slurm_track.c submits them). */
+ * for the items that wait for the sizing rule (slurm_finish.c submits them). */
 typedef struct wf_slurm_packsub {
     char *dir, *task_name;
     uint32_t task;
@@ -122,6 +124,26 @@ void *wf__slurm_poller(void *arg);
 
 /* Frees a job and its strings. NULL is fine. */
 void wf__slurm_job_free(wf_slurm_job *j);
+
+/* ---- slurm_finish.c: reporting what ended (poller thread) --------------------------------- */
+
+/* Reads at most cap bytes of path into *out (owned, NUL-terminated); *truncated tells whether
+ * there was more. False when the file cannot be opened (then *out is NULL). */
+bool wf__slurm_read_capped(const char *path, size_t cap, char **out, bool *truncated);
+/* Reports element i of j (for a packed job: the items of element i not reported yet) as ended
+ * in state (Slurm's spelling) with exit_code; run_time_ms (-1: unknown) dates a start the
+ * poller did not see; note (may be NULL) says where the state came from. Its files are read,
+ * the done callback is called once, and the files are removed (unless keep_files). Without
+ * the lock: the job's fields are the poller's. */
+void wf__slurm_finish(wf_slurm *s, wf_slurm_job *j, size_t i, const char *state, int exit_code,
+                      int64_t run_time_ms, const char *note);
+/* Reports pack: auto's items held back by j from `from` on as ended with status and the
+ * message why, without submitting them; j no longer holds any. */
+void wf__slurm_drop_rest(wf_slurm *s, wf_slurm_job *j, size_t from, wf_status status,
+                         const char *why);
+/* After a poll: the items that running packed elements of jobs[0..n) have finished, and pack:
+ * auto's waiting items (sized and submitted once their probe has run). */
+void wf__slurm_poll_packs(wf_slurm *s, wf_slurm_job *const *jobs, size_t n);
 
 /* ---- slurm_submit.c ---------------------------------------------------------------------- */
 

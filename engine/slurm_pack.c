@@ -2,7 +2,7 @@
  * slurm_pack.c: the rules of packs (wf_slurm.h, "Packs"): the element script that runs
  * several items one after the other, pack: auto's sizing rule and a packed element's time
  * limit. Pure functions, no state, no I/O; slurm_submit.c writes the script and calls sbatch,
- * slurm_track.c reports the items.
+ * slurm_finish.c reports the items.
  *
  * Each item of a pack is run like an unpacked element (slurm_submit.c's array.sh): its own
  * /bin/sh -e process under `env -i` with exactly its environment (env.K), in its workdir

@@ -654,7 +654,7 @@ int wf__slurm_submit_pack(wf_slurm *s, const wf_slurm_packsub *sub, size_t base,
  * submission directory; ceil(n / pack) elements go out (split at MaxArraySize), or, for
  * pack: auto, a probe of the first WF_SLURM_PACK_PROBE items one per element (never more
  * than one array), the rest waiting in the probe job for the poller to size and submit
- * (slurm_track.c). *accepted as for wf_slurm_submit. */
+ * (slurm_finish.c). *accepted as for wf_slurm_submit. */
 static int submit_packed(wf_slurm *s, uint32_t task, const char *task_name,
                          const wf_slurm_element *elems, size_t n, int concurrency,
                          const wf_slurm_opts *opts, int64_t timeout_ms, size_t *accepted,

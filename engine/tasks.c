@@ -373,8 +373,11 @@ void wf__task_finish(wf_run *r, uint32_t t, wf_status status, char *error_take)
         value = ts->values;
         ts->values = NULL;
         if (ts->values_log != NULL) {
-            value = wf__values_log_publish(ts->values_log);
+            char *why = NULL;
+
+            value = wf__values_log_publish(ts->values_log, &why);
             ts->values_log = NULL;
+            wf__run_disk_failed(r, why);
         } else if (value == NULL)
             value = wf_json_check(json_object_new_array_ext((int)(ts->n_units ? ts->n_units : 1)));
         if (!wf_ref_is(value) && json_object_array_length(value) < ts->n_units &&
@@ -600,7 +603,7 @@ void wf__unit_complete(wf_run *r, wf_completion *c)
     ts->ended++;
     r->units_done++;
     if (c->status == WF_STATUS_SUCCEEDED) {
-        wf__unit_value_set(ts, idx, c->value);
+        wf__unit_value_set(r, ts, idx, c->value);
     } else {
         json_object_put(c->value);
         if (c->error != NULL) {
@@ -691,7 +694,7 @@ void wf__drain_after_stop(wf_run *r)
 
 wf_status wf__final_status(const wf_run *r)
 {
-    if (r->store_failed)
+    if (r->store_failed || atomic_load(&((wf_run *)r)->disk_error) != NULL)
         return WF_STATUS_FAILED;
     if (atomic_load(&r->cancel_requested))
         return WF_STATUS_CANCELLED;

@@ -136,8 +136,11 @@ static void run_process(wf_run *r, const wf_task *task, const wf_ctx *ctx, const
     c->out = res.out.data;
     c->err = res.err.data;
     res.out.data = res.err.data = NULL;
-    /* Spilled stdout is kept (a blob, or a file of the spill directory) whatever happened. */
-    if (res.out.spill_fd >= 0 && !wf__unit_take_stdout(r, &res.out, c, &ref_path))
+    /* Spilled stdout is kept (a blob, or a file of the spill directory) whatever happened. A
+     * spill file that could not even be created (spill_errno, no file) fails the same way:
+     * the first 64 KiB are not the stdout. */
+    if ((res.out.spill_fd >= 0 || res.out.spill_errno != 0) &&
+        !wf__unit_take_stdout(r, &res.out, c, &ref_path))
         goto out;
     if (rc == WF_ECANCELLED) {
         c->status = WF_STATUS_CANCELLED;

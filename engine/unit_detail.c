@@ -130,10 +130,10 @@ const json_object *wf__unit_value(const wf_task_state *ts, uint32_t idx)
     return ts->values != NULL ? json_object_array_get_idx(ts->values, idx) : NULL;
 }
 
-void wf__unit_value_set(wf_task_state *ts, uint32_t idx, json_object *v_take)
+void wf__unit_value_set(wf_run *r, wf_task_state *ts, uint32_t idx, json_object *v_take)
 {
     if (ts->values_log != NULL) {
-        wf__values_log_put(ts->values_log, idx, v_take);
+        wf__run_disk_failed(r, wf__values_log_put(ts->values_log, idx, v_take));
         return;
     }
     if (v_take == NULL && ts->values == NULL)

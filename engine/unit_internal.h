@@ -85,11 +85,12 @@ void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, cons
 /* Where a unit's stdout spills (wf_proc_spec.spill_dir): the store's blobs, or the run's
  * spill directory. */
 const char *wf__spill_dir_for(const wf_run *r);
-/* Stdout that spilled (out->spill_fd >= 0) becomes the stdout blob (c->stdout_hash: linked
- * into the store), or a file of the spill directory named by its hash; *ref_path (owned) is
- * the file a result made from it reads. Sets c->out_spilled. False, with c failed (and with a
- * store that could not take it, the store failed), when the file could not be written (a
- * full disk) or kept. */
+/* Stdout that spilled (out->spill_fd >= 0, or out->spill_errno when the file could not even
+ * be created) becomes the stdout blob (c->stdout_hash: linked into the store), or a file of
+ * the spill directory named by its hash; *ref_path (owned) is the file a result made from it
+ * reads. Sets c->out_spilled. False, with c failed, when the file could not be written (a
+ * full disk) or kept: then the store failed (to the blobs) or the run did (to the spill
+ * directory: wf__run_disk_failed); either way the run stops with exit 3. Any thread. */
 bool wf__unit_take_stdout(wf_run *r, wf_proc_output *out, wf_completion *c, char **ref_path);
 /* As wf__unit_take_stdout for a large $WF_RESULT: the file becomes a blob (c->result_hash,
  * with c->result_from the task's output mode: the record's result is that blob converted) or

@@ -31,8 +31,9 @@ int wf__spill_open(wf_run *r, wf_errlist *errs)
     dir = wf_xasprintf("%s/wfengine-spill-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL) {
         wf_error_set(wf_errlist_add(errs), WF_EIO, NULL, 0, 0,
-                     "%s: cannot create the directory for large outputs: %s (set TMPDIR)", dir,
-                     strerror(errno));
+                     "%s: cannot create the directory for large outputs: %s; make room there, "
+                     "or point TMPDIR at a file system with room",
+                     dir, strerror(errno));
         free(dir);
         return WF_EIO;
     }
@@ -65,6 +66,33 @@ void wf__spill_close(wf_run *r)
 const char *wf__spill_dir_for(const wf_run *r)
 {
     return r->spill_dir != NULL ? r->spill_dir : wf_store_blobs_dir(r->store);
+}
+
+const char *wf__spill_advice(const wf_run *r)
+{
+    if (r->store == NULL)
+        return "make room there (or point TMPDIR at a file system with room) and run again";
+    if (r->spill_dir != NULL)
+        return "make room there (or point TMPDIR at a file system with room), then continue "
+               "with --resume last";
+    return "make room there, then continue with --resume last";
+}
+
+/* A spilled file that cannot be written or kept outside the store: the unit fails, and so
+ * does the run (exit 3), which cannot keep its results (what: "stdout" or "$WF_RESULT"). */
+static bool spill_failed(wf_run *r, const char *what, const char *doing, int e, wf_completion *c)
+{
+    const wf_task *task = &r->wf->tasks[c->job.task];
+    char unit[32] = "";
+
+    if (task->items_kind != WF_ITEMS_NONE)
+        snprintf(unit, sizeof(unit), " item %u", (unsigned)c->job.unit);
+    c->status = WF_STATUS_FAILED;
+    free(c->error);
+    c->error = wf_xasprintf("%s: %s %s: %s", what, doing, r->spill_dir, strerror(e));
+    wf__run_disk_failed(
+        r, wf_xasprintf("task '%s'%s: %s; %s", task->name, unit, c->error, wf__spill_advice(r)));
+    return false;
 }
 
 /* Gives the spilled file the name path: a link for an unnamed file, else a rename. The same
@@ -129,10 +157,12 @@ static bool take_spilled(wf_run *r, wf_proc_output *out, const char *what, char 
     *ref_path = NULL;
     wf_error_init(&err);
     if (out->spill_errno != 0) {
-        /* A full disk: the unit failed, and with a store so did the store (the run stops
-         * with what is recorded consistent; --resume goes on once there is room). */
-        if (to_store)
-            wf_store_adopt_blob(r->store, -1, NULL, out->hash, out->total, out->spill_errno, &err);
+        /* A full disk: the unit failed, and so did the store, or the run without one (either
+         * way the run stops, with what is recorded consistent; --resume goes on once there
+         * is room). */
+        if (!to_store)
+            return spill_failed(r, what, "cannot write it to", out->spill_errno, c);
+        wf_store_adopt_blob(r->store, -1, NULL, out->hash, out->total, out->spill_errno, &err);
         c->status = WF_STATUS_FAILED;
         free(c->error);
         c->error = wf_xasprintf("%s: cannot write it to %s: %s (after %llu bytes of it)", what,
@@ -161,11 +191,8 @@ static bool take_spilled(wf_run *r, wf_proc_output *out, const char *what, char 
     path = wf_xasprintf("%s/%s", r->spill_dir, out->hash);
     e = name_file(out, path);
     if (e != 0) {
-        c->status = WF_STATUS_FAILED;
-        free(c->error);
-        c->error = wf_xasprintf("%s: cannot keep it in %s: %s", what, r->spill_dir, strerror(e));
         free(path);
-        return false;
+        return spill_failed(r, what, "cannot keep it in", e, c);
     }
     if (out->spill_path != NULL) {
         free(out->spill_path);
@@ -305,6 +332,8 @@ json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *j
                       : wf_xasprintf("task '%s'", task->name);
     json_object *value = NULL, *marker = NULL;
     uint64_t lines = out->lines;
+    wf_json_array_index idx = { 0 };
+    bool is_array = false;
 
     if (task->output == WF_OUTPUT_LINES && lines > WF_MAX_LIST_LEN) {
         c->status = WF_STATUS_FAILED;
@@ -314,13 +343,18 @@ json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *j
         free(label);
         return NULL;
     }
-    /* json is parsed once now, to fail the unit on bad output as before (the parsed value
-     * enters the cache if it fits: it is likely to be read soon). Lines always convert: they
-     * were counted on the way, and are read a window at a time when used. */
+    /* json is checked once now, to fail the unit on bad output as before. An array is
+     * scanned an item at a time and becomes a list by reference (read a window at a time when
+     * used); any other value is parsed whole, and enters the cache if it fits: it is likely
+     * to be read soon. Lines always convert: they were counted on the way, and are read a
+     * window at a time when used. */
     if (task->output == WF_OUTPUT_JSON) {
         char *error = NULL;
+        int rc = wf_json_array_scan(path, out->total, "stdout", &is_array, &idx, &error);
 
-        if (wf_ref_load_file(path, task->output, out->total, &value, &error) != WF_OK) {
+        if (rc == WF_OK && !is_array)
+            rc = wf_ref_load_file(path, task->output, out->total, &value, &error);
+        if (rc != WF_OK) {
             c->status = WF_STATUS_FAILED;
             c->error = error;
             free(label);
@@ -331,6 +365,8 @@ json_object *wf__unit_ref_result(wf_run *r, const wf_task *task, const wf_job *j
                         wf_ref_mem_estimate(task->output, out->total, lines), label, value);
     if (task->output == WF_OUTPUT_LINES)
         wf_ref_set_lines(marker, lines);
+    if (is_array)
+        wf_ref_set_json_array(marker, &idx);
     free(label);
     return marker;
 }

@@ -33,6 +33,7 @@
 #define FLUSH_AT ((size_t)64 << 10)
 
 struct wf_values_log {
+    atomic_uint n_refs; /* the task (then its published result), and a pipelined task's items */
     pthread_mutex_t mu;
     int fd;
     char *dir;   /* where the file is, for errors */
@@ -43,10 +44,13 @@ struct wf_values_log {
     uint64_t end;      /* bytes in the file, buffered ones included */
     uint64_t written;  /* bytes written to the file */
     wf_strbuf wbuf;
-    int write_errno; /* the first write error: every read fails with it */
+    int write_errno;    /* the first write error: every read fails with it */
+    bool reported;      /* write_errno was handed to the caller */
+    const char *advice; /* wf__spill_advice: what to do after a failed write */
     /* The window read last. */
     size_t win; /* SIZE_MAX: none */
     char *buf;
+    size_t buf_len; /* its records' bytes (each line's \n made a NUL) */
     size_t *at; /* per unit of the window: where its record's kind letter is in buf, or SIZE_MAX */
 };
 
@@ -56,12 +60,24 @@ wf_values_log *wf__values_log_new(const wf_run *r, uint32_t t, size_t n_units, c
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     wf_values_log *l;
 
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        /* A file system without O_TMPFILE: a named file, unnamed at once. */
+        char *path = wf_xasprintf("%s/.values-XXXXXX", dir);
+
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(path);
+        free(path);
+    }
     if (fd < 0) {
-        *error = wf_xasprintf("cannot create a file for the results of task '%s' in %s: %s",
-                              r->wf->tasks[t].name, dir, strerror(errno));
+        *error =
+            wf_xasprintf("task '%s': cannot create the file for its %zu item results in "
+                         "%s: %s; %s",
+                         r->wf->tasks[t].name, n_units, dir, strerror(errno), wf__spill_advice(r));
         return NULL;
     }
     l = wf_xcalloc(1, sizeof(*l));
+    atomic_init(&l->n_refs, 1);
     pthread_mutex_init(&l->mu, NULL);
     l->fd = fd;
     l->dir = wf_xstrdup(dir);
@@ -74,12 +90,19 @@ wf_values_log *wf__values_log_new(const wf_run *r, uint32_t t, size_t n_units, c
     for (size_t w = 0; w < l->n_win; w++)
         l->lo[w] = UINT64_MAX;
     l->win = SIZE_MAX;
+    l->advice = wf__spill_advice(r);
+    return l;
+}
+
+wf_values_log *wf__values_log_ref(wf_values_log *l)
+{
+    atomic_fetch_add_explicit(&l->n_refs, 1, memory_order_relaxed);
     return l;
 }
 
 void wf__values_log_free(wf_values_log *l)
 {
-    if (l == NULL)
+    if (l == NULL || atomic_fetch_sub_explicit(&l->n_refs, 1, memory_order_acq_rel) != 1)
         return;
     close(l->fd);
     pthread_mutex_destroy(&l->mu);
@@ -107,6 +130,8 @@ static void flush_log(wf_values_log *l)
             continue;
         if (n < 0)
             l->write_errno = errno;
+        else if (n == 0)
+            l->write_errno = ENOSPC; /* no progress: as good as a full disk */
         else
             done += (size_t)n;
     }
@@ -114,13 +139,26 @@ static void flush_log(wf_values_log *l)
     wf_strbuf_reset(&l->wbuf);
 }
 
-void wf__values_log_put(wf_values_log *l, uint32_t idx, json_object *v_take)
+/* The message of a write error not handed to the caller yet (owned), or NULL (mu held): a
+ * read may meet the error first, but only a put or the publish report it, on the scheduler
+ * thread. */
+static char *unreported_error(wf_values_log *l)
+{
+    if (l->write_errno == 0 || l->reported)
+        return NULL;
+    l->reported = true;
+    return wf_xasprintf("%s: its item results cannot be written to %s: %s; %s", l->label, l->dir,
+                        strerror(l->write_errno), l->advice);
+}
+
+char *wf__values_log_put(wf_values_log *l, uint32_t idx, json_object *v_take)
 {
     size_t w = idx / WF__VALUES_WINDOW, start;
     wf_ref_info info;
+    char *error = NULL;
 
     if (v_take == NULL)
-        return;
+        return NULL;
     pthread_mutex_lock(&l->mu);
     start = l->wbuf.len;
     wf_strbuf_addf(&l->wbuf, "%" PRIu32 " ", idx);
@@ -137,12 +175,25 @@ void wf__values_log_put(wf_values_log *l, uint32_t idx, json_object *v_take)
         l->lo[w] = l->end;
     l->end += l->wbuf.len - start;
     l->hi[w] = l->end;
-    if (l->win == w)
-        l->win = SIZE_MAX;
+    if (l->win == w) {
+        /* The window read last gets the record too: a pipeline reads each item just after
+         * its unit put it, and would otherwise read the window again for every item. */
+        size_t rec = l->wbuf.len - start,
+               prefix = (size_t)(strchr(l->wbuf.buf + start, ' ') + 1 - (l->wbuf.buf + start));
+
+        l->buf = wf_xrealloc(l->buf, l->buf_len + rec + 1);
+        memcpy(l->buf + l->buf_len, l->wbuf.buf + start, rec);
+        l->buf[l->buf_len + rec - 1] = '\0';
+        l->buf[l->buf_len + rec] = '\0';
+        l->at[idx - w * WF__VALUES_WINDOW] = l->buf_len + prefix;
+        l->buf_len += rec;
+    }
     if (l->wbuf.len >= FLUSH_AT)
         flush_log(l);
+    error = unreported_error(l);
     pthread_mutex_unlock(&l->mu);
     json_object_put(v_take);
+    return error;
 }
 
 /* Reads window w's records into buf and at (mu held); an error (owned) or NULL. */
@@ -172,6 +223,7 @@ static char *load_window(wf_values_log *l, size_t w)
         done += (size_t)n;
     }
     l->buf[len] = '\0';
+    l->buf_len = len;
     /* Records of other windows may lie between this window's: only its own are noted. */
     for (size_t pos = 0; pos < len;) {
         char *nl = memchr(l->buf + pos, '\n', len - pos), *sp;
@@ -253,12 +305,13 @@ json_object *wf__values_log_get(wf_values_log *l, uint32_t idx, char **error)
     return v;
 }
 
-json_object *wf__values_log_publish(wf_values_log *l)
+json_object *wf__values_log_publish(wf_values_log *l, char **error)
 {
     uint64_t mem;
 
     pthread_mutex_lock(&l->mu);
     flush_log(l);
+    *error = unreported_error(l);
     /* Loaded whole: about three times the JSON text, and a slot a unit. */
     mem = 3 * l->end + 8 * (uint64_t)l->n_units + 64;
     pthread_mutex_unlock(&l->mu);

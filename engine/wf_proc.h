@@ -123,10 +123,12 @@ typedef struct wf_proc_output {
      * whose SHA256 is hash; data then holds only its last WF_PROC_SPILL_THRESHOLD bytes (for
      * logs). spill_path is the file's name when it has one (owned; release unlinks it unless
      * the caller took it, e.g. renamed it, and set it NULL), NULL for an unnamed file.
-     * spill_errno is set (and the file incomplete) when it could not be written (ENOSPC):
-     * the rest of the stream was read and dropped. Without a spill, spill_fd is -1 and total
-     * is len. lines counts the lines of the total (a last line without \n counts), counted as
-     * they arrive like the hash, so a spilled stream's lines are known without reading it. */
+     * spill_errno is set (and the file incomplete) when it could not be written (ENOSPC),
+     * or when it could not be created (then spill_fd is -1 and data holds only the first
+     * WF_PROC_SPILL_THRESHOLD bytes): the rest of the stream was read and dropped. Without a spill,
+     * spill_fd is -1 and total is len. lines counts the lines of the total (a last line without \n
+     * counts), counted as they arrive like the hash, so a spilled stream's lines are known without
+     * reading it. */
     int spill_fd;
     char *spill_path;
     uint64_t total;

@@ -335,7 +335,9 @@ typedef struct wf_run_options {
 
 /* Binds the inputs, computes vars and env, and starts the run on its own threads. On a bad
  * input (missing, wrong type, not in enum, unknown name) or an unknown action, returns
- * WF_EINVAL with every problem appended to errs and nothing started. */
+ * WF_EINVAL with every problem appended to errs and nothing started. WF_ESTORE when the store
+ * cannot be read for --resume, or the spill directory for large outputs cannot be made under
+ * $TMPDIR (errs says which). */
 int wf_run_start(wf_engine *e, const wf_workflow *wf, const wf_run_options *opts, wf_run **out,
                  wf_errlist *errs);
 /* What a dry run can know before anything runs (`wfengine run --dry-run`): binds opts'
@@ -364,8 +366,11 @@ void wf_plan_free(wf_plan *p);
 /* Waits until the run has ended and returns its status: WF_STATUS_SUCCEEDED, FAILED or
  * CANCELLED. Call it once, from one thread. */
 wf_status wf_run_wait(wf_run *r);
-/* After wf_run_wait: true when the run was stopped because its store failed (a write error,
- * a full disk); err (may be NULL) receives the store's error. The CLI exits with 3. */
+/* After wf_run_wait: true when the run was stopped because it could not write to disk: its
+ * store failed (a write error, a full disk), or a file it keeps results in outside the store
+ * could not be written (the spill directory with --no-store, a large fan-out's results file);
+ * err (may be NULL) receives that error, which names the path, the cause and what to do. The
+ * run ended failed; the CLI exits with 3. */
 bool wf_run_store_failed(const wf_run *r, wf_error *err);
 /* Asks the run to stop: nothing new starts, running processes get SIGTERM then SIGKILL,
  * running units and everything not started end as cancelled. Returns at once. Thread-safe;

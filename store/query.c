@@ -191,6 +191,32 @@ out:
     return rc;
 }
 
+int wf__store_run_begin(wf_store *s, const char *run_id, const char *sql, int64_t *seq,
+                        sqlite3_stmt **st, wf_error *err)
+{
+    int rc = wf__store_read_begin(s, err);
+
+    *st = NULL;
+    if (rc != WF_OK)
+        return rc;
+    rc = wf__store_find_run(s, run_id, seq, err);
+    if (rc == WF_OK && sql != NULL)
+        rc = wf__store_prep(s, sql, st, err);
+    if (rc != WF_OK) {
+        wf__store_read_end(s);
+        return rc;
+    }
+    if (*st != NULL)
+        sqlite3_bind_int64(*st, 1, *seq);
+    return WF_OK;
+}
+
+void wf__store_run_end(wf_store *s, sqlite3_stmt *st)
+{
+    sqlite3_finalize(st);
+    wf__store_read_end(s);
+}
+
 int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -535,6 +561,32 @@ static void add_hash(json_object *o, const char *key, const char *v)
     wf__store_add_str(o, key, v ? v : "");
 }
 
+/* One unit as `show --json` lists it (owned). */
+static json_object *unit_object(const wf__unit_view *u)
+{
+    json_object *o = wf__store_checked(json_object_new_object());
+
+    wf__store_add_int(o, "index", u->index);
+    wf__store_add_int(o, "attempt", u->attempt);
+    wf__store_add_str(o, "status", u->status);
+    if (u->has_times) {
+        wf__store_add_int(o, "started_ms", u->started_ms);
+        wf__store_add_int(o, "ended_ms", u->ended_ms);
+    } else {
+        json_object_object_add(o, "started_ms", NULL);
+        json_object_object_add(o, "ended_ms", NULL);
+    }
+    wf__store_add_int(o, "exit_code", u->exit_code);
+    wf__store_add_str(o, "error", u->error);
+    add_bool(o, "cached", u->cached);
+    add_bool(o, "reused", u->reused);
+    add_hash(o, "stdout_hash", u->stdout_hash);
+    add_hash(o, "stderr_hash", u->stderr_hash);
+    add_bool(o, "ignored", u->ignored);
+    wf__store_add_str(o, "label", u->label);
+    return o;
+}
+
 /* A page of the units of one task (see wf_store_page), by index then attempt, into *out;
  * *next is the index the next page starts at, or -2 when none is left. At most limit
  * distinct indices (0: all). */
@@ -555,8 +607,6 @@ static int task_units(wf_store *s, int64_t seq, const char *task, const wf_store
         return rc;
     }
     while ((rc = wf__unit_cursor_next(&c, &u, err)) == WF_OK) {
-        json_object *o;
-
         if (u.index != last && page->limit > 0 && shown == page->limit) {
             *next = u.index;
             break;
@@ -564,26 +614,7 @@ static int task_units(wf_store *s, int64_t seq, const char *task, const wf_store
         if (u.index != last)
             shown++;
         last = u.index;
-        o = wf__store_checked(json_object_new_object());
-        wf__store_add_int(o, "index", u.index);
-        wf__store_add_int(o, "attempt", u.attempt);
-        wf__store_add_str(o, "status", u.status);
-        if (u.has_times) {
-            wf__store_add_int(o, "started_ms", u.started_ms);
-            wf__store_add_int(o, "ended_ms", u.ended_ms);
-        } else {
-            json_object_object_add(o, "started_ms", NULL);
-            json_object_object_add(o, "ended_ms", NULL);
-        }
-        wf__store_add_int(o, "exit_code", u.exit_code);
-        wf__store_add_str(o, "error", u.error);
-        add_bool(o, "cached", u.cached);
-        add_bool(o, "reused", u.reused);
-        add_hash(o, "stdout_hash", u.stdout_hash);
-        add_hash(o, "stderr_hash", u.stderr_hash);
-        add_bool(o, "ignored", u.ignored);
-        wf__store_add_str(o, "label", u.label);
-        json_object_array_add(arr, o);
+        json_object_array_add(arr, unit_object(&u));
     }
     wf__unit_cursor_close(&c);
     if (rc == WF_ENOENT)
@@ -594,6 +625,40 @@ static int task_units(wf_store *s, int64_t seq, const char *task, const wf_store
     }
     *out = arr;
     return WF_OK;
+}
+
+int wf_store_task_units_each(wf_store *s, const char *run_id, const char *task,
+                             const wf_store_page *page, int (*each)(json_object *unit, void *ud),
+                             void *ud, wf_error *err)
+{
+    wf__unit_cursor c;
+    wf__unit_view u;
+    int64_t seq = 0;
+    int rc = wf__store_read_begin(s, err);
+
+    if (rc != WF_OK)
+        return rc;
+    rc = wf__store_find_run(s, run_id, &seq, err);
+    if (rc == WF_OK)
+        rc = wf__unit_cursor_open(s, &c, seq, task, page->offset > 0 ? page->offset : INT64_MIN,
+                                  page->status, err);
+    if (rc != WF_OK) {
+        wf__store_read_end(s);
+        return rc;
+    }
+    while ((rc = wf__unit_cursor_next(&c, &u, err)) == WF_OK) {
+        json_object *o = unit_object(&u);
+        int stop = each(o, ud);
+
+        json_object_put(o);
+        if (stop != 0) {
+            rc = stop;
+            break;
+        }
+    }
+    wf__unit_cursor_close(&c);
+    wf__store_read_end(s);
+    return rc == WF_ENOENT ? WF_OK : rc;
 }
 
 /* {"succeeded": n, "failed": n, "skipped": n, "cancelled": n}: the task's units by the status

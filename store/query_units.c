@@ -2,7 +2,7 @@
  * query_units.c: the read side for single units, on the read connection under rlock: one
  * unit's output (its logs and result, with what else could have been asked for when it is
  * missing), the succeeded units a resume reuses, and cache lookups. Each function reads in
- * one transaction (wf__store_read_begin, in query.c) so that what it returns is one
+ * one transaction (wf__store_run_begin, in query.c) so that what it returns is one
  * consistent snapshot even while the writer commits; blobs are read after it.
  */
 #include <errno.h>
@@ -90,21 +90,15 @@ out:
 int wf_store_label_index(wf_store *s, const char *run_id, const char *task, const char *label,
                          int64_t *index, wf_error *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st;
     int64_t seq = 0;
-    int rc = wf__store_read_begin(s, err);
+    int rc = wf__store_run_begin(s, run_id,
+                                 "SELECT min(idx) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
+                                 "label = ?3 HAVING count(*) > 0",
+                                 &seq, &st, err);
 
     if (rc != WF_OK)
         return rc;
-    rc = wf__store_find_run(s, run_id, &seq, err);
-    if (rc == WF_OK)
-        rc = wf__store_prep(s,
-                            "SELECT min(idx) FROM units WHERE run_seq = ?1 AND task = ?2 AND "
-                            "label = ?3 HAVING count(*) > 0",
-                            &st, err);
-    if (rc != WF_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_text(st, 2, task ? task : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, label ? label : "", -1, SQLITE_STATIC);
     switch (wf__store_step(s, st, err)) {
@@ -119,32 +113,24 @@ int wf_store_label_index(wf_store *s, const char *run_id, const char *task, cons
     default:
         rc = WF_ESTORE;
     }
-out:
-    sqlite3_finalize(st);
-    wf__store_read_end(s);
+    wf__store_run_end(s, st);
     return rc;
 }
 
 int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int64_t index,
                          int attempt, bool want_stderr, char **data, size_t *len, wf_error *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st;
     char *hash = NULL;
     int64_t seq = 0;
     int rc;
 
     *data = NULL;
     *len = 0;
-    rc = wf__store_read_begin(s, err);
-    if (rc != WF_OK)
-        return rc;
-    rc = wf__store_find_run(s, run_id, &seq, err);
-    if (rc != WF_OK)
-        goto out;
     /* A unit of a range (attempt 1) is found by one seek: the range that starts at or
      * before the index. */
-    rc = wf__store_prep(
-        s,
+    rc = wf__store_run_begin(
+        s, run_id,
         s->schema_version >= 8
             ? "SELECT stdout_hash, stderr_hash, attempt FROM units WHERE run_seq = ?1 AND "
               "task = ?2 AND idx = ?3 AND (?4 = 0 OR attempt = ?4) UNION ALL "
@@ -155,28 +141,24 @@ int wf_store_unit_output(wf_store *s, const char *run_id, const char *task, int6
               "?4 IN (0, 1) ORDER BY 3 DESC LIMIT 1"
             : "SELECT stdout_hash, stderr_hash FROM units WHERE run_seq = ?1 AND task = ?2 AND "
               "idx = ?3 AND (?4 = 0 OR attempt = ?4) ORDER BY attempt DESC LIMIT 1",
-        &st, err);
+        &seq, &st, err);
     if (rc != WF_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, seq);
+        return rc;
     sqlite3_bind_text(st, 2, task ? task : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, index);
     sqlite3_bind_int(st, 4, attempt);
     switch (wf__store_step(s, st, err)) {
     case SQLITE_ROW:
+        if (wf__store_col_text(st, want_stderr ? 1 : 0) != NULL)
+            hash = wf_xstrdup(wf__store_col_text(st, want_stderr ? 1 : 0));
         break;
     case SQLITE_DONE:
         rc = explain_missing(s, seq, run_id, task ? task : "", index, attempt, err);
-        goto out;
+        break;
     default:
         rc = WF_ESTORE;
-        goto out;
     }
-    if (wf__store_col_text(st, want_stderr ? 1 : 0) != NULL)
-        hash = wf_xstrdup(wf__store_col_text(st, want_stderr ? 1 : 0));
-out:
-    sqlite3_finalize(st);
-    wf__store_read_end(s);
+    wf__store_run_end(s, st);
     if (rc == WF_OK && hash == NULL) {
         *data = wf_xstrdup("");
     } else if (rc == WF_OK) {
@@ -302,30 +284,24 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
 int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st;
     int64_t seq = 0;
-    int rc = wf__store_read_begin(s, err);
+    /* Without a task: the tasks that have units (a plain task's unit may be recorded before
+     * its task). */
+    int rc = wf__store_run_begin(
+        s, run_id,
+        task != NULL ? NULL
+        : s->schema_version >= 8
+            ? "SELECT DISTINCT task FROM unit_counts WHERE run_seq = ?1 AND "
+              "status = 'succeeded' AND n > 0 ORDER BY task"
+            : "SELECT DISTINCT task FROM units WHERE run_seq = ?1 ORDER BY task",
+        &seq, &st, err);
 
     if (rc != WF_OK)
         return rc;
-    rc = wf__store_find_run(s, run_id, &seq, err);
-    if (rc != WF_OK)
-        goto out;
-    if (task != NULL) {
+    if (task != NULL)
         rc = task_succeeded(s, seq, run_id, task, flags, fn, ctx, err);
-        goto out;
-    }
-    /* The tasks that have units (a plain task's unit may be recorded before its task). */
-    rc = wf__store_prep(s,
-                        s->schema_version >= 8
-                            ? "SELECT DISTINCT task FROM unit_counts WHERE run_seq = ?1 AND "
-                              "status = 'succeeded' AND n > 0 ORDER BY task"
-                            : "SELECT DISTINCT task FROM units WHERE run_seq = ?1 ORDER BY task",
-                        &st, err);
-    if (rc != WF_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, seq);
-    for (;;) {
+    while (st != NULL) {
         int r = wf__store_step(s, st, err);
         char *name;
 
@@ -341,9 +317,7 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, u
         if (rc != WF_OK)
             break;
     }
-out:
-    sqlite3_finalize(st);
-    wf__store_read_end(s);
+    wf__store_run_end(s, st);
     return rc;
 }
 

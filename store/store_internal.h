@@ -239,6 +239,15 @@ void wf__store_read_end(wf_store *s);
 int wf__store_step(wf_store *s, sqlite3_stmt *st, wf_error *err);
 /* The seq of a full run id: WF_OK, WF_ENOENT or WF_ESTORE. Inside a read transaction. */
 int wf__store_find_run(wf_store *s, const char *run_id, int64_t *seq, wf_error *err);
+/* The frame of every reader of one run: opens a read transaction (wf__store_read_begin),
+ * finds run_id's seq (WF_ENOENT "no run ..." when it is not there) and, when sql is not NULL,
+ * prepares it into *st with ?1 bound to the seq (*st is NULL otherwise). On WF_OK the caller
+ * reads and then calls wf__store_run_end(s, *st) exactly once; on an error (err filled) the
+ * transaction is already ended and *st is NULL. */
+int wf__store_run_begin(wf_store *s, const char *run_id, const char *sql, int64_t *seq,
+                        sqlite3_stmt **st, wf_error *err);
+/* Finalizes st (NULL is fine) and ends the read transaction. */
+void wf__store_run_end(wf_store *s, sqlite3_stmt *st);
 
 /* ---- unit_cursor.c: one task's units, rows and ranges alike, in index order ------------- */
 

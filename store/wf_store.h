@@ -247,6 +247,16 @@ typedef struct wf_store_page {
 int wf_store_run_page_json(wf_store *s, const char *run_id, const wf_store_page *page,
                            json_object **out, wf_error *err);
 
+/* The units of task in run_id that page lists, from page->offset and with page->status (its
+ * limit is not used: every such unit), by index then attempt: each(unit, ud) gets each one's
+ * object as wf_store_run_page_json lists it (borrowed: freed when each returns). A non-zero
+ * return of each stops the walk and is returned. Memory: one unit at a time, whatever the
+ * number of units (`show --json --limit 0` streams a run this way). One read transaction.
+ * Returns WF_OK, WF_ENOENT (no such run), WF_ESTORE, or what each returned. */
+int wf_store_task_units_each(wf_store *s, const char *run_id, const char *task,
+                             const wf_store_page *page, int (*each)(json_object *unit, void *ud),
+                             void *ud, wf_error *err);
+
 /* stdout (or stderr) of one unit: index -1 for a task without items; attempt 0 for the
  * latest. *data owned (NUL-terminated), "" when the unit wrote nothing. WF_ENOENT when there
  * is no such task, item or attempt (err says which exist). */

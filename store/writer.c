@@ -4,7 +4,9 @@
  * A record is one allocation: the struct followed by its strings, so queuing costs one
  * malloc and the writer one free. The writer takes the whole queue at once and commits it in
  * transactions of at most WF__STORE_BATCH_MAX records, binding the strings in place
- * (SQLITE_STATIC: the record outlives the step) with statements prepared once.
+ * (SQLITE_STATIC: the record outlives the step) with statements prepared once: those of every
+ * run when the writer starts, those only a cache or a resumed run uses (lazy_prepare) by the
+ * writer when it first needs them, so that a run without them does not pay for compiling them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +366,29 @@ static int other_run_seq(writer *w, const char *run_id, int64_t *seq)
     return rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? SQLITE_NOTFOUND : rc;
 }
 
+static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err);
+
+static const char cache_sql[] =
+    "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, stderr_hash, "
+    "created_ms, files_json, result_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/* The statements of one kind of record that few runs write, prepared on the writer thread
+ * by its first such record (the schema is current: a failure is as unlikely as a step's,
+ * and fails the record the same way, with SQLite's message). SQLITE_OK when ready. */
+static int lazy_prepare(wf_store *s, enum rec_kind kind)
+{
+    wf_error err;
+    int rc = WF_OK;
+
+    wf_error_init(&err);
+    if (kind == REC_CACHE && s->st_cache == NULL)
+        rc = prepare(s, cache_sql, &s->st_cache, &err);
+    else if (kind == REC_REUSE && s->st_reuse_ranges == NULL)
+        rc = wf__reuse_prepare(s, &err);
+    wf_error_release(&err);
+    return rc == WF_OK ? SQLITE_OK : SQLITE_ERROR;
+}
+
 /* Applies one record inside the open transaction. On failure fills *what for the message. */
 static int apply(writer *w, const wf__rec *r, const char **what)
 {
@@ -457,7 +482,9 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         int64_t from = 0;
 
         *what = "cannot record the units taken from a resumed run";
-        rc = run_seq(w, r->str[S_REUSE_RUN_ID], &seq);
+        rc = lazy_prepare(s, REC_REUSE);
+        if (rc == SQLITE_OK)
+            rc = run_seq(w, r->str[S_REUSE_RUN_ID], &seq);
         if (rc == SQLITE_OK)
             rc = other_run_seq(w, r->str[S_REUSE_FROM], &from);
         if (rc != SQLITE_OK)
@@ -469,6 +496,9 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         *what = "cannot record a cache entry";
         if (r->str[S_CACHE_KEY] == NULL)
             return SQLITE_MISUSE;
+        rc = lazy_prepare(s, REC_CACHE);
+        if (rc != SQLITE_OK)
+            return rc;
         st = s->st_cache;
         bind_text(st, 1, r->str[S_CACHE_KEY]);
         bind_text(st, 2, r->str[S_CACHE_RESULT]);
@@ -601,9 +631,13 @@ static void *writer_main(void *arg)
         while (list != NULL) {
             size_t n = 0;
 
+            /* A run's start ends its batch: committed on its own, the run is there to
+             * --resume even when the disk fills up in the batch of units after it. */
             while (list != NULL && n < WF__STORE_BATCH_MAX) {
                 batch[n++] = list;
                 list = list->next;
+                if (batch[n - 1]->kind == REC_RUN_START)
+                    break;
             }
             commit_batch(&w, batch, n);
             for (size_t i = 0; i < n; i++)
@@ -659,12 +693,7 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
             "item_hash, cached, reused, ignored, label, result_from) VALUES (?1, ?2, ?3, ?4, ?5, "
             "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             &s->st_unit, err) != WF_OK ||
-        prepare(s,
-                "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, "
-                "stderr_hash, created_ms, files_json, result_from) VALUES (?1, ?2, ?3, ?4, ?5, "
-                "?6, ?7, ?8)",
-                &s->st_cache, err) != WF_OK ||
-        wf__ranges_prepare(s, err) != WF_OK || wf__reuse_prepare(s, err) != WF_OK)
+        wf__ranges_prepare(s, err) != WF_OK)
         return WF_ESTORE;
     rc = pthread_create(&s->thread, NULL, writer_main, s);
     if (rc != 0) {

@@ -1016,6 +1016,134 @@ static void squares_free(void *src)
     free(src);
 }
 
+/* wf_json_array_scan: arrays scanned item by item, anything else left to a whole parse, and
+ * errors at the byte where they are. */
+static const struct scan_case {
+    const char *text;
+    int rc;
+    bool is_array;
+    uint64_t n_items;
+    const char *error; /* a part of the error, or NULL */
+} scan_cases[] = {
+    { " [1, 2.5 ,\"a,]\", [3, [4]], {\"k\": [5]}, null, true, 7]\n\n", WF_OK, true, 8, NULL },
+    { "[]", WF_OK, true, 0, NULL },
+    { "[ \t\r\n]", WF_OK, true, 0, NULL },
+    { "[42]", WF_OK, true, 1, NULL },
+    { "{\"a\": [1, 2]}", WF_OK, false, 0, NULL },
+    { "  \"[not a list]\"", WF_OK, false, 0, NULL },
+    { "[1, 2] x", WF_EINVAL, true, 0, "at byte 7 (more after the list): 'x'" },
+    { "[1 2]", WF_EINVAL, true, 0, "at byte 3 (',' or ']' expected after an item): '2]'" },
+    { "[1, 2,]", WF_EINVAL, true, 0, "stdout is not valid JSON at byte 6" },
+    { "[1, {\"a\": }]", WF_EINVAL, true, 0, "stdout is not valid JSON at byte 10" },
+    { "[1, 2", WF_EINVAL, true, 0, "at byte 5 (it ends before the list is closed)" },
+    { "[1, [2, 3]", WF_EINVAL, true, 0, "at byte 10" },
+    { "[1, 'a']", WF_EINVAL, true, 0, "at byte 4" }, /* strict: no single quotes */
+};
+
+START_TEST(test_json_array_scan)
+{
+    const struct scan_case *tc = &scan_cases[_i];
+    char dir[64], *path = ref_file(tc->text, dir), *error = NULL;
+    wf_json_array_index idx;
+    bool is_array = false;
+    int rc = wf_json_array_scan(path, strlen(tc->text), "stdout", &is_array, &idx, &error);
+
+    ck_assert_msg(rc == tc->rc, "'%s': %d (%s)", tc->text, rc, error ? error : "");
+    if (tc->rc == WF_OK) {
+        ck_assert_int_eq(is_array, tc->is_array);
+        ck_assert_uint_eq(idx.n_items, tc->n_items);
+        ck_assert_ptr_null(error);
+        if (is_array) {
+            /* One window, ending at the closing bracket. */
+            ck_assert_uint_eq(idx.n_win, tc->n_items > 0 ? 1 : 0);
+            ck_assert_int_eq(tc->text[idx.win_off[idx.n_win]], ']');
+        }
+    } else {
+        ck_assert_ptr_nonnull(error);
+        ck_assert_msg(strstr(error, tc->error) != NULL, "'%s': %s", tc->text, error);
+        ck_assert_ptr_null(idx.win_off);
+    }
+    free(idx.win_off);
+    free(error);
+    ref_cleanup(path, dir);
+}
+END_TEST
+
+/* A JSON array by reference: | length and [i] across windows parse one window, no load; a
+ * whole write gives what a whole parse gives. */
+START_TEST(test_ref_json_array_windows)
+{
+    const uint64_t n = WF_REF_LINES_WINDOW * 2 + 3;
+    wf_strbuf text = WF_STRBUF_INIT, sb = WF_STRBUF_INIT;
+    char dir[64], *path, *error = NULL;
+    wf_ref_cache *c = wf_ref_cache_new(1 << 20);
+    json_object *m, *v = NULL, *list, *whole;
+    wf_json_array_index idx;
+    bool is_array = false;
+    uint64_t len = 0;
+    wf_ref_stats st;
+
+    wf_strbuf_adds(&text, "[\n");
+    for (uint64_t i = 0; i < n; i++)
+        wf_strbuf_addf(&text, "%s{\"i\": %llu, \"s\": \"x,]%llu\"}\n", i ? " , " : "",
+                       (unsigned long long)i, (unsigned long long)i);
+    wf_strbuf_adds(&text, "]\n");
+    path = ref_file(text.buf, dir);
+    ck_assert_int_eq(wf_json_array_scan(path, text.len, "stdout", &is_array, &idx, &error), WF_OK);
+    ck_assert(is_array);
+    ck_assert_uint_eq(idx.n_items, n);
+    ck_assert_uint_eq(idx.n_win, 3);
+    m = wf_ref_new(c, path, "h", WF_OUTPUT_JSON, text.len, 3 * text.len, "task 'gen'", NULL);
+    wf_ref_set_json_array(m, &idx);
+    ck_assert_ptr_null(idx.win_off); /* taken */
+    ck_assert(wf_ref_list_len(m, &len));
+    ck_assert_uint_eq(len, n);
+    {
+        static const uint64_t at[] = { 0, WF_REF_LINES_WINDOW - 1, WF_REF_LINES_WINDOW,
+                                       WF_REF_LINES_WINDOW * 2 + 2, 1 };
+
+        for (size_t k = 0; k < WF_ARRAY_LEN(at); k++) {
+            json_object *f = NULL;
+            char want[32];
+
+            ck_assert_int_eq(wf_ref_list_get(m, at[k], &v, &error), WF_OK);
+            ck_assert(json_object_object_get_ex(v, "i", &f));
+            ck_assert_int_eq(json_object_get_int64(f), (int64_t)at[k]);
+            ck_assert(json_object_object_get_ex(v, "s", &f));
+            snprintf(want, sizeof(want), "x,]%llu", (unsigned long long)at[k]);
+            ck_assert_str_eq(json_object_get_string(f), want);
+            json_object_put(v);
+        }
+    }
+    ck_assert_int_eq(wf_ref_list_get(m, n, &v, &error), WF_EINVAL);
+    free(error);
+    error = NULL;
+    wf_json_write(&sb, m);
+    list = json_tokener_parse(sb.buf);
+    whole = json_tokener_parse(text.buf);
+    ck_assert(wf_json_equal(list, whole));
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.loads, 0);
+    json_object_put(whole);
+    json_object_put(list);
+    json_object_put(m);
+    /* A file that changed under the index: an error naming the task, not a wrong item. */
+    ck_assert_int_eq(wf_json_array_scan(path, text.len, "stdout", &is_array, &idx, &error), WF_OK);
+    m = wf_ref_new(c, path, "h", WF_OUTPUT_JSON, text.len, 3 * text.len, "task 'gen'", NULL);
+    idx.win_off[1] += 1; /* window 1 now starts inside an item */
+    wf_ref_set_json_array(m, &idx);
+    ck_assert_int_eq(wf_ref_list_get(m, WF_REF_LINES_WINDOW, &v, &error), WF_EIO);
+    ck_assert_ptr_null(v);
+    ck_assert_ptr_nonnull(strstr(error, "task 'gen': the result kept in"));
+    free(error);
+    json_object_put(m);
+    wf_strbuf_release(&sb);
+    wf_strbuf_release(&text);
+    wf_ref_cache_unref(c);
+    ref_cleanup(path, dir);
+}
+END_TEST
+
 START_TEST(test_ref_list_ops)
 {
     static const wf_ref_list_ops ops = { squares_get, squares_free };
@@ -1128,6 +1256,8 @@ static Suite *context_suite(void)
     tcase_add_loop_test(tc, test_ref_estimates, 0, 3);
     tcase_add_test(tc, test_ref_lines_windows);
     tcase_add_test(tc, test_ref_list_ops);
+    tcase_add_loop_test(tc, test_json_array_scan, 0, (int)WF_ARRAY_LEN(scan_cases));
+    tcase_add_test(tc, test_ref_json_array_windows);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");

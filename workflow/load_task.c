@@ -567,9 +567,12 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
         free(got);
         return;
     }
-    where = wf_xasprintf("task '%s'", key->text);
-    wf__ld_check_keys(c, map, TASK_KEYS, where);
-    free(where);
+    /* The place for the message is written only when there is one to give. */
+    if (!wf__ld_keys_known(map, TASK_KEYS)) {
+        where = wf_xasprintf("task '%s'", key->text);
+        wf__ld_check_keys(c, map, TASK_KEYS, where);
+        free(where);
+    }
     c->task_has_items = wf__ld_get(map, "with-items", NULL) != NULL;
 
     run = wf__ld_get(map, "run", &k_run);

@@ -106,4 +106,61 @@ expect_json "--resume reused the fan-out's items" \
 expect_json "--resume: the fan-out's items read back" \
     "d['tasks']['fan']['result'][$N - 1]" "\"$last/$((N - 1))\""
 
+# `output: json` whose top-level value is a list over 64 KiB: scanned once as it ends, then
+# read a window at a time like lines. Each item is an object (with a comma and a bracket in
+# a string, which only a real parser reads right); the fan-in reads | length and fields of
+# items in three windows, and nothing is loaded whole.
+cat > jarr.sh <<'SH'
+echo '['
+seq 0 $(($1 - 1)) | sed 's/.*/{"i": &, "s": "a,]&"}/; 1!s/^/,/'
+echo ']'
+SH
+cat > jarr.yaml <<YAML
+version: 1
+tasks:
+  gen:
+    run: sh jarr.sh $N
+    output: json
+  fan:
+    with-items: << task.gen >>
+    action: core.value
+    input: {value: "<< item.s >>"}
+  fanin:
+    action: core.value
+    input:
+      value: "<< task.gen | length >> << task.gen[0].s >> << task.gen[4096].i >> << task.gen[-1].s >> << task.fan | length >> << task.fan[-1] >>"
+outputs:
+  fanin: << task.fanin >>
+YAML
+jwant="$N a,]0 4096 a,]$((N - 1)) $N a,]$((N - 1))"
+for store in --no-store "--store st"; do
+    # shellcheck disable=SC2086
+    run_wf run jarr.yaml $store --json -j2 --progress none
+    expect_rc "a JSON list by reference ($store)" 0
+    expect_json "length, [0], [4096], [-1] of the list; its fan-out ($store)" \
+        'd["outputs"]["fanin"]' "\"$jwant\""
+    expect_json "the JSON list was not loaded whole ($store)" 'd["results_memory"]["loads"]' '0'
+done
+expect_json "the result document writes the list" \
+    "[len(d['tasks']['gen']['result']), d['tasks']['gen']['result'][4097]]" \
+    "[$N, {\"i\": 4097, \"s\": \"a,]4097\"}]"
+# A use of the whole list over --memory is refused, naming the task.
+sed -i 's/value: "<< task.gen | length >>.*/value: "<< task.gen | json | length >>"/' jarr.yaml
+run_wf run jarr.yaml --no-store --memory 64K -j2 --progress plain
+expect_rc "the whole JSON list over --memory fails" 1
+expect_in "the error names the task and the budget" err.txt \
+    "task 'gen': its value ("
+# Bad JSON inside the list: the unit fails, naming the task and the byte.
+cat > jbad.yaml <<YAML
+version: 1
+tasks:
+  gen:
+    run: (echo '['; seq -f '"item-%08g",' 1 $N; echo '"last" "extra"]')
+    output: json
+YAML
+run_wf run jbad.yaml --no-store -j2 --progress plain
+expect_rc "bad JSON in a large list fails" 1
+expect_in "the error names the task and the byte" err.txt \
+    "gen: output: json: stdout is not valid JSON at byte $((2 + 17 * N + 7)) (',' or ']' expected after an item): '\"extra\"] '"
+
 done_testing
