@@ -15,39 +15,22 @@
 #               directory, removed)
 #   --smoke     tiny and quick: --n 20 --bytes 98304, for CI (no timing is judged)
 set -euo pipefail
-here=$PWD
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
 
-abs() { case "$1" in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
-
-wfengine=${WFENGINE:+$(abs "$WFENGINE")}
 n=2000
 bytes=786432
-out=""
 while [ $# -gt 0 ]; do
     case "$1" in
-    --wfengine) wfengine=$(abs "$2"); shift 2 ;;
     --n) n=$2; shift 2 ;;
     --bytes) bytes=$2; shift 2 ;;
-    --out) out=$(abs "$2"); shift 2 ;;
     --smoke) n=20; bytes=98304; shift ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "byref.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) bench_common_opt "$@"; shift "$bench_shift" ;;
     esac
 done
-if [ -z "$wfengine" ]; then
-    for c in build-bench/wfengine build/wfengine; do
-        if [ -x "$root/$c" ]; then wfengine=$root/$c; break; fi
-    done
-fi
-[ -x "${wfengine:-}" ] || { echo "byref.sh: no wfengine binary (use --wfengine)" >&2; exit 2; }
+bench_find_wfengine
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 [ -x /usr/bin/time ] || { echo "byref.sh: needs GNU time (/usr/bin/time)" >&2; exit 2; }
-if [ -z "$out" ]; then
-    out=$(mktemp -d "${TMPDIR:-/tmp}/wf-b10.XXXXXX")
-    trap 'rm -rf "$out"' EXIT
-fi
+bench_out b10
 mkdir -p "$out/tmp"
 cd "$out"
 # The runs' spill directories go here, so that the check below sees only this script's.

@@ -17,50 +17,32 @@
 #   --json      the list as a JSON array (output: json) instead of lines
 #   --smoke     tiny and quick: --n 20000 --small 5000, for CI (no figure is judged)
 set -euo pipefail
-here=$PWD
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
 
-abs() { case "$1" in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
-
-wfengine=${WFENGINE:+$(abs "$WFENGINE")}
 base=""
 n=1000000
 small=100000
-out=""
 gen="run: seq 1 << inputs.n >>"
 output=lines
 kind=""
 while [ $# -gt 0 ]; do
     case "$1" in
-    --wfengine) wfengine=$(abs "$2"); shift 2 ;;
     --base) base=$(abs "$2"); shift 2 ;;
     --n) n=$2; shift 2 ;;
     --small) small=$2; shift 2 ;;
-    --out) out=$(abs "$2"); shift 2 ;;
     --json)
         gen="run: seq 1 << inputs.n >> | sed '1s/^/[/; \$!s/\$/,/; \$s/\$/]/'"
         output=json kind=json_
         shift ;;
     --smoke) n=20000; small=5000; shift ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "lines.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) bench_common_opt "$@"; shift "$bench_shift" ;;
     esac
 done
-if [ -z "$wfengine" ]; then
-    for c in build-bench/wfengine build/wfengine; do
-        if [ -x "$root/$c" ]; then wfengine=$root/$c; break; fi
-    done
-fi
-[ -x "${wfengine:-}" ] || { echo "lines.sh: no wfengine binary (use --wfengine)" >&2; exit 2; }
+bench_find_wfengine
 [ -z "$base" ] || [ -x "$base" ] || { echo "lines.sh: --base $base is not executable" >&2; exit 2; }
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 [ -x /usr/bin/time ] || { echo "lines.sh: needs GNU time (/usr/bin/time)" >&2; exit 2; }
-if [ -z "$out" ]; then
-    out=$(mktemp -d "${TMPDIR:-/tmp}/wf-b12.XXXXXX")
-    trap 'rm -rf "$out"' EXIT
-fi
-mkdir -p "$out"
+bench_out b12
 cd "$out"
 cat > b12.yaml <<YAML
 version: 1

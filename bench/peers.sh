@@ -39,45 +39,27 @@
 #   --before    another binary (main's, say) measured in B8's rounds beside the rest
 # Missing tools (hyperfine, ninja, make) are installed with apt-get.
 set -euo pipefail
-here=$PWD
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
 
-# An absolute path for a path given relative to where the script was started.
-abs() { case "$1" in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
-
-wfengine=${WFENGINE:+$(abs "$WFENGINE")}
 n=10000
 k=5
 jobs=2
-out=""
 profile=false
 b8_only=false
 before=""
 while [ $# -gt 0 ]; do
     case "$1" in
-    --wfengine) wfengine=$(abs "$2"); shift 2 ;;
     --n) n=$2; shift 2 ;;
     --k) k=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    --out) out=$(abs "$2"); shift 2 ;;
     --smoke) n=200; k=2; shift ;;
     --profile) profile=true; shift ;;
     --b8) b8_only=true; shift ;;
     --before) before=$(abs "$2"); shift 2 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "peers.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) bench_common_opt "$@"; shift "$bench_shift" ;;
     esac
 done
-if [ -z "$wfengine" ]; then
-    for cand in build-bench/wfengine build/wfengine build-test/wfengine; do
-        if [ -x "$root/$cand" ]; then wfengine=$root/$cand; break; fi
-    done
-fi
-if [ -z "$wfengine" ] || [ ! -x "$wfengine" ]; then
-    echo "peers.sh: no wfengine binary; build it (cmake --build build-bench) or pass --wfengine" >&2
-    exit 2
-fi
+bench_find_wfengine build-test
 if [ $((n % 100)) -ne 0 ] || [ "$n" -lt 100 ]; then
     echo "peers.sh: --n must be a multiple of 100 (the DAG has 100 layers)" >&2
     exit 2
@@ -97,11 +79,7 @@ if [ ${#need[@]} -gt 0 ]; then
         "${need[@]}" >&2
 fi
 
-if [ -z "$out" ]; then
-    out=$(mktemp -d)
-    trap 'rm -rf "$out"' EXIT
-fi
-mkdir -p "$out"
+bench_out peers
 
 # ---- the work ---------------------------------------------------------------------------
 # gen_flat DIR CMD: N independent commands "CMD i" for every tool.

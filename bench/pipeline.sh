@@ -25,40 +25,22 @@
 #   --out       where the workflows and the store go (default: a temporary directory, removed)
 #   --smoke     tiny and quick: --n 20, for CI (no timing is judged)
 set -euo pipefail
-here=$PWD
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
 
-abs() { case "$1" in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
-
-wfengine=${WFENGINE:+$(abs "$WFENGINE")}
 n=1000
 jobs=2
 k=1
-out=""
 while [ $# -gt 0 ]; do
     case "$1" in
-    --wfengine) wfengine=$(abs "$2"); shift 2 ;;
     --n) n=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --k) k=$2; shift 2 ;;
-    --out) out=$(abs "$2"); shift 2 ;;
     --smoke) n=20; shift ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "pipeline.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) bench_common_opt "$@"; shift "$bench_shift" ;;
     esac
 done
-if [ -z "$wfengine" ]; then
-    for c in build-bench/wfengine build/wfengine; do
-        if [ -x "$root/$c" ]; then wfengine=$root/$c; break; fi
-    done
-fi
-[ -x "${wfengine:-}" ] || { echo "pipeline.sh: no wfengine binary (use --wfengine)" >&2; exit 2; }
-if [ -z "$out" ]; then
-    out=$(mktemp -d "${TMPDIR:-/tmp}/wf-b13.XXXXXX")
-    trap 'rm -rf "$out"' EXIT
-fi
-mkdir -p "$out"
+bench_find_wfengine
+bench_out b13
 cd "$out"
 
 # stage NAME LIST [pipeline]: one with-items task of `sleep 0.02` units.

@@ -14,6 +14,8 @@ cmake -S . -B build-test -DWF_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/
 cmake --build build-test -j"$jobs"
 ctest_run build-test
 
+# The Check suites run in one process each here (CK_FORK=no, set by CMakeLists.txt for ASan
+# builds): a fork per test, each ending with its own leak check, cost more than the tests.
 step "ASan + UBSan"
 cmake -S . -B build-asan -DWF_WERROR=ON -DWF_ASAN=ON -DWF_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"
@@ -40,9 +42,9 @@ WF_E2E_SCALE=10 setarch "$(uname -m)" -R bash -c "cd build-tsan && ctest --outpu
     -E 'e2e_test_(injection|report|store_pages|store_trust|limits)\$'"
 CK_RUN_CASE=threads setarch "$(uname -m)" -R build-tsan/check_template
 
-# The live Slurm suite mostly waits on the cluster (in one run: 157 s of CPU in 520 s), while
-# the fuzz targets run one at a time on one core: the two go side by side, the Slurm suite's
-# output kept in a file and printed when it ends.
+# The live Slurm suites mostly wait on the cluster (in one run: 157 s of CPU in 520 s; they run
+# side by side on two clusters, tests/slurm/run.sh), while the fuzz targets run one at a time
+# on one core: the two go side by side, the Slurm output kept in a file and printed at the end.
 step "Slurm (a real one-node cluster, the executor's live and end-to-end tests), in the background"
 slurm_log=build-test/slurm-suite.log
 setsid bash tests/slurm/run.sh build-test build-test/wfengine >"$slurm_log" 2>&1 &

@@ -153,25 +153,37 @@ static int delete_range(wf_store *s, const wf__range_unit *u, int64_t first)
 
 /* Writes units seg[0..n) (consecutive indices, shared columns equal) as a range, merged with
  * the rows that end just before it and start just after it when the result stays within
- * WF__STORE_RANGE_MAX. */
-static int put_segment(wf_store *s, wf__ranges *p, const wf__range_unit *seg, size_t n)
+ * WF__STORE_RANGE_MAX. When the row before has room for fewer than n, only the first units
+ * that fill it are written, so that the ranges of units recorded in order are the same however
+ * they fell into batches. *used: the units written. */
+static int put_segment(wf_store *s, wf__ranges *p, const wf__range_unit *seg, size_t n,
+                       size_t *used)
 {
     const wf__range_unit *u = &seg[0];
-    int64_t first = seg[0].index, last = seg[n - 1].index, started = 0, ended = 0;
-    neighbour before, after;
+    int64_t first = seg[0].index, last, started = 0, ended = 0;
+    neighbour before, after = { 0 };
     size_t len = 0;
     sqlite3_stmt *st;
     int rc;
 
     rc = find_neighbour(s->st_range_before, u, first - 1, &before);
-    if (rc == SQLITE_OK)
-        rc = find_neighbour(s->st_range_after, u, last + 1, &after);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (before.found) {
+        uint64_t room = WF__STORE_RANGE_MAX - (uint64_t)(first - before.first);
+
+        if ((uint64_t)(first - before.first) >= WF__STORE_RANGE_MAX)
+            before.found = false;
+        else if (n > room)
+            n = (size_t)room;
+    }
+    *used = n;
+    last = seg[n - 1].index;
+    rc = find_neighbour(s->st_range_after, u, last + 1, &after);
     if (rc != SQLITE_OK) {
         free(before.digests);
         return rc;
     }
-    if (before.found && (uint64_t)(last - before.first + 1) > WF__STORE_RANGE_MAX)
-        before.found = false;
     if (after.found &&
         (uint64_t)(after.last - (before.found ? before.first : first) + 1) > WF__STORE_RANGE_MAX)
         after.found = false;
@@ -247,7 +259,14 @@ int wf__ranges_commit(wf_store *s, wf__ranges *p)
         while (j < p->n && j - i < WF__STORE_RANGE_MAX && same_shared(&p->units[i], &p->units[j]) &&
                p->units[j].index == p->units[j - 1].index + 1)
             j++;
-        rc = put_segment(s, p, &p->units[i], j - i);
+        size_t used = 0;
+
+        rc = put_segment(s, p, &p->units[i], j - i, &used);
+        if (used < j - i) {
+            /* The rest starts a range of its own. */
+            i += used;
+            continue;
+        }
         while (j < p->n && p->units[j].index == p->units[j - 1].index &&
                p->units[j].run_seq == p->units[j - 1].run_seq &&
                strcmp(p->units[j].task, p->units[j - 1].task) == 0)

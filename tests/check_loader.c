@@ -5,6 +5,7 @@
  * "file:line:col: message", one line per error, in the order they are printed. Messages that
  * come from the template compiler are owned by tests/check_template.c; here only their
  * position in the file is checked (an expected line ending in '*' matches as a prefix). */
+/* ctest-cost: 20 (about its seconds in its slowest CI stage; see CMakeLists.txt) */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,6 +8,7 @@
  *
  * With WF_SLURM_LIVE=1 (tests/slurm/cluster.sh sets it): the same through a real one-node
  * Slurm: a 5-element array, a failing element, cancellation, and the check. */
+/* ctest-cost: 20 (about its seconds in its slowest CI stage; see CMakeLists.txt) */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

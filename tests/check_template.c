@@ -3,6 +3,7 @@
  *
  * Messages are tested artefacts: a change to one is a change to the user interface. The
  * thread test is meant to be run under TSan (-DWF_TSAN=ON), the rest under ASan/UBSan. */
+/* ctest-cost: 24 (about its seconds in its slowest CI stage; see CMakeLists.txt) */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -56,6 +56,18 @@ alive() {
     [ "$state" != Z ] && [ "$state" != X ]
 }
 
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.05 s until it succeeds (status 0) or
+# SECONDS have passed (status 1). A test waits for what it needs (a marker file, a line, a
+# store row) this way rather than sleeping a fixed time that a loaded machine overruns.
+wait_for() {
+    local end=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.05
+    done
+}
+
 done_testing() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

@@ -4,6 +4,7 @@
 # are hashed as they are read once and become the blob as they are (a link or a copy): the
 # result is a reference loaded on use (results_memory counts the loads), each output is on
 # disk once, and max-output is their cap, over which the unit fails naming task, item and cap.
+# ctest-cost: 19 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fake_slurm.sh"
 

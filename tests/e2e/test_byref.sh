@@ -2,6 +2,7 @@
 # store blob, or a spill directory removed with the run), is loaded through a cache bounded by
 # --memory / memory:, and `| length` and `[i]` of a with-items result load no other item
 # (the result document's results_memory counts the loads). max-output is a disk cap per unit.
+# ctest-cost: 17 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 source "$(dirname "$0")/lib.sh"
 
 N=$((40 / ${WF_E2E_SCALE:-1} + 10))

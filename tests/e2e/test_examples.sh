@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Every example workflow in workflows/ runs, and its results are what the example promises.
+# ctest-cost: 14 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 W=$WF_SOURCE_DIR/workflows
 

@@ -3,6 +3,7 @@
 # template meets a process (unquoted, '...', "...", a mix, $( ), the list form of run, env,
 # when, workdir, `shell: bash -c`), and each must arrive byte for byte with nothing executed.
 # A NUL is an error naming the unit; a value with no safe rendering is a load error.
+# ctest-cost: 39 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 source "$WF_SOURCE_DIR/tests/e2e/lib.sh"
 
 PWNED="$T/pwned"

@@ -4,6 +4,7 @@
 # the dense per-item state of a task of more than 65,536 items (WF__DETAIL_ALL: only items
 # that failed keep their exit code, times and error) through retries, continue-on-error and
 # fail-fast. Sizes are divided by WF_E2E_SCALE where they only make the run longer.
+# ctest-cost: 20 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 scale=${WF_E2E_SCALE:-1}
 

@@ -1,6 +1,7 @@
 # Limits instead of aborts (issue 14): every size that comes from input is checked against a
 # documented cap (docs/workflow-format.md, "Limits") before it is allocated, and memory that
 # still runs out ends the process through one handler with exit status 4, never SIGABRT (134).
+# ctest-cost: 32 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 source "$(dirname "$0")/lib.sh"
 
 # Sanitizer runtimes reserve terabytes of address space, so `ulimit -v` cannot be used on
@@ -70,8 +71,13 @@ expect_task_failed "a product past SIZE_MAX is reported, not wrapped" huge \
     "with-items: the matrix has more than 18446744073709551614 combinations"
 expect_no_abort "no matrix aborts"
 
-# with-items from a task's output: the list's length is checked before units are made.
-cat >items_output.yaml <<'EOF'
+# with-items from a task's output: the list's length is checked before units are made. The
+# 10,000,001-item output is 20 MB of JSON, parsed whole: the plain build checks it (it is the
+# CI stage's cap test); a sanitizer build would spend most of this test's time on it.
+if [ "$sanitized" -eq 1 ]; then
+    echo "ok - # skip the 10,000,001 items from an output under a sanitizer"
+else
+    cat >items_output.yaml <<'EOF'
 version: 1
 tasks:
   list:
@@ -81,10 +87,11 @@ tasks:
     with-items: << task.list >>
     run: echo << item >>
 EOF
-run_wf run items_output.yaml --store st
-expect_rc "10,000,001 items from an output fail the task" 1
-expect_task_failed "the failure names the task, the figure and the cap" each \
-    "with-items: the list has 10000001 items, more than the 10000000 a task may expand to"
+    run_wf run items_output.yaml --store st
+    expect_rc "10,000,001 items from an output fail the task" 1
+    expect_task_failed "the failure names the task, the figure and the cap" each \
+        "with-items: the list has 10000001 items, more than the 10000000 a task may expand to"
+fi
 
 # ---- template expressions ------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 # by item: by [i], | length, with-items, a pipeline and the result document; a use that needs
 # the whole list is refused over --memory, naming the task. With and without the store, and
 # across --resume. (The results cache counts its loads: results_memory.loads.)
+# ctest-cost: 24 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 source "$(dirname "$0")/lib.sh"
 
 # Always above the 4,096 units kept in memory, whatever the scale.

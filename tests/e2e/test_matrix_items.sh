@@ -1,6 +1,7 @@
 # A matrix is an item source computed per index (issue 16): a 1,000,000-combination matrix
 # runs in bounded memory (before, the whole list of combinations was built: 1.1 GB of RSS at
 # 1M), with exclude, include, labels, results and --dry-run as for a small one.
+# ctest-cost: 20 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 source "$(dirname "$0")/lib.sh"
 
 B=$((1000 / ${WF_E2E_SCALE:-1}))

@@ -4,6 +4,7 @@
 # the items downstream of it while the others go on, and a `when` with a status function
 # still runs its item; a chain stopped by SIGINT and resumed runs again only the items that
 # had not succeeded, at each stage; the cache works per item; every load error of the key.
+# ctest-cost: 43 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 N=$((6 * ${WF_E2E_SCALE:-1}))

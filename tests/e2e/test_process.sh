@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Processes: shell quoting of template values (no injection), direct exec, env, workdir,
 # output modes, timeouts that leave no process behind.
+# ctest-cost: 17 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 cat > inject.yaml <<'Y'

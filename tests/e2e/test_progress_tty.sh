@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # --progress: the live display on a real terminal (tmux), plain lines elsewhere, none; -v
 # start lines when units really start; no escape sequence from a unit reaches the terminal.
+# ctest-cost: 19 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 cat > slow.yaml <<'Y'
@@ -14,12 +15,15 @@ tasks:
     concurrency: 2
     run: sleep 0.5
   lint:
-    run: sleep 3
+    run: until [ -e lint-go ]; do sleep 0.05; done
   broken:
     needs: [prepare]
     run: "echo broken-stderr >&2; exit 2"
 Y
 
+# lint runs until the file lint-go exists: at once here; on the terminal below, until the
+# test has seen the live display (so that a loaded machine cannot end the run first).
+touch lint-go
 # Plain: one line per event, no escape sequences (what CI logs get when stderr is a file).
 run_wf run slow.yaml -j 4
 expect_rc "plain run" 1
@@ -102,19 +106,21 @@ sock="wf-e2e-$$"
 session=progress
 tmx() { tmux -L "$sock" "$@"; }
 trap 'tmux -L "$sock" kill-server 2>/dev/null; rm -rf "$T"' EXIT
+# screen_has SESSION TEXT...: the session's screen, kept in $screen, holds every TEXT.
+screen_has() {
+    local session=$1 text
+    shift
+    screen=$(tmx capture-pane -p -t "$session")
+    for text in "$@"; do grep -qF -- "$text" <<<"$screen" || return 1; done
+}
+rm lint-go
 tmx new-session -d -s "$session" -x 120 -y 30 \
     "cd '$T' && '$WFENGINE' run slow.yaml -j 4 --no-store; echo EXIT=\$? > exit.txt; sleep 60"
 
 # Mid-run: the live display is at the bottom, counting units, with running tasks and times.
-mid=""
-for _ in $(seq 1 40); do
-    sleep 0.1
-    mid=$(tmx capture-pane -p -t "$session")
-    # (broken fails as build starts; lint keeps the display up for 3 s after.)
-    grep -q "units\]" <<<"$mid" && grep -q "build" <<<"$mid" && grep -q "1 failed" <<<"$mid" &&
-        grep -q "| broken-stderr" <<<"$mid" && break
-done
-printf '%s\n' "$mid" > mid.txt
+# (broken fails as build starts; lint keeps the display up until lint-go.)
+wait_for 60 screen_has "$session" "units]" "build" "1 failed" "| broken-stderr" || true
+printf '%s\n' "$screen" > mid.txt
 expect_in "live headline with done/total units" mid.txt "units] "
 expect_in "failures so far" mid.txt "1 failed"
 expect_in "elapsed time" mid.txt " elapsed"
@@ -132,10 +138,8 @@ tmx capture-pane -p -t "$session" > mid2.txt
 n=$(grep -c "units\] " mid2.txt || true)
 [ "$n" = 1 ] && pass "still one after more redraws" || fail "still one after more redraws (got $n)" "$(cat mid2.txt)"
 
-for _ in $(seq 1 100); do
-    [ -s exit.txt ] && break
-    sleep 0.1
-done
+touch lint-go
+wait_for 60 test -s exit.txt || true
 tmx capture-pane -p -t "$session" > final.txt
 expect_in "the run ended with status 1" exit.txt "EXIT=1"
 expect_in "the summary line" final.txt "failed in "
@@ -156,13 +160,8 @@ tasks:
     run: sleep 5
 Y
 tmx new-session -d -s queue -x 120 -y 30 "cd '$T' && '$WFENGINE' run queue.yaml -j 1 --no-store; sleep 60"
-q=""
-for _ in $(seq 1 50); do
-    sleep 0.1
-    q=$(tmx capture-pane -p -t queue)
-    grep -q "units\]" <<<"$q" && grep -q "  wait " <<<"$q" && break
-done
-printf '%s\n' "$q" > queue.txt
+wait_for 30 screen_has queue "units] 1 running, 3 queued, " "0/4 items, 1 running, 3 queued" || true
+printf '%s\n' "$screen" > queue.txt
 expect_in "live headline: 1 running, 3 queued" queue.txt "units] 1 running, 3 queued, "
 expect_in "the task line: 1 running, 3 queued" queue.txt "0/4 items, 1 running, 3 queued"
 tmx kill-session -t queue
@@ -193,7 +192,7 @@ Y
 rm -f exit.txt frames.txt
 tmx new-session -d -s frames -x 120 -y 30 \
     "cd '$T' && '$WFENGINE' run frames.yaml -j 3 --no-store; echo EXIT=\$? > exit.txt; sleep 60"
-for _ in $(seq 1 300); do
+for _ in $(seq 1 1200); do
     tmx capture-pane -p -t frames | grep "units\] " >> frames.txt || true
     [ -s exit.txt ] && break
     sleep 0.05
@@ -229,15 +228,9 @@ Y
 rm -f exit.txt
 tmx new-session -d -s stop -x 120 -y 30 \
     "cd '$T' && '$WFENGINE' run stop.yaml -j 2 --no-store; echo EXIT=\$? > exit.txt; sleep 60"
-for _ in $(seq 1 100); do
-    sleep 0.1
-    tmx capture-pane -p -t stop | grep -q "^\[[2-9]/" && break
-done
+wait_for 60 eval 'tmx capture-pane -p -t stop | grep -q "^\[[2-9]/"' || true
 tmx send-keys -t stop C-c
-for _ in $(seq 1 100); do
-    [ -s exit.txt ] && break
-    sleep 0.1
-done
+wait_for 60 test -s exit.txt || true
 tmx capture-pane -p -t stop -S - > stop.txt
 tmx kill-session -t stop
 expect_in "Ctrl-C: exit status 130" exit.txt "EXIT=130"

@@ -9,6 +9,7 @@
 # figures are printed). A screenshot is kept (in $WF_ARTIFACTS_DIR, else
 # $WF_BUILD_DIR/e2e-artifacts; the path is printed). Chromium is installed when missing only
 # under CI or WF_BROWSER_TESTS; otherwise that part is skipped with a "skip:" line.
+# ctest-cost: 22 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 # A file name with every character HTML cares about: it appears in the page's header.

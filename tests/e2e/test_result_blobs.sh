@@ -3,6 +3,7 @@
 # converted by its output mode (text, json, lines), is not written again as a result blob;
 # the store reads it back from the stdout blob for --resume and for the cache, and the results
 # are the same as when they were in memory.
+# ctest-cost: 15 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 # 200 KB per unit: well above what the store keeps inline.

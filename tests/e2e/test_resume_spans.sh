@@ -4,6 +4,7 @@
 # unit with the right status and `reused` flag (`show` pages, counts, `logs`), a second resume
 # takes everything, a changed item in the middle of a span splits it and runs alone, and
 # large reused results are references to their blobs, loaded only when read.
+# ctest-cost: 15 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 # ---- processes: exactly the failed items run again ------------------------------------------

@@ -3,6 +3,7 @@
 # running children are ended, units and the run are recorded as cancelled (not "running"),
 # exit status 130, and no process of the run is left (found with ps by a marker of this
 # test alone: the `sleep` each unit's shell runs).
+# ctest-cost: 17 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 m="1000.$$"

@@ -4,6 +4,7 @@
 # Slurm, against a fake Slurm on the PATH: sbatch runs each element at once and records its
 # arguments, scontrol reports the recorded exit statuses (the live cluster is
 # tests/slurm/e2e.sh; account and qos need accounting, which the test cluster has not).
+# ctest-cost: 13 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fake_slurm.sh"
 export WFENGINE_CONFIG="$T/site.yaml"

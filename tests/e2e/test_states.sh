@@ -3,6 +3,7 @@
 # continue-on-error is "failed, ignored" (in the store, show and events); a skipped unit says
 # why; a cancelled unit says what stopped it; the run's unit count is the same from the first
 # event to the summary and counts tasks that ended without units.
+# ctest-cost: 16 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 cat > states.yaml <<'Y'

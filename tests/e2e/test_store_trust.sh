@@ -3,6 +3,7 @@
 # "interrupted" with the way to resume it, never "running" forever; a read-only store (an
 # archived CI artefact, another user's directory) can be inspected; a truncated state.db is
 # refused instead of silently starting a new history.
+# ctest-cost: 17 (about its seconds in its slowest CI stage; see CMakeLists.txt)
 . "$(dirname "$0")/lib.sh"
 
 # wait_for DESC CMD...: runs CMD until it succeeds (the engine needs a moment to start); no
