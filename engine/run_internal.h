@@ -300,6 +300,9 @@ int64_t wf__run_wall_ms(const wf_run *r, int64_t mono_ms);
 void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c, int attempt,
                      bool reused);
 void wf__record_task(wf_run *r, uint32_t t);
+/* The length of an `output: lines` result (a list by reference or an array), for its record:
+ * true with *lines, false when value is neither. */
+bool wf__result_lines(const json_object *value, uint64_t *lines);
 void wf__record_run_start(wf_run *r);
 /* Records the run's end and flushes the store (store_failed set when that fails). */
 void wf__record_run_end(wf_run *r);

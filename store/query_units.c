@@ -240,6 +240,7 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
 
     if (rc != WF_OK)
         return rc;
+    c.no_digests = (flags & WF_STORE_NO_DIGESTS) != 0;
     while ((rc = wf__unit_cursor_next(&c, &u, err)) == WF_OK) {
         wf_store_reused r = { .task = task,
                               .first = u.index,
@@ -259,7 +260,7 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
             r.last = u.range_last;
             r.digests = u.digest;
             wf__unit_cursor_skip_range(&c);
-        } else if (wf__store_valid_hash(u.item_hash)) {
+        } else if (!c.no_digests && wf__store_valid_hash(u.item_hash)) {
             for (int i = 0; i < WF_STORE_DIGEST_LEN; i++)
                 digest[i] = (unsigned char)(hex_digit(u.item_hash[2 * i]) << 4 |
                                             hex_digit(u.item_hash[2 * i + 1]));
@@ -275,8 +276,13 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
             r.result_unread = rc == WF_OK;
             r.result_size = rc == WF_OK ? (uint64_t)st.st_size : 0;
             r.result_lines = 0;
-            if (rc == WF_OK && u.result_from != NULL && strcmp(u.result_from, "lines") == 0)
-                rc = count_lines(path, &r.result_lines);
+            /* Recorded when the unit ended (schema 11), else counted now. */
+            if (rc == WF_OK && u.result_from != NULL && strcmp(u.result_from, "lines") == 0) {
+                if (u.result_lines >= 0)
+                    r.result_lines = (uint64_t)u.result_lines;
+                else
+                    rc = count_lines(path, &r.result_lines);
+            }
             free(path);
         } else {
             rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from,
@@ -342,6 +348,37 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, u
             break;
     }
 out:
+    sqlite3_finalize(st);
+    wf__store_read_end(s);
+    return rc;
+}
+
+int wf_store_task_items_key(wf_store *s, const char *run_id, const char *task, char **key,
+                            wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t seq = 0;
+    int rc = wf__store_read_begin(s, err);
+
+    *key = NULL;
+    if (rc != WF_OK)
+        return rc;
+    rc = wf__store_find_run(s, run_id, &seq, err);
+    if (rc == WF_OK && s->schema_version >= 11) {
+        rc = wf__store_prep(s, "SELECT items_key FROM tasks WHERE run_seq = ?1 AND name = ?2", &st,
+                            err);
+        if (rc == WF_OK) {
+            int r;
+
+            sqlite3_bind_int64(st, 1, seq);
+            sqlite3_bind_text(st, 2, task, -1, SQLITE_STATIC);
+            r = wf__store_step(s, st, err);
+            if (r == SQLITE_ROW)
+                *key = dup_or_null(wf__store_col_text(st, 0));
+            else if (r != SQLITE_DONE)
+                rc = WF_ESTORE;
+        }
+    }
     sqlite3_finalize(st);
     wf__store_read_end(s);
     return rc;

@@ -140,6 +140,19 @@ static const char *const migrations[] = {
      * was written, issue 16) instead of the stdout blob. Nothing to change in the tables: the
      * number keeps an older wfengine, which would read the stdout instead, from this store. */
     "SELECT 1;",
+    /* 10 -> 11: a 10M-item resume in about a second (issue 16). A range a resumed run takes
+     * from the run it resumes holds no copy of its item digests: item_digests is empty and
+     * digests_run, digests_first name the range row that has them (always one that holds
+     * them itself; gc copies them into such rows before it deletes that run). A task's
+     * items_key says which list its items came from when that is known without hashing them
+     * ("range LO STEP"), so that a resume over the same list compares no item. result_lines
+     * is an `output: lines` result's line count in a blob, written when the unit ends, so
+     * that a resume or a cache hit reads no blob to count it (NULL: count it, as before). */
+    ("ALTER TABLE unit_ranges ADD COLUMN digests_run INTEGER;"
+     "ALTER TABLE unit_ranges ADD COLUMN digests_first INTEGER;"
+     "ALTER TABLE tasks ADD COLUMN items_key TEXT;"
+     "ALTER TABLE units ADD COLUMN result_lines INTEGER;"
+     "ALTER TABLE cache ADD COLUMN result_lines INTEGER;"),
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,

@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 10
+#define WF_STORE_SCHEMA_VERSION 11
 
 /* Bytes of an item's SHA256 that a range of units keeps per unit (docs/store.md, "Ranges"):
  * enough for --resume to tell a changed item from an unchanged one. */
@@ -146,6 +146,10 @@ typedef struct wf_store_task_rec {
     size_t position;    /* the task's place in the workflow file: `show` lists tasks in it */
     bool ignored;       /* FAILED under continue-on-error: not a failure of the run */
     const char *source; /* `pipeline: true`: the task it takes its items from, or NULL */
+    /* What its item list was, when that says every item without hashing them ("range LO
+     * STEP": item i is LO + i * STEP), or NULL. A resume over the same list compares no item
+     * digest (schema 11). Kept by the task's later records that have none. */
+    const char *items_key;
 } wf_store_task_rec;
 
 typedef struct wf_store_unit_rec {
@@ -170,6 +174,10 @@ typedef struct wf_store_unit_rec {
     bool reused;             /* the result came from the run this one resumes */
     bool ignored;            /* FAILED under continue-on-error: not a failure of the run */
     const char *label;       /* the item's label (`label:` or a short scalar item), or NULL */
+    /* With result_from "lines": the result's line count (a last line without \n counts), so
+     * that a resume reads no blob to count it (schema 11). has_lines false: not known. */
+    bool has_lines;
+    uint64_t result_lines;
 } wf_store_unit_rec;
 
 /* Each copies what it needs and queues it; see the header comment. */
@@ -292,6 +300,9 @@ typedef struct wf_store_reused {
 /* wf_store_succeeded_each's flags: results in blobs are not read (their blob is checked to
  * exist), so that a resumed run holds references to them, not their values. */
 #define WF_STORE_RESULTS_UNREAD 1u
+/* ... and no item digests are read (digests is NULL): for a task whose items are known to be
+ * the ones the run had (wf_store_task_items_key), so that nothing is read per unit. */
+#define WF_STORE_NO_DIGESTS 2u
 
 /* Called for each run of succeeded units; anything but WF_OK stops the walk, and
  * wf_store_succeeded_each returns it. */
@@ -305,6 +316,12 @@ typedef int (*wf_store_reused_fn)(const wf_store_reused *u, void *ctx);
  * WF_ESTORE (err filled: a result's blob is missing or damaged), or what fn returned. */
 int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err);
+
+/* The items_key that run_id recorded for task (wf_store_task_rec): WF_OK with *key (owned;
+ * NULL when it has none, or the store is older than schema 11), WF_ENOENT (no such run) or
+ * WF_ESTORE. */
+int wf_store_task_items_key(wf_store *s, const char *run_id, const char *task, char **key,
+                            wf_error *err);
 
 /* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null), the
  * stdout/stderr hashes ("" for none) and, when files_json is not NULL, *files_json (owned;

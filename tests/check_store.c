@@ -406,16 +406,16 @@ START_TEST(test_newer_schema_refused)
     wf_error err;
 
     close_ok(open_ok(tmp));
-    sql_exec(tmp, "PRAGMA user_version = 11");
+    sql_exec(tmp, "PRAGMA user_version = 12");
     wf_error_init(&err);
     ck_assert_int_eq(wf_store_open(tmp, &s, &err), WF_ESTORE);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(strstr(
-        err.message, "was written by a newer wfengine (schema 11, this one reads up to 10)"));
+        err.message, "was written by a newer wfengine (schema 12, this one reads up to 11)"));
     /* Refusing changed nothing. */
-    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 11);
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 12);
     wf_error_release(&err);
     remove_tree(tmp);
     free(db);
@@ -1792,8 +1792,9 @@ START_TEST(test_schema1_store)
         "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
         "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE units DROP "
         "COLUMN result_from; ALTER TABLE cache DROP COLUMN result_from; "
-        "ALTER TABLE tasks DROP COLUMN source; "
-        "PRAGMA user_version = 1");
+        "ALTER TABLE tasks DROP COLUMN source; ALTER TABLE tasks DROP COLUMN items_key; "
+        "ALTER TABLE units DROP COLUMN result_lines; ALTER TABLE cache DROP COLUMN "
+        "result_lines; PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
     /* Columns added since (schema 3: ignored, 4: label) read as their defaults. */
