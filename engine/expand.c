@@ -43,25 +43,18 @@ static json_object *reused_result(wf_run *r, const wf_store_reused *u)
     wf_output_mode mode = WF_OUTPUT_JSON; /* a result blob is the value's JSON */
     const char *hash = u->result_hash;
     json_object *marker;
-    char *path, *label;
+    char *label;
 
     if (!u->result_unread)
         return wf_json_copy_refs(u->result);
-    if (u->result_from != NULL && wf_output_mode_parse(u->result_from, &mode))
+    if (u->result_from != NULL && wf_output_mode_parse(u->result_from, &mode) &&
+        (hash == NULL || hash[0] == '\0'))
         hash = u->stdout_hash;
-    path = wf_store_blob_path(r->store, hash);
     label = u->first >= 0 ? wf_xasprintf("task '%s' item %lld (run %s)", u->task,
                                          (long long)u->first, r->opts.resume_run)
                           : wf_xasprintf("task '%s' (run %s)", u->task, r->opts.resume_run);
-    marker = wf_ref_new(
-        r->refs, path, hash, mode, u->result_size,
-        wf_ref_mem_estimate(mode, u->result_size,
-                            mode == WF_OUTPUT_LINES ? u->result_lines : u->result_size / 8),
-        label, NULL);
-    if (mode == WF_OUTPUT_LINES)
-        wf_ref_set_lines(marker, u->result_lines);
+    marker = wf__stored_ref(r, hash, mode, u->result_size, u->result_lines, label);
     free(label);
-    free(path);
     return marker;
 }
 
@@ -565,14 +558,21 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
 /* --resume: what the resumed run has, per task. */
 int wf__load_reuse(wf_run *r, wf_errlist *errs)
 {
+    unsigned flags = WF_STORE_RESULTS_UNREAD | WF_STORE_NO_DIGESTS;
     wf_error err;
 
     if (r->opts.resume_run == NULL)
         return WF_OK;
+    /* Only a pipelined task keeps digests from here (collect_reused): without one, none are
+     * read (8 bytes a unit of the resumed run). */
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        if (r->wf->tasks[t].pipeline)
+            flags &= ~WF_STORE_NO_DIGESTS;
+    }
     wf_error_init(&err);
     r->reuse_tasks = wf_xcalloc(r->wf->n_tasks ? r->wf->n_tasks : 1, sizeof(*r->reuse_tasks));
-    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, WF_STORE_RESULTS_UNREAD,
-                                collect_reused, r, &err) != WF_OK) {
+    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, flags, collect_reused, r,
+                                &err) != WF_OK) {
         wf_error_move(wf_errlist_add(errs), &err);
         return WF_ESTORE;
     }

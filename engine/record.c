@@ -165,6 +165,20 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     free(error);
 }
 
+json_object *wf__stored_ref(wf_run *r, const char *hash, wf_output_mode mode, uint64_t size,
+                            uint64_t lines, const char *label)
+{
+    char *path = wf_store_blob_path(r->store, hash);
+    json_object *marker = wf_ref_new(
+        r->refs, path, hash, mode, size,
+        wf_ref_mem_estimate(mode, size, mode == WF_OUTPUT_LINES ? lines : size / 8), label, NULL);
+
+    if (mode == WF_OUTPUT_LINES)
+        wf_ref_set_lines(marker, lines);
+    free(path);
+    return marker;
+}
+
 bool wf__result_lines(const json_object *value, uint64_t *lines)
 {
     if (wf_ref_list_len(value, lines))

@@ -842,6 +842,9 @@ bool wf_store_readonly(const wf_store *s)
 
 int wf__store_read_conn(wf_store *s, wf_error *err)
 {
+    char *sql;
+    int rc;
+
     if (s->st_cache_get != NULL)
         return WF_OK;
     if (s->schema_version == 0) {
@@ -851,17 +854,16 @@ int wf__store_read_conn(wf_store *s, wf_error *err)
     }
     if (s->rdb == NULL && open_db(s, &s->rdb, err) != WF_OK)
         return WF_ESTORE;
-    /* files_json came with schema 5 and result_from with 6; a read-only open of an older store
-     * reads them as NULL. */
-    if (sqlite3_prepare_v3(
-            s->rdb,
-            s->schema_version >= 6   ? "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
-                                       "files_json, result_from FROM cache WHERE key = ?1"
-            : s->schema_version >= 5 ? "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
-                                       "files_json, NULL FROM cache WHERE key = ?1"
-                                     : "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
-                                       "NULL, NULL FROM cache WHERE key = ?1",
-            -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL) != SQLITE_OK)
+    /* files_json came with schema 5, result_from with 6 and result_lines with 11; a read-only
+     * open of an older store reads them as NULL. */
+    sql = wf_xasprintf("SELECT result_json, result_hash, stdout_hash, stderr_hash, %s, %s, %s "
+                       "FROM cache WHERE key = ?1",
+                       s->schema_version >= 5 ? "files_json" : "NULL",
+                       s->schema_version >= 6 ? "result_from" : "NULL",
+                       s->schema_version >= 11 ? "result_lines" : "NULL");
+    rc = sqlite3_prepare_v3(s->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL);
+    free(sql);
+    if (rc != SQLITE_OK)
         return wf__store_db_error(s, s->rdb, err, "cannot prepare a query");
     return WF_OK;
 }

@@ -272,14 +272,15 @@ typedef struct wf__unit_cursor {
     int row_state, range_state; /* 0 to read, 1 loaded, 2 done (3: a row was handed out) */
     int64_t range_first, range_last, range_next;
     bool origin_loaded; /* origin is at the current range row's */
-    bool no_digests;    /* set by the caller after open: read no range's digests */
+    bool no_digests;    /* read no range's digests (not even from the database) */
 } wf__unit_cursor;
 
 /* Inside a read transaction: the units of task in run seq with an index ≥ from, all attempts
- * in (index, attempt) order, or, with status, only units whose latest attempt has it. WF_OK
+ * in (index, attempt) order, or, with status, only units whose latest attempt has it; with
+ * digests, a range unit's item digest (a few KiB read per range row), else none. WF_OK
  * or WF_ESTORE (err filled). Close it before the transaction ends. */
 int wf__unit_cursor_open(wf_store *s, wf__unit_cursor *c, int64_t seq, const char *task,
-                         int64_t from, const char *status, wf_error *err);
+                         int64_t from, const char *status, bool digests, wf_error *err);
 /* The next unit into *u: WF_OK, WF_ENOENT at the end, WF_ESTORE (err filled). */
 int wf__unit_cursor_next(wf__unit_cursor *c, wf__unit_view *u, wf_error *err);
 /* After a unit of a range: skips the rest of that range. */

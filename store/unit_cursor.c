@@ -20,7 +20,7 @@
     "u.run_seq AND v.task = u.task AND v.idx = u.idx)"
 
 int wf__unit_cursor_open(wf_store *s, wf__unit_cursor *c, int64_t seq, const char *task,
-                         int64_t from, const char *status, wf_error *err)
+                         int64_t from, const char *status, bool digests, wf_error *err)
 {
     char *sql;
     int rc;
@@ -28,6 +28,7 @@ int wf__unit_cursor_open(wf_store *s, wf__unit_cursor *c, int64_t seq, const cha
     memset(c, 0, sizeof(*c));
     c->s = s;
     c->task = wf_xstrdup(task);
+    c->no_digests = !digests;
     /* Older stores (read-only, not migrated) lack some columns: NULL or 0 stands in. */
     sql = wf_xasprintf(
         "SELECT " ROW_COLS "%s ORDER BY idx, attempt", s->schema_version >= 3 ? "ignored" : "0",
@@ -38,10 +39,12 @@ int wf__unit_cursor_open(wf_store *s, wf__unit_cursor *c, int64_t seq, const cha
     if (rc == WF_OK && s->schema_version >= 8 &&
         (status == NULL || strcmp(status, "succeeded") == 0)) {
         sql = wf_xasprintf("SELECT first_idx, last_idx, started_ms, ended_ms, exit_code, reused, "
-                           "stdout_hash, stderr_hash, result_json, %s, item_digests FROM "
-                           "unit_ranges INDEXED BY unit_ranges_last WHERE run_seq = ?1 AND "
-                           "task = ?2 AND last_idx >= ?3 ORDER BY last_idx",
-                           s->schema_version >= 11 ? "digests_run, digests_first" : "NULL, NULL");
+                           "stdout_hash, stderr_hash, result_json, %s FROM unit_ranges INDEXED BY "
+                           "unit_ranges_last WHERE run_seq = ?1 AND task = ?2 AND last_idx >= ?3 "
+                           "ORDER BY last_idx",
+                           !digests                  ? "NULL, NULL, NULL"
+                           : s->schema_version >= 11 ? "digests_run, digests_first, item_digests"
+                                                     : "NULL, NULL, item_digests");
         rc = wf__store_prep(s, sql, &c->ranges, err);
         free(sql);
     }

@@ -199,11 +199,12 @@ void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, 
  * wf_store_unit_rec; result inline, as a blob, or result_from its stdout blob). files_json:
  * NULL, or the files the entry
  * restores as a JSON array of {"path", "mode", "hash"} whose blobs are already written; gc
- * keeps those blobs while the entry exists. */
+ * keeps those blobs while the entry exists. result_lines: with result_from "lines", the
+ * result's line count (wf_store_unit_rec.result_lines), else -1. */
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
                            const char *result_hash, const char *result_from,
-                           const char *stdout_hash, const char *stderr_hash,
-                           const char *files_json);
+                           const char *stdout_hash, const char *stderr_hash, const char *files_json,
+                           int64_t result_lines);
 
 /* ---- queries ---------------------------------------------------------------------------- */
 
@@ -323,13 +324,30 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, u
 int wf_store_task_items_key(wf_store *s, const char *run_id, const char *task, char **key,
                             wf_error *err);
 
+/* A result in a blob that a query left unread, for a reference to it (wf_ref_new). */
+typedef struct wf_store_result_ref {
+    bool unread;                      /* false: the value was read (or is inline) */
+    char hash[WF_SHA256_HEX_LEN + 1]; /* the blob */
+    const char *mode;                 /* static: the output mode that converts it ("json",
+                                       * "text", "lines"); "json" for a result's own blob */
+    uint64_t size;                    /* the blob's bytes */
+    uint64_t lines;                   /* with mode "lines": the line count, else 0 */
+    /* Recorded as a blob converted by mode (result_from): the stdout's, or hash's when it is
+     * another; false: hash is the result's own JSON (result_hash). */
+    bool converted;
+} wf_store_result_ref;
+
 /* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null), the
  * stdout/stderr hashes ("" for none) and, when files_json is not NULL, *files_json (owned;
  * NULL when the entry has no files, as recorded by wf_store_record_cache), WF_ENOENT on a
- * miss, WF_ESTORE on failure. */
+ * miss (an entry whose result blob is gone is one), WF_ESTORE on failure. With ref not NULL,
+ * a result in a blob is not read: *result is NULL and *ref says which blob (its presence
+ * checked with one stat; an `output: lines` count from the entry, or counted once for an
+ * entry older than schema 11); else ref->unread is false. */
 int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
                        char stdout_hash[WF_SHA256_HEX_LEN + 1],
-                       char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json, wf_error *err);
+                       char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json,
+                       wf_store_result_ref *ref, wf_error *err);
 
 typedef struct wf_store_gc_stats {
     int64_t runs_deleted;

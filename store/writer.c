@@ -233,7 +233,8 @@ void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, 
 
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
                            const char *result_hash, const char *result_from,
-                           const char *stdout_hash, const char *stderr_hash, const char *files_json)
+                           const char *stdout_hash, const char *stderr_hash, const char *files_json,
+                           int64_t result_lines)
 {
     const char *strs[] = { key,
                            result_json,
@@ -248,6 +249,7 @@ void wf_store_record_cache(wf_store *s, const char *key, const char *result_json
         return;
     r = rec_new(REC_CACHE, strs, WF_ARRAY_LEN(strs));
     r->ended_ms = wf_wall_ms();
+    r->lines = result_lines;
     enqueue(s, r);
 }
 
@@ -485,6 +487,10 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         sqlite3_bind_int64(st, 6, r->ended_ms);
         bind_text(st, 7, r->str[S_CACHE_FILES]);
         bind_text(st, 8, r->str[S_CACHE_FROM]);
+        if (r->lines >= 0)
+            sqlite3_bind_int64(st, 9, r->lines);
+        else
+            sqlite3_bind_null(st, 9);
         return step_reset(st);
     }
     return SQLITE_MISUSE;
@@ -669,8 +675,8 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
             &s->st_unit, err) != WF_OK ||
         prepare(s,
                 "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, "
-                "stderr_hash, created_ms, files_json, result_from) VALUES (?1, ?2, ?3, ?4, ?5, "
-                "?6, ?7, ?8)",
+                "stderr_hash, created_ms, files_json, result_from, result_lines) VALUES (?1, ?2, "
+                "?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 &s->st_cache, err) != WF_OK ||
         wf__ranges_prepare(s, err) != WF_OK || wf__reuse_prepare(s, err) != WF_OK)
         return WF_ESTORE;
