@@ -155,6 +155,34 @@ run_wf show last --json --limit 0
 expect_json "rng: another range's items all ran" \
     'sum(1 for u in d["tasks"][0]["units"] if u["reused"])' '0'
 
+# ---- a reused unit keeps its label (docs/store.md, "Resume") -------------------------------
+# The label template reads an input that the resume changes: the unit that runs again gets the
+# new label, a reused one is the unit recorded before, under the label it had.
+cat > lab.yaml <<'Y'
+version: 1
+inputs:
+  tag: {type: string, default: a}
+tasks:
+  fan:
+    with-items: [x, y, z]
+    label: << inputs.tag >>-<< item >>
+    run: echo << item >>; test ! -e broken.<< item >>
+Y
+rm -rf .wfengine
+touch broken.y
+run_wf run lab.yaml
+expect_rc "lab: y fails" 1
+rm broken.y
+run_wf run lab.yaml --resume last -i tag=b
+expect_rc "lab: the resume succeeds" 0
+run_wf show last --json --limit 0
+expect_json "lab: reused units keep their labels, the one that ran has the new one" \
+    '[(u["label"], u["reused"]) for u in d["tasks"][0]["units"]]' \
+    '[["a-x", true], ["b-y", false], ["a-z", true]]'
+run_wf logs last fan.a-z
+expect_rc "lab: logs finds a reused unit by its label" 0
+expect_in "lab: its stdout" out.txt "z"
+
 # ---- large reused results are references, loaded when read ---------------------------------
 cat > big.yaml <<'Y'
 version: 1
