@@ -43,25 +43,18 @@ static json_object *reused_result(wf_run *r, const wf_store_reused *u)
     wf_output_mode mode = WF_OUTPUT_JSON; /* a result blob is the value's JSON */
     const char *hash = u->result_hash;
     json_object *marker;
-    char *path, *label;
+    char *label;
 
     if (!u->result_unread)
         return wf_json_copy_refs(u->result);
-    if (u->result_from != NULL && wf_output_mode_parse(u->result_from, &mode))
+    if (u->result_from != NULL && wf_output_mode_parse(u->result_from, &mode) &&
+        (hash == NULL || hash[0] == '\0'))
         hash = u->stdout_hash;
-    path = wf_store_blob_path(r->store, hash);
     label = u->first >= 0 ? wf_xasprintf("task '%s' item %lld (run %s)", u->task,
                                          (long long)u->first, r->opts.resume_run)
                           : wf_xasprintf("task '%s' (run %s)", u->task, r->opts.resume_run);
-    marker = wf_ref_new(
-        r->refs, path, hash, mode, u->result_size,
-        wf_ref_mem_estimate(mode, u->result_size,
-                            mode == WF_OUTPUT_LINES ? u->result_lines : u->result_size / 8),
-        label, NULL);
-    if (mode == WF_OUTPUT_LINES)
-        wf_ref_set_lines(marker, u->result_lines);
+    marker = wf__stored_ref(r, hash, mode, u->result_size, u->result_lines, label);
     free(label);
-    free(path);
     return marker;
 }
 
@@ -261,6 +254,7 @@ typedef struct reuse_walk {
     wf_sha256 *h;
     int64_t first, last; /* the span of reused units not yet told (first -1: none) */
     int exit_code;       /* its first unit's */
+    bool same_items;     /* the resumed run had the same list (its items_key): none compared */
 } reuse_walk;
 
 /* wf_store_succeeded_each's callback: settles the units of u whose item is unchanged. */
@@ -273,7 +267,8 @@ static int reuse_run_of_units(const wf_store_reused *u, void *ctx)
 
     for (int64_t i = u->first < 0 ? 0 : u->first; i <= u->last && (size_t)i < ts->n_units; i++) {
         if (ts->units[i].status != WF_STATUS_PENDING ||
-            !same_item(w->r, w->t, u->digests, u->first, (uint32_t)i, &w->sb, w->h, NULL))
+            (!w->same_items &&
+             !same_item(w->r, w->t, u->digests, u->first, (uint32_t)i, &w->sb, w->h, NULL)))
             continue;
         settle_reused(w->r, w->t, (uint32_t)i, &rr);
         w->n++;
@@ -289,22 +284,45 @@ static int reuse_run_of_units(const wf_store_reused *u, void *ctx)
     return WF_OK;
 }
 
+/* Whether the resumed run recorded the same item list for task t as it has now (the same
+ * items_key: wf__items_key), so that no item needs comparing. */
+static bool same_items(wf_run *r, uint32_t t, const char *name)
+{
+    char buf[40], *then = NULL;
+    const char *now = wf__items_key(r->tasks[t].items, buf, sizeof(buf));
+    wf_error err;
+    bool same;
+
+    if (now == NULL)
+        return false;
+    wf_error_init(&err);
+    same = wf_store_task_items_key(r->store, r->opts.resume_run, name, &then, &err) == WF_OK &&
+           then != NULL && strcmp(then, now) == 0;
+    wf_error_release(&err);
+    free(then);
+    return same;
+}
+
 /* --resume for a with-items task: items whose item is unchanged and that succeeded in the
  * resumed run are taken from it, settled one by one in memory (a few bytes each) and
  * recorded and told by span of consecutive indices. The item digests are read from the store
- * now, a run of units at a time, not kept from the start of the run (8 bytes an item).
+ * now, a run of units at a time, not kept from the start of the run (8 bytes an item); none
+ * are read or computed when the resumed run recorded the same list (a range: same_items).
  * Returns how many. */
 size_t wf__reuse_items(wf_run *r, uint32_t t)
 {
     reuse_walk w = { .r = r, .t = t, .sb = WF_STRBUF_INIT, .first = -1, .last = -2 };
     wf_strbuf name = WF_STRBUF_INIT;
+    const char *tname;
     wf_error err;
 
     w.h = wf_sha256_new();
     wf_error_init(&err);
-    if (wf_store_succeeded_each(r->store, r->opts.resume_run,
-                                wf__task_display_name(r, &r->wf->tasks[t], &name),
-                                WF_STORE_RESULTS_UNREAD, reuse_run_of_units, &w, &err) != WF_OK) {
+    tname = wf__task_display_name(r, &r->wf->tasks[t], &name);
+    w.same_items = same_items(r, t, tname);
+    if (wf_store_succeeded_each(r->store, r->opts.resume_run, tname,
+                                WF_STORE_RESULTS_UNREAD | (w.same_items ? WF_STORE_NO_DIGESTS : 0),
+                                reuse_run_of_units, &w, &err) != WF_OK) {
         /* What was not settled runs again. */
         char *msg = wf_xasprintf("cannot read what run %s has of the task (its items run "
                                  "again): %s",
@@ -551,14 +569,21 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
 /* --resume: what the resumed run has, per task. */
 int wf__load_reuse(wf_run *r, wf_errlist *errs)
 {
+    unsigned flags = WF_STORE_RESULTS_UNREAD | WF_STORE_NO_DIGESTS;
     wf_error err;
 
     if (r->opts.resume_run == NULL)
         return WF_OK;
+    /* Only a pipelined task keeps digests from here (collect_reused): without one, none are
+     * read (8 bytes a unit of the resumed run). */
+    for (size_t t = 0; t < r->wf->n_tasks; t++) {
+        if (r->wf->tasks[t].pipeline)
+            flags &= ~WF_STORE_NO_DIGESTS;
+    }
     wf_error_init(&err);
     r->reuse_tasks = wf_xcalloc(r->wf->n_tasks ? r->wf->n_tasks : 1, sizeof(*r->reuse_tasks));
-    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, WF_STORE_RESULTS_UNREAD,
-                                collect_reused, r, &err) != WF_OK) {
+    if (wf_store_succeeded_each(r->store, r->opts.resume_run, NULL, flags, collect_reused, r,
+                                &err) != WF_OK) {
         wf_error_move(wf_errlist_add(errs), &err);
         return WF_ESTORE;
     }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,6 +68,14 @@ wf_items *wf__items_range(int64_t lo, size_t n)
 
     s->lo = lo;
     return s;
+}
+
+const char *wf__items_key(const wf_items *s, char *buf, size_t size)
+{
+    if (s == NULL || s->kind != WF_ITEMS_SRC_RANGE || s->batch != 0)
+        return NULL;
+    snprintf(buf, size, "range %lld", (long long)s->lo);
+    return buf;
 }
 
 wf_items *wf__items_matrix(struct wf_matrix *matrix)

@@ -78,6 +78,11 @@ wf_items *wf__items_pipe(struct wf_values_log *log, size_t n);
 void wf__items_pipe_fed(wf_items *s, size_t i);
 /* The n integers lo, lo + 1, ... */
 wf_items *wf__items_range(int64_t lo, size_t n);
+/* A text that names every item of s without reading them (a range one item per unit:
+ * "range LO"), written into buf (size: 32 is enough); NULL for any other source (or s NULL).
+ * Two sources with the same key have the same item at every index both have; the store
+ * keeps it with the task (wf_store_task_rec.items_key) for --resume. */
+const char *wf__items_key(const wf_items *s, char *buf, size_t size);
 /* The combinations of matrix (taken: freed with the source). */
 wf_items *wf__items_matrix(struct wf_matrix *matrix);
 /* The lines of the file at path (read once now to count them and note where each window

@@ -158,9 +158,35 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     rec.reused = reused;
     rec.ignored = c->ignored;
     rec.label = wf__unit_label(r, t, idx, label_buf);
+    if (c->result_from != NULL && strcmp(c->result_from, "lines") == 0)
+        rec.has_lines = wf__result_lines(c->value, &rec.result_lines);
     wf_store_record_unit(r->store, &rec);
     wf_strbuf_release(&name);
     free(error);
+}
+
+json_object *wf__stored_ref(wf_run *r, const char *hash, wf_output_mode mode, uint64_t size,
+                            uint64_t lines, const char *label)
+{
+    char *path = wf_store_blob_path(r->store, hash);
+    json_object *marker = wf_ref_new(
+        r->refs, path, hash, mode, size,
+        wf_ref_mem_estimate(mode, size, mode == WF_OUTPUT_LINES ? lines : size / 8), label, NULL);
+
+    if (mode == WF_OUTPUT_LINES)
+        wf_ref_set_lines(marker, lines);
+    free(path);
+    return marker;
+}
+
+bool wf__result_lines(const json_object *value, uint64_t *lines)
+{
+    if (wf_ref_list_len(value, lines))
+        return true;
+    if (!json_object_is_type(value, json_type_array) || wf_ref_is(value))
+        return false;
+    *lines = json_object_array_length(value);
+    return true;
 }
 
 void wf__record_task(wf_run *r, uint32_t t)
@@ -169,11 +195,12 @@ void wf__record_task(wf_run *r, uint32_t t)
     const wf_task_state *ts = &r->tasks[t];
     wf_store_task_rec rec = { 0 };
     wf_strbuf name = WF_STRBUF_INIT, source = WF_STRBUF_INIT;
-    char *error;
+    char *error, key[40];
 
     if (r->store == NULL)
         return;
     error = wf__run_mask(r, ts->error);
+    rec.items_key = wf__items_key(ts->items, key, sizeof(key));
     rec.run_id = r->run_id;
     rec.task = wf__task_display_name(r, task, &name);
     if (task->pipeline)

@@ -182,6 +182,7 @@ bool wf__unit_cache_lookup(wf_run *r, const wf_task *task, const char *key, cons
     const wf_task_extra *x = wf_task_extra_of(task);
     json_object *value = NULL;
     char *files = NULL;
+    wf_store_result_ref ref;
     wf_error err;
     int rc;
 
@@ -189,10 +190,26 @@ bool wf__unit_cache_lookup(wf_run *r, const wf_task *task, const char *key, cons
         return false;
     wf_error_init(&err);
     rc = wf_store_cache_get(r->store, key, &value, c->stdout_hash, c->stderr_hash,
-                            x->n_cache_generates > 0 ? &files : NULL, &err);
+                            x->n_cache_generates > 0 ? &files : NULL, &ref, &err);
     wf_error_release(&err);
     if (rc != WF_OK)
         return false;
+    if (ref.unread) {
+        /* A result in a blob is a reference to it, like any large result, and the unit's
+         * record points at the same blob. */
+        wf_output_mode mode = WF_OUTPUT_JSON;
+        char *label = task->items_kind != WF_ITEMS_NONE
+                          ? wf_xasprintf("task '%s' item %u (cached)", task->name, c->job.unit)
+                          : wf_xasprintf("task '%s' (cached)", task->name);
+
+        wf_output_mode_parse(ref.mode, &mode);
+        value = wf__stored_ref(r, ref.hash, mode, ref.size, ref.lines, label);
+        free(label);
+        if (ref.converted)
+            c->result_from = wf_output_mode_name(mode);
+        if (!ref.converted || strcmp(ref.hash, c->stdout_hash) != 0)
+            snprintf(c->result_hash, sizeof(c->result_hash), "%s", ref.hash);
+    }
     /* An entry without its files (recorded before generates was added) cannot restore them;
      * the key covers generates, so this only happens with a damaged store. */
     if (x->n_cache_generates > 0 &&
@@ -217,6 +234,7 @@ void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, cons
                            wf_completion *c)
 {
     char *files = NULL;
+    uint64_t lines;
 
     if (c->status != WF_STATUS_SUCCEEDED || c->cached)
         return;
@@ -225,7 +243,11 @@ void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, cons
         if (files == NULL)
             return;
     }
+    if (c->result_from == NULL || strcmp(c->result_from, "lines") != 0 ||
+        !wf__result_lines(c->value, &lines))
+        lines = UINT64_MAX;
     wf_store_record_cache(r->store, key, c->result_json, c->result_hash, c->result_from,
-                          c->stdout_hash, c->stderr_hash, files);
+                          c->stdout_hash, c->stderr_hash, files,
+                          lines == UINT64_MAX ? -1 : (int64_t)lines);
     free(files);
 }

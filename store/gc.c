@@ -80,11 +80,22 @@ static int load_referenced(wf_store *s, hash_set *set, wf_error *err)
     return rc;
 }
 
+/* delete_runs's SQL cuts item_digests at 8 bytes a unit. */
+_Static_assert(WF_STORE_DIGEST_LEN == 8, "gc.c's SQL says 8");
+
 /* Deletes the runs older than the newest keep, with their tasks and units, in one
  * transaction. */
 static int delete_runs(wf_store *s, int keep, int64_t *deleted, wf_error *err)
 {
     static const char *const sql[] = {
+        /* A kept range row that names a deleted run's row for its digests takes a copy. */
+        "UPDATE unit_ranges SET item_digests = coalesce((SELECT substr(o.item_digests, "
+        "(unit_ranges.first_idx - o.first_idx) * 8 + 1, (unit_ranges.last_idx - "
+        "unit_ranges.first_idx + 1) * 8) FROM unit_ranges o WHERE o.run_seq = "
+        "unit_ranges.digests_run AND o.task = unit_ranges.task AND o.first_idx = "
+        "unit_ranges.digests_first), x''), digests_run = NULL, digests_first = NULL WHERE "
+        "digests_run IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT -1 OFFSET ?1) AND "
+        "run_seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?1)",
         "DELETE FROM units WHERE run_seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT -1 "
         "OFFSET ?1)",
         "DELETE FROM unit_ranges WHERE run_seq IN (SELECT seq FROM runs ORDER BY seq DESC "

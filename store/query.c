@@ -598,7 +598,7 @@ static int task_units(wf_store *s, int64_t seq, const char *task, const wf_store
     wf__unit_view u;
     int64_t shown = 0, last = INT64_MIN;
     int rc = wf__unit_cursor_open(s, &c, seq, task, page->offset > 0 ? page->offset : INT64_MIN,
-                                  page->status, err);
+                                  page->status, false, err);
 
     *next = -2;
     *out = NULL;

@@ -218,7 +218,8 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
 {
     wf__unit_cursor c;
     wf__unit_view u;
-    int rc = wf__unit_cursor_open(s, &c, seq, task, INT64_MIN, "succeeded", err);
+    int rc = wf__unit_cursor_open(s, &c, seq, task, INT64_MIN, "succeeded",
+                                  (flags & WF_STORE_NO_DIGESTS) == 0, err);
 
     if (rc != WF_OK)
         return rc;
@@ -241,7 +242,7 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
             r.last = u.range_last;
             r.digests = u.digest;
             wf__unit_cursor_skip_range(&c);
-        } else if (wf__store_valid_hash(u.item_hash)) {
+        } else if (!c.no_digests && wf__store_valid_hash(u.item_hash)) {
             for (int i = 0; i < WF_STORE_DIGEST_LEN; i++)
                 digest[i] = (unsigned char)(hex_digit(u.item_hash[2 * i]) << 4 |
                                             hex_digit(u.item_hash[2 * i + 1]));
@@ -257,8 +258,13 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
             r.result_unread = rc == WF_OK;
             r.result_size = rc == WF_OK ? (uint64_t)st.st_size : 0;
             r.result_lines = 0;
-            if (rc == WF_OK && u.result_from != NULL && strcmp(u.result_from, "lines") == 0)
-                rc = count_lines(path, &r.result_lines);
+            /* Recorded when the unit ended (schema 11), else counted now. */
+            if (rc == WF_OK && u.result_from != NULL && strcmp(u.result_from, "lines") == 0) {
+                if (u.result_lines >= 0)
+                    r.result_lines = (uint64_t)u.result_lines;
+                else
+                    rc = count_lines(path, &r.result_lines);
+            }
             free(path);
         } else {
             rc = wf__store_load_result(s, u.result_json, u.result_hash, u.result_from,
@@ -321,13 +327,85 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, u
     return rc;
 }
 
+int wf_store_task_items_key(wf_store *s, const char *run_id, const char *task, char **key,
+                            wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t seq = 0;
+    int rc = wf__store_read_begin(s, err);
+
+    *key = NULL;
+    if (rc != WF_OK)
+        return rc;
+    rc = wf__store_find_run(s, run_id, &seq, err);
+    if (rc == WF_OK && s->schema_version >= 11) {
+        rc = wf__store_prep(s, "SELECT items_key FROM tasks WHERE run_seq = ?1 AND name = ?2", &st,
+                            err);
+        if (rc == WF_OK) {
+            int r;
+
+            sqlite3_bind_int64(st, 1, seq);
+            sqlite3_bind_text(st, 2, task, -1, SQLITE_STATIC);
+            r = wf__store_step(s, st, err);
+            if (r == SQLITE_ROW)
+                *key = dup_or_null(wf__store_col_text(st, 0));
+            else if (r != SQLITE_DONE)
+                rc = WF_ESTORE;
+        }
+    }
+    sqlite3_finalize(st);
+    wf__store_read_end(s);
+    return rc;
+}
+
+/* The blob a result recorded as (hash, from) is in, unread, into *ref: WF_OK (ref->unread
+ * false when the result is in no blob), or WF_ENOENT when the blob is gone. */
+static int result_ref(wf_store *s, const char *hash, const char *from, const char *stdout_hash,
+                      int64_t lines, wf_store_result_ref *ref, wf_error *err)
+{
+    wf_output_mode mode = WF_OUTPUT_JSON;
+    const char *blob = hash;
+    char *path;
+    struct stat st;
+    int rc = WF_OK;
+
+    if (from != NULL) {
+        if (!wf_output_mode_parse(from, &mode))
+            return WF_OK; /* wf__store_load_result says what is wrong */
+        if (blob == NULL || blob[0] == '\0')
+            blob = stdout_hash;
+    }
+    if (!wf__store_valid_hash(blob))
+        return WF_OK;
+    path = wf_store_blob_path(s, blob);
+    if (stat(path, &st) != 0) {
+        wf_error_set(err, WF_ENOENT, NULL, 0, 0, "%s: missing", path);
+        rc = WF_ENOENT;
+    } else {
+        memcpy(ref->hash, blob, WF_SHA256_HEX_LEN + 1);
+        ref->mode = wf_output_mode_name(mode);
+        ref->size = (uint64_t)st.st_size;
+        ref->lines = 0;
+        ref->converted = from != NULL;
+        if (mode == WF_OUTPUT_LINES && lines >= 0)
+            ref->lines = (uint64_t)lines;
+        else if (mode == WF_OUTPUT_LINES)
+            rc = count_lines(path, &ref->lines);
+        ref->unread = rc == WF_OK;
+    }
+    free(path);
+    return rc;
+}
+
 int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
                        char stdout_hash[WF_SHA256_HEX_LEN + 1],
-                       char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json, wf_error *err)
+                       char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json,
+                       wf_store_result_ref *ref, wf_error *err)
 {
     sqlite3_stmt *st;
     char *result_json = NULL, *result_hash = NULL, *files = NULL, *from = NULL;
     const char *h;
+    int64_t lines = -1;
     int rc = WF_OK;
 
     *result = NULL;
@@ -355,6 +433,8 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
             memcpy(stderr_hash, h, WF_SHA256_HEX_LEN + 1);
         files = dup_or_null(wf__store_col_text(st, 4));
         from = dup_or_null(wf__store_col_text(st, 5));
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+            lines = sqlite3_column_int64(st, 6);
         break;
     case SQLITE_DONE:
         wf_error_set(err, WF_ENOENT, NULL, 0, 0, "no cache entry for key %s", key ? key : "");
@@ -367,7 +447,11 @@ int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
     sqlite3_clear_bindings(st);
     pthread_mutex_unlock(&s->rlock);
     /* A result blob that is gone makes the entry a miss: the unit simply runs again. */
-    if (rc == WF_OK)
+    if (ref != NULL)
+        ref->unread = false;
+    if (rc == WF_OK && ref != NULL && result_json == NULL)
+        rc = result_ref(s, result_hash, from, stdout_hash, lines, ref, err);
+    if (rc == WF_OK && (ref == NULL || !ref->unread))
         rc = wf__store_load_result(s, result_json, result_hash, from, stdout_hash, result, err);
     if (rc != WF_OK) {
         stdout_hash[0] = '\0';

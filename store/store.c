@@ -140,6 +140,19 @@ static const char *const migrations[] = {
      * was written, issue 16) instead of the stdout blob. Nothing to change in the tables: the
      * number keeps an older wfengine, which would read the stdout instead, from this store. */
     "SELECT 1;",
+    /* 10 -> 11: a 10M-item resume in about a second (issue 16). A range a resumed run takes
+     * from the run it resumes holds no copy of its item digests: item_digests is empty and
+     * digests_run, digests_first name the range row that has them (always one that holds
+     * them itself; gc copies them into such rows before it deletes that run). A task's
+     * items_key says which list its items came from when that is known without hashing them
+     * ("range LO STEP"), so that a resume over the same list compares no item. result_lines
+     * is an `output: lines` result's line count in a blob, written when the unit ends, so
+     * that a resume or a cache hit reads no blob to count it (NULL: count it, as before). */
+    ("ALTER TABLE unit_ranges ADD COLUMN digests_run INTEGER;"
+     "ALTER TABLE unit_ranges ADD COLUMN digests_first INTEGER;"
+     "ALTER TABLE tasks ADD COLUMN items_key TEXT;"
+     "ALTER TABLE units ADD COLUMN result_lines INTEGER;"
+     "ALTER TABLE cache ADD COLUMN result_lines INTEGER;"),
 };
 
 _Static_assert(WF_ARRAY_LEN(migrations) == WF_STORE_SCHEMA_VERSION,
@@ -829,6 +842,9 @@ bool wf_store_readonly(const wf_store *s)
 
 int wf__store_read_conn(wf_store *s, wf_error *err)
 {
+    char *sql;
+    int rc;
+
     if (s->st_cache_get != NULL)
         return WF_OK;
     if (s->schema_version == 0) {
@@ -838,17 +854,16 @@ int wf__store_read_conn(wf_store *s, wf_error *err)
     }
     if (s->rdb == NULL && open_db(s, &s->rdb, err) != WF_OK)
         return WF_ESTORE;
-    /* files_json came with schema 5 and result_from with 6; a read-only open of an older store
-     * reads them as NULL. */
-    if (sqlite3_prepare_v3(
-            s->rdb,
-            s->schema_version >= 6   ? "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
-                                       "files_json, result_from FROM cache WHERE key = ?1"
-            : s->schema_version >= 5 ? "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
-                                       "files_json, NULL FROM cache WHERE key = ?1"
-                                     : "SELECT result_json, result_hash, stdout_hash, stderr_hash, "
-                                       "NULL, NULL FROM cache WHERE key = ?1",
-            -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL) != SQLITE_OK)
+    /* files_json came with schema 5, result_from with 6 and result_lines with 11; a read-only
+     * open of an older store reads them as NULL. */
+    sql = wf_xasprintf("SELECT result_json, result_hash, stdout_hash, stderr_hash, %s, %s, %s "
+                       "FROM cache WHERE key = ?1",
+                       s->schema_version >= 5 ? "files_json" : "NULL",
+                       s->schema_version >= 6 ? "result_from" : "NULL",
+                       s->schema_version >= 11 ? "result_lines" : "NULL");
+    rc = sqlite3_prepare_v3(s->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st_cache_get, NULL);
+    free(sql);
+    if (rc != SQLITE_OK)
         return wf__store_db_error(s, s->rdb, err, "cannot prepare a query");
     return WF_OK;
 }

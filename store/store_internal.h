@@ -264,24 +264,32 @@ typedef struct wf__unit_view {
     const char *stdout_hash, *stderr_hash;               /* NULL: none */
     const char *result_json, *result_hash, *result_from; /* as in units */
     const char *item_hash;                               /* a row's, or NULL */
-    const unsigned char *digest; /* a range unit's WF_STORE_DIGEST_LEN bytes, or NULL */
-    bool in_range;               /* it is a unit of a range row ... */
-    int64_t range_last;          /* ... that goes up to this index */
+    int64_t result_lines; /* an `output: lines` result's line count, or -1: unknown */
+    /* A range unit's WF_STORE_DIGEST_LEN bytes, or NULL (always NULL with no_digests). */
+    const unsigned char *digest;
+    bool in_range;      /* it is a unit of a range row ... */
+    int64_t range_last; /* ... that goes up to this index */
 } wf__unit_view;
 
 typedef struct wf__unit_cursor {
     wf_store *s;
+    char *task; /* owned */
     sqlite3_stmt *rows, *ranges;
+    /* The row that holds the digests of a range row that refers to it (schema 11). */
+    sqlite3_stmt *origin;
     int64_t from;
     int row_state, range_state; /* 0 to read, 1 loaded, 2 done (3: a row was handed out) */
     int64_t range_first, range_last, range_next;
+    bool origin_loaded; /* origin is at the current range row's */
+    bool no_digests;    /* read no range's digests (not even from the database) */
 } wf__unit_cursor;
 
 /* Inside a read transaction: the units of task in run seq with an index ≥ from, all attempts
- * in (index, attempt) order, or, with status, only units whose latest attempt has it. WF_OK
+ * in (index, attempt) order, or, with status, only units whose latest attempt has it; with
+ * digests, a range unit's item digest (a few KiB read per range row), else none. WF_OK
  * or WF_ESTORE (err filled). Close it before the transaction ends. */
 int wf__unit_cursor_open(wf_store *s, wf__unit_cursor *c, int64_t seq, const char *task,
-                         int64_t from, const char *status, wf_error *err);
+                         int64_t from, const char *status, bool digests, wf_error *err);
 /* The next unit into *u: WF_OK, WF_ENOENT at the end, WF_ESTORE (err filled). */
 int wf__unit_cursor_next(wf__unit_cursor *c, wf__unit_view *u, wf_error *err);
 /* After a unit of a range: skips the rest of that range. */

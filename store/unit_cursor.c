@@ -11,37 +11,43 @@
 #include "store_internal.h"
 
 /* The columns of a row, in this order (range rows give the same shape). */
-#define ROW_COLS                                                                              \
-    "idx, attempt, status, started_ms, ended_ms, exit_code, error, cached, reused, "          \
-    "stdout_hash, stderr_hash, %s, %s, result_json, result_hash, %s, item_hash FROM units u " \
-    "WHERE run_seq = ?1 AND task = ?2 AND idx >= ?3"
+#define ROW_COLS                                                                          \
+    "idx, attempt, status, started_ms, ended_ms, exit_code, error, cached, reused, "      \
+    "stdout_hash, stderr_hash, %s, %s, result_json, result_hash, %s, item_hash, %s FROM " \
+    "units u WHERE run_seq = ?1 AND task = ?2 AND idx >= ?3"
 #define LATEST                                                                            \
     " AND status = ?4 AND attempt = (SELECT max(attempt) FROM units v WHERE v.run_seq = " \
     "u.run_seq AND v.task = u.task AND v.idx = u.idx)"
 
 int wf__unit_cursor_open(wf_store *s, wf__unit_cursor *c, int64_t seq, const char *task,
-                         int64_t from, const char *status, wf_error *err)
+                         int64_t from, const char *status, bool digests, wf_error *err)
 {
     char *sql;
     int rc;
 
     memset(c, 0, sizeof(*c));
     c->s = s;
+    c->task = wf_xstrdup(task);
+    c->no_digests = !digests;
     /* Older stores (read-only, not migrated) lack some columns: NULL or 0 stands in. */
-    sql = wf_xasprintf("SELECT " ROW_COLS "%s ORDER BY idx, attempt",
-                       s->schema_version >= 3 ? "ignored" : "0",
-                       s->schema_version >= 4 ? "label" : "NULL",
-                       s->schema_version >= 6 ? "result_from" : "NULL", status ? LATEST : "");
+    sql = wf_xasprintf(
+        "SELECT " ROW_COLS "%s ORDER BY idx, attempt", s->schema_version >= 3 ? "ignored" : "0",
+        s->schema_version >= 4 ? "label" : "NULL", s->schema_version >= 6 ? "result_from" : "NULL",
+        s->schema_version >= 11 ? "result_lines" : "NULL", status ? LATEST : "");
     rc = wf__store_prep(s, sql, &c->rows, err);
     free(sql);
     if (rc == WF_OK && s->schema_version >= 8 &&
-        (status == NULL || strcmp(status, "succeeded") == 0))
-        rc = wf__store_prep(s,
-                            "SELECT first_idx, last_idx, started_ms, ended_ms, exit_code, "
-                            "reused, stdout_hash, stderr_hash, result_json, item_digests "
-                            "FROM unit_ranges INDEXED BY unit_ranges_last WHERE run_seq = ?1 "
-                            "AND task = ?2 AND last_idx >= ?3 ORDER BY last_idx",
-                            &c->ranges, err);
+        (status == NULL || strcmp(status, "succeeded") == 0)) {
+        sql = wf_xasprintf("SELECT first_idx, last_idx, started_ms, ended_ms, exit_code, reused, "
+                           "stdout_hash, stderr_hash, result_json, %s FROM unit_ranges INDEXED BY "
+                           "unit_ranges_last WHERE run_seq = ?1 AND task = ?2 AND last_idx >= ?3 "
+                           "ORDER BY last_idx",
+                           !digests                  ? "NULL, NULL, NULL"
+                           : s->schema_version >= 11 ? "digests_run, digests_first, item_digests"
+                                                     : "NULL, NULL, item_digests");
+        rc = wf__store_prep(s, sql, &c->ranges, err);
+        free(sql);
+    }
     if (rc != WF_OK) {
         wf__unit_cursor_close(c);
         return rc;
@@ -65,7 +71,10 @@ void wf__unit_cursor_close(wf__unit_cursor *c)
 {
     sqlite3_finalize(c->rows);
     sqlite3_finalize(c->ranges);
-    c->rows = c->ranges = NULL;
+    sqlite3_finalize(c->origin);
+    c->rows = c->ranges = c->origin = NULL;
+    free(c->task);
+    c->task = NULL;
 }
 
 /* Makes sure the head of each stream is loaded (state 1) or known to be done (state 2). */
@@ -94,6 +103,7 @@ static int fill(wf__unit_cursor *c, wf_error *err)
         c->range_first = sqlite3_column_int64(c->ranges, 0);
         c->range_last = sqlite3_column_int64(c->ranges, 1);
         c->range_next = c->range_first > c->from ? c->range_first : c->from;
+        c->origin_loaded = false;
         c->range_state = c->range_next <= c->range_last ? 1 : 0;
     }
     return WF_OK;
@@ -108,6 +118,45 @@ static const char *text(sqlite3_stmt *st, int i)
 static int64_t opt_int(sqlite3_stmt *st, int i)
 {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
+}
+
+/* The digest of unit idx of the current range row: its own item_digests, or those of the
+ * row it names (digests_run, digests_first: a range a resumed run took, writer_reuse.c),
+ * read once per range row. NULL when there are none. */
+static const unsigned char *range_digest(wf__unit_cursor *c, int64_t idx, wf_error *err)
+{
+    sqlite3_stmt *st = c->ranges, *from = st;
+    int col = 11;
+    int64_t first = c->range_first;
+    const unsigned char *digests;
+    size_t off;
+
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+        if (!c->origin_loaded) {
+            if (c->origin == NULL &&
+                wf__store_prep(c->s,
+                               "SELECT item_digests FROM unit_ranges INDEXED BY "
+                               "unit_ranges_first WHERE run_seq = ?1 AND task = ?2 AND "
+                               "first_idx = ?3",
+                               &c->origin, err) != WF_OK)
+                return NULL;
+            sqlite3_reset(c->origin);
+            sqlite3_bind_int64(c->origin, 1, sqlite3_column_int64(st, 9));
+            sqlite3_bind_text(c->origin, 2, c->task, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(c->origin, 3, sqlite3_column_int64(st, 10));
+            c->origin_loaded = true;
+            if (wf__store_step(c->s, c->origin, err) != SQLITE_ROW)
+                return NULL; /* gone: gc copies them before it deletes their run */
+        }
+        from = c->origin;
+        col = 0;
+        first = sqlite3_column_int64(st, 10);
+    }
+    digests = sqlite3_column_blob(from, col);
+    off = (size_t)(idx - first) * WF_STORE_DIGEST_LEN;
+    if (digests == NULL || off + WF_STORE_DIGEST_LEN > (size_t)sqlite3_column_bytes(from, col))
+        return NULL;
+    return digests + off;
 }
 
 int wf__unit_cursor_next(wf__unit_cursor *c, wf__unit_view *u, wf_error *err)
@@ -128,8 +177,6 @@ int wf__unit_cursor_next(wf__unit_cursor *c, wf__unit_view *u, wf_error *err)
     memset(u, 0, sizeof(*u));
     if (take_range) {
         sqlite3_stmt *st = c->ranges;
-        const unsigned char *digests = sqlite3_column_blob(st, 9);
-        size_t off = (size_t)(c->range_next - c->range_first) * WF_STORE_DIGEST_LEN;
 
         u->index = c->range_next++;
         u->attempt = 1;
@@ -142,8 +189,9 @@ int wf__unit_cursor_next(wf__unit_cursor *c, wf__unit_view *u, wf_error *err)
         u->stdout_hash = text(st, 6);
         u->stderr_hash = text(st, 7);
         u->result_json = text(st, 8);
-        if (digests != NULL && off + WF_STORE_DIGEST_LEN <= (size_t)sqlite3_column_bytes(st, 9))
-            u->digest = digests + off;
+        u->result_lines = -1;
+        if (!c->no_digests)
+            u->digest = range_digest(c, u->index, err);
         u->in_range = true;
         u->range_last = c->range_last;
         return WF_OK;
@@ -169,6 +217,8 @@ int wf__unit_cursor_next(wf__unit_cursor *c, wf__unit_view *u, wf_error *err)
         u->result_hash = text(st, 14);
         u->result_from = text(st, 15);
         u->item_hash = text(st, 16);
+        u->result_lines =
+            sqlite3_column_type(st, 17) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 17);
         /* The row's columns stay valid until the next call steps it. */
         c->row_state = 3;
     }

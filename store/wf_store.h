@@ -61,7 +61,7 @@
 typedef struct wf_store wf_store;
 
 /* The schema version this wfengine writes. Older stores are migrated forward on open. */
-#define WF_STORE_SCHEMA_VERSION 10
+#define WF_STORE_SCHEMA_VERSION 11
 
 /* Bytes of an item's SHA256 that a range of units keeps per unit (docs/store.md, "Ranges"):
  * enough for --resume to tell a changed item from an unchanged one. */
@@ -146,6 +146,10 @@ typedef struct wf_store_task_rec {
     size_t position;    /* the task's place in the workflow file: `show` lists tasks in it */
     bool ignored;       /* FAILED under continue-on-error: not a failure of the run */
     const char *source; /* `pipeline: true`: the task it takes its items from, or NULL */
+    /* What its item list was, when that says every item without hashing them ("range LO
+     * STEP": item i is LO + i * STEP), or NULL. A resume over the same list compares no item
+     * digest (schema 11). Kept by the task's later records that have none. */
+    const char *items_key;
 } wf_store_task_rec;
 
 typedef struct wf_store_unit_rec {
@@ -170,6 +174,10 @@ typedef struct wf_store_unit_rec {
     bool reused;             /* the result came from the run this one resumes */
     bool ignored;            /* FAILED under continue-on-error: not a failure of the run */
     const char *label;       /* the item's label (`label:` or a short scalar item), or NULL */
+    /* With result_from "lines": the result's line count (a last line without \n counts), so
+     * that a resume reads no blob to count it (schema 11). has_lines false: not known. */
+    bool has_lines;
+    uint64_t result_lines;
 } wf_store_unit_rec;
 
 /* Each copies what it needs and queues it; see the header comment. */
@@ -191,11 +199,12 @@ void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, 
  * wf_store_unit_rec; result inline, as a blob, or result_from its stdout blob). files_json:
  * NULL, or the files the entry
  * restores as a JSON array of {"path", "mode", "hash"} whose blobs are already written; gc
- * keeps those blobs while the entry exists. */
+ * keeps those blobs while the entry exists. result_lines: with result_from "lines", the
+ * result's line count (wf_store_unit_rec.result_lines), else -1. */
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
                            const char *result_hash, const char *result_from,
-                           const char *stdout_hash, const char *stderr_hash,
-                           const char *files_json);
+                           const char *stdout_hash, const char *stderr_hash, const char *files_json,
+                           int64_t result_lines);
 
 /* ---- queries ---------------------------------------------------------------------------- */
 
@@ -302,6 +311,9 @@ typedef struct wf_store_reused {
 /* wf_store_succeeded_each's flags: results in blobs are not read (their blob is checked to
  * exist), so that a resumed run holds references to them, not their values. */
 #define WF_STORE_RESULTS_UNREAD 1u
+/* ... and no item digests are read (digests is NULL): for a task whose items are known to be
+ * the ones the run had (wf_store_task_items_key), so that nothing is read per unit. */
+#define WF_STORE_NO_DIGESTS 2u
 
 /* Called for each run of succeeded units; anything but WF_OK stops the walk, and
  * wf_store_succeeded_each returns it. */
@@ -316,13 +328,36 @@ typedef int (*wf_store_reused_fn)(const wf_store_reused *u, void *ctx);
 int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err);
 
+/* The items_key that run_id recorded for task (wf_store_task_rec): WF_OK with *key (owned;
+ * NULL when it has none, or the store is older than schema 11), WF_ENOENT (no such run) or
+ * WF_ESTORE. */
+int wf_store_task_items_key(wf_store *s, const char *run_id, const char *task, char **key,
+                            wf_error *err);
+
+/* A result in a blob that a query left unread, for a reference to it (wf_ref_new). */
+typedef struct wf_store_result_ref {
+    bool unread;                      /* false: the value was read (or is inline) */
+    char hash[WF_SHA256_HEX_LEN + 1]; /* the blob */
+    const char *mode;                 /* static: the output mode that converts it ("json",
+                                       * "text", "lines"); "json" for a result's own blob */
+    uint64_t size;                    /* the blob's bytes */
+    uint64_t lines;                   /* with mode "lines": the line count, else 0 */
+    /* Recorded as a blob converted by mode (result_from): the stdout's, or hash's when it is
+     * another; false: hash is the result's own JSON (result_hash). */
+    bool converted;
+} wf_store_result_ref;
+
 /* Looks up a cache key. Returns WF_OK with *result (owned; NULL is JSON null), the
  * stdout/stderr hashes ("" for none) and, when files_json is not NULL, *files_json (owned;
  * NULL when the entry has no files, as recorded by wf_store_record_cache), WF_ENOENT on a
- * miss, WF_ESTORE on failure. */
+ * miss (an entry whose result blob is gone is one), WF_ESTORE on failure. With ref not NULL,
+ * a result in a blob is not read: *result is NULL and *ref says which blob (its presence
+ * checked with one stat; an `output: lines` count from the entry, or counted once for an
+ * entry older than schema 11); else ref->unread is false. */
 int wf_store_cache_get(wf_store *s, const char *key, json_object **result,
                        char stdout_hash[WF_SHA256_HEX_LEN + 1],
-                       char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json, wf_error *err);
+                       char stderr_hash[WF_SHA256_HEX_LEN + 1], char **files_json,
+                       wf_store_result_ref *ref, wf_error *err);
 
 typedef struct wf_store_gc_stats {
     int64_t runs_deleted;

@@ -28,7 +28,7 @@ enum {
     S_OWNER_START
 };
 enum { S_END_RUN_ID, S_OUTPUTS };
-enum { S_TASK_RUN_ID, S_TASK_NAME, S_TASK_ERROR, S_TASK_SOURCE };
+enum { S_TASK_RUN_ID, S_TASK_NAME, S_TASK_ERROR, S_TASK_SOURCE, S_TASK_ITEMS_KEY };
 enum {
     S_UNIT_RUN_ID,
     S_UNIT_TASK,
@@ -63,6 +63,7 @@ struct wf__rec {
     bool with_items, cached, reused, ignored;
     int64_t index, started_ms, ended_ms, n_items;
     int64_t owner_pid;         /* REC_RUN_START */
+    int64_t lines;             /* REC_UNIT: result_lines, or -1 for none */
     const char *str[REC_NSTR]; /* NULL, or pointing into the block after the struct */
 };
 
@@ -157,7 +158,7 @@ void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec)
 
 void wf_store_record_task(wf_store *s, const wf_store_task_rec *rec)
 {
-    const char *strs[] = { rec->run_id, rec->task, rec->error, rec->source };
+    const char *strs[] = { rec->run_id, rec->task, rec->error, rec->source, rec->items_key };
     wf__rec *r;
 
     if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
@@ -199,6 +200,7 @@ void wf_store_record_unit(wf_store *s, const wf_store_unit_rec *rec)
     r->cached = rec->cached;
     r->reused = rec->reused;
     r->ignored = rec->ignored;
+    r->lines = rec->has_lines ? (int64_t)rec->result_lines : -1;
     enqueue(s, r);
 }
 
@@ -233,7 +235,8 @@ void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, 
 
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
                            const char *result_hash, const char *result_from,
-                           const char *stdout_hash, const char *stderr_hash, const char *files_json)
+                           const char *stdout_hash, const char *stderr_hash, const char *files_json,
+                           int64_t result_lines)
 {
     const char *strs[] = { key,
                            result_json,
@@ -248,6 +251,7 @@ void wf_store_record_cache(wf_store *s, const char *key, const char *result_json
         return;
     r = rec_new(REC_CACHE, strs, WF_ARRAY_LEN(strs));
     r->ended_ms = wf_wall_ms();
+    r->lines = result_lines;
     enqueue(s, r);
 }
 
@@ -370,7 +374,8 @@ static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *er
 
 static const char cache_sql[] =
     "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, stderr_hash, "
-    "created_ms, files_json, result_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "created_ms, files_json, result_from, result_lines) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+    "?9)";
 
 /* The statements of one kind of record that few runs write, prepared on the writer thread
  * by its first such record (the schema is current: a failure is as unlikely as a step's,
@@ -447,6 +452,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         sqlite3_bind_int64(st, 9, r->index);
         sqlite3_bind_int(st, 10, r->ignored);
         bind_text(st, 11, r->str[S_TASK_SOURCE]);
+        bind_text(st, 12, r->str[S_TASK_ITEMS_KEY]);
         return step_reset(st);
     case REC_UNIT:
         *what = "cannot record a unit";
@@ -477,6 +483,10 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         sqlite3_bind_int(st, 17, r->ignored);
         bind_text(st, 18, r->str[S_UNIT_LABEL]);
         bind_text(st, 19, r->str[S_UNIT_FROM]);
+        if (r->lines >= 0)
+            sqlite3_bind_int64(st, 20, r->lines);
+        else
+            sqlite3_bind_null(st, 20);
         return step_reset(st);
     case REC_REUSE: {
         int64_t from = 0;
@@ -508,6 +518,10 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         sqlite3_bind_int64(st, 6, r->ended_ms);
         bind_text(st, 7, r->str[S_CACHE_FILES]);
         bind_text(st, 8, r->str[S_CACHE_FROM]);
+        if (r->lines >= 0)
+            sqlite3_bind_int64(st, 9, r->lines);
+        else
+            sqlite3_bind_null(st, 9);
         return step_reset(st);
     }
     return SQLITE_MISUSE;
@@ -679,9 +693,10 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
         /* An upsert, not a replace: the task keeps its first seq, which orders `show`. */
         prepare(s,
                 "INSERT INTO tasks (run_seq, name, status, started_ms, ended_ms, error, "
-                "with_items, n_items, position, ignored, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                "?7, ?8, ?9, ?10, ?11) ON CONFLICT (run_seq, name) DO UPDATE SET "
+                "with_items, n_items, position, ignored, source, items_key) VALUES (?1, ?2, ?3, "
+                "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (run_seq, name) DO UPDATE SET "
                 "status = excluded.status, ignored = excluded.ignored, source = excluded.source, "
+                "items_key = coalesce(excluded.items_key, items_key), "
                 "started_ms = coalesce(excluded.started_ms, started_ms), "
                 "ended_ms = excluded.ended_ms, error = excluded.error, "
                 "with_items = excluded.with_items, n_items = excluded.n_items",
@@ -690,8 +705,8 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
             s,
             "INSERT OR REPLACE INTO units (run_seq, task, idx, attempt, status, started_ms, "
             "ended_ms, exit_code, error, result_json, result_hash, stdout_hash, stderr_hash, "
-            "item_hash, cached, reused, ignored, label, result_from) VALUES (?1, ?2, ?3, ?4, ?5, "
-            "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            "item_hash, cached, reused, ignored, label, result_from, result_lines) VALUES (?1, ?2, "
+            "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             &s->st_unit, err) != WF_OK ||
         wf__ranges_prepare(s, err) != WF_OK)
         return WF_ESTORE;

@@ -284,9 +284,10 @@ static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *er
     return WF_OK;
 }
 
+/* A row whose digests are another row's (a resumed run's, writer_reuse.c) is never grown. */
 #define SHARED_MATCH                                                                      \
     " AND exit_code = ?4 AND result_json IS ?5 AND stdout_hash IS ?6 AND stderr_hash IS " \
-    "?7 AND reused = ?8"
+    "?7 AND reused = ?8 AND digests_run IS NULL"
 
 int wf__ranges_prepare(wf_store *s, wf_error *err)
 {

@@ -2,14 +2,13 @@
  * writer_reuse.c: the records of units a resumed run takes from the run it resumes
  * (wf_store_record_reused). A span of such units is not written a row per unit: the writer
  * copies what the earlier run recorded for them in three statements, inside its open
- * transaction: its range rows cut to the span (their digests cut with them), its unit rows as
- * first attempts, and the count of the copied ranges' units. Both copies are marked reused and
- * stamped with the time of the resume. The writer thread alone calls these.
+ * transaction: its range rows cut to the span, its unit rows as first attempts, and the count
+ * of the copied ranges' units. A copied range row holds no item digests: it names the row
+ * that holds them (digests_run, digests_first: schema 11), so that a resume of 10,000,000
+ * units writes a few hundred bytes a range row, not 8 bytes a unit. Both copies are marked
+ * reused and stamped with the time of the resume. The writer thread alone calls these.
  */
 #include "store_internal.h"
-
-/* The statements below cut item_digests at 8 bytes a unit. */
-_Static_assert(WF_STORE_DIGEST_LEN == 8, "writer_reuse.c's SQL says 8");
 
 static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err)
 {
@@ -24,16 +23,15 @@ static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *er
  * attempt, and its ranges hold first attempts that succeeded. */
 int wf__reuse_prepare(wf_store *s, wf_error *err)
 {
-    if (prepare(
-            s,
-            "INSERT INTO unit_ranges (run_seq, task, first_idx, last_idx, started_ms, "
-            "ended_ms, exit_code, result_json, stdout_hash, stderr_hash, reused, "
-            "item_digests) SELECT ?1, task, max(first_idx, ?4), min(last_idx, ?5), ?6, ?6, "
-            "exit_code, result_json, stdout_hash, stderr_hash, 1, substr(item_digests, "
-            "(max(first_idx, ?4) - first_idx) * 8 + 1, (min(last_idx, ?5) - max(first_idx, ?4) + 1) * 8) "
-            "FROM unit_ranges INDEXED BY unit_ranges_last WHERE run_seq = ?3 AND task = ?2 "
-            "AND last_idx >= ?4 AND first_idx <= ?5",
-            &s->st_reuse_ranges, err) != WF_OK ||
+    if (prepare(s,
+                "INSERT INTO unit_ranges (run_seq, task, first_idx, last_idx, started_ms, "
+                "ended_ms, exit_code, result_json, stdout_hash, stderr_hash, reused, "
+                "item_digests, digests_run, digests_first) SELECT ?1, task, max(first_idx, ?4), "
+                "min(last_idx, ?5), ?6, ?6, exit_code, result_json, stdout_hash, stderr_hash, 1, "
+                "x'', coalesce(digests_run, run_seq), coalesce(digests_first, first_idx) "
+                "FROM unit_ranges INDEXED BY unit_ranges_last WHERE run_seq = ?3 AND task = ?2 "
+                "AND last_idx >= ?4 AND first_idx <= ?5",
+                &s->st_reuse_ranges, err) != WF_OK ||
         /* The copied ranges are the new run's only ones in the span: nothing else of it
          * settles these units. */
         prepare(s,
@@ -44,14 +42,15 @@ int wf__reuse_prepare(wf_store *s, wf_error *err)
                 "ON CONFLICT (run_seq, task, status) DO UPDATE SET n = n + excluded.n",
                 &s->st_reuse_count, err) != WF_OK ||
         /* units' trigger counts these. */
-        prepare(s,
-                "INSERT INTO units (run_seq, task, idx, attempt, status, started_ms, ended_ms, "
-                "exit_code, error, result_json, result_hash, stdout_hash, stderr_hash, item_hash, "
-                "cached, reused, ignored, label, result_from) SELECT ?1, task, idx, 1, status, "
-                "?6, ?6, exit_code, NULL, result_json, result_hash, stdout_hash, stderr_hash, "
-                "item_hash, 0, 1, 0, label, result_from FROM units WHERE run_seq = ?3 AND "
-                "task = ?2 AND idx >= ?4 AND idx <= ?5 AND status = 'succeeded'",
-                &s->st_reuse_units, err) != WF_OK)
+        prepare(
+            s,
+            "INSERT INTO units (run_seq, task, idx, attempt, status, started_ms, ended_ms, "
+            "exit_code, error, result_json, result_hash, stdout_hash, stderr_hash, item_hash, "
+            "cached, reused, ignored, label, result_from, result_lines) SELECT ?1, task, idx, 1, "
+            "status, ?6, ?6, exit_code, NULL, result_json, result_hash, stdout_hash, "
+            "stderr_hash, item_hash, 0, 1, 0, label, result_from, result_lines FROM units WHERE run_seq = ?3 AND "
+            "task = ?2 AND idx >= ?4 AND idx <= ?5 AND status = 'succeeded'",
+            &s->st_reuse_units, err) != WF_OK)
         return WF_ESTORE;
     return WF_OK;
 }

@@ -407,16 +407,16 @@ START_TEST(test_newer_schema_refused)
     wf_error err;
 
     close_ok(open_ok(tmp));
-    sql_exec(tmp, "PRAGMA user_version = 11");
+    sql_exec(tmp, "PRAGMA user_version = 12");
     wf_error_init(&err);
     ck_assert_int_eq(wf_store_open(tmp, &s, &err), WF_ESTORE);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, WF_ESTORE);
     ck_assert_ptr_nonnull(strstr(err.message, db));
     ck_assert_ptr_nonnull(strstr(
-        err.message, "was written by a newer wfengine (schema 11, this one reads up to 10)"));
+        err.message, "was written by a newer wfengine (schema 12, this one reads up to 11)"));
     /* Refusing changed nothing. */
-    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 11);
+    ck_assert_int_eq(sql_int(tmp, "PRAGMA user_version"), 12);
     wf_error_release(&err);
     remove_tree(tmp);
     free(db);
@@ -1174,36 +1174,36 @@ START_TEST(test_cache)
     wf_error err;
 
     wf_error_init(&err);
-    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &err), WF_ENOENT);
+    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, NULL, &err), WF_ENOENT);
     ck_assert_ptr_null(res);
     ck_assert_int_eq(wf_store_put_blob(s, "so", 2, so, &err), WF_OK);
     ck_assert_int_eq(wf_store_put_blob(s, "se", 2, se, &err), WF_OK);
     ck_assert_int_eq(wf_store_put_blob(s, "[1,2,3]", 7, big, &err), WF_OK);
-    wf_store_record_cache(s, "k1", "{\"a\":\"b\"}", NULL, NULL, so, "", NULL);
-    wf_store_record_cache(s, "k2", NULL, big, NULL, NULL, NULL, NULL);
+    wf_store_record_cache(s, "k1", "{\"a\":\"b\"}", NULL, NULL, so, "", NULL, -1);
+    wf_store_record_cache(s, "k2", NULL, big, NULL, NULL, NULL, NULL, -1);
     wf_store_record_cache(s, "k3", NULL, NULL, NULL, NULL, NULL,
-                          "[{\"path\":\"out/a\",\"mode\":493,\"hash\":\"h\"}]");
+                          "[{\"path\":\"out/a\",\"mode\":493,\"hash\":\"h\"}]", -1);
     flush_ok(s);
-    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, NULL, &err), WF_OK);
     ck_assert_str_eq(jstr(res, "a"), "b");
     ck_assert_str_eq(h1, so);
     ck_assert_str_eq(h2, "");
     json_object_put(res);
-    ck_assert_int_eq(wf_store_cache_get(s, "k2", &res, h1, h2, NULL, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k2", &res, h1, h2, NULL, NULL, &err), WF_OK);
     ck_assert_int_eq(json_object_array_length(res), 3);
     ck_assert_str_eq(h1, "");
     json_object_put(res);
-    ck_assert_int_eq(wf_store_cache_get(s, "k3", &res, h1, h2, &files, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k3", &res, h1, h2, &files, NULL, &err), WF_OK);
     ck_assert_ptr_null(res);
     ck_assert_str_eq(files, "[{\"path\":\"out/a\",\"mode\":493,\"hash\":\"h\"}]");
     free(files);
-    ck_assert_int_eq(wf_store_cache_get(s, "k2", &res, h1, h2, &files, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k2", &res, h1, h2, &files, NULL, &err), WF_OK);
     ck_assert_ptr_null(files); /* an entry without files */
     json_object_put(res);
     /* A later entry for the same key replaces the earlier one. */
-    wf_store_record_cache(s, "k1", "2", NULL, NULL, NULL, se, NULL);
+    wf_store_record_cache(s, "k1", "2", NULL, NULL, NULL, se, NULL, -1);
     flush_ok(s);
-    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, NULL, &err), WF_OK);
     ck_assert_int_eq(json_object_get_int(res), 2);
     ck_assert_str_eq(h1, "");
     ck_assert_str_eq(h2, se);
@@ -1211,22 +1211,46 @@ START_TEST(test_cache)
     /* A result recorded as its stdout blob converted (schema 6): read back through the mode,
      * and a miss once that blob is gone, like a missing result blob. */
     ck_assert_int_eq(wf_store_put_blob(s, "line 1\nline 2\n", 14, big, &err), WF_OK);
-    wf_store_record_cache(s, "k4", NULL, NULL, "lines", big, NULL, NULL);
-    wf_store_record_cache(s, "k5", NULL, NULL, "text", big, NULL, NULL);
-    wf_store_record_cache(s, "k6", NULL, NULL, "yaml", big, NULL, NULL);
+    wf_store_record_cache(s, "k4", NULL, NULL, "lines", big, NULL, NULL, -1);
+    wf_store_record_cache(s, "k5", NULL, NULL, "text", big, NULL, NULL, -1);
+    wf_store_record_cache(s, "k6", NULL, NULL, "yaml", big, NULL, NULL, -1);
     flush_ok(s);
-    ck_assert_int_eq(wf_store_cache_get(s, "k4", &res, h1, h2, NULL, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k4", &res, h1, h2, NULL, NULL, &err), WF_OK);
     ck_assert_int_eq(json_object_array_length(res), 2);
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(res, 1)), "line 2");
     ck_assert_str_eq(h1, big);
     json_object_put(res);
-    ck_assert_int_eq(wf_store_cache_get(s, "k5", &res, h1, h2, NULL, &err), WF_OK);
+    ck_assert_int_eq(wf_store_cache_get(s, "k5", &res, h1, h2, NULL, NULL, &err), WF_OK);
     ck_assert_str_eq(json_object_get_string(res), "line 1\nline 2");
     json_object_put(res);
-    ck_assert_int_eq(wf_store_cache_get(s, "k6", &res, h1, h2, NULL, &err), WF_ESTORE);
+    ck_assert_int_eq(wf_store_cache_get(s, "k6", &res, h1, h2, NULL, NULL, &err), WF_ESTORE);
     ck_assert_ptr_null(res);
     ck_assert_ptr_nonnull(strstr(err.message, "damaged"));
     wf_error_release(&err);
+    /* With a ref, a result in a blob is not read: the blob, its mode and size, and a lines
+     * entry's recorded count (9: not the blob's 2, which would be counted by reading it). */
+    {
+        wf_store_result_ref ref;
+
+        wf_store_record_cache(s, "k7", NULL, NULL, "lines", big, NULL, NULL, 9);
+        flush_ok(s);
+        ck_assert_int_eq(wf_store_cache_get(s, "k7", &res, h1, h2, NULL, &ref, &err), WF_OK);
+        ck_assert_ptr_null(res);
+        ck_assert(ref.unread && ref.converted);
+        ck_assert_str_eq(ref.hash, big);
+        ck_assert_str_eq(ref.mode, "lines");
+        ck_assert_int_eq(ref.size, 14);
+        ck_assert_int_eq(ref.lines, 9);
+        ck_assert_int_eq(wf_store_cache_get(s, "k4", &res, h1, h2, NULL, &ref, &err), WF_OK);
+        ck_assert_int_eq(ref.lines, 2); /* older entries: counted */
+        ck_assert_int_eq(wf_store_cache_get(s, "k2", &res, h1, h2, NULL, &ref, &err), WF_OK);
+        ck_assert(ref.unread && !ref.converted);
+        ck_assert_str_eq(ref.mode, "json");
+        ck_assert_int_eq(wf_store_cache_get(s, "k1", &res, h1, h2, NULL, &ref, &err), WF_OK);
+        ck_assert(!ref.unread); /* inline: read */
+        ck_assert_int_eq(json_object_get_int(res), 2);
+        json_object_put(res);
+    }
     close_ok(s);
     wf_error_release(&err);
     remove_tree(tmp);
@@ -1266,11 +1290,11 @@ START_TEST(test_gc)
         u.stderr_hash = shared;
         wf_store_record_unit(s, &u);
     }
-    wf_store_record_cache(s, "key", NULL, cached, NULL, NULL, NULL, NULL);
+    wf_store_record_cache(s, "key", NULL, cached, NULL, NULL, NULL, NULL, -1);
     /* A file a cache entry restores (cache.generates) is in use too. */
     ck_assert_int_eq(wf_store_put_blob(s, "a file", 6, cfile, &err), WF_OK);
     files = wf_xasprintf("[{\"path\":\"out/f\",\"mode\":420,\"hash\":\"%s\"}]", cfile);
-    wf_store_record_cache(s, "key2", "1", NULL, NULL, NULL, NULL, files);
+    wf_store_record_cache(s, "key2", "1", NULL, NULL, NULL, NULL, files, -1);
     free(files);
     /* A temporary file left by a writer that was killed between write and rename. */
     stray = wf_xasprintf("%s/blobs/%.2s/.tmp-1-1", tmp, shared);
@@ -1793,8 +1817,9 @@ START_TEST(test_schema1_store)
         "COLUMN ignored; ALTER TABLE units DROP COLUMN ignored; ALTER TABLE units DROP "
         "COLUMN label; ALTER TABLE cache DROP COLUMN files_json; ALTER TABLE units DROP "
         "COLUMN result_from; ALTER TABLE cache DROP COLUMN result_from; "
-        "ALTER TABLE tasks DROP COLUMN source; "
-        "PRAGMA user_version = 1");
+        "ALTER TABLE tasks DROP COLUMN source; ALTER TABLE tasks DROP COLUMN items_key; "
+        "ALTER TABLE units DROP COLUMN result_lines; ALTER TABLE cache DROP COLUMN "
+        "result_lines; PRAGMA user_version = 1");
     ck_assert_int_eq(wf_store_open_readonly(tmp, &s, &err), WF_OK);
     ck_assert_str_eq(view_run(s, "r-old").status, "interrupted");
     /* Columns added since (schema 3: ignored, 4: label) read as their defaults. */

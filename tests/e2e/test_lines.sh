@@ -162,5 +162,39 @@ run_wf run jbad.yaml --no-store -j2 --progress plain
 expect_rc "bad JSON in a large list fails" 1
 expect_in "the error names the task and the byte" err.txt \
     "gen: output: json: stdout is not valid JSON at byte $((2 + 17 * N + 7)) (',' or ']' expected after an item): '\"extra\"] '"
+# The line count is recorded when the unit ends (schema 11), and a resume takes it from the
+# record: it reads no blob. gen's stdout blob is made one line of the same size (every \n a
+# space); a resume that counted its lines would say 1.
+cat > count.yaml <<YAML
+version: 1
+tasks:
+  gen:
+    run: seq -f 'line-%08g' 1 $N
+    output: lines
+  use:
+    needs: [gen]
+    run: test -e ok && echo << task.gen | length >>
+YAML
+run_wf run count.yaml --store cs --progress none
+expect_rc "count: use fails the first time" 1
+blob=$(python3 -c "
+import sqlite3
+db = sqlite3.connect('cs/state.db')
+print(db.execute(\"SELECT result_lines, stdout_hash FROM units WHERE task = 'gen'\").fetchone())")
+[ "$blob" = "($N, '$(seq -f 'line-%08g' 1 "$N" | sha256sum | cut -c1-64)')" ] &&
+    pass "count: the record has the line count" || fail "count: the record has $blob"
+python3 -c "
+import os, sqlite3
+h = sqlite3.connect('cs/state.db').execute(\"SELECT stdout_hash FROM units WHERE task = 'gen'\").fetchone()[0]
+p = 'cs/blobs/%s/%s' % (h[:2], h)
+data = open(p, 'rb').read().replace(b'\\n', b' ')
+os.chmod(p, 0o644)
+open(p, 'wb').write(data)"
+touch ok
+run_wf run count.yaml --store cs --resume last --json --progress none
+expect_rc "count: the resume succeeds" 0
+expect_json "count: the length is the recorded one (no blob read)" 'd["tasks"]["use"]["result"]' \
+    "\"$N\""
+expect_json "count: nothing loaded" 'd["results_memory"]["loads"]' '0'
 
 done_testing

@@ -58,6 +58,51 @@ if [ "$(wc -l < cached.log)" -eq 1 ]; then pass "the cached unit ran once"; else
 run_wf show last --json
 expect_json "the cache hit is recorded" '[t["units"][0].get("cached", False) for t in d["tasks"] if t["name"] == "cached"]' '[true]'
 
+# A cache hit whose result is in a blob is a reference to it, like any large result: a
+# lines result's `| length` and `[i]` load nothing, the hit's record points at the same blob
+# (no copy), and the line count comes from the entry, not from reading the blob.
+cat > hit.yaml <<'Y'
+version: 1
+tasks:
+  gen:
+    run: python3 -c "print('\n'.join('line-%d' % i for i in range(30000)))"; echo ran >> gen.log
+    output: lines
+    cache: true
+  use:
+    needs: [gen]
+    action: core.value
+    input: {value: "<< task.gen | length >> << task.gen[5] >> << task.gen[-1] >>"}
+outputs:
+  use: << task.use >>
+Y
+# hdb SQL: one row of hs's database, as Python prints it.
+hdb() { python3 -c "import sqlite3, sys; print(sqlite3.connect('hs/state.db').execute(sys.argv[1]).fetchone())" "$1"; }
+run_wf run hit.yaml --store hs --json
+expect_rc "hit: the first run succeeds" 0
+expect_json "hit: the first run's values" 'd["outputs"]["use"]' '"30000 line-5 line-29999"'
+run_wf run hit.yaml --store hs --json
+expect_rc "hit: the second run succeeds" 0
+if [ "$(wc -l < gen.log)" -eq 1 ]; then pass "hit: gen ran once"; else
+    fail "hit: gen ran $(wc -l < gen.log) times, want 1"; fi
+expect_json "hit: the same values from the cache" 'd["outputs"]["use"]' '"30000 line-5 line-29999"'
+expect_json "hit: nothing loaded for | length and [i]" 'd["results_memory"]["loads"]' '0'
+got=$(hdb "SELECT result_from, result_hash, result_lines FROM units WHERE task = 'gen' AND cached = 1")
+[ "$got" = "('lines', None, 30000)" ] && pass "hit: its record points at the stdout blob" ||
+    fail "hit: its record is $got, want ('lines', None, 30000)"
+# The entry's count is used: with the blob's newlines made spaces (same size), a hit still
+# says 30000 lines (a count by reading it would say 1).
+python3 -c "
+import os, sqlite3
+h = sqlite3.connect('hs/state.db').execute('SELECT stdout_hash FROM cache').fetchone()[0]
+p = 'hs/blobs/%s/%s' % (h[:2], h)
+data = open(p, 'rb').read().replace(b'\\n', b' ')
+os.chmod(p, 0o644)
+open(p, 'wb').write(data)"
+sed 's/ << task.gen\[5\] >> << task.gen\[-1\] >>//' hit.yaml > hit-len.yaml
+run_wf run hit-len.yaml --store hs --json
+expect_rc "hit: a run reading only the length succeeds" 0
+expect_json "hit: the length is the entry's (no blob read)" 'd["outputs"]["use"]' '30000'
+
 # A stdout blob that is gone: the cache entry is a miss (the unit runs again), and a resume
 # that needs it says the store is damaged.
 find .wfengine/blobs -type f -size +190k -size -210k -exec grep -l '^c*$' {} + | xargs rm -f

@@ -104,6 +104,86 @@ expect_json "many: only the changed item ran" \
 run_wf show "$first" --json --limit 1
 expect_json "many: the first run is unchanged" 'd["tasks"][0]["counts"]["failed"]' 2
 
+# ---- a range: the same list compares no item; taken ranges refer to their digests -----------
+# rng.yaml's list is range(lo, lo + n); rng-list.yaml's the same items as a JSON list.
+cat > rng.yaml <<Y
+version: 1
+name: rng
+inputs:
+  lo: {type: integer, default: 0}
+  fail: {type: boolean, default: true}
+tasks:
+  fan:
+    with-items: << range(inputs.lo, inputs.lo + $n) >>
+    action: core.noop
+    input:
+      x: << 1 / (item % $m - 7) if inputs.fail else 0 >>
+Y
+sed 's/range(inputs.lo, inputs.lo + [0-9]*)/& + []/' rng.yaml > rng-list.yaml
+# db SQL: one value from the store's database.
+db() { python3 -c "import sqlite3, sys; print(sqlite3.connect('.wfengine/state.db').execute(sys.argv[1]).fetchone()[0])" "$1"; }
+rm -rf .wfengine
+run_wf run rng.yaml -j 2
+expect_rc "rng: the failing run fails" 1
+[ "$(db "SELECT items_key FROM tasks WHERE name = 'fan'")" = "range 0" ] &&
+    pass "rng: the task records its list's key" || fail "rng: items_key is $(db "SELECT items_key FROM tasks")"
+run_wf run rng.yaml -j 2 --resume last -i fail=false
+expect_rc "rng: the resume succeeds" 0
+run_wf show last --json --limit 0
+expect_json "rng: only the failed items ran again" \
+    '[u["index"] for u in d["tasks"][0]["units"] if not u["reused"]]' "[7, $((m + 7))]"
+# The resume's ranges hold the digests of the two units that ran, and refer to the rest.
+got=$(db "SELECT sum(length(item_digests)) || ' ' || count(digests_run) FROM unit_ranges WHERE run_seq = (SELECT max(seq) FROM runs)")
+want_refs=$(db "SELECT count(*) FROM unit_ranges WHERE run_seq = (SELECT min(seq) FROM runs)")
+[ "$got" = "16 $want_refs" ] && pass "rng: reused ranges copy no digest ($got)" ||
+    fail "rng: the resume's ranges: $got (digest bytes, references), want 16 $want_refs"
+# gc of the first run copies the digests into the ranges that refer to them; a resume over
+# the same items as a JSON list (no key: every item compared) then reuses all of them.
+run_wf gc --keep-runs 1
+expect_rc "rng: gc keeps the resume only" 0
+[ "$(db "SELECT sum(length(item_digests)) || ' ' || count(digests_run) FROM unit_ranges")" = "$((n * 8)) 0" ] &&
+    pass "rng: gc gave the kept ranges their digests" ||
+    fail "rng: after gc: $(db "SELECT sum(length(item_digests)) || ' ' || count(digests_run) FROM unit_ranges")"
+run_wf run rng-list.yaml -j 2 --resume last --force
+expect_rc "rng: a resume over the same items as a list succeeds" 0
+run_wf show last --json --limit 1
+expect_json "rng: every item compared and reused" 'd["tasks"][0]["counts"]["succeeded"]' "$n"
+expect_json "rng: none ran" \
+    'sum(1 for u in d["tasks"][0]["units"] if not u["reused"])' '0'
+run_wf run rng.yaml -j 2 --resume last --force -i lo=1
+expect_rc "rng: a resume over another range succeeds" 0
+run_wf show last --json --limit 0
+expect_json "rng: another range's items all ran" \
+    'sum(1 for u in d["tasks"][0]["units"] if u["reused"])' '0'
+
+# ---- a reused unit keeps its label (docs/store.md, "Resume") -------------------------------
+# The label template reads an input that the resume changes: the unit that runs again gets the
+# new label, a reused one is the unit recorded before, under the label it had.
+cat > lab.yaml <<'Y'
+version: 1
+inputs:
+  tag: {type: string, default: a}
+tasks:
+  fan:
+    with-items: [x, y, z]
+    label: << inputs.tag >>-<< item >>
+    run: echo << item >>; test ! -e broken.<< item >>
+Y
+rm -rf .wfengine
+touch broken.y
+run_wf run lab.yaml
+expect_rc "lab: y fails" 1
+rm broken.y
+run_wf run lab.yaml --resume last -i tag=b
+expect_rc "lab: the resume succeeds" 0
+run_wf show last --json --limit 0
+expect_json "lab: reused units keep their labels, the one that ran has the new one" \
+    '[(u["label"], u["reused"]) for u in d["tasks"][0]["units"]]' \
+    '[["a-x", true], ["b-y", false], ["a-z", true]]'
+run_wf logs last fan.a-z
+expect_rc "lab: logs finds a reused unit by its label" 0
+expect_in "lab: its stdout" out.txt "z"
+
 # ---- large reused results are references, loaded when read ---------------------------------
 cat > big.yaml <<'Y'
 version: 1
