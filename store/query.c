@@ -633,15 +633,14 @@ int wf_store_task_units_each(wf_store *s, const char *run_id, const char *task,
 {
     wf__unit_cursor c;
     wf__unit_view u;
+    sqlite3_stmt *none;
     int64_t seq = 0;
-    int rc = wf__store_read_begin(s, err);
+    int rc = wf__store_run_begin(s, run_id, NULL, &seq, &none, err);
 
     if (rc != WF_OK)
         return rc;
-    rc = wf__store_find_run(s, run_id, &seq, err);
-    if (rc == WF_OK)
-        rc = wf__unit_cursor_open(s, &c, seq, task, page->offset > 0 ? page->offset : INT64_MIN,
-                                  page->status, err);
+    rc = wf__unit_cursor_open(s, &c, seq, task, page->offset > 0 ? page->offset : INT64_MIN,
+                              page->status, false, err);
     if (rc != WF_OK) {
         wf__store_read_end(s);
         return rc;
