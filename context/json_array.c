@@ -162,7 +162,7 @@ int wf_json_array_scan(const char *path, uint64_t size, const char *what, bool *
                     rc = WF_EINVAL;
                     goto out;
                 }
-                /* fall through */
+                __attribute__((fallthrough));
             case S_FIRST:
                 if (c == ']') {
                     note(idx, &cap, idx->n_win, off + p); /* where the last window ends */
@@ -170,7 +170,7 @@ int wf_json_array_scan(const char *path, uint64_t size, const char *what, bool *
                     p++;
                     continue;
                 }
-                /* fall through */
+                __attribute__((fallthrough));
             case S_NEXT:
                 /* An item starts: each window's first one is noted. (No cap here, as for a
                  * list parsed whole: a with-items over it checks its length.) */
@@ -179,7 +179,7 @@ int wf_json_array_scan(const char *path, uint64_t size, const char *what, bool *
                     idx->n_win++;
                 }
                 st = S_ITEM;
-                /* fall through */
+                __attribute__((fallthrough));
             case S_ITEM: {
                 size_t used;
                 bool done;
