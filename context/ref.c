@@ -603,15 +603,51 @@ void wf_ref_set_json_array(json_object *marker, wf_json_array_index *idx_take)
     idx_take->win_off = NULL;
 }
 
+void wf_ref_set_json_array_len(json_object *marker, uint64_t n_items)
+{
+    wf_ref *h = handle_of(marker);
+
+    h->json_array = true;
+    h->lines = n_items;
+}
+
+/* The windows of a JSON array whose length came from its record (wf_ref_set_json_array_len):
+ * the file is scanned once, at the first item read. NULL, or the error (lines_mu held). */
+static char *index_json_array(wf_ref *h)
+{
+    wf_json_array_index idx = { 0 };
+    bool is_array = false;
+    char *why = NULL, *error;
+    int rc = wf_json_array_scan(h->path, h->size, "it", &is_array, &idx, &why);
+
+    if (rc == WF_OK && is_array && idx.n_items == h->lines) {
+        h->win_off = idx.win_off;
+        h->n_win = idx.n_win;
+        return NULL;
+    }
+    if (rc == WF_OK && is_array)
+        why = wf_xasprintf("it has %llu items, not the %llu recorded",
+                           (unsigned long long)idx.n_items, (unsigned long long)h->lines);
+    else if (rc == WF_OK)
+        why = wf_xstrdup("it is no longer an array");
+    error = wf_xasprintf("%s: the result kept in %s changed: %s", h->label, h->path, why);
+    free(why);
+    free(idx.win_off);
+    return error;
+}
+
 /* Window w of a JSON array, parsed (borrowed: valid while lines_mu is held), read into the
  * least recently used slot unless a slot has it; or NULL with *error (lines_mu held). */
 static const json_object *json_window(wf_ref *h, size_t w, char **error)
 {
-    size_t len = (size_t)(h->win_off[w + 1] - h->win_off[w]), count, slot = 0;
+    size_t len, count, slot = 0;
     uint64_t first = (uint64_t)w * WF_REF_LINES_WINDOW;
     char *why = NULL, *buf;
     int fd;
 
+    if (h->win_off == NULL && (*error = index_json_array(h)) != NULL)
+        return NULL;
+    len = (size_t)(h->win_off[w + 1] - h->win_off[w]);
     for (size_t i = 0; i < REF_JSON_WINDOWS; i++) {
         if (h->jwin[i].items != NULL && h->jwin[i].w == w) {
             h->jwin[i].used = ++h->jclock;

@@ -320,6 +320,11 @@ json_object *wf_json_array_window(const char *buf, size_t len, size_t count, cha
  * win_off is owned by the handle from now on) indexes. Call it once, before the marker is
  * shared. */
 void wf_ref_set_json_array(json_object *marker, wf_json_array_index *idx_take);
+/* The same for an array whose item count is known without reading it (a resumed or cached
+ * result: its record's count): `| length` reads nothing, and the file is scanned for its
+ * windows at the first item read; a file that is no longer that array is an error there
+ * ("the result kept in PATH changed"). Call it once, before the marker is shared. */
+void wf_ref_set_json_array_len(json_object *marker, uint64_t n_items);
 
 /* ---- read-only JSON helpers --------------------------------------------------------- */
 

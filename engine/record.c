@@ -158,7 +158,7 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
     rec.reused = reused;
     rec.ignored = c->ignored;
     rec.label = wf__unit_label(r, t, idx, label_buf);
-    if (c->result_from != NULL && strcmp(c->result_from, "lines") == 0)
+    if (wf__result_counted(c))
         rec.has_lines = wf__result_lines(c->value, &rec.result_lines);
     wf_store_record_unit(r->store, &rec);
     wf_strbuf_release(&name);
@@ -175,8 +175,16 @@ json_object *wf__stored_ref(wf_run *r, const char *hash, wf_output_mode mode, ui
 
     if (mode == WF_OUTPUT_LINES)
         wf_ref_set_lines(marker, lines);
+    else if (mode == WF_OUTPUT_JSON && lines != WF_STORE_NOT_A_LIST)
+        wf_ref_set_json_array_len(marker, lines);
     free(path);
     return marker;
+}
+
+bool wf__result_counted(const wf_completion *c)
+{
+    return c->result_from != NULL &&
+           (strcmp(c->result_from, "lines") == 0 || strcmp(c->result_from, "json") == 0);
 }
 
 bool wf__result_lines(const json_object *value, uint64_t *lines)

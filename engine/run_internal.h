@@ -312,13 +312,18 @@ void wf__record_unit(wf_run *r, uint32_t t, uint32_t idx, const wf_completion *c
                      bool reused);
 void wf__record_task(wf_run *r, uint32_t t);
 /* A reference (a new marker, owned) to the store's blob hash, whose value is its bytes
- * (size) converted by mode (lines: how many, for a lines list), loaded through the run's
- * result cache when a template needs it; label names it in errors. */
+ * (size) converted by mode, loaded through the run's result cache when a template needs it
+ * whole; label names it in errors. lines: for mode lines, how many (a lines list); for json,
+ * the items of the array it is as recorded (a list by reference, scanned at its first item
+ * read), or WF_STORE_NOT_A_LIST (a whole value). */
 json_object *wf__stored_ref(wf_run *r, const char *hash, wf_output_mode mode, uint64_t size,
                             uint64_t lines, const char *label);
-/* The length of an `output: lines` result (a list by reference or an array), for its record:
- * true with *lines, false when value is neither. */
+/* The length of an `output: lines` result, or of a json one that is an array (a list by
+ * reference or an array), for its record: true with *lines, false when value is neither. */
 bool wf__result_lines(const json_object *value, uint64_t *lines);
+/* Whether c's result is one whose length its record keeps (wf_store_unit_rec.result_lines):
+ * the stdout converted by `output: lines` or `output: json`. */
+bool wf__result_counted(const wf_completion *c);
 void wf__record_run_start(wf_run *r);
 /* Records the run's end and flushes the store (store_failed set when that fails). */
 void wf__record_run_end(wf_run *r);

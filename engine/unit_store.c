@@ -243,8 +243,7 @@ void wf__unit_cache_record(wf_run *r, const wf_task *task, const char *key, cons
         if (files == NULL)
             return;
     }
-    if (c->result_from == NULL || strcmp(c->result_from, "lines") != 0 ||
-        !wf__result_lines(c->value, &lines))
+    if (!wf__result_counted(c) || !wf__result_lines(c->value, &lines))
         lines = UINT64_MAX;
     wf_store_record_cache(r->store, key, c->result_json, c->result_hash, c->result_from,
                           c->stdout_hash, c->stderr_hash, files,

@@ -257,13 +257,16 @@ static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const ch
             rc = stat(path, &st) == 0 ? WF_OK : WF_ENOENT;
             r.result_unread = rc == WF_OK;
             r.result_size = rc == WF_OK ? (uint64_t)st.st_size : 0;
-            r.result_lines = 0;
+            r.result_lines = WF_STORE_NOT_A_LIST;
             /* Recorded when the unit ended (schema 11), else counted now. */
             if (rc == WF_OK && u.result_from != NULL && strcmp(u.result_from, "lines") == 0) {
                 if (u.result_lines >= 0)
                     r.result_lines = (uint64_t)u.result_lines;
                 else
                     rc = count_lines(path, &r.result_lines);
+            } else if (u.result_from != NULL && strcmp(u.result_from, "json") == 0 &&
+                       u.result_lines >= 0) {
+                r.result_lines = (uint64_t)u.result_lines;
             }
             free(path);
         } else {
@@ -391,6 +394,8 @@ static int result_ref(wf_store *s, const char *hash, const char *from, const cha
             ref->lines = (uint64_t)lines;
         else if (mode == WF_OUTPUT_LINES)
             rc = count_lines(path, &ref->lines);
+        else if (mode == WF_OUTPUT_JSON)
+            ref->lines = from != NULL && lines >= 0 ? (uint64_t)lines : WF_STORE_NOT_A_LIST;
         ref->unread = rc == WF_OK;
     }
     free(path);

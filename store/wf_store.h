@@ -175,7 +175,9 @@ typedef struct wf_store_unit_rec {
     bool ignored;            /* FAILED under continue-on-error: not a failure of the run */
     const char *label;       /* the item's label (`label:` or a short scalar item), or NULL */
     /* With result_from "lines": the result's line count (a last line without \n counts), so
-     * that a resume reads no blob to count it (schema 11). has_lines false: not known. */
+     * that a resume reads no blob to count it (schema 11); with result_from "json" and a
+     * value that is an array: its item count, so that a resume or a cache hit knows it is a
+     * list without reading it. has_lines false: not known (or not an array). */
     bool has_lines;
     uint64_t result_lines;
 } wf_store_unit_rec;
@@ -200,7 +202,8 @@ void wf_store_record_run_end(wf_store *s, const char *run_id, wf_status status, 
  * NULL, or the files the entry
  * restores as a JSON array of {"path", "mode", "hash"} whose blobs are already written; gc
  * keeps those blobs while the entry exists. result_lines: with result_from "lines", the
- * result's line count (wf_store_unit_rec.result_lines), else -1. */
+ * result's line count, with "json" an array's item count (wf_store_unit_rec.result_lines),
+ * else -1. */
 void wf_store_record_cache(wf_store *s, const char *key, const char *result_json,
                            const char *result_hash, const char *result_from,
                            const char *stdout_hash, const char *stderr_hash, const char *files_json,
@@ -304,9 +307,16 @@ typedef struct wf_store_reused {
     bool result_unread;
     uint64_t result_size;
     /* With result_unread and result_from "lines": the blob's lines (a last line without \n
-     * counts), counted as it is read once (nothing kept), for a list by reference. Else 0. */
+     * counts), recorded or counted as it is read once (nothing kept), for a list by reference.
+     * With result_unread and result_from "json": the recorded item count of an array, or
+     * WF_STORE_NOT_A_LIST (not an array, or recorded before counts were), as for any other
+     * unread result. Else 0. */
     uint64_t result_lines;
 } wf_store_reused;
+
+/* wf_store_reused.result_lines, wf_store_result_ref.lines: a JSON result not known to be an
+ * array (read it whole). */
+#define WF_STORE_NOT_A_LIST UINT64_MAX
 
 /* wf_store_succeeded_each's flags: results in blobs are not read (their blob is checked to
  * exist), so that a resumed run holds references to them, not their values. */
@@ -341,7 +351,8 @@ typedef struct wf_store_result_ref {
     const char *mode;                 /* static: the output mode that converts it ("json",
                                        * "text", "lines"); "json" for a result's own blob */
     uint64_t size;                    /* the blob's bytes */
-    uint64_t lines;                   /* with mode "lines": the line count, else 0 */
+    uint64_t lines;                   /* with mode "lines": the line count; with "json":
+                                       * as wf_store_reused.result_lines; else 0 */
     /* Recorded as a blob converted by mode (result_from): the stdout's, or hash's when it is
      * another; false: hash is the result's own JSON (result_hash). */
     bool converted;

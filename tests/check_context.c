@@ -1144,6 +1144,62 @@ START_TEST(test_ref_json_array_windows)
 }
 END_TEST
 
+/* An array whose count came from its record: `| length` reads nothing, the first item read
+ * scans the file, and a count that is not the file's is an error there, not a wrong item. */
+START_TEST(test_ref_json_array_len)
+{
+    const uint64_t n = WF_REF_LINES_WINDOW + 5;
+    wf_strbuf text = WF_STRBUF_INIT;
+    char dir[64], *path, *error = NULL;
+    wf_ref_cache *c = wf_ref_cache_new(1 << 20);
+    json_object *m, *v = NULL;
+    uint64_t len = 0;
+    wf_ref_stats st;
+
+    wf_strbuf_adds(&text, "[");
+    for (uint64_t i = 0; i < n; i++)
+        wf_strbuf_addf(&text, "%s%llu", i ? "," : "", (unsigned long long)(i * 3));
+    wf_strbuf_adds(&text, "]\n");
+    path = ref_file(text.buf, dir);
+    m = wf_ref_new(c, path, "h", WF_OUTPUT_JSON, text.len, 3 * text.len, "task 'gen'", NULL);
+    wf_ref_set_json_array_len(m, n);
+    ck_assert(wf_ref_list_len(m, &len));
+    ck_assert_uint_eq(len, n);
+    ck_assert_int_eq(wf_ref_list_get(m, WF_REF_LINES_WINDOW + 4, &v, &error), WF_OK);
+    ck_assert_int_eq(json_object_get_int64(v), (int64_t)(WF_REF_LINES_WINDOW + 4) * 3);
+    json_object_put(v);
+    ck_assert_int_eq(wf_ref_list_get(m, 0, &v, &error), WF_OK);
+    ck_assert_int_eq(json_object_get_int64(v), 0);
+    json_object_put(v);
+    wf_ref_cache_stats(c, &st);
+    ck_assert_uint_eq(st.loads, 0);
+    json_object_put(m);
+    for (int k = 0; k < 2; k++) {
+        /* One item more than the file has; then a count over a file that is not an array. */
+        m = wf_ref_new(c, path, "h", WF_OUTPUT_JSON, text.len, text.len, "task 'gen'", NULL);
+        wf_ref_set_json_array_len(m, n + 1);
+        if (k == 1) {
+            FILE *f = fopen(path, "w");
+
+            ck_assert_ptr_nonnull(f);
+            fprintf(f, "%*s", (int)text.len - 3, "{\"a\": 1}");
+            fputs("  \n", f);
+            fclose(f);
+        }
+        ck_assert_int_eq(wf_ref_list_get(m, 1, &v, &error), WF_EIO);
+        ck_assert_ptr_null(v);
+        ck_assert_ptr_nonnull(strstr(error, "task 'gen': the result kept in"));
+        ck_assert_ptr_nonnull(strstr(error, k ? "no longer an array" : "not the 4102 recorded"));
+        free(error);
+        error = NULL;
+        json_object_put(m);
+    }
+    wf_strbuf_release(&text);
+    wf_ref_cache_unref(c);
+    ref_cleanup(path, dir);
+}
+END_TEST
+
 START_TEST(test_ref_list_ops)
 {
     static const wf_ref_list_ops ops = { squares_get, squares_free };
@@ -1258,6 +1314,7 @@ static Suite *context_suite(void)
     tcase_add_test(tc, test_ref_list_ops);
     tcase_add_loop_test(tc, test_json_array_scan, 0, (int)WF_ARRAY_LEN(scan_cases));
     tcase_add_test(tc, test_ref_json_array_windows);
+    tcase_add_test(tc, test_ref_json_array_len);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");

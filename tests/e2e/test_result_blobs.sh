@@ -103,6 +103,55 @@ run_wf run hit-len.yaml --store hs --json
 expect_rc "hit: a run reading only the length succeeds" 0
 expect_json "hit: the length is the entry's (no blob read)" 'd["outputs"]["use"]' '30000'
 
+# A JSON array that is a unit's stdout keeps its item count in its record, so a resumed or a
+# cached array is a list by reference like a fresh one: `| length` and `[i]` load nothing,
+# and a --memory below the array's size does not stop them (before, the reused array was a
+# whole value: loaded, or over the budget an error).
+cat > arr.yaml <<'Y'
+version: 1
+tasks:
+  gen:
+    run: python3 -c "import json; print(json.dumps(['item-%d' % i for i in range(30000)]))"; echo ran >> arr.log
+    output: json
+    cache: true
+  use:
+    needs: [gen]
+    run: test -e arr-pass && printf '%s %s %s' << task.gen | length >> << task.gen[5] >> << task.gen[-1] >>
+outputs:
+  use: << task.use >>
+Y
+adb() { python3 -c "import sqlite3, sys; print(sqlite3.connect('as/state.db').execute(sys.argv[1]).fetchone())" "$1"; }
+run_wf run arr.yaml --store as --memory 64K
+expect_rc "array: the first run fails at use" 1
+got=$(adb "SELECT result_from, result_lines FROM units WHERE task = 'gen'")
+[ "$got" = "('json', 30000)" ] && pass "array: its record keeps the item count" ||
+    fail "array: its record is $got, want ('json', 30000)"
+touch arr-pass
+run_wf run arr.yaml --store as --memory 64K --resume last --json
+expect_rc "array: the resume succeeds with a budget below the array" 0
+expect_json "array: resumed, the values" 'd["outputs"]["use"]' '"30000 item-5 item-29999"'
+expect_json "array: resumed, nothing loaded whole" 'd["results_memory"]["loads"]' '0'
+run_wf run arr.yaml --store as --memory 64K --json
+expect_rc "array: a run from the cache succeeds" 0
+if [ "$(wc -l < arr.log)" -eq 1 ]; then pass "array: gen ran once"; else
+    fail "array: gen ran $(wc -l < arr.log) times, want 1"; fi
+expect_json "array: cached, the values" 'd["outputs"]["use"]' '"30000 item-5 item-29999"'
+expect_json "array: cached, nothing loaded whole" 'd["results_memory"]["loads"]' '0'
+# The count is checked against the blob at the first item read: a blob that no longer is
+# that array (same size, one item fewer) fails the unit that reads it, saying so.
+python3 -c "
+import os, sqlite3
+h = sqlite3.connect('as/state.db').execute('SELECT stdout_hash FROM cache').fetchone()[0]
+p = 'as/blobs/%s/%s' % (h[:2], h)
+data = open(p, 'rb').read().replace(b'\"item-0\", ', b'         ', 1)
+os.chmod(p, 0o644)
+open(p, 'wb').write(data)"
+run_wf run arr.yaml --store as --memory 64K
+expect_rc "array: a changed blob fails the run" 1
+cat out.txt err.txt > arr-both.txt
+expect_in "array: the error says the kept result changed" arr-both.txt \
+    "has 29999 items, not the 30000 recorded"
+
 # A stdout blob that is gone: the cache entry is a miss (the unit runs again), and a resume
 # that needs it says the store is damaged.
 find .wfengine/blobs -type f -size +190k -size -210k -exec grep -l '^c*$' {} + | xargs rm -f
