@@ -42,8 +42,18 @@ int wf_cli_completion(int argc, char **argv); /* completion.c: bash|zsh */
 void wf_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints every error of the list with its caret. */
 void wf_cli_print_errors(const wf_errlist *errs);
-/* Loads a workflow, printing its errors (or, when it loads, its warnings); NULL on failure. */
+/* Loads a workflow, printing its errors (or, when it loads, its warnings); NULL on failure.
+ * A big file is loaded into huge pages (wf_cli_heap_reserve). */
 wf_workflow *wf_cli_load(const char *path);
+/* Before building about `bytes` of small objects (a big workflow's model): grows the heap by
+ * that much once and advises the kernel to back it with transparent huge pages, so that the
+ * load takes a few hundred page faults instead of one per 4 KiB (heap.c; B15 in
+ * bench/README.md). Does nothing below 8 MiB or once reserved. Advice only: where huge pages
+ * are off, nothing changes but the heap's growth step. Main thread, before others start. */
+void wf_cli_heap_reserve(size_t bytes);
+/* After the load: glibc's own growth and trim thresholds again (free room at the heap's top
+ * is given back as before). */
+void wf_cli_heap_release(void);
 /* True when arg is "-h" or "--help". */
 bool wf_cli_is_help(const char *arg);
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one (nor an XML

@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* sbrk */
 /* Tests for cli/run_lines.c, fed events by hand: what a fan-out folds into (counts, skipped and
  * not-started lines by reason), the tails of a failed unit's output, the recap and the
  * follow-up commands. The e2e tests (test_progress_plain.sh, test_progress_tty.sh) run the
@@ -5,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -93,6 +95,32 @@ static const struct {
     { 3, false, 2, 0 },    /* a small fan-out: a count per item, but the last */
     { 100, true, 0, 100 }, /* -v: a line per item */
 };
+
+/* heap.c: a reserve for a big load grows the heap once by at least what it was told; a small
+ * one does nothing. (Under a sanitizer, whose allocator is not glibc's, there is no heap to
+ * see.) */
+START_TEST(test_heap_reserve)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    wf_cli_heap_reserve((size_t)32 << 20);
+    wf_cli_heap_release();
+#else
+    uintptr_t before;
+    void *p;
+
+    wf_cli_heap_reserve((size_t)1 << 20);
+    wf_cli_heap_release();
+    p = malloc(100); /* the heap exists */
+    before = (uintptr_t)sbrk(0);
+    wf_cli_heap_reserve((size_t)1 << 20);
+    ck_assert_uint_eq((uintptr_t)sbrk(0), before);
+    wf_cli_heap_reserve((size_t)32 << 20);
+    ck_assert_uint_ge((uintptr_t)sbrk(0) - before, (uintptr_t)32 << 20);
+    wf_cli_heap_release();
+    free(p);
+#endif
+}
+END_TEST
 
 START_TEST(test_fold_successes)
 {
@@ -392,6 +420,7 @@ static Suite *run_lines_suite(void)
 
     tc = tcase_create("fold");
     tcase_add_loop_test(tc, test_fold_successes, 0, (int)WF_ARRAY_LEN(fold_cases));
+    tcase_add_test(tc, test_heap_reserve);
     tcase_add_test(tc, test_fold_skipped_by_reason);
     tcase_add_test(tc, test_fold_reasons_capped);
     tcase_add_test(tc, test_fold_cached);
