@@ -937,6 +937,17 @@ START_TEST(test_many_tasks)
     wf = load_ok(wf_strbuf_str(&sb));
     ck_assert_uint_eq(wf->n_tasks, 2000);
     ck_assert_uint_eq(task(wf, "t1999")->n_deps, 2);
+    /* The name index (a hash table): every name is found at its own index, and no other. */
+    for (int k = 0; k < 2000; k++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "t%d", k);
+        ck_assert_int_eq(wf_workflow_task_index(wf, name), k);
+    }
+    ck_assert_int_eq(wf_workflow_task_index(wf, "t2000"), -1);
+    ck_assert_int_eq(wf_workflow_task_index(wf, "t01"), -1);
+    ck_assert_int_eq(wf_workflow_task_index(wf, "t"), -1);
+    ck_assert_int_eq(wf_workflow_task_index(wf, ""), -1);
     for (size_t k = 0; k < wf->n_tasks; k++) {
         const wf_task *t = &wf->tasks[wf->topo_order[k]];
 
@@ -949,6 +960,32 @@ START_TEST(test_many_tasks)
     }
     wf_workflow_free(wf);
     wf_strbuf_release(&sb);
+}
+END_TEST
+
+/* Two task keys that differ only after an escaped NUL are two tasks of the same name: `needs`
+ * finds the one the sorted index found (the second: no cycle with a), as it always did. */
+START_TEST(test_names_cut_by_nul)
+{
+    const char *text = "version: 1\ntasks:\n"
+                       "  \"a\\0x\": {run: echo 1, needs: [b]}\n"
+                       "  \"a\\0y\": {run: echo 2}\n"
+                       "  b: {run: echo 3, needs: [a]}\n"
+                       "  c: {run: echo 4, needs: [a, zz]}\n";
+    wf_workflow *wf = NULL;
+    char *errs = load_errors(text, &wf);
+
+    assert_errors(errs, "wf.yaml:6:31: unknown task 'zz'; did you mean 'a'?");
+    free(errs);
+    errs = load_errors("version: 1\ntasks:\n"
+                       "  \"a\\0x\": {run: echo 1, needs: [b]}\n"
+                       "  \"a\\0y\": {run: echo 2}\n"
+                       "  b: {run: echo 3, needs: [a]}\n",
+                       &wf);
+    ck_assert_str_eq(errs, "");
+    ck_assert_int_eq(wf_workflow_task_index(wf, "a"), 1);
+    wf_workflow_free(wf);
+    free(errs);
 }
 END_TEST
 
@@ -1559,6 +1596,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, test_pipeline_chain);
     tcase_add_test(tc, test_matrix_include_as_github);
     tcase_add_test(tc, test_many_tasks);
+    tcase_add_test(tc, test_names_cut_by_nul);
     tcase_add_test(tc, test_task_groups);
     tcase_add_test(tc, test_task_groups_loaded);
     suite_add_tcase(s, tc);
