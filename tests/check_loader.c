@@ -172,6 +172,16 @@ static const struct {
       "wf.yaml:5:5: duplicate key 'run' (first at line 4)" },
     { "duplicate task", "version: 1\ntasks:\n  a: {run: echo}\n  b: {run: echo}\n  a: {run: x}\n",
       "wf.yaml:5:3: duplicate key 'a' (first at line 3)" },
+    /* More than 16 keys: no two alike is checked by hashing, and a map with a duplicate is
+     * sorted as before (keys that differ after a NUL, or by a NUL at the end, are different). */
+    { "duplicate tasks in a big map",
+      "version: 1\ntasks: {a: {run: x}, b: {run: x}, c: {run: x}, d: {run: x}, e: {run: x},\n"
+      "  f: {run: x}, g: {run: x}, h: {run: x}, i: {run: x}, j: {run: x}, k: {run: x},\n"
+      "  l: {run: x}, m: {run: x}, \"n\\0x\": {run: x}, \"n\\0y\": {run: x}, n: {run: x},\n"
+      "  \"n\\0\": {run: x}, c: {run: y}, a: {run: y}, c: {run: z}}\n",
+      "wf.yaml:5:20: duplicate key 'c' (first at line 2)\n"
+      "wf.yaml:5:33: duplicate key 'a' (first at line 2)\n"
+      "wf.yaml:5:46: duplicate key 'c' (first at line 2)" },
     { "unknown needs",
       "version: 1\ntasks:\n  build: {run: make}\n  test:\n    needs: [biuld]\n"
       "    run: make test\n",
