@@ -258,7 +258,7 @@ static bool detect_simple(const wf_tpl *t)
     if (i == first->len && t->nparts > 1)
         return false;
     for (size_t k = 0; shell_words[k] != NULL; k++)
-        if (strlen(shell_words[k]) == i - ws &&
+        if (shell_words[k][0] == first->text[ws] && strlen(shell_words[k]) == i - ws &&
             memcmp(shell_words[k], first->text + ws, i - ws) == 0)
             return false;
     return true;

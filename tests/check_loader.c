@@ -882,6 +882,19 @@ static const struct {
     { "9223372036854775807", "9223372036854775807" },
     { "2001-12-14", "\"2001-12-14\"" },
     { "[yes, 0x1F, ~]", "[\"yes\",31,null]" },
+    /* the first byte and the length pass a null, a boolean or a number, and nothing else */
+    { "tRuE", "true" },
+    { "fAlSe", "false" },
+    { "Null", "null" },
+    { "nul", "\"nul\"" },
+    { "nulls", "\"nulls\"" },
+    { "truer", "\"truer\"" },
+    { "fals", "\"fals\"" },
+    { "~~", "\"~~\"" },
+    { "-x", "\"-x\"" },
+    { "0", "0" },
+    { "9.5e-1", "0.95" },
+    { "x1", "\"x1\"" },
     { "{a: 1, \"b\": no}", "{\"a\":1,\"b\":\"no\"}" },
 };
 
