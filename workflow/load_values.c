@@ -133,14 +133,6 @@ bool wf__ld_index_keys(const wf__ynode *map, const char *const *allowed, const w
     return known;
 }
 
-bool wf__ld_keys_known(const wf__ynode *map, const char *const *allowed)
-{
-    for (size_t k = 0; k < map->n; k++)
-        if (!wf__ld_in_list(map->keys[k]->text, allowed))
-            return false;
-    return true;
-}
-
 void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allowed,
                        const char *where)
 {
