@@ -172,6 +172,16 @@ static const struct {
       "wf.yaml:5:5: duplicate key 'run' (first at line 4)" },
     { "duplicate task", "version: 1\ntasks:\n  a: {run: echo}\n  b: {run: echo}\n  a: {run: x}\n",
       "wf.yaml:5:3: duplicate key 'a' (first at line 3)" },
+    /* More than 16 keys: no two alike is checked by hashing, and a map with a duplicate is
+     * sorted as before (keys that differ after a NUL, or by a NUL at the end, are different). */
+    { "duplicate tasks in a big map",
+      "version: 1\ntasks: {a: {run: x}, b: {run: x}, c: {run: x}, d: {run: x}, e: {run: x},\n"
+      "  f: {run: x}, g: {run: x}, h: {run: x}, i: {run: x}, j: {run: x}, k: {run: x},\n"
+      "  l: {run: x}, m: {run: x}, \"n\\0x\": {run: x}, \"n\\0y\": {run: x}, n: {run: x},\n"
+      "  \"n\\0\": {run: x}, c: {run: y}, a: {run: y}, c: {run: z}}\n",
+      "wf.yaml:5:20: duplicate key 'c' (first at line 2)\n"
+      "wf.yaml:5:33: duplicate key 'a' (first at line 2)\n"
+      "wf.yaml:5:46: duplicate key 'c' (first at line 2)" },
     { "unknown needs",
       "version: 1\ntasks:\n  build: {run: make}\n  test:\n    needs: [biuld]\n"
       "    run: make test\n",
@@ -872,6 +882,19 @@ static const struct {
     { "9223372036854775807", "9223372036854775807" },
     { "2001-12-14", "\"2001-12-14\"" },
     { "[yes, 0x1F, ~]", "[\"yes\",31,null]" },
+    /* the first byte and the length pass a null, a boolean or a number, and nothing else */
+    { "tRuE", "true" },
+    { "fAlSe", "false" },
+    { "Null", "null" },
+    { "nul", "\"nul\"" },
+    { "nulls", "\"nulls\"" },
+    { "truer", "\"truer\"" },
+    { "fals", "\"fals\"" },
+    { "~~", "\"~~\"" },
+    { "-x", "\"-x\"" },
+    { "0", "0" },
+    { "9.5e-1", "0.95" },
+    { "x1", "\"x1\"" },
     { "{a: 1, \"b\": no}", "{\"a\":1,\"b\":\"no\"}" },
 };
 
@@ -937,6 +960,17 @@ START_TEST(test_many_tasks)
     wf = load_ok(wf_strbuf_str(&sb));
     ck_assert_uint_eq(wf->n_tasks, 2000);
     ck_assert_uint_eq(task(wf, "t1999")->n_deps, 2);
+    /* The name index (a hash table): every name is found at its own index, and no other. */
+    for (int k = 0; k < 2000; k++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "t%d", k);
+        ck_assert_int_eq(wf_workflow_task_index(wf, name), k);
+    }
+    ck_assert_int_eq(wf_workflow_task_index(wf, "t2000"), -1);
+    ck_assert_int_eq(wf_workflow_task_index(wf, "t01"), -1);
+    ck_assert_int_eq(wf_workflow_task_index(wf, "t"), -1);
+    ck_assert_int_eq(wf_workflow_task_index(wf, ""), -1);
     for (size_t k = 0; k < wf->n_tasks; k++) {
         const wf_task *t = &wf->tasks[wf->topo_order[k]];
 
@@ -949,6 +983,32 @@ START_TEST(test_many_tasks)
     }
     wf_workflow_free(wf);
     wf_strbuf_release(&sb);
+}
+END_TEST
+
+/* Two task keys that differ only after an escaped NUL are two tasks of the same name: `needs`
+ * finds the one the sorted index found (the second: no cycle with a), as it always did. */
+START_TEST(test_names_cut_by_nul)
+{
+    const char *text = "version: 1\ntasks:\n"
+                       "  \"a\\0x\": {run: echo 1, needs: [b]}\n"
+                       "  \"a\\0y\": {run: echo 2}\n"
+                       "  b: {run: echo 3, needs: [a]}\n"
+                       "  c: {run: echo 4, needs: [a, zz]}\n";
+    wf_workflow *wf = NULL;
+    char *errs = load_errors(text, &wf);
+
+    assert_errors(errs, "wf.yaml:6:31: unknown task 'zz'; did you mean 'a'?");
+    free(errs);
+    errs = load_errors("version: 1\ntasks:\n"
+                       "  \"a\\0x\": {run: echo 1, needs: [b]}\n"
+                       "  \"a\\0y\": {run: echo 2}\n"
+                       "  b: {run: echo 3, needs: [a]}\n",
+                       &wf);
+    ck_assert_str_eq(errs, "");
+    ck_assert_int_eq(wf_workflow_task_index(wf, "a"), 1);
+    wf_workflow_free(wf);
+    free(errs);
 }
 END_TEST
 
@@ -1559,6 +1619,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, test_pipeline_chain);
     tcase_add_test(tc, test_matrix_include_as_github);
     tcase_add_test(tc, test_many_tasks);
+    tcase_add_test(tc, test_names_cut_by_nul);
     tcase_add_test(tc, test_task_groups);
     tcase_add_test(tc, test_task_groups_loaded);
     suite_add_tcase(s, tc);

@@ -456,6 +456,16 @@ static const struct {
 } render_cases[] = {
     { "plain text", 0, WF_TPL_LITERAL, "plain text" },
     { "", 0, WF_TPL_LITERAL, "" },
+    /* Text with no `<<` is compiled by a shorter path (compile.c, literal_fast): the same
+     * constant as the full compiler makes, a `<` alone and a `\<` that is no escape kept. */
+    { "echo 5", WF_TPL_SHELL, WF_TPL_LITERAL, "echo 5" },
+    { "sort < in > out", WF_TPL_SHELL, WF_TPL_LITERAL, "sort < in > out" },
+    { "a <\n< b <", WF_TPL_SHELL | WF_TPL_CSTRING, WF_TPL_LITERAL, "a <\n< b <" },
+    { "x\\< y \\", 0, WF_TPL_LITERAL, "x\\< y \\" },
+    { "<", WF_TPL_CSTRING, WF_TPL_LITERAL, "<" },
+    { "echo 'unclosed", WF_TPL_SHELL, WF_TPL_LITERAL, "echo 'unclosed" },
+    { "echo \\<<", WF_TPL_SHELL, WF_TPL_LITERAL, "echo <<" },
+    { "\\<<<", 0, WF_TPL_LITERAL, "<<<" },
     { "n=<< item.n >>", 0, WF_TPL_INTERP, "n=5" },
     { "<< 1.5 >>/<< true >>/<< null >>/<< [1,'a'] >>/<< {'a':1} >>/<< 2.0 >>", 0, WF_TPL_INTERP,
       "1.5/true//[1,\"a\"]/{\"a\":1}/2.0" },
@@ -1054,6 +1064,11 @@ static const struct {
     { "echo<< item.n >>", WF_TPL_SHELL, false, NULL },
     { "echo << item.n | raw >>", WF_TPL_SHELL, false, NULL },
     { "echo ok", 0, false, NULL },
+    { "echo 5", WF_TPL_SHELL, true, "echo|5" },
+    { "  /bin/true  ", WF_TPL_SHELL, true, "/bin/true" },
+    { "echo a < b", WF_TPL_SHELL, false, NULL },
+    { "set -e", WF_TPL_SHELL, false, NULL },
+    { "echo 5", WF_TPL_CSTRING, false, NULL },
     { "", WF_TPL_SHELL, false, NULL },
     { "  ", WF_TPL_SHELL, false, NULL },
 };
@@ -1104,6 +1119,9 @@ static const struct {
 } compile_errors[] = {
     { "<< 1 +", 0, WF_ESYNTAX, 1, 1, "'<<' is not closed: expected '>>'" },
     { "ok\n  << item", 0, WF_ESYNTAX, 2, 3, "'<<' is not closed: expected '>>'" },
+    /* `<<` at the very end, after a `<` or split by a NUL: never a constant */
+    { "echo <<", WF_TPL_SHELL, WF_ESYNTAX, 1, 6, "'<<' is not closed: expected '>>'" },
+    { "a <<<", 0, WF_ESYNTAX, 1, 3, "'<<' is not closed: expected '>>'" },
     { "<< >>", 0, WF_ESYNTAX, 1, 1, "empty expression: expected something between '<<' and '>>'" },
     { "<< 1 + >>", 0, WF_ESYNTAX, 1, 8, "expected an expression, got '>>'" },
     { "<< ) >>", 0, WF_ESYNTAX, 1, 4, "expected an expression, got ')'" },

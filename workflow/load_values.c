@@ -108,12 +108,29 @@ static const char *foreign_hint(const char *key, const char *const *allowed, con
     return NULL;
 }
 
-bool wf__ld_keys_known(const wf__ynode *map, const char *const *allowed)
+bool wf__ld_index_keys(const wf__ynode *map, const char *const *allowed, const wf__ynode **values,
+                       const wf__ynode **keys)
 {
-    for (size_t k = 0; k < map->n; k++)
-        if (!wf__ld_in_list(map->keys[k]->text, allowed))
-            return false;
-    return true;
+    bool known = true;
+    size_t n = 0;
+
+    while (allowed[n] != NULL)
+        n++;
+    memset(values, 0, n * sizeof(*values));
+    memset(keys, 0, n * sizeof(*keys));
+    for (size_t k = 0; k < map->n; k++) {
+        size_t i = 0;
+
+        while (allowed[i] != NULL && !same_key(map->keys[k]->text, allowed[i]))
+            i++;
+        if (allowed[i] == NULL) {
+            known = false;
+        } else if (values[i] == NULL) {
+            values[i] = map->items[k];
+            keys[i] = map->keys[k];
+        }
+    }
+    return known;
 }
 
 void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allowed,

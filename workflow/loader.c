@@ -587,6 +587,7 @@ void wf_workflow_free(wf_workflow *wf)
     free(wf->tasks);
     free(wf->topo_order);
     free(wf->by_name);
+    free(wf->name_slots);
     free_named_vnodes(wf->outputs, wf->n_outputs);
     wf_vnode_free(wf->slurm);
     free(wf->path);

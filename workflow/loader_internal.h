@@ -265,8 +265,11 @@ void wf__ld_type_error(wf__ld *c, const wf__ynode *n, const char *what, const ch
 bool wf__ld_in_list(const char *s, const char *const *list);
 /* Appends the list as "a, b, c". */
 void wf__ld_join_list(wf_strbuf *sb, const char *const *list);
-/* True when every key of map is in allowed (NULL-terminated). */
-bool wf__ld_keys_known(const wf__ynode *map, const char *const *allowed);
+/* One pass over map: values[i] and keys[i] get the value and key node of allowed[i]
+ * (NULL-terminated), NULL when map has no such key (what wf__ld_get would give for each).
+ * Returns true when every key of map is in allowed. */
+bool wf__ld_index_keys(const wf__ynode *map, const char *const *allowed, const wf__ynode **values,
+                       const wf__ynode **keys);
 /* "unknown key 'x' in <where>; did you mean 'z'?" or the list of valid keys, per unknown key. */
 void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allowed,
                        const char *where);

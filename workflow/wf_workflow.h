@@ -263,7 +263,13 @@ typedef struct wf_workflow {
     wf_task *tasks; /* in file order */
     size_t n_tasks;
     size_t *topo_order; /* task indices in a dependency order (for display and checks) */
-    size_t *by_name;    /* task indices sorted by name (internal: wf_workflow_task_index) */
+    /* wf_workflow_task_index's index (internal, built by validation): an open-addressing
+     * table of task index + 1 by name (name_mask + 1 slots, 0 empty); by_name, the task
+     * indices sorted by name, only when two tasks have the same name as a C string (a key
+     * cut short by a NUL byte: an error), for the binary search that decided those before. */
+    uint32_t *name_slots;
+    size_t name_mask;
+    size_t *by_name;
 
     wf_named_vnode *outputs;
     size_t n_outputs;

@@ -70,6 +70,29 @@ static bool parse_unsigned(const char *digits, int base, int64_t *out)
     return true;
 }
 
+/* Whether a non-empty plain scalar of len bytes could be a null, a boolean or a number, by
+ * its first byte and length: most (names, keys, commands) cannot, and then need none of the
+ * comparisons below. */
+static bool may_be_special(const char *s, size_t len)
+{
+    switch (s[0]) {
+    case '~':
+        return len == 1;
+    case 'n':
+    case 'N':
+    case 't':
+    case 'T':
+        return len == 4;
+    case 'f':
+    case 'F':
+        return len == 5;
+    case '-':
+        return true;
+    default:
+        return s[0] >= '0' && s[0] <= '9';
+    }
+}
+
 /* Resolves a plain scalar by the core schema as the workflow format restricts it: only
  * true/false booleans, null/Null/NULL/~/empty, JSON numbers plus 0x and 0o integers. */
 void wf__yaml_resolve_plain(wf__loader *L, wf__ynode *n)
@@ -78,7 +101,7 @@ void wf__yaml_resolve_plain(wf__loader *L, wf__ynode *n)
     bool is_int;
 
     n->type = WF__Y_STRING;
-    if (n->len != strlen(s))
+    if (n->len != strlen(s) || (n->len > 0 && !may_be_special(s, n->len)))
         return;
     if (n->len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
         strcmp(s, "NULL") == 0) {

@@ -7,8 +7,8 @@
  * format; yaml_scalar.c), merge keys are resolved when their mapping ends, and aliases share
  * the anchored node. The builder keeps its own stack, so no input can make it recurse; the
  * size and depth of the tree with aliases expanded are bounded before anything walks it
- * recursively. Marks and errors come from yaml_source.c. A node's JSON value and its
- * description for messages end the file.
+ * recursively. Marks and errors come from yaml_source.c; a node's JSON value and its
+ * description for messages, from yaml_value.c.
  */
 #include <errno.h>
 #include <math.h>
@@ -351,6 +351,51 @@ static bool finish_small_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys,
     return true;
 }
 
+static uint32_t key_hash(const wf__ynode *k)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < k->len; i++)
+        h = (h ^ (unsigned char)k->text[i]) * 16777619u;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    return h;
+}
+
+/* A map too big for finish_small_map with no merge key and no two keys alike (the tasks map of
+ * a generated workflow: 100,000 keys) is kept as written; that is checked with a hash table,
+ * so only a map with a duplicate is sorted (finish_map reports it). False otherwise. */
+static bool finish_plain_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys,
+                             wf__ynode **raw_values, size_t raw_n)
+{
+    size_t slots = 16, mask;
+    uint32_t *table;
+    bool differ = true;
+
+    for (size_t k = 0; k < raw_n; k++)
+        if (is_merge_key(raw_keys[k]))
+            return false;
+    while (slots < 2 * raw_n)
+        slots *= 2;
+    mask = slots - 1;
+    table = wf_xcalloc(slots, sizeof(*table));
+    for (size_t k = 0; k < raw_n && differ; k++) {
+        size_t h = key_hash(raw_keys[k]) & mask;
+
+        for (; table[h] != 0 && differ; h = (h + 1) & mask)
+            differ = key_cmp(raw_keys[table[h] - 1], raw_keys[k]) != 0;
+        table[h] = (uint32_t)(k + 1); /* raw_n < 4 Gi: the file is smaller */
+    }
+    free(table);
+    if (!differ)
+        return false;
+    n->keys = wf_arena_ptrdup(tree_arena(L), raw_keys, raw_n);
+    n->items = wf_arena_ptrdup(tree_arena(L), raw_values, raw_n);
+    n->n = (uint32_t)raw_n;
+    return true;
+}
+
 /* Turns the raw key/value pairs of a finished mapping into its final entries: explicit keys
  * unique, merge keys replaced by the entries they bring, where they stand. */
 static void finish_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys, wf__ynode **raw_values,
@@ -361,7 +406,8 @@ static void finish_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys, wf__yn
     bool *drop;
     entries out = { 0 };
 
-    if (finish_small_map(L, n, raw_keys, raw_values, raw_n))
+    if (finish_small_map(L, n, raw_keys, raw_values, raw_n) ||
+        finish_plain_map(L, n, raw_keys, raw_values, raw_n))
         return;
     own = wf_xmalloc((raw_n + 1) * sizeof(*own));
     drop = wf_xcalloc(raw_n + 1, sizeof(*drop));
@@ -765,59 +811,4 @@ out:
     release_entries(&b.raw);
     yaml_parser_delete(&parser);
     return ok;
-}
-
-/* The sizes here come from the file (at most WF_MAX_FILE_SIZE): json-c's NULLs go to the one
- * out-of-memory handler rather than into its assertions. */
-json_object *wf__ynode_json(const wf__ynode *n)
-{
-    json_object *o;
-
-    switch (n->type) {
-    case WF__Y_NULL:
-        return NULL;
-    case WF__Y_BOOL:
-        return wf_json_check(json_object_new_boolean(n->b));
-    case WF__Y_INT:
-        return wf_json_check(json_object_new_int64(n->i));
-    case WF__Y_DOUBLE:
-        return wf_json_check(json_object_new_double(n->d));
-    case WF__Y_STRING:
-        return wf_json_check(json_object_new_string_len(n->text, (int)n->len));
-    case WF__Y_LIST:
-        o = wf_json_check(json_object_new_array_ext(n->n > 0 ? (int)n->n : 1));
-        for (size_t k = 0; k < n->n; k++)
-            wf_json_push(o, wf__ynode_json(n->items[k]));
-        return o;
-    case WF__Y_MAP:
-        o = wf_json_check(json_object_new_object());
-        for (size_t k = 0; k < n->n; k++)
-            if (json_object_object_add(o, n->keys[k]->text, wf__ynode_json(n->items[k])) != 0)
-                wf_oom(sizeof(struct lh_entry));
-        return o;
-    }
-    return NULL;
-}
-
-char *wf__ynode_describe(const wf__ynode *n)
-{
-    switch (n->type) {
-    case WF__Y_NULL:
-        return wf_xstrdup("null");
-    case WF__Y_BOOL:
-        return wf_xasprintf("the boolean %s", n->b ? "true" : "false");
-    case WF__Y_INT:
-        return wf_xasprintf("the integer %s", n->text);
-    case WF__Y_DOUBLE:
-        return wf_xasprintf("the number %s", n->text);
-    case WF__Y_STRING:
-        if (n->len > 40)
-            return wf_xasprintf("the string '%.37s...'", n->text);
-        return wf_xasprintf("the string '%s'", n->text);
-    case WF__Y_LIST:
-        return wf_xstrdup("a list");
-    case WF__Y_MAP:
-        return wf_xstrdup("a map");
-    }
-    return wf_xstrdup("a value");
 }

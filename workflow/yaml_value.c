@@ -1,6 +1,7 @@
 /* wf_yaml_load_value_file: a JSON or YAML file as a value (for `run --inputs FILE`). JSON is
  * YAML, so one parser with the workflow loader's scalar rules serves both. wf__read_file, the
- * one way the loader reads a file, lives here too. */
+ * one way the loader reads a file, lives here too, and so do a node's JSON value and its
+ * description for messages. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,4 +75,59 @@ int wf_yaml_load_value_file(const char *path, json_object **out, wf_errlist *err
     wf__loader_release(&L);
     wf_strbuf_release(&sb);
     return rc;
+}
+
+/* The sizes here come from the file (at most WF_MAX_FILE_SIZE): json-c's NULLs go to the one
+ * out-of-memory handler rather than into its assertions. */
+json_object *wf__ynode_json(const wf__ynode *n)
+{
+    json_object *o;
+
+    switch (n->type) {
+    case WF__Y_NULL:
+        return NULL;
+    case WF__Y_BOOL:
+        return wf_json_check(json_object_new_boolean(n->b));
+    case WF__Y_INT:
+        return wf_json_check(json_object_new_int64(n->i));
+    case WF__Y_DOUBLE:
+        return wf_json_check(json_object_new_double(n->d));
+    case WF__Y_STRING:
+        return wf_json_check(json_object_new_string_len(n->text, (int)n->len));
+    case WF__Y_LIST:
+        o = wf_json_check(json_object_new_array_ext(n->n > 0 ? (int)n->n : 1));
+        for (size_t k = 0; k < n->n; k++)
+            wf_json_push(o, wf__ynode_json(n->items[k]));
+        return o;
+    case WF__Y_MAP:
+        o = wf_json_check(json_object_new_object());
+        for (size_t k = 0; k < n->n; k++)
+            if (json_object_object_add(o, n->keys[k]->text, wf__ynode_json(n->items[k])) != 0)
+                wf_oom(sizeof(struct lh_entry));
+        return o;
+    }
+    return NULL;
+}
+
+char *wf__ynode_describe(const wf__ynode *n)
+{
+    switch (n->type) {
+    case WF__Y_NULL:
+        return wf_xstrdup("null");
+    case WF__Y_BOOL:
+        return wf_xasprintf("the boolean %s", n->b ? "true" : "false");
+    case WF__Y_INT:
+        return wf_xasprintf("the integer %s", n->text);
+    case WF__Y_DOUBLE:
+        return wf_xasprintf("the number %s", n->text);
+    case WF__Y_STRING:
+        if (n->len > 40)
+            return wf_xasprintf("the string '%.37s...'", n->text);
+        return wf_xasprintf("the string '%s'", n->text);
+    case WF__Y_LIST:
+        return wf_xstrdup("a list");
+    case WF__Y_MAP:
+        return wf_xstrdup("a map");
+    }
+    return wf_xstrdup("a value");
 }
