@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "wf_store.h"
+
 #include "cli.h"
 
 static const char usage[] =
@@ -86,6 +88,7 @@ int main(int argc, char **argv)
 
     /* wfengine uses OpenSSL for SHA-256 alone: its configuration file has nothing to say. */
     wf_sha256_skip_openssl_config();
+    wf_store_skip_sqlite_bulk_cache();
     if (cmd == NULL) {
         fputs(usage, stderr);
         return WF_EXIT_USAGE;

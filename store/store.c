@@ -336,6 +336,12 @@ out:
     return rc;
 }
 
+void wf_store_skip_sqlite_bulk_cache(void)
+{
+    /* SQLITE_MISUSE once SQLite is initialised: then nothing changes, as documented. */
+    (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0);
+}
+
 /* Opens a connection with the settings every connection needs. */
 static int open_db(wf_store *s, sqlite3 **out, wf_error *err)
 {
