@@ -124,7 +124,7 @@ void wf_cli_progress_event(wf_cli_progress *p, const wf_event *ev);
 void wf_cli_progress_print(wf_cli_progress *p, const wf_event *ev, const char *lines);
 /* Prints text (whole lines, shown as they are) above the live display, in every mode: what
  * the run itself has to say while it runs ("wfengine: interrupted: stopping ..."). Thread-safe
- * (the signal watcher calls it); not async-signal-safe. */
+ * (the main thread calls it on a stop signal while the run goes on); not async-signal-safe. */
 void wf_cli_progress_note(wf_cli_progress *p, const char *text);
 /* Stops the ticker and erases the live display. NULL is fine. */
 void wf_cli_progress_free(wf_cli_progress *p);

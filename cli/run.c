@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,6 +78,8 @@ static const char help_end[] =
     "  wfengine run workflows/failure-handling.yaml --resume last\n"
     "  wfengine run workflows/matrix-build.yaml --junit report.xml --progress plain\n";
 
+typedef struct signal_watch signal_watch;
+
 typedef struct run_cli {
     const char *file;
     json_object *inputs;      /* name -> string from -i */
@@ -100,7 +103,52 @@ typedef struct run_cli {
     wf_cli_progress *progress; /* progress.c: where the events' lines go */
     wf_cli_lines *lines;       /* run_lines.c: what the events print */
     wf_cli_junit *junit;       /* junit.c: the report, when --junit */
+    signal_watch *watch;       /* told when the run has ended */
 } run_cli;
+
+/* ---- signals --------------------------------------------------------------------------- */
+
+/* SIGINT, SIGTERM and SIGHUP are blocked in every thread, and the main thread, which has
+ * nothing else to do while the run goes on, waits for them with the run's end (SIGUSR1, sent
+ * to it alone once RUN_END has been printed) and asks the run to stop: wf_run_cancel is not
+ * async-signal-safe, so no handler calls it, and no thread is started for this (a thread is
+ * a tenth of a millisecond of a one-task run: B8). SIGHUP (the terminal or the ssh
+ * connection closed) is a stop like the others: left at its default it would kill us with
+ * the units still running and the run recorded as running. */
+struct signal_watch {
+    pthread_t main;            /* the thread that waits */
+    atomic_bool ended;         /* RUN_END came: a SIGUSR1 from elsewhere is not the end */
+    wf_cli_progress *progress; /* the message goes above the live display, never through it */
+    sigset_t set;
+    int got; /* the first stop signal, or 0 */
+};
+
+/* Waits for the run's end, asking it to stop at the first stop signal (the later ones change
+ * nothing: the run is already stopping). */
+static void wait_for_end(signal_watch *w, wf_run *run)
+{
+    for (;;) {
+        int sig = sigwaitinfo(&w->set, NULL);
+
+        if (sig < 0)
+            continue; /* EINTR: a stop signal is blocked, so something else (a debugger) */
+        if (sig == SIGUSR1) {
+            if (atomic_load(&w->ended))
+                return;
+            continue;
+        }
+        if (w->got != 0)
+            continue;
+        w->got = sig;
+        wf_cli_progress_note(w->progress,
+                             sig == SIGINT   ? "wfengine: interrupted: stopping (ending running "
+                                               "tasks)\n"
+                             : sig == SIGHUP ? "wfengine: hangup: stopping (ending running tasks)\n"
+                                             : "wfengine: terminated: stopping (ending running "
+                                               "tasks)\n");
+        wf_run_cancel(run);
+    }
+}
 
 /* ---- progress -------------------------------------------------------------------------- */
 
@@ -116,37 +164,11 @@ static void on_event(const wf_event *ev, void *user)
     if (sb.len > 0)
         wf_cli_progress_print(cli->progress, ev, wf_strbuf_str(&sb));
     wf_strbuf_release(&sb);
-}
-
-/* ---- signals --------------------------------------------------------------------------- */
-
-typedef struct signal_watch {
-    wf_run *run;
-    wf_cli_progress *progress; /* the message goes above the live display, never through it */
-    sigset_t set;
-    int got;
-} signal_watch;
-
-/* SIGINT, SIGTERM and SIGHUP are blocked in every thread; this one waits for them and asks
- * the run to stop (wf_run_cancel is not async-signal-safe, so no handler calls it). SIGHUP
- * (the terminal or the ssh connection closed) is a stop like the others: left at its default
- * it would kill us with the units still running and the run recorded as running. */
-static void *signal_main(void *arg)
-{
-    signal_watch *w = arg;
-    int sig = 0;
-
-    while (sigwait(&w->set, &sig) != 0) {
+    /* The run's last event (a called workflow's RUN_END never reaches this callback). */
+    if (ev->kind == WF_EVENT_RUN_END && cli->watch != NULL) {
+        atomic_store(&cli->watch->ended, true);
+        pthread_kill(cli->watch->main, SIGUSR1);
     }
-    if (sig == SIGUSR1)
-        return NULL; /* the run ended: the main thread wakes us to exit */
-    w->got = sig;
-    wf_cli_progress_note(
-        w->progress, sig == SIGINT   ? "wfengine: interrupted: stopping (ending running tasks)\n"
-                     : sig == SIGHUP ? "wfengine: hangup: stopping (ending running tasks)\n"
-                                     : "wfengine: terminated: stopping (ending running tasks)\n");
-    wf_run_cancel(w->run);
-    return NULL;
 }
 
 /* ---- inputs ---------------------------------------------------------------------------- */
@@ -813,8 +835,6 @@ int wf_cli_run(int argc, char **argv)
     wf_error store_err, reap_err, disk_err;
     wf_strbuf resume_hint = WF_STRBUF_INIT;
     signal_watch watch = { 0 };
-    pthread_t sig_thread;
-    bool sig_started = false;
     int status = WF_EXIT_USAGE, rc;
     wf_status st;
     json_object *doc = NULL, *inputs = NULL, *site_slurm = NULL;
@@ -858,14 +878,17 @@ int wf_cli_run(int argc, char **argv)
         goto out;
     }
     /* Block the stop signals before any thread exists (the store's writer is the first), so
-     * that all threads inherit the mask and only the watcher receives them. A signal that is
-     * ignored (as bash does for background jobs) still reaches sigwait while it is blocked. */
+     * that all threads inherit the mask and only this one receives them (wait_for_end). A
+     * signal that is ignored (as bash does for background jobs) still reaches sigwaitinfo
+     * while it is blocked. */
     sigemptyset(&watch.set);
     sigaddset(&watch.set, SIGINT);
     sigaddset(&watch.set, SIGTERM);
     sigaddset(&watch.set, SIGHUP);
     sigaddset(&watch.set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
+    watch.main = pthread_self();
+    atomic_init(&watch.ended, false);
     if (!cli.no_store) {
         status = wf_cli_open_store(cli.store_dir, &store);
         if (status != WF_EXIT_OK)
@@ -905,6 +928,8 @@ int wf_cli_run(int argc, char **argv)
     opts.on_event = on_event;
     opts.env_files = cli.n_env_files > 0 ? cli.env_files : NULL;
     opts.user = &cli;
+    watch.progress = cli.progress;
+    cli.watch = &watch;
     opts.store = store;
     opts.resume_run = resume.run_id[0] ? resume.run_id : NULL;
     opts.no_cache = cli.no_cache;
@@ -920,14 +945,8 @@ int wf_cli_run(int argc, char **argv)
         status = rc == WF_ESTORE ? WF_EXIT_STORE : WF_EXIT_USAGE;
         goto out;
     }
-    watch.run = run;
-    watch.progress = cli.progress;
-    sig_started = pthread_create(&sig_thread, NULL, signal_main, &watch) == 0;
+    wait_for_end(&watch, run);
     st = wf_run_wait(run);
-    if (sig_started) {
-        pthread_kill(sig_thread, SIGUSR1);
-        pthread_join(sig_thread, NULL);
-    }
     wf_cli_progress_free(cli.progress);
     cli.progress = NULL;
     if (cli.junit != NULL && cli.n_targets > 0)

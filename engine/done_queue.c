@@ -66,16 +66,10 @@ static wf_completion *slot_locked(wf_done_queue *q)
     return &q->v[q->len++];
 }
 
-static void wake_locked(wf_done_queue *q)
-{
-    q->woken = true;
-    pthread_cond_signal(&q->cond);
-}
-
 void wf_done_queue_push(wf_done_queue *q, const wf_completion *c, const wf_job *started,
                         size_t jobs_ahead)
 {
-    bool wake = false;
+    bool wake = false, signal = false;
 
     if (c == NULL && started == NULL)
         return;
@@ -98,13 +92,18 @@ void wf_done_queue_push(wf_done_queue *q, const wf_completion *c, const wf_job *
     /* Not urgent (a start, a success): wake the scheduler only when it would not look by
      * itself within a tick; without that a long unit would be shown queued until it ended. */
     if (q->wake_ms != 0 && !q->woken && (wake || q->wake_ms > wf_now_ms() + WF__SCHED_TICK_MS))
-        wake_locked(q);
+        signal = q->woken = true;
     pthread_mutex_unlock(&q->lock);
+    /* After the lock is let go: a scheduler woken while we hold it would wake only to block
+     * on the lock and be woken again, two context switches more (B8). */
+    if (signal)
+        pthread_cond_signal(&q->cond);
 }
 
 void wf__done_queue_push_event(wf_done_queue *q, wf_fwd_event *fe)
 {
     wf_completion *n;
+    bool signal = false;
 
     pthread_mutex_lock(&q->lock);
     n = slot_locked(q);
@@ -114,8 +113,12 @@ void wf__done_queue_push_event(wf_done_queue *q, wf_fwd_event *fe)
     q->starts++;
     /* Like a start notice: shown within a tick, no wake-up of its own otherwise. */
     if (q->wake_ms != 0 && !q->woken && q->wake_ms > wf_now_ms() + WF__SCHED_TICK_MS)
-        wake_locked(q);
+        signal = q->woken = true;
     pthread_mutex_unlock(&q->lock);
+    /* After the lock is let go: a scheduler woken while we hold it would wake only to block
+     * on the lock and be woken again, two context switches more (B8). */
+    if (signal)
+        pthread_cond_signal(&q->cond);
 }
 
 void wf__done_queue_wake(wf_done_queue *q)

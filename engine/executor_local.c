@@ -199,11 +199,13 @@ static void local_submit(wf_executor *ex, const wf_job *jobs, size_t n)
         x->jobs[(x->head + x->len + i) % x->cap] = jobs[i];
     x->len += n;
     grow(x);
+    pthread_mutex_unlock(&x->lock);
+    /* After the lock is let go: a worker woken while we hold it would block on it at once
+     * and be woken again (B8). */
     if (n == 1)
         pthread_cond_signal(&x->cond);
     else
         pthread_cond_broadcast(&x->cond);
-    pthread_mutex_unlock(&x->lock);
 }
 
 static void local_cancel_task(wf_executor *ex, uint32_t t)

@@ -789,6 +789,62 @@ static int wait_child(runner *r, wf_proc_result *res)
     return rc;
 }
 
+/* In the child between vfork and exec (system calls only, no allocation): the value of the
+ * hex mask after "\nName:\t" in text, or false when it is not there. */
+static bool status_mask(const char *text, const char *name, uint64_t *mask)
+{
+    const char *p = text;
+    size_t n = strlen(name);
+
+    for (;;) {
+        p = strchr(p, '\n');
+        if (p == NULL)
+            return false;
+        p++;
+        if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\t')
+            break;
+    }
+    p += n + 2;
+    *mask = 0;
+    for (int digits = 0;; p++, digits++) {
+        int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+
+        if (v < 0)
+            return digits > 0 && *p == '\n';
+        if (digits == 16)
+            return false;
+        *mask = *mask << 4 | (uint64_t)v;
+    }
+}
+
+/* In the child between vfork and exec: the signals whose disposition is not the default
+ * (ignored or caught), read from /proc/self/status, whose SigIgn and SigCgt lines are the
+ * child's own dispositions, copied from ours at the vfork. Setting all 62 of them instead is
+ * 62 system calls while our worker thread waits (60-70 us on a virtual machine, against
+ * about 10 us for this read: B8, B5). False when /proc cannot be read (then every signal is
+ * set). */
+static bool non_default_signals(uint64_t *set)
+{
+    char text[4096];
+    uint64_t ign, cgt;
+    ssize_t n;
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return false;
+    /* One read: /proc gives the whole file (about 1.4 KiB) at once; a short one that misses
+     * a line is caught below. */
+    n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    text[n] = '\0';
+    if (!status_mask(text, "SigIgn", &ign) || !status_mask(text, "SigCgt", &cgt))
+        return false;
+    *set = ign | cgt;
+    return true;
+}
+
 /* The child between vfork and exec. It runs on its parent's stack and memory with every signal
  * blocked, so it makes system calls and nothing else (no allocation, no locks, no return).
  * A step that fails sends its errno down report and ends the child. */
@@ -798,6 +854,8 @@ child_exec(const char *path, const wf_proc_spec *spec, const char *const *envp, 
 {
     struct sigaction dfl;
     sigset_t none;
+    uint64_t set = ~(uint64_t)0;
+    bool known = non_default_signals(&set);
     int fd, e;
 
     /* Every signal to its default action: an ignored SIGPIPE or SIGINT would be inherited
@@ -807,7 +865,9 @@ child_exec(const char *path, const wf_proc_spec *spec, const char *const *envp, 
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP)
+        bool other = !known || sig > 64 || (set >> (sig - 1) & 1) != 0;
+
+        if (sig != SIGKILL && sig != SIGSTOP && other)
             sigaction(sig, &dfl, NULL);
     }
     if (setpgid(0, 0) != 0)

@@ -11,8 +11,9 @@
  * concurrency). Event callbacks are called on the scheduler thread, one at a time, in order.
  * Action callbacks are called on worker threads, possibly several at once (also for the same
  * action), so they must be thread-safe. wf_run_cancel may be called from any thread, but not
- * from a signal handler: block the signals and sigwait() in a thread of your own, as the CLI
- * does. The process must ignore or block SIGPIPE (wf_engine_new blocks it in the calling
+ * from a signal handler: block the signals and sigwait() in a thread of your own (the CLI's
+ * main thread does it while the run goes on, woken at RUN_END by a SIGUSR1 its event callback
+ * sends it). The process must ignore or block SIGPIPE (wf_engine_new blocks it in the calling
  * thread; threads created later inherit that).
  *
  * Errors: functions return WF_OK (0) or a negative WF_E* code (see wf_strerror); those that

@@ -336,6 +336,12 @@ out:
     return rc;
 }
 
+void wf_store_skip_sqlite_bulk_cache(void)
+{
+    /* SQLITE_MISUSE once SQLite is initialised: then nothing changes, as documented. */
+    (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0);
+}
+
 /* Opens a connection with the settings every connection needs. */
 static int open_db(wf_store *s, sqlite3 **out, wf_error *err)
 {
@@ -878,7 +884,10 @@ int wf_store_flush(wf_store *s, wf_error *err)
     target = s->enqueued;
     if (target > s->flush_target)
         s->flush_target = target;
+    /* The writer is woken with the lock let go, or it would wake to block on it (B8). */
+    pthread_mutex_unlock(&s->qlock);
     pthread_cond_signal(&s->q_ready);
+    pthread_mutex_lock(&s->qlock);
     while (s->committed < target && !atomic_load(&s->failed))
         pthread_cond_wait(&s->q_done, &s->qlock);
     pthread_mutex_unlock(&s->qlock);

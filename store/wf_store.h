@@ -71,6 +71,14 @@ typedef struct wf_store wf_store;
  * ones are blobs. */
 #define WF_STORE_INLINE_MAX 1024
 
+/* For programs that use SQLite only through the store (the wfengine CLI): no connection
+ * preallocates its page cache (SQLite's default bulk of 20 pages, which it touches whole at
+ * the first read: a page fault per 4 KiB, about 20 of a one-task run's 440 on the read and
+ * the write connection each); pages are allocated as they are used. Call it before any other
+ * SQLite use; later it changes nothing. A program that uses SQLite itself decides its own
+ * configuration and need not call it. */
+void wf_store_skip_sqlite_bulk_cache(void);
+
 /* Opens (creating if needed) the store in dir. Returns WF_OK with *out, or WF_ESTORE with err
  * naming dir (or the file inside it) and the cause. A state.db that is empty (0 bytes) or
  * missing while blobs/ holds outputs is refused (WF_ESTORE): the history was lost, and the

@@ -100,6 +100,8 @@ static wf__rec *rec_new(enum rec_kind kind, const char *const *strs, size_t n)
 
 static void enqueue(wf_store *s, wf__rec *r)
 {
+    bool wake;
+
     pthread_mutex_lock(&s->qlock);
     /* Bounded: wait while the writer is behind, unless nothing will ever drain the queue. */
     while ((s->q_recs >= WF__STORE_QUEUE_MAX_RECS || s->q_bytes >= WF__STORE_QUEUE_MAX_BYTES) &&
@@ -118,9 +120,11 @@ static void enqueue(wf_store *s, wf__rec *r)
     s->tail = r;
     s->q_recs++;
     s->q_bytes += r->bytes;
-    if (s->q_recs == 1 || s->q_recs == WF__STORE_BATCH_MAX)
-        pthread_cond_signal(&s->q_ready);
+    wake = s->q_recs == 1 || s->q_recs == WF__STORE_BATCH_MAX;
     pthread_mutex_unlock(&s->qlock);
+    /* After the lock is let go, or the writer would wake to block on it (B8). */
+    if (wake)
+        pthread_cond_signal(&s->q_ready);
 }
 
 /* A store opened read-only records nothing: a record is a bug of the caller, reported as a
@@ -660,7 +664,10 @@ static void *writer_main(void *arg)
 
         pthread_mutex_lock(&s->qlock);
         s->committed = last;
+        /* Woken with the lock let go, a flush does not block on it at once (B8). */
+        pthread_mutex_unlock(&s->qlock);
         pthread_cond_broadcast(&s->q_done);
+        pthread_mutex_lock(&s->qlock);
     }
     pthread_mutex_unlock(&s->qlock);
     wf__ranges_release(&w.ranges);

@@ -232,6 +232,45 @@ START_TEST(test_signals_reset_in_child)
 }
 END_TEST
 
+/* Only the signals whose disposition is not the default are reset in the child (read from its
+ * /proc/self/status): an ignored signal low and one high in the mask, and one caught, must all
+ * reach the task at their default. */
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+START_TEST(test_signals_reset_only_what_differs)
+{
+    struct sigaction ign, handle, old_hup, old_rt, old_usr1;
+    wf_proc_result res;
+    int rt = SIGRTMAX - 1;
+
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    memset(&handle, 0, sizeof(handle));
+    handle.sa_handler = on_usr1;
+    sigemptyset(&handle.sa_mask);
+    ck_assert_int_eq(sigaction(SIGHUP, &ign, &old_hup), 0);
+    ck_assert_int_eq(sigaction(rt, &ign, &old_rt), 0);
+    ck_assert_int_eq(sigaction(SIGUSR1, &handle, &old_usr1), 0);
+
+    /* The shell's own dispositions: nothing ignored, nothing caught but what it sets. */
+    ck_assert_int_eq(run_sh("grep '^SigIgn:' /proc/$$/status", 5000, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert_str_eq(res.out.data, "SigIgn:\t0000000000000000\n");
+    wf_proc_result_release(&res);
+    ck_assert_int_eq(run_sh("kill -USR1 $$; echo survived", 5000, &res), WF_OK);
+    ck_assert_int_eq(res.exit_code, 128 + SIGUSR1);
+    wf_proc_result_release(&res);
+
+    ck_assert_int_eq(sigaction(SIGHUP, &old_hup, NULL), 0);
+    ck_assert_int_eq(sigaction(rt, &old_rt, NULL), 0);
+    ck_assert_int_eq(sigaction(SIGUSR1, &old_usr1, NULL), 0);
+}
+END_TEST
+
 /* Descriptors of the engine that are not close-on-exec, low or high, stay out of the task;
  * the task gets exactly 0, 1 and 2. */
 START_TEST(test_no_descriptor_leaks)
@@ -1040,6 +1079,7 @@ static Suite *proc_suite(void)
     tcase_add_test(tc, test_result_init_release_closes_nothing);
     tcase_add_test(tc, test_signal_death);
     tcase_add_test(tc, test_signals_reset_in_child);
+    tcase_add_test(tc, test_signals_reset_only_what_differs);
     tcase_add_test(tc, test_no_descriptor_leaks);
     suite_add_tcase(s, tc);
 

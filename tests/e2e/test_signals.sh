@@ -73,4 +73,20 @@ wait "$pid"
 rc=$?
 set -e
 expect_rc "SIGINT ends an in-process core.sleep" 130
+
+# SIGUSR1 is how the run's end reaches the thread that waits for the stop signals: one from
+# outside changes nothing, and a SIGINT after it still stops the run.
+set +e
+"$WFENGINE" run sleepaction.yaml >out.txt 2>err.txt &
+pid=$!
+for _ in $(seq 600); do grep -q '] run ' err.txt && break; sleep 0.05; done
+kill -USR1 "$pid"
+sleep 0.2
+alive "$pid" && pass "SIGUSR1 from outside: the run goes on" || fail "SIGUSR1 from outside ended wfengine"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+set -e
+expect_rc "SIGINT after a SIGUSR1 still stops the run" 130
+expect_in "SIGINT after a SIGUSR1: says so" err.txt "wfengine: interrupted: stopping"
 done_testing
