@@ -34,7 +34,7 @@ static bool reserved;
 
 void wf_cli_heap_reserve(size_t bytes)
 {
-    void *blocks[8];
+    void *blocks[16];
     size_t n = 0;
     uintptr_t from, to;
 
@@ -48,10 +48,11 @@ void wf_cli_heap_reserve(size_t bytes)
         return;
     reserved = true;
     /* Grow it now: take blocks (below the mmap threshold: from the heap) until the break
-     * moves; the first heap is 132 KiB, so a few at most. */
+     * moves; the first heap is 132 KiB and main.c's prefaulted chunks 360 KiB (free behind
+     * a fence), so a few at most. */
     from = to = (uintptr_t)sbrk(0);
     while (n < sizeof(blocks) / sizeof(blocks[0]) && to == from &&
-           (blocks[n] = malloc(60 * 1024)) != NULL) {
+           (blocks[n] = malloc(120 * 1024)) != NULL) {
         n++;
         to = (uintptr_t)sbrk(0);
     }
