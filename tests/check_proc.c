@@ -149,6 +149,29 @@ static char *write_file(const char *dir, const char *name, const char *text, mod
     return path;
 }
 
+static pid_t read_pid_file(const char *dir, const char *name)
+{
+    char *path = wf_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    long v = 0;
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld", &v), 1);
+    fclose(f);
+    free(path);
+    ck_assert_int_gt(v, 1);
+    return (pid_t)v;
+}
+
+static void remove_dir(char *dir)
+{
+    char *cmd = wf_xasprintf("rm -rf '%s'", dir);
+
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    free(dir);
+}
+
 /* ---- exit status ------------------------------------------------------------------ */
 
 static const struct {
@@ -281,7 +304,7 @@ START_TEST(test_large_both_streams)
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
 
-    spec.timeout_ms = 20000;
+    spec.timeout_ms = 50000; /* only against a hang: a loaded machine is slow */
     spec.stdout_cap = 16 << 20;
     spec.stderr_cap = 16 << 20;
     ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
@@ -303,7 +326,7 @@ START_TEST(test_cap_truncates)
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
 
-    spec.timeout_ms = 10000;
+    spec.timeout_ms = 50000;
     spec.stdout_cap = 1000;
     spec.stderr_cap = 10;
     ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
@@ -332,12 +355,12 @@ START_TEST(test_stdin_is_dev_null)
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
 
-    spec.timeout_ms = 5000;
+    /* A cat that read a pipe from us would wait until the timeout. */
+    spec.timeout_ms = 30000;
     ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
     ck_assert_int_eq(res.exit_code, 0);
     ck_assert(!res.timed_out);
     ck_assert_str_eq(res.out.data, "");
-    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
     wf_proc_result_release(&res);
 }
 END_TEST
@@ -556,6 +579,28 @@ static pid_t first_pid(const char *out)
     return (pid_t)v;
 }
 
+/* A timeout counts from the spawn, so a test cannot start it when the child is ready (its
+ * trap set, its grandchild started); on a loaded machine the shell may not even have got
+ * there after hundreds of milliseconds. The child says it is ready with a line on stdout
+ * (a pid, "ready"); when the timeout came before that line, the run proves nothing and is
+ * tried again with a timeout four times as long, up to READY_TRIES times. An unloaded
+ * machine needs one try; a slow one only waits longer, and a broken kill still fails. */
+#define READY_TRIES 4
+
+static int run_until_ready(wf_proc_spec *spec, const char *const *argv, wf_proc_result *res)
+{
+    for (int i = 0;; i++) {
+        int rc = run(spec, argv, res);
+
+        if (rc != WF_ETIMEOUT || strchr(res->out.data, '\n') != NULL)
+            return rc;
+        ck_assert_msg(i + 1 < READY_TRIES, "the child was not ready within %lld ms",
+                      (long long)spec->timeout_ms);
+        wf_proc_result_release(res);
+        spec->timeout_ms *= 4;
+    }
+}
+
 START_TEST(test_timeout_kills_group)
 {
     const char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!; sleep 100", NULL };
@@ -564,70 +609,82 @@ START_TEST(test_timeout_kills_group)
     pid_t grandchild;
 
     spec.timeout_ms = 200;
-    spec.kill_grace_ms = 2000;
-    ck_assert_int_eq(run(&spec, argv, &res), WF_ETIMEOUT);
+    spec.kill_grace_ms = 10000;
+    ck_assert_int_eq(run_until_ready(&spec, argv, &res), WF_ETIMEOUT);
     ck_assert(res.timed_out);
     ck_assert(!res.cancelled);
     ck_assert_int_eq(res.exit_code, 128 + SIGTERM);
     ck_assert_int_eq(res.term_signal, SIGTERM);
-    ck_assert_int_ge(res.end_ms - res.start_ms, 200);
-    ck_assert_int_lt(res.end_ms - res.start_ms, 1500);
+    ck_assert_int_ge(res.end_ms - res.start_ms, spec.timeout_ms);
+    /* Ended by the SIGTERM, not by a SIGKILL after the grace. */
+    ck_assert_int_lt(res.end_ms - res.start_ms, spec.timeout_ms + spec.kill_grace_ms);
     grandchild = first_pid(res.out.data);
-    ck_assert(wait_dead(grandchild, 2000));
-    ck_assert(wait_dead(res.pid, 2000));
-    ck_assert(wait_group_dead(res.pid, 2000));
+    ck_assert(wait_dead(grandchild, 10000));
+    ck_assert(wait_dead(res.pid, 10000));
+    ck_assert(wait_group_dead(res.pid, 10000));
     wf_proc_result_release(&res);
 }
 END_TEST
 
 /* A child that exits normally takes its background processes with it, and we do not wait
- * for them to close the pipes. */
+ * for them to close the pipes (which would take the whole grace). */
 START_TEST(test_no_orphans_after_exit)
 {
+    const char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
     pid_t grandchild;
+    int64_t t0 = wf_now_ms();
 
-    ck_assert_int_eq(run_sh("sleep 100 & echo $!", 10000, &res), WF_OK);
+    spec.timeout_ms = 50000;
+    spec.kill_grace_ms = 30000;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
     ck_assert_int_eq(res.exit_code, 0);
     ck_assert(!res.timed_out);
-    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
+    ck_assert_int_lt(wf_now_ms() - t0, spec.kill_grace_ms / 2);
     grandchild = first_pid(res.out.data);
-    ck_assert(wait_dead(grandchild, 2000));
-    ck_assert(wait_group_dead(res.pid, 2000));
+    ck_assert(wait_dead(grandchild, 10000));
+    ck_assert(wait_group_dead(res.pid, 10000));
     wf_proc_result_release(&res);
 }
 END_TEST
 
 START_TEST(test_sigterm_ignored_gets_sigkill)
 {
-    const char *argv[] = { "/bin/sh", "-c", "trap '' TERM; sleep 100", NULL };
+    const char *argv[] = { "/bin/sh", "-c", "trap '' TERM; echo ready; sleep 100", NULL };
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
-    int64_t t0 = wf_now_ms();
 
     spec.timeout_ms = 300;
     spec.kill_grace_ms = 200;
-    ck_assert_int_eq(run(&spec, argv, &res), WF_ETIMEOUT);
+    ck_assert_int_eq(run_until_ready(&spec, argv, &res), WF_ETIMEOUT);
     ck_assert(res.timed_out);
+    ck_assert_str_eq(res.out.data, "ready\n");
     ck_assert_int_eq(res.exit_code, 137);
     ck_assert_int_eq(res.term_signal, SIGKILL);
-    ck_assert_int_ge(wf_now_ms() - t0, 500);
-    ck_assert_int_lt(wf_now_ms() - t0, 3000);
+    ck_assert_int_ge(res.end_ms - res.start_ms, spec.timeout_ms + spec.kill_grace_ms);
+    ck_assert_int_lt(res.end_ms - res.start_ms, spec.timeout_ms + spec.kill_grace_ms + 2500);
     wf_proc_result_release(&res);
 }
 END_TEST
 
 /* SIGTERM comes first: a child that handles it ends on its own terms, long before the
- * (default, 5 s) grace. */
+ * grace. It says "ready" once its trap is set: a SIGTERM before that would kill the shell. */
 START_TEST(test_sigterm_handled)
 {
+    const char *argv[] = { "/bin/sh", "-c", "trap 'exit 7' TERM; echo ready; sleep 100 & wait",
+                           NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
 
-    ck_assert_int_eq(run_sh("trap 'exit 7' TERM; sleep 100 & wait", 200, &res), WF_ETIMEOUT);
+    spec.timeout_ms = 200;
+    spec.kill_grace_ms = 10000;
+    ck_assert_int_eq(run_until_ready(&spec, argv, &res), WF_ETIMEOUT);
     ck_assert(res.timed_out);
+    ck_assert_str_eq(res.out.data, "ready\n");
     ck_assert_int_eq(res.exit_code, 7);
     ck_assert_int_eq(res.term_signal, 0);
-    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
+    ck_assert_int_lt(res.end_ms - res.start_ms, spec.timeout_ms + spec.kill_grace_ms);
     wf_proc_result_release(&res);
 }
 END_TEST
@@ -649,13 +706,14 @@ START_TEST(test_escaped_grandchild_bounded)
     int64_t t0;
 
     spec.workdir = dir;
-    spec.timeout_ms = 5000;
+    spec.timeout_ms = 50000;
     spec.kill_grace_ms = 200;
     ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
     t0 = res.end_ms; /* the child's end: from here only the grace */
     ck_assert_int_eq(res.exit_code, 0);
     ck_assert_int_ge(wf_now_ms() - t0, 150);
-    ck_assert_int_lt(wf_now_ms() - t0, 2000);
+    /* Not the escapee's 100 s. */
+    ck_assert_int_lt(wf_now_ms() - t0, 10000);
     escaped = first_pid(res.out.data);
     ck_assert(!pid_dead(escaped));
     kill(escaped, SIGKILL);
@@ -671,36 +729,67 @@ END_TEST
 
 /* ---- cancel ------------------------------------------------------------------------ */
 
-static void *cancel_later(void *arg)
+/* True once path exists, polled every 10 ms for at most ms. */
+static bool wait_file(const char *path, long ms)
 {
-    int fd = *(int *)arg;
+    for (long waited = 0; waited < ms; waited += 10) {
+        if (access(path, F_OK) == 0)
+            return true;
+        sleep_ms(10);
+    }
+    return access(path, F_OK) == 0;
+}
 
-    sleep_ms(100);
-    ck_assert_int_eq(write(fd, "x", 1), 1);
+typedef struct canceller {
+    const char *ready; /* the file the child writes once it is worth cancelling */
+    int fd;            /* written to cancel */
+    bool saw_ready;
+    int64_t at_ms; /* when it cancelled */
+} canceller;
+
+/* Cancels the run once the child is ready (or after a minute, to end the test). */
+static void *cancel_when_ready(void *arg)
+{
+    canceller *c = arg;
+
+    c->saw_ready = wait_file(c->ready, 60000);
+    c->at_ms = wf_now_ms();
+    ck_assert_int_eq(write(c->fd, "x", 1), 1);
     return NULL;
 }
 
+/* The cancel comes once the grandchild's pid is in the file "kid" (written whole, then
+ * renamed), however long the shell takes to get there. */
 START_TEST(test_cancel_mid_run)
 {
-    const char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!; sleep 100", NULL };
+    const char *argv[] = { "/bin/sh", "-c",
+                           "sleep 100 & echo $! > kid.tmp; mv kid.tmp kid; sleep 100", NULL };
+    char *dir = make_tmpdir();
+    char *kid = wf_xasprintf("%s/kid", dir);
+    canceller c = { .ready = kid };
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
     pthread_t th;
     int fds[2];
 
     ck_assert_int_eq(pipe(fds), 0);
+    c.fd = fds[1];
+    spec.workdir = dir;
     spec.cancel_fd = fds[0];
-    spec.timeout_ms = 10000;
-    spec.kill_grace_ms = 2000;
-    ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &fds[1]), 0);
+    spec.timeout_ms = 120000;
+    spec.kill_grace_ms = 10000;
+    ck_assert_int_eq(pthread_create(&th, NULL, cancel_when_ready, &c), 0);
     ck_assert_int_eq(run(&spec, argv, &res), WF_ECANCELLED);
     ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(c.saw_ready, "the child never wrote its grandchild's pid");
     ck_assert(res.cancelled);
     ck_assert(!res.timed_out);
     ck_assert_int_eq(res.exit_code, 128 + SIGTERM);
-    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
-    ck_assert(wait_dead(first_pid(res.out.data), 2000));
-    ck_assert(wait_group_dead(res.pid, 2000));
+    ck_assert_int_eq(res.term_signal, SIGTERM);
+    /* Ended by the SIGTERM, not by a SIGKILL after the grace. */
+    ck_assert_int_lt(res.end_ms - c.at_ms, spec.kill_grace_ms);
+    ck_assert(wait_dead(read_pid_file(dir, "kid"), 10000));
+    ck_assert(wait_group_dead(res.pid, 10000));
     wf_proc_result_release(&res);
 
     /* Already readable: nothing is started. The fd was only polled, not read. */
@@ -716,6 +805,8 @@ START_TEST(test_cancel_mid_run)
     ck_assert_int_eq(run(&spec, argv, &res), WF_EINVAL);
     ck_assert_int_eq(res.pid, -1);
     wf_proc_result_release(&res);
+    free(kid);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -738,29 +829,6 @@ static int run_in(const char *dir, const char *script, wf_proc_result *res)
     spec.timeout_ms = 20000;
     spec.kill_grace_ms = 10000;
     return run(&spec, argv, res);
-}
-
-static pid_t read_pid_file(const char *dir, const char *name)
-{
-    char *path = wf_xasprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    long v = 0;
-
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fscanf(f, "%ld", &v), 1);
-    fclose(f);
-    free(path);
-    ck_assert_int_gt(v, 1);
-    return (pid_t)v;
-}
-
-static void remove_dir(char *dir)
-{
-    char *cmd = wf_xasprintf("rm -rf '%s'", dir);
-
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-    free(dir);
 }
 
 /* What a task leaves behind outside its group is killed and reaped when it ends, however it
@@ -804,8 +872,9 @@ END_TEST
 START_TEST(test_orphans_killed_on_timeout)
 {
     const char *argv[] = { "/bin/sh", "-c",
-                           "setsid sh -c 'echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 100' &"
-                           " while [ ! -e pid ]; do sleep 0.01; done; echo ready; sleep 100",
+                           "rm -f pid; setsid sh -c 'echo $$ > pid.tmp; mv pid.tmp pid;"
+                           " exec sleep 100' & while [ ! -e pid ]; do sleep 0.01; done;"
+                           " echo ready; sleep 100",
                            NULL };
     char *dir = make_tmpdir();
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
@@ -815,7 +884,7 @@ START_TEST(test_orphans_killed_on_timeout)
     spec.workdir = dir;
     spec.timeout_ms = 1000;
     spec.kill_grace_ms = 10000;
-    ck_assert_int_eq(run(&spec, argv, &res), WF_ETIMEOUT);
+    ck_assert_int_eq(run_until_ready(&spec, argv, &res), WF_ETIMEOUT);
     ck_assert_str_eq(res.out.data, "ready\n");
     ck_assert(pid_gone(read_pid_file(dir, "pid")));
     wf_proc_result_release(&res);
