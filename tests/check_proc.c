@@ -16,138 +16,7 @@
 
 #include <check.h>
 
-#include "wf_proc.h"
-
-/* Runs argv with the given spec (argv replaces spec->argv). */
-static int run(wf_proc_spec *spec, const char *const *argv, wf_proc_result *res)
-{
-    spec->argv = argv;
-    return wf_proc_run(spec, res);
-}
-
-/* Runs `sh -c script` with default settings and the given timeout. */
-static int run_sh(const char *script, int64_t timeout_ms, wf_proc_result *res)
-{
-    const char *argv[] = { "/bin/sh", "-c", script, NULL };
-    wf_proc_spec spec = WF_PROC_SPEC_INIT;
-
-    spec.timeout_ms = timeout_ms;
-    return run(&spec, argv, res);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        continue;
-}
-
-/* True when pid is gone or a zombie: a killed orphan is reparented to PID 1, which may be
- * slow to reap it (or never do so in a container), so "zombie" counts as dead. */
-static bool pid_dead(pid_t pid)
-{
-    char path[64], buf[512];
-    const char *paren;
-    FILE *f;
-    size_t n;
-
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return true;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return true;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    paren = strrchr(buf, ')');
-    return paren == NULL || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X';
-}
-
-/* SIGKILL takes effect asynchronously: give a killed process a moment to become a zombie. */
-static bool wait_dead(pid_t pid, long ms)
-{
-    for (long waited = 0; waited < ms; waited += 10) {
-        if (pid_dead(pid))
-            return true;
-        sleep_ms(10);
-    }
-    return pid_dead(pid);
-}
-
-/* True while a live (non-zombie) process is in process group pgid: read from /proc, because
- * kill(-pgid, 0) also succeeds for a group of zombies. */
-static bool group_alive(pid_t pgid)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    bool alive = false;
-
-    ck_assert_ptr_nonnull(d);
-    for (e = readdir(d); e != NULL && !alive; e = readdir(d)) {
-        char path[300], buf[512], state;
-        const char *paren;
-        long ppid, pgrp;
-        FILE *f;
-        size_t n;
-
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        paren = strrchr(buf, ')');
-        if (paren == NULL || sscanf(paren + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
-            continue;
-        alive = pgrp == (long)pgid && state != 'Z' && state != 'X';
-    }
-    closedir(d);
-    return alive;
-}
-
-static bool wait_group_dead(pid_t pgid, long ms)
-{
-    for (long waited = 0; waited < ms; waited += 10) {
-        if (!group_alive(pgid))
-            return true;
-        sleep_ms(10);
-    }
-    return !group_alive(pgid);
-}
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/wfproc-XXXXXX";
-
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    return wf_xstrdup(tmpl);
-}
-
-/* pwd prints the physical path, which may differ from a path through a symlink. */
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
-static char *write_file(const char *dir, const char *name, const char *text, mode_t mode)
-{
-    char *path = wf_xasprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    ck_assert_int_eq(chmod(path, mode), 0);
-    return path;
-}
+#include "proc_test.h"
 
 /* ---- exit status ------------------------------------------------------------------ */
 
@@ -320,7 +189,7 @@ START_TEST(test_large_both_streams)
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
 
-    spec.timeout_ms = 20000;
+    spec.timeout_ms = 50000; /* only against a hang: a loaded machine is slow */
     spec.stdout_cap = 16 << 20;
     spec.stderr_cap = 16 << 20;
     ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
@@ -342,7 +211,7 @@ START_TEST(test_cap_truncates)
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
 
-    spec.timeout_ms = 10000;
+    spec.timeout_ms = 50000;
     spec.stdout_cap = 1000;
     spec.stderr_cap = 10;
     ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
@@ -371,12 +240,12 @@ START_TEST(test_stdin_is_dev_null)
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
 
-    spec.timeout_ms = 5000;
+    /* A cat that read a pipe from us would wait until the timeout. */
+    spec.timeout_ms = 30000;
     ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
     ck_assert_int_eq(res.exit_code, 0);
     ck_assert(!res.timed_out);
     ck_assert_str_eq(res.out.data, "");
-    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
     wf_proc_result_release(&res);
 }
 END_TEST
@@ -587,14 +456,6 @@ END_TEST
 
 /* ---- timeout, grace, no orphans ---------------------------------------------------- */
 
-static pid_t first_pid(const char *out)
-{
-    long v = strtol(out, NULL, 10);
-
-    ck_assert_int_gt(v, 1);
-    return (pid_t)v;
-}
-
 START_TEST(test_timeout_kills_group)
 {
     const char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!; sleep 100", NULL };
@@ -603,70 +464,82 @@ START_TEST(test_timeout_kills_group)
     pid_t grandchild;
 
     spec.timeout_ms = 200;
-    spec.kill_grace_ms = 2000;
-    ck_assert_int_eq(run(&spec, argv, &res), WF_ETIMEOUT);
+    spec.kill_grace_ms = 10000;
+    ck_assert_int_eq(run_until_ready(&spec, argv, &res), WF_ETIMEOUT);
     ck_assert(res.timed_out);
     ck_assert(!res.cancelled);
     ck_assert_int_eq(res.exit_code, 128 + SIGTERM);
     ck_assert_int_eq(res.term_signal, SIGTERM);
-    ck_assert_int_ge(res.end_ms - res.start_ms, 200);
-    ck_assert_int_lt(res.end_ms - res.start_ms, 1500);
+    ck_assert_int_ge(res.end_ms - res.start_ms, spec.timeout_ms);
+    /* Ended by the SIGTERM, not by a SIGKILL after the grace. */
+    ck_assert_int_lt(res.end_ms - res.start_ms, spec.timeout_ms + spec.kill_grace_ms);
     grandchild = first_pid(res.out.data);
-    ck_assert(wait_dead(grandchild, 2000));
-    ck_assert(wait_dead(res.pid, 2000));
-    ck_assert(wait_group_dead(res.pid, 2000));
+    ck_assert(wait_dead(grandchild, 10000));
+    ck_assert(wait_dead(res.pid, 10000));
+    ck_assert(wait_group_dead(res.pid, 10000));
     wf_proc_result_release(&res);
 }
 END_TEST
 
 /* A child that exits normally takes its background processes with it, and we do not wait
- * for them to close the pipes. */
+ * for them to close the pipes (which would take the whole grace). */
 START_TEST(test_no_orphans_after_exit)
 {
+    const char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!", NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
     pid_t grandchild;
+    int64_t t0 = wf_now_ms();
 
-    ck_assert_int_eq(run_sh("sleep 100 & echo $!", 10000, &res), WF_OK);
+    spec.timeout_ms = 50000;
+    spec.kill_grace_ms = 30000;
+    ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
     ck_assert_int_eq(res.exit_code, 0);
     ck_assert(!res.timed_out);
-    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
+    ck_assert_int_lt(wf_now_ms() - t0, spec.kill_grace_ms / 2);
     grandchild = first_pid(res.out.data);
-    ck_assert(wait_dead(grandchild, 2000));
-    ck_assert(wait_group_dead(res.pid, 2000));
+    ck_assert(wait_dead(grandchild, 10000));
+    ck_assert(wait_group_dead(res.pid, 10000));
     wf_proc_result_release(&res);
 }
 END_TEST
 
 START_TEST(test_sigterm_ignored_gets_sigkill)
 {
-    const char *argv[] = { "/bin/sh", "-c", "trap '' TERM; sleep 100", NULL };
+    const char *argv[] = { "/bin/sh", "-c", "trap '' TERM; echo ready; sleep 100", NULL };
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
-    int64_t t0 = wf_now_ms();
 
     spec.timeout_ms = 300;
     spec.kill_grace_ms = 200;
-    ck_assert_int_eq(run(&spec, argv, &res), WF_ETIMEOUT);
+    ck_assert_int_eq(run_until_ready(&spec, argv, &res), WF_ETIMEOUT);
     ck_assert(res.timed_out);
+    ck_assert_str_eq(res.out.data, "ready\n");
     ck_assert_int_eq(res.exit_code, 137);
     ck_assert_int_eq(res.term_signal, SIGKILL);
-    ck_assert_int_ge(wf_now_ms() - t0, 500);
-    ck_assert_int_lt(wf_now_ms() - t0, 3000);
+    ck_assert_int_ge(res.end_ms - res.start_ms, spec.timeout_ms + spec.kill_grace_ms);
+    ck_assert_int_lt(res.end_ms - res.start_ms, spec.timeout_ms + spec.kill_grace_ms + 2500);
     wf_proc_result_release(&res);
 }
 END_TEST
 
 /* SIGTERM comes first: a child that handles it ends on its own terms, long before the
- * (default, 5 s) grace. */
+ * grace. It says "ready" once its trap is set: a SIGTERM before that would kill the shell. */
 START_TEST(test_sigterm_handled)
 {
+    const char *argv[] = { "/bin/sh", "-c", "trap 'exit 7' TERM; echo ready; sleep 100 & wait",
+                           NULL };
+    wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
 
-    ck_assert_int_eq(run_sh("trap 'exit 7' TERM; sleep 100 & wait", 200, &res), WF_ETIMEOUT);
+    spec.timeout_ms = 200;
+    spec.kill_grace_ms = 10000;
+    ck_assert_int_eq(run_until_ready(&spec, argv, &res), WF_ETIMEOUT);
     ck_assert(res.timed_out);
+    ck_assert_str_eq(res.out.data, "ready\n");
     ck_assert_int_eq(res.exit_code, 7);
     ck_assert_int_eq(res.term_signal, 0);
-    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
+    ck_assert_int_lt(res.end_ms - res.start_ms, spec.timeout_ms + spec.kill_grace_ms);
     wf_proc_result_release(&res);
 }
 END_TEST
@@ -688,13 +561,14 @@ START_TEST(test_escaped_grandchild_bounded)
     int64_t t0;
 
     spec.workdir = dir;
-    spec.timeout_ms = 5000;
+    spec.timeout_ms = 50000;
     spec.kill_grace_ms = 200;
     ck_assert_int_eq(run(&spec, argv, &res), WF_OK);
     t0 = res.end_ms; /* the child's end: from here only the grace */
     ck_assert_int_eq(res.exit_code, 0);
     ck_assert_int_ge(wf_now_ms() - t0, 150);
-    ck_assert_int_lt(wf_now_ms() - t0, 2000);
+    /* Not the escapee's 100 s. */
+    ck_assert_int_lt(wf_now_ms() - t0, 10000);
     escaped = first_pid(res.out.data);
     ck_assert(!pid_dead(escaped));
     kill(escaped, SIGKILL);
@@ -710,36 +584,67 @@ END_TEST
 
 /* ---- cancel ------------------------------------------------------------------------ */
 
-static void *cancel_later(void *arg)
+/* True once path exists, polled every 10 ms for at most ms. */
+static bool wait_file(const char *path, long ms)
 {
-    int fd = *(int *)arg;
+    for (long waited = 0; waited < ms; waited += 10) {
+        if (access(path, F_OK) == 0)
+            return true;
+        sleep_ms(10);
+    }
+    return access(path, F_OK) == 0;
+}
 
-    sleep_ms(100);
-    ck_assert_int_eq(write(fd, "x", 1), 1);
+typedef struct canceller {
+    const char *ready; /* the file the child writes once it is worth cancelling */
+    int fd;            /* written to cancel */
+    bool saw_ready;
+    int64_t at_ms; /* when it cancelled */
+} canceller;
+
+/* Cancels the run once the child is ready (or after a minute, to end the test). */
+static void *cancel_when_ready(void *arg)
+{
+    canceller *c = arg;
+
+    c->saw_ready = wait_file(c->ready, 60000);
+    c->at_ms = wf_now_ms();
+    ck_assert_int_eq(write(c->fd, "x", 1), 1);
     return NULL;
 }
 
+/* The cancel comes once the grandchild's pid is in the file "kid" (written whole, then
+ * renamed), however long the shell takes to get there. */
 START_TEST(test_cancel_mid_run)
 {
-    const char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!; sleep 100", NULL };
+    const char *argv[] = { "/bin/sh", "-c",
+                           "sleep 100 & echo $! > kid.tmp; mv kid.tmp kid; sleep 100", NULL };
+    char *dir = make_tmpdir();
+    char *kid = wf_xasprintf("%s/kid", dir);
+    canceller c = { .ready = kid };
     wf_proc_spec spec = WF_PROC_SPEC_INIT;
     wf_proc_result res;
     pthread_t th;
     int fds[2];
 
     ck_assert_int_eq(pipe(fds), 0);
+    c.fd = fds[1];
+    spec.workdir = dir;
     spec.cancel_fd = fds[0];
-    spec.timeout_ms = 10000;
-    spec.kill_grace_ms = 2000;
-    ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &fds[1]), 0);
+    spec.timeout_ms = 120000;
+    spec.kill_grace_ms = 10000;
+    ck_assert_int_eq(pthread_create(&th, NULL, cancel_when_ready, &c), 0);
     ck_assert_int_eq(run(&spec, argv, &res), WF_ECANCELLED);
     ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(c.saw_ready, "the child never wrote its grandchild's pid");
     ck_assert(res.cancelled);
     ck_assert(!res.timed_out);
     ck_assert_int_eq(res.exit_code, 128 + SIGTERM);
-    ck_assert_int_lt(res.end_ms - res.start_ms, 2000);
-    ck_assert(wait_dead(first_pid(res.out.data), 2000));
-    ck_assert(wait_group_dead(res.pid, 2000));
+    ck_assert_int_eq(res.term_signal, SIGTERM);
+    /* Ended by the SIGTERM, not by a SIGKILL after the grace. */
+    ck_assert_int_lt(res.end_ms - c.at_ms, spec.kill_grace_ms);
+    ck_assert(wait_dead(read_pid_file(dir, "kid"), 10000));
+    ck_assert(wait_group_dead(res.pid, 10000));
     wf_proc_result_release(&res);
 
     /* Already readable: nothing is started. The fd was only polled, not read. */
@@ -755,273 +660,7 @@ START_TEST(test_cancel_mid_run)
     ck_assert_int_eq(run(&spec, argv, &res), WF_EINVAL);
     ck_assert_int_eq(res.pid, -1);
     wf_proc_result_release(&res);
-}
-END_TEST
-
-/* ---- orphans (wf_proc_reap_orphans) ----------------------------------------------- */
-
-/* Gone for good: not even a zombie. A reaped orphan is gone at once; one left to init would
- * still be running, or a zombie until init reaps it. */
-static bool pid_gone(pid_t pid)
-{
-    return kill(pid, 0) != 0 && errno == ESRCH;
-}
-
-/* Runs `sh -c script` in dir with reaping on (the caller turned it on). */
-static int run_in(const char *dir, const char *script, wf_proc_result *res)
-{
-    const char *argv[] = { "/bin/sh", "-c", script, NULL };
-    wf_proc_spec spec = WF_PROC_SPEC_INIT;
-
-    spec.workdir = dir;
-    spec.timeout_ms = 20000;
-    spec.kill_grace_ms = 10000;
-    return run(&spec, argv, res);
-}
-
-static pid_t read_pid_file(const char *dir, const char *name)
-{
-    char *path = wf_xasprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    long v = 0;
-
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fscanf(f, "%ld", &v), 1);
-    fclose(f);
-    free(path);
-    ck_assert_int_gt(v, 1);
-    return (pid_t)v;
-}
-
-static void remove_dir(char *dir)
-{
-    char *cmd = wf_xasprintf("rm -rf '%s'", dir);
-
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-    free(dir);
-}
-
-/* What a task leaves behind outside its group is killed and reaped when it ends, however it
- * left: setsid (its own session), setsid with a child of its own in that session, a double
- * fork (the parent gone before the task ends). And the engine does not wait out the grace
- * for the escapee's hold on stdout. */
-static const char *const leftover_scripts[] = {
-    "setsid sh -c 'echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 100' &"
-    " while [ ! -e pid ]; do sleep 0.01; done",
-    "setsid sh -c 'sleep 100 & echo $! > kid; echo $$ > pid.tmp; mv pid.tmp pid; wait' &"
-    " while [ ! -e pid ]; do sleep 0.01; done",
-    "(setsid sh -c 'echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 100' &);"
-    " while [ ! -e pid ]; do sleep 0.01; done",
-};
-
-START_TEST(test_orphans_killed_at_end)
-{
-    char *dir = make_tmpdir();
-    char *kid_path = wf_xasprintf("%s/kid", dir);
-    wf_proc_result res;
-    pid_t escaped, kid = 0;
-
-    ck_assert_int_eq(wf_proc_reap_orphans(true), 0);
-    ck_assert(wf_proc_reaping_orphans());
-    ck_assert_int_eq(run_in(dir, leftover_scripts[_i], &res), WF_OK);
-    ck_assert_int_eq(res.exit_code, 0);
-    escaped = read_pid_file(dir, "pid");
-    if (access(kid_path, F_OK) == 0)
-        kid = read_pid_file(dir, "kid");
-    ck_assert_msg(pid_gone(escaped), "pid %ld survived its task", (long)escaped);
-    if (kid != 0)
-        ck_assert_msg(pid_gone(kid), "pid %ld survived its task", (long)kid);
-    wf_proc_result_release(&res);
-    ck_assert_int_eq(wf_proc_reap_orphans(false), 0);
-    free(kid_path);
-    remove_dir(dir);
-}
-END_TEST
-
-/* Cancelled or timed out: the same. */
-START_TEST(test_orphans_killed_on_timeout)
-{
-    const char *argv[] = { "/bin/sh", "-c",
-                           "setsid sh -c 'echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 100' &"
-                           " while [ ! -e pid ]; do sleep 0.01; done; echo ready; sleep 100",
-                           NULL };
-    char *dir = make_tmpdir();
-    wf_proc_spec spec = WF_PROC_SPEC_INIT;
-    wf_proc_result res;
-
-    ck_assert_int_eq(wf_proc_reap_orphans(true), 0);
-    spec.workdir = dir;
-    spec.timeout_ms = 1000;
-    spec.kill_grace_ms = 10000;
-    ck_assert_int_eq(run(&spec, argv, &res), WF_ETIMEOUT);
-    ck_assert_str_eq(res.out.data, "ready\n");
-    ck_assert(pid_gone(read_pid_file(dir, "pid")));
-    wf_proc_result_release(&res);
-    remove_dir(dir);
-}
-END_TEST
-
-typedef struct daemon_unit {
-    const char *dir;
-    wf_proc_result res;
-    int rc;
-} daemon_unit;
-
-/* A task that starts a daemon (double fork), waits until the test says "go", then checks
- * that its daemon still runs. */
-static void *run_daemon_unit(void *arg)
-{
-    daemon_unit *u = arg;
-
-    u->rc = run_in(u->dir,
-                   "(setsid sh -c 'echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 100' &);"
-                   " while [ ! -e go ]; do sleep 0.01; done;"
-                   " kill -0 $(cat pid) && echo alive",
-                   &u->res);
-    return NULL;
-}
-
-/* What a task started stays below it while it lives: another task that ends meanwhile (here
- * on the main thread, the one that adopts leftovers) kills only its own leftovers. */
-START_TEST(test_orphans_of_live_task_spared)
-{
-    char *dir = make_tmpdir();
-    char *pid_path = wf_xasprintf("%s/pid", dir);
-    daemon_unit u = { .dir = dir };
-    wf_proc_result res;
-    pthread_t th;
-    pid_t daemon;
-
-    ck_assert_int_eq(wf_proc_reap_orphans(true), 0);
-    ck_assert_int_eq(pthread_create(&th, NULL, run_daemon_unit, &u), 0);
-    while (access(pid_path, F_OK) != 0)
-        sleep_ms(10);
-    daemon = read_pid_file(dir, "pid");
-    /* A task of its own, with a leftover of its own, ends on the main thread. */
-    ck_assert_int_eq(run_in(dir,
-                            "setsid sh -c 'echo $$ > pid2.tmp; mv pid2.tmp pid2;"
-                            " exec sleep 100' & while [ ! -e pid2 ]; do sleep 0.01; done",
-                            &res),
-                     WF_OK);
-    ck_assert(pid_gone(read_pid_file(dir, "pid2")));
-    ck_assert(!pid_dead(daemon));
-    wf_proc_result_release(&res);
-    free(write_file(dir, "go", "", 0644));
-    ck_assert_int_eq(pthread_join(th, NULL), 0);
-    ck_assert_int_eq(u.rc, WF_OK);
-    ck_assert_str_eq(u.res.out.data, "alive\n");
-    ck_assert(pid_gone(daemon));
-    wf_proc_result_release(&u.res);
-    free(pid_path);
-    remove_dir(dir);
-}
-END_TEST
-
-typedef struct other_task {
-    const char *dir;
-    int exit_code;
-} other_task;
-
-/* Waits until the main thread's task runs, runs a task of its own to its end (which reaps
- * leftovers), then tells the main thread's task to finish. */
-static void *run_other_task(void *arg)
-{
-    other_task *o = arg;
-    char *ready = wf_xasprintf("%s/ready", o->dir);
-    const char *argv[] = { "true", NULL };
-    wf_proc_spec spec = WF_PROC_SPEC_INIT;
-    wf_proc_result res;
-
-    while (access(ready, F_OK) != 0)
-        sleep_ms(10);
-    spec.argv = argv;
-    wf_proc_run(&spec, &res);
-    o->exit_code = res.exit_code;
-    wf_proc_result_release(&res);
-    free(write_file(o->dir, "go", "", 0644));
-    free(ready);
-    return NULL;
-}
-
-/* A task started on the main thread is a child of the main thread, like the leftovers:
- * another thread's task that ends must not take it for one. */
-START_TEST(test_main_thread_task_spared)
-{
-    char *dir = make_tmpdir();
-    other_task o = { .dir = dir, .exit_code = -1 };
-    wf_proc_result res;
-    pthread_t th;
-
-    ck_assert_int_eq(wf_proc_reap_orphans(true), 0);
-    ck_assert_int_eq(pthread_create(&th, NULL, run_other_task, &o), 0);
-    ck_assert_int_eq(
-        run_in(dir, "touch ready; while [ ! -e go ]; do sleep 0.01; done; echo ok", &res), WF_OK);
-    ck_assert_int_eq(pthread_join(th, NULL), 0);
-    ck_assert_int_eq(o.exit_code, 0);
-    ck_assert_int_eq(res.exit_code, 0);
-    ck_assert_str_eq(res.out.data, "ok\n");
-    wf_proc_result_release(&res);
-    remove_dir(dir);
-}
-END_TEST
-
-/* ---- the engine killed ----------------------------------------------------------- */
-
-static void *run_sleeper(void *arg)
-{
-    const char *argv[] = { "/bin/sh", "-c", "echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 100",
-                           NULL };
-    wf_proc_spec spec = WF_PROC_SPEC_INIT;
-    wf_proc_result res;
-
-    spec.workdir = arg;
-    spec.argv = argv;
-    wf_proc_run(&spec, &res);
-    wf_proc_result_release(&res);
-    return NULL;
-}
-
-static void *do_nothing(void *arg)
-{
-    return arg;
-}
-
-/* The engine's process killed with SIGKILL takes its children along (PR_SET_PDEATHSIG), and
- * only then: the death signal follows the thread that started the child, so another thread
- * that ends must not fire it. */
-START_TEST(test_pdeathsig)
-{
-    char *dir = make_tmpdir();
-    char *pid_path = wf_xasprintf("%s/pid", dir);
-    char *ended = wf_xasprintf("%s/ended", dir);
-    pid_t engine, child;
-    int status;
-
-    engine = fork();
-    ck_assert_int_ge(engine, 0);
-    if (engine == 0) {
-        pthread_t worker, other;
-
-        if (pthread_create(&worker, NULL, run_sleeper, dir) != 0)
-            _exit(1);
-        while (access(pid_path, F_OK) != 0)
-            sleep_ms(10);
-        if (pthread_create(&other, NULL, do_nothing, NULL) != 0 || pthread_join(other, NULL) != 0)
-            _exit(1);
-        close(open(ended, O_WRONLY | O_CREAT, 0644));
-        for (;;)
-            pause();
-    }
-    while (access(ended, F_OK) != 0)
-        sleep_ms(10);
-    child = read_pid_file(dir, "pid");
-    ck_assert_msg(!pid_dead(child), "the child died when another thread ended");
-    ck_assert_int_eq(kill(engine, SIGKILL), 0);
-    ck_assert_int_eq(waitpid(engine, &status, 0), engine);
-    ck_assert_msg(wait_dead(child, 10000), "pid %ld outlived the engine", (long)child);
-    free(pid_path);
-    free(ended);
+    free(kid);
     remove_dir(dir);
 }
 END_TEST
@@ -1113,15 +752,6 @@ static Suite *proc_suite(void)
 
     tc = tcase_create("cancel");
     tcase_add_test(tc, test_cancel_mid_run);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("orphans");
-    tcase_set_timeout(tc, 30);
-    tcase_add_loop_test(tc, test_orphans_killed_at_end, 0, (int)WF_ARRAY_LEN(leftover_scripts));
-    tcase_add_test(tc, test_orphans_killed_on_timeout);
-    tcase_add_test(tc, test_orphans_of_live_task_spared);
-    tcase_add_test(tc, test_main_thread_task_spared);
-    tcase_add_test(tc, test_pdeathsig);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");

@@ -189,8 +189,8 @@ tasks:
 Y
 "$WFENGINE" run stop.yaml --junit report.xml --progress none --no-store 2>err.txt &
 pid=$!
-for _ in $(seq 1 50); do pgrep -f "sleep 10" -P "$pid" >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 0.2
+# Once the engine's child runs `sleep 10`, the engine holds that unit as running.
+wait_for 60 eval 'pgrep -f "sleep 10" -P "$pid" >/dev/null 2>&1' || fail "slow[0] never started"
 kill -INT "$pid"
 set +e; wait "$pid"; rc=$?; set -e
 expect_rc "stopped by SIGINT" 130

@@ -134,7 +134,7 @@ Y
 set +e
 "$WFENGINE" run long.yaml -j2 --progress plain >out.txt 2>err.txt &
 pid=$!
-for _ in $(seq 600); do [ "$(stage_count ran.txt c 2>/dev/null)" -ge 3 ] 2>/dev/null && break; sleep 0.05; done
+wait_for 60 eval '[ "$(stage_count ran.txt c 2>/dev/null)" -ge 3 ] 2>/dev/null' || true
 kill -INT "$pid"
 wait "$pid"
 rc=$?

@@ -166,10 +166,10 @@ tasks:
 Y
 "$WFENGINE" run slow.yaml --progress none >slow.out 2>&1 &
 slow_pid=$!
-for _ in $(seq 1 100); do
-    "$WFENGINE" show last --json 2>/dev/null | tr -d ' \n' | grep -q '"status":"running".*"name":"quick","status":"succeeded"' && break
-    sleep 0.1
-done
+quick_recorded() {
+    "$WFENGINE" show last --json 2>/dev/null | tr -d ' \n' | grep -q '"status":"running".*"name":"quick","status":"succeeded"'
+}
+wait_for 60 quick_recorded || fail "the run never recorded its quick task"
 run_wf report last -o live.html
 expect_rc "report of a running run" 0
 expect_in "says it is running" live.html 'id="run-status">running</span>'

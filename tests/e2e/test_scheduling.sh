@@ -48,7 +48,8 @@ expect_json "other tasks still run without workflow fail-fast" 'd["tasks"]["othe
 rm -f ran.txt
 # A failed item does not start a retry after its task's fail-fast tripped (nothing new of the
 # task starts); the run used to hang here, its retry timer firing into a task that could not
-# start it.
+# start it. Item 0 ends 0.5 s after item 1 has failed (its file), not 0.5 s after both
+# started, which a slow start of item 1 could overrun.
 cat > ffretry.yaml <<'Y'
 version: 1
 tasks:
@@ -56,10 +57,10 @@ tasks:
     with-items: [0, 1]
     fail-fast: true
     retry: {count: 1, delay: 200ms}
-    run: if [ << item >> -eq 0 ]; then sleep 0.5; fi; exit 1
+    run: if [ << item >> -eq 0 ]; then i=0; until [ -e one.failed ] || [ $i -ge 1000 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.5; else touch one.failed; fi; exit 1
 Y
 set +e
-timeout 60 "$WFENGINE" run ffretry.yaml --json >out.txt 2>err.txt
+timeout 90 "$WFENGINE" run ffretry.yaml -j 2 --json >out.txt 2>err.txt
 rc=$?
 set -e
 expect_rc "task fail-fast with retries ends" 1

@@ -25,7 +25,7 @@ for sig in INT TERM HUP; do
     set +e
     "$WFENGINE" run long.yaml --json >out.txt 2>err.txt &
     pid=$!
-    for _ in $(seq 100); do [ -s pids.txt ] && [ "$(wc -l < pids.txt)" -ge 2 ] && break; sleep 0.1; done
+    wait_for 60 eval '[ -s pids.txt ] && [ "$(wc -l < pids.txt)" -ge 2 ]' || fail "SIG$sig: two units never ran"
     kill -"$sig" "$pid"
     wait "$pid"
     rc=$?
@@ -67,7 +67,7 @@ set +e
 pid=$!
 # Once the run has started, the stop signals are blocked and waited for (before that, a
 # background job's SIGINT is ignored, as bash sets it, and would be lost).
-for _ in $(seq 600); do grep -q '] run ' err.txt && break; sleep 0.05; done
+wait_for 60 grep -q '] run ' err.txt || fail "core.sleep never started"
 kill -INT "$pid"
 wait "$pid"
 rc=$?

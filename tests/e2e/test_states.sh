@@ -55,19 +55,20 @@ expect_in "show says failed, ignored for the task" out.txt "ign                 
 expect_in "show says failed, ignored for the item" out.txt "ign_items[1] (b)             failed, ignored"
 
 # Cancelled units say what stopped them: the run's fail-fast (naming the task), a task's
-# fail-fast (naming the item), a stop.
+# fail-fast (naming the item), a stop. bad fails once a slow unit runs (its file exists), so
+# that one is running when the fail-fast comes, however slow the machine.
 cat > ff.yaml <<'Y'
 version: 1
 fail-fast: true
 tasks:
   bad:
-    run: "sleep 0.3; exit 3"
+    run: "i=0; until [ -e slow.on ] || [ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done; exit 3"
   slow:
     with-items: [1, 2, 3, 4, 5, 6]
     concurrency: 1
-    run: "sleep 0.25"
+    run: "touch slow.on; sleep 30"
 Y
-run_wf run ff.yaml --progress plain
+run_wf run ff.yaml --progress plain -j 2
 expect_rc "fail-fast run fails" 1
 expect_in "a unit cancelled by the run's fail-fast names the task" err.txt \
     "cancelled while running: fail-fast (task 'bad' failed)"
@@ -96,13 +97,13 @@ version: 1
 tasks:
   long:
     with-items: [1, 2]
-    run: "sleep 30"
+    run: "touch on.<< item >>; sleep 30"
 Y
 set +e
-"$WFENGINE" run stop.yaml --progress plain >out.txt 2>err.txt &
+"$WFENGINE" run stop.yaml --progress plain -j 2 >out.txt 2>err.txt &
 pid=$!
-for _ in $(seq 1 100); do grep -q "long: 2 items" err.txt 2>/dev/null && break; sleep 0.05; done
-sleep 0.3
+# Both units run once their files exist.
+wait_for 60 test -e on.1 -a -e on.2 || fail "the two units never ran side by side"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
@@ -113,25 +114,32 @@ expect_json "a stopped unit says the run was stopped" \
     'sorted(set(u["error"] for t in d["tasks"] for u in t["units"]))' \
     '["cancelled while running: the run was stopped"]'
 
-# The workflow's own timeout stops the run: cancelled units say so, and the run fails.
-cat > wto.yaml <<'Y'
+# The workflow's own timeout stops the run: cancelled units say so, and the run fails. The
+# timeout counts from the start: when it came before a slow unit ran (its file on.N; a loaded
+# machine), the run proves nothing and runs again with a longer one.
+for t in 1s 4s 15s; do
+    cat > wto.yaml <<Y
 version: 1
-timeout: 1s
+timeout: $t
 tasks:
   quick:
     run: echo hi
   slow:
+    needs: [quick]
     with-items: [1, 2, 3]
     concurrency: 2
-    run: sleep 20
+    run: touch on.<< item >>; sleep 60
 Y
-start=$(date +%s)
-run_wf run wto.yaml --progress plain
-took=$(( $(date +%s) - start ))
+    rm -f on.*
+    start=$(date +%s)
+    run_wf run wto.yaml --progress plain
+    took=$(( $(date +%s) - start ))
+    ls on.* >/dev/null 2>&1 && break
+done
 expect_rc "a run past its timeout fails" 1
-expect_in "a warning says why" err.txt "warning: the workflow's timeout of 1s passed: stopping the run"
-expect_in "running units say what stopped them" err.txt "cancelled while running: the workflow's timeout of 1s passed"
-if [ "$took" -lt 10 ]; then pass "stopped in ${took}s, not after 20s"; else fail "took ${took}s"; fi
+expect_in "a warning says why" err.txt "warning: the workflow's timeout of $t passed: stopping the run"
+expect_in "running units say what stopped them" err.txt "cancelled while running: the workflow's timeout of $t passed"
+if [ "$took" -lt 40 ]; then pass "stopped in ${took}s, not after 60s"; else fail "took ${took}s"; fi
 run_wf show last --json
 expect_json "quick succeeded before" '[t["status"] for t in d["tasks"]]' '["succeeded", "cancelled"]'
 # Templated options: continue-on-error per item (GitHub's matrix.experimental), concurrency
