@@ -79,7 +79,7 @@ expect_rc "SIGINT ends an in-process core.sleep" 130
 set +e
 "$WFENGINE" run sleepaction.yaml >out.txt 2>err.txt &
 pid=$!
-for _ in $(seq 600); do grep -q '] run ' err.txt && break; sleep 0.05; done
+wait_for 30 grep -q '] run ' err.txt
 kill -USR1 "$pid"
 sleep 0.2
 alive "$pid" && pass "SIGUSR1 from outside: the run goes on" || fail "SIGUSR1 from outside ended wfengine"
