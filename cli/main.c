@@ -98,6 +98,10 @@ static int unknown_command(const char *cmd)
  * carves the next allocations out of them. Nothing of malloc's tuning is changed (mallopt
  * would fix the mmap threshold). A kernel before 5.14 refuses the advice: then the pages
  * fault in as before. */
+/* prefault_heap's fence: kept for the process's life, and reachable from here (LeakSanitizer
+ * reports a block that nothing points to). */
+static void *heap_fence;
+
 static void prefault_heap(void)
 {
     enum { CHUNK = 120 * 1024, N_CHUNKS = 3 };
@@ -107,7 +111,7 @@ static void prefault_heap(void)
 
     for (int i = 0; i < N_CHUNKS; i++)
         chunk[i] = malloc(CHUNK);
-    if (malloc(1) == NULL || page <= 0) /* the fence, kept for the process's life */
+    if ((heap_fence = malloc(1)) == NULL || page <= 0)
         goto out;
     lo = (uintptr_t)chunk[0];
     hi = (uintptr_t)chunk[N_CHUNKS - 1] + CHUNK;
