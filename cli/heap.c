@@ -11,6 +11,10 @@
  * backs it with 2 MiB pages as it is written (where the system allows transparent huge pages
  * at all: "madvise" or "always" in /sys/kernel/mm/transparent_hugepage/enabled). Nothing is
  * touched in advance; untouched room costs address space only.
+ *
+ * One lasting effect: any mallopt of these thresholds turns off glibc's dynamic mmap threshold
+ * for the rest of the process, so in a run of a big file every allocation of 128 KiB or more
+ * is its own mmap, as in a process that never freed such a block.
  */
 #define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE, sbrk */
 #include <malloc.h>
