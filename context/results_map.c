@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "wf_context.h"
+#include "wf_hash.h"
 
 #define DEFAULT_STRIPES 64u
 #define MAX_STRIPES     (1u << 31)
@@ -51,24 +52,6 @@ struct wf_results {
 static stripe *stripe_at(const wf_results *m, uint64_t hash)
 {
     return (stripe *)(void *)(m->stripes + (size_t)(hash & (m->n_stripes - 1)) * STRIPE_SIZE);
-}
-
-/* FNV-1a, then a murmur3 finalizer: FNV alone leaves the low bits (our stripe index) weakly
- * mixed for short keys that differ only in their last characters ("t1", "t2", ...). */
-static uint64_t hash_name(const char *s, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3u;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdu;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53u;
-    h ^= h >> 33;
-    return h;
 }
 
 static size_t bucket_of(const wf_results *m, uint64_t hash, size_t n_buckets)
@@ -186,7 +169,7 @@ void wf_results_unref(wf_results *m)
 int wf_results_publish(wf_results *m, const char *name, wf_result *r)
 {
     size_t len = strlen(name);
-    uint64_t hash = hash_name(name, len);
+    uint64_t hash = wf_hash_bytes(name, len);
     stripe *st = stripe_at(m, hash);
     entry *e;
     int rc = WF_OK;
@@ -226,7 +209,7 @@ out:
 
 const wf_result *wf_results_getn(const wf_results *m, const char *name, size_t len)
 {
-    uint64_t hash = hash_name(name, len);
+    uint64_t hash = wf_hash_bytes(name, len);
     stripe *st = stripe_at(m, hash);
     const entry *e;
     const wf_result *r = NULL;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wf_hash.h"
+
 #include "loader_internal.h"
 
 typedef struct graph {
@@ -518,19 +520,6 @@ static void check_var_reads(graph *g, const var_read *reads, size_t n_reads)
     free(stack);
 }
 
-/* FNV-1a of a task name, mixed so that its low bits (the slot) depend on every byte. */
-static uint32_t name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    return h;
-}
-
 /* The name index (see wf_workflow.h): a lookup is one hash and about one strcmp, where the
  * sorted array took a qsort of every name and 17 comparisons a lookup at 100,000 tasks. */
 static void index_names(wf_workflow *wf)
@@ -544,7 +533,7 @@ static void index_names(wf_workflow *wf)
     wf->name_slots = wf_xcalloc(slots, sizeof(*wf->name_slots));
     wf->name_mask = slots - 1;
     for (size_t t = 0; t < n && !same; t++) {
-        size_t k = name_hash(wf->tasks[t].name) & wf->name_mask;
+        size_t k = wf_hash_bytes(wf->tasks[t].name, strlen(wf->tasks[t].name)) & wf->name_mask;
 
         for (; wf->name_slots[k] != 0; k = (k + 1) & wf->name_mask)
             same = same || strcmp(wf->tasks[wf->name_slots[k] - 1].name, wf->tasks[t].name) == 0;
@@ -572,7 +561,7 @@ long wf_workflow_task_index(const wf_workflow *wf, const char *name)
     size_t lo = 0, hi = wf->by_name != NULL ? wf->n_tasks : 0;
 
     if (wf->name_slots != NULL) {
-        for (size_t k = name_hash(name) & wf->name_mask; wf->name_slots[k] != 0;
+        for (size_t k = wf_hash_bytes(name, strlen(name)) & wf->name_mask; wf->name_slots[k] != 0;
              k = (k + 1) & wf->name_mask)
             if (strcmp(wf->tasks[wf->name_slots[k] - 1].name, name) == 0)
                 return (long)wf->name_slots[k] - 1;

@@ -19,6 +19,8 @@
 
 #include <yaml.h>
 
+#include "wf_hash.h"
+
 #include "loader_internal.h"
 
 /* Physical nesting, and nesting with aliases expanded, that a workflow may use. */
@@ -351,18 +353,6 @@ static bool finish_small_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys,
     return true;
 }
 
-static uint32_t key_hash(const wf__ynode *k)
-{
-    uint32_t h = 2166136261u;
-
-    for (size_t i = 0; i < k->len; i++)
-        h = (h ^ (unsigned char)k->text[i]) * 16777619u;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    return h;
-}
-
 /* A map too big for finish_small_map with no merge key and no two keys alike (the tasks map of
  * a generated workflow: 100,000 keys) is kept as written; that is checked with a hash table,
  * so only a map with a duplicate is sorted (finish_map reports it). False otherwise. */
@@ -381,7 +371,7 @@ static bool finish_plain_map(wf__loader *L, wf__ynode *n, wf__ynode **raw_keys,
     mask = slots - 1;
     table = wf_xcalloc(slots, sizeof(*table));
     for (size_t k = 0; k < raw_n && differ; k++) {
-        size_t h = key_hash(raw_keys[k]) & mask;
+        size_t h = wf_hash_bytes(raw_keys[k]->text, raw_keys[k]->len) & mask;
 
         for (; table[h] != 0 && differ; h = (h + 1) & mask)
             differ = key_cmp(raw_keys[table[h] - 1], raw_keys[k]) != 0;
