@@ -1,9 +1,7 @@
 /* wfengine: the command line (spec/cli.md, docs/cli.md). Dispatches to the command files. */
-#define _GNU_SOURCE /* madvise */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "wf_store.h"
@@ -85,51 +83,9 @@ static int unknown_command(const char *cmd)
     return WF_EXIT_USAGE;
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
-/* Faults in, with one system call, the heap memory a command's first few hundred allocations
- * take. A page fault on a virtual machine costs 10-40 us (this one: a touch loop over fresh
- * pages, 10-85 us a page), a page populated in bulk about 1 us, and a one-task run touched
- * about 75 fresh heap pages one fault at a time (B8; bench/README.md). The chunks are taken
- * below the mmap threshold (so they come from the heap) with a small fence after them, then
- * freed: kept apart from the top of the heap by the fence, they are not trimmed, and malloc
- * carves the next allocations out of them. Nothing of malloc's tuning is changed (mallopt
- * would fix the mmap threshold). A kernel before 5.14 refuses the advice: then the pages
- * fault in as before. */
-/* prefault_heap's fence: kept for the process's life, and reachable from here (LeakSanitizer
- * reports a block that nothing points to). */
+/* wf_heap_prefault's fence for the main thread: kept for the process's life, and reachable
+ * from here (LeakSanitizer reports a block that nothing points to). */
 static void *heap_fence;
-
-static void prefault_heap(void)
-{
-    enum { CHUNK = 120 * 1024, N_CHUNKS = 3 };
-    char *chunk[N_CHUNKS];
-    long page = sysconf(_SC_PAGESIZE);
-    uintptr_t lo, hi;
-
-    for (int i = 0; i < N_CHUNKS; i++)
-        chunk[i] = malloc(CHUNK);
-    if ((heap_fence = malloc(1)) == NULL || page <= 0)
-        goto out;
-    lo = (uintptr_t)chunk[0];
-    hi = (uintptr_t)chunk[N_CHUNKS - 1] + CHUNK;
-    for (int i = 0; i < N_CHUNKS; i++) {
-        if (chunk[i] == NULL)
-            goto out;
-        lo = (uintptr_t)chunk[i] < lo ? (uintptr_t)chunk[i] : lo;
-        hi = (uintptr_t)chunk[i] + CHUNK > hi ? (uintptr_t)chunk[i] + CHUNK : hi;
-    }
-    /* Whole pages inside the chunks: nothing outside them is touched. */
-    lo = (lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-    hi &= ~((uintptr_t)page - 1);
-    if (hi > lo && hi - lo <= 2 * (uintptr_t)N_CHUNKS * CHUNK)
-        (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-out:
-    for (int i = 0; i < N_CHUNKS; i++)
-        free(chunk[i]);
-}
 
 int main(int argc, char **argv)
 {
@@ -137,7 +93,7 @@ int main(int argc, char **argv)
     const struct command *c;
 
     /* wfengine uses OpenSSL for SHA-256 alone: its configuration file has nothing to say. */
-    prefault_heap();
+    heap_fence = wf_heap_prefault(3);
     wf_sha256_skip_openssl_config();
     wf_store_skip_sqlite_bulk_cache();
     if (cmd == NULL) {

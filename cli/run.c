@@ -533,12 +533,10 @@ static bool check_targets(const run_cli *cli, const wf_workflow *wf)
 
 /* Every required input has a value in inputs; for one that has none, says how to give it,
  * with its type, enum and description. Returns true when none is missing. */
-static bool check_required_inputs(json_object *doc, const json_object *inputs)
+static bool check_required_inputs(json_object *specs, const json_object *inputs)
 {
-    json_object *specs = NULL;
     bool ok = true;
 
-    json_object_object_get_ex(doc, "inputs", &specs);
     for (size_t i = 0; i < json_object_array_length(specs); i++) {
         json_object *in = json_object_array_get_idx(specs, i), *req = NULL, *en = NULL;
         const char *name = wf_cli_json_str(in, "name"), *desc = wf_cli_json_str(in, "description");
@@ -837,7 +835,7 @@ int wf_cli_run(int argc, char **argv)
     signal_watch watch = { 0 };
     int status = WF_EXIT_USAGE, rc;
     wf_status st;
-    json_object *doc = NULL, *inputs = NULL, *site_slurm = NULL;
+    json_object *specs = NULL, *inputs = NULL, *site_slurm = NULL;
     bool from_strings = true;
 
     wf_errlist_init(&errs);
@@ -854,15 +852,15 @@ int wf_cli_run(int argc, char **argv)
     wf = wf_cli_load(cli.file);
     if (wf == NULL)
         goto out;
-    /* Only the top (the inputs): the tasks are described one at a time where needed. */
-    doc = wf_workflow_describe_top(wf);
+    /* Only the inputs: the tasks are described one at a time where needed. */
+    specs = wf_workflow_describe_inputs(wf);
     if (!check_targets(&cli, wf))
         goto out;
     inputs = merged_inputs(&cli, &from_strings);
     if (cli.dry_run) {
         wf_plan *plan = NULL;
 
-        if (!check_required_inputs(doc, inputs))
+        if (!check_required_inputs(specs, inputs))
             goto out;
         engine = wf_engine_new(NULL);
         opts.inputs = inputs;
@@ -903,7 +901,7 @@ int wf_cli_run(int argc, char **argv)
         inputs = json_object_get(resume.inputs);
         from_strings = resume.inputs_from_strings;
     }
-    if (!check_required_inputs(doc, inputs) || !load_site_config(&cli, wf, &site_slurm))
+    if (!check_required_inputs(specs, inputs) || !load_site_config(&cli, wf, &site_slurm))
         goto out;
     /* Before the first unit starts: what a unit leaves behind (a setsid'd or double-forked
      * process) is then ours to kill and reap when the unit ends (docs/cli.md, "Stopping"). */
@@ -1013,7 +1011,7 @@ out:
     json_object_put(cli.inputs);
     json_object_put(cli.file_inputs);
     json_object_put(inputs);
-    json_object_put(doc);
+    json_object_put(specs);
     json_object_put(site_slurm);
     free(cli.targets);
     wf_errlist_release(&errs);

@@ -1,9 +1,17 @@
-/* Allocation that ends the process through one handler on out of memory (see wf_common.h). */
+/* Allocation that ends the process through one handler on out of memory, and the heap's
+ * prefault (see wf_common.h). */
+#define _GNU_SOURCE /* madvise */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "wf_common.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 void wf_oom(size_t n)
 {
@@ -62,4 +70,36 @@ char *wf_xstrndup(const char *s, size_t n)
     memcpy(p, s, len);
     p[len] = '\0';
     return p;
+}
+
+void *wf_heap_prefault(int n_chunks)
+{
+    enum { CHUNK = 120 * 1024, MAX_CHUNKS = 8 };
+    char *chunk[MAX_CHUNKS];
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t lo, hi;
+    void *fence = NULL;
+    int n = n_chunks < 1 ? 1 : n_chunks > MAX_CHUNKS ? MAX_CHUNKS : n_chunks;
+
+    for (int i = 0; i < n; i++)
+        chunk[i] = malloc(CHUNK);
+    if ((fence = malloc(1)) == NULL || page <= 0)
+        goto out;
+    lo = (uintptr_t)chunk[0];
+    hi = (uintptr_t)chunk[n - 1] + CHUNK;
+    for (int i = 0; i < n; i++) {
+        if (chunk[i] == NULL)
+            goto out;
+        lo = (uintptr_t)chunk[i] < lo ? (uintptr_t)chunk[i] : lo;
+        hi = (uintptr_t)chunk[i] + CHUNK > hi ? (uintptr_t)chunk[i] + CHUNK : hi;
+    }
+    /* Whole pages inside the chunks: nothing outside them is touched. */
+    lo = (lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    hi &= ~((uintptr_t)page - 1);
+    if (hi > lo && hi - lo <= 2 * (uintptr_t)n * CHUNK)
+        (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+out:
+    for (int i = 0; i < n; i++)
+        free(chunk[i]);
+    return fence;
 }

@@ -245,7 +245,7 @@ void wf__record_run_start(wf_run *r)
     rec.run_id = r->run_id;
     rec.workflow = wf->name;
     rec.file_path = wf->path;
-    rec.file_sha256 = wf->sha256;
+    rec.file_text = wf->source; /* hashed by the store's writer thread */
     rec.inputs_json = wf_strbuf_str(&sb);
     rec.resumed_from = r->opts.resume_run;
     rec.started_ms = r->start_wall_ms;

@@ -50,6 +50,7 @@ int wf_resume_prepare(wf_store *store, const char *run, const wf_workflow *wf,
 {
     json_object *doc = NULL, *v = NULL, *recorded = NULL;
     const char *then_name = NULL, *then_sha = NULL;
+    char now_sha[WF_SHA256_HEX_LEN + 1];
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -64,7 +65,8 @@ int wf_resume_prepare(wf_store *store, const char *run, const wf_workflow *wf,
         json_object_is_type(v, json_type_string))
         then_sha = json_object_get_string(v);
     out->other_workflow = then_name != NULL && strcmp(then_name, wf->name) != 0;
-    out->file_changed = then_sha != NULL && strcmp(then_sha, wf->sha256) != 0;
+    wf_workflow_sha256_hex(wf, now_sha);
+    out->file_changed = then_sha != NULL && strcmp(then_sha, now_sha) != 0;
     if (out->other_workflow && !force) {
         wf_error_set(err, WF_EINVAL, NULL, 0, 0, "run %s is of workflow '%s', not '%s' (%s)",
                      out->run_id, then_name, wf->name, wf->path);
@@ -74,7 +76,7 @@ int wf_resume_prepare(wf_store *store, const char *run, const wf_workflow *wf,
     if (out->file_changed) {
         char *what = wf_xasprintf("%s has changed since run %s (sha256 %.12s... then, %.12s... "
                                   "now)",
-                                  wf->path, out->run_id, then_sha, wf->sha256);
+                                  wf->path, out->run_id, then_sha, now_sha);
 
         if (!force) {
             wf_error_set(err, WF_EINVAL, NULL, 0, 0, "%s", what);

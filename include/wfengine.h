@@ -148,13 +148,16 @@ const wf_errlist *wf_workflow_warnings(const wf_workflow *wf);
 json_object *wf_workflow_describe(const wf_workflow *wf);
 /* The same description part by part, for a tool that walks a big workflow without holding
  * all of it as JSON (`run --dry-run` of 100,000 tasks): wf_workflow_describe_top is the
- * document without "tasks" and "order" (owned; O(inputs + outputs)); wf_workflow_task_count
- * is the length of "tasks"; wf_workflow_describe_task(wf, i) is "tasks"[i] (owned; file
- * order; NULL when i >= the count); wf_workflow_task_name(wf, i) its "name" (borrowed, valid
- * while wf lives; NULL out of range); wf_workflow_task_in_order(wf, i) is the file index of
- * the task named by "order"[i] (SIZE_MAX out of range). Each gives exactly what
- * wf_workflow_describe holds at that place. Thread-safe. */
+ * document without "tasks" and "order" (owned; O(inputs + outputs), and the file's size for
+ * "sha256"); wf_workflow_task_count is the length of "tasks"; wf_workflow_describe_task(wf, i) is
+ * "tasks"[i] (owned; file order; NULL when i >= the count); wf_workflow_task_name(wf, i) its "name"
+ * (borrowed, valid while wf lives; NULL out of range); wf_workflow_task_in_order(wf, i) is the file
+ * index of the task named by "order"[i] (SIZE_MAX out of range); wf_workflow_describe_inputs is
+ * "inputs" (owned; O(inputs): "sha256" hashes the whole file, and a program that only checks
+ * its inputs need not). Each gives exactly what wf_workflow_describe holds at that place.
+ * Thread-safe. */
 json_object *wf_workflow_describe_top(const wf_workflow *wf);
+json_object *wf_workflow_describe_inputs(const wf_workflow *wf);
 size_t wf_workflow_task_count(const wf_workflow *wf);
 json_object *wf_workflow_describe_task(const wf_workflow *wf, size_t i);
 const char *wf_workflow_task_name(const wf_workflow *wf, size_t i);

@@ -135,9 +135,12 @@ int wf_store_get_blob(wf_store *s, const char *hash, char **data, size_t *len, w
 
 typedef struct wf_store_run_rec {
     const char *run_id;
-    const char *workflow;     /* the workflow's name */
-    const char *file_path;    /* as given on the command line */
-    const char *file_sha256;  /* of the file's bytes */
+    const char *workflow;    /* the workflow's name */
+    const char *file_path;   /* as given on the command line */
+    const char *file_sha256; /* of the file's bytes, or NULL: */
+    /* when file_sha256 is NULL, the file's text (NUL-terminated, copied), which the writer
+     * thread hashes (SHA-256): a one-task run does not wait for OpenSSL's set-up (B8). */
+    const char *file_text;
     const char *inputs_json;  /* compact JSON of the inputs, secrets already masked */
     const char *resumed_from; /* the run this one resumes, or NULL */
     int64_t started_ms;       /* wall clock, ms since the epoch */

@@ -25,7 +25,8 @@ enum {
     S_INPUTS,
     S_RESUMED_FROM,
     S_OWNER_HOST,
-    S_OWNER_START
+    S_OWNER_START,
+    S_FILE_TEXT
 };
 enum { S_END_RUN_ID, S_OUTPUTS };
 enum { S_TASK_RUN_ID, S_TASK_NAME, S_TASK_ERROR, S_TASK_SOURCE, S_TASK_ITEMS_KEY };
@@ -146,7 +147,8 @@ void wf_store_record_run_start(wf_store *s, const wf_store_run_rec *rec)
                            rec->inputs_json,
                            rec->resumed_from,
                            s != NULL ? s->me.host : NULL,
-                           s != NULL ? nonempty(s->me.start) : NULL };
+                           s != NULL ? nonempty(s->me.start) : NULL,
+                           rec->file_sha256 == NULL ? rec->file_text : NULL };
     wf__rec *r;
 
     if (s == NULL || wf_store_failed(s) || refuse_readonly(s))
@@ -375,6 +377,7 @@ static int other_run_seq(writer *w, const char *run_id, int64_t *seq)
 }
 
 static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *err);
+static int prepare_statements(wf_store *s, wf_error *err);
 
 static const char cache_sql[] =
     "INSERT OR REPLACE INTO cache (key, result_json, result_hash, stdout_hash, stderr_hash, "
@@ -404,6 +407,7 @@ static int apply(writer *w, const wf__rec *r, const char **what)
     wf_store *s = w->s;
     sqlite3_stmt *st;
     int64_t seq = 0;
+    char file_sha[WF_SHA256_HEX_LEN + 1];
     int rc;
 
     switch (r->kind) {
@@ -415,7 +419,12 @@ static int apply(writer *w, const wf__rec *r, const char **what)
         bind_text(st, 1, r->str[S_RUN_ID]);
         bind_text(st, 2, r->str[S_WORKFLOW] ? r->str[S_WORKFLOW] : "");
         bind_text(st, 3, r->str[S_FILE] ? r->str[S_FILE] : "");
-        bind_text(st, 4, r->str[S_FILE_SHA]);
+        if (r->str[S_FILE_TEXT] != NULL) {
+            wf_sha256_hex(r->str[S_FILE_TEXT], strlen(r->str[S_FILE_TEXT]), file_sha);
+            bind_text(st, 4, file_sha);
+        } else {
+            bind_text(st, 4, r->str[S_FILE_SHA]);
+        }
         bind_text(st, 5, r->str[S_INPUTS]);
         bind_text(st, 6, r->str[S_RESUMED_FROM]);
         bind_time(st, 7, r->started_ms);
@@ -603,12 +612,15 @@ out:
 
 /* Group commit: records of units that end a few at a time (processes) would each be a
  * transaction of their own. Wait up to WF__STORE_LINGER_MS for more, unless a flush waits,
- * the store is stopping or a full batch is there. The caller holds qlock. */
+ * the store is stopping, a full batch is there or a run starts: its start is committed at
+ * once, while its first units run, rather than in the flush that ends a short run (B8). The
+ * caller holds qlock. */
 static void linger(wf_store *s)
 {
     struct timespec until;
 
-    if (s->stopping || s->flush_target > s->committed || s->q_recs >= WF__STORE_BATCH_MAX)
+    if (s->stopping || s->flush_target > s->committed || s->q_recs >= WF__STORE_BATCH_MAX ||
+        s->head->kind == REC_RUN_START)
         return;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += WF__STORE_LINGER_MS * 1000000L;
@@ -627,7 +639,15 @@ static void *writer_main(void *arg)
     writer w = { .s = arg, .run_id = "", .run_seq = 0, .ranges = { 0 } };
     wf_store *s = w.s;
     wf__rec **batch = wf_xmalloc(WF__STORE_BATCH_MAX * sizeof(*batch));
+    /* This thread's arena is fresh: SQLite's and OpenSSL's first allocations here would each
+     * fault a page in (B8). */
+    void *fence = wf_heap_prefault(2);
+    wf_error err;
 
+    wf_error_init(&err);
+    if (prepare_statements(s, &err) != WF_OK)
+        wf__store_fail(s, NULL, "%s", err.message);
+    wf_error_release(&err);
     pthread_mutex_lock(&s->qlock);
     for (;;) {
         wf__rec *list;
@@ -672,6 +692,7 @@ static void *writer_main(void *arg)
     pthread_mutex_unlock(&s->qlock);
     wf__ranges_release(&w.ranges);
     free(batch);
+    free(fence);
     return NULL;
 }
 
@@ -682,10 +703,11 @@ static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *er
     return WF_OK;
 }
 
-int wf__store_writer_start(wf_store *s, wf_error *err)
+/* The statements every run uses. Prepared on the writer thread as it starts, while the run's
+ * first units start (B8): the schema was read and checked by wf_store_open, so a failure
+ * here is as unlikely as a step's and fails the store the same way, with SQLite's message. */
+static int prepare_statements(wf_store *s, wf_error *err)
 {
-    int rc;
-
     if (prepare(s, "BEGIN IMMEDIATE", &s->st_begin, err) != WF_OK ||
         prepare(s, "COMMIT", &s->st_commit, err) != WF_OK ||
         prepare(s, "ROLLBACK", &s->st_rollback, err) != WF_OK ||
@@ -717,7 +739,13 @@ int wf__store_writer_start(wf_store *s, wf_error *err)
             &s->st_unit, err) != WF_OK ||
         wf__ranges_prepare(s, err) != WF_OK)
         return WF_ESTORE;
-    rc = pthread_create(&s->thread, NULL, writer_main, s);
+    return WF_OK;
+}
+
+int wf__store_writer_start(wf_store *s, wf_error *err)
+{
+    int rc = pthread_create(&s->thread, NULL, writer_main, s);
+
     if (rc != 0) {
         char ebuf[128];
 

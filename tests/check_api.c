@@ -159,7 +159,7 @@ START_TEST(plan_streamed_equals_whole)
     wf_workflow *wf = load("streamed.yaml", text);
     json_object *doc = wf_workflow_describe(wf), *top = wf_workflow_describe_top(wf);
     json_object *tasks = member(doc, "tasks"), *order = member(doc, "order");
-    json_object *whole = NULL, *expect_top = json_object_new_object();
+    json_object *whole = NULL, *expect_top = json_object_new_object(), *inputs;
     size_t n = wf_workflow_task_count(wf);
     wf_engine *e = wf_engine_new(NULL);
     wf_run_options opts = { 0 };
@@ -174,6 +174,11 @@ START_TEST(plan_streamed_equals_whole)
             json_object_object_add(expect_top, key, json_object_get(value));
     }
     ck_assert_str_eq(json_object_to_json_string(top), json_object_to_json_string(expect_top));
+    inputs = wf_workflow_describe_inputs(wf);
+    ck_assert_uint_gt(json_object_array_length(inputs), 0);
+    ck_assert_str_eq(json_object_to_json_string(inputs),
+                     json_object_to_json_string(member(doc, "inputs")));
+    json_object_put(inputs);
     wf_errlist_init(&errs);
     ck_assert_int_eq(wf_run_plan(e, wf, &opts, &whole, &errs), WF_OK);
     ck_assert_int_eq(wf_plan_open(e, wf, &opts, &plan, &errs), WF_OK);

@@ -587,7 +587,7 @@ START_TEST(test_default_name_and_sha)
     const char *text = "version: 1\ntasks:\n  a: {run: echo}\n";
     wf_errlist errs;
     wf_workflow *wf = NULL;
-    char hex[WF_SHA256_HEX_LEN + 1];
+    char hex[WF_SHA256_HEX_LEN + 1], got[WF_SHA256_HEX_LEN + 1];
 
     wf_errlist_init(&errs);
     ck_assert_int_eq(wf_workflow_load_string("dir/my.flow.yaml", text, strlen(text), &wf, &errs),
@@ -595,7 +595,8 @@ START_TEST(test_default_name_and_sha)
     ck_assert_str_eq(wf->name, "my.flow");
     ck_assert_str_eq(wf->path, "dir/my.flow.yaml");
     wf_sha256_hex(text, strlen(text), hex);
-    ck_assert_str_eq(wf->sha256, hex);
+    wf_workflow_sha256_hex(wf, got);
+    ck_assert_str_eq(got, hex);
     ck_assert_str_eq(wf->source, text);
     wf_workflow_free(wf);
     wf_errlist_release(&errs);

@@ -792,6 +792,71 @@ START_TEST(test_writer_unknown_run_fails)
 }
 END_TEST
 
+/* A run start given the file's text and no hash: the writer thread records the text's
+ * SHA-256, and only that (the text itself is not kept). */
+START_TEST(test_writer_hashes_file_text)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    const char *text = "version: 1\ntasks:\n  a:\n    run: echo hi\n";
+    wf_store_run_rec r = { .run_id = "r-text",
+                           .workflow = "w",
+                           .file_path = "w.yaml",
+                           .file_text = text,
+                           .inputs_json = "{}",
+                           .started_ms = 1000 };
+    char want[WF_SHA256_HEX_LEN + 1];
+    json_object *run = NULL;
+    wf_error err;
+
+    wf_error_init(&err);
+    wf_store_record_run_start(s, &r);
+    ck_assert_int_eq(wf_store_flush(s, &err), WF_OK);
+    ck_assert_int_eq(wf_store_run_json(s, "r-text", &run, &err), WF_OK);
+    wf_sha256_hex(text, strlen(text), want);
+    ck_assert_str_eq(jstr(run, "file_sha256"), want);
+    json_object_put(run);
+    /* A hash given wins over the text. */
+    r.run_id = "r-both";
+    r.file_sha256 = "f1";
+    wf_store_record_run_start(s, &r);
+    ck_assert_int_eq(wf_store_flush(s, &err), WF_OK);
+    ck_assert_int_eq(wf_store_run_json(s, "r-both", &run, &err), WF_OK);
+    ck_assert_str_eq(jstr(run, "file_sha256"), "f1");
+    json_object_put(run);
+    ck_assert_int_eq(wf_store_close(s, &err), WF_OK);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* The writer prepares its statements on its own thread: a store at the current version whose
+ * tables were damaged by hand opens, and then fails at the first flush with SQLite's message,
+ * not a crash or a record silently lost. */
+START_TEST(test_writer_prepare_failure_fails_store)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    wf_error err;
+
+    wf_error_init(&err);
+    ck_assert_int_eq(wf_store_close(s, &err), WF_OK);
+    sql_exec(tmp, "DROP TABLE tasks");
+    s = open_ok(tmp);
+    record_run(s, "r-1", "w");
+    ck_assert_int_eq(wf_store_flush(s, &err), WF_ESTORE);
+    ck_assert_ptr_nonnull(strstr(err.message, "cannot prepare a statement"));
+    ck_assert_ptr_nonnull(strstr(err.message, "tasks"));
+    ck_assert(wf_store_failed(s));
+    wf_error_release(&err);
+    ck_assert_int_eq(wf_store_close(s, &err), WF_ESTORE);
+    wf_error_release(&err);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
 /* ---- queries ------------------------------------------------------------------------ */
 
 /* Two runs: r-aaa1 (succeeded) then r-aaa2 (failed, resumes r-aaa1). */
@@ -2297,6 +2362,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_writer_batched);
     tcase_add_test(tc, test_writer_close_flushes);
     tcase_add_test(tc, test_writer_unknown_run_fails);
+    tcase_add_test(tc, test_writer_hashes_file_text);
+    tcase_add_test(tc, test_writer_prepare_failure_fails_store);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("queries");

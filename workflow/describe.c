@@ -126,15 +126,10 @@ json_object *wf_workflow_describe_task(const wf_workflow *wf, size_t i)
     return i < wf->n_tasks ? describe_task(wf, &wf->tasks[i]) : NULL;
 }
 
-json_object *wf_workflow_describe_top(const wf_workflow *wf)
+json_object *wf_workflow_describe_inputs(const wf_workflow *wf)
 {
-    json_object *doc = json_object_new_object();
-    json_object *inputs = json_object_new_array(), *outputs = json_object_new_array();
+    json_object *inputs = json_object_new_array();
 
-    json_object_object_add(doc, "name", json_object_new_string(wf->name));
-    json_object_object_add(doc, "description", str_or_null(wf->description));
-    json_object_object_add(doc, "path", str_or_null(wf->path));
-    json_object_object_add(doc, "sha256", json_object_new_string(wf->sha256));
     for (size_t i = 0; i < wf->n_inputs; i++) {
         const wf_input_spec *in = &wf->inputs[i];
         json_object *o = json_object_new_object();
@@ -149,7 +144,20 @@ json_object *wf_workflow_describe_top(const wf_workflow *wf)
         json_object_object_add(o, "enum", in->enum_values ? wf_json_copy(in->enum_values) : NULL);
         json_object_array_add(inputs, o);
     }
-    json_object_object_add(doc, "inputs", inputs);
+    return inputs;
+}
+
+json_object *wf_workflow_describe_top(const wf_workflow *wf)
+{
+    char sha[WF_SHA256_HEX_LEN + 1];
+    json_object *doc = json_object_new_object(), *outputs = json_object_new_array();
+
+    json_object_object_add(doc, "name", json_object_new_string(wf->name));
+    json_object_object_add(doc, "description", str_or_null(wf->description));
+    json_object_object_add(doc, "path", str_or_null(wf->path));
+    wf_workflow_sha256_hex(wf, sha);
+    json_object_object_add(doc, "sha256", json_object_new_string(sha));
+    json_object_object_add(doc, "inputs", wf_workflow_describe_inputs(wf));
     for (size_t o = 0; o < wf->n_outputs; o++)
         json_object_array_add(outputs, json_object_new_string(wf->outputs[o].name));
     json_object_object_add(doc, "outputs", outputs);

@@ -385,7 +385,6 @@ static int load_text(const char *name, char *text, size_t len, const wf__chain *
     wf->path = wf_xstrdup(name != NULL ? name : "<string>");
     wf->source = text;
     wf->source_len = len;
-    wf_sha256_hex(text, len, wf->sha256);
 
     L.path = wf->path;
     L.src = wf->source;
@@ -562,6 +561,11 @@ static void free_task(wf_task *t)
     free(t->deps);
     free(t->dependents);
     free_task_extra(t->extra);
+}
+
+void wf_workflow_sha256_hex(const wf_workflow *wf, char out[WF_SHA256_HEX_LEN + 1])
+{
+    wf_sha256_hex(wf->source, wf->source_len, out);
 }
 
 void wf_workflow_free(wf_workflow *wf)

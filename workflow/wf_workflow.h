@@ -236,8 +236,7 @@ typedef struct wf_workflow {
     char *name;        /* `name`, or the file name without extension */
     char *description; /* may be NULL */
     char *source;      /* the file's text (owned), for error carets */
-    size_t source_len;
-    char sha256[WF_SHA256_HEX_LEN + 1]; /* of the file's bytes */
+    size_t source_len; /* wf_workflow_sha256_hex hashes source[0..source_len) */
 
     wf_input_spec *inputs;
     size_t n_inputs;
@@ -309,6 +308,9 @@ int wf_workflow_load_file(const char *path, wf_workflow **out, wf_errlist *errs)
 int wf_workflow_load_string(const char *name, const char *text, size_t len, wf_workflow **out,
                             wf_errlist *errs);
 void wf_workflow_free(wf_workflow *wf);
+/* The SHA-256 of the file's bytes, in lowercase hex, into out. Computed at each call, not at
+ * load: a run leaves it to the store's writer thread (B8). Thread-safe. */
+void wf_workflow_sha256_hex(const wf_workflow *wf, char out[WF_SHA256_HEX_LEN + 1]);
 
 /* Index of the task called name, or -1. */
 long wf_workflow_task_index(const wf_workflow *wf, const char *name);
