@@ -33,6 +33,9 @@
 /* A WAL up to this size is left for the next open to recover rather than checkpointed at
  * close (store.c, skip_small_checkpoint). */
 #define WF__STORE_WAL_KEEP (1024 * 1024)
+/* A WAL over this size when a writer starts is checkpointed by it, while the run's first units
+ * run (writer.c): the next open then recovers little more than one run's frames. */
+#define WF__STORE_WAL_CHECKPOINT_AT (128 * 1024)
 
 /* A range row of unit_ranges holds at most this many units (its item digests, 8 bytes each,
  * are rewritten whole when a later batch extends it: 4 KiB at most, so extending a range

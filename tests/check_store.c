@@ -362,6 +362,43 @@ START_TEST(test_wal_kept_small_checkpointed_large)
 }
 END_TEST
 
+/* Short runs one after another: each writer checkpoints what the earlier runs left once the
+ * WAL is over WF__STORE_WAL_CHECKPOINT_AT (128 KiB), so the WAL that the next open must read
+ * stays near that, where it used to grow to WF__STORE_WAL_KEEP (1 MiB) before a close
+ * checkpointed it. Nothing is lost on the way. */
+START_TEST(test_wal_checkpointed_by_next_writer)
+{
+    char *tmp = make_tmp();
+    char *wal = wf_xasprintf("%s/state.db-wal", tmp);
+    struct stat st;
+    off_t largest = 0;
+
+    for (int r = 0; r < 40; r++) {
+        char run_id[32];
+        wf_store *s = open_ok(tmp);
+
+        snprintf(run_id, sizeof(run_id), "r%d", r);
+        record_run(s, run_id, "wf");
+        for (int i = 0; i < 3; i++) {
+            wf_store_unit_rec u = unit(run_id, "t", i, 1, WF_STATUS_SUCCEEDED);
+
+            wf_store_record_unit(s, &u);
+        }
+        wf_store_record_run_end(s, run_id, WF_STATUS_SUCCEEDED, 3000, "{}");
+        close_ok(s);
+        /* (A WAL over 1 MiB is checkpointed at close and removed.) */
+        if (stat(wal, &st) == 0 && st.st_size > largest)
+            largest = st.st_size;
+    }
+    ck_assert_int_lt(largest, 256 * 1024);
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM runs"), 40);
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM units"), 120);
+    remove_tree(tmp);
+    free(wal);
+    free(tmp);
+}
+END_TEST
+
 START_TEST(test_schema_version)
 {
     char *tmp = make_tmp();
@@ -2341,6 +2378,7 @@ static Suite *store_suite(void)
     tc = tcase_create("open");
     tcase_add_test(tc, test_open_layout_wal);
     tcase_add_test(tc, test_wal_kept_small_checkpointed_large);
+    tcase_add_test(tc, test_wal_checkpointed_by_next_writer);
     tcase_add_test(tc, test_schema_version);
     tcase_add_test(tc, test_empty_file_migrated);
     tcase_add_test(tc, test_newer_schema_refused);
