@@ -357,16 +357,22 @@ static int open_db(wf_store *s, sqlite3 **out, wf_error *err)
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, WF__STORE_BUSY_MS);
-    /* The first read of the file: this is where a file that is not SQLite shows. */
-    rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &n);
+    /* The first read of the file: this is where a file that is not SQLite shows. The header's
+     * version, not the schema: reading the schema (about 0.7 million instructions) is left
+     * to the writer thread's first statement, while the run's first units run (B8). */
+    rc = query_int(db, "PRAGMA user_version", &n);
     if (rc != SQLITE_OK) {
         wf_error_set(err, WF_ESTORE, NULL, 0, 0, "%s: not a usable wfengine store: %s", s->db_path,
                      sqlite3_errmsg(db));
         goto out;
     }
-    rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        wf__store_db_error(s, db, err, "cannot configure");
+    /* These pragmas read the whole schema; the write connection's are set by the writer
+     * thread as it starts (writer.c, prepare_statements), off the run's path. */
+    if (out != &s->wdb) {
+        rc = sqlite3_exec(db, WF__STORE_PRAGMAS, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            wf__store_db_error(s, db, err, "cannot configure");
+    }
 out:
     if (rc != SQLITE_OK) {
         sqlite3_close(db);
@@ -563,12 +569,33 @@ done:
     return rc == SQLITE_OK ? WF_OK : WF_ESTORE;
 }
 
+/* The database file's header says WAL: bytes 18 and 19 (the read and write format versions)
+ * are 2 (https://www.sqlite.org/fileformat2.html#the_database_header). SQLite writes them to
+ * the file itself, not through the WAL, when the journal mode changes, and only under an
+ * exclusive lock; a header that says otherwise, or none, is switched by set_wal. */
+static bool header_says_wal(const char *db_path)
+{
+    unsigned char h[20];
+    int fd = open(db_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    bool wal;
+
+    if (fd < 0)
+        return false;
+    wal = pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+          memcmp(h, "SQLite format 3", 16) == 0 && h[18] == 2 && h[19] == 2;
+    close(fd);
+    return wal;
+}
+
+/* `PRAGMA journal_mode` reads the whole schema: a store already in WAL mode skips it. */
 static int set_wal(wf_store *s, wf_error *err)
 {
     sqlite3_stmt *st = NULL;
     const char *mode;
     int rc = WF_ESTORE;
 
+    if (header_says_wal(s->db_path))
+        return WF_OK;
     if (sqlite3_prepare_v2(s->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
         wf__store_db_error(s, s->wdb, err, "cannot switch to WAL mode");

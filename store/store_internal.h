@@ -36,6 +36,8 @@
 /* A WAL over this size when a writer starts is checkpointed by it, while the run's first units
  * run (writer.c): the next open then recovers little more than one run's frames. */
 #define WF__STORE_WAL_CHECKPOINT_AT (128 * 1024)
+/* What every connection that writes or caches reads is set to. */
+#define WF__STORE_PRAGMAS "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF"
 
 /* A range row of unit_ranges holds at most this many units (its item digests, 8 bytes each,
  * are rewritten whole when a later batch extends it: 4 KiB at most, so extending a range

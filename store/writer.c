@@ -733,6 +733,9 @@ static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *er
  * here is as unlikely as a step's and fails the store the same way, with SQLite's message. */
 static int prepare_statements(wf_store *s, wf_error *err)
 {
+    /* open_db leaves the write connection's pragmas to this thread: they read the schema. */
+    if (sqlite3_exec(s->wdb, WF__STORE_PRAGMAS, NULL, NULL, NULL) != SQLITE_OK)
+        return wf__store_db_error(s, s->wdb, err, "cannot configure");
     if (prepare(s, "BEGIN IMMEDIATE", &s->st_begin, err) != WF_OK ||
         prepare(s, "COMMIT", &s->st_commit, err) != WF_OK ||
         prepare(s, "ROLLBACK", &s->st_rollback, err) != WF_OK ||

@@ -399,6 +399,42 @@ START_TEST(test_wal_checkpointed_by_next_writer)
 }
 END_TEST
 
+/* The header's bytes 18 and 19 (2 and 2 in WAL mode) as the file holds them. */
+static int header_mode(const char *dir)
+{
+    char *path = wf_xasprintf("%s/state.db", dir);
+    unsigned char h[20] = { 0 };
+    int fd = open(path, O_RDONLY);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+    close(fd);
+    free(path);
+    return h[18] * 10 + h[19];
+}
+
+/* wf_store_open reads the journal mode from the file's header, not with a pragma (which
+ * reads the schema): a store switched out of WAL mode by another tool is switched back. */
+START_TEST(test_wal_mode_restored)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+
+    record_run(s, "r1", "wf");
+    close_ok(s);
+    ck_assert_int_eq(header_mode(tmp), 22);
+    sql_exec(tmp, "PRAGMA journal_mode=DELETE");
+    ck_assert_int_eq(header_mode(tmp), 11);
+    s = open_ok(tmp);
+    record_run(s, "r2", "wf");
+    close_ok(s);
+    ck_assert_int_eq(header_mode(tmp), 22);
+    ck_assert_int_eq(sql_int(tmp, "SELECT count(*) FROM runs"), 2);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
 START_TEST(test_schema_version)
 {
     char *tmp = make_tmp();
@@ -2379,6 +2415,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_open_layout_wal);
     tcase_add_test(tc, test_wal_kept_small_checkpointed_large);
     tcase_add_test(tc, test_wal_checkpointed_by_next_writer);
+    tcase_add_test(tc, test_wal_mode_restored);
     tcase_add_test(tc, test_schema_version);
     tcase_add_test(tc, test_empty_file_migrated);
     tcase_add_test(tc, test_newer_schema_refused);
