@@ -729,8 +729,9 @@ static int prepare(wf_store *s, const char *sql, sqlite3_stmt **st, wf_error *er
 }
 
 /* The statements every run uses. Prepared on the writer thread as it starts, while the run's
- * first units start (B8): the schema was read and checked by wf_store_open, so a failure
- * here is as unlikely as a step's and fails the store the same way, with SQLite's message. */
+ * first units start (B8): wf_store_open checked the schema's version, so a failure here (a
+ * store damaged by hand) is as unlikely as a step's and fails the store the same way, with
+ * SQLite's message. The first of them reads the schema. */
 static int prepare_statements(wf_store *s, wf_error *err)
 {
     /* open_db leaves the write connection's pragmas to this thread: they read the schema. */
