@@ -536,6 +536,18 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     rt = &r->reuse_tasks[t];
     if (task->items_kind == WF_ITEMS_NONE)
         rt->n = 0; /* the latest attempt's, as before: one unit */
+    r->tasks[t].reuse = rt;
+    /* A with-items task that is not pipelined reads its units again as it expands
+     * (wf__reuse_items): until then only which indices succeeded is asked (had_success), so
+     * its spans keep no record and consecutive ones are one. Its memory does not grow with
+     * the units of the resumed run (a record was about 1.2 KiB: 380 MB at 300,000 items). */
+    if (task->items_kind != WF_ITEMS_NONE && !task->pipeline) {
+        if (rt->n > 0 && rt->spans[rt->n - 1].last + 1 >= u->first) {
+            if (u->last > rt->spans[rt->n - 1].last)
+                rt->spans[rt->n - 1].last = u->last;
+            return WF_OK;
+        }
+    }
     if (rt->n == rt->cap) {
         rt->cap = rt->cap ? rt->cap * 2 : 4;
         rt->spans = wf_xrealloc(rt->spans, rt->cap * sizeof(*rt->spans));
@@ -544,6 +556,9 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     sp->first = u->first;
     sp->last = u->last;
     sp->digests = NULL;
+    sp->rec = NULL;
+    if (task->items_kind != WF_ITEMS_NONE && !task->pipeline)
+        return WF_OK;
     /* A pipelined task takes its items one by one as they come (wf__reuse_take): it keeps
      * the digests. Any other reads them again when it expands (wf__reuse_items). */
     if (u->digests != NULL && task->pipeline) {
@@ -562,7 +577,6 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     if (u->result_from != NULL)
         json_object_object_add(rec, "result_from", json_object_new_string(u->result_from));
     sp->rec = rec;
-    r->tasks[t].reuse = rt;
     return WF_OK;
 }
 

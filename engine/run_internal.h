@@ -407,7 +407,9 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error);
 typedef struct wf__reuse_span {
     int64_t first, last;
     unsigned char *digests; /* (last - first + 1) * WF_STORE_DIGEST_LEN, or NULL: none */
-    json_object *rec;       /* {"result", "stdout_hash", "stderr_hash", "exit_code"} */
+    /* {"result", "stdout_hash", "stderr_hash", "exit_code"}; NULL in a with-items task that is
+     * not pipelined (wf__reuse_items reads the units again) */
+    json_object *rec;
 } wf__reuse_span;
 typedef struct wf__reuse_task {
     wf__reuse_span *spans; /* by first index */
