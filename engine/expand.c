@@ -230,19 +230,118 @@ static bool same_item(wf_run *r, uint32_t t, const unsigned char *digests, int64
     return true;
 }
 
+/* What a unit of the resumed run takes from its record (wf__reuse_unit). Owned. */
+static json_object *reuse_rec(wf_run *r, const wf_store_reused *u)
+{
+    json_object *rec = json_object_new_object();
+
+    json_object_object_add(rec, "result", reused_result(r, u));
+    json_object_object_add(rec, "stdout_hash", json_object_new_string(u->stdout_hash));
+    json_object_object_add(rec, "stderr_hash", json_object_new_string(u->stderr_hash));
+    json_object_object_add(rec, "exit_code", json_object_new_int(u->exit_code));
+    if (u->result_hash[0] != '\0')
+        json_object_object_add(rec, "result_hash", json_object_new_string(u->result_hash));
+    if (u->result_from != NULL)
+        json_object_object_add(rec, "result_from", json_object_new_string(u->result_from));
+    return rec;
+}
+
+/* A window of a pipelined task's records: WINDOW_UNITS units from the first one asked for,
+ * at most WINDOW_RUNS runs of them (a run of units with one value is one record). */
+enum { WINDOW_UNITS = 4096, WINDOW_RUNS = 512, WINDOW_FULL = 1 };
+
+typedef struct window_fill {
+    wf_run *r;
+    wf__reuse_window *w;
+    int64_t until;
+} window_fill;
+
+static void window_clear(wf__reuse_window *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        json_object_put(w->runs[i].rec);
+    w->n = 0;
+}
+
+/* wf_store_succeeded_from's callback: one run of units into the window, until it is full. */
+static int fill_window(const wf_store_reused *u, void *ctx)
+{
+    window_fill *f = ctx;
+    wf__reuse_window *w = f->w;
+
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 64;
+        w->runs = wf_xrealloc(w->runs, w->cap * sizeof(*w->runs));
+    }
+    w->runs[w->n].first = u->first;
+    w->runs[w->n].last = u->last;
+    w->runs[w->n].rec = reuse_rec(f->r, u);
+    w->n++;
+    return w->n >= WINDOW_RUNS || u->last >= f->until ? WINDOW_FULL : WF_OK;
+}
+
+/* The record of unit idx of pipelined task t in the resumed run, from the window, which is
+ * read again from idx on when it does not hold it (borrowed; NULL when the store has none). */
+static json_object *window_rec(wf_run *r, uint32_t t, uint32_t idx)
+{
+    wf__reuse_window *w = &r->tasks[t].reuse->win;
+    window_fill f = { .r = r, .w = w, .until = (int64_t)idx + WINDOW_UNITS - 1 };
+    wf_strbuf name = WF_STRBUF_INIT;
+    wf_error err;
+    int rc;
+
+    for (int pass = 0; pass < 2; pass++) {
+        size_t lo = 0, hi = w->n;
+
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (w->runs[mid].last < (int64_t)idx)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < w->n && w->runs[lo].first <= (int64_t)idx)
+            return w->runs[lo].rec;
+        if (pass == 1 || r->store == NULL)
+            break;
+        window_clear(w);
+        wf_error_init(&err);
+        rc = wf_store_succeeded_from(
+            r->store, r->opts.resume_run, wf__task_display_name(r, &r->wf->tasks[t], &name), idx,
+            WF_STORE_RESULTS_UNREAD | WF_STORE_NO_DIGESTS, fill_window, &f, &err);
+        if (rc != WF_OK && rc != WINDOW_FULL) {
+            /* What cannot be read runs again. */
+            char *msg = wf_xasprintf("cannot read what run %s has of item %u (it runs again): %s",
+                                     r->opts.resume_run, idx, err.message ? err.message : "?");
+
+            wf__emit_simple(r, WF_EVENT_WARNING, r->wf->tasks[t].name, msg);
+            free(msg);
+        }
+        wf_error_release(&err);
+        wf_strbuf_release(&name);
+    }
+    return NULL;
+}
+
 bool wf__reuse_take(wf_run *r, uint32_t t, uint32_t idx)
 {
-    const wf__reuse_span *sp = find_span(r->tasks[t].reuse, idx);
+    wf__reuse_task *rt = r->tasks[t].reuse;
+    const wf__reuse_span *sp = find_span(rt, idx);
     wf_strbuf sb = WF_STRBUF_INIT;
-    wf_sha256 *h = wf_sha256_new();
     char hex[WF_SHA256_HEX_LEN + 1];
-    bool same = sp != NULL && same_item(r, t, sp->digests, sp->first, idx, &sb, h, hex);
+    json_object *rec = NULL;
+    bool same;
 
-    wf_sha256_free(h);
+    if (sp != NULL && rt->h == NULL)
+        rt->h = wf_sha256_new();
+    same = sp != NULL && same_item(r, t, sp->digests, sp->first, idx, &sb, rt->h, hex);
     wf_strbuf_release(&sb);
     if (same)
-        wf__reuse_unit(r, t, idx, sp->rec, hex);
-    return same;
+        rec = sp->rec != NULL ? sp->rec : window_rec(r, t, idx);
+    if (rec != NULL)
+        wf__reuse_unit(r, t, idx, rec, hex);
+    return rec != NULL;
 }
 
 /* wf__reuse_items's walk over the resumed run's succeeded units of one task. */
@@ -516,7 +615,7 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     const wf_task *task;
     wf__reuse_task *rt;
     wf__reuse_span *sp;
-    json_object *rec;
+    size_t len;
     long t;
 
     /* A called workflow's run takes its own units: those under its prefix. */
@@ -534,19 +633,40 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     if ((task->items_kind == WF_ITEMS_NONE) != (u->first < 0) || u->last >= INT32_MAX)
         return WF_OK;
     rt = &r->reuse_tasks[t];
-    if (task->items_kind == WF_ITEMS_NONE)
-        rt->n = 0; /* the latest attempt's, as before: one unit */
     r->tasks[t].reuse = rt;
-    /* A with-items task that is not pipelined reads its units again as it expands
-     * (wf__reuse_items): until then only which indices succeeded is asked (had_success), so
-     * its spans keep no record and consecutive ones are one. Its memory does not grow with
-     * the units of the resumed run (a record was about 1.2 KiB: 380 MB at 300,000 items). */
-    if (task->items_kind != WF_ITEMS_NONE && !task->pipeline) {
-        if (rt->n > 0 && rt->spans[rt->n - 1].last + 1 >= u->first) {
-            if (u->last > rt->spans[rt->n - 1].last)
-                rt->spans[rt->n - 1].last = u->last;
-            return WF_OK;
+    if (task->items_kind == WF_ITEMS_NONE) {
+        /* The latest attempt's, as before: one unit. */
+        if (rt->n > 0)
+            json_object_put(rt->spans[0].rec);
+        rt->n = 0;
+        if (rt->n == rt->cap) {
+            rt->cap = rt->cap ? rt->cap * 2 : 4;
+            rt->spans = wf_xrealloc(rt->spans, rt->cap * sizeof(*rt->spans));
         }
+        sp = &rt->spans[rt->n++];
+        sp->first = sp->last = -1;
+        sp->digests = NULL;
+        sp->rec = reuse_rec(r, u);
+        return WF_OK;
+    }
+    /* A with-items task reads its units again as it expands (wf__reuse_items), or, pipelined,
+     * by windows as its items come (wf__reuse_take): until then only which indices succeeded
+     * is asked (had_success), and a pipelined task's item digests (8 bytes a unit). So a span
+     * keeps no record and consecutive ones are one: memory does not grow with the values of
+     * the resumed run's units (a record is about 1.2 KiB: 380 MB at 300,000 units). */
+    len = u->digests != NULL && task->pipeline
+              ? (size_t)(u->last - u->first + 1) * WF_STORE_DIGEST_LEN
+              : 0;
+    sp = rt->n > 0 ? &rt->spans[rt->n - 1] : NULL;
+    if (sp != NULL && sp->last + 1 == u->first && (sp->digests != NULL) == (len > 0)) {
+        if (len > 0) {
+            size_t have = (size_t)(sp->last - sp->first + 1) * WF_STORE_DIGEST_LEN;
+
+            sp->digests = wf_xrealloc(sp->digests, have + len);
+            memcpy(sp->digests + have, u->digests, len);
+        }
+        sp->last = u->last;
+        return WF_OK;
     }
     if (rt->n == rt->cap) {
         rt->cap = rt->cap ? rt->cap * 2 : 4;
@@ -555,28 +675,10 @@ static int collect_reused(const wf_store_reused *u, void *ctx)
     sp = &rt->spans[rt->n++];
     sp->first = u->first;
     sp->last = u->last;
-    sp->digests = NULL;
     sp->rec = NULL;
-    if (task->items_kind != WF_ITEMS_NONE && !task->pipeline)
-        return WF_OK;
-    /* A pipelined task takes its items one by one as they come (wf__reuse_take): it keeps
-     * the digests. Any other reads them again when it expands (wf__reuse_items). */
-    if (u->digests != NULL && task->pipeline) {
-        size_t len = (size_t)(u->last - u->first + 1) * WF_STORE_DIGEST_LEN;
-
-        sp->digests = wf_xmalloc(len);
+    sp->digests = len > 0 ? wf_xmalloc(len) : NULL;
+    if (len > 0)
         memcpy(sp->digests, u->digests, len);
-    }
-    rec = json_object_new_object();
-    json_object_object_add(rec, "result", reused_result(r, u));
-    json_object_object_add(rec, "stdout_hash", json_object_new_string(u->stdout_hash));
-    json_object_object_add(rec, "stderr_hash", json_object_new_string(u->stderr_hash));
-    json_object_object_add(rec, "exit_code", json_object_new_int(u->exit_code));
-    if (u->result_hash[0] != '\0')
-        json_object_object_add(rec, "result_hash", json_object_new_string(u->result_hash));
-    if (u->result_from != NULL)
-        json_object_object_add(rec, "result_from", json_object_new_string(u->result_from));
-    sp->rec = rec;
     return WF_OK;
 }
 
@@ -613,6 +715,9 @@ void wf__reuse_free(wf_run *r)
             json_object_put(r->reuse_tasks[t].spans[k].rec);
         }
         free(r->reuse_tasks[t].spans);
+        window_clear(&r->reuse_tasks[t].win);
+        free(r->reuse_tasks[t].win.runs);
+        wf_sha256_free(r->reuse_tasks[t].h);
     }
     free(r->reuse_tasks);
     r->reuse_tasks = NULL;

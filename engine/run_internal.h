@@ -407,13 +407,25 @@ int wf__expand_items(wf_run *r, uint32_t t, char **error);
 typedef struct wf__reuse_span {
     int64_t first, last;
     unsigned char *digests; /* (last - first + 1) * WF_STORE_DIGEST_LEN, or NULL: none */
-    /* {"result", "stdout_hash", "stderr_hash", "exit_code"}; NULL in a with-items task that is
-     * not pipelined (wf__reuse_items reads the units again) */
+    /* {"result", "stdout_hash", "stderr_hash", "exit_code"} for a task without items; NULL in
+     * a with-items task (wf__reuse_items reads the units again as the task expands; a pipelined
+     * one reads them by windows as its items come: wf__reuse_window) */
     json_object *rec;
 } wf__reuse_span;
+/* A pipelined task's records of the resumed run, read a window at a time as its items come
+ * (wf__reuse_take): runs of units by first index, each with its record. */
+typedef struct wf__reuse_window {
+    struct wf__reuse_run {
+        int64_t first, last;
+        json_object *rec;
+    } * runs;
+    size_t n, cap;
+} wf__reuse_window;
 typedef struct wf__reuse_task {
     wf__reuse_span *spans; /* by first index */
     size_t n, cap;
+    wf__reuse_window win; /* pipelined tasks */
+    wf_sha256 *h;         /* pipelined tasks: hashes the items taken (made at the first) */
 } wf__reuse_task;
 
 /* --resume: settles unit idx with rec (a span's record); item_hash is its item's SHA256

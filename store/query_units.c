@@ -214,11 +214,12 @@ static int count_lines(const char *path, uint64_t *lines)
 /* The succeeded units of one task, in runs (wf_store_succeeded_each). Inside the read
  * transaction. */
 static int task_succeeded(wf_store *s, int64_t seq, const char *run_id, const char *task,
-                          unsigned flags, wf_store_reused_fn fn, void *ctx, wf_error *err)
+                          int64_t from, unsigned flags, wf_store_reused_fn fn, void *ctx,
+                          wf_error *err)
 {
     wf__unit_cursor c;
     wf__unit_view u;
-    int rc = wf__unit_cursor_open(s, &c, seq, task, INT64_MIN, "succeeded",
+    int rc = wf__unit_cursor_open(s, &c, seq, task, from, "succeeded",
                                   (flags & WF_STORE_NO_DIGESTS) == 0, err);
 
     if (rc != WF_OK)
@@ -309,7 +310,7 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, u
     if (rc != WF_OK)
         return rc;
     if (task != NULL)
-        rc = task_succeeded(s, seq, run_id, task, flags, fn, ctx, err);
+        rc = task_succeeded(s, seq, run_id, task, INT64_MIN, flags, fn, ctx, err);
     while (st != NULL) {
         int r = wf__store_step(s, st, err);
         char *name;
@@ -321,11 +322,25 @@ int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, u
             break;
         }
         name = dup_or_null(wf__store_col_text(st, 0));
-        rc = task_succeeded(s, seq, run_id, name ? name : "", flags, fn, ctx, err);
+        rc = task_succeeded(s, seq, run_id, name ? name : "", INT64_MIN, flags, fn, ctx, err);
         free(name);
         if (rc != WF_OK)
             break;
     }
+    wf__store_run_end(s, st);
+    return rc;
+}
+
+int wf_store_succeeded_from(wf_store *s, const char *run_id, const char *task, int64_t from,
+                            unsigned flags, wf_store_reused_fn fn, void *ctx, wf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t seq = 0;
+    int rc = wf__store_run_begin(s, run_id, NULL, &seq, &st, err);
+
+    if (rc != WF_OK)
+        return rc;
+    rc = task_succeeded(s, seq, run_id, task, from, flags, fn, ctx, err);
     wf__store_run_end(s, st);
     return rc;
 }

@@ -348,6 +348,11 @@ typedef int (*wf_store_reused_fn)(const wf_store_reused *u, void *ctx);
  * WF_ESTORE (err filled: a result's blob is missing or damaged), or what fn returned. */
 int wf_store_succeeded_each(wf_store *s, const char *run_id, const char *task, unsigned flags,
                             wf_store_reused_fn fn, void *ctx, wf_error *err);
+/* The same for one task, from its unit `from` on (a run of units that starts before it comes
+ * cut to start there): a reader that wants a window of units returns anything but WF_OK from
+ * fn once it has them, which ends the walk at once (and is returned). */
+int wf_store_succeeded_from(wf_store *s, const char *run_id, const char *task, int64_t from,
+                            unsigned flags, wf_store_reused_fn fn, void *ctx, wf_error *err);
 
 /* The items_key that run_id recorded for task (wf_store_task_rec): WF_OK with *key (owned;
  * NULL when it has none, or the store is older than schema 11), WF_ENOENT (no such run) or
