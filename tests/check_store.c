@@ -1231,6 +1231,70 @@ START_TEST(test_label_index)
 }
 END_TEST
 
+/* collect_reused until the array holds 3, then stop (a window's reader). */
+static int collect_three(const wf_store_reused *u, void *ctx)
+{
+    collect_reused(u, ctx);
+    return json_object_array_length(ctx) >= 3 ? 1 : WF_OK;
+}
+
+/* wf_store_succeeded_from: one task's succeeded units from an index on, plain units and a
+ * range cut to start there; the walk stops at the first value of fn that is not WF_OK, which
+ * is returned. */
+START_TEST(test_succeeded_from)
+{
+    char *tmp = make_tmp();
+    wf_store *s = open_ok(tmp);
+    json_object *arr = json_object_new_array(), *o;
+    wf_store_unit_rec u;
+    wf_error err;
+    char val[16];
+
+    wf_error_init(&err);
+    record_run(s, "r1", "wf");
+    /* t: 0..9 with values of their own (one unit each), 12 failed; 20..39 null. */
+    for (int i = 0; i < 40; i++) {
+        if (i >= 10 && i < 20 && i != 12)
+            continue;
+        u = unit("r1", "t", i, 1, i == 12 ? WF_STATUS_FAILED : WF_STATUS_SUCCEEDED);
+        snprintf(val, sizeof(val), "%d", i * 10);
+        u.result_json = i < 10 ? val : NULL;
+        wf_store_record_unit(s, &u);
+    }
+    flush_ok(s);
+    ck_assert_int_eq(wf_store_succeeded_from(s, "r1", "t", 7, 0, collect_reused, arr, &err), WF_OK);
+    ck_assert_int_ge(json_object_array_length(arr), 4);
+    o = json_object_array_get_idx(arr, 0);
+    ck_assert_int_eq(jint(o, "index"), 7);
+    ck_assert_int_eq(json_object_get_int(jget(o, "result")), 70);
+    ck_assert_int_eq(jint(json_object_array_get_idx(arr, 2), "index"), 9);
+    ck_assert_int_eq(jint(json_object_array_get_idx(arr, 3), "index"), 20);
+    o = json_object_array_get_idx(arr, json_object_array_length(arr) - 1);
+    ck_assert_int_eq(jint(o, "last"), 39);
+    json_object_put(arr);
+    /* From the middle of the null ones (a range or not, it starts there). */
+    arr = json_object_new_array();
+    ck_assert_int_eq(wf_store_succeeded_from(s, "r1", "t", 25, 0, collect_reused, arr, &err),
+                     WF_OK);
+    ck_assert_int_eq(jint(json_object_array_get_idx(arr, 0), "index"), 25);
+    o = json_object_array_get_idx(arr, json_object_array_length(arr) - 1);
+    ck_assert_int_eq(jint(o, "last"), 39);
+    json_object_put(arr);
+    /* Stopped by fn after three: its value comes back. */
+    arr = json_object_new_array();
+    ck_assert_int_eq(wf_store_succeeded_from(s, "r1", "t", 0, 0, collect_three, arr, &err), 1);
+    ck_assert_int_eq(json_object_array_length(arr), 3);
+    ck_assert_int_eq(jint(json_object_array_get_idx(arr, 2), "index"), 2);
+    json_object_put(arr);
+    ck_assert_int_eq(wf_store_succeeded_from(s, "nope", "t", 0, 0, collect_reused, NULL, &err),
+                     WF_ENOENT);
+    wf_error_release(&err);
+    close_ok(s);
+    remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
 START_TEST(test_succeeded_units)
 {
     char *tmp = make_tmp();
@@ -2448,6 +2512,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_unit_output);
     tcase_add_test(tc, test_label_index);
     tcase_add_test(tc, test_succeeded_units);
+    tcase_add_test(tc, test_succeeded_from);
     tcase_add_test(tc, test_cache);
     suite_add_tcase(s, tc);
 
