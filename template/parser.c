@@ -220,6 +220,13 @@ static int unknown_fn(parser *p, const token *name, bool piped)
 {
     const char *close = wf__tpl_closest_builtin(name->s);
 
+    if (wf__tpl_reads_a_file(name->s))
+        return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
+                            "unknown %s '%s'; to take a file's lines as the items of a task "
+                            "write with-items: << file_lines('items.txt') >> (the path relative "
+                            "to the workflow file)",
+                            piped ? "filter" : "function", name->s);
+
     if (close != NULL)
         return wf__tpl_perr(p, name->start, WF_EUNKNOWN, "unknown %s '%s'; did you mean '%s'?",
                             piped ? "filter" : "function", name->s, close);
@@ -233,10 +240,10 @@ static int finish_call(parser *p, const builtin *b, node **args, size_t nargs, b
                        const token *name, uint32_t start, node **out)
 {
     node *n;
+    int rc;
 
     if (nargs < b->min || nargs > b->max) {
-        int rc = arity_error(p, b, piped, nargs, name->start);
-
+        rc = arity_error(p, b, piped, nargs, name->start);
         free(args);
         return rc;
     }
@@ -245,6 +252,9 @@ static int finish_call(parser *p, const builtin *b, node **args, size_t nargs, b
     n->args = args;
     n->nargs = nargs;
     n->piped = piped;
+    rc = wf__tpl_check_const_arg(p, b, args, nargs, name->start);
+    if (rc != WF_OK)
+        return rc;
     if (b->flags & B_STATUS) {
         if (nargs == 1 && args[0]->kind == N_LIT && tpl_is(args[0]->lit, json_type_string))
             add_ref(p, WF_TPL_REF_STATUS_FN, tpl_str(args[0]->lit, NULL), name->start);

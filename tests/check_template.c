@@ -1204,6 +1204,24 @@ static const struct {
     { "<< [1] | upper >>", 0, WF_ETYPE, 1, 10, "upper: expects a string, got list" },
     { "<< [1, 2][5] >>", 0, WF_EMISSING, 1, 10,
       "[1, 2][5]: index 5 out of range; the list has 2 items" },
+    /* `lines` of a one-line constant is never a file's lines: file_lines is what was meant */
+    { "<< lines('items.txt') >>", 0, WF_EINVAL, 1, 4,
+      "lines of the text 'items.txt' is always the one item [\"items.txt\"] (lines splits a "
+      "string; it does not read a file); to read the lines of a file write "
+      "file_lines('items.txt') as the whole with-items value (with-items: << "
+      "file_lines('items.txt') >>), or write ['items.txt'] for a one-item list" },
+    { "<< 'data/hosts' | lines >>", 0, WF_EINVAL, 1, 19,
+      "lines of the text 'data/hosts' is always the one item*" },
+    { "<< ('a' + '.txt') | lines >>", 0, WF_EINVAL, 1, 21, "lines of the text 'a.txt'*" },
+    /* file_lines of a constant that is not a path; other tools' names for reading a file */
+    { "<< file_lines(3) >>", 0, WF_ETYPE, 1, 15,
+      "file_lines: expects a path (a non-empty string), got an integer" },
+    { "<< file_lines('') >>", 0, WF_ETYPE, 1, 15,
+      "file_lines: expects a path (a non-empty string), got an empty string" },
+    { "<< readlines('items.txt') >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown function 'readlines'; to take a file's lines as the items of a task write "
+      "with-items: << file_lines('items.txt') >> (the path relative to the workflow file)" },
+    { "<< 'x' | file >>", 0, WF_EUNKNOWN, 1, 10, "unknown filter 'file'; to take a file's lines*" },
     /* `when` */
     { "<< item >> and 1", WF_TPL_EXPR, WF_ESYNTAX, 1, 12,
       "a condition is one expression: write it bare (a and b) or as one << a and b >>" },

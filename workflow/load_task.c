@@ -650,8 +650,11 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     if (v != NULL)
         parse_needs(c, ti, v);
     v = task_get(&tk, TK_WITH_ITEMS, NULL);
-    if (v != NULL)
+    if (v != NULL) {
         parse_items(c, t, v);
+        if (task_get(&tk, TK_NEEDS, NULL) == NULL)
+            wf__ld_check_items_file(c, t, v);
+    }
 
     v = task_get(&tk, TK_CONCURRENCY, &k_conc);
     tpl = v == NULL ? NULL : parse_count(c, ti, v, "concurrency", &t->concurrency);

@@ -8,10 +8,12 @@
  * value's position and the caller goes on. loader.c (the workflow-level keys) and
  * load_task.c (tasks and defaults) call these; nothing here calls back.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "loader_internal.h"
 
@@ -558,4 +560,39 @@ char **wf__ld_env_files(wf__ld *c, const wf__ynode *n)
         out[k++] = resolve_path(c, p->text);
     }
     return out;
+}
+
+/* `with-items: << file_lines('items.txt') >>` naming a file that is not there: a warning, not
+ * an error (a task may create it first; then the reader has `needs:` and is not checked),
+ * since the task would fail when it starts. The path is the engine's: relative to the
+ * workflow file's directory, which a user running from elsewhere may not expect. */
+void wf__ld_check_items_file(wf__ld *c, const wf_task *t, const wf__ynode *n)
+{
+    const char *rel, *slash = strrchr(c->L->path, '/');
+    char *path;
+    struct stat st;
+
+    if (t->items == NULL || t->items->kind != WF_VNODE_TEMPLATE || t->items->tpl == NULL)
+        return;
+    rel = wf_tpl_file_lines_const(t->items->tpl);
+    if (rel == NULL)
+        return;
+    path = rel[0] == '/' || slash == NULL
+               ? wf_xstrdup(rel)
+               : wf_xasprintf("%.*s/%s", (int)(slash - c->L->path), c->L->path, rel);
+    if (stat(path, &st) != 0)
+        wf__loader_warning(c->L, n->mark,
+                           "file_lines('%s'): cannot read '%s' (%s): task '%s' will fail when "
+                           "it starts unless something creates it first (a task that does "
+                           "should be in its needs:)%s",
+                           rel, path, strerror(errno), t->name,
+                           rel[0] != '/' && slash != NULL
+                               ? "; the path is relative to the workflow file's directory"
+                               : "");
+    else if (!S_ISREG(st.st_mode))
+        wf__loader_warning(c->L, n->mark,
+                           "file_lines('%s'): '%s' is not a regular file: task '%s' will fail "
+                           "when it starts",
+                           rel, path, t->name);
+    free(path);
 }
