@@ -168,6 +168,8 @@ void wf_cli_lines_pointers(const wf_cli_lines *l, wf_strbuf *out, const wf_cli_r
  * for a POSIX shell when it needs to be. */
 void wf_cli_resume_command(wf_strbuf *out, const char *file, const char *resume,
                            const char *store_arg);
+/* Appends s quoted for a POSIX shell when it holds anything but plain characters. */
+void wf_cli_shell_word(wf_strbuf *sb, const char *s);
 void wf_cli_lines_free(wf_cli_lines *l); /* NULL is fine */
 
 /* ---- GitHub Actions (github.c) -----------------------------------------------------------

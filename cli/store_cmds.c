@@ -465,6 +465,26 @@ static void print_counts(json_object *t)
     wf_strbuf_release(&sb);
 }
 
+/* "... more from index I: wfengine show ID --offset I", with the options that chose this
+ * page (--limit, --status, --store), so that the command shows the next one. */
+static void print_next_page(const store_args *a, const char *id, int64_t next)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_strbuf_addf(&sb, "    ... more from index %lld: wfengine show %s --offset %lld",
+                   (long long)next, id, (long long)next);
+    if (a->limit != SHOW_LIMIT)
+        wf_strbuf_addf(&sb, " --limit %d", a->limit);
+    if (a->status != NULL)
+        wf_strbuf_addf(&sb, " --status %s", a->status);
+    if (a->store != NULL) {
+        wf_strbuf_adds(&sb, " --store ");
+        wf_cli_shell_word(&sb, a->store);
+    }
+    printf("%s\n", wf_strbuf_str(&sb));
+    wf_strbuf_release(&sb);
+}
+
 int wf_cli_show(int argc, char **argv)
 {
     store_args a = { .limit = SHOW_LIMIT, .offset = 0 };
@@ -558,10 +578,7 @@ int wf_cli_show(int argc, char **argv)
             }
             whole = whole && wf_cli_json_int(t, "next_index", -1) < 0;
             if (wf_cli_json_int(t, "next_index", -1) >= 0)
-                printf("    ... more from index %lld: wfengine show %s --offset %lld%s%s\n",
-                       (long long)wf_cli_json_int(t, "next_index", -1), id,
-                       (long long)wf_cli_json_int(t, "next_index", -1),
-                       a.status ? " --status " : "", a.status ? a.status : "");
+                print_next_page(&a, id, wf_cli_json_int(t, "next_index", -1));
         }
         /* Pipelines follow items through stages: only when every unit is listed. */
         if (whole)

@@ -37,6 +37,23 @@ expect_rc "show --limit 10" 0
 lines=$(grep -c '^    fan\[' out.txt || true)
 if [ "$lines" -eq 10 ]; then pass "--limit 10 lists 10 units"; else fail "--limit 10 listed $lines units"; fi
 expect_in "and says how to see the next page" out.txt "... more from index 10: wfengine show $id --offset 10"
+expect_in "with the --limit of this page" out.txt "wfengine show $id --offset 10 --limit 10"
+
+# From another directory, with --store and --failed: the printed command, run as it is,
+# shows the next page of failures (it used to drop --limit and --store).
+mkdir -p elsewhere
+(cd elsewhere && run_wf show last --store ../.wfengine --failed --limit 2 && mv out.txt err.txt ..)
+expect_rc "show --store from another directory" 0
+expect_in "the next page's command keeps --status and --store" out.txt \
+    "... more from index 27: wfengine show $id --offset 27 --limit 2 --status failed --store ../.wfengine"
+next=$(sed -n 's/^    \.\.\. more from index [0-9]*: wfengine //p' out.txt)
+set +e
+(cd elsewhere && eval "run_wf $next" && mv out.txt err.txt .. && exit "$rc")
+rc=$?
+set -e
+expect_rc "the printed command runs from there" 0
+expect_in "and lists the next failures" out.txt "fan[27]"
+expect_not_in "not the first ones" out.txt "fan[17]"
 
 run_wf show last --offset $((n - 5)) --limit 10
 expect_rc "show --offset" 0
