@@ -332,7 +332,7 @@ static void add_item_counts(const open_task *t, const wf_event *ev, wf_strbuf *o
     };
     const char *sep = ": ";
 
-    wf_strbuf_addf(out, " (%zu items", ev->n_items);
+    wf_strbuf_addf(out, " (%zu item%s", ev->n_items, ev->n_items == 1 ? "" : "s");
     for (size_t i = 0; i < WF_ARRAY_LEN(counts) && t->ok != ev->n_items; i++) {
         if (counts[i].n == 0)
             continue;

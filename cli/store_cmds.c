@@ -365,7 +365,8 @@ static void print_pipelines(json_object *tasks)
         for (size_t k = len; k > 0; k--)
             wf_strbuf_addf(&sb, "%s%s", k < len ? " -> " : "",
                            wf_cli_json_str(path[k - 1], "name"));
-        printf("  pipeline %s (%zu items): %zu through", wf_strbuf_str(&sb), n_items, through);
+        printf("  pipeline %s (%zu item%s): %zu through", wf_strbuf_str(&sb), n_items,
+               n_items == 1 ? "" : "s", through);
         for (size_t k = 0, shown = 0; k < len; k++) {
             if (stopped[k] == 0)
                 continue;
@@ -555,7 +556,8 @@ int wf_cli_show(int argc, char **argv)
 
             printf("  %-30s %s", name, wf_cli_status_text(t));
             if (wf_cli_json_int(t, "n_items", 0) > 0)
-                printf("  (%lld items%s%s)", (long long)wf_cli_json_int(t, "n_items", 0),
+                printf("  (%lld item%s%s%s)", (long long)wf_cli_json_int(t, "n_items", 0),
+                       wf_cli_json_int(t, "n_items", 0) == 1 ? "" : "s",
                        wf_cli_json_str(t, "source") ? ", pipelined from " : "",
                        wf_cli_json_str(t, "source") ? wf_cli_json_str(t, "source") : "");
             if (wf_cli_json_str(t, "error") != NULL)

@@ -139,4 +139,26 @@ else fail "resume ran $ran units" "$(sort -n ran.txt | head)"; fi
 run_wf show last
 expect_in "the resumed run counts every unit as succeeded" out.txt "units: $n succeeded"
 
+# One item is "1 item", in progress, show and the report.
+mkdir -p one && cd one
+cat > one.yaml <<'Y'
+version: 1
+tasks:
+  t:
+    with-items: [a]
+    run: echo << item >>
+  p:
+    with-items: << task.t >>
+    pipeline: true
+    run: echo << item >>
+Y
+run_wf run one.yaml --progress plain
+expect_in "progress: (1 item)" err.txt "ok       t (1 item) in "
+run_wf show last
+expect_in "show: (1 item)" out.txt "succeeded  (1 item)"
+expect_in "show's pipeline: (1 item)" out.txt "pipeline t -> p (1 item): 1 through"
+run_wf report last -o one.html
+expect_not_in "the report: no '1 items'" one.html "1 items"
+cd ..
+
 done_testing
