@@ -72,16 +72,27 @@ static int parse_store_args(const char *cmd, const char *help, int argc, char **
             a->json = true;
         } else if (strcmp(arg, "--stderr") == 0 && strcmp(cmd, "logs") == 0) {
             a->want_stderr = true;
-        } else if (strcmp(arg, "--failed") == 0 && strcmp(cmd, "show") == 0) {
-            a->status = "failed";
-        } else if (strcmp(arg, "--status") == 0 && strcmp(cmd, "show") == 0) {
-            if (val == NULL || !valid_unit_status(val)) {
+        } else if ((strcmp(arg, "--failed") == 0 || strcmp(arg, "--status") == 0) &&
+                   strcmp(cmd, "show") == 0) {
+            const char *want = arg[2] == 'f' ? "failed" : val;
+
+            if (arg[2] == 's' && (val == NULL || !valid_unit_status(val))) {
                 wf_cli_errorf("%s: --status takes one of succeeded, failed, skipped, cancelled "
                               "(got %s%s%s)",
                               cmd, val ? "'" : "nothing", val ? val : "", val ? "'" : "");
                 return -1;
             }
-            a->status = val;
+            /* One status per listing: the last one silently winning hid the other. */
+            if (a->status != NULL && strcmp(a->status, want) != 0) {
+                wf_cli_errorf("%s: --status %s and --%s%s%s: give one status (--failed is "
+                              "--status failed)",
+                              cmd, a->status, arg[2] == 'f' ? "failed" : "status",
+                              arg[2] == 'f' ? "" : " ", arg[2] == 'f' ? "" : want);
+                return -1;
+            }
+            a->status = want;
+            if (arg[2] == 'f')
+                continue;
             i++;
         } else if ((strcmp(arg, "--limit") == 0 || strcmp(arg, "--offset") == 0) &&
                    strcmp(cmd, "show") == 0) {
@@ -569,6 +580,10 @@ int wf_cli_show(int argc, char **argv)
                 continue;
             /* Units come by index then attempt: print the last attempt of each. */
             n = json_object_array_length(units);
+            if (n == 0 && a.offset > 0 && a.offset >= wf_cli_json_int(t, "n_items", 0) &&
+                wf_cli_json_int(t, "n_items", 0) > 0)
+                printf("    (no items from index %lld: its items are 0 to %lld)\n",
+                       (long long)a.offset, (long long)wf_cli_json_int(t, "n_items", 0) - 1);
             for (size_t k = 0; k < n; k++) {
                 json_object *u = json_object_array_get_idx(units, k);
                 json_object *next = k + 1 < n ? json_object_array_get_idx(units, k + 1) : NULL;

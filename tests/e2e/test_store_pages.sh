@@ -61,6 +61,13 @@ expect_in "--offset starts at that index" out.txt "fan[$((n - 5))]"
 expect_not_in "... and not before" out.txt "fan[$((n - 6))] "
 expect_not_in "the last page has no next one" out.txt "more from index"
 
+run_wf show last --offset $((n + 5))
+expect_rc "show --offset past the end" 0
+expect_in "says there is nothing there" out.txt "(no items from index $((n + 5)): its items are 0 to $((n - 1)))"
+run_wf show last --failed --status succeeded
+expect_rc "--failed with another --status" 2
+expect_in "is an error, not the last one winning" err.txt "give one status (--failed is --status failed)"
+
 run_wf show last --failed
 expect_rc "show --failed" 0
 lines=$(grep -c '^    fan\[.*failed' out.txt || true)
