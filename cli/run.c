@@ -400,7 +400,7 @@ static void print_plan(const wf_workflow *wf, const run_cli *cli, wf_plan *plan)
                n, cli->targets[0], cli->n_targets > 1 ? ", ..." : "",
                cli->n_targets > 1 ? "they need" : "it needs");
     } else {
-        printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
+        printf("workflow %s (%zu task%s)\n", wf_workflow_name(wf), n, n == 1 ? "" : "s");
     }
     for (size_t i = 0; i < n; i++) {
         size_t t = wf_workflow_task_in_order(wf, i);

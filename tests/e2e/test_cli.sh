@@ -44,6 +44,9 @@ expect_rc "runs takes --limit=N" 0
 run_wf run eq.yaml --json=1
 expect_rc "a flag without a value does not take one" 2
 expect_in "and is named as written" err.txt "unknown option '--json=1'"
+printf 'version: 1\ntasks:\n  a:\n    run: echo hi\n' > onetask.yaml
+run_wf run onetask.yaml --dry-run
+expect_in "a dry run of one task says '(1 task)'" out.txt "workflow onetask (1 task)"
 run_wf run missing-file.yaml
 expect_rc "missing file" 2
 expect_in "missing file named" err.txt "missing-file.yaml"
