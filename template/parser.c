@@ -65,6 +65,14 @@ static int expected(parser *p, const char *what)
     return rc;
 }
 
+/* `x[1:3]`, `x[:2]` (Python, Jinja): there are no slices; say so rather than "expected ']'". */
+static int slice_error(parser *p)
+{
+    return wf__tpl_perr(p, cur(p)->start, WF_ESYNTAX,
+                        "slices (x[a:b]) are not supported: index one element (x[2], x[-1] from "
+                        "the end), or use first, last or length");
+}
+
 static node *mk(parser *p, node_kind kind, uint32_t start, uint32_t end, uint32_t pos)
 {
     wf_tpl *t = p->t;
@@ -576,9 +584,13 @@ static int parse_postfix(parser *p, node **out)
             node *key = NULL;
 
             p->i++;
+            if (cur(p)->kind == T_COLON)
+                return slice_error(p);
             rc = parse_expr(p, &key);
             if (rc != WF_OK)
                 return rc;
+            if (cur(p)->kind == T_COLON)
+                return slice_error(p);
             if (!accept(p, T_RBRACK))
                 return expected(p, "']'");
             n = mk(p, N_GET, base->start, p->tok[p->i - 1].end, t->start);

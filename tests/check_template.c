@@ -1213,6 +1213,11 @@ static const struct {
     { "<< 'data/hosts' | lines >>", 0, WF_EINVAL, 1, 19,
       "lines of the text 'data/hosts' is always the one item*" },
     { "<< ('a' + '.txt') | lines >>", 0, WF_EINVAL, 1, 21, "lines of the text 'a.txt'*" },
+    /* slices, as Python and Jinja write them */
+    { "<< item[1:3] >>", 0, WF_ESYNTAX, 1, 10,
+      "slices (x[a:b]) are not supported: index one element (x[2], x[-1] from the end), or "
+      "use first, last or length" },
+    { "<< item[:2] >>", 0, WF_ESYNTAX, 1, 9, "slices (x[a:b]) are not supported*" },
     /* file_lines of a constant that is not a path; other tools' names for reading a file */
     { "<< file_lines(3) >>", 0, WF_ETYPE, 1, 15,
       "file_lines: expects a path (a non-empty string), got an integer" },
