@@ -1007,6 +1007,8 @@ static const struct {
     const char *text; /* in the message otherwise */
 } resolve_cases[] = {
     { "last", WF_OK, "r-aaa2", NULL },
+    { "latest", WF_OK, "r-aaa2", NULL },  /* what users reach for first */
+    { "@latest", WF_OK, "r-aaa2", NULL }, /* Argo's name for it */
     { "r-aaa1", WF_OK, "r-aaa1", NULL },
     { "r-aaa2", WF_OK, "r-aaa2", NULL },
     { "r-bcd", WF_OK, "r-bcdef", NULL },
