@@ -170,6 +170,10 @@ void wf_cli_resume_command(wf_strbuf *out, const char *file, const char *resume,
                            const char *store_arg);
 /* Appends s quoted for a POSIX shell when it holds anything but plain characters. */
 void wf_cli_shell_word(wf_strbuf *sb, const char *s);
+/* show_pipelines.c: for each chain of pipelined tasks in show --json's `tasks` (from a task
+ * that is no pipeline to one that feeds no other), prints how far its items got: "  pipeline
+ * a -> b -> c (N items): X through, Y stopped at a, Z at b". */
+void wf_cli_print_pipelines(json_object *tasks);
 void wf_cli_lines_free(wf_cli_lines *l); /* NULL is fine */
 
 /* ---- GitHub Actions (github.c) -----------------------------------------------------------
