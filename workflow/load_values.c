@@ -94,7 +94,24 @@ static const struct {
     { "dir", "workdir", "workdir: build" },
     { "cwd", "workdir", "workdir: build" },
     { "retries", "retry", "retry: {count: 3, delay: 1s}" },
+    { "retryStrategy", "retry", "retry: {count: 3, delay: 1s}" },
     { "jobs", "tasks", "tasks: {NAME: {run: ...}}" },
+    /* fan-outs: Argo's withParam and withSequence, PowerShell's and others' foreach */
+    { "withParam", "with-items", "with-items: << task.NAME >>" },
+    { "withSequence", "with-items", "with-items: << range(10) >>" },
+    { "foreach", "with-items", "with-items: [a, b]" },
+    { "items", "with-items", "with-items: [a, b]" },
+    /* how many at once: GitHub's max-parallel, Argo's parallelism, Nextflow's maxForks,
+     * Airflow's max_active_tis_per_dag */
+    { "max-parallel", "concurrency", "concurrency: 4" },
+    { "max_parallel", "concurrency", "concurrency: 4" },
+    { "parallelism", "concurrency", "concurrency: 4" },
+    { "maxForks", "concurrency", "concurrency: 4" },
+    { "max_active_tis_per_dag", "concurrency", "concurrency: 4" },
+    { "max_active_tasks", "concurrency", "concurrency: 4" },
+    /* Airflow's execution_timeout, Argo's activeDeadlineSeconds */
+    { "execution_timeout", "timeout", "timeout: 10m" },
+    { "activeDeadlineSeconds", "timeout", "timeout: 10m" },
 };
 
 /* The hint for a key another tool uses for something `allowed` has, or NULL. */
@@ -153,6 +170,11 @@ void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allow
          * 'cpus'). */
         if (how != NULL) {
             wf_strbuf_addf(&sb, "; wfengine's key is '%s' (%s)", ours, how);
+        } else if (strcmp(key, "memory") == 0) {
+            /* The issue's `memory:` is the run's; a task's process memory is Slurm's. */
+            wf_strbuf_adds(&sb, "; 'memory' is a top-level key, the memory budget for the "
+                                "results of the whole run (memory: 512MiB, or --memory); a "
+                                "Slurm job's memory is slurm: {mem: 4G}");
         } else if (near != NULL) {
             wf_strbuf_addf(&sb, "; did you mean '%s'?", near);
         } else {
