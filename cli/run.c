@@ -784,8 +784,7 @@ static int parse_args(run_cli *cli, int argc, char **argv)
             }
             i++;
         } else if (a[0] == '-' && a[1] != '\0') {
-            wf_cli_errorf("run: unknown option '%s' (see wfengine run --help)", a);
-            return -1;
+            return wf_cli_unknown_run_option(a);
         } else if (cli->file == NULL) {
             cli->file = a;
         } else {

@@ -45,6 +45,16 @@ run_wf run eq.yaml --json=1
 expect_rc "a flag without a value does not take one" 2
 expect_in "and is named as written" err.txt "unknown option '--json=1'"
 printf 'version: 1\ntasks:\n  a:\n    run: echo hi\n' > onetask.yaml
+# make's and ninja's options are pointed at ours; a near spelling is a guess.
+run_wf run onetask.yaml -n
+expect_rc "-n is not an option" 2
+expect_in "-n points at --dry-run" err.txt "unknown option '-n': --dry-run prints the plan"
+run_wf run onetask.yaml -k 0
+expect_in "-k says wfengine keeps going" err.txt "unknown option '-k': wfengine keeps going by default"
+run_wf run onetask.yaml --dryrun
+expect_in "--dryrun: did you mean --dry-run" err.txt "unknown option '--dryrun'; did you mean '--dry-run'?"
+run_wf run onetask.yaml --memroy=1G
+expect_in "--memroy=1G: did you mean --memory" err.txt "did you mean '--memory'?"
 run_wf run onetask.yaml --dry-run
 expect_in "a dry run of one task says '(1 task)'" out.txt "workflow onetask (1 task)"
 run_wf run missing-file.yaml
