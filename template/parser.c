@@ -400,6 +400,9 @@ static int parse_name(parser *p, node **out)
             return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
                                 "'%s' is a function: write %s(x) or x | %s", name->s, name->s,
                                 name->s);
+        if (wf__tpl_foreign_root(name->s, no_item) != NULL)
+            return wf__tpl_perr(p, name->start, WF_EUNKNOWN, "unknown name '%s': %s", name->s,
+                                wf__tpl_foreign_root(name->s, no_item));
         if (close != NULL)
             return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
                                 "unknown name '%s'; did you mean '%s'? (names start with %s)",

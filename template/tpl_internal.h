@@ -283,6 +283,10 @@ typedef struct builtin {
 const builtin *wf__tpl_builtin(const char *name);
 /* The builtin name closest to word (for "did you mean"), or NULL. */
 const char *wf__tpl_closest_builtin(const char *word);
+/* For a root name another engine uses (matrix, steps, needs, params, loop, ...), what it is
+ * here ("GitHub's matrix.os is item.os here ..."), or NULL. no_item: where item and index do
+ * not exist. */
+const char *wf__tpl_foreign_root(const char *name, bool no_item);
 
 /* `x in c` for the filter contains (call is the N_CALL, for messages). */
 int wf__tpl_contains(ev *e, const node *call, const json_object *c, const json_object *x,

@@ -1213,6 +1213,18 @@ static const struct {
     { "<< 'data/hosts' | lines >>", 0, WF_EINVAL, 1, 19,
       "lines of the text 'data/hosts' is always the one item*" },
     { "<< ('a' + '.txt') | lines >>", 0, WF_EINVAL, 1, 21, "lines of the text 'a.txt'*" },
+    /* other engines' roots: what they are here */
+    { "<< matrix.os >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown name 'matrix': GitHub's matrix.os is item.os here: each combination of a "
+      "with-items matrix is the item" },
+    { "<< steps.build.outputs.x >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown name 'steps': GitHub's steps.ID.outputs.X is task.ID (the task's result) here" },
+    { "<< tasks.gen.outputs.result >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown name 'tasks': Argo's tasks.ID.outputs.result is task.ID*" },
+    { "<< params.n >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown name 'params': Nextflow's params.x is inputs.x here (-i x=VALUE)" },
+    { "<< loop.index >>", WF_TPL_NO_ITEM, WF_EUNKNOWN, 1, 4,
+      "unknown name 'loop': loop.index is index here, in a task with with-items" },
     /* slices, as Python and Jinja write them */
     { "<< item[1:3] >>", 0, WF_ESYNTAX, 1, 10,
       "slices (x[a:b]) are not supported: index one element (x[2], x[-1] from the end), or "
