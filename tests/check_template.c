@@ -1378,6 +1378,13 @@ static const struct {
     { "<< task.build.version >>", false, WF_ETYPE, 1, 15,
       "task.build.version: the result of task 'build' is a string, because its output is text; "
       "set `output: json` on task 'build' to read fields of its JSON output" },
+    /* the fields other engines give a step (GitHub's steps.x.outputs, Argo's outputs.result) */
+    { "<< task.build.stdout >>", false, WF_ETYPE, 1, 15,
+      "task.build.stdout: task.build is the output of task 'build' itself (text: its stdout "
+      "without the last newline), not an object with fields; stdout('build'), stderr('build') "
+      "and exit_code('build') give the rest" },
+    { "<< task.build.outputs.result >>", false, WF_ETYPE, 1, 15,
+      "task.build.outputs: task.build is the output of task 'build' itself*" },
     { "<< task.broken.items >>", false, WF_EMISSING, 1, 16,
       "task.broken.items: task 'broken' failed, so its result is null" },
     { "<< task.flaky[0] >>", false, WF_EMISSING, 1, 14,
