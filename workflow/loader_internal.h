@@ -259,6 +259,9 @@ typedef struct wf__ld {
 /* An env-file value (a path or a list of paths) as paths resolved against the workflow
  * file's directory, NULL-terminated; NULL after an error. */
 char **wf__ld_env_files(wf__ld *c, const wf__ynode *n);
+/* load_items.c: task t's `with-items` value n (a list, one template, or a matrix with its
+ * include and exclude, also nested in the matrix as GitHub writes them). */
+void wf__ld_parse_items(wf__ld *c, wf_task *t, const wf__ynode *n);
 /* A warning when task t's with-items n is `<< file_lines('PATH') >>` with a constant PATH
  * (relative to the workflow file) that is not a regular file now: the task would fail when
  * it starts, unless a task it needs creates it (the caller skips tasks with `needs:`). */
