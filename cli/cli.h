@@ -168,6 +168,15 @@ void wf_cli_lines_pointers(const wf_cli_lines *l, wf_strbuf *out, const wf_cli_r
  * for a POSIX shell when it needs to be. */
 void wf_cli_resume_command(wf_strbuf *out, const char *file, const char *resume,
                            const char *store_arg);
+/* Prints run's "unknown option" error for opt, with the option of ours that make's, ninja's
+ * or another tool's user meant (-n: --dry-run), or a near spelling; returns -1. */
+int wf_cli_unknown_run_option(const char *opt);
+/* Appends s quoted for a POSIX shell when it holds anything but plain characters. */
+void wf_cli_shell_word(wf_strbuf *sb, const char *s);
+/* show_pipelines.c: for each chain of pipelined tasks in show --json's `tasks` (from a task
+ * that is no pipeline to one that feeds no other), prints how far its items got: "  pipeline
+ * a -> b -> c (N items): X through, Y stopped at a, Z at b". */
+void wf_cli_print_pipelines(json_object *tasks);
 void wf_cli_lines_free(wf_cli_lines *l); /* NULL is fine */
 
 /* ---- GitHub Actions (github.c) -----------------------------------------------------------

@@ -272,3 +272,46 @@ const char *wf_cli_tail_start(const char *text, int max_lines, size_t max_bytes)
     }
     return text + start;
 }
+
+/* What other tools' users type for an option of `run`: make's and ninja's -n and -k, and
+ * how we say it. */
+static const struct {
+    const char *theirs, *hint;
+} run_habits[] = {
+    { "-n", "--dry-run prints the plan without running anything (make -n, ninja -n)" },
+    { "-k", "wfengine keeps going by default: a failure stops only what needs it (--fail-fast "
+            "stops everything at the first)" },
+    { "--keep-going", "wfengine keeps going by default: a failure stops only what needs it "
+                      "(--fail-fast stops everything at the first)" },
+    { "--parallel", "-j N runs at most N units at once" },
+    { "-p", "-j N runs at most N units at once" },
+};
+
+int wf_cli_unknown_run_option(const char *opt)
+{
+    static const char *const opts[] = {
+        "--input",          "--inputs", "--env-file", "--jobs",    "--only",       "--fail-fast",
+        "--dry-run",        "--json",   "--quiet",    "--verbose", "--no-store",   "--store",
+        "--resume",         "--force",  "--no-cache", "--memory",  "--max-output", "--executor",
+        "--keep-job-files", "--junit",  "--progress", NULL,
+    };
+    const char *near = NULL;
+
+    for (size_t i = 0; i < WF_ARRAY_LEN(run_habits); i++) {
+        if (strcmp(opt, run_habits[i].theirs) == 0) {
+            wf_cli_errorf("run: unknown option '%s': %s", opt, run_habits[i].hint);
+            return -1;
+        }
+    }
+    if (strncmp(opt, "--", 2) == 0) {
+        char name[64];
+
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(opt, "="), opt); /* --memroy=1G */
+        near = wf_closest(name, opts);
+    }
+    if (near != NULL)
+        wf_cli_errorf("run: unknown option '%s'; did you mean '%s'?", opt, near);
+    else
+        wf_cli_errorf("run: unknown option '%s' (see wfengine run --help)", opt);
+    return -1;
+}

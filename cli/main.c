@@ -1,4 +1,6 @@
 /* wfengine: the command line (spec/cli.md, docs/cli.md). Dispatches to the command files. */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,63 @@ static int unknown_command(const char *cmd)
     return WF_EXIT_USAGE;
 }
 
+/* The options that take a value, in their long form. */
+static bool takes_value(const char *opt, size_t len)
+{
+    static const char *const names[] = {
+        "--input",  "--inputs",     "--env-file",  "--jobs",   "--only",     "--store",  "--resume",
+        "--memory", "--max-output", "--executor",  "--junit",  "--progress", "--status", "--limit",
+        "--offset", "--attempt",    "--keep-runs", "--format", "--output",
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == len && memcmp(names[i], opt, len) == 0)
+            return true;
+    return false;
+}
+
+/* GNU's `--name=value` (what go-task, argo, airflow and most tools accept), as `--name value`
+ * for the options that take a value: the commands then parse one form. An option's value is
+ * never split (`-i x=--a=b`, `--store --memory=1`: the second word is the value). *names
+ * gets the option names (owned; NULL when nothing was split); returns the new argv (owned)
+ * or argv itself. */
+static char **split_long_values(int *argc, char **argv, char ***names)
+{
+    char **out = NULL;
+    int n = 0, k = 0;
+
+    *names = NULL;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+
+        if (i > 0 && strncmp(a, "--", 2) == 0 && eq != NULL && takes_value(a, (size_t)(eq - a)))
+            n++;
+    }
+    if (n == 0)
+        return argv;
+    out = wf_xcalloc((size_t)(*argc + n + 1), sizeof(*out));
+    *names = wf_xcalloc((size_t)n + 1, sizeof(**names));
+    n = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        bool opt = strncmp(a, "--", 2) == 0 || strcmp(a, "-i") == 0 || strcmp(a, "-j") == 0 ||
+                   strcmp(a, "-o") == 0;
+
+        if (i > 0 && strncmp(a, "--", 2) == 0 && eq != NULL && takes_value(a, (size_t)(eq - a))) {
+            (*names)[n] = wf_xasprintf("%.*s", (int)(eq - a), a);
+            out[k++] = (*names)[n++];
+            out[k++] = (char *)(uintptr_t)(eq + 1);
+            continue;
+        }
+        out[k++] = argv[i];
+        if (i > 0 && opt && eq == NULL && (a[1] != '-' || takes_value(a, strlen(a))) &&
+            i + 1 < *argc)
+            out[k++] = argv[++i]; /* its value, as it is */
+    }
+    *argc = k;
+    return out;
+}
+
 /* wf_heap_prefault's fence for the main thread: kept for the process's life, and reachable
  * from here (LeakSanitizer reports a block that nothing points to). */
 static void *heap_fence;
@@ -121,5 +180,15 @@ int main(int argc, char **argv)
     c = find_command(cmd);
     if (c == NULL)
         return unknown_command(cmd);
-    return c->fn(argc - 1, argv + 1);
+    {
+        char **names, **args = split_long_values(&argc, argv, &names);
+        int rc = c->fn(argc - 1, args + 1);
+
+        for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+            free(names[i]);
+        free(names);
+        if (args != argv)
+            free(args);
+        return rc;
+    }
 }

@@ -237,7 +237,8 @@ static double draw_row(const wf_cli_report_run *r, size_t i, double y, wf_strbuf
     wf_cli_report_esc(bg, name);
     wf_strbuf_addf(bg, ": %s", wf_cli_report_st_labels[status]);
     if (wf_cli_json_int(t, "n_items", 0) > 0)
-        wf_strbuf_addf(bg, ", %lld items", (long long)wf_cli_json_int(t, "n_items", 0));
+        wf_strbuf_addf(bg, ", %lld item%s", (long long)wf_cli_json_int(t, "n_items", 0),
+                       wf_cli_json_int(t, "n_items", 0) == 1 ? "" : "s");
     if (lanes > 1)
         wf_strbuf_addf(bg, " in %d lanes", lanes);
     wf_strbuf_adds(bg, "</title></text></a>\n");

@@ -400,7 +400,7 @@ static void print_plan(const wf_workflow *wf, const run_cli *cli, wf_plan *plan)
                n, cli->targets[0], cli->n_targets > 1 ? ", ..." : "",
                cli->n_targets > 1 ? "they need" : "it needs");
     } else {
-        printf("workflow %s (%zu tasks)\n", wf_workflow_name(wf), n);
+        printf("workflow %s (%zu task%s)\n", wf_workflow_name(wf), n, n == 1 ? "" : "s");
     }
     for (size_t i = 0; i < n; i++) {
         size_t t = wf_workflow_task_in_order(wf, i);
@@ -784,8 +784,7 @@ static int parse_args(run_cli *cli, int argc, char **argv)
             }
             i++;
         } else if (a[0] == '-' && a[1] != '\0') {
-            wf_cli_errorf("run: unknown option '%s' (see wfengine run --help)", a);
-            return -1;
+            return wf_cli_unknown_run_option(a);
         } else if (cli->file == NULL) {
             cli->file = a;
         } else {

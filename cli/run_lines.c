@@ -332,7 +332,7 @@ static void add_item_counts(const open_task *t, const wf_event *ev, wf_strbuf *o
     };
     const char *sep = ": ";
 
-    wf_strbuf_addf(out, " (%zu items", ev->n_items);
+    wf_strbuf_addf(out, " (%zu item%s", ev->n_items, ev->n_items == 1 ? "" : "s");
     for (size_t i = 0; i < WF_ARRAY_LEN(counts) && t->ok != ev->n_items; i++) {
         if (counts[i].n == 0)
             continue;
@@ -635,8 +635,7 @@ void wf_cli_lines_event(wf_cli_lines *l, const wf_event *ev, wf_strbuf *out)
     }
 }
 
-/* Appends s quoted for a POSIX shell when it holds anything but plain characters. */
-static void add_shell_word(wf_strbuf *sb, const char *s)
+void wf_cli_shell_word(wf_strbuf *sb, const char *s)
 {
     if (s[0] != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                   "0123456789_-./=:@%+,") == strlen(s)) {
@@ -657,12 +656,12 @@ void wf_cli_resume_command(wf_strbuf *out, const char *file, const char *resume,
                            const char *store_arg)
 {
     wf_strbuf_adds(out, "wfengine run ");
-    add_shell_word(out, file);
+    wf_cli_shell_word(out, file);
     wf_strbuf_adds(out, " --resume ");
-    add_shell_word(out, resume);
+    wf_cli_shell_word(out, resume);
     if (store_arg != NULL) {
         wf_strbuf_adds(out, " --store ");
-        add_shell_word(out, store_arg);
+        wf_cli_shell_word(out, store_arg);
     }
     wf_strbuf_addc(out, '\n');
 }
@@ -674,7 +673,7 @@ void wf_cli_lines_pointers(const wf_cli_lines *l, wf_strbuf *out, const wf_cli_r
 
     if (place->store_arg != NULL) {
         wf_strbuf_adds(&store, " --store ");
-        add_shell_word(&store, place->store_arg);
+        wf_cli_shell_word(&store, place->store_arg);
     }
     wf_strbuf_addf(out, "wfengine: recorded as run %s in %s (wfengine show %s%s)\n", place->run_id,
                    place->store_dir, place->run_id, wf_strbuf_str(&store));
@@ -683,7 +682,7 @@ void wf_cli_lines_pointers(const wf_cli_lines *l, wf_strbuf *out, const wf_cli_r
     if (unit != NULL) {
         wf_strbuf_addf(out, "wfengine: the whole output of %s: wfengine logs %s ", unit,
                        place->run_id);
-        add_shell_word(out, unit);
+        wf_cli_shell_word(out, unit);
         wf_strbuf_addf(out, "%s (--stderr: its stderr)\n", wf_strbuf_str(&store));
     }
     wf_strbuf_addf(out, "wfengine: the run as a web page: wfengine report %s -o report.html%s\n",

@@ -72,16 +72,27 @@ static int parse_store_args(const char *cmd, const char *help, int argc, char **
             a->json = true;
         } else if (strcmp(arg, "--stderr") == 0 && strcmp(cmd, "logs") == 0) {
             a->want_stderr = true;
-        } else if (strcmp(arg, "--failed") == 0 && strcmp(cmd, "show") == 0) {
-            a->status = "failed";
-        } else if (strcmp(arg, "--status") == 0 && strcmp(cmd, "show") == 0) {
-            if (val == NULL || !valid_unit_status(val)) {
+        } else if ((strcmp(arg, "--failed") == 0 || strcmp(arg, "--status") == 0) &&
+                   strcmp(cmd, "show") == 0) {
+            const char *want = arg[2] == 'f' ? "failed" : val;
+
+            if (arg[2] == 's' && (val == NULL || !valid_unit_status(val))) {
                 wf_cli_errorf("%s: --status takes one of succeeded, failed, skipped, cancelled "
                               "(got %s%s%s)",
                               cmd, val ? "'" : "nothing", val ? val : "", val ? "'" : "");
                 return -1;
             }
-            a->status = val;
+            /* One status per listing: the last one silently winning hid the other. */
+            if (a->status != NULL && strcmp(a->status, want) != 0) {
+                wf_cli_errorf("%s: --status %s and --%s%s%s: give one status (--failed is "
+                              "--status failed)",
+                              cmd, a->status, arg[2] == 'f' ? "failed" : "status",
+                              arg[2] == 'f' ? "" : " ", arg[2] == 'f' ? "" : want);
+                return -1;
+            }
+            a->status = want;
+            if (arg[2] == 'f')
+                continue;
             i++;
         } else if ((strcmp(arg, "--limit") == 0 || strcmp(arg, "--offset") == 0) &&
                    strcmp(cmd, "show") == 0) {
@@ -294,90 +305,6 @@ static void print_unit_line(const char *name, int64_t index, json_object *unit, 
     wf_strbuf_release(&sb);
 }
 
-static json_object *task_named(json_object *tasks, const char *name)
-{
-    for (size_t i = 0; name != NULL && i < json_object_array_length(tasks); i++) {
-        json_object *t = json_object_array_get_idx(tasks, i);
-
-        if (wf_cli_json_str(t, "name") != NULL && strcmp(wf_cli_json_str(t, "name"), name) == 0)
-            return t;
-    }
-    return NULL;
-}
-
-/* Whether the last attempt of item i of task t succeeded. */
-static bool item_succeeded(json_object *t, int64_t i)
-{
-    json_object *units = NULL;
-    const char *status = NULL;
-
-    if (!json_object_object_get_ex(t, "units", &units) || units == NULL)
-        return false;
-    for (size_t k = 0; k < json_object_array_length(units); k++) {
-        json_object *u = json_object_array_get_idx(units, k);
-
-        if (wf_cli_json_int(u, "index", -1) == i)
-            status = wf_cli_json_str(u, "status"); /* by attempt: the last one wins */
-    }
-    return status != NULL && strcmp(status, "succeeded") == 0;
-}
-
-/* For each chain of pipelined tasks (from a task that is no pipeline to one that feeds no
- * other), how far its items got: "pipeline a -> b -> c (N items): X through, Y stopped at a,
- * Z at b": an item is through when it succeeded at the last stage, else it stopped at the
- * first stage where it did not succeed (it failed, was skipped or cancelled, or never ran). */
-static void print_pipelines(json_object *tasks)
-{
-    size_t n_tasks = json_object_array_length(tasks);
-
-    for (size_t i = 0; i < n_tasks; i++) {
-        json_object *leaf = json_object_array_get_idx(tasks, i), *path[64];
-        size_t len = 0, n_items, *stopped, through = 0;
-        bool feeds = false;
-        wf_strbuf sb = WF_STRBUF_INIT;
-
-        if (wf_cli_json_str(leaf, "source") == NULL)
-            continue;
-        for (size_t j = 0; j < n_tasks && !feeds; j++) {
-            const char *src = wf_cli_json_str(json_object_array_get_idx(tasks, j), "source");
-
-            feeds = src != NULL && strcmp(src, wf_cli_json_str(leaf, "name")) == 0;
-        }
-        if (feeds)
-            continue;
-        for (json_object *t = leaf; t != NULL && len < WF_ARRAY_LEN(path);
-             t = task_named(tasks, wf_cli_json_str(t, "source")))
-            path[len++] = t;
-        n_items = (size_t)wf_cli_json_int(path[len - 1], "n_items", 0);
-        stopped = wf_xcalloc(len, sizeof(*stopped));
-        for (size_t item = 0; item < n_items; item++) {
-            size_t stage = len;
-
-            /* Through: it succeeded at the last stage (a `when: always()` stage may run an
-             * item whose source item failed). */
-            while (stage > 0 && item_succeeded(path[stage - 1], (int64_t)item))
-                stage--;
-            if (stage == 0 || item_succeeded(leaf, (int64_t)item))
-                through++;
-            else
-                stopped[len - stage]++; /* the first stage (from the head) it did not pass */
-        }
-        for (size_t k = len; k > 0; k--)
-            wf_strbuf_addf(&sb, "%s%s", k < len ? " -> " : "",
-                           wf_cli_json_str(path[k - 1], "name"));
-        printf("  pipeline %s (%zu items): %zu through", wf_strbuf_str(&sb), n_items, through);
-        for (size_t k = 0, shown = 0; k < len; k++) {
-            if (stopped[k] == 0)
-                continue;
-            printf(", %zu %s%s", stopped[k], shown++ == 0 ? "stopped at " : "at ",
-                   wf_cli_json_str(path[len - 1 - k], "name"));
-        }
-        printf("\n");
-        free(stopped);
-        wf_strbuf_release(&sb);
-    }
-}
-
 /* ---- show --json --limit 0: streamed ------------------------------------------------------ */
 
 /* Writes v's pretty JSON (without its last `drop` bytes) as the value at nesting depth
@@ -465,6 +392,26 @@ static void print_counts(json_object *t)
     wf_strbuf_release(&sb);
 }
 
+/* "... more from index I: wfengine show ID --offset I", with the options that chose this
+ * page (--limit, --status, --store), so that the command shows the next one. */
+static void print_next_page(const store_args *a, const char *id, int64_t next)
+{
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_strbuf_addf(&sb, "    ... more from index %lld: wfengine show %s --offset %lld",
+                   (long long)next, id, (long long)next);
+    if (a->limit != SHOW_LIMIT)
+        wf_strbuf_addf(&sb, " --limit %d", a->limit);
+    if (a->status != NULL)
+        wf_strbuf_addf(&sb, " --status %s", a->status);
+    if (a->store != NULL) {
+        wf_strbuf_adds(&sb, " --store ");
+        wf_cli_shell_word(&sb, a->store);
+    }
+    printf("%s\n", wf_strbuf_str(&sb));
+    wf_strbuf_release(&sb);
+}
+
 int wf_cli_show(int argc, char **argv)
 {
     store_args a = { .limit = SHOW_LIMIT, .offset = 0 };
@@ -535,7 +482,8 @@ int wf_cli_show(int argc, char **argv)
 
             printf("  %-30s %s", name, wf_cli_status_text(t));
             if (wf_cli_json_int(t, "n_items", 0) > 0)
-                printf("  (%lld items%s%s)", (long long)wf_cli_json_int(t, "n_items", 0),
+                printf("  (%lld item%s%s%s)", (long long)wf_cli_json_int(t, "n_items", 0),
+                       wf_cli_json_int(t, "n_items", 0) == 1 ? "" : "s",
                        wf_cli_json_str(t, "source") ? ", pipelined from " : "",
                        wf_cli_json_str(t, "source") ? wf_cli_json_str(t, "source") : "");
             if (wf_cli_json_str(t, "error") != NULL)
@@ -547,6 +495,10 @@ int wf_cli_show(int argc, char **argv)
                 continue;
             /* Units come by index then attempt: print the last attempt of each. */
             n = json_object_array_length(units);
+            if (n == 0 && a.offset > 0 && a.offset >= wf_cli_json_int(t, "n_items", 0) &&
+                wf_cli_json_int(t, "n_items", 0) > 0)
+                printf("    (no items from index %lld: its items are 0 to %lld)\n",
+                       (long long)a.offset, (long long)wf_cli_json_int(t, "n_items", 0) - 1);
             for (size_t k = 0; k < n; k++) {
                 json_object *u = json_object_array_get_idx(units, k);
                 json_object *next = k + 1 < n ? json_object_array_get_idx(units, k + 1) : NULL;
@@ -558,14 +510,11 @@ int wf_cli_show(int argc, char **argv)
             }
             whole = whole && wf_cli_json_int(t, "next_index", -1) < 0;
             if (wf_cli_json_int(t, "next_index", -1) >= 0)
-                printf("    ... more from index %lld: wfengine show %s --offset %lld%s%s\n",
-                       (long long)wf_cli_json_int(t, "next_index", -1), id,
-                       (long long)wf_cli_json_int(t, "next_index", -1),
-                       a.status ? " --status " : "", a.status ? a.status : "");
+                print_next_page(&a, id, wf_cli_json_int(t, "next_index", -1));
         }
         /* Pipelines follow items through stages: only when every unit is listed. */
         if (whole)
-            print_pipelines(tasks);
+            wf_cli_print_pipelines(tasks);
     }
 out:
     json_object_put(doc);

@@ -7,8 +7,9 @@
 
 #include "wf_common.h"
 
-#define ACCEPTED \
-    "use a number of bytes or a number with a unit: 512K, 64MiB, 1.5G, 2TB (K, M, G, T are powers of 1024)"
+#define ACCEPTED                                                                                  \
+    "use a number of bytes or a number with a unit: 512K, 64MiB, 1.5G, 2TB, 1Gi (K, M, G, T are " \
+    "powers of 1024)"
 
 int wf_size_parse(const char *s, uint64_t *out, char **msg)
 {
@@ -30,6 +31,11 @@ int wf_size_parse(const char *s, uint64_t *out, char **msg)
         { "t", 1099511627776.0 },
         { "tb", 1099511627776.0 },
         { "tib", 1099511627776.0 },
+        /* Kubernetes' quantities, as Argo and Helm users write memory: 512Mi, 1Gi */
+        { "ki", 1024.0 },
+        { "mi", 1048576.0 },
+        { "gi", 1073741824.0 },
+        { "ti", 1099511627776.0 },
     };
     const char *p = s, *num_start, *unit;
     char *end, word[8];
@@ -62,8 +68,11 @@ int wf_size_parse(const char *s, uint64_t *out, char **msg)
         if (strcasecmp(word, units[i].unit) == 0) {
             double bytes = floor(value * units[i].scale);
 
-            if (!(bytes < 1.8e19))
-                goto bad;
+            if (!(bytes < 1.8e19)) {
+                if (msg != NULL)
+                    *msg = wf_xasprintf("size '%s' is too large (at most 16 EiB)", s);
+                return WF_EINVAL;
+            }
             *out = (uint64_t)bytes;
             return WF_OK;
         }

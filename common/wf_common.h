@@ -202,8 +202,9 @@ void wf_errlist_sort(wf_errlist *l);
 /* ---- sizes ------------------------------------------------------------------------- */
 
 /* A size in bytes: a number (digits and one dot), then optionally a unit, case-insensitive:
- * B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB, all powers of 1024 ("64MiB", "1.5G", "512k",
- * "1048576"). Returns WF_OK with *out, or WF_EINVAL with *msg (owned; msg may be NULL). */
+ * B, K/KB/KiB/Ki, M/MB/MiB/Mi, G/GB/GiB/Gi, T/TB/TiB/Ti, all powers of 1024 ("64MiB", "1.5G",
+ * "512k", "1Gi" as Kubernetes writes it, "1048576"). Returns WF_OK with *out, or WF_EINVAL
+ * with *msg (owned; msg may be NULL): "invalid size", or "too large" past 16 EiB. */
 int wf_size_parse(const char *s, uint64_t *out, char **msg);
 /* Appends bytes as people read it: "512 bytes", "64 MiB", "1.5 GiB". */
 void wf_size_format(wf_strbuf *sb, uint64_t bytes);

@@ -363,12 +363,15 @@ int wf_ref_load_file(const char *path, wf_output_mode mode, uint64_t size, json_
     return rc;
 }
 
+/* The figures of the budget errors as the rest of wfengine writes sizes (wf_size_format:
+ * "10 bytes", "256 MiB", "1.9 GiB"), the same as template/eval.c's for a whole fan-out. */
 static void size_text(char *buf, size_t n, uint64_t bytes)
 {
-    if (bytes >= ((uint64_t)1 << 20))
-        snprintf(buf, n, "%.1f MiB", (double)bytes / (double)(1 << 20));
-    else
-        snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
+    wf_strbuf sb = WF_STRBUF_INIT;
+
+    wf_size_format(&sb, bytes);
+    snprintf(buf, n, "%s", wf_strbuf_str(&sb));
+    wf_strbuf_release(&sb);
 }
 
 /* A list's items read one by one into one list (owned), or an error. */

@@ -228,6 +228,10 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
         wf_error_set(err, WF_EINVAL, NULL, 0, 0, "an empty run id");
         return WF_EINVAL;
     }
+    /* Argo's `@latest` and the word users reach for first mean `last` (an id starts with a
+     * digit, so neither is a prefix of one). */
+    if (strcmp(spec, "latest") == 0 || strcmp(spec, "@latest") == 0)
+        spec = "last";
     rc = wf__store_read_begin(s, err);
     if (rc != WF_OK)
         return rc;

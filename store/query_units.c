@@ -72,6 +72,12 @@ static int explain_missing(wf_store *s, int64_t seq, const char *run_id, const c
             wf_error_set(err, WF_ENOENT, NULL, 0, 0,
                          "task '%s' of run %s has no items (it ran once, as index -1)", task,
                          run_id);
+        else if (index < 0) /* `logs RUN TASK` of a with-items task: which item? */
+            wf_error_set(err, WF_ENOENT, NULL, 0, 0,
+                         "task '%s' of run %s has items %lld to %lld: name one, like "
+                         "'%s[%lld]' (an index or a label)",
+                         task, run_id, (long long)(lo < 0 ? 0 : lo), (long long)hi, task,
+                         (long long)(lo < 0 ? 0 : lo));
         else
             wf_error_set(err, WF_ENOENT, NULL, 0, 0,
                          "task '%s' of run %s has no item %lld (its items are %lld to %lld)", task,

@@ -236,6 +236,19 @@ static int bad_base(ev *e, const node *n, const tval *base, bool want_list)
     if (base->j == NULL)
         return wf__tpl_fail(e, n, WF_EMISSING, "%.*s: %.*s is null", SRC_ARGS(e, n),
                             SRC_ARGS(e, n->a));
+    /* task.a.stdout, task.a.outputs.result (Argo), task.a.exit_code: the result is the
+     * output itself, and the rest has functions. */
+    if (r != NULL && base->at_root && tpl_is(base->j, json_type_string) && n->op == GET_KEY &&
+        n->key != NULL &&
+        (strcmp(n->key, "stdout") == 0 || strcmp(n->key, "stderr") == 0 ||
+         strcmp(n->key, "exit_code") == 0 || strcmp(n->key, "outputs") == 0 ||
+         strcmp(n->key, "output") == 0 || strcmp(n->key, "result") == 0))
+        return wf__tpl_fail(e, n, WF_ETYPE,
+                            "%.*s: task.%s is the output of task '%s' itself (text: its "
+                            "stdout without the last newline), not an object with fields; "
+                            "stdout('%s'), stderr('%s') and exit_code('%s') give the rest",
+                            SRC_ARGS(e, n), base->task, base->task, base->task, base->task,
+                            base->task);
     if (r != NULL && base->at_root && tpl_is(base->j, json_type_string))
         return wf__tpl_fail(e, n, WF_ETYPE,
                             "%.*s: the result of task '%s' is a string, because its output is "

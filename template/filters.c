@@ -91,3 +91,31 @@ const char *wf__tpl_closest_builtin(const char *word)
     }
     return best;
 }
+
+const char *wf__tpl_foreign_root(const char *name, bool no_item)
+{
+    static const struct {
+        const char *theirs, *hint, *hint_no_item;
+    } roots[] = {
+        { "matrix",
+          "GitHub's matrix.os is item.os here: each combination of a with-items "
+          "matrix is the item",
+          "GitHub's matrix.os is item.os here, in a task whose with-items is the matrix" },
+        { "steps", "GitHub's steps.ID.outputs.X is task.ID (the task's result) here", NULL },
+        { "needs", "GitHub's needs.ID.outputs.X is task.ID (the task's result) here", NULL },
+        { "jobs", "GitHub's jobs.ID.outputs.X is task.ID (the task's result) here", NULL },
+        { "tasks", "Argo's tasks.ID.outputs.result is task.ID (the task's result) here", NULL },
+        { "params", "Nextflow's params.x is inputs.x here (-i x=VALUE)", NULL },
+        { "loop",
+          "Jinja's and Ansible's loop.index is index here (0-based), and the element "
+          "is item",
+          "loop.index is index here, in a task with with-items" },
+        { "ansible_loop", "Ansible's ansible_loop.index0 is index here, and the element is item",
+          "ansible_loop.index0 is index here, in a task with with-items" },
+    };
+
+    for (size_t i = 0; i < WF_ARRAY_LEN(roots); i++)
+        if (strcmp(name, roots[i].theirs) == 0)
+            return no_item && roots[i].hint_no_item != NULL ? roots[i].hint_no_item : roots[i].hint;
+    return NULL;
+}

@@ -65,6 +65,14 @@ static int expected(parser *p, const char *what)
     return rc;
 }
 
+/* `x[1:3]`, `x[:2]` (Python, Jinja): there are no slices; say so rather than "expected ']'". */
+static int slice_error(parser *p)
+{
+    return wf__tpl_perr(p, cur(p)->start, WF_ESYNTAX,
+                        "slices (x[a:b]) are not supported: index one element (x[2], x[-1] from "
+                        "the end), or use first, last or length");
+}
+
 static node *mk(parser *p, node_kind kind, uint32_t start, uint32_t end, uint32_t pos)
 {
     wf_tpl *t = p->t;
@@ -220,6 +228,13 @@ static int unknown_fn(parser *p, const token *name, bool piped)
 {
     const char *close = wf__tpl_closest_builtin(name->s);
 
+    if (wf__tpl_reads_a_file(name->s))
+        return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
+                            "unknown %s '%s'; to take a file's lines as the items of a task "
+                            "write with-items: << file_lines('items.txt') >> (the path relative "
+                            "to the workflow file)",
+                            piped ? "filter" : "function", name->s);
+
     if (close != NULL)
         return wf__tpl_perr(p, name->start, WF_EUNKNOWN, "unknown %s '%s'; did you mean '%s'?",
                             piped ? "filter" : "function", name->s, close);
@@ -233,10 +248,10 @@ static int finish_call(parser *p, const builtin *b, node **args, size_t nargs, b
                        const token *name, uint32_t start, node **out)
 {
     node *n;
+    int rc;
 
     if (nargs < b->min || nargs > b->max) {
-        int rc = arity_error(p, b, piped, nargs, name->start);
-
+        rc = arity_error(p, b, piped, nargs, name->start);
         free(args);
         return rc;
     }
@@ -245,6 +260,9 @@ static int finish_call(parser *p, const builtin *b, node **args, size_t nargs, b
     n->args = args;
     n->nargs = nargs;
     n->piped = piped;
+    rc = wf__tpl_check_const_arg(p, b, args, nargs, name->start);
+    if (rc != WF_OK)
+        return rc;
     if (b->flags & B_STATUS) {
         if (nargs == 1 && args[0]->kind == N_LIT && tpl_is(args[0]->lit, json_type_string))
             add_ref(p, WF_TPL_REF_STATUS_FN, tpl_str(args[0]->lit, NULL), name->start);
@@ -382,6 +400,9 @@ static int parse_name(parser *p, node **out)
             return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
                                 "'%s' is a function: write %s(x) or x | %s", name->s, name->s,
                                 name->s);
+        if (wf__tpl_foreign_root(name->s, no_item) != NULL)
+            return wf__tpl_perr(p, name->start, WF_EUNKNOWN, "unknown name '%s': %s", name->s,
+                                wf__tpl_foreign_root(name->s, no_item));
         if (close != NULL)
             return wf__tpl_perr(p, name->start, WF_EUNKNOWN,
                                 "unknown name '%s'; did you mean '%s'? (names start with %s)",
@@ -566,9 +587,13 @@ static int parse_postfix(parser *p, node **out)
             node *key = NULL;
 
             p->i++;
+            if (cur(p)->kind == T_COLON)
+                return slice_error(p);
             rc = parse_expr(p, &key);
             if (rc != WF_OK)
                 return rc;
+            if (cur(p)->kind == T_COLON)
+                return slice_error(p);
             if (!accept(p, T_RBRACK))
                 return expected(p, "']'");
             n = mk(p, N_GET, base->start, p->tok[p->i - 1].end, t->start);

@@ -283,6 +283,10 @@ typedef struct builtin {
 const builtin *wf__tpl_builtin(const char *name);
 /* The builtin name closest to word (for "did you mean"), or NULL. */
 const char *wf__tpl_closest_builtin(const char *word);
+/* For a root name another engine uses (matrix, steps, needs, params, loop, ...), what it is
+ * here ("GitHub's matrix.os is item.os here ..."), or NULL. no_item: where item and index do
+ * not exist. */
+const char *wf__tpl_foreign_root(const char *name, bool no_item);
 
 /* `x in c` for the filter contains (call is the N_CALL, for messages). */
 int wf__tpl_contains(ev *e, const node *call, const json_object *c, const json_object *x,
@@ -496,6 +500,13 @@ typedef struct parser {
 /* Fills p->err at source offset off (see wf__tpl_verror) and returns code. */
 int wf__tpl_perr(parser *p, size_t off, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* lazy_list.c, for the parser: a call of `lines` or `file_lines` whose constant argument is
+ * surely a mistake (`lines('items.txt')`, `file_lines(3)`) is an error at name_pos or at the
+ * argument; WF_OK otherwise. */
+int wf__tpl_check_const_arg(parser *p, const builtin *b, node *const *args, size_t nargs,
+                            uint32_t name_pos);
+/* Whether word is another tool's name for reading a file (readlines, file, lookup, ...). */
+bool wf__tpl_reads_a_file(const char *word);
 
 /* Lexes and parses one expression starting at src[pos] into *out (nodes owned by p->t);
  * see wf__tpl_lex for in_braces, open and *end. Returns WF_OK or an error in p->err. */

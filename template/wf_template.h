@@ -152,6 +152,10 @@ bool wf_tpl_is_lazy_list(const wf_tpl *t);
 int wf_tpl_lazy_list(const wf_tpl *t, const wf_ctx *ctx, size_t cap, wf_tpl_list *out,
                      wf_error *err);
 
+/* When t's whole expression is `file_lines('PATH')` with a constant PATH, that path (borrowed
+ * from t, as written); else NULL. For the loader, which can check the file exists. */
+const char *wf_tpl_file_lines_const(const wf_tpl *t);
+
 /* When t's whole expression is `task.NAME` and that task's result is a list by reference
  * (wf_ref_list_len: a lines result, a large fan-out's item results), its marker (borrowed
  * from ctx's results), for the engine to read an item at a time; else NULL. Thread-safe. */

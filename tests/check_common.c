@@ -566,6 +566,49 @@ START_TEST(test_clocks)
 }
 END_TEST
 
+/* ---- sizes ------------------------------------------------------------------------------ */
+
+static const struct {
+    const char *text;
+    uint64_t bytes; /* 0: refused */
+    const char *msg;
+} size_cases[] = {
+    { "1048576", 1048576, NULL },
+    { "64MiB", 64 << 20, NULL },
+    { "1.5G", (uint64_t)3 << 29, NULL },
+    { "512k", 512 << 10, NULL },
+    { " 2 TB ", (uint64_t)2 << 40, NULL },
+    /* Kubernetes' quantities, as Argo users write memory */
+    { "512Mi", 512 << 20, NULL },
+    { "1Gi", 1 << 30, NULL },
+    { "100Ki", 100 << 10, NULL },
+    { "lots", 0, "invalid size 'lots': use a number of bytes*" },
+    { "1x", 0, "invalid size '1x'*" },
+    { "99999999999T", 0, "size '99999999999T' is too large (at most 16 EiB)" },
+};
+
+START_TEST(test_size_parse)
+{
+    uint64_t got = 0;
+    char *msg = NULL;
+    int rc = wf_size_parse(size_cases[_i].text, &got, &msg);
+    const char *want = size_cases[_i].msg;
+
+    if (size_cases[_i].bytes != 0) {
+        ck_assert_int_eq(rc, WF_OK);
+        ck_assert_uint_eq(got, size_cases[_i].bytes);
+    } else {
+        ck_assert_int_eq(rc, WF_EINVAL);
+        ck_assert_ptr_nonnull(msg);
+        if (want[strlen(want) - 1] == '*')
+            ck_assert_msg(strncmp(msg, want, strlen(want) - 1) == 0, "%s", msg);
+        else
+            ck_assert_str_eq(msg, want);
+    }
+    free(msg);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -609,6 +652,7 @@ static Suite *common_suite(void)
     tcase_add_loop_test(tc, test_closest, 0, (int)WF_ARRAY_LEN(closest_cases));
     tcase_add_test(tc, test_edit_distance);
     tcase_add_test(tc, test_clocks);
+    tcase_add_loop_test(tc, test_size_parse, 0, (int)WF_ARRAY_LEN(size_cases));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -160,6 +160,17 @@ static const struct {
       "    run: echo\n",
       "wf.yaml:5:18: 'concurrency' must be an integer >= 1, got the string 'two'\n"
       "wf.yaml:6:17: 'batch-size' must be an integer >= 1, got the number 1.5" },
+    /* include and exclude nested in the matrix, as GitHub writes them */
+    { "include inside and beside the matrix",
+      "version: 1\ntasks:\n  a:\n    with-items:\n      matrix: {os: [a], include: [{x: 1}]}\n"
+      "      include: [{y: 2}]\n    run: echo\n",
+      "wf.yaml:5:25: 'include' is given twice, inside 'matrix' (as GitHub writes it) and beside "
+      "it; keep one" },
+    { "a matrix of include entries alone",
+      "version: 1\ntasks:\n  a:\n    with-items:\n      matrix: {include: [{x: 1}]}\n"
+      "    run: echo\n",
+      "wf.yaml:5:15: 'matrix' needs at least one key besides include; a matrix of include "
+      "entries alone is a list: with-items: [{os: linux}, ...]" },
     { "item options without with-items",
       "version: 1\ntasks:\n  a:\n    run: echo\n    batch-size: 2\n",
       "wf.yaml:5:5: 'batch-size' in a task applies to its items and needs 'with-items'" },
@@ -762,6 +773,18 @@ START_TEST(test_matrix_include_as_github)
                               "        - fruit: banana\n"
                               "        - {fruit: banana, animal: cat}\n"
                               "    run: echo\n"
+                              "  g:\n"
+                              "    with-items:\n"
+                              "      matrix:\n"
+                              "        fruit: [apple, pear]\n"
+                              "        animal: [cat, dog]\n"
+                              "        include:\n"
+                              "          - color: green\n"
+                              "          - {color: pink, animal: cat}\n"
+                              "          - {fruit: apple, shape: circle}\n"
+                              "          - fruit: banana\n"
+                              "          - {fruit: banana, animal: cat}\n"
+                              "    run: echo\n"
                               "  x:\n"
                               "    with-items:\n"
                               "      matrix: {os: [linux, mac], arch: [x86, arm]}\n"
@@ -786,6 +809,15 @@ START_TEST(test_matrix_include_as_github)
                         "{\"fruit\":\"pear\",\"animal\":\"dog\",\"color\":\"green\"},"
                         "{\"fruit\":\"banana\"},"
                         "{\"fruit\":\"banana\",\"animal\":\"cat\"}]");
+    json_object_put(out);
+    /* The same with include inside the matrix, as GitHub writes it (not an axis). */
+    ck_assert_int_eq(wf__matrix_expand(task(wf, "g"), ctx, &out, &err), WF_OK);
+    {
+        char *g = json_text(out);
+
+        ck_assert_str_eq(g, s);
+        free(g);
+    }
     free(s);
     json_object_put(out);
     /* An excluded combination comes back only as an entry of its own; a later entry may

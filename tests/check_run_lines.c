@@ -94,6 +94,7 @@ static const struct {
     { 1000, false, 9, 0 }, /* as many for ten times the items */
     { 3, false, 2, 0 },    /* a small fan-out: a count per item, but the last */
     { 100, true, 0, 100 }, /* -v: a line per item */
+    { 1, false, 0, 0 },    /* one item: "(1 item)", not "(1 items)" */
 };
 
 /* heap.c: a reserve for a big load grows the heap once by at least what it was told; a small
@@ -131,7 +132,8 @@ START_TEST(test_fold_successes)
     fan_out(l, "fan", fold_cases[_i].n_items, all_ok, NULL, &all);
     ck_assert_uint_eq(count_lines(all.buf, "ok       fan: "), fold_cases[_i].want_counts);
     ck_assert_uint_eq(count_lines(all.buf, "ok       fan["), fold_cases[_i].want_item_lines);
-    snprintf(want_end, sizeof(want_end), "ok       fan (%zu items) in ", fold_cases[_i].n_items);
+    snprintf(want_end, sizeof(want_end), "ok       fan (%zu item%s) in ", fold_cases[_i].n_items,
+             fold_cases[_i].n_items == 1 ? "" : "s");
     ck_assert_ptr_nonnull(strstr(all.buf, want_end));
     if (fold_cases[_i].n_items == 100 && !fold_cases[_i].verbose) {
         ck_assert_ptr_nonnull(strstr(all.buf, "ok       fan: 10/100 items done [10/100 units]\n"));

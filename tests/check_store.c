@@ -1083,6 +1083,8 @@ static const struct {
     const char *text; /* in the message otherwise */
 } resolve_cases[] = {
     { "last", WF_OK, "r-aaa2", NULL },
+    { "latest", WF_OK, "r-aaa2", NULL },  /* what users reach for first */
+    { "@latest", WF_OK, "r-aaa2", NULL }, /* Argo's name for it */
     { "r-aaa1", WF_OK, "r-aaa1", NULL },
     { "r-aaa2", WF_OK, "r-aaa2", NULL },
     { "r-bcd", WF_OK, "r-bcdef", NULL },
@@ -2172,6 +2174,11 @@ START_TEST(test_ranges_split_and_read)
     ck_assert_int_eq(wf_store_unit_output(s, "r1", "t", 12, 0, false, &data, &len, &err),
                      WF_ENOENT);
     ck_assert_str_eq(err.message, "task 't' of run r1 has no item 12 (its items are 0 to 10)");
+    /* `wfengine logs r1 t` of a with-items task: which item, not "no item -1". */
+    ck_assert_int_eq(wf_store_unit_output(s, "r1", "t", -1, 0, false, &data, &len, &err),
+                     WF_ENOENT);
+    ck_assert_str_eq(err.message, "task 't' of run r1 has items 0 to 10: name one, like 't[0]' "
+                                  "(an index or a label)");
     close_ok(s);
     wf_error_release(&err);
     remove_tree(tmp);

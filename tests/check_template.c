@@ -1204,6 +1204,41 @@ static const struct {
     { "<< [1] | upper >>", 0, WF_ETYPE, 1, 10, "upper: expects a string, got list" },
     { "<< [1, 2][5] >>", 0, WF_EMISSING, 1, 10,
       "[1, 2][5]: index 5 out of range; the list has 2 items" },
+    /* `lines` of a one-line constant is never a file's lines: file_lines is what was meant */
+    { "<< lines('items.txt') >>", 0, WF_EINVAL, 1, 4,
+      "lines of the text 'items.txt' is always the one item [\"items.txt\"] (lines splits a "
+      "string; it does not read a file); to read the lines of a file write "
+      "file_lines('items.txt') as the whole with-items value (with-items: << "
+      "file_lines('items.txt') >>), or write ['items.txt'] for a one-item list" },
+    { "<< 'data/hosts' | lines >>", 0, WF_EINVAL, 1, 19,
+      "lines of the text 'data/hosts' is always the one item*" },
+    { "<< ('a' + '.txt') | lines >>", 0, WF_EINVAL, 1, 21, "lines of the text 'a.txt'*" },
+    /* other engines' roots: what they are here */
+    { "<< matrix.os >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown name 'matrix': GitHub's matrix.os is item.os here: each combination of a "
+      "with-items matrix is the item" },
+    { "<< steps.build.outputs.x >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown name 'steps': GitHub's steps.ID.outputs.X is task.ID (the task's result) here" },
+    { "<< tasks.gen.outputs.result >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown name 'tasks': Argo's tasks.ID.outputs.result is task.ID*" },
+    { "<< params.n >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown name 'params': Nextflow's params.x is inputs.x here (-i x=VALUE)" },
+    { "<< loop.index >>", WF_TPL_NO_ITEM, WF_EUNKNOWN, 1, 4,
+      "unknown name 'loop': loop.index is index here, in a task with with-items" },
+    /* slices, as Python and Jinja write them */
+    { "<< item[1:3] >>", 0, WF_ESYNTAX, 1, 10,
+      "slices (x[a:b]) are not supported: index one element (x[2], x[-1] from the end), or "
+      "use first, last or length" },
+    { "<< item[:2] >>", 0, WF_ESYNTAX, 1, 9, "slices (x[a:b]) are not supported*" },
+    /* file_lines of a constant that is not a path; other tools' names for reading a file */
+    { "<< file_lines(3) >>", 0, WF_ETYPE, 1, 15,
+      "file_lines: expects a path (a non-empty string), got an integer" },
+    { "<< file_lines('') >>", 0, WF_ETYPE, 1, 15,
+      "file_lines: expects a path (a non-empty string), got an empty string" },
+    { "<< readlines('items.txt') >>", 0, WF_EUNKNOWN, 1, 4,
+      "unknown function 'readlines'; to take a file's lines as the items of a task write "
+      "with-items: << file_lines('items.txt') >> (the path relative to the workflow file)" },
+    { "<< 'x' | file >>", 0, WF_EUNKNOWN, 1, 10, "unknown filter 'file'; to take a file's lines*" },
     /* `when` */
     { "<< item >> and 1", WF_TPL_EXPR, WF_ESYNTAX, 1, 12,
       "a condition is one expression: write it bare (a and b) or as one << a and b >>" },
@@ -1343,6 +1378,13 @@ static const struct {
     { "<< task.build.version >>", false, WF_ETYPE, 1, 15,
       "task.build.version: the result of task 'build' is a string, because its output is text; "
       "set `output: json` on task 'build' to read fields of its JSON output" },
+    /* the fields other engines give a step (GitHub's steps.x.outputs, Argo's outputs.result) */
+    { "<< task.build.stdout >>", false, WF_ETYPE, 1, 15,
+      "task.build.stdout: task.build is the output of task 'build' itself (text: its stdout "
+      "without the last newline), not an object with fields; stdout('build'), stderr('build') "
+      "and exit_code('build') give the rest" },
+    { "<< task.build.outputs.result >>", false, WF_ETYPE, 1, 15,
+      "task.build.outputs: task.build is the output of task 'build' itself*" },
     { "<< task.broken.items >>", false, WF_EMISSING, 1, 16,
       "task.broken.items: task 'broken' failed, so its result is null" },
     { "<< task.flaky[0] >>", false, WF_EMISSING, 1, 14,

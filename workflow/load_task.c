@@ -43,7 +43,6 @@ static const char *const RETRY_KEYS[] = { "count", "delay", "backoff", "max-dela
 static const char *const BACKOFFS[] = { "constant", "linear", "exponential", NULL };
 static const char *const OUTPUT_MODES[] = { "text", "json", "lines", NULL };
 static const char *const EXECUTORS[] = { "local", "slurm", NULL };
-static const char *const ITEMS_KEYS[] = { "matrix", "include", "exclude", NULL };
 static const char *const CACHE_KEYS[] = { "key", "sources", "generates", NULL };
 static const char *const CORE_ACTIONS[] = { "core.noop",  "core.echo",  "core.fail",
                                             "core.sleep", "core.value", NULL };
@@ -285,104 +284,6 @@ static void parse_needs(wf__ld *c, size_t ti, const wf__ynode *n)
             continue;
         }
         add_need(c, nd, n->items[k]);
-    }
-}
-
-/* A list, or one template that yields a list. */
-static wf_vnode *list_or_tpl(wf__ld *c, const wf__ynode *n, const char *what, size_t ti)
-{
-    if (n->type == WF__Y_LIST || (n->type == WF__Y_STRING && n->has_tpl))
-        return wf__ld_build_vnode(c, n, WF__ROLE_ITEMS, ti);
-    wf__ld_type_error(c, n, what, "a list or one template that yields a list");
-    return NULL;
-}
-
-static void check_object_list(wf__ld *c, const wf__ynode *n, const char *what)
-{
-    if (n->type != WF__Y_LIST)
-        return;
-    for (size_t k = 0; k < n->n; k++)
-        if (n->items[k]->type != WF__Y_MAP && !n->items[k]->has_tpl)
-            wf__ld_type_error(c, n->items[k], what, "a map like {key: value}");
-}
-
-/* When every axis is written out as a list, the number of combinations is known now: a
- * matrix over the cap is a load-time error, before a run allocates any of it. (Axes given by
- * a template are checked when the run expands them.) */
-static void check_matrix_size(wf__ld *c, const wf__ynode *m, const wf__ynode *include)
-{
-    size_t total = 1, extra = include != NULL && include->type == WF__Y_LIST ? include->n : 0;
-    wf_error e;
-
-    for (size_t k = 0; k < m->n; k++) {
-        if (m->items[k]->type != WF__Y_LIST)
-            return;
-        if (__builtin_mul_overflow(total, m->items[k]->n, &total))
-            total = SIZE_MAX;
-    }
-    if (total <= WF_MAX_ITEMS && extra <= WF_MAX_ITEMS - total)
-        return;
-    wf_error_init(&e);
-    wf__matrix_too_large(m->mark, total, extra, &e);
-    wf__loader_error(c->L, m->mark, e.code, "%s", e.message);
-    wf_error_release(&e);
-}
-
-static void parse_items(wf__ld *c, wf_task *t, const wf__ynode *n)
-{
-    const wf__ynode *m, *v;
-    wf_task_extra *x;
-
-    t->items_mark = n->mark;
-    if (n->type == WF__Y_LIST || (n->type == WF__Y_STRING && n->has_tpl)) {
-        if (n->type == WF__Y_LIST && n->n > WF_MAX_ITEMS)
-            wf__loader_error(c->L, n->mark, WF_ERANGE,
-                             "with-items has %zu items, more than the %d a task may expand to; "
-                             "split it into several tasks",
-                             (size_t)n->n, WF_MAX_ITEMS);
-        t->items_kind = WF_ITEMS_LIST;
-        t->items = wf__ld_build_vnode(c, n, WF__ROLE_ITEMS, t->index);
-        return;
-    }
-    if (n->type != WF__Y_MAP) {
-        wf__ld_type_error(c, n, "with-items",
-                          "a list, one template that yields a list (like << task.x >>), or "
-                          "{matrix: {key: [..]}}");
-        return;
-    }
-    t->items_kind = WF_ITEMS_MATRIX;
-    x = wf__task_extra(t);
-    wf__ld_check_keys(c, n, ITEMS_KEYS, "with-items");
-    m = wf__ld_get(n, "matrix", NULL);
-    if (m == NULL) {
-        wf__loader_error(c->L, n->mark, WF_EMISSING,
-                         "'with-items' as a map needs 'matrix': {key: [values], ...}");
-    } else if (wf__ld_expect_map(c, m, "matrix")) {
-        if (m->n == 0)
-            wf__loader_error(c->L, m->mark, WF_EINVAL, "'matrix' needs at least one key");
-        x->matrix = wf_xcalloc(m->n + 1, sizeof(*x->matrix));
-        for (size_t k = 0; k < m->n; k++) {
-            wf_vnode *val = list_or_tpl(c, m->items[k], m->keys[k]->text, t->index);
-
-            if (val == NULL)
-                continue;
-            x->matrix[x->n_matrix].name = wf_xstrdup(m->keys[k]->text);
-            x->matrix[x->n_matrix].mark = m->keys[k]->mark;
-            x->matrix[x->n_matrix].value = val;
-            x->n_matrix++;
-        }
-    }
-    v = wf__ld_get(n, "include", NULL);
-    if (v != NULL) {
-        check_object_list(c, v, "include");
-        x->matrix_include = list_or_tpl(c, v, "include", t->index);
-    }
-    if (m != NULL && m->type == WF__Y_MAP)
-        check_matrix_size(c, m, v);
-    v = wf__ld_get(n, "exclude", NULL);
-    if (v != NULL) {
-        check_object_list(c, v, "exclude");
-        x->matrix_exclude = list_or_tpl(c, v, "exclude", t->index);
     }
 }
 
@@ -650,8 +551,11 @@ static void parse_task(wf__ld *c, size_t ti, const wf__ynode *key, const wf__yno
     if (v != NULL)
         parse_needs(c, ti, v);
     v = task_get(&tk, TK_WITH_ITEMS, NULL);
-    if (v != NULL)
-        parse_items(c, t, v);
+    if (v != NULL) {
+        wf__ld_parse_items(c, t, v);
+        if (task_get(&tk, TK_NEEDS, NULL) == NULL)
+            wf__ld_check_items_file(c, t, v);
+    }
 
     v = task_get(&tk, TK_CONCURRENCY, &k_conc);
     tpl = v == NULL ? NULL : parse_count(c, ti, v, "concurrency", &t->concurrency);

@@ -8,10 +8,12 @@
  * value's position and the caller goes on. loader.c (the workflow-level keys) and
  * load_task.c (tasks and defaults) call these; nothing here calls back.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "loader_internal.h"
 
@@ -92,7 +94,24 @@ static const struct {
     { "dir", "workdir", "workdir: build" },
     { "cwd", "workdir", "workdir: build" },
     { "retries", "retry", "retry: {count: 3, delay: 1s}" },
+    { "retryStrategy", "retry", "retry: {count: 3, delay: 1s}" },
     { "jobs", "tasks", "tasks: {NAME: {run: ...}}" },
+    /* fan-outs: Argo's withParam and withSequence, PowerShell's and others' foreach */
+    { "withParam", "with-items", "with-items: << task.NAME >>" },
+    { "withSequence", "with-items", "with-items: << range(10) >>" },
+    { "foreach", "with-items", "with-items: [a, b]" },
+    { "items", "with-items", "with-items: [a, b]" },
+    /* how many at once: GitHub's max-parallel, Argo's parallelism, Nextflow's maxForks,
+     * Airflow's max_active_tis_per_dag */
+    { "max-parallel", "concurrency", "concurrency: 4" },
+    { "max_parallel", "concurrency", "concurrency: 4" },
+    { "parallelism", "concurrency", "concurrency: 4" },
+    { "maxForks", "concurrency", "concurrency: 4" },
+    { "max_active_tis_per_dag", "concurrency", "concurrency: 4" },
+    { "max_active_tasks", "concurrency", "concurrency: 4" },
+    /* Airflow's execution_timeout, Argo's activeDeadlineSeconds */
+    { "execution_timeout", "timeout", "timeout: 10m" },
+    { "activeDeadlineSeconds", "timeout", "timeout: 10m" },
 };
 
 /* The hint for a key another tool uses for something `allowed` has, or NULL. */
@@ -151,6 +170,11 @@ void wf__ld_check_keys(wf__ld *c, const wf__ynode *map, const char *const *allow
          * 'cpus'). */
         if (how != NULL) {
             wf_strbuf_addf(&sb, "; wfengine's key is '%s' (%s)", ours, how);
+        } else if (strcmp(key, "memory") == 0) {
+            /* The issue's `memory:` is the run's; a task's process memory is Slurm's. */
+            wf_strbuf_adds(&sb, "; 'memory' is a top-level key, the memory budget for the "
+                                "results of the whole run (memory: 512MiB, or --memory); a "
+                                "Slurm job's memory is slurm: {mem: 4G}");
         } else if (near != NULL) {
             wf_strbuf_addf(&sb, "; did you mean '%s'?", near);
         } else {
@@ -558,4 +582,39 @@ char **wf__ld_env_files(wf__ld *c, const wf__ynode *n)
         out[k++] = resolve_path(c, p->text);
     }
     return out;
+}
+
+/* `with-items: << file_lines('items.txt') >>` naming a file that is not there: a warning, not
+ * an error (a task may create it first; then the reader has `needs:` and is not checked),
+ * since the task would fail when it starts. The path is the engine's: relative to the
+ * workflow file's directory, which a user running from elsewhere may not expect. */
+void wf__ld_check_items_file(wf__ld *c, const wf_task *t, const wf__ynode *n)
+{
+    const char *rel, *slash = strrchr(c->L->path, '/');
+    char *path;
+    struct stat st;
+
+    if (t->items == NULL || t->items->kind != WF_VNODE_TEMPLATE || t->items->tpl == NULL)
+        return;
+    rel = wf_tpl_file_lines_const(t->items->tpl);
+    if (rel == NULL)
+        return;
+    path = rel[0] == '/' || slash == NULL
+               ? wf_xstrdup(rel)
+               : wf_xasprintf("%.*s/%s", (int)(slash - c->L->path), c->L->path, rel);
+    if (stat(path, &st) != 0)
+        wf__loader_warning(c->L, n->mark,
+                           "file_lines('%s'): cannot read '%s' (%s): task '%s' will fail when "
+                           "it starts unless something creates it first (a task that does "
+                           "should be in its needs:)%s",
+                           rel, path, strerror(errno), t->name,
+                           rel[0] != '/' && slash != NULL
+                               ? "; the path is relative to the workflow file's directory"
+                               : "");
+    else if (!S_ISREG(st.st_mode))
+        wf__loader_warning(c->L, n->mark,
+                           "file_lines('%s'): '%s' is not a regular file: task '%s' will fail "
+                           "when it starts",
+                           rel, path, t->name);
+    free(path);
 }

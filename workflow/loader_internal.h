@@ -259,6 +259,13 @@ typedef struct wf__ld {
 /* An env-file value (a path or a list of paths) as paths resolved against the workflow
  * file's directory, NULL-terminated; NULL after an error. */
 char **wf__ld_env_files(wf__ld *c, const wf__ynode *n);
+/* load_items.c: task t's `with-items` value n (a list, one template, or a matrix with its
+ * include and exclude, also nested in the matrix as GitHub writes them). */
+void wf__ld_parse_items(wf__ld *c, wf_task *t, const wf__ynode *n);
+/* A warning when task t's with-items n is `<< file_lines('PATH') >>` with a constant PATH
+ * (relative to the workflow file) that is not a regular file now: the task would fail when
+ * it starts, unless a task it needs creates it (the caller skips tasks with `needs:`). */
+void wf__ld_check_items_file(wf__ld *c, const wf_task *t, const wf__ynode *n);
 /* "'what' must be <expected>, got <what n is>" (with a hint for yes/no/on/off). */
 void wf__ld_type_error(wf__ld *c, const wf__ynode *n, const char *what, const char *expected);
 /* True when s is one of the NULL-terminated list. */

@@ -72,6 +72,34 @@ for want in "unknown key 'jobs' in the workflow; wfengine's key is 'tasks'" \
 done
 expect_in "a near spelling is still 'did you mean'" err.txt "unknown key 'with_items' in task 'c'; did you mean 'with-items'?"
 
+# Fan-outs, limits and the memory budget as Argo, GitHub Actions, Nextflow and Airflow write them.
+cat > fan_keys.yaml <<'Y'
+version: 1
+parallelism: 4
+tasks:
+  a:
+    withParam: "<< task.b >>"
+    max-parallel: 2
+    run: echo
+  b:
+    withSequence: {count: 5}
+    maxForks: 2
+    execution_timeout: 60
+    memory: 1Gi
+    run: echo
+Y
+run_wf validate fan_keys.yaml
+expect_rc "other engines' fan-out keys are errors" 2
+for want in "unknown key 'parallelism' in the workflow; wfengine's key is 'concurrency'" \
+            "unknown key 'withParam' in task 'a'; wfengine's key is 'with-items' (with-items: << task.NAME >>)" \
+            "unknown key 'max-parallel' in task 'a'; wfengine's key is 'concurrency'" \
+            "unknown key 'withSequence' in task 'b'; wfengine's key is 'with-items' (with-items: << range(10) >>)" \
+            "unknown key 'maxForks' in task 'b'; wfengine's key is 'concurrency'" \
+            "unknown key 'execution_timeout' in task 'b'; wfengine's key is 'timeout'" \
+            "unknown key 'memory' in task 'b'; 'memory' is a top-level key, the memory budget for the results of the whole run"; do
+    expect_in "${want%%;*} is pointed at ours" err.txt "$want"
+done
+
 # ---- other tools' template syntax: a warning with our form -------------------------------
 cat > syntax.yaml <<'Y'
 version: 1

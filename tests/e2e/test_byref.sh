@@ -130,6 +130,10 @@ YAML
 run_wf run one.yaml --no-store --progress plain
 expect_rc "one value over memory: 100KiB" 1
 expect_in "it names the task and the sizes" err.txt "task 'big': its value (300000 bytes of output"
+expect_in "the budget as sizes are written elsewhere" err.txt \
+    "about 293.0 KiB in memory) is needed whole, but the memory budget for results is 100 KiB;"
+run_wf run one.yaml --no-store --memory 10 --progress plain
+expect_in "a budget under 1 KiB in bytes, not '0.0 KiB'" err.txt "the memory budget for results is 10 bytes;"
 run_wf run one.yaml --no-store --memory 2MiB --progress none
 expect_rc "--memory wins over memory:" 0
 

@@ -21,6 +21,42 @@ expect_rc "run without a file" 2
 run_wf run x.yaml --bogus
 expect_rc "unknown option" 2
 expect_in "unknown option named" err.txt "'--bogus'"
+# GNU's --name=value, as go-task, argo and airflow accept it, for every option with a value.
+cat > eq.yaml <<'Y'
+version: 1
+tasks:
+  big:
+    with-items: [1, 2, 3]
+    run: head -c 70000 /dev/zero | tr -c z z
+  n:
+    run: echo << task.big[0] | length >>
+Y
+run_wf run eq.yaml --store=eqstore --memory=10 --max-output=1M --jobs=2 --progress=plain
+expect_rc "run takes --name=value" 1
+expect_in "--memory=10 is the budget" err.txt "the memory budget for results is 10 bytes"
+test -d eqstore && pass "--store=DIR is the store" || fail "--store=DIR is the store"
+run_wf show last --store=eqstore --status=succeeded --limit=1 --offset=1
+expect_rc "show takes --name=value" 0
+expect_in "--offset=1 --limit=1: one unit from index 1" out.txt "big[1]"
+expect_not_in "and not index 0" out.txt "big[0]"
+run_wf runs --store=eqstore --limit=1
+expect_rc "runs takes --limit=N" 0
+run_wf run eq.yaml --json=1
+expect_rc "a flag without a value does not take one" 2
+expect_in "and is named as written" err.txt "unknown option '--json=1'"
+printf 'version: 1\ntasks:\n  a:\n    run: echo hi\n' > onetask.yaml
+# make's and ninja's options are pointed at ours; a near spelling is a guess.
+run_wf run onetask.yaml -n
+expect_rc "-n is not an option" 2
+expect_in "-n points at --dry-run" err.txt "unknown option '-n': --dry-run prints the plan"
+run_wf run onetask.yaml -k 0
+expect_in "-k says wfengine keeps going" err.txt "unknown option '-k': wfengine keeps going by default"
+run_wf run onetask.yaml --dryrun
+expect_in "--dryrun: did you mean --dry-run" err.txt "unknown option '--dryrun'; did you mean '--dry-run'?"
+run_wf run onetask.yaml --memroy=1G
+expect_in "--memroy=1G: did you mean --memory" err.txt "did you mean '--memory'?"
+run_wf run onetask.yaml --dry-run
+expect_in "a dry run of one task says '(1 task)'" out.txt "workflow onetask (1 task)"
 run_wf run missing-file.yaml
 expect_rc "missing file" 2
 expect_in "missing file named" err.txt "missing-file.yaml"

@@ -105,8 +105,10 @@ tasks:
     with-items: << file_lines('empty.txt') >>
     action: core.noop
   not_a_string:
-    with-items: << file_lines(3) >>
+    with-items: << file_lines(inputs.n) >>
     action: core.noop
+inputs:
+  n: {type: integer, default: 3}
 Y
 run_wf run wf/bad.yaml --no-store --json
 expect_rc "bad files fail their tasks" 1
@@ -141,6 +143,46 @@ run_wf validate wf/misuse.yaml
 expect_rc "file_lines inside an expression is a load-time error" 2
 expect_in "at its position" err.txt \
     "wf/misuse.yaml:4:18: file_lines can only be a whole with-items value"
+
+run_wf validate wf/bad.yaml
+expect_rc "a missing file is not a load error (a task may create it)" 0
+expect_in "but validate warns, with the path it will read" err.txt \
+    "wf/bad.yaml:4:17: warning: file_lines('nope.txt'): cannot read 'wf/nope.txt' (No such file or directory): task 'missing' will fail when it starts"
+expect_in "and a directory" err.txt "file_lines('dir.txt'): 'wf/dir.txt' is not a regular file"
+expect_not_in "an existing file is not warned about" err.txt "empty.txt"
+
+# A user who read "<< lines('items.txt') >>" writes the `lines` filter on the text
+# 'items.txt' (the one item "items.txt"): a load error that points at file_lines. So are
+# file_lines of a constant that is not a path, and other tools' names for reading a file.
+cat >wf/habits.yaml <<'Y'
+version: 1
+tasks:
+  a:
+    with-items: << lines('items.txt') >>
+    action: core.noop
+  b:
+    with-items: << 'items.txt' | lines >>
+    action: core.noop
+  c:
+    with-items: << file_lines(3) >>
+    action: core.noop
+  d:
+    with-items: << readlines('items.txt') >>
+    action: core.noop
+  e:
+    with-items: << "a\nb" | lines >>
+    action: core.noop
+Y
+run_wf validate wf/habits.yaml
+expect_rc "lines('items.txt') and the like are load errors" 2
+expect_in "lines('items.txt') points at file_lines" err.txt \
+    "wf/habits.yaml:4:20: lines of the text 'items.txt' is always the one item [\"items.txt\"] (lines splits a string; it does not read a file); to read the lines of a file write file_lines('items.txt') as the whole with-items value"
+expect_in "so does 'items.txt' | lines" err.txt "wf/habits.yaml:7:34: lines of the text 'items.txt'"
+expect_in "file_lines(3) at load time" err.txt \
+    "wf/habits.yaml:10:31: file_lines: expects a path (a non-empty string), got an integer"
+expect_in "readlines points at file_lines" err.txt \
+    "wf/habits.yaml:13:20: unknown function 'readlines'; to take a file's lines as the items of a task write with-items: << file_lines('items.txt') >>"
+expect_not_in "lines of a text with line breaks is fine" err.txt "habits.yaml:16"
 
 # ---- dense state: a task of more than 65,536 items ------------------------------------------
 

@@ -81,7 +81,7 @@ run_wf run whole.yaml --no-store --memory 64K -j2 --progress plain
 expect_rc "a whole-list use over --memory fails" 1
 expect_in "the error names the task and the item count" err.txt \
     "task 'fan': its $N item results are needed whole here"
-expect_in "and the budget" err.txt "more than the memory budget for results (64.0 KiB)"
+expect_in "and the budget" err.txt "more than the memory budget for results (64 KiB)"
 run_wf run whole.yaml --no-store -j2 --json --progress none
 expect_rc "within the budget it is loaded" 0
 expect_json "the whole list, joined" 'd["tasks"]["joined"]["result"]' \

@@ -37,12 +37,36 @@ expect_rc "show --limit 10" 0
 lines=$(grep -c '^    fan\[' out.txt || true)
 if [ "$lines" -eq 10 ]; then pass "--limit 10 lists 10 units"; else fail "--limit 10 listed $lines units"; fi
 expect_in "and says how to see the next page" out.txt "... more from index 10: wfengine show $id --offset 10"
+expect_in "with the --limit of this page" out.txt "wfengine show $id --offset 10 --limit 10"
+
+# From another directory, with --store and --failed: the printed command, run as it is,
+# shows the next page of failures (it used to drop --limit and --store).
+mkdir -p elsewhere
+(cd elsewhere && run_wf show last --store ../.wfengine --failed --limit 2 && mv out.txt err.txt ..)
+expect_rc "show --store from another directory" 0
+expect_in "the next page's command keeps --status and --store" out.txt \
+    "... more from index 27: wfengine show $id --offset 27 --limit 2 --status failed --store ../.wfengine"
+next=$(sed -n 's/^    \.\.\. more from index [0-9]*: wfengine //p' out.txt)
+set +e
+(cd elsewhere && eval "run_wf $next" && mv out.txt err.txt .. && exit "$rc")
+rc=$?
+set -e
+expect_rc "the printed command runs from there" 0
+expect_in "and lists the next failures" out.txt "fan[27]"
+expect_not_in "not the first ones" out.txt "fan[17]"
 
 run_wf show last --offset $((n - 5)) --limit 10
 expect_rc "show --offset" 0
 expect_in "--offset starts at that index" out.txt "fan[$((n - 5))]"
 expect_not_in "... and not before" out.txt "fan[$((n - 6))] "
 expect_not_in "the last page has no next one" out.txt "more from index"
+
+run_wf show last --offset $((n + 5))
+expect_rc "show --offset past the end" 0
+expect_in "says there is nothing there" out.txt "(no items from index $((n + 5)): its items are 0 to $((n - 1)))"
+run_wf show last --failed --status succeeded
+expect_rc "--failed with another --status" 2
+expect_in "is an error, not the last one winning" err.txt "give one status (--failed is --status failed)"
 
 run_wf show last --failed
 expect_rc "show --failed" 0
@@ -151,5 +175,27 @@ if [ "$ran" -eq "$n_fail" ] && ! grep -qv '7$' ran.txt; then pass "resume ran ex
 else fail "resume ran $ran units" "$(sort -n ran.txt | head)"; fi
 run_wf show last
 expect_in "the resumed run counts every unit as succeeded" out.txt "units: $n succeeded"
+
+# One item is "1 item", in progress, show and the report.
+mkdir -p one && cd one
+cat > one.yaml <<'Y'
+version: 1
+tasks:
+  t:
+    with-items: [a]
+    run: echo << item >>
+  p:
+    with-items: << task.t >>
+    pipeline: true
+    run: echo << item >>
+Y
+run_wf run one.yaml --progress plain
+expect_in "progress: (1 item)" err.txt "ok       t (1 item) in "
+run_wf show last
+expect_in "show: (1 item)" out.txt "succeeded  (1 item)"
+expect_in "show's pipeline: (1 item)" out.txt "pipeline t -> p (1 item): 1 through"
+run_wf report last -o one.html
+expect_not_in "the report: no '1 items'" one.html "1 items"
+cd ..
 
 done_testing
