@@ -200,11 +200,21 @@ int wf_cli_runs(int argc, char **argv)
         if (json_object_object_get_ex(r, "tasks", &tasks) && tasks != NULL) {
             /* Only the statuses that occur: seven counts, mostly 0, would hide the one
              * that matters. */
+            int64_t ignored = wf_cli_json_int(tasks, "ignored", 0);
+
             json_object_object_foreach(tasks, st, n)
             {
-                if (json_object_get_int64(n) != 0)
-                    wf_strbuf_addf(&counts, "%s%lld %s", counts.len ? ", " : "",
-                                   (long long)json_object_get_int64(n), st);
+                if (json_object_get_int64(n) == 0 || strcmp(st, "ignored") == 0)
+                    continue;
+                wf_strbuf_addf(&counts, "%s%lld %s", counts.len ? ", " : "",
+                               (long long)json_object_get_int64(n), st);
+                /* A failure under continue-on-error did not fail the run: say so. */
+                if (strcmp(st, "failed") != 0 || ignored <= 0)
+                    continue;
+                if (ignored == json_object_get_int64(n))
+                    wf_strbuf_adds(&counts, " (ignored)");
+                else
+                    wf_strbuf_addf(&counts, " (%lld ignored)", (long long)ignored);
             }
         }
         printf("%-26s %-20s %-11s %-19s %9s  %s\n", wf_cli_json_str(r, "run_id"),

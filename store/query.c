@@ -430,8 +430,9 @@ out:
 #define READ_RETRIES 3
 
 /* {"pending": n, "running": n, "succeeded": n, "failed": n, "skipped": n, "cancelled": n,
- *  "interrupted": n}: every status always present, so the shape does not depend on what
- * happened. The tasks of an interrupted run that were running count as interrupted. */
+ *  "interrupted": n, "ignored": n}: every status always present, so the shape does not depend
+ * on what happened. The tasks of an interrupted run that were running count as interrupted;
+ * "ignored" is how many of the failed ones failed under continue-on-error. */
 static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, bool interrupted,
                        json_object **out, wf_error *err)
 {
@@ -441,6 +442,7 @@ static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, bool interrup
     for (int i = WF_STATUS_PENDING; i <= WF_STATUS_CANCELLED; i++)
         wf__store_add_int(o, wf_status_name((wf_status)i), 0);
     wf__store_add_int(o, "interrupted", 0);
+    wf__store_add_int(o, "ignored", 0);
     sqlite3_bind_int64(st, 1, seq);
     for (;;) {
         int r = wf__store_step(s, st, err);
@@ -457,6 +459,8 @@ static int task_counts(wf_store *s, sqlite3_stmt *st, int64_t seq, bool interrup
             status = "interrupted";
         if (status != NULL)
             wf__store_add_int(o, status, sqlite3_column_int64(st, 1));
+        if (status != NULL && strcmp(status, "failed") == 0)
+            wf__store_add_int(o, "ignored", sqlite3_column_int64(st, 2));
     }
     sqlite3_reset(st);
     if (rc != WF_OK) {
@@ -486,7 +490,11 @@ static int runs_once(wf_store *s, int limit, json_object **out, char ***gone, si
     rc = wf__store_prep(s, sql, &st, err);
     if (rc == WF_OK)
         rc = wf__store_prep(s,
-                            "SELECT status, count(*) FROM tasks WHERE run_seq = ?1 GROUP BY status",
+                            s->schema_version >= 3
+                                ? "SELECT status, count(*), sum(ignored) FROM tasks "
+                                  "WHERE run_seq = ?1 GROUP BY status"
+                                : "SELECT status, count(*), 0 FROM tasks WHERE run_seq = ?1 "
+                                  "GROUP BY status",
                             &counts, err);
     if (rc != WF_OK)
         goto out;

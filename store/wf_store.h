@@ -231,7 +231,8 @@ int wf_store_resolve_run(wf_store *s, const char *spec, char id[64], wf_error *e
  * {"run_id", "workflow", "file", "status", "started_ms", "ended_ms", "duration_ms",
  *  "resumed_from", "owner", "owner_alive", "resume_hint",
  *  "tasks": {"pending": n, "running": n, "succeeded": n, "failed": n, "skipped": n,
- *            "cancelled": n, "interrupted": n}}. *out is owned.
+ *            "cancelled": n, "interrupted": n, "ignored": n}}: "ignored" is how many of
+ * the failed tasks failed under continue-on-error. *out is owned.
  * status is the recorded one ("running", "succeeded", "failed", "cancelled"), except
  * "interrupted" for a run recorded as running whose process is gone (see "Owners"); the tasks
  * it was running then count (and show) as interrupted too. owner is {"pid", "host",

@@ -53,6 +53,12 @@ expect_json "a skipped task says why" \
 run_wf show last
 expect_in "show says failed, ignored for the task" out.txt "ign                            failed, ignored"
 expect_in "show says failed, ignored for the item" out.txt "ign_items[1] (b)             failed, ignored"
+# bad failed, ign and ign_items failed under continue-on-error: runs says which.
+run_wf runs --limit 1
+expect_in "runs says which failures were ignored" out.txt "3 failed (2 ignored)"
+run_wf runs --json --limit 1
+expect_json "runs --json counts the ignored failures" \
+    '[d[0]["tasks"]["failed"], d[0]["tasks"]["ignored"]]' '[3, 2]'
 
 # Cancelled units say what stopped them: the run's fail-fast (naming the task), a task's
 # fail-fast (naming the item), a stop. bad fails once a slow unit runs (its file exists), so
